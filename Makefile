@@ -1,0 +1,65 @@
+# Two commands on a fresh machine: `make run` and `make test` (see README).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+INI ?= development.ini
+DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 xmlsec1 libxmlsec1-openssl fonts-dejavu-core poppler-utils
+
+.PHONY: run test check-system venv assets migrate demo-data dev-keys lint clean
+
+run: venv assets migrate dev-keys demo-data
+	$(VENV)/bin/honcho -f Procfile.dev start
+
+test: venv-test assets
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+check-system:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian packages:$$missing"; apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "Missing Debian packages:$$missing"; echo "Install them with: sudo apt-get install$$missing"; exit 1; \
+	  fi; \
+	fi
+	@command -v npm >/dev/null || { echo "npm is needed to build the USWDS assets: apt-get install npm"; exit 1; }
+
+$(VENV)/.installed: setup.cfg pyproject.toml | check-system
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+venv-test: $(VENV)/.installed-test
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+static/build/portal.css: node_modules/.installed assets/portal.scss
+	npm run --silent build
+	mkdir -p static/uswds/img
+	cp node_modules/@uswds/uswds/dist/img/*.svg static/uswds/img/
+	cp node_modules/@uswds/uswds/LICENSE.md static/uswds/LICENSE.md
+
+assets: static/build/portal.css
+
+dev-keys: venv
+	$(PY) -m portal.scripts.dev_keys var
+
+migrate: venv
+	$(VENV)/bin/alembic -c $(INI) upgrade head
+
+demo-data: venv migrate
+	$(VENV)/bin/portal-demo-data $(INI)
+
+lint: venv-test
+	$(VENV)/bin/ruff check portal tests alembic bench
+
+clean:
+	rm -rf $(VENV) node_modules static/build static/uswds var

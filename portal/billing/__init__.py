@@ -1,0 +1,1 @@
+"""Billing core: money, bills, the double-entry ledger and payments."""

@@ -1,0 +1,81 @@
+"""Money: integer minor units and an ISO 4217 currency. Never a float.
+
+Amounts shown to people are formatted by Babel in the reader's locale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from babel.numbers import format_currency, get_currency_precision
+
+CURRENCY_CODES = frozenset(
+    {"EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF", "JPY"}
+)
+
+
+class MoneyError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, order=False)
+class Money:
+    minor: int
+    currency: str
+
+    def __post_init__(self):
+        if not isinstance(self.minor, int) or isinstance(self.minor, bool):
+            raise MoneyError("money is a whole number of minor units")
+        if self.currency not in CURRENCY_CODES:
+            raise MoneyError(f"unsupported currency {self.currency!r}")
+
+    @property
+    def exponent(self) -> int:
+        return get_currency_precision(self.currency)
+
+    @classmethod
+    def parse(cls, text: str, currency: str) -> Money:
+        """An amount typed by a person (``"12.30"``) to money; refuses more decimals than the
+        currency has rather than rounding."""
+        try:
+            value = Decimal(text.strip().replace(",", "."))
+        except Exception as error:
+            raise MoneyError("not an amount") from error
+        exponent = get_currency_precision(currency)
+        scaled = value.scaleb(exponent)
+        if not value.is_finite() or scaled != scaled.to_integral_value():
+            raise MoneyError("too many decimals for the currency")
+        return cls(int(scaled), currency)
+
+    def decimal(self) -> Decimal:
+        return Decimal(self.minor).scaleb(-self.exponent)
+
+    def _same(self, other: Money) -> None:
+        if not isinstance(other, Money) or other.currency != self.currency:
+            raise MoneyError("cannot combine different currencies")
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.minor + other.minor, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.minor - other.minor, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.minor, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.minor < other.minor
+
+    def __le__(self, other: Money) -> bool:
+        self._same(other)
+        return self.minor <= other.minor
+
+    def format(self, locale: str = "en") -> str:
+        return format_currency(self.decimal(), self.currency, locale=locale)
+
+    def __str__(self) -> str:
+        return f"{self.decimal()} {self.currency}"

@@ -1,0 +1,27 @@
+"""Identity: who is signed in (SAML 2.0 via python3-saml), sessions, users and their roles."""
+
+from __future__ import annotations
+
+from pyramid.i18n import TranslationStringFactory
+
+from portal.identity.models import User
+from portal.identity.sessions import session_factory
+
+_ = TranslationStringFactory("portal")
+
+
+def current_user(request) -> User | None:
+    """The signed-in user of this request, from the server-side session."""
+    user_id = request.session.get("user_id")
+    if user_id is None:
+        return None
+    return request.dbsession.get(User, user_id)
+
+
+def includeme(config) -> None:
+    config.set_session_factory(session_factory)
+    config.add_request_method(current_user, "user", reify=True)
+    config.add_route("account", "/account")
+    config.add_route("logout", "/logout")
+    config.include("portal.identity.saml")
+    config.add_navigation_item("account", _("Your account"), "account")

@@ -1,0 +1,129 @@
+"""People and the bodies they act for: users, organisations, departments, sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Column, ForeignKey, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, utcnow
+
+organisation_membership = Table(
+    "organisation_membership",
+    Base.metadata,
+    Column("user_id", ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True),
+    Column("organisation_id", ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True),
+)
+
+department_membership = Table(
+    "department_membership",
+    Base.metadata,
+    Column("user_id", ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True),
+    Column("department_id", ForeignKey("department.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Organisation(Base):
+    """A registered business; its representatives act for it (bids, bills)."""
+
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_number: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+    representatives: Mapped[list[User]] = relationship(
+        secondary=organisation_membership, back_populates="organisations"
+    )
+
+
+class Department(Base):
+    """A part of the administration that owns services and whose clerks work their queues."""
+
+    __tablename__ = "department"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+    clerks: Mapped[list[User]] = relationship(
+        secondary=department_membership, back_populates="departments"
+    )
+
+
+class User(Base):
+    """A person, as known to one identity provider.
+
+    Keyed on (IdP entity id, persistent NameID). The national identifier is personal data:
+    only a keyed hash (for look-up) and an encrypted copy (for display) are stored.
+    """
+
+    __tablename__ = "user_account"
+    __table_args__ = (UniqueConstraint("idp_entity_id", "name_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idp_entity_id: Mapped[str] = mapped_column(String(512))
+    name_id: Mapped[str] = mapped_column(String(512))
+    given_name: Mapped[str] = mapped_column(String(200), default="")
+    family_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(320), default="")
+    national_id_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    national_id_encrypted: Mapped[str | None] = mapped_column(Text)
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[dt.datetime | None]
+
+    organisations: Mapped[list[Organisation]] = relationship(
+        secondary=organisation_membership, back_populates="representatives"
+    )
+    departments: Mapped[list[Department]] = relationship(
+        secondary=department_membership, back_populates="clerks"
+    )
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip() or self.name_id
+
+
+class WebSession(Base):
+    """A server-side browser session; the cookie carries a random token whose hash is the key,
+    so a copy of this table does not hand out live sessions."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    data: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class SamlPendingRequest(Base):
+    """An AuthnRequest this browser sent, waiting for the IdP's answer.
+
+    The answer arrives as a cross-site POST, which does not carry the Lax session cookie, so
+    the request is found through a short-lived cookie of its own whose hash is the key.
+    """
+
+    __tablename__ = "saml_pending_request"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(128))
+    idp_entity_id: Mapped[str] = mapped_column(String(512))
+    relay_state: Mapped[str] = mapped_column(String(2048), default="/")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class SamlAssertionUse(Base):
+    """An assertion already consumed; kept until it expires so a replay is refused,
+    whichever process receives it."""
+
+    __tablename__ = "saml_assertion_use"
+
+    assertion_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    idp_entity_id: Mapped[str] = mapped_column(String(512))
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)

@@ -1,0 +1,40 @@
+"""Personal identifiers at rest: a keyed hash for look-up, an encrypted copy for display.
+
+The national identifier never goes into a log, a URL or a plain column. The HMAC key and the
+encryption key (a Fernet key: AES-128-CBC with HMAC-SHA256, from ``cryptography``) come from
+settings, i.e. the environment in production.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from cryptography.fernet import Fernet, InvalidToken
+
+
+class PersonalDataVault:
+    def __init__(self, hmac_key: str, encryption_key: str):
+        self._hmac_key = hmac_key.encode()
+        self._fernet = Fernet(encryption_key.encode())
+
+    def lookup_hash(self, value: str) -> str:
+        return hmac.new(self._hmac_key, value.strip().encode(), hashlib.sha256).hexdigest()
+
+    def encrypt(self, value: str) -> str:
+        return self._fernet.encrypt(value.strip().encode()).decode()
+
+    def decrypt(self, token: str) -> str | None:
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken:
+            return None
+
+
+def includeme(config) -> None:
+    settings = config.get_settings()
+    vault = PersonalDataVault(
+        settings["portal.pii_hmac_key"], settings["portal.pii_encryption_key"]
+    )
+    config.registry["pii_vault"] = vault
+    config.add_request_method(lambda request: request.registry["pii_vault"], "pii", reify=True)

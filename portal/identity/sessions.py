@@ -1,0 +1,162 @@
+"""Server-side sessions kept in the database.
+
+The cookie holds a random token; the row is keyed by its SHA-256. Sessions end after an idle
+timeout and an absolute lifetime (settings), get a new token at sign-in (:meth:`rotate`), and
+are written in the request's own transaction just before it commits, so a refused request
+leaves the session as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+
+from pyramid.interfaces import ISession
+from zope.interface import implementer
+
+from portal.db import utcnow
+from portal.identity.models import WebSession
+from portal.settings import setting_bool
+
+COOKIE_NAME = "portal_session"
+#: how stale ``last_seen_at`` may get before a read-only request refreshes it
+TOUCH_INTERVAL = dt.timedelta(minutes=1)
+
+
+def token_key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _mutator(name):
+    method = getattr(dict, name)
+
+    def changed_after(self, *args, **kwargs):
+        result = method(self, *args, **kwargs)
+        self.changed()
+        return result
+
+    changed_after.__name__ = name
+    return changed_after
+
+
+@implementer(ISession)
+class DatabaseSession(dict):
+    """A dict of JSON-serialisable values stored in ``web_session``."""
+
+    def __init__(self, request, token: str | None, row: WebSession | None):
+        super().__init__(json.loads(row.data) if row else {})
+        self.request = request
+        self._token = token
+        self._row = row
+        self._dirty = False
+        self._drop_cookie = False
+        self.new = row is None
+        self.created = (row.created_at if row else utcnow()).timestamp()
+        self._committed = False
+        self._issue_cookie = False
+        transaction = request.tm.get()
+        transaction.addBeforeCommitHook(self._save)
+        transaction.addAfterCommitHook(self._after_commit)
+        request.add_response_callback(self._set_cookie)
+
+    __setitem__ = _mutator("__setitem__")
+    __delitem__ = _mutator("__delitem__")
+    clear = _mutator("clear")
+    pop = _mutator("pop")
+    popitem = _mutator("popitem")
+    setdefault = _mutator("setdefault")
+    update = _mutator("update")
+
+    def changed(self) -> None:
+        self._dirty = True
+
+    def invalidate(self) -> None:
+        """Forget everything and stop using this token (sign-out)."""
+        dict.clear(self)
+        self._discard_row()
+        self._drop_cookie = True
+        self._dirty = True
+
+    def rotate(self) -> None:
+        """Keep the data under a new token, so a token seen before sign-in is worthless after."""
+        self._discard_row()
+        self._dirty = True
+
+    def _discard_row(self) -> None:
+        if self._row is not None:
+            self.request.dbsession.delete(self._row)
+            self._row = None
+        self._token = None
+
+    # flash messages
+    def flash(self, msg, queue="", allow_duplicate=True) -> None:
+        messages = self.setdefault(f"_f_{queue}", [])
+        if allow_duplicate or msg not in messages:
+            messages.append(msg)
+            self.changed()
+
+    def pop_flash(self, queue=""):
+        return self.pop(f"_f_{queue}", [])
+
+    def peek_flash(self, queue=""):
+        return self.get(f"_f_{queue}", [])
+
+    # CSRF
+    def new_csrf_token(self) -> str:
+        token = secrets.token_urlsafe(32)
+        self["_csrft_"] = token
+        return token
+
+    def get_csrf_token(self) -> str:
+        return self.get("_csrft_") or self.new_csrf_token()
+
+    def _save(self) -> None:
+        now = utcnow()
+        if not dict.__len__(self) and self._row is None:
+            return
+        if self._row is None:
+            self._token = secrets.token_urlsafe(32)
+            self._row = WebSession(id=token_key(self._token), created_at=now)
+            self.request.dbsession.add(self._row)
+            self._dirty = True
+        elif not self._dirty and now - self._row.last_seen_at < TOUCH_INTERVAL:
+            return
+        self._row.data = json.dumps(dict(self))
+        self._row.user_id = self.get("user_id")
+        self._row.last_seen_at = now
+        self.request.dbsession.flush()
+        self._issue_cookie = self._token != self.request.cookies.get(COOKIE_NAME)
+
+    def _after_commit(self, success: bool) -> None:
+        self._committed = success
+
+    def _set_cookie(self, request, response) -> None:
+        settings = request.registry.settings
+        if self._committed and self._issue_cookie:
+            response.set_cookie(
+                COOKIE_NAME,
+                self._token,
+                path="/",
+                httponly=True,
+                samesite="Lax",
+                secure=setting_bool(settings, "portal.secure_cookies"),
+            )
+        elif self._drop_cookie:
+            response.delete_cookie(COOKIE_NAME, path="/")
+
+
+def session_factory(request) -> DatabaseSession:
+    settings = request.registry.settings
+    idle = dt.timedelta(minutes=int(settings.get("portal.session.idle_minutes", 30)))
+    lifetime = dt.timedelta(hours=int(settings.get("portal.session.max_hours", 12)))
+    token = request.cookies.get(COOKIE_NAME)
+    row = None
+    if token and len(token) < 100:
+        row = request.dbsession.get(WebSession, token_key(token))
+        now = utcnow()
+        if row is not None and (now - row.last_seen_at > idle or now - row.created_at > lifetime):
+            request.dbsession.delete(row)
+            row = None
+    return DatabaseSession(request, token if row else None, row)

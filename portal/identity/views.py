@@ -1,0 +1,9 @@
+"""Pages about the signed-in person."""
+
+from pyramid.view import view_config
+
+
+@view_config(route_name="account", renderer="identity/account.jinja2", permission="account")
+def account(request):
+    """What the portal knows about me and in which capacities I may act."""
+    return {"user": request.user}

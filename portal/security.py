@@ -1,0 +1,92 @@
+"""Who may do what: the security policy and the principals a signed-in person holds.
+
+Permission checks read the object a request is about: route factories build a context
+(a bill, an organisation's bid, a department's queue) whose ``__acl__`` names the
+principals below. Every view declares a permission; :data:`PUBLIC` marks the ones that
+are deliberately open.
+"""
+
+from __future__ import annotations
+
+from pyramid.authorization import ACLHelper, Allow, Authenticated, Everyone
+from pyramid.csrf import SessionCSRFStoragePolicy
+from pyramid.security import NO_PERMISSION_REQUIRED
+
+#: a view open to anyone, declared on purpose
+PUBLIC = NO_PERMISSION_REQUIRED
+#: the default permission: nobody holds it, so a view that forgets ``permission=`` is closed
+UNDECLARED = "undeclared-permission"
+
+ROLE_CITIZEN = "role:citizen"
+ROLE_BUSINESS = "role:business"
+ROLE_CLERK = "role:clerk"
+ROLE_ADMIN = "role:admin"
+
+
+def user_principal(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def organisation_principal(organisation_id: int) -> str:
+    return f"organisation:{organisation_id}"
+
+
+def department_principal(department_id: int) -> str:
+    return f"department:{department_id}"
+
+
+def principals_for(user) -> list[str]:
+    """Principals of a signed-in ``user``; one person can hold several roles."""
+    principals = [Everyone, Authenticated, user_principal(user.id), ROLE_CITIZEN]
+    for organisation in user.organisations:
+        principals += [ROLE_BUSINESS, organisation_principal(organisation.id)]
+    for department in user.departments:
+        principals += [ROLE_CLERK, department_principal(department.id)]
+    if user.is_admin:
+        principals.append(ROLE_ADMIN)
+    return list(dict.fromkeys(principals))
+
+
+class Root:
+    """The default context: pages about no particular object."""
+
+    __acl__ = [
+        (Allow, Authenticated, "account"),
+        (Allow, ROLE_CLERK, "backoffice"),
+        (Allow, ROLE_ADMIN, "backoffice"),
+        (Allow, ROLE_ADMIN, "administer"),
+    ]
+
+    def __init__(self, request):
+        self.request = request
+
+
+class SecurityPolicy:
+    """Identity from the server-side session (see :mod:`portal.identity.sessions`)."""
+
+    def identity(self, request):
+        return request.user
+
+    def authenticated_userid(self, request):
+        user = request.user
+        return None if user is None else user.id
+
+    def effective_principals(self, request) -> list[str]:
+        user = request.user
+        return [Everyone] if user is None else principals_for(user)
+
+    def permits(self, request, context, permission):
+        return ACLHelper().permits(context, self.effective_principals(request), permission)
+
+    def remember(self, request, userid, **kw):
+        return []
+
+    def forget(self, request, **kw):
+        return []
+
+
+def includeme(config) -> None:
+    config.set_root_factory(Root)
+    config.set_security_policy(SecurityPolicy())
+    config.set_csrf_storage_policy(SessionCSRFStoragePolicy())
+    config.set_default_csrf_options(require_csrf=True)

@@ -1,0 +1,74 @@
+"""Settings: the ini file gives structure, the environment gives what a deployer must change.
+
+Every setting a deployer must change can be set by an environment variable; production.ini
+holds no secret. The table below is the one list of those variables (README documents it).
+"""
+
+from __future__ import annotations
+
+import os
+
+from pyramid.settings import asbool
+
+#: environment variable -> setting name
+ENVIRONMENT = {
+    "DATABASE_URL": "sqlalchemy.url",
+    "PORTAL_BASE_URL": "portal.base_url",
+    "PORTAL_TIMEZONE": "portal.timezone",
+    "PORTAL_DEFAULT_LOCALE": "portal.default_locale",
+    "PORTAL_SECURE_COOKIES": "portal.secure_cookies",
+    "PORTAL_HSTS": "portal.hsts",
+    "PORTAL_PII_HMAC_KEY": "portal.pii_hmac_key",
+    "PORTAL_PII_ENCRYPTION_KEY": "portal.pii_encryption_key",
+    "PORTAL_SESSION_IDLE_MINUTES": "portal.session.idle_minutes",
+    "PORTAL_SESSION_MAX_HOURS": "portal.session.max_hours",
+    "PORTAL_QUEUE_URL": "queue.url",
+    "SAML_IDP_METADATA": "saml.idp_metadata",
+    "SAML_SP_ENTITY_ID": "saml.sp_entity_id",
+    "SAML_SP_CERT": "saml.sp_cert",
+    "SAML_SP_KEY": "saml.sp_key",
+}
+
+#: settings that must be present (from the ini file or the environment) for the portal to start
+REQUIRED = ("sqlalchemy.url", "portal.base_url", "portal.pii_hmac_key", "portal.pii_encryption_key")
+
+
+class SettingsError(RuntimeError):
+    """A deployment mistake found at start-up, said plainly instead of failing later."""
+
+
+def apply_environment(settings: dict, environ=None) -> dict:
+    """Overlay environment variables onto ``settings`` (the environment wins)."""
+    environ = os.environ if environ is None else environ
+    for variable, name in ENVIRONMENT.items():
+        value = environ.get(variable)
+        if value:
+            settings[name] = value
+    if settings.get("sqlalchemy.url"):
+        settings["sqlalchemy.url"] = normalise_database_url(settings["sqlalchemy.url"])
+    return settings
+
+
+def normalise_database_url(url: str) -> str:
+    """``postgresql://`` (as hosting platforms hand it out) means psycopg 3 here."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def check_required(settings: dict) -> None:
+    missing = [name for name in REQUIRED if not settings.get(name)]
+    if missing:
+        variables = {name: var for var, name in ENVIRONMENT.items()}
+        named = ", ".join(f"{name} (env {variables.get(name, '-')})" for name in missing)
+        raise SettingsError(f"missing settings: {named}")
+
+
+def setting_bool(settings: dict, name: str, default: bool = False) -> bool:
+    return asbool(settings.get(name, default))
+
+
+def setting_lines(settings: dict, name: str) -> list[str]:
+    """A multi-line setting (one value per line) as a list; empty lines dropped."""
+    return [line.strip() for line in str(settings.get(name, "")).splitlines() if line.strip()]

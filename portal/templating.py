@@ -1,0 +1,65 @@
+"""Jinja2 templates from the repository's ``templates/`` folder, with the portal's filters.
+
+Every user-facing string goes through gettext (``_``/``{% trans %}``); dates are shown in
+the portal's time zone and amounts in the reader's locale, both through Babel.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from pyramid.events import BeforeRender, subscriber
+
+from portal.security import PUBLIC
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def portal_timezone(request) -> ZoneInfo:
+    return ZoneInfo(request.registry.settings.get("portal.timezone", "UTC"))
+
+
+def locale_name(request) -> str:
+    return request.localizer.locale_name or "en"
+
+
+def format_when(request, value: dt.datetime | None, format: str = "medium") -> str:
+    """A UTC timestamp as the reader should see it: in the portal's zone and their locale."""
+    if value is None:
+        return ""
+    return format_datetime(
+        value, format=format, tzinfo=portal_timezone(request), locale=locale_name(request)
+    )
+
+
+def format_day(request, value: dt.date | None, format: str = "medium") -> str:
+    if value is None:
+        return ""
+    return format_date(value, format=format, locale=locale_name(request))
+
+
+@subscriber(BeforeRender)
+def add_globals(event) -> None:
+    request = event.get("request")
+    if request is None:
+        return
+    event["when"] = lambda value, format="medium": format_when(request, value, format)
+    event["day"] = lambda value, format="medium": format_day(request, value, format)
+    event["static"] = lambda path: request.static_path(f"{STATIC}/{path}")
+
+
+def includeme(config) -> None:
+    settings = config.get_settings()
+    settings.setdefault("jinja2.directories", str(TEMPLATES))
+    settings.setdefault("jinja2.i18n.domain", "portal")
+    settings.setdefault("jinja2.autoescape", "true")
+    settings.setdefault("jinja2.newstyle", "true")
+    settings.setdefault("pyramid.default_locale_name", settings.get("portal.default_locale", "en"))
+    config.include("pyramid_jinja2")
+    config.add_jinja2_renderer(".jinja2")
+    config.add_translation_dirs("portal:locale/")
+    config.add_static_view("static", str(STATIC), cache_max_age=3600, permission=PUBLIC)

@@ -1,0 +1,229 @@
+"""Cross-cutting web behaviour: the start page, error pages, security headers, request log.
+
+JSON clients (``Accept: application/json`` or anything under ``/api/``) get RFC 9457 problem
+details instead of HTML error pages.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from pyramid.httpexceptions import HTTPError, HTTPForbidden, HTTPNotFound, HTTPSeeOther
+from pyramid.tweens import INGRESS
+from pyramid.view import (
+    exception_view_config,
+    forbidden_view_config,
+    notfound_view_config,
+    view_config,
+)
+
+from portal.logs import request_id_var
+from portal.security import PUBLIC
+from portal.settings import setting_bool
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("portal.access")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def wants_json(request) -> bool:
+    if request.path_info.startswith("/api/"):
+        return True
+    best = request.accept.best_match(["text/html", "application/json", "application/problem+json"])
+    return best in ("application/json", "application/problem+json")
+
+
+def problem_response(request, status: int, title: str, detail: str = "", **extra):
+    """An RFC 9457 problem details response."""
+    response = request.response
+    response.status_int = status
+    response.content_type = "application/problem+json"
+    body = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    response.json_body = body
+    return response
+
+
+def error_page(request, status: int, title: str, detail: str):
+    if wants_json(request):
+        return problem_response(request, status, title, detail)
+    request.response.status_int = status
+    from pyramid.renderers import render_to_response
+
+    return render_to_response(
+        "errors/error.jinja2",
+        {"status": status, "title": title, "detail": detail},
+        request=request,
+        response=request.response,
+    )
+
+
+@view_config(route_name="home", renderer="home.jinja2", permission=PUBLIC)
+def home(request):
+    return {}
+
+
+@notfound_view_config()
+def not_found(exc, request):
+    _ = request.localizer.translate
+    log.info("not found")
+    return error_page(
+        request,
+        404,
+        _("Page not found"),
+        _("There is no page at this address. Check the address or go to the start page."),
+    )
+
+
+@forbidden_view_config()
+def forbidden(exc, request):
+    """Anonymous visitors are sent to sign in; signed-in people are told plainly they may not."""
+    _ = request.localizer.translate
+    if request.user is None and request.method == "GET" and not wants_json(request):
+        return HTTPSeeOther(request.route_url("saml_login", _query={"next": request.path_qs}))
+    log.warning("forbidden: %s", request.path_info)
+    if request.user is None:
+        return error_page(
+            request,
+            401 if wants_json(request) else 403,
+            _("Sign-in required"),
+            _("Sign in to use this page."),
+        )
+    return error_page(
+        request,
+        403,
+        _("Not allowed"),
+        _("Your account may not see or do this. If you think it should, contact the office."),
+    )
+
+
+@exception_view_config(HTTPError)
+def http_error(exc, request):
+    """Client errors raised by views and validators (400, 409, 422...) in the layout."""
+    if isinstance(exc, HTTPNotFound | HTTPForbidden):
+        return not_found(exc, request) if isinstance(exc, HTTPNotFound) else forbidden(exc, request)
+    _ = request.localizer.translate
+    log.warning("%s %s: %s", exc.code, exc.title, exc.detail or exc.explanation)
+    response = error_page(request, exc.code, _(exc.title), _(exc.detail or exc.explanation))
+    for name in ("Retry-After", "Allow", "WWW-Authenticate"):
+        if name in exc.headers:
+            response.headers[name] = exc.headers[name]
+    return response
+
+
+@exception_view_config(Exception)
+def server_error(exc, request):
+    log.exception("unhandled error")
+    _ = request.localizer.translate
+    return error_page(
+        request,
+        500,
+        _("Something went wrong"),
+        _(
+            "The portal could not finish this request. Nothing was charged. "
+            "Please try again; if it happens again, quote the reference below."
+        ),
+    )
+
+
+def content_security_policy(settings: dict, form_targets: list[str]) -> str:
+    form_action = " ".join(["'self'", *form_targets])
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "font-src 'self'; object-src 'none'; base-uri 'none'; "
+        f"form-action {form_action}; frame-ancestors 'none'"
+    )
+
+
+def request_tween_factory(handler, registry):
+    """Request id, security headers and one access-log line per request."""
+    hsts = setting_bool(registry.settings, "portal.hsts")
+
+    def tween(request):
+        offered = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = offered if _SAFE_REQUEST_ID.match(offered) else uuid.uuid4().hex
+        request.request_id = request_id
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        response = None
+        try:
+            response = handler(request)
+            return response
+        finally:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            status = response.status_int if response is not None else 500
+            if response is not None:
+                headers = response.headers
+                headers[REQUEST_ID_HEADER] = request_id
+                headers.setdefault(
+                    "Content-Security-Policy",
+                    content_security_policy(
+                        registry.settings, registry.get("csp_form_targets", [])
+                    ),
+                )
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "same-origin")
+                headers.setdefault("X-Frame-Options", "DENY")
+                if hsts:
+                    headers.setdefault(
+                        "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+                    )
+            route = request.matched_route.name if request.matched_route else "-"
+            user = request.__dict__.get("user")
+            access_log.info(
+                "%s %s route=%s status=%s ms=%.1f user=%s",
+                request.method,
+                request.path_info,
+                route,
+                status,
+                elapsed_ms,
+                user.id if user is not None else "-",
+            )
+            request_id_var.reset(token)
+
+    return tween
+
+
+class NavigationItem:
+    def __init__(self, url: str, label: str, current: bool):
+        self.url, self.label, self.current = url, label, current
+
+
+def add_navigation_item(config, route_name: str, label: str, permission: str) -> None:
+    """Offer ``route_name`` in the main navigation to whoever holds ``permission``."""
+    config.registry.setdefault("navigation", []).append((route_name, label, permission))
+
+
+def navigation(request) -> list[NavigationItem]:
+    """The main navigation entries this person may use."""
+    root = request.root
+    current = request.matched_route.name if request.matched_route else None
+    return [
+        NavigationItem(
+            request.route_path(route), request.localizer.translate(label), route == current
+        )
+        for route, label, permission in request.registry.get("navigation", [])
+        if request.has_permission(permission, root)
+    ]
+
+
+def add_form_target(config, origin: str) -> None:
+    """Allow forms to submit (or redirect after submitting) to ``origin``: an IdP, a PSP."""
+    targets = config.registry.setdefault("csp_form_targets", [])
+    if origin not in targets:
+        targets.append(origin)
+
+
+def includeme(config) -> None:
+    config.add_directive("add_form_target", add_form_target)
+    config.add_directive("add_navigation_item", add_navigation_item)
+    config.add_request_method(navigation, "navigation", reify=True)
+    config.add_tween("portal.web.request_tween_factory", under=INGRESS)
+    config.add_route("home", "/")

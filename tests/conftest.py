@@ -1,0 +1,185 @@
+"""Test fixtures: a real database built by the migrations, the real app, the real dev IdP.
+
+The database is SQLite by default and PostgreSQL when ``TEST_DATABASE_URL`` names one
+(``.ci/run`` does). Requests commit for real, as in production; every table is emptied
+after each test.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import webtest
+from alembic.config import Config
+from sqlalchemy import create_engine, text
+
+import portal
+from alembic import command
+from portal.db import Base
+from portal.devidp.idp import DevIdP
+from portal.selfsigned import ensure_self_signed
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE_URL = "https://localhost"
+HMAC_KEY = "test-hmac-key"
+FERNET_KEY = "dGVzdC1vbmx5LWZlcm5ldC1rZXktMzJieXRlcy0tLS0="
+
+
+def pytest_collection_modifyitems(config, items):
+    on_postgresql = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set TEST_DATABASE_URL)")
+    for item in items:
+        if "postgresql" in item.keywords and not on_postgresql:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal.sqlite'}"
+    engine = create_engine(url)
+    alembic_config = Config()
+    alembic_config.set_main_option("script_location", str(ROOT / "alembic"))
+    with engine.begin() as connection:
+        alembic_config.attributes["connection"] = connection
+        command.upgrade(alembic_config, "head")
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("keys")
+    ensure_self_signed(path / "sp.key", path / "sp.crt", "Portal test SP")
+    return path
+
+
+@pytest.fixture(scope="session")
+def devidp(keys_dir) -> DevIdP:
+    """The bundled pysaml2 IdP; it reads the SP's metadata on first use."""
+    return DevIdP(keys_dir / "idp", "https://idp.test", str(keys_dir / "sp-metadata.xml"))
+
+
+@pytest.fixture(scope="session")
+def app_settings(database_url, keys_dir, devidp) -> dict:
+    return {
+        "sqlalchemy.url": database_url,
+        "portal.base_url": BASE_URL,
+        "portal.timezone": "Europe/Ljubljana",
+        "portal.secure_cookies": "true",
+        "portal.hsts": "true",
+        "portal.pii_hmac_key": HMAC_KEY,
+        "portal.pii_encryption_key": FERNET_KEY,
+        "queue.url": "immediate",
+        "saml.sp_cert": str(keys_dir / "sp.crt"),
+        "saml.sp_key": str(keys_dir / "sp.key"),
+        "saml.idp_metadata": str(devidp.metadata_path),
+        "saml.group_roles": "\n".join(
+            ["clerk:revenue = clerk revenue", "clerk:registry = clerk registry", "admin = admin"]
+        ),
+        "saml.min_loa_pay": "http://eidas.europa.eu/LoA/substantial",
+        "saml.min_loa_clerk": "http://eidas.europa.eu/LoA/substantial",
+        "retry.attempts": "1",
+    }
+
+
+@pytest.fixture(scope="session")
+def wsgi_app(app_settings, keys_dir):
+    app = portal.main({}, **app_settings)
+    from portal.identity.saml import config_metadata
+
+    (keys_dir / "sp-metadata.xml").write_bytes(config_metadata(app.registry["saml"]))
+    return app
+
+
+@pytest.fixture(scope="session")
+def engine(database_url):
+    engine = create_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _empty_tables(request):
+    """Every test starts from empty tables (only those that touch the database pay for it)."""
+    yield
+    if "engine" not in request.fixturenames and "wsgi_app" not in request.fixturenames:
+        return
+    engine = request.getfixturevalue("engine")
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def dbsession(wsgi_app):
+    """A plain session on the app's engine, for arranging and checking data."""
+    session = wsgi_app.registry["dbsession_factory"]()
+    yield session
+    session.rollback()
+    session.close()
+
+
+@pytest.fixture
+def testapp(wsgi_app, engine) -> webtest.TestApp:
+    return webtest.TestApp(
+        wsgi_app, extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}
+    )
+
+
+@pytest.fixture
+def departments(dbsession):
+    from portal.identity.models import Department
+
+    made = [
+        Department(code="revenue", name="Revenue Office"),
+        Department(code="registry", name="Civil Registry and Licensing"),
+    ]
+    dbsession.add_all(made)
+    dbsession.commit()
+    return made
+
+
+def query_of(url: str) -> dict:
+    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+
+
+def start_login(testapp, next_path="/account", **params):
+    """Follow the SP's /saml/login; return the query the browser would take to the IdP."""
+    response = testapp.get("/saml/login", params={"next": next_path, **params}, status=303)
+    return query_of(response.location)
+
+
+def sign_in(
+    testapp,
+    devidp,
+    persona="citizen-ana",
+    loa="http://eidas.europa.eu/LoA/substantial",
+    next_path="/account",
+):
+    """A whole SP-initiated sign-in through the dev IdP; returns the ACS's answer."""
+    query = start_login(testapp, next_path)
+    acs_url, saml_response, relay_state = devidp.respond(query, persona, loa)
+    return testapp.post(
+        urlsplit(acs_url).path, {"SAMLResponse": saml_response, "RelayState": relay_state or ""}
+    )
+
+
+@pytest.fixture
+def signed_in(testapp, devidp, departments):
+    """A factory: ``signed_in("clerk-clara")`` signs that persona in on ``testapp``."""
+
+    def sign(persona="citizen-ana", **kwargs):
+        response = sign_in(testapp, devidp, persona, **kwargs)
+        assert response.status_int == 303, response.text
+        return testapp
+
+    return sign
