@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pyramid.i18n import TranslationStringFactory
-
+from portal.i18n import _
 from portal.identity.models import User
 from portal.identity.sessions import session_factory
-
-_ = TranslationStringFactory("portal")
 
 
 def current_user(request) -> User | None:

@@ -20,20 +20,19 @@ from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
 from onelogin.saml2.metadata import OneLogin_Saml2_Metadata
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from pyramid.httpexceptions import HTTPBadRequest, HTTPRequestEntityTooLarge, HTTPSeeOther
-from pyramid.i18n import TranslationStringFactory
 from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from portal.db import utcnow
+from portal.i18n import _
 from portal.identity.models import SamlAssertionUse, SamlPendingRequest
 from portal.identity.provisioning import provision_user
 from portal.identity.saml_config import PERSISTENT, load_config
 from portal.security import PUBLIC
 
 log = logging.getLogger(__name__)
-_ = TranslationStringFactory("portal")
 
 REQUEST_COOKIE = "portal_saml_request"
 PENDING_LIFETIME = dt.timedelta(minutes=15)

@@ -1,0 +1,31 @@
+"""The clerk's start page and a department's page."""
+
+from pyramid.view import view_config
+from sqlalchemy import select
+
+from portal.identity.assurance import CLERK, require_assurance
+from portal.identity.models import Department
+from portal.services.models import Service
+
+
+@view_config(route_name="backoffice", renderer="backoffice/index.jinja2", permission="backoffice")
+def index(request):
+    """The departments this person works for (administrators see all)."""
+    require_assurance(request, CLERK)
+    user = request.user
+    if user.is_admin:
+        departments = list(request.dbsession.scalars(select(Department).order_by(Department.name)))
+    else:
+        departments = sorted(user.departments, key=lambda d: d.name)
+    return {"departments": departments}
+
+
+@view_config(
+    route_name="backoffice_department", renderer="backoffice/department.jinja2", permission="work"
+)
+def department(context, request):
+    require_assurance(request, CLERK)
+    services = request.dbsession.scalars(
+        select(Service).where(Service.department_id == context.department.id).order_by(Service.name)
+    )
+    return {"department": context.department, "services": list(services)}

@@ -1,0 +1,60 @@
+"""Level of assurance: how sure the IdP was of who signed in (AuthnContextClassRef).
+
+Paying and clerk work need a minimum level (settings ``saml.min_loa_pay`` and
+``saml.min_loa_clerk``); a lower one is refused with a page that offers to sign in again at
+the level needed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pyramid.httpexceptions import HTTPForbidden
+from pyramid.view import exception_view_config
+
+from portal.i18n import _
+from portal.web import error_page, wants_json
+
+log = logging.getLogger(__name__)
+
+PAY = "pay"
+CLERK = "clerk"
+
+
+class InsufficientAssurance(HTTPForbidden):
+    def __init__(self, required: str):
+        super().__init__()
+        self.required = required
+
+
+def require_assurance(request, purpose: str) -> None:
+    """Refuse (:class:`InsufficientAssurance`) unless the session's level suffices for ``purpose``."""
+    config = request.registry["saml"]
+    required = config.min_loa_pay if purpose == PAY else config.min_loa_clerk
+    if config.loa_rank(request.session.get("loa")) < config.loa_rank(required):
+        log.warning("level of assurance too low for %s", purpose)
+        raise InsufficientAssurance(required)
+
+
+@exception_view_config(InsufficientAssurance)
+def insufficient_assurance(exc, request):
+    translate = request.localizer.translate
+    title = translate(_("A stronger sign-in is needed"))
+    detail = translate(
+        _(
+            "You signed in with a level of assurance that is too low for this. "
+            "Sign in again with a stronger method (for example your eID card)."
+        )
+    )
+    if wants_json(request):
+        return error_page(request, 403, title, detail)
+    request.response.status_int = 403
+    from pyramid.renderers import render_to_response
+
+    again = request.route_path("saml_login", _query={"next": request.path_qs, "loa": exc.required})
+    return render_to_response(
+        "identity/assurance.jinja2",
+        {"title": title, "detail": detail, "again": again},
+        request=request,
+        response=request.response,
+    )

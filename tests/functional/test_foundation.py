@@ -1,0 +1,162 @@
+"""Probes, error pages, security headers, request ids, transactions and the task queue."""
+
+import datetime as dt
+import logging
+
+import pytest
+import webtest
+from pyramid.httpexceptions import HTTPBadRequest
+from sqlalchemy import select, text
+
+import portal
+from portal.identity.models import Department, WebSession
+from portal.security import PUBLIC
+from portal.tasks import configure_queue, enqueue_after_commit, huey
+
+
+def test_healthz_and_readyz(testapp):
+    assert testapp.get("/healthz").json == {"status": "ok"}
+    assert testapp.get("/readyz").json == {"status": "ok"}
+
+
+def test_readyz_fails_when_migrations_are_not_at_head(testapp, engine):
+    with engine.begin() as connection:
+        current = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        connection.execute(text("UPDATE alembic_version SET version_num = 'behind'"))
+    try:
+        response = testapp.get("/readyz", status=503)
+        assert response.json["database"] == "migrations not at head"
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": current})
+
+
+@pytest.mark.parametrize("path", ["/", "/healthz", "/no-such-page", "/static/portal.css"])
+def test_security_headers_on_every_response(testapp, path):
+    response = testapp.get(path, expect_errors=True)
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_request_id_is_returned_and_logged_once(testapp, caplog):
+    caplog.set_level(logging.INFO, logger="portal.access")
+    response = testapp.get("/?email=someone%40example.org")
+    request_id = response.headers["X-Request-ID"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "portal.access"]
+    assert len(lines) == 1
+    assert "route=home status=200" in lines[0]
+    assert "someone" not in lines[0]
+    assert request_id in response.text  # the reference people can quote
+
+
+def test_offered_request_id_is_kept_only_if_safe(testapp):
+    good = testapp.get("/", headers={"X-Request-ID": "lb-0123456789abcdef"})
+    assert good.headers["X-Request-ID"] == "lb-0123456789abcdef"
+    bad = testapp.get("/", headers={"X-Request-ID": "<script>"})
+    assert bad.headers["X-Request-ID"] != "<script>"
+
+
+def test_not_found_page_in_layout_and_problem_json(testapp):
+    page = testapp.get("/nowhere", status=404)
+    assert "Page not found" in page.text and "usa-header" in page.text
+    problem = testapp.get("/nowhere", headers={"Accept": "application/json"}, status=404)
+    assert problem.content_type == "application/problem+json"
+    assert problem.json["title"] == "Page not found"
+
+
+@pytest.fixture
+def probe_app(app_settings):
+    """The real app plus a few probe views that misbehave on purpose."""
+    config = portal.configure(dict(app_settings))
+
+    def write_then(outcome):
+        def view(request):
+            request.dbsession.add(Department(code="probe", name="Probe"))
+            request.dbsession.flush()
+            enqueue_after_commit(request, record_job, outcome)
+            if outcome == "raise":
+                raise RuntimeError("boom")
+            if outcome == "reject":
+                raise HTTPBadRequest(detail="That amount is not valid.")
+            return {"ok": True}
+
+        return view
+
+    for outcome in ("raise", "reject", "commit"):
+        config.add_route(f"probe_{outcome}", f"/probe/{outcome}")
+        config.add_view(write_then(outcome), route_name=f"probe_{outcome}", renderer="json",
+                        permission=PUBLIC, require_csrf=False)
+    return webtest.TestApp(config.make_wsgi_app(),
+                           extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"})
+
+
+@huey.task()
+def record_job(value):
+    return value
+
+
+def departments_named_probe(dbsession):
+    return dbsession.scalars(select(Department).where(Department.code == "probe")).all()
+
+
+def test_server_error_page_changes_nothing(probe_app, dbsession, caplog):
+    page = probe_app.get("/probe/raise", status=500)
+    assert "Something went wrong" in page.text
+    assert "boom" not in page.text
+    assert departments_named_probe(dbsession) == []
+    assert any("unhandled error" in r.getMessage() for r in caplog.records)
+
+
+def test_client_error_rolls_back_and_says_why(probe_app, dbsession):
+    page = probe_app.get("/probe/reject", status=400)
+    assert "That amount is not valid." in page.text
+    problem = probe_app.get("/probe/reject", headers={"Accept": "application/json"}, status=400)
+    assert problem.json["detail"] == "That amount is not valid."
+    assert departments_named_probe(dbsession) == []
+
+
+def test_jobs_are_enqueued_only_after_commit(probe_app, dbsession, tmp_path):
+    configure_queue(f"sqlite:///{tmp_path / 'queue.sqlite'}")
+    try:
+        probe_app.get("/probe/reject", status=400)
+        probe_app.get("/probe/raise", status=500)
+        assert huey.pending_count() == 0
+        probe_app.get("/probe/commit", status=200)
+        assert huey.pending_count() == 1
+        assert len(departments_named_probe(dbsession)) == 1
+    finally:
+        huey.flush()
+        configure_queue("immediate")
+
+
+def test_queue_setting_names_a_broker():
+    with pytest.raises(ValueError, match="queue.url"):
+        configure_queue("amqp://guest@localhost")
+
+
+def test_idle_session_expires(signed_in, dbsession):
+    app = signed_in("citizen-ana")
+    app.get("/account", status=200)
+    row = dbsession.scalars(select(WebSession)).one()
+    row.last_seen_at = row.last_seen_at - dt.timedelta(hours=1)
+    dbsession.commit()
+    app.get("/account", status=303)
+
+
+def test_absolute_session_lifetime(signed_in, dbsession):
+    app = signed_in("citizen-ana")
+    row = dbsession.scalars(select(WebSession)).one()
+    row.created_at = row.created_at - dt.timedelta(days=1)
+    dbsession.commit()
+    app.get("/account", status=303)
+
+
+def test_session_table_holds_no_usable_token(signed_in, dbsession, testapp):
+    signed_in("citizen-ana")
+    token = testapp.cookies["portal_session"]
+    ids = dbsession.scalars(select(WebSession.id)).all()
+    assert token not in ids and len(ids) == 1

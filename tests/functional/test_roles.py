@@ -1,0 +1,54 @@
+"""Each role sees only what it may, with real SAML sessions."""
+
+import pytest
+
+LOW = "http://eidas.europa.eu/LoA/low"
+
+
+@pytest.mark.parametrize(
+    ("persona", "allowed", "refused"),
+    [
+        ("citizen-ana", ["/account"], ["/backoffice", "/backoffice/departments/revenue"]),
+        ("rep-olga", ["/account"], ["/backoffice", "/backoffice/departments/registry"]),
+        ("clerk-clara", ["/account", "/backoffice", "/backoffice/departments/revenue"],
+         ["/backoffice/departments/registry"]),
+        ("clerk-dan", ["/backoffice/departments/registry"], ["/backoffice/departments/revenue"]),
+        ("admin-ada", ["/backoffice", "/backoffice/departments/revenue",
+                       "/backoffice/departments/registry"], []),
+    ],
+)
+def test_role_sees_only_what_it_may(signed_in, persona, allowed, refused):
+    app = signed_in(persona)
+    for path in allowed:
+        app.get(path, status=200)
+    for path in refused:
+        page = app.get(path, status=403)
+        assert "Not allowed" in page.text
+
+
+def test_back_office_appears_in_navigation_only_for_clerks(signed_in, testapp):
+    assert "Back office" not in signed_in("citizen-ana").get("/account").text
+    testapp.reset()
+    assert "Back office" in signed_in("clerk-clara").get("/account").text
+
+
+def test_clerk_with_low_assurance_is_refused_with_a_way_forward(signed_in):
+    app = signed_in("clerk-clara", loa=LOW)
+    page = app.get("/backoffice", status=403)
+    assert "A stronger sign-in is needed" in page.text
+    link = page.html.find("a", string="Sign in again")["href"]
+    assert "loa=http" in link and "next=%2Fbackoffice" in link
+
+
+def test_stronger_sign_in_is_requested_from_the_idp(signed_in, testapp, devidp):
+    from tests.conftest import query_of
+
+    app = signed_in("clerk-clara", loa=LOW)
+    link = app.get("/backoffice", status=403).html.find("a", string="Sign in again")["href"]
+    query = query_of(app.get(link, status=303).location)
+    import base64
+    import zlib
+
+    request_xml = zlib.decompress(base64.b64decode(query["SAMLRequest"]), -15).decode()
+    assert "RequestedAuthnContext" in request_xml
+    assert "http://eidas.europa.eu/LoA/substantial" in request_xml

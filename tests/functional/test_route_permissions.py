@@ -1,0 +1,84 @@
+"""Every view declares a permission or is deliberately public, and protected pages are closed
+to anonymous visitors."""
+
+import re
+
+import pytest
+from pyramid.security import NO_PERMISSION_REQUIRED
+
+from portal.security import UNDECLARED
+
+#: routes whose views are meant to be open to anyone
+PUBLIC_ROUTES = {
+    "home", "healthz", "readyz", "saml_login", "saml_acs", "saml_sls", "saml_metadata",
+    "logout", "__static/",
+}
+
+
+def route_views(app):
+    """(route name, view permission) for every view bound to a route."""
+    introspector = app.registry.introspector
+    found = []
+    for route in introspector.get_category("routes"):
+        name = route["introspectable"]["name"]
+        for related in route["related"]:
+            if related.category_name != "views":
+                continue
+            permission = None
+            for perm in introspector.related(related):
+                if perm.category_name == "permissions":
+                    permission = perm["value"]
+            found.append((name, permission))
+    return found
+
+
+def test_every_route_has_a_view_with_a_declared_permission(wsgi_app):
+    views = route_views(wsgi_app)
+    assert views, "no views found: the introspection is broken"
+    undeclared = [name for name, permission in views if permission in (None, UNDECLARED)]
+    assert undeclared == []
+
+
+def test_public_views_are_exactly_the_listed_ones(wsgi_app):
+    public = {name for name, permission in route_views(wsgi_app)
+              if permission == NO_PERMISSION_REQUIRED}
+    assert public == PUBLIC_ROUTES
+
+
+def test_a_view_without_permission_is_refused_to_everyone(wsgi_app):
+    """The default permission closes a forgotten view rather than opening it."""
+    from pyramid.interfaces import IDefaultPermission
+
+    assert wsgi_app.registry.queryUtility(IDefaultPermission) == UNDECLARED
+
+
+#: a real object for each placeholder, so the route's factory finds something to protect
+SAMPLE_VALUES = {"code": "revenue"}
+
+
+def protected_paths(app):
+    paths = []
+    for name, permission in route_views(app):
+        if permission == NO_PERMISSION_REQUIRED:
+            continue
+        route = app.routes_mapper.get_route(name)
+        pattern = re.sub(r"\{([^}:]+)[^}]*\}", lambda m: SAMPLE_VALUES[m.group(1)], route.pattern)
+        paths.append(pattern)
+    return sorted(set(paths))
+
+
+def test_anonymous_visitor_is_sent_to_sign_in_from_every_protected_page(
+    testapp, wsgi_app, departments
+):
+    paths = protected_paths(wsgi_app)
+    assert paths
+    for path in paths:
+        response = testapp.get(path, status=303)
+        assert "/saml/login?next=" in response.location, path
+
+
+@pytest.mark.parametrize("path", ["/account"])
+def test_anonymous_json_client_gets_problem_details(testapp, path):
+    response = testapp.get(path, headers={"Accept": "application/json"}, status=401)
+    assert response.content_type == "application/problem+json"
+    assert response.json["status"] == 401
