@@ -15,6 +15,7 @@ FEATURES = (
     "portal.identity",
     "portal.health",
     "portal.tasks",
+    "portal.billing",
     "portal.backoffice",
 )
 

@@ -68,9 +68,14 @@ def enqueue_after_commit(request, task, *args, **kwargs) -> None:
     request.tm.get().addAfterCommitHook(hook)
 
 
+def registry():
+    """The running portal's registry (settings, payment provider...), for tasks."""
+    return _state["registry"]
+
+
 def settings() -> dict:
     """The running portal's settings, for tasks."""
-    return _state["registry"].settings
+    return registry().settings
 
 
 def includeme(config) -> None:

@@ -50,6 +50,7 @@ def add_globals(event) -> None:
     event["when"] = lambda value, format="medium": format_when(request, value, format)
     event["day"] = lambda value, format="medium": format_day(request, value, format)
     event["static"] = lambda path: request.static_path(f"{STATIC}/{path}")
+    event["money"] = lambda amount: amount.format(locale_name(request))
 
 
 def includeme(config) -> None:

@@ -65,8 +65,28 @@ def devidp(keys_dir) -> DevIdP:
 
 
 @pytest.fixture(scope="session")
-def app_settings(database_url, keys_dir, devidp) -> dict:
+def sandbox():
+    """The sandbox payment provider over real HTTP; notifications go to a recording receiver
+    from which tests hand them to the portal."""
+    from tests.sandbox.conftest import FAST_SETTINGS, Receiver, Sandbox
+
+    receiver = Receiver()
+    provider = Sandbox(FAST_SETTINGS, receiver)
+    yield provider
+    provider.close()
+    receiver.close()
+
+
+@pytest.fixture(scope="session")
+def app_settings(database_url, keys_dir, devidp, sandbox) -> dict:
+    from tests.sandbox.conftest import API_KEY, MERCHANT_ID, SECRET
+
     return {
+        "billing.sandbox.base_url": sandbox.base_url,
+        "billing.sandbox.merchant_id": MERCHANT_ID,
+        "billing.sandbox.api_key": API_KEY,
+        "billing.sandbox.signing_secret": SECRET,
+        "billing.notify_base_url": sandbox.receiver.url.removesuffix("/notify"),
         "sqlalchemy.url": database_url,
         "portal.base_url": BASE_URL,
         "portal.timezone": "Europe/Ljubljana",

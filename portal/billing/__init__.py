@@ -1,1 +1,40 @@
-"""Billing core: money, bills, the double-entry ledger and payments."""
+"""Billing core: money, bills, the double-entry ledger, payments, refunds, the provider."""
+
+import datetime as dt
+
+from portal.billing.providers import provider_from_settings
+from portal.i18n import _
+
+
+def payment_timeout(settings) -> dt.timedelta:
+    return dt.timedelta(minutes=int(settings.get("billing.payment_timeout_minutes", 90)))
+
+
+def includeme(config) -> None:
+    settings = config.get_settings()
+    provider = provider_from_settings(settings)
+    config.registry["payment_provider"] = provider
+    config.add_form_target(provider.origin)
+    config.add_request_method(
+        lambda request: request.registry["payment_provider"], "payment_provider", reify=True
+    )
+    config.add_route("provider_notification", "/billing/notifications/{provider}")
+    config.add_route("bills", "/bills")
+    config.add_route("pay", "/bills/pay")
+    config.add_route(
+        "payment", "/payments/{public_id}", factory="portal.billing.resources.payment_factory"
+    )
+    config.add_route(
+        "payment_checkout",
+        "/payments/{public_id}/checkout",
+        factory="portal.billing.resources.payment_factory",
+    )
+    config.add_route(
+        "payment_return",
+        "/payments/{public_id}/return",
+        factory="portal.billing.resources.payment_factory",
+    )
+    config.add_route("payments", "/payments")
+    config.add_route("payments_csv", "/payments.csv")
+    config.add_navigation_item("bills", _("Your bills"), "account")
+    config.add_navigation_item("payments", _("Payments"), "account")

@@ -28,7 +28,7 @@ class InsufficientAssurance(HTTPForbidden):
 
 
 def require_assurance(request, purpose: str) -> None:
-    """Refuse (:class:`InsufficientAssurance`) unless the session's level suffices for ``purpose``."""
+    """Refuse (:class:`InsufficientAssurance`) unless this session's level suffices."""
     config = request.registry["saml"]
     required = config.min_loa_pay if purpose == PAY else config.min_loa_clerk
     if config.loa_rank(request.session.get("loa")) < config.loa_rank(required):

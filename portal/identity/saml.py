@@ -1,7 +1,8 @@
 """SAML 2.0 sign-in and single logout: the portal as a Service Provider (python3-saml).
 
 python3-saml checks signatures, algorithms, Destination, Recipient, Audience and validity
-times. What it leaves to us is done here: the answer must be to a request this browser made
+times. What it leaves to us is done here: Destination, Recipient and Audience must name this SP
+exactly (:class:`AddressedResponse`), the answer must be to a request this browser made
 (InResponseTo), an assertion is accepted once only (database, across processes), RelayState
 can only be a local path, and no hostile input gets further than a 400.
 """
@@ -18,7 +19,9 @@ from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as Constants
 from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
 from onelogin.saml2.metadata import OneLogin_Saml2_Metadata
+from onelogin.saml2.response import OneLogin_Saml2_Response
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
+from onelogin.saml2.utils import OneLogin_Saml2_Utils, OneLogin_Saml2_ValidationError
 from pyramid.httpexceptions import HTTPBadRequest, HTTPRequestEntityTooLarge, HTTPSeeOther
 from pyramid.response import Response
 from pyramid.view import view_config
@@ -61,6 +64,60 @@ def refuse(reason: str, detail: str, status=HTTPBadRequest):
     """Log why a sign-in was refused (never what the assertion said) and answer 4xx."""
     log.warning("SAML refused: %s", reason)
     raise status(detail=detail)
+
+
+class AddressedResponse(OneLogin_Saml2_Response):
+    """python3-saml takes a Destination that only starts with the ACS URL, a Recipient that only
+    contains it, and an assertion with no Audience at all. An answer the IdP addressed to another
+    service (``/saml/acs-staging``, another site) must not sign anyone in here: the Web SSO
+    profile wants the ACS URL exactly and this SP in every AudienceRestriction."""
+
+    def is_valid(self, request_data, request_id=None, raise_exceptions=False):
+        if not super().is_valid(request_data, request_id, raise_exceptions):
+            return False
+        try:
+            self._check_addressed_to_this_sp()
+        except OneLogin_Saml2_ValidationError as error:
+            self._error = str(error)
+            if raise_exceptions:
+                raise
+            return False
+        return True
+
+    def _check_addressed_to_this_sp(self) -> None:
+        sp = self._settings.get_sp_data()
+        acs_url = OneLogin_Saml2_Utils.normalize_url(sp["assertionConsumerService"]["url"])
+        destination = self.document.get("Destination")
+        if destination is not None and OneLogin_Saml2_Utils.normalize_url(destination) != acs_url:
+            raise OneLogin_Saml2_ValidationError(
+                f"The Destination {destination} is not this SP's ACS URL",
+                OneLogin_Saml2_ValidationError.WRONG_DESTINATION,
+            )
+        for data in self._query_assertion(
+            "/saml:Subject/saml:SubjectConfirmation/saml:SubjectConfirmationData"
+        ):
+            recipient = data.get("Recipient")
+            if data.getparent().get("Method") == Constants.CM_BEARER and (
+                recipient is None or OneLogin_Saml2_Utils.normalize_url(recipient) != acs_url
+            ):
+                raise OneLogin_Saml2_ValidationError(
+                    f"The Recipient {recipient} is not this SP's ACS URL",
+                    OneLogin_Saml2_ValidationError.WRONG_SUBJECTCONFIRMATION,
+                )
+        restrictions = self._query_assertion("/saml:Conditions/saml:AudienceRestriction")
+        if not restrictions or any(
+            sp["entityId"]
+            not in [node.text for node in restriction.findall("saml:Audience", Constants.NSMAP)]
+            for restriction in restrictions
+        ):
+            raise OneLogin_Saml2_ValidationError(
+                "The assertion is not restricted to this SP as its audience",
+                OneLogin_Saml2_ValidationError.WRONG_AUDIENCE,
+            )
+
+
+class ServiceProviderAuth(OneLogin_Saml2_Auth):
+    response_class = AddressedResponse
 
 
 @view_config(route_name="saml_login", permission=PUBLIC, renderer="identity/choose_idp.jinja2")
@@ -132,7 +189,7 @@ def acs(request):
     idp = config.idp(pending.idp_entity_id) if pending else _issuer_idp(config, saml_response)
     if idp is None:
         refuse("unknown identity provider", _("The sign-in answer came from an unknown provider."))
-    auth = OneLogin_Saml2_Auth(config.request_data(request), old_settings=idp.settings)
+    auth = ServiceProviderAuth(config.request_data(request), old_settings=idp.settings)
     try:
         auth.process_response(request_id=pending.request_id if pending else None)
     except Exception as error:  # hostile input: DOCTYPE, bad base64, not XML...
@@ -202,8 +259,6 @@ def _pending(request) -> SamlPendingRequest | None:
 
 def _issuer_idp(config, saml_response: str):
     """For IdP-initiated sign-in only: the IdP named as Issuer (its signature is checked next)."""
-    from onelogin.saml2.response import OneLogin_Saml2_Response
-
     for idp in config.idps:
         try:
             response = OneLogin_Saml2_Response(OneLogin_Saml2_Settings(idp.settings), saml_response)

@@ -10,8 +10,16 @@ from portal.security import UNDECLARED
 
 #: routes whose views are meant to be open to anyone
 PUBLIC_ROUTES = {
-    "home", "healthz", "readyz", "saml_login", "saml_acs", "saml_sls", "saml_metadata",
-    "logout", "__static/",
+    "home",
+    "healthz",
+    "readyz",
+    "saml_login",
+    "saml_acs",
+    "saml_sls",
+    "saml_metadata",
+    "logout",
+    "__static/",
+    "provider_notification",
 }
 
 
@@ -28,20 +36,23 @@ def route_views(app):
             for perm in introspector.related(related):
                 if perm.category_name == "permissions":
                     permission = perm["value"]
-            found.append((name, permission))
+            found.append((name, permission, related["request_methods"]))
     return found
 
 
 def test_every_route_has_a_view_with_a_declared_permission(wsgi_app):
     views = route_views(wsgi_app)
     assert views, "no views found: the introspection is broken"
-    undeclared = [name for name, permission in views if permission in (None, UNDECLARED)]
+    undeclared = [name for name, permission, _ in views if permission in (None, UNDECLARED)]
     assert undeclared == []
 
 
 def test_public_views_are_exactly_the_listed_ones(wsgi_app):
-    public = {name for name, permission in route_views(wsgi_app)
-              if permission == NO_PERMISSION_REQUIRED}
+    public = {
+        name
+        for name, permission, _ in route_views(wsgi_app)
+        if permission == NO_PERMISSION_REQUIRED
+    }
     assert public == PUBLIC_ROUTES
 
 
@@ -52,29 +63,39 @@ def test_a_view_without_permission_is_refused_to_everyone(wsgi_app):
     assert wsgi_app.registry.queryUtility(IDefaultPermission) == UNDECLARED
 
 
-#: a real object for each placeholder, so the route's factory finds something to protect
-SAMPLE_VALUES = {"code": "revenue"}
+@pytest.fixture
+def sample_values(dbsession):
+    """A real object for each placeholder, so the route's factory finds something to protect."""
+    from tests import factories
+
+    payer = factories.user(dbsession)
+    payment = factories.payment(dbsession, payer, [factories.bill(dbsession, payer)])
+    dbsession.commit()
+    return {"code": "revenue", "public_id": payment.public_id}
 
 
-def protected_paths(app):
+def protected_paths(app, sample_values):
     paths = []
-    for name, permission in route_views(app):
+    for name, permission, methods in route_views(app):
         if permission == NO_PERMISSION_REQUIRED:
             continue
         route = app.routes_mapper.get_route(name)
-        pattern = re.sub(r"\{([^}:]+)[^}]*\}", lambda m: SAMPLE_VALUES[m.group(1)], route.pattern)
-        paths.append(pattern)
+        path = re.sub(r"\{([^}:]+)[^}]*\}", lambda m: sample_values[m.group(1)], route.pattern)
+        paths.append((path, "POST" if methods and "GET" not in methods else "GET"))
     return sorted(set(paths))
 
 
 def test_anonymous_visitor_is_sent_to_sign_in_from_every_protected_page(
-    testapp, wsgi_app, departments
+    testapp, wsgi_app, sample_values
 ):
-    paths = protected_paths(wsgi_app)
+    paths = protected_paths(wsgi_app, sample_values)
     assert paths
-    for path in paths:
-        response = testapp.get(path, status=303)
-        assert "/saml/login?next=" in response.location, path
+    for path, method in paths:
+        if method == "GET":
+            response = testapp.get(path, status=303)
+            assert "/saml/login?next=" in response.location, path
+        else:
+            testapp.post(path, status=403)
 
 
 @pytest.mark.parametrize("path", ["/account"])

@@ -1,0 +1,135 @@
+"""Issuing and cancelling bills, and what a bill's status is (read from the ledger)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from portal.billing import ledger
+from portal.billing.ledger import Line
+from portal.billing.models import Bill, BillLine
+from portal.billing.money import Money
+from portal.billing.reference import creditor_reference
+from portal.db import utcnow
+
+OPEN = "open"
+PARTLY_PAID = "partly_paid"
+PAID = "paid"
+OVERPAID = "overpaid"
+CANCELLED = "cancelled"
+STATUSES = (OPEN, PARTLY_PAID, PAID, OVERPAID, CANCELLED)
+
+
+class BillError(ValueError):
+    """A bill that cannot be issued or changed as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class BillLineInput:
+    description: str
+    amount: Money
+
+
+def issue_bill(
+    dbsession,
+    *,
+    service,
+    number: str,
+    description: str,
+    due_date: dt.date,
+    lines: list[BillLineInput],
+    payer_user=None,
+    payer_organisation=None,
+) -> Bill:
+    """Create a bill and post what the payer now owes to the service."""
+    if (payer_user is None) == (payer_organisation is None):
+        raise BillError("a bill has exactly one payer: a person or an organisation")
+    if not lines:
+        raise BillError("a bill needs at least one line")
+    currencies = {line.amount.currency for line in lines}
+    if len(currencies) != 1:
+        raise BillError("all lines of a bill are in one currency")
+    total = sum((line.amount for line in lines[1:]), lines[0].amount)
+    if total.minor <= 0 or any(line.amount.minor <= 0 for line in lines):
+        raise BillError("bill lines must be positive amounts")
+    bill = Bill(
+        service=service,
+        number=number,
+        description=description,
+        due_date=due_date,
+        currency=total.currency,
+        total_minor=total.minor,
+        payer_user=payer_user,
+        payer_organisation=payer_organisation,
+        lines=[
+            BillLine(position=i, description=line.description, amount_minor=line.amount.minor)
+            for i, line in enumerate(lines)
+        ],
+    )
+    dbsession.add(bill)
+    dbsession.flush()
+    bill.reference = creditor_reference(f"P{bill.id:09d}")
+    receivable, kind = ledger.receivable_account(bill)
+    revenue, revenue_kind = ledger.revenue_account(service.code)
+    ledger.post(
+        dbsession,
+        "bill_issued",
+        f"bill:{bill.id}:issued",
+        f"Bill {service.code}/{number}",
+        [Line(receivable, kind, total, bill.id), Line(revenue, revenue_kind, -total)],
+    )
+    return bill
+
+
+def cancel_bill(dbsession, bill: Bill, reason: str) -> None:
+    """Cancel what is still owed on ``bill``; what was paid stays paid (refund it separately)."""
+    if bill.cancelled_at is not None:
+        raise BillError("this bill is already cancelled")
+    outstanding = ledger.bill_balances(dbsession, [bill.id])[bill.id]
+    bill.cancelled_at = utcnow()
+    bill.cancel_reason = reason[:300]
+    if outstanding > 0:
+        amount = Money(outstanding, bill.currency)
+        receivable, kind = ledger.receivable_account(bill)
+        revenue, revenue_kind = ledger.revenue_account(bill.service.code)
+        ledger.post(
+            dbsession,
+            "bill_cancelled",
+            f"bill:{bill.id}:cancelled",
+            f"Cancelled: {reason[:200]}",
+            [Line(receivable, kind, -amount, bill.id), Line(revenue, revenue_kind, amount)],
+        )
+    dbsession.flush()
+
+
+def status_of(bill: Bill, balance: int) -> str:
+    if bill.cancelled_at is not None:
+        return CANCELLED
+    if balance < 0:
+        return OVERPAID
+    if balance == 0:
+        return PAID
+    if balance < bill.total_minor:
+        return PARTLY_PAID
+    return OPEN
+
+
+@dataclass(frozen=True)
+class BillView:
+    """A bill with what the ledger says about it, for pages and the API."""
+
+    bill: Bill
+    outstanding: Money
+    status: str
+
+    @property
+    def payable(self) -> bool:
+        return self.status in (OPEN, PARTLY_PAID)
+
+
+def with_status(dbsession, bills: list[Bill]) -> list[BillView]:
+    balances = ledger.bill_balances(dbsession, [bill.id for bill in bills])
+    return [
+        BillView(bill, Money(balances[bill.id], bill.currency), status_of(bill, balances[bill.id]))
+        for bill in bills
+    ]

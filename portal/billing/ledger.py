@@ -1,0 +1,165 @@
+"""The double-entry ledger: every money movement is one balanced, append-only transaction.
+
+Debits are positive and credits negative; a transaction's entries sum to zero per currency.
+Entries are never changed or deleted: a correction is a reversing transaction. PostgreSQL
+enforces this with triggers (see the migration); the ORM guard below enforces it everywhere.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from portal.billing.models import JournalEntry, JournalTransaction, LedgerAccount
+from portal.billing.money import Money
+
+RECEIVABLE = "receivable"
+REVENUE = "revenue"
+CLEARING = "clearing"
+
+
+class LedgerError(RuntimeError):
+    """An attempt to break the ledger's rules: unbalanced, or changing what was posted."""
+
+
+class AlreadyPosted(LedgerError):
+    """This business event has been posted before; nothing was added."""
+
+
+@dataclass(frozen=True)
+class Line:
+    account: str
+    kind: str
+    amount: Money
+    bill_id: int | None = None
+
+
+def receivable_account(bill) -> tuple[str, str]:
+    if bill.payer_user_id is not None:
+        return f"receivable:user:{bill.payer_user_id}", RECEIVABLE
+    return f"receivable:organisation:{bill.payer_organisation_id}", RECEIVABLE
+
+
+def revenue_account(service_code: str) -> tuple[str, str]:
+    return f"revenue:{service_code}", REVENUE
+
+
+def clearing_account(provider: str) -> tuple[str, str]:
+    return f"clearing:{provider}", CLEARING
+
+
+def _account(dbsession, code: str, kind: str) -> LedgerAccount:
+    account = dbsession.scalar(select(LedgerAccount).where(LedgerAccount.code == code))
+    if account is None:
+        try:
+            with dbsession.begin_nested():
+                account = LedgerAccount(code=code, kind=kind)
+                dbsession.add(account)
+        except IntegrityError:  # created meanwhile by a concurrent transaction
+            account = dbsession.scalar(select(LedgerAccount).where(LedgerAccount.code == code))
+    return account
+
+
+def post(
+    dbsession,
+    kind: str,
+    idempotency: str,
+    description: str,
+    lines: list[Line],
+    reverses: JournalTransaction | None = None,
+) -> JournalTransaction:
+    """Post one balanced transaction; :class:`AlreadyPosted` if ``idempotency`` was used."""
+    totals: dict[str, int] = defaultdict(int)
+    for line in lines:
+        totals[line.amount.currency] += line.amount.minor
+    if not lines or any(totals.values()):
+        raise LedgerError(f"unbalanced transaction {idempotency}: {dict(totals)}")
+    if (
+        dbsession.scalar(
+            select(JournalTransaction.id).where(JournalTransaction.idempotency == idempotency)
+        )
+        is not None
+    ):
+        raise AlreadyPosted(idempotency)
+    transaction = JournalTransaction(
+        kind=kind,
+        idempotency=idempotency,
+        description=description,
+        reverses_id=reverses.id if reverses else None,
+    )
+    try:
+        with dbsession.begin_nested():
+            dbsession.add(transaction)
+            dbsession.flush()
+    except IntegrityError as error:
+        raise AlreadyPosted(idempotency) from error
+    for line in lines:
+        if line.amount.minor == 0:
+            continue
+        account = _account(dbsession, line.account, line.kind)
+        dbsession.add(
+            JournalEntry(
+                transaction_id=transaction.id,
+                account_id=account.id,
+                bill_id=line.bill_id,
+                amount_minor=line.amount.minor,
+                currency=line.amount.currency,
+            )
+        )
+    dbsession.flush()
+    return transaction
+
+
+def reverse(dbsession, original: JournalTransaction, description: str) -> JournalTransaction:
+    """The correction of a posted transaction: the same entries with opposite signs."""
+    lines = [
+        Line(
+            entry.account.code,
+            entry.account.kind,
+            -Money(entry.amount_minor, entry.currency),
+            entry.bill_id,
+        )
+        for entry in original.entries
+    ]
+    return post(
+        dbsession, "reversal", f"reversal:{original.id}", description, lines, reverses=original
+    )
+
+
+def account_balance(dbsession, code: str) -> dict[str, int]:
+    """Balance per currency of the account named ``code``."""
+    rows = dbsession.execute(
+        select(JournalEntry.currency, func.sum(JournalEntry.amount_minor))
+        .join(LedgerAccount, JournalEntry.account_id == LedgerAccount.id)
+        .where(LedgerAccount.code == code)
+        .group_by(JournalEntry.currency)
+    )
+    return {currency: int(total) for currency, total in rows}
+
+
+def bill_balances(dbsession, bill_ids: list[int]) -> dict[int, int]:
+    """What is still owed on each bill (minor units): its receivable entries' sum."""
+    if not bill_ids:
+        return {}
+    rows = dbsession.execute(
+        select(JournalEntry.bill_id, func.sum(JournalEntry.amount_minor))
+        .join(LedgerAccount, JournalEntry.account_id == LedgerAccount.id)
+        .where(JournalEntry.bill_id.in_(bill_ids), LedgerAccount.kind == RECEIVABLE)
+        .group_by(JournalEntry.bill_id)
+    )
+    balances = dict.fromkeys(bill_ids, 0)
+    balances.update({bill_id: int(total) for bill_id, total in rows})
+    return balances
+
+
+@event.listens_for(Session, "before_flush")
+def _append_only(session, flush_context, instances) -> None:
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, JournalEntry | JournalTransaction) and (
+            obj in session.deleted or session.is_modified(obj, include_collections=False)
+        ):
+            raise LedgerError("the ledger is append-only: post a reversing transaction instead")

@@ -1,0 +1,257 @@
+"""Billing records: bills, the double-entry ledger, payments, refunds and provider events.
+
+Money columns are integer minor units beside an ISO 4217 currency code. The ledger is
+append-only: corrections are reversing transactions (see :mod:`portal.billing.ledger`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.billing.money import Money
+from portal.db import Base, utcnow
+from portal.identity.models import Organisation, User
+from portal.services.models import Service
+
+
+def new_public_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Bill(Base):
+    """What a payer (a person or an organisation) owes a service. Its status is derived from
+    the ledger (:func:`portal.billing.bills.bill_balances`), never stored."""
+
+    __tablename__ = "bill"
+    __table_args__ = (
+        UniqueConstraint("service_id", "number"),
+        CheckConstraint(
+            "(payer_user_id IS NULL) <> (payer_organisation_id IS NULL)", name="one_payer"
+        ),
+        Index("ix_bill_payer_user_listing", "payer_user_id", "due_date", "id"),
+        Index("ix_bill_payer_organisation_listing", "payer_organisation_id", "due_date", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    number: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[str | None] = mapped_column(String(25), unique=True)
+    payer_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    payer_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    description: Mapped[str] = mapped_column(String(300))
+    currency: Mapped[str] = mapped_column(String(3))
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[dt.datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(String(300))
+
+    service: Mapped[Service] = relationship()
+    payer_user: Mapped[User | None] = relationship()
+    payer_organisation: Mapped[Organisation | None] = relationship()
+    lines: Mapped[list[BillLine]] = relationship(
+        back_populates="bill", order_by="BillLine.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def total(self) -> Money:
+        return Money(self.total_minor, self.currency)
+
+
+class BillLine(Base):
+    __tablename__ = "bill_line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bill_id: Mapped[int] = mapped_column(ForeignKey("bill.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int]
+    description: Mapped[str] = mapped_column(String(300))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+    bill: Mapped[Bill] = relationship(back_populates="lines")
+
+
+class LedgerAccount(Base):
+    """An account of the ledger: a payer's receivable, a service's revenue, a provider's
+    clearing account... Its balance is the sum of its entries."""
+
+    __tablename__ = "ledger_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+
+
+class JournalTransaction(Base):
+    """One money movement; its entries sum to zero per currency. ``idempotency`` names the
+    business event it records, so the same event can never be posted twice."""
+
+    __tablename__ = "journal_transaction"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    idempotency: Mapped[str] = mapped_column(String(160), unique=True)
+    description: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("journal_transaction.id"))
+
+    entries: Mapped[list[JournalEntry]] = relationship(back_populates="transaction")
+
+
+class JournalEntry(Base):
+    """A debit (positive) or credit (negative) on one account, optionally about one bill."""
+
+    __tablename__ = "journal_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("journal_transaction.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_account.id"), index=True)
+    bill_id: Mapped[int | None] = mapped_column(ForeignKey("bill.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+
+    transaction: Mapped[JournalTransaction] = relationship(back_populates="entries")
+    account: Mapped[LedgerAccount] = relationship()
+
+
+class Payment(Base):
+    """A payer's payment of one or several bills through the payment provider.
+
+    The row exists before the provider is called; our ``public_id`` is the reference the
+    provider keeps, so a retried call cannot create a second charge.
+    """
+
+    __tablename__ = "payment"
+    __table_args__ = (Index("ix_payment_status_created", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    payer_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    payer_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_payment_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    hosted_url: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20), default="created")
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    method: Mapped[str | None] = mapped_column(String(64))
+    failure_reason: Mapped[str | None] = mapped_column(String(64))
+    needs_attention: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    settled_at: Mapped[dt.datetime | None]
+
+    payer_user: Mapped[User] = relationship()
+    allocations: Mapped[list[PaymentAllocation]] = relationship(
+        back_populates="payment", cascade="all, delete-orphan"
+    )
+    transitions: Mapped[list[PaymentTransition]] = relationship(
+        back_populates="payment", order_by="PaymentTransition.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.currency)
+
+    @property
+    def refundable(self) -> Money:
+        return Money(self.amount_minor - self.refunded_minor, self.currency)
+
+
+class PaymentAllocation(Base):
+    """How much of a payment goes to which bill."""
+
+    __tablename__ = "payment_allocation"
+
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("payment.id", ondelete="CASCADE"), primary_key=True
+    )
+    bill_id: Mapped[int] = mapped_column(ForeignKey("bill.id"), primary_key=True, index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    payment: Mapped[Payment] = relationship(back_populates="allocations")
+    bill: Mapped[Bill] = relationship()
+
+
+class PaymentTransition(Base):
+    """Every change of a payment's state, with when and why."""
+
+    __tablename__ = "payment_transition"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("payment.id", ondelete="CASCADE"), index=True
+    )
+    from_status: Mapped[str] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    cause: Mapped[str] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    payment: Mapped[Payment] = relationship(back_populates="transitions")
+
+
+class IdempotencyKey(Base):
+    """An ``Idempotency-Key`` a payer used, with a fingerprint of the request it came with."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(128))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ProviderEventRecord(Base):
+    """A provider notification already processed: the unique key makes processing
+    exactly-once, whatever the provider repeats."""
+
+    __tablename__ = "provider_event"
+    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(64))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"))
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Refund(Base):
+    """Money given back on a payment, asked for by a clerk with a reason."""
+
+    __tablename__ = "refund"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    status: Mapped[str] = mapped_column(String(20), default="requested")
+    provider_refund_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    payment: Mapped[Payment] = relationship()
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.currency)

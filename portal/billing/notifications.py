@@ -1,0 +1,78 @@
+"""The provider's notifications: verified, then processed exactly once.
+
+A notification whose signature or timestamp does not check out is answered 400 and changes
+nothing. A verified one is recorded under the provider's event id first; a duplicate finds
+the record and is acknowledged without doing anything again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pyramid.httpexceptions import HTTPBadRequest, HTTPNotFound, HTTPRequestEntityTooLarge
+from pyramid.view import view_config
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from portal.billing.models import Payment, ProviderEventRecord, Refund
+from portal.billing.payments import apply_provider_payment, post_refund
+from portal.billing.providers import InvalidNotification
+from portal.billing.tasks import send_refund_after_commit
+from portal.db import utcnow
+from portal.security import PUBLIC
+
+log = logging.getLogger(__name__)
+MAX_NOTIFICATION_BYTES = 64 * 1024
+
+
+@view_config(
+    route_name="provider_notification",
+    request_method="POST",
+    renderer="json",
+    permission=PUBLIC,
+    require_csrf=False,
+)
+def provider_notification(request):
+    """Server-to-server: authenticated by the provider's signature, not by a session."""
+    provider = request.payment_provider
+    if request.matchdict["provider"] != provider.name:
+        raise HTTPNotFound()
+    if (request.content_length or 0) > MAX_NOTIFICATION_BYTES:
+        raise HTTPRequestEntityTooLarge()
+    try:
+        event = provider.parse_notification(request.headers, request.body, utcnow())
+    except InvalidNotification as error:
+        log.warning("notification refused: %s", error)
+        raise HTTPBadRequest(detail="The notification could not be verified.") from None
+    dbsession = request.dbsession
+    payment = dbsession.scalar(
+        select(Payment).where(
+            Payment.public_id == event.payment.reference, Payment.provider == provider.name
+        )
+    )
+    try:
+        with dbsession.begin_nested():
+            dbsession.add(
+                ProviderEventRecord(
+                    provider=provider.name,
+                    event_id=event.event_id,
+                    type=event.type,
+                    payment_id=payment.id if payment else None,
+                )
+            )
+    except IntegrityError:
+        log.info("notification %s already processed", event.event_id)
+        return {"status": "duplicate"}
+    if payment is None:
+        log.warning("notification %s names a payment we do not know", event.event_id)
+        return {"status": "unknown payment"}
+    refunds = apply_provider_payment(
+        dbsession, payment, event.payment, f"provider notification {event.type}"
+    )
+    if event.refund is not None:
+        refund = dbsession.scalar(select(Refund).where(Refund.public_id == event.refund.reference))
+        if refund is not None:
+            post_refund(dbsession, refund)
+    for refund in refunds:
+        send_refund_after_commit(request, refund)
+    return {"status": "processed"}

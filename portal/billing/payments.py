@@ -1,0 +1,332 @@
+"""Paying bills: creating payments idempotently, starting them at the provider, and applying
+what the provider says (a verified notification or its answer to a status query).
+
+The payer's browser coming back from the provider proves nothing and changes nothing here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import re
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from portal.billing import ledger, state
+from portal.billing.bills import with_status
+from portal.billing.ledger import AlreadyPosted, Line
+from portal.billing.models import Bill, IdempotencyKey, Payment, PaymentAllocation, Refund
+from portal.billing.money import Money
+from portal.db import utcnow
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+MAX_BILLS_PER_PAYMENT = 50
+
+
+class PaymentRefused(Exception):
+    """A payment request that cannot go ahead; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, status: int, message: str, payment: Payment | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.payment = payment
+
+
+def fingerprint(payer_key: str, bill_ids: list[int]) -> str:
+    canonical = json.dumps({"payer": payer_key, "bills": sorted(set(bill_ids))})
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _lock(query):
+    """Row locks on PostgreSQL (SQLite serialises writers anyway)."""
+    return query.with_for_update()
+
+
+def create_payment(
+    dbsession,
+    *,
+    user,
+    bill_ids: list[int],
+    idempotency_key: str,
+    provider: str,
+    timeout: dt.timedelta,
+    organisation=None,
+) -> Payment:
+    """A payment of ``bill_ids`` by ``user`` (acting for ``organisation`` if given).
+
+    The same key with the same request returns the same payment; with another request it is
+    refused (409). Bills are locked while checked, so two tabs paying one bill at the same
+    time cannot both get a payment in progress.
+    """
+    if not isinstance(idempotency_key, str) or not IDEMPOTENCY_KEY.match(idempotency_key):
+        raise PaymentRefused(422, "The Idempotency-Key must be 16 to 128 letters, digits, - or _.")
+    bill_ids = sorted({int(bill_id) for bill_id in bill_ids})
+    if not bill_ids:
+        raise PaymentRefused(422, "Choose at least one bill to pay.")
+    if len(bill_ids) > MAX_BILLS_PER_PAYMENT:
+        raise PaymentRefused(422, f"At most {MAX_BILLS_PER_PAYMENT} bills can be paid at once.")
+    payer_key = f"organisation:{organisation.id}" if organisation else f"user:{user.id}"
+    print_ = fingerprint(payer_key, bill_ids)
+    known = _known_key(dbsession, user.id, idempotency_key, print_)
+    if known is not None:
+        return known
+
+    bills = list(
+        dbsession.scalars(_lock(select(Bill).where(Bill.id.in_(bill_ids)).order_by(Bill.id)))
+    )
+    if len(bills) != len(bill_ids):
+        raise PaymentRefused(404, "One of these bills does not exist.")
+    for bill in bills:
+        owner = bill.payer_organisation_id if organisation else bill.payer_user_id
+        if owner != (organisation.id if organisation else user.id):
+            raise PaymentRefused(404, "One of these bills does not exist.")
+    views = with_status(dbsession, bills)
+    unpayable = [view for view in views if not view.payable]
+    if unpayable:
+        raise PaymentRefused(409, f"Bill {unpayable[0].bill.number} has nothing left to pay.")
+    if len({bill.currency for bill in bills}) != 1:
+        raise PaymentRefused(422, "Bills in different currencies must be paid separately.")
+    busy = in_progress_payment(dbsession, bill_ids)
+    if busy is not None:
+        raise PaymentRefused(409, "A payment of this bill is already in progress.", busy)
+
+    total = sum((view.outstanding for view in views[1:]), views[0].outstanding)
+    now = utcnow()
+    payment = Payment(
+        payer_user_id=user.id,
+        payer_organisation_id=organisation.id if organisation else None,
+        provider=provider,
+        amount_minor=total.minor,
+        currency=total.currency,
+        created_at=now,
+        expires_at=now + timeout,
+        allocations=[
+            PaymentAllocation(bill_id=view.bill.id, amount_minor=view.outstanding.minor)
+            for view in views
+        ],
+    )
+    dbsession.add(payment)
+    dbsession.flush()
+    try:
+        with dbsession.begin_nested():
+            dbsession.add(
+                IdempotencyKey(
+                    user_id=user.id, key=idempotency_key, fingerprint=print_, payment_id=payment.id
+                )
+            )
+    except IntegrityError:  # the same key, sent twice at once: the first one wins
+        known = _known_key(dbsession, user.id, idempotency_key, print_)
+        dbsession.delete(payment)
+        dbsession.flush()
+        return known
+    log.info("payment %s created for %d bills", payment.public_id, len(bills))
+    return payment
+
+
+def _known_key(dbsession, user_id: int, key: str, print_: str) -> Payment | None:
+    record = dbsession.scalar(
+        select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+    )
+    if record is None:
+        return None
+    if record.fingerprint != print_:
+        raise PaymentRefused(409, "This Idempotency-Key was used for a different payment.")
+    return dbsession.get(Payment, record.payment_id)
+
+
+def in_progress_payment(dbsession, bill_ids: list[int]) -> Payment | None:
+    return dbsession.scalar(
+        select(Payment)
+        .join(PaymentAllocation)
+        .where(PaymentAllocation.bill_id.in_(bill_ids), Payment.status.in_(state.IN_PROGRESS))
+        .limit(1)
+    )
+
+
+def start_payment(
+    payment: Payment, provider, *, description: str, return_url: str, notify_url: str
+) -> str:
+    """Open the provider's hosted page for ``payment``; returns its URL. Safe to repeat: the
+    provider keys the payment on our reference."""
+    if payment.status == state.STARTED and payment.hosted_url:
+        return payment.hosted_url
+    if payment.status != state.CREATED:
+        raise PaymentRefused(409, "This payment is no longer waiting to be paid.", payment)
+    started = provider.start_payment(
+        payment.public_id, payment.amount, description, return_url, notify_url
+    )
+    payment.provider_payment_id = started.provider_payment_id
+    payment.hosted_url = started.hosted_url
+    state.transition(payment, state.STARTED, "hosted payment page opened")
+    return started.hosted_url
+
+
+def lock_payment(dbsession, payment_id: int) -> Payment:
+    return dbsession.scalars(_lock(select(Payment).where(Payment.id == payment_id))).one()
+
+
+def apply_provider_payment(dbsession, payment: Payment, report, cause: str) -> list[Refund]:
+    """Bring ``payment`` in line with the provider's ``report`` (a ProviderPayment).
+
+    Repeated, late or out-of-order reports change nothing once the outcome is recorded, and
+    the settlement is posted to the ledger exactly once. Returns refunds to send to the
+    provider once the transaction commits (an overpayment is given back).
+    """
+    payment = lock_payment(dbsession, payment.id)
+    if report.amount != payment.amount:
+        payment.needs_attention = "provider reports a different amount"
+        log.error("payment %s: provider amount differs", payment.public_id)
+        return []
+    if report.status == "succeeded" and payment.status not in state.SETTLED:
+        state.transition(payment, state.SUCCEEDED, cause)
+        payment.method = report.method
+        payment.settled_at = utcnow()
+        if _post_settlement(dbsession, payment):
+            excess = overpaid_amount(dbsession, payment)
+            if excess.minor > 0:
+                return [
+                    request_refund(
+                        dbsession,
+                        payment,
+                        excess,
+                        payment.refundable,
+                        "Overpayment: the bill was already paid.",
+                    )
+                ]
+    elif report.status in ("failed", "cancelled") and payment.status in state.IN_PROGRESS:
+        payment.failure_reason = report.failure_reason
+        state.transition(
+            payment, state.FAILED if report.status == "failed" else state.CANCELLED, cause
+        )
+    elif report.status != "pending":
+        log.info(
+            "payment %s: %s report ignored in state %s",
+            payment.public_id,
+            report.status,
+            payment.status,
+        )
+    return []
+
+
+def _post_settlement(dbsession, payment: Payment) -> bool:
+    """Post the money received; True if it overpaid a bill (flagged for a clerk)."""
+    bills = {a.bill_id: a.bill for a in payment.allocations}
+    balances = ledger.bill_balances(dbsession, list(bills))
+    clearing, clearing_kind = ledger.clearing_account(payment.provider)
+    lines = [Line(clearing, clearing_kind, payment.amount)]
+    overpaid = []
+    for allocation in payment.allocations:
+        bill = allocation.bill
+        account, kind = ledger.receivable_account(bill)
+        lines.append(
+            Line(account, kind, -Money(allocation.amount_minor, payment.currency), bill.id)
+        )
+        if balances[bill.id] < allocation.amount_minor or bill.cancelled_at is not None:
+            overpaid.append(bill)
+    try:
+        ledger.post(
+            dbsession,
+            "payment_settled",
+            f"payment:{payment.id}:settled",
+            f"Payment {payment.public_id}",
+            lines,
+        )
+    except AlreadyPosted:
+        return False
+    if overpaid:
+        payment.needs_attention = "overpayment: " + ", ".join(b.number for b in overpaid)[:180]
+        log.warning(
+            "payment %s overpays %d bills: flagged for a clerk", payment.public_id, len(overpaid)
+        )
+    return bool(overpaid)
+
+
+def overpaid_amount(dbsession, payment: Payment) -> Money:
+    """How much of ``payment`` went beyond what its bills owed (to be refunded)."""
+    balances = ledger.bill_balances(dbsession, [a.bill_id for a in payment.allocations])
+    excess = sum(max(0, -balances[a.bill_id]) for a in payment.allocations)
+    return Money(min(excess, payment.refundable.minor), payment.currency)
+
+
+def request_refund(
+    dbsession, payment: Payment, amount: Money, seen_refundable: Money, reason: str, clerk=None
+) -> Refund:
+    """Record a refund to send to the provider after commit.
+
+    ``seen_refundable`` is what the clerk saw as still refundable: if another refund changed
+    it meanwhile, this one is refused, so refunds can never exceed what was paid.
+    """
+    payment = lock_payment(dbsession, payment.id)
+    if payment.status not in (state.SUCCEEDED, state.PARTLY_REFUNDED):
+        raise PaymentRefused(409, "Only a settled payment can be refunded.", payment)
+    if seen_refundable != payment.refundable:
+        raise PaymentRefused(
+            409,
+            "The refundable amount changed meanwhile (another refund?). Look at the payment again.",
+            payment,
+        )
+    if amount.currency != payment.currency or not 0 < amount.minor <= payment.refundable.minor:
+        raise PaymentRefused(
+            422, "The refund must be more than zero and at most what is still refundable.", payment
+        )
+    if not reason.strip():
+        raise PaymentRefused(422, "Give a reason for the refund.", payment)
+    refund = Refund(
+        payment_id=payment.id,
+        amount_minor=amount.minor,
+        currency=amount.currency,
+        reason=reason.strip()[:2000],
+        requested_by_id=clerk.id if clerk else None,
+    )
+    dbsession.add(refund)
+    payment.refunded_minor += amount.minor
+    state.transition(
+        payment,
+        state.REFUNDED if payment.refundable.minor == 0 else state.PARTLY_REFUNDED,
+        f"refund of {amount} requested",
+    )
+    dbsession.flush()
+    return refund
+
+
+def send_refund(dbsession, refund: Refund, provider) -> None:
+    """Ask the provider for ``refund`` (idempotent on the refund's id) and post it."""
+    if refund.status == "succeeded":
+        return
+    payment = refund.payment
+    answer = provider.refund(payment.provider_payment_id, refund.amount, refund.public_id)
+    refund.provider_refund_id = answer.provider_refund_id
+    post_refund(dbsession, refund)
+
+
+def post_refund(dbsession, refund: Refund) -> None:
+    """Post a refund the provider confirmed: the bills are owed again, the money leaves
+    the clearing account. Exactly once, whoever calls it."""
+    if refund.status == "succeeded":
+        return
+    payment = refund.payment
+    remaining = refund.amount_minor
+    clearing, clearing_kind = ledger.clearing_account(payment.provider)
+    lines = [Line(clearing, clearing_kind, -refund.amount)]
+    for allocation in reversed(payment.allocations):
+        share = min(remaining, allocation.amount_minor - allocation.refunded_minor)
+        if share <= 0:
+            continue
+        account, kind = ledger.receivable_account(allocation.bill)
+        lines.append(Line(account, kind, Money(share, payment.currency), allocation.bill_id))
+        allocation.refunded_minor += share
+        remaining -= share
+    try:
+        ledger.post(
+            dbsession, "refund", f"refund:{refund.id}:settled", f"Refund {refund.public_id}", lines
+        )
+    except AlreadyPosted:
+        return
+    refund.status = "succeeded"
+    dbsession.flush()

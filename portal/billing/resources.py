@@ -1,0 +1,63 @@
+"""Contexts for billing pages: a bill or a payment, readable by its payer (the person, or the
+representatives of the paying organisation) and by the clerks of the owning department."""
+
+from __future__ import annotations
+
+from pyramid.authorization import Allow
+from pyramid.httpexceptions import HTTPNotFound
+from sqlalchemy import select
+
+from portal.billing.models import Bill, Payment
+from portal.security import ROLE_ADMIN, department_principal, organisation_principal, user_principal
+
+
+def bill_acl(bill: Bill) -> list:
+    acl = [
+        (Allow, department_principal(bill.service.department_id), "view"),
+        (Allow, department_principal(bill.service.department_id), "refund"),
+        (Allow, ROLE_ADMIN, "view"),
+    ]
+    if bill.payer_user_id is not None:
+        acl += [
+            (Allow, user_principal(bill.payer_user_id), "view"),
+            (Allow, user_principal(bill.payer_user_id), "pay"),
+        ]
+    else:
+        acl += [
+            (Allow, organisation_principal(bill.payer_organisation_id), "view"),
+            (Allow, organisation_principal(bill.payer_organisation_id), "pay"),
+        ]
+    return acl
+
+
+class PaymentContext:
+    def __init__(self, payment: Payment):
+        self.payment = payment
+
+    @property
+    def __acl__(self):
+        acl = [
+            (Allow, user_principal(self.payment.payer_user_id), "view"),
+            (Allow, user_principal(self.payment.payer_user_id), "pay"),
+            (Allow, ROLE_ADMIN, "view"),
+            (Allow, ROLE_ADMIN, "refund"),
+        ]
+        if self.payment.payer_organisation_id is not None:
+            acl.append((Allow, organisation_principal(self.payment.payer_organisation_id), "view"))
+        departments = {a.bill.service.department_id for a in self.payment.allocations}
+        for department in departments:
+            acl += [
+                (Allow, department_principal(department), "view"),
+                (Allow, department_principal(department), "refund"),
+            ]
+        return acl
+
+
+def payment_factory(request) -> PaymentContext:
+    public_id = request.matchdict["public_id"]
+    if len(public_id) != 32:
+        raise HTTPNotFound()
+    payment = request.dbsession.scalar(select(Payment).where(Payment.public_id == public_id))
+    if payment is None:
+        raise HTTPNotFound()
+    return PaymentContext(payment)

@@ -1,0 +1,283 @@
+"""The payer's pages: my bills, paying one or several, the result, the payment history."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+import uuid
+
+from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther, HTTPServiceUnavailable
+from pyramid.response import Response
+from pyramid.view import view_config
+from sqlalchemy import or_, select
+
+from portal.billing import payment_timeout, state
+from portal.billing.bills import STATUSES, with_status
+from portal.billing.models import Bill, Payment, PaymentAllocation
+from portal.billing.payments import (
+    PaymentRefused,
+    apply_provider_payment,
+    create_payment,
+    start_payment,
+)
+from portal.billing.providers import ProviderRefused, ProviderUnavailable
+from portal.billing.tasks import send_refund_after_commit
+from portal.i18n import _
+from portal.identity.assurance import PAY, require_assurance
+from portal.services.models import Service
+from portal.web import error_page
+
+log = logging.getLogger(__name__)
+
+#: how many of a payer's most recent bills the page considers
+BILLS_SHOWN = 200
+PAYMENTS_PER_PAGE = 50
+
+
+def _payers(request):
+    """The payers this person may act for: themself, then each organisation they represent."""
+    user = request.user
+    return [("user", user.id, user.display_name)] + [
+        ("organisation", organisation.id, organisation.name) for organisation in user.organisations
+    ]
+
+
+def _bills_of(request, kind: str, payer_id: int) -> list[Bill]:
+    column = Bill.payer_user_id if kind == "user" else Bill.payer_organisation_id
+    query = (
+        select(Bill)
+        .where(column == payer_id)
+        .order_by(Bill.due_date.desc(), Bill.id.desc())
+        .limit(BILLS_SHOWN)
+    )
+    return list(request.dbsession.scalars(query))
+
+
+@view_config(route_name="bills", renderer="billing/bills.jinja2", permission="account")
+def bills(request):
+    status = request.GET.get("status", "unpaid")
+    if status not in (*STATUSES, "unpaid", "all"):
+        status = "unpaid"
+    service = request.GET.get("service", "")
+    groups = []
+    for kind, payer_id, name in _payers(request):
+        views = with_status(request.dbsession, _bills_of(request, kind, payer_id))
+        if status == "unpaid":
+            views = [view for view in views if view.payable]
+        elif status != "all":
+            views = [view for view in views if view.status == status]
+        if service:
+            views = [view for view in views if view.bill.service.code == service]
+        groups.append({"kind": kind, "name": name, "bills": views})
+    services = request.dbsession.scalars(select(Service).order_by(Service.name))
+    return {
+        "groups": groups,
+        "status": status,
+        "service": service,
+        "services": list(services),
+        "idempotency_key": uuid.uuid4().hex + uuid.uuid4().hex[:8],
+    }
+
+
+@view_config(route_name="pay", request_method="POST", permission="account")
+def pay(request):
+    """Create the payment (committed before the provider is called), then go to checkout."""
+    require_assurance(request, PAY)
+    public_ids = request.POST.getall("bill")
+    if request.POST.get("only"):
+        public_ids = [request.POST["only"]]
+    public_ids = [value for value in public_ids if isinstance(value, str) and len(value) == 32][:60]
+    if not public_ids:
+        raise HTTPBadRequest(
+            detail=request.localizer.translate(_("Choose at least one bill to pay."))
+        )
+    key = request.headers.get("Idempotency-Key") or request.POST.get("idempotency_key", "")
+    bills = list(request.dbsession.scalars(select(Bill).where(Bill.public_id.in_(public_ids))))
+    try:
+        if len(bills) != len(set(public_ids)):
+            raise PaymentRefused(404, "One of these bills does not exist.")
+        payment = create_payment(
+            request.dbsession,
+            user=request.user,
+            bill_ids=[bill.id for bill in bills],
+            idempotency_key=key,
+            provider=request.payment_provider.name,
+            organisation=_paying_organisation(request, bills),
+            timeout=payment_timeout(request.registry.settings),
+        )
+    except PaymentRefused as refused:
+        log.warning("payment refused: %s", refused.message)
+        return _refused_page(request, refused)
+    return HTTPSeeOther(request.route_url("payment_checkout", public_id=payment.public_id))
+
+
+def _paying_organisation(request, bills):
+    """Bills of an organisation are paid by one of its representatives, for it."""
+    organisations = {bill.payer_organisation_id for bill in bills}
+    if organisations == {None}:
+        return None
+    mine = {organisation.id: organisation for organisation in request.user.organisations}
+    if len(organisations) == 1 and next(iter(organisations)) in mine:
+        return mine[next(iter(organisations))]
+    raise HTTPBadRequest(
+        detail=request.localizer.translate(
+            _("Pay your own bills and each organisation's bills separately.")
+        )
+    )
+
+
+def _refused_page(request, refused: PaymentRefused):
+    translate = request.localizer.translate
+    response = error_page(
+        request,
+        refused.status,
+        translate(_("The payment cannot go ahead")),
+        translate(_(refused.message)),
+    )
+    if refused.payment is not None and refused.payment.payer_user_id == request.user.id:
+        response.headers["Link"] = (
+            f'<{request.route_path("payment", public_id=refused.payment.public_id)}>; rel="related"'
+        )
+    return response
+
+
+@view_config(route_name="payment_checkout", permission="pay")
+def checkout(context, request):
+    """Open the provider's hosted page. Repeating it is harmless: the provider keys the
+    payment on our reference and we keep the page it gave us."""
+    require_assurance(request, PAY)
+    payment = context.payment
+    base = request.registry.settings.get("billing.notify_base_url", request.application_url)
+    try:
+        url = start_payment(
+            payment,
+            request.payment_provider,
+            description=request.localizer.translate(_("Payment to the public services")),
+            return_url=request.route_url("payment_return", public_id=payment.public_id),
+            notify_url=base.rstrip("/")
+            + request.route_path("provider_notification", provider=request.payment_provider.name),
+        )
+    except PaymentRefused:
+        return HTTPSeeOther(request.route_url("payment", public_id=payment.public_id))
+    except ProviderUnavailable:
+        log.warning("provider unavailable for payment %s", payment.public_id)
+        raise HTTPServiceUnavailable(
+            detail=request.localizer.translate(
+                _("The payment provider cannot be reached. Nothing was charged. Try again shortly.")
+            )
+        ) from None
+    except ProviderRefused as refused:
+        log.error("provider refused payment %s: %s", payment.public_id, refused)
+        raise HTTPServiceUnavailable(
+            detail=request.localizer.translate(
+                _("The payment provider refused this payment. Nothing was charged.")
+            )
+        ) from None
+    return HTTPSeeOther(url)
+
+
+@view_config(route_name="payment_return", permission="view")
+def payment_return(context, request):
+    """The payer's browser back from the provider: proves nothing, changes nothing."""
+    return HTTPSeeOther(request.route_url("payment", public_id=context.payment.public_id))
+
+
+@view_config(route_name="payment", renderer="billing/payment.jinja2", permission="view")
+def payment_page(context, request):
+    """The payment's outcome; while it is pending, asks the provider and refreshes itself."""
+    payment = context.payment
+    if payment.status == state.STARTED:
+        try:
+            report = request.payment_provider.query_payment(payment.public_id)
+        except ProviderUnavailable:
+            report = None
+        if report is not None:
+            for refund in apply_provider_payment(
+                request.dbsession, payment, report, "provider status query"
+            ):
+                send_refund_after_commit(request, refund)
+    bills = [allocation.bill for allocation in payment.allocations]
+    return {
+        "payment": payment,
+        "bills": bills,
+        "pending": payment.status in state.IN_PROGRESS,
+        "succeeded": payment.status in state.SETTLED,
+    }
+
+
+def _my_payments(request):
+    user = request.user
+    organisations = [organisation.id for organisation in user.organisations]
+    query = select(Payment).where(
+        or_(Payment.payer_user_id == user.id, Payment.payer_organisation_id.in_(organisations))
+    )
+    status = request.GET.get("status", "")
+    if status in state.TRANSITIONS:
+        query = query.where(Payment.status == status)
+    for name, compare in (("from", Payment.created_at.__ge__), ("to", Payment.created_at.__lt__)):
+        value = request.GET.get(name, "")
+        if value:
+            try:
+                day = dt.date.fromisoformat(value)
+            except ValueError:
+                raise HTTPBadRequest(
+                    detail=request.localizer.translate(_("Dates are written as YYYY-MM-DD."))
+                ) from None
+            if name == "to":
+                day += dt.timedelta(days=1)
+            query = query.where(compare(dt.datetime.combine(day, dt.time(), dt.UTC)))
+    return query.order_by(Payment.created_at.desc(), Payment.id.desc())
+
+
+@view_config(route_name="payments", renderer="billing/payments.jinja2", permission="account")
+def payments(request):
+    try:
+        page = max(1, int(request.GET.get("page", 1)))
+    except ValueError:
+        page = 1
+    rows = list(
+        request.dbsession.scalars(
+            _my_payments(request)
+            .offset((page - 1) * PAYMENTS_PER_PAGE)
+            .limit(PAYMENTS_PER_PAGE + 1)
+        )
+    )
+    return {
+        "payments": rows[:PAYMENTS_PER_PAGE],
+        "page": page,
+        "more": len(rows) > PAYMENTS_PER_PAGE,
+        "statuses": list(state.TRANSITIONS),
+        "filters": {name: request.GET.get(name, "") for name in ("status", "from", "to")},
+    }
+
+
+@view_config(route_name="payments_csv", permission="account")
+def payments_csv(request):
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["payment", "created_utc", "status", "amount", "currency", "method", "bills"])
+    for payment in request.dbsession.scalars(_my_payments(request).limit(10_000)):
+        bills = request.dbsession.scalars(
+            select(Bill.reference)
+            .join(PaymentAllocation)
+            .where(PaymentAllocation.payment_id == payment.id)
+        )
+        writer.writerow(
+            [
+                payment.public_id,
+                payment.created_at.isoformat(),
+                payment.status,
+                str(payment.amount.decimal()),
+                payment.currency,
+                payment.method or "",
+                " ".join(reference or "" for reference in bills),
+            ]
+        )
+    return Response(
+        out.getvalue(),
+        content_type="text/csv",
+        charset="utf-8",
+        content_disposition='attachment; filename="payments.csv"',
+    )

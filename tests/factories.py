@@ -1,0 +1,83 @@
+"""Arranging billing data the way the portal itself makes it (through its services)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import uuid
+
+from sqlalchemy import select
+
+from portal.billing.bills import BillLineInput, issue_bill
+from portal.billing.money import Money
+from portal.billing.payments import create_payment
+from portal.identity.models import Department, User
+from portal.services.models import Service
+
+_numbers = itertools.count(1)
+
+
+def department(dbsession, code="revenue", name="Revenue Office") -> Department:
+    found = dbsession.scalar(select(Department).where(Department.code == code))
+    if found is None:
+        found = Department(code=code, name=name)
+        dbsession.add(found)
+        dbsession.flush()
+    return found
+
+
+def service(dbsession, code="property-tax", name="Property tax", department_code="revenue"):
+    found = dbsession.scalar(select(Service).where(Service.code == code))
+    if found is None:
+        found = Service(code=code, name=name, department=department(dbsession, department_code))
+        dbsession.add(found)
+        dbsession.flush()
+    return found
+
+
+def user(dbsession, name_id="citizen-ana", idp="https://idp.test/metadata") -> User:
+    found = dbsession.scalar(select(User).where(User.name_id == name_id))
+    if found is None:
+        found = User(
+            idp_entity_id=idp,
+            name_id=name_id,
+            given_name="Ana",
+            family_name="Novak",
+            email="ana@example.org",
+        )
+        dbsession.add(found)
+        dbsession.flush()
+    return found
+
+
+def bill(
+    dbsession,
+    payer=None,
+    amount=12_50,
+    currency="EUR",
+    service_code="property-tax",
+    organisation=None,
+    due=None,
+    description="Property tax 2026, first instalment",
+):
+    return issue_bill(
+        dbsession,
+        service=service(dbsession, service_code),
+        number=f"B-{next(_numbers):06d}",
+        description=description,
+        due_date=due or dt.date(2026, 12, 31),
+        lines=[BillLineInput(description, Money(amount, currency))],
+        payer_user=None if organisation else payer,
+        payer_organisation=organisation,
+    )
+
+
+def payment(dbsession, payer, bills, key=None, provider="sandbox"):
+    return create_payment(
+        dbsession,
+        user=payer,
+        bill_ids=[b.id for b in bills],
+        idempotency_key=key or uuid.uuid4().hex,
+        provider=provider,
+        timeout=dt.timedelta(minutes=90),
+    )

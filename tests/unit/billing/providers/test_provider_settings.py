@@ -1,0 +1,58 @@
+"""Which provider the portal talks to, and how, is decided by settings alone."""
+
+import datetime
+
+import pytest
+
+from portal.billing.providers import provider_from_settings
+from portal.billing.providers.sandbox import SandboxProvider
+from portal.settings import SettingsError
+
+SANDBOX = {
+    "billing.sandbox.base_url": "https://pay.example.test:8443/psp/",
+    "billing.sandbox.merchant_id": "portal",
+    "billing.sandbox.api_key": "key",
+    "billing.sandbox.signing_secret": "secret",
+}
+
+
+class RecordingProvider:
+    def __init__(self, settings):
+        self.settings = settings
+
+    @classmethod
+    def from_settings(cls, settings):
+        return cls(settings)
+
+
+def test_sandbox_is_the_default_and_reads_its_account_from_settings():
+    provider = provider_from_settings(SANDBOX)
+
+    assert isinstance(provider, SandboxProvider)
+    assert provider.name == "sandbox"
+    assert provider.origin == "https://pay.example.test:8443"
+    assert provider.merchant_id == "portal"
+    assert provider.tolerance == datetime.timedelta(seconds=300)
+
+
+def test_notification_tolerance_comes_from_settings():
+    provider = provider_from_settings({**SANDBOX, "billing.notification_tolerance_seconds": "60"})
+
+    assert provider.tolerance == datetime.timedelta(seconds=60)
+
+
+def test_provider_class_is_named_by_a_dotted_setting():
+    settings = {"billing.provider": f"{__name__}.RecordingProvider"}
+
+    provider = provider_from_settings(settings)
+
+    assert isinstance(provider, RecordingProvider)
+    assert provider.settings is settings
+
+
+@pytest.mark.parametrize("missing", sorted(SANDBOX))
+def test_missing_sandbox_setting_is_a_clear_startup_error(missing):
+    settings = {**SANDBOX, missing: ""}
+
+    with pytest.raises(SettingsError, match=missing):
+        provider_from_settings(settings)
