@@ -32,7 +32,8 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 def wants_json(request) -> bool:
-    if request.path_info.startswith("/api/"):
+    """API paths, JSON bodies and clients that prefer JSON get problem details."""
+    if request.path_info.startswith("/api/") or request.content_type == "application/json":
         return True
     best = request.accept.best_match(["text/html", "application/json", "application/problem+json"])
     return best in ("application/json", "application/problem+json")

@@ -65,13 +65,14 @@ def devidp(keys_dir) -> DevIdP:
 
 
 @pytest.fixture(scope="session")
-def sandbox():
+def sandbox(tmp_path_factory):
     """The sandbox payment provider over real HTTP; notifications go to a recording receiver
     from which tests hand them to the portal."""
     from tests.sandbox.conftest import FAST_SETTINGS, Receiver, Sandbox
 
     receiver = Receiver()
-    provider = Sandbox(FAST_SETTINGS, receiver)
+    db_path = str(tmp_path_factory.mktemp("sandbox") / "sandbox.db")
+    provider = Sandbox({**FAST_SETTINGS, "db_path": db_path}, receiver)
     yield provider
     provider.close()
     receiver.close()

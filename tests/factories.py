@@ -29,7 +29,11 @@ def department(dbsession, code="revenue", name="Revenue Office") -> Department:
 def service(dbsession, code="property-tax", name="Property tax", department_code="revenue"):
     found = dbsession.scalar(select(Service).where(Service.code == code))
     if found is None:
-        found = Service(code=code, name=name, department=department(dbsession, department_code))
+        found = Service(
+            code=code,
+            name=name if code == "property-tax" else code.title(),
+            department=department(dbsession, department_code),
+        )
         dbsession.add(found)
         dbsession.flush()
     return found

@@ -1,0 +1,112 @@
+"""The ledger's rules and the payment state machine."""
+
+import pytest
+
+from portal.billing import ledger, state
+from portal.billing.bills import BillError, cancel_bill, with_status
+from portal.billing.ledger import AlreadyPosted, LedgerError, Line
+from portal.billing.models import JournalEntry
+from portal.billing.money import Money
+from tests import factories
+
+
+@pytest.fixture
+def payer(dbsession):
+    return factories.user(dbsession)
+
+
+def eur(minor):
+    return Money(minor, "EUR")
+
+
+def test_issuing_a_bill_posts_a_balanced_transaction(dbsession, payer):
+    bill = factories.bill(dbsession, payer, amount=100_00)
+    assert ledger.account_balance(dbsession, f"receivable:user:{payer.id}") == {"EUR": 100_00}
+    assert ledger.account_balance(dbsession, "revenue:property-tax") == {"EUR": -100_00}
+    assert with_status(dbsession, [bill])[0].status == "open"
+    assert bill.reference.startswith("RF")
+
+
+def test_unbalanced_or_repeated_postings_are_refused(dbsession, payer):
+    with pytest.raises(LedgerError, match="unbalanced"):
+        ledger.post(dbsession, "test", "t:1", "x", [Line("a", "clearing", eur(1))])
+    lines = [Line("a", "clearing", eur(5)), Line("b", "revenue", eur(-5))]
+    ledger.post(dbsession, "test", "t:2", "x", lines)
+    with pytest.raises(AlreadyPosted):
+        ledger.post(dbsession, "test", "t:2", "x", lines)
+
+
+def test_posted_entries_cannot_be_changed_or_deleted(dbsession, payer):
+    factories.bill(dbsession, payer)
+    dbsession.commit()
+    entry = dbsession.query(JournalEntry).first()
+    entry.amount_minor += 1
+    with pytest.raises(LedgerError, match="append-only"):
+        dbsession.flush()
+    dbsession.rollback()
+    dbsession.delete(dbsession.query(JournalEntry).first())
+    with pytest.raises(LedgerError, match="append-only"):
+        dbsession.flush()
+
+
+def test_a_correction_is_a_reversing_transaction(dbsession, payer):
+    bill = factories.bill(dbsession, payer, amount=40_00)
+    issued = bill_transaction = dbsession.query(JournalEntry).first().transaction
+    ledger.reverse(dbsession, issued, "issued by mistake")
+    assert ledger.account_balance(dbsession, f"receivable:user:{payer.id}") == {"EUR": 0}
+    assert bill_transaction.entries  # the original is still there
+
+
+@pytest.mark.parametrize(
+    ("paid", "status"), [(0, "open"), (10_00, "partly_paid"), (40_00, "paid"), (50_00, "overpaid")]
+)
+def test_bill_status_is_derived_from_the_ledger(dbsession, payer, paid, status):
+    bill = factories.bill(dbsession, payer, amount=40_00)
+    if paid:
+        ledger.post(
+            dbsession,
+            "payment_settled",
+            "p:1",
+            "test",
+            [
+                Line("clearing:sandbox", "clearing", eur(paid)),
+                Line(f"receivable:user:{payer.id}", "receivable", eur(-paid), bill.id),
+            ],
+        )
+    assert with_status(dbsession, [bill])[0].status == status
+
+
+def test_cancelling_a_bill(dbsession, payer):
+    bill = factories.bill(dbsession, payer, amount=40_00)
+    cancel_bill(dbsession, bill, "assessed twice")
+    view = with_status(dbsession, [bill])[0]
+    assert view.status == "cancelled" and not view.payable
+    assert ledger.account_balance(dbsession, "revenue:property-tax") == {"EUR": 0}
+    with pytest.raises(BillError):
+        cancel_bill(dbsession, bill, "again")
+
+
+def test_bills_must_be_well_formed(dbsession, payer):
+    with pytest.raises(BillError):
+        factories.bill(dbsession, payer, amount=0)
+    with pytest.raises(BillError):
+        factories.bill(dbsession, None)
+
+
+def test_state_machine_records_transitions_and_refuses_illegal_ones(dbsession, payer):
+    payment = factories.payment(dbsession, payer, [factories.bill(dbsession, payer)])
+    state.transition(payment, state.STARTED, "hosted page opened")
+    state.transition(payment, state.FAILED, "card declined")
+    with pytest.raises(state.IllegalTransition):
+        state.transition(payment, state.SUCCEEDED, "too late")
+    assert [(t.from_status, t.to_status, t.cause) for t in payment.transitions] == [
+        ("created", "started", "hosted page opened"),
+        ("started", "failed", "card declined"),
+    ]
+    assert all(t.at.tzinfo is not None for t in payment.transitions)
+
+
+@pytest.mark.parametrize("status", sorted(state.TRANSITIONS))
+def test_every_state_is_reachable_only_through_the_table(status):
+    for target in state.TRANSITIONS[status]:
+        assert target in state.TRANSITIONS
