@@ -50,11 +50,12 @@ def test_posted_entries_cannot_be_changed_or_deleted(dbsession, payer):
 
 
 def test_a_correction_is_a_reversing_transaction(dbsession, payer):
-    bill = factories.bill(dbsession, payer, amount=40_00)
-    issued = bill_transaction = dbsession.query(JournalEntry).first().transaction
-    ledger.reverse(dbsession, issued, "issued by mistake")
+    factories.bill(dbsession, payer, amount=40_00)
+    issued = dbsession.query(JournalEntry).first().transaction
+    correction = ledger.reverse(dbsession, issued, "issued by mistake")
     assert ledger.account_balance(dbsession, f"receivable:user:{payer.id}") == {"EUR": 0}
-    assert bill_transaction.entries  # the original is still there
+    assert correction.reverses_id == issued.id
+    assert len(issued.entries) == 2  # the original stays as it was
 
 
 @pytest.mark.parametrize(
