@@ -13,6 +13,9 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime
 from pyramid.events import BeforeRender, subscriber
 
+from portal.billing.bills import LABELS as BILL_LABELS
+from portal.billing.reference import printed
+from portal.billing.state import LABELS as PAYMENT_LABELS
 from portal.security import PUBLIC
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -51,6 +54,9 @@ def add_globals(event) -> None:
     event["day"] = lambda value, format="medium": format_day(request, value, format)
     event["static"] = lambda path: request.static_path(f"{STATIC}/{path}")
     event["money"] = lambda amount: amount.format(locale_name(request))
+    event["printed_reference"] = printed
+    event["bill_status"] = lambda status: request.localizer.translate(BILL_LABELS[status])
+    event["payment_status"] = lambda status: request.localizer.translate(PAYMENT_LABELS[status])
 
 
 def includeme(config) -> None:

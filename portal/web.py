@@ -21,7 +21,7 @@ from pyramid.view import (
 )
 
 from portal.logs import request_id_var
-from portal.security import PUBLIC
+from portal.security import PUBLIC, Root
 from portal.settings import setting_bool
 
 log = logging.getLogger(__name__)
@@ -204,7 +204,7 @@ def add_navigation_item(config, route_name: str, label: str, permission: str) ->
 
 def navigation(request) -> list[NavigationItem]:
     """The main navigation entries this person may use."""
-    root = request.root
+    root = Root(request)
     current = request.matched_route.name if request.matched_route else None
     return [
         NavigationItem(

@@ -11,6 +11,7 @@ from portal.billing.models import Bill, BillLine
 from portal.billing.money import Money
 from portal.billing.reference import creditor_reference
 from portal.db import utcnow
+from portal.i18n import _
 
 OPEN = "open"
 PARTLY_PAID = "partly_paid"
@@ -18,6 +19,13 @@ PAID = "paid"
 OVERPAID = "overpaid"
 CANCELLED = "cancelled"
 STATUSES = (OPEN, PARTLY_PAID, PAID, OVERPAID, CANCELLED)
+LABELS = {
+    OPEN: _("To pay"),
+    PARTLY_PAID: _("Partly paid"),
+    PAID: _("Paid"),
+    OVERPAID: _("Overpaid"),
+    CANCELLED: _("Cancelled"),
+}
 
 
 class BillError(ValueError):

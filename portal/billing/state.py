@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from portal.billing.models import Payment, PaymentTransition
 from portal.db import utcnow
+from portal.i18n import _
 
 CREATED = "created"
 STARTED = "started"
@@ -29,6 +30,18 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     FAILED: frozenset(),
     CANCELLED: frozenset(),
     REFUNDED: frozenset(),
+}
+
+#: what each state is called on the payer's pages
+LABELS = {
+    CREATED: _("Not started"),
+    STARTED: _("Waiting for the payment provider"),
+    SUCCEEDED: _("Paid"),
+    FAILED: _("Failed"),
+    CANCELLED: _("Cancelled"),
+    EXPIRED: _("Expired"),
+    PARTLY_REFUNDED: _("Partly refunded"),
+    REFUNDED: _("Refunded"),
 }
 
 #: still waiting for the payer or the provider
