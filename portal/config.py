@@ -16,7 +16,11 @@ FEATURES = (
     "portal.health",
     "portal.tasks",
     "portal.billing",
+    "portal.receipts",
+    "portal.services",
+    "portal.api",
     "portal.backoffice",
+    "portal.applications",
 )
 
 

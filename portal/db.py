@@ -83,7 +83,7 @@ def get_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 def get_tm_session(session_factory: sessionmaker[Session], transaction_manager, request=None):
     """A session joined to ``transaction_manager``: committed or aborted with it."""
-    dbsession = session_factory(info={"request": request})
+    dbsession = session_factory(info={"request": request, "tm": transaction_manager})
     zope.sqlalchemy.register(dbsession, transaction_manager=transaction_manager)
     return dbsession
 

@@ -1,5 +1,8 @@
 """Every feature's models, imported in one place so the metadata is complete (Alembic, tests)."""
 
+from portal.api.models import *  # noqa: F403
+from portal.applications.models import *  # noqa: F403
 from portal.billing.models import *  # noqa: F403
 from portal.identity.models import *  # noqa: F403
+from portal.receipts.models import *  # noqa: F403
 from portal.services.models import *  # noqa: F403

@@ -35,6 +35,10 @@ def department_principal(department_id: int) -> str:
     return f"department:{department_id}"
 
 
+def service_principal(service_id: int) -> str:
+    return f"service:{service_id}"
+
+
 def principals_for(user) -> list[str]:
     """Principals of a signed-in ``user``; one person can hold several roles."""
     principals = [Everyone, Authenticated, user_principal(user.id), ROLE_CITIZEN]
@@ -62,7 +66,8 @@ class Root:
 
 
 class SecurityPolicy:
-    """Identity from the server-side session (see :mod:`portal.identity.sessions`)."""
+    """Identity from the server-side session (see :mod:`portal.identity.sessions`), or for
+    API calls a service's bearer key (``request.api_key``, see :mod:`portal.api.auth`)."""
 
     def identity(self, request):
         return request.user
@@ -72,6 +77,9 @@ class SecurityPolicy:
         return None if user is None else user.id
 
     def effective_principals(self, request) -> list[str]:
+        api_key = getattr(request, "api_key", None)
+        if api_key is not None:
+            return [Everyone, service_principal(api_key.service_id)]
         user = request.user
         return [Everyone] if user is None else principals_for(user)
 

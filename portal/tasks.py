@@ -58,14 +58,18 @@ def task_dbsession():
         yield get_tm_session(_state["registry"]["dbsession_factory"], manager)
 
 
-def enqueue_after_commit(request, task, *args, **kwargs) -> None:
-    """Run ``task`` once this request's transaction has committed, never before."""
+def enqueue_after_commit(request_or_dbsession, task, *args, **kwargs) -> None:
+    """Enqueue ``task`` once the current transaction has committed, never before.
+
+    Takes a request, or a database session (in code that runs both in requests and in tasks).
+    """
+    manager = getattr(request_or_dbsession, "tm", None) or request_or_dbsession.info["tm"]
 
     def hook(committed: bool) -> None:
         if committed:
             task(*args, **kwargs)
 
-    request.tm.get().addAfterCommitHook(hook)
+    manager.get().addAfterCommitHook(hook)
 
 
 def registry():

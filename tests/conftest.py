@@ -20,6 +20,7 @@ import portal
 from alembic import command
 from portal.db import Base
 from portal.devidp.idp import DevIdP
+from portal.scripts.dev_keys import SIGNING_EXTENSIONS
 from portal.selfsigned import ensure_self_signed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +56,12 @@ def database_url(tmp_path_factory) -> str:
 def keys_dir(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("keys")
     ensure_self_signed(path / "sp.key", path / "sp.crt", "Portal test SP")
+    ensure_self_signed(
+        path / "signing.key",
+        path / "signing.crt",
+        "Portal test receipts",
+        extensions=SIGNING_EXTENSIONS,
+    )
     return path
 
 
@@ -90,6 +97,10 @@ def app_settings(database_url, keys_dir, devidp, sandbox) -> dict:
         "billing.notify_base_url": sandbox.receiver.url.removesuffix("/notify"),
         "sqlalchemy.url": database_url,
         "portal.base_url": BASE_URL,
+        "receipts.signing_key": str(keys_dir / "signing.key"),
+        "receipts.signing_cert": str(keys_dir / "signing.crt"),
+        "receipts.authority_name": "City of Example",
+        "mail.directory": str(keys_dir / "mail"),
         "portal.timezone": "Europe/Ljubljana",
         "portal.secure_cookies": "true",
         "portal.hsts": "true",

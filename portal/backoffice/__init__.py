@@ -10,4 +10,20 @@ def includeme(config) -> None:
         "/backoffice/departments/{code}",
         factory="portal.backoffice.resources.department_factory",
     )
+    config.add_route(
+        "backoffice_department_payments",
+        "/backoffice/departments/{code}/payments",
+        factory="portal.backoffice.resources.department_factory",
+    )
+    config.add_route(
+        "backoffice_payment",
+        "/backoffice/payments/{public_id}",
+        factory="portal.billing.resources.payment_factory",
+    )
+    config.add_route(
+        "backoffice_payment_refunds",
+        "/backoffice/payments/{public_id}/refunds",
+        factory="portal.billing.resources.payment_factory",
+    )
+    config.add_route("backoffice_reconciliation", "/backoffice/reconciliation")
     config.add_navigation_item("backoffice", _("Back office"), "backoffice")

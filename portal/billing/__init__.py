@@ -3,6 +3,7 @@
 import datetime as dt
 
 from portal.billing.providers import provider_from_settings
+from portal.billing.surcharges import add_bill_surcharge
 from portal.i18n import _
 
 
@@ -12,6 +13,7 @@ def payment_timeout(settings) -> dt.timedelta:
 
 def includeme(config) -> None:
     settings = config.get_settings()
+    config.add_directive("add_bill_surcharge", add_bill_surcharge)
     provider = provider_from_settings(settings)
     config.registry["payment_provider"] = provider
     config.add_form_target(provider.origin)

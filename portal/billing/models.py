@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     BigInteger,
@@ -24,7 +25,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.billing.money import Money
 from portal.db import Base, utcnow
 from portal.identity.models import Organisation, User
-from portal.services.models import Service
+
+if TYPE_CHECKING:  # the mapper resolves "Service" by name; importing it here would be circular
+    from portal.services.models import Service
 
 
 def new_public_id() -> str:

@@ -15,6 +15,10 @@ CURRENCY_CODES = frozenset(
 )
 
 
+#: no amount the portal handles comes near this; larger input is a typing mistake or an attack
+MAX_AMOUNT = Decimal(10) ** 12
+
+
 class MoneyError(ValueError):
     pass
 
@@ -38,13 +42,16 @@ class Money:
     def parse(cls, text: str, currency: str) -> Money:
         """An amount typed by a person (``"12.30"``) to money; refuses more decimals than the
         currency has rather than rounding."""
+        exponent = get_currency_precision(currency)
         try:
             value = Decimal(text.strip().replace(",", "."))
-        except Exception as error:
+            if not value.is_finite() or abs(value) >= MAX_AMOUNT:
+                raise MoneyError("not an amount")
+            scaled = value.scaleb(exponent)
+            whole = scaled == scaled.to_integral_value()
+        except ArithmeticError as error:
             raise MoneyError("not an amount") from error
-        exponent = get_currency_precision(currency)
-        scaled = value.scaleb(exponent)
-        if not value.is_finite() or scaled != scaled.to_integral_value():
+        if not whole:
             raise MoneyError("too many decimals for the currency")
         return cls(int(scaled), currency)
 

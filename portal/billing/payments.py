@@ -15,11 +15,12 @@ import re
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from portal.billing import ledger, state
+from portal.billing import events, ledger, state
 from portal.billing.bills import with_status
 from portal.billing.ledger import AlreadyPosted, Line
 from portal.billing.models import Bill, IdempotencyKey, Payment, PaymentAllocation, Refund
 from portal.billing.money import Money
+from portal.billing.providers import ProviderRefused
 from portal.db import utcnow
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,13 @@ def fingerprint(payer_key: str, bill_ids: list[int]) -> str:
 
 
 def _lock(query):
-    """Row locks on PostgreSQL (SQLite serialises writers anyway)."""
-    return query.with_for_update()
+    """Row locks on PostgreSQL (SQLite serialises writers anyway), read afresh once granted.
+
+    ``FOR NO KEY UPDATE`` does not wait for the key-share locks that inserting rows which
+    refer to the locked one take (provider events, transitions, ledger entries), so two
+    requests each holding such a lock cannot deadlock here.
+    """
+    return query.with_for_update(key_share=True).execution_options(populate_existing=True)
 
 
 def create_payment(
@@ -82,6 +88,9 @@ def create_payment(
     )
     if len(bills) != len(bill_ids):
         raise PaymentRefused(404, "One of these bills does not exist.")
+    known = _known_key(dbsession, user.id, idempotency_key, print_)
+    if known is not None:  # the same key, committed while this request waited for the locks
+        return known
     for bill in bills:
         owner = bill.payer_organisation_id if organisation else bill.payer_user_id
         if owner != (organisation.id if organisation else user.id):
@@ -187,7 +196,9 @@ def apply_provider_payment(dbsession, payment: Payment, report, cause: str) -> l
         state.transition(payment, state.SUCCEEDED, cause)
         payment.method = report.method
         payment.settled_at = utcnow()
-        if _post_settlement(dbsession, payment):
+        overpaid = _post_settlement(dbsession, payment)
+        events.notify(dbsession, events.PaymentSucceeded(payment))
+        if overpaid:
             excess = overpaid_amount(dbsession, payment)
             if excess.minor > 0:
                 return [
@@ -217,6 +228,8 @@ def apply_provider_payment(dbsession, payment: Payment, report, cause: str) -> l
 def _post_settlement(dbsession, payment: Payment) -> bool:
     """Post the money received; True if it overpaid a bill (flagged for a clerk)."""
     bills = {a.bill_id: a.bill for a in payment.allocations}
+    # Another payment of these bills settling at the same moment must see this one's posting.
+    dbsession.scalars(_lock(select(Bill).where(Bill.id.in_(bills)).order_by(Bill.id))).all()
     balances = ledger.bill_balances(dbsession, list(bills))
     clearing, clearing_kind = ledger.clearing_account(payment.provider)
     lines = [Line(clearing, clearing_kind, payment.amount)]
@@ -285,48 +298,72 @@ def request_refund(
         requested_by_id=clerk.id if clerk else None,
     )
     dbsession.add(refund)
+    # Reserved now, so no second refund can be asked for the same money; the payment's state
+    # changes when the provider confirms (post_refund), or the reservation is released.
     payment.refunded_minor += amount.minor
-    state.transition(
-        payment,
-        state.REFUNDED if payment.refundable.minor == 0 else state.PARTLY_REFUNDED,
-        f"refund of {amount} requested",
-    )
     dbsession.flush()
     return refund
 
 
 def send_refund(dbsession, refund: Refund, provider) -> None:
-    """Ask the provider for ``refund`` (idempotent on the refund's id) and post it."""
-    if refund.status == "succeeded":
+    """Ask the provider for ``refund`` (idempotent on the refund's id) and post it.
+
+    A refusal by the provider (not a network failure, which is retried) fails the refund,
+    gives the reserved amount back and flags the payment for a clerk.
+    """
+    if refund.status != "requested":
         return
     payment = refund.payment
-    answer = provider.refund(payment.provider_payment_id, refund.amount, refund.public_id)
+    try:
+        answer = provider.refund(payment.provider_payment_id, refund.amount, refund.public_id)
+    except ProviderRefused as refused:
+        payment = lock_payment(dbsession, payment.id)
+        refund.status = "failed"
+        payment.refunded_minor -= refund.amount_minor
+        payment.needs_attention = f"refund {refund.public_id} refused by the provider"[:200]
+        log.error("refund %s refused by the provider: %s", refund.public_id, refused.code)
+        dbsession.flush()
+        return
     refund.provider_refund_id = answer.provider_refund_id
     post_refund(dbsession, refund)
 
 
 def post_refund(dbsession, refund: Refund) -> None:
     """Post a refund the provider confirmed: the bills are owed again, the money leaves
-    the clearing account. Exactly once, whoever calls it."""
-    if refund.status == "succeeded":
+    the clearing account. Exactly once, whoever calls it (the refund job or the provider's
+    notification), because both first lock the payment and then look at the refund."""
+    payment = lock_payment(dbsession, refund.payment_id)
+    dbsession.refresh(refund)
+    if refund.status != "requested":
         return
-    payment = refund.payment
     remaining = refund.amount_minor
     clearing, clearing_kind = ledger.clearing_account(payment.provider)
     lines = [Line(clearing, clearing_kind, -refund.amount)]
+    shares = []
     for allocation in reversed(payment.allocations):
         share = min(remaining, allocation.amount_minor - allocation.refunded_minor)
         if share <= 0:
             continue
         account, kind = ledger.receivable_account(allocation.bill)
         lines.append(Line(account, kind, Money(share, payment.currency), allocation.bill_id))
-        allocation.refunded_minor += share
+        shares.append((allocation, share))
         remaining -= share
-    try:
-        ledger.post(
-            dbsession, "refund", f"refund:{refund.id}:settled", f"Refund {refund.public_id}", lines
-        )
-    except AlreadyPosted:
-        return
+    ledger.post(
+        dbsession, "refund", f"refund:{refund.id}:settled", f"Refund {refund.public_id}", lines
+    )
+    for allocation, share in shares:
+        allocation.refunded_minor += share
     refund.status = "succeeded"
+    confirmed = sum(
+        r.amount_minor
+        for r in dbsession.scalars(
+            select(Refund).where(Refund.payment_id == payment.id, Refund.status == "succeeded")
+        )
+    )
+    state.transition(
+        payment,
+        state.REFUNDED if confirmed == payment.amount_minor else state.PARTLY_REFUNDED,
+        f"refund of {refund.amount} confirmed by the provider",
+    )
     dbsession.flush()
+    events.notify(dbsession, events.RefundSucceeded(refund))

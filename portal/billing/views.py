@@ -13,7 +13,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import or_, select
 
-from portal.billing import payment_timeout, state
+from portal.billing import payment_timeout, state, surcharges
 from portal.billing.bills import STATUSES, with_status
 from portal.billing.models import Bill, Payment, PaymentAllocation
 from portal.billing.payments import (
@@ -26,6 +26,7 @@ from portal.billing.providers import ProviderRefused, ProviderUnavailable
 from portal.billing.tasks import send_refund_after_commit
 from portal.i18n import _
 from portal.identity.assurance import PAY, require_assurance
+from portal.receipts.models import Receipt
 from portal.services.models import Service
 from portal.web import error_page
 
@@ -71,9 +72,11 @@ def bills(request):
         if service:
             views = [view for view in views if view.bill.service.code == service]
         groups.append({"kind": kind, "name": name, "bills": views})
+    payable = [view.bill for group in groups for view in group["bills"] if view.payable]
     services = request.dbsession.scalars(select(Service).order_by(Service.name))
     return {
         "groups": groups,
+        "surcharges": surcharges.preview(request, payable, surcharges.today(request)),
         "status": status,
         "service": service,
         "services": list(services),
@@ -98,6 +101,8 @@ def pay(request):
     try:
         if len(bills) != len(set(public_ids)):
             raise PaymentRefused(404, "One of these bills does not exist.")
+        # What accrued on them (late interest) is billed now and paid in the same payment.
+        bills = surcharges.issue(request, bills, surcharges.today(request))
         payment = create_payment(
             request.dbsession,
             user=request.user,
@@ -199,7 +204,11 @@ def payment_page(context, request):
             ):
                 send_refund_after_commit(request, refund)
     bills = [allocation.bill for allocation in payment.allocations]
+    documents = request.dbsession.scalars(
+        select(Receipt).where(Receipt.payment_id == payment.id).order_by(Receipt.id)
+    )
     return {
+        "receipts": list(documents),
         "payment": payment,
         "bills": bills,
         "pending": payment.status in state.IN_PROGRESS,
@@ -244,8 +253,16 @@ def payments(request):
             .limit(PAYMENTS_PER_PAGE + 1)
         )
     )
+    shown = rows[:PAYMENTS_PER_PAGE]
+    documents = request.dbsession.scalars(
+        select(Receipt).where(Receipt.payment_id.in_([p.id for p in shown])).order_by(Receipt.id)
+    )
+    receipts = {}
+    for document in documents:
+        receipts.setdefault(document.payment_id, []).append(document)
     return {
-        "payments": rows[:PAYMENTS_PER_PAGE],
+        "payments": shown,
+        "receipts": receipts,
         "page": page,
         "more": len(rows) > PAYMENTS_PER_PAGE,
         "statuses": list(state.TRANSITIONS),

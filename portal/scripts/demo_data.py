@@ -19,7 +19,10 @@ from portal.billing.money import Money
 from portal.devidp.personas import PERSONAS
 from portal.identity.models import Department, Organisation, User
 from portal.identity.provisioning import provision_user
-from portal.services.models import Service
+from portal.services.catalogue import sync_services
+from portal.services.imports import Assessment, issue_assessment
+from portal.services.models import FeeScheduleEntry, Service, UtilityBill
+from portal.services.utilities import record_utility_bill
 
 DEV_IDP_ENTITY_ID = "http://localhost:6544/metadata"
 
@@ -78,6 +81,80 @@ ORGANISATION_BILLS = [
 ]
 
 
+#: (service, item, label, amount) of the demo fee schedules, in force since DEMO_FEES_FROM
+DEMO_FEES = [
+    ("vehicle-registration", "passenger-car", "Passenger car registration", 45_00),
+    ("vehicle-registration", "motorcycle", "Motorcycle registration", 25_00),
+    ("vehicle-registration", "trailer", "Trailer registration", 20_00),
+    ("vehicle-registration", "truck", "Truck registration", 120_00),
+    ("business-licence", "licence", "Business licence, one year", 250_00),
+    ("civil-status-copy", "copy", "Certified copy, each", 8_50),
+]
+DEMO_FEES_FROM = dt.date(2020, 1, 1)
+
+#: Ana's property tax: the first instalment is overdue, so paying it shows late interest
+DEMO_ASSESSMENT = ("citizen-ana", "PT-ANA-0001", 412_60)
+
+#: customer numbers of the demo citizens' utility accounts, with the demo bills they hold
+UTILITY_ACCOUNTS = [("water", "W2610", "W-"), ("waste", "G2610", "G-")]
+
+
+def _set_demo_fees(dbsession) -> None:
+    for service_code, item_code, label, amount in DEMO_FEES:
+        exists = dbsession.scalar(
+            select(FeeScheduleEntry.id).where(
+                FeeScheduleEntry.service_code == service_code,
+                FeeScheduleEntry.item_code == item_code,
+                FeeScheduleEntry.effective_from == DEMO_FEES_FROM,
+            )
+        )
+        if exists is None:
+            dbsession.add(
+                FeeScheduleEntry(
+                    service_code=service_code,
+                    item_code=item_code,
+                    label=label,
+                    amount_minor=amount,
+                    currency="EUR",
+                    effective_from=DEMO_FEES_FROM,
+                )
+            )
+    dbsession.flush()
+
+
+def _assess_demo_property_tax(dbsession, today: dt.date) -> None:
+    name_id, number, total = DEMO_ASSESSMENT
+    service = dbsession.scalar(select(Service).where(Service.code == "property-tax"))
+    payer = dbsession.scalar(
+        select(User).where(User.idp_entity_id == DEV_IDP_ENTITY_ID, User.name_id == name_id)
+    )
+    if dbsession.scalar(
+        select(Bill.id).where(Bill.service_id == service.id, Bill.number == f"{number}-1")
+    ):
+        return
+    due_dates = (today - dt.timedelta(days=45), today + dt.timedelta(days=60))
+    issue_assessment(
+        dbsession,
+        service,
+        Assessment(0, payer, number, today.year, Money(total, "EUR"), due_dates),
+    )
+
+
+def _open_demo_utility_accounts(dbsession) -> None:
+    """Each demo citizen's water and waste bills sit on an account with a customer number."""
+    for service_code, bill_prefix, customer_prefix in UTILITY_ACCOUNTS:
+        service = dbsession.scalar(select(Service).where(Service.code == service_code))
+        for index, persona in enumerate(PERSONAS):
+            bill = dbsession.scalar(
+                select(Bill).where(
+                    Bill.service_id == service.id, Bill.number == f"{bill_prefix}-{persona.id}"
+                )
+            )
+            if bill is None or dbsession.get(UtilityBill, bill.id) is not None:
+                continue
+            record_utility_bill(dbsession, bill, f"{customer_prefix}{100201 + index}")
+
+
 def _issue_demo_bills(dbsession, today: dt.date) -> None:
     services = {service.code: service for service in dbsession.scalars(select(Service))}
     payers = [
@@ -109,7 +186,9 @@ def _issue_demo_bills(dbsession, today: dt.date) -> None:
                 )
 
 
-def load(dbsession, vault, attribute_map) -> None:
+def load(dbsession, vault, attribute_map, registry=None) -> None:
+    """Create what is missing of the demo world; ``registry`` (the app's) syncs the service
+    rows with the registered service plugins first."""
     departments = {}
     for code, name in DEPARTMENTS.items():
         department = dbsession.scalar(select(Department).where(Department.code == code))
@@ -118,6 +197,8 @@ def load(dbsession, vault, attribute_map) -> None:
             dbsession.add(department)
         departments[code] = department
     dbsession.flush()
+    if registry is not None:
+        sync_services(dbsession, registry)
     for code, name, department_code in SERVICES:
         if dbsession.scalar(select(Service).where(Service.code == code)) is None:
             dbsession.add(Service(code=code, name=name, department=departments[department_code]))
@@ -126,7 +207,11 @@ def load(dbsession, vault, attribute_map) -> None:
             dbsession, vault, attribute_map, DEV_IDP_ENTITY_ID, persona.id, persona.attributes()
         )
     dbsession.flush()
-    _issue_demo_bills(dbsession, dt.date.today())
+    today = dt.date.today()
+    _set_demo_fees(dbsession)
+    _issue_demo_bills(dbsession, today)
+    _assess_demo_property_tax(dbsession, today)
+    _open_demo_utility_accounts(dbsession)
     dbsession.flush()
 
 
@@ -138,7 +223,12 @@ def main(argv=None) -> None:
     with bootstrap(args.config_uri) as env:
         request = env["request"]
         with request.tm:
-            load(request.dbsession, request.pii, request.registry["saml"].attributes)
+            load(
+                request.dbsession,
+                request.pii,
+                request.registry["saml"].attributes,
+                request.registry,
+            )
     print("demo data loaded")
 
 

@@ -1,12 +1,16 @@
-"""Public services and the departments that own them."""
+"""Public services and the departments that own them; fee schedules, utility accounts and the
+late payment interest charged on tax bills."""
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String
+import datetime as dt
+
+from sqlalchemy import BigInteger, Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base
-from portal.identity.models import Department
+from portal.billing.money import Money
+from portal.db import Base, utcnow
+from portal.identity.models import Department, User
 
 
 class Service(Base):
@@ -23,3 +27,71 @@ class Service(Base):
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
 
     department: Mapped[Department] = relationship()
+
+
+class FeeScheduleEntry(Base):
+    """The price of one item of a service from a day on. The price in force on a day is the
+    entry with the latest ``effective_from`` on or before it; bills copy the amount when issued,
+    so a new entry changes only bills issued afterwards."""
+
+    __tablename__ = "fee_schedule"
+    __table_args__ = (UniqueConstraint("service_code", "item_code", "effective_from"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_code: Mapped[str] = mapped_column(String(64), index=True)
+    item_code: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(200))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    effective_from: Mapped[dt.date] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.currency)
+
+
+class UtilityAccount(Base):
+    """A customer account of a person with a utility company (water, waste collection),
+    known by the company's customer number."""
+
+    __tablename__ = "utility_account"
+    __table_args__ = (UniqueConstraint("service_id", "customer_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    customer_number: Mapped[str] = mapped_column(String(64))
+    payer_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    service: Mapped[Service] = relationship()
+    payer_user: Mapped[User] = relationship()
+
+
+class UtilityBill(Base):
+    """Which utility account a bill was issued on."""
+
+    __tablename__ = "utility_bill"
+
+    bill_id: Mapped[int] = mapped_column(
+        ForeignKey("bill.id", ondelete="CASCADE"), primary_key=True
+    )
+    utility_account_id: Mapped[int] = mapped_column(ForeignKey("utility_account.id"), index=True)
+
+
+class LateInterestCharge(Base):
+    """A bill for late payment interest on a tax bill, and how it was computed: kept so the
+    amount can be explained and checked later."""
+
+    __tablename__ = "late_interest"
+
+    bill_id: Mapped[int] = mapped_column(
+        ForeignKey("bill.id", ondelete="CASCADE"), primary_key=True
+    )
+    tax_bill_id: Mapped[int] = mapped_column(ForeignKey("bill.id"), index=True)
+    accrued_to: Mapped[dt.date] = mapped_column(Date)
+    days: Mapped[int]
+    principal_minor: Mapped[int] = mapped_column(BigInteger)
+    #: the annual rate in percent, as configured (exact decimal text, e.g. "8" or "7.25")
+    rate_percent: Mapped[str] = mapped_column(String(16))

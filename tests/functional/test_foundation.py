@@ -88,10 +88,16 @@ def probe_app(app_settings):
 
     for outcome in ("raise", "reject", "commit"):
         config.add_route(f"probe_{outcome}", f"/probe/{outcome}")
-        config.add_view(write_then(outcome), route_name=f"probe_{outcome}", renderer="json",
-                        permission=PUBLIC, require_csrf=False)
-    return webtest.TestApp(config.make_wsgi_app(),
-                           extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"})
+        config.add_view(
+            write_then(outcome),
+            route_name=f"probe_{outcome}",
+            renderer="json",
+            permission=PUBLIC,
+            require_csrf=False,
+        )
+    return webtest.TestApp(
+        config.make_wsgi_app(), extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}
+    )
 
 
 @huey.task()

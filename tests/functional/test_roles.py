@@ -10,11 +10,17 @@ LOW = "http://eidas.europa.eu/LoA/low"
     [
         ("citizen-ana", ["/account"], ["/backoffice", "/backoffice/departments/revenue"]),
         ("rep-olga", ["/account"], ["/backoffice", "/backoffice/departments/registry"]),
-        ("clerk-clara", ["/account", "/backoffice", "/backoffice/departments/revenue"],
-         ["/backoffice/departments/registry"]),
+        (
+            "clerk-clara",
+            ["/account", "/backoffice", "/backoffice/departments/revenue"],
+            ["/backoffice/departments/registry"],
+        ),
         ("clerk-dan", ["/backoffice/departments/registry"], ["/backoffice/departments/revenue"]),
-        ("admin-ada", ["/backoffice", "/backoffice/departments/revenue",
-                       "/backoffice/departments/registry"], []),
+        (
+            "admin-ada",
+            ["/backoffice", "/backoffice/departments/revenue", "/backoffice/departments/registry"],
+            [],
+        ),
     ],
 )
 def test_role_sees_only_what_it_may(signed_in, persona, allowed, refused):

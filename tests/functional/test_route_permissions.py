@@ -20,6 +20,11 @@ PUBLIC_ROUTES = {
     "logout",
     "__static/",
     "provider_notification",
+    "api_openapi",
+    "services",
+    "service",
+    "verify",
+    "verify_form",
 }
 
 
@@ -64,14 +69,26 @@ def test_a_view_without_permission_is_refused_to_everyone(wsgi_app):
 
 
 @pytest.fixture
-def sample_values(dbsession):
+def sample_values(dbsession, wsgi_app):
     """A real object for each placeholder, so the route's factory finds something to protect."""
+    from portal.applications.workflow import start_draft
     from tests import factories
 
     payer = factories.user(dbsession)
     payment = factories.payment(dbsession, payer, [factories.bill(dbsession, payer)])
+    application = start_draft(
+        dbsession, factories.service(dbsession, "vehicle-registration"), payer, {}
+    )
+    receipt = wsgi_app.registry["receipt_issuer"].issue(dbsession, payment, "receipt")
     dbsession.commit()
-    return {"code": "revenue", "public_id": payment.public_id}
+    return {
+        "number": receipt.number,
+        "year": str(receipt.fiscal_year),
+        "code": "revenue",
+        "public_id": payment.public_id,
+        "application": application.public_id,
+        "service": "vehicle-registration",
+    }
 
 
 def protected_paths(app, sample_values):
@@ -88,10 +105,14 @@ def protected_paths(app, sample_values):
 def test_anonymous_visitor_is_sent_to_sign_in_from_every_protected_page(
     testapp, wsgi_app, sample_values
 ):
+    """Pages send browsers to sign in; the API answers a 401 problem instead."""
     paths = protected_paths(wsgi_app, sample_values)
     assert paths
     for path, method in paths:
-        if method == "GET":
+        if path.startswith("/api/"):
+            response = testapp.request(path, method=method, status=401)
+            assert response.content_type == "application/problem+json", path
+        elif method == "GET":
             response = testapp.get(path, status=303)
             assert "/saml/login?next=" in response.location, path
         else:

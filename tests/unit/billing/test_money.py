@@ -13,7 +13,7 @@ def test_parse_and_format_in_the_readers_locale():
     assert Money.parse("500", "JPY").format("en") == "¥500"
 
 
-@pytest.mark.parametrize("text", ["12.345", "abc", "NaN", "Infinity", ""])
+@pytest.mark.parametrize("text", ["12.345", "abc", "NaN", "sNaN", "Infinity", "", "1e999999999"])
 def test_parse_refuses_what_is_not_an_amount(text):
     with pytest.raises(MoneyError):
         Money.parse(text, "EUR")

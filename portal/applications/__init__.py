@@ -1,0 +1,42 @@
+"""Applications: registrations, licences and certified copies that a clerk approves.
+
+The citizen fills a service's form (saving drafts on the way), pays the fee through the
+billing core, and follows the application through the owning department's queue to a
+certificate, or a rejection with the fee refunded.
+"""
+
+from portal.i18n import _
+
+
+def includeme(config) -> None:
+    from portal.applications.catalogue import SERVICES
+
+    for service in SERVICES:
+        config.add_public_service(service)
+    application = {"factory": "portal.applications.resources.application_factory"}
+    department = {"factory": "portal.backoffice.resources.department_factory"}
+    config.add_route("applications", "/applications")
+    config.add_route("application_new", "/applications/new/{service}")
+    config.add_route("application", "/applications/{application}", **application)
+    config.add_route("application_edit", "/applications/{application}/edit", **application)
+    config.add_route("application_pay", "/applications/{application}/pay", **application)
+    config.add_route(
+        "application_certificate", "/applications/{application}/certificate", **application
+    )
+    config.add_route(
+        "backoffice_applications", "/backoffice/departments/{code}/applications", **department
+    )
+    config.add_route(
+        "backoffice_application", "/backoffice/applications/{application}", **application
+    )
+    config.add_route(
+        "backoffice_application_approve",
+        "/backoffice/applications/{application}/approve",
+        **application,
+    )
+    config.add_route(
+        "backoffice_application_reject",
+        "/backoffice/applications/{application}/reject",
+        **application,
+    )
+    config.add_navigation_item("applications", _("Applications"), "account")

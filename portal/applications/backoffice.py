@@ -1,0 +1,165 @@
+"""The clerks' side: a department's queue of paid applications, and deciding one.
+
+Approving renders and stores the certificate; rejecting needs a reason and refunds the fee
+(sent to the provider once the decision is committed).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.renderers import render_to_response
+from pyramid.view import view_config
+from sqlalchemy import select
+
+from portal.applications import state
+from portal.applications.catalogue import display_values
+from portal.applications.certificates import issue_certificate
+from portal.applications.models import Application
+from portal.applications.tasks import close_rejected_bill_after_commit
+from portal.applications.views import application_values, refused
+from portal.applications.workflow import (
+    ApplicationRefused,
+    application_services,
+    decide_approve,
+    decide_reject,
+    notice_payments,
+)
+from portal.billing.payments import PaymentRefused
+from portal.billing.tasks import send_refund_after_commit
+from portal.i18n import _
+from portal.identity.assurance import CLERK, require_assurance
+from portal.services.models import Service
+
+log = logging.getLogger(__name__)
+
+MAX_REASON = 2000
+QUEUE_SHOWN = 500
+#: the lists a clerk can look at; the queue proper is the first
+QUEUE_STATUSES = (state.IN_QUEUE, state.AWAITING_PAYMENT, state.APPROVED, state.REJECTED)
+
+
+def _of_department(department_id: int):
+    return select(Application).join(Service).where(Service.department_id == department_id)
+
+
+@view_config(
+    route_name="backoffice_applications",
+    renderer="applications/queue.jinja2",
+    permission="work",
+)
+def queue(context, request):
+    require_assurance(request, CLERK)
+    department = context.department
+    awaiting = list(
+        request.dbsession.scalars(
+            _of_department(department.id).where(Application.status == state.AWAITING_PAYMENT)
+        )
+    )
+    notice_payments(request.dbsession, awaiting)
+    status = request.GET.get("status", state.IN_QUEUE)
+    if status not in QUEUE_STATUSES:
+        status = state.IN_QUEUE
+    rows = request.dbsession.scalars(
+        _of_department(department.id)
+        .where(Application.status == status)
+        .order_by(Application.submitted_at, Application.id)
+        .limit(QUEUE_SHOWN)
+    )
+    translate = request.localizer.translate
+    return {
+        "department": department,
+        "status": status,
+        "statuses": [(code, translate(state.LABELS[code])) for code in QUEUE_STATUSES],
+        "applications": list(rows),
+    }
+
+
+def _page(request, context, status=200, error="", reason=""):
+    values = application_values(request, context.application)
+    values.update(
+        can_decide=context.application.status == state.IN_QUEUE,
+        error=error,
+        reason=reason,
+    )
+    request.response.status_int = status
+    return render_to_response(
+        "applications/review.jinja2", values, request=request, response=request.response
+    )
+
+
+@view_config(route_name="backoffice_application", request_method="GET", permission="review")
+def review(context, request):
+    require_assurance(request, CLERK)
+    return _page(request, context)
+
+
+def _back(request, application: Application):
+    return HTTPSeeOther(
+        request.route_url("backoffice_application", application=application.public_id)
+    )
+
+
+@view_config(
+    route_name="backoffice_application_approve", request_method="POST", permission="decide"
+)
+def approve(context, request):
+    require_assurance(request, CLERK)
+    application = context.application
+    if application.status != state.IN_QUEUE:
+        return refused(request, 409, "Only a paid application waiting in the queue can be decided.")
+    note = request.POST.get("note", "").strip()
+    if len(note) > MAX_REASON:
+        return _page(
+            request,
+            context,
+            422,
+            request.localizer.translate(_("Keep the note under 2000 characters.")),
+        )
+    try:
+        decide_approve(request.dbsession, application, request.user, note)
+    except ApplicationRefused as error:
+        return refused(request, error.status, error.message)
+    plugin = application_services(request.registry)[application.service.code]
+    certificate = issue_certificate(
+        request, application, display_values(plugin, application.form, request.localizer)
+    )
+    log.info("application %s approved: %s", application.public_id, certificate.number)
+    request.session.flash(
+        request.localizer.translate(
+            _("Approved. Certificate ${number} issued.", mapping={"number": certificate.number})
+        )
+    )
+    return _back(request, application)
+
+
+@view_config(route_name="backoffice_application_reject", request_method="POST", permission="decide")
+def reject(context, request):
+    require_assurance(request, CLERK)
+    application = context.application
+    if application.status != state.IN_QUEUE:
+        return refused(request, 409, "Only a paid application waiting in the queue can be decided.")
+    reason = request.POST.get("reason", "").strip()
+    translate = request.localizer.translate
+    if not reason:
+        return _page(request, context, 422, translate(_("Give the reason for the rejection.")))
+    if len(reason) > MAX_REASON:
+        return _page(
+            request, context, 422, translate(_("Keep the reason under 2000 characters.")), reason
+        )
+    try:
+        refund = decide_reject(request.dbsession, application, request.user, reason)
+    except ApplicationRefused as error:
+        return refused(request, error.status, error.message)
+    except PaymentRefused as error:
+        log.warning("refund for application %s refused: %s", application.public_id, error)
+        return refused(request, error.status, error.message)
+    if refund is not None:
+        send_refund_after_commit(request, refund)
+        close_rejected_bill_after_commit(request, application)
+    log.info("application %s rejected", application.public_id)
+    request.session.flash(
+        translate(_("Rejected. The applicant is told why and the fee is refunded."))
+    )
+    return _back(request, application)

@@ -1,0 +1,72 @@
+"""Field checks for application forms, driven by each service's :class:`FormField` list.
+
+A service adds its own rules on top (see :mod:`portal.applications.catalogue`); both fail with
+one message per field, which the form shows beside that field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from portal.i18n import _
+from portal.services.interfaces import FormField
+
+#: a number field accepts whole numbers in this range unless a service says otherwise
+NUMBER_RANGE = (1, 999)
+
+
+def raw_values(fields: tuple[FormField, ...], post) -> dict[str, str]:
+    """What the citizen typed, for the known fields only, as stripped text."""
+    values = {}
+    for field in fields:
+        value = post.get(field.name, "")
+        values[field.name] = value.strip() if isinstance(value, str) else ""
+    return values
+
+
+def length_errors(fields: tuple[FormField, ...], values: dict[str, str]) -> dict[str, str]:
+    """The only check a draft must pass: nothing longer than the field allows."""
+    return {
+        field.name: _(
+            "Keep this under ${count} characters.", mapping={"count": field.max_length + 1}
+        )
+        for field in fields
+        if len(values.get(field.name, "")) > field.max_length
+    }
+
+
+def check_fields(
+    fields: tuple[FormField, ...], values: dict[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(cleaned values, errors) for a submitted form; dates come back as ISO text."""
+    cleaned: dict[str, str] = {}
+    errors = length_errors(fields, values)
+    for field in fields:
+        if field.name in errors:
+            continue
+        value = values.get(field.name, "")
+        if not value:
+            if field.required:
+                errors[field.name] = (
+                    _("Choose one.") if field.kind == "choice" else _("Fill this in.")
+                )
+            continue
+        if field.kind == "choice" and value not in {code for code, _label in field.choices}:
+            errors[field.name] = _("Choose one of the options.")
+        elif field.kind == "date":
+            try:
+                value = dt.date.fromisoformat(value).isoformat()
+            except ValueError:
+                errors[field.name] = _("Write the date as YYYY-MM-DD, for example 2026-03-31.")
+                continue
+        elif field.kind == "number":
+            low, high = NUMBER_RANGE
+            if not value.isdigit() or not low <= int(value) <= high:
+                errors[field.name] = _(
+                    "Enter a whole number from ${low} to ${high}.",
+                    mapping={"low": low, "high": high},
+                )
+                continue
+            value = str(int(value))
+        cleaned[field.name] = value
+    return cleaned, errors

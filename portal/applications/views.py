@@ -1,0 +1,273 @@
+"""The citizen's pages: applying (with drafts), an application's status and history, paying
+its fee, and downloading the certificate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+
+from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
+from pyramid.renderers import render_to_response
+from pyramid.response import Response
+from pyramid.view import view_config
+from sqlalchemy import select
+
+from portal.applications import state
+from portal.applications.catalogue import display_values
+from portal.applications.forms import length_errors, raw_values
+from portal.applications.models import Application
+from portal.applications.workflow import (
+    ApplicationRefused,
+    application_services,
+    notice_payments,
+    save_draft,
+    service_record,
+    start_draft,
+    submit,
+)
+from portal.billing import payment_timeout
+from portal.billing import state as payment_state
+from portal.billing.money import Money
+from portal.billing.payments import PaymentRefused, create_payment
+from portal.i18n import _
+from portal.identity.assurance import PAY, require_assurance
+from portal.web import error_page
+
+log = logging.getLogger(__name__)
+
+SAVE = "save"
+SUBMIT = "submit"
+#: how many of a citizen's most recent applications the list shows
+APPLICATIONS_SHOWN = 200
+
+
+def refused(request, status: int, message: str):
+    """The one way an application request is refused: a clear page, nothing changed."""
+    translate = request.localizer.translate
+    return error_page(request, status, translate(_("This cannot be done")), translate(_(message)))
+
+
+def plugin_of(request, code: str):
+    plugin = application_services(request.registry).get(code)
+    if plugin is None:
+        raise HTTPNotFound()
+    return plugin
+
+
+def service_summary(request, plugin) -> dict:
+    translate = request.localizer.translate
+    return {
+        "code": plugin.info.code,
+        "name": translate(plugin.info.name),
+        "description": translate(plugin.info.description),
+        "requirements": [translate(item) for item in plugin.info.requirements],
+    }
+
+
+def form_fields(request, plugin) -> list[dict]:
+    translate = request.localizer.translate
+    return [
+        {
+            "name": field.name,
+            "label": translate(field.label),
+            "kind": field.kind,
+            "required": field.required,
+            "hint": translate(field.hint) if field.hint else "",
+            "max_length": field.max_length,
+            "choices": [(code, translate(label)) for code, label in field.choices],
+        }
+        for field in plugin.info.form
+    ]
+
+
+def render_form(request, plugin, values, errors=None, application=None, status=200):
+    translate = request.localizer.translate
+    request.response.status_int = status
+    return render_to_response(
+        "applications/form.jinja2",
+        {
+            "service": service_summary(request, plugin),
+            "fields": form_fields(request, plugin),
+            "values": values,
+            "errors": {name: translate(message) for name, message in (errors or {}).items()},
+            "application": application,
+            "action": (
+                request.route_path("application_edit", application=application.public_id)
+                if application
+                else request.route_path("application_new", service=plugin.info.code)
+            ),
+        },
+        request=request,
+        response=request.response,
+    )
+
+
+def handle_form(request, plugin, application: Application | None):
+    """Save a draft (only lengths checked) or submit (every check, then the bill is issued)."""
+    values = raw_values(plugin.info.form, request.POST)
+    action = request.POST.get("action", SUBMIT)
+    if action == SAVE:
+        errors = length_errors(plugin.info.form, values)
+        if errors:
+            return render_form(request, plugin, values, errors, application, status=422)
+        try:
+            if application is None:
+                record = service_record(request.dbsession, plugin.info)
+                application = start_draft(request.dbsession, record, request.user, values)
+            else:
+                save_draft(application, values)
+        except ApplicationRefused as error:
+            return refused(request, error.status, error.message)
+        request.session.flash(
+            request.localizer.translate(_("Draft saved. You can continue it later from here."))
+        )
+        return HTTPSeeOther(request.route_url("applications"))
+    cleaned, errors = plugin.validate(values)
+    if errors:
+        return render_form(request, plugin, values, errors, application, status=422)
+    try:
+        if application is None:
+            record = service_record(request.dbsession, plugin.info)
+            application = start_draft(request.dbsession, record, request.user, values)
+        submit(request.dbsession, plugin, application, cleaned, dt.date.today())
+    except ApplicationRefused as error:
+        return refused(request, error.status, error.message)
+    log.info("application %s submitted", application.public_id)
+    return HTTPSeeOther(request.route_url("application", application=application.public_id))
+
+
+@view_config(route_name="applications", renderer="applications/list.jinja2", permission="account")
+def applications(request):
+    mine = list(
+        request.dbsession.scalars(
+            select(Application)
+            .where(Application.applicant_id == request.user.id)
+            .order_by(Application.updated_at.desc(), Application.id.desc())
+            .limit(APPLICATIONS_SHOWN)
+        )
+    )
+    notice_payments(request.dbsession, mine)
+    translate = request.localizer.translate
+    services = application_services(request.registry)
+    return {
+        "drafts": [a for a in mine if a.status in state.EDITABLE],
+        "open": [a for a in mine if a.status not in state.EDITABLE | state.DECIDED],
+        "decided": [a for a in mine if a.status in state.DECIDED],
+        "services": [service_summary(request, plugin) for plugin in services.values()],
+        "status_label": lambda status: translate(state.LABELS[status]),
+    }
+
+
+@view_config(route_name="application_new", request_method="GET", permission="account")
+def new_form(request):
+    return render_form(request, plugin_of(request, request.matchdict["service"]), {})
+
+
+@view_config(route_name="application_new", request_method="POST", permission="account")
+def new_post(request):
+    return handle_form(request, plugin_of(request, request.matchdict["service"]), None)
+
+
+def editable(request, application: Application):
+    plugin = plugin_of(request, application.service.code)
+    if application.status not in state.EDITABLE:
+        raise HTTPSeeOther(request.route_url("application", application=application.public_id))
+    return plugin
+
+
+@view_config(route_name="application_edit", request_method="GET", permission="edit")
+def edit_form(context, request):
+    application = context.application
+    plugin = editable(request, application)
+    return render_form(request, plugin, application.form, application=application)
+
+
+@view_config(route_name="application_edit", request_method="POST", permission="edit")
+def edit_post(context, request):
+    application = context.application
+    return handle_form(request, editable(request, application), application)
+
+
+def application_values(request, application: Application) -> dict:
+    """What both the citizen's and the clerk's page show about an application."""
+    notice_payments(request.dbsession, [application])
+    translate = request.localizer.translate
+    plugin = application_services(request.registry).get(application.service.code)
+    return {
+        "application": application,
+        "service_name": translate(plugin.info.name) if plugin else application.service.name,
+        "values": display_values(plugin, application.form, request.localizer) if plugin else [],
+        "status_label": translate(state.LABELS[application.status]),
+        "history": [
+            (event, translate(state.EVENTS[event.to_status])) for event in application.events
+        ],
+        "bill": application.bill,
+        "fee_lines": [
+            (line.description, Money(line.amount_minor, application.bill.currency))
+            for line in application.bill.lines
+        ]
+        if application.bill
+        else [],
+        "refund": application.refund,
+        "certificate": application.certificate,
+    }
+
+
+@view_config(
+    route_name="application",
+    request_method="GET",
+    renderer="applications/application.jinja2",
+    permission="view",
+)
+def application_page(context, request):
+    values = application_values(request, context.application)
+    values["idempotency_key"] = uuid.uuid4().hex + uuid.uuid4().hex[:8]
+    values["can_pay"] = context.application.status == state.AWAITING_PAYMENT
+    return values
+
+
+@view_config(route_name="application_pay", request_method="POST", permission="pay")
+def pay(context, request):
+    """Create the payment of the application's bill alone, then go to the provider."""
+    require_assurance(request, PAY)
+    application = context.application
+    notice_payments(request.dbsession, [application])
+    if application.status != state.AWAITING_PAYMENT:
+        return refused(request, 409, "This application has nothing to pay.")
+    try:
+        payment = create_payment(
+            request.dbsession,
+            user=request.user,
+            bill_ids=[application.bill_id],
+            idempotency_key=request.POST.get("idempotency_key", ""),
+            provider=request.payment_provider.name,
+            timeout=payment_timeout(request.registry.settings),
+        )
+    except PaymentRefused as error:
+        busy = error.payment
+        if (
+            busy is not None
+            and busy.payer_user_id == request.user.id
+            and busy.status in payment_state.IN_PROGRESS
+        ):
+            return HTTPSeeOther(request.route_url("payment_checkout", public_id=busy.public_id))
+        log.warning("application payment refused: %s", error.message)
+        return refused(request, error.status, error.message)
+    return HTTPSeeOther(request.route_url("payment_checkout", public_id=payment.public_id))
+
+
+@view_config(route_name="application_certificate", request_method="GET", permission="download")
+def certificate(context, request):
+    found = context.application.certificate
+    if found is None:
+        raise HTTPNotFound()
+    response = Response(
+        body=found.pdf,
+        content_type="application/pdf",
+        content_disposition=f'attachment; filename="certificate-{found.number}.pdf"',
+        conditional_response=True,
+    )
+    response.etag = found.sha256
+    response.cache_control = "private, no-cache"
+    return response

@@ -1,0 +1,121 @@
+"""Clerks' view of payments: a department's recent payments, and one payment in full."""
+
+from __future__ import annotations
+
+from pyramid.view import view_config
+from sqlalchemy import or_, select
+
+from portal.billing import state
+from portal.billing.models import Bill, Payment, PaymentAllocation, Refund
+from portal.billing.money import Money
+from portal.identity.assurance import CLERK, require_assurance
+from portal.identity.models import User
+from portal.services.models import Service
+
+#: how many of a department's most recent payments the page lists
+PAYMENTS_SHOWN = 100
+ATTENTION_SHOWN = 100
+REFUNDABLE = frozenset({state.SUCCEEDED, state.PARTLY_REFUNDED})
+
+
+def _of_department(department_id: int):
+    return (
+        select(PaymentAllocation.payment_id)
+        .join(Bill, PaymentAllocation.bill_id == Bill.id)
+        .join(Service, Bill.service_id == Service.id)
+        .where(Service.department_id == department_id)
+    )
+
+
+def _matching(search: str):
+    """Payments whose own reference, or one of whose bills' number or RF reference, is
+    ``search`` (RF references as printed, with spaces, are accepted)."""
+    compact = search.replace(" ", "").upper()
+    by_bill = (
+        select(PaymentAllocation.payment_id)
+        .join(Bill, PaymentAllocation.bill_id == Bill.id)
+        .where(or_(Bill.number == search, Bill.reference == compact))
+    )
+    return or_(Payment.public_id == search.lower(), Payment.id.in_(by_bill))
+
+
+@view_config(
+    route_name="backoffice_department_payments",
+    renderer="backoffice/payments.jinja2",
+    permission="work",
+)
+def department_payments(context, request):
+    """Recent payments of the department's services, searchable, and those needing a clerk."""
+    require_assurance(request, CLERK)
+    department = context.department
+    search = request.GET.get("q", "").strip()[:64]
+    status = request.GET.get("status", "")
+    if status not in state.TRANSITIONS:
+        status = ""
+    mine = Payment.id.in_(_of_department(department.id))
+    query = select(Payment).where(mine)
+    if search:
+        query = query.where(_matching(search))
+    if status:
+        query = query.where(Payment.status == status)
+    newest = (Payment.created_at.desc(), Payment.id.desc())
+    payments = list(request.dbsession.scalars(query.order_by(*newest).limit(PAYMENTS_SHOWN)))
+    attention = list(
+        request.dbsession.scalars(
+            select(Payment)
+            .where(mine, Payment.needs_attention.is_not(None))
+            .order_by(*newest)
+            .limit(ATTENTION_SHOWN)
+        )
+    )
+    return {
+        "department": department,
+        "payments": payments,
+        "attention": attention,
+        "search": search,
+        "status": status,
+        "statuses": list(state.TRANSITIONS),
+        "limit": PAYMENTS_SHOWN,
+    }
+
+
+def payment_values(request, payment: Payment, **form) -> dict:
+    """What the clerk's payment page shows; ``form`` carries a refused refund's input back."""
+    refunds = list(
+        request.dbsession.scalars(
+            select(Refund).where(Refund.payment_id == payment.id).order_by(Refund.id)
+        )
+    )
+    clerk_ids = {refund.requested_by_id for refund in refunds if refund.requested_by_id}
+    clerks = {
+        user.id: user.display_name
+        for user in request.dbsession.scalars(select(User).where(User.id.in_(clerk_ids)))
+    }
+    return {
+        "payment": payment,
+        "allocations": [
+            {
+                "bill": allocation.bill,
+                "paid": Money(allocation.amount_minor, payment.currency),
+                "refunded": Money(allocation.refunded_minor, payment.currency),
+            }
+            for allocation in payment.allocations
+        ],
+        "refunds": refunds,
+        "clerks": clerks,
+        "can_refund": payment.status in REFUNDABLE and payment.refundable.minor > 0,
+        "form": {"amount": "", "reason": "", **form},
+        "error": form.get("error"),
+    }
+
+
+@view_config(
+    route_name="backoffice_payment", renderer="backoffice/payment.jinja2", permission="refund"
+)
+def payment_page(context, request):
+    """A payment as a clerk sees it: the bills it paid, what happened, refunds so far.
+
+    Only those who may refund it (the clerks of its bills' departments, administrators) see
+    this page; the payer has their own."""
+    require_assurance(request, CLERK)
+    return payment_values(request, context.payment)

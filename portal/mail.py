@@ -1,0 +1,48 @@
+"""Outgoing mail through pyramid_mailer, chosen by settings.
+
+``mail.directory`` writes each message as a file (development: ``var/mail/``); otherwise
+``mail.host``/``mail.port`` (and ``mail.username``/``mail.password``/``mail.tls``) name the
+SMTP server. Mail is only ever sent after the transaction that caused it has committed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyramid_mailer.mailer import DebugMailer, Mailer
+from pyramid_mailer.message import Attachment, Message
+
+from portal.settings import setting_bool
+
+
+def mailer_from_settings(settings):
+    directory = settings.get("mail.directory")
+    if directory:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        return DebugMailer(directory)
+    return Mailer(
+        host=settings.get("mail.host", "localhost"),
+        port=int(settings.get("mail.port", 25)),
+        username=settings.get("mail.username") or None,
+        password=settings.get("mail.password") or None,
+        tls=setting_bool(settings, "mail.tls"),
+        default_sender=settings.get("mail.default_sender", "no-reply@localhost"),
+    )
+
+
+def message(
+    sender: str, to: str, subject: str, body: str, attachments: list[tuple[str, str, bytes]] = ()
+) -> Message:
+    return Message(
+        subject=subject,
+        sender=sender,
+        recipients=[to],
+        body=body,
+        attachments=[
+            Attachment(name, content_type, data) for name, content_type, data in attachments
+        ],
+    )
+
+
+def includeme(config) -> None:
+    config.registry["mailer"] = mailer_from_settings(config.get_settings())

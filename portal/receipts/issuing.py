@@ -1,0 +1,169 @@
+"""Issuing receipts (for succeeded payments) and credit notes (for refunds).
+
+A receipt's number is taken in the payment's own transaction (gap-free); its PDF is rendered,
+signed and stored once after that transaction commits, then e-mailed to the payer. A
+rolled-back payment therefore leaves neither a number nor a mail behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from sqlalchemy import select
+
+from portal.billing.money import Money
+from portal.billing.reference import printed
+from portal.db import utcnow
+from portal.receipts.models import CREDIT_NOTE, RECEIPT, Receipt
+from portal.receipts.numbering import ReceiptNumberer
+from portal.receipts.render import qr_data_uri, render_pdf
+
+log = logging.getLogger(__name__)
+
+SERIES = {RECEIPT: "R", CREDIT_NOTE: "C"}
+#: unambiguous letters and digits for codes people type from paper
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def new_verification_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
+
+
+def display_code(code: str) -> str:
+    return f"{code[:5]}-{code[5:]}"
+
+
+class ReceiptIssuer:
+    """Everything receipts need from settings, in one place."""
+
+    def __init__(self, settings, signer):
+        self.settings = settings
+        self.signer = signer
+        self.timezone = ZoneInfo(settings.get("portal.timezone", "UTC"))
+        self.base_url = settings["portal.base_url"]
+        self.authority = {
+            "name": settings.get("receipts.authority_name", "Public Services Payments"),
+            "address": settings.get("receipts.authority_address", ""),
+        }
+
+    def issue(self, dbsession, payment, kind: str, refund=None) -> Receipt:
+        """Record the receipt (or credit note) and take its number; idempotent."""
+        query = select(Receipt).where(Receipt.payment_id == payment.id, Receipt.kind == kind)
+        if refund is not None:
+            query = query.where(Receipt.refund_id == refund.id)
+        existing = dbsession.scalar(query)
+        if existing is not None:
+            return existing
+        issued_at = utcnow()
+        year = issued_at.astimezone(self.timezone).year
+        series = SERIES[kind]
+        sequence = ReceiptNumberer(dbsession).next(series, year)
+        amount = refund.amount if refund is not None else payment.amount
+        receipt = Receipt(
+            kind=kind,
+            series=series,
+            fiscal_year=year,
+            sequence=sequence,
+            number=f"{series}-{year}-{sequence:06d}",
+            verification_code=new_verification_code(),
+            payment_id=payment.id,
+            refund_id=refund.id if refund else None,
+            payer_user_id=payment.payer_user_id,
+            amount_minor=amount.minor,
+            currency=amount.currency,
+            locale=payment.payer_user.locale or "en",
+            issued_at=issued_at,
+        )
+        dbsession.add(receipt)
+        dbsession.flush()
+        log.info("issued %s %s for payment %s", kind, receipt.number, payment.public_id)
+        return receipt
+
+    def verify_url(self, receipt: Receipt) -> str:
+        return f"{self.base_url}/verify/{receipt.verification_code}"
+
+    def data(self, receipt: Receipt) -> dict:
+        """The receipt's content: what is printed and what is attached as JSON."""
+        payment = receipt.payment
+        locale = receipt.locale
+        money = lambda minor: Money(minor, receipt.currency).format(locale)  # noqa: E731
+        bills = []
+        for allocation in payment.allocations:
+            bill = allocation.bill
+            bills.append(
+                {
+                    "description": bill.description,
+                    "service": bill.service.name,
+                    "number": bill.number,
+                    "reference": printed(bill.reference or ""),
+                    "amount": money(allocation.amount_minor),
+                    "amount_minor": allocation.amount_minor,
+                    "lines": [
+                        {
+                            "description": line.description,
+                            "amount": money(line.amount_minor),
+                            "amount_minor": line.amount_minor,
+                        }
+                        for line in bill.lines
+                    ],
+                }
+            )
+        user = payment.payer_user
+        organisation = None
+        if payment.payer_organisation_id is not None:
+            organisation = next(
+                (o.name for o in user.organisations if o.id == payment.payer_organisation_id), None
+            )
+        return {
+            "kind": receipt.kind,
+            "number": receipt.number,
+            "issued_at": receipt.issued_at.isoformat(),
+            "issued": format_datetime(
+                receipt.issued_at, "long", tzinfo=self.timezone, locale=locale
+            ),
+            "authority": self.authority,
+            "payer": user.display_name,
+            "organisation": organisation,
+            "bills": bills,
+            "total": money(receipt.amount_minor),
+            "total_minor": receipt.amount_minor,
+            "currency": receipt.currency,
+            "method": payment.method,
+            "provider_reference": payment.provider_payment_id,
+            "payment_reference": payment.public_id,
+            "reason": receipt.refund.reason if receipt.refund else None,
+            "verification_code": display_code(receipt.verification_code),
+            "verify_url": self.verify_url(receipt),
+        }
+
+    def render(self, dbsession, receipt: Receipt) -> None:
+        """Render, sign and store the PDF once; stored bytes are never replaced."""
+        if receipt.pdf is not None:
+            return
+        data = self.data(receipt)
+        original = None
+        if receipt.kind == CREDIT_NOTE:
+            original = dbsession.scalar(
+                select(Receipt.number).where(
+                    Receipt.payment_id == receipt.payment_id, Receipt.kind == RECEIPT
+                )
+            )
+        context = dict(
+            data,
+            locale=receipt.locale,
+            qr=qr_data_uri(data["verify_url"]),
+            original_number=original,
+            title="Receipt" if receipt.kind == RECEIPT else "Credit note",
+            total_label="Total paid" if receipt.kind == RECEIPT else "Total refunded",
+        )
+        pdf = render_pdf("receipts/receipt.jinja2", context, data, receipt.locale)
+        signed = self.signer.sign(
+            pdf, reason=f"{context['title']} {receipt.number}", location=self.authority["name"]
+        )
+        receipt.pdf = signed
+        receipt.sha256 = hashlib.sha256(signed).hexdigest()
+        dbsession.flush()

@@ -1,0 +1,62 @@
+"""Receipts' background work: render, sign and store after commit; then e-mail the payer."""
+
+from __future__ import annotations
+
+import logging
+
+from huey import crontab
+from sqlalchemy import select
+
+from portal.db import utcnow
+from portal.mail import message
+from portal.receipts.models import Receipt
+from portal.tasks import enqueue_after_commit, huey, registry, task_dbsession
+
+log = logging.getLogger(__name__)
+
+
+@huey.task(retries=5, retry_delay=30)
+def render_receipt_task(receipt_id: int) -> None:
+    with task_dbsession() as dbsession:
+        receipt = dbsession.get(Receipt, receipt_id)
+        registry()["receipt_issuer"].render(dbsession, receipt)
+    email_receipt_task(receipt_id)
+
+
+@huey.task(retries=5, retry_delay=60)
+def email_receipt_task(receipt_id: int) -> None:
+    settings = registry().settings
+    with task_dbsession() as dbsession:
+        receipt = dbsession.get(Receipt, receipt_id)
+        user = receipt.payment.payer_user
+        if receipt.emailed_at is not None or receipt.pdf is None or not user.email:
+            return
+        title = "Receipt" if receipt.kind == "receipt" else "Credit note"
+        mail = message(
+            settings.get("mail.default_sender", "no-reply@localhost"),
+            user.email,
+            f"{title} {receipt.number}",
+            f"Dear {user.display_name},\n\nattached is your {title.lower()} {receipt.number}.\n"
+            f"Anyone can check it at {registry()['receipt_issuer'].verify_url(receipt)}\n",
+            [(f"{receipt.number}.pdf", "application/pdf", receipt.pdf)],
+        )
+        registry()["mailer"].send_immediately(mail)
+        receipt.emailed_at = utcnow()
+    log.info("receipt %s e-mailed", receipt_id)
+
+
+def render_after_commit(dbsession, receipt: Receipt) -> None:
+    enqueue_after_commit(dbsession, render_receipt_task, receipt.id)
+
+
+@huey.periodic_task(crontab(minute="*/5"))
+def render_pending_receipts() -> None:
+    """Catch up on receipts whose rendering or mail did not happen (a crash, a mail outage)."""
+    with task_dbsession() as dbsession:
+        pending = list(
+            dbsession.scalars(
+                select(Receipt.id).where((Receipt.pdf.is_(None)) | (Receipt.emailed_at.is_(None)))
+            )
+        )
+    for receipt_id in pending:
+        render_receipt_task(receipt_id)

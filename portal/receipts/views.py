@@ -1,0 +1,170 @@
+"""Receipts for their payer (download, all of a year as a ZIP) and the public verify page."""
+
+from __future__ import annotations
+
+import io
+import logging
+import zipfile
+
+from pyramid.authorization import Allow
+from pyramid.httpexceptions import (
+    HTTPNotFound,
+    HTTPSeeOther,
+    HTTPServiceUnavailable,
+    HTTPTooManyRequests,
+)
+from pyramid.response import Response
+from pyramid.view import view_config
+from sqlalchemy import select
+
+from portal.billing.money import Money
+from portal.i18n import _
+from portal.receipts.issuing import CODE_ALPHABET, display_code
+from portal.receipts.models import CREDIT_NOTE, RECEIPT, Receipt
+from portal.receipts.ratelimit import RateLimiter
+from portal.security import PUBLIC, ROLE_ADMIN, user_principal
+
+log = logging.getLogger(__name__)
+verify_limiter = RateLimiter(limit=20, window_seconds=60)
+
+
+class ReceiptContext:
+    def __init__(self, receipt: Receipt):
+        self.receipt = receipt
+
+    @property
+    def __acl__(self):
+        return [
+            (Allow, user_principal(self.receipt.payer_user_id), "view"),
+            (Allow, ROLE_ADMIN, "view"),
+        ]
+
+
+def receipt_factory(request) -> ReceiptContext:
+    number = request.matchdict["number"]
+    receipt = request.dbsession.scalar(select(Receipt).where(Receipt.number == number[:32]))
+    if receipt is None:
+        raise HTTPNotFound()
+    return ReceiptContext(receipt)
+
+
+@view_config(route_name="receipt_pdf", permission="view")
+def receipt_pdf(context, request):
+    """Exactly the bytes stored when the receipt was issued, with their hash as ETag."""
+    receipt = context.receipt
+    if receipt.pdf is None:
+        raise HTTPServiceUnavailable(
+            detail=request.localizer.translate(
+                _("The receipt is being prepared. Try again in a minute.")
+            ),
+            headers={"Retry-After": "30"},
+        )
+    response = Response(
+        body=receipt.pdf,
+        content_type="application/pdf",
+        content_disposition=f'attachment; filename="{receipt.number}.pdf"',
+    )
+    response.etag = receipt.sha256
+    response.cache_control = "private, max-age=31536000, immutable"
+    return _conditional(request, response)
+
+
+def _conditional(request, response):
+    if response.etag and response.etag in request.if_none_match:
+        response.status_int = 304
+        response.body = b""
+    return response
+
+
+@view_config(route_name="receipts", renderer="receipts/receipts.jinja2", permission="account")
+def receipts(request):
+    rows = request.dbsession.scalars(
+        select(Receipt)
+        .where(Receipt.payer_user_id == request.user.id)
+        .order_by(Receipt.issued_at.desc())
+        .limit(500)
+    )
+    rows = list(rows)
+    years = sorted({receipt.fiscal_year for receipt in rows}, reverse=True)
+    return {"receipts": rows, "years": years}
+
+
+@view_config(route_name="receipts_zip", permission="account")
+def receipts_zip(request):
+    year_text = request.matchdict["year"]
+    if not (year_text.isdigit() and len(year_text) == 4):
+        raise HTTPNotFound()
+    year = int(year_text)
+    rows = request.dbsession.scalars(
+        select(Receipt)
+        .where(
+            Receipt.payer_user_id == request.user.id,
+            Receipt.fiscal_year == year,
+            Receipt.pdf.is_not(None),
+        )
+        .order_by(Receipt.series, Receipt.sequence)
+    )
+    buffer = io.BytesIO()
+    count = 0
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for receipt in rows:
+            archive.writestr(f"{receipt.number}.pdf", receipt.pdf)
+            count += 1
+    if count == 0:
+        raise HTTPNotFound(
+            detail=request.localizer.translate(_("You have no receipts for that year."))
+        )
+    return Response(
+        body=buffer.getvalue(),
+        content_type="application/zip",
+        content_disposition=f'attachment; filename="receipts-{year}.zip"',
+    )
+
+
+def _normalise(code: str) -> str:
+    return "".join(char for char in code.upper() if char.isalnum())[:16]
+
+
+@view_config(route_name="verify_form", renderer="receipts/verify.jinja2", permission=PUBLIC)
+def verify_form(request):
+    """A form for the code printed on paper; answers with the verify page's address."""
+    code = _normalise(request.GET.get("code", ""))
+    if code:
+        return HTTPSeeOther(request.route_url("verify", code=code))
+    return {"result": None}
+
+
+@view_config(route_name="verify", renderer="receipts/verify.jinja2", permission=PUBLIC)
+def verify(request):
+    """What anyone holding the document may learn: number, date, amount, authority, and
+    whether it is valid, refunded or unknown. Nothing personal."""
+    client = request.client_addr or "-"
+    if not verify_limiter.allow(client):
+        log.warning("verification rate limit reached")
+        raise HTTPTooManyRequests(
+            detail=request.localizer.translate(_("Too many checks. Wait a minute and try again.")),
+            headers={"Retry-After": "60"},
+        )
+    code = _normalise(request.matchdict["code"])
+    receipt = None
+    if len(code) == 10 and all(char in CODE_ALPHABET for char in code):
+        receipt = request.dbsession.scalar(select(Receipt).where(Receipt.verification_code == code))
+    if receipt is None:
+        request.response.status_int = 404
+        return {"result": {"status": "unknown", "code": display_code(code) if code else ""}}
+    status = "valid"
+    if receipt.kind == RECEIPT and receipt.payment.refunded_minor:
+        status = "refunded" if receipt.payment.refundable.minor == 0 else "partly_refunded"
+    issuer = request.registry["receipt_issuer"]
+    return {
+        "result": {
+            "status": status,
+            "kind": receipt.kind,
+            "number": receipt.number,
+            "issued_at": receipt.issued_at,
+            "amount": Money(receipt.amount_minor, receipt.currency),
+            "authority": issuer.authority["name"],
+            "credit_note": receipt.kind == CREDIT_NOTE,
+            "code": display_code(receipt.verification_code),
+        }
+    }

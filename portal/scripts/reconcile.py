@@ -1,0 +1,52 @@
+"""``portal-reconcile INI [--date YYYY-MM-DD]``: compare the provider's settlement report of a
+day (yesterday, UTC, by default) with the portal's records. Exits 1 when they disagree, so a
+scheduler or monitoring can raise the alarm; 3 when the provider cannot be reached."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+
+from pyramid.paster import bootstrap, setup_logging
+
+from portal.billing.providers import ProviderRefused, ProviderUnavailable
+from portal.billing.reconciliation import format_report, reconcile
+
+DISCREPANCIES = 1
+PROVIDER_FAILED = 3
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("dates are written as YYYY-MM-DD") from None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("config_uri")
+    parser.add_argument(
+        "--date",
+        type=_day,
+        default=None,
+        help="the UTC day to reconcile (default: yesterday)",
+    )
+    args = parser.parse_args(argv)
+    day = args.date or dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    setup_logging(args.config_uri)
+    with bootstrap(args.config_uri) as env:
+        request = env["request"]
+        with request.tm:
+            try:
+                result = reconcile(request.dbsession, request.registry["payment_provider"], day)
+            except (ProviderUnavailable, ProviderRefused) as error:
+                print(f"the settlement report of {day} could not be fetched: {error}")
+                return PROVIDER_FAILED
+            print(format_report(result))
+    return 0 if result.clean else DISCREPANCIES
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,436 @@
+"""CSV imports: the tax office's property tax assessments and utility companies' monthly bills.
+
+Every row is checked before anything is written; a file with any bad row imports nothing and
+gets a report naming each bad row (by its line in the file), the column and why. Messages
+never repeat a national identifier.
+
+Assessments (``national_id,assessment_number,year,total,currency,instalments,due_dates``):
+each becomes one bill per instalment, numbered ``<assessment>-<n>``; ``due_dates`` lists one
+date per instalment separated by ``;``. The total is split into equal instalments in minor
+units; the cents that do not divide evenly go to the first instalment.
+
+Utility bills (``customer_number,national_id,bill_number,description,due_date,amount,currency``):
+each row is one bill on the customer's account; ``national_id`` opens the account the first
+time and may be left empty afterwards. A bill number the company used before is refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from dataclasses import dataclass
+
+from pyramid.i18n import TranslationString
+from sqlalchemy import select
+
+from portal.billing.bills import BillLineInput, issue_bill
+from portal.billing.models import Bill
+from portal.billing.money import CURRENCY_CODES, Money, MoneyError
+from portal.i18n import _
+from portal.identity.models import User
+from portal.services.interfaces import TAX, UTILITY
+from portal.services.utilities import record_utility_bill, utility_account
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_ROWS = 50_000
+MAX_INSTALMENTS = 12
+#: the largest amount of one bill (minor units), the API's bound too
+MAX_AMOUNT = 10**12
+
+ASSESSMENT_COLUMNS = (
+    "national_id",
+    "assessment_number",
+    "year",
+    "total",
+    "currency",
+    "instalments",
+    "due_dates",
+)
+UTILITY_COLUMNS = (
+    "customer_number",
+    "national_id",
+    "bill_number",
+    "description",
+    "due_date",
+    "amount",
+    "currency",
+)
+IMPORTABLE_KINDS = (TAX, UTILITY)
+
+_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem: the file's line (1 is the header; 0 the file as a whole), the column."""
+
+    line: int
+    column: str
+    message: TranslationString
+
+
+class ImportRefused(Exception):
+    """The file imports nothing; ``errors`` is the validation report."""
+
+    def __init__(self, errors: list[RowError]):
+        super().__init__(f"{len(errors)} problems")
+        self.errors = errors
+
+
+def columns_for(kind: str) -> tuple[str, ...]:
+    return ASSESSMENT_COLUMNS if kind == TAX else UTILITY_COLUMNS
+
+
+def read_rows(data: bytes, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """(line number, values by column) of each data row; the file's own faults refuse it."""
+    if len(data) > MAX_FILE_BYTES:
+        raise ImportRefused(
+            [RowError(0, "", _("The file is larger than ${size} MB.", mapping={"size": 5}))]
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ImportRefused([RowError(0, "", _("Save the file as UTF-8 text (CSV)."))]) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [name.strip().lower() for name in next(reader)]
+    except StopIteration:
+        raise ImportRefused([RowError(0, "", _("The file is empty."))]) from None
+    except csv.Error:
+        raise ImportRefused([RowError(1, "", _("The header line is not valid CSV."))]) from None
+    missing = [name for name in columns if name not in header]
+    unknown = [name for name in header if name not in columns]
+    errors = [
+        RowError(1, name, _("The column ${column} is missing.", mapping={"column": name}))
+        for name in missing
+    ] + [
+        RowError(
+            1, name[:40], _("The column ${column} is not known.", mapping={"column": name[:40]})
+        )
+        for name in unknown
+    ]
+    if errors:
+        raise ImportRefused(errors)
+    rows = []
+    try:
+        for values in reader:
+            line = reader.line_num
+            if not any(value.strip() for value in values):
+                continue
+            if len(values) != len(header):
+                errors.append(
+                    RowError(
+                        line,
+                        "",
+                        _(
+                            "The row has ${found} values; the header has ${expected}.",
+                            mapping={"found": len(values), "expected": len(header)},
+                        ),
+                    )
+                )
+                continue
+            rows.append(
+                (line, {name: value.strip() for name, value in zip(header, values, strict=True)})
+            )
+            if len(rows) > MAX_ROWS:
+                raise ImportRefused(
+                    [
+                        RowError(
+                            0,
+                            "",
+                            _("Split the file: at most ${rows} rows.", mapping={"rows": MAX_ROWS}),
+                        )
+                    ]
+                )
+    except csv.Error:
+        errors.append(RowError(reader.line_num, "", _("This line is not valid CSV.")))
+    if errors:
+        raise ImportRefused(errors)
+    if not rows:
+        raise ImportRefused([RowError(0, "", _("The file has no rows to import."))])
+    return rows
+
+
+class _Row:
+    """Checks the values of one row, noting each problem against its column."""
+
+    def __init__(self, line: int, values: dict[str, str], errors: list[RowError]):
+        self.line, self.values, self.errors = line, values, errors
+        self.bad = False
+
+    def error(self, column: str, message: TranslationString) -> None:
+        self.errors.append(RowError(self.line, column, message))
+        self.bad = True
+
+    def text(self, column: str, max_length: int, required: bool = True) -> str:
+        value = self.values[column]
+        if not value:
+            if required:
+                self.error(column, _("This value is required."))
+        elif len(value) > max_length:
+            self.error(
+                column,
+                _("At most ${length} characters.", mapping={"length": max_length}),
+            )
+        elif _CONTROL.search(value):
+            self.error(column, _("Control characters are not allowed."))
+        else:
+            return value
+        return ""
+
+    def number(self, column: str) -> str:
+        value = self.text(column, 40)
+        if value and not _NUMBER.match(value):
+            self.error(
+                column, _("Use letters, digits and . _ / - only, starting with a letter or digit.")
+            )
+            return ""
+        return value
+
+    def date(self, column: str, value: str | None = None) -> dt.date | None:
+        value = self.values[column] if value is None else value
+        try:
+            if re.match(r"^\d{4}-\d{2}-\d{2}$", value):
+                return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+        self.error(column, _("Write dates as YYYY-MM-DD."))
+        return None
+
+    def currency(self, column: str) -> str | None:
+        value = self.values[column].upper()
+        if value not in CURRENCY_CODES:
+            self.error(
+                column,
+                _("Use one of ${codes}.", mapping={"codes": ", ".join(sorted(CURRENCY_CODES))}),
+            )
+            return None
+        return value
+
+    def amount(self, column: str, currency: str | None) -> Money | None:
+        if currency is None:
+            return None
+        try:
+            amount = Money.parse(self.values[column], currency)
+        except MoneyError:
+            self.error(column, _("Write the amount as a number such as 184.50."))
+            return None
+        if not 0 < amount.minor <= MAX_AMOUNT:
+            self.error(column, _("The amount must be more than zero."))
+            return None
+        return amount
+
+    def whole(self, column: str, low: int, high: int) -> int | None:
+        value = self.values[column]
+        if not re.match(r"^\d{1,6}$", value) or not low <= int(value) <= high:
+            self.error(
+                column,
+                _("A whole number from ${low} to ${high}.", mapping={"low": low, "high": high}),
+            )
+            return None
+        return int(value)
+
+    def payer(self, column: str, dbsession, vault, required: bool = True) -> User | None:
+        value = self.text(column, 64, required)
+        if not value:
+            return None
+        user = dbsession.scalar(
+            select(User)
+            .where(User.national_id_hash == vault.lookup_hash(value))
+            .order_by(User.id)
+            .limit(1)
+        )
+        if user is None:
+            self.error(column, _("No person with this national identifier is known to the portal."))
+        return user
+
+
+def _bill_exists(dbsession, service, number: str) -> bool:
+    return (
+        dbsession.scalar(
+            select(Bill.id).where(Bill.service_id == service.id, Bill.number == number)
+        )
+        is not None
+    )
+
+
+@dataclass(frozen=True)
+class Assessment:
+    line: int
+    payer: User
+    number: str
+    year: int
+    total: Money
+    due_dates: tuple[dt.date, ...]
+
+    def instalments(self) -> list[Money]:
+        """Equal instalments; the minor units that do not divide go to the first one."""
+        count = len(self.due_dates)
+        share, rest = divmod(self.total.minor, count)
+        return [Money(share + (rest if i == 0 else 0), self.total.currency) for i in range(count)]
+
+
+def check_assessments(dbsession, vault, service, rows) -> list[Assessment]:
+    errors: list[RowError] = []
+    seen: dict[str, int] = {}
+    found = []
+    for line, values in rows:
+        row = _Row(line, values, errors)
+        payer = row.payer("national_id", dbsession, vault)
+        number = row.number("assessment_number")
+        if number in seen:
+            row.error(
+                "assessment_number",
+                _("The same assessment is on line ${line}.", mapping={"line": seen[number]}),
+            )
+        elif number and _bill_exists(dbsession, service, f"{number}-1"):
+            row.error("assessment_number", _("This assessment was imported before."))
+        if number:
+            seen.setdefault(number, line)
+        year = row.whole("year", 2000, 2100)
+        total = row.amount("total", row.currency("currency"))
+        count = row.whole("instalments", 1, MAX_INSTALMENTS)
+        parts = [part.strip() for part in values["due_dates"].split(";") if part.strip()]
+        dates = [row.date("due_dates", part) for part in parts]
+        if count is not None and len(parts) != count:
+            row.error(
+                "due_dates",
+                _(
+                    "Give one due date per instalment: ${count} dates separated by ;.",
+                    mapping={"count": count},
+                ),
+            )
+        elif None not in dates and any(a >= b for a, b in zip(dates, dates[1:], strict=False)):
+            row.error("due_dates", _("The due dates must follow each other in order."))
+        if total is not None and count is not None and total.minor < count:
+            row.error("total", _("The total is too small to split into instalments."))
+        if not row.bad:
+            found.append(Assessment(line, payer, number, year, total, tuple(dates)))
+    if errors:
+        raise ImportRefused(errors)
+    return found
+
+
+def issue_assessment(dbsession, service, assessment: Assessment) -> list[Bill]:
+    count = len(assessment.due_dates)
+    bills = []
+    for index, (amount, due) in enumerate(
+        zip(assessment.instalments(), assessment.due_dates, strict=True), start=1
+    ):
+        mapping = {
+            "tax": service.name,
+            "year": assessment.year,
+            "n": index,
+            "count": count,
+            "number": assessment.number,
+        }
+        bills.append(
+            issue_bill(
+                dbsession,
+                service=service,
+                number=f"{assessment.number}-{index}",
+                description=_(
+                    "${tax} ${year}, instalment ${n} of ${count}", mapping=mapping
+                ).interpolate(),
+                due_date=due,
+                lines=[
+                    BillLineInput(
+                        _(
+                            "Assessment ${number}, instalment ${n} of ${count}", mapping=mapping
+                        ).interpolate(),
+                        amount,
+                    )
+                ],
+                payer_user=assessment.payer,
+            )
+        )
+    return bills
+
+
+@dataclass(frozen=True)
+class UtilityBillRow:
+    line: int
+    customer_number: str
+    payer: User
+    number: str
+    description: str
+    due_date: dt.date
+    amount: Money
+
+
+def check_utility_bills(dbsession, vault, service, rows) -> list[UtilityBillRow]:
+    errors: list[RowError] = []
+    seen: dict[str, int] = {}
+    #: customer number -> the account holder, from the database or an earlier line
+    holders: dict[str, User] = {}
+    found = []
+    for line, values in rows:
+        row = _Row(line, values, errors)
+        customer = row.number("customer_number")
+        holder = holders.get(customer)
+        if customer and holder is None:
+            account = utility_account(dbsession, service, customer)
+            holder = account.payer_user if account is not None else None
+        payer = row.payer("national_id", dbsession, vault, required=holder is None)
+        if holder is not None:
+            if payer is not None and payer.id != holder.id:
+                row.error("national_id", _("This customer number belongs to another person."))
+            payer = holder
+        elif customer and payer is not None:
+            holders[customer] = payer
+        number = row.number("bill_number")
+        if number in seen:
+            row.error(
+                "bill_number",
+                _("The same bill number is on line ${line}.", mapping={"line": seen[number]}),
+            )
+        elif number and _bill_exists(dbsession, service, number):
+            row.error("bill_number", _("This bill number was used before."))
+        if number:
+            seen.setdefault(number, line)
+        description = row.text("description", 300)
+        due = row.date("due_date")
+        amount = row.amount("amount", row.currency("currency"))
+        if not row.bad:
+            found.append(UtilityBillRow(line, customer, payer, number, description, due, amount))
+    if errors:
+        raise ImportRefused(errors)
+    return found
+
+
+def issue_utility_bill(dbsession, service, row: UtilityBillRow) -> Bill:
+    bill = issue_bill(
+        dbsession,
+        service=service,
+        number=row.number,
+        description=row.description,
+        due_date=row.due_date,
+        lines=[BillLineInput(row.description, row.amount)],
+        payer_user=row.payer,
+    )
+    record_utility_bill(dbsession, bill, row.customer_number)
+    return bill
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    rows: int
+    bills: int
+
+
+def import_bills(dbsession, vault, service, kind: str, data: bytes) -> ImportResult:
+    """Check the whole file, then issue its bills; :class:`ImportRefused` writes nothing."""
+    if kind not in IMPORTABLE_KINDS:
+        raise ImportRefused([RowError(0, "", _("This service does not take imported bills."))])
+    rows = read_rows(data, columns_for(kind))
+    if kind == TAX:
+        checked = check_assessments(dbsession, vault, service, rows)
+        bills = [bill for item in checked for bill in issue_assessment(dbsession, service, item)]
+    else:
+        checked = check_utility_bills(dbsession, vault, service, rows)
+        bills = [issue_utility_bill(dbsession, service, item) for item in checked]
+    dbsession.flush()
+    return ImportResult(len(checked), len(bills))

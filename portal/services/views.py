@@ -1,0 +1,222 @@
+"""The services' pages: the public catalogue, the administrators' fee schedules, the clerks'
+CSV imports and the citizen's utility accounts."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound, HTTPSeeOther
+from pyramid.view import view_config
+from sqlalchemy import select
+
+from portal.billing import surcharges
+from portal.billing.money import CURRENCY_CODES
+from portal.i18n import _
+from portal.security import PUBLIC
+from portal.services import fees
+from portal.services.catalogue import search
+from portal.services.imports import (
+    ImportRefused,
+    RowError,
+    columns_for,
+    import_bills,
+)
+from portal.services.interfaces import public_service, public_services
+from portal.services.models import Service
+from portal.services.resources import ServiceImportContext
+from portal.services.utilities import accounts_of
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY = 100
+#: what a service's ``issues`` names, as people read it
+ISSUED = {"certificate": _("a certificate (PDF) to download")}
+
+
+@view_config(route_name="services", renderer="services/catalogue.jinja2", permission=PUBLIC)
+def catalogue(request):
+    query = request.GET.get("q", "")[:MAX_QUERY].strip()
+    found = search(
+        list(public_services(request.registry).values()), query, request.localizer.translate
+    )
+    return {"services": found, "query": query}
+
+
+@view_config(route_name="service", renderer="services/service.jinja2", permission=PUBLIC)
+def service_page(request):
+    """What a service is, what it costs today (and what is already decided), what is needed."""
+    plugin = public_service(request.registry, request.matchdict["code"])
+    if plugin is None:
+        raise HTTPNotFound()
+    today = surcharges.today(request)
+    row = request.dbsession.scalar(select(Service).where(Service.code == plugin.info.code))
+    return {
+        "service": plugin.info,
+        "department": row.department.name if row is not None else None,
+        "issues": request.localizer.translate(ISSUED.get(plugin.info.issues, plugin.info.issues))
+        if plugin.info.issues
+        else None,
+        "fees": fees.schedule_in_force(request.dbsession, plugin.info.code, today),
+        "scheduled": fees.scheduled_changes(request.dbsession, plugin.info.code, today),
+    }
+
+
+def _fees_page(request, errors=None, values=None):
+    today = surcharges.today(request)
+    services = sorted(
+        public_services(request.registry).values(),
+        key=lambda plugin: request.localizer.translate(plugin.info.name).casefold(),
+    )
+    schedules = [
+        {
+            "service": plugin.info,
+            "fees": fees.schedule_in_force(request.dbsession, plugin.info.code, today),
+            "scheduled": fees.scheduled_changes(request.dbsession, plugin.info.code, today),
+        }
+        for plugin in services
+    ]
+    return {
+        "schedules": schedules,
+        "services": [plugin.info for plugin in services],
+        "currencies": sorted(CURRENCY_CODES),
+        "errors": errors or {},
+        "values": values or {"currency": "EUR", "effective_from": today.isoformat()},
+        "today": today,
+    }
+
+
+@view_config(
+    route_name="admin_fees",
+    request_method="GET",
+    renderer="services/fees.jinja2",
+    permission="administer",
+)
+def fee_schedules(request):
+    return _fees_page(request)
+
+
+@view_config(
+    route_name="admin_fees",
+    request_method="POST",
+    renderer="services/fees.jinja2",
+    permission="administer",
+)
+def change_fee(request):
+    """A new price from a day on; a refused change is shown again with what to correct."""
+    try:
+        change = fees.read_fee_change(
+            request.POST, set(public_services(request.registry)), surcharges.today(request)
+        )
+    except fees.FeeError as refused:
+        request.response.status_int = 422
+        return _fees_page(request, refused.errors, dict(request.POST))
+    fees.set_fee(request.dbsession, change, request.user)
+    log.info("fee %s/%s set from %s", change.service_code, change.item_code, change.effective_from)
+    request.session.flash(
+        request.localizer.translate(
+            _(
+                "The new price of ${item} applies from ${day} to bills issued from then on.",
+                mapping={"item": change.label, "day": change.effective_from.isoformat()},
+            )
+        )
+    )
+    return HTTPSeeOther(request.route_url("admin_fees"))
+
+
+@view_config(
+    route_name="admin_fee_withdraw",
+    request_method="POST",
+    renderer="services/fees.jinja2",
+    permission="administer",
+)
+def withdraw_fee(request):
+    entry = request.POST.get("entry", "")
+    if not entry.isdigit():
+        request.response.status_int = 400
+        return _fees_page(request, {"entry": _("Choose a price to withdraw.")})
+    try:
+        fees.withdraw_fee(request.dbsession, int(entry), surcharges.today(request))
+    except fees.FeeError as refused:
+        request.response.status_int = 409
+        return _fees_page(request, refused.errors)
+    request.session.flash(request.localizer.translate(_("The scheduled price was withdrawn.")))
+    return HTTPSeeOther(request.route_url("admin_fees"))
+
+
+def _imports_page(context, request, report=None, service_code=""):
+    services = [
+        service
+        for service in context.services
+        if request.has_permission("import", ServiceImportContext(service))
+    ]
+    columns = {
+        service.code: columns_for(public_service(request.registry, service.code).info.kind)
+        for service in services
+    }
+    return {
+        "services": services,
+        "columns": columns,
+        "report": report,
+        "service_code": service_code,
+    }
+
+
+@view_config(
+    route_name="bill_imports",
+    request_method="GET",
+    renderer="services/imports.jinja2",
+    permission="import",
+)
+def imports_form(context, request):
+    return _imports_page(context, request)
+
+
+def _refuse(context, request, status: int, errors: list[RowError], service_code: str):
+    request.response.status_int = status
+    return _imports_page(context, request, errors, service_code)
+
+
+@view_config(
+    route_name="bill_imports",
+    request_method="POST",
+    renderer="services/imports.jinja2",
+    permission="import",
+)
+def import_file(context, request):
+    """Import a CSV for one service: all of it, or nothing and a report of every bad row."""
+    code = str(request.POST.get("service", ""))
+    service = next((s for s in context.services if s.code == code), None)
+    if service is None:
+        return _refuse(context, request, 422, [RowError(0, "service", _("Choose a service."))], "")
+    if not request.has_permission("import", ServiceImportContext(service)):
+        raise HTTPForbidden()
+    upload = request.POST.get("file")
+    if not hasattr(upload, "file"):
+        return _refuse(
+            context, request, 422, [RowError(0, "file", _("Choose a CSV file to upload."))], code
+        )
+    kind = public_service(request.registry, code).info.kind
+    try:
+        result = import_bills(request.dbsession, request.pii, service, kind, upload.file.read())
+    except ImportRefused as refused:
+        log.warning("import for %s refused: %d problems", code, len(refused.errors))
+        return _refuse(context, request, 422, refused.errors, code)
+    log.info("import for %s: %d rows, %d bills", code, result.rows, result.bills)
+    request.session.flash(
+        request.localizer.translate(
+            _(
+                "Imported ${rows} rows: ${bills} bills issued.",
+                mapping={"rows": result.rows, "bills": result.bills},
+            )
+        )
+    )
+    return HTTPSeeOther(request.route_url("bill_imports"))
+
+
+@view_config(route_name="utilities", renderer="services/utilities.jinja2", permission="account")
+def utilities(request):
+    return {
+        "accounts": accounts_of(request.dbsession, request.registry, request.user),
+        "idempotency_key": uuid.uuid4().hex + uuid.uuid4().hex[:8],
+    }

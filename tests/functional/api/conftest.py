@@ -1,0 +1,133 @@
+"""Calling the API as an integration does: a service's bearer key, JSON in and out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import webtest
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+from sqlalchemy import func, select
+
+from portal.api import openapi_document
+from portal.api.auth import create_api_key
+from portal.billing.models import Bill
+from portal.identity.models import Organisation
+from tests import factories
+
+ANA_NATIONAL_ID = "19800101-1234"
+
+
+@dataclass
+class ServiceClient:
+    """A service's integration: its key, and the requests it sends with it."""
+
+    app: object
+    service: object
+    api_key: object
+    token: str
+
+    @property
+    def headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def get(self, path, status=200, **kwargs):
+        return self.app.get(path, headers=self.headers, status=status, **kwargs)
+
+    def post(self, path, body, status=200):
+        return self.app.post_json(path, body, headers=self.headers, status=status)
+
+
+def make_client(wsgi_app, dbsession, service_code):
+    """A key for the service and a client of its own: no browser cookies, only the key."""
+    service = factories.service(dbsession, service_code)
+    api_key, token = create_api_key(dbsession, service, f"{service_code} integration")
+    dbsession.commit()
+    app = webtest.TestApp(
+        wsgi_app, extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}
+    )
+    return ServiceClient(app, service, api_key, token)
+
+
+@pytest.fixture
+def water(wsgi_app, engine, dbsession):
+    return make_client(wsgi_app, dbsession, "water")
+
+
+@pytest.fixture
+def tax_office(wsgi_app, engine, dbsession):
+    return make_client(wsgi_app, dbsession, "property-tax")
+
+
+@pytest.fixture
+def ana(dbsession, wsgi_app):
+    """Ana as the portal knows her after a sign-in: by a keyed hash of her national id."""
+    user = factories.user(dbsession, name_id="citizen-ana")
+    user.national_id_hash = wsgi_app.registry["pii_vault"].lookup_hash(ANA_NATIONAL_ID)
+    dbsession.commit()
+    return user
+
+
+@pytest.fixture
+def northwind(dbsession):
+    organisation = Organisation(registration_number="NW-100200", name="Northwind Supplies Ltd")
+    dbsession.add(organisation)
+    dbsession.commit()
+    return organisation
+
+
+def new_bill(**changes) -> dict:
+    body = {
+        "payer": {"national_id": ANA_NATIONAL_ID},
+        "number": "W-2026-0001",
+        "description": "Water supply, October 2026",
+        "due_date": "2026-12-15",
+        "currency": "EUR",
+        "lines": [
+            {"description": "Water, 12 m3", "amount": 1250},
+            {"description": "Network fee", "amount": 300},
+        ],
+    }
+    body.update(changes)
+    return body
+
+
+def bill_count(dbsession) -> int:
+    dbsession.expire_all()
+    return dbsession.scalar(select(func.count()).select_from(Bill))
+
+
+OPENAPI = openapi_document()
+_SPEC_URI = "urn:portal:openapi"
+_REGISTRY = Registry().with_resource(
+    _SPEC_URI, Resource.from_contents(OPENAPI, default_specification=DRAFT202012)
+)
+
+
+def _escape(part: str) -> str:
+    return part.replace("~", "~0").replace("/", "~1")
+
+
+def conforms(response, path: str, method: str = "get"):
+    """Fail unless ``response`` is what the OpenAPI document promises for ``method path``
+    and the response's status: a documented status, media type and a body its schema accepts."""
+    operation = OPENAPI["paths"][path][method]
+    status = str(response.status_int)
+    declared = operation["responses"].get(status)
+    assert declared is not None, f"{method.upper()} {path} does not document {status}"
+    where = f"/paths/{_escape(path)}/{method}/responses/{status}"
+    if "$ref" in declared:
+        where = declared["$ref"].removeprefix("#")
+        declared = OPENAPI["components"]["responses"][where.rsplit("/", 1)[1]]
+    assert response.content_type in declared["content"], response.content_type
+    where += f"/content/{_escape(response.content_type)}/schema"
+    validator = Draft202012Validator(
+        {"$ref": f"{_SPEC_URI}#{where}"},
+        registry=_REGISTRY,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+    errors = [error.message for error in validator.iter_errors(response.json)]
+    assert errors == [], errors
+    return response.json

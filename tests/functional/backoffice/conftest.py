@@ -1,0 +1,122 @@
+"""Payments made for real: bills and payments through the portal's services, paid on the
+sandbox's hosted page over HTTP, then settled from what the provider reports.
+
+Billing calls that have effects after commit (receipts, refunds) run in a session joined to a
+transaction manager, as the portal's own tasks do (:func:`portal.tasks.task_dbsession`).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from portal.billing.models import Payment
+from portal.billing.payments import apply_provider_payment, start_payment
+from portal.billing.providers.sandbox import SandboxProvider
+from portal.tasks import task_dbsession
+from tests import factories
+from tests.sandbox.conftest import API_KEY, FAST_SETTINGS, MERCHANT_ID, SECRET, Receiver, Sandbox
+
+
+def csrf_token(app) -> str:
+    """The CSRF token the layout's sign-out form carries for a signed-in person."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', app.get("/").text).group(1)
+
+
+def the_payment(dbsession, public_id: str) -> Payment:
+    dbsession.expire_all()
+    return dbsession.scalar(select(Payment).where(Payment.public_id == public_id))
+
+
+def pay_at_provider(dbsession, provider, sandbox, payment: Payment) -> None:
+    """Open the hosted page for ``payment`` and pay it with a card that succeeds."""
+    url = start_payment(
+        payment,
+        provider,
+        description="Payment to the public services",
+        return_url=f"https://localhost/payments/{payment.public_id}/return",
+        notify_url=sandbox.receiver.url,
+    )
+    dbsession.commit()
+    assert sandbox.pay({"hosted_url": url}).status_code == 303
+
+
+def managed(session, payment: Payment) -> Payment:
+    """``payment`` as loaded in ``session``."""
+    return session.scalar(select(Payment).where(Payment.public_id == payment.public_id))
+
+
+def settle(provider, payment: Payment, report=None) -> None:
+    """Apply what the provider says about ``payment`` (or ``report``) and commit."""
+    with task_dbsession() as session:
+        report = report or provider.query_payment(payment.public_id)
+        apply_provider_payment(session, managed(session, payment), report, "test")
+
+
+class Payments:
+    """Makes payments of bills of a service, optionally paid and settled."""
+
+    def __init__(self, dbsession, provider, sandbox):
+        self.dbsession = dbsession
+        self.provider = provider
+        self.sandbox = sandbox
+
+    def unpaid(self, amount=12_50, service_code="property-tax", payer=None) -> Payment:
+        dbsession = self.dbsession
+        payer = payer or factories.user(dbsession, "citizen-ben")
+        bill = factories.bill(dbsession, payer, amount=amount, service_code=service_code)
+        payment = factories.payment(dbsession, payer, [bill])
+        dbsession.commit()
+        return payment
+
+    def paid_at_provider(self, **kwargs) -> Payment:
+        payment = self.unpaid(**kwargs)
+        pay_at_provider(self.dbsession, self.provider, self.sandbox, payment)
+        return payment
+
+    def settled(self, **kwargs) -> Payment:
+        payment = self.paid_at_provider(**kwargs)
+        settle(self.provider, payment)
+        payment = the_payment(self.dbsession, payment.public_id)
+        assert payment.status == "succeeded"
+        return payment
+
+
+@pytest.fixture
+def services(dbsession, departments):
+    factories.service(dbsession, "property-tax", "Property tax", "revenue")
+    factories.service(dbsession, "vehicle-registration", "Vehicle registration", "registry")
+    dbsession.commit()
+
+
+@pytest.fixture
+def provider(wsgi_app):
+    """The provider the portal itself uses: the session's sandbox over HTTP."""
+    return wsgi_app.registry["payment_provider"]
+
+
+@pytest.fixture
+def payments(dbsession, provider, sandbox, services) -> Payments:
+    return Payments(dbsession, provider, sandbox)
+
+
+@pytest.fixture
+def own_sandbox(tmp_path):
+    """A sandbox of its own, so its settlement report holds only this test's payments."""
+    receiver = Receiver()
+    sandbox = Sandbox({**FAST_SETTINGS, "db_path": str(tmp_path / "sandbox.db")}, receiver)
+    yield sandbox
+    sandbox.close()
+    receiver.close()
+
+
+@pytest.fixture
+def own_provider(own_sandbox):
+    return SandboxProvider(own_sandbox.base_url, MERCHANT_ID, API_KEY, SECRET)
+
+
+@pytest.fixture
+def own_payments(dbsession, own_provider, own_sandbox, services) -> Payments:
+    return Payments(dbsession, own_provider, own_sandbox)

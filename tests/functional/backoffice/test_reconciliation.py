@@ -1,0 +1,236 @@
+"""Reconciliation of a day's settlement report (from a sandbox of the test's own, so the report
+holds only what the test paid) against the portal's payments, refunds and ledger."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+
+import pytest
+from pyramid.scripting import prepare
+from sqlalchemy import select
+
+from portal.billing.models import Refund
+from portal.billing.money import Money
+from portal.billing.payments import post_refund, request_refund, send_refund
+from portal.billing.providers import ProviderPayment
+from portal.billing.reconciliation import reconcile
+from portal.scripts import reconcile as script
+from portal.tasks import task_dbsession
+from tests.functional.backoffice.conftest import managed, settle
+
+
+def today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def record_refund(payment, minor: int) -> str:
+    """A refund recorded in the portal (not yet sent); its reference."""
+    with task_dbsession() as session:
+        payment = managed(session, payment)
+        made = request_refund(
+            session, payment, Money(minor, "EUR"), payment.refundable, "Reconciliation test"
+        )
+        return made.public_id
+
+
+def the_refund(session, reference: str) -> Refund:
+    return session.scalar(select(Refund).where(Refund.public_id == reference))
+
+
+def refund(provider, payment, minor: int) -> str:
+    """A refund recorded, sent to the provider and posted, as the refund task does."""
+    reference = record_refund(payment, minor)
+    with task_dbsession() as session:
+        send_refund(session, the_refund(session, reference), provider)
+    return reference
+
+
+@pytest.fixture
+def consistent_day(own_payments, own_provider, dbsession):
+    """A payment and a partial refund of it, the same at the provider and in the portal."""
+    payment = own_payments.settled(amount=12_50)
+    refund(own_provider, payment, 2_00)
+    return payment
+
+
+@pytest.fixture
+def inconsistent_day(own_payments, own_provider, own_sandbox, dbsession, consistent_day):
+    """Beside the consistent payment, one of each kind of discrepancy."""
+    made = {}
+    # paid at the provider, still waiting in the portal
+    made["not_settled_here"] = own_payments.paid_at_provider(amount=15_00)
+    # paid at the provider with a reference the portal never issued
+    stranger = own_sandbox.new_payment(reference=f"stranger-{uuid.uuid4().hex[:8]}", amount=9_99)
+    assert own_sandbox.pay(stranger).status_code == 303
+    made["stranger"] = stranger["reference"]
+    # settled in the portal, never at the provider
+    ghost = own_payments.unpaid(amount=7_00)
+    report = ProviderPayment(
+        "psp-ghost",
+        ghost.public_id,
+        "succeeded",
+        ghost.amount,
+        Money(0, "EUR"),
+        "Visa •••• 4242",
+        None,
+    )
+    settle(own_provider, ghost, report)
+    made["ghost"] = ghost
+    # the provider took more than the portal asked for
+    greedy = own_payments.unpaid(amount=20_00)
+    started = own_provider.start_payment(
+        greedy.public_id,
+        Money(21_00, "EUR"),
+        "Payment",
+        "https://localhost/r",
+        own_sandbox.receiver.url,
+    )
+    assert own_sandbox.pay({"hosted_url": started.hosted_url}).status_code == 303
+    greedy.provider_payment_id = started.provider_payment_id
+    dbsession.commit()
+    report = own_provider.query_payment(greedy.public_id)
+    settle(own_provider, greedy, dataclasses.replace(report, amount=greedy.amount))
+    made["greedy"] = greedy
+    # the provider refunded more than the portal recorded
+    generous = own_payments.settled(amount=10_00)
+    reference = record_refund(generous, 2_00)
+    own_provider.refund(generous.provider_payment_id, Money(3_00, "EUR"), reference)
+    with task_dbsession() as session:
+        post_refund(session, the_refund(session, reference))
+    made["generous_refund"] = reference
+    return made
+
+
+def test_a_consistent_day_is_clean(consistent_day, own_provider, dbsession):
+    result = reconcile(dbsession, own_provider, today())
+    assert result.clean
+    assert result.matched == 2
+    fee = 18 + 20  # 1.4 % of 12.50 rounded half up, plus 20 cents
+    assert result.totals() == {
+        "EUR": {
+            "payments": Money(12_50, "EUR"),
+            "refunds": Money(2_00, "EUR"),
+            "fees": Money(fee, "EUR"),
+            "net": Money(12_50 - 2_00 - fee, "EUR"),
+        }
+    }
+
+
+def test_discrepancies_are_found(inconsistent_day, own_provider, dbsession):
+    made = inconsistent_day
+    result = reconcile(dbsession, own_provider, today())
+    assert not result.clean
+    assert result.matched == 3  # the consistent payment and refund, and the generous payment
+    assert sorted((d.what, d.reference, d.provider_amount) for d in result.missing_in_portal) == (
+        sorted(
+            [
+                ("payment", made["not_settled_here"].public_id, Money(15_00, "EUR")),
+                ("payment", made["stranger"], Money(9_99, "EUR")),
+            ]
+        )
+    )
+    assert [(d.what, d.reference, d.portal_amount) for d in result.missing_in_report] == [
+        ("payment", made["ghost"].public_id, Money(7_00, "EUR"))
+    ]
+    assert sorted(
+        (d.what, d.reference, d.provider_amount, d.portal_amount) for d in result.amount_differences
+    ) == sorted(
+        [
+            ("payment", made["greedy"].public_id, Money(21_00, "EUR"), Money(20_00, "EUR")),
+            ("refund", made["generous_refund"], Money(3_00, "EUR"), Money(2_00, "EUR")),
+        ]
+    )
+
+
+def test_a_refund_the_portal_has_not_confirmed_is_missing_in_the_portal(
+    own_payments, own_provider, dbsession
+):
+    payment = own_payments.settled(amount=12_50)
+    reference = record_refund(payment, 1_00)
+    own_provider.refund(payment.provider_payment_id, Money(1_00, "EUR"), reference)
+    result = reconcile(dbsession, own_provider, today())
+    assert [(d.what, d.reference) for d in result.discrepancies] == [("refund", reference)]
+    assert result.missing_in_portal[0].detail == "refunded by the provider, requested in the portal"
+
+
+def test_another_day_does_not_see_todays_payments(consistent_day, own_provider, dbsession):
+    result = reconcile(dbsession, own_provider, today() - dt.timedelta(days=2))
+    assert result.clean and result.lines == [] and result.matched == 0
+
+
+def test_settled_here_just_after_midnight_is_found_in_the_previous_days_report(
+    own_payments, own_provider, dbsession
+):
+    """The portal learns of a settlement after the provider made it, possibly the next day."""
+    payment = own_payments.settled(amount=12_50)
+    payment.settled_at = dt.datetime.combine(
+        today() + dt.timedelta(days=1), dt.time(0, 0, 5), dt.UTC
+    )
+    dbsession.commit()
+    assert reconcile(dbsession, own_provider, today() + dt.timedelta(days=1)).clean
+
+
+@pytest.fixture
+def portal_uses_own_provider(monkeypatch, wsgi_app, own_provider):
+    monkeypatch.setitem(wsgi_app.registry, "payment_provider", own_provider)
+
+
+def test_the_page_shows_the_discrepancies(inconsistent_day, portal_uses_own_provider, signed_in):
+    page = signed_in("admin-ada").get(
+        "/backoffice/reconciliation", params={"date": today().isoformat()}
+    )
+    assert "5 discrepancies" in page.text
+    missing_here = page.text.split('id="missing_in_portal"')[1].split("</section>")[0]
+    assert inconsistent_day["not_settled_here"].public_id in missing_here
+    assert inconsistent_day["stranger"] in missing_here
+    missing_there = page.text.split('id="missing_in_report"')[1].split("</section>")[0]
+    assert inconsistent_day["ghost"].public_id in missing_there
+    differs = page.text.split('id="amount_differs"')[1].split("</section>")[0]
+    assert inconsistent_day["greedy"].public_id in differs and "€21.00" in differs
+
+
+def test_the_page_says_when_a_day_is_clean(consistent_day, portal_uses_own_provider, signed_in):
+    page = signed_in("clerk-dan").get(
+        "/backoffice/reconciliation", params={"date": today().isoformat()}
+    )
+    assert "No discrepancies" in page.text and "2 lines matched" in page.text
+
+
+def test_the_page_is_for_clerks_and_administrators(signed_in):
+    app = signed_in("citizen-ana")
+    app.get("/backoffice/reconciliation", status=403)
+
+
+def test_the_page_refuses_a_malformed_date(signed_in):
+    signed_in("clerk-clara").get("/backoffice/reconciliation", params={"date": "31/12"}, status=400)
+
+
+@pytest.fixture
+def script_env(monkeypatch, wsgi_app):
+    """The script bootstraps the running portal's registry instead of reading an ini file."""
+    monkeypatch.setattr(script, "bootstrap", lambda uri: prepare(registry=wsgi_app.registry))
+    monkeypatch.setattr(script, "setup_logging", lambda uri: None)
+
+
+def test_the_script_exits_non_zero_on_discrepancies(
+    inconsistent_day, portal_uses_own_provider, script_env, capsys
+):
+    assert script.main(["portal.ini", "--date", today().isoformat()]) == 1
+    out = capsys.readouterr().out
+    assert inconsistent_day["ghost"].public_id in out
+    assert "5 discrepancies." in out
+
+
+def test_the_script_exits_zero_on_a_clean_day(
+    consistent_day, portal_uses_own_provider, script_env, capsys
+):
+    assert script.main(["portal.ini", "--date", today().isoformat()]) == 0
+    assert "No discrepancies." in capsys.readouterr().out
+
+
+def test_the_script_refuses_a_malformed_date(script_env):
+    with pytest.raises(SystemExit) as exited:
+        script.main(["portal.ini", "--date", "yesterday"])
+    assert exited.value.code == 2

@@ -1,0 +1,1 @@
+from tests.functional.billing.conftest import ana, ana_bills, payer  # noqa: F401 (fixtures)

@@ -1,0 +1,159 @@
+"""Receipts: issued when a payment succeeds, signed, verifiable, downloadable, e-mailed."""
+
+import hashlib
+import io
+import json
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+from pyhanko.keys import load_cert_from_pemder
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+from sqlalchemy import select
+
+from portal.receipts.models import Receipt
+from tests.functional.billing.conftest import deliver, notifications_for
+from tests.sandbox.conftest import SUCCESS
+
+
+@pytest.fixture
+def paid(payer, ana_bills, dbsession, sandbox):
+    """Ana pays both bills with the success card; the notification reaches the portal."""
+    from portal.billing.models import Payment
+
+    hosted = payer.checkout(payer.pay(ana_bills))
+    payer.enter_card(hosted, SUCCESS)
+    payment = dbsession.scalars(select(Payment)).one()
+    deliver(payer.app, notifications_for(sandbox, payment.public_id)[0])
+    dbsession.expire_all()
+    return payment
+
+
+def the_receipt(dbsession) -> Receipt:
+    dbsession.expire_all()
+    return dbsession.scalars(select(Receipt)).one()
+
+
+def validate(pdf: bytes, cert_path: Path):
+    trust = load_cert_from_pemder(str(cert_path))
+    reader = PdfFileReader(io.BytesIO(pdf))
+    (signature,) = reader.embedded_signatures
+    return validate_pdf_signature(signature, ValidationContext(trust_roots=[trust]))
+
+
+def test_receipt_is_issued_signed_and_downloadable(paid, payer, dbsession, keys_dir):
+    receipt = the_receipt(dbsession)
+    assert receipt.number.startswith("R-") and receipt.number.endswith("-000001")
+    assert hashlib.sha256(receipt.pdf).hexdigest() == receipt.sha256
+    download = payer.app.get(f"/receipts/{receipt.number}.pdf")
+    assert download.body == receipt.pdf
+    assert download.headers["ETag"].strip('"') == receipt.sha256
+    payer.app.get(
+        f"/receipts/{receipt.number}.pdf",
+        headers={"If-None-Match": download.headers["ETag"]},
+        status=304,
+    )
+    status = validate(download.body, keys_dir / "signing.crt")
+    assert status.intact and status.valid and status.bottom_line
+
+
+def test_changing_one_byte_breaks_the_signature(paid, dbsession, keys_dir):
+    pdf = bytearray(the_receipt(dbsession).pdf)
+    position = pdf.find(b"/Type /Page") or len(pdf) // 3
+    pdf[position + 2] ^= 0x01
+    try:
+        status = validate(bytes(pdf), keys_dir / "signing.crt")
+    except Exception:  # the document no longer parses as signed: also a failure to verify
+        return
+    assert not (status.intact and status.valid)
+
+
+def test_receipt_is_pdfa_with_the_data_attached(paid, dbsession, tmp_path, ana_bills):
+    receipt = the_receipt(dbsession)
+    pdf = tmp_path / "receipt.pdf"
+    pdf.write_bytes(receipt.pdf)
+    metadata = subprocess.run(
+        ["pdfinfo", "-meta", str(pdf)], capture_output=True, text=True, check=True
+    ).stdout
+    assert re.search(r'pdfaid:part(="|>)3', metadata)
+    assert re.search(r'pdfaid:conformance(="|>)B', metadata)
+    subprocess.run(["pdfdetach", "-saveall", "-o", str(tmp_path), str(pdf)], check=True)
+    data = json.loads((tmp_path / "receipt.json").read_text())
+    assert data["number"] == receipt.number
+    assert data["total_minor"] == 120_00 + 35_40
+    assert {bill["reference"].replace(" ", "") for bill in data["bills"]} == {
+        bill.reference for bill in ana_bills
+    }
+    assert data["method"] == "Visa •••• 4242"
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert receipt.number in text and "Ana Novak" in text and "€155.40" in text
+    assert "City of Example" in text
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True).stdout
+    assert all(line.split()[-5] == "yes" for line in fonts.splitlines()[2:] if line.strip())
+
+
+@pytest.mark.skipif(shutil.which("zbarimg") is None, reason="zbar-tools not installed")
+def test_qr_code_leads_to_the_verify_page(paid, payer, dbsession, tmp_path, testapp):
+    receipt = the_receipt(dbsession)
+    pdf = tmp_path / "receipt.pdf"
+    pdf.write_bytes(receipt.pdf)
+    subprocess.run(
+        ["pdftoppm", "-r", "150", "-png", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")],
+        check=True,
+    )
+    page = next(tmp_path.glob("page*.png"))
+    decoded = subprocess.run(
+        ["zbarimg", "--quiet", "--raw", str(page)], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert decoded == f"https://localhost/verify/{receipt.verification_code}"
+    testapp.reset()
+    shown = testapp.get(decoded.removeprefix("https://localhost"))
+    assert "Valid" in shown.text and receipt.number in shown.text and "€155.40" in shown.text
+    assert "Ana" not in shown.text  # nothing personal
+
+
+def test_verify_unknown_and_rate_limited(testapp):
+    from portal.receipts.views import verify_limiter
+
+    verify_limiter._hits.clear()
+    assert "Unknown" in testapp.get("/verify/ABCDEFGHJK", status=404).text
+    for _ in range(verify_limiter.limit - 1):
+        testapp.get("/verify/ABCDEFGHJK", status=404)
+    response = testapp.get("/verify/ABCDEFGHJK", status=429)
+    assert response.headers["Retry-After"] == "60"
+    verify_limiter._hits.clear()
+
+
+def test_other_people_cannot_download_my_receipt(paid, dbsession, testapp, devidp):
+    from tests.conftest import sign_in
+
+    receipt = the_receipt(dbsession)
+    testapp.reset()
+    sign_in(testapp, devidp, "citizen-ben")
+    testapp.get(f"/receipts/{receipt.number}.pdf", status=403)
+
+
+def test_history_links_the_receipt_and_year_zip(paid, payer, dbsession):
+    receipt = the_receipt(dbsession)
+    assert f"/receipts/{receipt.number}.pdf" in payer.app.get("/payments").text
+    archive = zipfile.ZipFile(
+        io.BytesIO(payer.app.get(f"/receipts/year/{receipt.fiscal_year}.zip").body)
+    )
+    assert archive.namelist() == [f"{receipt.number}.pdf"]
+    assert archive.read(f"{receipt.number}.pdf") == receipt.pdf
+
+
+def test_receipt_is_mailed_after_commit(paid, dbsession, keys_dir):
+    receipt = the_receipt(dbsession)
+    mails = list((keys_dir / "mail").glob("*"))
+    mine = [m for m in mails if receipt.verification_code in m.read_text(errors="ignore")]
+    assert len(mine) == 1
+    assert receipt.emailed_at is not None
+    assert "ana.novak@example.org" in mine[0].read_text(errors="ignore")
