@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pyramid_retry
 import zope.sqlalchemy
 from sqlalchemy import DateTime, MetaData, engine_from_config, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
 
 # Deterministic constraint names keep migrations portable between SQLite and PostgreSQL.
@@ -64,12 +66,23 @@ def get_engine(settings: dict, prefix: str = "sqlalchemy.") -> Engine:
     engine = engine_from_config(settings, prefix)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
 
 
+def _sqlite_begin_immediate(connection) -> None:
+    """SQLite has no row locks, and a transaction that read before another one wrote cannot
+    write any more ("database is locked" at once). Taking the write lock when a transaction
+    begins makes SQLite's transactions queue one after the other instead (development and
+    tests only; PostgreSQL locks rows)."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    """Foreign keys are off by default in SQLite; a busy timeout avoids spurious lock errors
-    between the web process and the worker."""
+    """Foreign keys are off by default in SQLite; a busy timeout lets a transaction wait for
+    another one's write lock (the web process, the worker)."""
+    # pysqlite's own implicit transactions are replaced by the BEGIN above.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
@@ -95,6 +108,9 @@ def includeme(config) -> None:
     settings.setdefault("tm.commit_veto", "pyramid_tm.default_commit_veto")
     config.include("pyramid_tm")
     config.include("pyramid_retry")
+    # A transaction that lost a race on an optimistically locked row (see Payment.version) is
+    # run again from the start, and then sees what the winner committed.
+    pyramid_retry.mark_error_retryable(StaleDataError)
 
     engine = get_engine(settings)
     session_factory = get_session_factory(engine)

@@ -15,6 +15,7 @@ import pytest
 import webtest
 from alembic.config import Config
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import sessionmaker
 
 import portal
 from alembic import command
@@ -115,7 +116,7 @@ def app_settings(database_url, keys_dir, devidp, sandbox) -> dict:
         ),
         "saml.min_loa_pay": "http://eidas.europa.eu/LoA/substantial",
         "saml.min_loa_clerk": "http://eidas.europa.eu/LoA/substantial",
-        "retry.attempts": "1",
+        "retry.attempts": "3",
     }
 
 
@@ -130,7 +131,10 @@ def wsgi_app(app_settings, keys_dir):
 
 @pytest.fixture(scope="session")
 def engine(database_url):
-    engine = create_engine(database_url)
+    """A plain engine for arranging and checking data. On SQLite it does not take the write
+    lock when it merely reads (the app's engine does, see portal.db), and waits for it."""
+    options = {"connect_args": {"timeout": 15}} if database_url.startswith("sqlite") else {}
+    engine = create_engine(database_url, **options)
     yield engine
     engine.dispose()
 
@@ -152,9 +156,9 @@ def _empty_tables(request):
 
 
 @pytest.fixture
-def dbsession(wsgi_app):
-    """A plain session on the app's engine, for arranging and checking data."""
-    session = wsgi_app.registry["dbsession_factory"]()
+def dbsession(wsgi_app, engine):
+    """A plain session for arranging and checking data, on the plain engine."""
+    session = sessionmaker(bind=engine, expire_on_commit=False)()
     yield session
     session.rollback()
     session.close()

@@ -157,6 +157,11 @@ class Payment(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime]
     settled_at: Mapped[dt.datetime | None]
+    #: optimistic lock: two transactions changing one payment cannot both commit (SQLite has
+    #: no row locks; on PostgreSQL it backs up the FOR NO KEY UPDATE locks)
+    version: Mapped[int] = mapped_column(server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
     payer_user: Mapped[User] = relationship()
     allocations: Mapped[list[PaymentAllocation]] = relationship(
@@ -252,6 +257,9 @@ class Refund(Base):
     status: Mapped[str] = mapped_column(String(20), default="requested")
     provider_refund_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
     payment: Mapped[Payment] = relationship()
 

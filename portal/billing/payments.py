@@ -14,6 +14,7 @@ import re
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from portal.billing import events, ledger, state
 from portal.billing.bills import with_status
@@ -187,6 +188,18 @@ def apply_provider_payment(dbsession, payment: Payment, report, cause: str) -> l
     the settlement is posted to the ledger exactly once. Returns refunds to send to the
     provider once the transaction commits (an overpayment is given back).
     """
+    try:
+        with dbsession.begin_nested():
+            return _apply_provider_payment(dbsession, payment, report, cause)
+    except StaleDataError:
+        # Another transaction recorded this payment's outcome first (SQLite has no row
+        # locks; the version column caught it). What it recorded stands.
+        log.info("payment %s: outcome already recorded by another transaction", payment.public_id)
+        dbsession.expire(payment)
+        return []
+
+
+def _apply_provider_payment(dbsession, payment: Payment, report, cause: str) -> list[Refund]:
     payment = lock_payment(dbsession, payment.id)
     if report.amount != payment.amount:
         payment.needs_attention = "provider reports a different amount"

@@ -13,7 +13,7 @@ import secrets
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal.billing.money import Money
 from portal.billing.reference import printed
@@ -164,6 +164,13 @@ class ReceiptIssuer:
         signed = self.signer.sign(
             pdf, reason=f"{context['title']} {receipt.number}", location=self.authority["name"]
         )
-        receipt.pdf = signed
-        receipt.sha256 = hashlib.sha256(signed).hexdigest()
-        dbsession.flush()
+        # Stored once: if another worker stored this receipt meanwhile, its bytes stay.
+        stored = dbsession.execute(
+            update(Receipt)
+            .where(Receipt.id == receipt.id, Receipt.pdf.is_(None))
+            .values(pdf=signed, sha256=hashlib.sha256(signed).hexdigest())
+            .execution_options(synchronize_session=False)
+        )
+        if stored.rowcount == 0:
+            log.info("receipt %s was stored by another worker", receipt.number)
+        dbsession.refresh(receipt)

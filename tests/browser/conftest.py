@@ -91,6 +91,8 @@ def deployment(app_settings, tmp_path_factory) -> Iterator[Deployment]:
             "portal.secure_cookies": "false",
             "portal.hsts": "false",
             "saml.idp_metadata": str(idp.metadata_path),
+            # the sandbox notifies this portal directly, as a provider would
+            "billing.notify_base_url": portal_url,
         }
         app = portal.main({}, **settings)
         sp_metadata.write_bytes(config_metadata(app.registry["saml"]))

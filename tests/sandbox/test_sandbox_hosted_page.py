@@ -162,11 +162,19 @@ def test_silent_card_succeeds_without_any_notification(sandbox):
         assert len(records.events()) == 1
 
 
+def read_if_there(path) -> bytes:
+    """SQLite's -wal and -shm files come and go with its connections."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
 def test_card_number_is_never_stored(sandbox, tmp_path):
     payment = sandbox.paid_payment()
     sandbox.pay(sandbox.new_payment(reference="declined"), DECLINED)
 
-    stored = b"".join(path.read_bytes() for path in tmp_path.glob("sandbox.db*"))
+    stored = b"".join(read_if_there(path) for path in tmp_path.glob("sandbox.db*"))
 
     assert payment["id"].encode() in stored
     assert b"4242424242424242" not in stored

@@ -111,3 +111,27 @@ def test_state_machine_records_transitions_and_refuses_illegal_ones(dbsession, p
 def test_every_state_is_reachable_only_through_the_table(status):
     for target in state.TRANSITIONS[status]:
         assert target in state.TRANSITIONS
+
+
+def test_two_transactions_cannot_both_change_a_payment(engine, dbsession, payer):
+    """Without row locks (SQLite) the version column still lets only one of two racing
+    transactions record an outcome; the loser is retried and then sees the winner's."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from portal.billing.models import Payment
+
+    payment = factories.payment(dbsession, payer, [factories.bill(dbsession, payer)])
+    dbsession.commit()
+    from sqlalchemy.orm import Session
+
+    first, second = Session(engine), Session(engine)
+    try:
+        mine, theirs = first.get(Payment, payment.id), second.get(Payment, payment.id)
+        state.transition(mine, state.STARTED, "first")
+        first.commit()
+        state.transition(theirs, state.STARTED, "second")
+        with pytest.raises(StaleDataError):
+            second.commit()
+    finally:
+        first.close()
+        second.close()

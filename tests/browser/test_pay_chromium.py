@@ -1,0 +1,105 @@
+"""A citizen pays two bills in headless Chromium, with JavaScript off: sign-in, the bills page,
+the sandbox's hosted page, the result page that refreshes itself, the receipt and its check."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from tests import factories
+from tests.browser.conftest import CHROMIUM
+
+if not CHROMIUM.exists():
+    pytest.skip(
+        f"{CHROMIUM} is missing: install Debian's chromium package", allow_module_level=True
+    )
+pytest.importorskip("playwright.sync_api", reason="pip install playwright (the [test] extra)")
+
+from playwright.sync_api import expect  # noqa: E402
+
+from portal.receipts.models import Receipt  # noqa: E402
+
+
+def sign_in(page, deployment, persona_name: str, path: str) -> None:
+    page.goto(f"{deployment.portal_url}{path}")
+    page.get_by_role("radio", name=re.compile(rf"^{persona_name}")).check()
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Continue").click()  # no JavaScript: the visible button
+    expect(page).to_have_url(f"{deployment.portal_url}{path}")
+
+
+def enter_card(page, number: str) -> None:
+    page.get_by_label("Card number").fill(number)
+    page.get_by_label("Expiry date").fill("12/39")
+    page.get_by_label("Security code (CVC)").fill("123")
+    page.get_by_label("Name on card").fill("Ana Novak")
+    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+
+
+@pytest.fixture
+def ana_with_bills(deployment, dbsession):
+    from portal.identity.models import User
+
+    ana = factories.user(dbsession, "citizen-ana", idp=deployment.idp.entity_id)
+    ana.given_name, ana.family_name = "Ana", "Novak"
+    bills = [
+        factories.bill(dbsession, ana, amount=120_00, description="Property tax 2026 Q1"),
+        factories.bill(
+            dbsession, ana, amount=35_40, service_code="water", description="Water, October"
+        ),
+    ]
+    dbsession.commit()
+    assert dbsession.scalar(select(User).where(User.name_id == "citizen-ana")) is not None
+    return bills
+
+
+def test_pay_two_bills_without_javascript(
+    deployment, open_browser, screenshot, ana_with_bills, dbsession
+):
+    page = open_browser(javascript=False)
+    sign_in(page, deployment, "Ana Novak", "/bills")
+    for bill in ana_with_bills:
+        page.get_by_role("checkbox", name=re.compile(bill.description)).check()
+    screenshot(page, "pay-bills")
+    page.get_by_role("button", name="Pay selected bills").click()
+
+    expect(page.get_by_role("heading", name="Pay by card")).to_be_visible()
+    expect(page.get_by_text("155.40 EUR").first).to_be_visible()
+    enter_card(page, "4242 4242 4242 4242")
+
+    expect(page).to_have_url(re.compile(rf"^{re.escape(deployment.portal_url)}/payments/\w+$"))
+    # the page refreshes itself (meta refresh) until the provider's word arrives
+    expect(page.get_by_role("heading", name="Paid", exact=True)).to_be_visible(timeout=20_000)
+    screenshot(page, "pay-result")
+    if not page.get_by_role("link", name=re.compile(r"^Receipt R-")).count():
+        page.wait_for_timeout(2_000)  # rendered and signed just after the payment committed
+        page.reload()
+    expect(
+        page.get_by_role("link", name=re.compile(r"^Receipt R-\d{4}-\d{6} \(PDF\)$"))
+    ).to_be_visible()
+
+    dbsession.expire_all()
+    receipt = dbsession.scalars(select(Receipt)).one()
+    page.goto(f"{deployment.portal_url}/verify/{receipt.verification_code}")
+    expect(page.get_by_role("heading", name="Valid")).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("Amount"))).to_contain_text("€155.40")
+    screenshot(page, "pay-verify")
+
+    page.goto(f"{deployment.portal_url}/bills?status=paid")
+    for bill in ana_with_bills:
+        expect(page.get_by_role("row", name=re.compile(bill.description))).to_contain_text("Paid")
+
+
+def test_declined_card_leaves_the_bill_to_pay(deployment, open_browser, ana_with_bills):
+    page = open_browser(javascript=False)
+    sign_in(page, deployment, "Ana Novak", "/bills")
+    row = page.get_by_role("row", name=re.compile(ana_with_bills[1].description))
+    row.get_by_role("button", name="Pay").click()
+    enter_card(page, "4000 0000 0000 0002")
+    expect(page.get_by_role("heading", name="Not paid")).to_be_visible(timeout=20_000)
+    page.get_by_role("link", name="Back to your bills").click()
+    expect(page.get_by_role("row", name=re.compile(ana_with_bills[1].description))).to_contain_text(
+        "To pay"
+    )
