@@ -24,7 +24,7 @@ from portal.receipts.render import qr_data_uri, render_pdf
 
 log = logging.getLogger(__name__)
 
-SERIES = {RECEIPT: "R", CREDIT_NOTE: "C"}
+SERIES = {RECEIPT: "R", CREDIT_NOTE: "CN"}
 #: unambiguous letters and digits for codes people type from paper
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 

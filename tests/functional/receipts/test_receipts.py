@@ -157,3 +157,32 @@ def test_receipt_is_mailed_after_commit(paid, dbsession, keys_dir):
     assert len(mine) == 1
     assert receipt.emailed_at is not None
     assert "ana.novak@example.org" in mine[0].read_text(errors="ignore")
+
+
+def test_a_refund_gets_its_own_signed_credit_note(paid, dbsession, wsgi_app, keys_dir, testapp):
+    from portal.billing.models import Payment, Refund
+    from portal.billing.money import Money
+    from portal.billing.payments import request_refund, send_refund
+    from portal.tasks import task_dbsession
+
+    with task_dbsession() as session:
+        payment = session.get(Payment, paid.id)
+        refund_id = request_refund(
+            session, payment, Money(35_40, "EUR"), payment.refundable, "Water billed twice"
+        ).id
+    with task_dbsession() as session:
+        send_refund(session, session.get(Refund, refund_id), wsgi_app.registry["payment_provider"])
+
+    dbsession.expire_all()
+    receipt, credit_note = dbsession.scalars(select(Receipt).order_by(Receipt.id)).all()
+    assert credit_note.kind == "credit_note" and credit_note.refund_id == refund_id
+    assert credit_note.number.startswith("CN-") and credit_note.number.endswith("-000001")
+    assert credit_note.amount_minor == 35_40
+    status = validate(credit_note.pdf, keys_dir / "signing.crt")
+    assert status.intact and status.valid
+
+    testapp.reset()
+    original = testapp.get(f"/verify/{receipt.verification_code}")
+    assert "partly refunded" in original.text
+    note = testapp.get(f"/verify/{credit_note.verification_code}")
+    assert "Credit note" in note.text and "€35.40" in note.text
