@@ -386,7 +386,7 @@ def arrange(url: str, page_payer_id: int) -> None:
                 service=services[i % len(services)],
                 number=f"ANA-{i:04d}",
                 description=f"{services[i % len(services)].name} 2026, instalment {i + 1}",
-                due_date=dt.date(2026, 1, 1) + dt.timedelta(days=17 * i),
+                due_date=dt.date.today() + dt.timedelta(days=30 + 17 * i),
                 lines=[BillLineInput("Amount due", Money(2_000 + 137 * i, "EUR"))],
                 payer_user=payer,
             )
@@ -419,7 +419,7 @@ INSERT INTO bill (id, public_id, service_id, number, reference, payer_user_id, d
     SELECT id, replace(gen_random_uuid()::text, '-', ''), service_id, %(tag)s || '-' || g,
            'RF' || lpad((98 - ('25' || lpad(id::text, 9, '0') || '271500')::numeric %% 97)::text,
                         2, '0') || 'P' || lpad(id::text, 9, '0'),
-           user_id, 'Bench bill ' || g, 'EUR', total, date '2026-01-01' + (g %% 365)::int, now()
+           user_id, 'Bench bill ' || g, 'EUR', total, current_date + 30 + (g %% 365)::int, now()
     FROM bench_bill;
 INSERT INTO bill_line (bill_id, position, description, amount_minor)
     SELECT id, 0, 'Bench bill ' || g, total FROM bench_bill;
@@ -564,6 +564,8 @@ def main() -> None:
     parser.add_argument("--page-requests", type=int, default=200, help="GET /bills per size")
     parser.add_argument("--pg", default="postgres@127.0.0.1:5432", help="user@host:port")
     parser.add_argument("--explain", action="store_true", help="print every query plan")
+    parser.add_argument("--queue", default="redis://127.0.0.1:6379/15",
+                        help="task queue the portal enqueues receipts on (a scratch Redis db)")
     args = parser.parse_args()
     began = time.perf_counter()
     results: dict = {"load": {}, "loadavg": [os.getloadavg()]}
@@ -578,6 +580,7 @@ def main() -> None:
             url = pg_url(args, portal_db)
             migrate(url)
             ensure_self_signed(tmp / "sp.key", tmp / "sp.crt", "Portal bench SP")
+            ensure_self_signed(tmp / "signing.key", tmp / "signing.crt", "Portal bench receipts")
             portal_port, baseline_port, sandbox_port = free_port(), free_port(), free_port()
             idp = DevIdP(tmp / "idp", IDP_ENTITY, f"http://127.0.0.1:{portal_port}/saml/metadata")
             settings = {
@@ -585,7 +588,12 @@ def main() -> None:
                 "portal.base_url": BASE_URL,
                 "portal.pii_hmac_key": secrets.token_hex(32),
                 "portal.pii_encryption_key": Fernet.generate_key().decode(),
-                "queue.url": "immediate",
+                # as in production: receipts are rendered by workers, off the request path
+                # (none runs here; the jobs are dropped with the queue at the end)
+                "queue.url": args.queue,
+                "receipts.signing_key": str(tmp / "signing.key"),
+                "receipts.signing_cert": str(tmp / "signing.crt"),
+                "mail.directory": str(tmp / "mail"),
                 "billing.sandbox.base_url": f"http://127.0.0.1:{sandbox_port}",
                 "billing.sandbox.merchant_id": MERCHANT_ID,
                 "billing.sandbox.api_key": API_KEY,
@@ -732,6 +740,10 @@ def main() -> None:
                 server.stop()
             for database in (portal_db, baseline_db):
                 pg.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+            if args.queue.startswith("redis://"):
+                import redis
+
+                redis.Redis.from_url(args.queue).flushdb()
     results["loadavg"].append(os.getloadavg())
     report(args, results, time.perf_counter() - began)
 
