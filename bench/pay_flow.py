@@ -564,8 +564,11 @@ def main() -> None:
     parser.add_argument("--page-requests", type=int, default=200, help="GET /bills per size")
     parser.add_argument("--pg", default="postgres@127.0.0.1:5432", help="user@host:port")
     parser.add_argument("--explain", action="store_true", help="print every query plan")
-    parser.add_argument("--queue", default="redis://127.0.0.1:6379/15",
-                        help="task queue the portal enqueues receipts on (a scratch Redis db)")
+    parser.add_argument(
+        "--queue",
+        default="redis://127.0.0.1:6379/15",
+        help="task queue the portal enqueues receipts on (a scratch Redis db)",
+    )
     args = parser.parse_args()
     began = time.perf_counter()
     results: dict = {"load": {}, "loadavg": [os.getloadavg()]}
@@ -594,6 +597,7 @@ def main() -> None:
                 "receipts.signing_key": str(tmp / "signing.key"),
                 "receipts.signing_cert": str(tmp / "signing.crt"),
                 "mail.directory": str(tmp / "mail"),
+                "billing.allow_sandbox": "true",
                 "billing.sandbox.base_url": f"http://127.0.0.1:{sandbox_port}",
                 "billing.sandbox.merchant_id": MERCHANT_ID,
                 "billing.sandbox.api_key": API_KEY,

@@ -481,6 +481,7 @@ def main() -> None:
                 "portal.pii_hmac_key": secrets.token_hex(32),
                 "portal.pii_encryption_key": Fernet.generate_key().decode(),
                 "queue.url": "immediate",
+                "billing.allow_sandbox": "true",
                 "billing.sandbox.base_url": "http://127.0.0.1:9",
                 "billing.sandbox.merchant_id": "bench-merchant",
                 "billing.sandbox.api_key": "bench-api-key",

@@ -81,6 +81,12 @@ def check_required(settings: dict) -> None:
         raise SettingsError(f"missing settings: {named}")
 
 
+def is_production(settings: dict) -> bool:
+    """production.ini says ``portal.environment = production``; start-up checks then refuse
+    development conveniences (inline jobs, the sandbox provider)."""
+    return settings.get("portal.environment") == "production"
+
+
 def setting_bool(settings: dict, name: str, default: bool = False) -> bool:
     return asbool(settings.get(name, default))
 

@@ -21,6 +21,7 @@ from huey import Huey
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
 from portal.db import get_tm_session
+from portal.settings import SettingsError, is_production
 
 log = logging.getLogger(__name__)
 
@@ -83,5 +84,12 @@ def settings() -> dict:
 
 
 def includeme(config) -> None:
+    settings = config.get_settings()
     _state["registry"] = config.registry
-    configure_queue(config.get_settings().get("queue.url", "immediate"))
+    url = settings.get("queue.url", "immediate")
+    if url == "immediate" and is_production(settings):
+        raise SettingsError(
+            "queue.url (PORTAL_QUEUE_URL) must name a broker in production: "
+            "'immediate' runs jobs inside web requests, without retries"
+        )
+    configure_queue(url)

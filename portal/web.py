@@ -10,6 +10,7 @@ import logging
 import re
 import time
 import uuid
+from urllib.parse import urlsplit
 
 from pyramid.httpexceptions import HTTPError, HTTPForbidden, HTTPNotFound, HTTPSeeOther
 from pyramid.tweens import INGRESS
@@ -146,8 +147,14 @@ def content_security_policy(settings: dict, form_targets: list[str]) -> str:
 def request_tween_factory(handler, registry):
     """Request id, security headers and one access-log line per request."""
     hsts = setting_bool(registry.settings, "portal.hsts")
+    base = urlsplit(registry.settings["portal.base_url"])
 
     def tween(request):
+        # Every URL the portal builds comes from portal.base_url, never from the Host header
+        # (behind a reverse proxy, or when someone forges it).
+        request.scheme = base.scheme
+        request.host = base.netloc
+        request.script_name = base.path.rstrip("/")
         offered = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = offered if _SAFE_REQUEST_ID.match(offered) else uuid.uuid4().hex
         request.request_id = request_id

@@ -46,10 +46,11 @@ class PaymentContext:
             acl.append((Allow, organisation_principal(self.payment.payer_organisation_id), "view"))
         departments = {a.bill.service.department_id for a in self.payment.allocations}
         for department in departments:
-            acl += [
-                (Allow, department_principal(department), "view"),
-                (Allow, department_principal(department), "refund"),
-            ]
+            acl.append((Allow, department_principal(department), "view"))
+        if len(departments) == 1:
+            # A refund gives back the whole payment's money: a department's clerks may refund
+            # only payments wholly for their own services; mixed ones go to an administrator.
+            acl.append((Allow, department_principal(departments.pop()), "refund"))
         return acl
 
 

@@ -154,7 +154,8 @@ def checkout(context, request):
     payment on our reference and we keep the page it gave us."""
     require_assurance(request, PAY)
     payment = context.payment
-    base = request.registry.settings.get("billing.notify_base_url", request.application_url)
+    settings = request.registry.settings
+    base = settings.get("billing.notify_base_url") or settings["portal.base_url"]
     try:
         url = start_payment(
             payment,

@@ -210,6 +210,9 @@ def load_config(settings: dict) -> ServiceProviderConfig:
     if not idps:
         log.warning("saml.idp_metadata names no identity provider: nobody can sign in")
     levels = tuple(setting_lines(settings, "saml.loa_levels")) or DEFAULT_LOA_LEVELS
+    for name in ("saml.min_loa_pay", "saml.min_loa_clerk"):
+        if settings.get(name) and settings[name] not in levels:
+            raise SettingsError(f"{name} must be one of saml.loa_levels: {', '.join(levels)}")
     return ServiceProviderConfig(
         base_url=base_url,
         entity_id=entity_id,

@@ -8,6 +8,7 @@ from huey import crontab
 from sqlalchemy import select
 
 from portal.db import utcnow
+from portal.identity.models import User
 from portal.mail import message
 from portal.receipts.models import Receipt
 from portal.tasks import enqueue_after_commit, huey, registry, task_dbsession
@@ -55,7 +56,9 @@ def render_pending_receipts() -> None:
     with task_dbsession() as dbsession:
         pending = list(
             dbsession.scalars(
-                select(Receipt.id).where((Receipt.pdf.is_(None)) | (Receipt.emailed_at.is_(None)))
+                select(Receipt.id)
+                .join(User, Receipt.payer_user_id == User.id)
+                .where(Receipt.pdf.is_(None) | (Receipt.emailed_at.is_(None) & (User.email != "")))
             )
         )
     for receipt_id in pending:

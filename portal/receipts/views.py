@@ -153,8 +153,8 @@ def verify(request):
         request.response.status_int = 404
         return {"result": {"status": "unknown", "code": display_code(code) if code else ""}}
     status = "valid"
-    if receipt.kind == RECEIPT and receipt.payment.refunded_minor:
-        status = "refunded" if receipt.payment.refundable.minor == 0 else "partly_refunded"
+    if receipt.kind == RECEIPT and receipt.payment.status in ("refunded", "partly_refunded"):
+        status = receipt.payment.status  # refunds the provider has confirmed
     issuer = request.registry["receipt_issuer"]
     return {
         "result": {

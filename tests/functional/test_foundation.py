@@ -166,3 +166,26 @@ def test_session_table_holds_no_usable_token(signed_in, dbsession, testapp):
     token = testapp.cookies["portal_session"]
     ids = dbsession.scalars(select(WebSession.id)).all()
     assert token not in ids and len(ids) == 1
+
+
+def test_urls_come_from_base_url_not_the_host_header(testapp):
+    response = testapp.get(
+        "/account",
+        headers={"Host": "evil.example"},
+        extra_environ={"HTTP_HOST": "evil.example", "wsgi.url_scheme": "http"},
+        status=303,
+    )
+    assert response.location.startswith("https://localhost/saml/login")
+
+
+def test_production_refuses_inline_jobs_and_the_sandbox(app_settings):
+    from portal.settings import SettingsError
+
+    production = dict(app_settings, **{"portal.environment": "production"})
+    with pytest.raises(SettingsError, match="queue.url"):
+        portal.configure(production)
+    try:
+        with pytest.raises(SettingsError, match="sandbox"):
+            portal.configure(dict(production, **{"queue.url": "redis://127.0.0.1:6379/14"}))
+    finally:
+        configure_queue("immediate")  # the queue is process-wide; give the tests theirs back

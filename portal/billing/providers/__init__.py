@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pyramid.path import DottedNameResolver
+from pyramid.settings import asbool
 
 from portal.billing.money import Money
+from portal.settings import SettingsError, is_production
 
 DEFAULT_PROVIDER = "portal.billing.providers.sandbox.SandboxProvider"
 
@@ -108,5 +110,15 @@ class PaymentProvider(Protocol):
 
 
 def provider_from_settings(settings: Mapping[str, str]) -> PaymentProvider:
-    factory = DottedNameResolver().resolve(settings.get("billing.provider", DEFAULT_PROVIDER))
+    name = settings.get("billing.provider", DEFAULT_PROVIDER)
+    if (
+        name == DEFAULT_PROVIDER
+        and is_production(settings)
+        and not asbool(settings.get("billing.allow_sandbox"))
+    ):
+        raise SettingsError(
+            "billing.provider is the sandbox in a production configuration: name the real "
+            "provider (BILLING_PROVIDER), or set billing.allow_sandbox = true for a test system"
+        )
+    factory = DottedNameResolver().resolve(name)
     return factory.from_settings(settings)
