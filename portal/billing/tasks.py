@@ -17,6 +17,8 @@ from portal.tasks import enqueue_after_commit, huey, registry, task_dbsession
 
 log = logging.getLogger(__name__)
 
+#: how long after expiry the provider is still asked whether the payer paid after all
+LATE_SUCCESS_WINDOW = dt.timedelta(hours=24)
 #: keep Idempotency-Keys well past the 24 hours promised
 IDEMPOTENCY_KEY_LIFETIME = dt.timedelta(hours=48)
 
@@ -38,10 +40,18 @@ def send_refund_after_commit(request, refund: Refund) -> None:
 
 @huey.periodic_task(crontab(minute="*"))
 def settle_or_expire_payments() -> None:
-    """Ask the provider about payments still in progress; expire those past their time."""
+    """Ask the provider about payments still in progress, and about those that expired
+    recently (a payer may have finished just in time on a card that never notifies); expire
+    those past their time."""
+    recently = utcnow() - LATE_SUCCESS_WINDOW
     with task_dbsession() as dbsession:
         ids = list(
-            dbsession.scalars(select(Payment.id).where(Payment.status.in_(state.IN_PROGRESS)))
+            dbsession.scalars(
+                select(Payment.id).where(
+                    Payment.status.in_(state.IN_PROGRESS)
+                    | ((Payment.status == state.EXPIRED) & (Payment.expires_at > recently))
+                )
+            )
         )
     for payment_id in ids:
         settle_or_expire(payment_id)
@@ -52,7 +62,7 @@ def settle_or_expire(payment_id: int) -> None:
     refunds = []
     with task_dbsession() as dbsession:
         payment = dbsession.get(Payment, payment_id)
-        if payment.status not in state.IN_PROGRESS:
+        if payment.status not in (*state.IN_PROGRESS, state.EXPIRED):
             return
         try:
             report = provider.query_payment(payment.public_id)

@@ -228,3 +228,22 @@ def test_history_filters_and_csv(payer, ana_bills, dbsession, sandbox):
     csv_text = payer.app.get("/payments.csv", params={"status": "failed"}).text
     assert payment.public_id in csv_text and ana_bills[0].reference in csv_text
     payer.app.get("/payments", params={"from": "yesterday"}, status=400)
+
+
+def test_late_success_without_notification_is_found_after_expiry(
+    payer, ana_bills, dbsession, sandbox
+):
+    import datetime as dt
+
+    from portal.billing.tasks import settle_or_expire, settle_or_expire_payments
+
+    hosted = payer.checkout(payer.pay(ana_bills[:1]))
+    payment = the_payment(dbsession)
+    payment.expires_at = payment.created_at - dt.timedelta(minutes=1)
+    dbsession.commit()
+    settle_or_expire(payment.id)
+    assert the_payment(dbsession).status == state.EXPIRED
+    payer.enter_card(hosted, SILENT)  # paid just in time; the provider never says so by itself
+    settle_or_expire_payments.call_local()
+    assert the_payment(dbsession).status == state.SUCCEEDED
+    assert statuses(dbsession, ana_bills) == ["paid", "open"]
