@@ -173,7 +173,10 @@ class Sandbox:
         self.api.close()
         self.browser.close()
         self.app.registry.notifier.stop()
-        self.server.trigger.pull_trigger(self._close_connections)
+        try:
+            self.server.trigger.pull_trigger(self._close_connections)
+        except OSError:  # the loop already closed its trigger: nothing is left to wake
+            self._close_connections()
         self.thread.join(5)
         self.server.task_dispatcher.shutdown()
 
