@@ -70,7 +70,8 @@ class Tab:
         return requests.post(
             f"{self.url}/bills/pay",
             data={"csrf_token": self.csrf_token, "only": bill.public_id, "idempotency_key": key},
-            headers={"Cookie": f"portal_session={self.cookie}"},
+            # as a browser on the portal's page sends it (checked for HTTPS by Pyramid's CSRF)
+            headers={"Cookie": f"portal_session={self.cookie}", "Origin": "https://localhost"},
             allow_redirects=False,
             timeout=TIMEOUT,
         )
