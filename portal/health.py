@@ -29,11 +29,12 @@ def healthz(request):
 
 @view_config(route_name="readyz", renderer="json", permission=PUBLIC, require_csrf=False)
 def readyz(request):
-    engine = request.registry["db_engine"]
+    """Asks through the request's own session: on SQLite a second connection would wait for
+    the write lock this request already holds once a signed-in visitor is loaded."""
     try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-            current = set(MigrationContext.configure(connection).get_current_heads())
+        connection = request.dbsession.connection()
+        connection.execute(text("SELECT 1"))
+        current = set(MigrationContext.configure(connection).get_current_heads())
     except Exception:
         log.exception("readiness: database unreachable")
         request.response.status_int = 503

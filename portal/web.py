@@ -12,7 +12,13 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
-from pyramid.httpexceptions import HTTPError, HTTPForbidden, HTTPNotFound, HTTPSeeOther
+from pyramid.httpexceptions import (
+    HTTPBadRequest,
+    HTTPError,
+    HTTPForbidden,
+    HTTPNotFound,
+    HTTPSeeOther,
+)
 from pyramid.tweens import INGRESS
 from pyramid.view import (
     exception_view_config,
@@ -65,6 +71,27 @@ def error_page(request, status: int, title: str, detail: str):
         request=request,
         response=request.response,
     )
+
+
+def problem_for_json_client(request, response):
+    """Views that refuse a form by rendering it again (a 4xx page with the errors in it) still
+    answer a JSON client with problem details, as raised errors do."""
+    if not (
+        400 <= response.status_int < 500
+        and response.content_type == "text/html"
+        and wants_json(request)
+    ):
+        return response
+    _ = request.localizer.translate
+    log.info("refused page answered as problem details: %s", response.status)
+    response.content_type = "application/problem+json"
+    response.json_body = {
+        "type": "about:blank",
+        "title": _(response.status.partition(" ")[2]),
+        "status": response.status_int,
+        "detail": _("The request could not be accepted as sent. Check it and try again."),
+    }
+    return response
 
 
 @view_config(route_name="home", renderer="home.jinja2", permission=PUBLIC)
@@ -162,7 +189,7 @@ def request_tween_factory(handler, registry):
         started = time.perf_counter()
         response = None
         try:
-            response = handler(request)
+            response = problem_for_json_client(request, handler(request))
             return response
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
@@ -197,6 +224,27 @@ def request_tween_factory(handler, registry):
             request_id_var.reset(token)
 
     return tween
+
+
+def text_fields_only(view, info):
+    """Form fields are text: a file sent where a view reads text is refused (400) before the
+    view reads it, unless the view takes files (``accepts_files=True``)."""
+    if info.options.get("accepts_files"):
+        return view
+
+    def refuse_files(context, request):
+        if (
+            request.exception is None
+            and request.content_type == "multipart/form-data"
+            and any(not isinstance(value, str) for value in request.POST.values())
+        ):
+            raise HTTPBadRequest(detail="This form takes no files. Send it again without one.")
+        return view(context, request)
+
+    return refuse_files
+
+
+text_fields_only.options = ("accepts_files",)
 
 
 class NavigationItem:
@@ -234,4 +282,5 @@ def includeme(config) -> None:
     config.add_directive("add_navigation_item", add_navigation_item)
     config.add_request_method(navigation, "navigation", reify=True)
     config.add_tween("portal.web.request_tween_factory", under=INGRESS)
+    config.add_view_deriver(text_fields_only)
     config.add_route("home", "/")

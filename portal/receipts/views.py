@@ -92,7 +92,7 @@ def receipts(request):
 @view_config(route_name="receipts_zip", permission="account")
 def receipts_zip(request):
     year_text = request.matchdict["year"]
-    if not (year_text.isdigit() and len(year_text) == 4):
+    if not (len(year_text) == 4 and year_text.isascii() and year_text.isdigit()):
         raise HTTPNotFound()
     year = int(year_text)
     rows = request.dbsession.scalars(

@@ -30,6 +30,8 @@ from portal.services.utilities import accounts_of
 log = logging.getLogger(__name__)
 
 MAX_QUERY = 100
+#: a fee schedule entry id fits a 64-bit integer column
+MAX_ENTRY_DIGITS = 18
 #: what a service's ``issues`` names, as people read it
 ISSUED = {"certificate": _("a certificate (PDF) to download")}
 
@@ -132,7 +134,7 @@ def change_fee(request):
 )
 def withdraw_fee(request):
     entry = request.POST.get("entry", "")
-    if not entry.isdigit():
+    if not (entry.isascii() and entry.isdigit() and len(entry) <= MAX_ENTRY_DIGITS):
         request.response.status_int = 400
         return _fees_page(request, {"entry": _("Choose a price to withdraw.")})
     try:
@@ -182,6 +184,7 @@ def _refuse(context, request, status: int, errors: list[RowError], service_code:
     request_method="POST",
     renderer="services/imports.jinja2",
     permission="import",
+    accepts_files=True,
 )
 def import_file(context, request):
     """Import a CSV for one service: all of it, or nothing and a report of every bad row."""
