@@ -7,27 +7,8 @@ from pyramid.authorization import Allow
 from pyramid.httpexceptions import HTTPNotFound
 from sqlalchemy import select
 
-from portal.billing.models import Bill, Payment
+from portal.billing.models import Payment
 from portal.security import ROLE_ADMIN, department_principal, organisation_principal, user_principal
-
-
-def bill_acl(bill: Bill) -> list:
-    acl = [
-        (Allow, department_principal(bill.service.department_id), "view"),
-        (Allow, department_principal(bill.service.department_id), "refund"),
-        (Allow, ROLE_ADMIN, "view"),
-    ]
-    if bill.payer_user_id is not None:
-        acl += [
-            (Allow, user_principal(bill.payer_user_id), "view"),
-            (Allow, user_principal(bill.payer_user_id), "pay"),
-        ]
-    else:
-        acl += [
-            (Allow, organisation_principal(bill.payer_organisation_id), "view"),
-            (Allow, organisation_principal(bill.payer_organisation_id), "pay"),
-        ]
-    return acl
 
 
 class PaymentContext:

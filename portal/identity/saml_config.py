@@ -16,7 +16,6 @@ import lxml.etree
 import xmlsec
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as Constants
 from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
-from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
 from portal.settings import SettingsError, setting_bool, setting_lines
 
@@ -110,9 +109,6 @@ class ServiceProviderConfig:
 
     def idp(self, entity_id: str) -> IdentityProvider | None:
         return next((idp for idp in self.idps if idp.entity_id == entity_id), None)
-
-    def saml_settings(self, idp: IdentityProvider) -> OneLogin_Saml2_Settings:
-        return OneLogin_Saml2_Settings(idp.settings, sp_validation_only=False)
 
     def loa_rank(self, loa: str | None) -> int:
         return self.loa_levels.index(loa) if loa in self.loa_levels else -1

@@ -94,23 +94,6 @@ def fee_for(dbsession, service_code: str, item_code: str, on: dt.date) -> Money:
     return Money(entry.amount_minor, entry.currency)
 
 
-def fee_label(dbsession, service_code: str, item_code: str, on: dt.date) -> str:
-    """The label of the entry in force, for a bill line."""
-    entry = dbsession.scalar(
-        select(FeeScheduleEntry.label)
-        .where(
-            FeeScheduleEntry.service_code == service_code,
-            FeeScheduleEntry.item_code == item_code,
-            FeeScheduleEntry.effective_from <= on,
-        )
-        .order_by(FeeScheduleEntry.effective_from.desc())
-        .limit(1)
-    )
-    if entry is None:
-        raise FeeNotFound(f"no fee for {service_code}/{item_code} on {on.isoformat()}")
-    return entry
-
-
 @dataclass(frozen=True)
 class FeeChange:
     service_code: str
