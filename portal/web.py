@@ -12,6 +12,7 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
+from pyramid.events import NewRequest
 from pyramid.httpexceptions import (
     HTTPBadRequest,
     HTTPError,
@@ -226,6 +227,25 @@ def request_tween_factory(handler, registry):
     return tween
 
 
+def refuse_unreadable_text(event) -> None:
+    """Text a person sends is UTF-8 without NUL characters (which PostgreSQL cannot store).
+    A path, query or form that is not is refused (400) before a route factory or a view reads
+    it, so every database answers such input alike. What could not be read is dropped from the
+    request first: the error page, the locale negotiator and the access log read it too."""
+    request = event.request
+    environ = request.environ
+    try:
+        values = [request.path_info, *request.GET.values(), *request.POST.values()]
+    except UnicodeDecodeError:
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+        environ["PATH_INFO"] = path.encode("utf-8").decode("latin-1")
+        environ["QUERY_STRING"] = ""
+        request.body = b""
+        raise HTTPBadRequest(detail="The address or form is not valid UTF-8 text.") from None
+    if any(isinstance(value, str) and "\x00" in value for value in values):
+        raise HTTPBadRequest(detail="The address or form holds a character that is not allowed.")
+
+
 def text_fields_only(view, info):
     """Form fields are text: a file sent where a view reads text is refused (400) before the
     view reads it, unless the view takes files (``accepts_files=True``)."""
@@ -283,4 +303,5 @@ def includeme(config) -> None:
     config.add_request_method(navigation, "navigation", reify=True)
     config.add_tween("portal.web.request_tween_factory", under=INGRESS)
     config.add_view_deriver(text_fields_only)
+    config.add_subscriber(refuse_unreadable_text, NewRequest)
     config.add_route("home", "/")

@@ -5,10 +5,9 @@ Revises: 06ec24e1ec31
 Create Date: 2026-11-25 01:45:34.580227
 """
 
-from alembic import op
 import sqlalchemy as sa
-import portal.db
 
+from alembic import op
 
 revision = 'd99be2994c53'
 down_revision = '06ec24e1ec31'

@@ -68,6 +68,37 @@ def test_not_found_page_in_layout_and_problem_json(testapp):
     assert problem.json["title"] == "Page not found"
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/backoffice/departments/%00",
+        "/receipts/x%00y.pdf",
+        "/services?q=%00",
+        "/services?q=%FF",
+        "/backoffice/departments/%C0%AF",
+        "/%FF%FE",
+    ],
+)
+def test_nul_and_non_utf8_input_is_refused_before_any_view(testapp, path, caplog):
+    """PostgreSQL cannot store a NUL and no one types one; bytes that are not UTF-8 are no text."""
+    page = testapp.get(path, status=400)
+    assert "usa-header" in page.text
+    assert "400" in caplog.text
+    problem = testapp.get(path, headers={"Accept": "application/json"}, status=400)
+    assert problem.content_type == "application/problem+json"
+
+
+def test_nul_in_a_form_is_refused_before_its_view(testapp):
+    page = testapp.post(
+        "/services", "q=a%00b", content_type="application/x-www-form-urlencoded", status=400
+    )
+    assert "character that is not allowed" in page.text
+    api = testapp.post(
+        "/api/v1/bills", b"number=%00", content_type="application/x-www-form-urlencoded", status=400
+    )
+    assert api.content_type == "application/problem+json"
+
+
 @pytest.fixture
 def probe_app(app_settings):
     """The real app plus a few probe views that misbehave on purpose."""
