@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy import and_
+
 from portal.billing import ledger
 from portal.billing.ledger import Line
 from portal.billing.models import Bill, BillLine
@@ -108,6 +110,21 @@ def cancel_bill(dbsession, bill: Bill, reason: str) -> None:
             [Line(receivable, kind, -amount, bill.id), Line(revenue, revenue_kind, amount)],
         )
     dbsession.flush()
+
+
+def status_condition(status: str):
+    """SQL that holds for the bills whose :func:`status_of` is ``status``; ``"unpaid"`` is every
+    bill still to pay (open or partly paid)."""
+    outstanding = ledger.bill_outstanding()
+    live = Bill.cancelled_at.is_(None)
+    return {
+        CANCELLED: Bill.cancelled_at.is_not(None),
+        OVERPAID: and_(live, outstanding < 0),
+        PAID: and_(live, outstanding == 0),
+        PARTLY_PAID: and_(live, outstanding > 0, outstanding < Bill.total_minor),
+        OPEN: and_(live, outstanding >= Bill.total_minor),
+        "unpaid": and_(live, outstanding > 0),
+    }[status]
 
 
 def status_of(bill: Bill, balance: int) -> str:

@@ -14,7 +14,7 @@ from pyramid.view import view_config
 from sqlalchemy import or_, select
 
 from portal.billing import payment_timeout, state, surcharges
-from portal.billing.bills import STATUSES, with_status
+from portal.billing.bills import STATUSES, BillView, status_condition, with_status
 from portal.billing.models import Bill, Payment, PaymentAllocation
 from portal.billing.payments import (
     PaymentRefused,
@@ -45,15 +45,21 @@ def _payers(request):
     ]
 
 
-def _bills_of(request, kind: str, payer_id: int) -> list[Bill]:
+def _bills_of(request, kind: str, payer_id: int, status: str, service: str) -> list[BillView]:
+    """The payer's bills with ``status`` (or all), filtered in SQL so that an old open bill is
+    never pushed out by newer paid ones. Bills to pay come soonest due first, others newest
+    first."""
     column = Bill.payer_user_id if kind == "user" else Bill.payer_organisation_id
-    query = (
-        select(Bill)
-        .where(column == payer_id)
-        .order_by(Bill.due_date.desc(), Bill.id.desc())
-        .limit(BILLS_SHOWN)
-    )
-    return list(request.dbsession.scalars(query))
+    query = select(Bill).where(column == payer_id)
+    if status != "all":
+        query = query.where(status_condition(status))
+    if service:
+        query = query.join(Service, Bill.service_id == Service.id).where(Service.code == service)
+    if status == "unpaid":
+        query = query.order_by(Bill.due_date, Bill.id)
+    else:
+        query = query.order_by(Bill.due_date.desc(), Bill.id.desc())
+    return with_status(request.dbsession, list(request.dbsession.scalars(query.limit(BILLS_SHOWN))))
 
 
 @view_config(route_name="bills", renderer="billing/bills.jinja2", permission="account")
@@ -62,16 +68,10 @@ def bills(request):
     if status not in (*STATUSES, "unpaid", "all"):
         status = "unpaid"
     service = request.GET.get("service", "")
-    groups = []
-    for kind, payer_id, name in _payers(request):
-        views = with_status(request.dbsession, _bills_of(request, kind, payer_id))
-        if status == "unpaid":
-            views = [view for view in views if view.payable]
-        elif status != "all":
-            views = [view for view in views if view.status == status]
-        if service:
-            views = [view for view in views if view.bill.service.code == service]
-        groups.append({"kind": kind, "name": name, "bills": views})
+    groups = [
+        {"kind": kind, "name": name, "bills": _bills_of(request, kind, payer_id, status, service)}
+        for kind, payer_id, name in _payers(request)
+    ]
     payable = [view.bill for group in groups for view in group["bills"] if view.payable]
     services = request.dbsession.scalars(select(Service).order_by(Service.name))
     return {

@@ -1,0 +1,58 @@
+"""The "my bills" page: each filter reads the status from the ledger in SQL, so a payer with a
+long history still sees every bill to pay, soonest due first."""
+
+import datetime as dt
+import re
+
+from portal.billing import ledger
+from portal.billing.bills import cancel_bill
+from portal.billing.ledger import Line
+from portal.billing.money import Money
+from portal.billing.views import BILLS_SHOWN
+from tests import factories
+
+
+def settle(dbsession, bill, minor):
+    """Post ``minor`` paid on ``bill`` through the sandbox's clearing account."""
+    amount = Money(minor, bill.currency)
+    receivable, kind = ledger.receivable_account(bill)
+    clearing, clearing_kind = ledger.clearing_account("sandbox")
+    ledger.post(
+        dbsession,
+        "payment_settled",
+        f"test:{bill.id}:{minor}",
+        "test settlement",
+        [Line(clearing, clearing_kind, amount), Line(receivable, kind, -amount, bill.id)],
+    )
+
+
+def shown(app, query=""):
+    """The bills listed, in order, by the word after "Bill " in their description."""
+    page = app.get(f"/bills{query}")
+    return list(dict.fromkeys(re.findall(r"Bill (\w+)", page.text)))
+
+
+def test_each_filter_shows_exactly_its_bills_past_a_long_history(payer, ana, dbsession):
+    factories.bill(dbsession, ana, due=dt.date(2025, 1, 31), description="Bill oldopen")
+    factories.bill(dbsession, ana, due=dt.date(2026, 2, 1), description="Bill soon")
+    partly = factories.bill(dbsession, ana, amount=10_00, description="Bill partly")
+    settle(dbsession, partly, 4_00)
+    factories.bill(dbsession, ana, service_code="water", description="Bill water")
+    over = factories.bill(dbsession, ana, amount=5_00, description="Bill over")
+    settle(dbsession, over, 7_00)
+    for _ in range(BILLS_SHOWN + 10):
+        paid = factories.bill(dbsession, ana, amount=1_00, due=dt.date(2026, 6, 30))
+        settle(dbsession, paid, 1_00)
+    cancelled = factories.bill(dbsession, ana, description="Bill cancelled")
+    cancel_bill(dbsession, cancelled, "issued in error")
+    dbsession.commit()
+
+    app = payer.app
+    assert shown(app) == ["oldopen", "soon", "partly", "water"]
+    assert shown(app, "?status=open") == ["water", "soon", "oldopen"]
+    assert shown(app, "?status=partly_paid") == ["partly"]
+    assert shown(app, "?status=overpaid") == ["over"]
+    assert shown(app, "?status=cancelled") == ["cancelled"]
+    assert shown(app, "?service=water") == ["water"]
+    paid_page = app.get("/bills?status=paid")
+    assert paid_page.text.count("Property tax 2026, first instalment") == BILLS_SHOWN
