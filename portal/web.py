@@ -205,6 +205,9 @@ def request_tween_factory(handler, registry):
                     ),
                 )
                 headers.setdefault("X-Content-Type-Options", "nosniff")
+                # Pages hold personal data: no browser or proxy keeps one unless its view
+                # says so (static assets, immutable receipts).
+                headers.setdefault("Cache-Control", "no-store")
                 headers.setdefault("Referrer-Policy", "same-origin")
                 headers.setdefault("X-Frame-Options", "DENY")
                 if hsts:

@@ -30,6 +30,7 @@ from portal.billing.payments import PaymentRefused
 from portal.billing.tasks import send_refund_after_commit
 from portal.i18n import _
 from portal.identity.assurance import CLERK, require_assurance
+from portal.identity.pii import national_id_of
 from portal.services.models import Service
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ def _page(request, context, status=200, error="", reason=""):
     values = application_values(request, context.application)
     values.update(
         can_decide=context.application.status == state.IN_QUEUE,
+        national_id=national_id_of(request, context.application.applicant),
         error=error,
         reason=reason,
     )

@@ -31,6 +31,14 @@ class PersonalDataVault:
             return None
 
 
+def national_id_of(request, user) -> str | None:
+    """``user``'s national identifier in clear, for a page that shows it to them or to a clerk
+    who may see it; ``None`` if the IdP never released one."""
+    if not user.national_id_encrypted:
+        return None
+    return request.pii.decrypt(user.national_id_encrypted)
+
+
 def includeme(config) -> None:
     settings = config.get_settings()
     vault = PersonalDataVault(

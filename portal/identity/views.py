@@ -2,8 +2,10 @@
 
 from pyramid.view import view_config
 
+from portal.identity.pii import national_id_of
+
 
 @view_config(route_name="account", renderer="identity/account.jinja2", permission="account")
 def account(request):
     """What the portal knows about me and in which capacities I may act."""
-    return {"user": request.user}
+    return {"user": request.user, "national_id": national_id_of(request, request.user)}

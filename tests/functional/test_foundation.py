@@ -40,6 +40,10 @@ def test_security_headers_on_every_response(testapp, path):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "same-origin"
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    if path.startswith("/static/"):
+        assert response.headers["Cache-Control"].startswith("max-age=")
+    else:
+        assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_request_id_is_returned_and_logged_once(testapp, caplog):

@@ -18,6 +18,9 @@ def test_sign_in_reaches_protected_page_and_creates_user(testapp, devidp, depart
     assert user.idp_entity_id == devidp.entity_id
     assert user.national_id_hash and "19820202" not in user.national_id_hash
     assert "19820202" not in user.national_id_encrypted
+    # shown to its owner only, in a page no browser or proxy keeps
+    assert "19820202-2222" in page.text
+    assert page.headers["Cache-Control"] == "no-store"
 
 
 def test_session_cookie_is_httponly_lax_and_secure(testapp, devidp, departments):
