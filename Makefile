@@ -5,12 +5,14 @@ PIP := $(VENV)/bin/pip
 INI ?= development.ini
 DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 xmlsec1 libxmlsec1-openssl fonts-dejavu-core poppler-utils chromium zbar-tools
 
-.PHONY: run test check-system venv assets migrate demo-data dev-keys lint clean
+CATALOGS := $(wildcard portal/locale/*/LC_MESSAGES/portal.po)
 
-run: venv assets migrate dev-keys demo-data
+.PHONY: run test check-system venv assets translations migrate demo-data dev-keys lint clean
+
+run: venv assets translations migrate dev-keys demo-data
 	$(VENV)/bin/honcho -f Procfile.dev start
 
-test: venv-test assets
+test: venv-test assets translations
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 check-system:
@@ -49,6 +51,12 @@ static/build/portal.css: node_modules/.installed assets/portal.scss
 
 assets: static/build/portal.css
 
+# Message catalogues are compiled from their .po sources, never committed.
+portal/locale/%/LC_MESSAGES/portal.mo: portal/locale/%/LC_MESSAGES/portal.po | venv
+	$(VENV)/bin/pybabel -q compile -i $< -o $@ -l $*
+
+translations: $(CATALOGS:.po=.mo)
+
 dev-keys: venv
 	$(PY) -m portal.scripts.dev_keys var
 
@@ -62,4 +70,4 @@ lint: venv-test
 	$(VENV)/bin/ruff check portal tests alembic bench
 
 clean:
-	rm -rf $(VENV) node_modules static/build static/uswds var
+	rm -rf $(VENV) node_modules static/build static/uswds var $(CATALOGS:.po=.mo)

@@ -59,6 +59,13 @@ def add_globals(event) -> None:
     event["payment_status"] = lambda status: request.localizer.translate(PAYMENT_LABELS[status])
 
 
+def page_locale(request) -> None:
+    """Pages stay in the default language (``None``) whatever the request asks for, until
+    their catalogues are complete: the one catalogue so far covers documents only (receipts,
+    see portal.i18n.DOCUMENT_LANGUAGES), and a partial one would mix languages on a page."""
+    return None
+
+
 def includeme(config) -> None:
     settings = config.get_settings()
     settings.setdefault("jinja2.directories", str(TEMPLATES))
@@ -69,4 +76,5 @@ def includeme(config) -> None:
     config.include("pyramid_jinja2")
     config.add_jinja2_renderer(".jinja2")
     config.add_translation_dirs("portal:locale/")
+    config.set_locale_negotiator(page_locale)
     config.add_static_view("static", str(STATIC), cache_max_age=3600, permission=PUBLIC)

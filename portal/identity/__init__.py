@@ -19,6 +19,7 @@ def includeme(config) -> None:
     config.set_session_factory(session_factory)
     config.add_request_method(current_user, "user", reify=True)
     config.add_route("account", "/account")
+    config.add_route("account_language", "/account/language")
     config.add_route("logout", "/logout")
     config.include("portal.identity.saml")
     config.add_navigation_item("account", _("Your account"), "account")

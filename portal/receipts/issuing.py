@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from portal.billing.money import Money
 from portal.billing.reference import printed
 from portal.db import utcnow
+from portal.i18n import _, document_localizer
 from portal.receipts.models import CREDIT_NOTE, RECEIPT, Receipt
 from portal.receipts.numbering import ReceiptNumberer
 from portal.receipts.render import qr_data_uri, render_pdf
@@ -35,6 +36,12 @@ def new_verification_code() -> str:
 
 def display_code(code: str) -> str:
     return f"{code[:5]}-{code[5:]}"
+
+
+def document_title(receipt: Receipt) -> str:
+    """ "Receipt" or "Credit note", in the payer's language."""
+    title = _("Receipt") if receipt.kind == RECEIPT else _("Credit note")
+    return document_localizer(receipt.locale).translate(title)
 
 
 class ReceiptIssuer:
@@ -145,6 +152,7 @@ class ReceiptIssuer:
         if receipt.pdf is not None:
             return
         data = self.data(receipt)
+        translate = document_localizer(receipt.locale).translate
         original = None
         if receipt.kind == CREDIT_NOTE:
             original = dbsession.scalar(
@@ -157,8 +165,10 @@ class ReceiptIssuer:
             locale=receipt.locale,
             qr=qr_data_uri(data["verify_url"]),
             original_number=original,
-            title="Receipt" if receipt.kind == RECEIPT else "Credit note",
-            total_label="Total paid" if receipt.kind == RECEIPT else "Total refunded",
+            title=document_title(receipt),
+            total_label=translate(
+                _("Total paid") if receipt.kind == RECEIPT else _("Total refunded")
+            ),
         )
         pdf = render_pdf("receipts/receipt.jinja2", context, data, receipt.locale)
         signed = self.signer.sign(

@@ -17,14 +17,13 @@ from urllib.parse import unquote, urlsplit
 import qrcode
 import qrcode.image.svg
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from pyramid.i18n import make_localizer
 from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher
 
+from portal.i18n import document_localizer
 from portal.templating import TEMPLATES
 
 ASSETS = (Path(__file__).resolve().parent / "assets").resolve()
-LOCALE_DIR = str(Path(__file__).resolve().parent.parent / "locale")
 
 
 class PackagedAssetsOnly(URLFetcher):
@@ -54,7 +53,7 @@ def _environment(locale: str) -> Environment:
         autoescape=select_autoescape(default=True, default_for_string=True),
         extensions=["jinja2.ext.i18n"],
     )
-    localizer = make_localizer(locale, [LOCALE_DIR])
+    localizer = document_localizer(locale)
     environment.install_gettext_callables(
         lambda message: localizer.translate(message, domain="portal"),
         lambda singular, plural, n: localizer.pluralize(singular, plural, n, domain="portal"),

@@ -8,12 +8,21 @@ from huey import crontab
 from sqlalchemy import select
 
 from portal.db import utcnow
+from portal.i18n import _, document_localizer
 from portal.identity.models import User
 from portal.mail import message
+from portal.receipts.issuing import document_title
 from portal.receipts.models import Receipt
 from portal.tasks import enqueue_after_commit, huey, registry, task_dbsession
 
 log = logging.getLogger(__name__)
+
+RECEIPT_MAIL = _(
+    "Dear ${name},\n\nattached is your receipt ${number}.\nAnyone can check it at ${url}\n"
+)
+CREDIT_NOTE_MAIL = _(
+    "Dear ${name},\n\nattached is your credit note ${number}.\nAnyone can check it at ${url}\n"
+)
 
 
 @huey.task(retries=5, retry_delay=30)
@@ -32,13 +41,21 @@ def email_receipt_task(receipt_id: int) -> None:
         user = receipt.payment.payer_user
         if receipt.emailed_at is not None or receipt.pdf is None or not user.email:
             return
-        title = "Receipt" if receipt.kind == "receipt" else "Credit note"
+        title = document_title(receipt)
+        text = RECEIPT_MAIL if receipt.kind == "receipt" else CREDIT_NOTE_MAIL
+        body = _(
+            text,
+            mapping={
+                "name": user.display_name,
+                "number": receipt.number,
+                "url": registry()["receipt_issuer"].verify_url(receipt),
+            },
+        )
         mail = message(
             settings.get("mail.default_sender", "no-reply@localhost"),
             user.email,
             f"{title} {receipt.number}",
-            f"Dear {user.display_name},\n\nattached is your {title.lower()} {receipt.number}.\n"
-            f"Anyone can check it at {registry()['receipt_issuer'].verify_url(receipt)}\n",
+            document_localizer(receipt.locale).translate(body),
             [(f"{receipt.number}.pdf", "application/pdf", receipt.pdf)],
         )
         registry()["mailer"].send_immediately(mail)

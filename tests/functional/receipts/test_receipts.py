@@ -186,3 +186,45 @@ def test_a_refund_gets_its_own_signed_credit_note(paid, dbsession, wsgi_app, key
     assert "partly refunded" in original.text
     note = testapp.get(f"/verify/{credit_note.verification_code}")
     assert "Credit note" in note.text and "€35.40" in note.text
+
+
+def test_receipt_and_its_mail_are_in_the_payer_language(
+    payer, ana_bills, dbsession, sandbox, keys_dir
+):
+    from email import message_from_bytes, policy
+
+    from portal.billing.models import Payment
+
+    account = payer.app.get("/account")
+    form = account.forms["language-form"]
+    form["language"] = "sl"
+    assert "Slovenščina" in form.submit(status=303).follow().text
+    hosted = payer.checkout(payer.pay(ana_bills))
+    payer.enter_card(hosted, SUCCESS)
+    payment = dbsession.scalars(select(Payment)).one()
+    deliver(payer.app, notifications_for(sandbox, payment.public_id)[0])
+
+    receipt = the_receipt(dbsession)
+    assert receipt.locale == "sl"
+    text = subprocess.run(
+        ["pdftotext", "-", "-"], input=receipt.pdf, capture_output=True, check=True
+    ).stdout.decode()
+    assert "Potrdilo o plačilu" in text and "Skupaj plačano" in text and "Plačnik" in text
+    assert re.search(r"155,40\s€", text)  # Babel's Slovenian format
+    assert "Total paid" not in text
+    mails = [
+        message_from_bytes(m.read_bytes(), policy=policy.default)
+        for m in (keys_dir / "mail").glob("*")
+    ]
+    (mail,) = [m for m in mails if m["Subject"] == f"Potrdilo o plačilu {receipt.number}"]
+    assert "v prilogi je vaše potrdilo o plačilu" in mail.get_body(("plain",)).get_content()
+    # the portal's pages stay in one language
+    assert "Your bills" in payer.app.get("/bills").text
+
+
+def test_only_an_offered_language_can_be_chosen(payer, ana, dbsession):
+    token = re.search(r'name="csrf_token" value="([^"]+)"', payer.app.get("/account").text)[1]
+    payer.app.post("/account/language", {"language": "xx", "csrf_token": token}, status=400)
+    payer.app.post("/account/language", {"language": "sl"}, status=400)  # no CSRF token
+    dbsession.refresh(ana)
+    assert ana.locale == "en"
