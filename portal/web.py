@@ -6,6 +6,7 @@ details instead of HTML error pages.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import time
@@ -27,7 +28,9 @@ from pyramid.view import (
     notfound_view_config,
     view_config,
 )
+from sqlalchemy.exc import IntegrityError
 
+from portal.i18n import _
 from portal.logs import request_id_var
 from portal.security import PUBLIC, Root
 from portal.settings import setting_bool
@@ -148,6 +151,24 @@ def http_error(exc, request):
     return response
 
 
+@exception_view_config(IntegrityError)
+def conflict(exc, request):
+    """Two requests changed the same thing at the same moment (a double click, two tabs, two
+    integrations) and the database kept the first: the other is refused (409) and changes
+    nothing, as a request that lost a race should be."""
+    _ = request.localizer.translate
+    log.warning("concurrent change refused: %s", type(exc).__name__)
+    return error_page(
+        request,
+        409,
+        _("Changed at the same moment"),
+        _(
+            "This was changed by another request at the same moment. Reload the page to see "
+            "where it stands, and try again if it is still needed."
+        ),
+    )
+
+
 @exception_view_config(Exception)
 def server_error(exc, request):
     log.exception("unhandled error")
@@ -247,6 +268,38 @@ def refuse_unreadable_text(event) -> None:
         raise HTTPBadRequest(detail="The address or form is not valid UTF-8 text.") from None
     if any(isinstance(value, str) and "\x00" in value for value in values):
         raise HTTPBadRequest(detail="The address or form holds a character that is not allowed.")
+
+
+#: the days a person can mean in a filter; beyond them date arithmetic overflows
+EARLIEST_DAY = dt.date(1900, 1, 1)
+LATEST_DAY = dt.date(9998, 12, 31)
+
+
+def query_date(request, name: str) -> dt.date | None:
+    """The date in query parameter ``name`` (YYYY-MM-DD), ``None`` if it is absent; anything
+    else, or a day outside 1900-9998, is refused with a 400 that says how to write it."""
+    text = request.GET.get(name, "")
+    if not text:
+        return None
+    try:
+        day = dt.date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        day = None
+    if day is None or not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise HTTPBadRequest(
+            detail=request.localizer.translate(
+                _("Dates are written as YYYY-MM-DD, between 1900 and 9998.")
+            )
+        )
+    return day
+
+
+def query_page(request) -> int:
+    """The page number asked for (``page``), 1 when it is missing or not a sane number."""
+    text = request.GET.get("page", "")
+    if text.isascii() and text.isdigit() and len(text) <= 6:
+        return max(1, int(text))
+    return 1
 
 
 def text_fields_only(view, info):

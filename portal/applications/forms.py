@@ -61,7 +61,7 @@ def check_fields(
                 continue
         elif field.kind == "number":
             low, high = NUMBER_RANGE
-            if not value.isdigit() or not low <= int(value) <= high:
+            if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
                 errors[field.name] = _(
                     "Enter a whole number from ${low} to ${high}.",
                     mapping={"low": low, "high": high},

@@ -169,6 +169,7 @@ def decide_reject(dbsession, application: Application, clerk, reason: str):
         payment.refundable,
         f"Application rejected: {reason}",
         clerk,
+        bill_id=application.bill_id,
     )
     application.refund = refund
     return refund

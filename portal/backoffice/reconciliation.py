@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from pyramid.httpexceptions import HTTPBadRequest, HTTPServiceUnavailable
+from pyramid.httpexceptions import HTTPServiceUnavailable
 from pyramid.view import view_config
 
 from portal.billing.providers import ProviderRefused, ProviderUnavailable
 from portal.billing.reconciliation import reconcile
 from portal.i18n import _
 from portal.identity.assurance import CLERK, require_assurance
+from portal.web import query_date
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +26,7 @@ log = logging.getLogger(__name__)
 def reconciliation(request):
     require_assurance(request, CLERK)
     today = dt.datetime.now(dt.UTC).date()
-    text = request.GET.get("date", "")
-    try:
-        day = dt.date.fromisoformat(text) if text else today - dt.timedelta(days=1)
-    except ValueError:
-        raise HTTPBadRequest(detail=_("Dates are written as YYYY-MM-DD.")) from None
+    day = query_date(request, "date") or today - dt.timedelta(days=1)
     try:
         result = reconcile(request.dbsession, request.payment_provider, day)
     except (ProviderUnavailable, ProviderRefused) as error:

@@ -2,9 +2,11 @@
 
 import datetime as dt
 
+from portal.billing.ledger import AlreadyPosted
 from portal.billing.providers import provider_from_settings
 from portal.billing.surcharges import add_bill_surcharge
 from portal.i18n import _
+from portal.web import conflict
 
 
 def payment_timeout(settings) -> dt.timedelta:
@@ -20,6 +22,8 @@ def includeme(config) -> None:
     config.add_request_method(
         lambda request: request.registry["payment_provider"], "payment_provider", reify=True
     )
+    # the same business event posted by two requests at once: the loser is told, not a 500
+    config.add_exception_view(conflict, context=AlreadyPosted)
     config.add_route("provider_notification", "/billing/notifications/{provider}")
     config.add_route("bills", "/bills")
     config.add_route("pay", "/bills/pay")

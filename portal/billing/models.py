@@ -165,7 +165,7 @@ class Payment(Base):
 
     payer_user: Mapped[User] = relationship()
     allocations: Mapped[list[PaymentAllocation]] = relationship(
-        back_populates="payment", cascade="all, delete-orphan"
+        back_populates="payment", order_by="PaymentAllocation.bill_id", cascade="all, delete-orphan"
     )
     transitions: Mapped[list[PaymentTransition]] = relationship(
         back_populates="payment", order_by="PaymentTransition.id", cascade="all, delete-orphan"
@@ -250,6 +250,9 @@ class Refund(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"), index=True)
+    #: the one bill this refund gives back money of (a rejected application's fee); without
+    #: one, the refund is spread over the payment's bills, the last paid first
+    bill_id: Mapped[int | None] = mapped_column(ForeignKey("bill.id"))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[str] = mapped_column(Text)

@@ -71,8 +71,12 @@ def provider_notification(request):
     )
     if event.refund is not None:
         refund = dbsession.scalar(select(Refund).where(Refund.public_id == event.refund.reference))
-        if refund is not None:
+        ours = refund is not None and refund.payment_id == payment.id
+        if ours and event.refund.amount == refund.amount:
             post_refund(dbsession, refund)
+        elif refund is not None:
+            payment.needs_attention = f"provider reports refund {refund.public_id} otherwise"
+            log.error("refund %s reported on another payment or amount", refund.public_id)
     for refund in refunds:
         send_refund_after_commit(request, refund)
     return {"status": "processed"}

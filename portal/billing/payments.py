@@ -205,6 +205,14 @@ def _apply_provider_payment(dbsession, payment: Payment, report, cause: str) -> 
         payment.needs_attention = "provider reports a different amount"
         log.error("payment %s: provider amount differs", payment.public_id)
         return []
+    if report.status == "succeeded" and payment.status in (state.FAILED, state.CANCELLED):
+        # Final here, yet the provider says it took the money: a clerk must look (refund it
+        # at the provider), the ledger is not changed behind the state machine's back.
+        payment.needs_attention = f"provider reports success on a {payment.status} payment"
+        log.error(
+            "payment %s: provider reports success after %s", payment.public_id, payment.status
+        )
+        return []
     if report.status == "succeeded" and payment.status not in state.SETTLED:
         state.transition(payment, state.SUCCEEDED, cause)
         payment.method = report.method
@@ -281,12 +289,19 @@ def overpaid_amount(dbsession, payment: Payment) -> Money:
 
 
 def request_refund(
-    dbsession, payment: Payment, amount: Money, seen_refundable: Money, reason: str, clerk=None
+    dbsession,
+    payment: Payment,
+    amount: Money,
+    seen_refundable: Money,
+    reason: str,
+    clerk=None,
+    bill_id: int | None = None,
 ) -> Refund:
     """Record a refund to send to the provider after commit.
 
     ``seen_refundable`` is what the clerk saw as still refundable: if another refund changed
-    it meanwhile, this one is refused, so refunds can never exceed what was paid.
+    it meanwhile, this one is refused, so refunds can never exceed what was paid. With
+    ``bill_id`` the money is given back on that bill of the payment alone.
     """
     payment = lock_payment(dbsession, payment.id)
     if payment.status not in (state.SUCCEEDED, state.PARTLY_REFUNDED):
@@ -303,8 +318,15 @@ def request_refund(
         )
     if not reason.strip():
         raise PaymentRefused(422, "Give a reason for the refund.", payment)
+    if bill_id is not None:
+        allocation = next((a for a in payment.allocations if a.bill_id == bill_id), None)
+        if allocation is None or amount.minor > allocation.amount_minor - allocation.refunded_minor:
+            raise PaymentRefused(
+                422, "The refund must be at most what is still refundable on the bill.", payment
+            )
     refund = Refund(
         payment_id=payment.id,
+        bill_id=bill_id,
         amount_minor=amount.minor,
         currency=amount.currency,
         reason=reason.strip()[:2000],
@@ -353,7 +375,10 @@ def post_refund(dbsession, refund: Refund) -> None:
     clearing, clearing_kind = ledger.clearing_account(payment.provider)
     lines = [Line(clearing, clearing_kind, -refund.amount)]
     shares = []
-    for allocation in reversed(payment.allocations):
+    allocations = reversed(payment.allocations)
+    if refund.bill_id is not None:
+        allocations = [a for a in payment.allocations if a.bill_id == refund.bill_id]
+    for allocation in allocations:
         share = min(remaining, allocation.amount_minor - allocation.refunded_minor)
         if share <= 0:
             continue

@@ -28,7 +28,7 @@ from portal.i18n import _
 from portal.identity.assurance import PAY, require_assurance
 from portal.receipts.models import Receipt
 from portal.services.models import Service
-from portal.web import error_page
+from portal.web import error_page, query_date, query_page
 
 log = logging.getLogger(__name__)
 
@@ -227,14 +227,8 @@ def _my_payments(request):
     if status in state.TRANSITIONS:
         query = query.where(Payment.status == status)
     for name, compare in (("from", Payment.created_at.__ge__), ("to", Payment.created_at.__lt__)):
-        value = request.GET.get(name, "")
-        if value:
-            try:
-                day = dt.date.fromisoformat(value)
-            except ValueError:
-                raise HTTPBadRequest(
-                    detail=request.localizer.translate(_("Dates are written as YYYY-MM-DD."))
-                ) from None
+        day = query_date(request, name)
+        if day is not None:
             if name == "to":
                 day += dt.timedelta(days=1)
             query = query.where(compare(dt.datetime.combine(day, dt.time(), dt.UTC)))
@@ -243,10 +237,7 @@ def _my_payments(request):
 
 @view_config(route_name="payments", renderer="billing/payments.jinja2", permission="account")
 def payments(request):
-    try:
-        page = max(1, int(request.GET.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = query_page(request)
     rows = list(
         request.dbsession.scalars(
             _my_payments(request)

@@ -63,7 +63,8 @@ def _organisations(dbsession, mapping: AttributeMap, attributes: dict) -> list[O
             dbsession.add(organisation)
         else:
             organisation.name = name[:200]
-        organisations.append(organisation)
+        if organisation not in organisations:  # an IdP may release a number twice
+            organisations.append(organisation)
     return organisations
 
 

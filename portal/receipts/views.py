@@ -6,7 +6,6 @@ import io
 import logging
 import zipfile
 
-from pyramid.authorization import Allow
 from pyramid.httpexceptions import (
     HTTPNotFound,
     HTTPSeeOther,
@@ -18,11 +17,12 @@ from pyramid.view import view_config
 from sqlalchemy import select
 
 from portal.billing.money import Money
+from portal.billing.resources import PaymentContext
 from portal.i18n import _
 from portal.receipts.issuing import CODE_ALPHABET, display_code
 from portal.receipts.models import CREDIT_NOTE, RECEIPT, Receipt
 from portal.receipts.ratelimit import RateLimiter
-from portal.security import PUBLIC, ROLE_ADMIN, user_principal
+from portal.security import PUBLIC
 
 log = logging.getLogger(__name__)
 verify_limiter = RateLimiter(limit=20, window_seconds=60)
@@ -34,10 +34,10 @@ class ReceiptContext:
 
     @property
     def __acl__(self):
-        return [
-            (Allow, user_principal(self.receipt.payer_user_id), "view"),
-            (Allow, ROLE_ADMIN, "view"),
-        ]
+        """Whoever may view the payment may view its receipts: the payer, the organisation
+        it paid for, the clerks of the departments it paid, administrators."""
+        payment_acl = PaymentContext(self.receipt.payment).__acl__
+        return [entry for entry in payment_acl if entry[2] == "view"]
 
 
 def receipt_factory(request) -> ReceiptContext:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from portal.billing import surcharges
 from portal.billing.money import CURRENCY_CODES
 from portal.i18n import _
+from portal.identity.assurance import CLERK, require_assurance
 from portal.security import PUBLIC
 from portal.services import fees
 from portal.services.catalogue import search
@@ -95,6 +96,7 @@ def _fees_page(request, errors=None, values=None):
     permission="administer",
 )
 def fee_schedules(request):
+    require_assurance(request, CLERK)
     return _fees_page(request)
 
 
@@ -106,6 +108,7 @@ def fee_schedules(request):
 )
 def change_fee(request):
     """A new price from a day on; a refused change is shown again with what to correct."""
+    require_assurance(request, CLERK)
     try:
         change = fees.read_fee_change(
             request.POST, set(public_services(request.registry)), surcharges.today(request)
@@ -133,6 +136,7 @@ def change_fee(request):
     permission="administer",
 )
 def withdraw_fee(request):
+    require_assurance(request, CLERK)
     entry = request.POST.get("entry", "")
     if not (entry.isascii() and entry.isdigit() and len(entry) <= MAX_ENTRY_DIGITS):
         request.response.status_int = 400
@@ -171,6 +175,7 @@ def _imports_page(context, request, report=None, service_code=""):
     permission="import",
 )
 def imports_form(context, request):
+    require_assurance(request, CLERK)
     return _imports_page(context, request)
 
 
@@ -188,6 +193,7 @@ def _refuse(context, request, status: int, errors: list[RowError], service_code:
 )
 def import_file(context, request):
     """Import a CSV for one service: all of it, or nothing and a report of every bad row."""
+    require_assurance(request, CLERK)
     code = str(request.POST.get("service", ""))
     service = next((s for s in context.services if s.code == code), None)
     if service is None:

@@ -1,5 +1,7 @@
 """Each role sees only what it may, with real SAML sessions."""
 
+import re
+
 import pytest
 
 LOW = "http://eidas.europa.eu/LoA/low"
@@ -44,6 +46,31 @@ def test_clerk_with_low_assurance_is_refused_with_a_way_forward(signed_in):
     assert "A stronger sign-in is needed" in page.text
     link = page.html.find("a", string="Sign in again")["href"]
     assert "loa=http" in link and "next=%2Fbackoffice" in link
+
+
+@pytest.mark.parametrize(
+    ("persona", "method", "path"),
+    [
+        ("clerk-clara", "get", "/backoffice/imports"),
+        ("clerk-clara", "post", "/backoffice/imports"),
+        ("admin-ada", "get", "/admin/fees"),
+        ("admin-ada", "post", "/admin/fees"),
+        ("admin-ada", "post", "/admin/fees/withdraw"),
+    ],
+)
+def test_imports_and_fees_need_a_clerk_level_sign_in(signed_in, persona, method, path):
+    """Issuing bills from a file and changing prices are clerk work like the rest."""
+    app = signed_in(persona, loa=LOW)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', app.get("/account").text)[1]
+    if method == "get":
+        app.get(path, status=403)
+    else:
+        app.post(
+            path,
+            {"csrf_token": token, "entry": "1"},
+            headers={"Referer": "https://localhost/"},
+            status=403,
+        )
 
 
 def test_stronger_sign_in_is_requested_from_the_idp(signed_in, testapp, devidp):

@@ -91,3 +91,20 @@ def test_metadata_is_signed_and_names_the_acs(testapp, wsgi_app):
     assert b"<ds:Signature" in response.body
     assert b"https://localhost/saml/acs" in response.body
     assert b"rsa-sha256" in response.body
+
+
+def test_an_organisation_released_twice_makes_one_membership(dbsession):
+    from portal.identity.pii import PersonalDataVault
+    from portal.identity.provisioning import provision_user
+    from portal.identity.saml_config import AttributeMap
+    from tests.conftest import FERNET_KEY, HMAC_KEY
+
+    attributes = {
+        "givenName": ["Olga"],
+        "orgRegNumber": ["NW-100200", "NW-100200", " NW-100200 "],
+        "orgName": ["Northwind Supplies Ltd", "Northwind", "Northwind"],
+    }
+    vault = PersonalDataVault(HMAC_KEY, FERNET_KEY)
+    user = provision_user(dbsession, vault, AttributeMap(), "https://idp", "olga", attributes)
+    dbsession.commit()
+    assert [o.registration_number for o in user.organisations] == ["NW-100200"]

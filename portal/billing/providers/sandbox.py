@@ -132,7 +132,8 @@ class SandboxProvider:
             raise InvalidNotification("signature does not match")
         try:
             return _event(json.loads(body))
-        except (KeyError, TypeError, ValueError) as error:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError) as error:
+            # signed yet malformed: a member of the wrong type, a time beyond the calendar
             raise InvalidNotification("unreadable notification body") from error
 
     def _call(self, method: str, path: str, **kwargs) -> requests.Response:

@@ -115,6 +115,11 @@ def test_copies_are_bounded(citizen):
     form["copies"] = "-1"
     negative = form.submit("action", value="submit", status=422)
     assert "Enter a whole number from 1 to 999." in negative
+    for digits in ("²", "٣"):  # digits to str.isdigit, yet not to int() or to a person
+        form = negative.forms["application-form"]
+        form["copies"] = digits
+        other = form.submit("action", value="submit", status=422)
+        assert "Enter a whole number from 1 to 999." in other
 
 
 def test_a_draft_is_kept_and_continued_later(citizen, dbsession):

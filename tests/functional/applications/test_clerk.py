@@ -5,6 +5,7 @@ clerks of other departments are refused."""
 from __future__ import annotations
 
 import subprocess
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
@@ -20,6 +21,7 @@ from tests.functional.applications.conftest import (
     post,
     the_application,
 )
+from tests.functional.billing.conftest import deliver, notifications_for
 
 
 def pdf_text(pdf: bytes) -> str:
@@ -150,3 +152,39 @@ def test_deciding_needs_the_csrf_token(paid_application, clerk, dbsession):
 def test_the_applicant_cannot_decide_their_own_application(paid_application, citizen, dbsession):
     post(citizen, f"/backoffice/applications/{paid_application}/approve", status=403)
     assert the_application(dbsession, paid_application).status == "in_queue"
+
+
+def test_rejecting_refunds_the_fee_alone_when_it_was_paid_with_other_bills(
+    citizen, clerk, sandbox, dbsession
+):
+    """The fee and a later water bill paid in one go: the refund gives back the fee, and the
+    water bill stays paid."""
+    from tests import factories
+    from tests.functional.billing.conftest import Payer
+    from tests.sandbox.conftest import SUCCESS
+
+    public_id = apply(citizen)
+    application = the_application(dbsession, public_id)
+    water = factories.bill(dbsession, application.applicant, amount=35_40, service_code="water")
+    dbsession.commit()
+    assert water.id > application.bill_id  # the last bill of the payment, refunded first before
+
+    payer = Payer(citizen, sandbox, dbsession)
+    checkout = payer.pay([application.bill, water])
+    assert payer.enter_card(payer.checkout(checkout), SUCCESS).status_code == 303
+    payment_id = urlsplit(checkout.location).path.split("/")[2]
+    (notification,) = notifications_for(sandbox, payment_id)
+    deliver(citizen, notification)
+
+    review = clerk.get(f"/backoffice/applications/{public_id}")
+    form = review.forms["reject-form"]
+    form["reason"] = "The VIN does not match the vehicle's papers."
+    form.submit(status=303)
+
+    dbsession.expire_all()
+    application = the_application(dbsession, public_id)
+    assert application.refund.bill_id == application.bill_id
+    assert application.refund.amount_minor == 120_00
+    fee_view, water_view = with_status(dbsession, [application.bill, water])
+    assert (fee_view.status, water_view.status) == ("cancelled", "paid")
+    assert dbsession.scalars(select(Payment)).one().status == "partly_refunded"

@@ -203,8 +203,10 @@ def test_the_page_is_for_clerks_and_administrators(signed_in):
     app.get("/backoffice/reconciliation", status=403)
 
 
-def test_the_page_refuses_a_malformed_date(signed_in):
-    signed_in("clerk-clara").get("/backoffice/reconciliation", params={"date": "31/12"}, status=400)
+@pytest.mark.parametrize("day", ["31/12", "0001-01-01", "9999-12-31", "2026-02-30"])
+def test_the_page_refuses_a_malformed_or_unreachable_date(signed_in, day):
+    """The page links the day before and after: at the calendar's ends there is none."""
+    signed_in("clerk-clara").get("/backoffice/reconciliation", params={"date": day}, status=400)
 
 
 @pytest.fixture

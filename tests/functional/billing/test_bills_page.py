@@ -56,3 +56,12 @@ def test_each_filter_shows_exactly_its_bills_past_a_long_history(payer, ana, dbs
     assert shown(app, "?service=water") == ["water"]
     paid_page = app.get("/bills?status=paid")
     assert paid_page.text.count("Property tax 2026, first instalment") == BILLS_SHOWN
+
+
+def test_history_refuses_days_it_cannot_mean_and_any_page_number(payer):
+    for query in ("to=9999-12-31", "from=0001-01-01", "from=2026-13-01", "to=20261201"):
+        page = payer.app.get(f"/payments?{query}", status=400)
+        assert "Dates are written as YYYY-MM-DD" in page.text
+    assert payer.app.get("/payments?to=2026-12-31&from=2026-01-01").status_int == 200
+    for number in ("100000000000000000000", "-3", "²", "0"):
+        assert payer.app.get("/payments", {"page": number}).status_int == 200

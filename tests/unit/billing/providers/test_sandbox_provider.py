@@ -199,7 +199,11 @@ def test_missing_or_garbled_signature_header_is_rejected(provider, notification,
 def test_correctly_signed_but_unreadable_body_is_rejected(provider):
     now = datetime.datetime.now(datetime.UTC)
     t = str(int(now.timestamp()))
-    for body in (b"not json", b"[]", b'{"event_id": "evt_1"}'):
+    malformed = (
+        b'{"event_id": "e", "type": "payment.succeeded", "created": 1, "data": []}',
+        b'{"event_id": "e", "type": "payment.succeeded", "created": 1e20, "data": {}}',
+    )
+    for body in (b"not json", b"[]", b'{"event_id": "evt_1"}', *malformed):
         signature = hmac.new(b"test-signing-secret", f"{t}.".encode() + body, hashlib.sha256)
         headers = {"Sandbox-Signature": f"t={t},v1={signature.hexdigest()}"}
 
