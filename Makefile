@@ -45,8 +45,9 @@ node_modules/.installed: package.json package-lock.json
 
 static/build/portal.css: node_modules/.installed assets/portal.scss
 	npm run --silent build
-	mkdir -p static/uswds/img
-	cp node_modules/@uswds/uswds/dist/img/*.svg static/uswds/img/
+	# exactly the images the compiled CSS refers to (alert icons, checkboxes, selects)
+	for image in $$(grep -o 'img/[^)"]*\.svg' $@ | sort -u); do \
+	  install -D -m 644 node_modules/@uswds/uswds/dist/$$image static/uswds/$$image; done
 	cp node_modules/@uswds/uswds/LICENSE.md static/uswds/LICENSE.md
 
 assets: static/build/portal.css

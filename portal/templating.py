@@ -16,6 +16,7 @@ from pyramid.events import BeforeRender, subscriber
 from portal.billing.bills import LABELS as BILL_LABELS
 from portal.billing.reference import printed
 from portal.billing.state import LABELS as PAYMENT_LABELS
+from portal.billing.state import REFUND_LABELS
 from portal.security import PUBLIC
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -57,6 +58,7 @@ def add_globals(event) -> None:
     event["printed_reference"] = printed
     event["bill_status"] = lambda status: request.localizer.translate(BILL_LABELS[status])
     event["payment_status"] = lambda status: request.localizer.translate(PAYMENT_LABELS[status])
+    event["refund_status"] = lambda status: request.localizer.translate(REFUND_LABELS[status])
 
 
 def page_locale(request) -> None:

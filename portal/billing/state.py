@@ -44,6 +44,13 @@ LABELS = {
     REFUNDED: _("Refunded"),
 }
 
+#: what a refund's status is called on the clerks' pages
+REFUND_LABELS = {
+    "requested": _("Sent to the provider"),
+    "succeeded": _("Refunded"),
+    "failed": _("Refused by the provider"),
+}
+
 #: still waiting for the payer or the provider
 IN_PROGRESS = frozenset({CREATED, STARTED})
 #: money was taken
