@@ -28,6 +28,7 @@ from pyramid.view import (
     notfound_view_config,
     view_config,
 )
+from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
 from portal.i18n import _
@@ -158,6 +159,9 @@ def conflict(exc, request):
     nothing, as a request that lost a race should be."""
     _ = request.localizer.translate
     log.warning("concurrent change refused: %s", type(exc).__name__)
+    # The failed flush left the session unusable, and the page still reads the signed-in
+    # person (the navigation): start the session afresh; nothing of this request is kept.
+    request.dbsession.rollback()
     return error_page(
         request,
         409,
@@ -191,6 +195,14 @@ def content_security_policy(settings: dict, form_targets: list[str]) -> str:
         "font-src 'self'; object-src 'none'; base-uri 'none'; "
         f"form-action {form_action}; frame-ancestors 'none'"
     )
+
+
+def _user_id(request) -> int | str:
+    """The signed-in person's id for the access log, read from the identity map so that a
+    rolled-back transaction (its objects expired and detached) cannot break the log line."""
+    user = request.__dict__.get("user")
+    identity = inspect(user).identity if user is not None else None
+    return identity[0] if identity else "-"
 
 
 def request_tween_factory(handler, registry):
@@ -236,7 +248,6 @@ def request_tween_factory(handler, registry):
                         "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
                     )
             route = request.matched_route.name if request.matched_route else "-"
-            user = request.__dict__.get("user")
             access_log.info(
                 "%s %s route=%s status=%s ms=%.1f user=%s",
                 request.method,
@@ -244,7 +255,7 @@ def request_tween_factory(handler, registry):
                 route,
                 status,
                 elapsed_ms,
-                user.id if user is not None else "-",
+                _user_id(request),
             )
             request_id_var.reset(token)
 

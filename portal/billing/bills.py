@@ -93,6 +93,8 @@ def issue_bill(
 
 def cancel_bill(dbsession, bill: Bill, reason: str) -> None:
     """Cancel what is still owed on ``bill``; what was paid stays paid (refund it separately)."""
+    # Locked and read again: a concurrent cancel (or payment) that committed meanwhile is seen.
+    dbsession.refresh(bill, with_for_update=True)
     if bill.cancelled_at is not None:
         raise BillError("this bill is already cancelled")
     outstanding = ledger.bill_balances(dbsession, [bill.id])[bill.id]
