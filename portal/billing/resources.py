@@ -3,17 +3,34 @@ representatives of the paying organisation) and by the clerks of the owning depa
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from pyramid.authorization import Allow
 from pyramid.httpexceptions import HTTPNotFound
 from sqlalchemy import select
+from sqlalchemy.orm import object_session
 
-from portal.billing.models import Payment
+from portal.billing.models import Bill, Payment, PaymentAllocation
 from portal.security import ROLE_ADMIN, department_principal, organisation_principal, user_principal
+from portal.services.models import Service
 
 
 class PaymentContext:
     def __init__(self, payment: Payment):
         self.payment = payment
+
+    @cached_property
+    def departments(self) -> set[int]:
+        """The departments whose services this payment paid, in one query (the ACL is read
+        for every permission check, and a receipt download makes one)."""
+        query = (
+            select(Service.department_id)
+            .join(Bill, Bill.service_id == Service.id)
+            .join(PaymentAllocation, PaymentAllocation.bill_id == Bill.id)
+            .where(PaymentAllocation.payment_id == self.payment.id)
+            .distinct()
+        )
+        return set(object_session(self.payment).scalars(query))
 
     @property
     def __acl__(self):
@@ -25,7 +42,7 @@ class PaymentContext:
         ]
         if self.payment.payer_organisation_id is not None:
             acl.append((Allow, organisation_principal(self.payment.payer_organisation_id), "view"))
-        departments = {a.bill.service.department_id for a in self.payment.allocations}
+        departments = set(self.departments)
         for department in departments:
             acl.append((Allow, department_principal(department), "view"))
         if len(departments) == 1:
