@@ -276,9 +276,9 @@ def refuse_unreadable_text(event) -> None:
         environ["PATH_INFO"] = path.encode("utf-8").decode("latin-1")
         environ["QUERY_STRING"] = ""
         request.body = b""
-        raise HTTPBadRequest(detail="The address or form is not valid UTF-8 text.") from None
+        raise HTTPBadRequest(detail=_("The address or form is not valid UTF-8 text.")) from None
     if any(isinstance(value, str) and "\x00" in value for value in values):
-        raise HTTPBadRequest(detail="The address or form holds a character that is not allowed.")
+        raise HTTPBadRequest(detail=_("The address or form holds a character that is not allowed."))
 
 
 #: the days a person can mean in a filter; beyond them date arithmetic overflows
