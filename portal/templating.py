@@ -15,8 +15,8 @@ from pyramid.events import BeforeRender, subscriber
 
 from portal.billing.bills import LABELS as BILL_LABELS
 from portal.billing.reference import printed
+from portal.billing.state import FAILURE_LABELS, REFUND_LABELS
 from portal.billing.state import LABELS as PAYMENT_LABELS
-from portal.billing.state import REFUND_LABELS
 from portal.security import PUBLIC
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -59,6 +59,9 @@ def add_globals(event) -> None:
     event["bill_status"] = lambda status: request.localizer.translate(BILL_LABELS[status])
     event["payment_status"] = lambda status: request.localizer.translate(PAYMENT_LABELS[status])
     event["refund_status"] = lambda status: request.localizer.translate(REFUND_LABELS[status])
+    event["failure_reason"] = lambda code: (
+        request.localizer.translate(FAILURE_LABELS[code]) if code in FAILURE_LABELS else ""
+    )
 
 
 def page_locale(request) -> None:

@@ -44,6 +44,15 @@ LABELS = {
     REFUNDED: _("Refunded"),
 }
 
+#: why a payment failed, as the payer is told, by the provider's reason code (the codes
+#: card processors commonly use); an unknown code is shown as the status alone
+FAILURE_LABELS = {
+    "card_declined": _("The card was declined by its bank."),
+    "insufficient_funds": _("There was not enough money on the card."),
+    "authentication_failed": _("The card's security check (3-D Secure) did not pass."),
+    "expired_card": _("The card has expired."),
+}
+
 #: what a refund's status is called on the clerks' pages
 REFUND_LABELS = {
     "requested": _("Sent to the provider"),

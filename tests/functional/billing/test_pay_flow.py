@@ -61,9 +61,15 @@ def test_pay_one_bill_with_a_card_that_succeeds(payer, ana_bills, dbsession, san
 
 
 @pytest.mark.parametrize(
-    ("card", "reason"), [(DECLINED, "card_declined"), (INSUFFICIENT_FUNDS, "insufficient_funds")]
+    ("card", "reason", "told"),
+    [
+        (DECLINED, "card_declined", "The card was declined by its bank."),
+        (INSUFFICIENT_FUNDS, "insufficient_funds", "There was not enough money on the card."),
+    ],
 )
-def test_refused_cards_leave_the_bill_open(payer, ana_bills, dbsession, sandbox, card, reason):
+def test_refused_cards_leave_the_bill_open(
+    payer, ana_bills, dbsession, sandbox, card, reason, told
+):
     hosted = payer.checkout(payer.pay(ana_bills[:1]))
     assert payer.enter_card(hosted, card).status_code == 303
     payment = the_payment(dbsession)
@@ -73,7 +79,9 @@ def test_refused_cards_leave_the_bill_open(payer, ana_bills, dbsession, sandbox,
     assert (payment.status, payment.failure_reason) == (state.FAILED, reason)
     assert settlements(dbsession, payment) == 0
     assert statuses(dbsession, ana_bills) == ["open", "open"]
-    assert "Not paid" in payer.app.get(f"/payments/{payment.public_id}").text
+    page = payer.app.get(f"/payments/{payment.public_id}")
+    assert "Not paid" in page.text
+    assert page.html.find(id="failure-reason").text == told
 
 
 @pytest.mark.parametrize(
