@@ -18,11 +18,12 @@ from portal.applications.models import Application, ApplicationEvent
 from portal.billing import ledger
 from portal.billing.bills import CANCELLED, OPEN, with_status
 from portal.billing.models import Bill, JournalEntry, JournalTransaction, Payment
-from portal.services.models import FeeScheduleEntry, LateInterestCharge
+from portal.services.models import LateInterestCharge
 from tests import factories
 from tests.functional import test_concurrency as concurrency
 from tests.functional.api.conftest import make_client
-from tests.functional.applications.conftest import FEES, VEHICLE
+from tests.functional.applications import conftest as applications
+from tests.functional.applications.conftest import VEHICLE
 from tests.functional.services.conftest import today
 from tests.functional.test_concurrency import TIMEOUT, at_once, new_key, payments_of
 
@@ -30,6 +31,8 @@ from tests.functional.test_concurrency import TIMEOUT, at_once, new_key, payment
 portal_url = concurrency.portal_url
 tab = concurrency.tab
 ana = concurrency.ana
+# the applications' fee schedule
+fees = applications.fees
 
 ROUNDS = 5
 PROBLEM_JSON = "application/problem+json"
@@ -126,23 +129,6 @@ def submit_draft(tab, public_id, values):
         allow_redirects=False,
         timeout=TIMEOUT,
     )
-
-
-@pytest.fixture
-def fees(dbsession, departments):
-    last_year = dt.date.today() - dt.timedelta(days=365)
-    dbsession.add_all(
-        FeeScheduleEntry(
-            service_code=service,
-            item_code=item,
-            label=item,
-            amount_minor=amount,
-            currency="EUR",
-            effective_from=last_year,
-        )
-        for service, item, amount in FEES
-    )
-    dbsession.commit()
 
 
 @pytest.mark.postgresql
