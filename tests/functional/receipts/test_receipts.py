@@ -140,6 +140,14 @@ def test_other_people_cannot_download_my_receipt(paid, dbsession, testapp, devid
     testapp.get(f"/receipts/{receipt.number}.pdf", status=403)
 
 
+def test_the_clerks_of_the_paid_department_may_download_the_receipt(paid, dbsession, signed_in):
+    """As they may see the payment: the revenue office's clerk, not the registry's."""
+    receipt = the_receipt(dbsession)
+    path = f"/receipts/{receipt.number}.pdf"
+    assert signed_in("clerk-clara").get(path).body == receipt.pdf
+    signed_in("clerk-dan").get(path, status=403)
+
+
 def test_history_links_the_receipt_and_year_zip(paid, payer, dbsession):
     receipt = the_receipt(dbsession)
     assert f"/receipts/{receipt.number}.pdf" in payer.app.get("/payments").text
