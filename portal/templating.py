@@ -7,6 +7,7 @@ the portal's time zone and amounts in the reader's locale, both through Babel.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -48,6 +49,16 @@ def format_day(request, value: dt.date | None, format: str = "medium") -> str:
     return format_date(value, format=format, locale=locale_name(request))
 
 
+@dataclass(frozen=True)
+class Site:
+    """Who publishes the pages, as the banner, header, footer and page titles name it (a
+    template global; views' own ``service_name`` values are the service applied for)."""
+
+    authority: str
+    service: str
+    host: str
+
+
 def authority_name(settings: dict) -> str:
     """Who runs the portal, as the banner, header, footer and page titles name it: the
     ``portal.authority_name`` setting, else the name printed on receipts."""
@@ -62,11 +73,12 @@ def add_globals(event) -> None:
     if request is None:
         return
     settings = request.registry.settings
-    event["authority_name"] = authority_name(settings)
-    event["service_name"] = settings.get("portal.service_name") or request.localizer.translate(
-        _("Public services payments")
+    event["site"] = Site(
+        authority=authority_name(settings),
+        service=settings.get("portal.service_name")
+        or request.localizer.translate(_("Public services payments")),
+        host=urlsplit(settings["portal.base_url"]).hostname or "",
     )
-    event["site_host"] = urlsplit(settings["portal.base_url"]).hostname
     event["when"] = lambda value, format="medium": format_when(request, value, format)
     event["day"] = lambda value, format="medium": format_day(request, value, format)
     event["static"] = lambda path: request.static_path(f"{STATIC}/{path}")

@@ -63,8 +63,9 @@ def look_at(page, deployment, screenshot, paths: dict[str, str], persona: str) -
         page.set_viewport_size(PHONE)
         page.goto(f"{deployment.portal_url}{path}")
         expect(page.locator("main h1")).to_be_visible()
+        footer = page.locator("footer")
         for label in FOOTER_LINKS:
-            expect(page.locator("footer").get_by_role("link", name=label, exact=True)).to_be_visible()
+            expect(footer.get_by_role("link", name=label, exact=True)).to_be_visible()
         wide[name] = overflow(page)
         screenshot(page, f"look-{persona}-{name}-375")
         page.set_viewport_size(DESKTOP)

@@ -73,9 +73,7 @@ def test_contact_details_fall_back_to_the_sender_and_the_receipts_address(app_se
 
 
 def test_start_page_title_is_the_service_and_authority(testapp):
-    assert (
-        testapp.get("/").html.title.get_text() == "Public services payments – City of Example"
-    )
+    assert testapp.get("/").html.title.get_text() == "Public services payments – City of Example"
 
 
 def test_request_reference_only_on_error_pages(testapp):
