@@ -32,9 +32,15 @@ class Payer:
             form["idempotency_key"] = key
         return form.submit(expect_errors=True)
 
+    def review(self, response):
+        """Follow the answer to paying to the review page."""
+        assert urlsplit(response.location).path.endswith("/checkout"), response
+        return self.app.get(urlsplit(response.location).path, status=200)
+
     def checkout(self, response):
-        """Follow the portal's checkout to the provider; returns the hosted page URL."""
-        hosted = self.app.get(urlsplit(response.location).path, status=303).location
+        """Follow the answer to paying to the review page and press its "Pay" button;
+        returns the provider's hosted page URL."""
+        hosted = self.review(response).forms["checkout-form"].submit(status=303).location
         assert hosted.startswith(self.sandbox.base_url)
         return hosted
 
