@@ -23,9 +23,10 @@ class Payer:
     def bills_form(self, group=0):
         return self.app.get("/bills").forms[f"pay-{group}"]
 
-    def pay(self, bills, key=None):
-        """Submit the bills page for ``bills``; returns the checkout redirect (or error)."""
-        form = self.bills_form()
+    def pay(self, bills, key=None, group=0):
+        """Submit the bills page for ``bills``; returns the redirect to the review page (or
+        the error)."""
+        form = self.bills_form(group)
         for checkbox in form.fields.get("bill", []):
             checkbox.checked = checkbox._value in {bill.public_id for bill in bills}
         if key:

@@ -173,7 +173,8 @@ def test_the_bills_page_shows_late_interest_before_paying(payer, instalments):
     page = payer.app.get("/bills")
     rows = {
         row.select_one("th").contents[0].strip(): {
-            cell["data-label"]: " ".join(cell.stripped_strings) for cell in row.select("[data-label]")
+            cell["data-label"]: " ".join(cell.stripped_strings)
+            for cell in row.select("[data-label]")
         }
         for row in page.html.select(".portal-bills tbody tr")
     }
