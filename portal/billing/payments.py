@@ -163,7 +163,8 @@ def in_progress_payment(dbsession, bill_ids: list[int]) -> Payment | None:
 def start_payment(
     payment: Payment, provider, *, description: str, return_url: str, notify_url: str
 ) -> str:
-    """Open the provider's hosted page for ``payment``; returns its URL.
+    """Open the provider's hosted page for ``payment``; returns its URL (refused once it is
+    no longer waiting to be paid, or expired).
 
     Safe to repeat and to run twice at once (a double click, two tabs): the payment is locked
     first, so one request calls the provider and the other, once the first has committed, finds
@@ -175,7 +176,10 @@ def start_payment(
     if payment.status != state.CREATED:
         raise PaymentRefused(409, "This payment is no longer waiting to be paid.", payment)
     if payment.expires_at <= utcnow():
-        raise PaymentRefused(409, "This payment was not started in time. Start a new one.", payment)
+        # A review page left open too long: expired now rather than by the next sweep, so the
+        # payer is shown the outcome and offered a new payment.
+        state.transition(payment, state.EXPIRED, "not started in time")
+        raise PaymentRefused(409, "This payment was not started in time.", payment)
     started = provider.start_payment(
         payment.public_id, payment.amount, description, return_url, notify_url
     )

@@ -249,3 +249,23 @@ def test_others_cannot_review_pay_cancel_or_retry_my_payment(
         post(testapp, f"/payments/{payment.public_id}/{action}", {"csrf_token": token}, status=403)
     assert payments(dbsession)[0].status == state.CREATED
     assert dbsession.scalar(select(func.count()).select_from(Bill)) == 2
+
+
+def test_pay_on_a_review_page_left_open_too_long_offers_a_new_payment(
+    payer, ana_bills, dbsession, sandbox
+):
+    answer = payer.pay(ana_bills[:1])
+    form = payer.review(answer).forms["checkout-form"]
+    (payment,) = payments(dbsession)
+    payment.expires_at = payment.created_at - dt.timedelta(minutes=1)
+    dbsession.commit()
+
+    outcome = form.submit(status=303)
+
+    assert urlsplit(outcome.location).path == f"/payments/{payment.public_id}"
+    (payment,) = payments(dbsession)
+    assert payment.status == state.EXPIRED and payment.hosted_url is None
+    assert at_provider(sandbox, payment).status_code == 404
+    page = outcome.follow()
+    assert page.html.find(id="status-tag").text == "Expired"
+    assert "retry-form" in page.forms
