@@ -7,7 +7,6 @@ import datetime as dt
 import io
 import logging
 import uuid
-from dataclasses import dataclass
 
 from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther, HTTPServiceUnavailable
 from pyramid.response import Response
@@ -26,10 +25,10 @@ from portal.billing.payments import (
     start_payment,
 )
 from portal.billing.providers import ProviderRefused, ProviderUnavailable
+from portal.billing.review import payer_names, review_rows
 from portal.billing.tasks import send_refund_after_commit
 from portal.i18n import _
 from portal.identity.assurance import PAY, require_assurance
-from portal.identity.models import Organisation
 from portal.receipts.models import Receipt
 from portal.services.models import Service
 from portal.web import error_page, query_date, query_page
@@ -39,6 +38,8 @@ log = logging.getLogger(__name__)
 #: how many of a payer's most recent bills the page considers
 BILLS_SHOWN = 200
 PAYMENTS_PER_PAGE = 50
+#: payments that ended without taking money: "Try again" makes a new one of the same bills
+NOT_PAID = frozenset({state.FAILED, state.CANCELLED, state.EXPIRED})
 
 
 def _payers(request):
@@ -165,58 +166,6 @@ def _refused_page(request, refused: PaymentRefused):
     return response
 
 
-@dataclass(frozen=True)
-class ReviewRow:
-    """One bill of a payment as the review page shows it: what the bill itself comes to and
-    the late interest billed on it, in separate columns."""
-
-    bill: Bill
-    amount: Money
-    interest: Money
-    interest_notes: list[str]
-
-    @property
-    def total(self) -> Money:
-        return self.amount + self.interest
-
-
-def review_rows(request, payment: Payment) -> list[ReviewRow]:
-    """The payment's bills, each surcharge (late interest) beside the bill it is on."""
-    allocations = {allocation.bill_id: allocation for allocation in payment.allocations}
-    bills = [allocation.bill for allocation in payment.allocations]
-    on = {
-        surcharge: bill_id
-        for surcharge, bill_id in surcharges.issued_on(request, bills).items()
-        if bill_id in allocations
-    }
-    zero = Money(0, payment.currency)
-    rows = {
-        bill.id: ReviewRow(
-            bill, Money(allocations[bill.id].amount_minor, payment.currency), zero, []
-        )
-        for bill in sorted(bills, key=lambda bill: (bill.due_date, bill.id))
-        if bill.id not in on
-    }
-    for surcharge, bill_id in on.items():
-        row = rows[bill_id]
-        extra = allocations[surcharge]
-        rows[bill_id] = ReviewRow(
-            row.bill,
-            row.amount,
-            row.interest + Money(extra.amount_minor, payment.currency),
-            row.interest_notes + [line.description for line in extra.bill.lines],
-        )
-    return list(rows.values())
-
-
-def _payer_name(request, payment: Payment) -> tuple[str, str | None]:
-    """Who pays: the person, and the organisation they pay for (if any)."""
-    organisation = None
-    if payment.payer_organisation_id is not None:
-        organisation = request.dbsession.get(Organisation, payment.payer_organisation_id).name
-    return payment.payer_user.display_name, organisation
-
-
 @view_config(
     route_name="payment_checkout",
     request_method="GET",
@@ -230,7 +179,7 @@ def review(context, request):
     payment = context.payment
     if payment.status not in state.IN_PROGRESS:
         return HTTPSeeOther(request.route_url("payment", public_id=payment.public_id))
-    person, organisation = _payer_name(request, payment)
+    person, organisation = payer_names(request.dbsession, payment)
     return {
         "payment": payment,
         "rows": review_rows(request, payment),
@@ -297,9 +246,14 @@ def retry(context, request):
     the bills still to pay, with any late interest accrued since, reviewed again."""
     require_assurance(request, PAY)
     payment = context.payment
-    if payment.status not in (state.FAILED, state.CANCELLED, state.EXPIRED):
+    if payment.status not in NOT_PAID:
         return HTTPSeeOther(request.route_url("payment", public_id=payment.public_id))
     bills = [allocation.bill for allocation in payment.allocations]
+    bills = [view.bill for view in with_status(request.dbsession, bills) if view.payable]
+    if not bills:
+        return _refused_page(
+            request, PaymentRefused(409, "These bills have nothing left to pay.", payment)
+        )
     return _pay_bills(request, bills, request.POST.get("idempotency_key", ""))
 
 
@@ -339,8 +293,7 @@ def payment_page(context, request):
         "pending": payment.status in state.IN_PROGRESS,
         "succeeded": payment.status in state.SETTLED,
         "refunded": Money(sum(refunded), payment.currency),
-        "can_retry": payment.status in (state.FAILED, state.CANCELLED, state.EXPIRED)
-        and request.has_permission("pay", context),
+        "may_pay": bool(request.has_permission("pay", context)),
         "idempotency_key": new_idempotency_key(),
     }
 

@@ -269,3 +269,23 @@ def test_pay_on_a_review_page_left_open_too_long_offers_a_new_payment(
     page = outcome.follow()
     assert page.html.find(id="status-tag").text == "Expired"
     assert "retry-form" in page.forms
+
+
+def test_try_again_leaves_out_bills_paid_meanwhile(payer, ana_bills, dbsession, sandbox):
+    from tests.functional.billing.test_bills_page import settle
+
+    declined = settle_with_card(payer, sandbox, dbsession, payer.pay(ana_bills), DECLINED)
+    retry = payer.app.get(f"/payments/{declined.public_id}").forms["retry-form"]
+    settle(dbsession, ana_bills[0], ana_bills[0].total_minor)  # paid at the counter
+    dbsession.commit()
+
+    again = payer.review(retry.submit(status=303))
+
+    (row,) = map(cells, again.html.select(".portal-review tbody tr"))
+    assert row["Bill"].startswith("Water, October") and row["To pay"] == "€35.40"
+    settle(dbsession, ana_bills[1], ana_bills[1].total_minor)
+    dbsession.commit()
+    nothing = (
+        payer.app.get(f"/payments/{declined.public_id}").forms["retry-form"].submit(status=409)
+    )
+    assert "These bills have nothing left to pay." in nothing.text
