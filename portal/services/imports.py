@@ -4,10 +4,13 @@ Every row is checked before anything is written; a file with any bad row imports
 gets a report naming each bad row (by its line in the file), the column and why. Messages
 never repeat a national identifier.
 
-Assessments (``national_id,assessment_number,year,total,currency,instalments,due_dates``):
-each becomes one bill per instalment, numbered ``<assessment>-<n>``; ``due_dates`` lists one
-date per instalment separated by ``;``. The total is split into equal instalments in minor
-units; the cents that do not divide evenly go to the first instalment.
+Assessments
+(``national_id,assessment_number,property,year,total,currency,instalments,due_dates``): each
+becomes one bill per instalment, numbered ``<assessment>-<n>``; ``due_dates`` lists one date
+per instalment separated by ``;``. The total is split into equal instalments in minor units;
+the cents that do not divide evenly go to the first instalment. A property is assessed once a
+year (:mod:`portal.services.assessments`): a row for a property and year already assessed is
+refused.
 
 Utility bills (``customer_number,national_id,bill_number,description,due_date,amount,currency``):
 each row is one bill on the customer's account; ``national_id`` opens the account the first
@@ -30,6 +33,12 @@ from portal.billing.models import Bill
 from portal.billing.money import CURRENCY_CODES, Money, MoneyError
 from portal.i18n import _
 from portal.identity.models import User
+from portal.services.assessments import (
+    AssessmentRefused,
+    add_instalment,
+    conflict,
+    record_assessment,
+)
 from portal.services.interfaces import TAX, UTILITY
 from portal.services.utilities import record_utility_bill, utility_account
 
@@ -42,6 +51,7 @@ MAX_AMOUNT = 10**12
 ASSESSMENT_COLUMNS = (
     "national_id",
     "assessment_number",
+    "property",
     "year",
     "total",
     "currency",
@@ -262,6 +272,7 @@ class Assessment:
     line: int
     payer: User
     number: str
+    property_ref: str
     year: int
     total: Money
     due_dates: tuple[dt.date, ...]
@@ -276,11 +287,15 @@ class Assessment:
 def check_assessments(dbsession, vault, service, rows) -> list[Assessment]:
     errors: list[RowError] = []
     seen: dict[str, int] = {}
+    #: (property, year) -> the line that assesses it
+    assessed: dict[tuple[str, int], int] = {}
     found = []
     for line, values in rows:
         row = _Row(line, values, errors)
         payer = row.payer("national_id", dbsession, vault)
         number = row.number("assessment_number")
+        property_ref = row.number("property")
+        year = row.whole("year", 2000, 2100)
         if number in seen:
             row.error(
                 "assessment_number",
@@ -288,9 +303,22 @@ def check_assessments(dbsession, vault, service, rows) -> list[Assessment]:
             )
         elif number and _bill_exists(dbsession, service, f"{number}-1"):
             row.error("assessment_number", _("This assessment was imported before."))
+        elif (property_ref, year) in assessed:
+            row.error(
+                "property",
+                _(
+                    "The same property is assessed for the same year on line ${line}.",
+                    mapping={"line": assessed[property_ref, year]},
+                ),
+            )
+        elif number and property_ref and year is not None:
+            reason = conflict(dbsession, service, number, property_ref, year)
+            if reason is not None:
+                row.error("property", reason)
         if number:
             seen.setdefault(number, line)
-        year = row.whole("year", 2000, 2100)
+        if property_ref and year is not None:
+            assessed.setdefault((property_ref, year), line)
         total = row.amount("total", row.currency("currency"))
         count = row.whole("instalments", 1, MAX_INSTALMENTS)
         parts = [part.strip() for part in values["due_dates"].split(";") if part.strip()]
@@ -308,13 +336,18 @@ def check_assessments(dbsession, vault, service, rows) -> list[Assessment]:
         if total is not None and count is not None and total.minor < count:
             row.error("total", _("The total is too small to split into instalments."))
         if not row.bad:
-            found.append(Assessment(line, payer, number, year, total, tuple(dates)))
+            found.append(Assessment(line, payer, number, property_ref, year, total, tuple(dates)))
     if errors:
         raise ImportRefused(errors)
     return found
 
 
 def issue_assessment(dbsession, service, assessment: Assessment) -> list[Bill]:
+    """Record the assessment (refused if its property is assessed for the year already:
+    :class:`~portal.services.assessments.AssessmentRefused`) and issue its instalments."""
+    recorded = record_assessment(
+        dbsession, service, assessment.number, assessment.property_ref, assessment.year
+    )
     count = len(assessment.due_dates)
     bills = []
     for index, (amount, due) in enumerate(
@@ -347,6 +380,7 @@ def issue_assessment(dbsession, service, assessment: Assessment) -> list[Bill]:
                 payer_user=assessment.payer,
             )
         )
+        add_instalment(dbsession, recorded, bills[-1])
     return bills
 
 
@@ -422,13 +456,19 @@ class ImportResult:
 
 
 def import_bills(dbsession, vault, service, kind: str, data: bytes) -> ImportResult:
-    """Check the whole file, then issue its bills; :class:`ImportRefused` writes nothing."""
+    """Check the whole file, then issue its bills; :class:`ImportRefused` writes nothing (a
+    refusal found while issuing is raised before the transaction commits, and aborts it)."""
     if kind not in IMPORTABLE_KINDS:
         raise ImportRefused([RowError(0, "", _("This service does not take imported bills."))])
     rows = read_rows(data, columns_for(kind))
     if kind == TAX:
         checked = check_assessments(dbsession, vault, service, rows)
-        bills = [bill for item in checked for bill in issue_assessment(dbsession, service, item)]
+        bills = []
+        for item in checked:
+            try:
+                bills += issue_assessment(dbsession, service, item)
+            except AssessmentRefused as refused:  # assessed by another import meanwhile
+                raise ImportRefused([RowError(item.line, "property", refused.message)]) from None
     else:
         checked = check_utility_bills(dbsession, vault, service, rows)
         bills = [issue_utility_bill(dbsession, service, item) for item in checked]

@@ -95,3 +95,35 @@ class LateInterestCharge(Base):
     principal_minor: Mapped[int] = mapped_column(BigInteger)
     #: the annual rate in percent, as configured (exact decimal text, e.g. "8" or "7.25")
     rate_percent: Mapped[str] = mapped_column(String(16))
+
+
+class TaxAssessment(Base):
+    """The tax office's assessment of one property for one year; its instalments are bills.
+
+    A property is assessed once a year: a second assessment for the same property and year is
+    refused, here by the database as well, whichever way it arrives (file, API, script)."""
+
+    __tablename__ = "tax_assessment"
+    __table_args__ = (
+        UniqueConstraint("service_id", "number"),
+        UniqueConstraint("service_id", "property_ref", "year"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    number: Mapped[str] = mapped_column(String(64))
+    #: the tax office's identifier of the property (cadastral number)
+    property_ref: Mapped[str] = mapped_column(String(64))
+    year: Mapped[int]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class TaxAssessmentBill(Base):
+    """Which assessment a bill is an instalment of."""
+
+    __tablename__ = "tax_assessment_bill"
+
+    bill_id: Mapped[int] = mapped_column(
+        ForeignKey("bill.id", ondelete="CASCADE"), primary_key=True
+    )
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("tax_assessment.id"), index=True)
