@@ -46,10 +46,11 @@ MASK = "\u2022" * 7
 
 def masked(national_id: str | None) -> str | None:
     """``national_id`` with only its last four characters shown: enough for a clerk to tell
-    two people apart, not enough to copy the identifier off a screen."""
+    two people apart, not enough to copy the identifier off a screen. One too short to keep
+    most of it hidden is hidden whole."""
     if not national_id:
         return national_id
-    return MASK + national_id[-4:]
+    return MASK + (national_id[-4:] if len(national_id) > 8 else "")
 
 
 def includeme(config) -> None:
