@@ -1,12 +1,13 @@
 """tax assessments
 
-A property is assessed once a year: the tax office's assessments are recorded with the
-property and the year, unique per service, and their instalment bills linked to them. Bills
-imported before carry no property, so the rule holds for assessments from now on.
+A property has one assessment in force a year: the tax office's assessments are recorded with
+the property and the year, unique among those in force (a correction takes the place of the
+one it corrects), and their instalment bills linked to them. Bills imported before carry no
+property, so the rule holds for assessments from now on.
 
 Revision ID: c9fe0a32c429
 Revises: 4ab524729394
-Create Date: 2026-12-03 07:49:39.965202
+Create Date: 2026-12-03 08:12:24.931596
 """
 
 import sqlalchemy as sa
@@ -29,6 +30,13 @@ def upgrade() -> None:
         sa.Column("property_ref", sa.String(length=64), nullable=False),
         sa.Column("year", sa.Integer(), nullable=False),
         sa.Column("created_at", portal.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("corrects_id", sa.Integer(), nullable=True),
+        sa.Column("corrected_at", portal.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["corrects_id"],
+            ["tax_assessment.id"],
+            name=op.f("fk_tax_assessment_corrects_id_tax_assessment"),
+        ),
         sa.ForeignKeyConstraint(
             ["service_id"], ["service.id"], name=op.f("fk_tax_assessment_service_id_service")
         ),
@@ -36,13 +44,16 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "service_id", "number", name=op.f("uq_tax_assessment_service_id_number")
         ),
-        sa.UniqueConstraint(
-            "service_id",
-            "property_ref",
-            "year",
-            name=op.f("uq_tax_assessment_service_id_property_ref_year"),
-        ),
     )
+    with op.batch_alter_table("tax_assessment", schema=None) as batch_op:
+        batch_op.create_index(
+            "uq_tax_assessment_in_force",
+            ["service_id", "property_ref", "year"],
+            unique=True,
+            sqlite_where=sa.text("corrected_at IS NULL"),
+            postgresql_where=sa.text("corrected_at IS NULL"),
+        )
+
     op.create_table(
         "tax_assessment_bill",
         sa.Column("bill_id", sa.Integer(), nullable=False),
@@ -71,4 +82,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_tax_assessment_bill_assessment_id"))
 
     op.drop_table("tax_assessment_bill")
+    with op.batch_alter_table("tax_assessment", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_tax_assessment_in_force",
+            sqlite_where=sa.text("corrected_at IS NULL"),
+            postgresql_where=sa.text("corrected_at IS NULL"),
+        )
+
     op.drop_table("tax_assessment")

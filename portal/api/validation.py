@@ -157,11 +157,13 @@ def json_object(request) -> dict:
 
 @dataclass(frozen=True)
 class AssessmentRef:
-    """The tax assessment a bill is an instalment of: its number, the property, the year."""
+    """The tax assessment a bill is an instalment of: its number, the property, the year, and
+    the assessment it corrects, if it is a correction."""
 
     number: str
     property_ref: str
     year: int
+    corrects: str = ""
 
 
 @dataclass(frozen=True)
@@ -180,16 +182,17 @@ def _assessment(fields: Fields, body: dict) -> AssessmentRef | None:
     if body.get("assessment") is None:
         return None
     item = Fields(body["assessment"], "assessment", errors=fields.errors)
-    item.only("number", "property", "year")
+    item.only("number", "property", "year", "corrects")
     number = item.text("number", MAX_NUMBER)
     property_ref = item.text("property", MAX_NUMBER)
+    corrects = item.text("corrects", MAX_NUMBER) if "corrects" in item.data else ""
     year = item.data.get("year")
     if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= 2100:
         item.error("must be a whole number from 2000 to 2100", "year")
         return None
-    if number is None or property_ref is None:
+    if number is None or property_ref is None or corrects is None:
         return None
-    return AssessmentRef(number, property_ref, year)
+    return AssessmentRef(number, property_ref, year, corrects)
 
 
 def bill_request(body: dict) -> NewBill:

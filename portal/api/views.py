@@ -147,7 +147,8 @@ def _duplicate(number: str) -> Problem:
 
 def _assessment(request, service, ref: AssessmentRef | None):
     """The tax assessment the new bill is an instalment of, recorded by the same rule as an
-    imported file's: a property assessed for a year already is refused (409)."""
+    imported file's: a property assessed for a year already is refused (409) unless this is
+    a correction of the assessment in force."""
     if ref is None:
         return None
     plugin = public_service(request.registry, service.code)
@@ -160,7 +161,7 @@ def _assessment(request, service, ref: AssessmentRef | None):
         )
     try:
         return assessment_for_instalment(
-            request.dbsession, service, ref.number, ref.property_ref, ref.year
+            request.dbsession, service, ref.number, ref.property_ref, ref.year, ref.corrects
         )
     except AssessmentRefused as refused:
         raise Problem(409, "Assessment refused", refused.message.interpolate()) from None

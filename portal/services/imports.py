@@ -10,7 +10,8 @@ becomes one bill per instalment, numbered ``<assessment>-<n>``; ``due_dates`` li
 per instalment separated by ``;``. The total is split into equal instalments in minor units;
 the cents that do not divide evenly go to the first instalment. A property is assessed once a
 year (:mod:`portal.services.assessments`): a row for a property and year already assessed is
-refused.
+refused, unless it names the assessment it corrects in the optional column ``corrects``: then
+it takes that one's place and that one's unpaid bills are cancelled.
 
 Utility bills (``customer_number,national_id,bill_number,description,due_date,amount,currency``):
 each row is one bill on the customer's account; ``national_id`` opens the account the first
@@ -67,6 +68,8 @@ UTILITY_COLUMNS = (
     "amount",
     "currency",
 )
+#: columns a file may leave out
+OPTIONAL_COLUMNS = {TAX: ("corrects",), UTILITY: ()}
 IMPORTABLE_KINDS = (TAX, UTILITY)
 
 _NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
@@ -94,8 +97,11 @@ def columns_for(kind: str) -> tuple[str, ...]:
     return ASSESSMENT_COLUMNS if kind == TAX else UTILITY_COLUMNS
 
 
-def read_rows(data: bytes, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
-    """(line number, values by column) of each data row; the file's own faults refuse it."""
+def read_rows(
+    data: bytes, columns: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> list[tuple[int, dict[str, str]]]:
+    """(line number, values by column) of each data row, an optional column left out read as
+    empty; the file's own faults refuse it."""
     if len(data) > MAX_FILE_BYTES:
         raise ImportRefused(
             [RowError(0, "", _("The file is larger than ${size} MB.", mapping={"size": 5}))]
@@ -112,7 +118,7 @@ def read_rows(data: bytes, columns: tuple[str, ...]) -> list[tuple[int, dict[str
     except csv.Error:
         raise ImportRefused([RowError(1, "", _("The header line is not valid CSV."))]) from None
     missing = [name for name in columns if name not in header]
-    unknown = [name for name in header if name not in columns]
+    unknown = [name for name in header if name not in columns and name not in optional]
     errors = [
         RowError(1, name, _("The column ${column} is missing.", mapping={"column": name}))
         for name in missing
@@ -142,9 +148,9 @@ def read_rows(data: bytes, columns: tuple[str, ...]) -> list[tuple[int, dict[str
                     )
                 )
                 continue
-            rows.append(
-                (line, {name: value.strip() for name, value in zip(header, values, strict=True)})
-            )
+            row = dict.fromkeys(optional, "")
+            row.update((name, value.strip()) for name, value in zip(header, values, strict=True))
+            rows.append((line, row))
             if len(rows) > MAX_ROWS:
                 raise ImportRefused(
                     [
@@ -276,6 +282,8 @@ class Assessment:
     year: int
     total: Money
     due_dates: tuple[dt.date, ...]
+    #: the number of the assessment this one corrects, if any
+    corrects: str = ""
 
     def instalments(self) -> list[Money]:
         """Equal instalments; the minor units that do not divide go to the first one."""
@@ -296,6 +304,7 @@ def check_assessments(dbsession, vault, service, rows) -> list[Assessment]:
         number = row.number("assessment_number")
         property_ref = row.number("property")
         year = row.whole("year", 2000, 2100)
+        corrects = row.number("corrects") if values["corrects"] else ""
         if number in seen:
             row.error(
                 "assessment_number",
@@ -312,9 +321,9 @@ def check_assessments(dbsession, vault, service, rows) -> list[Assessment]:
                 ),
             )
         elif number and property_ref and year is not None:
-            reason = conflict(dbsession, service, number, property_ref, year)
+            reason = conflict(dbsession, service, number, property_ref, year, corrects)
             if reason is not None:
-                row.error("property", reason)
+                row.error("corrects" if corrects else "property", reason)
         if number:
             seen.setdefault(number, line)
         if property_ref and year is not None:
@@ -336,17 +345,25 @@ def check_assessments(dbsession, vault, service, rows) -> list[Assessment]:
         if total is not None and count is not None and total.minor < count:
             row.error("total", _("The total is too small to split into instalments."))
         if not row.bad:
-            found.append(Assessment(line, payer, number, property_ref, year, total, tuple(dates)))
+            found.append(
+                Assessment(line, payer, number, property_ref, year, total, tuple(dates), corrects)
+            )
     if errors:
         raise ImportRefused(errors)
     return found
 
 
 def issue_assessment(dbsession, service, assessment: Assessment) -> list[Bill]:
-    """Record the assessment (refused if its property is assessed for the year already:
-    :class:`~portal.services.assessments.AssessmentRefused`) and issue its instalments."""
+    """Record the assessment (refused if its property is assessed for the year already and
+    it is no correction: :class:`~portal.services.assessments.AssessmentRefused`) and issue
+    its instalments."""
     recorded = record_assessment(
-        dbsession, service, assessment.number, assessment.property_ref, assessment.year
+        dbsession,
+        service,
+        assessment.number,
+        assessment.property_ref,
+        assessment.year,
+        assessment.corrects,
     )
     count = len(assessment.due_dates)
     bills = []
@@ -460,7 +477,7 @@ def import_bills(dbsession, vault, service, kind: str, data: bytes) -> ImportRes
     refusal found while issuing is raised before the transaction commits, and aborts it)."""
     if kind not in IMPORTABLE_KINDS:
         raise ImportRefused([RowError(0, "", _("This service does not take imported bills."))])
-    rows = read_rows(data, columns_for(kind))
+    rows = read_rows(data, columns_for(kind), OPTIONAL_COLUMNS[kind])
     if kind == TAX:
         checked = check_assessments(dbsession, vault, service, rows)
         bills = []

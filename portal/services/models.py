@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.billing.money import Money
@@ -100,13 +100,23 @@ class LateInterestCharge(Base):
 class TaxAssessment(Base):
     """The tax office's assessment of one property for one year; its instalments are bills.
 
-    A property is assessed once a year: a second assessment for the same property and year is
-    refused, here by the database as well, whichever way it arrives (file, API, script)."""
+    A property has one assessment in force a year: another for the same property and year is
+    refused, here by the database as well, whichever way it arrives (file, API, script),
+    unless it is a correction, which takes the place of the one it corrects (``corrected_at``
+    set on the old one, whose unpaid bills are cancelled)."""
 
     __tablename__ = "tax_assessment"
     __table_args__ = (
         UniqueConstraint("service_id", "number"),
-        UniqueConstraint("service_id", "property_ref", "year"),
+        Index(
+            "uq_tax_assessment_in_force",
+            "service_id",
+            "property_ref",
+            "year",
+            unique=True,
+            sqlite_where=text("corrected_at IS NULL"),
+            postgresql_where=text("corrected_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -116,6 +126,10 @@ class TaxAssessment(Base):
     property_ref: Mapped[str] = mapped_column(String(64))
     year: Mapped[int]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: the assessment this one corrects, if it is a correction
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("tax_assessment.id"))
+    #: when a correction took this assessment's place
+    corrected_at: Mapped[dt.datetime | None]
 
 
 class TaxAssessmentBill(Base):

@@ -1,14 +1,19 @@
-"""A property is assessed once a year, whichever way the assessment arrives: a clerk's upload,
-``portal-import-bills`` or ``POST /api/v1/bills``; the database refuses a second one too."""
+"""A property has one assessment in force a year, whichever way the assessment arrives: a
+clerk's upload, ``portal-import-bills`` or ``POST /api/v1/bills``; the database refuses a
+second one too. A correction names the one it replaces and cancels its unpaid bills."""
 
 import pytest
 from pyramid.scripting import prepare
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from portal.billing.bills import with_status
+from portal.billing.models import Bill
+from portal.db import utcnow
 from portal.scripts.services import import_main
 from portal.services.models import Service, TaxAssessment, TaxAssessmentBill
 from tests.functional.api.conftest import conforms, make_client
+from tests.functional.billing.test_bills_page import settle
 from tests.functional.services.conftest import ANA_NATIONAL_ID, bill_count, csv_bytes, upload
 
 HEADER = "national_id,assessment_number,property,year,total,currency,instalments,due_dates"
@@ -66,7 +71,12 @@ def test_a_second_assessment_of_a_property_for_a_year_is_refused_in_a_file(clerk
         status=422,
     )
     assert report_of(page) == [
-        ["3", "property", f"{ALREADY} Correct that assessment instead of sending another."],
+        [
+            "3",
+            "property",
+            f"{ALREADY} To replace it, send the new one as its correction: PT-2026-001 under "
+            "corrects.",
+        ],
         ["5", "property", "The same property is assessed for the same year on line 4."],
     ]
     assert bill_count(dbsession) == before
@@ -168,11 +178,98 @@ def test_only_a_tax_service_takes_assessments(wsgi_app, dbsession, services, ana
     assert bill_count(dbsession) == 0
 
 
-def test_the_database_refuses_a_second_assessment_of_a_property_for_a_year(dbsession, services):
+def test_the_database_refuses_a_second_assessment_in_force(dbsession, services):
     service = dbsession.scalar(select(Service).where(Service.code == "property-tax"))
-    dbsession.add(TaxAssessment(service_id=service.id, number="A", property_ref="P", year=2026))
+    first = TaxAssessment(service_id=service.id, number="A", property_ref="P", year=2026)
+    dbsession.add(first)
     dbsession.flush()
     dbsession.add(TaxAssessment(service_id=service.id, number="B", property_ref="P", year=2026))
     with pytest.raises(IntegrityError):
         dbsession.flush()
     dbsession.rollback()
+
+
+def test_the_database_takes_a_correction_once_the_old_one_is_out_of_force(dbsession, services):
+    service = dbsession.scalar(select(Service).where(Service.code == "property-tax"))
+    first = TaxAssessment(service_id=service.id, number="A", property_ref="P", year=2026)
+    dbsession.add(first)
+    dbsession.flush()
+    first.corrected_at = utcnow()
+    dbsession.flush()
+    dbsession.add(
+        TaxAssessment(
+            service_id=service.id, number="B", property_ref="P", year=2026, corrects_id=first.id
+        )
+    )
+    dbsession.flush()
+    dbsession.rollback()
+
+
+CORRECTING = HEADER + ",corrects"
+
+
+def statuses(dbsession, prefix):
+    dbsession.expire_all()
+    bills = dbsession.scalars(
+        select(Bill).where(Bill.number.startswith(prefix)).order_by(Bill.number)
+    ).all()
+    return [view.status for view in with_status(dbsession, bills)]
+
+
+def test_a_correction_replaces_the_assessment_and_cancels_its_bills(clerk, dbsession):
+    done = upload(
+        clerk,
+        "property-tax",
+        csv_bytes(CORRECTING, assessment_row("PT-2026-001C", total="380.00") + ",PT-2026-001"),
+    )
+    assert "Imported 1 rows: 2 bills issued." in done.follow().text
+    assert statuses(dbsession, "PT-2026-001-") == ["cancelled", "cancelled"]
+    assert statuses(dbsession, "PT-2026-001C-") == ["open", "open"]
+    old, new = dbsession.scalars(select(TaxAssessment).order_by(TaxAssessment.id)).all()
+    assert old.corrected_at is not None and new.corrects_id == old.id
+    # the correction is now the one in force: another plain assessment is refused
+    again = upload(
+        clerk, "property-tax", csv_bytes(HEADER, assessment_row("PT-2026-002")), status=422
+    )
+    assert "is already assessed for 2026 (assessment PT-2026-001C)" in again.text
+
+
+@pytest.mark.parametrize(
+    ("corrects", "says"),
+    [
+        ("PT-9999", "Assessment PT-9999 is not the one in force for property 1721/45 in 2026"),
+        ("PT-2026-001 x", "Use letters, digits and . _ / - only"),
+    ],
+)
+def test_a_correction_must_name_the_assessment_in_force(clerk, dbsession, corrects, says):
+    page = upload(
+        clerk,
+        "property-tax",
+        csv_bytes(CORRECTING, assessment_row("PT-2026-001C") + f",{corrects}"),
+        status=422,
+    )
+    assert says in page.text
+    assert statuses(dbsession, "PT-2026-001-") == ["open", "open"]
+
+
+def test_an_assessment_with_a_payment_on_it_is_not_corrected(clerk, dbsession):
+    first = dbsession.scalars(select(Bill).where(Bill.number == "PT-2026-001-1")).one()
+    settle(dbsession, first, first.total_minor)
+    dbsession.commit()
+    page = upload(
+        clerk,
+        "property-tax",
+        csv_bytes(CORRECTING, assessment_row("PT-2026-001C") + ",PT-2026-001"),
+        status=422,
+    )
+    assert "Part of assessment PT-2026-001 is paid" in page.text
+    assert statuses(dbsession, "PT-2026-001-") == ["paid", "open"]
+
+
+def test_the_api_sends_a_correction_with_its_first_instalment(clerk, tax_office, dbsession):
+    body = instalment("PT-API-C", bill_number="PT-API-C-1")
+    body["assessment"]["corrects"] = "PT-2026-001"
+    tax_office.post(BILLS, body, status=201)
+    assert statuses(dbsession, "PT-2026-001-") == ["cancelled", "cancelled"]
+    tax_office.post(BILLS, instalment("PT-API-C", bill_number="PT-API-C-2"), status=201)
+    assert statuses(dbsession, "PT-API-C-") == ["open", "open"]
