@@ -27,11 +27,12 @@ from portal.billing.payments import (
 from portal.billing.providers import ProviderRefused, ProviderUnavailable
 from portal.billing.review import payer_names, review_rows
 from portal.billing.tasks import send_refund_after_commit
+from portal.dates import query_day
 from portal.i18n import _
 from portal.identity.assurance import PAY, require_assurance
 from portal.receipts.models import Receipt
 from portal.services.models import Service
-from portal.web import error_page, query_date, query_page
+from portal.web import error_page, query_page
 
 log = logging.getLogger(__name__)
 
@@ -308,12 +309,21 @@ def _my_payments(request):
     if status in state.TRANSITIONS:
         query = query.where(Payment.status == status)
     for name, compare in (("from", Payment.created_at.__ge__), ("to", Payment.created_at.__lt__)):
-        day = query_date(request, name)
+        day = query_day(request, name)
         if day is not None:
             if name == "to":
                 day += dt.timedelta(days=1)
             query = query.where(compare(dt.datetime.combine(day, dt.time(), dt.UTC)))
     return query.order_by(Payment.created_at.desc(), Payment.id.desc())
+
+
+def _filters(request) -> dict[str, str]:
+    """The filters in force, as the CSV link carries them (days as YYYY-MM-DD)."""
+    days = {name: query_day(request, name) for name in ("from", "to")}
+    return {
+        "status": request.GET.get("status", ""),
+        **{name: day.isoformat() if day else "" for name, day in days.items()},
+    }
 
 
 @view_config(route_name="payments", renderer="billing/payments.jinja2", permission="account")
@@ -339,7 +349,7 @@ def payments(request):
         "page": page,
         "more": len(rows) > PAYMENTS_PER_PAGE,
         "statuses": list(state.TRANSITIONS),
-        "filters": {name: request.GET.get(name, "") for name in ("status", "from", "to")},
+        "filters": _filters(request),
     }
 
 
