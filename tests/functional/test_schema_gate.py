@@ -54,9 +54,7 @@ def test_pages_answer_503_with_a_clear_message_until_migrated(
     assert page.headers["Retry-After"] == "30"
     assert page.headers["Cache-Control"] == "no-store"
 
-    problem = unmigrated_app.get(
-        "/saml/login", headers={"Accept": "application/json"}, status=503
-    )
+    problem = unmigrated_app.get("/saml/login", headers={"Accept": "application/json"}, status=503)
     assert problem.content_type == "application/problem+json"
     assert problem.json["status"] == 503
     assert NOT_READY in problem.json["detail"]
