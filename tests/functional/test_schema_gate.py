@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, inspect
 
 import portal
 from alembic import command
+from portal import tasks
 from tests.conftest import ROOT
 
 NOT_READY = "The portal is being prepared and cannot answer yet"
@@ -24,11 +25,15 @@ def empty_database(tmp_path):
 
 
 @pytest.fixture
-def unmigrated_app(app_settings, empty_database):
+def unmigrated_app(app_settings, empty_database, wsgi_app):
     app = portal.main({}, **{**app_settings, "sqlalchemy.url": empty_database})
-    return webtest.TestApp(
-        app, extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}
-    )
+    try:
+        yield webtest.TestApp(
+            app, extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}
+        )
+    finally:
+        # tasks run against the last app built: give them back the suite's own
+        tasks._state["registry"] = wsgi_app.registry
 
 
 def migrate(url: str) -> None:
