@@ -21,12 +21,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from portal.devidp.idp import DevIdP
+from portal.health import migration_heads
 from portal.scripts.dev_keys import SIGNING_EXTENSIONS
 from portal.selfsigned import ensure_self_signed
 from tests.conftest import ROOT
 from tests.functional.test_documentation import documented_variables, section
-
-pytestmark = pytest.mark.postgresql
 
 #: the commands the README gives, run from the checkout
 MIGRATE = ".venv/bin/alembic -c production.ini upgrade head"
@@ -135,6 +134,21 @@ def web_process(deployment_environment):
             process.wait()
 
 
+def test_the_documented_migration_runs_with_production_ini_pool_settings(tmp_path):
+    """production.ini sizes the web process's connection pool; the migration command, which
+    reads the same settings, must accept them (on any database)."""
+    database = tmp_path / "portal.sqlite"
+    environment = {"PATH": os.environ["PATH"], "DATABASE_URL": f"sqlite:///{database}"}
+    migrated = run(MIGRATE, environment)
+    assert migrated.returncode == 0, migrated.stderr
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.connect() as connection:
+        current = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    engine.dispose()
+    assert {current} == migration_heads()
+
+
+@pytest.mark.postgresql
 def test_production_ini_starts_as_documented_on_a_fresh_database(
     deployment_environment, web_process
 ):
