@@ -80,7 +80,7 @@ def check_precompressed(root: Path) -> None:
     for compressed in root.rglob("*.gz"):
         source = compressed.with_suffix("")
         if not source.is_file() or source.stat().st_mtime > compressed.stat().st_mtime:
-            raise SettingsError(f"{compressed} is older than {source.name}: run make assets")
+            raise SettingsError(f"{compressed} is out of step with its file: run make assets")
 
 
 def portal_timezone(request) -> ZoneInfo:
