@@ -2,85 +2,25 @@
 
 Every user-facing string goes through gettext (``_``/``{% trans %}``); dates are shown in
 the portal's time zone and amounts in the reader's locale, both through Babel.
-
-Static files are served from ``static/``, gzipped where the browser accepts it (the ``.gz``
-that ``make assets`` writes beside a file) and under URLs that carry a hash of the file's
-content, which may therefore be cached for a year: a changed file gets a new URL.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
-from pyramid.events import BeforeRender, NewResponse, subscriber
-from pyramid.static import QueryStringCacheBuster
+from pyramid.events import BeforeRender, subscriber
 
 from portal.billing.bills import LABELS as BILL_LABELS
 from portal.billing.reference import printed
 from portal.billing.state import FAILURE_LABELS, REFUND_LABELS
 from portal.billing.state import LABELS as PAYMENT_LABELS
 from portal.security import PUBLIC
-from portal.settings import SettingsError
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 STATIC = Path(__file__).resolve().parent.parent / "static"
-STATIC_ROUTE = "__static/"
-#: the query parameter that carries a static file's content hash
-VERSION_PARAM = "v"
-#: how long a static file is kept when asked for under its content hash, and when not
-BUSTED_MAX_AGE = 365 * 24 * 3600
-PLAIN_MAX_AGE = 3600
-
-
-class ContentHashCacheBuster(QueryStringCacheBuster):
-    """``?v=`` the first 16 hex digits of the SHA-256 of the file, computed again only when
-    the file changes (its size or modification time)."""
-
-    def __init__(self, root: Path):
-        super().__init__(param=VERSION_PARAM)
-        self.root = root
-        self._tokens: dict[tuple, str] = {}
-
-    def tokenize(self, request, subpath, kw) -> str:
-        path = self.root / subpath
-        try:
-            stat = path.stat()
-        except OSError:
-            return "missing"
-        key = (subpath, stat.st_size, stat.st_mtime_ns)
-        token = self._tokens.get(key)
-        if token is None:
-            token = self._tokens[key] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-        return token
-
-
-def cache_versioned_static_files(event) -> None:
-    """A static file asked for under its content hash cannot change: keep it for a year. Other
-    static URLs (images the compiled CSS names) keep the static view's short lifetime."""
-    request, response = event.request, event.response
-    route = request.matched_route
-    if (
-        route is not None
-        and route.name == STATIC_ROUTE
-        and response.status_int == 200
-        and VERSION_PARAM in request.GET
-    ):
-        response.cache_expires(BUSTED_MAX_AGE)
-        response.cache_control.public = True
-        response.headers["Cache-Control"] += ", immutable"
-
-
-def check_precompressed(root: Path) -> None:
-    """A ``.gz`` older than its file would serve old content to every browser that accepts
-    gzip: refuse to start rather than do that."""
-    for compressed in root.rglob("*.gz"):
-        source = compressed.with_suffix("")
-        if not source.is_file() or source.stat().st_mtime > compressed.stat().st_mtime:
-            raise SettingsError(f"{compressed} is out of step with its file: run make assets")
 
 
 def portal_timezone(request) -> ZoneInfo:
@@ -142,13 +82,8 @@ def includeme(config) -> None:
     config.add_jinja2_renderer(".jinja2")
     config.add_translation_dirs("portal:locale/")
     config.set_locale_negotiator(page_locale)
-    check_precompressed(STATIC)
+    # gzipped where the browser accepts it; URLs and lifetimes: portal.static_files
     config.add_static_view(
-        "static",
-        str(STATIC),
-        cache_max_age=PLAIN_MAX_AGE,
-        content_encodings=["gzip"],
-        permission=PUBLIC,
+        "static", str(STATIC), cache_max_age=3600, content_encodings=["gzip"], permission=PUBLIC
     )
-    config.add_cache_buster(str(STATIC), ContentHashCacheBuster(STATIC))
-    config.add_subscriber(cache_versioned_static_files, NewResponse)
+    config.include("portal.static_files")

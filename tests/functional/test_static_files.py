@@ -12,7 +12,8 @@ import pytest
 from webob import Request
 
 from portal.settings import SettingsError
-from portal.templating import STATIC, check_precompressed
+from portal.static_files import check_precompressed
+from portal.templating import STATIC
 from tests.conftest import BASE_URL
 
 
