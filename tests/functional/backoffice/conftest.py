@@ -29,6 +29,21 @@ def csrf_token(app) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', app.get("/").text).group(1)
 
 
+def refund_form(app, payment: Payment, amounts: dict, reason: str):
+    """The clerk's payment page's refund form with ``amounts`` (bill -> typed text) filled in."""
+    form = app.get(f"/backoffice/payments/{payment.public_id}").forms["refund-form"]
+    for bill, typed in amounts.items():
+        form[f"amount-{bill.public_id}"] = typed
+    form["reason"] = reason
+    return form
+
+
+def refund_through_pages(app, payment: Payment, amounts: dict, reason: str) -> None:
+    """Choose, confirm and refund as a clerk's browser does."""
+    confirm = refund_form(app, payment, amounts, reason).submit(status=200)
+    confirm.forms["confirm-form"].submit(status=303)
+
+
 def the_payment(dbsession, public_id: str) -> Payment:
     dbsession.expire_all()
     return dbsession.scalar(select(Payment).where(Payment.public_id == public_id))

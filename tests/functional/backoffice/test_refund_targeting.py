@@ -22,6 +22,7 @@ from tests import factories
 from tests.functional.backoffice.conftest import (
     WaterTaxAndInterest,
     csrf_token,
+    refund_form,
     the_payment,
     water_tax_and_interest,
 )
@@ -75,12 +76,7 @@ def snapshot(dbsession, provider, scenario: Scenario) -> tuple:
 
 
 def choose(app, payment: Payment, amounts: dict, reason: str = REASON):
-    """The payment page's refund form with ``amounts`` (bill -> typed text) filled in."""
-    form = app.get(url(payment)).forms["refund-form"]
-    for bill, typed in amounts.items():
-        form[field(bill)] = typed
-    form["reason"] = reason
-    return form
+    return refund_form(app, payment, amounts, reason)
 
 
 def after_rows(page) -> dict[str, list[str]]:

@@ -13,8 +13,8 @@ from pathlib import Path
 AMOUNT = r"(?P<amount>-?€[\d,]+\.\d\d)\s*$"
 #: a bill's row: its number first, its amount at the end of the line
 BILL_ROW = re.compile(r"^\s*(?P<number>[A-Z]+(?:-\d+)+) · .*?\s{2,}" + AMOUNT)
-#: one of a bill's items: an indented description and its amount
-ITEM_ROW = re.compile(r"^\s{3,}\S.*?\s{2,}" + AMOUNT)
+#: any other line of the table with an amount: one of the bill's items
+ITEM_ROW = re.compile(r"^\s*\S.*?\s{2,}" + AMOUNT)
 TOTAL_ROW = re.compile(r"^\s*(?P<label>Total (?:paid|refunded))\s+" + AMOUNT)
 TABLE_HEAD = re.compile(r"^\s*Bill( and item)?\s+Creditor\b.*\s(Paid|Refunded)\s*$")
 
