@@ -98,8 +98,11 @@ def _payment_page(request, payment: Payment, status: int, message: str | None = 
 
 def _refused(request, payment: Payment, error: RefundFormError | PaymentRefused):
     status = getattr(error, "status", 422)
-    log.warning("refund of payment %s refused (%d): %s", payment.public_id, status, error.message)
-    return _payment_page(request, payment, status, _(error.message))
+    message = _(error.message)
+    log.warning(
+        "refund of payment %s refused (%d): %s", payment.public_id, status, message.interpolate()
+    )
+    return _payment_page(request, payment, status, message)
 
 
 @view_config(
