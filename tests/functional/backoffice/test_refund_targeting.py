@@ -296,3 +296,20 @@ def test_change_goes_back_to_the_choice_with_what_was_typed(signed_in, paid, dbs
     assert (form[field(water)].value, form[field(tax)].value) == ("4.50", "")
     assert form["reason"].value == REASON
     assert snapshot(dbsession, provider, paid) == before
+
+
+def test_a_refund_not_yet_confirmed_holds_its_bills_share(signed_in, paid, dbsession, provider):
+    """Asked for but not yet sent to the provider, a refund already counts against its bills."""
+    from portal.billing.payments import request_refund
+    from portal.tasks import task_dbsession
+
+    water, tax, _ = paid.bills.bills
+    with task_dbsession() as session:
+        payment = session.get(Payment, paid.payment.id)
+        request_refund(session, payment, {water.id: Money(15_00, "EUR")}, payment.refundable, "x")
+    app = signed_in("clerk-clara")
+    page = app.get(url(paid.payment))
+    assert "At most €6.00" in page.text
+    refused = choose(app, paid.payment, {water: "6.01"}).submit(status=422)
+    assert "more than this payment can still give back on it" in refused.text
+    assert statuses(dbsession, paid) == ["paid", "paid", "paid"]  # nothing posted yet
