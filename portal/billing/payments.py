@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import object_session
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.billing import events, ledger, state
@@ -172,12 +173,23 @@ def in_progress_payment(dbsession, bill_ids: list[int]) -> Payment | None:
 def start_payment(
     payment: Payment, provider, *, description: str, return_url: str, notify_url: str
 ) -> str:
-    """Open the provider's hosted page for ``payment``; returns its URL. Safe to repeat: the
-    provider keys the payment on our reference."""
+    """Open the provider's hosted page for ``payment``; returns its URL (refused once it is
+    no longer waiting to be paid, or expired).
+
+    Safe to repeat and to run twice at once (a double click, two tabs): the payment is locked
+    first, so one request calls the provider and the other, once the first has committed, finds
+    the page it opened. The provider keys the payment on our reference besides.
+    """
+    payment = lock_payment(object_session(payment), payment.id)
     if payment.status == state.STARTED and payment.hosted_url:
         return payment.hosted_url
     if payment.status != state.CREATED:
         raise PaymentRefused(409, "This payment is no longer waiting to be paid.", payment)
+    if payment.expires_at <= utcnow():
+        # A review page left open too long: expired now rather than by the next sweep, so the
+        # payer is shown the outcome and offered a new payment.
+        state.transition(payment, state.EXPIRED, "not started in time")
+        raise PaymentRefused(409, "This payment was not started in time.", payment)
     started = provider.start_payment(
         payment.public_id, payment.amount, description, return_url, notify_url
     )
@@ -185,6 +197,16 @@ def start_payment(
     payment.hosted_url = started.hosted_url
     state.transition(payment, state.STARTED, "hosted payment page opened")
     return started.hosted_url
+
+
+def cancel_unstarted(payment: Payment) -> bool:
+    """Cancel ``payment`` if it was never sent to the provider (the payer changed their mind
+    on the review page), so its bills can be paid otherwise at once; False if it was sent."""
+    payment = lock_payment(object_session(payment), payment.id)
+    if payment.status != state.CREATED:
+        return False
+    state.transition(payment, state.CANCELLED, "cancelled by the payer before paying")
+    return True
 
 
 def lock_payment(dbsession, payment_id: int) -> Payment:
