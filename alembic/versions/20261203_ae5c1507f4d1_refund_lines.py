@@ -6,7 +6,7 @@ is replaced by them. Existing refunds get their lines from what was posted to th
 from their one bill, or (not yet posted, no bill) from the spread the old code would post.
 
 Revision ID: ae5c1507f4d1
-Revises: 4ab524729394
+Revises: c9fe0a32c429
 Create Date: 2026-12-03 07:47:24.825877
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "ae5c1507f4d1"
-down_revision = "4ab524729394"
+down_revision = "c9fe0a32c429"
 branch_labels = None
 depends_on = None
 

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from alembic import command
 
 ROOT = Path(__file__).resolve().parents[3]
-BEFORE = "4ab524729394"
+BEFORE = "c9fe0a32c429"
 
 ROWS = """
 INSERT INTO user_account (id, idp_entity_id, name_id, given_name, family_name, email, locale,
