@@ -378,7 +378,7 @@ def test_two_clerks_refunding_at_once_never_refund_more_than_was_paid(
                 session = get_tm_session(factory, manager)
                 shown = session.get(Payment, payment.id)
                 barrier.wait(timeout=TIMEOUT)
-                request_refund(session, shown, amount, seen, "Paid twice at the counter")
+                request_refund(session, shown, {bill.id: amount}, seen, "Paid twice at the counter")
         except PaymentRefused as refused:
             return refused.status
         return 201

@@ -183,7 +183,7 @@ def test_rejecting_refunds_the_fee_alone_when_it_was_paid_with_other_bills(
 
     dbsession.expire_all()
     application = the_application(dbsession, public_id)
-    assert application.refund.bill_id == application.bill_id
+    assert [line.bill_id for line in application.refund.lines] == [application.bill_id]
     assert application.refund.amount_minor == 120_00
     fee_view, water_view = with_status(dbsession, [application.bill, water])
     assert (fee_view.status, water_view.status) == ("cancelled", "paid")

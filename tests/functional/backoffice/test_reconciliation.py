@@ -31,8 +31,9 @@ def record_refund(payment, minor: int) -> str:
     """A refund recorded in the portal (not yet sent); its reference."""
     with task_dbsession() as session:
         payment = managed(session, payment)
+        bill_id = payment.allocations[0].bill_id
         made = request_refund(
-            session, payment, Money(minor, "EUR"), payment.refundable, "Reconciliation test"
+            session, payment, {bill_id: Money(minor, "EUR")}, payment.refundable, "Reconciliation"
         )
         return made.public_id
 

@@ -220,8 +220,9 @@ def test_a_partly_refunded_payment_says_how_much_came_back(
     paid = settle_with_card(payer, sandbox, dbsession, payer.pay(ana_bills), SUCCESS)
     with task_dbsession() as session:
         payment = session.get(Payment, paid.id)
+        (water,) = [a.bill_id for a in payment.allocations if a.amount_minor == 35_40]
         refund_id = request_refund(
-            session, payment, Money(35_40, "EUR"), payment.refundable, "Water billed twice"
+            session, payment, {water: Money(35_40, "EUR")}, payment.refundable, "Water billed twice"
         ).id
     with task_dbsession() as session:
         send_refund(session, session.get(Refund, refund_id), wsgi_app.registry["payment_provider"])
