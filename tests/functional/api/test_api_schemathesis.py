@@ -20,9 +20,8 @@ from schemathesis import GenerationMode
 
 from portal.api.validation import MAX_AMOUNT
 from portal.billing.models import Bill
-from portal.db import Base
 from tests import factories
-from tests.functional.api.conftest import ANA_NATIONAL_ID, new_bill
+from tests.functional.api.conftest import ANA_NATIONAL_ID, Snapshot, new_bill
 
 EXAMPLES_PER_OPERATION = 25
 STATEFUL_SCENARIOS = 25
@@ -61,27 +60,6 @@ def expressible(context, case) -> bool:
     if any(isinstance(amount, float) for amount in amounts):
         return False
     return sum(amount for amount in amounts if isinstance(amount, int)) <= MAX_AMOUNT
-
-
-class Snapshot:
-    """Every row of every table, to put the database back as it was: each stateful scenario
-    starts from the same data, as Hypothesis needs to replay and shrink one."""
-
-    def __init__(self, engine):
-        self.engine = engine
-        with engine.connect() as connection:
-            self.rows = {
-                table: [row._asdict() for row in connection.execute(table.select())]
-                for table in Base.metadata.sorted_tables
-            }
-
-    def restore(self) -> None:
-        with self.engine.begin() as connection:
-            for table in reversed(Base.metadata.sorted_tables):
-                connection.execute(table.delete())
-            for table, rows in self.rows.items():
-                if rows:
-                    connection.execute(table.insert(), rows)
 
 
 @pytest.fixture
