@@ -5,8 +5,10 @@ schema; data the document calls valid is accepted and data it calls invalid is r
 stateful run follows the document's links from a bill it issued to reading, cancelling and
 listing the payments of that bill.
 
-Runs are bounded (examples per operation, scenarios and their steps) to add about half a
-minute to ``make test``; a failure prints the seed that reproduces it (``--hypothesis-seed``).
+Runs are bounded (examples per operation, scenarios and their steps) to add well under a
+minute to ``make test``. The per-operation runs draw afresh each time and print the seed of
+a failure (``--hypothesis-seed``); the stateful run plays the same scenarios each time, from
+the same data, so that what it claims to reach it reaches on every run.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from tests import factories
 from tests.functional.api.conftest import ANA_NATIONAL_ID, Snapshot, new_bill
 
 EXAMPLES_PER_OPERATION = 25
-STATEFUL_SCENARIOS = 25
-STEPS_PER_SCENARIO = 6
+STATEFUL_SCENARIOS = 40
+STEPS_PER_SCENARIO = 8
 BOUNDS = {
     "deadline": None,
     "database": None,
@@ -157,7 +159,10 @@ def test_links_lead_from_a_new_bill_to_its_operations(api_schema, engine):
 
     FromTheSameStart.run(
         settings=settings(
-            max_examples=STATEFUL_SCENARIOS, stateful_step_count=STEPS_PER_SCENARIO, **BOUNDS
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=STEPS_PER_SCENARIO,
+            derandomize=True,
+            **BOUNDS,
         )
     )
     assert linked == PER_BILL
