@@ -1,4 +1,6 @@
-"""Cross-cutting web behaviour: the start page, error pages, security headers, request log.
+"""Cross-cutting web behaviour: the start page, error pages, security headers, request log,
+and the refusal of requests no view should see (unreadable bodies, methods a route does not
+serve).
 
 JSON clients (``Accept: application/json`` or anything under ``/api/``) get RFC 9457 problem
 details instead of HTML error pages.
@@ -265,7 +267,7 @@ def request_tween_factory(handler, registry):
     return tween
 
 
-#: the methods the portal answers at all: a view that names none answers these
+#: the methods a view that names none serves: those of pages and their forms
 PAGE_METHODS = frozenset({"GET", "HEAD", "POST"})
 #: the charset parameter of a Content-Type, found the way WebOb finds it to decode the body
 _CHARSET = re.compile(r";\s*charset=([^;]*)", re.IGNORECASE)
