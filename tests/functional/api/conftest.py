@@ -9,7 +9,7 @@ import webtest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from portal.api import openapi_document
 from portal.api.auth import create_api_key
@@ -159,9 +159,17 @@ class Snapshot:
         return [table.name for table in self.tables if self.rows[table] != other.rows.get(table)]
 
     def restore(self) -> None:
+        """Empty the tables and put the rows back. PostgreSQL refuses a DELETE on the ledger
+        (append-only) but not a TRUNCATE, which keeps the sequences where they are."""
         with self.engine.begin() as connection:
-            for table in reversed(self.tables):
-                connection.execute(table.delete())
+            if connection.dialect.name == "postgresql":
+                quote = connection.dialect.identifier_preparer.quote
+                connection.execute(
+                    text(f"TRUNCATE {', '.join(quote(table.name) for table in self.tables)}")
+                )
+            else:
+                for table in reversed(self.tables):
+                    connection.execute(table.delete())
             for table in self.tables:
                 if self.rows[table]:
                     connection.execute(table.insert(), self.rows[table])
