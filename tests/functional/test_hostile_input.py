@@ -748,7 +748,11 @@ def test_unreadable_bodies_are_refused_on_every_post_route(
                     "Content-Type": content_type,
                 },
             )
-            assert_refused(failures, response, f"POST {path} {content_type}", status, says, caplog)
+            where = f"POST {path} {content_type}"
+            assert_refused(failures, response, where, status, says, caplog)
+            json_client = path.startswith("/api/") or content_type.startswith("application/json")
+            if json_client and response.content_type != "application/problem+json":
+                failures.append(f"{where}: {response.content_type} to a JSON client")
     assert failures == [], "\n".join(failures[:60])
     assert before.changed_tables(Snapshot(engine, skip=UNTOUCHED)) == []
 
