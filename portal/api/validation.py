@@ -22,7 +22,8 @@ MAX_NUMBER = 64
 MAX_IDENTIFIER = 64
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: C0 and C1 control characters and DEL; the OpenAPI document's ``Text`` says the same
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class Problem(Exception):
