@@ -180,7 +180,14 @@ def conflict(exc, request):
 
 @exception_view_config(Exception)
 def server_error(exc, request):
+    """The last resort. A failure inside a flush leaves the session unusable, and the page
+    still reads the signed-in person: roll it back first, as the 409 page does, so that the
+    error page itself cannot fail; nothing of this request is kept either way."""
     log.exception("unhandled error")
+    try:
+        request.dbsession.rollback()
+    except Exception:
+        log.exception("rolling back after an unhandled error failed")
     _ = request.localizer.translate
     return error_page(
         request,
