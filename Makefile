@@ -7,10 +7,13 @@ DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 xmlsec1 libxmlsec1-openssl f
 
 CATALOGS := $(wildcard portal/locale/*/LC_MESSAGES/portal.po)
 
-.PHONY: run test check-system venv assets translations migrate demo-data dev-keys lint clean
+.PHONY: run setup test check-system venv venv-test assets translations migrate demo-data dev-keys lint clean
 
-run: venv assets translations migrate dev-keys demo-data
+run: setup
 	$(VENV)/bin/honcho -f Procfile.dev start
+
+# Everything `make run` does before it starts the processes (.ci/run checks it on a fresh clone).
+setup: venv assets translations dev-keys migrate demo-data
 
 test: venv-test assets translations
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -50,7 +53,11 @@ static/build/portal.css: node_modules/.installed $(wildcard assets/*.scss)
 	  install -D -m 644 node_modules/@uswds/uswds/dist/$$image static/uswds/$$image; done
 	cp node_modules/@uswds/uswds/LICENSE.md static/uswds/LICENSE.md
 
-assets: static/build/portal.css
+# Served gzipped to browsers that accept it (pyramid's static view picks the .gz beside the file).
+static/build/portal.css.gz: static/build/portal.css
+	gzip -9 --keep --force --no-name $<
+
+assets: static/build/portal.css static/build/portal.css.gz
 
 # Message catalogues are compiled from their .po sources, never committed.
 portal/locale/%/LC_MESSAGES/portal.mo: portal/locale/%/LC_MESSAGES/portal.po | venv
@@ -61,10 +68,13 @@ translations: $(CATALOGS:.po=.mo)
 dev-keys: venv
 	$(PY) -m portal.scripts.dev_keys var
 
+# development.ini keeps its SQLite database under var/, which must exist before the first migration.
 migrate: venv
+	mkdir -p var
 	$(VENV)/bin/alembic -c $(INI) upgrade head
 
-demo-data: venv migrate
+# The demo data is loaded through the portal itself, which reads the keys made by dev-keys.
+demo-data: venv dev-keys migrate
 	$(VENV)/bin/portal-demo-data $(INI)
 
 lint: venv-test

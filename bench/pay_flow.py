@@ -9,11 +9,12 @@ portal through ``egg:portal`` → ``portal.main({}, **settings)``), drives them 
 then stops everything and drops the databases.
 
 1. Payments per second. One iteration is what a real payment costs the portal: ``POST
-   /bills/pay`` (signed-in session, CSRF token, fresh ``Idempotency-Key``), ``GET
-   /payments/<id>/checkout`` (the portal starts the payment at the sandbox over HTTP; the hosted
-   page itself is skipped), and a ``payment.succeeded`` notification signed with the sandbox's
-   scheme, whose processing posts the settlement to the ledger. The baseline is a minimal
-   Pyramid view on the same stack doing one INSERT per request, same server config, same load.
+   /bills/pay`` (signed-in session, CSRF token, fresh ``Idempotency-Key``), ``POST
+   /payments/<id>/checkout`` (the review page's "Pay": the portal starts the payment at the
+   sandbox over HTTP; the review and hosted pages themselves are skipped), and a
+   ``payment.succeeded`` notification signed with the sandbox's scheme, whose processing posts
+   the settlement to the ledger. The baseline is a minimal Pyramid view on the same stack doing
+   one INSERT per request, same server config, same load.
 2. ``GET /bills`` latency for a payer with 20 bills while the table holds ``--small`` and then
    ``--large`` other payers' bills (bulk-inserted in SQL, ledger entries included), with
    EXPLAIN ANALYZE of the exact statements the page ran at each size.
@@ -313,7 +314,7 @@ def pay_one(client: Client, bills: list, lock: threading.Lock):
     checkout = urlsplit(headers["Location"]).path
     payment_id = checkout.split("/")[2]
     steps["POST /bills/pay"], began = time.perf_counter() - began, time.perf_counter()
-    status, headers, body = client.request("GET", checkout)
+    status, headers, body = client.post_form(checkout, {"csrf_token": client.csrf_token})
     hosted_url = headers.get("Location", "")
     if status != 303 or "/pay/psp_" not in hosted_url:
         raise RuntimeError(f"checkout: {status} {body[:300]!r}")
@@ -330,7 +331,7 @@ def pay_one(client: Client, bills: list, lock: threading.Lock):
         "created": int(time.time()),
         "hosted_url": hosted_url,
     }
-    steps["GET /payments/<id>/checkout"] = time.perf_counter() - began
+    steps["POST /payments/<id>/checkout"] = time.perf_counter() - began
     event, event_headers = signed_notification(data)
     began = time.perf_counter()
     status, _, body = client.request("POST", "/billing/notifications/sandbox", event, event_headers)

@@ -1,5 +1,6 @@
 """Probes for load balancers: ``/healthz`` (the process answers) and ``/readyz`` (the database
-answers and its schema is at the migrations' head)."""
+answers and its schema is at the migrations' head). Until it is, pages answer 503 too
+(:mod:`portal.schema_gate`)."""
 
 from __future__ import annotations
 
@@ -47,5 +48,6 @@ def readyz(request):
 
 def includeme(config) -> None:
     config.registry["migration_heads"] = migration_heads()
+    config.include("portal.schema_gate")
     config.add_route("healthz", "/healthz")
     config.add_route("readyz", "/readyz")

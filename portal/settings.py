@@ -24,6 +24,7 @@ ENVIRONMENT = {
     "PORTAL_SESSION_MAX_HOURS": "portal.session.max_hours",
     "PORTAL_QUEUE_URL": "queue.url",
     "BILLING_PROVIDER": "billing.provider",
+    "BILLING_ALLOW_SANDBOX": "billing.allow_sandbox",
     "BILLING_NOTIFY_BASE_URL": "billing.notify_base_url",
     "BILLING_SANDBOX_BASE_URL": "billing.sandbox.base_url",
     "BILLING_SANDBOX_MERCHANT_ID": "billing.sandbox.merchant_id",

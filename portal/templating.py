@@ -110,4 +110,8 @@ def includeme(config) -> None:
     config.add_jinja2_renderer(".jinja2")
     config.add_translation_dirs("portal:locale/")
     config.set_locale_negotiator(page_locale)
-    config.add_static_view("static", str(STATIC), cache_max_age=3600, permission=PUBLIC)
+    # gzipped where the browser accepts it; URLs and lifetimes: portal.static_files
+    config.add_static_view(
+        "static", str(STATIC), cache_max_age=3600, content_encodings=["gzip"], permission=PUBLIC
+    )
+    config.include("portal.static_files")

@@ -1,4 +1,6 @@
-"""Cross-cutting web behaviour: the start page, error pages, security headers, request log.
+"""Cross-cutting web behaviour: the start page, error pages, security headers, request log,
+and the refusal of requests no view should see (unreadable bodies, methods a route does not
+serve).
 
 JSON clients (``Accept: application/json`` or anything under ``/api/``) get RFC 9457 problem
 details instead of HTML error pages.
@@ -11,15 +13,18 @@ import logging
 import re
 import time
 import uuid
+from email.message import Message
 from urllib.parse import urlsplit
 
-from pyramid.events import NewRequest
+from pyramid.events import ApplicationCreated, BeforeTraversal, NewRequest
 from pyramid.httpexceptions import (
     HTTPBadRequest,
     HTTPError,
     HTTPForbidden,
+    HTTPMethodNotAllowed,
     HTTPNotFound,
     HTTPSeeOther,
+    HTTPUnsupportedMediaType,
 )
 from pyramid.tweens import INGRESS
 from pyramid.view import (
@@ -99,7 +104,7 @@ def problem_for_json_client(request, response):
     return response
 
 
-@view_config(route_name="home", renderer="home.jinja2", permission=PUBLIC)
+@view_config(route_name="home", request_method="GET", renderer="home.jinja2", permission=PUBLIC)
 def home(request):
     return {}
 
@@ -175,7 +180,14 @@ def conflict(exc, request):
 
 @exception_view_config(Exception)
 def server_error(exc, request):
+    """The last resort. A failure inside a flush leaves the session unusable, and the page
+    still reads the signed-in person: roll it back first, as the 409 page does, so that the
+    error page itself cannot fail; nothing of this request is kept either way."""
     log.exception("unhandled error")
+    try:
+        request.dbsession.rollback()
+    except Exception:
+        log.exception("rolling back after an unhandled error failed")
     _ = request.localizer.translate
     return error_page(
         request,
@@ -262,13 +274,60 @@ def request_tween_factory(handler, registry):
     return tween
 
 
+#: the methods a view that names none serves: those of pages and their forms
+PAGE_METHODS = frozenset({"GET", "HEAD", "POST"})
+#: the charset parameter of a Content-Type, found the way WebOb finds it to decode the body
+_CHARSET = re.compile(r";\s*charset=([^;]*)", re.IGNORECASE)
+#: a multipart boundary the form parser accepts: printable ASCII, at most 70 characters
+#: (RFC 2046), not ending in a space
+_BOUNDARY = re.compile(r"^[ -~]{0,69}[!-~]$")
+NOT_UTF8 = _("The request's character set is not UTF-8. Send text as UTF-8.")
+
+
+def _utf8(charset: str) -> bool:
+    return not charset or charset.lower().replace("-", "") == "utf8"
+
+
+def body_refusal(request):
+    """Why the body cannot be read as its Content-Type declares it, as the HTTP error to
+    answer with, or ``None``. A charset other than UTF-8 is refused for any body (forms, JSON
+    and signed notifications are UTF-8; WebOb decodes no other), and a multipart form must
+    name a boundary its parser accepts."""
+    declared = request.environ.get("CONTENT_TYPE", "")
+    charset = _CHARSET.search(declared)
+    if charset and not _utf8(charset.group(1).strip().strip('"').strip()):
+        return HTTPUnsupportedMediaType(detail=NOT_UTF8)
+    if request.content_type == "multipart/form-data":
+        message = Message()
+        message["Content-Type"] = declared
+        boundary = message.get_param("boundary")  # as sent: get_boundary() strips it
+        if not isinstance(boundary, str) or not _BOUNDARY.match(boundary):
+            return HTTPBadRequest(
+                detail=_("The form is sent as multipart but names no valid boundary.")
+            )
+    return None
+
+
+def _drop_body(request) -> None:
+    """Forget a body that could not be read: the error page, the locale negotiator and the
+    access log read the request too. A JSON client stays recognisable by its media type."""
+    media_type = request.content_type
+    request.environ["CONTENT_TYPE"] = "" if media_type.startswith("multipart/") else media_type
+    request.body = b""
+
+
 def refuse_unreadable_text(event) -> None:
-    """Text a person sends is UTF-8 without NUL characters (which PostgreSQL cannot store).
-    A path, query or form that is not is refused (400) before a route factory or a view reads
-    it, so every database answers such input alike. What could not be read is dropped from the
-    request first: the error page, the locale negotiator and the access log read it too."""
+    """Text a person sends is UTF-8 without NUL characters (which PostgreSQL cannot store), in
+    a body its Content-Type describes truly. A path, query or body that is not is refused (400,
+    or 415 for another character set) before a route factory or a view reads it, so every
+    view and every database answers such input alike. What could not be read is dropped from
+    the request first (see ``_drop_body``)."""
     request = event.request
     environ = request.environ
+    refusal = body_refusal(request)
+    if refusal is not None:
+        _drop_body(request)
+        raise refusal
     try:
         values = [request.path_info, *request.GET.values(), *request.POST.values()]
     except UnicodeDecodeError:
@@ -277,8 +336,57 @@ def refuse_unreadable_text(event) -> None:
         environ["QUERY_STRING"] = ""
         request.body = b""
         raise HTTPBadRequest(detail=_("The address or form is not valid UTF-8 text.")) from None
+    except LookupError:  # a part of a multipart form names a character set Python lacks
+        _drop_body(request)
+        raise HTTPUnsupportedMediaType(detail=NOT_UTF8) from None
+    except ValueError:  # a multipart form its parser cannot follow
+        _drop_body(request)
+        raise HTTPBadRequest(detail=_("The form could not be read. Send it again.")) from None
     if any(isinstance(value, str) and "\x00" in value for value in values):
         raise HTTPBadRequest(detail=_("The address or form holds a character that is not allowed."))
+
+
+def route_methods(introspector) -> dict[str, frozenset[str]]:
+    """The methods each route's views answer, by route name: those a view names (GET brings
+    HEAD), or all of ``PAGE_METHODS`` for a view that names none."""
+    methods: dict[str, set[str]] = {}
+    for route in introspector.get_category("routes"):
+        served = methods.setdefault(route["introspectable"]["name"], set())
+        for related in route["related"]:
+            if related.category_name != "views":
+                continue
+            named = related["request_methods"]
+            if not named:
+                served |= PAGE_METHODS
+                continue
+            served |= {named} if isinstance(named, str) else set(named)
+            if "GET" in served:
+                served.add("HEAD")
+    return {name: frozenset(served) for name, served in methods.items() if served}
+
+
+def note_route_methods(event) -> None:
+    registry = event.app.registry
+    registry["route_methods"] = route_methods(registry.introspector)
+
+
+def refuse_unserved_method(event) -> None:
+    """A method the matched route does not serve (TRACE, PROPFIND, a DELETE on a page) is
+    answered 405 with the methods it does serve, before its factory looks anything up, rather
+    than falling through to a view that answers any method or to a 404."""
+    request = event.request
+    route = request.matched_route
+    served = request.registry.get("route_methods", {}).get(route.name) if route else None
+    if served is None or request.method in served:
+        return
+    allowed = ", ".join(sorted(served))
+    raise HTTPMethodNotAllowed(
+        detail=_(
+            "This address does not take this kind of request. It takes: ${allowed}.",
+            mapping={"allowed": allowed},
+        ),
+        headers={"Allow": allowed},
+    )
 
 
 #: the days a person can mean in a filter; beyond them date arithmetic overflows
@@ -371,4 +479,6 @@ def includeme(config) -> None:
     config.add_tween("portal.web.request_tween_factory", under=INGRESS)
     config.add_view_deriver(text_fields_only)
     config.add_subscriber(refuse_unreadable_text, NewRequest)
+    config.add_subscriber(refuse_unserved_method, BeforeTraversal)
+    config.add_subscriber(note_route_methods, ApplicationCreated)
     config.add_route("home", "/")

@@ -22,7 +22,8 @@ MAX_NUMBER = 64
 MAX_IDENTIFIER = 64
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: C0 and C1 control characters and DEL; the OpenAPI document's ``Text`` says the same
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class Problem(Exception):
@@ -156,6 +157,17 @@ def json_object(request) -> dict:
 
 
 @dataclass(frozen=True)
+class AssessmentRef:
+    """The tax assessment a bill is an instalment of: its number, the property, the year, and
+    the assessment it corrects, if it is a correction."""
+
+    number: str
+    property_ref: str
+    year: int
+    corrects: str = ""
+
+
+@dataclass(frozen=True)
 class NewBill:
     payer_kind: str
     payer_value: str
@@ -164,12 +176,30 @@ class NewBill:
     due_date: dt.date
     currency: str
     lines: list[tuple[str, int]]
+    assessment: AssessmentRef | None = None
+
+
+def _assessment(fields: Fields, body: dict) -> AssessmentRef | None:
+    if body.get("assessment") is None:
+        return None
+    item = Fields(body["assessment"], "assessment", errors=fields.errors)
+    item.only("number", "property", "year", "corrects")
+    number = item.text("number", MAX_NUMBER)
+    property_ref = item.text("property", MAX_NUMBER)
+    corrects = item.text("corrects", MAX_NUMBER) if "corrects" in item.data else ""
+    year = item.data.get("year")
+    if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= 2100:
+        item.error("must be a whole number from 2000 to 2100", "year")
+        return None
+    if number is None or property_ref is None or corrects is None:
+        return None
+    return AssessmentRef(number, property_ref, year, corrects)
 
 
 def bill_request(body: dict) -> NewBill:
     """The fields of a new bill, checked; the payer is still to be found."""
     fields = Fields(body)
-    fields.only("payer", "number", "description", "due_date", "currency", "lines")
+    fields.only("payer", "number", "description", "due_date", "currency", "lines", "assessment")
     payer_kind = payer_value = None
     if body.get("payer") is None:
         fields.error("is required", "payer")
@@ -194,8 +224,11 @@ def bill_request(body: dict) -> NewBill:
             lines.append((line.text("description", MAX_TEXT), line.amount("amount")))
     if not fields.errors and sum(amount for _, amount in lines) > MAX_AMOUNT:
         fields.error(f"must add up to at most {MAX_AMOUNT}", "lines")
+    assessment = _assessment(fields, body)
     fields.check()
-    return NewBill(payer_kind, payer_value, number, description, due_date, currency, lines)
+    return NewBill(
+        payer_kind, payer_value, number, description, due_date, currency, lines, assessment
+    )
 
 
 def cancel_request(body: dict) -> str:

@@ -13,12 +13,24 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.api import SERVICE_ROUTES
-from portal.api.validation import Problem, bill_request, cancel_request, json_object
+from portal.api.validation import (
+    AssessmentRef,
+    Problem,
+    bill_request,
+    cancel_request,
+    json_object,
+)
 from portal.billing.bills import BillError, BillLineInput, cancel_bill, issue_bill, with_status
 from portal.billing.models import Bill, Payment, PaymentAllocation
 from portal.billing.money import Money
 from portal.identity.models import Organisation, User
 from portal.security import PUBLIC
+from portal.services.assessments import (
+    AssessmentRefused,
+    add_instalment,
+    assessment_for_instalment,
+)
+from portal.services.interfaces import TAX, public_service
 from portal.web import problem_response
 
 log = logging.getLogger(__name__)
@@ -133,6 +145,28 @@ def _duplicate(number: str) -> Problem:
     return Problem(409, "Duplicate bill number", f"This service already has a bill {number}.")
 
 
+def _assessment(request, service, ref: AssessmentRef | None):
+    """The tax assessment the new bill is an instalment of, recorded by the same rule as an
+    imported file's: a property assessed for a year already is refused (409) unless this is
+    a correction of the assessment in force."""
+    if ref is None:
+        return None
+    plugin = public_service(request.registry, service.code)
+    if plugin is None or plugin.info.kind != TAX:
+        raise Problem(
+            422,
+            "Invalid request",
+            "Only a tax service's bills are instalments of an assessment.",
+            errors=[{"pointer": "#/assessment", "detail": "is not taken by this service"}],
+        )
+    try:
+        return assessment_for_instalment(
+            request.dbsession, service, ref.number, ref.property_ref, ref.year, ref.corrects
+        )
+    except AssessmentRefused as refused:
+        raise Problem(409, "Assessment refused", refused.message.interpolate()) from None
+
+
 @view_config(
     route_name="api_bills",
     request_method="POST",
@@ -148,6 +182,7 @@ def create_bill(context, request):
     taken = select(Bill.id).where(Bill.service_id == service.id, Bill.number == new.number)
     if dbsession.scalar(taken) is not None:
         raise _duplicate(new.number)
+    assessment = _assessment(request, service, new.assessment)
     try:
         with dbsession.begin_nested():
             bill = issue_bill(
@@ -166,6 +201,8 @@ def create_bill(context, request):
         raise _duplicate(new.number) from None
     except BillError as error:
         raise Problem(422, "Invalid bill", str(error)) from None
+    if assessment is not None:
+        add_instalment(dbsession, assessment, bill)
     log.info(
         "bill %s issued by service %s (key %s)",
         bill.public_id,

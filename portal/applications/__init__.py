@@ -30,6 +30,11 @@ def includeme(config) -> None:
         "backoffice_application", "/backoffice/applications/{application}", **application
     )
     config.add_route(
+        "backoffice_application_national_id",
+        "/backoffice/applications/{application}/national-id",
+        **application,
+    )
+    config.add_route(
         "backoffice_application_approve",
         "/backoffice/applications/{application}/approve",
         **application,

@@ -30,7 +30,7 @@ from portal.billing.payments import PaymentRefused
 from portal.billing.tasks import send_refund_after_commit
 from portal.i18n import _
 from portal.identity.assurance import CLERK, require_assurance
-from portal.identity.pii import national_id_of
+from portal.identity.pii import masked, national_id_of
 from portal.services.models import Service
 
 log = logging.getLogger(__name__)
@@ -77,11 +77,16 @@ def queue(context, request):
     }
 
 
-def _page(request, context, status=200, error="", reason=""):
+def _page(request, context, status=200, error="", reason="", reveal=False):
+    """The clerk's page of an application. The applicant's national identifier is masked
+    unless the clerk asked to see it (:func:`reveal_national_id`)."""
     values = application_values(request, context.application)
+    national_id = national_id_of(request, context.application.applicant)
     values.update(
+        for_clerk=True,
         can_decide=context.application.status == state.IN_QUEUE,
-        national_id=national_id_of(request, context.application.applicant),
+        national_id=national_id if reveal else masked(national_id),
+        revealed=reveal,
         error=error,
         reason=reason,
     )
@@ -95,6 +100,21 @@ def _page(request, context, status=200, error="", reason=""):
 def review(context, request):
     require_assurance(request, CLERK)
     return _page(request, context)
+
+
+@view_config(
+    route_name="backoffice_application_national_id", request_method="POST", permission="review"
+)
+def reveal_national_id(context, request):
+    """Show the applicant's national identifier in full, on purpose (a POST with CSRF, never a
+    link a crawler or a prefetch could follow), and keep a line saying who looked."""
+    require_assurance(request, CLERK)
+    log.info(
+        "national identifier of the applicant of application %s shown to user=%s",
+        context.application.public_id,
+        request.user.id,
+    )
+    return _page(request, context, reveal=True)
 
 
 def _back(request, application: Application):

@@ -6,8 +6,7 @@ one message per field, which the form shows beside that field.
 
 from __future__ import annotations
 
-import datetime as dt
-
+from portal.dates import DateRefused, as_text, iso_date, typed_parts
 from portal.i18n import _
 from portal.services.interfaces import FormField
 
@@ -16,9 +15,14 @@ NUMBER_RANGE = (1, 999)
 
 
 def raw_values(fields: tuple[FormField, ...], post) -> dict[str, str]:
-    """What the citizen typed, for the known fields only, as stripped text."""
+    """What the citizen typed, for the known fields only, as stripped text; a date's three
+    boxes (day, month, year) as one ``YYYY-MM-DD`` answer."""
     values = {}
     for field in fields:
+        parts = typed_parts(post, field.name) if field.kind == "date" else None
+        if parts is not None:
+            values[field.name] = as_text(parts)
+            continue
         value = post.get(field.name, "")
         values[field.name] = value.strip() if isinstance(value, str) else ""
     return values
@@ -55,9 +59,9 @@ def check_fields(
             errors[field.name] = _("Choose one of the options.")
         elif field.kind == "date":
             try:
-                value = dt.date.fromisoformat(value).isoformat()
-            except ValueError:
-                errors[field.name] = _("Write the date as YYYY-MM-DD, for example 2026-03-31.")
+                value = iso_date(value).isoformat()
+            except DateRefused as refused:
+                errors[field.name] = refused.message
                 continue
         elif field.kind == "number":
             low, high = NUMBER_RANGE

@@ -165,11 +165,10 @@ def decide_reject(dbsession, application: Application, clerk, reason: str):
     refund = request_refund(
         dbsession,
         payment,
-        Money(amount, payment.currency),
+        {application.bill_id: Money(amount, payment.currency)},
         payment.refundable,
         f"Application rejected: {reason}",
         clerk,
-        bill_id=application.bill_id,
     )
     application.refund = refund
     return refund

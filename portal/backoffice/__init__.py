@@ -21,6 +21,11 @@ def includeme(config) -> None:
         factory="portal.billing.resources.payment_factory",
     )
     config.add_route(
+        "backoffice_payment_refund_confirm",
+        "/backoffice/payments/{public_id}/refunds/confirm",
+        factory="portal.billing.resources.payment_factory",
+    )
+    config.add_route(
         "backoffice_payment_refunds",
         "/backoffice/payments/{public_id}/refunds",
         factory="portal.billing.resources.payment_factory",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pyramid.view import view_config
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from portal.billing import state
 from portal.billing.models import Bill, Payment, PaymentAllocation, Refund
 from portal.billing.money import Money
+from portal.billing.payments import can_refund, refund_shares
 from portal.identity.assurance import CLERK, require_assurance
 from portal.identity.models import User
 from portal.services.models import Service
@@ -15,7 +17,14 @@ from portal.services.models import Service
 #: how many of a department's most recent payments the page lists
 PAYMENTS_SHOWN = 100
 ATTENTION_SHOWN = 100
-REFUNDABLE = frozenset({state.SUCCEEDED, state.PARTLY_REFUNDED})
+#: what a payment row needs beside the payment: its payer and its bills with their services
+ROW_DETAILS = (
+    selectinload(Payment.payer_user),
+    selectinload(Payment.payer_organisation),
+    selectinload(Payment.allocations)
+    .selectinload(PaymentAllocation.bill)
+    .selectinload(Bill.service),
+)
 
 
 def _of_department(department_id: int):
@@ -45,7 +54,8 @@ def _matching(search: str):
     permission="work",
 )
 def department_payments(context, request):
-    """Recent payments of the department's services, searchable, and those needing a clerk."""
+    """Recent payments of the department's services, searchable, and those needing a clerk:
+    each with its payer, its bills and their services, so a clerk finds one without opening it."""
     require_assurance(request, CLERK)
     department = context.department
     search = request.GET.get("q", "").strip()[:64]
@@ -53,7 +63,7 @@ def department_payments(context, request):
     if status not in state.TRANSITIONS:
         status = ""
     mine = Payment.id.in_(_of_department(department.id))
-    query = select(Payment).where(mine)
+    query = select(Payment).where(mine).options(*ROW_DETAILS)
     if search:
         query = query.where(_matching(search))
     if status:
@@ -64,6 +74,7 @@ def department_payments(context, request):
         request.dbsession.scalars(
             select(Payment)
             .where(mine, Payment.needs_attention.is_not(None))
+            .options(*ROW_DETAILS)
             .order_by(*newest)
             .limit(ATTENTION_SHOWN)
         )
@@ -80,10 +91,14 @@ def department_payments(context, request):
 
 
 def payment_values(request, payment: Payment, **form) -> dict:
-    """What the clerk's payment page shows; ``form`` carries a refused refund's input back."""
+    """What the clerk's payment page shows; ``form`` carries what the clerk typed back
+    (``amounts`` by bill public id, ``reason``) with a refused refund's ``error``."""
     refunds = list(
         request.dbsession.scalars(
-            select(Refund).where(Refund.payment_id == payment.id).order_by(Refund.id)
+            select(Refund)
+            .where(Refund.payment_id == payment.id)
+            .options(selectinload(Refund.lines))
+            .order_by(Refund.id)
         )
     )
     clerk_ids = {refund.requested_by_id for refund in refunds if refund.requested_by_id}
@@ -91,20 +106,22 @@ def payment_values(request, payment: Payment, **form) -> dict:
         user.id: user.display_name
         for user in request.dbsession.scalars(select(User).where(User.id.in_(clerk_ids)))
     }
+    bills = {allocation.bill_id: allocation.bill for allocation in payment.allocations}
+    shares = refund_shares(request.dbsession, payment)
     return {
         "payment": payment,
-        "allocations": [
+        "bills": [
             {
-                "bill": allocation.bill,
-                "paid": Money(allocation.amount_minor, payment.currency),
+                "share": share,
                 "refunded": Money(allocation.refunded_minor, payment.currency),
             }
-            for allocation in payment.allocations
+            for allocation, share in zip(payment.allocations, shares, strict=True)
         ],
+        "bill_of": bills,
         "refunds": refunds,
         "clerks": clerks,
-        "can_refund": payment.status in REFUNDABLE and payment.refundable.minor > 0,
-        "form": {"amount": "", "reason": "", **form},
+        "can_refund": can_refund(payment),
+        "form": {"amounts": {}, "reason": "", **form},
         "error": form.get("error"),
     }
 

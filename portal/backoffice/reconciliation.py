@@ -1,5 +1,8 @@
 """The reconciliation page: a day's settlement report against the portal's records, the same
-comparison ``portal-reconcile`` prints."""
+comparison ``portal-reconcile`` prints.
+
+The provider settles by UTC day; the page says when that day starts and ends, and when each
+line was settled, in the portal's time zone like every other page."""
 
 from __future__ import annotations
 
@@ -10,10 +13,11 @@ from pyramid.httpexceptions import HTTPServiceUnavailable
 from pyramid.view import view_config
 
 from portal.billing.providers import ProviderRefused, ProviderUnavailable
-from portal.billing.reconciliation import reconcile
+from portal.billing.reconciliation import day_span, reconcile
+from portal.dates import query_day
+from portal.db import utcnow
 from portal.i18n import _
 from portal.identity.assurance import CLERK, require_assurance
-from portal.web import query_date
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +29,8 @@ log = logging.getLogger(__name__)
 )
 def reconciliation(request):
     require_assurance(request, CLERK)
-    today = dt.datetime.now(dt.UTC).date()
-    day = query_date(request, "date") or today - dt.timedelta(days=1)
+    today = utcnow().date()
+    day = query_day(request, "date") or today - dt.timedelta(days=1)
     try:
         result = reconcile(request.dbsession, request.payment_provider, day)
     except (ProviderUnavailable, ProviderRefused) as error:
@@ -34,9 +38,13 @@ def reconciliation(request):
         raise HTTPServiceUnavailable(
             detail=_("The payment provider's settlement report cannot be fetched. Try again later.")
         ) from None
+    start, end = day_span(day)
     return {
         "result": result,
         "date": day,
+        "starts": start,
+        "ends": end,
+        "settled_at": {(line.kind, line.reference): line.settled_at for line in result.lines},
         "previous": day - dt.timedelta(days=1),
         "next": day + dt.timedelta(days=1) if day < today else None,
     }

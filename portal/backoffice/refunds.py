@@ -1,8 +1,10 @@
-"""A clerk refunding a payment, partly or in full.
+"""A clerk refunding a payment: choosing the bills and the amount on each, confirming on a
+page that shows what the payer will owe on every bill afterwards, then refunding.
 
-The form carries the refundable amount the clerk saw; if another refund changed it meanwhile
-the request is refused (409) rather than refunding on stale figures. The provider is asked
-only once the refund is committed.
+Nothing is chosen by default, and the refund gives money back on exactly the bills chosen, so
+a bill is owed again only because the clerk said so. Both steps carry the refundable amount
+the clerk saw; if another refund changed it meanwhile the request is refused (409) rather
+than refunding on stale figures. The provider is asked only once the refund is committed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pyramid.view import view_config
 from portal.backoffice.payments import payment_values
 from portal.billing.models import Payment
 from portal.billing.money import Money, MoneyError
-from portal.billing.payments import PaymentRefused, request_refund
+from portal.billing.payments import PaymentRefused, check_refund, request_refund
 from portal.billing.tasks import send_refund_after_commit
 from portal.i18n import _
 from portal.identity.assurance import CLERK, require_assurance
@@ -25,6 +27,8 @@ from portal.identity.assurance import CLERK, require_assurance
 log = logging.getLogger(__name__)
 
 MAX_REASON = 2000
+#: the form field of the amount to refund on one bill: this prefix and the bill's public id
+AMOUNT_FIELD = "amount-"
 
 
 class RefundFormError(Exception):
@@ -35,48 +39,100 @@ class RefundFormError(Exception):
 
 @dataclass(frozen=True)
 class RefundForm:
-    amount: Money
+    amounts: dict[int, Money]
     seen_refundable: Money
     reason: str
 
 
+def typed_amounts(post) -> dict[str, str]:
+    """What the clerk typed in each bill's amount field, by the bill's public id."""
+    return {
+        key.removeprefix(AMOUNT_FIELD): value.strip()[:32]
+        for key, value in post.items()
+        if key.startswith(AMOUNT_FIELD) and value.strip()
+    }
+
+
 def read_refund_form(post, payment: Payment) -> RefundForm:
-    """Field checks only; whether the refund may go ahead is :func:`request_refund`'s call."""
+    """Field checks only; whether the refund may go ahead is :func:`check_refund`'s call.
+    An empty amount field is a bill not chosen."""
     seen = post.get("seen_refundable", "")
     try:
         seen_refundable = Money.parse(seen, payment.currency)
     except (MoneyError, ArithmeticError):  # Money.parse lets decimal's sNaN error through
         raise HTTPBadRequest(detail=_("The form is incomplete. Load the payment again.")) from None
-    text = post.get("amount", "").strip()
-    if not text:
-        raise RefundFormError(_("Enter the amount to refund."))
-    try:
-        amount = Money.parse(text, payment.currency)
-    except (MoneyError, ArithmeticError):  # Money.parse lets decimal's sNaN error through
-        raise RefundFormError(
-            _("Enter the amount as a number such as 12.50, with no more decimals than allowed.")
-        ) from None
+    bill_ids = {allocation.bill.public_id: allocation.bill_id for allocation in payment.allocations}
+    amounts: dict[int, Money] = {}
+    for public_id, text in typed_amounts(post).items():
+        if public_id not in bill_ids or bill_ids[public_id] in amounts:
+            raise RefundFormError(_("One of these bills was not paid by this payment."))
+        try:
+            amounts[bill_ids[public_id]] = Money.parse(text, payment.currency)
+        except (MoneyError, ArithmeticError):
+            raise RefundFormError(
+                _(
+                    "Enter each amount as a number such as 12.50, with no more decimals "
+                    "than allowed."
+                )
+            ) from None
     reason = post.get("reason", "").strip()
-    if not reason:
-        raise RefundFormError(_("Give a reason for the refund."))
     if len(reason) > MAX_REASON:
         raise RefundFormError(_("Keep the reason under 2000 characters."))
-    return RefundForm(amount, seen_refundable, reason)
+    return RefundForm(amounts, seen_refundable, reason)
 
 
-def _refused(request, payment: Payment, status: int, message: str):
-    """The payment page again, with the message and what the clerk typed."""
+def _payment_page(request, payment: Payment, status: int, message: str | None = None):
+    """The payment page again with what the clerk typed, and why it was refused if it was."""
     request.response.status_int = status
     values = payment_values(
         request,
         payment,
-        amount=request.POST.get("amount", "")[:32],
+        amounts=typed_amounts(request.POST),
         reason=request.POST.get("reason", "")[:MAX_REASON],
-        error=request.localizer.translate(message),
+        error=request.localizer.translate(message) if message else None,
     )
     return render_to_response(
         "backoffice/payment.jinja2", values, request=request, response=request.response
     )
+
+
+def _refused(request, payment: Payment, error: RefundFormError | PaymentRefused):
+    status = getattr(error, "status", 422)
+    message = _(error.message)
+    log.warning(
+        "refund of payment %s refused (%d): %s", payment.public_id, status, message.interpolate()
+    )
+    return _payment_page(request, payment, status, message)
+
+
+@view_config(
+    route_name="backoffice_payment_refund_confirm",
+    request_method="POST",
+    renderer="backoffice/payment_refund_confirm.jinja2",
+    permission="refund",
+)
+def confirm(context, request):
+    """What the refund would do, bill by bill, before it is made; changes nothing."""
+    require_assurance(request, CLERK)
+    payment = context.payment
+    if "change" in request.POST:
+        return _payment_page(request, payment, 200)
+    try:
+        form = read_refund_form(request.POST, payment)
+        shares = check_refund(
+            request.dbsession, payment, form.amounts, form.seen_refundable, form.reason
+        )
+    except (RefundFormError, PaymentRefused) as error:
+        return _refused(request, payment, error)
+    chosen = [share for share in shares if share.chosen]
+    return {
+        "payment": payment,
+        "shares": shares,
+        "total": Money(sum(share.amount.minor for share in chosen), payment.currency),
+        "chosen": chosen,
+        "reason": form.reason,
+        "seen_refundable": form.seen_refundable,
+    }
 
 
 @view_config(route_name="backoffice_payment_refunds", request_method="POST", permission="refund")
@@ -88,18 +144,20 @@ def refund(context, request):
         made = request_refund(
             request.dbsession,
             payment,
-            form.amount,
+            form.amounts,
             form.seen_refundable,
             form.reason,
             request.user,
         )
-    except RefundFormError as error:
-        return _refused(request, payment, 422, error.message)
-    except PaymentRefused as refused:
-        log.warning("refund of payment %s refused: %s", payment.public_id, refused.message)
-        return _refused(request, payment, refused.status, _(refused.message))
+    except (RefundFormError, PaymentRefused) as error:
+        return _refused(request, payment, error)
     send_refund_after_commit(request, made)
-    log.info("refund %s of payment %s requested", made.public_id, payment.public_id)
+    log.info(
+        "refund %s of payment %s requested on %d bills",
+        made.public_id,
+        payment.public_id,
+        len(made.lines),
+    )
     request.session.flash(
         request.localizer.translate(
             _(

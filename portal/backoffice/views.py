@@ -6,18 +6,23 @@ from sqlalchemy import select
 from portal.identity.assurance import CLERK, require_assurance
 from portal.identity.models import Department
 from portal.services.models import Service
+from portal.services.resources import imports_factory
 
 
 @view_config(route_name="backoffice", renderer="backoffice/index.jinja2", permission="backoffice")
 def index(request):
-    """The departments this person works for (administrators see all)."""
+    """The departments this person works for (administrators see all), and the back office's
+    other pages this person may use."""
     require_assurance(request, CLERK)
     user = request.user
     if user.is_admin:
         departments = list(request.dbsession.scalars(select(Department).order_by(Department.name)))
     else:
         departments = sorted(user.departments, key=lambda d: d.name)
-    return {"departments": departments}
+    return {
+        "departments": departments,
+        "can_import": bool(request.has_permission("import", imports_factory(request))),
+    }
 
 
 @view_config(

@@ -36,6 +36,16 @@ def includeme(config) -> None:
         factory="portal.billing.resources.payment_factory",
     )
     config.add_route(
+        "payment_cancel",
+        "/payments/{public_id}/cancel",
+        factory="portal.billing.resources.payment_factory",
+    )
+    config.add_route(
+        "payment_retry",
+        "/payments/{public_id}/retry",
+        factory="portal.billing.resources.payment_factory",
+    )
+    config.add_route(
         "payment_return",
         "/payments/{public_id}/return",
         factory="portal.billing.resources.payment_factory",

@@ -164,6 +164,7 @@ class Payment(Base):
     __mapper_args__ = {"version_id_col": version}
 
     payer_user: Mapped[User] = relationship()
+    payer_organisation: Mapped[Organisation | None] = relationship()
     allocations: Mapped[list[PaymentAllocation]] = relationship(
         back_populates="payment", order_by="PaymentAllocation.bill_id", cascade="all, delete-orphan"
     )
@@ -243,16 +244,15 @@ class ProviderEventRecord(Base):
 
 
 class Refund(Base):
-    """Money given back on a payment, asked for by a clerk with a reason."""
+    """Money given back on a payment, asked for by a clerk with a reason: one call to the
+    provider and one credit note, whose :class:`RefundLine` rows say which bills it gives
+    money back on. ``amount_minor`` is the sum of its lines."""
 
     __tablename__ = "refund"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"), index=True)
-    #: the one bill this refund gives back money of (a rejected application's fee); without
-    #: one, the refund is spread over the payment's bills, the last paid first
-    bill_id: Mapped[int | None] = mapped_column(ForeignKey("bill.id"))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[str] = mapped_column(Text)
@@ -265,7 +265,33 @@ class Refund(Base):
     __mapper_args__ = {"version_id_col": version}
 
     payment: Mapped[Payment] = relationship()
+    lines: Mapped[list[RefundLine]] = relationship(
+        back_populates="refund", order_by="RefundLine.bill_id", cascade="all, delete-orphan"
+    )
 
     @property
     def amount(self) -> Money:
         return Money(self.amount_minor, self.currency)
+
+
+class RefundLine(Base):
+    """How much of a refund goes back on one bill of its payment: the bill the clerk chose,
+    which the payer owes that much again once the refund is posted."""
+
+    __tablename__ = "refund_line"
+    __table_args__ = (
+        UniqueConstraint("refund_id", "bill_id"),
+        CheckConstraint("amount_minor > 0", name="positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    refund_id: Mapped[int] = mapped_column(ForeignKey("refund.id", ondelete="CASCADE"), index=True)
+    bill_id: Mapped[int] = mapped_column(ForeignKey("bill.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+    refund: Mapped[Refund] = relationship(back_populates="lines")
+    bill: Mapped[Bill] = relationship()
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.refund.currency)

@@ -11,18 +11,29 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import object_session
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.billing import events, ledger, state
-from portal.billing.bills import with_status
+from portal.billing.bills import status_of, with_status
 from portal.billing.ledger import AlreadyPosted, Line
-from portal.billing.models import Bill, IdempotencyKey, Payment, PaymentAllocation, Refund
+from portal.billing.models import (
+    Bill,
+    IdempotencyKey,
+    Payment,
+    PaymentAllocation,
+    Refund,
+    RefundLine,
+)
 from portal.billing.money import Money
 from portal.billing.providers import ProviderRefused
 from portal.db import utcnow
+from portal.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -162,12 +173,23 @@ def in_progress_payment(dbsession, bill_ids: list[int]) -> Payment | None:
 def start_payment(
     payment: Payment, provider, *, description: str, return_url: str, notify_url: str
 ) -> str:
-    """Open the provider's hosted page for ``payment``; returns its URL. Safe to repeat: the
-    provider keys the payment on our reference."""
+    """Open the provider's hosted page for ``payment``; returns its URL (refused once it is
+    no longer waiting to be paid, or expired).
+
+    Safe to repeat and to run twice at once (a double click, two tabs): the payment is locked
+    first, so one request calls the provider and the other, once the first has committed, finds
+    the page it opened. The provider keys the payment on our reference besides.
+    """
+    payment = lock_payment(object_session(payment), payment.id)
     if payment.status == state.STARTED and payment.hosted_url:
         return payment.hosted_url
     if payment.status != state.CREATED:
         raise PaymentRefused(409, "This payment is no longer waiting to be paid.", payment)
+    if payment.expires_at <= utcnow():
+        # A review page left open too long: expired now rather than by the next sweep, so the
+        # payer is shown the outcome and offered a new payment.
+        state.transition(payment, state.EXPIRED, "not started in time")
+        raise PaymentRefused(409, "This payment was not started in time.", payment)
     started = provider.start_payment(
         payment.public_id, payment.amount, description, return_url, notify_url
     )
@@ -175,6 +197,16 @@ def start_payment(
     payment.hosted_url = started.hosted_url
     state.transition(payment, state.STARTED, "hosted payment page opened")
     return started.hosted_url
+
+
+def cancel_unstarted(payment: Payment) -> bool:
+    """Cancel ``payment`` if it was never sent to the provider (the payer changed their mind
+    on the review page), so its bills can be paid otherwise at once; False if it was sent."""
+    payment = lock_payment(object_session(payment), payment.id)
+    if payment.status != state.CREATED:
+        return False
+    state.transition(payment, state.CANCELLED, "cancelled by the payer before paying")
+    return True
 
 
 def lock_payment(dbsession, payment_id: int) -> Payment:
@@ -220,8 +252,8 @@ def _apply_provider_payment(dbsession, payment: Payment, report, cause: str) -> 
         overpaid = _post_settlement(dbsession, payment)
         events.notify(dbsession, events.PaymentSucceeded(payment))
         if overpaid:
-            excess = overpaid_amount(dbsession, payment)
-            if excess.minor > 0:
+            excess = overpaid_by_bill(dbsession, payment)
+            if excess:
                 return [
                     request_refund(
                         dbsession,
@@ -281,61 +313,181 @@ def _post_settlement(dbsession, payment: Payment) -> bool:
     return bool(overpaid)
 
 
-def overpaid_amount(dbsession, payment: Payment) -> Money:
-    """How much of ``payment`` went beyond what its bills owed (to be refunded)."""
+def overpaid_by_bill(dbsession, payment: Payment) -> dict[int, Money]:
+    """What ``payment`` paid beyond what each of its bills owed (to be refunded on that bill)."""
     balances = ledger.bill_balances(dbsession, [a.bill_id for a in payment.allocations])
-    excess = sum(max(0, -balances[a.bill_id]) for a in payment.allocations)
-    return Money(min(excess, payment.refundable.minor), payment.currency)
+    refundable = _refundable_by_bill(dbsession, payment)
+    excess = {
+        a.bill_id: min(max(0, -balances[a.bill_id]), refundable[a.bill_id])
+        for a in payment.allocations
+    }
+    return {bill_id: Money(minor, payment.currency) for bill_id, minor in excess.items() if minor}
+
+
+#: the states in which what is left of a payment can be refunded
+REFUNDABLE = frozenset({state.SUCCEEDED, state.PARTLY_REFUNDED})
+#: refunds whose lines hold money back from further refunds (a failed one gave it back)
+_RESERVING = ("requested", "succeeded")
+
+
+def can_refund(payment: Payment) -> bool:
+    return payment.status in REFUNDABLE and payment.refundable.minor > 0
+
+
+def _refundable_by_bill(dbsession, payment: Payment) -> dict[int, int]:
+    """What ``payment`` can still give back on each of its bills (minor units): what it paid
+    on the bill less the lines of its refunds that are asked for or done."""
+    reserved = dict(
+        dbsession.execute(
+            select(RefundLine.bill_id, func.sum(RefundLine.amount_minor))
+            .join(Refund, RefundLine.refund_id == Refund.id)
+            .where(Refund.payment_id == payment.id, Refund.status.in_(_RESERVING))
+            .group_by(RefundLine.bill_id)
+        ).all()
+    )
+    return {
+        a.bill_id: a.amount_minor - int(reserved.get(a.bill_id, 0)) for a in payment.allocations
+    }
+
+
+@dataclass(frozen=True)
+class RefundShare:
+    """One bill of a payment: what the payment can still give back on it, and what the payer
+    owes on it now and would owe once ``amount`` is refunded on it (a refund makes the bill
+    owed again by what it gives back)."""
+
+    bill: Bill
+    paid: Money
+    refundable: Money
+    amount: Money
+    owed: Money
+    status: str
+    owed_after: Money
+    status_after: str
+
+    @property
+    def chosen(self) -> bool:
+        return self.amount.minor > 0
+
+
+def refund_shares(
+    dbsession, payment: Payment, amounts: Mapping[int, Money] | None = None
+) -> list[RefundShare]:
+    """Each bill of ``payment``, as refunding ``amounts`` (bill id -> money) would leave it."""
+    amounts = amounts or {}
+    refundable = _refundable_by_bill(dbsession, payment)
+    bills = [allocation.bill for allocation in payment.allocations]
+    zero = Money(0, payment.currency)
+    shares = []
+    for allocation, view in zip(payment.allocations, with_status(dbsession, bills), strict=True):
+        amount = amounts.get(allocation.bill_id, zero)
+        owed_after = view.outstanding + amount
+        shares.append(
+            RefundShare(
+                bill=view.bill,
+                paid=Money(allocation.amount_minor, payment.currency),
+                refundable=Money(refundable[allocation.bill_id], payment.currency),
+                amount=amount,
+                owed=view.outstanding,
+                status=view.status,
+                owed_after=owed_after,
+                status_after=status_of(view.bill, owed_after.minor),
+            )
+        )
+    return shares
+
+
+def check_refund(
+    dbsession,
+    payment: Payment,
+    amounts: Mapping[int, Money],
+    seen_refundable: Money,
+    reason: str,
+) -> list[RefundShare]:
+    """The bills of ``payment`` as refunding ``amounts`` on the bills chosen would leave them;
+    :class:`PaymentRefused` if that refund may not be made.
+
+    ``seen_refundable`` is what the clerk saw as still refundable: if another refund changed
+    it meanwhile, this one is refused, so no refund is made on figures the clerk did not see.
+    """
+    if payment.status not in REFUNDABLE:
+        raise PaymentRefused(409, _("Only a settled payment can be refunded."), payment)
+    if seen_refundable != payment.refundable:
+        raise PaymentRefused(
+            409,
+            _(
+                "The refundable amount changed meanwhile (another refund?). "
+                "Look at the payment again."
+            ),
+            payment,
+        )
+    if not amounts:
+        raise PaymentRefused(
+            422, _("Choose the bill or bills to refund, with the amount for each."), payment
+        )
+    shares = refund_shares(dbsession, payment, amounts)
+    if set(amounts) - {share.bill.id for share in shares}:
+        raise PaymentRefused(422, _("One of these bills was not paid by this payment."), payment)
+    for share in shares:
+        if share.bill.id not in amounts:
+            continue
+        amount = amounts[share.bill.id]
+        if amount.currency != payment.currency or amount.minor <= 0:
+            raise PaymentRefused(
+                422,
+                _(
+                    "The amount for bill ${bill} must be more than zero.",
+                    mapping={"bill": share.bill.number},
+                ),
+                payment,
+            )
+        if amount.minor > share.refundable.minor:
+            raise PaymentRefused(
+                422,
+                _(
+                    "The amount for bill ${bill} is more than this payment can still give "
+                    "back on it.",
+                    mapping={"bill": share.bill.number},
+                ),
+                payment,
+            )
+    if not reason.strip():
+        raise PaymentRefused(422, _("Give a reason for the refund."), payment)
+    return shares
 
 
 def request_refund(
     dbsession,
     payment: Payment,
-    amount: Money,
+    amounts: Mapping[int, Money],
     seen_refundable: Money,
     reason: str,
     clerk=None,
-    bill_id: int | None = None,
 ) -> Refund:
-    """Record a refund to send to the provider after commit.
+    """Record a refund of ``amounts`` (bill id -> money) to send to the provider after commit:
+    one refund, so one provider refund and one credit note, with a line per bill chosen.
 
-    ``seen_refundable`` is what the clerk saw as still refundable: if another refund changed
-    it meanwhile, this one is refused, so refunds can never exceed what was paid. With
-    ``bill_id`` the money is given back on that bill of the payment alone.
+    Checked by :func:`check_refund` once the payment is locked, so two clerks refunding at
+    once cannot both refund the same money.
     """
     payment = lock_payment(dbsession, payment.id)
-    if payment.status not in (state.SUCCEEDED, state.PARTLY_REFUNDED):
-        raise PaymentRefused(409, "Only a settled payment can be refunded.", payment)
-    if seen_refundable != payment.refundable:
-        raise PaymentRefused(
-            409,
-            "The refundable amount changed meanwhile (another refund?). Look at the payment again.",
-            payment,
-        )
-    if amount.currency != payment.currency or not 0 < amount.minor <= payment.refundable.minor:
-        raise PaymentRefused(
-            422, "The refund must be more than zero and at most what is still refundable.", payment
-        )
-    if not reason.strip():
-        raise PaymentRefused(422, "Give a reason for the refund.", payment)
-    if bill_id is not None:
-        allocation = next((a for a in payment.allocations if a.bill_id == bill_id), None)
-        if allocation is None or amount.minor > allocation.amount_minor - allocation.refunded_minor:
-            raise PaymentRefused(
-                422, "The refund must be at most what is still refundable on the bill.", payment
-            )
+    shares = check_refund(dbsession, payment, amounts, seen_refundable, reason)
+    chosen = [share for share in shares if share.chosen]
+    total = sum(share.amount.minor for share in chosen)
     refund = Refund(
         payment_id=payment.id,
-        bill_id=bill_id,
-        amount_minor=amount.minor,
-        currency=amount.currency,
+        amount_minor=total,
+        currency=payment.currency,
         reason=reason.strip()[:2000],
         requested_by_id=clerk.id if clerk else None,
+        lines=[
+            RefundLine(bill_id=share.bill.id, amount_minor=share.amount.minor) for share in chosen
+        ],
     )
     dbsession.add(refund)
     # Reserved now, so no second refund can be asked for the same money; the payment's state
     # changes when the provider confirms (post_refund), or the reservation is released.
-    payment.refunded_minor += amount.minor
+    payment.refunded_minor += total
     dbsession.flush()
     return refund
 
@@ -364,33 +516,25 @@ def send_refund(dbsession, refund: Refund, provider) -> None:
 
 
 def post_refund(dbsession, refund: Refund) -> None:
-    """Post a refund the provider confirmed: the bills are owed again, the money leaves
-    the clearing account. Exactly once, whoever calls it (the refund job or the provider's
-    notification), because both first lock the payment and then look at the refund."""
+    """Post a refund the provider confirmed: each bill it names is owed again by its line,
+    the money leaves the clearing account. Exactly once, whoever calls it (the refund job or
+    the provider's notification), because both first lock the payment and then look at the
+    refund."""
     payment = lock_payment(dbsession, refund.payment_id)
     dbsession.refresh(refund)
     if refund.status != "requested":
         return
-    remaining = refund.amount_minor
     clearing, clearing_kind = ledger.clearing_account(payment.provider)
     lines = [Line(clearing, clearing_kind, -refund.amount)]
-    shares = []
-    allocations = reversed(payment.allocations)
-    if refund.bill_id is not None:
-        allocations = [a for a in payment.allocations if a.bill_id == refund.bill_id]
-    for allocation in allocations:
-        share = min(remaining, allocation.amount_minor - allocation.refunded_minor)
-        if share <= 0:
-            continue
-        account, kind = ledger.receivable_account(allocation.bill)
-        lines.append(Line(account, kind, Money(share, payment.currency), allocation.bill_id))
-        shares.append((allocation, share))
-        remaining -= share
+    allocations = {allocation.bill_id: allocation for allocation in payment.allocations}
+    for line in refund.lines:
+        account, kind = ledger.receivable_account(line.bill)
+        lines.append(Line(account, kind, Money(line.amount_minor, payment.currency), line.bill_id))
     ledger.post(
         dbsession, "refund", f"refund:{refund.id}:settled", f"Refund {refund.public_id}", lines
     )
-    for allocation, share in shares:
-        allocation.refunded_minor += share
+    for line in refund.lines:
+        allocations[line.bill_id].refunded_minor += line.amount_minor
     refund.status = "succeeded"
     confirmed = sum(
         r.amount_minor

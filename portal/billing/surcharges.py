@@ -2,7 +2,8 @@
 computed by the service that owns them rather than by the billing core.
 
 A surcharge previews what it would add to each bill (the bills page shows it before paying)
-and, when the payer pays, issues bills for it that are paid in the same payment.
+and, when the payer pays, issues bills for it that are paid in the same payment (the review
+page shows each beside the bill it is on).
 Register one with ``config.add_bill_surcharge(surcharge)``.
 """
 
@@ -23,6 +24,9 @@ class Surcharge(Protocol):
 
     def issue(self, request, bills: list[Bill], on: dt.date) -> list[Bill]:
         """Issue what accrued on ``bills``; returns the bills to pay along with them."""
+
+    def issued_on(self, request, bills: list[Bill]) -> dict[int, int]:
+        """Which of ``bills`` this surcharge issued: surcharge bill id -> the bill it is on."""
 
 
 def add_bill_surcharge(config, surcharge: Surcharge) -> None:
@@ -50,3 +54,11 @@ def issue(request, bills: list[Bill], on: dt.date) -> list[Bill]:
         for bill in surcharge.issue(request, bills, on):
             to_pay.setdefault(bill.id, bill)
     return list(to_pay.values())
+
+
+def issued_on(request, bills: list[Bill]) -> dict[int, int]:
+    """Which of ``bills`` surcharges issued, and on which bill: surcharge bill id -> bill id."""
+    found: dict[int, int] = {}
+    for surcharge in request.registry.get("bill_surcharges", []):
+        found.update(surcharge.issued_on(request, bills))
+    return found

@@ -15,26 +15,32 @@ from sqlalchemy import or_, select
 
 from portal.billing import payment_timeout, state, surcharges
 from portal.billing.bills import STATUSES, BillView, status_condition, with_status
-from portal.billing.models import Bill, Payment, PaymentAllocation
+from portal.billing.models import Bill, Payment, PaymentAllocation, Refund
+from portal.billing.money import Money
 from portal.billing.payments import (
     PaymentRefused,
     apply_provider_payment,
+    cancel_unstarted,
     create_payment,
     start_payment,
 )
 from portal.billing.providers import ProviderRefused, ProviderUnavailable
+from portal.billing.review import payer_names, review_rows
 from portal.billing.tasks import send_refund_after_commit
+from portal.dates import query_day
 from portal.i18n import _
 from portal.identity.assurance import PAY, require_assurance
 from portal.receipts.models import Receipt
 from portal.services.models import Service
-from portal.web import error_page, query_date, query_page
+from portal.web import error_page, query_page
 
 log = logging.getLogger(__name__)
 
 #: how many of a payer's most recent bills the page considers
 BILLS_SHOWN = 200
 PAYMENTS_PER_PAGE = 50
+#: payments that ended without taking money: "Try again" makes a new one of the same bills
+NOT_PAID = frozenset({state.FAILED, state.CANCELLED, state.EXPIRED})
 
 
 def _payers(request):
@@ -74,19 +80,27 @@ def bills(request):
     ]
     payable = [view.bill for group in groups for view in group["bills"] if view.payable]
     services = request.dbsession.scalars(select(Service).order_by(Service.name))
+    today = surcharges.today(request)
     return {
         "groups": groups,
-        "surcharges": surcharges.preview(request, payable, surcharges.today(request)),
+        "today": today,
+        "surcharges": surcharges.preview(request, payable, today),
         "status": status,
         "service": service,
         "services": list(services),
-        "idempotency_key": uuid.uuid4().hex + uuid.uuid4().hex[:8],
+        "idempotency_key": new_idempotency_key(),
     }
+
+
+def new_idempotency_key() -> str:
+    """A key for one rendered payment form: submitting that form again gives the same payment."""
+    return uuid.uuid4().hex + uuid.uuid4().hex[:8]
 
 
 @view_config(route_name="pay", request_method="POST", permission="account")
 def pay(request):
-    """Create the payment (committed before the provider is called), then go to checkout."""
+    """Create the payment of the chosen bills (nothing is sent to the provider yet), then show
+    the payer what they are about to pay."""
     require_assurance(request, PAY)
     public_ids = request.POST.getall("bill")
     if request.POST.get("only"):
@@ -98,9 +112,14 @@ def pay(request):
         )
     key = request.headers.get("Idempotency-Key") or request.POST.get("idempotency_key", "")
     bills = list(request.dbsession.scalars(select(Bill).where(Bill.public_id.in_(public_ids))))
+    if len(bills) != len(set(public_ids)):
+        return _refused_page(request, PaymentRefused(404, "One of these bills does not exist."))
+    return _pay_bills(request, bills, key)
+
+
+def _pay_bills(request, bills: list[Bill], key: str):
+    """The payment of ``bills`` keyed on ``key``, and the way to its review page."""
     try:
-        if len(bills) != len(set(public_ids)):
-            raise PaymentRefused(404, "One of these bills does not exist.")
         # What accrued on them (late interest) is billed now and paid in the same payment.
         bills = surcharges.issue(request, bills, surcharges.today(request))
         payment = create_payment(
@@ -148,10 +167,33 @@ def _refused_page(request, refused: PaymentRefused):
     return response
 
 
-@view_config(route_name="payment_checkout", permission="pay")
+@view_config(
+    route_name="payment_checkout",
+    request_method="GET",
+    renderer="billing/review.jinja2",
+    permission="pay",
+)
+def review(context, request):
+    """What the payer is about to pay, and the button that opens the provider's page. Reading
+    it changes nothing; a payment no longer waiting to be paid shows its outcome instead."""
+    require_assurance(request, PAY)
+    payment = context.payment
+    if payment.status not in state.IN_PROGRESS:
+        return HTTPSeeOther(request.route_url("payment", public_id=payment.public_id))
+    person, organisation = payer_names(request.dbsession, payment)
+    return {
+        "payment": payment,
+        "rows": review_rows(request, payment),
+        "today": surcharges.today(request),
+        "person": person,
+        "organisation": organisation,
+    }
+
+
+@view_config(route_name="payment_checkout", request_method="POST", permission="pay")
 def checkout(context, request):
-    """Open the provider's hosted page. Repeating it is harmless: the provider keys the
-    payment on our reference and we keep the page it gave us."""
+    """Open the provider's hosted page. Repeating it, or sending it twice at once, is
+    harmless: the first request opens the page, the others are sent to the same page."""
     require_assurance(request, PAY)
     payment = context.payment
     settings = request.registry.settings
@@ -165,7 +207,8 @@ def checkout(context, request):
             notify_url=base.rstrip("/")
             + request.route_path("provider_notification", provider=request.payment_provider.name),
         )
-    except PaymentRefused:
+    except PaymentRefused as refused:
+        log.info("checkout of payment %s refused: %s", payment.public_id, refused.message)
         return HTTPSeeOther(request.route_url("payment", public_id=payment.public_id))
     except ProviderUnavailable:
         log.warning("provider unavailable for payment %s", payment.public_id)
@@ -182,6 +225,37 @@ def checkout(context, request):
             )
         ) from None
     return HTTPSeeOther(url)
+
+
+@view_config(route_name="payment_cancel", request_method="POST", permission="pay")
+def cancel(context, request):
+    """The payer changed their mind on the review page: the payment, never sent to the
+    provider, is cancelled so that its bills can be chosen again at once."""
+    payment = context.payment
+    if cancel_unstarted(payment):
+        log.info("payment %s cancelled before paying", payment.public_id)
+        request.session.flash(
+            request.localizer.translate(_("The payment was cancelled. Nothing was charged."))
+        )
+        return HTTPSeeOther(request.route_url("bills"))
+    return HTTPSeeOther(request.route_url("payment", public_id=payment.public_id))
+
+
+@view_config(route_name="payment_retry", request_method="POST", permission="pay")
+def retry(context, request):
+    """A new payment of the same bills after one that did not go through (a refused card):
+    the bills still to pay, with any late interest accrued since, reviewed again."""
+    require_assurance(request, PAY)
+    payment = context.payment
+    if payment.status not in NOT_PAID:
+        return HTTPSeeOther(request.route_url("payment", public_id=payment.public_id))
+    bills = [allocation.bill for allocation in payment.allocations]
+    bills = [view.bill for view in with_status(request.dbsession, bills) if view.payable]
+    if not bills:
+        return _refused_page(
+            request, PaymentRefused(409, "These bills have nothing left to pay.", payment)
+        )
+    return _pay_bills(request, bills, request.POST.get("idempotency_key", ""))
 
 
 @view_config(route_name="payment_return", permission="view")
@@ -208,12 +282,20 @@ def payment_page(context, request):
     documents = request.dbsession.scalars(
         select(Receipt).where(Receipt.payment_id == payment.id).order_by(Receipt.id)
     )
+    refunded = request.dbsession.scalars(
+        select(Refund.amount_minor).where(
+            Refund.payment_id == payment.id, Refund.status == "succeeded"
+        )
+    )
     return {
         "receipts": list(documents),
         "payment": payment,
         "bills": bills,
         "pending": payment.status in state.IN_PROGRESS,
         "succeeded": payment.status in state.SETTLED,
+        "refunded": Money(sum(refunded), payment.currency),
+        "may_pay": bool(request.has_permission("pay", context)),
+        "idempotency_key": new_idempotency_key(),
     }
 
 
@@ -227,12 +309,21 @@ def _my_payments(request):
     if status in state.TRANSITIONS:
         query = query.where(Payment.status == status)
     for name, compare in (("from", Payment.created_at.__ge__), ("to", Payment.created_at.__lt__)):
-        day = query_date(request, name)
+        day = query_day(request, name)
         if day is not None:
             if name == "to":
                 day += dt.timedelta(days=1)
             query = query.where(compare(dt.datetime.combine(day, dt.time(), dt.UTC)))
     return query.order_by(Payment.created_at.desc(), Payment.id.desc())
+
+
+def _filters(request) -> dict[str, str]:
+    """The filters in force, as the CSV link carries them (days as YYYY-MM-DD)."""
+    days = {name: query_day(request, name) for name in ("from", "to")}
+    return {
+        "status": request.GET.get("status", ""),
+        **{name: day.isoformat() if day else "" for name, day in days.items()},
+    }
 
 
 @view_config(route_name="payments", renderer="billing/payments.jinja2", permission="account")
@@ -258,7 +349,7 @@ def payments(request):
         "page": page,
         "more": len(rows) > PAYMENTS_PER_PAGE,
         "statuses": list(state.TRANSITIONS),
-        "filters": {name: request.GET.get(name, "") for name in ("status", "from", "to")},
+        "filters": _filters(request),
     }
 
 

@@ -13,6 +13,7 @@ from pyramid.httpexceptions import HTTPForbidden
 from pyramid.view import exception_view_config
 
 from portal.i18n import _
+from portal.identity.landing import came_from
 from portal.web import error_page, wants_json
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,9 @@ def insufficient_assurance(exc, request):
     request.response.status_int = 403
     from pyramid.renderers import render_to_response
 
-    again = request.route_path("saml_login", _query={"next": request.path_qs, "loa": exc.required})
+    # Back to where the person was going: the page itself, or the page its form was sent from.
+    query = {"next": came_from(request) or "", "loa": exc.required}
+    again = request.route_path("saml_login", _query=query)
     return render_to_response(
         "identity/assurance.jinja2",
         {"title": title, "detail": detail, "again": again},

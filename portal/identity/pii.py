@@ -39,6 +39,20 @@ def national_id_of(request, user) -> str | None:
     return request.pii.decrypt(user.national_id_encrypted)
 
 
+#: what stands for the hidden part of a masked identifier: always as long, so it does not
+#: tell how long the identifier is
+MASK = "\u2022" * 7
+
+
+def masked(national_id: str | None) -> str | None:
+    """``national_id`` with only its last four characters shown: enough for a clerk to tell
+    two people apart, not enough to copy the identifier off a screen. One too short to keep
+    most of it hidden is hidden whole."""
+    if not national_id:
+        return national_id
+    return MASK + (national_id[-4:] if len(national_id) > 8 else "")
+
+
 def includeme(config) -> None:
     settings = config.get_settings()
     vault = PersonalDataVault(

@@ -3,8 +3,9 @@
 python3-saml checks signatures, algorithms, Destination, Recipient, Audience and validity
 times. What it leaves to us is done here: Destination, Recipient and Audience must name this SP
 exactly (:class:`AddressedResponse`), the answer must be to a request this browser made
-(InResponseTo), an assertion is accepted once only (database, across processes), RelayState
-can only be a local path, and no hostile input gets further than a 400.
+(InResponseTo), an assertion is accepted once only (database, across processes), the person
+lands only on a path of this site (:mod:`portal.identity.landing`), and no hostile input gets
+further than a 400.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.db import utcnow
 from portal.i18n import _
+from portal.identity.landing import landing, return_path
 from portal.identity.models import SamlAssertionUse, SamlPendingRequest
 from portal.identity.provisioning import provision_user
 from portal.identity.saml_config import PERSISTENT, load_config
@@ -39,21 +41,6 @@ log = logging.getLogger(__name__)
 
 REQUEST_COOKIE = "portal_saml_request"
 PENDING_LIFETIME = dt.timedelta(minutes=15)
-
-
-def local_path(value: str | None, default: str = "/") -> str:
-    """``value`` if it is a path on this site, else ``default``: RelayState and ``next`` must
-    never send a person to another site."""
-    if (
-        not value
-        or len(value) > 2000
-        or not value.startswith("/")
-        or value.startswith(("//", "/\\"))
-    ):
-        return default
-    if any(ord(char) < 0x20 or char == "\\" for char in value):
-        return default
-    return value
 
 
 def _key(token: str) -> str:
@@ -123,7 +110,7 @@ class ServiceProviderAuth(OneLogin_Saml2_Auth):
 @view_config(route_name="saml_login", permission=PUBLIC, renderer="identity/choose_idp.jinja2")
 def login(request):
     config = request.registry["saml"]
-    next_path = local_path(request.GET.get("next"))
+    next_path = return_path(request.GET.get("next")) or "/"
     idp = config.idp(request.GET.get("idp", "")) or (
         config.idps[0] if len(config.idps) == 1 else None
     )
@@ -241,8 +228,8 @@ def acs(request):
         }
     )
     log.info("signed in user=%s loa=%s", user.id, loa)
-    relay = pending.relay_state if pending else local_path(request.POST.get("RelayState"))
-    response = HTTPSeeOther(relay)
+    wanted = pending.relay_state if pending else request.POST.get("RelayState")
+    response = HTTPSeeOther(landing(request, user, wanted))
     response.delete_cookie(REQUEST_COOKIE, path="/saml/acs")
     return response
 

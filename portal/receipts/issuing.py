@@ -97,28 +97,10 @@ class ReceiptIssuer:
         """The receipt's content: what is printed and what is attached as JSON."""
         payment = receipt.payment
         locale = receipt.locale
-        money = lambda minor: Money(minor, receipt.currency).format(locale)  # noqa: E731
-        bills = []
-        for allocation in payment.allocations:
-            bill = allocation.bill
-            bills.append(
-                {
-                    "description": bill.description,
-                    "service": bill.service.name,
-                    "number": bill.number,
-                    "reference": printed(bill.reference or ""),
-                    "amount": money(allocation.amount_minor),
-                    "amount_minor": allocation.amount_minor,
-                    "lines": [
-                        {
-                            "description": line.description,
-                            "amount": money(line.amount_minor),
-                            "amount_minor": line.amount_minor,
-                        }
-                        for line in bill.lines
-                    ],
-                }
-            )
+        if receipt.kind == CREDIT_NOTE:
+            bills = self._credit_note_bills(receipt)
+        else:
+            bills = self._receipt_bills(receipt)
         user = payment.payer_user
         organisation = None
         if payment.payer_organisation_id is not None:
@@ -136,7 +118,7 @@ class ReceiptIssuer:
             "payer": user.display_name,
             "organisation": organisation,
             "bills": bills,
-            "total": money(receipt.amount_minor),
+            "total": receipt.amount.format(locale),
             "total_minor": receipt.amount_minor,
             "currency": receipt.currency,
             "method": payment.method,
@@ -146,6 +128,48 @@ class ReceiptIssuer:
             "verification_code": display_code(receipt.verification_code),
             "verify_url": self.verify_url(receipt),
         }
+
+    @staticmethod
+    def _bill(bill, amount: Money, locale: str, lines: list[dict]) -> dict:
+        """One bill of a document with the amount the document is about and its item lines,
+        which add up to that amount."""
+        return {
+            "description": bill.description,
+            "service": bill.service.name,
+            "number": bill.number,
+            "reference": printed(bill.reference or ""),
+            "amount": amount.format(locale),
+            "amount_minor": amount.minor,
+            "lines": lines,
+        }
+
+    def _receipt_bills(self, receipt: Receipt) -> list[dict]:
+        """What the payment paid on each bill, with the bill's items; a bill paid in part
+        before shows that part as a line, so the items add up to what this payment paid."""
+        locale, currency = receipt.locale, receipt.currency
+        item = lambda description, minor: {  # noqa: E731
+            "description": description,
+            "amount": Money(minor, currency).format(locale),
+            "amount_minor": minor,
+        }
+        translate = document_localizer(locale).translate
+        bills = []
+        for allocation in receipt.payment.allocations:
+            bill = allocation.bill
+            lines = [item(line.description, line.amount_minor) for line in bill.lines]
+            before = allocation.amount_minor - sum(line.amount_minor for line in bill.lines)
+            if before:
+                lines.append(item(translate(_("Paid before")), before))
+            amount = Money(allocation.amount_minor, currency)
+            bills.append(self._bill(bill, amount, locale, lines))
+        return bills
+
+    def _credit_note_bills(self, receipt: Receipt) -> list[dict]:
+        """The bills the refund gave money back on, each with what was given back on it."""
+        return [
+            self._bill(line.bill, Money(line.amount_minor, receipt.currency), receipt.locale, [])
+            for line in receipt.refund.lines
+        ]
 
     def render(self, dbsession, receipt: Receipt) -> None:
         """Render, sign and store the PDF once; stored bytes are never replaced."""

@@ -21,7 +21,7 @@ from portal.identity.models import Department, Organisation, User
 from portal.identity.provisioning import provision_user
 from portal.services.catalogue import sync_services
 from portal.services.imports import Assessment, issue_assessment
-from portal.services.models import FeeScheduleEntry, Service, UtilityBill
+from portal.services.models import FeeScheduleEntry, Service, TaxAssessment, UtilityBill
 from portal.services.utilities import record_utility_bill
 
 DEV_IDP_ENTITY_ID = "http://localhost:6544/metadata"
@@ -41,20 +41,9 @@ SERVICES = [
 ]
 
 
-#: (service, number suffix, description, lines) issued to every demo citizen
+#: (service, number suffix, description, lines) issued to every demo citizen; their property
+#: tax comes as an assessment instead (DEMO_ASSESSMENTS)
 CITIZEN_BILLS = [
-    (
-        "property-tax",
-        "PT26-1",
-        "Property tax 2026, first instalment",
-        [("Annual property tax 2026, 1 of 2", 184_50)],
-    ),
-    (
-        "property-tax",
-        "PT26-2",
-        "Property tax 2026, second instalment",
-        [("Annual property tax 2026, 2 of 2", 184_50)],
-    ),
     (
         "water",
         "W2610",
@@ -92,8 +81,18 @@ DEMO_FEES = [
 ]
 DEMO_FEES_FROM = dt.date(2020, 1, 1)
 
-#: Ana's property tax: the first instalment is overdue, so paying it shows late interest
-DEMO_ASSESSMENT = ("citizen-ana", "PT-ANA-0001", 412_60)
+#: Every demo citizen's property is assessed once for the year, in two instalments:
+#: (persona, assessment number, property, total). Ana's first instalment is overdue, so paying
+#: it shows late interest; the others' fall due later.
+DEMO_ASSESSMENT = ("citizen-ana", "PT-ANA-0001", "1721-100", 412_60)
+DEMO_ASSESSMENTS = [
+    DEMO_ASSESSMENT,
+    *(
+        (persona.id, f"PT-{persona.id.upper()}", f"1721-{101 + index}", 369_00)
+        for index, persona in enumerate(PERSONAS)
+        if persona.id != DEMO_ASSESSMENT[0]
+    ),
+]
 
 #: customer numbers of the demo citizens' utility accounts, with the demo bills they hold
 UTILITY_ACCOUNTS = [("water", "W2610", "W-"), ("waste", "G2610", "G-")]
@@ -123,21 +122,26 @@ def _set_demo_fees(dbsession) -> None:
 
 
 def _assess_demo_property_tax(dbsession, today: dt.date) -> None:
-    name_id, number, total = DEMO_ASSESSMENT
     service = dbsession.scalar(select(Service).where(Service.code == "property-tax"))
-    payer = dbsession.scalar(
-        select(User).where(User.idp_entity_id == DEV_IDP_ENTITY_ID, User.name_id == name_id)
-    )
-    if dbsession.scalar(
-        select(Bill.id).where(Bill.service_id == service.id, Bill.number == f"{number}-1")
-    ):
-        return
-    due_dates = (today - dt.timedelta(days=45), today + dt.timedelta(days=60))
-    issue_assessment(
-        dbsession,
-        service,
-        Assessment(0, payer, number, today.year, Money(total, "EUR"), due_dates),
-    )
+    for name_id, number, property_ref, total in DEMO_ASSESSMENTS:
+        if dbsession.scalar(
+            select(TaxAssessment.id).where(
+                TaxAssessment.service_id == service.id, TaxAssessment.number == number
+            )
+        ):
+            continue
+        payer = dbsession.scalar(
+            select(User).where(User.idp_entity_id == DEV_IDP_ENTITY_ID, User.name_id == name_id)
+        )
+        if (name_id, number, property_ref, total) == DEMO_ASSESSMENT:
+            due_dates = (today - dt.timedelta(days=45), today + dt.timedelta(days=60))
+        else:
+            due_dates = (today + dt.timedelta(days=30), today + dt.timedelta(days=210))
+        issue_assessment(
+            dbsession,
+            service,
+            Assessment(0, payer, number, property_ref, today.year, Money(total, "EUR"), due_dates),
+        )
 
 
 def _open_demo_utility_accounts(dbsession) -> None:

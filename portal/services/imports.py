@@ -4,10 +4,14 @@ Every row is checked before anything is written; a file with any bad row imports
 gets a report naming each bad row (by its line in the file), the column and why. Messages
 never repeat a national identifier.
 
-Assessments (``national_id,assessment_number,year,total,currency,instalments,due_dates``):
-each becomes one bill per instalment, numbered ``<assessment>-<n>``; ``due_dates`` lists one
-date per instalment separated by ``;``. The total is split into equal instalments in minor
-units; the cents that do not divide evenly go to the first instalment.
+Assessments
+(``national_id,assessment_number,property,year,total,currency,instalments,due_dates``): each
+becomes one bill per instalment, numbered ``<assessment>-<n>``; ``due_dates`` lists one date
+per instalment separated by ``;``. The total is split into equal instalments in minor units;
+the cents that do not divide evenly go to the first instalment. A property is assessed once a
+year (:mod:`portal.services.assessments`): a row for a property and year already assessed is
+refused, unless it names the assessment it corrects in the optional column ``corrects``: then
+it takes that one's place and that one's unpaid bills are cancelled.
 
 Utility bills (``customer_number,national_id,bill_number,description,due_date,amount,currency``):
 each row is one bill on the customer's account; ``national_id`` opens the account the first
@@ -30,6 +34,12 @@ from portal.billing.models import Bill
 from portal.billing.money import CURRENCY_CODES, Money, MoneyError
 from portal.i18n import _
 from portal.identity.models import User
+from portal.services.assessments import (
+    AssessmentRefused,
+    add_instalment,
+    conflict,
+    record_assessment,
+)
 from portal.services.interfaces import TAX, UTILITY
 from portal.services.utilities import record_utility_bill, utility_account
 
@@ -42,6 +52,7 @@ MAX_AMOUNT = 10**12
 ASSESSMENT_COLUMNS = (
     "national_id",
     "assessment_number",
+    "property",
     "year",
     "total",
     "currency",
@@ -57,6 +68,8 @@ UTILITY_COLUMNS = (
     "amount",
     "currency",
 )
+#: columns a file may leave out
+OPTIONAL_COLUMNS = {TAX: ("corrects",), UTILITY: ()}
 IMPORTABLE_KINDS = (TAX, UTILITY)
 
 _NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
@@ -84,8 +97,11 @@ def columns_for(kind: str) -> tuple[str, ...]:
     return ASSESSMENT_COLUMNS if kind == TAX else UTILITY_COLUMNS
 
 
-def read_rows(data: bytes, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
-    """(line number, values by column) of each data row; the file's own faults refuse it."""
+def read_rows(
+    data: bytes, columns: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> list[tuple[int, dict[str, str]]]:
+    """(line number, values by column) of each data row, an optional column left out read as
+    empty; the file's own faults refuse it."""
     if len(data) > MAX_FILE_BYTES:
         raise ImportRefused(
             [RowError(0, "", _("The file is larger than ${size} MB.", mapping={"size": 5}))]
@@ -102,7 +118,7 @@ def read_rows(data: bytes, columns: tuple[str, ...]) -> list[tuple[int, dict[str
     except csv.Error:
         raise ImportRefused([RowError(1, "", _("The header line is not valid CSV."))]) from None
     missing = [name for name in columns if name not in header]
-    unknown = [name for name in header if name not in columns]
+    unknown = [name for name in header if name not in columns and name not in optional]
     errors = [
         RowError(1, name, _("The column ${column} is missing.", mapping={"column": name}))
         for name in missing
@@ -132,9 +148,9 @@ def read_rows(data: bytes, columns: tuple[str, ...]) -> list[tuple[int, dict[str
                     )
                 )
                 continue
-            rows.append(
-                (line, {name: value.strip() for name, value in zip(header, values, strict=True)})
-            )
+            row = dict.fromkeys(optional, "")
+            row.update((name, value.strip()) for name, value in zip(header, values, strict=True))
+            rows.append((line, row))
             if len(rows) > MAX_ROWS:
                 raise ImportRefused(
                     [
@@ -262,9 +278,12 @@ class Assessment:
     line: int
     payer: User
     number: str
+    property_ref: str
     year: int
     total: Money
     due_dates: tuple[dt.date, ...]
+    #: the number of the assessment this one corrects, if any
+    corrects: str = ""
 
     def instalments(self) -> list[Money]:
         """Equal instalments; the minor units that do not divide go to the first one."""
@@ -276,11 +295,16 @@ class Assessment:
 def check_assessments(dbsession, vault, service, rows) -> list[Assessment]:
     errors: list[RowError] = []
     seen: dict[str, int] = {}
+    #: (property, year) -> the line that assesses it
+    assessed: dict[tuple[str, int], int] = {}
     found = []
     for line, values in rows:
         row = _Row(line, values, errors)
         payer = row.payer("national_id", dbsession, vault)
         number = row.number("assessment_number")
+        property_ref = row.number("property")
+        year = row.whole("year", 2000, 2100)
+        corrects = row.number("corrects") if values["corrects"] else ""
         if number in seen:
             row.error(
                 "assessment_number",
@@ -288,9 +312,22 @@ def check_assessments(dbsession, vault, service, rows) -> list[Assessment]:
             )
         elif number and _bill_exists(dbsession, service, f"{number}-1"):
             row.error("assessment_number", _("This assessment was imported before."))
+        elif (property_ref, year) in assessed:
+            row.error(
+                "property",
+                _(
+                    "The same property is assessed for the same year on line ${line}.",
+                    mapping={"line": assessed[property_ref, year]},
+                ),
+            )
+        elif number and property_ref and year is not None:
+            reason = conflict(dbsession, service, number, property_ref, year, corrects)
+            if reason is not None:
+                row.error("corrects" if corrects else "property", reason)
         if number:
             seen.setdefault(number, line)
-        year = row.whole("year", 2000, 2100)
+        if property_ref and year is not None:
+            assessed.setdefault((property_ref, year), line)
         total = row.amount("total", row.currency("currency"))
         count = row.whole("instalments", 1, MAX_INSTALMENTS)
         parts = [part.strip() for part in values["due_dates"].split(";") if part.strip()]
@@ -308,13 +345,26 @@ def check_assessments(dbsession, vault, service, rows) -> list[Assessment]:
         if total is not None and count is not None and total.minor < count:
             row.error("total", _("The total is too small to split into instalments."))
         if not row.bad:
-            found.append(Assessment(line, payer, number, year, total, tuple(dates)))
+            found.append(
+                Assessment(line, payer, number, property_ref, year, total, tuple(dates), corrects)
+            )
     if errors:
         raise ImportRefused(errors)
     return found
 
 
 def issue_assessment(dbsession, service, assessment: Assessment) -> list[Bill]:
+    """Record the assessment (refused if its property is assessed for the year already and
+    it is no correction: :class:`~portal.services.assessments.AssessmentRefused`) and issue
+    its instalments."""
+    recorded = record_assessment(
+        dbsession,
+        service,
+        assessment.number,
+        assessment.property_ref,
+        assessment.year,
+        assessment.corrects,
+    )
     count = len(assessment.due_dates)
     bills = []
     for index, (amount, due) in enumerate(
@@ -347,6 +397,7 @@ def issue_assessment(dbsession, service, assessment: Assessment) -> list[Bill]:
                 payer_user=assessment.payer,
             )
         )
+        add_instalment(dbsession, recorded, bills[-1])
     return bills
 
 
@@ -422,13 +473,19 @@ class ImportResult:
 
 
 def import_bills(dbsession, vault, service, kind: str, data: bytes) -> ImportResult:
-    """Check the whole file, then issue its bills; :class:`ImportRefused` writes nothing."""
+    """Check the whole file, then issue its bills; :class:`ImportRefused` writes nothing (a
+    refusal found while issuing is raised before the transaction commits, and aborts it)."""
     if kind not in IMPORTABLE_KINDS:
         raise ImportRefused([RowError(0, "", _("This service does not take imported bills."))])
-    rows = read_rows(data, columns_for(kind))
+    rows = read_rows(data, columns_for(kind), OPTIONAL_COLUMNS[kind])
     if kind == TAX:
         checked = check_assessments(dbsession, vault, service, rows)
-        bills = [bill for item in checked for bill in issue_assessment(dbsession, service, item)]
+        bills = []
+        for item in checked:
+            try:
+                bills += issue_assessment(dbsession, service, item)
+            except AssessmentRefused as refused:  # assessed by another import meanwhile
+                raise ImportRefused([RowError(item.line, "property", refused.message)]) from None
     else:
         checked = check_utility_bills(dbsession, vault, service, rows)
         bills = [issue_utility_bill(dbsession, service, item) for item in checked]

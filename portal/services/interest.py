@@ -189,3 +189,11 @@ class LateInterest:
             )
             extra += [view.bill for view in with_status(dbsession, list(earlier)) if view.payable]
         return extra
+
+    def issued_on(self, request, bills: list[Bill]) -> dict[int, int]:
+        rows = request.dbsession.execute(
+            select(LateInterestCharge.bill_id, LateInterestCharge.tax_bill_id).where(
+                LateInterestCharge.bill_id.in_([bill.id for bill in bills])
+            )
+        )
+        return {bill_id: tax_bill_id for bill_id, tax_bill_id in rows}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.billing.money import Money
@@ -95,3 +95,49 @@ class LateInterestCharge(Base):
     principal_minor: Mapped[int] = mapped_column(BigInteger)
     #: the annual rate in percent, as configured (exact decimal text, e.g. "8" or "7.25")
     rate_percent: Mapped[str] = mapped_column(String(16))
+
+
+class TaxAssessment(Base):
+    """The tax office's assessment of one property for one year; its instalments are bills.
+
+    A property has one assessment in force a year: another for the same property and year is
+    refused, here by the database as well, whichever way it arrives (file, API, script),
+    unless it is a correction, which takes the place of the one it corrects (``corrected_at``
+    set on the old one, whose unpaid bills are cancelled)."""
+
+    __tablename__ = "tax_assessment"
+    __table_args__ = (
+        UniqueConstraint("service_id", "number"),
+        Index(
+            "uq_tax_assessment_in_force",
+            "service_id",
+            "property_ref",
+            "year",
+            unique=True,
+            sqlite_where=text("corrected_at IS NULL"),
+            postgresql_where=text("corrected_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    number: Mapped[str] = mapped_column(String(64))
+    #: the tax office's identifier of the property (cadastral number)
+    property_ref: Mapped[str] = mapped_column(String(64))
+    year: Mapped[int]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: the assessment this one corrects, if it is a correction
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("tax_assessment.id"))
+    #: when a correction took this assessment's place
+    corrected_at: Mapped[dt.datetime | None]
+
+
+class TaxAssessmentBill(Base):
+    """Which assessment a bill is an instalment of."""
+
+    __tablename__ = "tax_assessment_bill"
+
+    bill_id: Mapped[int] = mapped_column(
+        ForeignKey("bill.id", ondelete="CASCADE"), primary_key=True
+    )
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("tax_assessment.id"), index=True)

@@ -1,5 +1,6 @@
 """A citizen pays two bills in headless Chromium, with JavaScript off: sign-in, the bills page,
-the sandbox's hosted page, the result page that refreshes itself, the receipt and its check."""
+the review page, the sandbox's hosted page, the result page that refreshes itself, the receipt
+and its check; and after a declined card, "Try again" with the same bill."""
 
 from __future__ import annotations
 
@@ -65,6 +66,10 @@ def test_pay_two_bills_without_javascript(
     screenshot(page, "pay-bills")
     page.get_by_role("button", name="Pay selected bills").click()
 
+    review(page, ana_with_bills, "€155.40")
+    screenshot(page, "pay-review")
+    page.get_by_role("button", name="Pay €155.40").click()
+
     expect(page.get_by_role("heading", name="Pay by card")).to_be_visible()
     expect(page.get_by_text("155.40 EUR").first).to_be_visible()
     enter_card(page, "4242 4242 4242 4242")
@@ -72,6 +77,7 @@ def test_pay_two_bills_without_javascript(
     expect(page).to_have_url(re.compile(rf"^{re.escape(deployment.portal_url)}/payments/\w+$"))
     # the page refreshes itself (meta refresh) until the provider's word arrives
     expect(page.get_by_role("heading", name="Paid", exact=True)).to_be_visible(timeout=20_000)
+    fits_a_phone(page)
     screenshot(page, "pay-result")
     if not page.get_by_role("link", name=re.compile(r"^Receipt R-")).count():
         page.wait_for_timeout(2_000)  # rendered and signed just after the payment committed
@@ -92,14 +98,48 @@ def test_pay_two_bills_without_javascript(
         expect(page.get_by_role("row", name=re.compile(bill.description))).to_contain_text("Paid")
 
 
-def test_declined_card_leaves_the_bill_to_pay(deployment, open_browser, ana_with_bills):
+def fits_a_phone(page) -> None:
+    """At 375 px wide (a small phone) the page does not scroll sideways."""
+    size = page.viewport_size
+    page.set_viewport_size({"width": 375, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375, page.url
+    page.set_viewport_size(size)
+
+
+def review(page, bills, total: str) -> None:
+    """The review page lists exactly ``bills`` and the total, before anything is charged."""
+    expect(page.get_by_role("heading", name=re.compile("Check your payment"))).to_be_visible()
+    rows = page.locator(".portal-review tbody tr")
+    expect(rows).to_have_count(len(bills))
+    for bill in bills:
+        expect(page.get_by_role("row", name=re.compile(bill.description))).to_be_visible()
+    expect(page.get_by_role("heading", name=f"Total to pay: {total}")).to_be_visible()
+    expect(page.locator("#payer")).to_have_text("Ana Novak")
+    fits_a_phone(page)
+
+
+def test_declined_card_then_try_again(deployment, open_browser, screenshot, ana_with_bills):
+    water = ana_with_bills[1]
     page = open_browser(javascript=False)
     sign_in(page, deployment, "Ana Novak", "/bills")
-    row = page.get_by_role("row", name=re.compile(ana_with_bills[1].description))
-    row.get_by_role("button", name="Pay").click()
+    page.get_by_role("row", name=re.compile(water.description)).get_by_role(
+        "button", name="Pay"
+    ).click()
+    review(page, [water], "€35.40")
+    page.get_by_role("button", name="Pay €35.40").click()
     enter_card(page, "4000 0000 0000 0002")
     expect(page.get_by_role("heading", name="Not paid")).to_be_visible(timeout=20_000)
-    page.get_by_role("link", name="Back to your bills").click()
-    expect(page.get_by_role("row", name=re.compile(ana_with_bills[1].description))).to_contain_text(
-        "To pay"
-    )
+    expect(page.locator("#status-tag")).to_have_text("Failed")
+    expect(page.get_by_role("link", name="Back to your bills")).to_be_visible()
+    fits_a_phone(page)
+    screenshot(page, "pay-declined")
+    declined_url = page.url
+
+    page.get_by_role("button", name="Try again").click()
+    review(page, [water], "€35.40")
+    page.get_by_role("button", name="Pay €35.40").click()
+    enter_card(page, "4242 4242 4242 4242")
+    expect(page.get_by_role("heading", name="Paid", exact=True)).to_be_visible(timeout=20_000)
+    assert page.url != declined_url  # a new payment; the declined one stays as it was
+    page.goto(f"{deployment.portal_url}/bills?status=paid")
+    expect(page.get_by_role("row", name=re.compile(water.description))).to_contain_text("Paid")

@@ -84,12 +84,23 @@ class Tab:
             timeout=TIMEOUT,
         )
 
+    def checkout(self, location):
+        """Press "Pay" on the review page at ``location`` (/payments/<id>/checkout)."""
+        return requests.post(
+            self.url + urlsplit(location).path,
+            data={"csrf_token": self.csrf_token},
+            headers={"Cookie": f"portal_session={self.cookie}", "Origin": "https://localhost"},
+            allow_redirects=False,
+            timeout=TIMEOUT,
+        )
+
     def pay_and_charge(self, bill, key, card=SUCCESS):
-        """The whole tab: pay, follow checkout to the hosted page, enter a card there."""
+        """The whole tab: pay, review, go on to the hosted page, enter a card there."""
         answer = self.pay(bill, key)
         if answer.status_code != 303:
             return answer.status_code
-        hosted = self.get(answer.headers["Location"])
+        assert self.get(answer.headers["Location"]).status_code == 200
+        hosted = self.checkout(answer.headers["Location"])
         assert hosted.status_code == 303, hosted.text
         charged = enter_card(hosted.headers["Location"], card)
         assert charged.status_code == 303, charged.text
@@ -185,7 +196,7 @@ def charged_at_provider(tab, bill, dbsession):
     """Pay ``bill`` on the hosted page; the provider took the money, the portal does not know."""
     answer = tab.pay(bill, new_key())
     assert answer.status_code == 303, answer.text
-    hosted = tab.get(answer.headers["Location"])
+    hosted = tab.checkout(answer.headers["Location"])
     assert hosted.status_code == 303, hosted.text
     assert enter_card(hosted.headers["Location"]).status_code == 303
     dbsession.expire_all()
@@ -241,6 +252,30 @@ def test_double_click_with_one_idempotency_key_makes_one_payment(tab, ana, dbses
     assert {urlsplit(answer.headers["Location"]).path for answer in answers} == {
         f"/payments/{payments[0].public_id}/checkout"
     }
+
+
+@pytest.mark.postgresql
+def test_pay_pressed_twice_at_once_opens_one_provider_page(tab, ana, dbsession, sandbox):
+    """A double click (or two tabs) on the review page's "Pay": one request starts the payment
+    at the provider, the other waits for it and is sent to the same hosted page; no 500."""
+    for _round in range(20):
+        bill = factories.bill(dbsession, ana, amount=33_00)
+        dbsession.commit()
+        review = tab.pay(bill, new_key()).headers["Location"]
+
+        answers = at_once([lambda review=review: tab.checkout(review) for _click in (1, 2)])
+
+        (payment,) = payments_of(dbsession, bill)
+        assert [answer.status_code for answer in answers] == [303, 303], [
+            (answer.status_code, answer.text[:300]) for answer in answers
+        ]
+        assert [answer.headers["Location"] for answer in answers] == [payment.hosted_url] * 2
+        assert payment.status == state.STARTED
+        assert [t.to_status for t in payment.transitions] == [state.STARTED]
+        at_provider = provider_view(sandbox, payment)
+        assert at_provider.status_code == 200
+        assert at_provider.json()["hosted_url"] == payment.hosted_url
+        assert at_provider.json()["id"] == payment.provider_payment_id
 
 
 @pytest.mark.postgresql
@@ -343,7 +378,7 @@ def test_two_clerks_refunding_at_once_never_refund_more_than_was_paid(
                 session = get_tm_session(factory, manager)
                 shown = session.get(Payment, payment.id)
                 barrier.wait(timeout=TIMEOUT)
-                request_refund(session, shown, amount, seen, "Paid twice at the counter")
+                request_refund(session, shown, {bill.id: amount}, seen, "Paid twice at the counter")
         except PaymentRefused as refused:
             return refused.status
         return 201

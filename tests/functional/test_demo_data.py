@@ -2,14 +2,16 @@
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import func, select
 
 from portal.billing.bills import with_status
 from portal.billing.models import Bill
 from portal.identity.models import Organisation, User
 from portal.scripts.demo_data import DEMO_ASSESSMENT, load
+from portal.services.assessments import AssessmentRefused, record_assessment
 from portal.services.fees import fee_for
-from portal.services.models import UtilityAccount, UtilityBill
+from portal.services.models import Service, TaxAssessment, UtilityAccount, UtilityBill
 
 
 def test_demo_data_is_complete_and_idempotent(wsgi_app, dbsession):
@@ -20,9 +22,9 @@ def test_demo_data_is_complete_and_idempotent(wsgi_app, dbsession):
     assert dbsession.scalar(select(func.count()).select_from(User)) == 8
     assert dbsession.scalar(select(func.count()).select_from(Organisation)) == 2
     bills = dbsession.scalars(select(Bill)).all()
-    # every persona is also a citizen; Ana also has a property tax assessment in 2 instalments
-    assert len(bills) == 8 * 5 + 2 * 2 + 2
-    name_id, number, total = DEMO_ASSESSMENT
+    # every persona is also a citizen: 3 bills and a property tax assessment in 2 instalments
+    assert len(bills) == 8 * 3 + 8 * 2 + 2 * 2
+    name_id, number, _property, total = DEMO_ASSESSMENT
     instalments = [bill for bill in bills if bill.number.startswith(number)]
     assert sum(bill.total_minor for bill in instalments) == total
     assert {bill.payer_user.name_id for bill in instalments} == {name_id}
@@ -41,3 +43,23 @@ def test_demo_data_is_complete_and_idempotent(wsgi_app, dbsession):
     )
     clara = dbsession.scalar(select(User).where(User.name_id == "clerk-clara"))
     assert [d.code for d in clara.departments] == ["revenue"]
+
+
+def test_ana_has_one_set_of_property_tax_bills_for_the_year(wsgi_app, dbsession):
+    """The demo once gave her two overlapping 2026 sets (184.50 x 2 and 206.30 x 2)."""
+    registry = wsgi_app.registry
+    load(dbsession, registry["pii_vault"], registry["saml"].attributes, registry)
+    dbsession.commit()
+    ana = dbsession.scalar(select(User).where(User.name_id == "citizen-ana"))
+    tax = dbsession.scalars(
+        select(Bill)
+        .join(Service, Bill.service_id == Service.id)
+        .where(Service.code == "property-tax", Bill.payer_user_id == ana.id)
+        .order_by(Bill.due_date)
+    ).all()
+    assert [bill.total_minor for bill in tax] == [206_30, 206_30]
+    year = dt.date.today().year
+    assert dbsession.scalar(select(func.count()).select_from(TaxAssessment)) == 8
+    service = tax[0].service
+    with pytest.raises(AssessmentRefused, match="already assessed"):
+        record_assessment(dbsession, service, "PT-ANA-AGAIN", DEMO_ASSESSMENT[2], year)

@@ -117,13 +117,17 @@ def probe_app(app_settings):
             enqueue_after_commit(request, record_job, outcome)
             if outcome == "raise":
                 raise RuntimeError("boom")
+            if outcome == "break-session":
+                # a flush that fails (a value no driver can bind) leaves the session unusable
+                request.dbsession.add(Department(code=object(), name="Broken"))
+                request.dbsession.flush()
             if outcome == "reject":
                 raise HTTPBadRequest(detail="That amount is not valid.")
             return {"ok": True}
 
         return view
 
-    for outcome in ("raise", "reject", "commit"):
+    for outcome in ("raise", "reject", "commit", "break-session"):
         config.add_route(f"probe_{outcome}", f"/probe/{outcome}")
         config.add_view(
             write_then(outcome),
@@ -151,6 +155,17 @@ def test_server_error_page_changes_nothing(probe_app, dbsession, caplog):
     assert "Something went wrong" in page.text
     assert "boom" not in page.text
     assert departments_named_probe(dbsession) == []
+    assert any("unhandled error" in r.getMessage() for r in caplog.records)
+
+
+def test_server_error_page_renders_after_a_failed_flush(probe_app, testapp, signed_in, caplog):
+    """The error page reads the signed-in person (the navigation) through the very session
+    whose flush failed: it must start afresh rather than fail again."""
+    signed_in("citizen-ana")
+    probe_app.cookiejar = testapp.cookiejar
+    page = probe_app.get("/probe/break-session", status=500)
+    assert "Something went wrong" in page.text
+    assert "Sign out" in page.text
     assert any("unhandled error" in r.getMessage() for r in caplog.records)
 
 

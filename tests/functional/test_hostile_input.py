@@ -11,16 +11,23 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import re
-from urllib.parse import quote, unquote, urlsplit
+import time
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import pytest
 import webtest
 from pyramid.security import NO_PERMISSION_REQUIRED
 
 from portal.api.auth import create_api_key
+from portal.identity.models import Organisation
+from portal.sandbox.notifier import signature_header
 from tests import factories
+from tests.conftest import start_login
+from tests.functional.api.conftest import Snapshot
 from tests.functional.test_route_permissions import route_views
+from tests.sandbox.conftest import SECRET
 
 PERSONAS = [None, "citizen-ana", "rep-olga", "clerk-clara", "clerk-dan", "admin-ada"]
 
@@ -143,6 +150,15 @@ JSON_BODIES = [
     (b"reason=x&number=1", "application/x-www-form-urlencoded"),
     (b"reason=%FF%FE&number=%00&q=%C0%AF", "application/x-www-form-urlencoded"),
     (b"<xml/>", "text/xml"),
+    (b'{"reason": "x"}', "application/json; charset=bogus"),
+    ('{"reason": "x"}'.encode("utf-16"), "application/json; charset=utf-16"),
+    (b"reason=x&number=1", "multipart/form-data"),
+    ("reason=x".encode("utf-16"), "application/x-www-form-urlencoded; charset=utf-16"),
+    (
+        b'--b\r\nContent-Disposition: form-data; name="reason"\r\n'
+        b"Content-Type: text/plain; charset=bogus\r\n\r\nx\r\n--b--\r\n",
+        "multipart/form-data; boundary=b",
+    ),
 ]
 
 HEADER_JUNK = [
@@ -158,6 +174,10 @@ HEADER_JUNK = [
     {"Authorization": "Bearer '"},
     {"Authorization": "Bearer " + "x" * 5000},
     {"Authorization": "Basic ünï"},
+    {"Content-Type": "multipart/form-data"},
+    {"Content-Type": "application/x-www-form-urlencoded; charset=bogus"},
+    {"Content-Type": "application/json; charset=utf-16"},
+    {"Content-Type": ";;; charset="},
 ]
 
 _PLACEHOLDER = re.compile(r"\{([^}:]+)[^}]*\}")
@@ -198,6 +218,8 @@ def world(dbsession, wsgi_app, departments):
         "bill": bill.public_id,
         "verification_code": receipt.verification_code,
         "token": token,
+        "payment_reference": payment.public_id,
+        "payment_amount": payment.amount_minor,
     }
 
 
@@ -562,3 +584,225 @@ def test_a_refused_form_answers_a_json_client_with_problem_details(testapp, sign
     )
     assert response.content_type == "application/problem+json"
     assert response.json["status"] == 422
+
+
+def multipart(part_headers: str = "", boundary: str = "b") -> bytes:
+    """A one-field multipart form (``SAMLResponse=x``) with extra headers on its part."""
+    return (
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="SAMLResponse"\r\n{part_headers}\r\n'
+        f"x\r\n--{boundary}--\r\n"
+    ).encode()
+
+
+NO_BOUNDARY = "names no valid boundary"
+NOT_UTF8 = "is not UTF-8"
+#: bodies that cannot be read as their Content-Type declares: (Content-Type, body or None for
+#: the route's own good body, status, what the answer says)
+UNREADABLE_BODIES = [
+    ("multipart/form-data", None, 400, NO_BOUNDARY),
+    ("multipart/form-data; boundary=", None, 400, NO_BOUNDARY),
+    ('multipart/form-data; boundary="b "', multipart(boundary="b "), 400, NO_BOUNDARY),
+    ("multipart/form-data; boundary=" + "b" * 71, multipart(boundary="b" * 71), 400, NO_BOUNDARY),
+    ("multipart/form-data; boundary*=utf-8''%C3%A9", None, 400, NO_BOUNDARY),
+    ("application/x-www-form-urlencoded; charset=bogus", None, 415, NOT_UTF8),
+    ("application/x-www-form-urlencoded; charset=utf-16", None, 415, NOT_UTF8),
+    ("application/json; charset=bogus", None, 415, NOT_UTF8),
+    ("application/json; charset=utf-16", None, 415, NOT_UTF8),
+    ('application/json; charset="ISO-8859-1"', None, 415, NOT_UTF8),
+    ("multipart/form-data; boundary=b; charset=bogus", multipart(), 415, NOT_UTF8),
+    (
+        "multipart/form-data; boundary=b",
+        multipart("Content-Type: text/plain; charset=bogus\r\n"),
+        415,
+        NOT_UTF8,
+    ),
+    ("text/plain; charset=x-no-such-charset", None, 415, NOT_UTF8),
+]
+
+#: methods no route serves, a method in the wrong case, and a made-up one
+UNSERVED_METHODS = ["TRACE", "PROPFIND", "PUT", "DELETE", "PATCH", "OPTIONS", "get", "BREW"]
+
+
+def refusal_text(response) -> str:
+    """What a refusal says: the problem's detail, or the error page's text."""
+    if response.content_type == "application/problem+json":
+        return response.json.get("detail", "")
+    return response.text
+
+
+def send_raw(app, method: str, path: str, body: bytes, headers: dict):
+    request = webtest.TestRequest.blank(
+        path, method=method, headers=headers, environ=dict(app.extra_environ)
+    )
+    request.body = body
+    if "Content-Type" in headers:
+        request.environ["CONTENT_TYPE"] = headers["Content-Type"]
+    return app.do_request(request, expect_errors=True)
+
+
+def assert_refused(sweep_failures, response, where, status, says, caplog) -> None:
+    """Status, message in the answer, the same message in a log line, problem details for a
+    JSON client; every miss noted rather than raised, to report them all at once."""
+    if response.status_int != status:
+        sweep_failures.append(f"{where}: {response.status}, wanted {status}")
+        return
+    if says not in refusal_text(response):
+        sweep_failures.append(f"{where}: the answer does not say {says!r}")
+    logged = [r for r in caplog.records if r.name == "portal.web" and says in r.getMessage()]
+    if not logged:
+        sweep_failures.append(f"{where}: no log line says {says!r}")
+    caplog.clear()
+
+
+def signed_notification(world) -> tuple[bytes, dict]:
+    """A notification the sandbox could send about the world's payment, signed now."""
+    body = json.dumps(
+        {
+            "event_id": "evt_hostile_1",
+            "type": "payment.succeeded",
+            "created": int(time.time()),
+            "data": {
+                "id": "psp_hostile_1",
+                "reference": world["payment_reference"],
+                "status": "succeeded",
+                "amount": world["payment_amount"],
+                "currency": "EUR",
+                "refunded_amount": 0,
+                "method": None,
+                "failure_reason": None,
+            },
+        }
+    ).encode()
+    return body, {"Sandbox-Signature": signature_header(SECRET, body, int(time.time()))}
+
+
+def good_bodies(world, testapp, devidp) -> dict[str, tuple[bytes, dict]]:
+    """For the routes whose refusal matters most, a body they would act on: a real signed
+    notification, a real SAML answer to a sign-in this browser started, a bill to issue."""
+    acs_url, saml_response, relay_state = devidp.respond(
+        start_login(testapp), "citizen-ben", "http://eidas.europa.eu/LoA/substantial"
+    )
+    form = urlencode({"SAMLResponse": saml_response, "RelayState": relay_state or ""})
+    bill = {
+        "payer": {"organisation_number": "NW-100200"},
+        "number": "H-1",
+        "description": "Hostile input",
+        "due_date": "2026-12-15",
+        "currency": "EUR",
+        "lines": [{"description": "Fee", "amount": 100}],
+    }
+    return {
+        "/billing/notifications/sandbox": signed_notification(world),
+        urlsplit(acs_url).path: (form.encode(), {}),
+        "/api/v1/bills": (
+            json.dumps(bill).encode(),
+            {"Authorization": f"Bearer {world['token']}"},
+        ),
+    }
+
+
+def _in(content_type: str, body: bytes) -> bytes:
+    """The body as a client that declares UTF-16 would really send it."""
+    return body.decode("utf-8").encode("utf-16") if "utf-16" in content_type else body
+
+
+#: session rows record when they were last used, which any request may refresh
+UNTOUCHED = ("web_session",)
+
+
+def test_unreadable_bodies_are_refused_on_every_post_route(
+    testapp, signed_in, wsgi_app, world, devidp, engine, dbsession, caplog
+):
+    """Every route that takes a POST, the SAML ACS and the provider's notifications among
+    them: a body that cannot be read as its Content-Type declares is refused (400, or 415 for
+    a character set other than UTF-8) with a message and a log line before any view reads it,
+    and changes nothing, even when it carries a body the route would act on. Sent right, the
+    same bodies are then taken."""
+    caplog.set_level(logging.INFO)
+    signed_in("citizen-ana")
+    token = csrf_token(testapp)
+    dbsession.add(Organisation(registration_number="NW-100200", name="Northwind Supplies Ltd"))
+    dbsession.commit()
+    good = good_bodies(world, testapp, devidp)
+    posted = [
+        fill(pattern, world["values"])
+        for name, pattern, methods, _ in swept_routes(wsgi_app)
+        if "POST" in methods and name not in _SKIPPED_POSTS
+    ]
+    assert set(good) <= set(posted)
+    before = Snapshot(engine, skip=UNTOUCHED)
+    failures: list[str] = []
+    for path in posted:
+        body, headers = good.get(path, (urlencode({"csrf_token": token}).encode(), {}))
+        for content_type, junk, status, says in UNREADABLE_BODIES:
+            response = send_raw(
+                testapp,
+                "POST",
+                path,
+                junk if junk is not None else _in(content_type, body),
+                {
+                    "Referer": "https://localhost/",
+                    "X-CSRF-Token": token,
+                    **headers,
+                    "Content-Type": content_type,
+                },
+            )
+            where = f"POST {path} {content_type}"
+            assert_refused(failures, response, where, status, says, caplog)
+            json_client = path.startswith("/api/") or content_type.startswith("application/json")
+            if json_client and response.content_type != "application/problem+json":
+                failures.append(f"{where}: {response.content_type} to a JSON client")
+    assert failures == [], "\n".join(failures[:60])
+    assert before.changed_tables(Snapshot(engine, skip=UNTOUCHED)) == []
+
+    notification, signature = good["/billing/notifications/sandbox"]
+    testapp.post(
+        "/billing/notifications/sandbox",
+        notification,
+        headers={**signature, "Content-Type": "application/json"},
+        status=200,
+    )
+    bill, key = good["/api/v1/bills"]
+    testapp.post(
+        "/api/v1/bills", bill, headers={**key, "Content-Type": "application/json"}, status=201
+    )
+    [acs] = [path for path in good if path.startswith("/saml/")]
+    form, _ = good[acs]
+    signed_in_as_ben = testapp.post(
+        acs, form, headers={"Content-Type": "application/x-www-form-urlencoded"}, status=303
+    )
+    assert "portal_session" in signed_in_as_ben.headers.get("Set-Cookie", "")
+
+
+@pytest.mark.filterwarnings("ignore:Unknown REQUEST_METHOD")
+@pytest.mark.parametrize("persona", [None, "admin-ada"], ids=lambda p: p or "anonymous")
+def test_methods_a_route_does_not_serve_are_refused_with_those_it_serves(
+    persona, testapp, signed_in, wsgi_app, world, caplog
+):
+    """Every route: a method it does not serve is answered 405 with an Allow header, before its
+    factory looks anything up (the path's ids here name nothing); a JSON client gets problem
+    details. Allow tells the truth: each method it names is served, and GET brings HEAD."""
+    caplog.set_level(logging.INFO)
+    if persona is not None:
+        signed_in(persona)
+    failures: list[str] = []
+    for name, pattern, methods, _posted in swept_routes(wsgi_app):
+        nowhere = fill(pattern, {"subpath": world["values"]["subpath"]})
+        allowed: set[str] = set()
+        for method in UNSERVED_METHODS:
+            response = send_raw(testapp, method, nowhere, b"", {"Referer": "https://localhost/"})
+            where = f"{method} {nowhere}"
+            says = "does not take this kind of request"
+            assert_refused(failures, response, where, 405, says, caplog)
+            if nowhere.startswith("/api/") and response.content_type != "application/problem+json":
+                failures.append(f"{where}: {response.content_type}")
+            allowed |= set(response.headers.get("Allow", "").split(", ")) - {""}
+        if not methods <= allowed or ("GET" in allowed) != ("HEAD" in allowed):
+            failures.append(f"{pattern}: Allow {sorted(allowed)} for a route serving {methods}")
+        path = fill(pattern, world["values"])
+        for method in sorted(allowed) if name not in _SKIPPED_POSTS else ():
+            response = send_raw(testapp, method, path, b"", {"Referer": "https://localhost/"})
+            if response.status_int == 405 or response.status_int >= 500:
+                failures.append(f"{method} {path}: {response.status} though Allow names it")
+    assert failures == [], "\n".join(failures[:60])

@@ -1,4 +1,4 @@
-"""The shared page components render the USWDS markup the pages and the server rely on."""
+"""The shared page components render the USWDS markup the pages rely on."""
 
 from bs4 import BeautifulSoup
 from pyramid.scripting import prepare
@@ -11,38 +11,6 @@ def render(wsgi_app, call: str) -> BeautifulSoup:
     # the macros' gettext reads the current request's localizer
     with prepare(registry=wsgi_app.registry):
         return BeautifulSoup(environment.from_string(source).render(), "html.parser")
-
-
-def test_memorable_date_is_three_labelled_numeric_fields_in_a_fieldset(wsgi_app):
-    html = render(
-        wsgi_app,
-        '{{ ui.memorable_date("born", "Date of birth", {"day": "7", "year": "1980"},'
-        ' hint="For example, 27 3 2007") }}',
-    )
-    fieldset = html.find("fieldset")
-    assert fieldset.find("legend").get_text(strip=True) == "Date of birth"
-    assert fieldset["aria-describedby"] == "born-hint"
-    fields = fieldset.find_all("input")
-    assert [field["name"] for field in fields] == ["born-day", "born-month", "born-year"]
-    assert [field.get("value") for field in fields] == ["7", "", "1980"]
-    assert {field["inputmode"] for field in fields} == {"numeric"}
-    for field in fields:
-        assert html.find("label", attrs={"for": field["id"]}).get_text(strip=True) in {
-            "Day",
-            "Month",
-            "Year",
-        }
-    assert not html.find(class_="usa-error-message")
-
-
-def test_memorable_date_in_error_names_the_error_and_marks_the_fields(wsgi_app):
-    html = render(
-        wsgi_app, '{{ ui.memorable_date("born", "Date of birth", error="Enter a real date") }}'
-    )
-    assert "usa-form-group--error" in html.find("div")["class"]
-    assert html.find("fieldset")["aria-describedby"] == "born-error"
-    assert html.find(id="born-error").get_text(strip=True) == "Enter a real date"
-    assert all("usa-input--error" in field["class"] for field in html.find_all("input"))
 
 
 def test_step_indicator_marks_steps_done_current_and_to_come(wsgi_app):

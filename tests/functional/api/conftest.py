@@ -9,11 +9,12 @@ import webtest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from portal.api import openapi_document
 from portal.api.auth import create_api_key
 from portal.billing.models import Bill
+from portal.db import Base
 from portal.identity.models import Organisation
 from tests import factories
 
@@ -131,3 +132,44 @@ def conforms(response, path: str, method: str = "get"):
     errors = [error.message for error in validator.iter_errors(response.json)]
     assert errors == [], errors
     return response.json
+
+
+class Snapshot:
+    """Every row of every table (but ``skip``), to tell that a request changed nothing, or to
+    put the database back as it was."""
+
+    def __init__(self, engine, skip: tuple[str, ...] = ()):
+        self.engine = engine
+        self.tables = [table for table in Base.metadata.sorted_tables if table.name not in skip]
+        with engine.connect() as connection:
+            self.rows = {
+                table: [
+                    row._asdict()
+                    for row in connection.execute(
+                        table.select().order_by(*table.primary_key.columns)
+                    )
+                ]
+                for table in self.tables
+            }
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Snapshot) and self.rows == other.rows
+
+    def changed_tables(self, other: Snapshot) -> list[str]:
+        return [table.name for table in self.tables if self.rows[table] != other.rows.get(table)]
+
+    def restore(self) -> None:
+        """Empty the tables and put the rows back. PostgreSQL refuses a DELETE on the ledger
+        (append-only) but not a TRUNCATE, which keeps the sequences where they are."""
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                quote = connection.dialect.identifier_preparer.quote
+                connection.execute(
+                    text(f"TRUNCATE {', '.join(quote(table.name) for table in self.tables)}")
+                )
+            else:
+                for table in reversed(self.tables):
+                    connection.execute(table.delete())
+            for table in self.tables:
+                if self.rows[table]:
+                    connection.execute(table.insert(), self.rows[table])

@@ -4,6 +4,7 @@ import re
 
 from openapi_spec_validator import validate
 
+from portal.api.validation import Fields
 from portal.billing.bills import STATUSES
 from portal.billing.money import CURRENCY_CODES
 from portal.billing.state import TRANSITIONS
@@ -42,3 +43,23 @@ def test_enumerations_follow_the_code():
     assert schemas["Bill"]["properties"]["status"]["enum"] == list(STATUSES)
     assert set(schemas["PaymentStatus"]["enum"]) == set(TRANSITIONS)
     assert set(schemas["Currency"]["enum"]) == CURRENCY_CODES
+
+
+def _ecma_match(pattern: str, value: str) -> bool:
+    """A JSON Schema pattern as ECMA-262 reads it: ``$`` is the end of the text (Python's
+    ``$`` also matches before a final line break)."""
+    return re.search(pattern.removesuffix("$") + r"\Z", value) is not None
+
+
+def test_the_documented_text_rule_is_the_one_the_api_applies():
+    """``Text`` in the document and ``Fields.text`` accept the same strings, character by
+    character through the Basic Multilingual Plane's first twelve thousand code points."""
+    pattern = OPENAPI["components"]["schemas"]["Text"]["pattern"]
+    disagree = []
+    for character in [chr(code) for code in range(0x3100)] + ["\ufeff", "\U0001f642"]:
+        for value in (character, f"a{character}b", f" {character} ", f"{character}\n"):
+            fields = Fields({"text": value})
+            fields.text("text", 300)
+            if _ecma_match(pattern, value) != (not fields.errors):
+                disagree.append(value)
+    assert disagree == []

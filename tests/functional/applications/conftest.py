@@ -108,8 +108,15 @@ def the_application(dbsession, public_id=None) -> Application:
 
 
 def fill(form, values: dict) -> None:
+    """Type ``values`` into the form; a date (given as YYYY-MM-DD) into its day, month and
+    year boxes, as a person does."""
     for name, value in values.items():
-        form[name] = value
+        if f"{name}-day" in form.fields:
+            year, month, day = value.split("-")
+            form[f"{name}-day"], form[f"{name}-month"] = str(int(day)), str(int(month))
+            form[f"{name}-year"] = year
+        else:
+            form[name] = value
 
 
 def apply(app, values=VEHICLE, service="vehicle-registration") -> str:

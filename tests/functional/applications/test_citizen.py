@@ -50,10 +50,17 @@ def test_invalid_answers_are_refused_field_by_field_and_nothing_is_saved(citizen
 
     form = wrong.forms["application-form"]
     form["category"].force_value("spaceship")
-    form["first_registered"] = "17.5.2024"
+    fill(form, {"first_registered": "2024-02-30"})
     again = form.submit("action", value="submit", status=422)
     assert "Choose one of the options." in again.text
-    assert "Write the date as YYYY-MM-DD" in again.text
+    assert "Enter a real date: the day, the month and the year" in again.text
+    # shown again as typed, in its three boxes
+    boxes = again.forms["application-form"]
+    assert [boxes[f"first_registered-{part}"].value for part in ("day", "month", "year")] == [
+        "30",
+        "02",
+        "2024",
+    ]
 
     assert count(dbsession, Application) == 0
     assert count(dbsession, Bill) == 0

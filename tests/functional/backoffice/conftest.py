@@ -7,12 +7,16 @@ transaction manager, as the portal's own tasks do (:func:`portal.tasks.task_dbse
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import select
 
-from portal.billing.models import Payment
+from portal.billing.bills import BillLineInput, issue_bill
+from portal.billing.models import Bill, Payment
+from portal.billing.money import Money
 from portal.billing.payments import apply_provider_payment, start_payment
 from portal.billing.providers.sandbox import SandboxProvider
 from portal.tasks import task_dbsession
@@ -23,6 +27,21 @@ from tests.sandbox.conftest import API_KEY, FAST_SETTINGS, MERCHANT_ID, SECRET, 
 def csrf_token(app) -> str:
     """The CSRF token the layout's sign-out form carries for a signed-in person."""
     return re.search(r'name="csrf_token" value="([^"]+)"', app.get("/").text).group(1)
+
+
+def refund_form(app, payment: Payment, amounts: dict, reason: str):
+    """The clerk's payment page's refund form with ``amounts`` (bill -> typed text) filled in."""
+    form = app.get(f"/backoffice/payments/{payment.public_id}").forms["refund-form"]
+    for bill, typed in amounts.items():
+        form[f"amount-{bill.public_id}"] = typed
+    form["reason"] = reason
+    return form
+
+
+def refund_through_pages(app, payment: Payment, amounts: dict, reason: str) -> None:
+    """Choose, confirm and refund as a clerk's browser does."""
+    confirm = refund_form(app, payment, amounts, reason).submit(status=200)
+    confirm.forms["confirm-form"].submit(status=303)
 
 
 def the_payment(dbsession, public_id: str) -> Payment:
@@ -77,11 +96,62 @@ class Payments:
         return payment
 
     def settled(self, **kwargs) -> Payment:
-        payment = self.paid_at_provider(**kwargs)
+        return self.settle(self.paid_at_provider(**kwargs))
+
+    def settle(self, payment: Payment) -> Payment:
         settle(self.provider, payment)
         payment = the_payment(self.dbsession, payment.public_id)
         assert payment.status == "succeeded"
         return payment
+
+    def settled_for(self, bills: list, payer) -> Payment:
+        """One payment of all ``bills`` (what each still owes), paid and settled."""
+        payment = factories.payment(self.dbsession, payer, bills)
+        self.dbsession.commit()
+        pay_at_provider(self.dbsession, self.provider, self.sandbox, payment)
+        return self.settle(payment)
+
+
+@dataclass
+class WaterTaxAndInterest:
+    """The bills of issue #9: a water bill, a property tax instalment and its interest."""
+
+    payer: object
+    water: Bill
+    tax: Bill
+    interest: Bill
+
+    @property
+    def bills(self) -> list[Bill]:
+        return [self.water, self.tax, self.interest]
+
+
+def water_tax_and_interest(dbsession, payer) -> WaterTaxAndInterest:
+    """Issued to ``payer``; the water bill has two items, so item lines can be checked."""
+    water = issue_bill(
+        dbsession,
+        service=factories.service(dbsession, "water"),
+        number="W-2026-0042",
+        description="Water, October 2026",
+        due_date=dt.date(2026, 11, 30),
+        lines=[
+            BillLineInput("Water, 9 m³", Money(18_00, "EUR")),
+            BillLineInput("Sewerage", Money(3_00, "EUR")),
+        ],
+        payer_user=payer,
+    )
+    tax = factories.bill(
+        dbsession, payer, 206_30, description="Property tax 2026, second instalment"
+    )
+    interest = factories.bill(
+        dbsession,
+        payer,
+        2_03,
+        service_code="late-interest",
+        description="Late payment interest on the property tax",
+    )
+    dbsession.commit()
+    return WaterTaxAndInterest(payer, water, tax, interest)
 
 
 @pytest.fixture

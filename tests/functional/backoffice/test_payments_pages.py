@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import lxml.html
+
 from portal.billing.reference import printed
 from tests.functional.backoffice.conftest import the_payment
 
@@ -66,3 +68,33 @@ def test_a_payment_that_is_not_settled_offers_no_refund(signed_in, payments):
     waiting = payments.unpaid(amount=20_00)
     page = signed_in("clerk-clara").get(f"/backoffice/payments/{waiting.public_id}")
     assert "refund-form" not in page.text
+
+
+def test_each_payment_shows_its_payer_bills_and_services(signed_in, payments, dbsession):
+    from tests import factories
+    from tests.functional.backoffice.conftest import water_tax_and_interest
+
+    payer = factories.user(dbsession, "citizen-ben")
+    issued = water_tax_and_interest(dbsession, payer)
+    paid = payments.settled_for(issued.bills, payer)
+    page = signed_in("clerk-clara").get("/backoffice/departments/revenue/payments")
+    row = lxml.html.fromstring(page.text).xpath(
+        f'//section[@id="recent"]//tr[.//a[@href="/backoffice/payments/{paid.public_id}"]]'
+    )[0]
+    cells = {cell.get("data-label"): cell for cell in row}
+    assert " ".join(cells["Payer"].text_content().split()) == payer.display_name
+    assert [" ".join(li.text_content().split()) for li in cells["Bills"].iter("li")] == [
+        "W-2026-0042 · Water",
+        f"{issued.tax.number} · Property tax",
+        f"{issued.interest.number} · Late-Interest",
+    ]
+    assert cells["Amount"].text_content().strip() == "€229.33"
+    assert paid.public_id not in row.text_content()  # the reference is the link, not the text
+
+
+def test_the_back_office_links_the_imports_for_those_who_may_import(signed_in, payments):
+    clara = signed_in("clerk-clara").get("/backoffice")
+    link = clara.click(href="/backoffice/imports")
+    assert link.status_int == 200
+    other = lxml.html.fromstring(clara.text).get_element_by_id("other-work")
+    assert "Import bills from a file" in other.text_content()

@@ -6,8 +6,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
+from zoneinfo import ZoneInfo
 
 import pytest
+from babel.dates import format_datetime
 from pyramid.scripting import prepare
 from sqlalchemy import select
 
@@ -29,8 +31,9 @@ def record_refund(payment, minor: int) -> str:
     """A refund recorded in the portal (not yet sent); its reference."""
     with task_dbsession() as session:
         payment = managed(session, payment)
+        bill_id = payment.allocations[0].bill_id
         made = request_refund(
-            session, payment, Money(minor, "EUR"), payment.refundable, "Reconciliation test"
+            session, payment, {bill_id: Money(minor, "EUR")}, payment.refundable, "Reconciliation"
         )
         return made.public_id
 
@@ -236,3 +239,57 @@ def test_the_script_refuses_a_malformed_date(script_env):
     with pytest.raises(SystemExit) as exited:
         script.main(["portal.ini", "--date", "yesterday"])
     assert exited.value.code == 2
+
+
+def in_portal_time(value: dt.datetime) -> str:
+    """``value`` as a person in the portal's zone (the tests' Europe/Ljubljana) reads it."""
+    return format_datetime(value, tzinfo=ZoneInfo("Europe/Ljubljana"), locale="en")
+
+
+def test_the_page_shows_times_in_the_portals_time_zone(
+    inconsistent_day, portal_uses_own_provider, own_provider, signed_in
+):
+    day = today()
+    page = signed_in("clerk-clara").get(
+        "/backoffice/reconciliation", params={"date": day.isoformat()}
+    )
+    midnight_utc = dt.datetime.combine(day, dt.time(), dt.UTC)
+    span = page.html.find(id="span").text
+    assert in_portal_time(midnight_utc) in span
+    assert in_portal_time(midnight_utc + dt.timedelta(days=1)) in span
+    # Ljubljana is never at UTC: the UTC reading of midnight is not what is shown
+    assert format_datetime(midnight_utc, tzinfo=dt.UTC, locale="en") not in span
+    (stranger,) = [
+        line
+        for line in own_provider.settlement_report(day)
+        if line.reference == inconsistent_day["stranger"]
+    ]
+    row = next(
+        tr for tr in page.html.select("#missing_in_portal tr") if stranger.reference in tr.text
+    )
+    assert in_portal_time(stranger.settled_at) in row.text
+
+
+def test_the_day_is_chosen_in_three_boxes(signed_in):
+    app = signed_in("clerk-clara")
+    page = app.get("/backoffice/reconciliation")
+    assert 'type="date"' not in page.text
+    form = page.forms["day-form"]
+    yesterday = today() - dt.timedelta(days=1)
+    assert form["date-day"].value == f"{yesterday.day:02d}"
+    form["date-day"], form["date-month"], form["date-year"] = "1", "3", "2026"
+    shown = form.submit()
+    assert "Reconciliation of March 1, 2026" in shown.text
+
+
+@pytest.mark.parametrize(
+    ("day", "month", "year"),
+    [("30", "2", "2026"), ("1", "13", "2026"), ("x", "3", "2026"), ("1", "3", "26"), ("", "3", "")],
+)
+def test_a_day_that_is_not_a_date_is_refused_plainly(signed_in, day, month, year):
+    page = signed_in("clerk-clara").get(
+        "/backoffice/reconciliation",
+        params={"date-day": day, "date-month": month, "date-year": year},
+        status=400,
+    )
+    assert "Enter a real date: the day, the month and the year in four digits" in page.text

@@ -23,18 +23,25 @@ class Payer:
     def bills_form(self, group=0):
         return self.app.get("/bills").forms[f"pay-{group}"]
 
-    def pay(self, bills, key=None):
-        """Submit the bills page for ``bills``; returns the checkout redirect (or error)."""
-        form = self.bills_form()
+    def pay(self, bills, key=None, group=0):
+        """Submit the bills page for ``bills``; returns the redirect to the review page (or
+        the error)."""
+        form = self.bills_form(group)
         for checkbox in form.fields.get("bill", []):
             checkbox.checked = checkbox._value in {bill.public_id for bill in bills}
         if key:
             form["idempotency_key"] = key
         return form.submit(expect_errors=True)
 
+    def review(self, response):
+        """Follow the answer to paying to the review page."""
+        assert urlsplit(response.location).path.endswith("/checkout"), response
+        return self.app.get(urlsplit(response.location).path, status=200)
+
     def checkout(self, response):
-        """Follow the portal's checkout to the provider; returns the hosted page URL."""
-        hosted = self.app.get(urlsplit(response.location).path, status=303).location
+        """Follow the answer to paying to the review page and press its "Pay" button;
+        returns the provider's hosted page URL."""
+        hosted = self.review(response).forms["checkout-form"].submit(status=303).location
         assert hosted.startswith(self.sandbox.base_url)
         return hosted
 

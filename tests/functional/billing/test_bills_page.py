@@ -65,3 +65,34 @@ def test_history_refuses_days_it_cannot_mean_and_any_page_number(payer):
     assert payer.app.get("/payments?to=2026-12-31&from=2026-01-01").status_int == 200
     for number in ("100000000000000000000", "-3", "²", "0"):
         assert payer.app.get("/payments", {"page": number}).status_int == 200
+
+
+def test_overdue_bills_are_tagged_and_their_interest_has_its_own_column(payer, ana, dbsession):
+    """Only a bill still to pay after its due day is overdue; its late interest (8 % a year,
+    500.00 for 30 days: 3.29) stands in its own column, the amount cell holds the amount."""
+    from tests.functional.services.conftest import today
+
+    factories.bill(
+        dbsession, ana, amount=500_00, due=today() - dt.timedelta(days=30), description="Bill late"
+    )
+    factories.bill(dbsession, ana, due=today() + dt.timedelta(days=3), description="Bill soon")
+    paid = factories.bill(
+        dbsession, ana, due=today() - dt.timedelta(days=5), description="Bill done"
+    )
+    settle(dbsession, paid, paid.total_minor)
+    dbsession.commit()
+
+    page = payer.app.get("/bills?status=all")
+
+    rows = {
+        re.search(r"Bill (\w+)", " ".join(row.th.stripped_strings)).group(1): {
+            cell["data-label"]: " ".join(cell.stripped_strings)
+            for cell in row.select("[data-label]")
+        }
+        for row in page.html.select(".portal-bills tbody tr")
+    }
+    assert {name for name, row in rows.items() if "Overdue" in row["Due"]} == {"late"}
+    assert rows["late"]["Amount"] == "€500.00"
+    assert rows["late"]["Late interest"] == "€3.29 Late payment interest: 30 days at 8% a year"
+    assert rows["soon"]["Late interest"] == rows["done"]["Late interest"] == "None"
+    assert page.html.select_one(".portal-bills .usa-tag:-soup-contains('Overdue')") is not None

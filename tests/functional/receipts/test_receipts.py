@@ -175,8 +175,9 @@ def test_a_refund_gets_its_own_signed_credit_note(paid, dbsession, wsgi_app, key
 
     with task_dbsession() as session:
         payment = session.get(Payment, paid.id)
+        (water,) = [a.bill_id for a in payment.allocations if a.amount_minor == 35_40]
         refund_id = request_refund(
-            session, payment, Money(35_40, "EUR"), payment.refundable, "Water billed twice"
+            session, payment, {water: Money(35_40, "EUR")}, payment.refundable, "Water billed twice"
         ).id
     with task_dbsession() as session:
         send_refund(session, session.get(Refund, refund_id), wsgi_app.registry["payment_provider"])

@@ -25,7 +25,7 @@ from tests.functional.services.conftest import (
 )
 from tests.sandbox.conftest import SUCCESS
 
-HEADER = "national_id,assessment_number,year,total,currency,instalments,due_dates"
+HEADER = "national_id,assessment_number,property,year,total,currency,instalments,due_dates"
 
 
 def bills_of(dbsession, prefix):
@@ -39,8 +39,8 @@ def test_an_assessment_becomes_one_bill_per_instalment(signed_in, dbsession, ana
     clerk = signed_in("clerk-clara")
     data = csv_bytes(
         HEADER,
-        f"{ANA_NATIONAL_ID},PT-2026-001,2026,412.61,EUR,2,2026-03-31;2026-09-30",
-        f"{BEN_NATIONAL_ID},PT-2026-002,2026,100.00,EUR,1,2026-05-31",
+        f"{ANA_NATIONAL_ID},PT-2026-001,K2026-001,2026,412.61,EUR,2,2026-03-31;2026-09-30",
+        f"{BEN_NATIONAL_ID},PT-2026-002,K2026-002,2026,100.00,EUR,1,2026-05-31",
     )
     done = upload(clerk, "property-tax", data).follow()
     assert "Imported 2 rows: 3 bills issued." in done.text
@@ -68,19 +68,19 @@ def test_a_file_with_bad_rows_imports_nothing_and_names_each_bad_row(
     upload(
         clerk,
         "property-tax",
-        csv_bytes(HEADER, f"{BEN_NATIONAL_ID},OLD-1,2025,50.00,EUR,1,2025-06-30"),
+        csv_bytes(HEADER, f"{BEN_NATIONAL_ID},OLD-1,K-OLD-1,2025,50.00,EUR,1,2025-06-30"),
     )
     before = bill_count(dbsession)
     data = csv_bytes(
         HEADER,
-        f"{ANA_NATIONAL_ID},PT-1,2026,412.60,EUR,2,2026-03-31;2026-09-30",  # good
-        "99999999-0000,PT-2,2026,100.00,EUR,1,2026-03-31",  # line 3: unknown payer
-        f"{ANA_NATIONAL_ID},PT-3,2026,12.5x,EUR,1,2026-03-31",  # line 4: amount
-        f"{ANA_NATIONAL_ID},PT-4,2026,100.00,EUR,2,2026-03-31",  # line 5: dates vs instalments
-        f"{ANA_NATIONAL_ID},PT-1,2026,100.00,EUR,1,2026-03-31",  # line 6: duplicate in file
-        f"{ANA_NATIONAL_ID},PT-7,2026,100.00,EUR,2,2026-09-30;2026-03-31",  # line 7: order
-        f"{BEN_NATIONAL_ID},OLD-1,2025,50.00,EUR,1,2025-06-30",  # line 8: imported before
-        f"{ANA_NATIONAL_ID},PT-9,1900,100.00,XXX,1,2026-13-01",  # line 9: three problems
+        f"{ANA_NATIONAL_ID},PT-1,K1,2026,412.60,EUR,2,2026-03-31;2026-09-30",  # good
+        "99999999-0000,PT-2,K2,2026,100.00,EUR,1,2026-03-31",  # line 3: unknown payer
+        f"{ANA_NATIONAL_ID},PT-3,K3,2026,12.5x,EUR,1,2026-03-31",  # line 4: amount
+        f"{ANA_NATIONAL_ID},PT-4,K4,2026,100.00,EUR,2,2026-03-31",  # line 5: dates vs instalments
+        f"{ANA_NATIONAL_ID},PT-1,K1,2026,100.00,EUR,1,2026-03-31",  # line 6: duplicate in file
+        f"{ANA_NATIONAL_ID},PT-7,K7,2026,100.00,EUR,2,2026-09-30;2026-03-31",  # line 7: order
+        f"{BEN_NATIONAL_ID},OLD-1,K-OLD-1,2025,50.00,EUR,1,2025-06-30",  # line 8: imported before
+        f"{ANA_NATIONAL_ID},PT-9,K9,1900,100.00,XXX,1,2026-13-01",  # line 9: three problems
     )
     page = upload(clerk, "property-tax", data, status=422)
     assert "Nothing was imported" in page.text
@@ -112,7 +112,7 @@ def test_a_file_with_bad_rows_imports_nothing_and_names_each_bad_row(
         (csv_bytes(HEADER), "The file has no rows to import."),
         (
             csv_bytes(HEADER, f"{ANA_NATIONAL_ID},PT-1,2026"),
-            "The row has 3 values; the header has 7.",
+            "The row has 3 values; the header has 8.",
         ),
     ],
 )
@@ -137,13 +137,13 @@ def test_the_console_script_imports_all_or_nothing(
     monkeypatch.setattr(script, "bootstrap", lambda uri: prepare(registry=wsgi_app.registry))
     monkeypatch.setattr(script, "setup_logging", lambda uri: None)
     bad = tmp_path / "bad.csv"
-    bad.write_bytes(csv_bytes(HEADER, f"{ANA_NATIONAL_ID},PT-1,2026,10.00,EUR,3,2026-03-31"))
+    bad.write_bytes(csv_bytes(HEADER, f"{ANA_NATIONAL_ID},PT-1,K1,2026,10.00,EUR,3,2026-03-31"))
     assert import_main(["test.ini", "property-tax", str(bad)]) == 1
     assert "line 2, due_dates: Give one due date per instalment" in capsys.readouterr().out
     assert bill_count(dbsession) == 0
 
     good = tmp_path / "good.csv"
-    good.write_bytes(csv_bytes(HEADER, f"{ANA_NATIONAL_ID},PT-1,2026,10.00,EUR,1,2026-03-31"))
+    good.write_bytes(csv_bytes(HEADER, f"{ANA_NATIONAL_ID},PT-1,K1,2026,10.00,EUR,1,2026-03-31"))
     assert import_main(["test.ini", "property-tax", str(good)]) == 0
     assert "imported 1 rows: 1 bills issued" in capsys.readouterr().out
     assert bill_count(dbsession) == 1
@@ -157,7 +157,7 @@ def instalments(signed_in, dbsession, ana):
     upload(
         clerk,
         "property-tax",
-        csv_bytes(HEADER, f"{ANA_NATIONAL_ID},PT-ANA,2026,1000.00,EUR,2,{due}"),
+        csv_bytes(HEADER, f"{ANA_NATIONAL_ID},PT-ANA,KANA,2026,1000.00,EUR,2,{due}"),
     )
     return bills_of(dbsession, "PT-ANA")
 
@@ -168,18 +168,23 @@ def payer(signed_in, sandbox, dbsession, instalments):
 
 
 def test_the_bills_page_shows_late_interest_before_paying(payer, instalments):
-    """500.00 × 0.08 × 30 / 365 = 3.287671... -> €3.29, only on the overdue instalment."""
+    """500.00 × 0.08 × 30 / 365 = 3.287671... -> €3.29, only on the overdue instalment, in
+    its own column beside the bill's amount."""
     page = payer.app.get("/bills")
     rows = {
-        row.select_one("th").contents[0].strip(): row.text
+        row.select_one("th").contents[0].strip(): {
+            cell["data-label"]: " ".join(cell.stripped_strings)
+            for cell in row.select("[data-label]")
+        }
         for row in page.html.select(".portal-bills tbody tr")
     }
     overdue, later = (
         rows["Property tax 2026, instalment 1 of 2"],
         rows["Property tax 2026, instalment 2 of 2"],
     )
-    assert "€500.00" in overdue and "+ €3.29 Late payment interest: 30 days at 8% a year" in overdue
-    assert "Late payment interest" not in later
+    assert overdue["Amount"] == "€500.00"
+    assert overdue["Late interest"] == "€3.29 Late payment interest: 30 days at 8% a year"
+    assert later["Late interest"] == "None"
 
 
 def settle(payer, dbsession, sandbox, response):
