@@ -46,7 +46,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
-static/build/portal.css: node_modules/.installed assets/portal.scss
+static/build/portal.css: node_modules/.installed $(wildcard assets/*.scss)
 	npm run --silent build
 	# exactly the images the compiled CSS refers to (alert icons, checkboxes, selects)
 	for image in $$(grep -o 'img/[^)"]*\.svg' $@ | sort -u); do \

@@ -12,6 +12,7 @@ FEATURES = (
     "portal.templating",
     "portal.security",
     "portal.web",
+    "portal.information",
     "portal.identity",
     "portal.health",
     "portal.tasks",

@@ -7,7 +7,9 @@ the portal's time zone and amounts in the reader's locale, both through Babel.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
@@ -17,6 +19,7 @@ from portal.billing.bills import LABELS as BILL_LABELS
 from portal.billing.reference import printed
 from portal.billing.state import FAILURE_LABELS, REFUND_LABELS
 from portal.billing.state import LABELS as PAYMENT_LABELS
+from portal.i18n import _
 from portal.security import PUBLIC
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -46,11 +49,36 @@ def format_day(request, value: dt.date | None, format: str = "medium") -> str:
     return format_date(value, format=format, locale=locale_name(request))
 
 
+@dataclass(frozen=True)
+class Site:
+    """Who publishes the pages, as the banner, header, footer and page titles name it (a
+    template global; views' own ``service_name`` values are the service applied for)."""
+
+    authority: str
+    service: str
+    host: str
+
+
+def authority_name(settings: dict) -> str:
+    """Who runs the portal, as the banner, header, footer and page titles name it: the
+    ``portal.authority_name`` setting, else the name printed on receipts."""
+    return settings.get("portal.authority_name") or settings.get(
+        "receipts.authority_name", "Public services"
+    )
+
+
 @subscriber(BeforeRender)
 def add_globals(event) -> None:
     request = event.get("request")
     if request is None:
         return
+    settings = request.registry.settings
+    event["site"] = Site(
+        authority=authority_name(settings),
+        service=settings.get("portal.service_name")
+        or request.localizer.translate(_("Public services payments")),
+        host=urlsplit(settings["portal.base_url"]).hostname or "",
+    )
     event["when"] = lambda value, format="medium": format_when(request, value, format)
     event["day"] = lambda value, format="medium": format_day(request, value, format)
     event["static"] = lambda path: request.static_path(f"{STATIC}/{path}")

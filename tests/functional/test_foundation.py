@@ -54,7 +54,9 @@ def test_request_id_is_returned_and_logged_once(testapp, caplog):
     assert len(lines) == 1
     assert "route=home status=200" in lines[0]
     assert "someone" not in lines[0]
-    assert request_id in response.text  # the reference people can quote
+    assert request_id not in response.text  # a page that worked needs no reference
+    missing = testapp.get("/nowhere", status=404)
+    assert missing.headers["X-Request-ID"] in missing.text  # the reference people can quote
 
 
 def test_offered_request_id_is_kept_only_if_safe(testapp):

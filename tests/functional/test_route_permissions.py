@@ -25,6 +25,9 @@ PUBLIC_ROUTES = {
     "service",
     "verify",
     "verify_form",
+    "accessibility",
+    "privacy",
+    "contact",
 }
 
 

@@ -70,10 +70,10 @@ def test_the_applicant_still_sees_her_own_identifier_in_full(paid_application, c
 
 def test_the_clerks_page_speaks_of_the_applicant_not_to_them(paid_application, clerk, citizen):
     review = clerk.get(f"/backoffice/applications/{paid_application}")
-    assert review.html.find(id="details").caption.text == "The applicant's answers"
+    assert review.html.find(id="details-heading").text == "The applicant's answers"
     assert "Your answers" not in review.text
     mine = citizen.get(f"/applications/{paid_application}")
-    assert mine.html.find(id="details").caption.text == "Your answers"
+    assert mine.html.find(id="details-heading").text == "Your answers"
 
 
 def test_the_certificate_does_not_print_the_clerks_note(paid_application, clerk, citizen):
