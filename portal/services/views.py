@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from portal.billing import surcharges
 from portal.billing.money import CURRENCY_CODES
+from portal.dates import DateRefused, as_text, date_of, typed_parts
 from portal.i18n import _
 from portal.identity.assurance import CLERK, require_assurance
 from portal.security import PUBLIC
@@ -100,6 +101,22 @@ def fee_schedules(request):
     return _fees_page(request)
 
 
+def _fee_form(post) -> tuple[dict, DateRefused | None]:
+    """The fee form with its start day, typed as a memorable date, as the ``YYYY-MM-DD``
+    text the fee rules read, and why that day is not a date (``None`` if it is): the
+    memorable date's own message says how to write one, where ISO text would not."""
+    form = dict(post)
+    parts = typed_parts(post, "effective_from")
+    if parts is None:
+        return form, None
+    form["effective_from"] = as_text(parts)
+    try:
+        date_of(**parts)
+    except DateRefused as refused:
+        return form, refused
+    return form, None
+
+
 @view_config(
     route_name="admin_fees",
     request_method="POST",
@@ -109,13 +126,21 @@ def fee_schedules(request):
 def change_fee(request):
     """A new price from a day on; a refused change is shown again with what to correct."""
     require_assurance(request, CLERK)
+    form, date_refused = _fee_form(request.POST)
     try:
         change = fees.read_fee_change(
-            request.POST, set(public_services(request.registry)), surcharges.today(request)
+            form, set(public_services(request.registry)), surcharges.today(request)
         )
     except fees.FeeError as refused:
+        errors = refused.errors
+    else:
+        errors = {}
+    if date_refused is not None:
+        errors["effective_from"] = date_refused.message
+    if errors:
+        log.info("fee change refused: %s", ", ".join(sorted(errors)))
         request.response.status_int = 422
-        return _fees_page(request, refused.errors, dict(request.POST))
+        return _fees_page(request, errors, form)
     fees.set_fee(request.dbsession, change, request.user)
     log.info("fee %s/%s set from %s", change.service_code, change.item_code, change.effective_from)
     request.session.flash(

@@ -86,3 +86,14 @@ def test_the_certificate_does_not_print_the_clerks_note(paid_application, clerk,
     text = pdf_text(mine.click(linkid="certificate-link").body)
     assert "Ana Novak" in text and "Truck" in text  # what it certifies
     assert "Drive safely" not in text and "Note" not in text
+
+
+def test_the_clerks_page_leads_back_to_the_departments_applications(paid_application, clerk):
+    review = clerk.get(f"/backoffice/applications/{paid_application}")
+    crumbs = review.html.select(".usa-breadcrumb__list-item")
+    labels = [c.text.strip() for c in crumbs]
+    assert labels[:2] == ["Home", "Back office"] and labels[3:] == ["Applications", "Ana Novak"]
+    assert crumbs[3].a["href"].endswith("/applications")
+    rows = review.html.select("#applicant .portal-summary-list__row")
+    assert [row.dt.text for row in rows] == ["Name", "National identifier", "Status"]
+    assert rows[2].dd.find(class_="usa-tag")["id"] == "status"

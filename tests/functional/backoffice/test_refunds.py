@@ -185,3 +185,41 @@ def test_a_citizen_may_not_refund_even_their_own_payment(signed_in, payments, db
     )
     assert_untouched(dbsession, provider, payment)
     assert dbsession.scalar(select(func.count()).select_from(Refund)) == 0
+
+
+def test_payment_pages_lead_back_through_the_department_and_tag_statuses(
+    signed_in, payments, dbsession
+):
+    payment = payments.settled(amount=12_50)
+    department = payment.allocations[0].bill.service.department
+    app = signed_in("clerk-clara")
+    page = app.get(f"/backoffice/payments/{payment.public_id}")
+
+    crumbs = page.html.select(".usa-breadcrumb__list-item")
+    assert [c.text.strip() for c in crumbs] == [
+        "Home",
+        "Back office",
+        department.name,
+        "Payments",
+        "Payment €12.50",
+    ]
+    assert crumbs[3].a["href"] == f"/backoffice/departments/{department.code}/payments"
+    assert page.html.select_one("#payment-status .usa-tag").text == "Paid"
+    assert page.html.find(id="refundable").text == "€12.50"
+
+    form = page.forms["refund-form"]
+    form[field(payment)] = "2.00"
+    form["reason"] = "Paid twice"
+    confirm = form.submit(status=200)
+    crumbs = confirm.html.select(".usa-breadcrumb__list-item")
+    assert [c.text.strip() for c in crumbs][-2:] == ["Payment €12.50", "Confirm the refund"]
+    assert crumbs[-2].a["href"] == f"/backoffice/payments/{payment.public_id}"
+
+    listing = app.get(f"/backoffice/departments/{department.code}/payments")
+    assert [c.text.strip() for c in listing.html.select(".usa-breadcrumb__list-item")] == [
+        "Home",
+        "Back office",
+        department.name,
+        "Payments",
+    ]
+    assert "Paid" in [t.text for t in listing.html.select("#recent .usa-tag")]

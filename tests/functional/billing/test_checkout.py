@@ -89,6 +89,10 @@ def test_review_shows_each_bill_its_late_interest_the_total_and_the_payer(
     # a current step, in USWDS's markup
     current = review.html.select_one(".usa-step-indicator__segment--current")
     assert current["aria-current"] == "step" and current.text.strip() == "Review"
+    # the way back: breadcrumbs up to the bills
+    crumbs = review.html.select(".usa-breadcrumb__list-item")
+    assert [c.text.strip() for c in crumbs] == ["Home", "Your bills", "Check your payment"]
+    assert crumbs[1].a["href"] == "/bills"
 
 
 def test_review_of_an_organisations_bills_names_the_organisation(
@@ -234,7 +238,12 @@ def test_a_partly_refunded_payment_says_how_much_came_back(
         "You paid €155.40. €35.40 of it was refunded to you; €120.00 stays paid."
     )
     assert "Thank you. The payment has been received." not in page.text
-    assert "Partly refunded" in page.html.select_one(".portal-details").text
+    details = {
+        row.dt.text: row.dd.text for row in page.html.select("#details .portal-summary-list__row")
+    }
+    assert details["Status"] == "Partly refunded" and details["Refunded"] == "€35.40"
+    crumbs = page.html.select(".usa-breadcrumb__list-item")
+    assert [c.text.strip() for c in crumbs] == ["Home", "Your payments", "Payment"]
 
 
 def test_others_cannot_review_pay_cancel_or_retry_my_payment(

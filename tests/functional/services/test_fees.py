@@ -111,7 +111,7 @@ def test_an_administrator_sets_a_new_price_that_only_new_bills_get(
     form["item_code"] = "passenger-car"
     form["label"] = "Passenger car registration"
     form["amount"] = "52.30"
-    form["effective_from"] = starts.isoformat()
+    type_day(form, starts)
     response = form.submit(status=303)
     assert "Passenger car registration" in response.follow().text
 
@@ -132,7 +132,6 @@ def test_an_administrator_sets_a_new_price_that_only_new_bills_get(
         ("amount", "free", "Write the amount as a number such as 12.50."),
         ("item_code", "Passenger Car!", "The item code is 1 to 64"),
         ("label", "   ", "Give the item a label."),
-        ("effective_from", "2026-02-30", "Write the date as YYYY-MM-DD."),
         ("effective_from", "2020-01-01", "bills already issued keep their amounts"),
     ],
 )
@@ -146,15 +145,55 @@ def test_a_bad_price_is_refused_with_a_clear_message_and_changes_nothing(
         "item_code": "passenger-car",
         "label": "Passenger car",
         "amount": "50.00",
-        "effective_from": (today() + dt.timedelta(days=10)).isoformat(),
-        field: value,
     }
     for name, text in values.items():
         form[name] = text
+    type_day(form, today() + dt.timedelta(days=10))
+    if field == "effective_from":
+        type_day(form, dt.date.fromisoformat(value))
+    else:
+        form[field] = value
     count = entries(dbsession)
     page = form.submit(status=422)
     assert "Nothing was changed" in page.text and message in page.text
     assert entries(dbsession) == count
+
+
+@pytest.mark.parametrize(
+    ("day", "month", "year"),
+    [("30", "2", "2030"), ("", "", ""), ("1", "13", "2030"), ("1", "1", "30"), ("x", "1", "2030")],
+)
+def test_a_start_day_that_is_no_date_is_shown_again_at_its_field(
+    signed_in, dbsession, services, car_prices, day, month, year
+):
+    app = signed_in("admin-ada")
+    form = fees_form(app)
+    form["service_code"] = "vehicle-registration"
+    form["item_code"] = "passenger-car"
+    form["label"] = "Passenger car"
+    form["amount"] = "50.00"
+    form["effective_from-day"], form["effective_from-month"] = day, month
+    form["effective_from-year"] = year
+    count = entries(dbsession)
+
+    page = form.submit(status=422)
+
+    message = page.html.find(id="effective_from-error")
+    assert message.text.startswith("Enter a real date")
+    assert "usa-input--error" in page.html.find(id="effective_from-day")["class"]
+    again = page.forms["fee-form"]
+    # shown again as typed (a digit may gain a leading zero)
+    assert again["effective_from-day"].value.lstrip("0") == day
+    assert again["effective_from-year"].value == year
+    assert again["amount"].value == "50.00"
+    assert entries(dbsession) == count
+
+
+def type_day(form, day: dt.date) -> None:
+    """Type ``day`` into the fee form's memorable date, as a person would: no leading zeros."""
+    form["effective_from-day"] = str(day.day)
+    form["effective_from-month"] = str(day.month)
+    form["effective_from-year"] = str(day.year)
 
 
 def test_an_unknown_service_is_refused(signed_in, dbsession, services):
