@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import logging
 import uuid
+from zoneinfo import ZoneInfo
 
 from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther, HTTPServiceUnavailable
 from pyramid.response import Response
@@ -313,8 +314,15 @@ def _my_payments(request):
         if day is not None:
             if name == "to":
                 day += dt.timedelta(days=1)
-            query = query.where(compare(dt.datetime.combine(day, dt.time(), dt.UTC)))
+            query = query.where(compare(_start_of(request, day)))
     return query.order_by(Payment.created_at.desc(), Payment.id.desc())
+
+
+def _start_of(request, day: dt.date) -> dt.datetime:
+    """When ``day`` begins in the portal's time zone, the zone the history shows its times in:
+    a payment made at 00:30 on the 3rd, local time, is one of the 3rd's, not the 2nd's."""
+    zone = ZoneInfo(request.registry.settings.get("portal.timezone", "UTC"))
+    return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
 
 
 def _filters(request) -> dict[str, str]:

@@ -238,6 +238,21 @@ def test_history_filters_and_csv(payer, ana_bills, dbsession, sandbox):
     payer.app.get("/payments", params={"from": "yesterday"}, status=400)
 
 
+def test_history_days_are_the_portals_days(payer, ana_bills, dbsession):
+    """Ljubljana is an hour ahead of UTC in December: 23:30 UTC on the 2nd is the 3rd there,
+    as the history prints it."""
+    import datetime as dt
+
+    payer.pay(ana_bills[:1])
+    payment = the_payment(dbsession)
+    payment.created_at = dt.datetime(2026, 12, 2, 23, 30, tzinfo=dt.UTC)
+    dbsession.commit()
+    of_the_3rd = payer.app.get("/payments", params={"from": "2026-12-03", "to": "2026-12-03"})
+    assert payment.public_id in of_the_3rd.text
+    of_the_2nd = payer.app.get("/payments", params={"from": "2026-12-02", "to": "2026-12-02"})
+    assert payment.public_id not in of_the_2nd.text
+
+
 def test_late_success_without_notification_is_found_after_expiry(
     payer, ana_bills, dbsession, sandbox
 ):
