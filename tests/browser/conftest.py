@@ -6,6 +6,7 @@ sites, so the IdP's POST to the ACS is cross-site exactly as in production.
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -148,3 +149,15 @@ def screenshot():
         return path
 
     return save
+
+
+def sign_in(page, deployment, persona_name: str, path: str) -> None:
+    """Sign ``persona_name`` in at the development IdP from ``path``, as a person would with
+    JavaScript off, and check that the portal brought them back to ``path``."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{deployment.portal_url}{path}")
+    page.get_by_role("radio", name=re.compile(rf"^{persona_name}")).check()
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Continue").click()  # no JavaScript: the visible button
+    expect(page).to_have_url(f"{deployment.portal_url}{path}")

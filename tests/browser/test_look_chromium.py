@@ -5,14 +5,13 @@ there, and each page is saved as a screenshot for people to look at (``var/scree
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
 from tests import factories
-from tests.browser.conftest import CHROMIUM, ROOT
+from tests.browser.conftest import CHROMIUM, ROOT, sign_in
 
 if not CHROMIUM.exists():
     pytest.skip(
@@ -44,14 +43,6 @@ def demo_world(deployment, wsgi_app, dbsession):
     load(dbsession, registry["pii_vault"], registry["saml"].attributes, registry)
     dbsession.execute(update(User).values(idp_entity_id=deployment.idp.entity_id))
     dbsession.commit()
-
-
-def sign_in(page, deployment, persona_name: str, path: str) -> None:
-    page.goto(f"{deployment.portal_url}{path}")
-    page.get_by_role("radio", name=re.compile(rf"^{persona_name}")).check()
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Continue").click()  # no JavaScript: the visible button
-    expect(page).to_have_url(f"{deployment.portal_url}{path}")
 
 
 def overflow(page) -> int:

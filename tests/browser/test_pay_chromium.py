@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from tests import factories
-from tests.browser.conftest import CHROMIUM
+from tests.browser.conftest import CHROMIUM, sign_in
 
 if not CHROMIUM.exists():
     pytest.skip(
@@ -21,14 +21,6 @@ pytest.importorskip("playwright.sync_api", reason="pip install playwright (the [
 from playwright.sync_api import expect  # noqa: E402
 
 from portal.receipts.models import Receipt  # noqa: E402
-
-
-def sign_in(page, deployment, persona_name: str, path: str) -> None:
-    page.goto(f"{deployment.portal_url}{path}")
-    page.get_by_role("radio", name=re.compile(rf"^{persona_name}")).check()
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Continue").click()  # no JavaScript: the visible button
-    expect(page).to_have_url(f"{deployment.portal_url}{path}")
 
 
 def enter_card(page, number: str) -> None:
