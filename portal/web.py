@@ -69,7 +69,12 @@ def problem_response(request, status: int, title: str, detail: str = "", **extra
     return response
 
 
-def error_page(request, status: int, title: str, detail: str):
+def error_page(
+    request, status: int, title: str, detail: str, way_on: tuple[str, str] | None = None
+):
+    """The refusal as a page (or a problem for JSON clients). ``way_on`` is a (URL, label)
+    pair for the one thing the person can do next, where there is one better than starting
+    over (the payment already in progress, say)."""
     if wants_json(request):
         return problem_response(request, status, title, detail)
     request.response.status_int = status
@@ -77,7 +82,7 @@ def error_page(request, status: int, title: str, detail: str):
 
     return render_to_response(
         "errors/error.jinja2",
-        {"status": status, "title": title, "detail": detail},
+        {"status": status, "title": title, "detail": detail, "way_on": way_on},
         request=request,
         response=request.response,
     )

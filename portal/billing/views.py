@@ -155,16 +155,17 @@ def _paying_organisation(request, bills):
 
 def _refused_page(request, refused: PaymentRefused):
     translate = request.localizer.translate
+    mine = refused.payment is not None and refused.payment.payer_user_id == request.user.id
+    url = request.route_path("payment", public_id=refused.payment.public_id) if mine else None
     response = error_page(
         request,
         refused.status,
         translate(_("The payment cannot go ahead")),
         translate(_(refused.message)),
+        way_on=(url, translate(_("See that payment"))) if mine else None,
     )
-    if refused.payment is not None and refused.payment.payer_user_id == request.user.id:
-        response.headers["Link"] = (
-            f'<{request.route_path("payment", public_id=refused.payment.public_id)}>; rel="related"'
-        )
+    if mine:
+        response.headers["Link"] = f'<{url}>; rel="related"'
     return response
 
 

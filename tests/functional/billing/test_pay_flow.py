@@ -192,6 +192,9 @@ def test_second_payment_of_a_bill_in_progress_is_refused(payer, ana_bills, dbses
     assert second.status_int == 409
     assert "already in progress" in second.text
     assert dbsession.scalar(select(func.count()).select_from(Payment)) == 1
+    in_progress = dbsession.scalars(select(Payment)).one()
+    way_on = second.html.find("a", string="See that payment")
+    assert way_on["href"] == f"/payments/{in_progress.public_id}"
 
 
 def test_payment_expires_and_a_late_success_is_still_posted(payer, ana_bills, dbsession, sandbox):
