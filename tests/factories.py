@@ -85,3 +85,20 @@ def payment(dbsession, payer, bills, key=None, provider="sandbox"):
         provider=provider,
         timeout=dt.timedelta(minutes=90),
     )
+
+
+def refund_bill_paid(wsgi_app, payment_id: int, paid_minor: int, reason: str) -> int:
+    """Refund in full the one bill that payment ``payment_id`` paid ``paid_minor`` on, as a
+    clerk's confirmed refund and the provider's answer would: returns the refund's id."""
+    from portal.billing.models import Payment, Refund
+    from portal.billing.payments import request_refund, send_refund
+    from portal.tasks import task_dbsession
+
+    with task_dbsession() as session:
+        payment = session.get(Payment, payment_id)
+        (bill_id,) = [a.bill_id for a in payment.allocations if a.amount_minor == paid_minor]
+        amounts = {bill_id: Money(paid_minor, payment.currency)}
+        refund_id = request_refund(session, payment, amounts, payment.refundable, reason).id
+    with task_dbsession() as session:
+        send_refund(session, session.get(Refund, refund_id), wsgi_app.registry["payment_provider"])
+    return refund_id

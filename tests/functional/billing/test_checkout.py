@@ -10,11 +10,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 
 from portal.billing import state
-from portal.billing.models import Bill, Payment, PaymentTransition, Refund
-from portal.billing.money import Money
-from portal.billing.payments import request_refund, send_refund
+from portal.billing.models import Bill, Payment, PaymentTransition
 from portal.identity.models import Organisation
-from portal.tasks import task_dbsession
 from tests import factories
 from tests.conftest import sign_in
 from tests.functional.billing.conftest import Payer, deliver, notifications_for
@@ -222,14 +219,7 @@ def test_a_partly_refunded_payment_says_how_much_came_back(
     payer, ana_bills, dbsession, sandbox, wsgi_app
 ):
     paid = settle_with_card(payer, sandbox, dbsession, payer.pay(ana_bills), SUCCESS)
-    with task_dbsession() as session:
-        payment = session.get(Payment, paid.id)
-        (water,) = [a.bill_id for a in payment.allocations if a.amount_minor == 35_40]
-        refund_id = request_refund(
-            session, payment, {water: Money(35_40, "EUR")}, payment.refundable, "Water billed twice"
-        ).id
-    with task_dbsession() as session:
-        send_refund(session, session.get(Refund, refund_id), wsgi_app.registry["payment_provider"])
+    factories.refund_bill_paid(wsgi_app, paid.id, 35_40, "Water billed twice")
 
     page = payer.app.get(f"/payments/{paid.public_id}")
 

@@ -17,6 +17,7 @@ from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import select
 
 from portal.receipts.models import Receipt
+from tests import factories
 from tests.functional.billing.conftest import deliver, notifications_for
 from tests.sandbox.conftest import SUCCESS
 
@@ -168,19 +169,7 @@ def test_receipt_is_mailed_after_commit(paid, dbsession, keys_dir):
 
 
 def test_a_refund_gets_its_own_signed_credit_note(paid, dbsession, wsgi_app, keys_dir, testapp):
-    from portal.billing.models import Payment, Refund
-    from portal.billing.money import Money
-    from portal.billing.payments import request_refund, send_refund
-    from portal.tasks import task_dbsession
-
-    with task_dbsession() as session:
-        payment = session.get(Payment, paid.id)
-        (water,) = [a.bill_id for a in payment.allocations if a.amount_minor == 35_40]
-        refund_id = request_refund(
-            session, payment, {water: Money(35_40, "EUR")}, payment.refundable, "Water billed twice"
-        ).id
-    with task_dbsession() as session:
-        send_refund(session, session.get(Refund, refund_id), wsgi_app.registry["payment_provider"])
+    refund_id = factories.refund_bill_paid(wsgi_app, paid.id, 35_40, "Water billed twice")
 
     dbsession.expire_all()
     receipt, credit_note = dbsession.scalars(select(Receipt).order_by(Receipt.id)).all()
