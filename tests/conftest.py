@@ -43,6 +43,12 @@ def database_url(tmp_path_factory) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal.sqlite'}"
+    migrate(url)
+    return url
+
+
+def migrate(url: str) -> None:
+    """Build the schema at ``url`` the one way it is ever built: the migrations, to head."""
     engine = create_engine(url)
     alembic_config = Config()
     alembic_config.set_main_option("script_location", str(ROOT / "alembic"))
@@ -50,7 +56,6 @@ def database_url(tmp_path_factory) -> str:
         alembic_config.attributes["connection"] = connection
         command.upgrade(alembic_config, "head")
     engine.dispose()
-    return url
 
 
 @pytest.fixture(scope="session")

@@ -8,13 +8,11 @@ import logging
 
 import pytest
 import webtest
-from alembic.config import Config
 from sqlalchemy import create_engine, inspect
 
 import portal
-from alembic import command
 from portal import tasks
-from tests.conftest import ROOT
+from tests.conftest import migrate
 
 NOT_READY = "The portal is being prepared and cannot answer yet"
 
@@ -34,16 +32,6 @@ def unmigrated_app(app_settings, empty_database, wsgi_app):
     finally:
         # tasks run against the last app built: give them back the suite's own
         tasks._state["registry"] = wsgi_app.registry
-
-
-def migrate(url: str) -> None:
-    engine = create_engine(url)
-    config = Config()
-    config.set_main_option("script_location", str(ROOT / "alembic"))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-    engine.dispose()
 
 
 def test_pages_answer_503_with_a_clear_message_until_migrated(
