@@ -67,12 +67,12 @@ from sqlalchemy import create_engine, select
 from weasyprint import HTML, Attachment
 
 from portal.billing.bills import BillLineInput, issue_bill
-from portal.billing.money import Money
 from portal.billing.payments import apply_provider_payment, create_payment, start_payment
 from portal.billing.providers import ProviderPayment, StartedPayment
 from portal.db import get_session_factory
 from portal.devidp.idp import DevIdP
 from portal.identity.models import Department, User
+from portal.money import Money
 from portal.receipts.issuing import ReceiptIssuer
 from portal.receipts.models import RECEIPT, Receipt
 from portal.receipts.render import ASSETS, PackagedAssetsOnly, _environment, qr_data_uri, render_pdf

@@ -163,8 +163,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_web_session_user_id"), ["user_id"], unique=False)
 
 
-
-
 def downgrade() -> None:
 
     with op.batch_alter_table("web_session", schema=None) as batch_op:
@@ -192,4 +190,3 @@ def downgrade() -> None:
     op.drop_table("saml_assertion_use")
     op.drop_table("organisation")
     op.drop_table("department")
-

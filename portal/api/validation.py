@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from portal.billing.money import CURRENCY_CODES
+from portal.money import CURRENCY_CODES
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_LINES = 100

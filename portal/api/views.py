@@ -22,8 +22,8 @@ from portal.api.validation import (
 )
 from portal.billing.bills import BillError, BillLineInput, cancel_bill, issue_bill, with_status
 from portal.billing.models import Bill, Payment, PaymentAllocation
-from portal.billing.money import Money
 from portal.identity.models import Organisation, User
+from portal.money import Money
 from portal.security import PUBLIC
 from portal.services.assessments import (
     AssessmentRefused,

@@ -11,8 +11,8 @@ import re
 
 from portal.applications.forms import check_fields
 from portal.billing.bills import BillLineInput
-from portal.billing.money import Money
 from portal.i18n import _
+from portal.money import Money
 from portal.services.fees import fee_for
 from portal.services.interfaces import APPLICATION, FormField, ServiceInfo
 

@@ -28,10 +28,10 @@ from portal.applications.workflow import (
 )
 from portal.billing import payment_timeout
 from portal.billing import state as payment_state
-from portal.billing.money import Money
 from portal.billing.payments import PaymentRefused, create_payment
 from portal.i18n import _
 from portal.identity.assurance import PAY, require_assurance
+from portal.money import Money
 from portal.web import error_page
 
 log = logging.getLogger(__name__)

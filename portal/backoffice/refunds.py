@@ -18,11 +18,11 @@ from pyramid.view import view_config
 
 from portal.backoffice.payments import payment_values
 from portal.billing.models import Payment
-from portal.billing.money import Money, MoneyError
 from portal.billing.payments import PaymentRefused, check_refund, request_refund
 from portal.billing.tasks import send_refund_after_commit
 from portal.i18n import _
 from portal.identity.assurance import CLERK, require_assurance
+from portal.money import Money, MoneyError
 
 log = logging.getLogger(__name__)
 

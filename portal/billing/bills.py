@@ -10,10 +10,10 @@ from sqlalchemy import and_
 from portal.billing import ledger
 from portal.billing.ledger import Line
 from portal.billing.models import Bill, BillLine
-from portal.billing.money import Money
 from portal.billing.reference import creditor_reference
 from portal.db import utcnow
 from portal.i18n import _
+from portal.money import Money
 
 OPEN = "open"
 PARTLY_PAID = "partly_paid"

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.billing.models import Bill, JournalEntry, JournalTransaction, LedgerAccount
-from portal.billing.money import Money
+from portal.money import Money
 
 RECEIVABLE = "receivable"
 REVENUE = "revenue"

@@ -22,9 +22,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.billing.money import Money
 from portal.db import Base, utcnow
 from portal.identity.models import Organisation, User
+from portal.money import Money
 
 if TYPE_CHECKING:  # the mapper resolves "Service" by name; importing it here would be circular
     from portal.services.models import Service

@@ -30,10 +30,10 @@ from portal.billing.models import (
     Refund,
     RefundLine,
 )
-from portal.billing.money import Money
 from portal.billing.providers import ProviderRefused
 from portal.db import utcnow
 from portal.i18n import _
+from portal.money import Money
 
 log = logging.getLogger(__name__)
 

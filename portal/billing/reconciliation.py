@@ -16,8 +16,8 @@ from sqlalchemy import String, cast, select
 
 from portal.billing import state
 from portal.billing.models import JournalTransaction, Payment, Refund
-from portal.billing.money import Money
 from portal.billing.providers import SettlementLine
+from portal.money import Money
 
 MISSING_IN_PORTAL = "missing_in_portal"
 MISSING_IN_REPORT = "missing_in_report"

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from portal.billing import surcharges
 from portal.billing.models import Bill, Payment
-from portal.billing.money import Money
 from portal.identity.models import Organisation
+from portal.money import Money
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     from portal.billing.models import Bill
-    from portal.billing.money import Money
+    from portal.money import Money
 
 
 class Surcharge(Protocol):

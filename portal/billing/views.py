@@ -17,7 +17,6 @@ from sqlalchemy import or_, select
 from portal.billing import payment_timeout, state, surcharges
 from portal.billing.bills import STATUSES, BillView, status_condition, with_status
 from portal.billing.models import Bill, Payment, PaymentAllocation, Refund
-from portal.billing.money import Money
 from portal.billing.payments import (
     PaymentRefused,
     apply_provider_payment,
@@ -31,6 +30,7 @@ from portal.billing.tasks import send_refund_after_commit
 from portal.dates import query_day
 from portal.i18n import _
 from portal.identity.assurance import PAY, require_assurance
+from portal.money import Money
 from portal.receipts.models import Receipt
 from portal.services.models import Service
 from portal.web import error_page, query_page

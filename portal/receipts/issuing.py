@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from sqlalchemy import select, update
 
-from portal.billing.money import Money
 from portal.billing.reference import printed
 from portal.db import utcnow
 from portal.i18n import _, document_localizer
+from portal.money import Money
 from portal.receipts.models import CREDIT_NOTE, RECEIPT, Receipt
 from portal.receipts.numbering import ReceiptNumberer
 from portal.receipts.render import qr_data_uri, render_pdf

@@ -8,8 +8,8 @@ from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.billing.models import Payment, Refund
-from portal.billing.money import Money
 from portal.db import Base, utcnow
+from portal.money import Money
 
 RECEIPT = "receipt"
 CREDIT_NOTE = "credit_note"

@@ -16,9 +16,9 @@ from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
 
-from portal.billing.money import Money
 from portal.billing.resources import PaymentContext
 from portal.i18n import _
+from portal.money import Money
 from portal.receipts.issuing import CODE_ALPHABET, display_code
 from portal.receipts.models import CREDIT_NOTE, RECEIPT, Receipt
 from portal.receipts.ratelimit import RateLimiter

@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from portal.billing.bills import BillLineInput, issue_bill
 from portal.billing.models import Bill
-from portal.billing.money import Money
 from portal.devidp.personas import PERSONAS
 from portal.identity.models import Department, Organisation, User
 from portal.identity.provisioning import provision_user
+from portal.money import Money
 from portal.services.catalogue import sync_services
 from portal.services.imports import Assessment, issue_assessment
 from portal.services.models import FeeScheduleEntry, Service, TaxAssessment, UtilityBill

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from portal.billing.money import CURRENCY_CODES, Money, MoneyError
 from portal.i18n import _
+from portal.money import CURRENCY_CODES, Money, MoneyError
 from portal.services.models import FeeScheduleEntry
 
 ITEM_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

@@ -31,9 +31,9 @@ from sqlalchemy import select
 
 from portal.billing.bills import BillLineInput, issue_bill
 from portal.billing.models import Bill
-from portal.billing.money import CURRENCY_CODES, Money, MoneyError
 from portal.i18n import _
 from portal.identity.models import User
+from portal.money import CURRENCY_CODES, Money, MoneyError
 from portal.services.assessments import (
     AssessmentRefused,
     add_instalment,

@@ -8,9 +8,9 @@ import datetime as dt
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.billing.money import Money
 from portal.db import Base, utcnow
 from portal.identity.models import Department, User
+from portal.money import Money
 
 
 class Service(Base):

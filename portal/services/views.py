@@ -11,10 +11,10 @@ from pyramid.view import view_config
 from sqlalchemy import select
 
 from portal.billing import surcharges
-from portal.billing.money import CURRENCY_CODES
 from portal.dates import DateRefused, as_text, date_of, typed_parts
 from portal.i18n import _
 from portal.identity.assurance import CLERK, require_assurance
+from portal.money import CURRENCY_CODES
 from portal.security import PUBLIC
 from portal.services import fees
 from portal.services.catalogue import search

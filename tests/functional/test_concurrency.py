@@ -35,10 +35,10 @@ from portal.billing.models import (
     ProviderEventRecord,
     Refund,
 )
-from portal.billing.money import Money
 from portal.billing.payments import PaymentRefused, request_refund
 from portal.db import get_tm_session
 from portal.identity.models import User
+from portal.money import Money
 from portal.sandbox.notifier import signature_header
 from tests import factories
 from tests.sandbox.conftest import SECRET, SUCCESS, wait_until

@@ -14,7 +14,7 @@ from typing import Protocol
 from pyramid.path import DottedNameResolver
 from pyramid.settings import asbool
 
-from portal.billing.money import Money
+from portal.money import Money
 from portal.settings import SettingsError, is_production
 
 DEFAULT_PROVIDER = "portal.billing.providers.sandbox.SandboxProvider"

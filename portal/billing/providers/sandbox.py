@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from portal.billing.money import Money
+from portal.money import Money
 from portal.settings import SettingsError
 
 from . import (

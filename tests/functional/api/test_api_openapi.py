@@ -6,8 +6,8 @@ from openapi_spec_validator import validate
 
 from portal.api.validation import Fields
 from portal.billing.bills import STATUSES
-from portal.billing.money import CURRENCY_CODES
 from portal.billing.state import TRANSITIONS
+from portal.money import CURRENCY_CODES
 from tests.functional.api.conftest import OPENAPI
 from tests.functional.test_route_permissions import route_views
 

@@ -13,7 +13,7 @@ from portal.applications.models import Certificate
 from portal.billing import ledger
 from portal.billing.bills import with_status
 from portal.billing.models import Payment
-from portal.billing.money import Money
+from portal.money import Money
 from tests.functional.applications.conftest import (
     VEHICLE,
     apply,

@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from portal.billing.bills import BillLineInput, issue_bill
 from portal.billing.models import Bill, Payment
-from portal.billing.money import Money
 from portal.billing.payments import apply_provider_payment, start_payment
 from portal.billing.providers.sandbox import SandboxProvider
+from portal.money import Money
 from portal.tasks import task_dbsession
 from tests import factories
 from tests.sandbox.conftest import API_KEY, FAST_SETTINGS, MERCHANT_ID, SECRET, Receiver, Sandbox

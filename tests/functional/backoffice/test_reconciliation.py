@@ -14,10 +14,10 @@ from pyramid.scripting import prepare
 from sqlalchemy import select
 
 from portal.billing.models import Refund
-from portal.billing.money import Money
 from portal.billing.payments import post_refund, request_refund, send_refund
 from portal.billing.providers import ProviderPayment
 from portal.billing.reconciliation import reconcile
+from portal.money import Money
 from portal.scripts import reconcile as script
 from portal.tasks import task_dbsession
 from tests.functional.backoffice.conftest import managed, settle

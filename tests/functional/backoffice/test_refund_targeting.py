@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from portal.billing import ledger
 from portal.billing.bills import with_status
 from portal.billing.models import JournalTransaction, Payment, Refund, RefundLine
-from portal.billing.money import Money
+from portal.money import Money
 from portal.receipts.models import Receipt
 from tests import factories
 from tests.functional.backoffice.conftest import (

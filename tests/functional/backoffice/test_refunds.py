@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 
 from portal.billing import ledger
 from portal.billing.models import Refund
-from portal.billing.money import Money
 from portal.identity.models import User
+from portal.money import Money
 from tests.functional.backoffice.conftest import csrf_token, the_payment
 
 

@@ -7,8 +7,8 @@ import re
 from portal.billing import ledger
 from portal.billing.bills import cancel_bill
 from portal.billing.ledger import Line
-from portal.billing.money import Money
 from portal.billing.views import BILLS_SHOWN
+from portal.money import Money
 from tests import factories
 
 

@@ -6,7 +6,7 @@ from portal.billing import ledger, state
 from portal.billing.bills import BillError, cancel_bill, with_status
 from portal.billing.ledger import AlreadyPosted, LedgerError, Line
 from portal.billing.models import JournalEntry
-from portal.billing.money import Money
+from portal.money import Money
 from tests import factories
 
 

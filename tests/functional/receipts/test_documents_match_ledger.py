@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from portal.billing import ledger
 from portal.billing.models import Bill, JournalTransaction
-from portal.billing.money import Money
+from portal.money import Money
 from portal.receipts.models import CREDIT_NOTE, RECEIPT, Receipt
 from tests import factories
 from tests.functional.backoffice.conftest import refund_through_pages, water_tax_and_interest

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.billing.bills import BillLineInput, issue_bill
-from portal.billing.money import Money
+from portal.money import Money
 from portal.services.fees import FeeNotFound, fee_for, schedule_in_force
 from portal.services.models import FeeScheduleEntry, Service
 from tests.functional.services.conftest import today

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from portal.billing.money import Money, MoneyError
+from portal.money import Money, MoneyError
 
 
 def test_parse_and_format_in_the_readers_locale():

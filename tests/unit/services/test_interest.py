@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from portal.billing.money import Money
+from portal.money import Money
 from portal.services.interest import interest_rate, late_interest
 from portal.settings import SettingsError
 

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from portal.billing.money import Money
 from portal.billing.providers import InvalidNotification, ProviderRefused, ProviderUnavailable
 from portal.billing.providers import sandbox as sandbox_module
+from portal.money import Money
 
 SUCCESS = "4242 4242 4242 4242"
 DECLINED = "4000 0000 0000 0002"
