@@ -14,7 +14,7 @@ def includeme(config) -> None:
     for service in SERVICES:
         config.add_public_service(service)
     application = {"factory": "portal.applications.resources.application_factory"}
-    department = {"factory": "portal.backoffice.resources.department_factory"}
+    department = {"factory": "portal.identity.departments.department_factory"}
     config.add_route("applications", "/applications")
     config.add_route("application_new", "/applications/new/{service}")
     config.add_route("application", "/applications/{application}", **application)

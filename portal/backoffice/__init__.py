@@ -1,4 +1,6 @@
-"""The back office: clerks' work, by department (queues, refunds, reconciliation, reports)."""
+"""The back office's front: the clerk's landing page and a department's page. The clerk pages
+of each feature live with that feature (``billing/backoffice``, ``services/backoffice.py``,
+``applications/backoffice.py``)."""
 
 from portal.i18n import _
 
@@ -8,27 +10,6 @@ def includeme(config) -> None:
     config.add_route(
         "backoffice_department",
         "/backoffice/departments/{code}",
-        factory="portal.backoffice.resources.department_factory",
+        factory="portal.identity.departments.department_factory",
     )
-    config.add_route(
-        "backoffice_department_payments",
-        "/backoffice/departments/{code}/payments",
-        factory="portal.backoffice.resources.department_factory",
-    )
-    config.add_route(
-        "backoffice_payment",
-        "/backoffice/payments/{public_id}",
-        factory="portal.billing.resources.payment_factory",
-    )
-    config.add_route(
-        "backoffice_payment_refund_confirm",
-        "/backoffice/payments/{public_id}/refunds/confirm",
-        factory="portal.billing.resources.payment_factory",
-    )
-    config.add_route(
-        "backoffice_payment_refunds",
-        "/backoffice/payments/{public_id}/refunds",
-        factory="portal.billing.resources.payment_factory",
-    )
-    config.add_route("backoffice_reconciliation", "/backoffice/reconciliation")
     config.add_navigation_item("backoffice", _("Back office"), "backoffice")

@@ -52,5 +52,6 @@ def includeme(config) -> None:
     )
     config.add_route("payments", "/payments")
     config.add_route("payments_csv", "/payments.csv")
+    config.include("portal.billing.backoffice")
     config.add_navigation_item("bills", _("Your bills"), "account")
     config.add_navigation_item("payments", _("Payments"), "account")

@@ -1,39 +1,27 @@
-"""The services' pages: the public catalogue, the administrators' fee schedules, the clerks'
-CSV imports and the citizen's utility accounts."""
+"""The services' public pages: the catalogue, a service's page and the citizen's utility
+accounts. Clerk and administrator pages are in :mod:`portal.services.backoffice`."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 
-from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound, HTTPSeeOther
+from pyramid.httpexceptions import HTTPNotFound
 from pyramid.view import view_config
 from sqlalchemy import select
 
 from portal.billing import surcharges
-from portal.dates import DateRefused, as_text, date_of, typed_parts
 from portal.i18n import _
-from portal.identity.assurance import CLERK, require_assurance
-from portal.money import CURRENCY_CODES
 from portal.security import PUBLIC
 from portal.services import fees
 from portal.services.catalogue import search
-from portal.services.imports import (
-    ImportRefused,
-    RowError,
-    columns_for,
-    import_bills,
-)
 from portal.services.interfaces import public_service, public_services
 from portal.services.models import Service
-from portal.services.resources import ServiceImportContext
 from portal.services.utilities import accounts_of
 
 log = logging.getLogger(__name__)
 
 MAX_QUERY = 100
-#: a fee schedule entry id fits a 64-bit integer column
-MAX_ENTRY_DIGITS = 18
 #: what a service's ``issues`` names, as people read it
 ISSUED = {"certificate": _("a certificate (PDF) to download")}
 
@@ -64,188 +52,6 @@ def service_page(request):
         "fees": fees.schedule_in_force(request.dbsession, plugin.info.code, today),
         "scheduled": fees.scheduled_changes(request.dbsession, plugin.info.code, today),
     }
-
-
-def _fees_page(request, errors=None, values=None):
-    today = surcharges.today(request)
-    services = sorted(
-        public_services(request.registry).values(),
-        key=lambda plugin: request.localizer.translate(plugin.info.name).casefold(),
-    )
-    schedules = [
-        {
-            "service": plugin.info,
-            "fees": fees.schedule_in_force(request.dbsession, plugin.info.code, today),
-            "scheduled": fees.scheduled_changes(request.dbsession, plugin.info.code, today),
-        }
-        for plugin in services
-    ]
-    return {
-        "schedules": schedules,
-        "services": [plugin.info for plugin in services],
-        "currencies": sorted(CURRENCY_CODES),
-        "errors": errors or {},
-        "values": values or {"currency": "EUR", "effective_from": today.isoformat()},
-        "today": today,
-    }
-
-
-@view_config(
-    route_name="admin_fees",
-    request_method="GET",
-    renderer="services/fees.jinja2",
-    permission="administer",
-)
-def fee_schedules(request):
-    require_assurance(request, CLERK)
-    return _fees_page(request)
-
-
-def _fee_form(post) -> tuple[dict, DateRefused | None]:
-    """The fee form with its start day, typed as a memorable date, as the ``YYYY-MM-DD``
-    text the fee rules read, and why that day is not a date (``None`` if it is): the
-    memorable date's own message says how to write one, where ISO text would not."""
-    form = dict(post)
-    parts = typed_parts(post, "effective_from")
-    if parts is None:
-        return form, None
-    form["effective_from"] = as_text(parts)
-    try:
-        date_of(**parts)
-    except DateRefused as refused:
-        return form, refused
-    return form, None
-
-
-@view_config(
-    route_name="admin_fees",
-    request_method="POST",
-    renderer="services/fees.jinja2",
-    permission="administer",
-)
-def change_fee(request):
-    """A new price from a day on; a refused change is shown again with what to correct."""
-    require_assurance(request, CLERK)
-    form, date_refused = _fee_form(request.POST)
-    try:
-        change = fees.read_fee_change(
-            form, set(public_services(request.registry)), surcharges.today(request)
-        )
-    except fees.FeeError as refused:
-        errors = refused.errors
-    else:
-        errors = {}
-    if date_refused is not None:
-        errors["effective_from"] = date_refused.message
-    if errors:
-        log.info("fee change refused: %s", ", ".join(sorted(errors)))
-        request.response.status_int = 422
-        return _fees_page(request, errors, form)
-    fees.set_fee(request.dbsession, change, request.user)
-    log.info("fee %s/%s set from %s", change.service_code, change.item_code, change.effective_from)
-    request.session.flash(
-        request.localizer.translate(
-            _(
-                "The new price of ${item} applies from ${day} to bills issued from then on.",
-                mapping={"item": change.label, "day": change.effective_from.isoformat()},
-            )
-        )
-    )
-    return HTTPSeeOther(request.route_url("admin_fees"))
-
-
-@view_config(
-    route_name="admin_fee_withdraw",
-    request_method="POST",
-    renderer="services/fees.jinja2",
-    permission="administer",
-)
-def withdraw_fee(request):
-    require_assurance(request, CLERK)
-    entry = request.POST.get("entry", "")
-    if not (entry.isascii() and entry.isdigit() and len(entry) <= MAX_ENTRY_DIGITS):
-        request.response.status_int = 400
-        return _fees_page(request, {"entry": _("Choose a price to withdraw.")})
-    try:
-        fees.withdraw_fee(request.dbsession, int(entry), surcharges.today(request))
-    except fees.FeeError as refused:
-        request.response.status_int = 409
-        return _fees_page(request, refused.errors)
-    request.session.flash(request.localizer.translate(_("The scheduled price was withdrawn.")))
-    return HTTPSeeOther(request.route_url("admin_fees"))
-
-
-def _imports_page(context, request, report=None, service_code=""):
-    services = [
-        service
-        for service in context.services
-        if request.has_permission("import", ServiceImportContext(service))
-    ]
-    columns = {
-        service.code: columns_for(public_service(request.registry, service.code).info.kind)
-        for service in services
-    }
-    return {
-        "services": services,
-        "columns": columns,
-        "report": report,
-        "service_code": service_code,
-    }
-
-
-@view_config(
-    route_name="bill_imports",
-    request_method="GET",
-    renderer="services/imports.jinja2",
-    permission="import",
-)
-def imports_form(context, request):
-    require_assurance(request, CLERK)
-    return _imports_page(context, request)
-
-
-def _refuse(context, request, status: int, errors: list[RowError], service_code: str):
-    request.response.status_int = status
-    return _imports_page(context, request, errors, service_code)
-
-
-@view_config(
-    route_name="bill_imports",
-    request_method="POST",
-    renderer="services/imports.jinja2",
-    permission="import",
-    accepts_files=True,
-)
-def import_file(context, request):
-    """Import a CSV for one service: all of it, or nothing and a report of every bad row."""
-    require_assurance(request, CLERK)
-    code = str(request.POST.get("service", ""))
-    service = next((s for s in context.services if s.code == code), None)
-    if service is None:
-        return _refuse(context, request, 422, [RowError(0, "service", _("Choose a service."))], "")
-    if not request.has_permission("import", ServiceImportContext(service)):
-        raise HTTPForbidden()
-    upload = request.POST.get("file")
-    if not hasattr(upload, "file"):
-        return _refuse(
-            context, request, 422, [RowError(0, "file", _("Choose a CSV file to upload."))], code
-        )
-    kind = public_service(request.registry, code).info.kind
-    try:
-        result = import_bills(request.dbsession, request.pii, service, kind, upload.file.read())
-    except ImportRefused as refused:
-        log.warning("import for %s refused: %d problems", code, len(refused.errors))
-        return _refuse(context, request, 422, refused.errors, code)
-    log.info("import for %s: %d rows, %d bills", code, result.rows, result.bills)
-    request.session.flash(
-        request.localizer.translate(
-            _(
-                "Imported ${rows} rows: ${bills} bills issued.",
-                mapping={"rows": result.rows, "bills": result.bills},
-            )
-        )
-    )
-    return HTTPSeeOther(request.route_url("bill_imports"))
 
 
 @view_config(route_name="utilities", renderer="services/utilities.jinja2", permission="account")

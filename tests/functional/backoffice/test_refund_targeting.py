@@ -255,7 +255,7 @@ def test_refusals_are_clear_and_change_nothing(signed_in, paid, dbsession, provi
         for step in ("/refunds/confirm", "/refunds"):
             caplog.clear()
             posted = {"csrf_token": token, "seen_refundable": "229.33", "reason": REASON}
-            with caplog.at_level(logging.WARNING, logger="portal.backoffice.refunds"):
+            with caplog.at_level(logging.WARNING, logger="portal.billing.backoffice.refunds"):
                 refused = app.post(
                     url(paid.payment, step),
                     {**posted, **fields},

@@ -16,7 +16,7 @@ from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
 from pyramid.renderers import render_to_response
 from pyramid.view import view_config
 
-from portal.backoffice.payments import payment_values
+from portal.billing.backoffice.payments import payment_values
 from portal.billing.models import Payment
 from portal.billing.payments import PaymentRefused, check_refund, request_refund
 from portal.billing.tasks import send_refund_after_commit
@@ -92,7 +92,7 @@ def _payment_page(request, payment: Payment, status: int, message: str | None = 
         error=request.localizer.translate(message) if message else None,
     )
     return render_to_response(
-        "backoffice/payment.jinja2", values, request=request, response=request.response
+        "billing/backoffice/payment.jinja2", values, request=request, response=request.response
     )
 
 
@@ -108,7 +108,7 @@ def _refused(request, payment: Payment, error: RefundFormError | PaymentRefused)
 @view_config(
     route_name="backoffice_payment_refund_confirm",
     request_method="POST",
-    renderer="backoffice/payment_refund_confirm.jinja2",
+    renderer="billing/backoffice/payment_refund_confirm.jinja2",
     permission="refund",
 )
 def confirm(context, request):

@@ -1,4 +1,4 @@
-"""Contexts for the back office: a department, whose clerks (and administrators) may work it."""
+"""A department as the context of a clerk page: its clerks (and administrators) may work it."""
 
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ def _matching(search: str):
 
 @view_config(
     route_name="backoffice_department_payments",
-    renderer="backoffice/payments.jinja2",
+    renderer="billing/backoffice/payments.jinja2",
     permission="work",
 )
 def department_payments(context, request):
@@ -127,7 +127,9 @@ def payment_values(request, payment: Payment, **form) -> dict:
 
 
 @view_config(
-    route_name="backoffice_payment", renderer="backoffice/payment.jinja2", permission="refund"
+    route_name="backoffice_payment",
+    renderer="billing/backoffice/payment.jinja2",
+    permission="refund",
 )
 def payment_page(context, request):
     """A payment as a clerk sees it: the bills it paid, what happened, refunds so far.

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 @view_config(
     route_name="backoffice_reconciliation",
-    renderer="backoffice/reconciliation.jinja2",
+    renderer="billing/backoffice/reconciliation.jinja2",
     permission="backoffice",
 )
 def reconciliation(request):
