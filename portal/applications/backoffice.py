@@ -18,19 +18,19 @@ from portal.applications.catalogue import display_values
 from portal.applications.certificates import issue_certificate
 from portal.applications.models import Application
 from portal.applications.tasks import close_rejected_bill_after_commit
-from portal.applications.views import application_values, refused
+from portal.applications.views import application_values
 from portal.applications.workflow import (
-    ApplicationRefused,
+    CANNOT,
     application_services,
     decide_approve,
     decide_reject,
     notice_payments,
 )
-from portal.billing.payments import PaymentRefused
 from portal.billing.tasks import send_refund_after_commit
 from portal.i18n import _
 from portal.identity.assurance import CLERK, require_assurance
 from portal.identity.pii import masked, national_id_of
+from portal.refusals import CONFLICT, Refusal
 from portal.services.models import Service
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,11 @@ def approve(context, request):
     require_assurance(request, CLERK)
     application = context.application
     if application.status != state.IN_QUEUE:
-        return refused(request, 409, "Only a paid application waiting in the queue can be decided.")
+        raise Refusal(
+            CONFLICT,
+            _("Only a paid application waiting in the queue can be decided."),
+            title=CANNOT,
+        )
     note = request.POST.get("note", "").strip()
     if len(note) > MAX_REASON:
         return _page(
@@ -139,10 +143,7 @@ def approve(context, request):
             422,
             request.localizer.translate(_("Keep the note under 2000 characters.")),
         )
-    try:
-        decide_approve(request.dbsession, application, request.user, note)
-    except ApplicationRefused as error:
-        return refused(request, error.status, error.message)
+    decide_approve(request.dbsession, application, request.user, note)
     plugin = application_services(request.registry)[application.service.code]
     certificate = issue_certificate(
         request, application, display_values(plugin, application.form, request.localizer)
@@ -161,7 +162,11 @@ def reject(context, request):
     require_assurance(request, CLERK)
     application = context.application
     if application.status != state.IN_QUEUE:
-        return refused(request, 409, "Only a paid application waiting in the queue can be decided.")
+        raise Refusal(
+            CONFLICT,
+            _("Only a paid application waiting in the queue can be decided."),
+            title=CANNOT,
+        )
     reason = request.POST.get("reason", "").strip()
     translate = request.localizer.translate
     if not reason:
@@ -172,11 +177,13 @@ def reject(context, request):
         )
     try:
         refund = decide_reject(request.dbsession, application, request.user, reason)
-    except ApplicationRefused as error:
-        return refused(request, error.status, error.message)
-    except PaymentRefused as error:
-        log.warning("refund for application %s refused: %s", application.public_id, error)
-        return refused(request, error.status, error.message)
+    except Refusal as refused:
+        log.warning(
+            "refund for application %s refused: %s",
+            application.public_id,
+            refused.message.interpolate(),
+        )
+        raise Refusal(refused.kind, refused.message, title=CANNOT) from None
     if refund is not None:
         send_refund_after_commit(request, refund)
         close_rejected_bill_after_commit(request, application)

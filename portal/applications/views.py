@@ -18,7 +18,7 @@ from portal.applications.catalogue import display_values
 from portal.applications.forms import length_errors, raw_values
 from portal.applications.models import Application
 from portal.applications.workflow import (
-    ApplicationRefused,
+    CANNOT,
     application_services,
     notice_payments,
     save_draft,
@@ -28,11 +28,12 @@ from portal.applications.workflow import (
 )
 from portal.billing import payment_timeout
 from portal.billing import state as payment_state
-from portal.billing.payments import PaymentRefused, create_payment
+from portal.billing.models import Payment
+from portal.billing.payments import create_payment
 from portal.i18n import _
 from portal.identity.assurance import PAY, require_assurance
 from portal.money import Money
-from portal.web import error_page
+from portal.refusals import CONFLICT, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +41,6 @@ SAVE = "save"
 SUBMIT = "submit"
 #: how many of a citizen's most recent applications the list shows
 APPLICATIONS_SHOWN = 200
-
-
-def refused(request, status: int, message: str):
-    """The one way an application request is refused: a clear page, nothing changed."""
-    translate = request.localizer.translate
-    return error_page(request, status, translate(_("This cannot be done")), translate(_(message)))
 
 
 def plugin_of(request, code: str):
@@ -111,14 +106,11 @@ def handle_form(request, plugin, application: Application | None):
         errors = length_errors(plugin.info.form, values)
         if errors:
             return render_form(request, plugin, values, errors, application, status=422)
-        try:
-            if application is None:
-                record = service_record(request.dbsession, plugin.info)
-                application = start_draft(request.dbsession, record, request.user, values)
-            else:
-                save_draft(application, values)
-        except ApplicationRefused as error:
-            return refused(request, error.status, error.message)
+        if application is None:
+            record = service_record(request.dbsession, plugin.info)
+            application = start_draft(request.dbsession, record, request.user, values)
+        else:
+            save_draft(application, values)
         request.session.flash(
             request.localizer.translate(_("Draft saved. You can continue it later from here."))
         )
@@ -126,13 +118,10 @@ def handle_form(request, plugin, application: Application | None):
     cleaned, errors = plugin.validate(values)
     if errors:
         return render_form(request, plugin, values, errors, application, status=422)
-    try:
-        if application is None:
-            record = service_record(request.dbsession, plugin.info)
-            application = start_draft(request.dbsession, record, request.user, values)
-        submit(request.dbsession, plugin, application, cleaned, dt.date.today())
-    except ApplicationRefused as error:
-        return refused(request, error.status, error.message)
+    if application is None:
+        record = service_record(request.dbsession, plugin.info)
+        application = start_draft(request.dbsession, record, request.user, values)
+    submit(request.dbsession, plugin, application, cleaned, dt.date.today())
     log.info("application %s submitted", application.public_id)
     return HTTPSeeOther(request.route_url("application", application=application.public_id))
 
@@ -234,7 +223,7 @@ def pay(context, request):
     application = context.application
     notice_payments(request.dbsession, [application])
     if application.status != state.AWAITING_PAYMENT:
-        return refused(request, 409, "This application has nothing to pay.")
+        raise Refusal(CONFLICT, _("This application has nothing to pay."), title=CANNOT)
     try:
         payment = create_payment(
             request.dbsession,
@@ -244,16 +233,16 @@ def pay(context, request):
             provider=request.payment_provider.name,
             timeout=payment_timeout(request.registry.settings),
         )
-    except PaymentRefused as error:
-        busy = error.payment
+    except Refusal as refused:
+        busy = refused.about
         if (
-            busy is not None
+            isinstance(busy, Payment)
             and busy.payer_user_id == request.user.id
             and busy.status in payment_state.IN_PROGRESS
         ):
             return HTTPSeeOther(request.route_url("payment_checkout", public_id=busy.public_id))
-        log.warning("application payment refused: %s", error.message)
-        return refused(request, error.status, error.message)
+        log.warning("application payment refused: %s", refused.message.interpolate())
+        raise Refusal(refused.kind, refused.message, title=CANNOT) from None
     return HTTPSeeOther(request.route_url("payment_checkout", public_id=payment.public_id))
 
 

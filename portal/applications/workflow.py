@@ -16,8 +16,10 @@ from portal.billing.bills import issue_bill
 from portal.billing.models import Payment, PaymentAllocation
 from portal.billing.payments import request_refund
 from portal.db import utcnow
+from portal.i18n import _
 from portal.identity.models import Department
 from portal.money import Money
+from portal.refusals import CONFLICT, UNAVAILABLE, Refusal
 from portal.services.interfaces import APPLICATION, public_services
 from portal.services.models import Service
 
@@ -27,13 +29,8 @@ log = logging.getLogger(__name__)
 PAYMENT_DAYS = 30
 
 
-class ApplicationRefused(Exception):
-    """A request about an application that cannot go ahead; ``status`` is the HTTP status."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
+#: the heading of every refused request about an application
+CANNOT = _("This cannot be done")
 
 
 def application_services(registry) -> dict:
@@ -52,7 +49,11 @@ def service_record(dbsession, info) -> Service:
         return record
     department = dbsession.scalar(select(Department).where(Department.code == info.department_code))
     if department is None:
-        raise ApplicationRefused(503, "This service is not open yet: its office is not set up.")
+        raise Refusal(
+            UNAVAILABLE,
+            _("This service is not open yet: its office is not set up."),
+            title=CANNOT,
+        )
     record = Service(code=info.code, name=info.name.interpolate(), department=department)
     dbsession.add(record)
     dbsession.flush()
@@ -70,7 +71,11 @@ def start_draft(dbsession, service: Service, applicant, values: dict[str, str]) 
 
 def save_draft(application: Application, values: dict[str, str]) -> None:
     if application.status not in state.EDITABLE:
-        raise ApplicationRefused(409, "This application was submitted and can no longer change.")
+        raise Refusal(
+            CONFLICT,
+            _("This application was submitted and can no longer change."),
+            title=CANNOT,
+        )
     application.form = values
     application.updated_at = utcnow()
 
@@ -78,13 +83,15 @@ def save_draft(application: Application, values: dict[str, str]) -> None:
 def submit(dbsession, plugin, application: Application, cleaned: dict[str, str], today: dt.date):
     """Issue the bill for ``application`` at the fee in force ``today`` and await payment."""
     if application.status not in state.EDITABLE:
-        raise ApplicationRefused(409, "This application was already submitted.")
+        raise Refusal(CONFLICT, _("This application was already submitted."), title=CANNOT)
     try:
         lines = plugin.fee(dbsession, cleaned, today)
     except LookupError:
         log.error("no fee in force for %s on %s", plugin.info.code, today)
-        raise ApplicationRefused(
-            503, "The fee for this service is not set yet. Your draft is kept; try again later."
+        raise Refusal(
+            UNAVAILABLE,
+            _("The fee for this service is not set yet. Your draft is kept; try again later."),
+            title=CANNOT,
         ) from None
     application.form = cleaned
     application.submitted_at = utcnow()
@@ -101,7 +108,7 @@ def submit(dbsession, plugin, application: Application, cleaned: dict[str, str],
     if not state.transition(
         dbsession, application, state.AWAITING_PAYMENT, "", actor=application.applicant
     ):
-        raise ApplicationRefused(409, "This application was already submitted.")
+        raise Refusal(CONFLICT, _("This application was already submitted."), title=CANNOT)
     return bill
 
 
@@ -142,7 +149,9 @@ def notice_payments(dbsession, applications: list[Application]) -> None:
 
 def decide_approve(dbsession, application: Application, clerk, note: str) -> None:
     if not state.transition(dbsession, application, state.APPROVED, note, clerk):
-        raise ApplicationRefused(409, "Another clerk decided this application meanwhile.")
+        raise Refusal(
+            CONFLICT, _("Another clerk decided this application meanwhile."), title=CANNOT
+        )
     application.decided_by = clerk
     application.decision_reason = note or None
 
@@ -151,7 +160,9 @@ def decide_reject(dbsession, application: Application, clerk, reason: str):
     """Reject with ``reason`` and refund the fee; returns the refund to send after commit."""
     paid = settled_payment(dbsession, application.bill_id) if application.bill_id else None
     if not state.transition(dbsession, application, state.REJECTED, reason, clerk):
-        raise ApplicationRefused(409, "Another clerk decided this application meanwhile.")
+        raise Refusal(
+            CONFLICT, _("Another clerk decided this application meanwhile."), title=CANNOT
+        )
     application.decided_by = clerk
     application.decision_reason = reason
     if paid is None:

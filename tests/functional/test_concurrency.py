@@ -35,11 +35,13 @@ from portal.billing.models import (
     ProviderEventRecord,
     Refund,
 )
-from portal.billing.payments import PaymentRefused, request_refund
+from portal.billing.payments import request_refund
 from portal.db import get_tm_session
 from portal.identity.models import User
 from portal.money import Money
+from portal.refusals import Refusal
 from portal.sandbox.notifier import signature_header
+from portal.web import status_of
 from tests import factories
 from tests.sandbox.conftest import SECRET, SUCCESS, wait_until
 
@@ -379,8 +381,8 @@ def test_two_clerks_refunding_at_once_never_refund_more_than_was_paid(
                 shown = session.get(Payment, payment.id)
                 barrier.wait(timeout=TIMEOUT)
                 request_refund(session, shown, {bill.id: amount}, seen, "Paid twice at the counter")
-        except PaymentRefused as refused:
-            return refused.status
+        except Refusal as refused:
+            return status_of(refused)
         return 201
 
     for each_asks, refunded in ((30_00, 30_00), (20_00, 50_00)):
