@@ -8,12 +8,10 @@ from sqlalchemy import select
 
 from portal.billing.bills import BillView, with_status
 from portal.billing.models import Bill
+from portal.i18n import _
+from portal.refusals import CONFLICT, Refusal
 from portal.services.interfaces import UTILITY, public_services
 from portal.services.models import Service, UtilityAccount, UtilityBill
-
-
-class AccountHolderMismatch(ValueError):
-    """The customer number belongs to another person."""
 
 
 def utility_account(dbsession, service: Service, customer_number: str) -> UtilityAccount | None:
@@ -35,7 +33,7 @@ def open_account(dbsession, service: Service, customer_number: str, payer_user) 
         dbsession.add(account)
         dbsession.flush()
     elif account.payer_user_id != payer_user.id:
-        raise AccountHolderMismatch(customer_number)
+        raise Refusal(CONFLICT, _("This customer number belongs to another person."))
     return account
 
 

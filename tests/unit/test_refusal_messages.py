@@ -1,0 +1,96 @@
+"""Every refusal's message is a catalogue string the extractor can see: a literal ``_()`` call
+with its variable parts as ``mapping=`` parameters, never text built at run time (an f-string,
+a concatenation, a variable), which no catalogue could hold and no translator could see."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PORTAL = Path(__file__).resolve().parents[2] / "portal"
+
+
+def _is_refusal(call: ast.Call) -> bool:
+    func = call.func
+    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    return name == "Refusal"
+
+
+def _is_catalogue_literal(node: ast.expr) -> bool:
+    """``_("...")`` with a literal first argument (adjacent literals are one constant)."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "_"
+        and bool(node.args)
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    )
+
+
+def _message_of(call: ast.Call) -> ast.expr | None:
+    if len(call.args) >= 2:
+        return call.args[1]
+    return next((kw.value for kw in call.keywords if kw.arg == "message"), None)
+
+
+def built_messages(source: str, filename: str = "<source>") -> list[str]:
+    """Where a ``Refusal(...)`` in ``source`` takes a message that is not a literal ``_()``
+    call. Passing on the message of a refusal caught (``refused.message``) is allowed: it
+    was a literal where that refusal was raised."""
+    found = []
+    for node in ast.walk(ast.parse(source, filename)):
+        if not (isinstance(node, ast.Call) and _is_refusal(node)):
+            continue
+        message = _message_of(node)
+        forwarded = isinstance(message, ast.Attribute) and message.attr == "message"
+        if message is None or not (_is_catalogue_literal(message) or forwarded):
+            found.append(f"{filename}:{node.lineno}: {ast.unparse(node)[:100]}")
+    return found
+
+
+def test_every_refusal_message_in_the_portal_is_a_literal_catalogue_string():
+    found = []
+    for path in sorted(PORTAL.rglob("*.py")):
+        found += built_messages(path.read_text(), str(path.relative_to(PORTAL.parent)))
+    assert found == []
+
+
+def test_the_portal_refuses_through_refusal():
+    """The check above has something to check: refusals are raised across the packages."""
+    raising = {
+        path.relative_to(PORTAL).parts[0]
+        for path in PORTAL.rglob("*.py")
+        if "Refusal(" in path.read_text()
+    }
+    assert {"api", "applications", "billing", "identity", "services"} <= raising
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'Refusal(INVALID, f"At most {count} bills")',
+        'Refusal(INVALID, "Bill " + number + " is paid")',
+        'Refusal(INVALID, _("Bill ") + number)',
+        "Refusal(INVALID, message)",
+        'Refusal(INVALID, _(f"At most {count} bills"))',
+        'Refusal(INVALID, _("At most %d bills" % count))',
+        'refusals.Refusal(INVALID, "plain text")',
+        "Refusal(INVALID)",
+        'Refusal(kind=INVALID, message="plain text")',
+    ],
+)
+def test_a_message_built_at_run_time_is_found(source):
+    assert built_messages(source) != []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'Refusal(INVALID, _("At most ${count} bills.", mapping={"count": count}))',
+        'Refusal(INVALID, _("A long message " "in two literals."), title=_("Title"))',
+        "Refusal(refused.kind, refused.message, title=CANNOT)",
+    ],
+)
+def test_a_catalogue_message_passes(source):
+    assert built_messages(source) == []
