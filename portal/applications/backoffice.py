@@ -30,8 +30,9 @@ from portal.billing.tasks import send_refund_after_commit
 from portal.i18n import _
 from portal.identity.assurance import CLERK, require_assurance
 from portal.identity.pii import masked, national_id_of
-from portal.refusals import CONFLICT, Refusal
+from portal.refusals import CONFLICT, INVALID, Refusal
 from portal.services.models import Service
+from portal.web import form_refused
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def queue(context, request):
     }
 
 
-def _page(request, context, status=200, error="", reason="", reveal=False):
+def _page(request, context, error="", reason="", reveal=False):
     """The clerk's page of an application. The applicant's national identifier is masked
     unless the clerk asked to see it (:func:`reveal_national_id`)."""
     values = application_values(request, context.application)
@@ -90,10 +91,16 @@ def _page(request, context, status=200, error="", reason="", reveal=False):
         error=error,
         reason=reason,
     )
-    request.response.status_int = status
     return render_to_response(
         "applications/review.jinja2", values, request=request, response=request.response
     )
+
+
+def _refused(request, context, refused: Refusal, reason: str = ""):
+    """The page again with why the decision was refused and the reason as typed: better than
+    an error page, which would lose it."""
+    form_refused(request, refused)
+    return _page(request, context, request.localizer.translate(refused.message), reason)
 
 
 @view_config(route_name="backoffice_application", request_method="GET", permission="review")
@@ -137,11 +144,8 @@ def approve(context, request):
         )
     note = request.POST.get("note", "").strip()
     if len(note) > MAX_REASON:
-        return _page(
-            request,
-            context,
-            422,
-            request.localizer.translate(_("Keep the note under 2000 characters.")),
+        return _refused(
+            request, context, Refusal(INVALID, _("Keep the note under 2000 characters."))
         )
     decide_approve(request.dbsession, application, request.user, note)
     plugin = application_services(request.registry)[application.service.code]
@@ -170,10 +174,10 @@ def reject(context, request):
     reason = request.POST.get("reason", "").strip()
     translate = request.localizer.translate
     if not reason:
-        return _page(request, context, 422, translate(_("Give the reason for the rejection.")))
+        return _refused(request, context, Refusal(INVALID, _("Give the reason for the rejection.")))
     if len(reason) > MAX_REASON:
-        return _page(
-            request, context, 422, translate(_("Keep the reason under 2000 characters.")), reason
+        return _refused(
+            request, context, Refusal(INVALID, _("Keep the reason under 2000 characters.")), reason
         )
     try:
         refund = decide_reject(request.dbsession, application, request.user, reason)

@@ -6,8 +6,12 @@ import ast
 from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
+
+from portal.i18n import _, document_localizer
 
 PORTAL = Path(__file__).resolve().parents[2] / "portal"
+CATALOGUES = sorted((PORTAL / "locale").glob("*/LC_MESSAGES/portal.po"))
 
 
 def _is_refusal(call: ast.Call) -> bool:
@@ -54,6 +58,31 @@ def test_every_refusal_message_in_the_portal_is_a_literal_catalogue_string():
     for path in sorted(PORTAL.rglob("*.py")):
         found += built_messages(path.read_text(), str(path.relative_to(PORTAL.parent)))
     assert found == []
+
+
+def refusal_msgids() -> set[str]:
+    found = set()
+    for path in PORTAL.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and _is_refusal(node):
+                message = _message_of(node)
+                if _is_catalogue_literal(message):
+                    found.add(message.args[0].value)
+    return found
+
+
+@pytest.mark.parametrize("catalogue", CATALOGUES, ids=lambda path: path.parts[-3])
+def test_every_refusal_message_is_in_the_catalogue(catalogue):
+    """Run ``make catalogue`` after adding a refusal, and translate it there."""
+    with catalogue.open("rb") as po:
+        msgids = {message.id for message in read_po(po) if message.id}
+    assert sorted(refusal_msgids() - msgids) == []
+
+
+def test_a_refusal_reads_in_slovenian():
+    message = _("Bill ${number} has nothing left to pay.", mapping={"number": "2026-7"})
+    translated = document_localizer("sl").translate(message)
+    assert translated == "Na računu 2026-7 ni več ničesar za plačati."
 
 
 def test_the_portal_refuses_through_refusal():
