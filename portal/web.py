@@ -383,6 +383,10 @@ _CHARSET = re.compile(r";\s*charset=([^;]*)", re.IGNORECASE)
 _BOUNDARY = re.compile(r"^[ -~]{0,69}[!-~]$")
 
 
+def _not_utf8() -> Refusal:
+    return Refusal(UNSUPPORTED, _("The request's character set is not UTF-8. Send text as UTF-8."))
+
+
 def _utf8(charset: str) -> bool:
     return not charset or charset.lower().replace("-", "") == "utf8"
 
@@ -395,9 +399,7 @@ def body_refusal(request) -> Refusal | None:
     declared = request.environ.get("CONTENT_TYPE", "")
     charset = _CHARSET.search(declared)
     if charset and not _utf8(charset.group(1).strip().strip('"').strip()):
-        return Refusal(
-            UNSUPPORTED, _("The request's character set is not UTF-8. Send text as UTF-8.")
-        )
+        return _not_utf8()
     if request.content_type == "multipart/form-data":
         message = Message()
         message["Content-Type"] = declared
@@ -439,9 +441,7 @@ def refuse_unreadable_text(event) -> None:
         raise Refusal(MALFORMED, _("The address or form is not valid UTF-8 text.")) from None
     except LookupError:  # a part of a multipart form names a character set Python lacks
         _drop_body(request)
-        raise Refusal(
-            UNSUPPORTED, _("The request's character set is not UTF-8. Send text as UTF-8.")
-        ) from None
+        raise _not_utf8() from None
     except ValueError:  # a multipart form its parser cannot follow
         _drop_body(request)
         raise Refusal(MALFORMED, _("The form could not be read. Send it again.")) from None
