@@ -9,6 +9,8 @@ import pytest
 from babel.messages.pofile import read_po
 
 from portal.i18n import _, document_localizer
+from portal.refusals import KINDS, Refusal
+from portal.web import STATUS, TITLES
 
 PORTAL = Path(__file__).resolve().parents[2] / "portal"
 CATALOGUES = sorted((PORTAL / "locale").glob("*/LC_MESSAGES/portal.po"))
@@ -123,3 +125,9 @@ def test_a_message_built_at_run_time_is_found(source):
 )
 def test_a_catalogue_message_passes(source):
     assert built_messages(source) == []
+
+
+def test_every_kind_of_refusal_has_a_status_and_a_heading():
+    assert set(STATUS) == KINDS == set(TITLES)
+    with pytest.raises(ValueError):
+        Refusal("teapot", _("I am a teapot."))
