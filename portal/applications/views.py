@@ -33,7 +33,8 @@ from portal.billing.payments import create_payment
 from portal.i18n import _
 from portal.identity.assurance import PAY, require_assurance
 from portal.money import Money
-from portal.refusals import CONFLICT, Refusal
+from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
+from portal.web import form_refused
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +77,8 @@ def form_fields(request, plugin) -> list[dict]:
     ]
 
 
-def render_form(request, plugin, values, errors=None, application=None, status=200):
+def render_form(request, plugin, values, errors=None, application=None):
     translate = request.localizer.translate
-    request.response.status_int = status
     return render_to_response(
         "applications/form.jinja2",
         {
@@ -98,6 +98,20 @@ def render_form(request, plugin, values, errors=None, application=None, status=2
     )
 
 
+def _form_refused(request, plugin, values, errors, application: Application | None):
+    """The form again with each error by its field and what was typed, rather than an error
+    page that would lose it."""
+    form_refused(
+        request,
+        Refusal(
+            INVALID,
+            _("The application was not saved. Correct what is marked."),
+            errors=[FieldError(name, message) for name, message in errors.items()],
+        ),
+    )
+    return render_form(request, plugin, values, errors, application)
+
+
 def handle_form(request, plugin, application: Application | None):
     """Save a draft (only lengths checked) or submit (every check, then the bill is issued)."""
     values = raw_values(plugin.info.form, request.POST)
@@ -105,7 +119,7 @@ def handle_form(request, plugin, application: Application | None):
     if action == SAVE:
         errors = length_errors(plugin.info.form, values)
         if errors:
-            return render_form(request, plugin, values, errors, application, status=422)
+            return _form_refused(request, plugin, values, errors, application)
         if application is None:
             record = service_record(request.dbsession, plugin.info)
             application = start_draft(request.dbsession, record, request.user, values)
@@ -117,7 +131,7 @@ def handle_form(request, plugin, application: Application | None):
         return HTTPSeeOther(request.route_url("applications"))
     cleaned, errors = plugin.validate(values)
     if errors:
-        return render_form(request, plugin, values, errors, application, status=422)
+        return _form_refused(request, plugin, values, errors, application)
     if application is None:
         record = service_record(request.dbsession, plugin.info)
         application = start_draft(request.dbsession, record, request.user, values)
