@@ -71,7 +71,7 @@ catalogue: venv
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _ --no-wrap --sort-by-file --add-location=file \
 	  -o $(VENV)/portal.pot .
 	$(VENV)/bin/pybabel update -i $(VENV)/portal.pot -d portal/locale -D portal \
-	  --no-fuzzy-matching --no-wrap
+	  --no-fuzzy-matching --no-wrap --ignore-pot-creation-date
 
 dev-keys: venv
 	$(PY) -m portal.scripts.dev_keys var
