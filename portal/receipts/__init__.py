@@ -4,6 +4,7 @@ from portal.billing.events import PaymentSucceeded, RefundSucceeded
 from portal.i18n import _
 from portal.receipts.issuing import ReceiptIssuer
 from portal.receipts.models import CREDIT_NOTE, RECEIPT
+from portal.receipts.ratelimit import install_verify_limiter
 from portal.receipts.signing import ReceiptSigner
 from portal.receipts.tasks import render_after_commit
 
@@ -12,6 +13,7 @@ def includeme(config) -> None:
     settings = config.get_settings()
     issuer = ReceiptIssuer(settings, ReceiptSigner.from_settings(settings))
     config.registry["receipt_issuer"] = issuer
+    install_verify_limiter(config.registry)
     config.include("portal.mail")
 
     def issue_receipt(event: PaymentSucceeded) -> None:
