@@ -10,6 +10,8 @@ from portal.i18n import _
 
 def includeme(config) -> None:
     from portal.applications.catalogue import SERVICES
+    from portal.applications.workflow import close_rejected_bill, queue_paid_applications
+    from portal.billing.events import PaymentSucceeded, RefundSucceeded
 
     for service in SERVICES:
         config.add_public_service(service)
@@ -44,4 +46,6 @@ def includeme(config) -> None:
         "/backoffice/applications/{application}/reject",
         **application,
     )
+    config.add_subscriber(queue_paid_applications, PaymentSucceeded)
+    config.add_subscriber(close_rejected_bill, RefundSucceeded)
     config.add_navigation_item("applications", _("Applications"), "account")

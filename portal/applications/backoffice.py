@@ -17,14 +17,12 @@ from portal.applications import state
 from portal.applications.catalogue import display_values
 from portal.applications.certificates import issue_certificate
 from portal.applications.models import Application
-from portal.applications.tasks import close_rejected_bill_after_commit
 from portal.applications.views import application_values, refused
 from portal.applications.workflow import (
     ApplicationRefused,
     application_services,
     decide_approve,
     decide_reject,
-    notice_payments,
 )
 from portal.billing.payments import PaymentRefused
 from portal.billing.tasks import send_refund_after_commit
@@ -53,12 +51,6 @@ def _of_department(department_id: int):
 def queue(context, request):
     require_assurance(request, CLERK)
     department = context.department
-    awaiting = list(
-        request.dbsession.scalars(
-            _of_department(department.id).where(Application.status == state.AWAITING_PAYMENT)
-        )
-    )
-    notice_payments(request.dbsession, awaiting)
     status = request.GET.get("status", state.IN_QUEUE)
     if status not in QUEUE_STATUSES:
         status = state.IN_QUEUE
@@ -179,7 +171,6 @@ def reject(context, request):
         return refused(request, error.status, error.message)
     if refund is not None:
         send_refund_after_commit(request, refund)
-        close_rejected_bill_after_commit(request, application)
     log.info("application %s rejected", application.public_id)
     request.session.flash(
         translate(_("Rejected. The applicant is told why and the fee is refunded."))

@@ -20,7 +20,6 @@ from portal.applications.models import Application
 from portal.applications.workflow import (
     ApplicationRefused,
     application_services,
-    notice_payments,
     save_draft,
     service_record,
     start_draft,
@@ -147,7 +146,6 @@ def applications(request):
             .limit(APPLICATIONS_SHOWN)
         )
     )
-    notice_payments(request.dbsession, mine)
     translate = request.localizer.translate
     services = application_services(request.registry)
     return {
@@ -191,7 +189,6 @@ def edit_post(context, request):
 
 def application_values(request, application: Application) -> dict:
     """What both the citizen's and the clerk's page show about an application."""
-    notice_payments(request.dbsession, [application])
     translate = request.localizer.translate
     plugin = application_services(request.registry).get(application.service.code)
     return {
@@ -232,7 +229,6 @@ def pay(context, request):
     """Create the payment of the application's bill alone, then go to the provider."""
     require_assurance(request, PAY)
     application = context.application
-    notice_payments(request.dbsession, [application])
     if application.status != state.AWAITING_PAYMENT:
         return refused(request, 409, "This application has nothing to pay.")
     try:

@@ -13,6 +13,7 @@ import secrets
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
+from pyramid.registry import Registry
 from sqlalchemy import select, update
 
 from portal.billing.reference import printed
@@ -42,6 +43,11 @@ def document_title(receipt: Receipt) -> str:
     """ "Receipt" or "Credit note", in the payer's language."""
     title = _("Receipt") if receipt.kind == RECEIPT else _("Credit note")
     return document_localizer(receipt.locale).translate(title)
+
+
+def receipt_issuer(registry: Registry) -> ReceiptIssuer:
+    """The application's issuer of receipts and credit notes (receipts' includeme makes it)."""
+    return registry["receipt_issuer"]
 
 
 class ReceiptIssuer:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import logging
 
 from huey import crontab
+from pyramid.registry import Registry
 from sqlalchemy import select
 
 from portal.db import utcnow
 from portal.i18n import _, document_localizer
 from portal.identity.models import User
-from portal.mail import message
-from portal.receipts.issuing import document_title
+from portal.mail import mailer, message
+from portal.receipts.issuing import document_title, receipt_issuer
 from portal.receipts.models import Receipt
-from portal.tasks import enqueue_after_commit, huey, registry, task_dbsession
+from portal.tasks import enqueue, enqueue_after_commit, periodic_task, task, task_dbsession
 
 log = logging.getLogger(__name__)
 
@@ -25,18 +26,18 @@ CREDIT_NOTE_MAIL = _(
 )
 
 
-@huey.task(retries=5, retry_delay=30)
-def render_receipt_task(receipt_id: int) -> None:
-    with task_dbsession() as dbsession:
+@task(retries=5, retry_delay=30)
+def render_receipt_task(registry: Registry, receipt_id: int) -> None:
+    with task_dbsession(registry) as dbsession:
         receipt = dbsession.get(Receipt, receipt_id)
-        registry()["receipt_issuer"].render(dbsession, receipt)
-    email_receipt_task(receipt_id)
+        receipt_issuer(registry).render(dbsession, receipt)
+    enqueue(registry, email_receipt_task, receipt_id)
 
 
-@huey.task(retries=5, retry_delay=60)
-def email_receipt_task(receipt_id: int) -> None:
-    settings = registry().settings
-    with task_dbsession() as dbsession:
+@task(retries=5, retry_delay=60)
+def email_receipt_task(registry: Registry, receipt_id: int) -> None:
+    settings = registry.settings
+    with task_dbsession(registry) as dbsession:
         receipt = dbsession.get(Receipt, receipt_id)
         user = receipt.payment.payer_user
         if receipt.emailed_at is not None or receipt.pdf is None or not user.email:
@@ -48,7 +49,7 @@ def email_receipt_task(receipt_id: int) -> None:
             mapping={
                 "name": user.display_name,
                 "number": receipt.number,
-                "url": registry()["receipt_issuer"].verify_url(receipt),
+                "url": receipt_issuer(registry).verify_url(receipt),
             },
         )
         mail = message(
@@ -58,7 +59,7 @@ def email_receipt_task(receipt_id: int) -> None:
             document_localizer(receipt.locale).translate(body),
             [(f"{receipt.number}.pdf", "application/pdf", receipt.pdf)],
         )
-        registry()["mailer"].send_immediately(mail)
+        mailer(registry).send_immediately(mail)
         receipt.emailed_at = utcnow()
     log.info("receipt %s e-mailed", receipt_id)
 
@@ -67,10 +68,10 @@ def render_after_commit(dbsession, receipt: Receipt) -> None:
     enqueue_after_commit(dbsession, render_receipt_task, receipt.id)
 
 
-@huey.periodic_task(crontab(minute="*/5"))
-def render_pending_receipts() -> None:
+@periodic_task(crontab(minute="*/5"))
+def render_pending_receipts(registry: Registry) -> None:
     """Catch up on receipts whose rendering or mail did not happen (a crash, a mail outage)."""
-    with task_dbsession() as dbsession:
+    with task_dbsession(registry) as dbsession:
         pending = list(
             dbsession.scalars(
                 select(Receipt.id)
@@ -79,4 +80,4 @@ def render_pending_receipts() -> None:
             )
         )
     for receipt_id in pending:
-        render_receipt_task(receipt_id)
+        enqueue(registry, render_receipt_task, receipt_id)

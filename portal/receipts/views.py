@@ -21,11 +21,10 @@ from portal.i18n import _
 from portal.money import Money
 from portal.receipts.issuing import CODE_ALPHABET, display_code
 from portal.receipts.models import CREDIT_NOTE, RECEIPT, Receipt
-from portal.receipts.ratelimit import RateLimiter
+from portal.receipts.ratelimit import verify_limiter
 from portal.security import PUBLIC
 
 log = logging.getLogger(__name__)
-verify_limiter = RateLimiter(limit=20, window_seconds=60)
 
 
 class ReceiptContext:
@@ -139,7 +138,7 @@ def verify(request):
     """What anyone holding the document may learn: number, date, amount, authority, and
     whether it is valid, refunded or unknown. Nothing personal."""
     client = request.client_addr or "-"
-    if not verify_limiter.allow(client):
+    if not verify_limiter(request.registry).allow(client):
         log.warning("verification rate limit reached")
         raise HTTPTooManyRequests(
             detail=request.localizer.translate(_("Too many checks. Wait a minute and try again.")),
