@@ -10,6 +10,7 @@ from portal.i18n import _
 
 def includeme(config) -> None:
     from portal.applications.catalogue import SERVICES
+    from portal.applications.certificates import CertificateKind
 
     for service in SERVICES:
         config.add_public_service(service)
@@ -44,4 +45,5 @@ def includeme(config) -> None:
         "/backoffice/applications/{application}/reject",
         **application,
     )
+    config.add_document_kind(CertificateKind(config.registry))
     config.add_navigation_item("applications", _("Applications"), "account")

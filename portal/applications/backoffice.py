@@ -14,14 +14,12 @@ from pyramid.view import view_config
 from sqlalchemy import select
 
 from portal.applications import state
-from portal.applications.catalogue import display_values
 from portal.applications.certificates import issue_certificate
 from portal.applications.models import Application
 from portal.applications.tasks import close_rejected_bill_after_commit
 from portal.applications.views import application_values, refused
 from portal.applications.workflow import (
     ApplicationRefused,
-    application_services,
     decide_approve,
     decide_reject,
     notice_payments,
@@ -143,9 +141,8 @@ def approve(context, request):
         decide_approve(request.dbsession, application, request.user, note)
     except ApplicationRefused as error:
         return refused(request, error.status, error.message)
-    plugin = application_services(request.registry)[application.service.code]
     certificate = issue_certificate(
-        request, application, display_values(plugin, application.form, request.localizer)
+        request.registry["document_issuer"], request.dbsession, application
     )
     log.info("application %s approved: %s", application.public_id, certificate.number)
     request.session.flash(

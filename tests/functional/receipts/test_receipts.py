@@ -121,7 +121,7 @@ def test_qr_code_leads_to_the_verify_page(paid, payer, dbsession, tmp_path, test
 
 
 def test_verify_unknown_and_rate_limited(testapp):
-    from portal.receipts.views import verify_limiter
+    from portal.documents.views import verify_limiter
 
     verify_limiter._hits.clear()
     assert "Unknown" in testapp.get("/verify/ABCDEFGHJK", status=404).text

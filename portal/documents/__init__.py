@@ -1,0 +1,28 @@
+"""Documents: numbered, signed PDF/A documents anyone can verify; receipts, credit notes and
+certificates are kinds of document (:mod:`portal.documents.kinds` says how to add one)."""
+
+from portal.documents.issuing import DocumentIssuer
+from portal.documents.kinds import DocumentKind
+from portal.documents.signing import DocumentSigner
+
+
+def add_document_kind(config, kind: DocumentKind) -> None:
+    """Register ``kind`` with the issuer; two kinds with one name or one series conflict."""
+    issuer = config.registry["document_issuer"]
+
+    def register() -> None:
+        issuer.kinds[kind.name] = kind
+
+    config.action(("document_kind", kind.name), register)
+    config.action(("document_series", kind.series), None)
+
+
+def includeme(config) -> None:
+    settings = config.get_settings()
+    config.registry["document_issuer"] = DocumentIssuer(
+        settings, DocumentSigner.from_settings(settings)
+    )
+    config.include("portal.mail")
+    config.add_directive("add_document_kind", add_document_kind)
+    config.add_route("verify", "/verify/{code}")
+    config.add_route("verify_form", "/verify")
