@@ -33,6 +33,7 @@ class CertificateKind(DocumentKind):
         values = display_values(plugin, application.form, localizer) if plugin else []
         return {
             "authority": {"name": self.authority(certificate, issuer), "address": ""},
+            "signed_by": issuer.authority["name"],
             "applicant": application.applicant.display_name,
             "service": application.service.name,
             "values": [{"label": label, "value": value} for label, value in values],
