@@ -1,7 +1,8 @@
 """The clerks' side: a department's queue of paid applications, and deciding one.
 
-Approving renders and stores the certificate; rejecting needs a reason and refunds the fee
-(sent to the provider once the decision is committed).
+Approving issues the certificate (numbered in the decision, rendered and signed once it is
+committed); rejecting needs a reason and refunds the fee (sent to the provider once the
+decision is committed).
 """
 
 from __future__ import annotations

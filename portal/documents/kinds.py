@@ -24,12 +24,14 @@ Adding a kind (a bid submission receipt, an opening protocol) is four small step
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from pyramid.i18n import TranslationString
 
 from portal.documents.models import Document
 
 
-class DocumentKind:
+class DocumentKind(ABC):
     #: the Document subclass; its polymorphic identity is the kind's name
     model: type[Document]
     #: the series' prefix in numbers ("R" gives R-2026-000001); unique among kinds
@@ -47,9 +49,9 @@ class DocumentKind:
     def name(self) -> str:
         return self.model.__mapper__.polymorphic_identity
 
+    @abstractmethod
     def data(self, document: Document, issuer) -> dict:
         """What the document says, attached as JSON and given to the template."""
-        raise NotImplementedError
 
     def context(self, document: Document, issuer, dbsession) -> dict:
         """Anything the template needs beyond :meth:`data`."""
