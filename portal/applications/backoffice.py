@@ -1,7 +1,8 @@
 """The clerks' side: a department's queue of paid applications, and deciding one.
 
-Approving renders and stores the certificate; rejecting needs a reason and refunds the fee
-(sent to the provider once the decision is committed).
+Approving issues the certificate (numbered in the decision, rendered and signed once it is
+committed); rejecting needs a reason and refunds the fee (sent to the provider once the
+decision is committed).
 """
 
 from __future__ import annotations
@@ -14,18 +15,17 @@ from pyramid.view import view_config
 from sqlalchemy import select
 
 from portal.applications import state
-from portal.applications.catalogue import display_values
 from portal.applications.certificates import issue_certificate
 from portal.applications.models import Application
 from portal.applications.views import application_values, refused
 from portal.applications.workflow import (
     ApplicationRefused,
-    application_services,
     decide_approve,
     decide_reject,
 )
 from portal.billing.payments import PaymentRefused
 from portal.billing.tasks import send_refund_after_commit
+from portal.documents.kinds import document_issuer
 from portal.i18n import _
 from portal.identity.assurance import CLERK, require_assurance
 from portal.identity.pii import masked, national_id_of
@@ -135,9 +135,8 @@ def approve(context, request):
         decide_approve(request.dbsession, application, request.user, note)
     except ApplicationRefused as error:
         return refused(request, error.status, error.message)
-    plugin = application_services(request.registry)[application.service.code]
     certificate = issue_certificate(
-        request, application, display_values(plugin, application.form, request.localizer)
+        document_issuer(request.registry), request.dbsession, application
     )
     log.info("application %s approved: %s", application.public_id, certificate.number)
     request.session.flash(

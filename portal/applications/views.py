@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 import uuid
 
-from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
+from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther, HTTPServiceUnavailable
 from pyramid.renderers import render_to_response
 from pyramid.response import Response
 from pyramid.view import view_config
@@ -255,9 +255,18 @@ def pay(context, request):
 
 @view_config(route_name="application_certificate", request_method="GET", permission="download")
 def certificate(context, request):
+    """The stored, signed bytes; "being prepared" in the moment between the clerk's decision
+    and the rendering that follows its commit."""
     found = context.application.certificate
     if found is None:
         raise HTTPNotFound()
+    if found.pdf is None:
+        raise HTTPServiceUnavailable(
+            detail=request.localizer.translate(
+                _("The certificate is being prepared. Try again in a minute.")
+            ),
+            headers={"Retry-After": "30"},
+        )
     response = Response(
         body=found.pdf,
         content_type="application/pdf",

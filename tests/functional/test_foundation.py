@@ -207,7 +207,7 @@ def test_each_app_holds_its_own_queue_with_the_portals_jobs(app_settings, wsgi_a
     ours, theirs = task_queue(wsgi_app.registry), task_queue(other.registry)
     assert ours is not theirs and ours.huey.immediate and not theirs.huey.immediate
     assert ours.registry is wsgi_app.registry and theirs.registry is other.registry
-    periodic = {"settle_or_expire_payments", "purge_identity_records", "render_pending_receipts"}
+    periodic = {"settle_or_expire_payments", "purge_identity_records", "render_pending_documents"}
     for queue in (ours, theirs):
         assert periodic <= {job.name for job in queue.huey.read_periodic(QUARTER_PAST)}
     theirs.enqueue(send_refund_task, 7)

@@ -121,7 +121,7 @@ def test_qr_code_leads_to_the_verify_page(paid, payer, dbsession, tmp_path, test
 
 
 def test_verify_unknown_and_rate_limited(testapp, wsgi_app):
-    from portal.receipts.ratelimit import verify_limiter
+    from portal.documents.ratelimit import verify_limiter
 
     limiter = verify_limiter(wsgi_app.registry)
     limiter._hits.clear()

@@ -14,7 +14,7 @@ from collections import OrderedDict, deque
 
 from pyramid.registry import Registry
 
-_VERIFY_LIMITER = "receipts.verify_limiter"
+_VERIFY_LIMITER = "documents.verify_limiter"
 
 
 class RateLimiter:
