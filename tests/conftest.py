@@ -15,7 +15,6 @@ import pytest
 import webtest
 from alembic.config import Config
 from sqlalchemy import create_engine, text
-from sqlalchemy.orm import sessionmaker
 
 import portal
 from alembic import command
@@ -162,8 +161,9 @@ def _empty_tables(request):
 
 @pytest.fixture
 def dbsession(wsgi_app, engine):
-    """A plain session for arranging and checking data, on the plain engine."""
-    session = sessionmaker(bind=engine, expire_on_commit=False)()
+    """A session of the app's own factory (its registry, its listeners) for arranging and
+    checking data, on the plain engine."""
+    session = wsgi_app.registry["dbsession_factory"](bind=engine)
     yield session
     session.rollback()
     session.close()
