@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 import uuid
 
-from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther, HTTPServiceUnavailable
+from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.renderers import render_to_response
 from pyramid.response import Response
 from pyramid.view import view_config
@@ -32,7 +32,7 @@ from portal.billing.payments import create_payment
 from portal.i18n import _
 from portal.identity.assurance import PAY, require_assurance
 from portal.money import Money
-from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
+from portal.refusals import CONFLICT, INVALID, UNAVAILABLE, FieldError, Refusal
 from portal.web import form_refused
 
 log = logging.getLogger(__name__)
@@ -264,10 +264,9 @@ def certificate(context, request):
     if found is None:
         raise HTTPNotFound()
     if found.pdf is None:
-        raise HTTPServiceUnavailable(
-            detail=request.localizer.translate(
-                _("The certificate is being prepared. Try again in a minute.")
-            ),
+        raise Refusal(
+            UNAVAILABLE,
+            _("The certificate is being prepared. Try again in a minute."),
             headers={"Retry-After": "30"},
         )
     response = Response(
