@@ -17,6 +17,7 @@ FEATURES = (
     "portal.health",
     "portal.tasks",
     "portal.billing",
+    "portal.documents",
     "portal.receipts",
     "portal.services",
     "portal.api",

@@ -16,7 +16,6 @@ import pytest
 import webtest
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.orm import Session, sessionmaker
 
 import portal
 from alembic import command
@@ -193,26 +192,24 @@ def rollback_engine(database_url):
 
 @pytest.fixture
 def dbsession(request):
-    """A session for arranging and checking data.
+    """A session of the app's own factory (its registry, its listeners) for arranging and
+    checking data.
 
-    In a test that commits for real (:func:`commits_for_real`) it is a plain session on the
-    plain engine. In any other test it is joined to an outer transaction rolled back when the
-    test ends, its commits only releasing SAVEPOINTs (as warehouse's tests do): cheaper than
-    committing and then emptying every table. The app is built in both cases, so billing's
-    subscribers are the same whichever tests ran before.
+    In a test that commits for real (:func:`commits_for_real`) it is bound to the plain
+    engine. In any other test it is joined to an outer transaction rolled back when the test
+    ends, its commits only releasing SAVEPOINTs (as warehouse's tests do): cheaper than
+    committing and then emptying every table.
     """
-    request.getfixturevalue("wsgi_app")
+    factory = request.getfixturevalue("wsgi_app").registry["dbsession_factory"]
     if commits_for_real(request):
-        session = sessionmaker(bind=request.getfixturevalue("engine"), expire_on_commit=False)()
+        session = factory(bind=request.getfixturevalue("engine"))
         yield session
         session.rollback()
         session.close()
         return
     with request.getfixturevalue("rollback_engine").connect() as connection:
         outer = connection.begin()
-        session = Session(
-            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-        )
+        session = factory(bind=connection, join_transaction_mode="create_savepoint")
         yield session
         session.close()
         outer.rollback()

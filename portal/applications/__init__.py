@@ -10,6 +10,9 @@ from portal.i18n import _
 
 def includeme(config) -> None:
     from portal.applications.catalogue import SERVICES
+    from portal.applications.certificates import CertificateKind
+    from portal.applications.workflow import close_rejected_bill, queue_paid_applications
+    from portal.billing.events import PaymentSucceeded, RefundSucceeded
 
     for service in SERVICES:
         config.add_public_service(service)
@@ -44,4 +47,7 @@ def includeme(config) -> None:
         "/backoffice/applications/{application}/reject",
         **application,
     )
+    config.add_subscriber(queue_paid_applications, PaymentSucceeded)
+    config.add_subscriber(close_rejected_bill, RefundSucceeded)
+    config.add_document_kind(CertificateKind(config.registry))
     config.add_navigation_item("applications", _("Applications"), "account")

@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 import uuid
 
-from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
+from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther, HTTPServiceUnavailable
 from pyramid.renderers import render_to_response
 from pyramid.response import Response
 from pyramid.view import view_config
@@ -20,7 +20,6 @@ from portal.applications.models import Application
 from portal.applications.workflow import (
     ApplicationRefused,
     application_services,
-    notice_payments,
     save_draft,
     service_record,
     start_draft,
@@ -147,7 +146,6 @@ def applications(request):
             .limit(APPLICATIONS_SHOWN)
         )
     )
-    notice_payments(request.dbsession, mine)
     translate = request.localizer.translate
     services = application_services(request.registry)
     return {
@@ -191,7 +189,6 @@ def edit_post(context, request):
 
 def application_values(request, application: Application) -> dict:
     """What both the citizen's and the clerk's page show about an application."""
-    notice_payments(request.dbsession, [application])
     translate = request.localizer.translate
     plugin = application_services(request.registry).get(application.service.code)
     return {
@@ -232,7 +229,6 @@ def pay(context, request):
     """Create the payment of the application's bill alone, then go to the provider."""
     require_assurance(request, PAY)
     application = context.application
-    notice_payments(request.dbsession, [application])
     if application.status != state.AWAITING_PAYMENT:
         return refused(request, 409, "This application has nothing to pay.")
     try:
@@ -259,9 +255,18 @@ def pay(context, request):
 
 @view_config(route_name="application_certificate", request_method="GET", permission="download")
 def certificate(context, request):
+    """The stored, signed bytes; "being prepared" in the moment between the clerk's decision
+    and the rendering that follows its commit."""
     found = context.application.certificate
     if found is None:
         raise HTTPNotFound()
+    if found.pdf is None:
+        raise HTTPServiceUnavailable(
+            detail=request.localizer.translate(
+                _("The certificate is being prepared. Try again in a minute.")
+            ),
+            headers={"Retry-After": "30"},
+        )
     response = Response(
         body=found.pdf,
         content_type="application/pdf",

@@ -1,5 +1,5 @@
-"""What happens to an application: drafts, submission (a bill is issued), payment noticed from
-the ledger, and a clerk's decision (a certificate, or the fee refunded)."""
+"""What happens to an application: drafts, submission (a bill is issued), the fee paid (billing
+announces it), and a clerk's decision (a certificate, or the fee refunded)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from portal.applications import state
 from portal.applications.models import Application, ApplicationEvent
-from portal.billing import ledger
 from portal.billing import state as payment_state
-from portal.billing.bills import issue_bill
+from portal.billing.bills import OVERPAID, PAID, cancel_bill, issue_bill, with_status
+from portal.billing.events import PaymentSucceeded, RefundSucceeded
 from portal.billing.models import Payment, PaymentAllocation
 from portal.billing.payments import request_refund
 from portal.db import utcnow
@@ -117,27 +117,42 @@ def settled_payment(dbsession, bill_id: int) -> tuple[Payment, PaymentAllocation
     return None if row is None else (row[0], row[1])
 
 
-def notice_payments(dbsession, applications: list[Application]) -> None:
-    """Move applications whose bill the ledger shows paid into their department's queue.
-
-    Called wherever applications are listed or shown, so it does not matter which way the
-    payment was settled (notification, status query, the periodic job, the API).
+def queue_paid_applications(event: PaymentSucceeded) -> None:
+    """Move the applications whose bill ``event``'s payment settled into their department's
+    queue, in the payment's own transaction: however the payment was settled (notification,
+    status query, the periodic job, the API), the application is in the queue when it commits.
     """
-    waiting = [a for a in applications if a.status == state.AWAITING_PAYMENT and a.bill_id]
-    if not waiting:
-        return
-    balances = ledger.bill_balances(dbsession, [a.bill_id for a in waiting])
-    for application in waiting:
-        if balances[application.bill_id] > 0 or application.bill.cancelled_at is not None:
-            continue
-        paid = settled_payment(dbsession, application.bill_id)
-        state.transition(
-            dbsession,
-            application,
-            state.IN_QUEUE,
-            "",
-            at=paid[0].settled_at if paid and paid[0].settled_at else None,
+    dbsession, payment = event.dbsession, event.payment
+    waiting = list(
+        dbsession.scalars(
+            select(Application).where(
+                Application.bill_id.in_([a.bill_id for a in payment.allocations]),
+                Application.status == state.AWAITING_PAYMENT,
+            )
         )
+    )
+    for application, view in zip(
+        waiting, with_status(dbsession, [a.bill for a in waiting]), strict=True
+    ):
+        if view.status in (PAID, OVERPAID):
+            state.transition(dbsession, application, state.IN_QUEUE, "", at=payment.settled_at)
+
+
+def close_rejected_bill(event: RefundSucceeded) -> None:
+    """Cancel the bill of a rejected application once its fee's refund is confirmed.
+
+    A refund makes a bill owed again (see :func:`portal.billing.payments.post_refund`); the fee
+    of a rejected application is not owed, so its bill is cancelled in the refund's own
+    transaction, which leaves the payer's account and the service's revenue both back at zero.
+    """
+    dbsession, refund = event.dbsession, event.refund
+    application = dbsession.scalar(select(Application).where(Application.refund_id == refund.id))
+    if application is None or application.bill is None or application.bill.cancelled_at:
+        return
+    cancel_bill(dbsession, application.bill, "Application rejected; the fee was refunded")
+    log.info(
+        "bill %s of rejected application %s cancelled", application.bill_id, application.public_id
+    )
 
 
 def decide_approve(dbsession, application: Application, clerk, note: str) -> None:

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from portal.billing.ledger import AlreadyPosted
+from portal.billing.ledger import AlreadyPosted, guard_append_only
 from portal.billing.providers import provider_from_settings
 from portal.billing.surcharges import add_bill_surcharge
 from portal.i18n import _
@@ -16,6 +16,7 @@ def payment_timeout(settings) -> dt.timedelta:
 def includeme(config) -> None:
     settings = config.get_settings()
     config.add_directive("add_bill_surcharge", add_bill_surcharge)
+    guard_append_only(config.registry["dbsession_factory"])
     provider = provider_from_settings(settings)
     config.registry["payment_provider"] = provider
     config.add_form_target(provider.origin)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_
 from sqlalchemy.orm import Session
 
-from portal.billing import ledger
+from portal.billing import events, ledger
 from portal.billing.ledger import Line
 from portal.billing.models import Bill, BillLine
 from portal.billing.reference import creditor_reference
@@ -113,6 +113,7 @@ def cancel_bill(dbsession: Session, bill: Bill, reason: str) -> None:
             [Line(receivable, kind, -amount, bill.id), Line(revenue, revenue_kind, amount)],
         )
     dbsession.flush()
+    events.announce(events.BillCancelled(bill, dbsession))
 
 
 def status_condition(status: str):

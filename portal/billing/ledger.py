@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from portal.billing.models import Bill, JournalEntry, JournalTransaction, LedgerAccount
 from portal.money import Money
@@ -171,7 +171,12 @@ def bill_outstanding():
     )
 
 
-@event.listens_for(Session, "before_flush")
+def guard_append_only(session_factory: sessionmaker[Session]) -> None:
+    """Refuse, in the sessions ``session_factory`` makes, to change or delete posted entries
+    (the database refuses it too; this says why before the statement is sent)."""
+    event.listen(session_factory, "before_flush", _append_only)
+
+
 def _append_only(session, flush_context, instances) -> None:
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, JournalEntry | JournalTransaction) and (

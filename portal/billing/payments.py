@@ -264,7 +264,7 @@ def _apply_provider_payment(
         payment.method = report.method
         payment.settled_at = utcnow()
         overpaid = _post_settlement(dbsession, payment)
-        events.notify(dbsession, events.PaymentSucceeded(payment))
+        events.announce(events.PaymentSucceeded(payment, dbsession))
         if overpaid:
             excess = overpaid_by_bill(dbsession, payment)
             if excess:
@@ -562,4 +562,4 @@ def post_refund(dbsession: Session, refund: Refund) -> None:
         f"refund of {refund.amount} confirmed by the provider",
     )
     dbsession.flush()
-    events.notify(dbsession, events.RefundSucceeded(refund))
+    events.announce(events.RefundSucceeded(refund, dbsession))

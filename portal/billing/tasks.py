@@ -6,14 +6,15 @@ import datetime as dt
 import logging
 
 from huey import crontab
+from pyramid.registry import Registry
 from sqlalchemy import delete, select
 
 from portal.billing import state
 from portal.billing.models import IdempotencyKey, Payment, Refund
 from portal.billing.payments import apply_provider_payment, send_refund
-from portal.billing.providers import ProviderUnavailable
+from portal.billing.providers import ProviderUnavailable, payment_provider
 from portal.db import utcnow
-from portal.tasks import enqueue_after_commit, huey, registry, task_dbsession
+from portal.tasks import enqueue, enqueue_after_commit, periodic_task, task, task_dbsession
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +24,12 @@ LATE_SUCCESS_WINDOW = dt.timedelta(hours=24)
 IDEMPOTENCY_KEY_LIFETIME = dt.timedelta(hours=48)
 
 
-@huey.task(retries=8, retry_delay=30)
-def send_refund_task(refund_id: int) -> None:
-    with task_dbsession() as dbsession:
+@task(retries=8, retry_delay=30)
+def send_refund_task(registry: Registry, refund_id: int) -> None:
+    with task_dbsession(registry) as dbsession:
         refund = dbsession.get(Refund, refund_id)
         try:
-            send_refund(dbsession, refund, registry()["payment_provider"])
+            send_refund(dbsession, refund, payment_provider(registry))
         except ProviderUnavailable:
             log.warning("refund %s: provider unavailable, will retry", refund.public_id)
             raise
@@ -38,13 +39,13 @@ def send_refund_after_commit(request, refund: Refund) -> None:
     enqueue_after_commit(request, send_refund_task, refund.id)
 
 
-@huey.periodic_task(crontab(minute="*"))
-def settle_or_expire_payments() -> None:
+@periodic_task(crontab(minute="*"))
+def settle_or_expire_payments(registry: Registry) -> None:
     """Ask the provider about payments still in progress, and about those that expired
     recently (a payer may have finished just in time on a card that never notifies); expire
     those past their time."""
     recently = utcnow() - LATE_SUCCESS_WINDOW
-    with task_dbsession() as dbsession:
+    with task_dbsession(registry) as dbsession:
         ids = list(
             dbsession.scalars(
                 select(Payment.id).where(
@@ -54,13 +55,13 @@ def settle_or_expire_payments() -> None:
             )
         )
     for payment_id in ids:
-        settle_or_expire(payment_id)
+        settle_or_expire(registry, payment_id)
 
 
-def settle_or_expire(payment_id: int) -> None:
-    provider = registry()["payment_provider"]
+def settle_or_expire(registry: Registry, payment_id: int) -> None:
+    provider = payment_provider(registry)
     refunds = []
-    with task_dbsession() as dbsession:
+    with task_dbsession(registry) as dbsession:
         payment = dbsession.get(Payment, payment_id)
         if payment.status not in (*state.IN_PROGRESS, state.EXPIRED):
             return
@@ -76,12 +77,12 @@ def settle_or_expire(payment_id: int) -> None:
             log.info("payment %s expired", payment.public_id)
         refund_ids = [refund.id for refund in refunds]
     for refund_id in refund_ids:
-        send_refund_task(refund_id)
+        enqueue(registry, send_refund_task, refund_id)
 
 
-@huey.periodic_task(crontab(minute="7", hour="*"))
-def purge_idempotency_keys() -> None:
-    with task_dbsession() as dbsession:
+@periodic_task(crontab(minute="7", hour="*"))
+def purge_idempotency_keys(registry: Registry) -> None:
+    with task_dbsession(registry) as dbsession:
         dbsession.execute(
             delete(IdempotencyKey).where(
                 IdempotencyKey.created_at < utcnow() - IDEMPOTENCY_KEY_LIFETIME

@@ -10,7 +10,7 @@ import sys
 
 from pyramid.paster import bootstrap, setup_logging
 
-from portal.billing.providers import ProviderRefused, ProviderUnavailable
+from portal.billing.providers import ProviderRefused, ProviderUnavailable, payment_provider
 from portal.billing.reconciliation import format_report, reconcile
 
 DISCREPANCIES = 1
@@ -40,7 +40,7 @@ def main(argv=None) -> int:
         request = env["request"]
         with request.tm:
             try:
-                result = reconcile(request.dbsession, request.registry["payment_provider"], day)
+                result = reconcile(request.dbsession, payment_provider(request.registry), day)
             except (ProviderUnavailable, ProviderRefused) as error:
                 print(f"the settlement report of {day} could not be fetched: {error}")
                 return PROVIDER_FAILED

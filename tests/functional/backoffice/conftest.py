@@ -69,7 +69,7 @@ def managed(session, payment: Payment) -> Payment:
 
 def settle(provider, payment: Payment, report=None) -> None:
     """Apply what the provider says about ``payment`` (or ``report``) and commit."""
-    with task_dbsession() as session:
+    with task_dbsession(factories.app_registry(payment)) as session:
         report = report or provider.query_payment(payment.public_id)
         apply_provider_payment(session, managed(session, payment), report, "test")
 

@@ -20,6 +20,7 @@ from portal.billing.reconciliation import reconcile
 from portal.money import Money
 from portal.scripts import reconcile as script
 from portal.tasks import task_dbsession
+from tests import factories
 from tests.functional.backoffice.conftest import managed, settle
 
 
@@ -29,7 +30,7 @@ def today() -> dt.date:
 
 def record_refund(payment, minor: int) -> str:
     """A refund recorded in the portal (not yet sent); its reference."""
-    with task_dbsession() as session:
+    with task_dbsession(factories.app_registry(payment)) as session:
         payment = managed(session, payment)
         bill_id = payment.allocations[0].bill_id
         made = request_refund(
@@ -45,7 +46,7 @@ def the_refund(session, reference: str) -> Refund:
 def refund(provider, payment, minor: int) -> str:
     """A refund recorded, sent to the provider and posted, as the refund task does."""
     reference = record_refund(payment, minor)
-    with task_dbsession() as session:
+    with task_dbsession(factories.app_registry(payment)) as session:
         send_refund(session, the_refund(session, reference), provider)
     return reference
 
@@ -100,7 +101,7 @@ def inconsistent_day(own_payments, own_provider, own_sandbox, dbsession, consist
     generous = own_payments.settled(amount=10_00)
     reference = record_refund(generous, 2_00)
     own_provider.refund(generous.provider_payment_id, Money(3_00, "EUR"), reference)
-    with task_dbsession() as session:
+    with task_dbsession(factories.app_registry(generous)) as session:
         post_refund(session, the_refund(session, reference))
     made["generous_refund"] = reference
     return made

@@ -97,7 +97,9 @@ def test_three_d_secure_challenge(payer, ana_bills, dbsession, sandbox, code, ou
     assert the_payment(dbsession).status == outcome
 
 
-def test_no_notification_is_found_out_by_asking_the_provider(payer, ana_bills, dbsession, sandbox):
+def test_no_notification_is_found_out_by_asking_the_provider(
+    payer, ana_bills, dbsession, sandbox, wsgi_app
+):
     from portal.billing.tasks import settle_or_expire_payments
 
     hosted = payer.checkout(payer.pay(ana_bills))
@@ -105,7 +107,7 @@ def test_no_notification_is_found_out_by_asking_the_provider(payer, ana_bills, d
     payment = the_payment(dbsession)
     assert notifications_for(sandbox, payment.public_id, timeout=0.5) == []
     assert the_payment(dbsession).status == state.STARTED
-    settle_or_expire_payments.call_local()
+    settle_or_expire_payments(wsgi_app.registry)
     assert the_payment(dbsession).status == state.SUCCEEDED
     assert statuses(dbsession, ana_bills) == ["paid", "paid"]
     assert settlements(dbsession, payment) == 1
@@ -121,7 +123,7 @@ def test_result_page_waits_then_shows_the_outcome(payer, ana_bills, dbsession, s
     assert "Paid" in done.text and 'http-equiv="refresh"' not in done.text
 
 
-def test_duplicate_and_late_notifications_post_once(payer, ana_bills, dbsession, sandbox):
+def test_duplicate_and_late_notifications_post_once(payer, ana_bills, dbsession, sandbox, wsgi_app):
     hosted = payer.checkout(payer.pay(ana_bills[:1]))
     payer.enter_card(hosted, SUCCESS)
     payment = the_payment(dbsession)
@@ -132,7 +134,7 @@ def test_duplicate_and_late_notifications_post_once(payer, ana_bills, dbsession,
     # a differently-numbered but stale report of the same payment changes nothing either
     from portal.billing.tasks import settle_or_expire
 
-    settle_or_expire(payment.id)
+    settle_or_expire(wsgi_app.registry, payment.id)
     assert settlements(dbsession, payment) == 1
     assert statuses(dbsession, ana_bills) == ["paid", "open"]
 
@@ -197,7 +199,9 @@ def test_second_payment_of_a_bill_in_progress_is_refused(payer, ana_bills, dbses
     assert way_on["href"] == f"/payments/{in_progress.public_id}"
 
 
-def test_payment_expires_and_a_late_success_is_still_posted(payer, ana_bills, dbsession, sandbox):
+def test_payment_expires_and_a_late_success_is_still_posted(
+    payer, ana_bills, dbsession, sandbox, wsgi_app
+):
     import datetime as dt
 
     from portal.billing.tasks import settle_or_expire
@@ -206,7 +210,7 @@ def test_payment_expires_and_a_late_success_is_still_posted(payer, ana_bills, db
     payment = the_payment(dbsession)
     payment.expires_at = payment.created_at - dt.timedelta(minutes=1)
     dbsession.commit()
-    settle_or_expire(payment.id)
+    settle_or_expire(wsgi_app.registry, payment.id)
     assert the_payment(dbsession).status == state.EXPIRED
     payer.enter_card(hosted, SUCCESS)
     deliver(payer.app, notifications_for(sandbox, payment.public_id)[0])
@@ -257,7 +261,7 @@ def test_history_days_are_the_portals_days(payer, ana_bills, dbsession):
 
 
 def test_late_success_without_notification_is_found_after_expiry(
-    payer, ana_bills, dbsession, sandbox
+    payer, ana_bills, dbsession, sandbox, wsgi_app
 ):
     import datetime as dt
 
@@ -267,9 +271,9 @@ def test_late_success_without_notification_is_found_after_expiry(
     payment = the_payment(dbsession)
     payment.expires_at = payment.created_at - dt.timedelta(minutes=1)
     dbsession.commit()
-    settle_or_expire(payment.id)
+    settle_or_expire(wsgi_app.registry, payment.id)
     assert the_payment(dbsession).status == state.EXPIRED
     payer.enter_card(hosted, SILENT)  # paid just in time; the provider never says so by itself
-    settle_or_expire_payments.call_local()
+    settle_or_expire_payments(wsgi_app.registry)
     assert the_payment(dbsession).status == state.SUCCEEDED
     assert statuses(dbsession, ana_bills) == ["paid", "open"]

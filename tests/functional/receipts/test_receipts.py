@@ -120,16 +120,17 @@ def test_qr_code_leads_to_the_verify_page(paid, payer, dbsession, tmp_path, test
     assert "Ana" not in shown.text  # nothing personal
 
 
-def test_verify_unknown_and_rate_limited(testapp):
-    from portal.receipts.views import verify_limiter
+def test_verify_unknown_and_rate_limited(testapp, wsgi_app):
+    from portal.documents.ratelimit import verify_limiter
 
-    verify_limiter._hits.clear()
+    limiter = verify_limiter(wsgi_app.registry)
+    limiter._hits.clear()
     assert "Unknown" in testapp.get("/verify/ABCDEFGHJK", status=404).text
-    for _ in range(verify_limiter.limit - 1):
+    for _ in range(limiter.limit - 1):
         testapp.get("/verify/ABCDEFGHJK", status=404)
     response = testapp.get("/verify/ABCDEFGHJK", status=429)
     assert response.headers["Retry-After"] == "60"
-    verify_limiter._hits.clear()
+    limiter._hits.clear()
 
 
 def test_other_people_cannot_download_my_receipt(paid, dbsession, testapp, devidp):
