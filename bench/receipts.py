@@ -69,6 +69,7 @@ from weasyprint import HTML, Attachment
 from portal.billing.bills import BillLineInput, issue_bill
 from portal.billing.payments import apply_provider_payment, create_payment, start_payment
 from portal.billing.providers import ProviderPayment, StartedPayment
+from portal.catalogue.models import Service
 from portal.db import get_session_factory
 from portal.devidp.idp import DevIdP
 from portal.identity.models import Department, User
@@ -79,7 +80,6 @@ from portal.receipts.render import ASSETS, PackagedAssetsOnly, _environment, qr_
 from portal.receipts.signing import ReceiptSigner
 from portal.scripts.dev_keys import SIGNING_EXTENSIONS
 from portal.selfsigned import ensure_self_signed
-from portal.services.models import Service
 
 TEMPLATE = "receipts/receipt.jinja2"
 PERSONA = "citizen-ana"

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from portal.billing.bills import BillLineInput, issue_bill
 from portal.billing.payments import create_payment
+from portal.catalogue.models import Service
 from portal.identity.models import Department, User
 from portal.money import Money
-from portal.services.models import Service
 
 _numbers = itertools.count(1)
 

@@ -28,10 +28,10 @@ from portal.applications.workflow import (
 )
 from portal.billing.payments import PaymentRefused
 from portal.billing.tasks import send_refund_after_commit
+from portal.catalogue.models import Service
 from portal.i18n import _
 from portal.identity.assurance import CLERK, require_assurance
 from portal.identity.pii import masked, national_id_of
-from portal.services.models import Service
 
 log = logging.getLogger(__name__)
 

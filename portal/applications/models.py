@@ -10,9 +10,9 @@ from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.billing.models import Bill, Refund, new_public_id
+from portal.catalogue.models import Service
 from portal.db import Base, utcnow
 from portal.identity.models import User
-from portal.services.models import Service
 
 
 class Application(Base):

@@ -15,11 +15,11 @@ from portal.billing import state as payment_state
 from portal.billing.bills import issue_bill
 from portal.billing.models import Payment, PaymentAllocation
 from portal.billing.payments import request_refund
+from portal.catalogue.interfaces import APPLICATION, public_services
+from portal.catalogue.models import Service
 from portal.db import utcnow
 from portal.identity.models import Department
 from portal.money import Money
-from portal.services.interfaces import APPLICATION, public_services
-from portal.services.models import Service
 
 log = logging.getLogger(__name__)
 

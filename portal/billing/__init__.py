@@ -2,9 +2,13 @@
 
 import datetime as dt
 
+from pyramid.events import BeforeRender
+
 from portal.billing.ledger import AlreadyPosted
+from portal.billing.payment_documents import add_payment_documents
 from portal.billing.providers import provider_from_settings
 from portal.billing.surcharges import add_bill_surcharge
+from portal.billing.templating import add_globals
 from portal.i18n import _
 from portal.web import conflict
 
@@ -16,6 +20,8 @@ def payment_timeout(settings) -> dt.timedelta:
 def includeme(config) -> None:
     settings = config.get_settings()
     config.add_directive("add_bill_surcharge", add_bill_surcharge)
+    config.add_directive("add_payment_documents", add_payment_documents)
+    config.add_subscriber(add_globals, BeforeRender)
     provider = provider_from_settings(settings)
     config.registry["payment_provider"] = provider
     config.add_form_target(provider.origin)

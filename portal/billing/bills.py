@@ -11,6 +11,7 @@ from portal.billing import ledger
 from portal.billing.ledger import Line
 from portal.billing.models import Bill, BillLine
 from portal.billing.reference import creditor_reference
+from portal.catalogue.interfaces import BillLineInput
 from portal.db import utcnow
 from portal.i18n import _
 from portal.money import Money
@@ -32,12 +33,6 @@ LABELS = {
 
 class BillError(ValueError):
     """A bill that cannot be issued or changed as asked; the message says why."""
-
-
-@dataclass(frozen=True)
-class BillLineInput:
-    description: str
-    amount: Money
 
 
 def issue_bill(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     BigInteger,
@@ -22,12 +21,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.catalogue.models import Service
 from portal.db import Base, utcnow
 from portal.identity.models import Organisation, User
 from portal.money import Money
-
-if TYPE_CHECKING:  # the mapper resolves "Service" by name; importing it here would be circular
-    from portal.services.models import Service
 
 
 def new_public_id() -> str:

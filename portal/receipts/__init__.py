@@ -6,6 +6,7 @@ from portal.receipts.issuing import ReceiptIssuer
 from portal.receipts.models import CREDIT_NOTE, RECEIPT
 from portal.receipts.signing import ReceiptSigner
 from portal.receipts.tasks import render_after_commit
+from portal.receipts.views import documents_by_payment
 
 
 def includeme(config) -> None:
@@ -23,6 +24,7 @@ def includeme(config) -> None:
 
     events.subscribe(events.PaymentSucceeded, "receipts", issue_receipt)
     events.subscribe(events.RefundSucceeded, "receipts", issue_credit_note)
+    config.add_payment_documents(documents_by_payment)
     config.add_route(
         "receipt_pdf", "/receipts/{number}.pdf", factory="portal.receipts.views.receipt_factory"
     )

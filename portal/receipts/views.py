@@ -40,6 +40,15 @@ class ReceiptContext:
         return [entry for entry in payment_acl if entry[2] == "view"]
 
 
+def documents_by_payment(dbsession, payment_ids: list[int]) -> dict[int, list[Receipt]]:
+    """The receipts and credit notes of ``payment_ids``, for billing's payment pages."""
+    found: dict[int, list[Receipt]] = {}
+    query = select(Receipt).where(Receipt.payment_id.in_(payment_ids)).order_by(Receipt.id)
+    for receipt in dbsession.scalars(query):
+        found.setdefault(receipt.payment_id, []).append(receipt)
+    return found
+
+
 def receipt_factory(request) -> ReceiptContext:
     number = request.matchdict["number"]
     receipt = request.dbsession.scalar(select(Receipt).where(Receipt.number == number[:32]))

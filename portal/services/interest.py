@@ -24,9 +24,9 @@ from sqlalchemy import func, select
 from portal.billing import ledger
 from portal.billing.bills import BillLineInput, issue_bill, with_status
 from portal.billing.models import Bill
+from portal.catalogue.interfaces import TAX, public_services
 from portal.i18n import _
 from portal.money import Money
-from portal.services.interfaces import TAX, public_services
 from portal.services.models import LateInterestCharge
 from portal.settings import SettingsError
 
