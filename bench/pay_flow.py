@@ -51,7 +51,7 @@ from sqlalchemy import create_engine, select
 
 import portal.models  # noqa: F401  (all models, in an order free of import cycles)
 from alembic import command
-from portal.billing.bills import BillLineInput, issue_bill
+from portal.billing import BillLineInput, issue_bill
 from portal.billing.reference import creditor_reference
 from portal.catalogue.models import Service
 from portal.db import get_session_factory

@@ -66,7 +66,7 @@ from pyramid.paster import get_appsettings
 from sqlalchemy import create_engine, select
 from weasyprint import HTML, Attachment
 
-from portal.billing.bills import BillLineInput, issue_bill
+from portal.billing import BillLineInput, issue_bill
 from portal.billing.payments import apply_provider_payment, create_payment, start_payment
 from portal.billing.providers import ProviderPayment, StartedPayment
 from portal.catalogue.models import Service

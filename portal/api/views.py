@@ -20,7 +20,7 @@ from portal.api.validation import (
     cancel_request,
     json_object,
 )
-from portal.billing.bills import BillError, BillLineInput, cancel_bill, issue_bill, with_status
+from portal.billing import BillError, BillLineInput, cancel_bill, issue_bill, with_status
 from portal.billing.models import Bill, Payment, PaymentAllocation
 from portal.catalogue.interfaces import TAX, public_service
 from portal.identity.models import Organisation, User

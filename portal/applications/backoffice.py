@@ -26,8 +26,7 @@ from portal.applications.workflow import (
     decide_reject,
     notice_payments,
 )
-from portal.billing.payments import PaymentRefused
-from portal.billing.tasks import send_refund_after_commit
+from portal.billing import PaymentRefused, send_refund_after_commit
 from portal.catalogue.models import Service
 from portal.i18n import _
 from portal.identity.assurance import CLERK, require_assurance

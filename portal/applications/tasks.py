@@ -1,6 +1,6 @@
 """Closing the bill of a rejected application once its fee has been refunded.
 
-A refund makes a bill owed again (see :func:`portal.billing.payments.post_refund`); the fee of
+A refund makes a bill owed again (see :func:`portal.billing.request_refund`); the fee of
 a rejected application is not owed, so its bill is cancelled once the provider confirmed the
 refund, which leaves the payer's account and the service's revenue both back at zero.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from portal.applications.models import Application
-from portal.billing.bills import cancel_bill
+from portal.billing import REFUND_SUCCEEDED, cancel_bill
 from portal.tasks import enqueue_after_commit, huey, task_dbsession
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def close_rejected_bill(application_id: int) -> None:
         if bill is None or bill.cancelled_at is not None:
             return
         refund = application.refund
-        if refund is not None and refund.status != "succeeded":
+        if refund is not None and refund.status != REFUND_SUCCEEDED:
             raise RefundPending(f"refund {refund.public_id} not confirmed yet")
         cancel_bill(dbsession, bill, "Application rejected; the fee was refunded")
         log.info("bill %s of rejected application %s cancelled", bill.id, application.public_id)

@@ -10,11 +10,7 @@ from sqlalchemy import select
 
 from portal.applications import state
 from portal.applications.models import Application, ApplicationEvent
-from portal.billing import ledger
-from portal.billing import state as payment_state
-from portal.billing.bills import issue_bill
-from portal.billing.models import Payment, PaymentAllocation
-from portal.billing.payments import request_refund
+from portal.billing import issue_bill, request_refund, settling_payment, with_status
 from portal.catalogue.interfaces import APPLICATION, public_services
 from portal.catalogue.models import Service
 from portal.db import utcnow
@@ -105,18 +101,6 @@ def submit(dbsession, plugin, application: Application, cleaned: dict[str, str],
     return bill
 
 
-def settled_payment(dbsession, bill_id: int) -> tuple[Payment, PaymentAllocation] | None:
-    """The payment that paid ``bill_id`` (the most recent one settled)."""
-    row = dbsession.execute(
-        select(Payment, PaymentAllocation)
-        .join(PaymentAllocation)
-        .where(PaymentAllocation.bill_id == bill_id, Payment.status.in_(payment_state.SETTLED))
-        .order_by(Payment.settled_at.desc(), Payment.id.desc())
-        .limit(1)
-    ).first()
-    return None if row is None else (row[0], row[1])
-
-
 def notice_payments(dbsession, applications: list[Application]) -> None:
     """Move applications whose bill the ledger shows paid into their department's queue.
 
@@ -126,11 +110,11 @@ def notice_payments(dbsession, applications: list[Application]) -> None:
     waiting = [a for a in applications if a.status == state.AWAITING_PAYMENT and a.bill_id]
     if not waiting:
         return
-    balances = ledger.bill_balances(dbsession, [a.bill_id for a in waiting])
-    for application in waiting:
-        if balances[application.bill_id] > 0 or application.bill.cancelled_at is not None:
+    views = with_status(dbsession, [a.bill for a in waiting])
+    for application, view in zip(waiting, views, strict=True):
+        if not view.settled:
             continue
-        paid = settled_payment(dbsession, application.bill_id)
+        paid = settling_payment(dbsession, application.bill_id)
         state.transition(
             dbsession,
             application,
@@ -149,7 +133,7 @@ def decide_approve(dbsession, application: Application, clerk, note: str) -> Non
 
 def decide_reject(dbsession, application: Application, clerk, reason: str):
     """Reject with ``reason`` and refund the fee; returns the refund to send after commit."""
-    paid = settled_payment(dbsession, application.bill_id) if application.bill_id else None
+    paid = settling_payment(dbsession, application.bill_id) if application.bill_id else None
     if not state.transition(dbsession, application, state.REJECTED, reason, clerk):
         raise ApplicationRefused(409, "Another clerk decided this application meanwhile.")
     application.decided_by = clerk

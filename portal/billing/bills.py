@@ -45,8 +45,10 @@ def issue_bill(
     lines: list[BillLineInput],
     payer_user=None,
     payer_organisation=None,
+    credit: tuple[str, str] | None = None,
 ) -> Bill:
-    """Create a bill and post what the payer now owes to the service."""
+    """Create a bill and post what the payer now owes to the service (to ``credit``, the
+    account and kind it is owed to, if not the service's revenue: a deposit's)."""
     if (payer_user is None) == (payer_organisation is None):
         raise BillError("a bill has exactly one payer: a person or an organisation")
     if not lines:
@@ -75,7 +77,7 @@ def issue_bill(
     dbsession.flush()
     bill.reference = creditor_reference(f"P{bill.id:09d}")
     receivable, kind = ledger.receivable_account(bill)
-    revenue, revenue_kind = ledger.revenue_account(service.code)
+    revenue, revenue_kind = credit or ledger.revenue_account(service.code)
     ledger.post(
         dbsession,
         "bill_issued",
@@ -98,7 +100,7 @@ def cancel_bill(dbsession, bill: Bill, reason: str) -> None:
     if outstanding > 0:
         amount = Money(outstanding, bill.currency)
         receivable, kind = ledger.receivable_account(bill)
-        revenue, revenue_kind = ledger.revenue_account(bill.service.code)
+        revenue, revenue_kind = ledger.issued_to(dbsession, bill)
         ledger.post(
             dbsession,
             "bill_cancelled",
@@ -147,6 +149,11 @@ class BillView:
     @property
     def payable(self) -> bool:
         return self.status in (OPEN, PARTLY_PAID)
+
+    @property
+    def settled(self) -> bool:
+        """Nothing left to pay, and not cancelled: paid in full (or more)."""
+        return self.status in (PAID, OVERPAID)
 
 
 def with_status(dbsession, bills: list[Bill]) -> list[BillView]:

@@ -20,14 +20,13 @@ from portal.billing.models import Bill, Payment, PaymentAllocation, Refund
 from portal.billing.payment_documents import documents_of
 from portal.billing.payments import (
     PaymentRefused,
-    apply_provider_payment,
     cancel_unstarted,
     create_payment,
     start_payment,
 )
 from portal.billing.providers import ProviderRefused, ProviderUnavailable
 from portal.billing.review import payer_names, review_rows
-from portal.billing.tasks import send_refund_after_commit
+from portal.billing.tasks import apply_report
 from portal.catalogue.models import Service
 from portal.dates import query_day
 from portal.i18n import _
@@ -276,14 +275,11 @@ def payment_page(context, request):
         except ProviderUnavailable:
             report = None
         if report is not None:
-            for refund in apply_provider_payment(
-                request.dbsession, payment, report, "provider status query"
-            ):
-                send_refund_after_commit(request, refund)
+            apply_report(request.dbsession, payment, report, "provider status query")
     bills = [allocation.bill for allocation in payment.allocations]
     refunded = request.dbsession.scalars(
         select(Refund.amount_minor).where(
-            Refund.payment_id == payment.id, Refund.status == "succeeded"
+            Refund.payment_id == payment.id, Refund.status == state.REFUND_SUCCEEDED
         )
     )
     return {

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from sqlalchemy import select, update
 
-from portal.billing.reference import printed
+from portal.billing import printed
 from portal.db import utcnow
 from portal.i18n import _, document_localizer
 from portal.money import Money

@@ -16,7 +16,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
 
-from portal.billing.resources import PaymentContext
+from portal.billing import PaymentContext
 from portal.i18n import _
 from portal.money import Money
 from portal.receipts.issuing import CODE_ALPHABET, display_code

@@ -13,7 +13,7 @@ import datetime as dt
 from pyramid.paster import bootstrap, setup_logging
 from sqlalchemy import select
 
-from portal.billing.bills import BillLineInput, issue_bill
+from portal.billing import BillLineInput, issue_bill
 from portal.billing.models import Bill
 from portal.catalogue.models import Service
 from portal.devidp.personas import PERSONAS

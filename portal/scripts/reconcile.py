@@ -10,8 +10,7 @@ import sys
 
 from pyramid.paster import bootstrap, setup_logging
 
-from portal.billing.providers import ProviderRefused, ProviderUnavailable
-from portal.billing.reconciliation import format_report, reconcile
+from portal.billing import ProviderRefused, ProviderUnavailable, format_report, reconcile
 
 DISCREPANCIES = 1
 PROVIDER_FAILED = 3

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pyramid.i18n import TranslationString
 from sqlalchemy import select
 
-from portal.billing.bills import BillLineInput, issue_bill
+from portal.billing import BillLineInput, issue_bill
 from portal.billing.models import Bill
 from portal.catalogue.interfaces import TAX, UTILITY
 from portal.i18n import _

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from portal.billing.bills import BillView, with_status
+from portal.billing import BillView, with_status
 from portal.billing.models import Bill
 from portal.catalogue.interfaces import UTILITY, public_services
 from portal.catalogue.models import Service
