@@ -66,8 +66,8 @@ from pyramid.paster import get_appsettings
 from sqlalchemy import create_engine, select
 from weasyprint import HTML, Attachment
 
-from portal.billing import BillLineInput, issue_bill
-from portal.billing.payments import apply_provider_payment, create_payment, start_payment
+from portal.billing import BillLineInput, create_payment, issue_bill
+from portal.billing.payments import apply_provider_payment, start_payment
 from portal.billing.providers import ProviderPayment, StartedPayment
 from portal.catalogue.models import Service
 from portal.db import get_session_factory

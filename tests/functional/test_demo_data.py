@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from portal.billing.bills import with_status
+from portal.billing import with_status
 from portal.billing.models import Bill
 from portal.catalogue.models import Service
 from portal.identity.models import Organisation, User

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from portal.billing.bills import BillLineInput, issue_bill
+from portal.billing import BillLineInput, issue_bill
 from portal.billing.models import Bill, Payment
 from portal.billing.payments import apply_provider_payment, start_payment
 from portal.billing.providers.sandbox import SandboxProvider

@@ -7,7 +7,7 @@ from pyramid.scripting import prepare
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from portal.billing.bills import with_status
+from portal.billing import with_status
 from portal.billing.models import Bill
 from portal.catalogue.models import Service
 from portal.db import utcnow

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from portal.billing.bills import BillLineInput, issue_bill
+from portal.billing import BillLineInput, issue_bill
 from portal.catalogue.models import Service
 from portal.money import Money
 from portal.services.fees import FeeNotFound, fee_for, schedule_in_force
