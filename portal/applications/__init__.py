@@ -5,12 +5,11 @@ billing core, and follows the application through the owning department's queue 
 certificate, or a rejection with the fee refunded.
 """
 
+from portal.applications.catalogue import SERVICES
 from portal.i18n import _
 
 
 def includeme(config) -> None:
-    from portal.applications.catalogue import SERVICES
-
     for service in SERVICES:
         config.add_public_service(service)
     application = {"factory": "portal.applications.resources.application_factory"}
