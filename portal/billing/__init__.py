@@ -30,7 +30,7 @@ from portal.billing.deposits import (
     release_deposit,
 )
 from portal.billing.ledger import AlreadyPosted
-from portal.billing.payment_documents import add_payment_documents
+from portal.billing.payment_documents import PaymentDocument, add_payment_documents
 from portal.billing.payments import (
     REFUNDABLE,
     PaymentRefused,
@@ -69,6 +69,7 @@ __all__ = [
     "BillView",
     "DepositError",
     "PaymentContext",
+    "PaymentDocument",
     "PaymentRefused",
     "ProviderRefused",
     "ProviderUnavailable",

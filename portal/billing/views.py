@@ -283,7 +283,7 @@ def payment_page(context, request):
         )
     )
     return {
-        "receipts": documents_of(request, [payment.id]).get(payment.id, []),
+        "documents": documents_of(request, [payment.id]).get(payment.id, []),
         "payment": payment,
         "bills": bills,
         "pending": payment.status in state.IN_PROGRESS,
@@ -341,7 +341,7 @@ def payments(request):
     shown = rows[:PAYMENTS_PER_PAGE]
     return {
         "payments": shown,
-        "receipts": documents_of(request, [p.id for p in shown]),
+        "documents": documents_of(request, [p.id for p in shown]),
         "page": page,
         "more": len(rows) > PAYMENTS_PER_PAGE,
         "statuses": list(state.TRANSITIONS),

@@ -16,7 +16,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
 
-from portal.billing import PaymentContext
+from portal.billing import PaymentContext, PaymentDocument
 from portal.i18n import _
 from portal.money import Money
 from portal.receipts.issuing import CODE_ALPHABET, display_code
@@ -40,12 +40,20 @@ class ReceiptContext:
         return [entry for entry in payment_acl if entry[2] == "view"]
 
 
-def documents_by_payment(dbsession, payment_ids: list[int]) -> dict[int, list[Receipt]]:
+def documents_by_payment(request, payment_ids: list[int]) -> dict[int, list[PaymentDocument]]:
     """The receipts and credit notes of ``payment_ids``, for billing's payment pages."""
-    found: dict[int, list[Receipt]] = {}
+    translate = request.localizer.translate
+    receipt_title, credit_note_title = translate(_("Receipt")), translate(_("Credit note"))
+    found: dict[int, list[PaymentDocument]] = {}
     query = select(Receipt).where(Receipt.payment_id.in_(payment_ids)).order_by(Receipt.id)
-    for receipt in dbsession.scalars(query):
-        found.setdefault(receipt.payment_id, []).append(receipt)
+    for receipt in request.dbsession.scalars(query):
+        ready = receipt.pdf is not None
+        url = request.route_path("receipt_pdf", number=receipt.number) if ready else None
+        found.setdefault(receipt.payment_id, []).append(
+            PaymentDocument(
+                receipt.number, receipt_title if receipt.kind == RECEIPT else credit_note_title, url
+            )
+        )
     return found
 
 
