@@ -13,6 +13,7 @@ from portal.billing import (
     hold_deposit,
     ledger,
     release_deposit,
+    settling_payment,
     with_status,
 )
 from portal.billing.models import Deposit, Payment
@@ -154,3 +155,27 @@ def test_cancelling_an_unpaid_deposit_takes_it_back_from_the_deposits_account(db
     assert balance(dbsession, HELD) == 0
     assert balance(dbsession, REVENUE) == 0
     assert balance(dbsession, f"receivable:user:{payer.id}") == 0
+
+
+def test_a_release_the_provider_refuses_fails_its_refund_and_says_why(
+    dbsession, provider, sandbox, payer
+):
+    deposit = lodge(dbsession, provider, sandbox, a_deposit(dbsession, payer))
+    payment, _share = settling_payment(dbsession, deposit.bill_id)
+    # the money was already given back at the provider, behind the portal's back
+    provider.refund(payment.provider_payment_id, eur(500_00), "refunded-at-the-provider")
+    with task_dbsession() as session:
+        release_deposit(session, in_session(session, deposit), "Stall returned clean")
+
+    dbsession.expire_all()
+    refund = dbsession.get(Deposit, deposit.id).refund
+    assert refund.status == "failed"
+    assert [(t.from_status, t.to_status, t.cause) for t in refund.transitions] == [
+        ("requested", "failed", "refused by the provider: refund_exceeds_remaining")
+    ]
+    payment = dbsession.get(Payment, payment.id)
+    assert payment.refunded_minor == 0 and payment.status == "succeeded"
+    assert payment.needs_attention == f"refund {refund.public_id} refused by the provider"
+    # the deposit is no longer held; what it credited the bill waits for a clerk
+    assert balance(dbsession, HELD) == 0
+    assert with_status(dbsession, [refund.lines[0].bill])[0].status == "overpaid"
