@@ -12,7 +12,7 @@ from pyramid.authorization import ACLHelper, Allow, Authenticated, Everyone
 from pyramid.csrf import SessionCSRFStoragePolicy
 from pyramid.security import NO_PERMISSION_REQUIRED
 
-from portal.requests import PortalRequest
+from portal.requests import Person, PortalRequest
 
 #: a view open to anyone, declared on purpose
 PUBLIC = NO_PERMISSION_REQUIRED
@@ -41,7 +41,7 @@ def service_principal(service_id: int) -> str:
     return f"service:{service_id}"
 
 
-def principals_for(user) -> list[str]:
+def principals_for(user: Person) -> list[str]:
     """Principals of a signed-in ``user``; one person can hold several roles."""
     principals = [Everyone, Authenticated, user_principal(user.id), ROLE_CITIZEN]
     for organisation in user.organisations:

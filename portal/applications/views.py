@@ -25,9 +25,7 @@ from portal.applications.workflow import (
     start_draft,
     submit,
 )
-from portal.billing import payment_timeout
-from portal.billing import state as payment_state
-from portal.billing.payments import PaymentRefused, create_payment
+from portal.billing import PAYMENT_IN_PROGRESS, PaymentRefused, create_payment, payment_timeout
 from portal.i18n import _
 from portal.identity.assurance import PAY, require_assurance
 from portal.money import Money
@@ -245,7 +243,7 @@ def pay(context, request):
         if (
             busy is not None
             and busy.payer_user_id == request.user.id
-            and busy.status in payment_state.IN_PROGRESS
+            and busy.status in PAYMENT_IN_PROGRESS
         ):
             return HTTPSeeOther(request.route_url("payment_checkout", public_id=busy.public_id))
         log.warning("application payment refused: %s", error.message)

@@ -12,6 +12,7 @@ from portal.billing import events, ledger
 from portal.billing.ledger import Line
 from portal.billing.models import Bill, BillLine
 from portal.billing.reference import creditor_reference
+from portal.catalogue.interfaces import BillLineInput
 from portal.db import utcnow
 from portal.i18n import _
 from portal.money import Money
@@ -35,12 +36,6 @@ class BillError(ValueError):
     """A bill that cannot be issued or changed as asked; the message says why."""
 
 
-@dataclass(frozen=True)
-class BillLineInput:
-    description: str
-    amount: Money
-
-
 def issue_bill(
     dbsession: Session,
     *,
@@ -51,8 +46,10 @@ def issue_bill(
     lines: list[BillLineInput],
     payer_user=None,
     payer_organisation=None,
+    credit: tuple[str, str] | None = None,
 ) -> Bill:
-    """Create a bill and post what the payer now owes to the service."""
+    """Create a bill and post what the payer now owes to the service (to ``credit``, the
+    account and kind it is owed to, if not the service's revenue: a deposit's)."""
     if (payer_user is None) == (payer_organisation is None):
         raise BillError("a bill has exactly one payer: a person or an organisation")
     if not lines:
@@ -81,7 +78,7 @@ def issue_bill(
     dbsession.flush()
     bill.reference = creditor_reference(f"P{bill.id:09d}")
     receivable, kind = ledger.receivable_account(bill)
-    revenue, revenue_kind = ledger.revenue_account(service.code)
+    revenue, revenue_kind = credit or ledger.revenue_account(service.code)
     ledger.post(
         dbsession,
         "bill_issued",
@@ -104,7 +101,7 @@ def cancel_bill(dbsession: Session, bill: Bill, reason: str) -> None:
     if outstanding > 0:
         amount = Money(outstanding, bill.currency)
         receivable, kind = ledger.receivable_account(bill)
-        revenue, revenue_kind = ledger.revenue_account(bill.service.code)
+        revenue, revenue_kind = ledger.issued_to(dbsession, bill)
         ledger.post(
             dbsession,
             "bill_cancelled",
@@ -154,6 +151,11 @@ class BillView:
     @property
     def payable(self) -> bool:
         return self.status in (OPEN, PARTLY_PAID)
+
+    @property
+    def settled(self) -> bool:
+        """Nothing left to pay, and not cancelled: paid in full (or more)."""
+        return self.status in (PAID, OVERPAID)
 
 
 def with_status(dbsession: Session, bills: list[Bill]) -> list[BillView]:

@@ -20,6 +20,8 @@ from portal.money import Money
 RECEIVABLE = "receivable"
 REVENUE = "revenue"
 CLEARING = "clearing"
+#: money held for payers (deposits) until it is given back or forfeited
+LIABILITY = "liability"
 
 
 class LedgerError(RuntimeError):
@@ -50,6 +52,25 @@ def revenue_account(service_code: str) -> tuple[str, str]:
 
 def clearing_account(provider: str) -> tuple[str, str]:
     return f"clearing:{provider}", CLEARING
+
+
+def deposits_account(service_code: str) -> tuple[str, str]:
+    return f"deposits:{service_code}", LIABILITY
+
+
+def issued_to(dbsession, bill) -> tuple[str, str]:
+    """The account a bill's issue was credited to (its service's revenue, or its deposits
+    account for a deposit), so that cancelling the bill takes the amount back from there."""
+    account = dbsession.scalar(
+        select(LedgerAccount)
+        .join(JournalEntry, JournalEntry.account_id == LedgerAccount.id)
+        .join(JournalTransaction, JournalEntry.transaction_id == JournalTransaction.id)
+        .where(
+            JournalTransaction.idempotency == f"bill:{bill.id}:issued",
+            LedgerAccount.kind != RECEIVABLE,
+        )
+    )
+    return account.code, account.kind
 
 
 def _account(dbsession: Session, code: str, kind: str) -> LedgerAccount:

@@ -7,7 +7,8 @@ import logging
 from pyramid.httpexceptions import HTTPForbidden, HTTPSeeOther
 from pyramid.view import view_config
 
-from portal.billing import surcharges
+from portal.billing import today as local_today
+from portal.catalogue.interfaces import public_service, public_services
 from portal.dates import DateRefused, as_text, date_of, typed_parts
 from portal.i18n import _
 from portal.identity.assurance import CLERK, require_assurance
@@ -19,7 +20,6 @@ from portal.services.imports import (
     columns_for,
     import_bills,
 )
-from portal.services.interfaces import public_service, public_services
 from portal.services.resources import ServiceImportContext
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ MAX_ENTRY_DIGITS = 18
 
 
 def _fees_page(request, errors=None, values=None):
-    today = surcharges.today(request)
+    today = local_today(request)
     services = sorted(
         public_services(request.registry).values(),
         key=lambda plugin: request.localizer.translate(plugin.info.name).casefold(),
@@ -91,7 +91,7 @@ def change_fee(request):
     form, date_refused = _fee_form(request.POST)
     try:
         change = fees.read_fee_change(
-            form, set(public_services(request.registry)), surcharges.today(request)
+            form, set(public_services(request.registry)), local_today(request)
         )
     except fees.FeeError as refused:
         errors = refused.errors
@@ -129,7 +129,7 @@ def withdraw_fee(request):
         request.response.status_int = 400
         return _fees_page(request, {"entry": _("Choose a price to withdraw.")})
     try:
-        fees.withdraw_fee(request.dbsession, int(entry), surcharges.today(request))
+        fees.withdraw_fee(request.dbsession, int(entry), local_today(request))
     except fees.FeeError as refused:
         request.response.status_int = 409
         return _fees_page(request, refused.errors)
