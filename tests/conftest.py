@@ -145,10 +145,11 @@ def engine(database_url):
 
 
 def commits_for_real(request) -> bool:
-    """Whether a test shares its data with other connections (the app's, the engine's,
-    threads), which see only what is committed; every other test can be rolled back. Read
-    from the fixtures the test asks for, directly or through others (before any is set up)."""
-    return {"wsgi_app", "engine"} & set(request.node.fixturenames) != set()
+    """Whether a test shares its data with other connections (an app's, built from
+    ``app_settings``, or the engine's), which see only what is committed; every other test
+    can be rolled back. Read from the fixtures the test asks for, directly or through others
+    (before any is set up)."""
+    return {"app_settings", "wsgi_app", "engine"} & set(request.node.fixturenames) != set()
 
 
 @pytest.fixture(autouse=True)
