@@ -16,6 +16,8 @@ run: setup
 setup: venv assets translations dev-keys migrate demo-data
 
 test: venv-test assets translations
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 check-system:

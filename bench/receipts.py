@@ -66,9 +66,10 @@ from pyramid.paster import get_appsettings
 from sqlalchemy import create_engine, select
 from weasyprint import HTML, Attachment
 
-from portal.billing.bills import BillLineInput, issue_bill
-from portal.billing.payments import apply_provider_payment, create_payment, start_payment
+from portal.billing import BillLineInput, create_payment, issue_bill
+from portal.billing.payments import apply_provider_payment, start_payment
 from portal.billing.providers import ProviderPayment, StartedPayment
+from portal.catalogue.models import Service
 from portal.db import get_session_factory
 from portal.devidp.idp import DevIdP
 from portal.documents.issuing import DocumentIssuer
@@ -86,7 +87,6 @@ from portal.receipts.issuing import ReceiptKind
 from portal.receipts.models import Receipt
 from portal.scripts.dev_keys import SIGNING_EXTENSIONS
 from portal.selfsigned import ensure_self_signed
-from portal.services.models import Service
 
 TEMPLATE = "documents/receipt.jinja2"
 PERSONA = "citizen-ana"

@@ -16,6 +16,7 @@ FEATURES = (
     "portal.identity",
     "portal.health",
     "portal.tasks",
+    "portal.catalogue",
     "portal.billing",
     "portal.documents",
     "portal.receipts",

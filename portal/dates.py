@@ -11,6 +11,7 @@ import datetime as dt
 
 from portal.i18n import _
 from portal.refusals import MALFORMED, Refusal
+from portal.requests import PortalRequest
 from portal.web import EARLIEST_DAY, LATEST_DAY, query_date
 
 PARTS = ("day", "month", "year")
@@ -79,7 +80,7 @@ def as_text(parts: dict[str, str]) -> str:
     return f"{cleaned['year']}-{cleaned['month']}-{cleaned['day']}"
 
 
-def query_day(request, name: str) -> dt.date | None:
+def query_day(request: PortalRequest, name: str) -> dt.date | None:
     """The day asked for by a filter form's memorable date ``name`` (or ``name=YYYY-MM-DD``
     in a link), ``None`` if it is left empty; anything else is refused with a 400 that says
     how to write it."""

@@ -9,12 +9,11 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import object_session
 
-from portal.billing.bills import BillLineInput, issue_bill
-from portal.billing.payments import create_payment
+from portal.billing import BillLineInput, create_payment, issue_bill
+from portal.catalogue.models import Service
 from portal.db import registry_of
 from portal.identity.models import Department, User
 from portal.money import Money
-from portal.services.models import Service
 
 _numbers = itertools.count(1)
 
@@ -98,8 +97,9 @@ def payment(dbsession, payer, bills, key=None, provider="sandbox"):
 def refund_bill_paid(wsgi_app, payment_id: int, paid_minor: int, reason: str) -> int:
     """Refund in full the one bill that payment ``payment_id`` paid ``paid_minor`` on, as a
     clerk's confirmed refund and the provider's answer would: returns the refund's id."""
+    from portal.billing import request_refund
     from portal.billing.models import Payment, Refund
-    from portal.billing.payments import request_refund, send_refund
+    from portal.billing.payments import send_refund
     from portal.tasks import task_dbsession
 
     with task_dbsession(wsgi_app.registry) as session:

@@ -14,15 +14,15 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.api import SERVICE_ROUTES
 from portal.api.validation import AssessmentRef, bill_request, cancel_request, json_object
-from portal.billing.bills import BillLineInput, cancel_bill, issue_bill, with_status
+from portal.billing import BillLineInput, cancel_bill, issue_bill, with_status
 from portal.billing.models import Bill, Payment, PaymentAllocation
+from portal.catalogue.interfaces import TAX, public_service
 from portal.i18n import _
 from portal.identity.models import Organisation, User
 from portal.money import Money
 from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
 from portal.security import PUBLIC
 from portal.services.assessments import add_instalment, assessment_for_instalment
-from portal.services.interfaces import TAX, public_service
 from portal.web import problem_response
 
 log = logging.getLogger(__name__)

@@ -23,13 +23,13 @@ from portal.applications.workflow import (
     decide_approve,
     decide_reject,
 )
-from portal.billing.tasks import send_refund_after_commit
+from portal.billing import send_refund_after_commit
+from portal.catalogue.models import Service
 from portal.documents.kinds import document_issuer
 from portal.i18n import _
 from portal.identity.assurance import CLERK, require_assurance
 from portal.identity.pii import masked, national_id_of
 from portal.refusals import CONFLICT, INVALID, Refusal
-from portal.services.models import Service
 from portal.web import form_refused
 
 log = logging.getLogger(__name__)

@@ -6,10 +6,10 @@ one message per field, which the form shows beside that field.
 
 from __future__ import annotations
 
+from portal.catalogue.interfaces import FormField
 from portal.dates import as_text, iso_date, typed_parts
 from portal.i18n import _
 from portal.refusals import Refusal
-from portal.services.interfaces import FormField
 
 #: a number field accepts whole numbers in this range unless a service says otherwise
 NUMBER_RANGE = (1, 999)

@@ -10,10 +10,10 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.billing.models import Bill, Refund, new_public_id
+from portal.catalogue.models import Service
 from portal.db import Base, utcnow
 from portal.documents.models import Document
 from portal.identity.models import User
-from portal.services.models import Service
 
 
 class Application(Base):

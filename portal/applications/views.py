@@ -25,10 +25,8 @@ from portal.applications.workflow import (
     start_draft,
     submit,
 )
-from portal.billing import payment_timeout
-from portal.billing import state as payment_state
+from portal.billing import PAYMENT_IN_PROGRESS, create_payment, payment_timeout
 from portal.billing.models import Payment
-from portal.billing.payments import create_payment
 from portal.i18n import _
 from portal.identity.assurance import PAY, require_assurance
 from portal.money import Money
@@ -248,7 +246,7 @@ def pay(context, request):
         if (
             isinstance(busy, Payment)
             and busy.payer_user_id == request.user.id
-            and busy.status in payment_state.IN_PROGRESS
+            and busy.status in PAYMENT_IN_PROGRESS
         ):
             return HTTPSeeOther(request.route_url("payment_checkout", public_id=busy.public_id))
         log.warning("application payment refused: %s", refused.message.interpolate())

@@ -10,18 +10,23 @@ from sqlalchemy import select
 
 from portal.applications import state
 from portal.applications.models import Application, ApplicationEvent
-from portal.billing import state as payment_state
-from portal.billing.bills import OVERPAID, PAID, cancel_bill, issue_bill, with_status
+from portal.billing import (
+    OVERPAID,
+    PAID,
+    cancel_bill,
+    issue_bill,
+    request_refund,
+    settling_payment,
+    with_status,
+)
 from portal.billing.events import PaymentSucceeded, RefundSucceeded
-from portal.billing.models import Payment, PaymentAllocation
-from portal.billing.payments import request_refund
+from portal.catalogue.interfaces import APPLICATION, public_services
+from portal.catalogue.models import Service
 from portal.db import utcnow
 from portal.i18n import _
 from portal.identity.models import Department
 from portal.money import Money
 from portal.refusals import CONFLICT, UNAVAILABLE, Refusal
-from portal.services.interfaces import APPLICATION, public_services
-from portal.services.models import Service
 
 log = logging.getLogger(__name__)
 
@@ -112,18 +117,6 @@ def submit(dbsession, plugin, application: Application, cleaned: dict[str, str],
     return bill
 
 
-def settled_payment(dbsession, bill_id: int) -> tuple[Payment, PaymentAllocation] | None:
-    """The payment that paid ``bill_id`` (the most recent one settled)."""
-    row = dbsession.execute(
-        select(Payment, PaymentAllocation)
-        .join(PaymentAllocation)
-        .where(PaymentAllocation.bill_id == bill_id, Payment.status.in_(payment_state.SETTLED))
-        .order_by(Payment.settled_at.desc(), Payment.id.desc())
-        .limit(1)
-    ).first()
-    return None if row is None else (row[0], row[1])
-
-
 def queue_paid_applications(event: PaymentSucceeded) -> None:
     """Move the applications whose bill ``event``'s payment settled into their department's
     queue, in the payment's own transaction: however the payment was settled (notification,
@@ -148,7 +141,7 @@ def queue_paid_applications(event: PaymentSucceeded) -> None:
 def close_rejected_bill(event: RefundSucceeded) -> None:
     """Cancel the bill of a rejected application once its fee's refund is confirmed.
 
-    A refund makes a bill owed again (see :func:`portal.billing.payments.post_refund`); the fee
+    A refund makes a bill owed again (see :func:`portal.billing.request_refund`); the fee
     of a rejected application is not owed, so its bill is cancelled in the refund's own
     transaction, which leaves the payer's account and the service's revenue both back at zero.
     """
@@ -173,7 +166,7 @@ def decide_approve(dbsession, application: Application, clerk, note: str) -> Non
 
 def decide_reject(dbsession, application: Application, clerk, reason: str):
     """Reject with ``reason`` and refund the fee; returns the refund to send after commit."""
-    paid = settled_payment(dbsession, application.bill_id) if application.bill_id else None
+    paid = settling_payment(dbsession, application.bill_id) if application.bill_id else None
     if not state.transition(dbsession, application, state.REJECTED, reason, clerk):
         raise Refusal(
             CONFLICT, _("Another clerk decided this application meanwhile."), title=CANNOT

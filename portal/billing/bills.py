@@ -6,11 +6,13 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import and_
+from sqlalchemy.orm import Session
 
 from portal.billing import events, ledger
 from portal.billing.ledger import Line
 from portal.billing.models import Bill, BillLine
 from portal.billing.reference import creditor_reference
+from portal.catalogue.interfaces import BillLineInput
 from portal.db import utcnow
 from portal.i18n import _
 from portal.money import Money
@@ -31,14 +33,8 @@ LABELS = {
 }
 
 
-@dataclass(frozen=True)
-class BillLineInput:
-    description: str
-    amount: Money
-
-
 def issue_bill(
-    dbsession,
+    dbsession: Session,
     *,
     service,
     number: str,
@@ -47,8 +43,10 @@ def issue_bill(
     lines: list[BillLineInput],
     payer_user=None,
     payer_organisation=None,
+    credit: tuple[str, str] | None = None,
 ) -> Bill:
-    """Create a bill and post what the payer now owes to the service."""
+    """Create a bill and post what the payer now owes to the service (to ``credit``, the
+    account and kind it is owed to, if not the service's revenue: a deposit's)."""
     if (payer_user is None) == (payer_organisation is None):
         raise Refusal(
             INVALID,
@@ -83,7 +81,7 @@ def issue_bill(
     dbsession.flush()
     bill.reference = creditor_reference(f"P{bill.id:09d}")
     receivable, kind = ledger.receivable_account(bill)
-    revenue, revenue_kind = ledger.revenue_account(service.code)
+    revenue, revenue_kind = credit or ledger.revenue_account(service.code)
     ledger.post(
         dbsession,
         "bill_issued",
@@ -94,7 +92,7 @@ def issue_bill(
     return bill
 
 
-def cancel_bill(dbsession, bill: Bill, reason: str) -> None:
+def cancel_bill(dbsession: Session, bill: Bill, reason: str) -> None:
     """Cancel what is still owed on ``bill``; what was paid stays paid (refund it separately)."""
     # Locked and read again: a concurrent cancel (or payment) that committed meanwhile is seen.
     dbsession.refresh(bill, with_for_update=True)
@@ -108,7 +106,7 @@ def cancel_bill(dbsession, bill: Bill, reason: str) -> None:
     if outstanding > 0:
         amount = Money(outstanding, bill.currency)
         receivable, kind = ledger.receivable_account(bill)
-        revenue, revenue_kind = ledger.revenue_account(bill.service.code)
+        revenue, revenue_kind = ledger.issued_to(dbsession, bill)
         ledger.post(
             dbsession,
             "bill_cancelled",
@@ -159,8 +157,13 @@ class BillView:
     def payable(self) -> bool:
         return self.status in (OPEN, PARTLY_PAID)
 
+    @property
+    def settled(self) -> bool:
+        """Nothing left to pay, and not cancelled: paid in full (or more)."""
+        return self.status in (PAID, OVERPAID)
 
-def with_status(dbsession, bills: list[Bill]) -> list[BillView]:
+
+def with_status(dbsession: Session, bills: list[Bill]) -> list[BillView]:
     balances = ledger.bill_balances(dbsession, [bill.id for bill in bills])
     return [
         BillView(bill, Money(balances[bill.id], bill.currency), status_of(bill, balances[bill.id]))

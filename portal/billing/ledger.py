@@ -20,6 +20,8 @@ from portal.money import Money
 RECEIVABLE = "receivable"
 REVENUE = "revenue"
 CLEARING = "clearing"
+#: money held for payers (deposits) until it is given back or forfeited
+LIABILITY = "liability"
 
 
 class LedgerError(RuntimeError):
@@ -52,7 +54,26 @@ def clearing_account(provider: str) -> tuple[str, str]:
     return f"clearing:{provider}", CLEARING
 
 
-def _account(dbsession, code: str, kind: str) -> LedgerAccount:
+def deposits_account(service_code: str) -> tuple[str, str]:
+    return f"deposits:{service_code}", LIABILITY
+
+
+def issued_to(dbsession, bill) -> tuple[str, str]:
+    """The account a bill's issue was credited to (its service's revenue, or its deposits
+    account for a deposit), so that cancelling the bill takes the amount back from there."""
+    account = dbsession.scalar(
+        select(LedgerAccount)
+        .join(JournalEntry, JournalEntry.account_id == LedgerAccount.id)
+        .join(JournalTransaction, JournalEntry.transaction_id == JournalTransaction.id)
+        .where(
+            JournalTransaction.idempotency == f"bill:{bill.id}:issued",
+            LedgerAccount.kind != RECEIVABLE,
+        )
+    )
+    return account.code, account.kind
+
+
+def _account(dbsession: Session, code: str, kind: str) -> LedgerAccount:
     account = dbsession.scalar(select(LedgerAccount).where(LedgerAccount.code == code))
     if account is None:
         try:
@@ -60,12 +81,14 @@ def _account(dbsession, code: str, kind: str) -> LedgerAccount:
                 account = LedgerAccount(code=code, kind=kind)
                 dbsession.add(account)
         except IntegrityError:  # created meanwhile by a concurrent transaction
-            account = dbsession.scalar(select(LedgerAccount).where(LedgerAccount.code == code))
+            account = dbsession.scalars(
+                select(LedgerAccount).where(LedgerAccount.code == code)
+            ).one()
     return account
 
 
 def post(
-    dbsession,
+    dbsession: Session,
     kind: str,
     idempotency: str,
     description: str,
@@ -114,7 +137,9 @@ def post(
     return transaction
 
 
-def reverse(dbsession, original: JournalTransaction, description: str) -> JournalTransaction:
+def reverse(
+    dbsession: Session, original: JournalTransaction, description: str
+) -> JournalTransaction:
     """The correction of a posted transaction: the same entries with opposite signs."""
     lines = [
         Line(
@@ -130,7 +155,7 @@ def reverse(dbsession, original: JournalTransaction, description: str) -> Journa
     )
 
 
-def account_balance(dbsession, code: str) -> dict[str, int]:
+def account_balance(dbsession: Session, code: str) -> dict[str, int]:
     """Balance per currency of the account named ``code``."""
     rows = dbsession.execute(
         select(JournalEntry.currency, func.sum(JournalEntry.amount_minor))
@@ -141,7 +166,7 @@ def account_balance(dbsession, code: str) -> dict[str, int]:
     return {currency: int(total) for currency, total in rows}
 
 
-def bill_balances(dbsession, bill_ids: list[int]) -> dict[int, int]:
+def bill_balances(dbsession: Session, bill_ids: list[int]) -> dict[int, int]:
     """What is still owed on each bill (minor units): its receivable entries' sum."""
     if not bill_ids:
         return {}
@@ -152,7 +177,7 @@ def bill_balances(dbsession, bill_ids: list[int]) -> dict[int, int]:
         .group_by(JournalEntry.bill_id)
     )
     balances = dict.fromkeys(bill_ids, 0)
-    balances.update({bill_id: int(total) for bill_id, total in rows})
+    balances.update({bill_id: int(total) for bill_id, total in rows if bill_id is not None})
     return balances
 
 

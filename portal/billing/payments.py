@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import object_session
+from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.billing import events, ledger, state
@@ -58,7 +58,7 @@ def _lock(query):
 
 
 def create_payment(
-    dbsession,
+    dbsession: Session,
     *,
     user,
     bill_ids: list[int],
@@ -146,6 +146,8 @@ def create_payment(
             )
     except IntegrityError:  # the same key, sent twice at once: the first one wins
         known = _known_key(dbsession, user.id, idempotency_key, print_)
+        if known is None:  # another constraint than the key's: not a twin request
+            raise
         dbsession.delete(payment)
         dbsession.flush()
         return known
@@ -153,7 +155,7 @@ def create_payment(
     return payment
 
 
-def _known_key(dbsession, user_id: int, key: str, print_: str) -> Payment | None:
+def _known_key(dbsession: Session, user_id: int, key: str, print_: str) -> Payment | None:
     record = dbsession.scalar(
         select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
     )
@@ -164,7 +166,19 @@ def _known_key(dbsession, user_id: int, key: str, print_: str) -> Payment | None
     return dbsession.get(Payment, record.payment_id)
 
 
-def in_progress_payment(dbsession, bill_ids: list[int]) -> Payment | None:
+def settling_payment(dbsession: Session, bill_id: int) -> tuple[Payment, PaymentAllocation] | None:
+    """The payment that paid ``bill_id`` (the most recent one settled), with its share."""
+    row = dbsession.execute(
+        select(Payment, PaymentAllocation)
+        .join(PaymentAllocation)
+        .where(PaymentAllocation.bill_id == bill_id, Payment.status.in_(state.SETTLED))
+        .order_by(Payment.settled_at.desc(), Payment.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def in_progress_payment(dbsession: Session, bill_ids: list[int]) -> Payment | None:
     return dbsession.scalar(
         select(Payment)
         .join(PaymentAllocation)
@@ -183,7 +197,7 @@ def start_payment(
     first, so one request calls the provider and the other, once the first has committed, finds
     the page it opened. The provider keys the payment on our reference besides.
     """
-    payment = lock_payment(object_session(payment), payment.id)
+    payment = lock_payment(_session_of(payment), payment.id)
     if payment.status == state.STARTED and payment.hosted_url:
         return payment.hosted_url
     if payment.status != state.CREATED:
@@ -205,18 +219,28 @@ def start_payment(
 def cancel_unstarted(payment: Payment) -> bool:
     """Cancel ``payment`` if it was never sent to the provider (the payer changed their mind
     on the review page), so its bills can be paid otherwise at once; False if it was sent."""
-    payment = lock_payment(object_session(payment), payment.id)
+    payment = lock_payment(_session_of(payment), payment.id)
     if payment.status != state.CREATED:
         return False
     state.transition(payment, state.CANCELLED, "cancelled by the payer before paying")
     return True
 
 
-def lock_payment(dbsession, payment_id: int) -> Payment:
+def _session_of(payment: Payment) -> Session:
+    """The session ``payment`` was loaded in: billing only ever handles loaded payments."""
+    session = object_session(payment)
+    if session is None:
+        raise ValueError(f"payment {payment.public_id} is not in a database session")
+    return session
+
+
+def lock_payment(dbsession: Session, payment_id: int) -> Payment:
     return dbsession.scalars(_lock(select(Payment).where(Payment.id == payment_id))).one()
 
 
-def apply_provider_payment(dbsession, payment: Payment, report, cause: str) -> list[Refund]:
+def apply_provider_payment(
+    dbsession: Session, payment: Payment, report, cause: str
+) -> list[Refund]:
     """Bring ``payment`` in line with the provider's ``report`` (a ProviderPayment).
 
     Repeated, late or out-of-order reports change nothing once the outcome is recorded, and
@@ -234,7 +258,9 @@ def apply_provider_payment(dbsession, payment: Payment, report, cause: str) -> l
         return []
 
 
-def _apply_provider_payment(dbsession, payment: Payment, report, cause: str) -> list[Refund]:
+def _apply_provider_payment(
+    dbsession: Session, payment: Payment, report, cause: str
+) -> list[Refund]:
     payment = lock_payment(dbsession, payment.id)
     if report.amount != payment.amount:
         payment.needs_attention = "provider reports a different amount"
@@ -281,7 +307,7 @@ def _apply_provider_payment(dbsession, payment: Payment, report, cause: str) -> 
     return []
 
 
-def _post_settlement(dbsession, payment: Payment) -> bool:
+def _post_settlement(dbsession: Session, payment: Payment) -> bool:
     """Post the money received; True if it overpaid a bill (flagged for a clerk)."""
     bills = {a.bill_id: a.bill for a in payment.allocations}
     # Another payment of these bills settling at the same moment must see this one's posting.
@@ -316,7 +342,7 @@ def _post_settlement(dbsession, payment: Payment) -> bool:
     return bool(overpaid)
 
 
-def overpaid_by_bill(dbsession, payment: Payment) -> dict[int, Money]:
+def overpaid_by_bill(dbsession: Session, payment: Payment) -> dict[int, Money]:
     """What ``payment`` paid beyond what each of its bills owed (to be refunded on that bill)."""
     balances = ledger.bill_balances(dbsession, [a.bill_id for a in payment.allocations])
     refundable = _refundable_by_bill(dbsession, payment)
@@ -329,22 +355,20 @@ def overpaid_by_bill(dbsession, payment: Payment) -> dict[int, Money]:
 
 #: the states in which what is left of a payment can be refunded
 REFUNDABLE = frozenset({state.SUCCEEDED, state.PARTLY_REFUNDED})
-#: refunds whose lines hold money back from further refunds (a failed one gave it back)
-_RESERVING = ("requested", "succeeded")
 
 
 def can_refund(payment: Payment) -> bool:
     return payment.status in REFUNDABLE and payment.refundable.minor > 0
 
 
-def _refundable_by_bill(dbsession, payment: Payment) -> dict[int, int]:
+def _refundable_by_bill(dbsession: Session, payment: Payment) -> dict[int, int]:
     """What ``payment`` can still give back on each of its bills (minor units): what it paid
     on the bill less the lines of its refunds that are asked for or done."""
     reserved = dict(
         dbsession.execute(
             select(RefundLine.bill_id, func.sum(RefundLine.amount_minor))
             .join(Refund, RefundLine.refund_id == Refund.id)
-            .where(Refund.payment_id == payment.id, Refund.status.in_(_RESERVING))
+            .where(Refund.payment_id == payment.id, Refund.status.in_(state.REFUND_RESERVING))
             .group_by(RefundLine.bill_id)
         ).all()
     )
@@ -374,7 +398,7 @@ class RefundShare:
 
 
 def refund_shares(
-    dbsession, payment: Payment, amounts: Mapping[int, Money] | None = None
+    dbsession: Session, payment: Payment, amounts: Mapping[int, Money] | None = None
 ) -> list[RefundShare]:
     """Each bill of ``payment``, as refunding ``amounts`` (bill id -> money) would leave it."""
     amounts = amounts or {}
@@ -401,7 +425,7 @@ def refund_shares(
 
 
 def check_refund(
-    dbsession,
+    dbsession: Session,
     payment: Payment,
     amounts: Mapping[int, Money],
     seen_refundable: Money,
@@ -462,7 +486,7 @@ def check_refund(
 
 
 def request_refund(
-    dbsession,
+    dbsession: Session,
     payment: Payment,
     amounts: Mapping[int, Money],
     seen_refundable: Money,
@@ -497,20 +521,22 @@ def request_refund(
     return refund
 
 
-def send_refund(dbsession, refund: Refund, provider) -> None:
+def send_refund(dbsession: Session, refund: Refund, provider) -> None:
     """Ask the provider for ``refund`` (idempotent on the refund's id) and post it.
 
     A refusal by the provider (not a network failure, which is retried) fails the refund,
     gives the reserved amount back and flags the payment for a clerk.
     """
-    if refund.status != "requested":
+    if refund.status != state.REFUND_REQUESTED:
         return
     payment = refund.payment
     try:
         answer = provider.refund(payment.provider_payment_id, refund.amount, refund.public_id)
     except ProviderRefused as refused:
         payment = lock_payment(dbsession, payment.id)
-        refund.status = "failed"
+        state.transition_refund(
+            refund, state.REFUND_FAILED, f"refused by the provider: {refused.code}"
+        )
         payment.refunded_minor -= refund.amount_minor
         payment.needs_attention = f"refund {refund.public_id} refused by the provider"[:200]
         log.error("refund %s refused by the provider: %s", refund.public_id, refused.code)
@@ -520,14 +546,16 @@ def send_refund(dbsession, refund: Refund, provider) -> None:
     post_refund(dbsession, refund)
 
 
-def post_refund(dbsession, refund: Refund) -> None:
+def post_refund(
+    dbsession: Session, refund: Refund, cause: str = "confirmed by the provider"
+) -> None:
     """Post a refund the provider confirmed: each bill it names is owed again by its line,
     the money leaves the clearing account. Exactly once, whoever calls it (the refund job or
     the provider's notification), because both first lock the payment and then look at the
     refund."""
     payment = lock_payment(dbsession, refund.payment_id)
     dbsession.refresh(refund)
-    if refund.status != "requested":
+    if refund.status != state.REFUND_REQUESTED:
         return
     clearing, clearing_kind = ledger.clearing_account(payment.provider)
     lines = [Line(clearing, clearing_kind, -refund.amount)]
@@ -540,11 +568,13 @@ def post_refund(dbsession, refund: Refund) -> None:
     )
     for line in refund.lines:
         allocations[line.bill_id].refunded_minor += line.amount_minor
-    refund.status = "succeeded"
+    state.transition_refund(refund, state.REFUND_SUCCEEDED, cause)
     confirmed = sum(
         r.amount_minor
         for r in dbsession.scalars(
-            select(Refund).where(Refund.payment_id == payment.id, Refund.status == "succeeded")
+            select(Refund).where(
+                Refund.payment_id == payment.id, Refund.status == state.REFUND_SUCCEEDED
+            )
         )
     )
     state.transition(

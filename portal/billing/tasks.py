@@ -1,4 +1,5 @@
-"""Billing's background jobs: sending refunds, and settling or expiring unfinished payments."""
+"""Billing's background jobs: sending refunds, and settling or expiring unfinished payments;
+and :func:`apply_report`, the one way a provider's report is applied, which queues them."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from sqlalchemy import delete, select
 
 from portal.billing import state
 from portal.billing.models import IdempotencyKey, Payment, Refund
-from portal.billing.payments import apply_provider_payment, send_refund
-from portal.billing.providers import ProviderUnavailable, payment_provider
+from portal.billing.payments import apply_provider_payment, post_refund, send_refund
+from portal.billing.providers import ProviderRefund, ProviderUnavailable, payment_provider
 from portal.db import utcnow
-from portal.tasks import enqueue, enqueue_after_commit, periodic_task, task, task_dbsession
+from portal.tasks import enqueue_after_commit, periodic_task, task, task_dbsession
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,26 @@ def send_refund_task(registry: Registry, refund_id: int) -> None:
             raise
 
 
-def send_refund_after_commit(request, refund: Refund) -> None:
-    enqueue_after_commit(request, send_refund_task, refund.id)
+def send_refund_after_commit(request_or_dbsession, refund: Refund) -> None:
+    enqueue_after_commit(request_or_dbsession, send_refund_task, refund.id)
+
+
+def apply_report(
+    dbsession, payment: Payment, report, cause: str, refund: ProviderRefund | None = None
+) -> None:
+    """Bring ``payment`` in line with the provider's ``report`` (and with what it says of one
+    of its refunds, if it does), then send the refunds that calls for (an overpayment given
+    back) once the transaction commits."""
+    for overpaid in apply_provider_payment(dbsession, payment, report, cause):
+        send_refund_after_commit(dbsession, overpaid)
+    if refund is None:
+        return
+    ours = dbsession.scalar(select(Refund).where(Refund.public_id == refund.reference))
+    if ours is not None and ours.payment_id == payment.id and refund.amount == ours.amount:
+        post_refund(dbsession, ours, cause)
+    elif ours is not None:
+        payment.needs_attention = f"provider reports refund {ours.public_id} otherwise"
+        log.error("refund %s reported on another payment or amount", ours.public_id)
 
 
 @periodic_task(crontab(minute="*"))
@@ -60,7 +79,6 @@ def settle_or_expire_payments(registry: Registry) -> None:
 
 def settle_or_expire(registry: Registry, payment_id: int) -> None:
     provider = payment_provider(registry)
-    refunds = []
     with task_dbsession(registry) as dbsession:
         payment = dbsession.get(Payment, payment_id)
         if payment.status not in (*state.IN_PROGRESS, state.EXPIRED):
@@ -71,13 +89,10 @@ def settle_or_expire(registry: Registry, payment_id: int) -> None:
             log.warning("payment %s: provider unavailable, will ask again", payment.public_id)
             return
         if report is not None:
-            refunds = apply_provider_payment(dbsession, payment, report, "provider status query")
+            apply_report(dbsession, payment, report, "provider status query")
         if payment.status in state.IN_PROGRESS and utcnow() >= payment.expires_at:
             state.transition(payment, state.EXPIRED, "not finished in time")
             log.info("payment %s expired", payment.public_id)
-        refund_ids = [refund.id for refund in refunds]
-    for refund_id in refund_ids:
-        enqueue(registry, send_refund_task, refund_id)
 
 
 @periodic_task(crontab(minute="7", hour="*"))

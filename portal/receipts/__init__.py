@@ -9,6 +9,7 @@ from portal.receipts.issuing import (
     issue_credit_note,
     issue_receipt,
 )
+from portal.receipts.views import documents_by_payment
 
 
 def includeme(config) -> None:
@@ -24,6 +25,7 @@ def includeme(config) -> None:
 
     config.add_subscriber(receipt_for, PaymentSucceeded)
     config.add_subscriber(credit_note_for, RefundSucceeded)
+    config.add_payment_documents(documents_by_payment)
     config.add_route(
         "receipt_pdf", "/receipts/{number}.pdf", factory="portal.receipts.views.receipt_factory"
     )

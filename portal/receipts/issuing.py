@@ -11,7 +11,7 @@ import logging
 
 from sqlalchemy import select
 
-from portal.billing.reference import printed
+from portal.billing import printed
 from portal.documents.kinds import DocumentKind
 from portal.i18n import _, document_localizer
 from portal.money import Money

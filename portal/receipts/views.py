@@ -10,9 +10,9 @@ from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
 
-from portal.billing.resources import PaymentContext
+from portal.billing import PaymentContext, PaymentDocument
 from portal.i18n import _
-from portal.receipts.models import Receipt
+from portal.receipts.models import RECEIPT, Receipt
 from portal.refusals import NOT_FOUND, UNAVAILABLE, Refusal
 
 
@@ -26,6 +26,23 @@ class ReceiptContext:
         it paid for, the clerks of the departments it paid, administrators."""
         payment_acl = PaymentContext(self.receipt.payment).__acl__
         return [entry for entry in payment_acl if entry[2] == "view"]
+
+
+def documents_by_payment(request, payment_ids: list[int]) -> dict[int, list[PaymentDocument]]:
+    """The receipts and credit notes of ``payment_ids``, for billing's payment pages."""
+    translate = request.localizer.translate
+    receipt_title, credit_note_title = translate(_("Receipt")), translate(_("Credit note"))
+    found: dict[int, list[PaymentDocument]] = {}
+    query = select(Receipt).where(Receipt.payment_id.in_(payment_ids)).order_by(Receipt.id)
+    for receipt in request.dbsession.scalars(query):
+        ready = receipt.pdf is not None
+        url = request.route_path("receipt_pdf", number=receipt.number) if ready else None
+        found.setdefault(receipt.payment_id, []).append(
+            PaymentDocument(
+                receipt.number, receipt_title if receipt.kind == RECEIPT else credit_note_title, url
+            )
+        )
+    return found
 
 
 def receipt_factory(request) -> ReceiptContext:

@@ -10,8 +10,13 @@ import sys
 
 from pyramid.paster import bootstrap, setup_logging
 
-from portal.billing.providers import ProviderRefused, ProviderUnavailable, payment_provider
-from portal.billing.reconciliation import format_report, reconcile
+from portal.billing import (
+    ProviderRefused,
+    ProviderUnavailable,
+    format_report,
+    payment_provider,
+    reconcile,
+)
 
 DISCREPANCIES = 1
 PROVIDER_FAILED = 3

@@ -14,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from portal.billing.bills import CANCELLED, OPEN, cancel_bill, with_status
+from portal.billing import CANCELLED, OPEN, cancel_bill, with_status
 from portal.billing.models import Bill
 from portal.db import utcnow
 from portal.i18n import _

@@ -7,7 +7,8 @@ import logging
 from pyramid.httpexceptions import HTTPForbidden, HTTPSeeOther
 from pyramid.view import view_config
 
-from portal.billing import surcharges
+from portal.billing import today as local_today
+from portal.catalogue.interfaces import public_service, public_services
 from portal.dates import as_text, date_of, typed_parts
 from portal.i18n import _
 from portal.identity.assurance import CLERK, require_assurance
@@ -15,7 +16,6 @@ from portal.money import CURRENCY_CODES
 from portal.refusals import INVALID, MALFORMED, FieldError, Refusal
 from portal.services import fees
 from portal.services.imports import columns_for, import_bills
-from portal.services.interfaces import public_service, public_services
 from portal.services.resources import ServiceImportContext
 from portal.web import form_refused
 
@@ -26,7 +26,7 @@ MAX_ENTRY_DIGITS = 18
 
 
 def _fees_page(request, errors=None, values=None):
-    today = surcharges.today(request)
+    today = local_today(request)
     services = sorted(
         public_services(request.registry).values(),
         key=lambda plugin: request.localizer.translate(plugin.info.name).casefold(),
@@ -88,7 +88,7 @@ def change_fee(request):
     form, date_refused = _fee_form(request.POST)
     try:
         change = fees.read_fee_change(
-            form, set(public_services(request.registry)), surcharges.today(request)
+            form, set(public_services(request.registry)), local_today(request)
         )
     except Refusal as refused:
         errors = form_refused(request, refused)
@@ -125,7 +125,7 @@ def withdraw_fee(request):
     try:
         if not (entry.isascii() and entry.isdigit() and len(entry) <= MAX_ENTRY_DIGITS):
             raise Refusal(MALFORMED, _("Choose a price to withdraw."))
-        fees.withdraw_fee(request.dbsession, int(entry), surcharges.today(request))
+        fees.withdraw_fee(request.dbsession, int(entry), local_today(request))
     except Refusal as refused:
         return _fees_page(request, form_refused(request, refused))
     request.session.flash(request.localizer.translate(_("The scheduled price was withdrawn.")))

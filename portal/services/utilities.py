@@ -6,12 +6,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from portal.billing.bills import BillView, with_status
+from portal.billing import BillView, with_status
 from portal.billing.models import Bill
+from portal.catalogue.interfaces import UTILITY, public_services
+from portal.catalogue.models import Service
 from portal.i18n import _
 from portal.refusals import CONFLICT, Refusal
-from portal.services.interfaces import UTILITY, public_services
-from portal.services.models import Service, UtilityAccount, UtilityBill
+from portal.services.models import UtilityAccount, UtilityBill
 
 
 def utility_account(dbsession, service: Service, customer_number: str) -> UtilityAccount | None:

@@ -10,13 +10,13 @@ from pyramid.httpexceptions import HTTPNotFound
 from pyramid.view import view_config
 from sqlalchemy import select
 
-from portal.billing import surcharges
+from portal.billing import today as local_today
+from portal.catalogue.interfaces import public_service, public_services
+from portal.catalogue.models import Service
 from portal.i18n import _
 from portal.security import PUBLIC
 from portal.services import fees
 from portal.services.catalogue import search
-from portal.services.interfaces import public_service, public_services
-from portal.services.models import Service
 from portal.services.utilities import accounts_of
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def service_page(request):
     plugin = public_service(request.registry, request.matchdict["code"])
     if plugin is None:
         raise HTTPNotFound()
-    today = surcharges.today(request)
+    today = local_today(request)
     row = request.dbsession.scalar(select(Service).where(Service.code == plugin.info.code))
     return {
         "service": plugin.info,

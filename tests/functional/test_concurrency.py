@@ -23,8 +23,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from waitress import wasyncore
 
-from portal.billing import state
-from portal.billing.bills import PAID, with_status
+from portal.billing import PAID, request_refund, state, with_status
 from portal.billing.ledger import LedgerError
 from portal.billing.models import (
     Bill,
@@ -35,7 +34,6 @@ from portal.billing.models import (
     ProviderEventRecord,
     Refund,
 )
-from portal.billing.payments import request_refund
 from portal.db import get_tm_session
 from portal.identity.models import User
 from portal.money import Money

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from portal.billing.bills import BillLineInput, issue_bill
+from portal.billing import BillLineInput, apply_report, issue_bill
 from portal.billing.models import Bill, Payment
-from portal.billing.payments import apply_provider_payment, start_payment
+from portal.billing.payments import start_payment
 from portal.billing.providers.sandbox import SandboxProvider
 from portal.money import Money
 from portal.tasks import task_dbsession
@@ -71,7 +71,7 @@ def settle(provider, payment: Payment, report=None) -> None:
     """Apply what the provider says about ``payment`` (or ``report``) and commit."""
     with task_dbsession(factories.app_registry(payment)) as session:
         report = report or provider.query_payment(payment.public_id)
-        apply_provider_payment(session, managed(session, payment), report, "test")
+        apply_report(session, managed(session, payment), report, "test")
 
 
 class Payments:
@@ -188,5 +188,6 @@ def own_provider(own_sandbox):
 
 
 @pytest.fixture
-def own_payments(dbsession, own_provider, own_sandbox, services) -> Payments:
+def own_payments(wsgi_app, dbsession, own_provider, own_sandbox, services) -> Payments:
+    """Settled through the portal's own sessions (:func:`settle`), which see committed data."""
     return Payments(dbsession, own_provider, own_sandbox)

@@ -13,10 +13,10 @@ from babel.dates import format_datetime
 from pyramid.scripting import prepare
 from sqlalchemy import select
 
+from portal.billing import reconcile, request_refund
 from portal.billing.models import Refund
-from portal.billing.payments import post_refund, request_refund, send_refund
+from portal.billing.payments import post_refund, send_refund
 from portal.billing.providers import ProviderPayment
-from portal.billing.reconciliation import reconcile
 from portal.money import Money
 from portal.scripts import reconcile as script
 from portal.tasks import task_dbsession

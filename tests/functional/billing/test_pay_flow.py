@@ -7,10 +7,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from portal.billing import state
-from portal.billing.bills import with_status
+from portal.billing import printed, state, with_status
 from portal.billing.models import JournalTransaction, Payment
-from portal.billing.reference import printed
 from tests.functional.billing.conftest import deliver, notifications_for
 from tests.sandbox.conftest import (
     CHALLENGE,

@@ -160,6 +160,19 @@ def test_history_links_the_receipt_and_year_zip(paid, payer, dbsession):
     assert archive.read(f"{receipt.number}.pdf") == receipt.pdf
 
 
+def test_the_payment_page_links_its_receipt_and_credit_note(paid, payer, dbsession, wsgi_app):
+    """Receipts lists its documents on billing's payment page (billing knows no receipts)."""
+    factories.refund_bill_paid(wsgi_app, paid.id, 35_40, "Water billed twice")
+    dbsession.expire_all()
+    receipt, credit_note = dbsession.scalars(select(Receipt).order_by(Receipt.id)).all()
+    page = payer.app.get(f"/payments/{paid.public_id}")
+    links = [(a.attrs["href"], a.text) for a in page.html.select("ul.usa-list a")]
+    assert links == [
+        (f"/receipts/{receipt.number}.pdf", f"Receipt {receipt.number} (PDF)"),
+        (f"/receipts/{credit_note.number}.pdf", f"Credit note {credit_note.number} (PDF)"),
+    ]
+
+
 def test_receipt_is_mailed_after_commit(paid, dbsession, keys_dir):
     receipt = the_receipt(dbsession)
     mails = list((keys_dir / "mail").glob("*"))

@@ -6,8 +6,9 @@ from sqlalchemy import select
 
 from portal.api.auth import create_api_key
 from portal.billing.models import Bill
+from portal.catalogue.models import Service
 from portal.refusals import Refusal
-from portal.services.models import Service, UtilityAccount
+from portal.services.models import UtilityAccount
 from portal.services.utilities import record_utility_bill
 from tests import factories
 from tests.functional.services.conftest import (
