@@ -29,7 +29,7 @@ from portal.applications.workflow import (
 from portal.billing.payments import PaymentRefused
 from portal.billing.tasks import send_refund_after_commit
 from portal.i18n import _
-from portal.identity.assurance import CLERK, require_assurance
+from portal.identity.assurance import CLERK
 from portal.identity.pii import masked, national_id_of
 from portal.services.models import Service
 
@@ -49,9 +49,9 @@ def _of_department(department_id: int):
     route_name="backoffice_applications",
     renderer="applications/queue.jinja2",
     permission="work",
+    assurance=CLERK,
 )
 def queue(context, request):
-    require_assurance(request, CLERK)
     department = context.department
     awaiting = list(
         request.dbsession.scalars(
@@ -96,19 +96,22 @@ def _page(request, context, status=200, error="", reason="", reveal=False):
     )
 
 
-@view_config(route_name="backoffice_application", request_method="GET", permission="review")
+@view_config(
+    route_name="backoffice_application", request_method="GET", permission="review", assurance=CLERK
+)
 def review(context, request):
-    require_assurance(request, CLERK)
     return _page(request, context)
 
 
 @view_config(
-    route_name="backoffice_application_national_id", request_method="POST", permission="review"
+    route_name="backoffice_application_national_id",
+    request_method="POST",
+    permission="review",
+    assurance=CLERK,
 )
 def reveal_national_id(context, request):
     """Show the applicant's national identifier in full, on purpose (a POST with CSRF, never a
     link a crawler or a prefetch could follow), and keep a line saying who looked."""
-    require_assurance(request, CLERK)
     log.info(
         "national identifier of the applicant of application %s shown to user=%s",
         context.application.public_id,
@@ -124,10 +127,12 @@ def _back(request, application: Application):
 
 
 @view_config(
-    route_name="backoffice_application_approve", request_method="POST", permission="decide"
+    route_name="backoffice_application_approve",
+    request_method="POST",
+    permission="decide",
+    assurance=CLERK,
 )
 def approve(context, request):
-    require_assurance(request, CLERK)
     application = context.application
     if application.status != state.IN_QUEUE:
         return refused(request, 409, "Only a paid application waiting in the queue can be decided.")
@@ -156,9 +161,13 @@ def approve(context, request):
     return _back(request, application)
 
 
-@view_config(route_name="backoffice_application_reject", request_method="POST", permission="decide")
+@view_config(
+    route_name="backoffice_application_reject",
+    request_method="POST",
+    permission="decide",
+    assurance=CLERK,
+)
 def reject(context, request):
-    require_assurance(request, CLERK)
     application = context.application
     if application.status != state.IN_QUEUE:
         return refused(request, 409, "Only a paid application waiting in the queue can be decided.")

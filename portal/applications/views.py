@@ -30,7 +30,7 @@ from portal.billing import payment_timeout
 from portal.billing import state as payment_state
 from portal.billing.payments import PaymentRefused, create_payment
 from portal.i18n import _
-from portal.identity.assurance import PAY, require_assurance
+from portal.identity.assurance import PAY
 from portal.money import Money
 from portal.web import error_page
 
@@ -227,10 +227,9 @@ def application_page(context, request):
     return values
 
 
-@view_config(route_name="application_pay", request_method="POST", permission="pay")
+@view_config(route_name="application_pay", request_method="POST", permission="pay", assurance=PAY)
 def pay(context, request):
     """Create the payment of the application's bill alone, then go to the provider."""
-    require_assurance(request, PAY)
     application = context.application
     notice_payments(request.dbsession, [application])
     if application.status != state.AWAITING_PAYMENT:

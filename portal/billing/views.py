@@ -29,7 +29,7 @@ from portal.billing.review import payer_names, review_rows
 from portal.billing.tasks import send_refund_after_commit
 from portal.dates import query_day
 from portal.i18n import _
-from portal.identity.assurance import PAY, require_assurance
+from portal.identity.assurance import PAY
 from portal.money import Money
 from portal.receipts.models import Receipt
 from portal.services.models import Service
@@ -98,11 +98,10 @@ def new_idempotency_key() -> str:
     return uuid.uuid4().hex + uuid.uuid4().hex[:8]
 
 
-@view_config(route_name="pay", request_method="POST", permission="account")
+@view_config(route_name="pay", request_method="POST", permission="account", assurance=PAY)
 def pay(request):
     """Create the payment of the chosen bills (nothing is sent to the provider yet), then show
     the payer what they are about to pay."""
-    require_assurance(request, PAY)
     public_ids = request.POST.getall("bill")
     if request.POST.get("only"):
         public_ids = [request.POST["only"]]
@@ -174,11 +173,11 @@ def _refused_page(request, refused: PaymentRefused):
     request_method="GET",
     renderer="billing/review.jinja2",
     permission="pay",
+    assurance=PAY,
 )
 def review(context, request):
     """What the payer is about to pay, and the button that opens the provider's page. Reading
     it changes nothing; a payment no longer waiting to be paid shows its outcome instead."""
-    require_assurance(request, PAY)
     payment = context.payment
     if payment.status not in state.IN_PROGRESS:
         return HTTPSeeOther(request.route_url("payment", public_id=payment.public_id))
@@ -192,11 +191,10 @@ def review(context, request):
     }
 
 
-@view_config(route_name="payment_checkout", request_method="POST", permission="pay")
+@view_config(route_name="payment_checkout", request_method="POST", permission="pay", assurance=PAY)
 def checkout(context, request):
     """Open the provider's hosted page. Repeating it, or sending it twice at once, is
     harmless: the first request opens the page, the others are sent to the same page."""
-    require_assurance(request, PAY)
     payment = context.payment
     settings = request.registry.settings
     base = settings.get("billing.notify_base_url") or settings["portal.base_url"]
@@ -243,11 +241,10 @@ def cancel(context, request):
     return HTTPSeeOther(request.route_url("payment", public_id=payment.public_id))
 
 
-@view_config(route_name="payment_retry", request_method="POST", permission="pay")
+@view_config(route_name="payment_retry", request_method="POST", permission="pay", assurance=PAY)
 def retry(context, request):
     """A new payment of the same bills after one that did not go through (a refused card):
     the bills still to pay, with any late interest accrued since, reviewed again."""
-    require_assurance(request, PAY)
     payment = context.payment
     if payment.status not in NOT_PAID:
         return HTTPSeeOther(request.route_url("payment", public_id=payment.public_id))

@@ -10,7 +10,7 @@ from pyramid.view import view_config
 from portal.billing import surcharges
 from portal.dates import DateRefused, as_text, date_of, typed_parts
 from portal.i18n import _
-from portal.identity.assurance import CLERK, require_assurance
+from portal.identity.assurance import CLERK
 from portal.money import CURRENCY_CODES
 from portal.services import fees
 from portal.services.imports import (
@@ -57,9 +57,9 @@ def _fees_page(request, errors=None, values=None):
     request_method="GET",
     renderer="services/fees.jinja2",
     permission="administer",
+    assurance=CLERK,
 )
 def fee_schedules(request):
-    require_assurance(request, CLERK)
     return _fees_page(request)
 
 
@@ -84,10 +84,10 @@ def _fee_form(post) -> tuple[dict, DateRefused | None]:
     request_method="POST",
     renderer="services/fees.jinja2",
     permission="administer",
+    assurance=CLERK,
 )
 def change_fee(request):
     """A new price from a day on; a refused change is shown again with what to correct."""
-    require_assurance(request, CLERK)
     form, date_refused = _fee_form(request.POST)
     try:
         change = fees.read_fee_change(
@@ -121,9 +121,9 @@ def change_fee(request):
     request_method="POST",
     renderer="services/fees.jinja2",
     permission="administer",
+    assurance=CLERK,
 )
 def withdraw_fee(request):
-    require_assurance(request, CLERK)
     entry = request.POST.get("entry", "")
     if not (entry.isascii() and entry.isdigit() and len(entry) <= MAX_ENTRY_DIGITS):
         request.response.status_int = 400
@@ -160,9 +160,9 @@ def _imports_page(context, request, report=None, service_code=""):
     request_method="GET",
     renderer="services/imports.jinja2",
     permission="import",
+    assurance=CLERK,
 )
 def imports_form(context, request):
-    require_assurance(request, CLERK)
     return _imports_page(context, request)
 
 
@@ -177,10 +177,10 @@ def _refuse(context, request, status: int, errors: list[RowError], service_code:
     renderer="services/imports.jinja2",
     permission="import",
     accepts_files=True,
+    assurance=CLERK,
 )
 def import_file(context, request):
     """Import a CSV for one service: all of it, or nothing and a report of every bad row."""
-    require_assurance(request, CLERK)
     code = str(request.POST.get("service", ""))
     service = next((s for s in context.services if s.code == code), None)
     if service is None:

@@ -17,7 +17,7 @@ from portal.billing.reconciliation import day_span, reconcile
 from portal.dates import query_day
 from portal.db import utcnow
 from portal.i18n import _
-from portal.identity.assurance import CLERK, require_assurance
+from portal.identity.assurance import CLERK
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +26,9 @@ log = logging.getLogger(__name__)
     route_name="backoffice_reconciliation",
     renderer="billing/backoffice/reconciliation.jinja2",
     permission="backoffice",
+    assurance=CLERK,
 )
 def reconciliation(request):
-    require_assurance(request, CLERK)
     today = utcnow().date()
     day = query_day(request, "date") or today - dt.timedelta(days=1)
     try:
