@@ -7,6 +7,7 @@ after each test.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -19,6 +20,7 @@ from sqlalchemy.orm import sessionmaker
 
 import portal
 from alembic import command
+from portal.clock import Clock
 from portal.db import Base
 from portal.devidp.idp import DevIdP
 from portal.scripts.dev_keys import SIGNING_EXTENSIONS
@@ -132,6 +134,37 @@ def wsgi_app(app_settings, keys_dir):
 
     (keys_dir / "sp-metadata.xml").write_bytes(config_metadata(app.registry["saml"]))
     return app
+
+
+class MovableClock(Clock):
+    """The portal's clock as a test moves it: the real time shifted by an offset, so time
+    still passes between requests while a test jumps ahead (``advance``) or to a moment
+    (``set``)."""
+
+    def __init__(self, timezone):
+        super().__init__(timezone)
+        self.offset = dt.timedelta()
+
+    def now(self) -> dt.datetime:
+        return super().now() + self.offset
+
+    def advance(self, **delta) -> None:
+        self.offset += dt.timedelta(**delta)
+
+    def set(self, when: dt.datetime) -> None:
+        if when.tzinfo is None:
+            raise ValueError("set the clock to an aware datetime")
+        self.offset = when - super().now()
+
+
+@pytest.fixture
+def clock(wsgi_app):
+    """A movable clock in the app's registry (requests and tasks read it) for this test."""
+    real = wsgi_app.registry["clock"]
+    movable = MovableClock(real.timezone)
+    wsgi_app.registry["clock"] = movable
+    yield movable
+    wsgi_app.registry["clock"] = real
 
 
 @pytest.fixture(scope="session")

@@ -58,7 +58,7 @@ def queue(context, request):
             _of_department(department.id).where(Application.status == state.AWAITING_PAYMENT)
         )
     )
-    notice_payments(request.dbsession, awaiting)
+    notice_payments(request.dbsession, awaiting, request.clock.now())
     status = request.GET.get("status", state.IN_QUEUE)
     if status not in QUEUE_STATUSES:
         status = state.IN_QUEUE
@@ -145,7 +145,7 @@ def approve(context, request):
             request.localizer.translate(_("Keep the note under 2000 characters.")),
         )
     try:
-        decide_approve(request.dbsession, application, request.user, note)
+        decide_approve(request.dbsession, application, request.user, note, request.clock.now())
     except ApplicationRefused as error:
         return refused(request, error.status, error.message)
     plugin = application_services(request.registry)[application.service.code]
@@ -180,7 +180,9 @@ def reject(context, request):
             request, context, 422, translate(_("Keep the reason under 2000 characters.")), reason
         )
     try:
-        refund = decide_reject(request.dbsession, application, request.user, reason)
+        refund = decide_reject(
+            request.dbsession, application, request.user, reason, request.clock.now()
+        )
     except ApplicationRefused as error:
         return refused(request, error.status, error.message)
     except PaymentRefused as error:

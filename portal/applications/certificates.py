@@ -18,7 +18,6 @@ from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from portal.applications.models import Application, Certificate
-from portal.db import utcnow
 from portal.templating import STATIC
 
 ASSETS = (STATIC / "certificate").resolve()
@@ -57,7 +56,7 @@ def issue_certificate(request, application: Application, values: list[tuple[str,
     """Render and store the certificate of an approved ``application`` (once)."""
     if application.certificate is not None:
         return application.certificate
-    issued_at = utcnow()
+    issued_at = request.clock.now()
     number = certificate_number(application, issued_at.year)
     html = render(
         "applications/certificate.jinja2",

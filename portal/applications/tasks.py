@@ -11,7 +11,7 @@ import logging
 
 from portal.applications.models import Application
 from portal.billing.bills import cancel_bill
-from portal.tasks import enqueue_after_commit, huey, task_dbsession
+from portal.tasks import enqueue_after_commit, huey, registry, task_dbsession
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,9 @@ def close_rejected_bill(application_id: int) -> None:
         refund = application.refund
         if refund is not None and refund.status != "succeeded":
             raise RefundPending(f"refund {refund.public_id} not confirmed yet")
-        cancel_bill(dbsession, bill, "Application rejected; the fee was refunded")
+        cancel_bill(
+            dbsession, bill, "Application rejected; the fee was refunded", registry()["clock"].now()
+        )
         log.info("bill %s of rejected application %s cancelled", bill.id, application.public_id)
 
 

@@ -3,7 +3,6 @@ its fee, and downloading the certificate."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import uuid
 
@@ -116,21 +115,21 @@ def handle_form(request, plugin, application: Application | None):
                 record = service_record(request.dbsession, plugin.info)
                 application = start_draft(request.dbsession, record, request.user, values)
             else:
-                save_draft(application, values)
+                save_draft(application, values, request.clock.now())
         except ApplicationRefused as error:
             return refused(request, error.status, error.message)
         request.session.flash(
             request.localizer.translate(_("Draft saved. You can continue it later from here."))
         )
         return HTTPSeeOther(request.route_url("applications"))
-    cleaned, errors = plugin.validate(values)
+    cleaned, errors = plugin.validate(values, request.clock.today())
     if errors:
         return render_form(request, plugin, values, errors, application, status=422)
     try:
         if application is None:
             record = service_record(request.dbsession, plugin.info)
             application = start_draft(request.dbsession, record, request.user, values)
-        submit(request.dbsession, plugin, application, cleaned, dt.date.today())
+        submit(request.dbsession, plugin, application, cleaned, request.clock)
     except ApplicationRefused as error:
         return refused(request, error.status, error.message)
     log.info("application %s submitted", application.public_id)
@@ -147,7 +146,7 @@ def applications(request):
             .limit(APPLICATIONS_SHOWN)
         )
     )
-    notice_payments(request.dbsession, mine)
+    notice_payments(request.dbsession, mine, request.clock.now())
     translate = request.localizer.translate
     services = application_services(request.registry)
     return {
@@ -191,7 +190,7 @@ def edit_post(context, request):
 
 def application_values(request, application: Application) -> dict:
     """What both the citizen's and the clerk's page show about an application."""
-    notice_payments(request.dbsession, [application])
+    notice_payments(request.dbsession, [application], request.clock.now())
     translate = request.localizer.translate
     plugin = application_services(request.registry).get(application.service.code)
     return {
@@ -231,7 +230,7 @@ def application_page(context, request):
 def pay(context, request):
     """Create the payment of the application's bill alone, then go to the provider."""
     application = context.application
-    notice_payments(request.dbsession, [application])
+    notice_payments(request.dbsession, [application], request.clock.now())
     if application.status != state.AWAITING_PAYMENT:
         return refused(request, 409, "This application has nothing to pay.")
     try:
@@ -242,6 +241,7 @@ def pay(context, request):
             idempotency_key=request.POST.get("idempotency_key", ""),
             provider=request.payment_provider.name,
             timeout=payment_timeout(request.registry.settings),
+            now=request.clock.now(),
         )
     except PaymentRefused as error:
         busy = error.payment

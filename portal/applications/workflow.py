@@ -15,7 +15,7 @@ from portal.billing import state as payment_state
 from portal.billing.bills import issue_bill
 from portal.billing.models import Payment, PaymentAllocation
 from portal.billing.payments import request_refund
-from portal.db import utcnow
+from portal.clock import Clock
 from portal.identity.models import Department
 from portal.money import Money
 from portal.services.interfaces import APPLICATION, public_services
@@ -68,15 +68,17 @@ def start_draft(dbsession, service: Service, applicant, values: dict[str, str]) 
     return application
 
 
-def save_draft(application: Application, values: dict[str, str]) -> None:
+def save_draft(application: Application, values: dict[str, str], now: dt.datetime) -> None:
     if application.status not in state.EDITABLE:
         raise ApplicationRefused(409, "This application was submitted and can no longer change.")
     application.form = values
-    application.updated_at = utcnow()
+    application.updated_at = now
 
 
-def submit(dbsession, plugin, application: Application, cleaned: dict[str, str], today: dt.date):
-    """Issue the bill for ``application`` at the fee in force ``today`` and await payment."""
+def submit(dbsession, plugin, application: Application, cleaned: dict[str, str], clock: Clock):
+    """Issue the bill for ``application`` at the fee in force on ``clock``'s day and await
+    payment."""
+    today = clock.today()
     if application.status not in state.EDITABLE:
         raise ApplicationRefused(409, "This application was already submitted.")
     try:
@@ -87,7 +89,7 @@ def submit(dbsession, plugin, application: Application, cleaned: dict[str, str],
             503, "The fee for this service is not set yet. Your draft is kept; try again later."
         ) from None
     application.form = cleaned
-    application.submitted_at = utcnow()
+    application.submitted_at = clock.now()
     bill = issue_bill(
         dbsession,
         service=application.service,
@@ -99,7 +101,12 @@ def submit(dbsession, plugin, application: Application, cleaned: dict[str, str],
     )
     application.bill = bill
     if not state.transition(
-        dbsession, application, state.AWAITING_PAYMENT, "", actor=application.applicant
+        dbsession,
+        application,
+        state.AWAITING_PAYMENT,
+        "",
+        actor=application.applicant,
+        now=application.submitted_at,
     ):
         raise ApplicationRefused(409, "This application was already submitted.")
     return bill
@@ -117,7 +124,7 @@ def settled_payment(dbsession, bill_id: int) -> tuple[Payment, PaymentAllocation
     return None if row is None else (row[0], row[1])
 
 
-def notice_payments(dbsession, applications: list[Application]) -> None:
+def notice_payments(dbsession, applications: list[Application], now: dt.datetime) -> None:
     """Move applications whose bill the ledger shows paid into their department's queue.
 
     Called wherever applications are listed or shown, so it does not matter which way the
@@ -136,21 +143,22 @@ def notice_payments(dbsession, applications: list[Application]) -> None:
             application,
             state.IN_QUEUE,
             "",
+            now=now,
             at=paid[0].settled_at if paid and paid[0].settled_at else None,
         )
 
 
-def decide_approve(dbsession, application: Application, clerk, note: str) -> None:
-    if not state.transition(dbsession, application, state.APPROVED, note, clerk):
+def decide_approve(dbsession, application: Application, clerk, note: str, now: dt.datetime) -> None:
+    if not state.transition(dbsession, application, state.APPROVED, note, clerk, now=now):
         raise ApplicationRefused(409, "Another clerk decided this application meanwhile.")
     application.decided_by = clerk
     application.decision_reason = note or None
 
 
-def decide_reject(dbsession, application: Application, clerk, reason: str):
+def decide_reject(dbsession, application: Application, clerk, reason: str, now: dt.datetime):
     """Reject with ``reason`` and refund the fee; returns the refund to send after commit."""
     paid = settled_payment(dbsession, application.bill_id) if application.bill_id else None
-    if not state.transition(dbsession, application, state.REJECTED, reason, clerk):
+    if not state.transition(dbsession, application, state.REJECTED, reason, clerk, now=now):
         raise ApplicationRefused(409, "Another clerk decided this application meanwhile.")
     application.decided_by = clerk
     application.decision_reason = reason

@@ -18,7 +18,6 @@ from portal.billing.models import Payment, ProviderEventRecord, Refund
 from portal.billing.payments import apply_provider_payment, post_refund
 from portal.billing.providers import InvalidNotification
 from portal.billing.tasks import send_refund_after_commit
-from portal.db import utcnow
 from portal.security import PUBLIC
 
 log = logging.getLogger(__name__)
@@ -40,7 +39,7 @@ def provider_notification(request):
     if (request.content_length or 0) > MAX_NOTIFICATION_BYTES:
         raise HTTPRequestEntityTooLarge()
     try:
-        event = provider.parse_notification(request.headers, request.body, utcnow())
+        event = provider.parse_notification(request.headers, request.body, request.clock.now())
     except InvalidNotification as error:
         log.warning("notification refused: %s", error)
         raise HTTPBadRequest(detail="The notification could not be verified.") from None
@@ -67,13 +66,17 @@ def provider_notification(request):
         log.warning("notification %s names a payment we do not know", event.event_id)
         return {"status": "unknown payment"}
     refunds = apply_provider_payment(
-        dbsession, payment, event.payment, f"provider notification {event.type}"
+        dbsession,
+        payment,
+        event.payment,
+        f"provider notification {event.type}",
+        request.clock.now(),
     )
     if event.refund is not None:
         refund = dbsession.scalar(select(Refund).where(Refund.public_id == event.refund.reference))
         ours = refund is not None and refund.payment_id == payment.id
         if ours and event.refund.amount == refund.amount:
-            post_refund(dbsession, refund)
+            post_refund(dbsession, refund, request.clock.now())
         elif refund is not None:
             payment.needs_attention = f"provider reports refund {refund.public_id} otherwise"
             log.error("refund %s reported on another payment or amount", refund.public_id)

@@ -8,8 +8,9 @@ the late success is accepted and posted.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from portal.billing.models import Payment, PaymentTransition
-from portal.db import utcnow
 from portal.i18n import _
 
 CREATED = "created"
@@ -79,13 +80,14 @@ def can_transition(payment: Payment, to_status: str) -> bool:
     return to_status in TRANSITIONS[payment.status]
 
 
-def transition(payment: Payment, to_status: str, cause: str) -> None:
-    """Move ``payment`` to ``to_status``, recording when and why; raise if not allowed."""
+def transition(payment: Payment, to_status: str, cause: str, now: dt.datetime) -> None:
+    """Move ``payment`` to ``to_status``, recording when (``now``) and why; raise if not
+    allowed."""
     if not can_transition(payment, to_status):
         raise IllegalTransition(payment, to_status)
     payment.transitions.append(
         PaymentTransition(
-            from_status=payment.status, to_status=to_status, cause=cause[:200], at=utcnow()
+            from_status=payment.status, to_status=to_status, cause=cause[:200], at=now
         )
     )
     payment.status = to_status

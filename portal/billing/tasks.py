@@ -12,7 +12,6 @@ from portal.billing import state
 from portal.billing.models import IdempotencyKey, Payment, Refund
 from portal.billing.payments import apply_provider_payment, send_refund
 from portal.billing.providers import ProviderUnavailable
-from portal.db import utcnow
 from portal.tasks import enqueue_after_commit, huey, registry, task_dbsession
 
 log = logging.getLogger(__name__)
@@ -28,7 +27,9 @@ def send_refund_task(refund_id: int) -> None:
     with task_dbsession() as dbsession:
         refund = dbsession.get(Refund, refund_id)
         try:
-            send_refund(dbsession, refund, registry()["payment_provider"])
+            send_refund(
+                dbsession, refund, registry()["payment_provider"], registry()["clock"].now()
+            )
         except ProviderUnavailable:
             log.warning("refund %s: provider unavailable, will retry", refund.public_id)
             raise
@@ -43,7 +44,7 @@ def settle_or_expire_payments() -> None:
     """Ask the provider about payments still in progress, and about those that expired
     recently (a payer may have finished just in time on a card that never notifies); expire
     those past their time."""
-    recently = utcnow() - LATE_SUCCESS_WINDOW
+    recently = registry()["clock"].now() - LATE_SUCCESS_WINDOW
     with task_dbsession() as dbsession:
         ids = list(
             dbsession.scalars(
@@ -59,6 +60,7 @@ def settle_or_expire_payments() -> None:
 
 def settle_or_expire(payment_id: int) -> None:
     provider = registry()["payment_provider"]
+    clock = registry()["clock"]
     refunds = []
     with task_dbsession() as dbsession:
         payment = dbsession.get(Payment, payment_id)
@@ -70,9 +72,12 @@ def settle_or_expire(payment_id: int) -> None:
             log.warning("payment %s: provider unavailable, will ask again", payment.public_id)
             return
         if report is not None:
-            refunds = apply_provider_payment(dbsession, payment, report, "provider status query")
-        if payment.status in state.IN_PROGRESS and utcnow() >= payment.expires_at:
-            state.transition(payment, state.EXPIRED, "not finished in time")
+            refunds = apply_provider_payment(
+                dbsession, payment, report, "provider status query", clock.now()
+            )
+        now = clock.now()
+        if payment.status in state.IN_PROGRESS and now >= payment.expires_at:
+            state.transition(payment, state.EXPIRED, "not finished in time", now)
             log.info("payment %s expired", payment.public_id)
         refund_ids = [refund.id for refund in refunds]
     for refund_id in refund_ids:
@@ -81,9 +86,6 @@ def settle_or_expire(payment_id: int) -> None:
 
 @huey.periodic_task(crontab(minute="7", hour="*"))
 def purge_idempotency_keys() -> None:
+    oldest = registry()["clock"].now() - IDEMPOTENCY_KEY_LIFETIME
     with task_dbsession() as dbsession:
-        dbsession.execute(
-            delete(IdempotencyKey).where(
-                IdempotencyKey.created_at < utcnow() - IDEMPOTENCY_KEY_LIFETIME
-            )
-        )
+        dbsession.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < oldest))

@@ -7,7 +7,6 @@ import datetime as dt
 import io
 import logging
 import uuid
-from zoneinfo import ZoneInfo
 
 from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther, HTTPServiceUnavailable
 from pyramid.response import Response
@@ -81,7 +80,7 @@ def bills(request):
     ]
     payable = [view.bill for group in groups for view in group["bills"] if view.payable]
     services = request.dbsession.scalars(select(Service).order_by(Service.name))
-    today = surcharges.today(request)
+    today = request.clock.today()
     return {
         "groups": groups,
         "today": today,
@@ -121,7 +120,7 @@ def _pay_bills(request, bills: list[Bill], key: str):
     """The payment of ``bills`` keyed on ``key``, and the way to its review page."""
     try:
         # What accrued on them (late interest) is billed now and paid in the same payment.
-        bills = surcharges.issue(request, bills, surcharges.today(request))
+        bills = surcharges.issue(request, bills, request.clock.today())
         payment = create_payment(
             request.dbsession,
             user=request.user,
@@ -130,6 +129,7 @@ def _pay_bills(request, bills: list[Bill], key: str):
             provider=request.payment_provider.name,
             organisation=_paying_organisation(request, bills),
             timeout=payment_timeout(request.registry.settings),
+            now=request.clock.now(),
         )
     except PaymentRefused as refused:
         log.warning("payment refused: %s", refused.message)
@@ -185,7 +185,7 @@ def review(context, request):
     return {
         "payment": payment,
         "rows": review_rows(request, payment),
-        "today": surcharges.today(request),
+        "today": request.clock.today(),
         "person": person,
         "organisation": organisation,
     }
@@ -206,6 +206,7 @@ def checkout(context, request):
             return_url=request.route_url("payment_return", public_id=payment.public_id),
             notify_url=base.rstrip("/")
             + request.route_path("provider_notification", provider=request.payment_provider.name),
+            now=request.clock.now(),
         )
     except PaymentRefused as refused:
         log.info("checkout of payment %s refused: %s", payment.public_id, refused.message)
@@ -232,7 +233,7 @@ def cancel(context, request):
     """The payer changed their mind on the review page: the payment, never sent to the
     provider, is cancelled so that its bills can be chosen again at once."""
     payment = context.payment
-    if cancel_unstarted(payment):
+    if cancel_unstarted(payment, request.clock.now()):
         log.info("payment %s cancelled before paying", payment.public_id)
         request.session.flash(
             request.localizer.translate(_("The payment was cancelled. Nothing was charged."))
@@ -274,7 +275,7 @@ def payment_page(context, request):
             report = None
         if report is not None:
             for refund in apply_provider_payment(
-                request.dbsession, payment, report, "provider status query"
+                request.dbsession, payment, report, "provider status query", request.clock.now()
             ):
                 send_refund_after_commit(request, refund)
     bills = [allocation.bill for allocation in payment.allocations]
@@ -319,8 +320,7 @@ def _my_payments(request):
 def _start_of(request, day: dt.date) -> dt.datetime:
     """When ``day`` begins in the portal's time zone, the zone the history shows its times in:
     a payment made at 00:30 on the 3rd, local time, is one of the 3rd's, not the 2nd's."""
-    zone = ZoneInfo(request.registry.settings.get("portal.timezone", "UTC"))
-    return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
+    return dt.datetime.combine(day, dt.time(), request.clock.timezone).astimezone(dt.UTC)
 
 
 def _filters(request) -> dict[str, str]:

@@ -8,10 +8,9 @@ import logging
 from huey import crontab
 from sqlalchemy import delete
 
-from portal.db import utcnow
 from portal.identity.models import WebSession
 from portal.identity.saml import purge_expired
-from portal.tasks import huey, settings, task_dbsession
+from portal.tasks import huey, registry, settings, task_dbsession
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +19,7 @@ log = logging.getLogger(__name__)
 def purge_identity_records() -> int:
     """Delete sessions past their idle timeout or lifetime, and expired SAML records."""
     config = settings()
-    now = utcnow()
+    now = registry()["clock"].now()
     idle = now - dt.timedelta(minutes=int(config.get("portal.session.idle_minutes", 30)))
     born = now - dt.timedelta(hours=int(config.get("portal.session.max_hours", 12)))
     with task_dbsession() as dbsession:
@@ -29,7 +28,7 @@ def purge_identity_records() -> int:
                 (WebSession.last_seen_at < idle) | (WebSession.created_at < born)
             )
         )
-        purge_expired(dbsession)
+        purge_expired(dbsession, now)
         count = result.rowcount
     log.info("purged %d expired sessions", count)
     return count

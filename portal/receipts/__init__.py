@@ -15,11 +15,15 @@ def includeme(config) -> None:
     config.include("portal.mail")
 
     def issue_receipt(dbsession, event: events.PaymentSucceeded) -> None:
-        render_after_commit(dbsession, issuer.issue(dbsession, event.payment, RECEIPT))
+        now = config.registry["clock"].now()
+        render_after_commit(dbsession, issuer.issue(dbsession, event.payment, RECEIPT, now))
 
     def issue_credit_note(dbsession, event: events.RefundSucceeded) -> None:
         refund = event.refund
-        render_after_commit(dbsession, issuer.issue(dbsession, refund.payment, CREDIT_NOTE, refund))
+        now = config.registry["clock"].now()
+        render_after_commit(
+            dbsession, issuer.issue(dbsession, refund.payment, CREDIT_NOTE, now, refund)
+        )
 
     events.subscribe(events.PaymentSucceeded, "receipts", issue_receipt)
     events.subscribe(events.RefundSucceeded, "receipts", issue_credit_note)

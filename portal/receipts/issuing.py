@@ -7,6 +7,7 @@ rolled-back payment therefore leaves neither a number nor a mail behind.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import secrets
@@ -16,7 +17,6 @@ from babel.dates import format_datetime
 from sqlalchemy import select, update
 
 from portal.billing.reference import printed
-from portal.db import utcnow
 from portal.i18n import _, document_localizer
 from portal.money import Money
 from portal.receipts.models import CREDIT_NOTE, RECEIPT, Receipt
@@ -57,15 +57,16 @@ class ReceiptIssuer:
             "address": settings.get("receipts.authority_address", ""),
         }
 
-    def issue(self, dbsession, payment, kind: str, refund=None) -> Receipt:
-        """Record the receipt (or credit note) and take its number; idempotent."""
+    def issue(self, dbsession, payment, kind: str, now: dt.datetime, refund=None) -> Receipt:
+        """Record the receipt (or credit note) issued ``now`` and take its number (of the
+        fiscal year ``now`` falls in); idempotent."""
         query = select(Receipt).where(Receipt.payment_id == payment.id, Receipt.kind == kind)
         if refund is not None:
             query = query.where(Receipt.refund_id == refund.id)
         existing = dbsession.scalar(query)
         if existing is not None:
             return existing
-        issued_at = utcnow()
+        issued_at = now
         year = issued_at.astimezone(self.timezone).year
         series = SERIES[kind]
         sequence = ReceiptNumberer(dbsession).next(series, year)

@@ -7,7 +7,6 @@ import logging
 from huey import crontab
 from sqlalchemy import select
 
-from portal.db import utcnow
 from portal.i18n import _, document_localizer
 from portal.identity.models import User
 from portal.mail import message
@@ -59,7 +58,7 @@ def email_receipt_task(receipt_id: int) -> None:
             [(f"{receipt.number}.pdf", "application/pdf", receipt.pdf)],
         )
         registry()["mailer"].send_immediately(mail)
-        receipt.emailed_at = utcnow()
+        receipt.emailed_at = registry()["clock"].now()
     log.info("receipt %s e-mailed", receipt_id)
 
 

@@ -7,7 +7,6 @@ import logging
 from pyramid.httpexceptions import HTTPForbidden, HTTPSeeOther
 from pyramid.view import view_config
 
-from portal.billing import surcharges
 from portal.dates import DateRefused, as_text, date_of, typed_parts
 from portal.i18n import _
 from portal.identity.assurance import CLERK
@@ -29,7 +28,7 @@ MAX_ENTRY_DIGITS = 18
 
 
 def _fees_page(request, errors=None, values=None):
-    today = surcharges.today(request)
+    today = request.clock.today()
     services = sorted(
         public_services(request.registry).values(),
         key=lambda plugin: request.localizer.translate(plugin.info.name).casefold(),
@@ -91,7 +90,7 @@ def change_fee(request):
     form, date_refused = _fee_form(request.POST)
     try:
         change = fees.read_fee_change(
-            form, set(public_services(request.registry)), surcharges.today(request)
+            form, set(public_services(request.registry)), request.clock.today()
         )
     except fees.FeeError as refused:
         errors = refused.errors
@@ -129,7 +128,7 @@ def withdraw_fee(request):
         request.response.status_int = 400
         return _fees_page(request, {"entry": _("Choose a price to withdraw.")})
     try:
-        fees.withdraw_fee(request.dbsession, int(entry), surcharges.today(request))
+        fees.withdraw_fee(request.dbsession, int(entry), request.clock.today())
     except fees.FeeError as refused:
         request.response.status_int = 409
         return _fees_page(request, refused.errors)
@@ -194,7 +193,14 @@ def import_file(context, request):
         )
     kind = public_service(request.registry, code).info.kind
     try:
-        result = import_bills(request.dbsession, request.pii, service, kind, upload.file.read())
+        result = import_bills(
+            request.dbsession,
+            request.pii,
+            service,
+            kind,
+            upload.file.read(),
+            request.clock.now(),
+        )
     except ImportRefused as refused:
         log.warning("import for %s refused: %d problems", code, len(refused.errors))
         return _refuse(context, request, 422, refused.errors, code)

@@ -200,7 +200,7 @@ def world(dbsession, wsgi_app, departments):
         dbsession, factories.service(dbsession, "vehicle-registration"), payer, {}
     )
     issuer = wsgi_app.registry["receipt_issuer"]
-    receipt = issuer.issue(dbsession, payment, "receipt")
+    receipt = issuer.issue(dbsession, payment, "receipt", wsgi_app.registry["clock"].now())
     issuer.render(dbsession, receipt)
     _, token = create_api_key(dbsession, bill.service, "property tax integration")
     dbsession.commit()

@@ -82,7 +82,9 @@ def sample_values(dbsession, wsgi_app):
     application = start_draft(
         dbsession, factories.service(dbsession, "vehicle-registration"), payer, {}
     )
-    receipt = wsgi_app.registry["receipt_issuer"].issue(dbsession, payment, "receipt")
+    receipt = wsgi_app.registry["receipt_issuer"].issue(
+        dbsession, payment, "receipt", wsgi_app.registry["clock"].now()
+    )
     dbsession.commit()
     return {
         "number": receipt.number,

@@ -15,7 +15,6 @@ from pyramid.view import view_config
 from portal.billing.providers import ProviderRefused, ProviderUnavailable
 from portal.billing.reconciliation import day_span, reconcile
 from portal.dates import query_day
-from portal.db import utcnow
 from portal.i18n import _
 from portal.identity.assurance import CLERK
 
@@ -29,7 +28,7 @@ log = logging.getLogger(__name__)
     assurance=CLERK,
 )
 def reconciliation(request):
-    today = utcnow().date()
+    today = request.clock.now().date()  # settlement reports are kept by UTC day
     day = query_day(request, "date") or today - dt.timedelta(days=1)
     try:
         result = reconcile(request.dbsession, request.payment_provider, day)

@@ -57,6 +57,7 @@ def pay_at_provider(dbsession, provider, sandbox, payment: Payment) -> None:
         description="Payment to the public services",
         return_url=f"https://localhost/payments/{payment.public_id}/return",
         notify_url=sandbox.receiver.url,
+        now=dt.datetime.now(dt.UTC),
     )
     dbsession.commit()
     assert sandbox.pay({"hosted_url": url}).status_code == 303
@@ -71,7 +72,9 @@ def settle(provider, payment: Payment, report=None) -> None:
     """Apply what the provider says about ``payment`` (or ``report``) and commit."""
     with task_dbsession() as session:
         report = report or provider.query_payment(payment.public_id)
-        apply_provider_payment(session, managed(session, payment), report, "test")
+        apply_provider_payment(
+            session, managed(session, payment), report, "test", dt.datetime.now(dt.UTC)
+        )
 
 
 class Payments:

@@ -46,7 +46,7 @@ def refund(provider, payment, minor: int) -> str:
     """A refund recorded, sent to the provider and posted, as the refund task does."""
     reference = record_refund(payment, minor)
     with task_dbsession() as session:
-        send_refund(session, the_refund(session, reference), provider)
+        send_refund(session, the_refund(session, reference), provider, dt.datetime.now(dt.UTC))
     return reference
 
 
@@ -101,7 +101,7 @@ def inconsistent_day(own_payments, own_provider, own_sandbox, dbsession, consist
     reference = record_refund(generous, 2_00)
     own_provider.refund(generous.provider_payment_id, Money(3_00, "EUR"), reference)
     with task_dbsession() as session:
-        post_refund(session, the_refund(session, reference))
+        post_refund(session, the_refund(session, reference), dt.datetime.now(dt.UTC))
     made["generous_refund"] = reference
     return made
 
