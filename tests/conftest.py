@@ -167,6 +167,15 @@ def clock(wsgi_app):
     wsgi_app.registry["clock"] = real
 
 
+def stay_active(app, clock: MovableClock, minutes: int, every: int = 20) -> None:
+    """Let ``minutes`` pass while the person signed in to ``app`` keeps using the portal (a
+    page opened every ``every`` minutes), so their session outlives the idle timeout."""
+    for _step in range(minutes // every):
+        clock.advance(minutes=every)
+        app.get("/account", status=200)
+    clock.advance(minutes=minutes % every)
+
+
 @pytest.fixture(scope="session")
 def engine(database_url):
     """A plain engine for arranging and checking data. On SQLite it does not take the write

@@ -68,12 +68,13 @@ def managed(session, payment: Payment) -> Payment:
     return session.scalar(select(Payment).where(Payment.public_id == payment.public_id))
 
 
-def settle(provider, payment: Payment, report=None) -> None:
-    """Apply what the provider says about ``payment`` (or ``report``) and commit."""
+def settle(provider, payment: Payment, report=None, now=None) -> None:
+    """Apply what the provider says about ``payment`` (or ``report``) ``now`` (by default
+    the real time) and commit."""
     with task_dbsession() as session:
         report = report or provider.query_payment(payment.public_id)
         apply_provider_payment(
-            session, managed(session, payment), report, "test", dt.datetime.now(dt.UTC)
+            session, managed(session, payment), report, "test", now or dt.datetime.now(dt.UTC)
         )
 
 

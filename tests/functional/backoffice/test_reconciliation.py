@@ -164,14 +164,12 @@ def test_another_day_does_not_see_todays_payments(consistent_day, own_provider, 
 
 
 def test_settled_here_just_after_midnight_is_found_in_the_previous_days_report(
-    own_payments, own_provider, dbsession
+    own_payments, own_provider, dbsession, clock
 ):
     """The portal learns of a settlement after the provider made it, possibly the next day."""
-    payment = own_payments.settled(amount=12_50)
-    payment.settled_at = dt.datetime.combine(
-        today() + dt.timedelta(days=1), dt.time(0, 0, 5), dt.UTC
-    )
-    dbsession.commit()
+    payment = own_payments.paid_at_provider(amount=12_50)
+    clock.set(dt.datetime.combine(today() + dt.timedelta(days=1), dt.time(0, 0, 5), dt.UTC))
+    settle(own_provider, payment, now=clock.now())
     assert reconcile(dbsession, own_provider, today() + dt.timedelta(days=1)).clean
 
 
