@@ -158,13 +158,18 @@ class MovableClock(Clock):
 
 
 @pytest.fixture
-def clock(wsgi_app):
-    """A movable clock in the app's registry (requests and tasks read it) for this test."""
-    real = wsgi_app.registry["clock"]
-    movable = MovableClock(real.timezone)
-    wsgi_app.registry["clock"] = movable
-    yield movable
-    wsgi_app.registry["clock"] = real
+def clock(wsgi_app, monkeypatch):
+    """A movable clock in the app's registry (requests and tasks read it) for this test.
+
+    Tasks read the registry of the portal configured last, which a test that builds its own
+    portal changes: the clock is installed there too."""
+    from portal.tasks import registry
+
+    movable = MovableClock(wsgi_app.registry["clock"].timezone)
+    monkeypatch.setitem(wsgi_app.registry, "clock", movable)
+    if registry() is not wsgi_app.registry:
+        monkeypatch.setitem(registry(), "clock", movable)
+    return movable
 
 
 def stay_active(app, clock: MovableClock, minutes: int, every: int = 20) -> None:

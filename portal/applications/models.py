@@ -10,7 +10,7 @@ from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.billing.models import Bill, Refund, new_public_id
-from portal.db import Base, utcnow
+from portal.db import Base
 from portal.identity.models import User
 from portal.services.models import Service
 
@@ -39,8 +39,8 @@ class Application(Base):
     refund_id: Mapped[int | None] = mapped_column(ForeignKey("refund.id"))
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     decision_reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
     submitted_at: Mapped[dt.datetime | None]
 
     service: Mapped[Service] = relationship()
@@ -75,7 +75,7 @@ class ApplicationEvent(Base):
     to_status: Mapped[str] = mapped_column(String(20))
     note: Mapped[str] = mapped_column(Text, default="")
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    at: Mapped[dt.datetime]
 
     application: Mapped[Application] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
@@ -91,6 +91,6 @@ class Certificate(Base):
     number: Mapped[str] = mapped_column(String(40), unique=True)
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
     sha256: Mapped[str] = mapped_column(String(64))
-    issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    issued_at: Mapped[dt.datetime]
 
     application: Mapped[Application] = relationship(back_populates="certificate")

@@ -113,7 +113,9 @@ def handle_form(request, plugin, application: Application | None):
         try:
             if application is None:
                 record = service_record(request.dbsession, plugin.info)
-                application = start_draft(request.dbsession, record, request.user, values)
+                application = start_draft(
+                    request.dbsession, record, request.user, values, request.clock.now()
+                )
             else:
                 save_draft(application, values, request.clock.now())
         except ApplicationRefused as error:
@@ -128,7 +130,9 @@ def handle_form(request, plugin, application: Application | None):
     try:
         if application is None:
             record = service_record(request.dbsession, plugin.info)
-            application = start_draft(request.dbsession, record, request.user, values)
+            application = start_draft(
+                request.dbsession, record, request.user, values, request.clock.now()
+            )
         submit(request.dbsession, plugin, application, cleaned, request.clock)
     except ApplicationRefused as error:
         return refused(request, error.status, error.message)

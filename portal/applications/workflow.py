@@ -59,10 +59,16 @@ def service_record(dbsession, info) -> Service:
     return record
 
 
-def start_draft(dbsession, service: Service, applicant, values: dict[str, str]) -> Application:
-    application = Application(service=service, applicant=applicant, status=state.DRAFT)
+def start_draft(
+    dbsession, service: Service, applicant, values: dict[str, str], now: dt.datetime
+) -> Application:
+    application = Application(
+        service=service, applicant=applicant, status=state.DRAFT, created_at=now, updated_at=now
+    )
     application.form = values
-    application.events.append(ApplicationEvent(to_status=state.DRAFT, actor_id=applicant.id))
+    application.events.append(
+        ApplicationEvent(to_status=state.DRAFT, actor_id=applicant.id, at=now)
+    )
     dbsession.add(application)
     dbsession.flush()
     return application

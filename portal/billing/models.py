@@ -154,7 +154,7 @@ class Payment(Base):
     method: Mapped[str | None] = mapped_column(String(64))
     failure_reason: Mapped[str | None] = mapped_column(String(64))
     needs_attention: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
     settled_at: Mapped[dt.datetime | None]
     #: optimistic lock: two transactions changing one payment cannot both commit (SQLite has
@@ -209,7 +209,7 @@ class PaymentTransition(Base):
     from_status: Mapped[str] = mapped_column(String(20))
     to_status: Mapped[str] = mapped_column(String(20))
     cause: Mapped[str] = mapped_column(String(200))
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    at: Mapped[dt.datetime]
 
     payment: Mapped[Payment] = relationship(back_populates="transitions")
 
@@ -225,7 +225,7 @@ class IdempotencyKey(Base):
     key: Mapped[str] = mapped_column(String(128))
     fingerprint: Mapped[str] = mapped_column(String(64))
     payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id", ondelete="CASCADE"))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(index=True)
 
 
 class ProviderEventRecord(Base):

@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.billing.models import Payment, Refund
-from portal.db import Base, utcnow
+from portal.db import Base
 from portal.money import Money
 
 RECEIPT = "receipt"
@@ -43,7 +43,7 @@ class Receipt(Base):
     amount_minor: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
     locale: Mapped[str] = mapped_column(String(16), default="en")
-    issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    issued_at: Mapped[dt.datetime]
     pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
     sha256: Mapped[str | None] = mapped_column(String(64))
     emailed_at: Mapped[dt.datetime | None]

@@ -197,7 +197,11 @@ def world(dbsession, wsgi_app, departments):
     factories.bill(dbsession, payer)
     payment = factories.payment(dbsession, payer, [bill])
     application = start_draft(
-        dbsession, factories.service(dbsession, "vehicle-registration"), payer, {}
+        dbsession,
+        factories.service(dbsession, "vehicle-registration"),
+        payer,
+        {},
+        wsgi_app.registry["clock"].now(),
     )
     issuer = wsgi_app.registry["receipt_issuer"]
     receipt = issuer.issue(dbsession, payment, "receipt", wsgi_app.registry["clock"].now())

@@ -80,7 +80,11 @@ def sample_values(dbsession, wsgi_app):
     payer = factories.user(dbsession)
     payment = factories.payment(dbsession, payer, [factories.bill(dbsession, payer)])
     application = start_draft(
-        dbsession, factories.service(dbsession, "vehicle-registration"), payer, {}
+        dbsession,
+        factories.service(dbsession, "vehicle-registration"),
+        payer,
+        {},
+        wsgi_app.registry["clock"].now(),
     )
     receipt = wsgi_app.registry["receipt_issuer"].issue(
         dbsession, payment, "receipt", wsgi_app.registry["clock"].now()
