@@ -125,6 +125,7 @@ def paid_receipt(dbsession, issuer, payer, services, k: int) -> Receipt:
                 payer_user=payer,
             )
         )
+    now = dt.datetime.now(dt.UTC)
     payment = create_payment(
         dbsession,
         user=payer,
@@ -132,6 +133,7 @@ def paid_receipt(dbsession, issuer, payer, services, k: int) -> Receipt:
         idempotency_key=uuid.uuid4().hex,
         provider="sandbox",
         timeout=dt.timedelta(minutes=90),
+        now=now,
     )
     start_payment(
         payment,
@@ -139,6 +141,7 @@ def paid_receipt(dbsession, issuer, payer, services, k: int) -> Receipt:
         description="Payment to the public services",
         return_url=f"{BASE_URL}/payments/{payment.public_id}",
         notify_url=f"{BASE_URL}/billing/notifications/sandbox",
+        now=now,
     )
     report = ProviderPayment(
         provider_payment_id=payment.provider_payment_id,
@@ -149,9 +152,9 @@ def paid_receipt(dbsession, issuer, payer, services, k: int) -> Receipt:
         method="Visa •••• 4242",
         failure_reason=None,
     )
-    refunds = apply_provider_payment(dbsession, payment, report, "bench: provider succeeded")
+    refunds = apply_provider_payment(dbsession, payment, report, "bench: provider succeeded", now)
     assert not refunds and payment.status == "succeeded", payment.status
-    return issuer.issue(dbsession, payment, RECEIPT)
+    return issuer.issue(dbsession, payment, RECEIPT, now)
 
 
 def store_receipts(session_factory, issuer, payer_id: int, count: int) -> tuple[list, int]:
