@@ -16,6 +16,7 @@ run: setup
 setup: venv assets translations dev-keys migrate demo-data
 
 test: venv-test assets translations
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 check-system:

@@ -51,14 +51,14 @@ from sqlalchemy import create_engine, select
 
 import portal.models  # noqa: F401  (all models, in an order free of import cycles)
 from alembic import command
-from portal.billing.bills import BillLineInput, issue_bill
+from portal.billing import BillLineInput, issue_bill
 from portal.billing.reference import creditor_reference
+from portal.catalogue.models import Service
 from portal.db import get_session_factory
 from portal.devidp.idp import LOA_SUBSTANTIAL, DevIdP
 from portal.identity.models import Department, User
 from portal.money import Money
 from portal.selfsigned import ensure_self_signed
-from portal.services.models import Service
 from portal.settings import ENVIRONMENT
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,12 +12,12 @@ Stored receipts are made by the portal's own code, not by the hosted payment pag
 ``issue_bill`` (3 bills of 2 lines each per receipt), a payment through ``create_payment`` and
 ``start_payment`` (with a local provider that only hands back an id), the provider's success
 through ``apply_provider_payment`` with a ``ProviderPayment`` of the exact amount (so the
-settlement is posted to the ledger), then ``ReceiptIssuer.issue`` and ``ReceiptIssuer.render``
+settlement is posted to the ledger), then ``DocumentIssuer.record`` and ``DocumentIssuer.render``
 as the payment's subscriber and the render task would call them (the e-mail is skipped).
 
 1. Render time, in this process, the variants interleaved per iteration: the whole pipeline as
    the render task runs it (fresh session, load, ``data``, QR, ``render_pdf`` as PDF/A-3b with
-   the JSON attachment, ``ReceiptSigner.sign``, flush; rolled back), its parts, and the
+   the JSON attachment, ``DocumentSigner.sign``, flush; rolled back), its parts, and the
    baseline: a bare HTML page with the same text, default PDF options.
 2. Downloads: ``--clients`` signed-in keep-alive connections fetching random receipts from
    ``GET /receipts/{number}.pdf``; baselines in the same run: a static file of the same bytes
@@ -66,22 +66,29 @@ from pyramid.paster import get_appsettings
 from sqlalchemy import create_engine, select
 from weasyprint import HTML, Attachment
 
-from portal.billing.bills import BillLineInput, issue_bill
-from portal.billing.payments import apply_provider_payment, create_payment, start_payment
+from portal.billing import BillLineInput, create_payment, issue_bill
+from portal.billing.payments import apply_provider_payment, start_payment
 from portal.billing.providers import ProviderPayment, StartedPayment
+from portal.catalogue.models import Service
 from portal.db import get_session_factory
 from portal.devidp.idp import DevIdP
+from portal.documents.issuing import DocumentIssuer
+from portal.documents.render import (
+    ASSETS,
+    PackagedAssetsOnly,
+    _environment,
+    qr_data_uri,
+    render_pdf,
+)
+from portal.documents.signing import DocumentSigner
 from portal.identity.models import Department, User
 from portal.money import Money
-from portal.receipts.issuing import ReceiptIssuer
-from portal.receipts.models import RECEIPT, Receipt
-from portal.receipts.render import ASSETS, PackagedAssetsOnly, _environment, qr_data_uri, render_pdf
-from portal.receipts.signing import ReceiptSigner
+from portal.receipts.issuing import ReceiptKind
+from portal.receipts.models import Receipt
 from portal.scripts.dev_keys import SIGNING_EXTENSIONS
 from portal.selfsigned import ensure_self_signed
-from portal.services.models import Service
 
-TEMPLATE = "receipts/receipt.jinja2"
+TEMPLATE = "documents/receipt.jinja2"
 PERSONA = "citizen-ana"
 SERVICES = [
     ("property-tax", "Property tax"),
@@ -154,7 +161,14 @@ def paid_receipt(dbsession, issuer, payer, services, k: int) -> Receipt:
     )
     refunds = apply_provider_payment(dbsession, payment, report, "bench: provider succeeded", now)
     assert not refunds and payment.status == "succeeded", payment.status
-    return issuer.issue(dbsession, payment, RECEIPT, now)
+    receipt = Receipt(
+        payment=payment,
+        owner=payer,
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        locale=payer.locale or "en",
+    )
+    return issuer.record(dbsession, receipt, now)
 
 
 def store_receipts(session_factory, issuer, payer_id: int, count: int) -> tuple[list, int]:
@@ -253,7 +267,7 @@ def measure_render(session_factory, issuer, receipt_id: int, args) -> dict:
     bare_html, bare_chars = bare_page(html)
     pdfa = {"pdf_variant": "pdf/a-3b"}
     reason, location = f"Receipt {number}", issuer.authority["name"]
-    unsigned = render_pdf(TEMPLATE, context, data, locale)
+    unsigned = render_pdf(TEMPLATE, context, data, locale, "receipt.json")
     pdfs = {
         "bare": HTML(string=bare_html).write_pdf(),
         "plain": receipt_document(html).write_pdf(),
@@ -283,7 +297,7 @@ def measure_render(session_factory, issuer, receipt_id: int, args) -> dict:
         "full": full,
         "load": load_data_qr,
         "jinja": lambda: _environment(locale).get_template(TEMPLATE).render(**context),
-        "render_pdf": lambda: render_pdf(TEMPLATE, context, data, locale),
+        "render_pdf": lambda: render_pdf(TEMPLATE, context, data, locale, "receipt.json"),
         "split": split,
         "sign": lambda: issuer.signer.sign(unsigned, reason=reason, location=location),
         "plain": lambda: receipt_document(html).write_pdf(),
@@ -520,7 +534,8 @@ def main() -> None:
 
             t = time.perf_counter()
             app_settings = get_appsettings(str(tmp / "portal.ini"), "main")
-            issuer = ReceiptIssuer(app_settings, ReceiptSigner.from_settings(app_settings))
+            issuer = DocumentIssuer(app_settings, DocumentSigner.from_settings(app_settings))
+            issuer.kinds["receipt"] = ReceiptKind()
             engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
             session_factory = get_session_factory(engine)
             with session_factory() as dbsession:
@@ -629,7 +644,7 @@ def report(args, results: dict, elapsed: float) -> None:
         ("    Jinja: new Environment + compile + render", "jinja"),
         ("    WeasyPrint layout (parse HTML/CSS, fonts, boxes)", "layout"),
         ("    WeasyPrint PDF write (draw, subset fonts, PDF/A)", "pdf write"),
-        ("  sign: ReceiptSigner.sign (PAdES B-B, incremental)", "sign"),
+        ("  sign: DocumentSigner.sign (PAdES B-B, incremental)", "sign"),
         ("same receipt HTML, default PDF (no PDF/A, no attachment)", "plain"),
         ("baseline: bare page, same text, default PDF", "bare"),
     ]

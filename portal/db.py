@@ -11,6 +11,7 @@ import datetime as dt
 
 import pyramid_retry
 import zope.sqlalchemy
+from pyramid.registry import Registry
 from sqlalchemy import DateTime, MetaData, engine_from_config, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -92,8 +93,18 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def get_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def get_session_factory(engine: Engine, registry: Registry | None = None) -> sessionmaker[Session]:
+    """Sessions bound to ``engine``; the app's sessions carry its ``registry``, so code that
+    only holds a session (billing announcing an event, a task) reaches the app it runs in."""
+    return sessionmaker(bind=engine, expire_on_commit=False, info={"registry": registry})
+
+
+def registry_of(dbsession: Session) -> Registry:
+    """The registry of the application whose session factory made ``dbsession``."""
+    registry = dbsession.info.get("registry")
+    if registry is None:
+        raise LookupError("this session was not made by the application's session factory")
+    return registry
 
 
 def get_tm_session(session_factory: sessionmaker[Session], transaction_manager, request=None):
@@ -115,7 +126,7 @@ def includeme(config) -> None:
     pyramid_retry.mark_error_retryable(StaleDataError)
 
     engine = get_engine(settings)
-    session_factory = get_session_factory(engine)
+    session_factory = get_session_factory(engine, config.registry)
     config.registry["dbsession_factory"] = session_factory
     config.registry["db_engine"] = engine
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pyramid.registry import Registry
 from pyramid_mailer.mailer import DebugMailer, Mailer
 from pyramid_mailer.message import Attachment, Message
 
@@ -42,6 +43,11 @@ def message(
             Attachment(name, content_type, data) for name, content_type, data in attachments
         ],
     )
+
+
+def mailer(registry: Registry) -> Mailer | DebugMailer:
+    """The application's mailer."""
+    return registry["mailer"]
 
 
 def includeme(config) -> None:

@@ -5,6 +5,12 @@ pluggable storage: SQLite for ``make run`` (nothing else to start) and Redis in 
 The broker is the ``queue.url`` setting (``sqlite:///var/queue.db`` or ``redis://host:6379/0``;
 ``immediate`` runs tasks inline, for tests).
 
+Each application holds its own queue in its registry (:func:`task_queue`). Jobs are declared
+with :func:`task` and :func:`periodic_task`, Huey's decorators in spirit; ``config.scan()``
+registers them with the queue of the application being configured, and a job is called with
+that application's registry first, so it finds the application's services (through their
+typed accessors) without any module-global state.
+
 Jobs are only ever enqueued after the request's transaction commits
 (:func:`enqueue_after_commit`), so a rolled-back request leaves no job behind. A task gets its
 own database transaction through :func:`task_dbsession`.
@@ -13,83 +19,134 @@ own database transaction through :func:`task_dbsession`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import transaction
+import venusian
 from huey import Huey
+from huey.api import TaskWrapper
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
+from pyramid.registry import Registry
+from sqlalchemy.orm import Session
 
-from portal.db import get_tm_session
+from portal.db import get_tm_session, registry_of
 from portal.settings import SettingsError, is_production
 
 log = logging.getLogger(__name__)
 
-huey = Huey("portal", storage_class=MemoryStorage, immediate=True)
-_state: dict = {}
+_QUEUE = "tasks.queue"
+#: the category ``config.scan()`` looks for (Pyramid's own, like ``view_config``)
+_CATEGORY = "pyramid"
 
 
 class QueueSettingError(ValueError):
     pass
 
 
-def configure_queue(url: str) -> None:
-    """Point the task queue at the broker named by ``url``."""
+def make_huey(url: str) -> Huey:
+    """A Huey whose broker is named by ``url``."""
     if url == "immediate":
-        huey.immediate = True
-        return
-    huey.immediate = False
+        return Huey("portal", storage_class=MemoryStorage, immediate=True)
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        huey.storage = SqliteStorage(name="portal", filename=str(path))
-    elif url.startswith(("redis://", "rediss://", "unix://")):
-        huey.storage = RedisStorage(name="portal", url=url)
-    else:
-        raise QueueSettingError(
-            f"queue.url must be immediate, sqlite:///PATH or redis://...: {url!r}"
-        )
+        return Huey("portal", storage_class=SqliteStorage, filename=str(path))
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return Huey("portal", storage_class=RedisStorage, url=url)
+    raise QueueSettingError(f"queue.url must be immediate, sqlite:///PATH or redis://...: {url!r}")
+
+
+class TaskQueue:
+    """One application's Huey, with the portal's jobs registered to run in that application."""
+
+    def __init__(self, registry: Registry, url: str):
+        self.registry = registry
+        self.huey = make_huey(url)
+        self._tasks: dict[Callable, TaskWrapper] = {}
+
+    def register(self, job: Callable, validate_datetime=None, **options) -> None:
+        """Make ``job(registry, ...)`` a task of this queue (periodic if ``validate_datetime``)."""
+
+        @functools.wraps(job)
+        def run(*args, **kwargs):
+            return job(self.registry, *args, **kwargs)
+
+        if validate_datetime is None:
+            self._tasks[job] = self.huey.task(**options)(run)
+        else:
+            self._tasks[job] = self.huey.periodic_task(validate_datetime, **options)(run)
+
+    def enqueue(self, job: Callable, *args, **kwargs) -> None:
+        """Hand ``job`` to the broker (in ``immediate`` mode: run it now)."""
+        self._tasks[job](*args, **kwargs)
+
+
+def task_queue(registry: Registry) -> TaskQueue:
+    """The application's task queue."""
+    return registry[_QUEUE]
+
+
+def _declare(validate_datetime, options: dict):
+    def decorate(job: Callable) -> Callable:
+        def register(scanner, name, ob) -> None:
+            task_queue(scanner.config.registry).register(job, validate_datetime, **options)
+
+        venusian.attach(job, register, category=_CATEGORY)
+        return job
+
+    return decorate
+
+
+def task(**options):
+    """Declare a job ``job(registry, *args)``; Huey's task ``options`` (retries...) apply."""
+    return _declare(None, options)
+
+
+def periodic_task(validate_datetime, **options):
+    """Declare a job ``job(registry)`` run whenever ``validate_datetime`` (a crontab) says."""
+    return _declare(validate_datetime, options)
+
+
+def enqueue(registry: Registry, job: Callable, *args, **kwargs) -> None:
+    """Enqueue ``job`` now: from a task, whose own transaction is over or needs no commit."""
+    task_queue(registry).enqueue(job, *args, **kwargs)
 
 
 @contextlib.contextmanager
-def task_dbsession():
+def task_dbsession(registry: Registry) -> Iterator[Session]:
     """A database session in its own transaction, committed when the block ends."""
     manager = transaction.TransactionManager(explicit=True)
     with manager:
-        yield get_tm_session(_state["registry"]["dbsession_factory"], manager)
+        yield get_tm_session(registry["dbsession_factory"], manager)
 
 
-def enqueue_after_commit(request_or_dbsession, task, *args, **kwargs) -> None:
-    """Enqueue ``task`` once the current transaction has committed, never before.
+def enqueue_after_commit(request_or_dbsession, job: Callable, *args, **kwargs) -> None:
+    """Enqueue ``job`` once the current transaction has committed, never before.
 
     Takes a request, or a database session (in code that runs both in requests and in tasks).
     """
-    manager = getattr(request_or_dbsession, "tm", None) or request_or_dbsession.info["tm"]
+    if isinstance(request_or_dbsession, Session):
+        manager = request_or_dbsession.info["tm"]
+        registry = registry_of(request_or_dbsession)
+    else:
+        manager, registry = request_or_dbsession.tm, request_or_dbsession.registry
 
     def hook(committed: bool) -> None:
         if committed:
-            task(*args, **kwargs)
+            task_queue(registry).enqueue(job, *args, **kwargs)
 
     manager.get().addAfterCommitHook(hook)
 
 
-def registry():
-    """The running portal's registry (settings, payment provider...), for tasks."""
-    return _state["registry"]
-
-
-def settings() -> dict:
-    """The running portal's settings, for tasks."""
-    return registry().settings
-
-
 def includeme(config) -> None:
     settings = config.get_settings()
-    _state["registry"] = config.registry
     url = settings.get("queue.url", "immediate")
     if url == "immediate" and is_production(settings):
         raise SettingsError(
             "queue.url (PORTAL_QUEUE_URL) must name a broker in production: "
             "'immediate' runs jobs inside web requests, without retries"
         )
-    configure_queue(url)
+    config.registry[_QUEUE] = TaskQueue(config.registry, url)

@@ -1,7 +1,8 @@
 """Jinja2 templates from the repository's ``templates/`` folder, with the portal's filters.
 
 Every user-facing string goes through gettext (``_``/``{% trans %}``); dates are shown in
-the portal's time zone and amounts in the reader's locale, both through Babel.
+the portal's time zone and amounts in the reader's locale, both through Babel. A feature adds
+its own template globals with a ``BeforeRender`` subscriber from its ``includeme``.
 """
 
 from __future__ import annotations
@@ -15,10 +16,6 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime
 from pyramid.events import BeforeRender, subscriber
 
-from portal.billing.bills import LABELS as BILL_LABELS
-from portal.billing.reference import printed
-from portal.billing.state import FAILURE_LABELS, REFUND_LABELS
-from portal.billing.state import LABELS as PAYMENT_LABELS
 from portal.i18n import _
 from portal.security import PUBLIC
 
@@ -83,13 +80,6 @@ def add_globals(event) -> None:
     event["day"] = lambda value, format="medium": format_day(request, value, format)
     event["static"] = lambda path: request.static_path(f"{STATIC}/{path}")
     event["money"] = lambda amount: amount.format(locale_name(request))
-    event["printed_reference"] = printed
-    event["bill_status"] = lambda status: request.localizer.translate(BILL_LABELS[status])
-    event["payment_status"] = lambda status: request.localizer.translate(PAYMENT_LABELS[status])
-    event["refund_status"] = lambda status: request.localizer.translate(REFUND_LABELS[status])
-    event["failure_reason"] = lambda code: (
-        request.localizer.translate(FAILURE_LABELS[code]) if code in FAILURE_LABELS else ""
-    )
 
 
 def page_locale(request) -> None:

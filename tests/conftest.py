@@ -16,7 +16,6 @@ import pytest
 import webtest
 from alembic.config import Config
 from sqlalchemy import create_engine, text
-from sqlalchemy.orm import sessionmaker
 
 import portal
 from alembic import command
@@ -159,16 +158,9 @@ class MovableClock(Clock):
 
 @pytest.fixture
 def clock(wsgi_app, monkeypatch):
-    """A movable clock in the app's registry (requests and tasks read it) for this test.
-
-    Tasks read the registry of the portal configured last, which a test that builds its own
-    portal changes: the clock is installed there too."""
-    from portal.tasks import registry
-
+    """A movable clock in the app's registry (its requests and its tasks read it) for this test."""
     movable = MovableClock(wsgi_app.registry["clock"].timezone)
     monkeypatch.setitem(wsgi_app.registry, "clock", movable)
-    if registry() is not wsgi_app.registry:
-        monkeypatch.setitem(registry(), "clock", movable)
     return movable
 
 
@@ -209,8 +201,9 @@ def _empty_tables(request):
 
 @pytest.fixture
 def dbsession(wsgi_app, engine):
-    """A plain session for arranging and checking data, on the plain engine."""
-    session = sessionmaker(bind=engine, expire_on_commit=False)()
+    """A session of the app's own factory (its registry, its listeners) for arranging and
+    checking data, on the plain engine."""
+    session = wsgi_app.registry["dbsession_factory"](bind=engine)
     yield session
     session.rollback()
     session.close()

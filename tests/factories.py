@@ -7,14 +7,21 @@ import itertools
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.orm import object_session
 
-from portal.billing.bills import BillLineInput, issue_bill
-from portal.billing.payments import create_payment
+from portal.billing import BillLineInput, create_payment, issue_bill
+from portal.catalogue.models import Service
+from portal.db import registry_of
 from portal.identity.models import Department, User
 from portal.money import Money
-from portal.services.models import Service
 
 _numbers = itertools.count(1)
+
+
+def app_registry(loaded):
+    """The registry of the app whose session loaded ``loaded`` (the tests' sessions come from
+    the app's session factory), for a task's own transaction in that app."""
+    return registry_of(object_session(loaded))
 
 
 def department(dbsession, code="revenue", name="Revenue Office") -> Department:
@@ -93,16 +100,17 @@ def payment(dbsession, payer, bills, key=None, provider="sandbox", now=None):
 def refund_bill_paid(wsgi_app, payment_id: int, paid_minor: int, reason: str) -> int:
     """Refund in full the one bill that payment ``payment_id`` paid ``paid_minor`` on, as a
     clerk's confirmed refund and the provider's answer would: returns the refund's id."""
+    from portal.billing import request_refund
     from portal.billing.models import Payment, Refund
-    from portal.billing.payments import request_refund, send_refund
+    from portal.billing.payments import send_refund
     from portal.tasks import task_dbsession
 
-    with task_dbsession() as session:
+    with task_dbsession(wsgi_app.registry) as session:
         payment = session.get(Payment, payment_id)
         (bill_id,) = [a.bill_id for a in payment.allocations if a.amount_minor == paid_minor]
         amounts = {bill_id: Money(paid_minor, payment.currency)}
         refund_id = request_refund(session, payment, amounts, payment.refundable, reason).id
-    with task_dbsession() as session:
+    with task_dbsession(wsgi_app.registry) as session:
         send_refund(
             session,
             session.get(Refund, refund_id),

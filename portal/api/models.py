@@ -7,8 +7,8 @@ import datetime as dt
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.catalogue.models import Service
 from portal.db import Base, utcnow
-from portal.services.models import Service
 
 
 class ApiKey(Base):

@@ -20,8 +20,9 @@ from portal.api.validation import (
     cancel_request,
     json_object,
 )
-from portal.billing.bills import BillError, BillLineInput, cancel_bill, issue_bill, with_status
+from portal.billing import BillError, BillLineInput, cancel_bill, issue_bill, with_status
 from portal.billing.models import Bill, Payment, PaymentAllocation
+from portal.catalogue.interfaces import TAX, public_service
 from portal.identity.models import Organisation, User
 from portal.money import Money
 from portal.security import PUBLIC
@@ -30,7 +31,6 @@ from portal.services.assessments import (
     add_instalment,
     assessment_for_instalment,
 )
-from portal.services.interfaces import TAX, public_service
 from portal.web import problem_response
 
 log = logging.getLogger(__name__)

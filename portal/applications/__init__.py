@@ -5,12 +5,14 @@ billing core, and follows the application through the owning department's queue 
 certificate, or a rejection with the fee refunded.
 """
 
+from portal.applications.catalogue import SERVICES
+from portal.applications.certificates import CertificateKind
+from portal.applications.workflow import close_rejected_bill, queue_paid_applications
+from portal.billing.events import PaymentSucceeded, RefundSucceeded
 from portal.i18n import _
 
 
 def includeme(config) -> None:
-    from portal.applications.catalogue import SERVICES
-
     for service in SERVICES:
         config.add_public_service(service)
     application = {"factory": "portal.applications.resources.application_factory"}
@@ -44,4 +46,7 @@ def includeme(config) -> None:
         "/backoffice/applications/{application}/reject",
         **application,
     )
+    config.add_subscriber(queue_paid_applications, PaymentSucceeded)
+    config.add_subscriber(close_rejected_bill, RefundSucceeded)
+    config.add_document_kind(CertificateKind(config.registry))
     config.add_navigation_item("applications", _("Applications"), "account")

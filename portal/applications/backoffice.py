@@ -1,7 +1,8 @@
 """The clerks' side: a department's queue of paid applications, and deciding one.
 
-Approving renders and stores the certificate; rejecting needs a reason and refunds the fee
-(sent to the provider once the decision is committed).
+Approving issues the certificate (numbered in the decision, rendered and signed once it is
+committed); rejecting needs a reason and refunds the fee (sent to the provider once the
+decision is committed).
 """
 
 from __future__ import annotations
@@ -14,24 +15,20 @@ from pyramid.view import view_config
 from sqlalchemy import select
 
 from portal.applications import state
-from portal.applications.catalogue import display_values
 from portal.applications.certificates import issue_certificate
 from portal.applications.models import Application
-from portal.applications.tasks import close_rejected_bill_after_commit
 from portal.applications.views import application_values, refused
 from portal.applications.workflow import (
     ApplicationRefused,
-    application_services,
     decide_approve,
     decide_reject,
-    notice_payments,
 )
-from portal.billing.payments import PaymentRefused
-from portal.billing.tasks import send_refund_after_commit
+from portal.billing import PaymentRefused, send_refund_after_commit
+from portal.catalogue.models import Service
+from portal.documents.kinds import document_issuer
 from portal.i18n import _
 from portal.identity.assurance import CLERK
 from portal.identity.pii import masked, national_id_of
-from portal.services.models import Service
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +50,6 @@ def _of_department(department_id: int):
 )
 def queue(context, request):
     department = context.department
-    awaiting = list(
-        request.dbsession.scalars(
-            _of_department(department.id).where(Application.status == state.AWAITING_PAYMENT)
-        )
-    )
-    notice_payments(request.dbsession, awaiting, request.clock.now())
     status = request.GET.get("status", state.IN_QUEUE)
     if status not in QUEUE_STATUSES:
         status = state.IN_QUEUE
@@ -148,9 +139,8 @@ def approve(context, request):
         decide_approve(request.dbsession, application, request.user, note, request.clock.now())
     except ApplicationRefused as error:
         return refused(request, error.status, error.message)
-    plugin = application_services(request.registry)[application.service.code]
     certificate = issue_certificate(
-        request, application, display_values(plugin, application.form, request.localizer)
+        document_issuer(request.registry), request.dbsession, application, request.clock.now()
     )
     log.info("application %s approved: %s", application.public_id, certificate.number)
     request.session.flash(
@@ -190,7 +180,6 @@ def reject(context, request):
         return refused(request, error.status, error.message)
     if refund is not None:
         send_refund_after_commit(request, refund)
-        close_rejected_bill_after_commit(request, application)
     log.info("application %s rejected", application.public_id)
     request.session.flash(
         translate(_("Rejected. The applicant is told why and the fee is refunded."))

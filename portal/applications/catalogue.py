@@ -10,11 +10,10 @@ import datetime as dt
 import re
 
 from portal.applications.forms import check_fields
-from portal.billing.bills import BillLineInput
+from portal.catalogue.interfaces import APPLICATION, BillLineInput, FormField, ServiceInfo
 from portal.i18n import _
 from portal.money import Money
 from portal.services.fees import fee_for
-from portal.services.interfaces import APPLICATION, FormField, ServiceInfo
 
 REGISTRY = "registry"
 CERTIFICATE = "certificate"

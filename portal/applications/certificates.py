@@ -1,82 +1,66 @@
-"""The certificate an approval issues: a PDF rendered once by WeasyPrint and kept as issued.
+"""The certificate an approval issues, as a kind of document.
 
-The HTML comes from ``templates/applications/certificate.jinja2`` (autoescaped: every value
-the citizen typed is text, never markup). WeasyPrint may load only the packaged files under
-``static/certificate/``: any other URL (the network, other files, ``data:``) is refused, so
-a certificate can neither leak nor depend on anything outside the portal.
+Its number is taken in the clerk's decision (gap-free, per fiscal year); the documents
+pipeline renders it after the decision commits, as PDF/A-3b signed by the portal with a QR
+code leading to ``/verify``. A rolled-back decision leaves no certificate and takes its number
+back. The template ``templates/documents/certificate.jinja2`` prints every value the citizen
+typed as text, never markup.
 """
 
 from __future__ import annotations
 
-import hashlib
-import mimetypes
-from pathlib import Path
-from urllib.parse import unquote, urlsplit
+import datetime as dt
 
-from pyramid.renderers import render
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher, URLFetcherResponse
-
+from portal.applications.catalogue import display_values
 from portal.applications.models import Application, Certificate
-from portal.templating import STATIC
-
-ASSETS = (STATIC / "certificate").resolve()
-BASE_URL = ASSETS.as_uri() + "/"
-
-
-class AssetRefused(ValueError):
-    """A URL the certificate may not load."""
+from portal.applications.workflow import application_services
+from portal.documents.kinds import DocumentKind
+from portal.i18n import _, document_localizer
 
 
-class PackagedAssetsOnly(URLFetcher):
-    """A WeasyPrint URL fetcher that serves files under :data:`ASSETS` and nothing else."""
+class CertificateKind(DocumentKind):
+    model = Certificate
+    series = "C"
+    title = _("Certificate")
+    template = "documents/certificate.jinja2"
+    data_name = "certificate.json"
 
-    def fetch(self, url, headers=None):
-        parts = urlsplit(url)
-        if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
-            raise AssetRefused(f"not a packaged asset: {url}")
-        path = Path(unquote(parts.path)).resolve()
-        if not path.is_relative_to(ASSETS) or not path.is_file():
-            raise AssetRefused(f"not a packaged asset: {url}")
-        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return URLFetcherResponse(
-            path.as_uri(), path.read_bytes(), headers={"Content-Type": content_type}
-        )
+    def __init__(self, registry):
+        self.registry = registry
+
+    def data(self, certificate: Certificate, issuer) -> dict:
+        application = certificate.application
+        plugin = application_services(self.registry).get(application.service.code)
+        localizer = document_localizer(certificate.locale)
+        values = display_values(plugin, application.form, localizer) if plugin else []
+        return {
+            "authority": {"name": self.authority(certificate, issuer), "address": ""},
+            "signed_by": issuer.authority["name"],
+            "applicant": application.applicant.display_name,
+            "service": application.service.name,
+            "values": [{"label": label, "value": value} for label, value in values],
+            "approved_by": application.decided_by.display_name if application.decided_by else None,
+            "application_reference": application.public_id,
+        }
+
+    def authority(self, certificate: Certificate, issuer) -> str:
+        """The department that decided: it certifies, the portal signs on its behalf."""
+        return certificate.application.service.department.name
 
 
-def render_pdf(html: str) -> bytes:
-    return HTML(string=html, base_url=BASE_URL, url_fetcher=PackagedAssetsOnly()).write_pdf()
-
-
-def certificate_number(application: Application, year: int) -> str:
-    return f"C-{year}-{application.id:07d}"
-
-
-def issue_certificate(request, application: Application, values: list[tuple[str, str]]):
-    """Render and store the certificate of an approved ``application`` (once)."""
+def issue_certificate(issuer, dbsession, application: Application, now: dt.datetime) -> Certificate:
+    """The certificate of an approved ``application``, issued ``now``, numbered in the
+    decision's transaction and rendered after it commits; idempotent."""
     if application.certificate is not None:
         return application.certificate
-    issued_at = request.clock.now()
-    number = certificate_number(application, issued_at.year)
-    html = render(
-        "applications/certificate.jinja2",
-        {
-            "application": application,
-            "number": number,
-            "issued_at": issued_at,
-            "values": values,
-            "department": application.service.department,
-        },
-        request=request,
+    certificate = issuer.issue(
+        dbsession,
+        Certificate(
+            application_id=application.id,
+            owner_user_id=application.applicant_id,
+            locale=application.applicant.locale or "en",
+        ),
+        now,
     )
-    pdf = render_pdf(html)
-    certificate = Certificate(
-        application=application,
-        number=number,
-        pdf=pdf,
-        sha256=hashlib.sha256(pdf).hexdigest(),
-        issued_at=issued_at,
-    )
-    request.dbsession.add(certificate)
-    request.dbsession.flush()
+    application.certificate = certificate
     return certificate

@@ -6,9 +6,9 @@ one message per field, which the form shows beside that field.
 
 from __future__ import annotations
 
+from portal.catalogue.interfaces import FormField
 from portal.dates import DateRefused, as_text, iso_date, typed_parts
 from portal.i18n import _
-from portal.services.interfaces import FormField
 
 #: a number field accepts whole numbers in this range unless a service says otherwise
 NUMBER_RANGE = (1, 999)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.billing.models import Bill, Refund, new_public_id
+from portal.catalogue.models import Service
 from portal.db import Base
+from portal.documents.models import Document
 from portal.identity.models import User
-from portal.services.models import Service
 
 
 class Application(Base):
@@ -81,16 +82,12 @@ class ApplicationEvent(Base):
     actor: Mapped[User | None] = relationship()
 
 
-class Certificate(Base):
-    """The PDF issued on approval, rendered once and kept as issued, with its SHA-256."""
+class Certificate(Document):
+    """The document an approval issues: numbered in the clerk's decision, rendered, signed and
+    stored once after it commits (see :mod:`portal.applications.certificates`)."""
 
-    __tablename__ = "certificate"
+    __mapper_args__ = {"polymorphic_identity": "certificate"}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), unique=True)
-    number: Mapped[str] = mapped_column(String(40), unique=True)
-    pdf: Mapped[bytes] = mapped_column(LargeBinary)
-    sha256: Mapped[str] = mapped_column(String(64))
-    issued_at: Mapped[dt.datetime]
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("application.id"), unique=True)
 
     application: Mapped[Application] = relationship(back_populates="certificate")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
+from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther, HTTPServiceUnavailable
 from pyramid.renderers import render_to_response
 from pyramid.response import Response
 from pyramid.view import view_config
@@ -19,15 +19,12 @@ from portal.applications.models import Application
 from portal.applications.workflow import (
     ApplicationRefused,
     application_services,
-    notice_payments,
     save_draft,
     service_record,
     start_draft,
     submit,
 )
-from portal.billing import payment_timeout
-from portal.billing import state as payment_state
-from portal.billing.payments import PaymentRefused, create_payment
+from portal.billing import PAYMENT_IN_PROGRESS, PaymentRefused, create_payment, payment_timeout
 from portal.i18n import _
 from portal.identity.assurance import PAY
 from portal.money import Money
@@ -150,7 +147,6 @@ def applications(request):
             .limit(APPLICATIONS_SHOWN)
         )
     )
-    notice_payments(request.dbsession, mine, request.clock.now())
     translate = request.localizer.translate
     services = application_services(request.registry)
     return {
@@ -194,7 +190,6 @@ def edit_post(context, request):
 
 def application_values(request, application: Application) -> dict:
     """What both the citizen's and the clerk's page show about an application."""
-    notice_payments(request.dbsession, [application], request.clock.now())
     translate = request.localizer.translate
     plugin = application_services(request.registry).get(application.service.code)
     return {
@@ -234,7 +229,6 @@ def application_page(context, request):
 def pay(context, request):
     """Create the payment of the application's bill alone, then go to the provider."""
     application = context.application
-    notice_payments(request.dbsession, [application], request.clock.now())
     if application.status != state.AWAITING_PAYMENT:
         return refused(request, 409, "This application has nothing to pay.")
     try:
@@ -252,7 +246,7 @@ def pay(context, request):
         if (
             busy is not None
             and busy.payer_user_id == request.user.id
-            and busy.status in payment_state.IN_PROGRESS
+            and busy.status in PAYMENT_IN_PROGRESS
         ):
             return HTTPSeeOther(request.route_url("payment_checkout", public_id=busy.public_id))
         log.warning("application payment refused: %s", error.message)
@@ -262,9 +256,18 @@ def pay(context, request):
 
 @view_config(route_name="application_certificate", request_method="GET", permission="download")
 def certificate(context, request):
+    """The stored, signed bytes; "being prepared" in the moment between the clerk's decision
+    and the rendering that follows its commit."""
     found = context.application.certificate
     if found is None:
         raise HTTPNotFound()
+    if found.pdf is None:
+        raise HTTPServiceUnavailable(
+            detail=request.localizer.translate(
+                _("The certificate is being prepared. Try again in a minute.")
+            ),
+            headers={"Retry-After": "30"},
+        )
     response = Response(
         body=found.pdf,
         content_type="application/pdf",

@@ -1,5 +1,5 @@
-"""What happens to an application: drafts, submission (a bill is issued), payment noticed from
-the ledger, and a clerk's decision (a certificate, or the fee refunded)."""
+"""What happens to an application: drafts, submission (a bill is issued), the fee paid (billing
+announces it), and a clerk's decision (a certificate, or the fee refunded)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,22 @@ from sqlalchemy import select
 
 from portal.applications import state
 from portal.applications.models import Application, ApplicationEvent
-from portal.billing import ledger
-from portal.billing import state as payment_state
-from portal.billing.bills import issue_bill
-from portal.billing.models import Payment, PaymentAllocation
-from portal.billing.payments import request_refund
+from portal.billing import (
+    OVERPAID,
+    PAID,
+    cancel_bill,
+    issue_bill,
+    request_refund,
+    settling_payment,
+    with_status,
+)
+from portal.billing.events import PaymentSucceeded, RefundSucceeded
+from portal.catalogue.interfaces import APPLICATION, public_services
+from portal.catalogue.models import Service
 from portal.clock import Clock
+from portal.db import registry_of
 from portal.identity.models import Department
 from portal.money import Money
-from portal.services.interfaces import APPLICATION, public_services
-from portal.services.models import Service
 
 log = logging.getLogger(__name__)
 
@@ -118,40 +124,50 @@ def submit(dbsession, plugin, application: Application, cleaned: dict[str, str],
     return bill
 
 
-def settled_payment(dbsession, bill_id: int) -> tuple[Payment, PaymentAllocation] | None:
-    """The payment that paid ``bill_id`` (the most recent one settled)."""
-    row = dbsession.execute(
-        select(Payment, PaymentAllocation)
-        .join(PaymentAllocation)
-        .where(PaymentAllocation.bill_id == bill_id, Payment.status.in_(payment_state.SETTLED))
-        .order_by(Payment.settled_at.desc(), Payment.id.desc())
-        .limit(1)
-    ).first()
-    return None if row is None else (row[0], row[1])
-
-
-def notice_payments(dbsession, applications: list[Application], now: dt.datetime) -> None:
-    """Move applications whose bill the ledger shows paid into their department's queue.
-
-    Called wherever applications are listed or shown, so it does not matter which way the
-    payment was settled (notification, status query, the periodic job, the API).
+def queue_paid_applications(event: PaymentSucceeded) -> None:
+    """Move the applications whose bill ``event``'s payment settled into their department's
+    queue, in the payment's own transaction: however the payment was settled (notification,
+    status query, the periodic job, the API), the application is in the queue when it commits.
     """
-    waiting = [a for a in applications if a.status == state.AWAITING_PAYMENT and a.bill_id]
-    if not waiting:
-        return
-    balances = ledger.bill_balances(dbsession, [a.bill_id for a in waiting])
-    for application in waiting:
-        if balances[application.bill_id] > 0 or application.bill.cancelled_at is not None:
-            continue
-        paid = settled_payment(dbsession, application.bill_id)
-        state.transition(
-            dbsession,
-            application,
-            state.IN_QUEUE,
-            "",
-            now=now,
-            at=paid[0].settled_at if paid and paid[0].settled_at else None,
+    dbsession, payment = event.dbsession, event.payment
+    now = registry_of(dbsession)["clock"].now()
+    waiting = list(
+        dbsession.scalars(
+            select(Application).where(
+                Application.bill_id.in_([a.bill_id for a in payment.allocations]),
+                Application.status == state.AWAITING_PAYMENT,
+            )
         )
+    )
+    for application, view in zip(
+        waiting, with_status(dbsession, [a.bill for a in waiting]), strict=True
+    ):
+        if view.status in (PAID, OVERPAID):
+            state.transition(
+                dbsession, application, state.IN_QUEUE, "", now=now, at=payment.settled_at
+            )
+
+
+def close_rejected_bill(event: RefundSucceeded) -> None:
+    """Cancel the bill of a rejected application once its fee's refund is confirmed.
+
+    A refund makes a bill owed again (see :func:`portal.billing.request_refund`); the fee
+    of a rejected application is not owed, so its bill is cancelled in the refund's own
+    transaction, which leaves the payer's account and the service's revenue both back at zero.
+    """
+    dbsession, refund = event.dbsession, event.refund
+    application = dbsession.scalar(select(Application).where(Application.refund_id == refund.id))
+    if application is None or application.bill is None or application.bill.cancelled_at:
+        return
+    cancel_bill(
+        dbsession,
+        application.bill,
+        "Application rejected; the fee was refunded",
+        registry_of(dbsession)["clock"].now(),
+    )
+    log.info(
+        "bill %s of rejected application %s cancelled", application.bill_id, application.public_id
+    )
 
 
 def decide_approve(dbsession, application: Application, clerk, note: str, now: dt.datetime) -> None:
@@ -163,7 +179,7 @@ def decide_approve(dbsession, application: Application, clerk, note: str, now: d
 
 def decide_reject(dbsession, application: Application, clerk, reason: str, now: dt.datetime):
     """Reject with ``reason`` and refund the fee; returns the refund to send after commit."""
-    paid = settled_payment(dbsession, application.bill_id) if application.bill_id else None
+    paid = settling_payment(dbsession, application.bill_id) if application.bill_id else None
     if not state.transition(dbsession, application, state.REJECTED, reason, clerk, now=now):
         raise ApplicationRefused(409, "Another clerk decided this application meanwhile.")
     application.decided_by = clerk

@@ -3,9 +3,9 @@
 from pyramid.view import view_config
 from sqlalchemy import select
 
+from portal.catalogue.models import Service
 from portal.identity.assurance import CLERK
 from portal.identity.models import Department
-from portal.services.models import Service
 from portal.services.resources import imports_factory
 
 

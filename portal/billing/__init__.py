@@ -1,12 +1,104 @@
-"""Billing core: money, bills, the double-entry ledger, payments, refunds, the provider."""
+"""Billing: bills, the double-entry ledger, payments, refunds, deposits and the provider.
+
+This module is billing's front door. Other packages use what it exports (issue and cancel a
+bill, a bill's status, pay, refund, hold / release / forfeit a deposit, apply the provider's
+report), :mod:`portal.billing.models` for foreign keys and queries, and
+:mod:`portal.billing.events` to hear what happened; every other module of the package is
+billing's own (import-linter holds everyone to this, see setup.cfg).
+"""
 
 import datetime as dt
 
-from portal.billing.ledger import AlreadyPosted
-from portal.billing.providers import provider_from_settings
+from pyramid.events import BeforeRender
+
+from portal.billing.bills import (
+    CANCELLED,
+    OPEN,
+    OVERPAID,
+    PAID,
+    PARTLY_PAID,
+    BillError,
+    BillView,
+    cancel_bill,
+    issue_bill,
+    with_status,
+)
+from portal.billing.deposits import (
+    DepositError,
+    forfeit_deposit,
+    hold_deposit,
+    release_deposit,
+)
+from portal.billing.ledger import AlreadyPosted, guard_append_only
+from portal.billing.payment_documents import PaymentDocument, add_payment_documents
+from portal.billing.payments import (
+    REFUNDABLE,
+    PaymentRefused,
+    RefundShare,
+    can_refund,
+    check_refund,
+    create_payment,
+    refund_shares,
+    request_refund,
+    settling_payment,
+)
+from portal.billing.providers import (
+    ProviderRefused,
+    ProviderUnavailable,
+    payment_provider,
+    provider_from_settings,
+)
+from portal.billing.reconciliation import format_report, reconcile
+from portal.billing.reference import printed
+from portal.billing.resources import PaymentContext
+from portal.billing.state import IN_PROGRESS as PAYMENT_IN_PROGRESS
+from portal.billing.state import REFUND_SUCCEEDED
 from portal.billing.surcharges import add_bill_surcharge
+from portal.billing.tasks import apply_report, send_refund_after_commit
+from portal.billing.templating import add_globals
+from portal.catalogue.interfaces import BillLineInput
 from portal.i18n import _
 from portal.web import conflict
+
+__all__ = [
+    "CANCELLED",
+    "OPEN",
+    "OVERPAID",
+    "PAID",
+    "PARTLY_PAID",
+    "PAYMENT_IN_PROGRESS",
+    "REFUNDABLE",
+    "REFUND_SUCCEEDED",
+    "BillError",
+    "BillLineInput",
+    "BillView",
+    "DepositError",
+    "PaymentContext",
+    "PaymentDocument",
+    "PaymentRefused",
+    "ProviderRefused",
+    "ProviderUnavailable",
+    "RefundShare",
+    "apply_report",
+    "can_refund",
+    "cancel_bill",
+    "check_refund",
+    "create_payment",
+    "forfeit_deposit",
+    "format_report",
+    "hold_deposit",
+    "issue_bill",
+    "payment_provider",
+    "payment_timeout",
+    "printed",
+    "reconcile",
+    "refund_shares",
+    "release_deposit",
+    "request_refund",
+    "send_refund_after_commit",
+    "settling_payment",
+    "with_status",
+]
 
 
 def payment_timeout(settings) -> dt.timedelta:
@@ -16,11 +108,14 @@ def payment_timeout(settings) -> dt.timedelta:
 def includeme(config) -> None:
     settings = config.get_settings()
     config.add_directive("add_bill_surcharge", add_bill_surcharge)
+    guard_append_only(config.registry["dbsession_factory"])
+    config.add_directive("add_payment_documents", add_payment_documents)
+    config.add_subscriber(add_globals, BeforeRender)
     provider = provider_from_settings(settings)
     config.registry["payment_provider"] = provider
     config.add_form_target(provider.origin)
     config.add_request_method(
-        lambda request: request.registry["payment_provider"], "payment_provider", reify=True
+        lambda request: payment_provider(request.registry), "payment_provider", reify=True
     )
     # the same business event posted by two requests at once: the loser is told, not a 500
     config.add_exception_view(conflict, context=AlreadyPosted)

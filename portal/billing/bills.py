@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_
 
-from portal.billing import ledger
+from portal.billing import events, ledger
 from portal.billing.ledger import Line
 from portal.billing.models import Bill, BillLine
 from portal.billing.reference import creditor_reference
+from portal.catalogue.interfaces import BillLineInput
 from portal.i18n import _
 from portal.money import Money
 
@@ -33,12 +34,6 @@ class BillError(ValueError):
     """A bill that cannot be issued or changed as asked; the message says why."""
 
 
-@dataclass(frozen=True)
-class BillLineInput:
-    description: str
-    amount: Money
-
-
 def issue_bill(
     dbsession,
     *,
@@ -49,8 +44,10 @@ def issue_bill(
     lines: list[BillLineInput],
     payer_user=None,
     payer_organisation=None,
+    credit: tuple[str, str] | None = None,
 ) -> Bill:
-    """Create a bill and post what the payer now owes to the service."""
+    """Create a bill and post what the payer now owes to the service (to ``credit``, the
+    account and kind it is owed to, if not the service's revenue: a deposit's)."""
     if (payer_user is None) == (payer_organisation is None):
         raise BillError("a bill has exactly one payer: a person or an organisation")
     if not lines:
@@ -79,7 +76,7 @@ def issue_bill(
     dbsession.flush()
     bill.reference = creditor_reference(f"P{bill.id:09d}")
     receivable, kind = ledger.receivable_account(bill)
-    revenue, revenue_kind = ledger.revenue_account(service.code)
+    revenue, revenue_kind = credit or ledger.revenue_account(service.code)
     ledger.post(
         dbsession,
         "bill_issued",
@@ -102,7 +99,7 @@ def cancel_bill(dbsession, bill: Bill, reason: str, now: dt.datetime) -> None:
     if outstanding > 0:
         amount = Money(outstanding, bill.currency)
         receivable, kind = ledger.receivable_account(bill)
-        revenue, revenue_kind = ledger.revenue_account(bill.service.code)
+        revenue, revenue_kind = ledger.issued_to(dbsession, bill)
         ledger.post(
             dbsession,
             "bill_cancelled",
@@ -111,6 +108,7 @@ def cancel_bill(dbsession, bill: Bill, reason: str, now: dt.datetime) -> None:
             [Line(receivable, kind, -amount, bill.id), Line(revenue, revenue_kind, amount)],
         )
     dbsession.flush()
+    events.announce(events.BillCancelled(bill, dbsession))
 
 
 def status_condition(status: str):
@@ -151,6 +149,11 @@ class BillView:
     @property
     def payable(self) -> bool:
         return self.status in (OPEN, PARTLY_PAID)
+
+    @property
+    def settled(self) -> bool:
+        """Nothing left to pay, and not cancelled: paid in full (or more)."""
+        return self.status in (PAID, OVERPAID)
 
 
 def with_status(dbsession, bills: list[Bill]) -> list[BillView]:

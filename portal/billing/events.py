@@ -1,36 +1,48 @@
-"""What billing tells the rest of the portal: a payment succeeded, a refund went through.
+"""What billing tells the rest of the portal: a payment succeeded, a refund went through, a bill
+was cancelled.
 
-Subscribers run inside the same database transaction, so what they record (a receipt and its
-number) commits or rolls back with the payment. Side effects outside the database belong
-after commit (see :func:`portal.tasks.enqueue_after_commit` and :data:`after_commit`).
+Billing announces each event through the application's Pyramid registry
+(``registry.notify``); features subscribe with ``config.add_subscriber(handler, EventType)``.
+Subscribers run inside the transaction that changed billing and get its ``dbsession``, so what
+they record (a receipt, an application moved to a clerk's queue) commits or rolls back with it,
+and a subscriber that fails rolls the whole change back. Side effects outside the database
+belong after commit (see :func:`portal.tasks.enqueue_after_commit`).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
-from portal.billing.models import Payment, Refund
+from sqlalchemy.orm import Session
 
-_subscribers: dict[type, dict[str, object]] = defaultdict(dict)
+from portal.billing.models import Bill, Payment, Refund
+from portal.db import registry_of
 
 
 @dataclass(frozen=True)
 class PaymentSucceeded:
+    """``payment`` settled: the ledger shows its bills paid (by this payment's share)."""
+
     payment: Payment
+    dbsession: Session
 
 
 @dataclass(frozen=True)
 class RefundSucceeded:
+    """The provider confirmed ``refund``; the ledger shows its bills owed again."""
+
     refund: Refund
+    dbsession: Session
 
 
-def subscribe(event_type: type, name: str, handler) -> None:
-    """Call ``handler(dbsession, event)`` for each ``event_type``; ``name`` identifies the
-    subscriber, so configuring the application again replaces it rather than adding a twin."""
-    _subscribers[event_type][name] = handler
+@dataclass(frozen=True)
+class BillCancelled:
+    """``bill`` was cancelled: nothing more is owed on it."""
+
+    bill: Bill
+    dbsession: Session
 
 
-def notify(dbsession, event) -> None:
-    for handler in list(_subscribers[type(event)].values()):
-        handler(dbsession, event)
+def announce(event: PaymentSucceeded | RefundSucceeded | BillCancelled) -> None:
+    """Tell the subscribers of the portal whose session made ``event``."""
+    registry_of(event.dbsession).notify(event)

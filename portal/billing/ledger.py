@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from portal.billing.models import Bill, JournalEntry, JournalTransaction, LedgerAccount
 from portal.money import Money
@@ -20,6 +20,8 @@ from portal.money import Money
 RECEIVABLE = "receivable"
 REVENUE = "revenue"
 CLEARING = "clearing"
+#: money held for payers (deposits) until it is given back or forfeited
+LIABILITY = "liability"
 
 
 class LedgerError(RuntimeError):
@@ -50,6 +52,25 @@ def revenue_account(service_code: str) -> tuple[str, str]:
 
 def clearing_account(provider: str) -> tuple[str, str]:
     return f"clearing:{provider}", CLEARING
+
+
+def deposits_account(service_code: str) -> tuple[str, str]:
+    return f"deposits:{service_code}", LIABILITY
+
+
+def issued_to(dbsession, bill) -> tuple[str, str]:
+    """The account a bill's issue was credited to (its service's revenue, or its deposits
+    account for a deposit), so that cancelling the bill takes the amount back from there."""
+    account = dbsession.scalar(
+        select(LedgerAccount)
+        .join(JournalEntry, JournalEntry.account_id == LedgerAccount.id)
+        .join(JournalTransaction, JournalEntry.transaction_id == JournalTransaction.id)
+        .where(
+            JournalTransaction.idempotency == f"bill:{bill.id}:issued",
+            LedgerAccount.kind != RECEIVABLE,
+        )
+    )
+    return account.code, account.kind
 
 
 def _account(dbsession, code: str, kind: str) -> LedgerAccount:
@@ -167,7 +188,12 @@ def bill_outstanding():
     )
 
 
-@event.listens_for(Session, "before_flush")
+def guard_append_only(session_factory: sessionmaker[Session]) -> None:
+    """Refuse, in the sessions ``session_factory`` makes, to change or delete posted entries
+    (the database refuses it too; this says why before the statement is sent)."""
+    event.listen(session_factory, "before_flush", _append_only)
+
+
 def _append_only(session, flush_context, instances) -> None:
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, JournalEntry | JournalTransaction) and (

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     BigInteger,
@@ -22,12 +21,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.catalogue.models import Service
 from portal.db import Base, utcnow
 from portal.identity.models import Organisation, User
 from portal.money import Money
-
-if TYPE_CHECKING:  # the mapper resolves "Service" by name; importing it here would be circular
-    from portal.services.models import Service
 
 
 def new_public_id() -> str:
@@ -268,6 +265,9 @@ class Refund(Base):
     lines: Mapped[list[RefundLine]] = relationship(
         back_populates="refund", order_by="RefundLine.bill_id", cascade="all, delete-orphan"
     )
+    transitions: Mapped[list[RefundTransition]] = relationship(
+        back_populates="refund", order_by="RefundTransition.id", cascade="all, delete-orphan"
+    )
 
     @property
     def amount(self) -> Money:
@@ -295,3 +295,49 @@ class RefundLine(Base):
     @property
     def amount(self) -> Money:
         return Money(self.amount_minor, self.refund.currency)
+
+
+class RefundTransition(Base):
+    """Every change of a refund's state, with when, why and who (no one: the provider)."""
+
+    __tablename__ = "refund_transition"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    refund_id: Mapped[int] = mapped_column(ForeignKey("refund.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    cause: Mapped[str] = mapped_column(String(200))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    at: Mapped[dt.datetime]
+
+    refund: Mapped[Refund] = relationship(back_populates="transitions")
+
+
+class Deposit(Base):
+    """Money a payer lodges that the authority holds for them (a liability) until it is
+    released (given back through the provider) or forfeited (it becomes revenue).
+
+    It is lodged by paying its bill, whose issue is posted to the service's deposits account
+    rather than to revenue; see :mod:`portal.billing.deposits`.
+    """
+
+    __tablename__ = "deposit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    bill_id: Mapped[int] = mapped_column(ForeignKey("bill.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="held")
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[dt.datetime]
+    closed_at: Mapped[dt.datetime | None]
+    close_reason: Mapped[str | None] = mapped_column(String(300))
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refund.id"))
+
+    bill: Mapped[Bill] = relationship()
+    refund: Mapped[Refund | None] = relationship()
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.currency)

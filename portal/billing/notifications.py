@@ -14,10 +14,9 @@ from pyramid.view import view_config
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from portal.billing.models import Payment, ProviderEventRecord, Refund
-from portal.billing.payments import apply_provider_payment, post_refund
+from portal.billing.models import Payment, ProviderEventRecord
 from portal.billing.providers import InvalidNotification
-from portal.billing.tasks import send_refund_after_commit
+from portal.billing.tasks import apply_report
 from portal.security import PUBLIC
 
 log = logging.getLogger(__name__)
@@ -65,21 +64,12 @@ def provider_notification(request):
     if payment is None:
         log.warning("notification %s names a payment we do not know", event.event_id)
         return {"status": "unknown payment"}
-    refunds = apply_provider_payment(
+    apply_report(
         dbsession,
         payment,
         event.payment,
         f"provider notification {event.type}",
         request.clock.now(),
+        refund=event.refund,
     )
-    if event.refund is not None:
-        refund = dbsession.scalar(select(Refund).where(Refund.public_id == event.refund.reference))
-        ours = refund is not None and refund.payment_id == payment.id
-        if ours and event.refund.amount == refund.amount:
-            post_refund(dbsession, refund, request.clock.now())
-        elif refund is not None:
-            payment.needs_attention = f"provider reports refund {refund.public_id} otherwise"
-            log.error("refund %s reported on another payment or amount", refund.public_id)
-    for refund in refunds:
-        send_refund_after_commit(request, refund)
     return {"status": "processed"}

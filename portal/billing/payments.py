@@ -164,6 +164,18 @@ def _known_key(dbsession, user_id: int, key: str, print_: str) -> Payment | None
     return dbsession.get(Payment, record.payment_id)
 
 
+def settling_payment(dbsession, bill_id: int) -> tuple[Payment, PaymentAllocation] | None:
+    """The payment that paid ``bill_id`` (the most recent one settled), with its share."""
+    row = dbsession.execute(
+        select(Payment, PaymentAllocation)
+        .join(PaymentAllocation)
+        .where(PaymentAllocation.bill_id == bill_id, Payment.status.in_(state.SETTLED))
+        .order_by(Payment.settled_at.desc(), Payment.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
 def in_progress_payment(dbsession, bill_ids: list[int]) -> Payment | None:
     return dbsession.scalar(
         select(Payment)
@@ -263,7 +275,7 @@ def _apply_provider_payment(
         payment.method = report.method
         payment.settled_at = now
         overpaid = _post_settlement(dbsession, payment)
-        events.notify(dbsession, events.PaymentSucceeded(payment))
+        events.announce(events.PaymentSucceeded(payment, dbsession))
         if overpaid:
             excess = overpaid_by_bill(dbsession, payment)
             if excess:
@@ -339,8 +351,6 @@ def overpaid_by_bill(dbsession, payment: Payment) -> dict[int, Money]:
 
 #: the states in which what is left of a payment can be refunded
 REFUNDABLE = frozenset({state.SUCCEEDED, state.PARTLY_REFUNDED})
-#: refunds whose lines hold money back from further refunds (a failed one gave it back)
-_RESERVING = ("requested", "succeeded")
 
 
 def can_refund(payment: Payment) -> bool:
@@ -354,7 +364,7 @@ def _refundable_by_bill(dbsession, payment: Payment) -> dict[int, int]:
         dbsession.execute(
             select(RefundLine.bill_id, func.sum(RefundLine.amount_minor))
             .join(Refund, RefundLine.refund_id == Refund.id)
-            .where(Refund.payment_id == payment.id, Refund.status.in_(_RESERVING))
+            .where(Refund.payment_id == payment.id, Refund.status.in_(state.REFUND_RESERVING))
             .group_by(RefundLine.bill_id)
         ).all()
     )
@@ -511,14 +521,16 @@ def send_refund(dbsession, refund: Refund, provider, now: dt.datetime) -> None:
     A refusal by the provider (not a network failure, which is retried) fails the refund,
     gives the reserved amount back and flags the payment for a clerk.
     """
-    if refund.status != "requested":
+    if refund.status != state.REFUND_REQUESTED:
         return
     payment = refund.payment
     try:
         answer = provider.refund(payment.provider_payment_id, refund.amount, refund.public_id)
     except ProviderRefused as refused:
         payment = lock_payment(dbsession, payment.id)
-        refund.status = "failed"
+        state.transition_refund(
+            refund, state.REFUND_FAILED, f"refused by the provider: {refused.code}", now
+        )
         payment.refunded_minor -= refund.amount_minor
         payment.needs_attention = f"refund {refund.public_id} refused by the provider"[:200]
         log.error("refund %s refused by the provider: %s", refund.public_id, refused.code)
@@ -528,14 +540,16 @@ def send_refund(dbsession, refund: Refund, provider, now: dt.datetime) -> None:
     post_refund(dbsession, refund, now)
 
 
-def post_refund(dbsession, refund: Refund, now: dt.datetime) -> None:
+def post_refund(
+    dbsession, refund: Refund, now: dt.datetime, cause: str = "confirmed by the provider"
+) -> None:
     """Post a refund the provider confirmed: each bill it names is owed again by its line,
     the money leaves the clearing account. Exactly once, whoever calls it (the refund job or
     the provider's notification), because both first lock the payment and then look at the
     refund."""
     payment = lock_payment(dbsession, refund.payment_id)
     dbsession.refresh(refund)
-    if refund.status != "requested":
+    if refund.status != state.REFUND_REQUESTED:
         return
     clearing, clearing_kind = ledger.clearing_account(payment.provider)
     lines = [Line(clearing, clearing_kind, -refund.amount)]
@@ -548,11 +562,13 @@ def post_refund(dbsession, refund: Refund, now: dt.datetime) -> None:
     )
     for line in refund.lines:
         allocations[line.bill_id].refunded_minor += line.amount_minor
-    refund.status = "succeeded"
+    state.transition_refund(refund, state.REFUND_SUCCEEDED, cause, now)
     confirmed = sum(
         r.amount_minor
         for r in dbsession.scalars(
-            select(Refund).where(Refund.payment_id == payment.id, Refund.status == "succeeded")
+            select(Refund).where(
+                Refund.payment_id == payment.id, Refund.status == state.REFUND_SUCCEEDED
+            )
         )
     )
     state.transition(
@@ -562,4 +578,4 @@ def post_refund(dbsession, refund: Refund, now: dt.datetime) -> None:
         now,
     )
     dbsession.flush()
-    events.notify(dbsession, events.RefundSucceeded(refund))
+    events.announce(events.RefundSucceeded(refund, dbsession))

@@ -184,7 +184,7 @@ def _check_refund(dbsession, provider_name, reference, amount, result) -> None:
                 MISSING_IN_PORTAL, REFUND, reference, "unknown refund", provider_amount=amount
             )
         )
-    elif refund.status != "succeeded":
+    elif refund.status != state.REFUND_SUCCEEDED:
         result.discrepancies.append(
             Discrepancy(
                 MISSING_IN_PORTAL,
@@ -233,7 +233,7 @@ def _settled_here(dbsession, provider_name: str, day: dt.date):
         .join(JournalTransaction, JournalTransaction.idempotency == posted)
         .where(
             Payment.provider == provider_name,
-            Refund.status == "succeeded",
+            Refund.status == state.REFUND_SUCCEEDED,
             JournalTransaction.created_at >= start,
             JournalTransaction.created_at < end,
         )

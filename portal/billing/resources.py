@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import object_session
 
 from portal.billing.models import Bill, Payment, PaymentAllocation
+from portal.catalogue.models import Service
 from portal.security import ROLE_ADMIN, department_principal, organisation_principal, user_principal
-from portal.services.models import Service
 
 
 class PaymentContext:

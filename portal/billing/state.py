@@ -1,16 +1,20 @@
-"""The payment state machine: the one place that says which changes of state are allowed.
+"""The payment and refund state machines: the one place that says which changes of state are
+allowed, each change recorded with when and why.
 
-created -> started (at the provider) -> succeeded | failed | cancelled | expired;
+A payment: created -> started (at the provider) -> succeeded | failed | cancelled | expired;
 succeeded -> partly_refunded | refunded. A payment that expired here may still be reported as
 succeeded by the provider later (the payer finished just in time): the money was taken, so
 the late success is accepted and posted.
+
+A refund: requested -> succeeded (the provider confirmed it, and it is posted) | failed (the
+provider refused it, and the money it reserved is given back).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from portal.billing.models import Payment, PaymentTransition
+from portal.billing.models import Payment, PaymentTransition, Refund, RefundTransition
 from portal.i18n import _
 
 CREATED = "created"
@@ -54,12 +58,25 @@ FAILURE_LABELS = {
     "expired_card": _("The card has expired."),
 }
 
+REFUND_REQUESTED = "requested"
+REFUND_SUCCEEDED = "succeeded"
+REFUND_FAILED = "failed"
+
+REFUND_TRANSITIONS: dict[str, frozenset[str]] = {
+    REFUND_REQUESTED: frozenset({REFUND_SUCCEEDED, REFUND_FAILED}),
+    REFUND_SUCCEEDED: frozenset(),
+    REFUND_FAILED: frozenset(),
+}
+
 #: what a refund's status is called on the clerks' pages
 REFUND_LABELS = {
-    "requested": _("Sent to the provider"),
-    "succeeded": _("Refunded"),
-    "failed": _("Refused by the provider"),
+    REFUND_REQUESTED: _("Sent to the provider"),
+    REFUND_SUCCEEDED: _("Refunded"),
+    REFUND_FAILED: _("Refused by the provider"),
 }
+
+#: refunds whose lines hold money back from further refunds (a failed one gave it back)
+REFUND_RESERVING = frozenset({REFUND_REQUESTED, REFUND_SUCCEEDED})
 
 #: still waiting for the payer or the provider
 IN_PROGRESS = frozenset({CREATED, STARTED})
@@ -68,11 +85,14 @@ SETTLED = frozenset({SUCCEEDED, PARTLY_REFUNDED, REFUNDED})
 
 
 class IllegalTransition(RuntimeError):
-    def __init__(self, payment: Payment, to_status: str):
+    """A change of state the table does not allow: a bug, never the user's doing."""
+
+    def __init__(self, subject: Payment | Refund, to_status: str):
+        kind = type(subject).__name__.lower()
         super().__init__(
-            f"payment {payment.public_id}: {payment.status} -> {to_status} is not allowed"
+            f"{kind} {subject.public_id}: {subject.status} -> {to_status} is not allowed"
         )
-        self.from_status = payment.status
+        self.from_status = subject.status
         self.to_status = to_status
 
 
@@ -91,3 +111,26 @@ def transition(payment: Payment, to_status: str, cause: str, now: dt.datetime) -
         )
     )
     payment.status = to_status
+
+
+def can_transition_refund(refund: Refund, to_status: str) -> bool:
+    return to_status in REFUND_TRANSITIONS[refund.status]
+
+
+def transition_refund(
+    refund: Refund, to_status: str, cause: str, now: dt.datetime, actor=None
+) -> None:
+    """Move ``refund`` to ``to_status``, recording when (``now``), why and who (None: the
+    provider or a job); raise if not allowed."""
+    if not can_transition_refund(refund, to_status):
+        raise IllegalTransition(refund, to_status)
+    refund.transitions.append(
+        RefundTransition(
+            from_status=refund.status,
+            to_status=to_status,
+            cause=cause[:200],
+            actor_id=actor.id if actor is not None else None,
+            at=now,
+        )
+    )
+    refund.status = to_status

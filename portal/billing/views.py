@@ -16,22 +16,21 @@ from sqlalchemy import or_, select
 from portal.billing import payment_timeout, state, surcharges
 from portal.billing.bills import STATUSES, BillView, status_condition, with_status
 from portal.billing.models import Bill, Payment, PaymentAllocation, Refund
+from portal.billing.payment_documents import documents_of
 from portal.billing.payments import (
     PaymentRefused,
-    apply_provider_payment,
     cancel_unstarted,
     create_payment,
     start_payment,
 )
 from portal.billing.providers import ProviderRefused, ProviderUnavailable
 from portal.billing.review import payer_names, review_rows
-from portal.billing.tasks import send_refund_after_commit
+from portal.billing.tasks import apply_report
+from portal.catalogue.models import Service
 from portal.dates import query_day
 from portal.i18n import _
 from portal.identity.assurance import PAY
 from portal.money import Money
-from portal.receipts.models import Receipt
-from portal.services.models import Service
 from portal.web import error_page, query_page
 
 log = logging.getLogger(__name__)
@@ -274,21 +273,17 @@ def payment_page(context, request):
         except ProviderUnavailable:
             report = None
         if report is not None:
-            for refund in apply_provider_payment(
+            apply_report(
                 request.dbsession, payment, report, "provider status query", request.clock.now()
-            ):
-                send_refund_after_commit(request, refund)
+            )
     bills = [allocation.bill for allocation in payment.allocations]
-    documents = request.dbsession.scalars(
-        select(Receipt).where(Receipt.payment_id == payment.id).order_by(Receipt.id)
-    )
     refunded = request.dbsession.scalars(
         select(Refund.amount_minor).where(
-            Refund.payment_id == payment.id, Refund.status == "succeeded"
+            Refund.payment_id == payment.id, Refund.status == state.REFUND_SUCCEEDED
         )
     )
     return {
-        "receipts": list(documents),
+        "documents": documents_of(request, [payment.id]).get(payment.id, []),
         "payment": payment,
         "bills": bills,
         "pending": payment.status in state.IN_PROGRESS,
@@ -343,15 +338,9 @@ def payments(request):
         )
     )
     shown = rows[:PAYMENTS_PER_PAGE]
-    documents = request.dbsession.scalars(
-        select(Receipt).where(Receipt.payment_id.in_([p.id for p in shown])).order_by(Receipt.id)
-    )
-    receipts = {}
-    for document in documents:
-        receipts.setdefault(document.payment_id, []).append(document)
     return {
         "payments": shown,
-        "receipts": receipts,
+        "documents": documents_of(request, [p.id for p in shown]),
         "page": page,
         "more": len(rows) > PAYMENTS_PER_PAGE,
         "statuses": list(state.TRANSITIONS),

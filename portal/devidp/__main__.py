@@ -5,6 +5,7 @@ import logging
 
 import waitress
 
+from portal.devidp.app import DevIdPApp
 from portal.devidp.idp import DevIdP
 
 
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("portal.devidp").info(
         "IdP metadata written to %s; serving %s", idp.metadata_path, idp.base_url
     )
-    waitress.serve(idp.make_wsgi_app(), host=args.host, port=args.port)
+    waitress.serve(DevIdPApp(idp), host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

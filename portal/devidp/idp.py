@@ -474,12 +474,6 @@ class DevIdP:
         )
         return dict(info["headers"])["Location"]
 
-    def make_wsgi_app(self):
-        """The persona picker and SAML endpoints as a WSGI application."""
-        from portal.devidp.app import DevIdPApp
-
-        return DevIdPApp(self)
-
 
 def issuer_of(request) -> str:
     return request.issuer.text.strip()

@@ -1,37 +1,34 @@
-"""Receipts: signed PDF/A receipts and credit notes that anyone can verify."""
+"""Receipts: signed PDF/A receipts and credit notes that anyone can verify (kinds of document)."""
 
-from portal.billing import events
+from portal.billing.events import PaymentSucceeded, RefundSucceeded
+from portal.documents.kinds import document_issuer
 from portal.i18n import _
-from portal.receipts.issuing import ReceiptIssuer
-from portal.receipts.models import CREDIT_NOTE, RECEIPT
-from portal.receipts.signing import ReceiptSigner
-from portal.receipts.tasks import render_after_commit
+from portal.receipts.issuing import (
+    CreditNoteKind,
+    ReceiptKind,
+    issue_credit_note,
+    issue_receipt,
+)
+from portal.receipts.views import documents_by_payment
 
 
 def includeme(config) -> None:
-    settings = config.get_settings()
-    issuer = ReceiptIssuer(settings, ReceiptSigner.from_settings(settings))
-    config.registry["receipt_issuer"] = issuer
-    config.include("portal.mail")
+    config.add_document_kind(ReceiptKind())
+    config.add_document_kind(CreditNoteKind())
+    issuer = document_issuer(config.registry)
 
-    def issue_receipt(dbsession, event: events.PaymentSucceeded) -> None:
-        now = config.registry["clock"].now()
-        render_after_commit(dbsession, issuer.issue(dbsession, event.payment, RECEIPT, now))
+    def receipt_for(event: PaymentSucceeded) -> None:
+        issue_receipt(issuer, event.dbsession, event.payment, config.registry["clock"].now())
 
-    def issue_credit_note(dbsession, event: events.RefundSucceeded) -> None:
-        refund = event.refund
-        now = config.registry["clock"].now()
-        render_after_commit(
-            dbsession, issuer.issue(dbsession, refund.payment, CREDIT_NOTE, now, refund)
-        )
+    def credit_note_for(event: RefundSucceeded) -> None:
+        issue_credit_note(issuer, event.dbsession, event.refund, config.registry["clock"].now())
 
-    events.subscribe(events.PaymentSucceeded, "receipts", issue_receipt)
-    events.subscribe(events.RefundSucceeded, "receipts", issue_credit_note)
+    config.add_subscriber(receipt_for, PaymentSucceeded)
+    config.add_subscriber(credit_note_for, RefundSucceeded)
+    config.add_payment_documents(documents_by_payment)
     config.add_route(
         "receipt_pdf", "/receipts/{number}.pdf", factory="portal.receipts.views.receipt_factory"
     )
     config.add_route("receipts_zip", "/receipts/year/{year}.zip")
     config.add_route("receipts", "/receipts")
-    config.add_route("verify", "/verify/{code}")
-    config.add_route("verify_form", "/verify")
     config.add_navigation_item("receipts", _("Receipts"), "account")

@@ -1,52 +1,27 @@
-"""Receipts and credit notes: numbered without gaps per fiscal year, stored once as signed PDFs."""
+"""Receipts and credit notes: the documents a succeeded payment and a refund get."""
 
 from __future__ import annotations
 
-import datetime as dt
-
-from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.billing.models import Payment, Refund
-from portal.db import Base
+from portal.documents.models import Document
 from portal.money import Money
 
 RECEIPT = "receipt"
 CREDIT_NOTE = "credit_note"
 
 
-class ReceiptCounter(Base):
-    """The last number used in a series and year. Taking a number updates this row inside the
-    issuing transaction: a rolled-back payment gives its number back, so there are no gaps."""
+class Receipt(Document):
+    """A succeeded payment's receipt; :class:`CreditNote` shares its columns."""
 
-    __tablename__ = "receipt_counter"
+    __mapper_args__ = {"polymorphic_identity": RECEIPT}
 
-    series: Mapped[str] = mapped_column(String(16), primary_key=True)
-    fiscal_year: Mapped[int] = mapped_column(primary_key=True)
-    last_number: Mapped[int] = mapped_column(default=0)
-
-
-class Receipt(Base):
-    __tablename__ = "receipt"
-    __table_args__ = (UniqueConstraint("series", "fiscal_year", "sequence"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    series: Mapped[str] = mapped_column(String(16))
-    fiscal_year: Mapped[int]
-    sequence: Mapped[int]
-    number: Mapped[str] = mapped_column(String(32), unique=True)
-    verification_code: Mapped[str] = mapped_column(String(16), unique=True)
-    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"), index=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), index=True)
     refund_id: Mapped[int | None] = mapped_column(ForeignKey("refund.id"), unique=True)
-    payer_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
-    amount_minor: Mapped[int]
-    currency: Mapped[str] = mapped_column(String(3))
-    locale: Mapped[str] = mapped_column(String(16), default="en")
-    issued_at: Mapped[dt.datetime]
-    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
-    sha256: Mapped[str | None] = mapped_column(String(64))
-    emailed_at: Mapped[dt.datetime | None]
+    amount_minor: Mapped[int | None]
+    currency: Mapped[str | None] = mapped_column(String(3))
 
     payment: Mapped[Payment] = relationship()
     refund: Mapped[Refund | None] = relationship()
@@ -54,3 +29,9 @@ class Receipt(Base):
     @property
     def amount(self) -> Money:
         return Money(self.amount_minor, self.currency)
+
+
+class CreditNote(Receipt):
+    """What a refund gave back, on the payment it refunded."""
+
+    __mapper_args__ = {"polymorphic_identity": CREDIT_NOTE}

@@ -1,31 +1,18 @@
-"""Receipts for their payer (download, all of a year as a ZIP) and the public verify page."""
+"""Receipts for their payer: download one, or all of a year as a ZIP."""
 
 from __future__ import annotations
 
 import io
-import logging
 import zipfile
 
-from pyramid.httpexceptions import (
-    HTTPNotFound,
-    HTTPSeeOther,
-    HTTPServiceUnavailable,
-    HTTPTooManyRequests,
-)
+from pyramid.httpexceptions import HTTPNotFound, HTTPServiceUnavailable
 from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
 
-from portal.billing.resources import PaymentContext
+from portal.billing import PaymentContext, PaymentDocument
 from portal.i18n import _
-from portal.money import Money
-from portal.receipts.issuing import CODE_ALPHABET, display_code
-from portal.receipts.models import CREDIT_NOTE, RECEIPT, Receipt
-from portal.receipts.ratelimit import RateLimiter
-from portal.security import PUBLIC
-
-log = logging.getLogger(__name__)
-verify_limiter = RateLimiter(limit=20, window_seconds=60)
+from portal.receipts.models import RECEIPT, Receipt
 
 
 class ReceiptContext:
@@ -38,6 +25,23 @@ class ReceiptContext:
         it paid for, the clerks of the departments it paid, administrators."""
         payment_acl = PaymentContext(self.receipt.payment).__acl__
         return [entry for entry in payment_acl if entry[2] == "view"]
+
+
+def documents_by_payment(request, payment_ids: list[int]) -> dict[int, list[PaymentDocument]]:
+    """The receipts and credit notes of ``payment_ids``, for billing's payment pages."""
+    translate = request.localizer.translate
+    receipt_title, credit_note_title = translate(_("Receipt")), translate(_("Credit note"))
+    found: dict[int, list[PaymentDocument]] = {}
+    query = select(Receipt).where(Receipt.payment_id.in_(payment_ids)).order_by(Receipt.id)
+    for receipt in request.dbsession.scalars(query):
+        ready = receipt.pdf is not None
+        url = request.route_path("receipt_pdf", number=receipt.number) if ready else None
+        found.setdefault(receipt.payment_id, []).append(
+            PaymentDocument(
+                receipt.number, receipt_title if receipt.kind == RECEIPT else credit_note_title, url
+            )
+        )
+    return found
 
 
 def receipt_factory(request) -> ReceiptContext:
@@ -80,7 +84,7 @@ def _conditional(request, response):
 def receipts(request):
     rows = request.dbsession.scalars(
         select(Receipt)
-        .where(Receipt.payer_user_id == request.user.id)
+        .where(Receipt.owner_user_id == request.user.id)
         .order_by(Receipt.issued_at.desc())
         .limit(500)
     )
@@ -98,7 +102,7 @@ def receipts_zip(request):
     rows = request.dbsession.scalars(
         select(Receipt)
         .where(
-            Receipt.payer_user_id == request.user.id,
+            Receipt.owner_user_id == request.user.id,
             Receipt.fiscal_year == year,
             Receipt.pdf.is_not(None),
         )
@@ -119,52 +123,3 @@ def receipts_zip(request):
         content_type="application/zip",
         content_disposition=f'attachment; filename="receipts-{year}.zip"',
     )
-
-
-def _normalise(code: str) -> str:
-    return "".join(char for char in code.upper() if char.isalnum())[:16]
-
-
-@view_config(route_name="verify_form", renderer="receipts/verify.jinja2", permission=PUBLIC)
-def verify_form(request):
-    """A form for the code printed on paper; answers with the verify page's address."""
-    code = _normalise(request.GET.get("code", ""))
-    if code:
-        return HTTPSeeOther(request.route_url("verify", code=code))
-    return {"result": None}
-
-
-@view_config(route_name="verify", renderer="receipts/verify.jinja2", permission=PUBLIC)
-def verify(request):
-    """What anyone holding the document may learn: number, date, amount, authority, and
-    whether it is valid, refunded or unknown. Nothing personal."""
-    client = request.client_addr or "-"
-    if not verify_limiter.allow(client):
-        log.warning("verification rate limit reached")
-        raise HTTPTooManyRequests(
-            detail=request.localizer.translate(_("Too many checks. Wait a minute and try again.")),
-            headers={"Retry-After": "60"},
-        )
-    code = _normalise(request.matchdict["code"])
-    receipt = None
-    if len(code) == 10 and all(char in CODE_ALPHABET for char in code):
-        receipt = request.dbsession.scalar(select(Receipt).where(Receipt.verification_code == code))
-    if receipt is None:
-        request.response.status_int = 404
-        return {"result": {"status": "unknown", "code": display_code(code) if code else ""}}
-    status = "valid"
-    if receipt.kind == RECEIPT and receipt.payment.status in ("refunded", "partly_refunded"):
-        status = receipt.payment.status  # refunds the provider has confirmed
-    issuer = request.registry["receipt_issuer"]
-    return {
-        "result": {
-            "status": status,
-            "kind": receipt.kind,
-            "number": receipt.number,
-            "issued_at": receipt.issued_at,
-            "amount": Money(receipt.amount_minor, receipt.currency),
-            "authority": issuer.authority["name"],
-            "credit_note": receipt.kind == CREDIT_NOTE,
-            "code": display_code(receipt.verification_code),
-        }
-    }

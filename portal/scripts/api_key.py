@@ -12,7 +12,7 @@ from pyramid.paster import bootstrap, setup_logging
 from sqlalchemy import select
 
 from portal.api.auth import create_api_key
-from portal.services.models import Service
+from portal.catalogue.models import Service
 
 
 def main(argv=None) -> int:

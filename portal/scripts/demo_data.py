@@ -13,15 +13,16 @@ import datetime as dt
 from pyramid.paster import bootstrap, setup_logging
 from sqlalchemy import select
 
-from portal.billing.bills import BillLineInput, issue_bill
+from portal.billing import BillLineInput, issue_bill
 from portal.billing.models import Bill
+from portal.catalogue.models import Service
 from portal.devidp.personas import PERSONAS
 from portal.identity.models import Department, Organisation, User
 from portal.identity.provisioning import provision_user
 from portal.money import Money
 from portal.services.catalogue import sync_services
 from portal.services.imports import Assessment, issue_assessment
-from portal.services.models import FeeScheduleEntry, Service, TaxAssessment, UtilityBill
+from portal.services.models import FeeScheduleEntry, TaxAssessment, UtilityBill
 from portal.services.utilities import record_utility_bill
 
 DEV_IDP_ENTITY_ID = "http://localhost:6544/metadata"

@@ -10,8 +10,13 @@ import sys
 
 from pyramid.paster import bootstrap, setup_logging
 
-from portal.billing.providers import ProviderRefused, ProviderUnavailable
-from portal.billing.reconciliation import format_report, reconcile
+from portal.billing import (
+    ProviderRefused,
+    ProviderUnavailable,
+    format_report,
+    payment_provider,
+    reconcile,
+)
 
 DISCREPANCIES = 1
 PROVIDER_FAILED = 3
@@ -40,7 +45,7 @@ def main(argv=None) -> int:
         day = args.date or request.clock.now().date() - dt.timedelta(days=1)
         with request.tm:
             try:
-                result = reconcile(request.dbsession, request.registry["payment_provider"], day)
+                result = reconcile(request.dbsession, payment_provider(request.registry), day)
             except (ProviderUnavailable, ProviderRefused) as error:
                 print(f"the settlement report of {day} could not be fetched: {error}")
                 return PROVIDER_FAILED

@@ -12,10 +12,10 @@ from pathlib import Path
 from pyramid.paster import bootstrap, setup_logging
 from sqlalchemy import select
 
+from portal.catalogue.interfaces import public_service
+from portal.catalogue.models import Service
 from portal.services.catalogue import sync_services
 from portal.services.imports import ImportRefused, import_bills
-from portal.services.interfaces import public_service
-from portal.services.models import Service
 
 
 def sync_main(argv=None) -> None:

@@ -6,7 +6,7 @@ import argparse
 
 from pyramid.paster import bootstrap, setup_logging
 
-from portal.tasks import huey
+from portal.tasks import task_queue
 
 
 def main(argv=None) -> None:
@@ -17,7 +17,8 @@ def main(argv=None) -> None:
     setup_logging(args.config_uri)
     env = bootstrap(args.config_uri)
     try:
-        huey.create_consumer(workers=args.workers, worker_type="thread", periodic=True).run()
+        queue = task_queue(env["registry"])
+        queue.huey.create_consumer(workers=args.workers, worker_type="thread", periodic=True).run()
     finally:
         env["closer"]()
 

@@ -1,20 +1,15 @@
 """Public services: the catalogue of what the portal bills for, each owned by a department.
 
-Each service is a plugin (:mod:`portal.services.interfaces`) registered with
+Each service is a plugin (:mod:`portal.catalogue.interfaces`) registered with
 ``config.add_public_service``; fee schedules, tax assessments with late payment interest and
 utility accounts live here too.
 """
 
 from portal.i18n import _
-from portal.services.interfaces import add_public_service
+from portal.services.interest import LateInterest, interest_rate
 
 
 def includeme(config) -> None:
-    # Imported here: portal.billing.models imports this package's models, and interest
-    # imports the ledger, so a module-level import would be circular.
-    from portal.services.interest import LateInterest, interest_rate
-
-    config.add_directive("add_public_service", add_public_service)
     config.include("portal.services.catalogue")
     config.add_bill_surcharge(LateInterest(interest_rate(config.get_settings())))
     config.add_route("services", "/services")

@@ -17,7 +17,7 @@ from pyramid.i18n import TranslationString
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from portal.billing.bills import CANCELLED, OPEN, cancel_bill, with_status
+from portal.billing import CANCELLED, OPEN, cancel_bill, with_status
 from portal.billing.models import Bill
 from portal.i18n import _
 from portal.services.models import TaxAssessment, TaxAssessmentBill

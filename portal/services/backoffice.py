@@ -7,6 +7,7 @@ import logging
 from pyramid.httpexceptions import HTTPForbidden, HTTPSeeOther
 from pyramid.view import view_config
 
+from portal.catalogue.interfaces import public_service, public_services
 from portal.dates import DateRefused, as_text, date_of, typed_parts
 from portal.i18n import _
 from portal.identity.assurance import CLERK
@@ -18,7 +19,6 @@ from portal.services.imports import (
     columns_for,
     import_bills,
 )
-from portal.services.interfaces import public_service, public_services
 from portal.services.resources import ServiceImportContext
 
 log = logging.getLogger(__name__)

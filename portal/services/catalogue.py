@@ -12,11 +12,17 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from portal.billing.bills import BillLineInput
+from portal.catalogue.interfaces import (
+    TAX,
+    UTILITY,
+    BillLineInput,
+    PublicService,
+    ServiceInfo,
+    public_services,
+)
+from portal.catalogue.models import Service
 from portal.i18n import _
 from portal.identity.models import Department
-from portal.services.interfaces import TAX, UTILITY, PublicService, ServiceInfo, public_services
-from portal.services.models import Service
 
 
 class BilledByTheOffice:

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from pyramid.i18n import TranslationString
 from sqlalchemy import select
 
-from portal.billing.bills import BillLineInput, issue_bill
+from portal.billing import BillLineInput, issue_bill
 from portal.billing.models import Bill
+from portal.catalogue.interfaces import TAX, UTILITY
 from portal.i18n import _
 from portal.identity.models import User
 from portal.money import CURRENCY_CODES, Money, MoneyError
@@ -40,7 +41,6 @@ from portal.services.assessments import (
     conflict,
     record_assessment,
 )
-from portal.services.interfaces import TAX, UTILITY
 from portal.services.utilities import record_utility_bill, utility_account
 
 MAX_FILE_BYTES = 5 * 1024 * 1024

@@ -21,12 +21,11 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pyramid.i18n import TranslationString
 from sqlalchemy import func, select
 
-from portal.billing import ledger
-from portal.billing.bills import BillLineInput, issue_bill, with_status
+from portal.billing import BillLineInput, issue_bill, with_status
 from portal.billing.models import Bill
+from portal.catalogue.interfaces import TAX, public_services
 from portal.i18n import _
 from portal.money import Money
-from portal.services.interfaces import TAX, public_services
 from portal.services.models import LateInterestCharge
 from portal.settings import SettingsError
 
@@ -95,7 +94,8 @@ class InterestDue:
 
 def interest_due(dbsession, bill: Bill, on: dt.date, rate_percent: Decimal) -> InterestDue:
     """Interest on ``bill`` not yet billed, if it were paid ``on`` that day."""
-    owed = Money(ledger.bill_balances(dbsession, [bill.id])[bill.id], bill.currency)
+    (view,) = with_status(dbsession, [bill])
+    owed = view.outstanding
     accrued = late_interest(owed, bill.due_date, on, rate_percent)
     unbilled = max(0, accrued.minor - _interest_billed(dbsession, bill))
     return InterestDue(

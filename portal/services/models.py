@@ -1,5 +1,5 @@
-"""Public services and the departments that own them; fee schedules, utility accounts and the
-late payment interest charged on tax bills."""
+"""What the service plugins keep: fee schedules, utility accounts, tax assessments and the
+late payment interest charged on tax bills (the ``service`` rows are :mod:`portal.catalogue`'s)."""
 
 from __future__ import annotations
 
@@ -8,25 +8,10 @@ import datetime as dt
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.catalogue.models import Service
 from portal.db import Base, utcnow
-from portal.identity.models import Department, User
+from portal.identity.models import User
 from portal.money import Money
-
-
-class Service(Base):
-    """A public service that bills people (property tax, water, vehicle registration...).
-
-    It belongs to one department, whose clerks see its queue and its payments.
-    """
-
-    __tablename__ = "service"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
-
-    department: Mapped[Department] = relationship()
 
 
 class FeeScheduleEntry(Base):

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pyramid.authorization import Allow
 from sqlalchemy import select
 
+from portal.catalogue.interfaces import public_services
+from portal.catalogue.models import Service
 from portal.security import ROLE_ADMIN, department_principal
 from portal.services.imports import IMPORTABLE_KINDS
-from portal.services.interfaces import public_services
-from portal.services.models import Service
 
 
 def importable_services(request) -> list[Service]:

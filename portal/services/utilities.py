@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from portal.billing.bills import BillView, with_status
+from portal.billing import BillView, with_status
 from portal.billing.models import Bill
-from portal.services.interfaces import UTILITY, public_services
-from portal.services.models import Service, UtilityAccount, UtilityBill
+from portal.catalogue.interfaces import UTILITY, public_services
+from portal.catalogue.models import Service
+from portal.services.models import UtilityAccount, UtilityBill
 
 
 class AccountHolderMismatch(ValueError):

@@ -10,12 +10,12 @@ from pyramid.httpexceptions import HTTPNotFound
 from pyramid.view import view_config
 from sqlalchemy import select
 
+from portal.catalogue.interfaces import public_service, public_services
+from portal.catalogue.models import Service
 from portal.i18n import _
 from portal.security import PUBLIC
 from portal.services import fees
 from portal.services.catalogue import search
-from portal.services.interfaces import public_service, public_services
-from portal.services.models import Service
 from portal.services.utilities import accounts_of
 
 log = logging.getLogger(__name__)

@@ -17,6 +17,7 @@ import pytest
 from waitress.server import create_server
 
 import portal
+from portal.devidp.app import DevIdPApp
 from portal.devidp.idp import DevIdP
 from portal.identity.saml import config_metadata
 
@@ -98,7 +99,7 @@ def deployment(app_settings, tmp_path_factory) -> Iterator[Deployment]:
         app = portal.main({}, **settings)
         sp_metadata.write_bytes(config_metadata(app.registry["saml"]))
         portal_server.start(app)
-        idp_server.start(idp.make_wsgi_app())
+        idp_server.start(DevIdPApp(idp))
         yield Deployment(portal_url, idp_url, idp)
     finally:
         portal_server.stop()

@@ -21,6 +21,7 @@ from saml2.saml import NAMEID_FORMAT_PERSISTENT
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 from webtest import TestApp
 
+from portal.devidp.app import DevIdPApp
 from portal.devidp.idp import LOA_SUBSTANTIAL, DevIdP
 from portal.devidp.keys import ensure_key_pair
 
@@ -110,7 +111,7 @@ def pysaml2_world(tmp_path) -> PySaml2SP:
 
 @pytest.fixture
 def app(pysaml2_world) -> TestApp:
-    return TestApp(pysaml2_world.idp.make_wsgi_app())
+    return TestApp(DevIdPApp(pysaml2_world.idp))
 
 
 def onelogin_request_data(url: str, post_data: dict | None = None) -> dict:

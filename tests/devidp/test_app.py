@@ -7,6 +7,7 @@ import pytest
 from saml2 import BINDING_HTTP_POST
 from webtest import TestApp
 
+from portal.devidp.app import DevIdPApp
 from portal.devidp.idp import LOA_HIGH, LOA_SUBSTANTIAL, DevIdP
 from portal.devidp.personas import PERSONAS
 from tests.devidp.conftest import SP_ACS_URL, attributes_of, query_of
@@ -153,7 +154,7 @@ def test_sp_metadata_url_not_reachable_yet_gives_503(tmp_path, pysaml2_world):
     idp = DevIdP(tmp_path / "late", sp_metadata="http://127.0.0.1:9/saml/metadata")
     _, url = pysaml2_world.login()
 
-    page = TestApp(idp.make_wsgi_app()).get(path_of(url), status=503)
+    page = TestApp(DevIdPApp(idp)).get(path_of(url), status=503)
 
     assert "Start the portal" in page.text
 
@@ -162,6 +163,6 @@ def test_sp_metadata_that_is_not_saml_gives_503(tmp_path, pysaml2_world):
     idp = DevIdP(tmp_path / "broken", sp_metadata="<html><body>Server Error</body></html>")
     _, url = pysaml2_world.login()
 
-    page = TestApp(idp.make_wsgi_app()).get(path_of(url), status=503)
+    page = TestApp(DevIdPApp(idp)).get(path_of(url), status=503)
 
     assert "not usable SAML metadata" in page.text

@@ -21,26 +21,28 @@ def test_the_portals_day_is_the_day_in_its_time_zone(wsgi_app, clock):
     assert wsgi_app.registry["clock"] is clock
 
 
-def test_idle_sessions_are_purged_once_the_timeout_has_passed(signed_in, dbsession, clock):
+def test_idle_sessions_are_purged_once_the_timeout_has_passed(
+    signed_in, dbsession, wsgi_app, clock
+):
     from portal.identity.tasks import purge_identity_records
 
     signed_in("citizen-ana")
     clock.advance(minutes=29)
-    assert purge_identity_records.call_local() == 0
+    assert purge_identity_records(wsgi_app.registry) == 0
     clock.advance(minutes=2)
-    assert purge_identity_records.call_local() == 1
+    assert purge_identity_records(wsgi_app.registry) == 1
     assert dbsession.scalar(select(func.count()).select_from(WebSession)) == 0
 
 
-def test_idempotency_keys_are_kept_48_hours(dbsession, clock):
+def test_idempotency_keys_are_kept_48_hours(dbsession, wsgi_app, clock):
     from portal.billing.tasks import purge_idempotency_keys
 
     payer = factories.user(dbsession)
     factories.payment(dbsession, payer, [factories.bill(dbsession, payer)], now=clock.now())
     dbsession.commit()
     clock.advance(hours=47)
-    purge_idempotency_keys.call_local()
+    purge_idempotency_keys(wsgi_app.registry)
     assert dbsession.scalar(select(func.count()).select_from(IdempotencyKey)) == 1
     clock.advance(hours=2)
-    purge_idempotency_keys.call_local()
+    purge_idempotency_keys(wsgi_app.registry)
     assert dbsession.scalar(select(func.count()).select_from(IdempotencyKey)) == 0

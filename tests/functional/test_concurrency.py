@@ -24,8 +24,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from waitress import wasyncore
 
-from portal.billing import state
-from portal.billing.bills import PAID, with_status
+from portal.billing import PAID, PaymentRefused, request_refund, state, with_status
 from portal.billing.ledger import LedgerError
 from portal.billing.models import (
     Bill,
@@ -36,7 +35,6 @@ from portal.billing.models import (
     ProviderEventRecord,
     Refund,
 )
-from portal.billing.payments import PaymentRefused, request_refund
 from portal.db import get_tm_session
 from portal.identity.models import User
 from portal.money import Money

@@ -5,13 +5,14 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from portal.billing.bills import with_status
+from portal.billing import with_status
 from portal.billing.models import Bill
+from portal.catalogue.models import Service
 from portal.identity.models import Organisation, User
 from portal.scripts.demo_data import DEMO_ASSESSMENT, load
 from portal.services.assessments import AssessmentRefused, record_assessment
 from portal.services.fees import fee_for
-from portal.services.models import Service, TaxAssessment, UtilityAccount, UtilityBill
+from portal.services.models import TaxAssessment, UtilityAccount, UtilityBill
 
 
 def test_demo_data_is_complete_and_idempotent(wsgi_app, dbsession):

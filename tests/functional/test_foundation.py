@@ -1,5 +1,6 @@
 """Probes, error pages, security headers, request ids, transactions and the task queue."""
 
+import datetime as dt
 import logging
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy import select, text
 import portal
 from portal.identity.models import Department, WebSession
 from portal.security import PUBLIC
-from portal.tasks import configure_queue, enqueue_after_commit, huey
+from portal.tasks import enqueue_after_commit, make_huey, task_queue
 from tests.conftest import stay_active
 
 
@@ -105,10 +106,10 @@ def test_nul_in_a_form_is_refused_before_its_view(testapp):
     assert api.content_type == "application/problem+json"
 
 
-@pytest.fixture
-def probe_app(app_settings):
+def make_probe_app(settings: dict) -> webtest.TestApp:
     """The real app plus a few probe views that misbehave on purpose."""
-    config = portal.configure(dict(app_settings))
+    config = portal.configure(dict(settings))
+    task_queue(config.registry).register(record_job)
 
     def write_then(outcome):
         def view(request):
@@ -136,13 +137,19 @@ def probe_app(app_settings):
             permission=PUBLIC,
             require_csrf=False,
         )
-    return webtest.TestApp(
+    app = webtest.TestApp(
         config.make_wsgi_app(), extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}
     )
+    app.queue = task_queue(config.registry)
+    return app
 
 
-@huey.task()
-def record_job(value):
+@pytest.fixture
+def probe_app(app_settings):
+    return make_probe_app(app_settings)
+
+
+def record_job(registry, value):
     return value
 
 
@@ -177,23 +184,40 @@ def test_client_error_rolls_back_and_says_why(probe_app, dbsession):
     assert departments_named_probe(dbsession) == []
 
 
-def test_jobs_are_enqueued_only_after_commit(probe_app, dbsession, tmp_path):
-    configure_queue(f"sqlite:///{tmp_path / 'queue.sqlite'}")
-    try:
-        probe_app.get("/probe/reject", status=400)
-        probe_app.get("/probe/raise", status=500)
-        assert huey.pending_count() == 0
-        probe_app.get("/probe/commit", status=200)
-        assert huey.pending_count() == 1
-        assert len(departments_named_probe(dbsession)) == 1
-    finally:
-        huey.flush()
-        configure_queue("immediate")
+def test_jobs_are_enqueued_only_after_commit(app_settings, dbsession, tmp_path):
+    probe_app = make_probe_app({**app_settings, "queue.url": f"sqlite:///{tmp_path / 'q.sqlite'}"})
+    huey = probe_app.queue.huey
+    probe_app.get("/probe/reject", status=400)
+    probe_app.get("/probe/raise", status=500)
+    assert huey.pending_count() == 0
+    probe_app.get("/probe/commit", status=200)
+    assert huey.pending_count() == 1
+    assert len(departments_named_probe(dbsession)) == 1
+    (job,) = huey.pending()
+    assert huey.execute(job) == "commit"
+
+
+QUARTER_PAST = dt.datetime(2026, 12, 3, 12, 15)
+
+
+def test_each_app_holds_its_own_queue_with_the_portals_jobs(app_settings, wsgi_app, tmp_path):
+    """Configuring another app (another broker) leaves the running app's queue as it was."""
+    from portal.billing.tasks import send_refund_task
+
+    other = portal.configure({**app_settings, "queue.url": f"sqlite:///{tmp_path / 'q.sqlite'}"})
+    ours, theirs = task_queue(wsgi_app.registry), task_queue(other.registry)
+    assert ours is not theirs and ours.huey.immediate and not theirs.huey.immediate
+    assert ours.registry is wsgi_app.registry and theirs.registry is other.registry
+    periodic = {"settle_or_expire_payments", "purge_identity_records", "render_pending_documents"}
+    for queue in (ours, theirs):
+        assert periodic <= {job.name for job in queue.huey.read_periodic(QUARTER_PAST)}
+    theirs.enqueue(send_refund_task, 7)
+    assert (theirs.huey.pending_count(), ours.huey.pending_count()) == (1, 0)
 
 
 def test_queue_setting_names_a_broker():
     with pytest.raises(ValueError, match="queue.url"):
-        configure_queue("amqp://guest@localhost")
+        make_huey("amqp://guest@localhost")
 
 
 def test_idle_session_expires(signed_in, clock):
@@ -237,8 +261,5 @@ def test_production_refuses_inline_jobs_and_the_sandbox(app_settings):
     production = dict(app_settings, **{"portal.environment": "production"})
     with pytest.raises(SettingsError, match="queue.url"):
         portal.configure(production)
-    try:
-        with pytest.raises(SettingsError, match="sandbox"):
-            portal.configure(dict(production, **{"queue.url": "redis://127.0.0.1:6379/14"}))
-    finally:
-        configure_queue("immediate")  # the queue is process-wide; give the tests theirs back
+    with pytest.raises(SettingsError, match="sandbox"):
+        portal.configure(dict(production, **{"queue.url": "redis://127.0.0.1:6379/14"}))

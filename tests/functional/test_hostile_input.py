@@ -21,7 +21,9 @@ import webtest
 from pyramid.security import NO_PERMISSION_REQUIRED
 
 from portal.api.auth import create_api_key
+from portal.documents.kinds import document_issuer
 from portal.identity.models import Organisation
+from portal.receipts.models import Receipt
 from portal.sandbox.notifier import signature_header
 from tests import factories
 from tests.conftest import start_login
@@ -203,8 +205,17 @@ def world(dbsession, wsgi_app, departments):
         {},
         wsgi_app.registry["clock"].now(),
     )
-    issuer = wsgi_app.registry["receipt_issuer"]
-    receipt = issuer.issue(dbsession, payment, "receipt", wsgi_app.registry["clock"].now())
+    issuer = document_issuer(wsgi_app.registry)
+    receipt = issuer.record(
+        dbsession,
+        Receipt(
+            payment=payment,
+            owner=payer,
+            amount_minor=payment.amount_minor,
+            currency=payment.currency,
+        ),
+        wsgi_app.registry["clock"].now(),
+    )
     issuer.render(dbsession, receipt)
     _, token = create_api_key(dbsession, bill.service, "property tax integration")
     dbsession.commit()
@@ -228,11 +239,11 @@ def world(dbsession, wsgi_app, departments):
 
 
 @pytest.fixture(autouse=True)
-def _no_rate_limit(monkeypatch):
+def _no_rate_limit(monkeypatch, wsgi_app):
     """The sweep sends far more checks than a person may; the limiter has its own tests."""
-    from portal.receipts import views
+    from portal.documents.ratelimit import verify_limiter
 
-    monkeypatch.setattr(views.verify_limiter, "allow", lambda client: True)
+    monkeypatch.setattr(verify_limiter(wsgi_app.registry), "allow", lambda client: True)
 
 
 def method_set(request_methods) -> set[str]:

@@ -15,8 +15,7 @@ import requests
 from sqlalchemy import func, select
 
 from portal.applications.models import Application, ApplicationEvent
-from portal.billing import ledger
-from portal.billing.bills import CANCELLED, OPEN, with_status
+from portal.billing import CANCELLED, OPEN, ledger, with_status
 from portal.billing.models import Bill, JournalEntry, JournalTransaction, Payment
 from portal.services.models import LateInterestCharge
 from tests import factories

@@ -6,6 +6,7 @@ import re
 import pytest
 from pyramid.security import NO_PERMISSION_REQUIRED
 
+from portal.documents.kinds import document_issuer
 from portal.security import UNDECLARED
 
 #: routes whose views are meant to be open to anyone
@@ -75,6 +76,7 @@ def test_a_view_without_permission_is_refused_to_everyone(wsgi_app):
 def sample_values(dbsession, wsgi_app):
     """A real object for each placeholder, so the route's factory finds something to protect."""
     from portal.applications.workflow import start_draft
+    from portal.receipts.models import Receipt
     from tests import factories
 
     payer = factories.user(dbsession)
@@ -86,8 +88,15 @@ def sample_values(dbsession, wsgi_app):
         {},
         wsgi_app.registry["clock"].now(),
     )
-    receipt = wsgi_app.registry["receipt_issuer"].issue(
-        dbsession, payment, "receipt", wsgi_app.registry["clock"].now()
+    receipt = document_issuer(wsgi_app.registry).record(
+        dbsession,
+        Receipt(
+            payment=payment,
+            owner=payer,
+            amount_minor=payment.amount_minor,
+            currency=payment.currency,
+        ),
+        wsgi_app.registry["clock"].now(),
     )
     dbsession.commit()
     return {

@@ -11,7 +11,6 @@ import webtest
 from sqlalchemy import create_engine, inspect
 
 import portal
-from portal import tasks
 from tests.conftest import migrate
 
 NOT_READY = "The portal is being prepared and cannot answer yet"
@@ -23,15 +22,11 @@ def empty_database(tmp_path):
 
 
 @pytest.fixture
-def unmigrated_app(app_settings, empty_database, wsgi_app):
+def unmigrated_app(app_settings, empty_database):
     app = portal.main({}, **{**app_settings, "sqlalchemy.url": empty_database})
-    try:
-        yield webtest.TestApp(
-            app, extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}
-        )
-    finally:
-        # tasks run against the last app built: give them back the suite's own
-        tasks._state["registry"] = wsgi_app.registry
+    return webtest.TestApp(
+        app, extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}
+    )
 
 
 def test_pages_answer_503_with_a_clear_message_until_migrated(

@@ -9,10 +9,10 @@ from sqlalchemy.orm import selectinload
 from portal.billing import state
 from portal.billing.models import Bill, Payment, PaymentAllocation, Refund
 from portal.billing.payments import can_refund, refund_shares
+from portal.catalogue.models import Service
 from portal.identity.assurance import CLERK
 from portal.identity.models import User
 from portal.money import Money
-from portal.services.models import Service
 
 #: how many of a department's most recent payments the page lists
 PAYMENTS_SHOWN = 100

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pyramid.path import DottedNameResolver
+from pyramid.registry import Registry
 from pyramid.settings import asbool
 
 from portal.money import Money
@@ -107,6 +108,11 @@ class PaymentProvider(Protocol):
     def refund(self, provider_payment_id: str, amount: Money, reference: str) -> ProviderRefund: ...
 
     def settlement_report(self, day: datetime.date) -> list[SettlementLine]: ...
+
+
+def payment_provider(registry: Registry) -> PaymentProvider:
+    """The provider the application pays through (billing's includeme registers it)."""
+    return registry["payment_provider"]
 
 
 def provider_from_settings(settings: Mapping[str, str]) -> PaymentProvider:

@@ -10,8 +10,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from portal.applications.models import Certificate
-from portal.billing import ledger
-from portal.billing.bills import with_status
+from portal.billing import ledger, with_status
 from portal.billing.models import Payment
 from portal.money import Money
 from tests.functional.applications.conftest import (

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from portal.billing.bills import BillLineInput, issue_bill
+from portal.billing import BillLineInput, apply_report, issue_bill
 from portal.billing.models import Bill, Payment
-from portal.billing.payments import apply_provider_payment, start_payment
+from portal.billing.payments import start_payment
 from portal.billing.providers.sandbox import SandboxProvider
 from portal.money import Money
 from portal.tasks import task_dbsession
@@ -70,11 +70,12 @@ def managed(session, payment: Payment) -> Payment:
 
 def settle(provider, payment: Payment, report=None, now=None) -> None:
     """Apply what the provider says about ``payment`` (or ``report``) ``now`` (by default
-    the real time) and commit."""
-    with task_dbsession() as session:
+    the app's clock) and commit."""
+    registry = factories.app_registry(payment)
+    with task_dbsession(registry) as session:
         report = report or provider.query_payment(payment.public_id)
-        apply_provider_payment(
-            session, managed(session, payment), report, "test", now or dt.datetime.now(dt.UTC)
+        apply_report(
+            session, managed(session, payment), report, "test", now or registry["clock"].now()
         )
 
 

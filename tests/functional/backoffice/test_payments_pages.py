@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import lxml.html
 
-from portal.billing.reference import printed
+from portal.billing import printed
 from tests.functional.backoffice.conftest import the_payment
 
 

@@ -13,13 +13,14 @@ from babel.dates import format_datetime
 from pyramid.scripting import prepare
 from sqlalchemy import select
 
+from portal.billing import reconcile, request_refund
 from portal.billing.models import Refund
-from portal.billing.payments import post_refund, request_refund, send_refund
+from portal.billing.payments import post_refund, send_refund
 from portal.billing.providers import ProviderPayment
-from portal.billing.reconciliation import reconcile
 from portal.money import Money
 from portal.scripts import reconcile as script
 from portal.tasks import task_dbsession
+from tests import factories
 from tests.functional.backoffice.conftest import managed, settle
 
 
@@ -29,7 +30,7 @@ def today() -> dt.date:
 
 def record_refund(payment, minor: int) -> str:
     """A refund recorded in the portal (not yet sent); its reference."""
-    with task_dbsession() as session:
+    with task_dbsession(factories.app_registry(payment)) as session:
         payment = managed(session, payment)
         bill_id = payment.allocations[0].bill_id
         made = request_refund(
@@ -45,8 +46,9 @@ def the_refund(session, reference: str) -> Refund:
 def refund(provider, payment, minor: int) -> str:
     """A refund recorded, sent to the provider and posted, as the refund task does."""
     reference = record_refund(payment, minor)
-    with task_dbsession() as session:
-        send_refund(session, the_refund(session, reference), provider, dt.datetime.now(dt.UTC))
+    registry = factories.app_registry(payment)
+    with task_dbsession(registry) as session:
+        send_refund(session, the_refund(session, reference), provider, registry["clock"].now())
     return reference
 
 
@@ -100,8 +102,9 @@ def inconsistent_day(own_payments, own_provider, own_sandbox, dbsession, consist
     generous = own_payments.settled(amount=10_00)
     reference = record_refund(generous, 2_00)
     own_provider.refund(generous.provider_payment_id, Money(3_00, "EUR"), reference)
-    with task_dbsession() as session:
-        post_refund(session, the_refund(session, reference), dt.datetime.now(dt.UTC))
+    registry = factories.app_registry(generous)
+    with task_dbsession(registry) as session:
+        post_refund(session, the_refund(session, reference), registry["clock"].now())
     made["generous_refund"] = reference
     return made
 

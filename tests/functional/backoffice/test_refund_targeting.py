@@ -13,8 +13,7 @@ import lxml.html
 import pytest
 from sqlalchemy import func, select
 
-from portal.billing import ledger
-from portal.billing.bills import with_status
+from portal.billing import ledger, with_status
 from portal.billing.models import JournalTransaction, Payment, Refund, RefundLine
 from portal.money import Money
 from portal.receipts.models import Receipt
@@ -298,13 +297,15 @@ def test_change_goes_back_to_the_choice_with_what_was_typed(signed_in, paid, dbs
     assert snapshot(dbsession, provider, paid) == before
 
 
-def test_a_refund_not_yet_confirmed_holds_its_bills_share(signed_in, paid, dbsession, provider):
+def test_a_refund_not_yet_confirmed_holds_its_bills_share(
+    signed_in, paid, dbsession, provider, wsgi_app
+):
     """Asked for but not yet sent to the provider, a refund already counts against its bills."""
-    from portal.billing.payments import request_refund
+    from portal.billing import request_refund
     from portal.tasks import task_dbsession
 
     water, tax, _ = paid.bills.bills
-    with task_dbsession() as session:
+    with task_dbsession(wsgi_app.registry) as session:
         payment = session.get(Payment, paid.payment.id)
         request_refund(session, payment, {water.id: Money(15_00, "EUR")}, payment.refundable, "x")
     app = signed_in("clerk-clara")

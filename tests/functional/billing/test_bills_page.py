@@ -4,8 +4,7 @@ long history still sees every bill to pay, soonest due first."""
 import datetime as dt
 import re
 
-from portal.billing import ledger
-from portal.billing.bills import cancel_bill
+from portal.billing import cancel_bill, ledger
 from portal.billing.ledger import Line
 from portal.billing.views import BILLS_SHOWN
 from portal.money import Money

@@ -2,8 +2,7 @@
 
 import pytest
 
-from portal.billing import ledger, state
-from portal.billing.bills import BillError, cancel_bill, with_status
+from portal.billing import BillError, cancel_bill, ledger, state, with_status
 from portal.billing.ledger import AlreadyPosted, LedgerError, Line
 from portal.billing.models import JournalEntry
 from portal.money import Money

@@ -7,10 +7,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from portal.billing import state
-from portal.billing.bills import with_status
+from portal.billing import printed, state, with_status
 from portal.billing.models import JournalTransaction, Payment
-from portal.billing.reference import printed
 from tests.functional.billing.conftest import deliver, notifications_for
 from tests.sandbox.conftest import (
     CHALLENGE,
@@ -97,7 +95,9 @@ def test_three_d_secure_challenge(payer, ana_bills, dbsession, sandbox, code, ou
     assert the_payment(dbsession).status == outcome
 
 
-def test_no_notification_is_found_out_by_asking_the_provider(payer, ana_bills, dbsession, sandbox):
+def test_no_notification_is_found_out_by_asking_the_provider(
+    payer, ana_bills, dbsession, sandbox, wsgi_app
+):
     from portal.billing.tasks import settle_or_expire_payments
 
     hosted = payer.checkout(payer.pay(ana_bills))
@@ -105,7 +105,7 @@ def test_no_notification_is_found_out_by_asking_the_provider(payer, ana_bills, d
     payment = the_payment(dbsession)
     assert notifications_for(sandbox, payment.public_id, timeout=0.5) == []
     assert the_payment(dbsession).status == state.STARTED
-    settle_or_expire_payments.call_local()
+    settle_or_expire_payments(wsgi_app.registry)
     assert the_payment(dbsession).status == state.SUCCEEDED
     assert statuses(dbsession, ana_bills) == ["paid", "paid"]
     assert settlements(dbsession, payment) == 1
@@ -121,7 +121,7 @@ def test_result_page_waits_then_shows_the_outcome(payer, ana_bills, dbsession, s
     assert "Paid" in done.text and 'http-equiv="refresh"' not in done.text
 
 
-def test_duplicate_and_late_notifications_post_once(payer, ana_bills, dbsession, sandbox):
+def test_duplicate_and_late_notifications_post_once(payer, ana_bills, dbsession, sandbox, wsgi_app):
     hosted = payer.checkout(payer.pay(ana_bills[:1]))
     payer.enter_card(hosted, SUCCESS)
     payment = the_payment(dbsession)
@@ -132,7 +132,7 @@ def test_duplicate_and_late_notifications_post_once(payer, ana_bills, dbsession,
     # a differently-numbered but stale report of the same payment changes nothing either
     from portal.billing.tasks import settle_or_expire
 
-    settle_or_expire(payment.id)
+    settle_or_expire(wsgi_app.registry, payment.id)
     assert settlements(dbsession, payment) == 1
     assert statuses(dbsession, ana_bills) == ["paid", "open"]
 
@@ -198,7 +198,7 @@ def test_second_payment_of_a_bill_in_progress_is_refused(payer, ana_bills, dbses
 
 
 def test_payment_expires_and_a_late_success_is_still_posted(
-    payer, ana_bills, dbsession, sandbox, clock
+    payer, ana_bills, dbsession, sandbox, wsgi_app, clock
 ):
     import datetime as dt
 
@@ -207,10 +207,10 @@ def test_payment_expires_and_a_late_success_is_still_posted(
     hosted = payer.checkout(payer.pay(ana_bills[:1]))
     payment = the_payment(dbsession)
     clock.advance(minutes=89)
-    settle_or_expire(payment.id)
+    settle_or_expire(wsgi_app.registry, payment.id)
     assert the_payment(dbsession).status == state.STARTED
     clock.advance(minutes=2)
-    settle_or_expire(payment.id)
+    settle_or_expire(wsgi_app.registry, payment.id)
     assert the_payment(dbsession).status == state.EXPIRED
     # The sandbox signs its notification with the real time, which the portal checks its own
     # against: the clocks agree again before the payer finishes at the provider.
@@ -267,16 +267,16 @@ def test_history_days_are_the_portals_days(payer, ana_bills, dbsession, clock):
 
 
 def test_late_success_without_notification_is_found_after_expiry(
-    payer, ana_bills, dbsession, sandbox, clock
+    payer, ana_bills, dbsession, sandbox, wsgi_app, clock
 ):
     from portal.billing.tasks import settle_or_expire, settle_or_expire_payments
 
     hosted = payer.checkout(payer.pay(ana_bills[:1]))
     payment = the_payment(dbsession)
     clock.advance(minutes=91)
-    settle_or_expire(payment.id)
+    settle_or_expire(wsgi_app.registry, payment.id)
     assert the_payment(dbsession).status == state.EXPIRED
     payer.enter_card(hosted, SILENT)  # paid just in time; the provider never says so by itself
-    settle_or_expire_payments.call_local()
+    settle_or_expire_payments(wsgi_app.registry)
     assert the_payment(dbsession).status == state.SUCCEEDED
     assert statuses(dbsession, ana_bills) == ["paid", "open"]

@@ -7,8 +7,8 @@ import transaction
 from sqlalchemy import select
 
 from portal.db import get_tm_session
-from portal.receipts.models import ReceiptCounter
-from portal.receipts.numbering import ReceiptNumberer
+from portal.documents.models import DocumentCounter
+from portal.documents.numbering import DocumentNumberer
 
 
 def take_numbers(factory, count, roll_back_every, barrier, taken, errors):
@@ -18,7 +18,7 @@ def take_numbers(factory, count, roll_back_every, barrier, taken, errors):
         try:
             manager.begin()
             session = get_tm_session(factory, manager)
-            number = ReceiptNumberer(session).next("R", 2026)
+            number = DocumentNumberer(session).next("R", 2026)
             if index % roll_back_every == roll_back_every - 1:
                 manager.abort()  # the payment's transaction failed: the number goes back
             else:
@@ -46,7 +46,7 @@ def test_concurrent_numbering_has_no_gaps_and_no_repeats(wsgi_app, dbsession):
     assert errors == []
     expected = threads * per_thread - threads * (per_thread // 4)
     assert sorted(taken) == list(range(1, expected + 1))
-    counter = dbsession.scalar(select(ReceiptCounter).where(ReceiptCounter.series == "R"))
+    counter = dbsession.scalar(select(DocumentCounter).where(DocumentCounter.series == "R"))
     assert counter.last_number == expected
 
 

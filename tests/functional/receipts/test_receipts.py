@@ -120,16 +120,17 @@ def test_qr_code_leads_to_the_verify_page(paid, payer, dbsession, tmp_path, test
     assert "Ana" not in shown.text  # nothing personal
 
 
-def test_verify_unknown_and_rate_limited(testapp):
-    from portal.receipts.views import verify_limiter
+def test_verify_unknown_and_rate_limited(testapp, wsgi_app):
+    from portal.documents.ratelimit import verify_limiter
 
-    verify_limiter._hits.clear()
+    limiter = verify_limiter(wsgi_app.registry)
+    limiter._hits.clear()
     assert "Unknown" in testapp.get("/verify/ABCDEFGHJK", status=404).text
-    for _ in range(verify_limiter.limit - 1):
+    for _ in range(limiter.limit - 1):
         testapp.get("/verify/ABCDEFGHJK", status=404)
     response = testapp.get("/verify/ABCDEFGHJK", status=429)
     assert response.headers["Retry-After"] == "60"
-    verify_limiter._hits.clear()
+    limiter._hits.clear()
 
 
 def test_other_people_cannot_download_my_receipt(paid, dbsession, testapp, devidp):
@@ -157,6 +158,19 @@ def test_history_links_the_receipt_and_year_zip(paid, payer, dbsession):
     )
     assert archive.namelist() == [f"{receipt.number}.pdf"]
     assert archive.read(f"{receipt.number}.pdf") == receipt.pdf
+
+
+def test_the_payment_page_links_its_receipt_and_credit_note(paid, payer, dbsession, wsgi_app):
+    """Receipts lists its documents on billing's payment page (billing knows no receipts)."""
+    factories.refund_bill_paid(wsgi_app, paid.id, 35_40, "Water billed twice")
+    dbsession.expire_all()
+    receipt, credit_note = dbsession.scalars(select(Receipt).order_by(Receipt.id)).all()
+    page = payer.app.get(f"/payments/{paid.public_id}")
+    links = [(a.attrs["href"], a.text) for a in page.html.select("ul.usa-list a")]
+    assert links == [
+        (f"/receipts/{receipt.number}.pdf", f"Receipt {receipt.number} (PDF)"),
+        (f"/receipts/{credit_note.number}.pdf", f"Credit note {credit_note.number} (PDF)"),
+    ]
 
 
 def test_receipt_is_mailed_after_commit(paid, dbsession, keys_dir):

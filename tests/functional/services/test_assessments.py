@@ -7,11 +7,12 @@ from pyramid.scripting import prepare
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from portal.billing.bills import with_status
+from portal.billing import with_status
 from portal.billing.models import Bill
+from portal.catalogue.models import Service
 from portal.db import utcnow
 from portal.scripts.services import import_main
-from portal.services.models import Service, TaxAssessment, TaxAssessmentBill
+from portal.services.models import TaxAssessment, TaxAssessmentBill
 from tests.functional.api.conftest import conforms, make_client
 from tests.functional.billing.test_bills_page import settle
 from tests.functional.services.conftest import ANA_NATIONAL_ID, bill_count, csv_bytes, upload

@@ -8,9 +8,10 @@ from pyramid.config import Configurator
 from pyramid.exceptions import ConfigurationConflictError
 from sqlalchemy import select
 
+from portal.catalogue.interfaces import add_public_service, public_services
+from portal.catalogue.models import Service
 from portal.services.catalogue import PROPERTY_TAX, sync_services
-from portal.services.interfaces import add_public_service, public_services
-from portal.services.models import FeeScheduleEntry, Service
+from portal.services.models import FeeScheduleEntry
 from tests.functional.services.conftest import today
 
 

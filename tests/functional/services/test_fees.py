@@ -6,10 +6,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from portal.billing.bills import BillLineInput, issue_bill
+from portal.billing import BillLineInput, issue_bill
+from portal.catalogue.models import Service
 from portal.money import Money
 from portal.services.fees import FeeNotFound, fee_for, schedule_in_force
-from portal.services.models import FeeScheduleEntry, Service
+from portal.services.models import FeeScheduleEntry
 from tests.functional.services.conftest import today
 
 SAME_ORIGIN = {"Referer": "https://localhost/admin/fees"}

@@ -8,7 +8,7 @@ import pytest
 from pyramid.scripting import prepare
 from sqlalchemy import select
 
-from portal.billing.bills import with_status
+from portal.billing import with_status
 from portal.billing.ledger import account_balance
 from portal.billing.models import Bill, Payment
 from portal.scripts.services import import_main

@@ -6,7 +6,8 @@ from sqlalchemy import select
 
 from portal.api.auth import create_api_key
 from portal.billing.models import Bill
-from portal.services.models import Service, UtilityAccount
+from portal.catalogue.models import Service
+from portal.services.models import UtilityAccount
 from portal.services.utilities import AccountHolderMismatch, record_utility_bill
 from tests import factories
 from tests.functional.services.conftest import (

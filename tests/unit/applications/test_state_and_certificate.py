@@ -1,4 +1,4 @@
-"""The application state table, and what a certificate may load."""
+"""The application state table."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import datetime as dt
 import pytest
 
 from portal.applications import state
-from portal.applications.certificates import ASSETS, AssetRefused, PackagedAssetsOnly
 from portal.applications.models import Application
 
 
@@ -33,25 +32,3 @@ def test_every_state_has_labels_and_a_row():
     assert set(state.TRANSITIONS) == set(state.LABELS) == set(state.EVENTS)
     for targets in state.TRANSITIONS.values():
         assert targets <= set(state.TRANSITIONS)
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "http://127.0.0.1:9/track.png",
-        "https://example.org/font.woff",
-        "file:///etc/passwd",
-        f"{ASSETS.as_uri()}/../../portal/config.py",
-        "data:text/css,body{}",
-        f"file://evil.example{ASSETS}/emblem.svg",
-    ],
-)
-def test_the_certificate_loads_nothing_but_packaged_assets(url):
-    with pytest.raises(AssetRefused):
-        PackagedAssetsOnly().fetch(url)
-
-
-def test_packaged_assets_are_served():
-    response = PackagedAssetsOnly().fetch(f"{ASSETS.as_uri()}/emblem.svg")
-    assert response.content_type == "image/svg+xml"
-    assert response.read().startswith(b"<svg")

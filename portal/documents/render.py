@@ -1,9 +1,9 @@
-"""Receipts as PDF/A-3b documents: WeasyPrint renders a Jinja2 template and embeds the
-receipt's data as a machine-readable JSON attachment.
+"""Documents as PDF/A-3b: WeasyPrint renders a Jinja2 template from ``templates/documents/``
+and embeds the document's data as a machine-readable JSON attachment.
 
-Nothing on a receipt can make the renderer read a file or call a URL: the URL fetcher allows
-only ``data:`` URLs (the QR code) and the portal's own packaged receipt assets, and every
-value in the template is escaped.
+Nothing on a document can make the renderer read a file or call a URL: the URL fetcher allows
+only ``data:`` URLs (the QR code) and the packaged files under ``portal/documents/assets/``,
+and every value in the template is escaped.
 """
 
 from __future__ import annotations
@@ -26,18 +26,22 @@ from portal.templating import TEMPLATES
 ASSETS = (Path(__file__).resolve().parent / "assets").resolve()
 
 
+class AssetRefused(ValueError):
+    """A URL a document may not load."""
+
+
 class PackagedAssetsOnly(URLFetcher):
-    """Fetch ``data:`` URLs and files under the receipts' asset folder; refuse all else."""
+    """Fetch ``data:`` URLs and files under the documents' asset folder; refuse all else."""
 
     def fetch(self, url, headers=None):
         parts = urlsplit(url)
         if parts.scheme == "data":
             return super().fetch(url, headers)
-        if parts.scheme == "file":
+        if parts.scheme == "file" and parts.netloc in ("", "localhost"):
             path = Path(unquote(parts.path)).resolve()
             if path.is_relative_to(ASSETS) and path.is_file():
                 return super().fetch(url, headers)
-        raise ValueError(f"receipts may not load {parts.scheme or 'relative'} URLs")
+        raise AssetRefused(f"documents may not load {parts.scheme or 'relative'} URLs")
 
 
 def qr_data_uri(text: str) -> str:
@@ -62,13 +66,15 @@ def _environment(locale: str) -> Environment:
     return environment
 
 
-def render_pdf(template: str, context: dict, data: dict, locale: str) -> bytes:
-    """The receipt ``template`` as PDF/A-3b bytes with ``data`` attached as receipt.json."""
+def render_pdf(
+    template: str, context: dict, data: dict, locale: str, data_name: str = "document.json"
+) -> bytes:
+    """``template`` as PDF/A-3b bytes with ``data`` attached as ``data_name``."""
     html = _environment(locale).get_template(template).render(**context)
     attachment = Attachment(
         string=json.dumps(data, indent=2, ensure_ascii=False),
-        name="receipt.json",
-        description="Machine-readable receipt data",
+        name=data_name,
+        description="Machine-readable document data",
         relationship="Data",
     )
     document = HTML(string=html, base_url=ASSETS.as_uri() + "/", url_fetcher=PackagedAssetsOnly())

@@ -1,10 +1,10 @@
-"""Nothing on a receipt can make the renderer read a file or call a URL."""
+"""Nothing on a document can make the renderer read a file or call a URL."""
 
 import subprocess
 
 import pytest
 
-from portal.receipts.render import ASSETS, PackagedAssetsOnly, render_pdf
+from portal.documents.render import ASSETS, AssetRefused, PackagedAssetsOnly, render_pdf
 
 
 @pytest.mark.parametrize(
@@ -14,15 +14,19 @@ from portal.receipts.render import ASSETS, PackagedAssetsOnly, render_pdf
         "http://127.0.0.1:9/x.png",
         "https://example.org/x.css",
         f"file://{ASSETS}/../render.py",
+        f"{ASSETS.as_uri()}/../../../portal/config.py",
+        f"file://evil.example{ASSETS}/emblem.svg",
     ],
 )
 def test_fetcher_refuses_anything_but_packaged_assets(url):
-    with pytest.raises(ValueError):
+    with pytest.raises(AssetRefused):
         PackagedAssetsOnly().fetch(url)
 
 
 def test_fetcher_serves_packaged_assets_and_data_urls():
     assert PackagedAssetsOnly().fetch((ASSETS / "receipt.css").as_uri())
+    emblem = PackagedAssetsOnly().fetch((ASSETS / "emblem.svg").as_uri())
+    assert emblem.read().startswith(b"<svg")
     assert PackagedAssetsOnly().fetch("data:text/plain,hello")
 
 
@@ -57,7 +61,7 @@ def test_user_text_is_escaped_not_interpreted(tmp_path):
         "verification_code": "ABCDE-FGHJK",
         "original_number": None,
     }
-    pdf = render_pdf("receipts/receipt.jinja2", context, {"number": "R"}, "en")
+    pdf = render_pdf("documents/receipt.jinja2", context, {"number": "R"}, "en")
     path = tmp_path / "r.pdf"
     path.write_bytes(pdf)
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout

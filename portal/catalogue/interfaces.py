@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from pyramid.i18n import TranslationString
 
-if TYPE_CHECKING:
-    from portal.billing.bills import BillLineInput
+from portal.money import Money
 
 TAX = "tax"
 UTILITY = "utility"
 APPLICATION = "application"
+
+
+@dataclass(frozen=True)
+class BillLineInput:
+    """One line of a bill to issue: what a service's fee comes to, and what billing bills."""
+
+    description: str
+    amount: Money
 
 
 @dataclass(frozen=True)

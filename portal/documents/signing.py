@@ -1,7 +1,8 @@
-"""PAdES signatures on receipts with pyHanko, using the portal's certificate and key.
+"""PAdES signatures on documents with pyHanko, using the portal's certificate and key.
 
 The key and certificate come from settings (``receipts.signing_key``, ``receipts.signing_cert``);
-``make run`` generates a self-signed development pair under ``var/receipts/``.
+``make run`` generates a self-signed development pair under ``var/receipts/``. The settings
+keep their ``receipts.`` prefix so deployments need no change; every kind of document uses them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from portal.settings import SettingsError
 
 class MetadataPreservingWriter(IncrementalPdfFileWriter):
     """pyHanko rewrites the document's XMP metadata when it writes an update, and would drop
-    the PDF/A identification WeasyPrint put there; a receipt keeps its metadata as rendered."""
+    the PDF/A identification WeasyPrint put there; a document keeps its metadata as rendered."""
 
     def _update_meta(self):
         return None
@@ -30,7 +31,7 @@ class MetadataPreservingWriter(IncrementalPdfFileWriter):
 
 class KeyParsedOnceSigner(signers.SimpleSigner):
     """pyHanko's SimpleSigner parses its private key again, RSA consistency checks and all,
-    for each signature it makes, twice a receipt (once to size the signature): a third of
+    for each signature it makes, twice a document (once to size the signature): a third of
     the signing time. This one parses it once; the usual RSA PKCS#1 v1.5 and ECDSA signatures
     use that key, any other mechanism goes through pyHanko as before."""
 
@@ -48,7 +49,7 @@ class KeyParsedOnceSigner(signers.SimpleSigner):
         return super().sign_raw(data, digest_algorithm)
 
 
-class ReceiptSigner:
+class DocumentSigner:
     def __init__(self, key_path: str, cert_path: str):
         for path, name in (
             (key_path, "receipts.signing_key"),
@@ -65,7 +66,7 @@ class ReceiptSigner:
         self.cert_path = cert_path
 
     @classmethod
-    def from_settings(cls, settings) -> ReceiptSigner:
+    def from_settings(cls, settings) -> DocumentSigner:
         return cls(
             settings.get("receipts.signing_key", ""), settings.get("receipts.signing_cert", "")
         )
@@ -75,7 +76,7 @@ class ReceiptSigner:
         so the PDF/A content underneath stays as rendered."""
         writer = MetadataPreservingWriter(io.BytesIO(pdf))
         metadata = signers.PdfSignatureMetadata(
-            field_name="ReceiptSignature",
+            field_name="DocumentSignature",
             md_algorithm="sha256",
             subfilter=fields.SigSeedSubFilter.PADES,
             reason=reason,

@@ -2,7 +2,8 @@
 
 Enough to stop a single client from enumerating verification codes from one web process;
 behind several processes each keeps its own window (the codes' 50 bits of entropy are the
-real defence).
+real defence). The limiter of ``/verify`` is held by the application's registry, so each
+application (and each test's) has its own window.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
+
+from pyramid.registry import Registry
+
+_VERIFY_LIMITER = "documents.verify_limiter"
 
 
 class RateLimiter:
@@ -33,3 +38,13 @@ class RateLimiter:
             while len(self._hits) > self.max_clients:
                 self._hits.popitem(last=False)
             return allowed
+
+
+def install_verify_limiter(registry: Registry) -> None:
+    """Give the application its limiter of verification checks: 20 a minute per client."""
+    registry[_VERIFY_LIMITER] = RateLimiter(limit=20, window_seconds=60)
+
+
+def verify_limiter(registry: Registry) -> RateLimiter:
+    """The application's limiter of verification checks."""
+    return registry[_VERIFY_LIMITER]

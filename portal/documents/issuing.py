@@ -1,0 +1,126 @@
+"""Issuing documents: the number and verification code are taken in the issuing transaction;
+the PDF is rendered, signed and stored once after that transaction commits, then e-mailed to
+the document's owner. A rolled-back transaction therefore leaves neither a document, nor a
+number, nor a mail behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import secrets
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from sqlalchemy import update
+
+from portal.documents.kinds import DocumentKind
+from portal.documents.models import Document
+from portal.documents.numbering import DocumentNumberer, fiscal_year
+from portal.documents.render import qr_data_uri, render_pdf
+from portal.documents.tasks import render_after_commit
+from portal.i18n import document_localizer
+
+log = logging.getLogger(__name__)
+
+#: unambiguous letters and digits for codes people type from paper
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def new_verification_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
+
+
+def display_code(code: str) -> str:
+    return f"{code[:5]}-{code[5:]}"
+
+
+class DocumentIssuer:
+    """The pipeline every kind of document goes through, with what it needs from settings."""
+
+    def __init__(self, settings, signer):
+        self.settings = settings
+        self.signer = signer
+        self.timezone = ZoneInfo(settings.get("portal.timezone", "UTC"))
+        self.base_url = settings["portal.base_url"]
+        self.authority = {
+            "name": settings.get("receipts.authority_name", "Public Services Payments"),
+            "address": settings.get("receipts.authority_address", ""),
+        }
+        self.kinds: dict[str, DocumentKind] = {}
+
+    def kind(self, document: Document) -> DocumentKind:
+        return self.kinds[document.kind]
+
+    def title(self, document: Document) -> str:
+        """What the document is called, in its owner's language."""
+        return document_localizer(document.locale).translate(self.kind(document).title)
+
+    def issue(self, dbsession, document: Document, now: dt.datetime) -> Document:
+        """Record ``document`` as issued ``now`` (:meth:`record`) and render it once the
+        current transaction commits."""
+        self.record(dbsession, document, now)
+        render_after_commit(dbsession, document)
+        return document
+
+    def record(self, dbsession, document: Document, now: dt.datetime) -> Document:
+        """Number ``document`` in its kind's series and the fiscal year ``now`` falls in, and
+        give it a verification code, in the current transaction."""
+        document.issued_at = now
+        document.series = self.kind(document).series
+        document.fiscal_year = fiscal_year(document.issued_at, self.timezone)
+        document.sequence = DocumentNumberer(dbsession).next(document.series, document.fiscal_year)
+        document.number = f"{document.series}-{document.fiscal_year}-{document.sequence:06d}"
+        document.verification_code = new_verification_code()
+        dbsession.add(document)
+        dbsession.flush()
+        log.info("issued %s %s", document.kind, document.number)
+        return document
+
+    def verify_url(self, document: Document) -> str:
+        return f"{self.base_url}/verify/{document.verification_code}"
+
+    def data(self, document: Document) -> dict:
+        """What is printed and attached: the kind's content after what every document says."""
+        return {
+            "kind": document.kind,
+            "number": document.number,
+            "issued_at": document.issued_at.isoformat(),
+            "issued": format_datetime(
+                document.issued_at, "long", tzinfo=self.timezone, locale=document.locale
+            ),
+            **self.kind(document).data(document, self),
+            "verification_code": display_code(document.verification_code),
+            "verify_url": self.verify_url(document),
+        }
+
+    def render(self, dbsession, document: Document) -> None:
+        """Render, sign and store the PDF once; stored bytes are never replaced."""
+        if document.pdf is not None:
+            return
+        kind = self.kind(document)
+        data = self.data(document)
+        context = dict(
+            data,
+            **kind.context(document, self, dbsession),
+            locale=document.locale,
+            qr=qr_data_uri(data["verify_url"]),
+            title=self.title(document),
+        )
+        pdf = render_pdf(kind.template, context, data, document.locale, kind.data_name)
+        signed = self.signer.sign(
+            pdf,
+            reason=f"{context['title']} {document.number}",
+            location=kind.authority(document, self),
+        )
+        # Stored once: if another worker stored this document meanwhile, its bytes stay.
+        stored = dbsession.execute(
+            update(Document)
+            .where(Document.id == document.id, Document.pdf.is_(None))
+            .values(pdf=signed, sha256=hashlib.sha256(signed).hexdigest())
+            .execution_options(synchronize_session=False)
+        )
+        if stored.rowcount == 0:
+            log.info("document %s was stored by another worker", document.number)
+        dbsession.refresh(document)

@@ -1,0 +1,54 @@
+"""Documents the portal issues (receipts, credit notes, certificates, ...): one table, one
+numbering, stored once as signed PDF/A bytes with their SHA-256.
+
+Each kind is a subclass of :class:`Document` in its feature's models (single-table
+inheritance on ``kind``); a kind's own columns link the document to what it documents and
+are nullable, since the other kinds leave them empty.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base
+from portal.identity.models import User
+
+
+class DocumentCounter(Base):
+    """The last number used in a series and fiscal year. Taking a number updates this row
+    inside the issuing transaction: a rolled-back transaction gives its number back, so
+    there are no gaps."""
+
+    __tablename__ = "document_counter"
+
+    series: Mapped[str] = mapped_column(String(16), primary_key=True)
+    fiscal_year: Mapped[int] = mapped_column(primary_key=True)
+    last_number: Mapped[int] = mapped_column(default=0)
+
+
+class Document(Base):
+    """What every kind of document has: its number in a series and fiscal year, the code
+    printed for ``/verify``, the person it was issued to, and the signed PDF once rendered."""
+
+    __tablename__ = "document"
+    __table_args__ = (UniqueConstraint("series", "fiscal_year", "sequence"),)
+    __mapper_args__ = {"polymorphic_on": "kind"}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    series: Mapped[str] = mapped_column(String(16))
+    fiscal_year: Mapped[int]
+    sequence: Mapped[int]
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    verification_code: Mapped[str] = mapped_column(String(16), unique=True)
+    owner_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    issued_at: Mapped[dt.datetime]
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    emailed_at: Mapped[dt.datetime | None]
+
+    owner: Mapped[User] = relationship()
