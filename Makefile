@@ -17,6 +17,7 @@ setup: venv assets translations dev-keys migrate demo-data
 
 test: venv-test assets translations
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 check-system:

@@ -13,6 +13,7 @@ from pyramid.httpexceptions import HTTPBadRequest
 from pyramid.i18n import TranslationString
 
 from portal.i18n import _
+from portal.requests import PortalRequest
 from portal.web import EARLIEST_DAY, LATEST_DAY, query_date
 
 PARTS = ("day", "month", "year")
@@ -83,7 +84,7 @@ def as_text(parts: dict[str, str]) -> str:
     return f"{cleaned['year']}-{cleaned['month']}-{cleaned['day']}"
 
 
-def query_day(request, name: str) -> dt.date | None:
+def query_day(request: PortalRequest, name: str) -> dt.date | None:
     """The day asked for by a filter form's memorable date ``name`` (or ``name=YYYY-MM-DD``
     in a link), ``None`` if it is left empty; anything else is refused with a 400 that says
     how to write it."""

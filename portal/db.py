@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pyramid_retry
+import transaction
 import zope.sqlalchemy
 from pyramid.registry import Registry
 from sqlalchemy import DateTime, MetaData, engine_from_config, event
@@ -17,6 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
+
+from portal.requests import PortalRequest
 
 # Deterministic constraint names keep migrations portable between SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -107,7 +110,11 @@ def registry_of(dbsession: Session) -> Registry:
     return registry
 
 
-def get_tm_session(session_factory: sessionmaker[Session], transaction_manager, request=None):
+def get_tm_session(
+    session_factory: sessionmaker[Session],
+    transaction_manager: transaction.TransactionManager,
+    request: PortalRequest | None = None,
+) -> Session:
     """A session joined to ``transaction_manager``: committed or aborted with it."""
     dbsession = session_factory(info={"request": request, "tm": transaction_manager})
     zope.sqlalchemy.register(dbsession, transaction_manager=transaction_manager)
@@ -130,7 +137,7 @@ def includeme(config) -> None:
     config.registry["dbsession_factory"] = session_factory
     config.registry["db_engine"] = engine
 
-    def dbsession(request):
+    def dbsession(request: PortalRequest) -> Session:
         return get_tm_session(session_factory, request.tm, request=request)
 
     config.add_request_method(dbsession, reify=True)

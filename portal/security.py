@@ -12,6 +12,8 @@ from pyramid.authorization import ACLHelper, Allow, Authenticated, Everyone
 from pyramid.csrf import SessionCSRFStoragePolicy
 from pyramid.security import NO_PERMISSION_REQUIRED
 
+from portal.requests import Person, PortalRequest
+
 #: a view open to anyone, declared on purpose
 PUBLIC = NO_PERMISSION_REQUIRED
 #: the default permission: nobody holds it, so a view that forgets ``permission=`` is closed
@@ -47,7 +49,7 @@ def service_principal(service_id: int) -> str:
     return f"service:{service_id}"
 
 
-def principals_for(user) -> list[str]:
+def principals_for(user: Person) -> list[str]:
     """Principals of a signed-in ``user``; one person can hold several roles."""
     principals = [Everyone, Authenticated, user_principal(user.id), ROLE_CITIZEN]
     for organisation in user.organisations:
@@ -69,7 +71,7 @@ class Root:
         (Allow, ROLE_ADMIN, "administer"),
     ]
 
-    def __init__(self, request):
+    def __init__(self, request: PortalRequest):
         self.request = request
 
 
@@ -77,27 +79,27 @@ class SecurityPolicy:
     """Identity from the server-side session (see :mod:`portal.identity.sessions`), or for
     API calls a service's bearer key (``request.api_key``, see :mod:`portal.api.auth`)."""
 
-    def identity(self, request):
+    def identity(self, request: PortalRequest):
         return request.user
 
-    def authenticated_userid(self, request):
+    def authenticated_userid(self, request: PortalRequest) -> int | None:
         user = request.user
         return None if user is None else user.id
 
-    def effective_principals(self, request) -> list[str]:
+    def effective_principals(self, request: PortalRequest) -> list[str]:
         api_key = getattr(request, "api_key", None)
         if api_key is not None:
             return [Everyone, service_principal(api_key.service_id)]
         user = request.user
         return [Everyone] if user is None else principals_for(user)
 
-    def permits(self, request, context, permission):
+    def permits(self, request: PortalRequest, context, permission: str):
         return ACLHelper().permits(context, self.effective_principals(request), permission)
 
-    def remember(self, request, userid, **kw):
+    def remember(self, request: PortalRequest, userid, **kw) -> list:
         return []
 
-    def forget(self, request, **kw):
+    def forget(self, request: PortalRequest, **kw) -> list:
         return []
 
 

@@ -7,6 +7,7 @@ holds no secret. The table below is the one list of those variables (README docu
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from pyramid.settings import asbool
 
@@ -82,7 +83,7 @@ def check_required(settings: dict) -> None:
         raise SettingsError(f"missing settings: {named}")
 
 
-def is_production(settings: dict) -> bool:
+def is_production(settings: Mapping) -> bool:
     """production.ini says ``portal.environment = production``; start-up checks then refuse
     development conveniences (inline jobs, the sandbox provider)."""
     return settings.get("portal.environment") == "production"

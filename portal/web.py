@@ -38,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.i18n import _
 from portal.logs import request_id_var
+from portal.requests import PortalRequest
 from portal.security import PUBLIC, Root
 from portal.settings import setting_bool
 
@@ -48,7 +49,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
-def wants_json(request) -> bool:
+def wants_json(request: PortalRequest) -> bool:
     """API paths, JSON bodies and clients that prefer JSON get problem details."""
     if request.path_info.startswith("/api/") or request.content_type == "application/json":
         return True
@@ -399,7 +400,7 @@ EARLIEST_DAY = dt.date(1900, 1, 1)
 LATEST_DAY = dt.date(9998, 12, 31)
 
 
-def query_date(request, name: str) -> dt.date | None:
+def query_date(request: PortalRequest, name: str) -> dt.date | None:
     """The date in query parameter ``name`` (YYYY-MM-DD), ``None`` if it is absent; anything
     else, or a day outside 1900-9998, is refused with a 400 that says how to write it."""
     text = request.GET.get(name, "")
@@ -418,7 +419,7 @@ def query_date(request, name: str) -> dt.date | None:
     return day
 
 
-def query_page(request) -> int:
+def query_page(request: PortalRequest) -> int:
     """The page number asked for (``page``), 1 when it is missing or not a sane number."""
     text = request.GET.get("page", "")
     if text.isascii() and text.isdigit() and len(text) <= 6:
@@ -444,7 +445,8 @@ def text_fields_only(view, info):
     return refuse_files
 
 
-text_fields_only.options = ("accepts_files",)
+# Pyramid reads the options a view deriver takes from this attribute of the function.
+text_fields_only.options = ("accepts_files",)  # type: ignore[attr-defined]
 
 
 class NavigationItem:
@@ -457,7 +459,7 @@ def add_navigation_item(config, route_name: str, label: str, permission: str) ->
     config.registry.setdefault("navigation", []).append((route_name, label, permission))
 
 
-def navigation(request) -> list[NavigationItem]:
+def navigation(request: PortalRequest) -> list[NavigationItem]:
     """The main navigation entries this person may use."""
     root = Root(request)
     current = request.matched_route.name if request.matched_route else None

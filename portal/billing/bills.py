@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import and_
+from sqlalchemy.orm import Session
 
 from portal.billing import events, ledger
 from portal.billing.ledger import Line
@@ -35,7 +36,7 @@ class BillError(ValueError):
 
 
 def issue_bill(
-    dbsession,
+    dbsession: Session,
     *,
     service,
     number: str,
@@ -87,7 +88,7 @@ def issue_bill(
     return bill
 
 
-def cancel_bill(dbsession, bill: Bill, reason: str, now: dt.datetime) -> None:
+def cancel_bill(dbsession: Session, bill: Bill, reason: str, now: dt.datetime) -> None:
     """Cancel what is still owed on ``bill``; what was paid stays paid (refund it separately)."""
     # Locked and read again: a concurrent cancel (or payment) that committed meanwhile is seen.
     dbsession.refresh(bill, with_for_update=True)
@@ -156,7 +157,7 @@ class BillView:
         return self.status in (PAID, OVERPAID)
 
 
-def with_status(dbsession, bills: list[Bill]) -> list[BillView]:
+def with_status(dbsession: Session, bills: list[Bill]) -> list[BillView]:
     balances = ledger.bill_balances(dbsession, [bill.id for bill in bills])
     return [
         BillView(bill, Money(balances[bill.id], bill.currency), status_of(bill, balances[bill.id]))

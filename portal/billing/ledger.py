@@ -73,7 +73,7 @@ def issued_to(dbsession, bill) -> tuple[str, str]:
     return account.code, account.kind
 
 
-def _account(dbsession, code: str, kind: str) -> LedgerAccount:
+def _account(dbsession: Session, code: str, kind: str) -> LedgerAccount:
     account = dbsession.scalar(select(LedgerAccount).where(LedgerAccount.code == code))
     if account is None:
         try:
@@ -81,12 +81,14 @@ def _account(dbsession, code: str, kind: str) -> LedgerAccount:
                 account = LedgerAccount(code=code, kind=kind)
                 dbsession.add(account)
         except IntegrityError:  # created meanwhile by a concurrent transaction
-            account = dbsession.scalar(select(LedgerAccount).where(LedgerAccount.code == code))
+            account = dbsession.scalars(
+                select(LedgerAccount).where(LedgerAccount.code == code)
+            ).one()
     return account
 
 
 def post(
-    dbsession,
+    dbsession: Session,
     kind: str,
     idempotency: str,
     description: str,
@@ -135,7 +137,9 @@ def post(
     return transaction
 
 
-def reverse(dbsession, original: JournalTransaction, description: str) -> JournalTransaction:
+def reverse(
+    dbsession: Session, original: JournalTransaction, description: str
+) -> JournalTransaction:
     """The correction of a posted transaction: the same entries with opposite signs."""
     lines = [
         Line(
@@ -151,7 +155,7 @@ def reverse(dbsession, original: JournalTransaction, description: str) -> Journa
     )
 
 
-def account_balance(dbsession, code: str) -> dict[str, int]:
+def account_balance(dbsession: Session, code: str) -> dict[str, int]:
     """Balance per currency of the account named ``code``."""
     rows = dbsession.execute(
         select(JournalEntry.currency, func.sum(JournalEntry.amount_minor))
@@ -162,7 +166,7 @@ def account_balance(dbsession, code: str) -> dict[str, int]:
     return {currency: int(total) for currency, total in rows}
 
 
-def bill_balances(dbsession, bill_ids: list[int]) -> dict[int, int]:
+def bill_balances(dbsession: Session, bill_ids: list[int]) -> dict[int, int]:
     """What is still owed on each bill (minor units): its receivable entries' sum."""
     if not bill_ids:
         return {}
@@ -173,7 +177,7 @@ def bill_balances(dbsession, bill_ids: list[int]) -> dict[int, int]:
         .group_by(JournalEntry.bill_id)
     )
     balances = dict.fromkeys(bill_ids, 0)
-    balances.update({bill_id: int(total) for bill_id, total in rows})
+    balances.update({bill_id: int(total) for bill_id, total in rows if bill_id is not None})
     return balances
 
 

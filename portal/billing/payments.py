@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import object_session
+from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.billing import events, ledger, state
@@ -66,7 +66,7 @@ def _lock(query):
 
 
 def create_payment(
-    dbsession,
+    dbsession: Session,
     *,
     user,
     bill_ids: list[int],
@@ -146,6 +146,8 @@ def create_payment(
             )
     except IntegrityError:  # the same key, sent twice at once: the first one wins
         known = _known_key(dbsession, user.id, idempotency_key, print_)
+        if known is None:  # another constraint than the key's: not a twin request
+            raise
         dbsession.delete(payment)
         dbsession.flush()
         return known
@@ -153,7 +155,7 @@ def create_payment(
     return payment
 
 
-def _known_key(dbsession, user_id: int, key: str, print_: str) -> Payment | None:
+def _known_key(dbsession: Session, user_id: int, key: str, print_: str) -> Payment | None:
     record = dbsession.scalar(
         select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
     )
@@ -164,7 +166,7 @@ def _known_key(dbsession, user_id: int, key: str, print_: str) -> Payment | None
     return dbsession.get(Payment, record.payment_id)
 
 
-def settling_payment(dbsession, bill_id: int) -> tuple[Payment, PaymentAllocation] | None:
+def settling_payment(dbsession: Session, bill_id: int) -> tuple[Payment, PaymentAllocation] | None:
     """The payment that paid ``bill_id`` (the most recent one settled), with its share."""
     row = dbsession.execute(
         select(Payment, PaymentAllocation)
@@ -176,7 +178,7 @@ def settling_payment(dbsession, bill_id: int) -> tuple[Payment, PaymentAllocatio
     return None if row is None else (row[0], row[1])
 
 
-def in_progress_payment(dbsession, bill_ids: list[int]) -> Payment | None:
+def in_progress_payment(dbsession: Session, bill_ids: list[int]) -> Payment | None:
     return dbsession.scalar(
         select(Payment)
         .join(PaymentAllocation)
@@ -201,7 +203,7 @@ def start_payment(
     first, so one request calls the provider and the other, once the first has committed, finds
     the page it opened. The provider keys the payment on our reference besides.
     """
-    payment = lock_payment(object_session(payment), payment.id)
+    payment = lock_payment(_session_of(payment), payment.id)
     if payment.status == state.STARTED and payment.hosted_url:
         return payment.hosted_url
     if payment.status != state.CREATED:
@@ -223,19 +225,27 @@ def start_payment(
 def cancel_unstarted(payment: Payment, now: dt.datetime) -> bool:
     """Cancel ``payment`` if it was never sent to the provider (the payer changed their mind
     on the review page), so its bills can be paid otherwise at once; False if it was sent."""
-    payment = lock_payment(object_session(payment), payment.id)
+    payment = lock_payment(_session_of(payment), payment.id)
     if payment.status != state.CREATED:
         return False
     state.transition(payment, state.CANCELLED, "cancelled by the payer before paying", now)
     return True
 
 
-def lock_payment(dbsession, payment_id: int) -> Payment:
+def _session_of(payment: Payment) -> Session:
+    """The session ``payment`` was loaded in: billing only ever handles loaded payments."""
+    session = object_session(payment)
+    if session is None:
+        raise ValueError(f"payment {payment.public_id} is not in a database session")
+    return session
+
+
+def lock_payment(dbsession: Session, payment_id: int) -> Payment:
     return dbsession.scalars(_lock(select(Payment).where(Payment.id == payment_id))).one()
 
 
 def apply_provider_payment(
-    dbsession, payment: Payment, report, cause: str, now: dt.datetime
+    dbsession: Session, payment: Payment, report, cause: str, now: dt.datetime
 ) -> list[Refund]:
     """Bring ``payment`` in line with the provider's ``report`` (a ProviderPayment).
 
@@ -255,7 +265,7 @@ def apply_provider_payment(
 
 
 def _apply_provider_payment(
-    dbsession, payment: Payment, report, cause: str, now: dt.datetime
+    dbsession: Session, payment: Payment, report, cause: str, now: dt.datetime
 ) -> list[Refund]:
     payment = lock_payment(dbsession, payment.id)
     if report.amount != payment.amount:
@@ -303,7 +313,7 @@ def _apply_provider_payment(
     return []
 
 
-def _post_settlement(dbsession, payment: Payment) -> bool:
+def _post_settlement(dbsession: Session, payment: Payment) -> bool:
     """Post the money received; True if it overpaid a bill (flagged for a clerk)."""
     bills = {a.bill_id: a.bill for a in payment.allocations}
     # Another payment of these bills settling at the same moment must see this one's posting.
@@ -338,7 +348,7 @@ def _post_settlement(dbsession, payment: Payment) -> bool:
     return bool(overpaid)
 
 
-def overpaid_by_bill(dbsession, payment: Payment) -> dict[int, Money]:
+def overpaid_by_bill(dbsession: Session, payment: Payment) -> dict[int, Money]:
     """What ``payment`` paid beyond what each of its bills owed (to be refunded on that bill)."""
     balances = ledger.bill_balances(dbsession, [a.bill_id for a in payment.allocations])
     refundable = _refundable_by_bill(dbsession, payment)
@@ -357,7 +367,7 @@ def can_refund(payment: Payment) -> bool:
     return payment.status in REFUNDABLE and payment.refundable.minor > 0
 
 
-def _refundable_by_bill(dbsession, payment: Payment) -> dict[int, int]:
+def _refundable_by_bill(dbsession: Session, payment: Payment) -> dict[int, int]:
     """What ``payment`` can still give back on each of its bills (minor units): what it paid
     on the bill less the lines of its refunds that are asked for or done."""
     reserved = dict(
@@ -394,7 +404,7 @@ class RefundShare:
 
 
 def refund_shares(
-    dbsession, payment: Payment, amounts: Mapping[int, Money] | None = None
+    dbsession: Session, payment: Payment, amounts: Mapping[int, Money] | None = None
 ) -> list[RefundShare]:
     """Each bill of ``payment``, as refunding ``amounts`` (bill id -> money) would leave it."""
     amounts = amounts or {}
@@ -421,7 +431,7 @@ def refund_shares(
 
 
 def check_refund(
-    dbsession,
+    dbsession: Session,
     payment: Payment,
     amounts: Mapping[int, Money],
     seen_refundable: Money,
@@ -480,7 +490,7 @@ def check_refund(
 
 
 def request_refund(
-    dbsession,
+    dbsession: Session,
     payment: Payment,
     amounts: Mapping[int, Money],
     seen_refundable: Money,
@@ -515,7 +525,7 @@ def request_refund(
     return refund
 
 
-def send_refund(dbsession, refund: Refund, provider, now: dt.datetime) -> None:
+def send_refund(dbsession: Session, refund: Refund, provider, now: dt.datetime) -> None:
     """Ask the provider for ``refund`` (idempotent on the refund's id) and post it.
 
     A refusal by the provider (not a network failure, which is retried) fails the refund,
@@ -541,7 +551,10 @@ def send_refund(dbsession, refund: Refund, provider, now: dt.datetime) -> None:
 
 
 def post_refund(
-    dbsession, refund: Refund, now: dt.datetime, cause: str = "confirmed by the provider"
+    dbsession: Session,
+    refund: Refund,
+    now: dt.datetime,
+    cause: str = "confirmed by the provider",
 ) -> None:
     """Post a refund the provider confirmed: each bill it names is owed again by its line,
     the money leaves the clearing account. Exactly once, whoever calls it (the refund job or

@@ -5,9 +5,10 @@ from __future__ import annotations
 from portal.i18n import _
 from portal.identity.models import User
 from portal.identity.sessions import session_factory
+from portal.requests import PortalRequest
 
 
-def current_user(request) -> User | None:
+def current_user(request: PortalRequest) -> User | None:
     """The signed-in user of this request, from the server-side session."""
     user_id = request.session.get("user_id")
     if user_id is None:

@@ -7,6 +7,7 @@ from pyramid.httpexceptions import HTTPNotFound
 from sqlalchemy import select
 
 from portal.identity.models import Department
+from portal.requests import PortalRequest
 from portal.security import ROLE_ADMIN, department_principal
 
 
@@ -22,7 +23,7 @@ class DepartmentContext:
         ]
 
 
-def department_factory(request) -> DepartmentContext:
+def department_factory(request: PortalRequest) -> DepartmentContext:
     code = request.matchdict["code"]
     department = request.dbsession.scalar(select(Department).where(Department.code == code))
     if department is None:

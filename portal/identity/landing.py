@@ -8,7 +8,13 @@ non-ASCII characters) is dropped, so sign-in can never be used to send someone e
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+from portal.requests import PortalRequest
+
+if TYPE_CHECKING:
+    from portal.identity.models import User
 
 #: paths that are part of signing in or out: returning to them would start over
 _NOT_A_DESTINATION = ("/saml/", "/logout")
@@ -39,7 +45,7 @@ def return_path(value: object) -> str | None:
     return value
 
 
-def home_of(request, user) -> str:
+def home_of(request: PortalRequest, user: User) -> str:
     """Where ``user`` starts when they were going nowhere in particular: clerks and
     administrators to the back office, everyone else to what they owe."""
     if user.is_admin or user.departments:
@@ -47,12 +53,12 @@ def home_of(request, user) -> str:
     return request.route_path("bills")
 
 
-def landing(request, user, wanted: str | None) -> str:
+def landing(request: PortalRequest, user: User, wanted: str | None) -> str:
     """The path to send ``user`` to once signed in, ``wanted`` first if it is safe."""
     return return_path(wanted) or home_of(request, user)
 
 
-def came_from(request) -> str | None:
+def came_from(request: PortalRequest) -> str | None:
     """The page this request was made from, for coming back to it after a stronger sign-in.
 
     A GET is the page itself. A form sent by POST came from the page in ``Referer`` (sent in

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet, InvalidToken
+
+if TYPE_CHECKING:
+    from portal.identity.models import User
+    from portal.identity.requests import IdentifiedRequest
 
 
 class PersonalDataVault:
@@ -31,7 +36,7 @@ class PersonalDataVault:
             return None
 
 
-def national_id_of(request, user) -> str | None:
+def national_id_of(request: IdentifiedRequest, user: User) -> str | None:
     """``user``'s national identifier in clear, for a page that shows it to them or to a clerk
     who may see it; ``None`` if the IdP never released one."""
     if not user.national_id_encrypted:

@@ -17,6 +17,7 @@ from pyramid.interfaces import ISession
 from zope.interface import implementer
 
 from portal.identity.models import WebSession
+from portal.requests import PortalRequest
 from portal.settings import setting_bool
 
 COOKIE_NAME = "portal_session"
@@ -44,7 +45,7 @@ def _mutator(name):
 class DatabaseSession(dict):
     """A dict of JSON-serialisable values stored in ``web_session``."""
 
-    def __init__(self, request, token: str | None, row: WebSession | None):
+    def __init__(self, request: PortalRequest, token: str | None, row: WebSession | None):
         super().__init__(json.loads(row.data) if row else {})
         self.request = request
         self._token = token
@@ -146,7 +147,7 @@ class DatabaseSession(dict):
             response.delete_cookie(COOKIE_NAME, path="/")
 
 
-def session_factory(request) -> DatabaseSession:
+def session_factory(request: PortalRequest) -> DatabaseSession:
     settings = request.registry.settings
     idle = dt.timedelta(minutes=int(settings.get("portal.session.idle_minutes", 30)))
     lifetime = dt.timedelta(hours=int(settings.get("portal.session.max_hours", 12)))

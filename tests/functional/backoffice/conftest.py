@@ -193,5 +193,6 @@ def own_provider(own_sandbox):
 
 
 @pytest.fixture
-def own_payments(dbsession, own_provider, own_sandbox, services) -> Payments:
+def own_payments(wsgi_app, dbsession, own_provider, own_sandbox, services) -> Payments:
+    """Settled through the portal's own sessions (:func:`settle`), which see committed data."""
     return Payments(dbsession, own_provider, own_sandbox)
