@@ -108,8 +108,8 @@ def forfeit_deposit(dbsession, deposit: Deposit, reason: str, now: dt.datetime, 
 def release_deposit(
     dbsession, deposit: Deposit, reason: str, now: dt.datetime, clerk=None
 ) -> Refund:
-    """Give the deposit back (``now``): refunded through the provider on the payment that lodged it,
-    sent once the transaction commits. Returns the refund."""
+    """Give the deposit back (``now``): refunded through the provider on the payment that
+    lodged it, sent once the transaction commits. Returns the refund."""
     deposit = _closable(dbsession, deposit)
     bill = deposit.bill
     paid = settling_payment(dbsession, bill.id)
