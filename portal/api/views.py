@@ -161,7 +161,13 @@ def _assessment(request, service, ref: AssessmentRef | None):
         )
     try:
         return assessment_for_instalment(
-            request.dbsession, service, ref.number, ref.property_ref, ref.year, ref.corrects
+            request.dbsession,
+            service,
+            ref.number,
+            ref.property_ref,
+            ref.year,
+            ref.corrects,
+            now=request.clock.now(),
         )
     except AssessmentRefused as refused:
         raise Problem(409, "Assessment refused", refused.message.interpolate()) from None
@@ -229,7 +235,7 @@ def read_bill(context, request):
 def cancel(context, request):
     reason = cancel_request(json_object(request))
     try:
-        cancel_bill(request.dbsession, context.bill, reason)
+        cancel_bill(request.dbsession, context.bill, reason, request.clock.now())
     except BillError as error:
         raise Problem(409, "Bill cannot be cancelled", str(error).capitalize() + ".") from None
     log.info("bill %s cancelled by key %s", context.bill.public_id, request.api_key.prefix)

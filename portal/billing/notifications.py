@@ -17,7 +17,6 @@ from sqlalchemy.exc import IntegrityError
 from portal.billing.models import Payment, ProviderEventRecord
 from portal.billing.providers import InvalidNotification
 from portal.billing.tasks import apply_report
-from portal.db import utcnow
 from portal.security import PUBLIC
 
 log = logging.getLogger(__name__)
@@ -39,7 +38,7 @@ def provider_notification(request):
     if (request.content_length or 0) > MAX_NOTIFICATION_BYTES:
         raise HTTPRequestEntityTooLarge()
     try:
-        event = provider.parse_notification(request.headers, request.body, utcnow())
+        event = provider.parse_notification(request.headers, request.body, request.clock.now())
     except InvalidNotification as error:
         log.warning("notification refused: %s", error)
         raise HTTPBadRequest(detail="The notification could not be verified.") from None
@@ -70,6 +69,7 @@ def provider_notification(request):
         payment,
         event.payment,
         f"provider notification {event.type}",
+        request.clock.now(),
         refund=event.refund,
     )
     return {"status": "processed"}
