@@ -132,6 +132,7 @@ def paid_receipt(dbsession, issuer, payer, services, k: int) -> Receipt:
                 payer_user=payer,
             )
         )
+    now = dt.datetime.now(dt.UTC)
     payment = create_payment(
         dbsession,
         user=payer,
@@ -139,6 +140,7 @@ def paid_receipt(dbsession, issuer, payer, services, k: int) -> Receipt:
         idempotency_key=uuid.uuid4().hex,
         provider="sandbox",
         timeout=dt.timedelta(minutes=90),
+        now=now,
     )
     start_payment(
         payment,
@@ -146,6 +148,7 @@ def paid_receipt(dbsession, issuer, payer, services, k: int) -> Receipt:
         description="Payment to the public services",
         return_url=f"{BASE_URL}/payments/{payment.public_id}",
         notify_url=f"{BASE_URL}/billing/notifications/sandbox",
+        now=now,
     )
     report = ProviderPayment(
         provider_payment_id=payment.provider_payment_id,
@@ -156,7 +159,7 @@ def paid_receipt(dbsession, issuer, payer, services, k: int) -> Receipt:
         method="Visa •••• 4242",
         failure_reason=None,
     )
-    refunds = apply_provider_payment(dbsession, payment, report, "bench: provider succeeded")
+    refunds = apply_provider_payment(dbsession, payment, report, "bench: provider succeeded", now)
     assert not refunds and payment.status == "succeeded", payment.status
     receipt = Receipt(
         payment=payment,
@@ -165,7 +168,7 @@ def paid_receipt(dbsession, issuer, payer, services, k: int) -> Receipt:
         currency=payment.currency,
         locale=payer.locale or "en",
     )
-    return issuer.record(dbsession, receipt)
+    return issuer.record(dbsession, receipt, now)
 
 
 def store_receipts(session_factory, issuer, payer_id: int, count: int) -> tuple[list, int]:

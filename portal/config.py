@@ -8,6 +8,7 @@ from portal.security import UNDECLARED
 from portal.settings import apply_environment, check_required, setting_bool
 
 FEATURES = (
+    "portal.clock",
     "portal.db",
     "portal.templating",
     "portal.security",

@@ -57,7 +57,8 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 
 def utcnow() -> dt.datetime:
-    """The current time as an aware UTC datetime: the only clock the models use."""
+    """When a row is written: the default of columns that only record it. A time any rule
+    reads (an expiry, a settlement, a lifetime) comes from :class:`portal.clock.Clock`."""
     return dt.datetime.now(dt.UTC)
 
 

@@ -24,6 +24,14 @@ ROLE_BUSINESS = "role:business"
 ROLE_CLERK = "role:clerk"
 ROLE_ADMIN = "role:admin"
 
+#: permissions only a department's clerks and administrators hold: clerk work, whose views
+#: declare ``assurance=CLERK`` (see :mod:`portal.identity.assurance`)
+CLERK_PERMISSIONS = frozenset(
+    {"backoffice", "administer", "work", "import", "refund", "review", "decide"}
+)
+#: permissions to pay, whose views declare ``assurance=PAY``
+PAY_PERMISSIONS = frozenset({"pay"})
+
 
 def user_principal(user_id: int) -> str:
     return f"user:{user_id}"

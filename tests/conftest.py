@@ -8,6 +8,7 @@ inside one transaction rolled back at its end, which is faster (see :func:`dbses
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -19,6 +20,7 @@ from sqlalchemy import create_engine, event, text
 
 import portal
 from alembic import command
+from portal.clock import Clock
 from portal.db import Base
 from portal.devidp.idp import DevIdP
 from portal.scripts.dev_keys import SIGNING_EXTENSIONS
@@ -132,6 +134,44 @@ def wsgi_app(app_settings, keys_dir):
 
     (keys_dir / "sp-metadata.xml").write_bytes(config_metadata(app.registry["saml"]))
     return app
+
+
+class MovableClock(Clock):
+    """The portal's clock as a test moves it: the real time shifted by an offset, so time
+    still passes between requests while a test jumps ahead (``advance``) or to a moment
+    (``set``)."""
+
+    def __init__(self, timezone):
+        super().__init__(timezone)
+        self.offset = dt.timedelta()
+
+    def now(self) -> dt.datetime:
+        return super().now() + self.offset
+
+    def advance(self, **delta) -> None:
+        self.offset += dt.timedelta(**delta)
+
+    def set(self, when: dt.datetime) -> None:
+        if when.tzinfo is None:
+            raise ValueError("set the clock to an aware datetime")
+        self.offset = when - super().now()
+
+
+@pytest.fixture
+def clock(wsgi_app, monkeypatch):
+    """A movable clock in the app's registry (its requests and its tasks read it) for this test."""
+    movable = MovableClock(wsgi_app.registry["clock"].timezone)
+    monkeypatch.setitem(wsgi_app.registry, "clock", movable)
+    return movable
+
+
+def stay_active(app, clock: MovableClock, minutes: int, every: int = 20) -> None:
+    """Let ``minutes`` pass while the person signed in to ``app`` keeps using the portal (a
+    page opened every ``every`` minutes), so their session outlives the idle timeout."""
+    for _step in range(minutes // every):
+        clock.advance(minutes=every)
+        app.get("/account", status=200)
+    clock.advance(minutes=minutes % every)
 
 
 @pytest.fixture(scope="session")

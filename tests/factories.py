@@ -83,7 +83,9 @@ def bill(
     )
 
 
-def payment(dbsession, payer, bills, key=None, provider="sandbox"):
+def payment(dbsession, payer, bills, key=None, provider="sandbox", now=None):
+    """A payment of ``bills`` created ``now`` (by default the real time, which is also where
+    the ``clock`` fixture starts)."""
     return create_payment(
         dbsession,
         user=payer,
@@ -91,6 +93,7 @@ def payment(dbsession, payer, bills, key=None, provider="sandbox"):
         idempotency_key=key or uuid.uuid4().hex,
         provider=provider,
         timeout=dt.timedelta(minutes=90),
+        now=now or dt.datetime.now(dt.UTC),
     )
 
 
@@ -108,5 +111,10 @@ def refund_bill_paid(wsgi_app, payment_id: int, paid_minor: int, reason: str) ->
         amounts = {bill_id: Money(paid_minor, payment.currency)}
         refund_id = request_refund(session, payment, amounts, payment.refundable, reason).id
     with task_dbsession(wsgi_app.registry) as session:
-        send_refund(session, session.get(Refund, refund_id), wsgi_app.registry["payment_provider"])
+        send_refund(
+            session,
+            session.get(Refund, refund_id),
+            wsgi_app.registry["payment_provider"],
+            wsgi_app.registry["clock"].now(),
+        )
     return refund_id

@@ -151,7 +151,13 @@ def _assessment(request, service, ref: AssessmentRef | None):
         )
     try:
         return assessment_for_instalment(
-            request.dbsession, service, ref.number, ref.property_ref, ref.year, ref.corrects
+            request.dbsession,
+            service,
+            ref.number,
+            ref.property_ref,
+            ref.year,
+            ref.corrects,
+            now=request.clock.now(),
         )
     except Refusal as refused:
         raise Refusal(refused.kind, refused.message, title=_("Assessment refused")) from None
@@ -216,7 +222,7 @@ def read_bill(context, request):
 )
 def cancel(context, request):
     reason = cancel_request(json_object(request))
-    cancel_bill(request.dbsession, context.bill, reason)
+    cancel_bill(request.dbsession, context.bill, reason, request.clock.now())
     log.info("bill %s cancelled by key %s", context.bill.public_id, request.api_key.prefix)
     return _one_bill_json(request, context.bill)
 

@@ -27,7 +27,7 @@ from portal.billing import send_refund_after_commit
 from portal.catalogue.models import Service
 from portal.documents.kinds import document_issuer
 from portal.i18n import _
-from portal.identity.assurance import CLERK, require_assurance
+from portal.identity.assurance import CLERK
 from portal.identity.pii import masked, national_id_of
 from portal.refusals import CONFLICT, INVALID, Refusal
 from portal.web import form_refused
@@ -48,9 +48,9 @@ def _of_department(department_id: int):
     route_name="backoffice_applications",
     renderer="applications/queue.jinja2",
     permission="work",
+    assurance=CLERK,
 )
 def queue(context, request):
-    require_assurance(request, CLERK)
     department = context.department
     status = request.GET.get("status", state.IN_QUEUE)
     if status not in QUEUE_STATUSES:
@@ -95,19 +95,22 @@ def _refused(request, context, refused: Refusal, reason: str = ""):
     return _page(request, context, request.localizer.translate(refused.message), reason)
 
 
-@view_config(route_name="backoffice_application", request_method="GET", permission="review")
+@view_config(
+    route_name="backoffice_application", request_method="GET", permission="review", assurance=CLERK
+)
 def review(context, request):
-    require_assurance(request, CLERK)
     return _page(request, context)
 
 
 @view_config(
-    route_name="backoffice_application_national_id", request_method="POST", permission="review"
+    route_name="backoffice_application_national_id",
+    request_method="POST",
+    permission="review",
+    assurance=CLERK,
 )
 def reveal_national_id(context, request):
     """Show the applicant's national identifier in full, on purpose (a POST with CSRF, never a
     link a crawler or a prefetch could follow), and keep a line saying who looked."""
-    require_assurance(request, CLERK)
     log.info(
         "national identifier of the applicant of application %s shown to user=%s",
         context.application.public_id,
@@ -123,10 +126,12 @@ def _back(request, application: Application):
 
 
 @view_config(
-    route_name="backoffice_application_approve", request_method="POST", permission="decide"
+    route_name="backoffice_application_approve",
+    request_method="POST",
+    permission="decide",
+    assurance=CLERK,
 )
 def approve(context, request):
-    require_assurance(request, CLERK)
     application = context.application
     if application.status != state.IN_QUEUE:
         raise Refusal(
@@ -139,9 +144,9 @@ def approve(context, request):
         return _refused(
             request, context, Refusal(INVALID, _("Keep the note under 2000 characters."))
         )
-    decide_approve(request.dbsession, application, request.user, note)
+    decide_approve(request.dbsession, application, request.user, note, request.clock.now())
     certificate = issue_certificate(
-        document_issuer(request.registry), request.dbsession, application
+        document_issuer(request.registry), request.dbsession, application, request.clock.now()
     )
     log.info("application %s approved: %s", application.public_id, certificate.number)
     request.session.flash(
@@ -152,9 +157,13 @@ def approve(context, request):
     return _back(request, application)
 
 
-@view_config(route_name="backoffice_application_reject", request_method="POST", permission="decide")
+@view_config(
+    route_name="backoffice_application_reject",
+    request_method="POST",
+    permission="decide",
+    assurance=CLERK,
+)
 def reject(context, request):
-    require_assurance(request, CLERK)
     application = context.application
     if application.status != state.IN_QUEUE:
         raise Refusal(
@@ -171,7 +180,9 @@ def reject(context, request):
             request, context, Refusal(INVALID, _("Keep the reason under 2000 characters.")), reason
         )
     try:
-        refund = decide_reject(request.dbsession, application, request.user, reason)
+        refund = decide_reject(
+            request.dbsession, application, request.user, reason, request.clock.now()
+        )
     except Refusal as refused:
         log.warning(
             "refund for application %s refused: %s",

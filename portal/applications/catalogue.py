@@ -45,19 +45,21 @@ def _label(choices, code: str) -> str:
 class _Service:
     info: ServiceInfo
 
-    def validate(self, data: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    def validate(
+        self, data: dict[str, str], today: dt.date
+    ) -> tuple[dict[str, str], dict[str, str]]:
         cleaned, errors = check_fields(self.info.form, data)
-        for name, message in self.check(cleaned).items():
+        for name, message in self.check(cleaned, today).items():
             errors.setdefault(name, message)
         return ({} if errors else cleaned), errors
 
-    def check(self, cleaned: dict[str, str]) -> dict[str, str]:
+    def check(self, cleaned: dict[str, str], today: dt.date) -> dict[str, str]:
         """This service's own rules on values that passed the field checks."""
         return {}
 
 
-def _not_in_future(cleaned: dict[str, str], name: str) -> dict[str, str]:
-    if name in cleaned and dt.date.fromisoformat(cleaned[name]) > dt.date.today():
+def _not_in_future(cleaned: dict[str, str], name: str, today: dt.date) -> dict[str, str]:
+    if name in cleaned and dt.date.fromisoformat(cleaned[name]) > today:
         return {name: _("This date cannot be in the future.")}
     return {}
 
@@ -91,8 +93,8 @@ class VehicleRegistration(_Service):
         issues=CERTIFICATE,
     )
 
-    def check(self, cleaned):
-        errors = _not_in_future(cleaned, "first_registered")
+    def check(self, cleaned, today):
+        errors = _not_in_future(cleaned, "first_registered", today)
         if "vin" in cleaned:
             cleaned["vin"] = cleaned["vin"].upper()
             if not _VIN.match(cleaned["vin"]):
@@ -136,7 +138,7 @@ class BusinessLicence(_Service):
         issues=CERTIFICATE,
     )
 
-    def check(self, cleaned):
+    def check(self, cleaned, today):
         errors = {}
         if "registration_number" in cleaned:
             cleaned["registration_number"] = cleaned["registration_number"].upper()
@@ -144,7 +146,7 @@ class BusinessLicence(_Service):
                 errors["registration_number"] = _(
                     "Use 4 to 20 letters, digits and hyphens, as on the business register."
                 )
-        if "starts_on" in cleaned and dt.date.fromisoformat(cleaned["starts_on"]) < dt.date.today():
+        if "starts_on" in cleaned and dt.date.fromisoformat(cleaned["starts_on"]) < today:
             errors["starts_on"] = _("The activity cannot start before today.")
         return errors
 
@@ -181,8 +183,8 @@ class CivilStatusCopy(_Service):
         issues=CERTIFICATE,
     )
 
-    def check(self, cleaned):
-        errors = _not_in_future(cleaned, "event_date")
+    def check(self, cleaned, today):
+        errors = _not_in_future(cleaned, "event_date", today)
         if "copies" in cleaned and int(cleaned["copies"]) > MAX_COPIES:
             errors["copies"] = _(
                 "At most ${count} copies can be ordered at once.", mapping={"count": MAX_COPIES}

@@ -9,6 +9,8 @@ typed as text, never markup.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from portal.applications.catalogue import display_values
 from portal.applications.models import Application, Certificate
 from portal.applications.workflow import application_services
@@ -46,9 +48,9 @@ class CertificateKind(DocumentKind):
         return certificate.application.service.department.name
 
 
-def issue_certificate(issuer, dbsession, application: Application) -> Certificate:
-    """The certificate of an approved ``application``, numbered in the decision's transaction
-    and rendered after it commits; idempotent."""
+def issue_certificate(issuer, dbsession, application: Application, now: dt.datetime) -> Certificate:
+    """The certificate of an approved ``application``, issued ``now``, numbered in the
+    decision's transaction and rendered after it commits; idempotent."""
     if application.certificate is not None:
         return application.certificate
     certificate = issuer.issue(
@@ -58,6 +60,7 @@ def issue_certificate(issuer, dbsession, application: Application) -> Certificat
             owner_user_id=application.applicant_id,
             locale=application.applicant.locale or "en",
         ),
+        now,
     )
     application.certificate = certificate
     return certificate

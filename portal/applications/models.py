@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.billing.models import Bill, Refund, new_public_id
 from portal.catalogue.models import Service
-from portal.db import Base, utcnow
+from portal.db import Base
 from portal.documents.models import Document
 from portal.identity.models import User
 
@@ -40,8 +40,8 @@ class Application(Base):
     refund_id: Mapped[int | None] = mapped_column(ForeignKey("refund.id"))
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     decision_reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
     submitted_at: Mapped[dt.datetime | None]
 
     service: Mapped[Service] = relationship()
@@ -76,7 +76,7 @@ class ApplicationEvent(Base):
     to_status: Mapped[str] = mapped_column(String(20))
     note: Mapped[str] = mapped_column(Text, default="")
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    at: Mapped[dt.datetime]
 
     application: Mapped[Application] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()

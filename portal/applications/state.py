@@ -7,11 +7,12 @@ approved (a certificate issued) | rejected (the fee refunded). Every change is k
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.applications.models import Application, ApplicationEvent
-from portal.db import utcnow
 from portal.i18n import _
 
 DRAFT = "draft"
@@ -67,10 +68,18 @@ def can_transition(application: Application, to_status: str) -> bool:
 
 
 def transition(
-    dbsession, application: Application, to_status: str, note: str = "", actor=None, at=None
+    dbsession,
+    application: Application,
+    to_status: str,
+    note: str = "",
+    actor=None,
+    *,
+    now: dt.datetime,
+    at: dt.datetime | None = None,
 ) -> bool:
     """Move ``application`` to ``to_status`` and record it (``note``: what a person wrote,
-    such as a clerk's reason); raise if the table forbids it.
+    such as a clerk's reason) at ``now`` (or at ``at``, when it happened earlier); raise if
+    the table forbids it.
 
     The row is changed only if it is still in the state this request read, so two requests
     making the same change at once record it once: the one that lost gets False.
@@ -78,7 +87,6 @@ def transition(
     if not can_transition(application, to_status):
         raise IllegalTransition(application, to_status)
     from_status = application.status
-    now = utcnow()
     dbsession.flush()
     changed = dbsession.execute(
         update(Application)

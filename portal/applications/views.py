@@ -3,7 +3,6 @@ its fee, and downloading the certificate."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import uuid
 
@@ -28,7 +27,7 @@ from portal.applications.workflow import (
 from portal.billing import PAYMENT_IN_PROGRESS, create_payment, payment_timeout
 from portal.billing.models import Payment
 from portal.i18n import _
-from portal.identity.assurance import PAY, require_assurance
+from portal.identity.assurance import PAY
 from portal.money import Money
 from portal.refusals import CONFLICT, INVALID, UNAVAILABLE, FieldError, Refusal
 from portal.web import form_refused
@@ -119,20 +118,24 @@ def handle_form(request, plugin, application: Application | None):
             return _form_refused(request, plugin, values, errors, application)
         if application is None:
             record = service_record(request.dbsession, plugin.info)
-            application = start_draft(request.dbsession, record, request.user, values)
+            application = start_draft(
+                request.dbsession, record, request.user, values, request.clock.now()
+            )
         else:
-            save_draft(application, values)
+            save_draft(application, values, request.clock.now())
         request.session.flash(
             request.localizer.translate(_("Draft saved. You can continue it later from here."))
         )
         return HTTPSeeOther(request.route_url("applications"))
-    cleaned, errors = plugin.validate(values)
+    cleaned, errors = plugin.validate(values, request.clock.today())
     if errors:
         return _form_refused(request, plugin, values, errors, application)
     if application is None:
         record = service_record(request.dbsession, plugin.info)
-        application = start_draft(request.dbsession, record, request.user, values)
-    submit(request.dbsession, plugin, application, cleaned, dt.date.today())
+        application = start_draft(
+            request.dbsession, record, request.user, values, request.clock.now()
+        )
+    submit(request.dbsession, plugin, application, cleaned, request.clock)
     log.info("application %s submitted", application.public_id)
     return HTTPSeeOther(request.route_url("application", application=application.public_id))
 
@@ -225,10 +228,9 @@ def application_page(context, request):
     return values
 
 
-@view_config(route_name="application_pay", request_method="POST", permission="pay")
+@view_config(route_name="application_pay", request_method="POST", permission="pay", assurance=PAY)
 def pay(context, request):
     """Create the payment of the application's bill alone, then go to the provider."""
-    require_assurance(request, PAY)
     application = context.application
     if application.status != state.AWAITING_PAYMENT:
         raise Refusal(CONFLICT, _("This application has nothing to pay."), title=CANNOT)
@@ -240,6 +242,7 @@ def pay(context, request):
             idempotency_key=request.POST.get("idempotency_key", ""),
             provider=request.payment_provider.name,
             timeout=payment_timeout(request.registry.settings),
+            now=request.clock.now(),
         )
     except Refusal as refused:
         busy = refused.about

@@ -22,7 +22,8 @@ from portal.billing import (
 from portal.billing.events import PaymentSucceeded, RefundSucceeded
 from portal.catalogue.interfaces import APPLICATION, public_services
 from portal.catalogue.models import Service
-from portal.db import utcnow
+from portal.clock import Clock
+from portal.db import registry_of
 from portal.i18n import _
 from portal.identity.models import Department
 from portal.money import Money
@@ -65,16 +66,22 @@ def service_record(dbsession, info) -> Service:
     return record
 
 
-def start_draft(dbsession, service: Service, applicant, values: dict[str, str]) -> Application:
-    application = Application(service=service, applicant=applicant, status=state.DRAFT)
+def start_draft(
+    dbsession, service: Service, applicant, values: dict[str, str], now: dt.datetime
+) -> Application:
+    application = Application(
+        service=service, applicant=applicant, status=state.DRAFT, created_at=now, updated_at=now
+    )
     application.form = values
-    application.events.append(ApplicationEvent(to_status=state.DRAFT, actor_id=applicant.id))
+    application.events.append(
+        ApplicationEvent(to_status=state.DRAFT, actor_id=applicant.id, at=now)
+    )
     dbsession.add(application)
     dbsession.flush()
     return application
 
 
-def save_draft(application: Application, values: dict[str, str]) -> None:
+def save_draft(application: Application, values: dict[str, str], now: dt.datetime) -> None:
     if application.status not in state.EDITABLE:
         raise Refusal(
             CONFLICT,
@@ -82,11 +89,13 @@ def save_draft(application: Application, values: dict[str, str]) -> None:
             title=CANNOT,
         )
     application.form = values
-    application.updated_at = utcnow()
+    application.updated_at = now
 
 
-def submit(dbsession, plugin, application: Application, cleaned: dict[str, str], today: dt.date):
-    """Issue the bill for ``application`` at the fee in force ``today`` and await payment."""
+def submit(dbsession, plugin, application: Application, cleaned: dict[str, str], clock: Clock):
+    """Issue the bill for ``application`` at the fee in force on ``clock``'s day and await
+    payment."""
+    today = clock.today()
     if application.status not in state.EDITABLE:
         raise Refusal(CONFLICT, _("This application was already submitted."), title=CANNOT)
     try:
@@ -99,7 +108,7 @@ def submit(dbsession, plugin, application: Application, cleaned: dict[str, str],
             title=CANNOT,
         ) from None
     application.form = cleaned
-    application.submitted_at = utcnow()
+    application.submitted_at = clock.now()
     bill = issue_bill(
         dbsession,
         service=application.service,
@@ -111,7 +120,12 @@ def submit(dbsession, plugin, application: Application, cleaned: dict[str, str],
     )
     application.bill = bill
     if not state.transition(
-        dbsession, application, state.AWAITING_PAYMENT, "", actor=application.applicant
+        dbsession,
+        application,
+        state.AWAITING_PAYMENT,
+        "",
+        actor=application.applicant,
+        now=application.submitted_at,
     ):
         raise Refusal(CONFLICT, _("This application was already submitted."), title=CANNOT)
     return bill
@@ -123,6 +137,7 @@ def queue_paid_applications(event: PaymentSucceeded) -> None:
     status query, the periodic job, the API), the application is in the queue when it commits.
     """
     dbsession, payment = event.dbsession, event.payment
+    now = registry_of(dbsession)["clock"].now()
     waiting = list(
         dbsession.scalars(
             select(Application).where(
@@ -135,7 +150,9 @@ def queue_paid_applications(event: PaymentSucceeded) -> None:
         waiting, with_status(dbsession, [a.bill for a in waiting]), strict=True
     ):
         if view.status in (PAID, OVERPAID):
-            state.transition(dbsession, application, state.IN_QUEUE, "", at=payment.settled_at)
+            state.transition(
+                dbsession, application, state.IN_QUEUE, "", now=now, at=payment.settled_at
+            )
 
 
 def close_rejected_bill(event: RefundSucceeded) -> None:
@@ -149,14 +166,19 @@ def close_rejected_bill(event: RefundSucceeded) -> None:
     application = dbsession.scalar(select(Application).where(Application.refund_id == refund.id))
     if application is None or application.bill is None or application.bill.cancelled_at:
         return
-    cancel_bill(dbsession, application.bill, "Application rejected; the fee was refunded")
+    cancel_bill(
+        dbsession,
+        application.bill,
+        "Application rejected; the fee was refunded",
+        registry_of(dbsession)["clock"].now(),
+    )
     log.info(
         "bill %s of rejected application %s cancelled", application.bill_id, application.public_id
     )
 
 
-def decide_approve(dbsession, application: Application, clerk, note: str) -> None:
-    if not state.transition(dbsession, application, state.APPROVED, note, clerk):
+def decide_approve(dbsession, application: Application, clerk, note: str, now: dt.datetime) -> None:
+    if not state.transition(dbsession, application, state.APPROVED, note, clerk, now=now):
         raise Refusal(
             CONFLICT, _("Another clerk decided this application meanwhile."), title=CANNOT
         )
@@ -164,10 +186,10 @@ def decide_approve(dbsession, application: Application, clerk, note: str) -> Non
     application.decision_reason = note or None
 
 
-def decide_reject(dbsession, application: Application, clerk, reason: str):
+def decide_reject(dbsession, application: Application, clerk, reason: str, now: dt.datetime):
     """Reject with ``reason`` and refund the fee; returns the refund to send after commit."""
     paid = settling_payment(dbsession, application.bill_id) if application.bill_id else None
-    if not state.transition(dbsession, application, state.REJECTED, reason, clerk):
+    if not state.transition(dbsession, application, state.REJECTED, reason, clerk, now=now):
         raise Refusal(
             CONFLICT, _("Another clerk decided this application meanwhile."), title=CANNOT
         )

@@ -4,16 +4,20 @@ from pyramid.view import view_config
 from sqlalchemy import select
 
 from portal.catalogue.models import Service
-from portal.identity.assurance import CLERK, require_assurance
+from portal.identity.assurance import CLERK
 from portal.identity.models import Department
 from portal.services.resources import imports_factory
 
 
-@view_config(route_name="backoffice", renderer="backoffice/index.jinja2", permission="backoffice")
+@view_config(
+    route_name="backoffice",
+    renderer="backoffice/index.jinja2",
+    permission="backoffice",
+    assurance=CLERK,
+)
 def index(request):
     """The departments this person works for (administrators see all), and the back office's
     other pages this person may use."""
-    require_assurance(request, CLERK)
     user = request.user
     if user.is_admin:
         departments = list(request.dbsession.scalars(select(Department).order_by(Department.name)))
@@ -26,10 +30,12 @@ def index(request):
 
 
 @view_config(
-    route_name="backoffice_department", renderer="backoffice/department.jinja2", permission="work"
+    route_name="backoffice_department",
+    renderer="backoffice/department.jinja2",
+    permission="work",
+    assurance=CLERK,
 )
 def department(context, request):
-    require_assurance(request, CLERK)
     services = request.dbsession.scalars(
         select(Service).where(Service.department_id == context.department.id).order_by(Service.name)
     )

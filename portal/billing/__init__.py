@@ -51,7 +51,7 @@ from portal.billing.reference import printed
 from portal.billing.resources import PaymentContext
 from portal.billing.state import IN_PROGRESS as PAYMENT_IN_PROGRESS
 from portal.billing.state import REFUND_SUCCEEDED
-from portal.billing.surcharges import add_bill_surcharge, today
+from portal.billing.surcharges import add_bill_surcharge
 from portal.billing.tasks import apply_report, send_refund_after_commit
 from portal.billing.templating import add_globals
 from portal.catalogue.interfaces import BillLineInput
@@ -93,7 +93,6 @@ __all__ = [
     "request_refund",
     "send_refund_after_commit",
     "settling_payment",
-    "today",
     "with_status",
 ]
 

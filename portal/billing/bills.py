@@ -13,7 +13,6 @@ from portal.billing.ledger import Line
 from portal.billing.models import Bill, BillLine
 from portal.billing.reference import creditor_reference
 from portal.catalogue.interfaces import BillLineInput
-from portal.db import utcnow
 from portal.i18n import _
 from portal.money import Money
 from portal.refusals import CONFLICT, INVALID, Refusal
@@ -92,7 +91,7 @@ def issue_bill(
     return bill
 
 
-def cancel_bill(dbsession: Session, bill: Bill, reason: str) -> None:
+def cancel_bill(dbsession: Session, bill: Bill, reason: str, now: dt.datetime) -> None:
     """Cancel what is still owed on ``bill``; what was paid stays paid (refund it separately)."""
     # Locked and read again: a concurrent cancel (or payment) that committed meanwhile is seen.
     dbsession.refresh(bill, with_for_update=True)
@@ -101,7 +100,7 @@ def cancel_bill(dbsession: Session, bill: Bill, reason: str) -> None:
             CONFLICT, _("This bill is already cancelled."), title=_("Bill cannot be cancelled")
         )
     outstanding = ledger.bill_balances(dbsession, [bill.id])[bill.id]
-    bill.cancelled_at = utcnow()
+    bill.cancelled_at = now
     bill.cancel_reason = reason[:300]
     if outstanding > 0:
         amount = Money(outstanding, bill.currency)

@@ -23,7 +23,6 @@ from portal.billing.models import Deposit, Refund
 from portal.billing.payments import request_refund, settling_payment
 from portal.billing.tasks import send_refund_after_commit
 from portal.catalogue.interfaces import BillLineInput
-from portal.db import utcnow
 from portal.money import Money
 
 log = logging.getLogger(__name__)
@@ -45,11 +44,12 @@ def hold_deposit(
     description: str,
     due_date: dt.date,
     amount: Money,
+    now: dt.datetime,
     payer_user=None,
     payer_organisation=None,
 ) -> Deposit:
-    """Ask a payer to lodge ``amount`` with ``service``: a bill to pay, whose money the
-    authority holds for the payer rather than earns."""
+    """Ask a payer to lodge ``amount`` with ``service`` (asked ``now``): a bill to pay, whose
+    money the authority holds for the payer rather than earns."""
     bill = issue_bill(
         dbsession,
         service=service,
@@ -61,7 +61,9 @@ def hold_deposit(
         payer_organisation=payer_organisation,
         credit=ledger.deposits_account(service.code),
     )
-    deposit = Deposit(bill=bill, amount_minor=amount.minor, currency=amount.currency)
+    deposit = Deposit(
+        bill=bill, amount_minor=amount.minor, currency=amount.currency, created_at=now
+    )
     dbsession.add(deposit)
     dbsession.flush()
     return deposit
@@ -78,15 +80,15 @@ def _closable(dbsession, deposit: Deposit) -> Deposit:
     return deposit
 
 
-def _close(deposit: Deposit, status: str, reason: str, clerk) -> None:
+def _close(deposit: Deposit, status: str, reason: str, now: dt.datetime, clerk) -> None:
     deposit.status = status
-    deposit.closed_at = utcnow()
+    deposit.closed_at = now
     deposit.close_reason = reason[:300]
     deposit.closed_by_id = clerk.id if clerk is not None else None
 
 
-def forfeit_deposit(dbsession, deposit: Deposit, reason: str, clerk=None) -> None:
-    """Keep the deposit: the money held becomes the service's revenue."""
+def forfeit_deposit(dbsession, deposit: Deposit, reason: str, now: dt.datetime, clerk=None) -> None:
+    """Keep the deposit (``now``): the money held becomes the service's revenue."""
     deposit = _closable(dbsession, deposit)
     bill = deposit.bill
     held, held_kind = ledger.deposits_account(bill.service.code)
@@ -98,14 +100,16 @@ def forfeit_deposit(dbsession, deposit: Deposit, reason: str, clerk=None) -> Non
         f"Deposit forfeited: {reason[:200]}",
         [Line(held, held_kind, deposit.amount), Line(revenue, revenue_kind, -deposit.amount)],
     )
-    _close(deposit, FORFEITED, reason, clerk)
+    _close(deposit, FORFEITED, reason, now, clerk)
     dbsession.flush()
     log.info("deposit %s forfeited", deposit.public_id)
 
 
-def release_deposit(dbsession, deposit: Deposit, reason: str, clerk=None) -> Refund:
-    """Give the deposit back: refunded through the provider on the payment that lodged it,
-    sent once the transaction commits. Returns the refund."""
+def release_deposit(
+    dbsession, deposit: Deposit, reason: str, now: dt.datetime, clerk=None
+) -> Refund:
+    """Give the deposit back (``now``): refunded through the provider on the payment that
+    lodged it, sent once the transaction commits. Returns the refund."""
     deposit = _closable(dbsession, deposit)
     bill = deposit.bill
     paid = settling_payment(dbsession, bill.id)
@@ -128,7 +132,7 @@ def release_deposit(dbsession, deposit: Deposit, reason: str, clerk=None) -> Ref
         ],
     )
     deposit.refund = refund
-    _close(deposit, RELEASED, reason, clerk)
+    _close(deposit, RELEASED, reason, now, clerk)
     dbsession.flush()
     send_refund_after_commit(dbsession, refund)
     log.info("deposit %s released", deposit.public_id)

@@ -151,7 +151,7 @@ class Payment(Base):
     method: Mapped[str | None] = mapped_column(String(64))
     failure_reason: Mapped[str | None] = mapped_column(String(64))
     needs_attention: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
     settled_at: Mapped[dt.datetime | None]
     #: optimistic lock: two transactions changing one payment cannot both commit (SQLite has
@@ -206,7 +206,7 @@ class PaymentTransition(Base):
     from_status: Mapped[str] = mapped_column(String(20))
     to_status: Mapped[str] = mapped_column(String(20))
     cause: Mapped[str] = mapped_column(String(200))
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    at: Mapped[dt.datetime]
 
     payment: Mapped[Payment] = relationship(back_populates="transitions")
 
@@ -222,7 +222,7 @@ class IdempotencyKey(Base):
     key: Mapped[str] = mapped_column(String(128))
     fingerprint: Mapped[str] = mapped_column(String(64))
     payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id", ondelete="CASCADE"))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(index=True)
 
 
 class ProviderEventRecord(Base):
@@ -308,7 +308,7 @@ class RefundTransition(Base):
     to_status: Mapped[str] = mapped_column(String(20))
     cause: Mapped[str] = mapped_column(String(200))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    at: Mapped[dt.datetime]
 
     refund: Mapped[Refund] = relationship(back_populates="transitions")
 
@@ -329,7 +329,7 @@ class Deposit(Base):
     status: Mapped[str] = mapped_column(String(20), default="held")
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime]
     closed_at: Mapped[dt.datetime | None]
     close_reason: Mapped[str | None] = mapped_column(String(300))
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))

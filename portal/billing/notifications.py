@@ -17,7 +17,6 @@ from sqlalchemy.exc import IntegrityError
 from portal.billing.models import Payment, ProviderEventRecord
 from portal.billing.providers import InvalidNotification
 from portal.billing.tasks import apply_report
-from portal.db import utcnow
 from portal.i18n import _
 from portal.refusals import MALFORMED, TOO_LARGE, Refusal
 from portal.security import PUBLIC
@@ -41,7 +40,7 @@ def provider_notification(request):
     if (request.content_length or 0) > MAX_NOTIFICATION_BYTES:
         raise Refusal(TOO_LARGE, _("The notification is larger than the portal takes."))
     try:
-        event = provider.parse_notification(request.headers, request.body, utcnow())
+        event = provider.parse_notification(request.headers, request.body, request.clock.now())
     except InvalidNotification as error:
         log.warning("notification refused: %s", error)
         raise Refusal(MALFORMED, _("The notification could not be verified.")) from None
@@ -72,6 +71,7 @@ def provider_notification(request):
         payment,
         event.payment,
         f"provider notification {event.type}",
+        request.clock.now(),
         refund=event.refund,
     )
     return {"status": "processed"}

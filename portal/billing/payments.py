@@ -31,7 +31,6 @@ from portal.billing.models import (
     RefundLine,
 )
 from portal.billing.providers import ProviderRefused
-from portal.db import utcnow
 from portal.i18n import _
 from portal.money import Money
 from portal.refusals import CONFLICT, INVALID, NOT_FOUND, Refusal
@@ -65,6 +64,7 @@ def create_payment(
     idempotency_key: str,
     provider: str,
     timeout: dt.timedelta,
+    now: dt.datetime,
     organisation=None,
 ) -> Payment:
     """A payment of ``bill_ids`` by ``user`` (acting for ``organisation`` if given).
@@ -121,7 +121,6 @@ def create_payment(
         raise Refusal(CONFLICT, _("A payment of this bill is already in progress."), about=busy)
 
     total = sum((view.outstanding for view in views[1:]), views[0].outstanding)
-    now = utcnow()
     payment = Payment(
         payer_user_id=user.id,
         payer_organisation_id=organisation.id if organisation else None,
@@ -141,7 +140,11 @@ def create_payment(
         with dbsession.begin_nested():
             dbsession.add(
                 IdempotencyKey(
-                    user_id=user.id, key=idempotency_key, fingerprint=print_, payment_id=payment.id
+                    user_id=user.id,
+                    key=idempotency_key,
+                    fingerprint=print_,
+                    payment_id=payment.id,
+                    created_at=now,
                 )
             )
     except IntegrityError:  # the same key, sent twice at once: the first one wins
@@ -188,7 +191,13 @@ def in_progress_payment(dbsession: Session, bill_ids: list[int]) -> Payment | No
 
 
 def start_payment(
-    payment: Payment, provider, *, description: str, return_url: str, notify_url: str
+    payment: Payment,
+    provider,
+    *,
+    description: str,
+    return_url: str,
+    notify_url: str,
+    now: dt.datetime,
 ) -> str:
     """Open the provider's hosted page for ``payment``; returns its URL (refused once it is
     no longer waiting to be paid, or expired).
@@ -202,27 +211,27 @@ def start_payment(
         return payment.hosted_url
     if payment.status != state.CREATED:
         raise Refusal(CONFLICT, _("This payment is no longer waiting to be paid."), about=payment)
-    if payment.expires_at <= utcnow():
+    if payment.expires_at <= now:
         # A review page left open too long: expired now rather than by the next sweep, so the
         # payer is shown the outcome and offered a new payment.
-        state.transition(payment, state.EXPIRED, "not started in time")
+        state.transition(payment, state.EXPIRED, "not started in time", now)
         raise Refusal(CONFLICT, _("This payment was not started in time."), about=payment)
     started = provider.start_payment(
         payment.public_id, payment.amount, description, return_url, notify_url
     )
     payment.provider_payment_id = started.provider_payment_id
     payment.hosted_url = started.hosted_url
-    state.transition(payment, state.STARTED, "hosted payment page opened")
+    state.transition(payment, state.STARTED, "hosted payment page opened", now)
     return started.hosted_url
 
 
-def cancel_unstarted(payment: Payment) -> bool:
+def cancel_unstarted(payment: Payment, now: dt.datetime) -> bool:
     """Cancel ``payment`` if it was never sent to the provider (the payer changed their mind
     on the review page), so its bills can be paid otherwise at once; False if it was sent."""
     payment = lock_payment(_session_of(payment), payment.id)
     if payment.status != state.CREATED:
         return False
-    state.transition(payment, state.CANCELLED, "cancelled by the payer before paying")
+    state.transition(payment, state.CANCELLED, "cancelled by the payer before paying", now)
     return True
 
 
@@ -239,7 +248,7 @@ def lock_payment(dbsession: Session, payment_id: int) -> Payment:
 
 
 def apply_provider_payment(
-    dbsession: Session, payment: Payment, report, cause: str
+    dbsession: Session, payment: Payment, report, cause: str, now: dt.datetime
 ) -> list[Refund]:
     """Bring ``payment`` in line with the provider's ``report`` (a ProviderPayment).
 
@@ -249,7 +258,7 @@ def apply_provider_payment(
     """
     try:
         with dbsession.begin_nested():
-            return _apply_provider_payment(dbsession, payment, report, cause)
+            return _apply_provider_payment(dbsession, payment, report, cause, now)
     except StaleDataError:
         # Another transaction recorded this payment's outcome first (SQLite has no row
         # locks; the version column caught it). What it recorded stands.
@@ -259,7 +268,7 @@ def apply_provider_payment(
 
 
 def _apply_provider_payment(
-    dbsession: Session, payment: Payment, report, cause: str
+    dbsession: Session, payment: Payment, report, cause: str, now: dt.datetime
 ) -> list[Refund]:
     payment = lock_payment(dbsession, payment.id)
     if report.amount != payment.amount:
@@ -275,9 +284,9 @@ def _apply_provider_payment(
         )
         return []
     if report.status == "succeeded" and payment.status not in state.SETTLED:
-        state.transition(payment, state.SUCCEEDED, cause)
+        state.transition(payment, state.SUCCEEDED, cause, now)
         payment.method = report.method
-        payment.settled_at = utcnow()
+        payment.settled_at = now
         overpaid = _post_settlement(dbsession, payment)
         events.announce(events.PaymentSucceeded(payment, dbsession))
         if overpaid:
@@ -295,7 +304,7 @@ def _apply_provider_payment(
     elif report.status in ("failed", "cancelled") and payment.status in state.IN_PROGRESS:
         payment.failure_reason = report.failure_reason
         state.transition(
-            payment, state.FAILED if report.status == "failed" else state.CANCELLED, cause
+            payment, state.FAILED if report.status == "failed" else state.CANCELLED, cause, now
         )
     elif report.status != "pending":
         log.info(
@@ -521,7 +530,7 @@ def request_refund(
     return refund
 
 
-def send_refund(dbsession: Session, refund: Refund, provider) -> None:
+def send_refund(dbsession: Session, refund: Refund, provider, now: dt.datetime) -> None:
     """Ask the provider for ``refund`` (idempotent on the refund's id) and post it.
 
     A refusal by the provider (not a network failure, which is retried) fails the refund,
@@ -535,7 +544,7 @@ def send_refund(dbsession: Session, refund: Refund, provider) -> None:
     except ProviderRefused as refused:
         payment = lock_payment(dbsession, payment.id)
         state.transition_refund(
-            refund, state.REFUND_FAILED, f"refused by the provider: {refused.code}"
+            refund, state.REFUND_FAILED, f"refused by the provider: {refused.code}", now
         )
         payment.refunded_minor -= refund.amount_minor
         payment.needs_attention = f"refund {refund.public_id} refused by the provider"[:200]
@@ -543,11 +552,14 @@ def send_refund(dbsession: Session, refund: Refund, provider) -> None:
         dbsession.flush()
         return
     refund.provider_refund_id = answer.provider_refund_id
-    post_refund(dbsession, refund)
+    post_refund(dbsession, refund, now)
 
 
 def post_refund(
-    dbsession: Session, refund: Refund, cause: str = "confirmed by the provider"
+    dbsession: Session,
+    refund: Refund,
+    now: dt.datetime,
+    cause: str = "confirmed by the provider",
 ) -> None:
     """Post a refund the provider confirmed: each bill it names is owed again by its line,
     the money leaves the clearing account. Exactly once, whoever calls it (the refund job or
@@ -568,7 +580,7 @@ def post_refund(
     )
     for line in refund.lines:
         allocations[line.bill_id].refunded_minor += line.amount_minor
-    state.transition_refund(refund, state.REFUND_SUCCEEDED, cause)
+    state.transition_refund(refund, state.REFUND_SUCCEEDED, cause, now)
     confirmed = sum(
         r.amount_minor
         for r in dbsession.scalars(
@@ -581,6 +593,7 @@ def post_refund(
         payment,
         state.REFUNDED if confirmed == payment.amount_minor else state.PARTLY_REFUNDED,
         f"refund of {refund.amount} confirmed by the provider",
+        now,
     )
     dbsession.flush()
     events.announce(events.RefundSucceeded(refund, dbsession))

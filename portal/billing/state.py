@@ -12,8 +12,9 @@ provider refused it, and the money it reserved is given back).
 
 from __future__ import annotations
 
+import datetime as dt
+
 from portal.billing.models import Payment, PaymentTransition, Refund, RefundTransition
-from portal.db import utcnow
 from portal.i18n import _
 
 CREATED = "created"
@@ -99,13 +100,14 @@ def can_transition(payment: Payment, to_status: str) -> bool:
     return to_status in TRANSITIONS[payment.status]
 
 
-def transition(payment: Payment, to_status: str, cause: str) -> None:
-    """Move ``payment`` to ``to_status``, recording when and why; raise if not allowed."""
+def transition(payment: Payment, to_status: str, cause: str, now: dt.datetime) -> None:
+    """Move ``payment`` to ``to_status``, recording when (``now``) and why; raise if not
+    allowed."""
     if not can_transition(payment, to_status):
         raise IllegalTransition(payment, to_status)
     payment.transitions.append(
         PaymentTransition(
-            from_status=payment.status, to_status=to_status, cause=cause[:200], at=utcnow()
+            from_status=payment.status, to_status=to_status, cause=cause[:200], at=now
         )
     )
     payment.status = to_status
@@ -115,9 +117,11 @@ def can_transition_refund(refund: Refund, to_status: str) -> bool:
     return to_status in REFUND_TRANSITIONS[refund.status]
 
 
-def transition_refund(refund: Refund, to_status: str, cause: str, actor=None) -> None:
-    """Move ``refund`` to ``to_status``, recording when, why and who (None: the provider or a
-    job); raise if not allowed."""
+def transition_refund(
+    refund: Refund, to_status: str, cause: str, now: dt.datetime, actor=None
+) -> None:
+    """Move ``refund`` to ``to_status``, recording when (``now``), why and who (None: the
+    provider or a job); raise if not allowed."""
     if not can_transition_refund(refund, to_status):
         raise IllegalTransition(refund, to_status)
     refund.transitions.append(
@@ -126,7 +130,7 @@ def transition_refund(refund: Refund, to_status: str, cause: str, actor=None) ->
             to_status=to_status,
             cause=cause[:200],
             actor_id=actor.id if actor is not None else None,
-            at=utcnow(),
+            at=now,
         )
     )
     refund.status = to_status

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import TYPE_CHECKING, Protocol
-from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     from portal.billing.models import Bill
@@ -31,12 +30,6 @@ class Surcharge(Protocol):
 
 def add_bill_surcharge(config, surcharge: Surcharge) -> None:
     config.registry.setdefault("bill_surcharges", []).append(surcharge)
-
-
-def today(request) -> dt.date:
-    """The calendar day in the portal's time zone: the day surcharges are computed for."""
-    zone = ZoneInfo(request.registry.settings.get("portal.timezone", "UTC"))
-    return dt.datetime.now(zone).date()
 
 
 def preview(request, bills: list[Bill], on: dt.date) -> dict[int, list[tuple[Money, str]]]:

@@ -14,7 +14,6 @@ from portal.billing import state
 from portal.billing.models import IdempotencyKey, Payment, Refund
 from portal.billing.payments import apply_provider_payment, post_refund, send_refund
 from portal.billing.providers import ProviderRefund, ProviderUnavailable, payment_provider
-from portal.db import utcnow
 from portal.tasks import enqueue_after_commit, periodic_task, task, task_dbsession
 
 log = logging.getLogger(__name__)
@@ -30,7 +29,7 @@ def send_refund_task(registry: Registry, refund_id: int) -> None:
     with task_dbsession(registry) as dbsession:
         refund = dbsession.get(Refund, refund_id)
         try:
-            send_refund(dbsession, refund, payment_provider(registry))
+            send_refund(dbsession, refund, payment_provider(registry), registry["clock"].now())
         except ProviderUnavailable:
             log.warning("refund %s: provider unavailable, will retry", refund.public_id)
             raise
@@ -41,18 +40,23 @@ def send_refund_after_commit(request_or_dbsession, refund: Refund) -> None:
 
 
 def apply_report(
-    dbsession, payment: Payment, report, cause: str, refund: ProviderRefund | None = None
+    dbsession,
+    payment: Payment,
+    report,
+    cause: str,
+    now: dt.datetime,
+    refund: ProviderRefund | None = None,
 ) -> None:
     """Bring ``payment`` in line with the provider's ``report`` (and with what it says of one
-    of its refunds, if it does), then send the refunds that calls for (an overpayment given
-    back) once the transaction commits."""
-    for overpaid in apply_provider_payment(dbsession, payment, report, cause):
+    of its refunds, if it does) as of ``now``, then send the refunds that calls for (an
+    overpayment given back) once the transaction commits."""
+    for overpaid in apply_provider_payment(dbsession, payment, report, cause, now):
         send_refund_after_commit(dbsession, overpaid)
     if refund is None:
         return
     ours = dbsession.scalar(select(Refund).where(Refund.public_id == refund.reference))
     if ours is not None and ours.payment_id == payment.id and refund.amount == ours.amount:
-        post_refund(dbsession, ours, cause)
+        post_refund(dbsession, ours, now, cause)
     elif ours is not None:
         payment.needs_attention = f"provider reports refund {ours.public_id} otherwise"
         log.error("refund %s reported on another payment or amount", ours.public_id)
@@ -63,7 +67,7 @@ def settle_or_expire_payments(registry: Registry) -> None:
     """Ask the provider about payments still in progress, and about those that expired
     recently (a payer may have finished just in time on a card that never notifies); expire
     those past their time."""
-    recently = utcnow() - LATE_SUCCESS_WINDOW
+    recently = registry["clock"].now() - LATE_SUCCESS_WINDOW
     with task_dbsession(registry) as dbsession:
         ids = list(
             dbsession.scalars(
@@ -79,6 +83,7 @@ def settle_or_expire_payments(registry: Registry) -> None:
 
 def settle_or_expire(registry: Registry, payment_id: int) -> None:
     provider = payment_provider(registry)
+    clock = registry["clock"]
     with task_dbsession(registry) as dbsession:
         payment = dbsession.get(Payment, payment_id)
         if payment.status not in (*state.IN_PROGRESS, state.EXPIRED):
@@ -89,17 +94,15 @@ def settle_or_expire(registry: Registry, payment_id: int) -> None:
             log.warning("payment %s: provider unavailable, will ask again", payment.public_id)
             return
         if report is not None:
-            apply_report(dbsession, payment, report, "provider status query")
-        if payment.status in state.IN_PROGRESS and utcnow() >= payment.expires_at:
-            state.transition(payment, state.EXPIRED, "not finished in time")
+            apply_report(dbsession, payment, report, "provider status query", clock.now())
+        now = clock.now()
+        if payment.status in state.IN_PROGRESS and now >= payment.expires_at:
+            state.transition(payment, state.EXPIRED, "not finished in time", now)
             log.info("payment %s expired", payment.public_id)
 
 
 @periodic_task(crontab(minute="7", hour="*"))
 def purge_idempotency_keys(registry: Registry) -> None:
+    oldest = registry["clock"].now() - IDEMPOTENCY_KEY_LIFETIME
     with task_dbsession(registry) as dbsession:
-        dbsession.execute(
-            delete(IdempotencyKey).where(
-                IdempotencyKey.created_at < utcnow() - IDEMPOTENCY_KEY_LIFETIME
-            )
-        )
+        dbsession.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < oldest))

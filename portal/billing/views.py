@@ -7,7 +7,6 @@ import datetime as dt
 import io
 import logging
 import uuid
-from zoneinfo import ZoneInfo
 
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.response import Response
@@ -29,7 +28,7 @@ from portal.billing.tasks import apply_report
 from portal.catalogue.models import Service
 from portal.dates import query_day
 from portal.i18n import _
-from portal.identity.assurance import PAY, require_assurance
+from portal.identity.assurance import PAY
 from portal.money import Money
 from portal.refusals import CONFLICT, MALFORMED, NOT_FOUND, UNAVAILABLE, Refusal
 from portal.web import query_page
@@ -80,7 +79,7 @@ def bills(request):
     ]
     payable = [view.bill for group in groups for view in group["bills"] if view.payable]
     services = request.dbsession.scalars(select(Service).order_by(Service.name))
-    today = surcharges.today(request)
+    today = request.clock.today()
     return {
         "groups": groups,
         "today": today,
@@ -97,11 +96,10 @@ def new_idempotency_key() -> str:
     return uuid.uuid4().hex + uuid.uuid4().hex[:8]
 
 
-@view_config(route_name="pay", request_method="POST", permission="account")
+@view_config(route_name="pay", request_method="POST", permission="account", assurance=PAY)
 def pay(request):
     """Create the payment of the chosen bills (nothing is sent to the provider yet), then show
     the payer what they are about to pay."""
-    require_assurance(request, PAY)
     public_ids = request.POST.getall("bill")
     if request.POST.get("only"):
         public_ids = [request.POST["only"]]
@@ -123,7 +121,7 @@ def _pay_bills(request, bills: list[Bill], key: str):
     """The payment of ``bills`` keyed on ``key``, and the way to its review page."""
     try:
         # What accrued on them (late interest) is billed now and paid in the same payment.
-        bills = surcharges.issue(request, bills, surcharges.today(request))
+        bills = surcharges.issue(request, bills, request.clock.today())
         payment = create_payment(
             request.dbsession,
             user=request.user,
@@ -132,6 +130,7 @@ def _pay_bills(request, bills: list[Bill], key: str):
             provider=request.payment_provider.name,
             organisation=_paying_organisation(request, bills),
             timeout=payment_timeout(request.registry.settings),
+            now=request.clock.now(),
         )
     except Refusal as refused:
         log.warning("payment refused: %s", refused.message.interpolate())
@@ -172,11 +171,11 @@ def _payment_refusal(request, refused: Refusal) -> Refusal:
     request_method="GET",
     renderer="billing/review.jinja2",
     permission="pay",
+    assurance=PAY,
 )
 def review(context, request):
     """What the payer is about to pay, and the button that opens the provider's page. Reading
     it changes nothing; a payment no longer waiting to be paid shows its outcome instead."""
-    require_assurance(request, PAY)
     payment = context.payment
     if payment.status not in state.IN_PROGRESS:
         return HTTPSeeOther(request.route_url("payment", public_id=payment.public_id))
@@ -184,17 +183,16 @@ def review(context, request):
     return {
         "payment": payment,
         "rows": review_rows(request, payment),
-        "today": surcharges.today(request),
+        "today": request.clock.today(),
         "person": person,
         "organisation": organisation,
     }
 
 
-@view_config(route_name="payment_checkout", request_method="POST", permission="pay")
+@view_config(route_name="payment_checkout", request_method="POST", permission="pay", assurance=PAY)
 def checkout(context, request):
     """Open the provider's hosted page. Repeating it, or sending it twice at once, is
     harmless: the first request opens the page, the others are sent to the same page."""
-    require_assurance(request, PAY)
     payment = context.payment
     settings = request.registry.settings
     base = settings.get("billing.notify_base_url") or settings["portal.base_url"]
@@ -206,6 +204,7 @@ def checkout(context, request):
             return_url=request.route_url("payment_return", public_id=payment.public_id),
             notify_url=base.rstrip("/")
             + request.route_path("provider_notification", provider=request.payment_provider.name),
+            now=request.clock.now(),
         )
     except Refusal as refused:
         log.info(
@@ -231,7 +230,7 @@ def cancel(context, request):
     """The payer changed their mind on the review page: the payment, never sent to the
     provider, is cancelled so that its bills can be chosen again at once."""
     payment = context.payment
-    if cancel_unstarted(payment):
+    if cancel_unstarted(payment, request.clock.now()):
         log.info("payment %s cancelled before paying", payment.public_id)
         request.session.flash(
             request.localizer.translate(_("The payment was cancelled. Nothing was charged."))
@@ -240,11 +239,10 @@ def cancel(context, request):
     return HTTPSeeOther(request.route_url("payment", public_id=payment.public_id))
 
 
-@view_config(route_name="payment_retry", request_method="POST", permission="pay")
+@view_config(route_name="payment_retry", request_method="POST", permission="pay", assurance=PAY)
 def retry(context, request):
     """A new payment of the same bills after one that did not go through (a refused card):
     the bills still to pay, with any late interest accrued since, reviewed again."""
-    require_assurance(request, PAY)
     payment = context.payment
     if payment.status not in NOT_PAID:
         return HTTPSeeOther(request.route_url("payment", public_id=payment.public_id))
@@ -274,7 +272,9 @@ def payment_page(context, request):
         except ProviderUnavailable:
             report = None
         if report is not None:
-            apply_report(request.dbsession, payment, report, "provider status query")
+            apply_report(
+                request.dbsession, payment, report, "provider status query", request.clock.now()
+            )
     bills = [allocation.bill for allocation in payment.allocations]
     refunded = request.dbsession.scalars(
         select(Refund.amount_minor).where(
@@ -314,8 +314,7 @@ def _my_payments(request):
 def _start_of(request, day: dt.date) -> dt.datetime:
     """When ``day`` begins in the portal's time zone, the zone the history shows its times in:
     a payment made at 00:30 on the 3rd, local time, is one of the 3rd's, not the 2nd's."""
-    zone = ZoneInfo(request.registry.settings.get("portal.timezone", "UTC"))
-    return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
+    return dt.datetime.combine(day, dt.time(), request.clock.timezone).astimezone(dt.UTC)
 
 
 def _filters(request) -> dict[str, str]:

@@ -60,8 +60,11 @@ class ServiceInfo:
 class PublicService(Protocol):
     info: ServiceInfo
 
-    def validate(self, data: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-        """(cleaned values, errors by field name) for an application form's data."""
+    def validate(
+        self, data: dict[str, str], today: dt.date
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """(cleaned values, errors by field name) for an application form's data, sent on the
+        day ``today`` (a date may not be in the future, a start not in the past)."""
 
     def fee(self, dbsession, cleaned: dict[str, str], on: dt.date) -> list[BillLineInput]:
         """The bill lines for this request, from the fee schedule in force ``on`` that day."""

@@ -6,6 +6,7 @@ number, nor a mail behind.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import secrets
@@ -14,7 +15,6 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from sqlalchemy import update
 
-from portal.db import utcnow
 from portal.documents.kinds import DocumentKind
 from portal.documents.models import Document
 from portal.documents.numbering import DocumentNumberer, fiscal_year
@@ -57,17 +57,17 @@ class DocumentIssuer:
         """What the document is called, in its owner's language."""
         return document_localizer(document.locale).translate(self.kind(document).title)
 
-    def issue(self, dbsession, document: Document) -> Document:
-        """Record ``document`` (:meth:`record`) and render it once the current transaction
-        commits."""
-        self.record(dbsession, document)
+    def issue(self, dbsession, document: Document, now: dt.datetime) -> Document:
+        """Record ``document`` as issued ``now`` (:meth:`record`) and render it once the
+        current transaction commits."""
+        self.record(dbsession, document, now)
         render_after_commit(dbsession, document)
         return document
 
-    def record(self, dbsession, document: Document) -> Document:
-        """Number ``document`` in its kind's series and fiscal year and give it a
-        verification code, in the current transaction."""
-        document.issued_at = utcnow()
+    def record(self, dbsession, document: Document, now: dt.datetime) -> Document:
+        """Number ``document`` in its kind's series and the fiscal year ``now`` falls in, and
+        give it a verification code, in the current transaction."""
+        document.issued_at = now
         document.series = self.kind(document).series
         document.fiscal_year = fiscal_year(document.issued_at, self.timezone)
         document.sequence = DocumentNumberer(dbsession).next(document.series, document.fiscal_year)

@@ -19,7 +19,7 @@ Adding a kind (a bid submission receipt, an opening protocol) is four small step
    more than "valid" at ``/verify``, ``verification()``.
 4. In the feature's ``includeme``: ``config.add_document_kind(BidReceiptKind())``; then, in
    the transaction that decides the document exists,
-   ``document_issuer(request.registry).issue(dbsession, BidReceipt(owner=..., ...))``.
+   ``document_issuer(request.registry).issue(dbsession, BidReceipt(...), request.clock.now())``.
 """
 
 from __future__ import annotations

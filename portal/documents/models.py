@@ -13,7 +13,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base, utcnow
+from portal.db import Base
 from portal.identity.models import User
 
 
@@ -46,7 +46,7 @@ class Document(Base):
     verification_code: Mapped[str] = mapped_column(String(16), unique=True)
     owner_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     locale: Mapped[str] = mapped_column(String(16), default="en")
-    issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    issued_at: Mapped[dt.datetime]
     pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
     sha256: Mapped[str | None] = mapped_column(String(64))
     emailed_at: Mapped[dt.datetime | None]

@@ -8,7 +8,6 @@ from huey import crontab
 from pyramid.registry import Registry
 from sqlalchemy import select
 
-from portal.db import utcnow
 from portal.documents.kinds import document_issuer
 from portal.documents.models import Document
 from portal.i18n import _, document_localizer
@@ -58,7 +57,7 @@ def email_document_task(registry: Registry, document_id: int) -> None:
             [(f"{document.number}.pdf", "application/pdf", document.pdf)],
         )
         mailer(registry).send_immediately(mail)
-        document.emailed_at = utcnow()
+        document.emailed_at = registry["clock"].now()
     log.info("document %s e-mailed", document_id)
 
 

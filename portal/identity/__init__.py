@@ -22,5 +22,6 @@ def includeme(config) -> None:
     config.add_route("account", "/account")
     config.add_route("account_language", "/account/language")
     config.add_route("logout", "/logout")
+    config.include("portal.identity.assurance")
     config.include("portal.identity.saml")
     config.add_navigation_item("account", _("Your account"), "account")

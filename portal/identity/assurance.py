@@ -2,13 +2,16 @@
 
 Paying and clerk work need a minimum level (settings ``saml.min_loa_pay`` and
 ``saml.min_loa_clerk``); a lower one is refused with a page that offers to sign in again at
-the level needed.
+the level needed. A view declares what it needs (``@view_config(..., assurance=CLERK)``) and
+the check runs before the view, after its permission and CSRF checks, so no view body can
+forget it.
 """
 
 from __future__ import annotations
 
 import logging
 
+from pyramid.exceptions import ConfigurationError
 from pyramid.httpexceptions import HTTPForbidden
 from pyramid.view import exception_view_config
 
@@ -37,6 +40,24 @@ def require_assurance(request, purpose: str) -> None:
         raise InsufficientAssurance(required)
 
 
+def assurance_view(view, info):
+    """The view deriver behind the ``assurance`` view option (:data:`PAY` or :data:`CLERK`)."""
+    purpose = info.options.get("assurance")
+    if purpose is None:
+        return view
+    if purpose not in (PAY, CLERK):
+        raise ConfigurationError(f"assurance must be {PAY!r} or {CLERK!r}, not {purpose!r}")
+
+    def assured(context, request):
+        require_assurance(request, purpose)
+        return view(context, request)
+
+    return assured
+
+
+assurance_view.options = ("assurance",)  # type: ignore[attr-defined]
+
+
 @exception_view_config(InsufficientAssurance)
 def insufficient_assurance(exc, request):
     translate = request.localizer.translate
@@ -61,3 +82,7 @@ def insufficient_assurance(exc, request):
         request=request,
         response=request.response,
     )
+
+
+def includeme(config) -> None:
+    config.add_view_deriver(assurance_view)

@@ -98,8 +98,8 @@ class WebSession(Base):
         ForeignKey("user_account.id", ondelete="CASCADE"), index=True
     )
     data: Mapped[str] = mapped_column(Text, default="{}")
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    created_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime] = mapped_column(index=True)
 
 
 class SamlPendingRequest(Base):
@@ -115,7 +115,7 @@ class SamlPendingRequest(Base):
     request_id: Mapped[str] = mapped_column(String(128))
     idp_entity_id: Mapped[str] = mapped_column(String(512))
     relay_state: Mapped[str] = mapped_column(String(2048), default="/")
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(index=True)
 
 
 class SamlAssertionUse(Base):

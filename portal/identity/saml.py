@@ -30,7 +30,6 @@ from pyramid.view import view_config
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from portal.db import utcnow
 from portal.i18n import _
 from portal.identity.landing import landing, return_path
 from portal.identity.models import SamlAssertionUse, SamlPendingRequest
@@ -137,6 +136,7 @@ def login(request):
             request_id=auth.get_last_request_id(),
             idp_entity_id=idp.entity_id,
             relay_state=next_path,
+            created_at=request.clock.now(),
         )
     )
     response = HTTPSeeOther(url)
@@ -220,7 +220,7 @@ def acs(request):
         auth.get_nameid(),
         auth.get_attributes(),
     )
-    user.last_login_at = utcnow()
+    user.last_login_at = request.clock.now()
     if pending is not None:
         request.dbsession.delete(pending)
     session = request.session
@@ -247,7 +247,7 @@ def _pending(request) -> SamlPendingRequest | None:
     if not token or len(token) > 100:
         return None
     pending = request.dbsession.get(SamlPendingRequest, _key(token))
-    if pending is None or utcnow() - pending.created_at > PENDING_LIFETIME:
+    if pending is None or request.clock.now() - pending.created_at > PENDING_LIFETIME:
         return None
     return pending
 
@@ -271,7 +271,7 @@ def _consume_assertion(request, auth, idp_entity_id: str) -> None:
     expires = (
         dt.datetime.fromtimestamp(not_on_or_after, dt.UTC)
         if not_on_or_after
-        else utcnow() + dt.timedelta(hours=1)
+        else request.clock.now() + dt.timedelta(hours=1)
     ) + dt.timedelta(minutes=10)
     dbsession = request.dbsession
     try:
@@ -400,9 +400,8 @@ def config_metadata(config) -> bytes:
     return signed if isinstance(signed, bytes) else signed.encode()
 
 
-def purge_expired(dbsession) -> None:
+def purge_expired(dbsession, now: dt.datetime) -> None:
     """Forget consumed assertions past their validity and pending requests never answered."""
-    now = utcnow()
     dbsession.execute(delete(SamlAssertionUse).where(SamlAssertionUse.expires_at < now))
     dbsession.execute(
         delete(SamlPendingRequest).where(SamlPendingRequest.created_at < now - PENDING_LIFETIME)

@@ -16,7 +16,6 @@ import secrets
 from pyramid.interfaces import ISession
 from zope.interface import implementer
 
-from portal.db import utcnow
 from portal.identity.models import WebSession
 from portal.requests import PortalRequest
 from portal.settings import setting_bool
@@ -54,7 +53,7 @@ class DatabaseSession(dict):
         self._dirty = False
         self._drop_cookie = False
         self.new = row is None
-        self.created = (row.created_at if row else utcnow()).timestamp()
+        self.created = (row.created_at if row else request.clock.now()).timestamp()
         self._committed = False
         self._issue_cookie = False
         transaction = request.tm.get()
@@ -114,7 +113,7 @@ class DatabaseSession(dict):
         return self.get("_csrft_") or self.new_csrf_token()
 
     def _save(self) -> None:
-        now = utcnow()
+        now = self.request.clock.now()
         if not dict.__len__(self) and self._row is None:
             return
         if self._row is None:
@@ -156,7 +155,7 @@ def session_factory(request: PortalRequest) -> DatabaseSession:
     row = None
     if token and len(token) < 100:
         row = request.dbsession.get(WebSession, token_key(token))
-        now = utcnow()
+        now = request.clock.now()
         if row is not None and (now - row.last_seen_at > idle or now - row.created_at > lifetime):
             request.dbsession.delete(row)
             row = None

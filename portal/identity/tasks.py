@@ -9,7 +9,6 @@ from huey import crontab
 from pyramid.registry import Registry
 from sqlalchemy import delete
 
-from portal.db import utcnow
 from portal.identity.models import WebSession
 from portal.identity.saml import purge_expired
 from portal.tasks import periodic_task, task_dbsession
@@ -21,7 +20,7 @@ log = logging.getLogger(__name__)
 def purge_identity_records(registry: Registry) -> int:
     """Delete sessions past their idle timeout or lifetime, and expired SAML records."""
     config = registry.settings
-    now = utcnow()
+    now = registry["clock"].now()
     idle = now - dt.timedelta(minutes=int(config.get("portal.session.idle_minutes", 30)))
     born = now - dt.timedelta(hours=int(config.get("portal.session.max_hours", 12)))
     with task_dbsession(registry) as dbsession:
@@ -30,7 +29,7 @@ def purge_identity_records(registry: Registry) -> int:
                 (WebSession.last_seen_at < idle) | (WebSession.created_at < born)
             )
         )
-        purge_expired(dbsession)
+        purge_expired(dbsession, now)
         count = result.rowcount
     log.info("purged %d expired sessions", count)
     return count

@@ -18,10 +18,10 @@ def includeme(config) -> None:
     issuer = document_issuer(config.registry)
 
     def receipt_for(event: PaymentSucceeded) -> None:
-        issue_receipt(issuer, event.dbsession, event.payment)
+        issue_receipt(issuer, event.dbsession, event.payment, config.registry["clock"].now())
 
     def credit_note_for(event: RefundSucceeded) -> None:
-        issue_credit_note(issuer, event.dbsession, event.refund)
+        issue_credit_note(issuer, event.dbsession, event.refund, config.registry["clock"].now())
 
     config.add_subscriber(receipt_for, PaymentSucceeded)
     config.add_subscriber(credit_note_for, RefundSucceeded)

@@ -7,6 +7,7 @@ the payer. A rolled-back payment therefore leaves neither a number nor a mail be
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from sqlalchemy import select
@@ -129,8 +130,11 @@ class CreditNoteKind(ReceiptKind):
         return {"status": "valid", "amount": credit_note.amount}
 
 
-def _issue(issuer, dbsession, payment, model: type[Receipt], refund=None) -> Receipt:
-    """Record the document for ``payment`` (and ``refund``) and take its number; idempotent."""
+def _issue(
+    issuer, dbsession, payment, model: type[Receipt], now: dt.datetime, refund=None
+) -> Receipt:
+    """Record the document for ``payment`` (and ``refund``) issued ``now`` and take its
+    number; idempotent."""
     query = select(model).where(
         model.payment_id == payment.id, model.kind == model.__mapper__.polymorphic_identity
     )
@@ -150,16 +154,17 @@ def _issue(issuer, dbsession, payment, model: type[Receipt], refund=None) -> Rec
             currency=amount.currency,
             locale=payment.payer_user.locale or "en",
         ),
+        now,
     )
     log.info("%s %s is for payment %s", document.kind, document.number, payment.public_id)
     return document
 
 
-def issue_receipt(issuer, dbsession, payment) -> Receipt:
+def issue_receipt(issuer, dbsession, payment, now: dt.datetime) -> Receipt:
     """The receipt of a payment that succeeded, issued in the payment's transaction."""
-    return _issue(issuer, dbsession, payment, Receipt)
+    return _issue(issuer, dbsession, payment, Receipt, now)
 
 
-def issue_credit_note(issuer, dbsession, refund) -> CreditNote:
+def issue_credit_note(issuer, dbsession, refund, now: dt.datetime) -> CreditNote:
     """The credit note of a refund that succeeded, issued in the refund's transaction."""
-    return _issue(issuer, dbsession, refund.payment, CreditNote, refund)
+    return _issue(issuer, dbsession, refund.payment, CreditNote, now, refund)

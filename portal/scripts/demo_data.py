@@ -122,7 +122,8 @@ def _set_demo_fees(dbsession) -> None:
     dbsession.flush()
 
 
-def _assess_demo_property_tax(dbsession, today: dt.date) -> None:
+def _assess_demo_property_tax(dbsession, clock) -> None:
+    today = clock.today()
     service = dbsession.scalar(select(Service).where(Service.code == "property-tax"))
     for name_id, number, property_ref, total in DEMO_ASSESSMENTS:
         if dbsession.scalar(
@@ -142,6 +143,7 @@ def _assess_demo_property_tax(dbsession, today: dt.date) -> None:
             dbsession,
             service,
             Assessment(0, payer, number, property_ref, today.year, Money(total, "EUR"), due_dates),
+            clock.now(),
         )
 
 
@@ -191,9 +193,9 @@ def _issue_demo_bills(dbsession, today: dt.date) -> None:
                 )
 
 
-def load(dbsession, vault, attribute_map, registry=None) -> None:
-    """Create what is missing of the demo world; ``registry`` (the app's) syncs the service
-    rows with the registered service plugins first."""
+def load(dbsession, vault, attribute_map, clock, registry=None) -> None:
+    """Create what is missing of the demo world, dated by ``clock``; ``registry`` (the app's)
+    syncs the service rows with the registered service plugins first."""
     departments = {}
     for code, name in DEPARTMENTS.items():
         department = dbsession.scalar(select(Department).where(Department.code == code))
@@ -212,10 +214,9 @@ def load(dbsession, vault, attribute_map, registry=None) -> None:
             dbsession, vault, attribute_map, DEV_IDP_ENTITY_ID, persona.id, persona.attributes()
         )
     dbsession.flush()
-    today = dt.date.today()
     _set_demo_fees(dbsession)
-    _issue_demo_bills(dbsession, today)
-    _assess_demo_property_tax(dbsession, today)
+    _issue_demo_bills(dbsession, clock.today())
+    _assess_demo_property_tax(dbsession, clock)
     _open_demo_utility_accounts(dbsession)
     dbsession.flush()
 
@@ -232,6 +233,7 @@ def main(argv=None) -> None:
                 request.dbsession,
                 request.pii,
                 request.registry["saml"].attributes,
+                request.registry["clock"],
                 request.registry,
             )
     print("demo data loaded")

@@ -39,10 +39,10 @@ def main(argv=None) -> int:
         help="the UTC day to reconcile (default: yesterday)",
     )
     args = parser.parse_args(argv)
-    day = args.date or dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     setup_logging(args.config_uri)
     with bootstrap(args.config_uri) as env:
         request = env["request"]
+        day = args.date or request.clock.now().date() - dt.timedelta(days=1)
         with request.tm:
             try:
                 result = reconcile(request.dbsession, payment_provider(request.registry), day)

@@ -59,7 +59,12 @@ def import_main(argv=None) -> int:
                     print(f"unknown service {args.service!r} (run portal-sync-services?)")
                     return 2
                 result = import_bills(
-                    request.dbsession, request.pii, service, plugin.info.kind, data
+                    request.dbsession,
+                    request.pii,
+                    service,
+                    plugin.info.kind,
+                    data,
+                    request.registry["clock"].now(),
                 )
         except Refusal as refused:
             count = len(refused.errors)

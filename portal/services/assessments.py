@@ -11,12 +11,13 @@ against two arriving at the same moment.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal.billing import CANCELLED, OPEN, cancel_bill, with_status
 from portal.billing.models import Bill
-from portal.db import utcnow
 from portal.i18n import _
 from portal.refusals import CONFLICT, Refusal
 from portal.services.models import TaxAssessment, TaxAssessmentBill
@@ -98,7 +99,14 @@ def conflict(dbsession, service, number: str, property_ref: str, year: int, corr
 
 
 def record_assessment(
-    dbsession, service, number: str, property_ref: str, year: int, corrects: str = ""
+    dbsession,
+    service,
+    number: str,
+    property_ref: str,
+    year: int,
+    corrects: str = "",
+    *,
+    now: dt.datetime,
 ):
     """Record a new assessment, or a correction of the one in force (whose bills are
     cancelled); or refuse it (a :class:`Refusal`, a conflict)."""
@@ -109,8 +117,8 @@ def record_assessment(
     if corrected is not None:
         for bill in _bills(dbsession, corrected):
             if bill.cancelled_at is None:
-                cancel_bill(dbsession, bill, f"Replaced by the corrected assessment {number}")
-        corrected.corrected_at = utcnow()
+                cancel_bill(dbsession, bill, f"Replaced by the corrected assessment {number}", now)
+        corrected.corrected_at = now
         dbsession.flush()  # out of force before the correction takes its place
     assessment = TaxAssessment(
         service_id=service.id,
@@ -135,14 +143,21 @@ def record_assessment(
 
 
 def assessment_for_instalment(
-    dbsession, service, number: str, property_ref: str, year: int, corrects: str = ""
+    dbsession,
+    service,
+    number: str,
+    property_ref: str,
+    year: int,
+    corrects: str = "",
+    *,
+    now: dt.datetime,
 ):
     """The assessment an instalment sent on its own (the API) belongs to: the one already
     recorded under ``number`` if it is of the same property and year, else a new one (the
     first instalment of a correction records it)."""
     known = _by_number(dbsession, service, number)
     if known is None:
-        return record_assessment(dbsession, service, number, property_ref, year, corrects)
+        return record_assessment(dbsession, service, number, property_ref, year, corrects, now=now)
     if (known.property_ref, known.year) != (property_ref, year):
         raise Refusal(
             CONFLICT,

@@ -7,11 +7,10 @@ import logging
 from pyramid.httpexceptions import HTTPForbidden, HTTPSeeOther
 from pyramid.view import view_config
 
-from portal.billing import today as local_today
 from portal.catalogue.interfaces import public_service, public_services
 from portal.dates import as_text, date_of, typed_parts
 from portal.i18n import _
-from portal.identity.assurance import CLERK, require_assurance
+from portal.identity.assurance import CLERK
 from portal.money import CURRENCY_CODES
 from portal.refusals import INVALID, MALFORMED, FieldError, Refusal
 from portal.services import fees
@@ -26,7 +25,7 @@ MAX_ENTRY_DIGITS = 18
 
 
 def _fees_page(request, errors=None, values=None):
-    today = local_today(request)
+    today = request.clock.today()
     services = sorted(
         public_services(request.registry).values(),
         key=lambda plugin: request.localizer.translate(plugin.info.name).casefold(),
@@ -54,9 +53,9 @@ def _fees_page(request, errors=None, values=None):
     request_method="GET",
     renderer="services/fees.jinja2",
     permission="administer",
+    assurance=CLERK,
 )
 def fee_schedules(request):
-    require_assurance(request, CLERK)
     return _fees_page(request)
 
 
@@ -81,14 +80,14 @@ def _fee_form(post) -> tuple[dict, Refusal | None]:
     request_method="POST",
     renderer="services/fees.jinja2",
     permission="administer",
+    assurance=CLERK,
 )
 def change_fee(request):
     """A new price from a day on; a refused change is shown again with what to correct."""
-    require_assurance(request, CLERK)
     form, date_refused = _fee_form(request.POST)
     try:
         change = fees.read_fee_change(
-            form, set(public_services(request.registry)), local_today(request)
+            form, set(public_services(request.registry)), request.clock.today()
         )
     except Refusal as refused:
         errors = form_refused(request, refused)
@@ -118,14 +117,14 @@ def change_fee(request):
     request_method="POST",
     renderer="services/fees.jinja2",
     permission="administer",
+    assurance=CLERK,
 )
 def withdraw_fee(request):
-    require_assurance(request, CLERK)
     entry = request.POST.get("entry", "")
     try:
         if not (entry.isascii() and entry.isdigit() and len(entry) <= MAX_ENTRY_DIGITS):
             raise Refusal(MALFORMED, _("Choose a price to withdraw."))
-        fees.withdraw_fee(request.dbsession, int(entry), local_today(request))
+        fees.withdraw_fee(request.dbsession, int(entry), request.clock.today())
     except Refusal as refused:
         return _fees_page(request, form_refused(request, refused))
     request.session.flash(request.localizer.translate(_("The scheduled price was withdrawn.")))
@@ -155,9 +154,9 @@ def _imports_page(context, request, report=None, service_code=""):
     request_method="GET",
     renderer="services/imports.jinja2",
     permission="import",
+    assurance=CLERK,
 )
 def imports_form(context, request):
-    require_assurance(request, CLERK)
     return _imports_page(context, request)
 
 
@@ -174,10 +173,10 @@ def _refuse(context, request, refused: Refusal, service_code: str):
     renderer="services/imports.jinja2",
     permission="import",
     accepts_files=True,
+    assurance=CLERK,
 )
 def import_file(context, request):
     """Import a CSV for one service: all of it, or nothing and a report of every bad row."""
-    require_assurance(request, CLERK)
     code = str(request.POST.get("service", ""))
     service = next((s for s in context.services if s.code == code), None)
     upload = request.POST.get("file")
@@ -197,7 +196,14 @@ def import_file(context, request):
                 errors=[FieldError("file", _("Choose a CSV file to upload."), 0)],
             )
         kind = public_service(request.registry, code).info.kind
-        result = import_bills(request.dbsession, request.pii, service, kind, upload.file.read())
+        result = import_bills(
+            request.dbsession,
+            request.pii,
+            service,
+            kind,
+            upload.file.read(),
+            request.clock.now(),
+        )
     except Refusal as refused:
         log.warning("import for %s refused: %d problems", code, len(refused.errors))
         return _refuse(context, request, refused, code if service is not None else "")

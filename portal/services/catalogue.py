@@ -32,7 +32,9 @@ class BilledByTheOffice:
     def __init__(self, info: ServiceInfo):
         self.info = info
 
-    def validate(self, data: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    def validate(
+        self, data: dict[str, str], today: dt.date
+    ) -> tuple[dict[str, str], dict[str, str]]:
         return {}, {"": "this service has no application form"}
 
     def fee(self, dbsession, cleaned: dict[str, str], on: dt.date) -> list[BillLineInput]:

@@ -344,7 +344,7 @@ def check_assessments(dbsession, vault, service, rows) -> list[Assessment]:
     return found
 
 
-def issue_assessment(dbsession, service, assessment: Assessment) -> list[Bill]:
+def issue_assessment(dbsession, service, assessment: Assessment, now: dt.datetime) -> list[Bill]:
     """Record the assessment (refused if its property is assessed for the year already and
     it is no correction: a :class:`~portal.refusals.Refusal`) and issue
     its instalments."""
@@ -355,6 +355,7 @@ def issue_assessment(dbsession, service, assessment: Assessment) -> list[Bill]:
         assessment.property_ref,
         assessment.year,
         assessment.corrects,
+        now=now,
     )
     count = len(assessment.due_dates)
     bills = []
@@ -463,7 +464,9 @@ class ImportResult:
     bills: int
 
 
-def import_bills(dbsession, vault, service, kind: str, data: bytes) -> ImportResult:
+def import_bills(
+    dbsession, vault, service, kind: str, data: bytes, now: dt.datetime
+) -> ImportResult:
     """Check the whole file, then issue its bills; a :class:`Refusal` writes nothing (a
     refusal found while issuing is raised before the transaction commits, and aborts it)."""
     if kind not in IMPORTABLE_KINDS:
@@ -474,7 +477,7 @@ def import_bills(dbsession, vault, service, kind: str, data: bytes) -> ImportRes
         bills = []
         for item in checked:
             try:
-                bills += issue_assessment(dbsession, service, item)
+                bills += issue_assessment(dbsession, service, item, now)
             except Refusal as refused:  # assessed by another import meanwhile
                 raise _refused([FieldError("property", refused.message, item.line)]) from None
     else:

@@ -10,7 +10,6 @@ from pyramid.httpexceptions import HTTPNotFound
 from pyramid.view import view_config
 from sqlalchemy import select
 
-from portal.billing import today as local_today
 from portal.catalogue.interfaces import public_service, public_services
 from portal.catalogue.models import Service
 from portal.i18n import _
@@ -41,7 +40,7 @@ def service_page(request):
     plugin = public_service(request.registry, request.matchdict["code"])
     if plugin is None:
         raise HTTPNotFound()
-    today = local_today(request)
+    today = request.clock.today()
     row = request.dbsession.scalar(select(Service).where(Service.code == plugin.info.code))
     return {
         "service": plugin.info,

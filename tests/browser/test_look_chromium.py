@@ -40,7 +40,13 @@ AXE_STILL_TO_FIX = {"payment": {"meta-refresh"}}
 def demo_world(deployment, wsgi_app, dbsession):
     """The demo data ``make run`` shows, its people signing in through this test's IdP."""
     registry = wsgi_app.registry
-    load(dbsession, registry["pii_vault"], registry["saml"].attributes, registry)
+    load(
+        dbsession,
+        registry["pii_vault"],
+        registry["saml"].attributes,
+        registry["clock"],
+        registry,
+    )
     dbsession.execute(update(User).values(idp_entity_id=deployment.idp.entity_id))
     dbsession.commit()
 

@@ -8,6 +8,7 @@ than was paid.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import time
@@ -332,7 +333,7 @@ def test_a_bill_charged_twice_is_refunded_once_and_ends_paid(
         bill = factories.bill(dbsession, ana, amount=18_00)
         dbsession.commit()
         first = charged_at_provider(tab, bill, dbsession)
-        state.transition(first, state.EXPIRED, "not finished in time")
+        state.transition(first, state.EXPIRED, "not finished in time", dt.datetime.now(dt.UTC))
         dbsession.commit()
         second = charged_at_provider(tab, bill, dbsession)
         assert second.id != first.id

@@ -19,7 +19,13 @@ from portal.services.models import TaxAssessment, UtilityAccount, UtilityBill
 def test_demo_data_is_complete_and_idempotent(wsgi_app, dbsession):
     registry = wsgi_app.registry
     for _ in range(2):
-        load(dbsession, registry["pii_vault"], registry["saml"].attributes, registry)
+        load(
+            dbsession,
+            registry["pii_vault"],
+            registry["saml"].attributes,
+            registry["clock"],
+            registry,
+        )
         dbsession.commit()
     assert dbsession.scalar(select(func.count()).select_from(User)) == 8
     assert dbsession.scalar(select(func.count()).select_from(Organisation)) == 2
@@ -50,7 +56,13 @@ def test_demo_data_is_complete_and_idempotent(wsgi_app, dbsession):
 def test_ana_has_one_set_of_property_tax_bills_for_the_year(wsgi_app, dbsession):
     """The demo once gave her two overlapping 2026 sets (184.50 x 2 and 206.30 x 2)."""
     registry = wsgi_app.registry
-    load(dbsession, registry["pii_vault"], registry["saml"].attributes, registry)
+    load(
+        dbsession,
+        registry["pii_vault"],
+        registry["saml"].attributes,
+        registry["clock"],
+        registry,
+    )
     dbsession.commit()
     ana = dbsession.scalar(select(User).where(User.name_id == "citizen-ana"))
     tax = dbsession.scalars(
@@ -64,4 +76,11 @@ def test_ana_has_one_set_of_property_tax_bills_for_the_year(wsgi_app, dbsession)
     assert dbsession.scalar(select(func.count()).select_from(TaxAssessment)) == 8
     service = tax[0].service
     with pytest.raises(Refusal, match="already assessed"):
-        record_assessment(dbsession, service, "PT-ANA-AGAIN", DEMO_ASSESSMENT[2], year)
+        record_assessment(
+            dbsession,
+            service,
+            "PT-ANA-AGAIN",
+            DEMO_ASSESSMENT[2],
+            year,
+            now=registry["clock"].now(),
+        )

@@ -199,7 +199,11 @@ def world(dbsession, wsgi_app, departments):
     factories.bill(dbsession, payer)
     payment = factories.payment(dbsession, payer, [bill])
     application = start_draft(
-        dbsession, factories.service(dbsession, "vehicle-registration"), payer, {}
+        dbsession,
+        factories.service(dbsession, "vehicle-registration"),
+        payer,
+        {},
+        wsgi_app.registry["clock"].now(),
     )
     issuer = document_issuer(wsgi_app.registry)
     receipt = issuer.record(
@@ -210,6 +214,7 @@ def world(dbsession, wsgi_app, departments):
             amount_minor=payment.amount_minor,
             currency=payment.currency,
         ),
+        wsgi_app.registry["clock"].now(),
     )
     issuer.render(dbsession, receipt)
     _, token = create_api_key(dbsession, bill.service, "property tax integration")

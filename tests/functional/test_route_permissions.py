@@ -82,7 +82,11 @@ def sample_values(dbsession, wsgi_app):
     payer = factories.user(dbsession)
     payment = factories.payment(dbsession, payer, [factories.bill(dbsession, payer)])
     application = start_draft(
-        dbsession, factories.service(dbsession, "vehicle-registration"), payer, {}
+        dbsession,
+        factories.service(dbsession, "vehicle-registration"),
+        payer,
+        {},
+        wsgi_app.registry["clock"].now(),
     )
     receipt = document_issuer(wsgi_app.registry).record(
         dbsession,
@@ -92,6 +96,7 @@ def sample_values(dbsession, wsgi_app):
             amount_minor=payment.amount_minor,
             currency=payment.currency,
         ),
+        wsgi_app.registry["clock"].now(),
     )
     dbsession.commit()
     return {

@@ -10,7 +10,7 @@ from portal.billing import state
 from portal.billing.models import Bill, Payment, PaymentAllocation, Refund
 from portal.billing.payments import can_refund, refund_shares
 from portal.catalogue.models import Service
-from portal.identity.assurance import CLERK, require_assurance
+from portal.identity.assurance import CLERK
 from portal.identity.models import User
 from portal.money import Money
 
@@ -52,11 +52,11 @@ def _matching(search: str):
     route_name="backoffice_department_payments",
     renderer="billing/backoffice/payments.jinja2",
     permission="work",
+    assurance=CLERK,
 )
 def department_payments(context, request):
     """Recent payments of the department's services, searchable, and those needing a clerk:
     each with its payer, its bills and their services, so a clerk finds one without opening it."""
-    require_assurance(request, CLERK)
     department = context.department
     search = request.GET.get("q", "").strip()[:64]
     status = request.GET.get("status", "")
@@ -130,11 +130,11 @@ def payment_values(request, payment: Payment, **form) -> dict:
     route_name="backoffice_payment",
     renderer="billing/backoffice/payment.jinja2",
     permission="refund",
+    assurance=CLERK,
 )
 def payment_page(context, request):
     """A payment as a clerk sees it: the bills it paid, what happened, refunds so far.
 
     Only those who may refund it (the clerks of its bills' departments, administrators) see
     this page; the payer has their own."""
-    require_assurance(request, CLERK)
     return payment_values(request, context.payment)

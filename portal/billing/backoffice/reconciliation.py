@@ -14,9 +14,8 @@ from pyramid.view import view_config
 from portal.billing.providers import ProviderRefused, ProviderUnavailable
 from portal.billing.reconciliation import day_span, reconcile
 from portal.dates import query_day
-from portal.db import utcnow
 from portal.i18n import _
-from portal.identity.assurance import CLERK, require_assurance
+from portal.identity.assurance import CLERK
 from portal.refusals import UNAVAILABLE, Refusal
 
 log = logging.getLogger(__name__)
@@ -26,10 +25,10 @@ log = logging.getLogger(__name__)
     route_name="backoffice_reconciliation",
     renderer="billing/backoffice/reconciliation.jinja2",
     permission="backoffice",
+    assurance=CLERK,
 )
 def reconciliation(request):
-    require_assurance(request, CLERK)
-    today = utcnow().date()
+    today = request.clock.now().date()  # settlement reports are kept by UTC day
     day = query_day(request, "date") or today - dt.timedelta(days=1)
     try:
         result = reconcile(request.dbsession, request.payment_provider, day)

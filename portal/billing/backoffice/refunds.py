@@ -21,7 +21,7 @@ from portal.billing.models import Payment
 from portal.billing.payments import check_refund, request_refund
 from portal.billing.tasks import send_refund_after_commit
 from portal.i18n import _
-from portal.identity.assurance import CLERK, require_assurance
+from portal.identity.assurance import CLERK
 from portal.money import Money, MoneyError
 from portal.refusals import INVALID, MALFORMED, Refusal
 from portal.web import form_refused
@@ -110,10 +110,10 @@ def _refused(request, payment: Payment, refused: Refusal):
     request_method="POST",
     renderer="billing/backoffice/payment_refund_confirm.jinja2",
     permission="refund",
+    assurance=CLERK,
 )
 def confirm(context, request):
     """What the refund would do, bill by bill, before it is made; changes nothing."""
-    require_assurance(request, CLERK)
     payment = context.payment
     if "change" in request.POST:
         return _payment_page(request, payment)
@@ -135,9 +135,13 @@ def confirm(context, request):
     }
 
 
-@view_config(route_name="backoffice_payment_refunds", request_method="POST", permission="refund")
+@view_config(
+    route_name="backoffice_payment_refunds",
+    request_method="POST",
+    permission="refund",
+    assurance=CLERK,
+)
 def refund(context, request):
-    require_assurance(request, CLERK)
     payment = context.payment
     try:
         form = read_refund_form(request.POST, payment)

@@ -105,8 +105,10 @@ def test_a_rolled_back_decision_leaves_no_certificate_and_takes_no_number(
         select(Application).where(Application.public_id == paid_application)
     ).one()
     dan = session.scalars(select(User).where(User.name_id == "clerk-dan")).one()
-    decide_approve(session, application, dan, "")
-    taken = issue_certificate(document_issuer(wsgi_app.registry), session, application).number
+    now = wsgi_app.registry["clock"].now()
+    decide_approve(session, application, dan, "", now)
+    issuer = document_issuer(wsgi_app.registry)
+    taken = issue_certificate(issuer, session, application, now).number
     manager.abort()
 
     dbsession.expire_all()
@@ -127,6 +129,7 @@ def test_the_applicant_is_told_the_certificate_is_being_prepared(
     certificate = document_issuer(wsgi_app.registry).record(
         dbsession,
         Certificate(application_id=application.id, owner_user_id=application.applicant_id),
+        wsgi_app.registry["clock"].now(),
     )
     dbsession.commit()
 

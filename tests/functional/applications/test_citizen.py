@@ -66,6 +66,19 @@ def test_invalid_answers_are_refused_field_by_field_and_nothing_is_saved(citizen
     assert count(dbsession, Bill) == 0
 
 
+def test_a_date_is_checked_against_the_portals_day_not_utcs(citizen, dbsession, clock):
+    """At 23:30 UTC it is already the next day in Ljubljana: a vehicle first registered that
+    day was registered today, not in the future."""
+    utc_day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=2)
+    clock.set(dt.datetime.combine(utc_day, dt.time(23, 30), dt.UTC))
+    portal_day = utc_day + dt.timedelta(days=1)
+    apply(citizen, {**VEHICLE, "first_registered": portal_day.isoformat()})
+    form = citizen.get("/applications/new/vehicle-registration").forms["application-form"]
+    fill(form, {**VEHICLE, "first_registered": (portal_day + dt.timedelta(days=1)).isoformat()})
+    refused = form.submit("action", value="submit", status=422)
+    assert "This date cannot be in the future." in refused.text
+
+
 def test_unknown_service_is_not_found(citizen):
     citizen.get("/applications/new/property-tax", status=404)
     citizen.get("/applications/new/no-such-thing", status=404)

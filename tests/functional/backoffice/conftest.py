@@ -57,6 +57,7 @@ def pay_at_provider(dbsession, provider, sandbox, payment: Payment) -> None:
         description="Payment to the public services",
         return_url=f"https://localhost/payments/{payment.public_id}/return",
         notify_url=sandbox.receiver.url,
+        now=dt.datetime.now(dt.UTC),
     )
     dbsession.commit()
     assert sandbox.pay({"hosted_url": url}).status_code == 303
@@ -67,11 +68,15 @@ def managed(session, payment: Payment) -> Payment:
     return session.scalar(select(Payment).where(Payment.public_id == payment.public_id))
 
 
-def settle(provider, payment: Payment, report=None) -> None:
-    """Apply what the provider says about ``payment`` (or ``report``) and commit."""
-    with task_dbsession(factories.app_registry(payment)) as session:
+def settle(provider, payment: Payment, report=None, now=None) -> None:
+    """Apply what the provider says about ``payment`` (or ``report``) ``now`` (by default
+    the app's clock) and commit."""
+    registry = factories.app_registry(payment)
+    with task_dbsession(registry) as session:
         report = report or provider.query_payment(payment.public_id)
-        apply_report(session, managed(session, payment), report, "test")
+        apply_report(
+            session, managed(session, payment), report, "test", now or registry["clock"].now()
+        )
 
 
 class Payments:

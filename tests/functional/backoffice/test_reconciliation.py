@@ -46,8 +46,9 @@ def the_refund(session, reference: str) -> Refund:
 def refund(provider, payment, minor: int) -> str:
     """A refund recorded, sent to the provider and posted, as the refund task does."""
     reference = record_refund(payment, minor)
-    with task_dbsession(factories.app_registry(payment)) as session:
-        send_refund(session, the_refund(session, reference), provider)
+    registry = factories.app_registry(payment)
+    with task_dbsession(registry) as session:
+        send_refund(session, the_refund(session, reference), provider, registry["clock"].now())
     return reference
 
 
@@ -101,8 +102,9 @@ def inconsistent_day(own_payments, own_provider, own_sandbox, dbsession, consist
     generous = own_payments.settled(amount=10_00)
     reference = record_refund(generous, 2_00)
     own_provider.refund(generous.provider_payment_id, Money(3_00, "EUR"), reference)
-    with task_dbsession(factories.app_registry(generous)) as session:
-        post_refund(session, the_refund(session, reference))
+    registry = factories.app_registry(generous)
+    with task_dbsession(registry) as session:
+        post_refund(session, the_refund(session, reference), registry["clock"].now())
     made["generous_refund"] = reference
     return made
 
@@ -165,14 +167,12 @@ def test_another_day_does_not_see_todays_payments(consistent_day, own_provider, 
 
 
 def test_settled_here_just_after_midnight_is_found_in_the_previous_days_report(
-    own_payments, own_provider, dbsession
+    own_payments, own_provider, dbsession, clock
 ):
     """The portal learns of a settlement after the provider made it, possibly the next day."""
-    payment = own_payments.settled(amount=12_50)
-    payment.settled_at = dt.datetime.combine(
-        today() + dt.timedelta(days=1), dt.time(0, 0, 5), dt.UTC
-    )
-    dbsession.commit()
+    payment = own_payments.paid_at_provider(amount=12_50)
+    clock.set(dt.datetime.combine(today() + dt.timedelta(days=1), dt.time(0, 0, 5), dt.UTC))
+    settle(own_provider, payment, now=clock.now())
     assert reconcile(dbsession, own_provider, today() + dt.timedelta(days=1)).clean
 
 

@@ -31,7 +31,7 @@ def shown(app, query=""):
     return list(dict.fromkeys(re.findall(r"Bill (\w+)", page.text)))
 
 
-def test_each_filter_shows_exactly_its_bills_past_a_long_history(payer, ana, dbsession):
+def test_each_filter_shows_exactly_its_bills_past_a_long_history(payer, ana, dbsession, clock):
     factories.bill(dbsession, ana, due=dt.date(2025, 1, 31), description="Bill oldopen")
     factories.bill(dbsession, ana, due=dt.date(2026, 2, 1), description="Bill soon")
     partly = factories.bill(dbsession, ana, amount=10_00, description="Bill partly")
@@ -43,7 +43,7 @@ def test_each_filter_shows_exactly_its_bills_past_a_long_history(payer, ana, dbs
         paid = factories.bill(dbsession, ana, amount=1_00, due=dt.date(2026, 6, 30))
         settle(dbsession, paid, 1_00)
     cancelled = factories.bill(dbsession, ana, description="Bill cancelled")
-    cancel_bill(dbsession, cancelled, "issued in error")
+    cancel_bill(dbsession, cancelled, "issued in error", clock.now())
     dbsession.commit()
 
     app = payer.app

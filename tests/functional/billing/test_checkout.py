@@ -13,7 +13,7 @@ from portal.billing import state
 from portal.billing.models import Bill, Payment, PaymentTransition
 from portal.identity.models import Organisation
 from tests import factories
-from tests.conftest import sign_in
+from tests.conftest import sign_in, stay_active
 from tests.functional.billing.conftest import Payer, deliver, notifications_for
 from tests.functional.services.conftest import today
 from tests.sandbox.conftest import DECLINED, SUCCESS
@@ -252,18 +252,17 @@ def test_others_cannot_review_pay_cancel_or_retry_my_payment(
 
 
 def test_pay_on_a_review_page_left_open_too_long_offers_a_new_payment(
-    payer, ana_bills, dbsession, sandbox
+    payer, ana_bills, dbsession, sandbox, clock
 ):
+    """The payer works on in another tab for longer than a payment waits (90 minutes)."""
     answer = payer.pay(ana_bills[:1])
     form = payer.review(answer).forms["checkout-form"]
-    (payment,) = payments(dbsession)
-    payment.expires_at = payment.created_at - dt.timedelta(minutes=1)
-    dbsession.commit()
+    stay_active(payer.app, clock, minutes=91)
 
     outcome = form.submit(status=303)
 
-    assert urlsplit(outcome.location).path == f"/payments/{payment.public_id}"
     (payment,) = payments(dbsession)
+    assert urlsplit(outcome.location).path == f"/payments/{payment.public_id}"
     assert payment.status == state.EXPIRED and payment.hosted_url is None
     assert at_provider(sandbox, payment).status_code == 404
     page = outcome.follow()

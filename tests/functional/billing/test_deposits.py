@@ -18,6 +18,7 @@ from portal.billing import (
     with_status,
 )
 from portal.billing.models import Deposit, Payment
+from portal.db import registry_of
 from portal.money import Money
 from portal.tasks import task_dbsession
 from tests import factories
@@ -38,6 +39,11 @@ def payer(dbsession):
     return factories.user(dbsession)
 
 
+def now(session) -> dt.datetime:
+    """What the app's clock says, as billing's callers pass it."""
+    return registry_of(session)["clock"].now()
+
+
 def eur(minor):
     return Money(minor, "EUR")
 
@@ -54,6 +60,7 @@ def a_deposit(dbsession, payer, amount=500_00) -> Deposit:
         description="Deposit for the market stall",
         due_date=dt.date(2026, 12, 31),
         amount=eur(amount),
+        now=now(dbsession),
         payer_user=payer,
     )
     dbsession.commit()
@@ -94,7 +101,7 @@ def test_a_deposit_is_owed_then_held_as_a_liability_never_as_revenue(
 def test_forfeiting_moves_the_money_held_to_revenue_once(dbsession, provider, sandbox, payer):
     deposit = lodge(dbsession, provider, sandbox, a_deposit(dbsession, payer))
     clerk = factories.user(dbsession, "clerk-cene")
-    forfeit_deposit(dbsession, deposit, "Stall left damaged", clerk)
+    forfeit_deposit(dbsession, deposit, "Stall left damaged", now(dbsession), clerk)
     dbsession.commit()
 
     assert balance(dbsession, HELD) == 0
@@ -103,9 +110,9 @@ def test_forfeiting_moves_the_money_held_to_revenue_once(dbsession, provider, sa
     assert deposit.status == "forfeited" and deposit.closed_by_id == clerk.id
     assert deposit.close_reason == "Stall left damaged" and deposit.closed_at is not None
     with pytest.raises(DepositError, match="already forfeited"):
-        forfeit_deposit(dbsession, deposit, "again")
+        forfeit_deposit(dbsession, deposit, "again", now(dbsession))
     with pytest.raises(DepositError, match="already forfeited"):
-        release_deposit(dbsession, deposit, "changed my mind")
+        release_deposit(dbsession, deposit, "changed my mind", now(dbsession))
     dbsession.rollback()
     assert balance(dbsession, REVENUE) == -500_00
 
@@ -115,7 +122,9 @@ def test_releasing_refunds_the_deposit_through_the_provider_once(
 ):
     deposit = lodge(dbsession, provider, sandbox, a_deposit(dbsession, payer))
     with task_dbsession(wsgi_app.registry) as session:
-        refund = release_deposit(session, in_session(session, deposit), "Stall returned clean")
+        refund = release_deposit(
+            session, in_session(session, deposit), "Stall returned clean", now(session)
+        )
         refund_id = refund.id
         assert refund.amount == eur(500_00) and refund.status == "requested"
     # sent to the provider once the release committed, and posted when it confirmed
@@ -134,24 +143,24 @@ def test_releasing_refunds_the_deposit_through_the_provider_once(
     assert payment.status == "refunded"
 
     with pytest.raises(DepositError, match="already released"):
-        release_deposit(dbsession, deposit, "again")
+        release_deposit(dbsession, deposit, "again", now(dbsession))
     with pytest.raises(DepositError, match="already released"):
-        forfeit_deposit(dbsession, deposit, "too late")
+        forfeit_deposit(dbsession, deposit, "too late", now(dbsession))
 
 
 def test_a_deposit_not_lodged_cannot_be_released_or_forfeited(dbsession, payer):
     deposit = a_deposit(dbsession, payer)
     with pytest.raises(DepositError, match="not been lodged"):
-        forfeit_deposit(dbsession, deposit, "no show")
+        forfeit_deposit(dbsession, deposit, "no show", now(dbsession))
     with pytest.raises(DepositError, match="not been lodged"):
-        release_deposit(dbsession, deposit, "no show")
+        release_deposit(dbsession, deposit, "no show", now(dbsession))
     dbsession.rollback()
     assert balance(dbsession, HELD) == -500_00
 
 
 def test_cancelling_an_unpaid_deposit_takes_it_back_from_the_deposits_account(dbsession, payer):
     deposit = a_deposit(dbsession, payer)
-    cancel_bill(dbsession, deposit.bill, "stall not let")
+    cancel_bill(dbsession, deposit.bill, "stall not let", now(dbsession))
     dbsession.commit()
     assert balance(dbsession, HELD) == 0
     assert balance(dbsession, REVENUE) == 0
@@ -166,7 +175,7 @@ def test_a_release_the_provider_refuses_fails_its_refund_and_says_why(
     # the money was already given back at the provider, behind the portal's back
     provider.refund(payment.provider_payment_id, eur(500_00), "refunded-at-the-provider")
     with task_dbsession(wsgi_app.registry) as session:
-        release_deposit(session, in_session(session, deposit), "Stall returned clean")
+        release_deposit(session, in_session(session, deposit), "Stall returned clean", now(session))
 
     dbsession.expire_all()
     refund = dbsession.get(Deposit, deposit.id).refund

@@ -77,14 +77,14 @@ def test_bill_status_is_derived_from_the_ledger(dbsession, payer, paid, status):
     assert with_status(dbsession, [bill])[0].status == status
 
 
-def test_cancelling_a_bill(dbsession, payer):
+def test_cancelling_a_bill(dbsession, payer, clock):
     bill = factories.bill(dbsession, payer, amount=40_00)
-    cancel_bill(dbsession, bill, "assessed twice")
+    cancel_bill(dbsession, bill, "assessed twice", clock.now())
     view = with_status(dbsession, [bill])[0]
     assert view.status == "cancelled" and not view.payable
     assert ledger.account_balance(dbsession, "revenue:property-tax") == {"EUR": 0}
     with pytest.raises(Refusal):
-        cancel_bill(dbsession, bill, "again")
+        cancel_bill(dbsession, bill, "again", clock.now())
 
 
 def test_bills_must_be_well_formed(dbsession, payer):
@@ -94,12 +94,12 @@ def test_bills_must_be_well_formed(dbsession, payer):
         factories.bill(dbsession, None)
 
 
-def test_state_machine_records_transitions_and_refuses_illegal_ones(dbsession, payer):
+def test_state_machine_records_transitions_and_refuses_illegal_ones(dbsession, payer, clock):
     payment = factories.payment(dbsession, payer, [factories.bill(dbsession, payer)])
-    state.transition(payment, state.STARTED, "hosted page opened")
-    state.transition(payment, state.FAILED, "card declined")
+    state.transition(payment, state.STARTED, "hosted page opened", clock.now())
+    state.transition(payment, state.FAILED, "card declined", clock.now())
     with pytest.raises(state.IllegalTransition):
-        state.transition(payment, state.SUCCEEDED, "too late")
+        state.transition(payment, state.SUCCEEDED, "too late", clock.now())
     assert [(t.from_status, t.to_status, t.cause) for t in payment.transitions] == [
         ("created", "started", "hosted page opened"),
         ("started", "failed", "card declined"),
@@ -113,7 +113,7 @@ def test_every_state_is_reachable_only_through_the_table(status):
         assert target in state.TRANSITIONS
 
 
-def test_two_transactions_cannot_both_change_a_payment(engine, dbsession, payer):
+def test_two_transactions_cannot_both_change_a_payment(engine, dbsession, payer, clock):
     """Without row locks (SQLite) the version column still lets only one of two racing
     transactions record an outcome; the loser is retried and then sees the winner's."""
     from sqlalchemy.orm.exc import StaleDataError
@@ -127,9 +127,9 @@ def test_two_transactions_cannot_both_change_a_payment(engine, dbsession, payer)
     first, second = Session(engine), Session(engine)
     try:
         mine, theirs = first.get(Payment, payment.id), second.get(Payment, payment.id)
-        state.transition(mine, state.STARTED, "first")
+        state.transition(mine, state.STARTED, "first", clock.now())
         first.commit()
-        state.transition(theirs, state.STARTED, "second")
+        state.transition(theirs, state.STARTED, "second", clock.now())
         with pytest.raises(StaleDataError):
             second.commit()
     finally:

@@ -198,7 +198,7 @@ def test_second_payment_of_a_bill_in_progress_is_refused(payer, ana_bills, dbses
 
 
 def test_payment_expires_and_a_late_success_is_still_posted(
-    payer, ana_bills, dbsession, sandbox, wsgi_app
+    payer, ana_bills, dbsession, sandbox, wsgi_app, clock
 ):
     import datetime as dt
 
@@ -206,10 +206,15 @@ def test_payment_expires_and_a_late_success_is_still_posted(
 
     hosted = payer.checkout(payer.pay(ana_bills[:1]))
     payment = the_payment(dbsession)
-    payment.expires_at = payment.created_at - dt.timedelta(minutes=1)
-    dbsession.commit()
+    clock.advance(minutes=89)
+    settle_or_expire(wsgi_app.registry, payment.id)
+    assert the_payment(dbsession).status == state.STARTED
+    clock.advance(minutes=2)
     settle_or_expire(wsgi_app.registry, payment.id)
     assert the_payment(dbsession).status == state.EXPIRED
+    # The sandbox signs its notification with the real time, which the portal checks its own
+    # against: the clocks agree again before the payer finishes at the provider.
+    clock.set(dt.datetime.now(dt.UTC))
     payer.enter_card(hosted, SUCCESS)
     deliver(payer.app, notifications_for(sandbox, payment.public_id)[0])
     payment = the_payment(dbsession)
@@ -243,32 +248,32 @@ def test_history_filters_and_csv(payer, ana_bills, dbsession, sandbox):
     payer.app.get("/payments", params={"from": "yesterday"}, status=400)
 
 
-def test_history_days_are_the_portals_days(payer, ana_bills, dbsession):
-    """Ljubljana is an hour ahead of UTC in December: 23:30 UTC on the 2nd is the 3rd there,
-    as the history prints it."""
+def test_history_days_are_the_portals_days(payer, ana_bills, dbsession, clock):
+    """Ljubljana is one or two hours ahead of UTC: a payment made at 23:30 UTC on one day was
+    made on the next day there, as the history prints it."""
     import datetime as dt
 
+    utc_day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=3)
+    clock.set(dt.datetime.combine(utc_day, dt.time(23, 30), dt.UTC))
     payer.pay(ana_bills[:1])
     payment = the_payment(dbsession)
-    payment.created_at = dt.datetime(2026, 12, 2, 23, 30, tzinfo=dt.UTC)
-    dbsession.commit()
-    of_the_3rd = payer.app.get("/payments", params={"from": "2026-12-03", "to": "2026-12-03"})
-    assert payment.public_id in of_the_3rd.text
-    of_the_2nd = payer.app.get("/payments", params={"from": "2026-12-02", "to": "2026-12-02"})
-    assert payment.public_id not in of_the_2nd.text
+    portal_day = (utc_day + dt.timedelta(days=1)).isoformat()
+    of_portal_day = payer.app.get("/payments", params={"from": portal_day, "to": portal_day})
+    assert payment.public_id in of_portal_day.text
+    of_utc_day = payer.app.get(
+        "/payments", params={"from": utc_day.isoformat(), "to": utc_day.isoformat()}
+    )
+    assert payment.public_id not in of_utc_day.text
 
 
 def test_late_success_without_notification_is_found_after_expiry(
-    payer, ana_bills, dbsession, sandbox, wsgi_app
+    payer, ana_bills, dbsession, sandbox, wsgi_app, clock
 ):
-    import datetime as dt
-
     from portal.billing.tasks import settle_or_expire, settle_or_expire_payments
 
     hosted = payer.checkout(payer.pay(ana_bills[:1]))
     payment = the_payment(dbsession)
-    payment.expires_at = payment.created_at - dt.timedelta(minutes=1)
-    dbsession.commit()
+    clock.advance(minutes=91)
     settle_or_expire(wsgi_app.registry, payment.id)
     assert the_payment(dbsession).status == state.EXPIRED
     payer.enter_card(hosted, SILENT)  # paid just in time; the provider never says so by itself

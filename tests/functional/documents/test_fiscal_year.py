@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from portal.documents import issuing
 from portal.documents.kinds import document_issuer
 from portal.documents.numbering import fiscal_year
 from portal.receipts.models import Receipt
@@ -30,8 +29,8 @@ def test_the_fiscal_year_is_the_local_calendar_year(moment, year):
     assert fiscal_year(moment, LJUBLJANA) == year
 
 
-def issue_at(monkeypatch, wsgi_app, dbsession, payment, moment: dt.datetime) -> Receipt:
-    monkeypatch.setattr(issuing, "utcnow", lambda: moment)
+def issue_at(clock, wsgi_app, dbsession, payment, moment: dt.datetime) -> Receipt:
+    clock.set(moment)
     return document_issuer(wsgi_app.registry).record(
         dbsession,
         Receipt(
@@ -40,11 +39,12 @@ def issue_at(monkeypatch, wsgi_app, dbsession, payment, moment: dt.datetime) -> 
             amount_minor=payment.amount_minor,
             currency=payment.currency,
         ),
+        clock.now(),
     )
 
 
 def test_a_document_issued_half_past_midnight_on_new_years_day_opens_the_new_year(
-    monkeypatch, wsgi_app, dbsession
+    clock, wsgi_app, dbsession
 ):
     payer = factories.user(dbsession)
     payments = [
@@ -57,7 +57,7 @@ def test_a_document_issued_half_past_midnight_on_new_years_day_opens_the_new_yea
         dt.datetime(2026, 12, 31, 22, 50, tzinfo=dt.UTC),  # issued late, numbered in 2026
     ]
     numbers = [
-        issue_at(monkeypatch, wsgi_app, dbsession, payment, moment).number
+        issue_at(clock, wsgi_app, dbsession, payment, moment).number
         for payment, moment in zip(payments, moments, strict=True)
     ]
     assert numbers == ["R-2026-000001", "R-2027-000001", "R-2027-000002", "R-2026-000002"]

@@ -251,7 +251,7 @@ def test_a_repeated_submission_bills_the_interest_once(payer, instalments, dbses
 
 
 def test_after_a_failed_payment_the_open_interest_bill_is_paid_not_billed_again(
-    payer, instalments, dbsession
+    payer, instalments, dbsession, clock
 ):
     from portal.billing import state
 
@@ -259,7 +259,7 @@ def test_after_a_failed_payment_the_open_interest_bill_is_paid_not_billed_again(
     payer.pay([overdue])
     dbsession.expire_all()
     payment = dbsession.scalars(select(Payment)).one()
-    state.transition(payment, state.FAILED, "test: card declined")
+    state.transition(payment, state.FAILED, "test: card declined", clock.now())
     dbsession.commit()
     payer.pay([overdue])
     dbsession.expire_all()

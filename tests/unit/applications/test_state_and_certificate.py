@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from portal.applications import state
@@ -22,7 +24,7 @@ from portal.applications.models import Application
 def test_transitions_outside_the_table_are_refused(start, to):
     application = Application(status=start, public_id="x" * 32)
     with pytest.raises(state.IllegalTransition):
-        state.transition(None, application, to)
+        state.transition(None, application, to, now=dt.datetime.now(dt.UTC))
     assert application.status == start
 
 

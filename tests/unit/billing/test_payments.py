@@ -23,12 +23,18 @@ from portal.billing.payments import (
     request_refund,
 )
 from portal.billing.providers import ProviderPayment
+from portal.db import registry_of
 from portal.money import Money
 from portal.refusals import Refusal
 from portal.web import status_of
 from tests import factories
 
 KEY = "k" * 16
+
+
+def now(dbsession) -> dt.datetime:
+    """What the app's clock says, as billing's callers pass it."""
+    return registry_of(dbsession)["clock"].now()
 
 
 def eur(minor: int) -> Money:
@@ -56,12 +62,13 @@ def pay(dbsession, payer, bills, key=KEY) -> Payment:
         idempotency_key=key,
         provider="sandbox",
         timeout=dt.timedelta(minutes=90),
+        now=now(dbsession),
     )
 
 
 def settled(dbsession, payer, bills, key=KEY) -> Payment:
     payment = pay(dbsession, payer, bills, key)
-    assert apply_provider_payment(dbsession, payment, report(payment), "test") == []
+    assert apply_provider_payment(dbsession, payment, report(payment), "test", now(dbsession)) == []
     return payment
 
 
@@ -146,6 +153,7 @@ def test_a_payment_of_no_bills_or_too_many_is_refused(dbsession, payer):
         idempotency_key=KEY,
         provider="sandbox",
         timeout=dt.timedelta(minutes=90),
+        now=now(dbsession),
     )
     assert error.status == 422
 
@@ -163,6 +171,7 @@ def test_a_bill_of_another_payer_looks_like_a_bill_that_does_not_exist(dbsession
         idempotency_key=KEY,
         provider="sandbox",
         timeout=dt.timedelta(minutes=90),
+        now=now(dbsession),
     )
     assert (not_theirs.status, not_theirs.message) == (missing.status, missing.message)
     assert not_theirs.status == 404
@@ -193,15 +202,15 @@ def test_a_bill_in_a_payment_in_progress_is_not_paid_twice(dbsession, payer):
 def test_a_payment_cancelled_before_it_was_started_frees_its_bills(dbsession, payer):
     bill = factories.bill(dbsession, payer)
     first = pay(dbsession, payer, [bill])
-    assert cancel_unstarted(first) is True
+    assert cancel_unstarted(first, now(dbsession)) is True
     assert first.status == state.CANCELLED
     assert pay(dbsession, payer, [bill], key="another-key-0001").id != first.id
 
 
 def test_a_payment_sent_to_the_provider_cannot_be_cancelled_by_the_payer(dbsession, payer):
     payment = pay(dbsession, payer, [factories.bill(dbsession, payer)])
-    state.transition(payment, state.STARTED, "hosted payment page opened")
-    assert cancel_unstarted(payment) is False
+    state.transition(payment, state.STARTED, "hosted payment page opened", now(dbsession))
+    assert cancel_unstarted(payment, now(dbsession)) is False
     assert payment.status == state.STARTED
 
 
@@ -219,7 +228,10 @@ def test_a_success_settles_every_bill_and_posts_the_money_once(dbsession, payer)
     assert [view.status for view in with_status(dbsession, bills)] == ["paid", "paid"]
     assert ledger.account_balance(dbsession, "clearing:sandbox") == {"EUR": 25_00}
     before = postings(dbsession)
-    assert apply_provider_payment(dbsession, payment, report(payment), "repeated") == []
+    assert (
+        apply_provider_payment(dbsession, payment, report(payment), "repeated", now(dbsession))
+        == []
+    )
     assert postings(dbsession) == before
     assert len(payment.transitions) == 1
 
@@ -228,7 +240,9 @@ def test_a_report_of_another_amount_changes_nothing_but_flags_the_payment(dbsess
     bill = factories.bill(dbsession, payer, amount=20_00)
     payment = pay(dbsession, payer, [bill])
     before = postings(dbsession)
-    apply_provider_payment(dbsession, payment, report(payment, amount=eur(19_99)), "test")
+    apply_provider_payment(
+        dbsession, payment, report(payment, amount=eur(19_99)), "test", now(dbsession)
+    )
     assert payment.status == state.CREATED
     assert payment.needs_attention == "provider reports a different amount"
     assert postings(dbsession) == before
@@ -238,11 +252,15 @@ def test_a_failure_is_recorded_with_its_reason_and_a_later_success_only_flags_it
     bill = factories.bill(dbsession, payer)
     payment = pay(dbsession, payer, [bill])
     apply_provider_payment(
-        dbsession, payment, report(payment, "failed", failure_reason="card_declined"), "test"
+        dbsession,
+        payment,
+        report(payment, "failed", failure_reason="card_declined"),
+        "test",
+        now(dbsession),
     )
     assert (payment.status, payment.failure_reason) == (state.FAILED, "card_declined")
     before = postings(dbsession)
-    apply_provider_payment(dbsession, payment, report(payment), "late success")
+    apply_provider_payment(dbsession, payment, report(payment), "late success", now(dbsession))
     assert payment.status == state.FAILED
     assert payment.needs_attention == "provider reports success on a failed payment"
     assert postings(dbsession) == before
@@ -252,8 +270,8 @@ def test_a_failure_is_recorded_with_its_reason_and_a_later_success_only_flags_it
 def test_a_success_reported_after_the_payment_expired_is_accepted(dbsession, payer):
     bill = factories.bill(dbsession, payer)
     payment = pay(dbsession, payer, [bill])
-    state.transition(payment, state.EXPIRED, "not paid in time")
-    apply_provider_payment(dbsession, payment, report(payment), "late success")
+    state.transition(payment, state.EXPIRED, "not paid in time", now(dbsession))
+    apply_provider_payment(dbsession, payment, report(payment), "late success", now(dbsession))
     assert payment.status == state.SUCCEEDED
     assert with_status(dbsession, [bill])[0].status == "paid"
 
@@ -261,9 +279,11 @@ def test_a_success_reported_after_the_payment_expired_is_accepted(dbsession, pay
 def test_a_second_payment_of_a_paid_bill_is_refunded_for_what_it_paid_too_much(dbsession, payer):
     bill = factories.bill(dbsession, payer, amount=30_00)
     late = pay(dbsession, payer, [bill])
-    state.transition(late, state.EXPIRED, "not paid in time")
+    state.transition(late, state.EXPIRED, "not paid in time", now(dbsession))
     settled(dbsession, payer, [bill], key="another-key-0001")
-    (refund,) = apply_provider_payment(dbsession, late, report(late), "late success")
+    (refund,) = apply_provider_payment(
+        dbsession, late, report(late), "late success", now(dbsession)
+    )
     assert late.status == state.SUCCEEDED
     assert late.needs_attention == f"overpayment: {bill.number}"
     assert (refund.amount, refund.status) == (eur(30_00), "requested")
@@ -274,9 +294,9 @@ def test_a_second_payment_of_a_paid_bill_is_refunded_for_what_it_paid_too_much(d
 
 def test_the_state_machine_refuses_a_change_it_does_not_allow(dbsession, payer):
     payment = pay(dbsession, payer, [factories.bill(dbsession, payer)])
-    state.transition(payment, state.FAILED, "declined")
+    state.transition(payment, state.FAILED, "declined", now(dbsession))
     with pytest.raises(state.IllegalTransition):
-        state.transition(payment, state.SUCCEEDED, "too late")
+        state.transition(payment, state.SUCCEEDED, "too late", now(dbsession))
     assert payment.status == state.FAILED
 
 
@@ -304,7 +324,7 @@ def test_a_confirmed_refund_makes_the_bill_owed_again_and_moves_the_payment_on(d
     one, two = factories.bill(dbsession, payer, amount=30_00), factories.bill(dbsession, payer)
     payment = settled(dbsession, payer, [one, two])
     first = request_refund(dbsession, payment, {one.id: eur(10_00)}, payment.refundable, "part")
-    post_refund(dbsession, first)
+    post_refund(dbsession, first, now(dbsession))
     assert first.status == "succeeded"
     assert payment.status == state.PARTLY_REFUNDED
     assert with_status(dbsession, [one])[0].status == "partly_paid"
@@ -317,7 +337,7 @@ def test_a_confirmed_refund_makes_the_bill_owed_again_and_moves_the_payment_on(d
         payment.refundable,
         "the rest",
     )
-    post_refund(dbsession, rest)
+    post_refund(dbsession, rest, now(dbsession))
     assert payment.status == state.REFUNDED
     assert ledger.account_balance(dbsession, "clearing:sandbox") == {"EUR": 0}
     assert [a.refunded_minor for a in payment.allocations] == [
@@ -329,9 +349,9 @@ def test_a_refund_is_posted_once_whoever_confirms_it(dbsession, payer):
     bill = factories.bill(dbsession, payer)
     payment = settled(dbsession, payer, [bill])
     refund = request_refund(dbsession, payment, {bill.id: eur(5_00)}, payment.refundable, "x")
-    post_refund(dbsession, refund)
+    post_refund(dbsession, refund, now(dbsession))
     before = postings(dbsession)
-    post_refund(dbsession, refund)
+    post_refund(dbsession, refund, now(dbsession))
     assert postings(dbsession) == before
     assert payment.allocations[0].refunded_minor == 5_00
 

@@ -1,5 +1,7 @@
 """The refund state machine: the table of allowed changes and the row each change leaves."""
 
+import datetime as dt
+
 import pytest
 
 from portal.billing import state
@@ -10,6 +12,9 @@ def a_refund() -> Refund:
     return Refund(public_id="f" * 32, status=state.REFUND_REQUESTED, transitions=[])
 
 
+NOW = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC)
+
+
 class Clerk:
     id = 7
 
@@ -17,7 +22,7 @@ class Clerk:
 @pytest.mark.parametrize("outcome", [state.REFUND_SUCCEEDED, state.REFUND_FAILED])
 def test_a_requested_refund_ends_once_recording_when_why_and_who(outcome):
     refund = a_refund()
-    state.transition_refund(refund, outcome, "the provider answered", Clerk())
+    state.transition_refund(refund, outcome, "the provider answered", NOW, Clerk())
     assert refund.status == outcome
     (row,) = refund.transitions
     assert (row.from_status, row.to_status, row.cause, row.actor_id) == (
@@ -26,16 +31,16 @@ def test_a_requested_refund_ends_once_recording_when_why_and_who(outcome):
         "the provider answered",
         Clerk.id,
     )
-    assert row.at.tzinfo is not None
+    assert row.at == NOW
     for again in (state.REFUND_SUCCEEDED, state.REFUND_FAILED, state.REFUND_REQUESTED):
         with pytest.raises(state.IllegalTransition, match=f"{outcome} -> {again}"):
-            state.transition_refund(refund, again, "twice")
+            state.transition_refund(refund, again, "twice", NOW)
     assert len(refund.transitions) == 1
 
 
 def test_a_change_by_the_provider_has_no_actor():
     refund = a_refund()
-    state.transition_refund(refund, state.REFUND_SUCCEEDED, "confirmed by the provider")
+    state.transition_refund(refund, state.REFUND_SUCCEEDED, "confirmed by the provider", NOW)
     assert refund.transitions[0].actor_id is None
 
 
