@@ -7,7 +7,7 @@ DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 xmlsec1 libxmlsec1-openssl f
 
 CATALOGS := $(wildcard portal/locale/*/LC_MESSAGES/portal.po)
 
-.PHONY: run setup test check-system venv venv-test assets translations migrate demo-data dev-keys lint clean
+.PHONY: run setup test check-system venv venv-test assets translations catalogue migrate demo-data dev-keys lint clean
 
 run: setup
 	$(VENV)/bin/honcho -f Procfile.dev start
@@ -66,6 +66,14 @@ portal/locale/%/LC_MESSAGES/portal.mo: portal/locale/%/LC_MESSAGES/portal.po | v
 	$(VENV)/bin/pybabel -q compile -i $< -o $@ -l $*
 
 translations: $(CATALOGS:.po=.mo)
+
+# Every _() in portal/ and templates/ (babel.cfg) into each catalogue; new messages come in
+# untranslated (shown in English) until a translator fills them in.
+catalogue: venv
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _ --no-wrap --sort-by-file --add-location=file \
+	  -o $(VENV)/portal.pot .
+	$(VENV)/bin/pybabel update -i $(VENV)/portal.pot -d portal/locale -D portal \
+	  --no-fuzzy-matching --no-wrap --ignore-pot-creation-date
 
 dev-keys: venv
 	$(PY) -m portal.scripts.dev_keys var

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pyramid.httpexceptions import HTTPBadRequest
-from pyramid.i18n import TranslationString
-
 from portal.i18n import _
+from portal.refusals import MALFORMED, Refusal
 from portal.requests import PortalRequest
 from portal.web import EARLIEST_DAY, LATEST_DAY, query_date
 
@@ -20,18 +18,15 @@ PARTS = ("day", "month", "year")
 #: the most characters each box takes
 WIDTHS = {"day": 2, "month": 2, "year": 4}
 
-NOT_A_DATE = _(
-    "Enter a real date: the day, the month and the year in four digits, for example 31 3 2026."
-)
-OUT_OF_RANGE = _("Enter a date between 1900 and 9998.")
 
-
-class DateRefused(ValueError):
-    """What was typed is not a date a person can mean; ``message`` says how to write one."""
-
-    def __init__(self, message: TranslationString):
-        super().__init__(message)
-        self.message = message
+def _not_a_date() -> Refusal:
+    return Refusal(
+        MALFORMED,
+        _(
+            "Enter a real date: the day, the month and the year in four digits, "
+            "for example 31 3 2026."
+        ),
+    )
 
 
 def typed_parts(values, name: str) -> dict[str, str] | None:
@@ -46,7 +41,8 @@ def typed_parts(values, name: str) -> dict[str, str] | None:
 
 
 def date_of(day: str, month: str, year: str) -> dt.date:
-    """The date the three boxes say, or :class:`DateRefused`."""
+    """The date the three boxes say; a :class:`Refusal` whose message says how to write one
+    if they say no date a person can mean."""
     typed = {"day": day, "month": month, "year": year}
     if (
         not all(
@@ -55,18 +51,18 @@ def date_of(day: str, month: str, year: str) -> dt.date:
         )
         or len(year) != 4
     ):
-        raise DateRefused(NOT_A_DATE)
+        raise _not_a_date()
     try:
         value = dt.date(int(year), int(month), int(day))
     except ValueError:
-        raise DateRefused(NOT_A_DATE) from None
+        raise _not_a_date() from None
     if not EARLIEST_DAY <= value <= LATEST_DAY:
-        raise DateRefused(OUT_OF_RANGE)
+        raise Refusal(MALFORMED, _("Enter a date between 1900 and 9998."))
     return value
 
 
 def iso_date(text: str) -> dt.date:
-    """A date kept as ``YYYY-MM-DD`` text (a form's stored answer), or :class:`DateRefused`."""
+    """A date kept as ``YYYY-MM-DD`` text (a form's stored answer), or a :class:`Refusal`."""
     year, _sep, rest = text.partition("-")
     month, _sep, day = rest.partition("-")
     return date_of(day, month, year)
@@ -93,7 +89,4 @@ def query_day(request: PortalRequest, name: str) -> dt.date | None:
         return query_date(request, name)
     if not any(parts.values()):
         return None
-    try:
-        return date_of(**parts)
-    except DateRefused as refused:
-        raise HTTPBadRequest(detail=request.localizer.translate(refused.message)) from None
+    return date_of(**parts)

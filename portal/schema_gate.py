@@ -14,10 +14,10 @@ import threading
 
 from alembic.runtime.migration import MigrationContext
 from pyramid.events import NewRequest
-from pyramid.httpexceptions import HTTPServiceUnavailable
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal.i18n import _
+from portal.refusals import UNAVAILABLE, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +79,11 @@ def refuse_until_migrated(event) -> None:
     any other (an HTML page, or problem details for JSON clients) and changes nothing."""
     request = event.request
     if request.environ.get(NOT_READY):
-        raise HTTPServiceUnavailable(
-            detail=request.localizer.translate(
-                _(
-                    "The portal is being prepared and cannot answer yet. Nothing was changed. "
-                    "Please try again in a few minutes."
-                )
+        raise Refusal(
+            UNAVAILABLE,
+            _(
+                "The portal is being prepared and cannot answer yet. Nothing was changed. "
+                "Please try again in a few minutes."
             ),
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )

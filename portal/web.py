@@ -18,14 +18,12 @@ from urllib.parse import urlsplit
 
 from pyramid.events import ApplicationCreated, BeforeTraversal, NewRequest
 from pyramid.httpexceptions import (
-    HTTPBadRequest,
     HTTPError,
     HTTPForbidden,
-    HTTPMethodNotAllowed,
     HTTPNotFound,
     HTTPSeeOther,
-    HTTPUnsupportedMediaType,
 )
+from pyramid.i18n import TranslationString
 from pyramid.tweens import INGRESS
 from pyramid.view import (
     exception_view_config,
@@ -38,6 +36,20 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.i18n import _
 from portal.logs import request_id_var
+from portal.refusals import (
+    CONFLICT,
+    FORBIDDEN,
+    GONE,
+    INVALID,
+    MALFORMED,
+    NOT_ALLOWED,
+    NOT_FOUND,
+    TOO_LARGE,
+    TOO_MANY,
+    UNAVAILABLE,
+    UNSUPPORTED,
+    Refusal,
+)
 from portal.requests import PortalRequest
 from portal.security import PUBLIC, Root
 from portal.settings import setting_bool
@@ -151,7 +163,8 @@ def forbidden(exc, request):
 
 @exception_view_config(HTTPError)
 def http_error(exc, request):
-    """Client errors raised by views and validators (400, 409, 422...) in the layout."""
+    """Client errors Pyramid itself raises (a bad CSRF token, a route factory's 404) in the
+    layout; the portal's own code refuses with :class:`Refusal`."""
     if isinstance(exc, HTTPNotFound | HTTPForbidden):
         return not_found(exc, request) if isinstance(exc, HTTPNotFound) else forbidden(exc, request)
     _ = request.localizer.translate
@@ -160,6 +173,88 @@ def http_error(exc, request):
     for name in ("Retry-After", "Allow", "WWW-Authenticate"):
         if name in exc.headers:
             response.headers[name] = exc.headers[name]
+    return response
+
+
+#: the HTTP status of each kind of refusal
+STATUS = {
+    MALFORMED: 400,
+    INVALID: 422,
+    NOT_FOUND: 404,
+    NOT_ALLOWED: 405,
+    CONFLICT: 409,
+    FORBIDDEN: 403,
+    GONE: 410,
+    TOO_LARGE: 413,
+    UNSUPPORTED: 415,
+    TOO_MANY: 429,
+    UNAVAILABLE: 503,
+}
+#: the heading of a refusal that names none: the status's reason phrase
+TITLES = {
+    MALFORMED: _("Bad Request"),
+    INVALID: _("Unprocessable Entity"),
+    NOT_FOUND: _("Not Found"),
+    NOT_ALLOWED: _("Method Not Allowed"),
+    CONFLICT: _("Conflict"),
+    FORBIDDEN: _("Forbidden"),
+    GONE: _("Gone"),
+    TOO_LARGE: _("Request Entity Too Large"),
+    UNSUPPORTED: _("Unsupported Media Type"),
+    TOO_MANY: _("Too Many Requests"),
+    UNAVAILABLE: _("Service Unavailable"),
+}
+
+
+def status_of(refusal: Refusal) -> int:
+    return STATUS[refusal.kind]
+
+
+def field_errors_json(request, errors) -> list[dict]:
+    """Per-field reasons as RFC 9457's extension example has them: a JSON pointer (or a form
+    field's name, or a file's line and column) and why."""
+    translate = request.localizer.translate
+    found = []
+    for error in errors:
+        item = {"pointer" if error.field.startswith("#") else "field": error.field}
+        if error.line is not None:
+            item["line"] = error.line
+        item["detail"] = translate(error.message)
+        found.append(item)
+    return found
+
+
+def form_refused(request, refusal: Refusal) -> dict[str, TranslationString]:
+    """For a view that shows its form again, the errors by their fields, rather than an
+    error page (better for the person): the refusal's status on the response and its log
+    line, as :func:`refused` gives them; the errors by field, or the message under ``""``
+    when it names no field. The status vetoes the commit, so nothing is kept either way."""
+    request.response.status_int = status_of(refusal)
+    log.warning(
+        "refused %d %s: %s", status_of(refusal), refusal.kind, refusal.message.interpolate()
+    )
+    if not refusal.errors:
+        return {"": refusal.message}
+    return {error.field: error.message for error in refusal.errors}
+
+
+@exception_view_config(Refusal)
+def refused(exc: Refusal, request):
+    """Every refusal, answered the same way: the status of its kind, a log line with the
+    message (whose parameters are never personal data), nothing of the request kept (its
+    4xx/5xx status vetoes the commit, see ``portal.db``), and an error page or, for a JSON
+    client, problem details."""
+    translate = request.localizer.translate
+    status = status_of(exc)
+    log.warning("refused %d %s: %s", status, exc.kind, exc.message.interpolate())
+    title = translate(exc.title if exc.title is not None else TITLES[exc.kind])
+    detail = translate(exc.message)
+    if wants_json(request):
+        extra = {"errors": field_errors_json(request, exc.errors)} if exc.errors else {}
+        response = problem_response(request, status, title, detail, **extra)
+    else:
+        response = error_page(request, status, title, detail, exc.way_on)
+    response.headers.update(exc.headers)
     return response
 
 
@@ -287,29 +382,32 @@ _CHARSET = re.compile(r";\s*charset=([^;]*)", re.IGNORECASE)
 #: a multipart boundary the form parser accepts: printable ASCII, at most 70 characters
 #: (RFC 2046), not ending in a space
 _BOUNDARY = re.compile(r"^[ -~]{0,69}[!-~]$")
-NOT_UTF8 = _("The request's character set is not UTF-8. Send text as UTF-8.")
+
+
+def _not_utf8() -> Refusal:
+    return Refusal(UNSUPPORTED, _("The request's character set is not UTF-8. Send text as UTF-8."))
 
 
 def _utf8(charset: str) -> bool:
     return not charset or charset.lower().replace("-", "") == "utf8"
 
 
-def body_refusal(request):
-    """Why the body cannot be read as its Content-Type declares it, as the HTTP error to
-    answer with, or ``None``. A charset other than UTF-8 is refused for any body (forms, JSON
+def body_refusal(request) -> Refusal | None:
+    """Why the body cannot be read as its Content-Type declares it, as the refusal to answer
+    with, or ``None``. A charset other than UTF-8 is refused for any body (forms, JSON
     and signed notifications are UTF-8; WebOb decodes no other), and a multipart form must
     name a boundary its parser accepts."""
     declared = request.environ.get("CONTENT_TYPE", "")
     charset = _CHARSET.search(declared)
     if charset and not _utf8(charset.group(1).strip().strip('"').strip()):
-        return HTTPUnsupportedMediaType(detail=NOT_UTF8)
+        return _not_utf8()
     if request.content_type == "multipart/form-data":
         message = Message()
         message["Content-Type"] = declared
         boundary = message.get_param("boundary")  # as sent: get_boundary() strips it
         if not isinstance(boundary, str) or not _BOUNDARY.match(boundary):
-            return HTTPBadRequest(
-                detail=_("The form is sent as multipart but names no valid boundary.")
+            return Refusal(
+                MALFORMED, _("The form is sent as multipart but names no valid boundary.")
             )
     return None
 
@@ -341,15 +439,15 @@ def refuse_unreadable_text(event) -> None:
         environ["PATH_INFO"] = path.encode("utf-8").decode("latin-1")
         environ["QUERY_STRING"] = ""
         request.body = b""
-        raise HTTPBadRequest(detail=_("The address or form is not valid UTF-8 text.")) from None
+        raise Refusal(MALFORMED, _("The address or form is not valid UTF-8 text.")) from None
     except LookupError:  # a part of a multipart form names a character set Python lacks
         _drop_body(request)
-        raise HTTPUnsupportedMediaType(detail=NOT_UTF8) from None
+        raise _not_utf8() from None
     except ValueError:  # a multipart form its parser cannot follow
         _drop_body(request)
-        raise HTTPBadRequest(detail=_("The form could not be read. Send it again.")) from None
+        raise Refusal(MALFORMED, _("The form could not be read. Send it again.")) from None
     if any(isinstance(value, str) and "\x00" in value for value in values):
-        raise HTTPBadRequest(detail=_("The address or form holds a character that is not allowed."))
+        raise Refusal(MALFORMED, _("The address or form holds a character that is not allowed."))
 
 
 def route_methods(introspector) -> dict[str, frozenset[str]]:
@@ -386,8 +484,9 @@ def refuse_unserved_method(event) -> None:
     if served is None or request.method in served:
         return
     allowed = ", ".join(sorted(served))
-    raise HTTPMethodNotAllowed(
-        detail=_(
+    raise Refusal(
+        NOT_ALLOWED,
+        _(
             "This address does not take this kind of request. It takes: ${allowed}.",
             mapping={"allowed": allowed},
         ),
@@ -411,11 +510,7 @@ def query_date(request: PortalRequest, name: str) -> dt.date | None:
     except ValueError:
         day = None
     if day is None or not EARLIEST_DAY <= day <= LATEST_DAY:
-        raise HTTPBadRequest(
-            detail=request.localizer.translate(
-                _("Dates are written as YYYY-MM-DD, between 1900 and 9998.")
-            )
-        )
+        raise Refusal(MALFORMED, _("Dates are written as YYYY-MM-DD, between 1900 and 9998."))
     return day
 
 
@@ -439,7 +534,7 @@ def text_fields_only(view, info):
             and request.content_type == "multipart/form-data"
             and any(not isinstance(value, str) for value in request.POST.values())
         ):
-            raise HTTPBadRequest(detail="This form takes no files. Send it again without one.")
+            raise Refusal(MALFORMED, _("This form takes no files. Send it again without one."))
         return view(context, request)
 
     return refuse_files

@@ -1,8 +1,8 @@
-"""Reading API requests: the JSON body, field checks, and the one way a request is refused.
+"""Reading API requests: the JSON body and field checks.
 
-Field checks collect every problem at once and answer 422 with an ``errors`` list of
-``{"pointer", "detail"}`` (RFC 9457's extension example). Messages never repeat the value
-sent: it may be a national identifier.
+Field checks collect every problem at once and refuse the request (422, see
+``portal.refusals``) with an ``errors`` list of ``{"pointer", "detail"}`` (RFC 9457's
+extension example). Messages never repeat the value sent: it may be a national identifier.
 """
 
 from __future__ import annotations
@@ -11,7 +11,11 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from pyramid.i18n import TranslationString
+
+from portal.i18n import _
 from portal.money import CURRENCY_CODES
+from portal.refusals import INVALID, MALFORMED, TOO_LARGE, UNSUPPORTED, FieldError, Refusal
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_LINES = 100
@@ -26,17 +30,6 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-class Problem(Exception):
-    """A refused API request, answered as RFC 9457 problem details."""
-
-    def __init__(self, status: int, title: str, detail: str = "", **extra):
-        super().__init__(title)
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.extra = extra
-
-
 def pointer(*parts) -> str:
     return "#" + "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
 
@@ -44,33 +37,35 @@ def pointer(*parts) -> str:
 class Fields:
     """Checks the members of one JSON object, noting every problem under its JSON pointer."""
 
-    def __init__(self, data, *path, errors: list[dict] | None = None):
+    def __init__(self, data, *path, errors: list[FieldError] | None = None):
         self.path = path
         self.errors = [] if errors is None else errors
         self.data = data if isinstance(data, dict) else {}
         if not isinstance(data, dict):
-            self.error("must be an object")
+            self.error(_("must be an object"))
 
-    def error(self, detail: str, *parts) -> None:
-        self.errors.append({"pointer": pointer(*self.path, *parts), "detail": detail})
+    def error(self, detail: TranslationString, *parts) -> None:
+        self.errors.append(FieldError(pointer(*self.path, *parts), detail))
 
     def only(self, *names: str) -> None:
         for name in self.data:
             if name not in names:
-                self.error("is not a known field", str(name)[:64])
+                self.error(_("is not a known field"), str(name)[:64])
 
     def text(self, name: str, max_length: int):
         value = self.data.get(name)
         if value is None:
-            self.error("is required", name)
+            self.error(_("is required"), name)
         elif not isinstance(value, str):
-            self.error("must be a string", name)
+            self.error(_("must be a string"), name)
         elif not value.strip():
-            self.error("must not be empty", name)
+            self.error(_("must not be empty"), name)
         elif len(value) > max_length:
-            self.error(f"must be at most {max_length} characters", name)
+            self.error(
+                _("must be at most ${length} characters", mapping={"length": max_length}), name
+            )
         elif _CONTROL.search(value):
-            self.error("must not contain control characters", name)
+            self.error(_("must not contain control characters"), name)
         else:
             return value.strip()
         return None
@@ -84,15 +79,21 @@ class Fields:
                 return dt.date.fromisoformat(value)
         except ValueError:
             pass
-        self.error("must be a date written YYYY-MM-DD", name)
+        self.error(_("must be a date written YYYY-MM-DD"), name)
         return None
 
     def currency(self, name: str):
         value = self.data.get(name)
         if value is None:
-            self.error("is required", name)
+            self.error(_("is required"), name)
         elif not isinstance(value, str) or value not in CURRENCY_CODES:
-            self.error(f"must be one of {', '.join(sorted(CURRENCY_CODES))}", name)
+            self.error(
+                _(
+                    "must be one of ${currencies}",
+                    mapping={"currencies": ", ".join(sorted(CURRENCY_CODES))},
+                ),
+                name,
+            )
         else:
             return value
         return None
@@ -101,13 +102,13 @@ class Fields:
         """A positive whole number of minor units: never a float, a string or a boolean."""
         value = self.data.get(name)
         if value is None:
-            self.error("is required", name)
+            self.error(_("is required"), name)
         elif isinstance(value, bool) or not isinstance(value, int):
-            self.error("must be an integer number of minor units (1250 for 12.50)", name)
+            self.error(_("must be an integer number of minor units (1250 for 12.50)"), name)
         elif value <= 0:
-            self.error("must be positive", name)
+            self.error(_("must be positive"), name)
         elif value > MAX_AMOUNT:
-            self.error(f"must be at most {MAX_AMOUNT}", name)
+            self.error(_("must be at most ${amount}", mapping={"amount": MAX_AMOUNT}), name)
         else:
             return value
         return None
@@ -115,23 +116,23 @@ class Fields:
     def array(self, name: str, max_items: int) -> list:
         value = self.data.get(name)
         if value is None:
-            self.error("is required", name)
+            self.error(_("is required"), name)
         elif not isinstance(value, list):
-            self.error("must be an array", name)
+            self.error(_("must be an array"), name)
         elif not value:
-            self.error("must have at least one item", name)
+            self.error(_("must have at least one item"), name)
         elif len(value) > max_items:
-            self.error(f"must have at most {max_items} items", name)
+            self.error(_("must have at most ${count} items", mapping={"count": max_items}), name)
         else:
             return value
         return []
 
     def check(self) -> None:
         if self.errors:
-            raise Problem(
-                422,
-                "Invalid request",
-                "Some fields are missing or wrong; see errors.",
+            raise Refusal(
+                INVALID,
+                _("Some fields are missing or wrong; see errors."),
+                title=_("Invalid request"),
                 errors=self.errors,
             )
 
@@ -139,19 +140,29 @@ class Fields:
 def json_object(request) -> dict:
     """The request's body as a JSON object, or the right 4xx."""
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise Problem(413, "Request too large", f"The body may be at most {MAX_BODY_BYTES} bytes.")
+        raise Refusal(
+            TOO_LARGE,
+            _("The body may be at most ${size} bytes.", mapping={"size": MAX_BODY_BYTES}),
+            title=_("Request too large"),
+        )
     if request.content_type != "application/json":
-        raise Problem(415, "Unsupported media type", "Send the body as application/json.")
+        raise Refusal(
+            UNSUPPORTED,
+            _("Send the body as application/json."),
+            title=_("Unsupported media type"),
+        )
     try:
         body = request.json_body
     except (ValueError, RecursionError):
-        raise Problem(400, "Malformed JSON", "The body is not valid JSON.") from None
+        raise Refusal(
+            MALFORMED, _("The body is not valid JSON."), title=_("Malformed JSON")
+        ) from None
     if not isinstance(body, dict):
-        raise Problem(
-            422,
-            "Invalid request",
-            "The body must be a JSON object.",
-            errors=[{"pointer": "#", "detail": "must be an object"}],
+        raise Refusal(
+            INVALID,
+            _("The body must be a JSON object."),
+            title=_("Invalid request"),
+            errors=[FieldError("#", _("must be an object"))],
         )
     return body
 
@@ -189,7 +200,7 @@ def _assessment(fields: Fields, body: dict) -> AssessmentRef | None:
     corrects = item.text("corrects", MAX_NUMBER) if "corrects" in item.data else ""
     year = item.data.get("year")
     if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= 2100:
-        item.error("must be a whole number from 2000 to 2100", "year")
+        item.error(_("must be a whole number from 2000 to 2100"), "year")
         return None
     if number is None or property_ref is None or corrects is None:
         return None
@@ -202,7 +213,7 @@ def bill_request(body: dict) -> NewBill:
     fields.only("payer", "number", "description", "due_date", "currency", "lines", "assessment")
     payer_kind = payer_value = None
     if body.get("payer") is None:
-        fields.error("is required", "payer")
+        fields.error(_("is required"), "payer")
     else:
         payer = Fields(body["payer"], "payer", errors=fields.errors)
         payer.only("national_id", "organisation_number")
@@ -211,7 +222,7 @@ def bill_request(body: dict) -> NewBill:
             payer_kind = kinds[0]
             payer_value = payer.text(payer_kind, MAX_IDENTIFIER)
         elif isinstance(body["payer"], dict):
-            payer.error("must name exactly one of national_id or organisation_number")
+            payer.error(_("must name exactly one of national_id or organisation_number"))
     number = fields.text("number", MAX_NUMBER)
     description = fields.text("description", MAX_TEXT)
     due_date = fields.date("due_date")
@@ -223,7 +234,7 @@ def bill_request(body: dict) -> NewBill:
             line.only("description", "amount")
             lines.append((line.text("description", MAX_TEXT), line.amount("amount")))
     if not fields.errors and sum(amount for _, amount in lines) > MAX_AMOUNT:
-        fields.error(f"must add up to at most {MAX_AMOUNT}", "lines")
+        fields.error(_("must add up to at most ${amount}", mapping={"amount": MAX_AMOUNT}), "lines")
     assessment = _assessment(fields, body)
     fields.check()
     return NewBill(

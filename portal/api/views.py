@@ -8,29 +8,21 @@ from __future__ import annotations
 
 import logging
 
-from pyramid.view import exception_view_config, forbidden_view_config, view_config
+from pyramid.view import forbidden_view_config, view_config
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.api import SERVICE_ROUTES
-from portal.api.validation import (
-    AssessmentRef,
-    Problem,
-    bill_request,
-    cancel_request,
-    json_object,
-)
-from portal.billing import BillError, BillLineInput, cancel_bill, issue_bill, with_status
+from portal.api.validation import AssessmentRef, bill_request, cancel_request, json_object
+from portal.billing import BillLineInput, cancel_bill, issue_bill, with_status
 from portal.billing.models import Bill, Payment, PaymentAllocation
 from portal.catalogue.interfaces import TAX, public_service
+from portal.i18n import _
 from portal.identity.models import Organisation, User
 from portal.money import Money
+from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
 from portal.security import PUBLIC
-from portal.services.assessments import (
-    AssessmentRefused,
-    add_instalment,
-    assessment_for_instalment,
-)
+from portal.services.assessments import add_instalment, assessment_for_instalment
 from portal.web import problem_response
 
 log = logging.getLogger(__name__)
@@ -81,12 +73,6 @@ def _one_bill_json(request, bill: Bill) -> dict:
     return bill_json(with_status(request.dbsession, [bill])[0])
 
 
-@exception_view_config(Problem)
-def problem(exc, request):
-    log.warning("API request refused: %s %s", exc.status, exc.title)
-    return problem_response(request, exc.status, exc.title, exc.detail, **exc.extra)
-
-
 @forbidden_view_config(path_info=r"^/api/")
 def api_forbidden(exc, request):
     """401 when the credential the route needs is missing or invalid, 403 when it is valid
@@ -133,16 +119,20 @@ def _payer(request, kind: str, value: str) -> dict:
         )
         if organisation is not None:
             return {"payer_organisation": organisation}
-    raise Problem(
-        422,
-        "Unknown payer",
-        "The portal knows no payer with this identifier.",
-        errors=[{"pointer": f"#/payer/{kind}", "detail": "is not a known payer"}],
+    raise Refusal(
+        INVALID,
+        _("The portal knows no payer with this identifier."),
+        title=_("Unknown payer"),
+        errors=[FieldError(f"#/payer/{kind}", _("is not a known payer"))],
     )
 
 
-def _duplicate(number: str) -> Problem:
-    return Problem(409, "Duplicate bill number", f"This service already has a bill {number}.")
+def _duplicate(number: str) -> Refusal:
+    return Refusal(
+        CONFLICT,
+        _("This service already has a bill ${number}.", mapping={"number": number}),
+        title=_("Duplicate bill number"),
+    )
 
 
 def _assessment(request, service, ref: AssessmentRef | None):
@@ -153,11 +143,11 @@ def _assessment(request, service, ref: AssessmentRef | None):
         return None
     plugin = public_service(request.registry, service.code)
     if plugin is None or plugin.info.kind != TAX:
-        raise Problem(
-            422,
-            "Invalid request",
-            "Only a tax service's bills are instalments of an assessment.",
-            errors=[{"pointer": "#/assessment", "detail": "is not taken by this service"}],
+        raise Refusal(
+            INVALID,
+            _("Only a tax service's bills are instalments of an assessment."),
+            title=_("Invalid request"),
+            errors=[FieldError("#/assessment", _("is not taken by this service"))],
         )
     try:
         return assessment_for_instalment(
@@ -169,8 +159,8 @@ def _assessment(request, service, ref: AssessmentRef | None):
             ref.corrects,
             now=request.clock.now(),
         )
-    except AssessmentRefused as refused:
-        raise Problem(409, "Assessment refused", refused.message.interpolate()) from None
+    except Refusal as refused:
+        raise Refusal(refused.kind, refused.message, title=_("Assessment refused")) from None
 
 
 @view_config(
@@ -205,8 +195,6 @@ def create_bill(context, request):
             )
     except IntegrityError:  # the same number issued meanwhile by a concurrent request
         raise _duplicate(new.number) from None
-    except BillError as error:
-        raise Problem(422, "Invalid bill", str(error)) from None
     if assessment is not None:
         add_instalment(dbsession, assessment, bill)
     log.info(
@@ -234,10 +222,7 @@ def read_bill(context, request):
 )
 def cancel(context, request):
     reason = cancel_request(json_object(request))
-    try:
-        cancel_bill(request.dbsession, context.bill, reason, request.clock.now())
-    except BillError as error:
-        raise Problem(409, "Bill cannot be cancelled", str(error).capitalize() + ".") from None
+    cancel_bill(request.dbsession, context.bill, reason, request.clock.now())
     log.info("bill %s cancelled by key %s", context.bill.public_id, request.api_key.prefix)
     return _one_bill_json(request, context.bill)
 

@@ -17,18 +17,20 @@ from sqlalchemy import select
 from portal.applications import state
 from portal.applications.certificates import issue_certificate
 from portal.applications.models import Application
-from portal.applications.views import application_values, refused
+from portal.applications.views import application_values
 from portal.applications.workflow import (
-    ApplicationRefused,
+    CANNOT,
     decide_approve,
     decide_reject,
 )
-from portal.billing import PaymentRefused, send_refund_after_commit
+from portal.billing import send_refund_after_commit
 from portal.catalogue.models import Service
 from portal.documents.kinds import document_issuer
 from portal.i18n import _
 from portal.identity.assurance import CLERK
 from portal.identity.pii import masked, national_id_of
+from portal.refusals import CONFLICT, INVALID, Refusal
+from portal.web import form_refused
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,7 @@ def queue(context, request):
     }
 
 
-def _page(request, context, status=200, error="", reason="", reveal=False):
+def _page(request, context, error="", reason="", reveal=False):
     """The clerk's page of an application. The applicant's national identifier is masked
     unless the clerk asked to see it (:func:`reveal_national_id`)."""
     values = application_values(request, context.application)
@@ -81,10 +83,16 @@ def _page(request, context, status=200, error="", reason="", reveal=False):
         error=error,
         reason=reason,
     )
-    request.response.status_int = status
     return render_to_response(
         "applications/review.jinja2", values, request=request, response=request.response
     )
+
+
+def _refused(request, context, refused: Refusal, reason: str = ""):
+    """The page again with why the decision was refused and the reason as typed: better than
+    an error page, which would lose it."""
+    form_refused(request, refused)
+    return _page(request, context, request.localizer.translate(refused.message), reason)
 
 
 @view_config(
@@ -126,19 +134,17 @@ def _back(request, application: Application):
 def approve(context, request):
     application = context.application
     if application.status != state.IN_QUEUE:
-        return refused(request, 409, "Only a paid application waiting in the queue can be decided.")
+        raise Refusal(
+            CONFLICT,
+            _("Only a paid application waiting in the queue can be decided."),
+            title=CANNOT,
+        )
     note = request.POST.get("note", "").strip()
     if len(note) > MAX_REASON:
-        return _page(
-            request,
-            context,
-            422,
-            request.localizer.translate(_("Keep the note under 2000 characters.")),
+        return _refused(
+            request, context, Refusal(INVALID, _("Keep the note under 2000 characters."))
         )
-    try:
-        decide_approve(request.dbsession, application, request.user, note, request.clock.now())
-    except ApplicationRefused as error:
-        return refused(request, error.status, error.message)
+    decide_approve(request.dbsession, application, request.user, note, request.clock.now())
     certificate = issue_certificate(
         document_issuer(request.registry), request.dbsession, application, request.clock.now()
     )
@@ -160,24 +166,30 @@ def approve(context, request):
 def reject(context, request):
     application = context.application
     if application.status != state.IN_QUEUE:
-        return refused(request, 409, "Only a paid application waiting in the queue can be decided.")
+        raise Refusal(
+            CONFLICT,
+            _("Only a paid application waiting in the queue can be decided."),
+            title=CANNOT,
+        )
     reason = request.POST.get("reason", "").strip()
     translate = request.localizer.translate
     if not reason:
-        return _page(request, context, 422, translate(_("Give the reason for the rejection.")))
+        return _refused(request, context, Refusal(INVALID, _("Give the reason for the rejection.")))
     if len(reason) > MAX_REASON:
-        return _page(
-            request, context, 422, translate(_("Keep the reason under 2000 characters.")), reason
+        return _refused(
+            request, context, Refusal(INVALID, _("Keep the reason under 2000 characters.")), reason
         )
     try:
         refund = decide_reject(
             request.dbsession, application, request.user, reason, request.clock.now()
         )
-    except ApplicationRefused as error:
-        return refused(request, error.status, error.message)
-    except PaymentRefused as error:
-        log.warning("refund for application %s refused: %s", application.public_id, error)
-        return refused(request, error.status, error.message)
+    except Refusal as refused:
+        log.warning(
+            "refund for application %s refused: %s",
+            application.public_id,
+            refused.message.interpolate(),
+        )
+        raise Refusal(refused.kind, refused.message, title=CANNOT) from None
     if refund is not None:
         send_refund_after_commit(request, refund)
     log.info("application %s rejected", application.public_id)

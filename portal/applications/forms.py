@@ -7,8 +7,9 @@ one message per field, which the form shows beside that field.
 from __future__ import annotations
 
 from portal.catalogue.interfaces import FormField
-from portal.dates import DateRefused, as_text, iso_date, typed_parts
+from portal.dates import as_text, iso_date, typed_parts
 from portal.i18n import _
+from portal.refusals import Refusal
 
 #: a number field accepts whole numbers in this range unless a service says otherwise
 NUMBER_RANGE = (1, 999)
@@ -60,7 +61,7 @@ def check_fields(
         elif field.kind == "date":
             try:
                 value = iso_date(value).isoformat()
-            except DateRefused as refused:
+            except Refusal as refused:
                 errors[field.name] = refused.message
                 continue
         elif field.kind == "number":

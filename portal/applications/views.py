@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther, HTTPServiceUnavailable
+from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.renderers import render_to_response
 from pyramid.response import Response
 from pyramid.view import view_config
@@ -17,18 +17,20 @@ from portal.applications.catalogue import display_values
 from portal.applications.forms import length_errors, raw_values
 from portal.applications.models import Application
 from portal.applications.workflow import (
-    ApplicationRefused,
+    CANNOT,
     application_services,
     save_draft,
     service_record,
     start_draft,
     submit,
 )
-from portal.billing import PAYMENT_IN_PROGRESS, PaymentRefused, create_payment, payment_timeout
+from portal.billing import PAYMENT_IN_PROGRESS, create_payment, payment_timeout
+from portal.billing.models import Payment
 from portal.i18n import _
 from portal.identity.assurance import PAY
 from portal.money import Money
-from portal.web import error_page
+from portal.refusals import CONFLICT, INVALID, UNAVAILABLE, FieldError, Refusal
+from portal.web import form_refused
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +38,6 @@ SAVE = "save"
 SUBMIT = "submit"
 #: how many of a citizen's most recent applications the list shows
 APPLICATIONS_SHOWN = 200
-
-
-def refused(request, status: int, message: str):
-    """The one way an application request is refused: a clear page, nothing changed."""
-    translate = request.localizer.translate
-    return error_page(request, status, translate(_("This cannot be done")), translate(_(message)))
 
 
 def plugin_of(request, code: str):
@@ -77,9 +73,8 @@ def form_fields(request, plugin) -> list[dict]:
     ]
 
 
-def render_form(request, plugin, values, errors=None, application=None, status=200):
+def render_form(request, plugin, values, errors=None, application=None):
     translate = request.localizer.translate
-    request.response.status_int = status
     return render_to_response(
         "applications/form.jinja2",
         {
@@ -99,6 +94,20 @@ def render_form(request, plugin, values, errors=None, application=None, status=2
     )
 
 
+def _form_refused(request, plugin, values, errors, application: Application | None):
+    """The form again with each error by its field and what was typed, rather than an error
+    page that would lose it."""
+    form_refused(
+        request,
+        Refusal(
+            INVALID,
+            _("The application was not saved. Correct what is marked."),
+            errors=[FieldError(name, message) for name, message in errors.items()],
+        ),
+    )
+    return render_form(request, plugin, values, errors, application)
+
+
 def handle_form(request, plugin, application: Application | None):
     """Save a draft (only lengths checked) or submit (every check, then the bill is issued)."""
     values = raw_values(plugin.info.form, request.POST)
@@ -106,33 +115,27 @@ def handle_form(request, plugin, application: Application | None):
     if action == SAVE:
         errors = length_errors(plugin.info.form, values)
         if errors:
-            return render_form(request, plugin, values, errors, application, status=422)
-        try:
-            if application is None:
-                record = service_record(request.dbsession, plugin.info)
-                application = start_draft(
-                    request.dbsession, record, request.user, values, request.clock.now()
-                )
-            else:
-                save_draft(application, values, request.clock.now())
-        except ApplicationRefused as error:
-            return refused(request, error.status, error.message)
+            return _form_refused(request, plugin, values, errors, application)
+        if application is None:
+            record = service_record(request.dbsession, plugin.info)
+            application = start_draft(
+                request.dbsession, record, request.user, values, request.clock.now()
+            )
+        else:
+            save_draft(application, values, request.clock.now())
         request.session.flash(
             request.localizer.translate(_("Draft saved. You can continue it later from here."))
         )
         return HTTPSeeOther(request.route_url("applications"))
     cleaned, errors = plugin.validate(values, request.clock.today())
     if errors:
-        return render_form(request, plugin, values, errors, application, status=422)
-    try:
-        if application is None:
-            record = service_record(request.dbsession, plugin.info)
-            application = start_draft(
-                request.dbsession, record, request.user, values, request.clock.now()
-            )
-        submit(request.dbsession, plugin, application, cleaned, request.clock)
-    except ApplicationRefused as error:
-        return refused(request, error.status, error.message)
+        return _form_refused(request, plugin, values, errors, application)
+    if application is None:
+        record = service_record(request.dbsession, plugin.info)
+        application = start_draft(
+            request.dbsession, record, request.user, values, request.clock.now()
+        )
+    submit(request.dbsession, plugin, application, cleaned, request.clock)
     log.info("application %s submitted", application.public_id)
     return HTTPSeeOther(request.route_url("application", application=application.public_id))
 
@@ -230,7 +233,7 @@ def pay(context, request):
     """Create the payment of the application's bill alone, then go to the provider."""
     application = context.application
     if application.status != state.AWAITING_PAYMENT:
-        return refused(request, 409, "This application has nothing to pay.")
+        raise Refusal(CONFLICT, _("This application has nothing to pay."), title=CANNOT)
     try:
         payment = create_payment(
             request.dbsession,
@@ -241,16 +244,16 @@ def pay(context, request):
             timeout=payment_timeout(request.registry.settings),
             now=request.clock.now(),
         )
-    except PaymentRefused as error:
-        busy = error.payment
+    except Refusal as refused:
+        busy = refused.about
         if (
-            busy is not None
+            isinstance(busy, Payment)
             and busy.payer_user_id == request.user.id
             and busy.status in PAYMENT_IN_PROGRESS
         ):
             return HTTPSeeOther(request.route_url("payment_checkout", public_id=busy.public_id))
-        log.warning("application payment refused: %s", error.message)
-        return refused(request, error.status, error.message)
+        log.warning("application payment refused: %s", refused.message.interpolate())
+        raise Refusal(refused.kind, refused.message, title=CANNOT) from None
     return HTTPSeeOther(request.route_url("payment_checkout", public_id=payment.public_id))
 
 
@@ -262,10 +265,9 @@ def certificate(context, request):
     if found is None:
         raise HTTPNotFound()
     if found.pdf is None:
-        raise HTTPServiceUnavailable(
-            detail=request.localizer.translate(
-                _("The certificate is being prepared. Try again in a minute.")
-            ),
+        raise Refusal(
+            UNAVAILABLE,
+            _("The certificate is being prepared. Try again in a minute."),
             headers={"Retry-After": "30"},
         )
     response = Response(

@@ -24,8 +24,10 @@ from portal.catalogue.interfaces import APPLICATION, public_services
 from portal.catalogue.models import Service
 from portal.clock import Clock
 from portal.db import registry_of
+from portal.i18n import _
 from portal.identity.models import Department
 from portal.money import Money
+from portal.refusals import CONFLICT, UNAVAILABLE, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +35,8 @@ log = logging.getLogger(__name__)
 PAYMENT_DAYS = 30
 
 
-class ApplicationRefused(Exception):
-    """A request about an application that cannot go ahead; ``status`` is the HTTP status."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
+#: the heading of every refused request about an application
+CANNOT = _("This cannot be done")
 
 
 def application_services(registry) -> dict:
@@ -58,7 +55,11 @@ def service_record(dbsession, info) -> Service:
         return record
     department = dbsession.scalar(select(Department).where(Department.code == info.department_code))
     if department is None:
-        raise ApplicationRefused(503, "This service is not open yet: its office is not set up.")
+        raise Refusal(
+            UNAVAILABLE,
+            _("This service is not open yet: its office is not set up."),
+            title=CANNOT,
+        )
     record = Service(code=info.code, name=info.name.interpolate(), department=department)
     dbsession.add(record)
     dbsession.flush()
@@ -82,7 +83,11 @@ def start_draft(
 
 def save_draft(application: Application, values: dict[str, str], now: dt.datetime) -> None:
     if application.status not in state.EDITABLE:
-        raise ApplicationRefused(409, "This application was submitted and can no longer change.")
+        raise Refusal(
+            CONFLICT,
+            _("This application was submitted and can no longer change."),
+            title=CANNOT,
+        )
     application.form = values
     application.updated_at = now
 
@@ -92,13 +97,15 @@ def submit(dbsession, plugin, application: Application, cleaned: dict[str, str],
     payment."""
     today = clock.today()
     if application.status not in state.EDITABLE:
-        raise ApplicationRefused(409, "This application was already submitted.")
+        raise Refusal(CONFLICT, _("This application was already submitted."), title=CANNOT)
     try:
         lines = plugin.fee(dbsession, cleaned, today)
     except LookupError:
         log.error("no fee in force for %s on %s", plugin.info.code, today)
-        raise ApplicationRefused(
-            503, "The fee for this service is not set yet. Your draft is kept; try again later."
+        raise Refusal(
+            UNAVAILABLE,
+            _("The fee for this service is not set yet. Your draft is kept; try again later."),
+            title=CANNOT,
         ) from None
     application.form = cleaned
     application.submitted_at = clock.now()
@@ -120,7 +127,7 @@ def submit(dbsession, plugin, application: Application, cleaned: dict[str, str],
         actor=application.applicant,
         now=application.submitted_at,
     ):
-        raise ApplicationRefused(409, "This application was already submitted.")
+        raise Refusal(CONFLICT, _("This application was already submitted."), title=CANNOT)
     return bill
 
 
@@ -172,7 +179,9 @@ def close_rejected_bill(event: RefundSucceeded) -> None:
 
 def decide_approve(dbsession, application: Application, clerk, note: str, now: dt.datetime) -> None:
     if not state.transition(dbsession, application, state.APPROVED, note, clerk, now=now):
-        raise ApplicationRefused(409, "Another clerk decided this application meanwhile.")
+        raise Refusal(
+            CONFLICT, _("Another clerk decided this application meanwhile."), title=CANNOT
+        )
     application.decided_by = clerk
     application.decision_reason = note or None
 
@@ -181,7 +190,9 @@ def decide_reject(dbsession, application: Application, clerk, reason: str, now: 
     """Reject with ``reason`` and refund the fee; returns the refund to send after commit."""
     paid = settling_payment(dbsession, application.bill_id) if application.bill_id else None
     if not state.transition(dbsession, application, state.REJECTED, reason, clerk, now=now):
-        raise ApplicationRefused(409, "Another clerk decided this application meanwhile.")
+        raise Refusal(
+            CONFLICT, _("Another clerk decided this application meanwhile."), title=CANNOT
+        )
     application.decided_by = clerk
     application.decision_reason = reason
     if paid is None:

@@ -15,6 +15,7 @@ from portal.billing.reference import creditor_reference
 from portal.catalogue.interfaces import BillLineInput
 from portal.i18n import _
 from portal.money import Money
+from portal.refusals import CONFLICT, INVALID, Refusal
 
 OPEN = "open"
 PARTLY_PAID = "partly_paid"
@@ -29,10 +30,6 @@ LABELS = {
     OVERPAID: _("Overpaid"),
     CANCELLED: _("Cancelled"),
 }
-
-
-class BillError(ValueError):
-    """A bill that cannot be issued or changed as asked; the message says why."""
 
 
 def issue_bill(
@@ -50,15 +47,21 @@ def issue_bill(
     """Create a bill and post what the payer now owes to the service (to ``credit``, the
     account and kind it is owed to, if not the service's revenue: a deposit's)."""
     if (payer_user is None) == (payer_organisation is None):
-        raise BillError("a bill has exactly one payer: a person or an organisation")
+        raise Refusal(
+            INVALID,
+            _("A bill has exactly one payer: a person or an organisation."),
+            title=_("Invalid bill"),
+        )
     if not lines:
-        raise BillError("a bill needs at least one line")
+        raise Refusal(INVALID, _("A bill needs at least one line."), title=_("Invalid bill"))
     currencies = {line.amount.currency for line in lines}
     if len(currencies) != 1:
-        raise BillError("all lines of a bill are in one currency")
+        raise Refusal(
+            INVALID, _("All lines of a bill are in one currency."), title=_("Invalid bill")
+        )
     total = sum((line.amount for line in lines[1:]), lines[0].amount)
     if total.minor <= 0 or any(line.amount.minor <= 0 for line in lines):
-        raise BillError("bill lines must be positive amounts")
+        raise Refusal(INVALID, _("Bill lines must be positive amounts."), title=_("Invalid bill"))
     bill = Bill(
         service=service,
         number=number,
@@ -93,7 +96,9 @@ def cancel_bill(dbsession: Session, bill: Bill, reason: str, now: dt.datetime) -
     # Locked and read again: a concurrent cancel (or payment) that committed meanwhile is seen.
     dbsession.refresh(bill, with_for_update=True)
     if bill.cancelled_at is not None:
-        raise BillError("this bill is already cancelled")
+        raise Refusal(
+            CONFLICT, _("This bill is already cancelled."), title=_("Bill cannot be cancelled")
+        )
     outstanding = ledger.bill_balances(dbsession, [bill.id])[bill.id]
     bill.cancelled_at = now
     bill.cancel_reason = reason[:300]

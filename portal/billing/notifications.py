@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from pyramid.httpexceptions import HTTPBadRequest, HTTPNotFound, HTTPRequestEntityTooLarge
+from pyramid.httpexceptions import HTTPNotFound
 from pyramid.view import view_config
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from portal.billing.models import Payment, ProviderEventRecord
 from portal.billing.providers import InvalidNotification
 from portal.billing.tasks import apply_report
+from portal.i18n import _
+from portal.refusals import MALFORMED, TOO_LARGE, Refusal
 from portal.security import PUBLIC
 
 log = logging.getLogger(__name__)
@@ -36,12 +38,12 @@ def provider_notification(request):
     if request.matchdict["provider"] != provider.name:
         raise HTTPNotFound()
     if (request.content_length or 0) > MAX_NOTIFICATION_BYTES:
-        raise HTTPRequestEntityTooLarge()
+        raise Refusal(TOO_LARGE, _("The notification is larger than the portal takes."))
     try:
         event = provider.parse_notification(request.headers, request.body, request.clock.now())
     except InvalidNotification as error:
         log.warning("notification refused: %s", error)
-        raise HTTPBadRequest(detail="The notification could not be verified.") from None
+        raise Refusal(MALFORMED, _("The notification could not be verified.")) from None
     dbsession = request.dbsession
     payment = dbsession.scalar(
         select(Payment).where(

@@ -33,21 +33,12 @@ from portal.billing.models import (
 from portal.billing.providers import ProviderRefused
 from portal.i18n import _
 from portal.money import Money
+from portal.refusals import CONFLICT, INVALID, NOT_FOUND, Refusal
 
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 MAX_BILLS_PER_PAYMENT = 50
-
-
-class PaymentRefused(Exception):
-    """A payment request that cannot go ahead; ``status`` is the HTTP status to answer."""
-
-    def __init__(self, status: int, message: str, payment: Payment | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.payment = payment
 
 
 def fingerprint(payer_key: str, bill_ids: list[int]) -> str:
@@ -83,12 +74,18 @@ def create_payment(
     time cannot both get a payment in progress.
     """
     if not isinstance(idempotency_key, str) or not IDEMPOTENCY_KEY.match(idempotency_key):
-        raise PaymentRefused(422, "The Idempotency-Key must be 16 to 128 letters, digits, - or _.")
+        raise Refusal(INVALID, _("The Idempotency-Key must be 16 to 128 letters, digits, - or _."))
     bill_ids = sorted({int(bill_id) for bill_id in bill_ids})
     if not bill_ids:
-        raise PaymentRefused(422, "Choose at least one bill to pay.")
+        raise Refusal(INVALID, _("Choose at least one bill to pay."))
     if len(bill_ids) > MAX_BILLS_PER_PAYMENT:
-        raise PaymentRefused(422, f"At most {MAX_BILLS_PER_PAYMENT} bills can be paid at once.")
+        raise Refusal(
+            INVALID,
+            _(
+                "At most ${count} bills can be paid at once.",
+                mapping={"count": MAX_BILLS_PER_PAYMENT},
+            ),
+        )
     payer_key = f"organisation:{organisation.id}" if organisation else f"user:{user.id}"
     print_ = fingerprint(payer_key, bill_ids)
     known = _known_key(dbsession, user.id, idempotency_key, print_)
@@ -99,23 +96,29 @@ def create_payment(
         dbsession.scalars(_lock(select(Bill).where(Bill.id.in_(bill_ids)).order_by(Bill.id)))
     )
     if len(bills) != len(bill_ids):
-        raise PaymentRefused(404, "One of these bills does not exist.")
+        raise Refusal(NOT_FOUND, _("One of these bills does not exist."))
     known = _known_key(dbsession, user.id, idempotency_key, print_)
     if known is not None:  # the same key, committed while this request waited for the locks
         return known
     for bill in bills:
         owner = bill.payer_organisation_id if organisation else bill.payer_user_id
         if owner != (organisation.id if organisation else user.id):
-            raise PaymentRefused(404, "One of these bills does not exist.")
+            raise Refusal(NOT_FOUND, _("One of these bills does not exist."))
     views = with_status(dbsession, bills)
     unpayable = [view for view in views if not view.payable]
     if unpayable:
-        raise PaymentRefused(409, f"Bill {unpayable[0].bill.number} has nothing left to pay.")
+        raise Refusal(
+            CONFLICT,
+            _(
+                "Bill ${number} has nothing left to pay.",
+                mapping={"number": unpayable[0].bill.number},
+            ),
+        )
     if len({bill.currency for bill in bills}) != 1:
-        raise PaymentRefused(422, "Bills in different currencies must be paid separately.")
+        raise Refusal(INVALID, _("Bills in different currencies must be paid separately."))
     busy = in_progress_payment(dbsession, bill_ids)
     if busy is not None:
-        raise PaymentRefused(409, "A payment of this bill is already in progress.", busy)
+        raise Refusal(CONFLICT, _("A payment of this bill is already in progress."), about=busy)
 
     total = sum((view.outstanding for view in views[1:]), views[0].outstanding)
     payment = Payment(
@@ -162,7 +165,7 @@ def _known_key(dbsession: Session, user_id: int, key: str, print_: str) -> Payme
     if record is None:
         return None
     if record.fingerprint != print_:
-        raise PaymentRefused(409, "This Idempotency-Key was used for a different payment.")
+        raise Refusal(CONFLICT, _("This Idempotency-Key was used for a different payment."))
     return dbsession.get(Payment, record.payment_id)
 
 
@@ -207,12 +210,12 @@ def start_payment(
     if payment.status == state.STARTED and payment.hosted_url:
         return payment.hosted_url
     if payment.status != state.CREATED:
-        raise PaymentRefused(409, "This payment is no longer waiting to be paid.", payment)
+        raise Refusal(CONFLICT, _("This payment is no longer waiting to be paid."), about=payment)
     if payment.expires_at <= now:
         # A review page left open too long: expired now rather than by the next sweep, so the
         # payer is shown the outcome and offered a new payment.
         state.transition(payment, state.EXPIRED, "not started in time", now)
-        raise PaymentRefused(409, "This payment was not started in time.", payment)
+        raise Refusal(CONFLICT, _("This payment was not started in time."), about=payment)
     started = provider.start_payment(
         payment.public_id, payment.amount, description, return_url, notify_url
     )
@@ -438,54 +441,56 @@ def check_refund(
     reason: str,
 ) -> list[RefundShare]:
     """The bills of ``payment`` as refunding ``amounts`` on the bills chosen would leave them;
-    :class:`PaymentRefused` if that refund may not be made.
+    a :class:`Refusal` if that refund may not be made.
 
     ``seen_refundable`` is what the clerk saw as still refundable: if another refund changed
     it meanwhile, this one is refused, so no refund is made on figures the clerk did not see.
     """
     if payment.status not in REFUNDABLE:
-        raise PaymentRefused(409, _("Only a settled payment can be refunded."), payment)
+        raise Refusal(CONFLICT, _("Only a settled payment can be refunded."), about=payment)
     if seen_refundable != payment.refundable:
-        raise PaymentRefused(
-            409,
+        raise Refusal(
+            CONFLICT,
             _(
                 "The refundable amount changed meanwhile (another refund?). "
                 "Look at the payment again."
             ),
-            payment,
+            about=payment,
         )
     if not amounts:
-        raise PaymentRefused(
-            422, _("Choose the bill or bills to refund, with the amount for each."), payment
+        raise Refusal(
+            INVALID,
+            _("Choose the bill or bills to refund, with the amount for each."),
+            about=payment,
         )
     shares = refund_shares(dbsession, payment, amounts)
     if set(amounts) - {share.bill.id for share in shares}:
-        raise PaymentRefused(422, _("One of these bills was not paid by this payment."), payment)
+        raise Refusal(INVALID, _("One of these bills was not paid by this payment."), about=payment)
     for share in shares:
         if share.bill.id not in amounts:
             continue
         amount = amounts[share.bill.id]
         if amount.currency != payment.currency or amount.minor <= 0:
-            raise PaymentRefused(
-                422,
+            raise Refusal(
+                INVALID,
                 _(
                     "The amount for bill ${bill} must be more than zero.",
                     mapping={"bill": share.bill.number},
                 ),
-                payment,
+                about=payment,
             )
         if amount.minor > share.refundable.minor:
-            raise PaymentRefused(
-                422,
+            raise Refusal(
+                INVALID,
                 _(
                     "The amount for bill ${bill} is more than this payment can still give "
                     "back on it.",
                     mapping={"bill": share.bill.number},
                 ),
-                payment,
+                about=payment,
             )
     if not reason.strip():
-        raise PaymentRefused(422, _("Give a reason for the refund."), payment)
+        raise Refusal(INVALID, _("Give a reason for the refund."), about=payment)
     return shares
 
 

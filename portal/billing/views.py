@@ -8,7 +8,7 @@ import io
 import logging
 import uuid
 
-from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther, HTTPServiceUnavailable
+from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import or_, select
@@ -18,7 +18,6 @@ from portal.billing.bills import STATUSES, BillView, status_condition, with_stat
 from portal.billing.models import Bill, Payment, PaymentAllocation, Refund
 from portal.billing.payment_documents import documents_of
 from portal.billing.payments import (
-    PaymentRefused,
     cancel_unstarted,
     create_payment,
     start_payment,
@@ -31,7 +30,8 @@ from portal.dates import query_day
 from portal.i18n import _
 from portal.identity.assurance import PAY
 from portal.money import Money
-from portal.web import error_page, query_page
+from portal.refusals import CONFLICT, MALFORMED, NOT_FOUND, UNAVAILABLE, Refusal
+from portal.web import query_page
 
 log = logging.getLogger(__name__)
 
@@ -105,13 +105,15 @@ def pay(request):
         public_ids = [request.POST["only"]]
     public_ids = [value for value in public_ids if isinstance(value, str) and len(value) == 32][:60]
     if not public_ids:
-        raise HTTPBadRequest(
-            detail=request.localizer.translate(_("Choose at least one bill to pay."))
-        )
+        raise Refusal(MALFORMED, _("Choose at least one bill to pay."))
     key = request.headers.get("Idempotency-Key") or request.POST.get("idempotency_key", "")
     bills = list(request.dbsession.scalars(select(Bill).where(Bill.public_id.in_(public_ids))))
     if len(bills) != len(set(public_ids)):
-        return _refused_page(request, PaymentRefused(404, "One of these bills does not exist."))
+        raise Refusal(
+            NOT_FOUND,
+            _("One of these bills does not exist."),
+            title=_("The payment cannot go ahead"),
+        )
     return _pay_bills(request, bills, key)
 
 
@@ -130,9 +132,9 @@ def _pay_bills(request, bills: list[Bill], key: str):
             timeout=payment_timeout(request.registry.settings),
             now=request.clock.now(),
         )
-    except PaymentRefused as refused:
-        log.warning("payment refused: %s", refused.message)
-        return _refused_page(request, refused)
+    except Refusal as refused:
+        log.warning("payment refused: %s", refused.message.interpolate())
+        raise _payment_refusal(request, refused) from None
     return HTTPSeeOther(request.route_url("payment_checkout", public_id=payment.public_id))
 
 
@@ -144,27 +146,24 @@ def _paying_organisation(request, bills):
     mine = {organisation.id: organisation for organisation in request.user.organisations}
     if len(organisations) == 1 and next(iter(organisations)) in mine:
         return mine[next(iter(organisations))]
-    raise HTTPBadRequest(
-        detail=request.localizer.translate(
-            _("Pay your own bills and each organisation's bills separately.")
-        )
-    )
+    raise Refusal(MALFORMED, _("Pay your own bills and each organisation's bills separately."))
 
 
-def _refused_page(request, refused: PaymentRefused):
-    translate = request.localizer.translate
-    mine = refused.payment is not None and refused.payment.payer_user_id == request.user.id
-    url = request.route_path("payment", public_id=refused.payment.public_id) if mine else None
-    response = error_page(
-        request,
-        refused.status,
-        translate(_("The payment cannot go ahead")),
-        translate(_(refused.message)),
-        way_on=(url, translate(_("See that payment"))) if mine else None,
+def _payment_refusal(request, refused: Refusal) -> Refusal:
+    """The refusal as the payer sees it: the way on to the payment it is about (one already
+    in progress, say), if it is this person's."""
+    payment = refused.about if isinstance(refused.about, Payment) else None
+    if payment is None or payment.payer_user_id != request.user.id:
+        return Refusal(refused.kind, refused.message, title=_("The payment cannot go ahead"))
+    url = request.route_path("payment", public_id=payment.public_id)
+    return Refusal(
+        refused.kind,
+        refused.message,
+        title=_("The payment cannot go ahead"),
+        way_on=(url, request.localizer.translate(_("See that payment"))),
+        about=payment,
+        headers={"Link": f'<{url}>; rel="related"'},
     )
-    if mine:
-        response.headers["Link"] = f'<{url}>; rel="related"'
-    return response
 
 
 @view_config(
@@ -207,22 +206,21 @@ def checkout(context, request):
             + request.route_path("provider_notification", provider=request.payment_provider.name),
             now=request.clock.now(),
         )
-    except PaymentRefused as refused:
-        log.info("checkout of payment %s refused: %s", payment.public_id, refused.message)
+    except Refusal as refused:
+        log.info(
+            "checkout of payment %s refused: %s", payment.public_id, refused.message.interpolate()
+        )
         return HTTPSeeOther(request.route_url("payment", public_id=payment.public_id))
     except ProviderUnavailable:
         log.warning("provider unavailable for payment %s", payment.public_id)
-        raise HTTPServiceUnavailable(
-            detail=request.localizer.translate(
-                _("The payment provider cannot be reached. Nothing was charged. Try again shortly.")
-            )
+        raise Refusal(
+            UNAVAILABLE,
+            _("The payment provider cannot be reached. Nothing was charged. Try again shortly."),
         ) from None
     except ProviderRefused as refused:
         log.error("provider refused payment %s: %s", payment.public_id, refused)
-        raise HTTPServiceUnavailable(
-            detail=request.localizer.translate(
-                _("The payment provider refused this payment. Nothing was charged.")
-            )
+        raise Refusal(
+            UNAVAILABLE, _("The payment provider refused this payment. Nothing was charged.")
         ) from None
     return HTTPSeeOther(url)
 
@@ -251,8 +249,9 @@ def retry(context, request):
     bills = [allocation.bill for allocation in payment.allocations]
     bills = [view.bill for view in with_status(request.dbsession, bills) if view.payable]
     if not bills:
-        return _refused_page(
-            request, PaymentRefused(409, "These bills have nothing left to pay.", payment)
+        raise _payment_refusal(
+            request,
+            Refusal(CONFLICT, _("These bills have nothing left to pay."), about=payment),
         )
     return _pay_bills(request, bills, request.POST.get("idempotency_key", ""))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from pyramid.httpexceptions import HTTPSeeOther, HTTPTooManyRequests
+from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.view import view_config
 from sqlalchemy import select
 
@@ -13,6 +13,7 @@ from portal.documents.kinds import document_issuer
 from portal.documents.models import Document
 from portal.documents.ratelimit import verify_limiter
 from portal.i18n import _
+from portal.refusals import TOO_MANY, Refusal
 from portal.security import PUBLIC
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,9 @@ def verify(request):
     client = request.client_addr or "-"
     if not verify_limiter(request.registry).allow(client):
         log.warning("verification rate limit reached")
-        raise HTTPTooManyRequests(
-            detail=request.localizer.translate(_("Too many checks. Wait a minute and try again.")),
+        raise Refusal(
+            TOO_MANY,
+            _("Too many checks. Wait a minute and try again."),
             headers={"Retry-After": "60"},
         )
     code = _normalise(request.matchdict["code"])

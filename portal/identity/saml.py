@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
+from typing import NoReturn
 
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as Constants
@@ -23,7 +24,7 @@ from onelogin.saml2.metadata import OneLogin_Saml2_Metadata
 from onelogin.saml2.response import OneLogin_Saml2_Response
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from onelogin.saml2.utils import OneLogin_Saml2_Utils, OneLogin_Saml2_ValidationError
-from pyramid.httpexceptions import HTTPBadRequest, HTTPRequestEntityTooLarge, HTTPSeeOther
+from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import delete
@@ -34,6 +35,7 @@ from portal.identity.landing import landing, return_path
 from portal.identity.models import SamlAssertionUse, SamlPendingRequest
 from portal.identity.provisioning import provision_user
 from portal.identity.saml_config import PERSISTENT, load_config
+from portal.refusals import MALFORMED, TOO_LARGE, Refusal
 from portal.security import PUBLIC
 
 log = logging.getLogger(__name__)
@@ -46,10 +48,10 @@ def _key(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def refuse(reason: str, detail: str, status=HTTPBadRequest):
-    """Log why a sign-in was refused (never what the assertion said) and answer 4xx."""
+def refuse(reason: str, refusal: Refusal) -> NoReturn:
+    """Log why a sign-in was refused (never what the assertion said), then refuse it."""
     log.warning("SAML refused: %s", reason)
-    raise status(detail=detail)
+    raise refusal
 
 
 class AddressedResponse(OneLogin_Saml2_Response):
@@ -117,8 +119,7 @@ def login(request):
         if not config.idps:
             refuse(
                 "no identity provider configured",
-                _("Sign-in is not available at the moment."),
-                HTTPBadRequest,
+                Refusal(MALFORMED, _("Sign-in is not available at the moment.")),
             )
         return {"idps": config.idps, "next": next_path}
     settings = copy.deepcopy(idp.settings)
@@ -158,49 +159,56 @@ def acs(request):
     the signed answer matching a pending request of this browser."""
     config = request.registry["saml"]
     if (request.content_length or 0) > config.max_response_bytes:
-        refuse(
-            "response too large", _("The sign-in answer was too large."), HTTPRequestEntityTooLarge
-        )
+        refuse("response too large", Refusal(TOO_LARGE, _("The sign-in answer was too large.")))
     saml_response = request.POST.get("SAMLResponse", "")
     if not saml_response:
-        refuse("no SAMLResponse", _("The sign-in answer was missing."))
+        refuse("no SAMLResponse", Refusal(MALFORMED, _("The sign-in answer was missing.")))
     pending = _pending(request)
     if pending is None and not config.allow_idp_initiated:
         refuse(
             "no pending request for this browser",
-            _(
-                "This sign-in answer does not belong to a sign-in started here. "
-                "Please sign in again."
+            Refusal(
+                MALFORMED,
+                _(
+                    "This sign-in answer does not belong to a sign-in started here. "
+                    "Please sign in again."
+                ),
             ),
         )
     idp = config.idp(pending.idp_entity_id) if pending else _issuer_idp(config, saml_response)
     if idp is None:
-        refuse("unknown identity provider", _("The sign-in answer came from an unknown provider."))
+        refuse(
+            "unknown identity provider",
+            Refusal(MALFORMED, _("The sign-in answer came from an unknown provider.")),
+        )
     auth = ServiceProviderAuth(config.request_data(request), old_settings=idp.settings)
     try:
         auth.process_response(request_id=pending.request_id if pending else None)
     except Exception as error:  # hostile input: DOCTYPE, bad base64, not XML...
         refuse(
             f"unreadable response ({type(error).__name__})",
-            _("The sign-in answer could not be read."),
+            Refusal(MALFORMED, _("The sign-in answer could not be read.")),
         )
     if auth.get_errors() or not auth.is_authenticated():
         refuse(
             f"invalid response: {auth.get_last_error_reason()}",
-            _("The sign-in answer was not valid. Please sign in again."),
+            Refusal(MALFORMED, _("The sign-in answer was not valid. Please sign in again.")),
         )
     in_response_to = auth.get_last_response_in_response_to()
     if pending and in_response_to != pending.request_id:
-        refuse("InResponseTo does not match", _("This sign-in answer was not for this browser."))
+        refuse(
+            "InResponseTo does not match",
+            Refusal(MALFORMED, _("This sign-in answer was not for this browser.")),
+        )
     if not pending and in_response_to:
         refuse(
             "answer to a request this browser did not make",
-            _("This sign-in answer was not for this browser."),
+            Refusal(MALFORMED, _("This sign-in answer was not for this browser.")),
         )
     if auth.get_nameid_format() != PERSISTENT:
         refuse(
             "NameID is not persistent",
-            _("The identity provider did not send a persistent identifier."),
+            Refusal(MALFORMED, _("The identity provider did not send a persistent identifier.")),
         )
     _consume_assertion(request, auth, idp.entity_id)
     loa = (auth.get_last_authn_contexts() or [None])[0]
@@ -276,7 +284,9 @@ def _consume_assertion(request, auth, idp_entity_id: str) -> None:
     except IntegrityError:
         refuse(
             "assertion replayed",
-            _("This sign-in answer has already been used. Please sign in again."),
+            Refusal(
+                MALFORMED, _("This sign-in answer has already been used. Please sign in again.")
+            ),
         )
 
 
@@ -290,7 +300,7 @@ def sls(request):
         if idp is None:
             refuse(
                 "logout response without a pending logout",
-                _("This sign-out answer was not expected."),
+                Refusal(MALFORMED, _("This sign-out answer was not expected.")),
             )
         auth = OneLogin_Saml2_Auth(config.request_data(request), old_settings=idp.settings)
         try:
@@ -298,12 +308,12 @@ def sls(request):
         except Exception as error:
             refuse(
                 f"unreadable logout response ({type(error).__name__})",
-                _("The sign-out answer could not be read."),
+                Refusal(MALFORMED, _("The sign-out answer could not be read.")),
             )
         if auth.get_errors():
             refuse(
                 f"invalid logout response: {auth.get_last_error_reason()}",
-                _("The sign-out answer was not valid."),
+                Refusal(MALFORMED, _("The sign-out answer was not valid.")),
             )
         session.pop("logout_request_id", None)
         session.pop("logout_idp", None)
@@ -311,7 +321,7 @@ def sls(request):
         return HTTPSeeOther(request.route_url("home"))
     if "SAMLRequest" in request.GET:
         return _idp_initiated_logout(request, config, session)
-    refuse("sls without a message", _("There is nothing to do here."))
+    refuse("sls without a message", Refusal(MALFORMED, _("There is nothing to do here.")))
 
 
 def _idp_initiated_logout(request, config, session):
@@ -332,7 +342,7 @@ def _idp_initiated_logout(request, config, session):
             log.info("IdP-initiated logout of user=%s", session.get("user_id"))
             session.invalidate()
         return HTTPSeeOther(redirect)
-    refuse("invalid logout request", _("The sign-out request was not valid."))
+    refuse("invalid logout request", Refusal(MALFORMED, _("The sign-out request was not valid.")))
 
 
 @view_config(

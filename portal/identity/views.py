@@ -2,11 +2,12 @@
 
 import logging
 
-from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
+from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.view import view_config
 
 from portal.i18n import DOCUMENT_LANGUAGES, _
 from portal.identity.pii import national_id_of
+from portal.refusals import MALFORMED, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +27,7 @@ def set_document_language(request):
     """The language my receipts and their e-mails are written in, from the next one on."""
     language = request.POST.get("language", "")
     if language not in DOCUMENT_LANGUAGES:
-        raise HTTPBadRequest(
-            detail=request.localizer.translate(_("Choose one of the languages offered."))
-        )
+        raise Refusal(MALFORMED, _("Choose one of the languages offered."))
     request.user.locale = language
     log.info("document language set to %s", language)
     request.session.flash(

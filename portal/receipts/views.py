@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from pyramid.httpexceptions import HTTPNotFound, HTTPServiceUnavailable
+from pyramid.httpexceptions import HTTPNotFound
 from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from sqlalchemy import select
 from portal.billing import PaymentContext, PaymentDocument
 from portal.i18n import _
 from portal.receipts.models import RECEIPT, Receipt
+from portal.refusals import NOT_FOUND, UNAVAILABLE, Refusal
 
 
 class ReceiptContext:
@@ -57,10 +58,9 @@ def receipt_pdf(context, request):
     """Exactly the bytes stored when the receipt was issued, with their hash as ETag."""
     receipt = context.receipt
     if receipt.pdf is None:
-        raise HTTPServiceUnavailable(
-            detail=request.localizer.translate(
-                _("The receipt is being prepared. Try again in a minute.")
-            ),
+        raise Refusal(
+            UNAVAILABLE,
+            _("The receipt is being prepared. Try again in a minute."),
             headers={"Retry-After": "30"},
         )
     response = Response(
@@ -115,9 +115,7 @@ def receipts_zip(request):
             archive.writestr(f"{receipt.number}.pdf", receipt.pdf)
             count += 1
     if count == 0:
-        raise HTTPNotFound(
-            detail=request.localizer.translate(_("You have no receipts for that year."))
-        )
+        raise Refusal(NOT_FOUND, _("You have no receipts for that year."))
     return Response(
         body=buffer.getvalue(),
         content_type="application/zip",

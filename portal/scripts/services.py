@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from portal.catalogue.interfaces import public_service
 from portal.catalogue.models import Service
+from portal.refusals import Refusal
 from portal.services.catalogue import sync_services
-from portal.services.imports import ImportRefused, import_bills
+from portal.services.imports import import_bills
 
 
 def sync_main(argv=None) -> None:
@@ -65,12 +66,12 @@ def import_main(argv=None) -> int:
                     data,
                     request.registry["clock"].now(),
                 )
-        except ImportRefused as refused:
+        except Refusal as refused:
             count = len(refused.errors)
             print(f"{args.csv_file}: nothing imported; {count} problem(s):")
             for error in refused.errors:
                 where = f"line {error.line}" if error.line else "file"
-                column = f", {error.column}" if error.column else ""
+                column = f", {error.field}" if error.field else ""
                 print(f"  {where}{column}: {error.message.interpolate()}")
             return 1
     print(f"imported {result.rows} rows: {result.bills} bills issued")

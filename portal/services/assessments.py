@@ -13,22 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pyramid.i18n import TranslationString
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal.billing import CANCELLED, OPEN, cancel_bill, with_status
 from portal.billing.models import Bill
 from portal.i18n import _
+from portal.refusals import CONFLICT, Refusal
 from portal.services.models import TaxAssessment, TaxAssessmentBill
-
-
-class AssessmentRefused(Exception):
-    """This assessment cannot be recorded; ``message`` says why, to the tax office."""
-
-    def __init__(self, message: TranslationString):
-        super().__init__(message.interpolate())
-        self.message = message
 
 
 def _by_number(dbsession, service, number: str) -> TaxAssessment | None:
@@ -68,30 +60,40 @@ def _anything_paid(dbsession, assessment: TaxAssessment) -> bool:
 
 def conflict(dbsession, service, number: str, property_ref: str, year: int, corrects: str = ""):
     """Why a new assessment ``number`` of ``property_ref`` for ``year`` (correcting the one
-    numbered ``corrects``, if given) cannot be recorded, or ``None`` if it can. Reads only:
+    numbered ``corrects``, if given) cannot be recorded (a :class:`Refusal` to raise or to
+    report), or ``None`` if it can. Reads only:
     a file is checked whole before anything is written."""
     if _by_number(dbsession, service, number) is not None:
-        return _("This assessment was imported before.")
+        return Refusal(CONFLICT, _("This assessment was imported before."))
     in_force = _in_force(dbsession, service, property_ref, year)
     mapping = {"property": property_ref, "year": year, "number": corrects}
     if corrects:
         if in_force is None or in_force.number != corrects:
-            return _(
-                "Assessment ${number} is not the one in force for property ${property} in "
-                "${year}: only that one can be corrected.",
-                mapping=mapping,
+            return Refusal(
+                CONFLICT,
+                _(
+                    "Assessment ${number} is not the one in force for property ${property} in "
+                    "${year}: only that one can be corrected.",
+                    mapping=mapping,
+                ),
             )
         if _anything_paid(dbsession, in_force):
-            return _(
-                "Part of assessment ${number} is paid: it cannot be corrected by cancelling "
-                "its bills. Refund what was paid first.",
-                mapping=mapping,
+            return Refusal(
+                CONFLICT,
+                _(
+                    "Part of assessment ${number} is paid: it cannot be corrected by cancelling "
+                    "its bills. Refund what was paid first.",
+                    mapping=mapping,
+                ),
             )
     elif in_force is not None:
-        return _(
-            "Property ${property} is already assessed for ${year} (assessment ${number}). "
-            "To replace it, send the new one as its correction: ${number} under corrects.",
-            mapping={**mapping, "number": in_force.number},
+        return Refusal(
+            CONFLICT,
+            _(
+                "Property ${property} is already assessed for ${year} (assessment ${number}). "
+                "To replace it, send the new one as its correction: ${number} under corrects.",
+                mapping={**mapping, "number": in_force.number},
+            ),
         )
     return None
 
@@ -107,10 +109,10 @@ def record_assessment(
     now: dt.datetime,
 ):
     """Record a new assessment, or a correction of the one in force (whose bills are
-    cancelled); or refuse it (:class:`AssessmentRefused`)."""
-    reason = conflict(dbsession, service, number, property_ref, year, corrects)
-    if reason is not None:
-        raise AssessmentRefused(reason)
+    cancelled); or refuse it (a :class:`Refusal`, a conflict)."""
+    refusal = conflict(dbsession, service, number, property_ref, year, corrects)
+    if refusal is not None:
+        raise refusal
     corrected = _in_force(dbsession, service, property_ref, year) if corrects else None
     if corrected is not None:
         for bill in _bills(dbsession, corrected):
@@ -129,12 +131,13 @@ def record_assessment(
         with dbsession.begin_nested():
             dbsession.add(assessment)
     except IntegrityError:  # recorded meanwhile by a concurrent request
-        raise AssessmentRefused(
+        raise Refusal(
+            CONFLICT,
             _(
                 "Another assessment of property ${property} for ${year} was recorded at the "
                 "same moment.",
                 mapping={"property": property_ref, "year": year},
-            )
+            ),
         ) from None
     return assessment
 
@@ -156,11 +159,12 @@ def assessment_for_instalment(
     if known is None:
         return record_assessment(dbsession, service, number, property_ref, year, corrects, now=now)
     if (known.property_ref, known.year) != (property_ref, year):
-        raise AssessmentRefused(
+        raise Refusal(
+            CONFLICT,
             _(
                 "Assessment ${number} is of another property or year.",
                 mapping={"number": number},
-            )
+            ),
         )
     return known
 

@@ -8,18 +8,15 @@ from pyramid.httpexceptions import HTTPForbidden, HTTPSeeOther
 from pyramid.view import view_config
 
 from portal.catalogue.interfaces import public_service, public_services
-from portal.dates import DateRefused, as_text, date_of, typed_parts
+from portal.dates import as_text, date_of, typed_parts
 from portal.i18n import _
 from portal.identity.assurance import CLERK
 from portal.money import CURRENCY_CODES
+from portal.refusals import INVALID, MALFORMED, FieldError, Refusal
 from portal.services import fees
-from portal.services.imports import (
-    ImportRefused,
-    RowError,
-    columns_for,
-    import_bills,
-)
+from portal.services.imports import columns_for, import_bills
 from portal.services.resources import ServiceImportContext
+from portal.web import form_refused
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +59,7 @@ def fee_schedules(request):
     return _fees_page(request)
 
 
-def _fee_form(post) -> tuple[dict, DateRefused | None]:
+def _fee_form(post) -> tuple[dict, Refusal | None]:
     """The fee form with its start day, typed as a memorable date, as the ``YYYY-MM-DD``
     text the fee rules read, and why that day is not a date (``None`` if it is): the
     memorable date's own message says how to write one, where ISO text would not."""
@@ -73,7 +70,7 @@ def _fee_form(post) -> tuple[dict, DateRefused | None]:
     form["effective_from"] = as_text(parts)
     try:
         date_of(**parts)
-    except DateRefused as refused:
+    except Refusal as refused:
         return form, refused
     return form, None
 
@@ -92,8 +89,8 @@ def change_fee(request):
         change = fees.read_fee_change(
             form, set(public_services(request.registry)), request.clock.today()
         )
-    except fees.FeeError as refused:
-        errors = refused.errors
+    except Refusal as refused:
+        errors = form_refused(request, refused)
     else:
         errors = {}
     if date_refused is not None:
@@ -124,14 +121,12 @@ def change_fee(request):
 )
 def withdraw_fee(request):
     entry = request.POST.get("entry", "")
-    if not (entry.isascii() and entry.isdigit() and len(entry) <= MAX_ENTRY_DIGITS):
-        request.response.status_int = 400
-        return _fees_page(request, {"entry": _("Choose a price to withdraw.")})
     try:
+        if not (entry.isascii() and entry.isdigit() and len(entry) <= MAX_ENTRY_DIGITS):
+            raise Refusal(MALFORMED, _("Choose a price to withdraw."))
         fees.withdraw_fee(request.dbsession, int(entry), request.clock.today())
-    except fees.FeeError as refused:
-        request.response.status_int = 409
-        return _fees_page(request, refused.errors)
+    except Refusal as refused:
+        return _fees_page(request, form_refused(request, refused))
     request.session.flash(request.localizer.translate(_("The scheduled price was withdrawn.")))
     return HTTPSeeOther(request.route_url("admin_fees"))
 
@@ -165,9 +160,11 @@ def imports_form(context, request):
     return _imports_page(context, request)
 
 
-def _refuse(context, request, status: int, errors: list[RowError], service_code: str):
-    request.response.status_int = status
-    return _imports_page(context, request, errors, service_code)
+def _refuse(context, request, refused: Refusal, service_code: str):
+    """The form again with the validation report: every problem by its line and column."""
+    form_refused(request, refused)
+    report = refused.errors or (FieldError("", refused.message, 0),)
+    return _imports_page(context, request, report, service_code)
 
 
 @view_config(
@@ -182,17 +179,23 @@ def import_file(context, request):
     """Import a CSV for one service: all of it, or nothing and a report of every bad row."""
     code = str(request.POST.get("service", ""))
     service = next((s for s in context.services if s.code == code), None)
-    if service is None:
-        return _refuse(context, request, 422, [RowError(0, "service", _("Choose a service."))], "")
-    if not request.has_permission("import", ServiceImportContext(service)):
-        raise HTTPForbidden()
     upload = request.POST.get("file")
-    if not hasattr(upload, "file"):
-        return _refuse(
-            context, request, 422, [RowError(0, "file", _("Choose a CSV file to upload."))], code
-        )
-    kind = public_service(request.registry, code).info.kind
     try:
+        if service is None:
+            raise Refusal(
+                INVALID,
+                _("Nothing was imported. Correct the form and send it again."),
+                errors=[FieldError("service", _("Choose a service."), 0)],
+            )
+        if not request.has_permission("import", ServiceImportContext(service)):
+            raise HTTPForbidden()
+        if not hasattr(upload, "file"):
+            raise Refusal(
+                INVALID,
+                _("Nothing was imported. Correct the form and send it again."),
+                errors=[FieldError("file", _("Choose a CSV file to upload."), 0)],
+            )
+        kind = public_service(request.registry, code).info.kind
         result = import_bills(
             request.dbsession,
             request.pii,
@@ -201,9 +204,9 @@ def import_file(context, request):
             upload.file.read(),
             request.clock.now(),
         )
-    except ImportRefused as refused:
+    except Refusal as refused:
         log.warning("import for %s refused: %d problems", code, len(refused.errors))
-        return _refuse(context, request, 422, refused.errors, code)
+        return _refuse(context, request, refused, code if service is not None else "")
     log.info("import for %s: %d rows, %d bills", code, result.rows, result.bills)
     request.session.flash(
         request.localizer.translate(

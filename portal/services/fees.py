@@ -12,10 +12,12 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from pyramid.i18n import TranslationString
 from sqlalchemy import func, select
 
 from portal.i18n import _
 from portal.money import CURRENCY_CODES, Money, MoneyError
+from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
 from portal.services.models import FeeScheduleEntry
 
 ITEM_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -25,14 +27,6 @@ MAX_FEE = 10**12
 
 class FeeNotFound(LookupError):
     """No price is in force for this item on that day."""
-
-
-class FeeError(ValueError):
-    """A fee schedule change that is refused; ``errors`` maps each field to why."""
-
-    def __init__(self, errors: dict[str, object]):
-        super().__init__("; ".join(str(message) for message in errors.values()))
-        self.errors = errors
 
 
 def schedule_in_force(dbsession, service_code: str, on: dt.date) -> list[FeeScheduleEntry]:
@@ -104,9 +98,9 @@ class FeeChange:
 
 
 def read_fee_change(form, service_codes, today: dt.date) -> FeeChange:
-    """A new price from a submitted form, checked field by field (:class:`FeeError` lists
+    """A new price from a submitted form, checked field by field (a :class:`Refusal` lists
     every problem at once)."""
-    errors: dict[str, object] = {}
+    errors: dict[str, TranslationString] = {}
     service_code = str(form.get("service_code", "")).strip()
     if service_code not in service_codes:
         errors["service_code"] = _("Choose a service from the list.")
@@ -144,7 +138,11 @@ def read_fee_change(form, service_codes, today: dt.date) -> FeeChange:
                 "A new price starts today or later; bills already issued keep their amounts."
             )
     if errors:
-        raise FeeError(errors)
+        raise Refusal(
+            INVALID,
+            _("The price was not changed. Correct what is marked."),
+            errors=[FieldError(field, message) for field, message in errors.items()],
+        )
     return FeeChange(service_code, item_code, label, amount, effective_from)
 
 
@@ -177,9 +175,9 @@ def withdraw_fee(dbsession, entry_id: int, today: dt.date) -> FeeScheduleEntry:
     """Remove a price that has not come into force yet; one in force is history and stays."""
     entry = dbsession.get(FeeScheduleEntry, entry_id)
     if entry is None:
-        raise FeeError({"entry": _("This price does not exist (any more).")})
+        raise Refusal(CONFLICT, _("This price does not exist (any more)."))
     if entry.effective_from <= today:
-        raise FeeError({"entry": _("A price already in force cannot be withdrawn.")})
+        raise Refusal(CONFLICT, _("A price already in force cannot be withdrawn."))
     dbsession.delete(entry)
     dbsession.flush()
     return entry

@@ -35,8 +35,8 @@ from portal.catalogue.interfaces import TAX, UTILITY
 from portal.i18n import _
 from portal.identity.models import User
 from portal.money import CURRENCY_CODES, Money, MoneyError
+from portal.refusals import INVALID, FieldError, Refusal
 from portal.services.assessments import (
-    AssessmentRefused,
     add_instalment,
     conflict,
     record_assessment,
@@ -76,21 +76,12 @@ _NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-@dataclass(frozen=True)
-class RowError:
-    """One problem: the file's line (1 is the header; 0 the file as a whole), the column."""
-
-    line: int
-    column: str
-    message: TranslationString
-
-
-class ImportRefused(Exception):
-    """The file imports nothing; ``errors`` is the validation report."""
-
-    def __init__(self, errors: list[RowError]):
-        super().__init__(f"{len(errors)} problems")
-        self.errors = errors
+def _refused(errors: list[FieldError]) -> Refusal:
+    """The file imports nothing; ``errors`` is the validation report, a problem per line
+    (1 is the header; 0 the file as a whole) and column."""
+    return Refusal(
+        INVALID, _("Nothing was imported. Correct the file and upload it again."), errors=errors
+    )
 
 
 def columns_for(kind: str) -> tuple[str, ...]:
@@ -103,33 +94,33 @@ def read_rows(
     """(line number, values by column) of each data row, an optional column left out read as
     empty; the file's own faults refuse it."""
     if len(data) > MAX_FILE_BYTES:
-        raise ImportRefused(
-            [RowError(0, "", _("The file is larger than ${size} MB.", mapping={"size": 5}))]
+        raise _refused(
+            [FieldError("", _("The file is larger than ${size} MB.", mapping={"size": 5}), 0)]
         )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ImportRefused([RowError(0, "", _("Save the file as UTF-8 text (CSV)."))]) from None
+        raise _refused([FieldError("", _("Save the file as UTF-8 text (CSV)."), 0)]) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [name.strip().lower() for name in next(reader)]
     except StopIteration:
-        raise ImportRefused([RowError(0, "", _("The file is empty."))]) from None
+        raise _refused([FieldError("", _("The file is empty."), 0)]) from None
     except csv.Error:
-        raise ImportRefused([RowError(1, "", _("The header line is not valid CSV."))]) from None
+        raise _refused([FieldError("", _("The header line is not valid CSV."), 1)]) from None
     missing = [name for name in columns if name not in header]
     unknown = [name for name in header if name not in columns and name not in optional]
     errors = [
-        RowError(1, name, _("The column ${column} is missing.", mapping={"column": name}))
+        FieldError(name, _("The column ${column} is missing.", mapping={"column": name}), 1)
         for name in missing
     ] + [
-        RowError(
-            1, name[:40], _("The column ${column} is not known.", mapping={"column": name[:40]})
+        FieldError(
+            name[:40], _("The column ${column} is not known.", mapping={"column": name[:40]}), 1
         )
         for name in unknown
     ]
     if errors:
-        raise ImportRefused(errors)
+        raise _refused(errors)
     rows = []
     try:
         for values in reader:
@@ -138,13 +129,13 @@ def read_rows(
                 continue
             if len(values) != len(header):
                 errors.append(
-                    RowError(
-                        line,
+                    FieldError(
                         "",
                         _(
                             "The row has ${found} values; the header has ${expected}.",
                             mapping={"found": len(values), "expected": len(header)},
                         ),
+                        line,
                     )
                 )
                 continue
@@ -152,33 +143,33 @@ def read_rows(
             row.update((name, value.strip()) for name, value in zip(header, values, strict=True))
             rows.append((line, row))
             if len(rows) > MAX_ROWS:
-                raise ImportRefused(
+                raise _refused(
                     [
-                        RowError(
-                            0,
+                        FieldError(
                             "",
                             _("Split the file: at most ${rows} rows.", mapping={"rows": MAX_ROWS}),
+                            0,
                         )
                     ]
                 )
     except csv.Error:
-        errors.append(RowError(reader.line_num, "", _("This line is not valid CSV.")))
+        errors.append(FieldError("", _("This line is not valid CSV."), reader.line_num))
     if errors:
-        raise ImportRefused(errors)
+        raise _refused(errors)
     if not rows:
-        raise ImportRefused([RowError(0, "", _("The file has no rows to import."))])
+        raise _refused([FieldError("", _("The file has no rows to import."), 0)])
     return rows
 
 
 class _Row:
     """Checks the values of one row, noting each problem against its column."""
 
-    def __init__(self, line: int, values: dict[str, str], errors: list[RowError]):
+    def __init__(self, line: int, values: dict[str, str], errors: list[FieldError]):
         self.line, self.values, self.errors = line, values, errors
         self.bad = False
 
     def error(self, column: str, message: TranslationString) -> None:
-        self.errors.append(RowError(self.line, column, message))
+        self.errors.append(FieldError(column, message, self.line))
         self.bad = True
 
     def text(self, column: str, max_length: int, required: bool = True) -> str:
@@ -293,7 +284,7 @@ class Assessment:
 
 
 def check_assessments(dbsession, vault, service, rows) -> list[Assessment]:
-    errors: list[RowError] = []
+    errors: list[FieldError] = []
     seen: dict[str, int] = {}
     #: (property, year) -> the line that assesses it
     assessed: dict[tuple[str, int], int] = {}
@@ -321,9 +312,9 @@ def check_assessments(dbsession, vault, service, rows) -> list[Assessment]:
                 ),
             )
         elif number and property_ref and year is not None:
-            reason = conflict(dbsession, service, number, property_ref, year, corrects)
-            if reason is not None:
-                row.error("corrects" if corrects else "property", reason)
+            refusal = conflict(dbsession, service, number, property_ref, year, corrects)
+            if refusal is not None:
+                row.error("corrects" if corrects else "property", refusal.message)
         if number:
             seen.setdefault(number, line)
         if property_ref and year is not None:
@@ -349,13 +340,13 @@ def check_assessments(dbsession, vault, service, rows) -> list[Assessment]:
                 Assessment(line, payer, number, property_ref, year, total, tuple(dates), corrects)
             )
     if errors:
-        raise ImportRefused(errors)
+        raise _refused(errors)
     return found
 
 
 def issue_assessment(dbsession, service, assessment: Assessment, now: dt.datetime) -> list[Bill]:
     """Record the assessment (refused if its property is assessed for the year already and
-    it is no correction: :class:`~portal.services.assessments.AssessmentRefused`) and issue
+    it is no correction: a :class:`~portal.refusals.Refusal`) and issue
     its instalments."""
     recorded = record_assessment(
         dbsession,
@@ -414,7 +405,7 @@ class UtilityBillRow:
 
 
 def check_utility_bills(dbsession, vault, service, rows) -> list[UtilityBillRow]:
-    errors: list[RowError] = []
+    errors: list[FieldError] = []
     seen: dict[str, int] = {}
     #: customer number -> the account holder, from the database or an earlier line
     holders: dict[str, User] = {}
@@ -449,7 +440,7 @@ def check_utility_bills(dbsession, vault, service, rows) -> list[UtilityBillRow]
         if not row.bad:
             found.append(UtilityBillRow(line, customer, payer, number, description, due, amount))
     if errors:
-        raise ImportRefused(errors)
+        raise _refused(errors)
     return found
 
 
@@ -476,10 +467,10 @@ class ImportResult:
 def import_bills(
     dbsession, vault, service, kind: str, data: bytes, now: dt.datetime
 ) -> ImportResult:
-    """Check the whole file, then issue its bills; :class:`ImportRefused` writes nothing (a
+    """Check the whole file, then issue its bills; a :class:`Refusal` writes nothing (a
     refusal found while issuing is raised before the transaction commits, and aborts it)."""
     if kind not in IMPORTABLE_KINDS:
-        raise ImportRefused([RowError(0, "", _("This service does not take imported bills."))])
+        raise _refused([FieldError("", _("This service does not take imported bills."), 0)])
     rows = read_rows(data, columns_for(kind), OPTIONAL_COLUMNS[kind])
     if kind == TAX:
         checked = check_assessments(dbsession, vault, service, rows)
@@ -487,8 +478,8 @@ def import_bills(
         for item in checked:
             try:
                 bills += issue_assessment(dbsession, service, item, now)
-            except AssessmentRefused as refused:  # assessed by another import meanwhile
-                raise ImportRefused([RowError(item.line, "property", refused.message)]) from None
+            except Refusal as refused:  # assessed by another import meanwhile
+                raise _refused([FieldError("property", refused.message, item.line)]) from None
     else:
         checked = check_utility_bills(dbsession, vault, service, rows)
         bills = [issue_utility_bill(dbsession, service, item) for item in checked]

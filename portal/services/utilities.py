@@ -10,11 +10,9 @@ from portal.billing import BillView, with_status
 from portal.billing.models import Bill
 from portal.catalogue.interfaces import UTILITY, public_services
 from portal.catalogue.models import Service
+from portal.i18n import _
+from portal.refusals import CONFLICT, Refusal
 from portal.services.models import UtilityAccount, UtilityBill
-
-
-class AccountHolderMismatch(ValueError):
-    """The customer number belongs to another person."""
 
 
 def utility_account(dbsession, service: Service, customer_number: str) -> UtilityAccount | None:
@@ -36,7 +34,7 @@ def open_account(dbsession, service: Service, customer_number: str, payer_user) 
         dbsession.add(account)
         dbsession.flush()
     elif account.payer_user_id != payer_user.id:
-        raise AccountHolderMismatch(customer_number)
+        raise Refusal(CONFLICT, _("This customer number belongs to another person."))
     return account
 
 

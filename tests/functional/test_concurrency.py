@@ -24,7 +24,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from waitress import wasyncore
 
-from portal.billing import PAID, PaymentRefused, request_refund, state, with_status
+from portal.billing import PAID, request_refund, state, with_status
 from portal.billing.ledger import LedgerError
 from portal.billing.models import (
     Bill,
@@ -38,7 +38,9 @@ from portal.billing.models import (
 from portal.db import get_tm_session
 from portal.identity.models import User
 from portal.money import Money
+from portal.refusals import Refusal
 from portal.sandbox.notifier import signature_header
+from portal.web import status_of
 from tests import factories
 from tests.sandbox.conftest import SECRET, SUCCESS, wait_until
 
@@ -378,8 +380,8 @@ def test_two_clerks_refunding_at_once_never_refund_more_than_was_paid(
                 shown = session.get(Payment, payment.id)
                 barrier.wait(timeout=TIMEOUT)
                 request_refund(session, shown, {bill.id: amount}, seen, "Paid twice at the counter")
-        except PaymentRefused as refused:
-            return refused.status
+        except Refusal as refused:
+            return status_of(refused)
         return 201
 
     for each_asks, refunded in ((30_00, 30_00), (20_00, 50_00)):

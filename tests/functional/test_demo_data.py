@@ -9,8 +9,9 @@ from portal.billing import with_status
 from portal.billing.models import Bill
 from portal.catalogue.models import Service
 from portal.identity.models import Organisation, User
+from portal.refusals import Refusal
 from portal.scripts.demo_data import DEMO_ASSESSMENT, load
-from portal.services.assessments import AssessmentRefused, record_assessment
+from portal.services.assessments import record_assessment
 from portal.services.fees import fee_for
 from portal.services.models import TaxAssessment, UtilityAccount, UtilityBill
 
@@ -74,7 +75,7 @@ def test_ana_has_one_set_of_property_tax_bills_for_the_year(wsgi_app, dbsession)
     year = dt.date.today().year
     assert dbsession.scalar(select(func.count()).select_from(TaxAssessment)) == 8
     service = tax[0].service
-    with pytest.raises(AssessmentRefused, match="already assessed"):
+    with pytest.raises(Refusal, match="already assessed"):
         record_assessment(
             dbsession,
             service,

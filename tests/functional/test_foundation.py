@@ -5,11 +5,12 @@ import logging
 
 import pytest
 import webtest
-from pyramid.httpexceptions import HTTPBadRequest
 from sqlalchemy import select, text
 
 import portal
+from portal.i18n import _
 from portal.identity.models import Department, WebSession
+from portal.refusals import INVALID, MALFORMED, FieldError, Refusal
 from portal.security import PUBLIC
 from portal.tasks import enqueue_after_commit, make_huey, task_queue
 from tests.conftest import stay_active
@@ -123,12 +124,20 @@ def make_probe_app(settings: dict) -> webtest.TestApp:
                 request.dbsession.add(Department(code=object(), name="Broken"))
                 request.dbsession.flush()
             if outcome == "reject":
-                raise HTTPBadRequest(detail="That amount is not valid.")
+                raise Refusal(MALFORMED, _("That amount is not valid."))
+            if outcome == "reject-fields":
+                raise Refusal(
+                    INVALID,
+                    _("That amount is not valid."),
+                    title=_("Check the amount"),
+                    errors=[FieldError("#/amount", _("must be positive"))],
+                    headers={"Retry-After": "0"},
+                )
             return {"ok": True}
 
         return view
 
-    for outcome in ("raise", "reject", "commit", "break-session"):
+    for outcome in ("raise", "reject", "reject-fields", "commit", "break-session"):
         config.add_route(f"probe_{outcome}", f"/probe/{outcome}")
         config.add_view(
             write_then(outcome),
@@ -181,6 +190,28 @@ def test_client_error_rolls_back_and_says_why(probe_app, dbsession):
     assert "That amount is not valid." in page.text
     problem = probe_app.get("/probe/reject", headers={"Accept": "application/json"}, status=400)
     assert problem.json["detail"] == "That amount is not valid."
+    assert departments_named_probe(dbsession) == []
+
+
+def test_a_refusal_is_one_page_or_problem_with_its_status_fields_and_log_line(
+    probe_app, dbsession, caplog
+):
+    page = probe_app.get("/probe/reject-fields", status=422)
+    assert "Check the amount" in page.text and "That amount is not valid." in page.text
+    assert page.headers["Retry-After"] == "0"
+    problem = probe_app.get(
+        "/probe/reject-fields", headers={"Accept": "application/json"}, status=422
+    )
+    assert problem.content_type == "application/problem+json"
+    assert problem.json == {
+        "type": "about:blank",
+        "title": "Check the amount",
+        "status": 422,
+        "detail": "That amount is not valid.",
+        "errors": [{"pointer": "#/amount", "detail": "must be positive"}],
+    }
+    logged = [r.getMessage() for r in caplog.records if r.name == "portal.web"]
+    assert "refused 422 invalid: That amount is not valid." in logged
     assert departments_named_probe(dbsession) == []
 
 

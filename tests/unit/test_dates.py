@@ -4,7 +4,8 @@ import datetime as dt
 
 import pytest
 
-from portal.dates import DateRefused, as_text, date_of, iso_date
+from portal.dates import as_text, date_of, iso_date
+from portal.refusals import Refusal
 
 
 @pytest.mark.parametrize(
@@ -39,14 +40,14 @@ def test_the_three_boxes_make_the_date_they_say(day, month, year, expected):
     ],
 )
 def test_anything_else_is_refused_with_how_to_write_it(day, month, year):
-    with pytest.raises(DateRefused):
+    with pytest.raises(Refusal):
         date_of(day, month, year)
 
 
 def test_a_kept_answer_is_read_back():
     assert iso_date("2026-03-31") == dt.date(2026, 3, 31)
     for text in ("2026-02-30", "31.3.2026", "20260331", "", "2026-3"):
-        with pytest.raises(DateRefused):
+        with pytest.raises(Refusal):
             iso_date(text)
 
 
@@ -64,5 +65,5 @@ def test_the_boxes_are_kept_as_one_answer_that_splits_back_into_them(parts, kept
 
 
 def test_a_hyphen_typed_in_a_box_does_not_make_another_date():
-    with pytest.raises(DateRefused):
+    with pytest.raises(Refusal):
         iso_date(as_text({"day": "1-2", "month": "3", "year": "2026"}))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from pyramid.httpexceptions import HTTPServiceUnavailable
 from pyramid.view import view_config
 
 from portal.billing.providers import ProviderRefused, ProviderUnavailable
@@ -17,6 +16,7 @@ from portal.billing.reconciliation import day_span, reconcile
 from portal.dates import query_day
 from portal.i18n import _
 from portal.identity.assurance import CLERK
+from portal.refusals import UNAVAILABLE, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,9 @@ def reconciliation(request):
         result = reconcile(request.dbsession, request.payment_provider, day)
     except (ProviderUnavailable, ProviderRefused) as error:
         log.warning("settlement report of %s unavailable: %s", day, error)
-        raise HTTPServiceUnavailable(
-            detail=_("The payment provider's settlement report cannot be fetched. Try again later.")
+        raise Refusal(
+            UNAVAILABLE,
+            _("The payment provider's settlement report cannot be fetched. Try again later."),
         ) from None
     start, end = day_span(day)
     return {

@@ -12,29 +12,25 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
+from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.renderers import render_to_response
 from pyramid.view import view_config
 
 from portal.billing.backoffice.payments import payment_values
 from portal.billing.models import Payment
-from portal.billing.payments import PaymentRefused, check_refund, request_refund
+from portal.billing.payments import check_refund, request_refund
 from portal.billing.tasks import send_refund_after_commit
 from portal.i18n import _
 from portal.identity.assurance import CLERK
 from portal.money import Money, MoneyError
+from portal.refusals import INVALID, MALFORMED, Refusal
+from portal.web import form_refused
 
 log = logging.getLogger(__name__)
 
 MAX_REASON = 2000
 #: the form field of the amount to refund on one bill: this prefix and the bill's public id
 AMOUNT_FIELD = "amount-"
-
-
-class RefundFormError(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -60,30 +56,30 @@ def read_refund_form(post, payment: Payment) -> RefundForm:
     try:
         seen_refundable = Money.parse(seen, payment.currency)
     except (MoneyError, ArithmeticError):  # Money.parse lets decimal's sNaN error through
-        raise HTTPBadRequest(detail=_("The form is incomplete. Load the payment again.")) from None
+        raise Refusal(MALFORMED, _("The form is incomplete. Load the payment again.")) from None
     bill_ids = {allocation.bill.public_id: allocation.bill_id for allocation in payment.allocations}
     amounts: dict[int, Money] = {}
     for public_id, text in typed_amounts(post).items():
         if public_id not in bill_ids or bill_ids[public_id] in amounts:
-            raise RefundFormError(_("One of these bills was not paid by this payment."))
+            raise Refusal(INVALID, _("One of these bills was not paid by this payment."))
         try:
             amounts[bill_ids[public_id]] = Money.parse(text, payment.currency)
         except (MoneyError, ArithmeticError):
-            raise RefundFormError(
+            raise Refusal(
+                INVALID,
                 _(
                     "Enter each amount as a number such as 12.50, with no more decimals "
                     "than allowed."
-                )
+                ),
             ) from None
     reason = post.get("reason", "").strip()
     if len(reason) > MAX_REASON:
-        raise RefundFormError(_("Keep the reason under 2000 characters."))
+        raise Refusal(INVALID, _("Keep the reason under 2000 characters."))
     return RefundForm(amounts, seen_refundable, reason)
 
 
-def _payment_page(request, payment: Payment, status: int, message: str | None = None):
+def _payment_page(request, payment: Payment, message=None):
     """The payment page again with what the clerk typed, and why it was refused if it was."""
-    request.response.status_int = status
     values = payment_values(
         request,
         payment,
@@ -96,13 +92,17 @@ def _payment_page(request, payment: Payment, status: int, message: str | None = 
     )
 
 
-def _refused(request, payment: Payment, error: RefundFormError | PaymentRefused):
-    status = getattr(error, "status", 422)
-    message = _(error.message)
+def _refused(request, payment: Payment, refused: Refusal):
+    """The payment page again, the form as the clerk filled it in and why it was refused:
+    better than an error page, which would lose what was typed."""
+    form_refused(request, refused)
     log.warning(
-        "refund of payment %s refused (%d): %s", payment.public_id, status, message.interpolate()
+        "refund of payment %s refused (%d): %s",
+        payment.public_id,
+        request.response.status_int,
+        refused.message.interpolate(),
     )
-    return _payment_page(request, payment, status, message)
+    return _payment_page(request, payment, refused.message)
 
 
 @view_config(
@@ -116,14 +116,14 @@ def confirm(context, request):
     """What the refund would do, bill by bill, before it is made; changes nothing."""
     payment = context.payment
     if "change" in request.POST:
-        return _payment_page(request, payment, 200)
+        return _payment_page(request, payment)
     try:
         form = read_refund_form(request.POST, payment)
         shares = check_refund(
             request.dbsession, payment, form.amounts, form.seen_refundable, form.reason
         )
-    except (RefundFormError, PaymentRefused) as error:
-        return _refused(request, payment, error)
+    except Refusal as refused:
+        return _refused(request, payment, refused)
     chosen = [share for share in shares if share.chosen]
     return {
         "payment": payment,
@@ -153,8 +153,8 @@ def refund(context, request):
             form.reason,
             request.user,
         )
-    except (RefundFormError, PaymentRefused) as error:
-        return _refused(request, payment, error)
+    except Refusal as refused:
+        return _refused(request, payment, refused)
     send_refund_after_commit(request, made)
     log.info(
         "refund %s of payment %s requested on %d bills",

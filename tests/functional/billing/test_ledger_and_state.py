@@ -2,10 +2,11 @@
 
 import pytest
 
-from portal.billing import BillError, cancel_bill, ledger, state, with_status
+from portal.billing import cancel_bill, ledger, state, with_status
 from portal.billing.ledger import AlreadyPosted, LedgerError, Line
 from portal.billing.models import JournalEntry
 from portal.money import Money
+from portal.refusals import Refusal
 from tests import factories
 
 
@@ -82,14 +83,14 @@ def test_cancelling_a_bill(dbsession, payer, clock):
     view = with_status(dbsession, [bill])[0]
     assert view.status == "cancelled" and not view.payable
     assert ledger.account_balance(dbsession, "revenue:property-tax") == {"EUR": 0}
-    with pytest.raises(BillError):
+    with pytest.raises(Refusal):
         cancel_bill(dbsession, bill, "again", clock.now())
 
 
 def test_bills_must_be_well_formed(dbsession, payer):
-    with pytest.raises(BillError):
+    with pytest.raises(Refusal):
         factories.bill(dbsession, payer, amount=0)
-    with pytest.raises(BillError):
+    with pytest.raises(Refusal):
         factories.bill(dbsession, None)
 
 

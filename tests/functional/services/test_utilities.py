@@ -7,8 +7,9 @@ from sqlalchemy import select
 from portal.api.auth import create_api_key
 from portal.billing.models import Bill
 from portal.catalogue.models import Service
+from portal.refusals import Refusal
 from portal.services.models import UtilityAccount
-from portal.services.utilities import AccountHolderMismatch, record_utility_bill
+from portal.services.utilities import record_utility_bill
 from tests import factories
 from tests.functional.services.conftest import (
     ANA_NATIONAL_ID,
@@ -172,7 +173,7 @@ def test_an_account_belongs_to_one_person(dbsession, ana, ben):
     first = factories.bill(dbsession, ana, service_code="water")
     record_utility_bill(dbsession, first, "W-1")
     other = factories.bill(dbsession, ben, service_code="water")
-    with pytest.raises(AccountHolderMismatch):
+    with pytest.raises(Refusal, match="belongs to another person"):
         record_utility_bill(dbsession, other, "W-1")
     assert water.id == first.service_id
 

@@ -4,6 +4,7 @@ machine, the ledger postings and the limits of refunds."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import func, select
@@ -14,7 +15,6 @@ from portal.billing.ledger import Line
 from portal.billing.models import JournalTransaction, Payment, Refund
 from portal.billing.payments import (
     MAX_BILLS_PER_PAYMENT,
-    PaymentRefused,
     apply_provider_payment,
     cancel_unstarted,
     create_payment,
@@ -25,6 +25,8 @@ from portal.billing.payments import (
 from portal.billing.providers import ProviderPayment
 from portal.db import registry_of
 from portal.money import Money
+from portal.refusals import Refusal
+from portal.web import status_of
 from tests import factories
 
 KEY = "k" * 16
@@ -70,10 +72,21 @@ def settled(dbsession, payer, bills, key=KEY) -> Payment:
     return payment
 
 
-def refused(call, *args, **kwargs) -> PaymentRefused:
-    with pytest.raises(PaymentRefused) as caught:
+@dataclass(frozen=True)
+class Refused:
+    status: int
+    message: str
+    payment: Payment | None
+
+
+def refused(call, *args, **kwargs) -> Refused:
+    """The refusal ``call`` raises as the payer meets it: its status, its message in English
+    and the payment it is about."""
+    with pytest.raises(Refusal) as caught:
         call(*args, **kwargs)
-    return caught.value
+    error = caught.value
+    payment = error.about if isinstance(error.about, Payment) else None
+    return Refused(status_of(error), error.message.interpolate(), payment)
 
 
 def postings(dbsession) -> int:
