@@ -143,9 +143,15 @@ def test_a_double_submit_of_one_draft_issues_one_bill(tab, ana, fees, dbsession)
             [lambda draft=draft: submit_draft(tab, draft.public_id, VEHICLE) for _tab in (1, 2)]
         )
 
-        assert statuses(answers) == [303, 409], [(a.status_code, a.text[:300]) for a in answers]
-        (won,) = [answer for answer in answers if answer.status_code == 303]
-        assert won.headers["Location"].endswith(f"/applications/{draft.public_id}")
+        # Both at once: one wins, the other is refused. A second that arrives just after the
+        # first committed finds the draft submitted and is sent to the application's page, as
+        # a double click should be; either way one bill is issued.
+        assert statuses(answers) in ([303, 409], [303, 303]), [
+            (a.status_code, a.text[:300]) for a in answers
+        ]
+        for answer in answers:
+            if answer.status_code == 303:
+                assert answer.headers["Location"].endswith(f"/applications/{draft.public_id}")
         dbsession.expire_all()
         application = dbsession.get(Application, draft.id)
         assert application.status == "awaiting_payment"
