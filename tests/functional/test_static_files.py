@@ -62,3 +62,13 @@ def test_a_gzip_older_than_its_file_stops_the_start(tmp_path):
     os.utime(compressed, (older, older))
     with pytest.raises(SettingsError, match="make assets"):
         check_precompressed(tmp_path)
+
+
+def test_every_static_file_the_pages_name_is_served(testapp):
+    """An image or stylesheet moved away from ``static/`` shows as a broken picture, which no
+    other test sees: fetch every static URL the start page names."""
+    page = testapp.get("/")
+    urls = set(re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text))
+    assert any("emblem" in url for url in urls)
+    for url in urls:
+        assert testapp.get(url).status_int == 200, url
