@@ -115,8 +115,8 @@ def test_a_rolled_back_decision_leaves_no_certificate_and_takes_no_number(
     assert the_certificate(dbsession).number == taken
 
 
-def test_the_applicant_is_told_the_certificate_is_being_prepared(
-    paid_application, citizen, wsgi_app, dbsession
+def test_the_applicant_and_the_clerk_are_told_the_certificate_is_being_prepared(
+    paid_application, citizen, clerk, wsgi_app, dbsession
 ):
     """Between the clerk's decision and the rendering that follows its commit."""
     application = the_application(dbsession, paid_application)
@@ -133,3 +133,6 @@ def test_the_applicant_is_told_the_certificate_is_being_prepared(
     waiting = citizen.get(f"/applications/{paid_application}/certificate", status=503)
     assert waiting.headers["Retry-After"] == "30"
     assert "being prepared" in waiting.text
+    review = clerk.get(f"/backoffice/applications/{paid_application}")
+    assert f"Certificate {certificate.number} is being prepared" in review.text
+    assert "SHA-256" not in review.text
