@@ -33,7 +33,7 @@ def new_public_id() -> str:
 
 class Bill(Base):
     """What a payer (a person or an organisation) owes a service. Its status is derived from
-    the ledger (:func:`portal.billing.bills.bill_balances`), never stored."""
+    the ledger (:func:`portal.billing.ledger.bill_balances`), never stored."""
 
     __tablename__ = "bill"
     __table_args__ = (
