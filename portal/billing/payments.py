@@ -463,23 +463,24 @@ def check_refund(
             _("Choose the bill or bills to refund, with the amount for each."),
             about=payment,
         )
-    shares = refund_shares(dbsession, payment, amounts)
-    if set(amounts) - {share.bill.id for share in shares}:
+    bills = {allocation.bill_id: allocation.bill for allocation in payment.allocations}
+    if set(amounts) - set(bills):
         raise Refusal(INVALID, _("One of these bills was not paid by this payment."), about=payment)
-    for share in shares:
-        if share.bill.id not in amounts:
-            continue
-        amount = amounts[share.bill.id]
+    # before the shares are worked out, which add each amount to what its bill owes
+    for bill_id, amount in amounts.items():
         if amount.currency != payment.currency or amount.minor <= 0:
             raise Refusal(
                 INVALID,
                 _(
                     "The amount for bill ${bill} must be more than zero.",
-                    mapping={"bill": share.bill.number},
+                    mapping={"bill": bills[bill_id].number},
                 ),
                 about=payment,
             )
-        if amount.minor > share.refundable.minor:
+    shares = refund_shares(dbsession, payment, amounts)
+    for share in shares:
+        amount = amounts.get(share.bill.id)
+        if amount is not None and amount.minor > share.refundable.minor:
             raise Refusal(
                 INVALID,
                 _(

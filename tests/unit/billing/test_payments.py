@@ -396,6 +396,7 @@ def test_a_bill_cannot_be_refunded_beyond_what_the_payment_paid_on_it(dbsession,
         ("zero", "nothing to give back"),
         ("negative", "taking money"),
         ("another bill", "a bill the payment did not pay"),
+        ("dollars", "a refund in another currency"),
         ("one euro", "   "),
     ],
 )
@@ -408,6 +409,7 @@ def test_a_malformed_refund_is_refused_and_reserves_nothing(dbsession, payer, ca
         "zero": {bill.id: eur(0)},
         "negative": {bill.id: eur(-1_00)},
         "another bill": {other.id: eur(1_00)},
+        "dollars": {bill.id: Money(1_00, "USD")},
         "one euro": {bill.id: eur(1_00)},
     }[case]
     assert (
