@@ -50,7 +50,7 @@ from portal.billing.reconciliation import format_report, reconcile
 from portal.billing.reference import printed
 from portal.billing.resources import PaymentContext
 from portal.billing.state import IN_PROGRESS as PAYMENT_IN_PROGRESS
-from portal.billing.state import REFUND_SUCCEEDED
+from portal.billing.state import REFUND_SUCCEEDED, REFUNDED_STATES
 from portal.billing.surcharges import add_bill_surcharge
 from portal.billing.tasks import apply_report, send_refund_after_commit
 from portal.billing.templating import add_globals
@@ -66,6 +66,7 @@ __all__ = [
     "PARTLY_PAID",
     "PAYMENT_IN_PROGRESS",
     "REFUNDABLE",
+    "REFUNDED_STATES",
     "REFUND_SUCCEEDED",
     "BillLineInput",
     "BillView",

@@ -82,6 +82,8 @@ REFUND_RESERVING = frozenset({REFUND_REQUESTED, REFUND_SUCCEEDED})
 IN_PROGRESS = frozenset({CREATED, STARTED})
 #: money was taken
 SETTLED = frozenset({SUCCEEDED, PARTLY_REFUNDED, REFUNDED})
+#: the provider confirmed giving back some or all of the money
+REFUNDED_STATES = frozenset({PARTLY_REFUNDED, REFUNDED})
 
 
 class IllegalTransition(RuntimeError):
