@@ -293,7 +293,7 @@ def _apply_provider_payment(
             excess = overpaid_by_bill(dbsession, payment)
             if excess:
                 return [
-                    request_refund(
+                    record_refund(
                         dbsession,
                         payment,
                         excess,
@@ -384,6 +384,17 @@ def _refundable_by_bill(dbsession: Session, payment: Payment) -> dict[int, int]:
     return {
         a.bill_id: a.amount_minor - int(reserved.get(a.bill_id, 0)) for a in payment.allocations
     }
+
+
+def refundable_on_bill(dbsession: Session, bill_id: int) -> tuple[Payment, Money] | None:
+    """The payment that settled ``bill_id`` and what it can still give back on that bill
+    (refunds asked for and not failed count against it), or None if nothing is left."""
+    paid = settling_payment(dbsession, bill_id)
+    if paid is None:
+        return None
+    payment = paid[0]
+    minor = min(_refundable_by_bill(dbsession, payment)[bill_id], payment.refundable.minor)
+    return (payment, Money(minor, payment.currency)) if minor > 0 else None
 
 
 @dataclass(frozen=True)
@@ -479,8 +490,7 @@ def check_refund(
             )
     shares = refund_shares(dbsession, payment, amounts)
     for share in shares:
-        amount = amounts.get(share.bill.id)
-        if amount is not None and amount.minor > share.refundable.minor:
+        if share.amount.minor > share.refundable.minor:
             raise Refusal(
                 INVALID,
                 _(
@@ -495,7 +505,7 @@ def check_refund(
     return shares
 
 
-def request_refund(
+def record_refund(
     dbsession: Session,
     payment: Payment,
     amounts: Mapping[int, Money],
@@ -503,8 +513,9 @@ def request_refund(
     reason: str,
     clerk=None,
 ) -> Refund:
-    """Record a refund of ``amounts`` (bill id -> money) to send to the provider after commit:
-    one refund, so one provider refund and one credit note, with a line per bill chosen.
+    """Record a refund of ``amounts`` (bill id -> money), for the caller to send to the
+    provider after commit (:func:`portal.billing.refunding.request_refund` does both): one
+    refund, so one provider refund and one credit note, with a line per bill chosen.
 
     Checked by :func:`check_refund` once the payment is locked, so two clerks refunding at
     once cannot both refund the same money.
