@@ -60,7 +60,7 @@ def hold_deposit(
         credit=ledger.deposits_account(service.code),
     )
     deposit = Deposit(
-        bill=bill, amount_minor=amount.minor, currency=amount.currency, created_at=now
+        bill=bill, status=HELD, amount_minor=amount.minor, currency=amount.currency, created_at=now
     )
     dbsession.add(deposit)
     dbsession.flush()
