@@ -99,10 +99,9 @@ def payment(dbsession, payer, bills, key=None, provider="sandbox", now=None):
 
 def refund_bill_paid(wsgi_app, payment_id: int, paid_minor: int, reason: str) -> int:
     """Refund in full the one bill that payment ``payment_id`` paid ``paid_minor`` on, as a
-    clerk's confirmed refund and the provider's answer would: returns the refund's id."""
+    clerk's refund does (sent to the provider once committed): returns the refund's id."""
     from portal.billing import request_refund
-    from portal.billing.models import Payment, Refund
-    from portal.billing.payments import send_refund
+    from portal.billing.models import Payment
     from portal.tasks import task_dbsession
 
     with task_dbsession(wsgi_app.registry) as session:
@@ -110,11 +109,4 @@ def refund_bill_paid(wsgi_app, payment_id: int, paid_minor: int, reason: str) ->
         (bill_id,) = [a.bill_id for a in payment.allocations if a.amount_minor == paid_minor]
         amounts = {bill_id: Money(paid_minor, payment.currency)}
         refund_id = request_refund(session, payment, amounts, payment.refundable, reason).id
-    with task_dbsession(wsgi_app.registry) as session:
-        send_refund(
-            session,
-            session.get(Refund, refund_id),
-            wsgi_app.registry["payment_provider"],
-            wsgi_app.registry["clock"].now(),
-        )
     return refund_id

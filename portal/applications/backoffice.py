@@ -23,7 +23,6 @@ from portal.applications.workflow import (
     decide_approve,
     decide_reject,
 )
-from portal.billing import send_refund_after_commit
 from portal.catalogue.models import Service
 from portal.documents.kinds import document_issuer
 from portal.i18n import _
@@ -180,9 +179,7 @@ def reject(context, request):
             request, context, Refusal(INVALID, _("Keep the reason under 2000 characters.")), reason
         )
     try:
-        refund = decide_reject(
-            request.dbsession, application, request.user, reason, request.clock.now()
-        )
+        decide_reject(request.dbsession, application, request.user, reason, request.clock.now())
     except Refusal as refused:
         log.warning(
             "refund for application %s refused: %s",
@@ -190,8 +187,6 @@ def reject(context, request):
             refused.message.interpolate(),
         )
         raise Refusal(refused.kind, refused.message, title=CANNOT) from None
-    if refund is not None:
-        send_refund_after_commit(request, refund)
     log.info("application %s rejected", application.public_id)
     request.session.flash(
         translate(_("Rejected. The applicant is told why and the fee is refunded."))

@@ -15,8 +15,7 @@ from portal.billing import (
     PAID,
     cancel_bill,
     issue_bill,
-    request_refund,
-    settling_payment,
+    refund_bill,
     with_status,
 )
 from portal.billing.events import PaymentSucceeded, RefundSucceeded
@@ -26,7 +25,6 @@ from portal.clock import Clock
 from portal.db import registry_of
 from portal.i18n import _
 from portal.identity.models import Department
-from portal.money import Money
 from portal.refusals import CONFLICT, UNAVAILABLE, Refusal
 
 log = logging.getLogger(__name__)
@@ -186,30 +184,22 @@ def decide_approve(dbsession, application: Application, clerk, note: str, now: d
     application.decision_reason = note or None
 
 
-def decide_reject(dbsession, application: Application, clerk, reason: str, now: dt.datetime):
-    """Reject with ``reason`` and refund the fee; returns the refund to send after commit."""
-    paid = settling_payment(dbsession, application.bill_id) if application.bill_id else None
+def decide_reject(
+    dbsession, application: Application, clerk, reason: str, now: dt.datetime
+) -> None:
+    """Reject with ``reason`` and refund what is left of the fee (sent after commit)."""
     if not state.transition(dbsession, application, state.REJECTED, reason, clerk, now=now):
         raise Refusal(
             CONFLICT, _("Another clerk decided this application meanwhile."), title=CANNOT
         )
     application.decided_by = clerk
     application.decision_reason = reason
-    if paid is None:
-        log.warning("application %s rejected with no settled payment", application.public_id)
-        return None
-    payment, allocation = paid
-    amount = min(allocation.amount_minor - allocation.refunded_minor, payment.refundable.minor)
-    if amount <= 0:
-        log.warning("application %s: fee already refunded", application.public_id)
-        return None
-    refund = request_refund(
-        dbsession,
-        payment,
-        {application.bill_id: Money(amount, payment.currency)},
-        payment.refundable,
-        f"Application rejected: {reason}",
-        clerk,
+    refund = (
+        refund_bill(dbsession, application.bill, f"Application rejected: {reason}", clerk)
+        if application.bill is not None
+        else None
     )
+    if refund is None:
+        log.warning("application %s rejected with no fee to refund", application.public_id)
+        return
     application.refund = refund
-    return refund

@@ -16,30 +16,15 @@ from portal.billing.bills import (
     OPEN,
     OVERPAID,
     PAID,
-    PARTLY_PAID,
     BillView,
     cancel_bill,
     issue_bill,
     with_status,
 )
-from portal.billing.deposits import (
-    DepositError,
-    forfeit_deposit,
-    hold_deposit,
-    release_deposit,
-)
+from portal.billing.deposits import forfeit_deposit, hold_deposit, release_deposit
 from portal.billing.ledger import AlreadyPosted, guard_append_only
 from portal.billing.payment_documents import PaymentDocument, add_payment_documents
-from portal.billing.payments import (
-    REFUNDABLE,
-    RefundShare,
-    can_refund,
-    check_refund,
-    create_payment,
-    refund_shares,
-    request_refund,
-    settling_payment,
-)
+from portal.billing.payments import create_payment, settling_payment
 from portal.billing.providers import (
     ProviderRefused,
     ProviderUnavailable,
@@ -48,11 +33,12 @@ from portal.billing.providers import (
 )
 from portal.billing.reconciliation import format_report, reconcile
 from portal.billing.reference import printed
+from portal.billing.refunding import refund_bill, request_refund
 from portal.billing.resources import PaymentContext
 from portal.billing.state import IN_PROGRESS as PAYMENT_IN_PROGRESS
-from portal.billing.state import REFUND_SUCCEEDED
+from portal.billing.state import REFUNDED_STATES
 from portal.billing.surcharges import add_bill_surcharge
-from portal.billing.tasks import apply_report, send_refund_after_commit
+from portal.billing.tasks import apply_report
 from portal.billing.templating import add_globals
 from portal.catalogue.interfaces import BillLineInput
 from portal.i18n import _
@@ -63,22 +49,16 @@ __all__ = [
     "OPEN",
     "OVERPAID",
     "PAID",
-    "PARTLY_PAID",
     "PAYMENT_IN_PROGRESS",
-    "REFUNDABLE",
-    "REFUND_SUCCEEDED",
+    "REFUNDED_STATES",
     "BillLineInput",
     "BillView",
-    "DepositError",
     "PaymentContext",
     "PaymentDocument",
     "ProviderRefused",
     "ProviderUnavailable",
-    "RefundShare",
     "apply_report",
-    "can_refund",
     "cancel_bill",
-    "check_refund",
     "create_payment",
     "forfeit_deposit",
     "format_report",
@@ -88,10 +68,9 @@ __all__ = [
     "payment_timeout",
     "printed",
     "reconcile",
-    "refund_shares",
+    "refund_bill",
     "release_deposit",
     "request_refund",
-    "send_refund_after_commit",
     "settling_payment",
     "with_status",
 ]

@@ -20,20 +20,18 @@ from portal.billing import ledger
 from portal.billing.bills import issue_bill, with_status
 from portal.billing.ledger import Line
 from portal.billing.models import Deposit, Refund
-from portal.billing.payments import request_refund, settling_payment
-from portal.billing.tasks import send_refund_after_commit
+from portal.billing.payments import refundable_on_bill
+from portal.billing.refunding import request_refund
 from portal.catalogue.interfaces import BillLineInput
+from portal.i18n import _
 from portal.money import Money
+from portal.refusals import CONFLICT, Refusal
 
 log = logging.getLogger(__name__)
 
 HELD = "held"
 RELEASED = "released"
 FORFEITED = "forfeited"
-
-
-class DepositError(ValueError):
-    """A deposit that cannot be released or forfeited as asked; the message says why."""
 
 
 def hold_deposit(
@@ -62,7 +60,7 @@ def hold_deposit(
         credit=ledger.deposits_account(service.code),
     )
     deposit = Deposit(
-        bill=bill, amount_minor=amount.minor, currency=amount.currency, created_at=now
+        bill=bill, status=HELD, amount_minor=amount.minor, currency=amount.currency, created_at=now
     )
     dbsession.add(deposit)
     dbsession.flush()
@@ -72,11 +70,13 @@ def hold_deposit(
 def _closable(dbsession, deposit: Deposit) -> Deposit:
     """``deposit`` locked and read afresh, if it is held and lodged in full."""
     dbsession.refresh(deposit, with_for_update=True)
-    if deposit.status != HELD:
-        raise DepositError(f"deposit {deposit.public_id} is already {deposit.status}")
+    if deposit.status == RELEASED:
+        raise Refusal(CONFLICT, _("This deposit was released already."), about=deposit)
+    if deposit.status == FORFEITED:
+        raise Refusal(CONFLICT, _("This deposit was forfeited already."), about=deposit)
     (view,) = with_status(dbsession, [deposit.bill])
     if not view.settled:
-        raise DepositError(f"deposit {deposit.public_id} has not been lodged")
+        raise Refusal(CONFLICT, _("This deposit has not been lodged yet."), about=deposit)
     return deposit
 
 
@@ -112,10 +112,14 @@ def release_deposit(
     lodged it, sent once the transaction commits. Returns the refund."""
     deposit = _closable(dbsession, deposit)
     bill = deposit.bill
-    paid = settling_payment(dbsession, bill.id)
-    if paid is None or paid[1].amount_minor - paid[1].refunded_minor < deposit.amount_minor:
-        raise DepositError(f"deposit {deposit.public_id} was not lodged by one payment")
-    payment = paid[0]
+    found = refundable_on_bill(dbsession, bill.id)
+    if found is None or found[1] < deposit.amount:
+        raise Refusal(
+            CONFLICT,
+            _("This deposit was not lodged by one payment, so it cannot be given back."),
+            about=deposit,
+        )
+    payment = found[0]
     refund = request_refund(
         dbsession, payment, {bill.id: deposit.amount}, payment.refundable, reason, clerk
     )
@@ -134,6 +138,5 @@ def release_deposit(
     deposit.refund = refund
     _close(deposit, RELEASED, reason, now, clerk)
     dbsession.flush()
-    send_refund_after_commit(dbsession, refund)
     log.info("deposit %s released", deposit.public_id)
     return refund

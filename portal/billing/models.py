@@ -33,7 +33,7 @@ def new_public_id() -> str:
 
 class Bill(Base):
     """What a payer (a person or an organisation) owes a service. Its status is derived from
-    the ledger (:func:`portal.billing.bills.bill_balances`), never stored."""
+    the ledger (:func:`portal.billing.ledger.bill_balances`), never stored."""
 
     __tablename__ = "bill"
     __table_args__ = (
@@ -298,7 +298,8 @@ class RefundLine(Base):
 
 
 class RefundTransition(Base):
-    """Every change of a refund's state, with when, why and who (no one: the provider)."""
+    """Every change of a refund's state, with when and why. The provider's answer makes each
+    one; who asked for the refund is on the refund (``requested_by_id``)."""
 
     __tablename__ = "refund_transition"
 
@@ -307,7 +308,6 @@ class RefundTransition(Base):
     from_status: Mapped[str] = mapped_column(String(20))
     to_status: Mapped[str] = mapped_column(String(20))
     cause: Mapped[str] = mapped_column(String(200))
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     at: Mapped[dt.datetime]
 
     refund: Mapped[Refund] = relationship(back_populates="transitions")

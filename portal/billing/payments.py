@@ -293,7 +293,7 @@ def _apply_provider_payment(
             excess = overpaid_by_bill(dbsession, payment)
             if excess:
                 return [
-                    request_refund(
+                    record_refund(
                         dbsession,
                         payment,
                         excess,
@@ -386,6 +386,17 @@ def _refundable_by_bill(dbsession: Session, payment: Payment) -> dict[int, int]:
     }
 
 
+def refundable_on_bill(dbsession: Session, bill_id: int) -> tuple[Payment, Money] | None:
+    """The payment that settled ``bill_id`` and what it can still give back on that bill
+    (refunds asked for and not failed count against it), or None if nothing is left."""
+    paid = settling_payment(dbsession, bill_id)
+    if paid is None:
+        return None
+    payment = paid[0]
+    minor = min(_refundable_by_bill(dbsession, payment)[bill_id], payment.refundable.minor)
+    return (payment, Money(minor, payment.currency)) if minor > 0 else None
+
+
 @dataclass(frozen=True)
 class RefundShare:
     """One bill of a payment: what the payment can still give back on it, and what the payer
@@ -463,23 +474,23 @@ def check_refund(
             _("Choose the bill or bills to refund, with the amount for each."),
             about=payment,
         )
-    shares = refund_shares(dbsession, payment, amounts)
-    if set(amounts) - {share.bill.id for share in shares}:
+    bills = {allocation.bill_id: allocation.bill for allocation in payment.allocations}
+    if set(amounts) - set(bills):
         raise Refusal(INVALID, _("One of these bills was not paid by this payment."), about=payment)
-    for share in shares:
-        if share.bill.id not in amounts:
-            continue
-        amount = amounts[share.bill.id]
+    # before the shares are worked out, which add each amount to what its bill owes
+    for bill_id, amount in amounts.items():
         if amount.currency != payment.currency or amount.minor <= 0:
             raise Refusal(
                 INVALID,
                 _(
                     "The amount for bill ${bill} must be more than zero.",
-                    mapping={"bill": share.bill.number},
+                    mapping={"bill": bills[bill_id].number},
                 ),
                 about=payment,
             )
-        if amount.minor > share.refundable.minor:
+    shares = refund_shares(dbsession, payment, amounts)
+    for share in shares:
+        if share.amount.minor > share.refundable.minor:
             raise Refusal(
                 INVALID,
                 _(
@@ -494,7 +505,7 @@ def check_refund(
     return shares
 
 
-def request_refund(
+def record_refund(
     dbsession: Session,
     payment: Payment,
     amounts: Mapping[int, Money],
@@ -502,8 +513,9 @@ def request_refund(
     reason: str,
     clerk=None,
 ) -> Refund:
-    """Record a refund of ``amounts`` (bill id -> money) to send to the provider after commit:
-    one refund, so one provider refund and one credit note, with a line per bill chosen.
+    """Record a refund of ``amounts`` (bill id -> money), for the caller to send to the
+    provider after commit (:func:`portal.billing.refunding.request_refund` does both): one
+    refund, so one provider refund and one credit note, with a line per bill chosen.
 
     Checked by :func:`check_refund` once the payment is locked, so two clerks refunding at
     once cannot both refund the same money.

@@ -82,6 +82,8 @@ REFUND_RESERVING = frozenset({REFUND_REQUESTED, REFUND_SUCCEEDED})
 IN_PROGRESS = frozenset({CREATED, STARTED})
 #: money was taken
 SETTLED = frozenset({SUCCEEDED, PARTLY_REFUNDED, REFUNDED})
+#: the provider confirmed giving back some or all of the money
+REFUNDED_STATES = frozenset({PARTLY_REFUNDED, REFUNDED})
 
 
 class IllegalTransition(RuntimeError):
@@ -117,20 +119,13 @@ def can_transition_refund(refund: Refund, to_status: str) -> bool:
     return to_status in REFUND_TRANSITIONS[refund.status]
 
 
-def transition_refund(
-    refund: Refund, to_status: str, cause: str, now: dt.datetime, actor=None
-) -> None:
-    """Move ``refund`` to ``to_status``, recording when (``now``), why and who (None: the
-    provider or a job); raise if not allowed."""
+def transition_refund(refund: Refund, to_status: str, cause: str, now: dt.datetime) -> None:
+    """Move ``refund`` to ``to_status``, recording when (``now``) and why; raise if not
+    allowed. Only the provider's answer moves a refund on; the clerk who asked for it is
+    :attr:`Refund.requested_by_id`."""
     if not can_transition_refund(refund, to_status):
         raise IllegalTransition(refund, to_status)
     refund.transitions.append(
-        RefundTransition(
-            from_status=refund.status,
-            to_status=to_status,
-            cause=cause[:200],
-            actor_id=actor.id if actor is not None else None,
-            at=now,
-        )
+        RefundTransition(from_status=refund.status, to_status=to_status, cause=cause[:200], at=now)
     )
     refund.status = to_status

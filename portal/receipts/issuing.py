@@ -12,7 +12,7 @@ import logging
 
 from sqlalchemy import select
 
-from portal.billing import printed
+from portal.billing import REFUNDED_STATES, printed
 from portal.documents.kinds import DocumentKind
 from portal.i18n import _, document_localizer
 from portal.money import Money
@@ -97,7 +97,7 @@ class ReceiptKind(DocumentKind):
 
     def verification(self, receipt: Receipt) -> dict:
         status = "valid"
-        if receipt.payment.status in ("refunded", "partly_refunded"):
+        if receipt.payment.status in REFUNDED_STATES:
             status = receipt.payment.status  # refunds the provider has confirmed
         return {"status": status, "amount": receipt.amount}
 

@@ -24,7 +24,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from waitress import wasyncore
 
-from portal.billing import PAID, request_refund, state, with_status
+from portal.billing import PAID, state, with_status
 from portal.billing.ledger import LedgerError
 from portal.billing.models import (
     Bill,
@@ -35,6 +35,7 @@ from portal.billing.models import (
     ProviderEventRecord,
     Refund,
 )
+from portal.billing.payments import record_refund
 from portal.db import get_tm_session
 from portal.identity.models import User
 from portal.money import Money
@@ -379,7 +380,7 @@ def test_two_clerks_refunding_at_once_never_refund_more_than_was_paid(
                 session = get_tm_session(factory, manager)
                 shown = session.get(Payment, payment.id)
                 barrier.wait(timeout=TIMEOUT)
-                request_refund(session, shown, {bill.id: amount}, seen, "Paid twice at the counter")
+                record_refund(session, shown, {bill.id: amount}, seen, "Paid twice at the counter")
         except Refusal as refused:
             return status_of(refused)
         return 201

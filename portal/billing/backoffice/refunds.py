@@ -18,8 +18,8 @@ from pyramid.view import view_config
 
 from portal.billing.backoffice.payments import payment_values
 from portal.billing.models import Payment
-from portal.billing.payments import check_refund, request_refund
-from portal.billing.tasks import send_refund_after_commit
+from portal.billing.payments import check_refund
+from portal.billing.refunding import request_refund
 from portal.i18n import _
 from portal.identity.assurance import CLERK
 from portal.money import Money, MoneyError
@@ -155,7 +155,6 @@ def refund(context, request):
         )
     except Refusal as refused:
         return _refused(request, payment, refused)
-    send_refund_after_commit(request, made)
     log.info(
         "refund %s of payment %s requested on %d bills",
         made.public_id,

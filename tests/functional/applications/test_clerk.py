@@ -153,11 +153,9 @@ def test_the_applicant_cannot_decide_their_own_application(paid_application, cit
     assert the_application(dbsession, paid_application).status == "in_queue"
 
 
-def test_rejecting_refunds_the_fee_alone_when_it_was_paid_with_other_bills(
-    citizen, clerk, sandbox, dbsession
-):
-    """The fee and a later water bill paid in one go: the refund gives back the fee, and the
-    water bill stays paid."""
+def paid_with_water(citizen, sandbox, dbsession):
+    """An application whose fee (€120.00) the applicant paid in one payment with a later
+    water bill (€35.40): its public id and the water bill."""
     from tests import factories
     from tests.functional.billing.conftest import Payer
     from tests.sandbox.conftest import SUCCESS
@@ -174,6 +172,15 @@ def test_rejecting_refunds_the_fee_alone_when_it_was_paid_with_other_bills(
     payment_id = urlsplit(checkout.location).path.split("/")[2]
     (notification,) = notifications_for(sandbox, payment_id)
     deliver(citizen, notification)
+    return public_id, water
+
+
+def test_rejecting_refunds_the_fee_alone_when_it_was_paid_with_other_bills(
+    citizen, clerk, sandbox, dbsession
+):
+    """The fee and a later water bill paid in one go: the refund gives back the fee, and the
+    water bill stays paid."""
+    public_id, water = paid_with_water(citizen, sandbox, dbsession)
 
     review = clerk.get(f"/backoffice/applications/{public_id}")
     form = review.forms["reject-form"]
@@ -187,3 +194,30 @@ def test_rejecting_refunds_the_fee_alone_when_it_was_paid_with_other_bills(
     fee_view, water_view = with_status(dbsession, [application.bill, water])
     assert (fee_view.status, water_view.status) == ("cancelled", "paid")
     assert dbsession.scalars(select(Payment)).one().status == "partly_refunded"
+
+
+def test_rejecting_gives_back_what_is_left_of_the_fee_after_a_refund_not_yet_confirmed(
+    citizen, clerk, sandbox, dbsession, wsgi_app
+):
+    """Part of the fee already asked back (not yet confirmed by the provider) counts: the
+    rejection refunds the rest of the fee, not the whole fee again."""
+    from portal.billing.payments import record_refund
+    from portal.tasks import task_dbsession
+
+    public_id, _water = paid_with_water(citizen, sandbox, dbsession)
+    with task_dbsession(wsgi_app.registry) as session:
+        payment = session.scalars(select(Payment)).one()
+        fee = the_application(session, public_id).bill_id
+        record_refund(session, payment, {fee: Money(20_00, "EUR")}, payment.refundable, "part")
+
+    review = clerk.get(f"/backoffice/applications/{public_id}")
+    form = review.forms["reject-form"]
+    form["reason"] = "The VIN does not match the vehicle's papers."
+    form.submit(status=303)
+
+    dbsession.expire_all()
+    application = the_application(dbsession, public_id)
+    assert application.status == "rejected"
+    assert [(line.bill_id, line.amount_minor) for line in application.refund.lines] == [
+        (application.bill_id, 100_00)
+    ]

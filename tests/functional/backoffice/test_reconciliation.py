@@ -13,7 +13,7 @@ from babel.dates import format_datetime
 from pyramid.scripting import prepare
 from sqlalchemy import select
 
-from portal.billing import reconcile, request_refund
+from portal.billing import payments, reconcile
 from portal.billing.models import Refund
 from portal.billing.payments import post_refund, send_refund
 from portal.billing.providers import ProviderPayment
@@ -33,7 +33,7 @@ def record_refund(payment, minor: int) -> str:
     with task_dbsession(factories.app_registry(payment)) as session:
         payment = managed(session, payment)
         bill_id = payment.allocations[0].bill_id
-        made = request_refund(
+        made = payments.record_refund(
             session, payment, {bill_id: Money(minor, "EUR")}, payment.refundable, "Reconciliation"
         )
         return made.public_id

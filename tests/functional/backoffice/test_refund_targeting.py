@@ -301,13 +301,13 @@ def test_a_refund_not_yet_confirmed_holds_its_bills_share(
     signed_in, paid, dbsession, provider, wsgi_app
 ):
     """Asked for but not yet sent to the provider, a refund already counts against its bills."""
-    from portal.billing import request_refund
+    from portal.billing.payments import record_refund
     from portal.tasks import task_dbsession
 
     water, tax, _ = paid.bills.bills
     with task_dbsession(wsgi_app.registry) as session:
         payment = session.get(Payment, paid.payment.id)
-        request_refund(session, payment, {water.id: Money(15_00, "EUR")}, payment.refundable, "x")
+        record_refund(session, payment, {water.id: Money(15_00, "EUR")}, payment.refundable, "x")
     app = signed_in("clerk-clara")
     page = app.get(url(paid.payment))
     assert "At most €6.00" in page.text

@@ -7,7 +7,6 @@ import pytest
 from sqlalchemy import select
 
 from portal.billing import (
-    DepositError,
     cancel_bill,
     forfeit_deposit,
     hold_deposit,
@@ -20,6 +19,7 @@ from portal.billing import (
 from portal.billing.models import Deposit, Payment
 from portal.db import registry_of
 from portal.money import Money
+from portal.refusals import Refusal
 from portal.tasks import task_dbsession
 from tests import factories
 from tests.functional.backoffice.conftest import pay_at_provider, settle
@@ -109,9 +109,9 @@ def test_forfeiting_moves_the_money_held_to_revenue_once(dbsession, provider, sa
     assert balance(dbsession, CLEARING) == 500_00
     assert deposit.status == "forfeited" and deposit.closed_by_id == clerk.id
     assert deposit.close_reason == "Stall left damaged" and deposit.closed_at is not None
-    with pytest.raises(DepositError, match="already forfeited"):
+    with pytest.raises(Refusal, match="conflict: This deposit was forfeited already."):
         forfeit_deposit(dbsession, deposit, "again", now(dbsession))
-    with pytest.raises(DepositError, match="already forfeited"):
+    with pytest.raises(Refusal, match="conflict: This deposit was forfeited already."):
         release_deposit(dbsession, deposit, "changed my mind", now(dbsession))
     dbsession.rollback()
     assert balance(dbsession, REVENUE) == -500_00
@@ -142,17 +142,17 @@ def test_releasing_refunds_the_deposit_through_the_provider_once(
     payment = dbsession.scalar(select(Payment).where(Payment.id == deposit.refund.payment_id))
     assert payment.status == "refunded"
 
-    with pytest.raises(DepositError, match="already released"):
+    with pytest.raises(Refusal, match="conflict: This deposit was released already."):
         release_deposit(dbsession, deposit, "again", now(dbsession))
-    with pytest.raises(DepositError, match="already released"):
+    with pytest.raises(Refusal, match="conflict: This deposit was released already."):
         forfeit_deposit(dbsession, deposit, "too late", now(dbsession))
 
 
 def test_a_deposit_not_lodged_cannot_be_released_or_forfeited(dbsession, payer):
     deposit = a_deposit(dbsession, payer)
-    with pytest.raises(DepositError, match="not been lodged"):
+    with pytest.raises(Refusal, match="conflict: This deposit has not been lodged yet."):
         forfeit_deposit(dbsession, deposit, "no show", now(dbsession))
-    with pytest.raises(DepositError, match="not been lodged"):
+    with pytest.raises(Refusal, match="conflict: This deposit has not been lodged yet."):
         release_deposit(dbsession, deposit, "no show", now(dbsession))
     dbsession.rollback()
     assert balance(dbsession, HELD) == -500_00

@@ -20,9 +20,10 @@ from portal.billing.payments import (
     create_payment,
     overpaid_by_bill,
     post_refund,
-    request_refund,
+    record_refund,
 )
 from portal.billing.providers import ProviderPayment
+from portal.billing.refunding import refund_bill
 from portal.db import registry_of
 from portal.money import Money
 from portal.refusals import Refusal
@@ -306,7 +307,7 @@ def test_the_state_machine_refuses_a_change_it_does_not_allow(dbsession, payer):
 def test_a_refund_names_each_bill_and_reserves_its_amount(dbsession, payer):
     one, two = factories.bill(dbsession, payer, amount=30_00), factories.bill(dbsession, payer)
     payment = settled(dbsession, payer, [one, two])
-    refund = request_refund(
+    refund = record_refund(
         dbsession, payment, {one.id: eur(10_00)}, payment.refundable, "  paid in error  "
     )
     assert (refund.amount, refund.reason, refund.status) == (
@@ -323,14 +324,14 @@ def test_a_refund_names_each_bill_and_reserves_its_amount(dbsession, payer):
 def test_a_confirmed_refund_makes_the_bill_owed_again_and_moves_the_payment_on(dbsession, payer):
     one, two = factories.bill(dbsession, payer, amount=30_00), factories.bill(dbsession, payer)
     payment = settled(dbsession, payer, [one, two])
-    first = request_refund(dbsession, payment, {one.id: eur(10_00)}, payment.refundable, "part")
+    first = record_refund(dbsession, payment, {one.id: eur(10_00)}, payment.refundable, "part")
     post_refund(dbsession, first, now(dbsession))
     assert first.status == "succeeded"
     assert payment.status == state.PARTLY_REFUNDED
     assert with_status(dbsession, [one])[0].status == "partly_paid"
     assert ledger.bill_balances(dbsession, [one.id]) == {one.id: 10_00}
     assert ledger.account_balance(dbsession, "clearing:sandbox") == {"EUR": 32_50}
-    rest = request_refund(
+    rest = record_refund(
         dbsession,
         payment,
         {one.id: eur(20_00), two.id: eur(12_50)},
@@ -345,10 +346,22 @@ def test_a_confirmed_refund_makes_the_bill_owed_again_and_moves_the_payment_on(d
     ]
 
 
+def test_a_bill_is_refunded_of_what_is_left_of_it_on_the_payment_that_settled_it(dbsession, payer):
+    one, two = factories.bill(dbsession, payer, amount=30_00), factories.bill(dbsession, payer)
+    payment = settled(dbsession, payer, [one, two])
+    record_refund(dbsession, payment, {one.id: eur(10_00)}, payment.refundable, "asked, not sent")
+    refund = refund_bill(dbsession, one, "application rejected")
+    assert refund is not None and refund.amount == eur(20_00)
+    assert [(line.bill_id, line.amount_minor) for line in refund.lines] == [(one.id, 20_00)]
+    assert refund_bill(dbsession, one, "rejected twice") is None
+    assert refund_bill(dbsession, factories.bill(dbsession, payer), "never paid") is None
+    assert payment.refundable == eur(12_50)
+
+
 def test_a_refund_is_posted_once_whoever_confirms_it(dbsession, payer):
     bill = factories.bill(dbsession, payer)
     payment = settled(dbsession, payer, [bill])
-    refund = request_refund(dbsession, payment, {bill.id: eur(5_00)}, payment.refundable, "x")
+    refund = record_refund(dbsession, payment, {bill.id: eur(5_00)}, payment.refundable, "x")
     post_refund(dbsession, refund, now(dbsession))
     before = postings(dbsession)
     post_refund(dbsession, refund, now(dbsession))
@@ -360,7 +373,7 @@ def test_only_a_settled_payment_can_be_refunded(dbsession, payer):
     bill = factories.bill(dbsession, payer)
     payment = pay(dbsession, payer, [bill])
     error = refused(
-        request_refund, dbsession, payment, {bill.id: eur(1_00)}, payment.refundable, "x"
+        record_refund, dbsession, payment, {bill.id: eur(1_00)}, payment.refundable, "x"
     )
     assert error.status == 409
 
@@ -369,8 +382,8 @@ def test_a_refund_on_figures_the_clerk_did_not_see_is_refused(dbsession, payer):
     bill = factories.bill(dbsession, payer, amount=30_00)
     payment = settled(dbsession, payer, [bill])
     seen = payment.refundable
-    request_refund(dbsession, payment, {bill.id: eur(10_00)}, seen, "first clerk")
-    error = refused(request_refund, dbsession, payment, {bill.id: eur(10_00)}, seen, "second clerk")
+    record_refund(dbsession, payment, {bill.id: eur(10_00)}, seen, "first clerk")
+    error = refused(record_refund, dbsession, payment, {bill.id: eur(10_00)}, seen, "second clerk")
     assert error.status == 409
     assert payment.refundable == eur(20_00)
 
@@ -378,13 +391,13 @@ def test_a_refund_on_figures_the_clerk_did_not_see_is_refused(dbsession, payer):
 def test_a_bill_cannot_be_refunded_beyond_what_the_payment_paid_on_it(dbsession, payer):
     one, two = factories.bill(dbsession, payer, amount=30_00), factories.bill(dbsession, payer)
     payment = settled(dbsession, payer, [one, two])
-    request_refund(dbsession, payment, {two.id: eur(10_00)}, payment.refundable, "part")
+    record_refund(dbsession, payment, {two.id: eur(10_00)}, payment.refundable, "part")
     error = refused(
-        request_refund, dbsession, payment, {two.id: eur(2_51)}, payment.refundable, "too much"
+        record_refund, dbsession, payment, {two.id: eur(2_51)}, payment.refundable, "too much"
     )
     assert error.status == 422
     assert payment.refundable == eur(32_50)
-    assert request_refund(
+    assert record_refund(
         dbsession, payment, {two.id: eur(2_50)}, payment.refundable, "what is left"
     ).amount == eur(2_50)
 
@@ -396,6 +409,7 @@ def test_a_bill_cannot_be_refunded_beyond_what_the_payment_paid_on_it(dbsession,
         ("zero", "nothing to give back"),
         ("negative", "taking money"),
         ("another bill", "a bill the payment did not pay"),
+        ("dollars", "a refund in another currency"),
         ("one euro", "   "),
     ],
 )
@@ -408,11 +422,11 @@ def test_a_malformed_refund_is_refused_and_reserves_nothing(dbsession, payer, ca
         "zero": {bill.id: eur(0)},
         "negative": {bill.id: eur(-1_00)},
         "another bill": {other.id: eur(1_00)},
+        "dollars": {bill.id: Money(1_00, "USD")},
         "one euro": {bill.id: eur(1_00)},
     }[case]
     assert (
-        refused(request_refund, dbsession, payment, chosen, payment.refundable, reason).status
-        == 422
+        refused(record_refund, dbsession, payment, chosen, payment.refundable, reason).status == 422
     )
     assert payment.refundable == payment.amount
     assert dbsession.scalar(select(func.count()).select_from(Refund)) == 0

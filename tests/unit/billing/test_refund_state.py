@@ -15,33 +15,22 @@ def a_refund() -> Refund:
 NOW = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC)
 
 
-class Clerk:
-    id = 7
-
-
 @pytest.mark.parametrize("outcome", [state.REFUND_SUCCEEDED, state.REFUND_FAILED])
-def test_a_requested_refund_ends_once_recording_when_why_and_who(outcome):
+def test_a_requested_refund_ends_once_recording_when_and_why(outcome):
     refund = a_refund()
-    state.transition_refund(refund, outcome, "the provider answered", NOW, Clerk())
+    state.transition_refund(refund, outcome, "the provider answered", NOW)
     assert refund.status == outcome
     (row,) = refund.transitions
-    assert (row.from_status, row.to_status, row.cause, row.actor_id) == (
+    assert (row.from_status, row.to_status, row.cause) == (
         state.REFUND_REQUESTED,
         outcome,
         "the provider answered",
-        Clerk.id,
     )
     assert row.at == NOW
     for again in (state.REFUND_SUCCEEDED, state.REFUND_FAILED, state.REFUND_REQUESTED):
         with pytest.raises(state.IllegalTransition, match=f"{outcome} -> {again}"):
             state.transition_refund(refund, again, "twice", NOW)
     assert len(refund.transitions) == 1
-
-
-def test_a_change_by_the_provider_has_no_actor():
-    refund = a_refund()
-    state.transition_refund(refund, state.REFUND_SUCCEEDED, "confirmed by the provider", NOW)
-    assert refund.transitions[0].actor_id is None
 
 
 def test_every_refund_status_has_a_label_and_reaches_only_statuses_in_the_table():
