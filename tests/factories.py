@@ -11,6 +11,7 @@ from sqlalchemy.orm import object_session
 
 from portal.billing import BillLineInput, create_payment, issue_bill
 from portal.catalogue.models import Service
+from portal.clock import clock as app_clock
 from portal.db import registry_of
 from portal.identity.models import Department, User
 from portal.money import Money
@@ -115,6 +116,6 @@ def refund_bill_paid(wsgi_app, payment_id: int, paid_minor: int, reason: str) ->
             session,
             session.get(Refund, refund_id),
             wsgi_app.registry["payment_provider"],
-            wsgi_app.registry["clock"].now(),
+            app_clock(wsgi_app.registry).now(),
         )
     return refund_id
