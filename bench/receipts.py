@@ -63,6 +63,7 @@ from pay_flow import (
     write_ini,
 )
 from pyramid.paster import get_appsettings
+from pyramid.registry import Registry
 from sqlalchemy import create_engine, select
 from weasyprint import HTML, Attachment
 
@@ -70,6 +71,7 @@ from portal.billing import BillLineInput, create_payment, issue_bill
 from portal.billing.payments import apply_provider_payment, start_payment
 from portal.billing.providers import ProviderPayment, StartedPayment
 from portal.catalogue.models import Service
+from portal.clock import clock_from_settings, install_clock
 from portal.db import get_session_factory
 from portal.devidp.idp import DevIdP
 from portal.documents.issuing import DocumentIssuer
@@ -534,10 +536,17 @@ def main() -> None:
 
             t = time.perf_counter()
             app_settings = get_appsettings(str(tmp / "portal.ini"), "main")
-            issuer = DocumentIssuer(app_settings, DocumentSigner.from_settings(app_settings))
+            clock = clock_from_settings(app_settings)
+            issuer = DocumentIssuer(
+                app_settings, DocumentSigner.from_settings(app_settings), clock.timezone
+            )
             issuer.kinds["receipt"] = ReceiptKind()
             engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-            session_factory = get_session_factory(engine)
+            # Billing announces PaymentSucceeded to its sessions' registry: this one has no
+            # subscribers, since the bench issues the receipt itself, as receipts' subscriber would.
+            registry = Registry("bench")
+            install_clock(registry, clock)
+            session_factory = get_session_factory(engine, registry)
             with session_factory() as dbsession:
                 payer_id = dbsession.scalar(select(User.id).where(User.name_id == PERSONA))
             stored, unrendered_id = store_receipts(session_factory, issuer, payer_id, args.receipts)

@@ -1,7 +1,7 @@
 """The portal's clock: what time it is now, and which day it is where the portal works.
 
 Every "now" and "today" in the portal comes from the registry's :class:`Clock`
-(``request.clock`` in a request, ``registry["clock"]`` in a task or script), never from the
+(``request.clock`` in a request, ``clock(registry)`` in a task or script), never from the
 system clock directly, so that deadlines and expiry can be tested by moving time rather than
 by editing the timestamps they are compared with.
 """
@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 from zoneinfo import ZoneInfo
+
+from pyramid.registry import Registry
+
+_CLOCK = "clock"
 
 
 class Clock:
@@ -32,10 +36,20 @@ def clock_from_settings(settings: dict) -> Clock:
     return Clock(ZoneInfo(settings.get("portal.timezone", "UTC")))
 
 
+def install_clock(registry: Registry, clock: Clock) -> None:
+    """Make ``clock`` the application's clock (a test installs one it can move)."""
+    registry[_CLOCK] = clock
+
+
+def clock(registry: Registry) -> Clock:
+    """The application's clock."""
+    return registry[_CLOCK]
+
+
 def request_clock(request) -> Clock:
-    return request.registry["clock"]
+    return clock(request.registry)
 
 
 def includeme(config) -> None:
-    config.registry["clock"] = clock_from_settings(config.get_settings())
+    install_clock(config.registry, clock_from_settings(config.get_settings()))
     config.add_request_method(request_clock, "clock", reify=True)

@@ -32,6 +32,8 @@ GONE = "gone"
 TOO_LARGE = "too_large"
 #: the body is of a media type or character set the portal does not read
 UNSUPPORTED = "unsupported"
+#: the request needs credentials it did not send, or sent ones that are not valid
+UNAUTHENTICATED = "unauthenticated"
 #: too many requests of this kind in a short time
 TOO_MANY = "too_many"
 #: something the request needs is not there yet (a service not set up, a provider down)
@@ -49,6 +51,7 @@ KINDS = frozenset(
         TOO_LARGE,
         UNSUPPORTED,
         TOO_MANY,
+        UNAUTHENTICATED,
         UNAVAILABLE,
     }
 )

@@ -46,6 +46,7 @@ from portal.refusals import (
     NOT_FOUND,
     TOO_LARGE,
     TOO_MANY,
+    UNAUTHENTICATED,
     UNAVAILABLE,
     UNSUPPORTED,
     Refusal,
@@ -188,6 +189,7 @@ STATUS = {
     TOO_LARGE: 413,
     UNSUPPORTED: 415,
     TOO_MANY: 429,
+    UNAUTHENTICATED: 401,
     UNAVAILABLE: 503,
 }
 #: the heading of a refusal that names none: the status's reason phrase
@@ -202,6 +204,7 @@ TITLES = {
     TOO_LARGE: _("Request Entity Too Large"),
     UNSUPPORTED: _("Unsupported Media Type"),
     TOO_MANY: _("Too Many Requests"),
+    UNAUTHENTICATED: _("Unauthorized"),
     UNAVAILABLE: _("Service Unavailable"),
 }
 

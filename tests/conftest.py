@@ -20,7 +20,8 @@ from sqlalchemy import create_engine, event, text
 
 import portal
 from alembic import command
-from portal.clock import Clock
+from portal.clock import Clock, install_clock
+from portal.clock import clock as app_clock
 from portal.db import Base
 from portal.devidp.idp import DevIdP
 from portal.scripts.dev_keys import SIGNING_EXTENSIONS
@@ -158,11 +159,13 @@ class MovableClock(Clock):
 
 
 @pytest.fixture
-def clock(wsgi_app, monkeypatch):
+def clock(wsgi_app):
     """A movable clock in the app's registry (its requests and its tasks read it) for this test."""
-    movable = MovableClock(wsgi_app.registry["clock"].timezone)
-    monkeypatch.setitem(wsgi_app.registry, "clock", movable)
-    return movable
+    before = app_clock(wsgi_app.registry)
+    movable = MovableClock(before.timezone)
+    install_clock(wsgi_app.registry, movable)
+    yield movable
+    install_clock(wsgi_app.registry, before)
 
 
 def stay_active(app, clock: MovableClock, minutes: int, every: int = 20) -> None:

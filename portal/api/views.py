@@ -20,10 +20,10 @@ from portal.catalogue.interfaces import TAX, public_service
 from portal.i18n import _
 from portal.identity.models import Organisation, User
 from portal.money import Money
-from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
+from portal.refusals import CONFLICT, FORBIDDEN, INVALID, UNAUTHENTICATED, FieldError, Refusal
 from portal.security import PUBLIC
 from portal.services.assessments import add_instalment, assessment_for_instalment
-from portal.web import problem_response
+from portal.web import refused
 
 log = logging.getLogger(__name__)
 
@@ -80,21 +80,29 @@ def api_forbidden(exc, request):
     route = request.matched_route.name if request.matched_route else None
     if route in SERVICE_ROUTES:
         if request.api_key is None:
-            response = problem_response(
-                request,
-                401,
-                "API key required",
-                "Send a valid API key of the service as: Authorization: Bearer <key>.",
-            )
             sent = "Authorization" in request.headers
-            response.headers["WWW-Authenticate"] = (
+            challenge = (
                 'Bearer realm="portal", error="invalid_token"' if sent else 'Bearer realm="portal"'
             )
-            return response
+            return refused(
+                Refusal(
+                    UNAUTHENTICATED,
+                    _("Send a valid API key of the service as: Authorization: Bearer <key>."),
+                    title=_("API key required"),
+                    headers={"WWW-Authenticate": challenge},
+                ),
+                request,
+            )
     elif request.user is None:
-        return problem_response(request, 401, "Sign-in required", "Sign in to use this.")
+        return refused(
+            Refusal(UNAUTHENTICATED, _("Sign in to use this."), title=_("Sign-in required")),
+            request,
+        )
     log.warning("forbidden: %s", request.path_info)
-    return problem_response(request, 403, "Not allowed", "These credentials may not do this.")
+    return refused(
+        Refusal(FORBIDDEN, _("These credentials may not do this."), title=_("Not allowed")),
+        request,
+    )
 
 
 @view_config(route_name="api_openapi", renderer="json", permission=PUBLIC)

@@ -21,7 +21,7 @@ from portal.billing import (
 from portal.billing.events import PaymentSucceeded, RefundSucceeded
 from portal.catalogue.interfaces import APPLICATION, public_services
 from portal.catalogue.models import Service
-from portal.clock import Clock
+from portal.clock import Clock, clock
 from portal.db import registry_of
 from portal.i18n import _
 from portal.identity.models import Department
@@ -135,7 +135,7 @@ def queue_paid_applications(event: PaymentSucceeded) -> None:
     status query, the periodic job, the API), the application is in the queue when it commits.
     """
     dbsession, payment = event.dbsession, event.payment
-    now = registry_of(dbsession)["clock"].now()
+    now = clock(registry_of(dbsession)).now()
     waiting = list(
         dbsession.scalars(
             select(Application).where(
@@ -168,7 +168,7 @@ def close_rejected_bill(event: RefundSucceeded) -> None:
         dbsession,
         application.bill,
         "Application rejected; the fee was refunded",
-        registry_of(dbsession)["clock"].now(),
+        clock(registry_of(dbsession)).now(),
     )
     log.info(
         "bill %s of rejected application %s cancelled", application.bill_id, application.public_id

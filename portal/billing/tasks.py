@@ -14,6 +14,8 @@ from portal.billing import state
 from portal.billing.models import IdempotencyKey, Payment, Refund
 from portal.billing.payments import apply_provider_payment, post_refund, send_refund
 from portal.billing.providers import ProviderRefund, ProviderUnavailable, payment_provider
+from portal.clock import clock
+from portal.ratelimit import RateLimiter
 from portal.tasks import enqueue_after_commit, periodic_task, task, task_dbsession
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 LATE_SUCCESS_WINDOW = dt.timedelta(hours=24)
 #: keep Idempotency-Keys well past the 24 hours promised
 IDEMPOTENCY_KEY_LIFETIME = dt.timedelta(hours=48)
+_STATUS_QUERY_LIMITER = "billing.status_query_limiter"
 
 
 @task(retries=8, retry_delay=30)
@@ -29,7 +32,7 @@ def send_refund_task(registry: Registry, refund_id: int) -> None:
     with task_dbsession(registry) as dbsession:
         refund = dbsession.get(Refund, refund_id)
         try:
-            send_refund(dbsession, refund, payment_provider(registry), registry["clock"].now())
+            send_refund(dbsession, refund, payment_provider(registry), clock(registry).now())
         except ProviderUnavailable:
             log.warning("refund %s: provider unavailable, will retry", refund.public_id)
             raise
@@ -67,7 +70,7 @@ def settle_or_expire_payments(registry: Registry) -> None:
     """Ask the provider about payments still in progress, and about those that expired
     recently (a payer may have finished just in time on a card that never notifies); expire
     those past their time."""
-    recently = registry["clock"].now() - LATE_SUCCESS_WINDOW
+    recently = clock(registry).now() - LATE_SUCCESS_WINDOW
     with task_dbsession(registry) as dbsession:
         ids = list(
             dbsession.scalars(
@@ -81,9 +84,11 @@ def settle_or_expire_payments(registry: Registry) -> None:
         settle_or_expire(registry, payment_id)
 
 
+@task()
 def settle_or_expire(registry: Registry, payment_id: int) -> None:
+    """Ask the provider about one payment and apply its report; expire it if past its time.
+    Also a job of its own: the page of a started payment queues it (a GET never writes)."""
     provider = payment_provider(registry)
-    clock = registry["clock"]
     with task_dbsession(registry) as dbsession:
         payment = dbsession.get(Payment, payment_id)
         if payment.status not in (*state.IN_PROGRESS, state.EXPIRED):
@@ -94,15 +99,32 @@ def settle_or_expire(registry: Registry, payment_id: int) -> None:
             log.warning("payment %s: provider unavailable, will ask again", payment.public_id)
             return
         if report is not None:
-            apply_report(dbsession, payment, report, "provider status query", clock.now())
-        now = clock.now()
+            apply_report(dbsession, payment, report, "provider status query", clock(registry).now())
+        now = clock(registry).now()
         if payment.status in state.IN_PROGRESS and now >= payment.expires_at:
             state.transition(payment, state.EXPIRED, "not finished in time", now)
             log.info("payment %s expired", payment.public_id)
 
 
+def status_query_limiter(registry: Registry) -> RateLimiter:
+    """The application's limiter of status queries asked for by pages: at most one every
+    2 seconds per payment (the waiting page refreshes every 3), however often it is reloaded
+    (made on first use)."""
+    return registry.setdefault(_STATUS_QUERY_LIMITER, RateLimiter(limit=1, window_seconds=2))
+
+
+def ask_provider_soon(request, payment: Payment) -> None:
+    """Queue a status query of ``payment``, started with the provider, once the request
+    commits: the payer back from the provider sees the outcome within a refresh or two
+    whether or not the provider notifies, and the page itself writes nothing. Time is the
+    clock's, so that a test moves past the limit rather than waiting."""
+    now = clock(request.registry).now().timestamp()
+    if status_query_limiter(request.registry).allow(payment.public_id, now):
+        enqueue_after_commit(request, settle_or_expire, payment.id)
+
+
 @periodic_task(crontab(minute="7", hour="*"))
 def purge_idempotency_keys(registry: Registry) -> None:
-    oldest = registry["clock"].now() - IDEMPOTENCY_KEY_LIFETIME
+    oldest = clock(registry).now() - IDEMPOTENCY_KEY_LIFETIME
     with task_dbsession(registry) as dbsession:
         dbsession.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < oldest))

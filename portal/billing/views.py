@@ -24,7 +24,7 @@ from portal.billing.payments import (
 )
 from portal.billing.providers import ProviderRefused, ProviderUnavailable
 from portal.billing.review import payer_names, review_rows
-from portal.billing.tasks import apply_report
+from portal.billing.tasks import ask_provider_soon
 from portal.catalogue.models import Service
 from portal.dates import query_day
 from portal.i18n import _
@@ -264,17 +264,11 @@ def payment_return(context, request):
 
 @view_config(route_name="payment", renderer="billing/payment.jinja2", permission="view")
 def payment_page(context, request):
-    """The payment's outcome; while it is pending, asks the provider and refreshes itself."""
+    """The payment's outcome as the database has it; while the provider has it, queues a
+    question to the provider (the job applies the answer) and refreshes itself."""
     payment = context.payment
     if payment.status == state.STARTED:
-        try:
-            report = request.payment_provider.query_payment(payment.public_id)
-        except ProviderUnavailable:
-            report = None
-        if report is not None:
-            apply_report(
-                request.dbsession, payment, report, "provider status query", request.clock.now()
-            )
+        ask_provider_soon(request, payment)
     bills = [allocation.bill for allocation in payment.allocations]
     refunded = request.dbsession.scalars(
         select(Refund.amount_minor).where(

@@ -1,6 +1,7 @@
 """Documents: numbered, signed PDF/A documents anyone can verify; receipts, credit notes and
 certificates are kinds of document (:mod:`portal.documents.kinds` says how to add one)."""
 
+from portal.clock import clock
 from portal.documents.issuing import DocumentIssuer
 from portal.documents.kinds import DocumentKind, document_issuer, install_document_issuer
 from portal.documents.ratelimit import install_verify_limiter
@@ -20,9 +21,10 @@ def add_document_kind(config, kind: DocumentKind) -> None:
 
 def includeme(config) -> None:
     settings = config.get_settings()
-    install_document_issuer(
-        config.registry, DocumentIssuer(settings, DocumentSigner.from_settings(settings))
+    issuer = DocumentIssuer(
+        settings, DocumentSigner.from_settings(settings), clock(config.registry).timezone
     )
+    install_document_issuer(config.registry, issuer)
     install_verify_limiter(config.registry)
     config.include("portal.mail")
     config.add_directive("add_document_kind", add_document_kind)

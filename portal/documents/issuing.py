@@ -39,10 +39,11 @@ def display_code(code: str) -> str:
 class DocumentIssuer:
     """The pipeline every kind of document goes through, with what it needs from settings."""
 
-    def __init__(self, settings, signer):
+    def __init__(self, settings, signer, timezone: ZoneInfo):
         self.settings = settings
         self.signer = signer
-        self.timezone = ZoneInfo(settings.get("portal.timezone", "UTC"))
+        #: the clock's: fiscal years and issue dates are the portal's days
+        self.timezone = timezone
         self.base_url = settings["portal.base_url"]
         self.authority = {
             "name": settings.get("receipts.authority_name", "Public Services Payments"),

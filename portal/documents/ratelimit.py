@@ -1,4 +1,4 @@
-"""A small sliding-window rate limiter, per client address and per process.
+"""The rate limit of ``/verify``: a sliding window per client address and per process.
 
 Enough to stop a single client from enumerating verification codes from one web process;
 behind several processes each keeps its own window (the codes' 50 bits of entropy are the
@@ -8,36 +8,11 @@ application (and each test's) has its own window.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict, deque
-
 from pyramid.registry import Registry
 
+from portal.ratelimit import RateLimiter
+
 _VERIFY_LIMITER = "documents.verify_limiter"
-
-
-class RateLimiter:
-    def __init__(self, limit: int, window_seconds: float, max_clients: int = 10_000):
-        self.limit = limit
-        self.window = window_seconds
-        self.max_clients = max_clients
-        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def allow(self, client: str, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            hits = self._hits.pop(client, deque())
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            allowed = len(hits) < self.limit
-            if allowed:
-                hits.append(now)
-            self._hits[client] = hits
-            while len(self._hits) > self.max_clients:
-                self._hits.popitem(last=False)
-            return allowed
 
 
 def install_verify_limiter(registry: Registry) -> None:

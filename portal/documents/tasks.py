@@ -8,6 +8,7 @@ from huey import crontab
 from pyramid.registry import Registry
 from sqlalchemy import select
 
+from portal.clock import clock
 from portal.documents.kinds import document_issuer
 from portal.documents.models import Document
 from portal.i18n import _, document_localizer
@@ -57,7 +58,7 @@ def email_document_task(registry: Registry, document_id: int) -> None:
             [(f"{document.number}.pdf", "application/pdf", document.pdf)],
         )
         mailer(registry).send_immediately(mail)
-        document.emailed_at = registry["clock"].now()
+        document.emailed_at = clock(registry).now()
     log.info("document %s e-mailed", document_id)
 
 

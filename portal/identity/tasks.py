@@ -9,6 +9,7 @@ from huey import crontab
 from pyramid.registry import Registry
 from sqlalchemy import delete
 
+from portal.clock import clock
 from portal.identity.models import WebSession
 from portal.identity.saml import purge_expired
 from portal.tasks import periodic_task, task_dbsession
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 def purge_identity_records(registry: Registry) -> int:
     """Delete sessions past their idle timeout or lifetime, and expired SAML records."""
     config = registry.settings
-    now = registry["clock"].now()
+    now = clock(registry).now()
     idle = now - dt.timedelta(minutes=int(config.get("portal.session.idle_minutes", 30)))
     born = now - dt.timedelta(hours=int(config.get("portal.session.max_hours", 12)))
     with task_dbsession(registry) as dbsession:

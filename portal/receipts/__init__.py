@@ -1,6 +1,7 @@
 """Receipts: signed PDF/A receipts and credit notes that anyone can verify (kinds of document)."""
 
 from portal.billing.events import PaymentSucceeded, RefundSucceeded
+from portal.clock import clock
 from portal.documents.kinds import document_issuer
 from portal.i18n import _
 from portal.receipts.issuing import (
@@ -18,10 +19,10 @@ def includeme(config) -> None:
     issuer = document_issuer(config.registry)
 
     def receipt_for(event: PaymentSucceeded) -> None:
-        issue_receipt(issuer, event.dbsession, event.payment, config.registry["clock"].now())
+        issue_receipt(issuer, event.dbsession, event.payment, clock(config.registry).now())
 
     def credit_note_for(event: RefundSucceeded) -> None:
-        issue_credit_note(issuer, event.dbsession, event.refund, config.registry["clock"].now())
+        issue_credit_note(issuer, event.dbsession, event.refund, clock(config.registry).now())
 
     config.add_subscriber(receipt_for, PaymentSucceeded)
     config.add_subscriber(credit_note_for, RefundSucceeded)

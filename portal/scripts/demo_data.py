@@ -16,6 +16,7 @@ from sqlalchemy import select
 from portal.billing import BillLineInput, issue_bill
 from portal.billing.models import Bill
 from portal.catalogue.models import Service
+from portal.clock import clock
 from portal.devidp.personas import PERSONAS
 from portal.identity.models import Department, Organisation, User
 from portal.identity.provisioning import provision_user
@@ -233,7 +234,7 @@ def main(argv=None) -> None:
                 request.dbsession,
                 request.pii,
                 request.registry["saml"].attributes,
-                request.registry["clock"],
+                clock(request.registry),
                 request.registry,
             )
     print("demo data loaded")

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from portal.catalogue.interfaces import public_service
 from portal.catalogue.models import Service
+from portal.clock import clock
 from portal.refusals import Refusal
 from portal.services.catalogue import sync_services
 from portal.services.imports import import_bills
@@ -64,7 +65,7 @@ def import_main(argv=None) -> int:
                     service,
                     plugin.info.kind,
                     data,
-                    request.registry["clock"].now(),
+                    clock(request.registry).now(),
                 )
         except Refusal as refused:
             count = len(refused.errors)

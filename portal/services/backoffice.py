@@ -71,7 +71,9 @@ def _fee_form(post) -> tuple[dict, Refusal | None]:
     try:
         date_of(**parts)
     except Refusal as refused:
-        return form, refused
+        return form, Refusal(
+            INVALID, refused.message, errors=[FieldError("effective_from", refused.message)]
+        )
     return form, None
 
 
@@ -94,10 +96,8 @@ def change_fee(request):
     else:
         errors = {}
     if date_refused is not None:
-        errors["effective_from"] = date_refused.message
+        errors.update(form_refused(request, date_refused))
     if errors:
-        log.info("fee change refused: %s", ", ".join(sorted(errors)))
-        request.response.status_int = 422
         return _fees_page(request, errors, form)
     fees.set_fee(request.dbsession, change, request.user)
     log.info("fee %s/%s set from %s", change.service_code, change.item_code, change.effective_from)

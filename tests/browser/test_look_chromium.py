@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from portal.clock import clock as app_clock
 from tests import factories
 from tests.browser.conftest import CHROMIUM, ROOT, sign_in
 
@@ -44,7 +45,7 @@ def demo_world(deployment, wsgi_app, dbsession):
         dbsession,
         registry["pii_vault"],
         registry["saml"].attributes,
-        registry["clock"],
+        app_clock(registry),
         registry,
     )
     dbsession.execute(update(User).values(idp_entity_id=deployment.idp.entity_id))

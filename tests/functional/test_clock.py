@@ -8,6 +8,7 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from portal.billing.models import IdempotencyKey
+from portal.clock import clock as app_clock
 from portal.identity.models import WebSession
 from tests import factories
 
@@ -18,7 +19,7 @@ def test_the_portals_day_is_the_day_in_its_time_zone(wsgi_app, clock):
     assert clock.today() == dt.date(2026, 12, 3)
     clock.set(dt.datetime(2026, 7, 1, 21, 59, tzinfo=dt.UTC))
     assert clock.today() == dt.date(2026, 7, 1)
-    assert wsgi_app.registry["clock"] is clock
+    assert app_clock(wsgi_app.registry) is clock
 
 
 def test_idle_sessions_are_purged_once_the_timeout_has_passed(

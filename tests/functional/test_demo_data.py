@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from portal.billing import with_status
 from portal.billing.models import Bill
 from portal.catalogue.models import Service
+from portal.clock import clock as app_clock
 from portal.identity.models import Organisation, User
 from portal.refusals import Refusal
 from portal.scripts.demo_data import DEMO_ASSESSMENT, load
@@ -23,7 +24,7 @@ def test_demo_data_is_complete_and_idempotent(wsgi_app, dbsession):
             dbsession,
             registry["pii_vault"],
             registry["saml"].attributes,
-            registry["clock"],
+            app_clock(registry),
             registry,
         )
         dbsession.commit()
@@ -60,7 +61,7 @@ def test_ana_has_one_set_of_property_tax_bills_for_the_year(wsgi_app, dbsession)
         dbsession,
         registry["pii_vault"],
         registry["saml"].attributes,
-        registry["clock"],
+        app_clock(registry),
         registry,
     )
     dbsession.commit()
@@ -82,5 +83,5 @@ def test_ana_has_one_set_of_property_tax_bills_for_the_year(wsgi_app, dbsession)
             "PT-ANA-AGAIN",
             DEMO_ASSESSMENT[2],
             year,
-            now=registry["clock"].now(),
+            now=app_clock(registry).now(),
         )

@@ -21,6 +21,7 @@ import webtest
 from pyramid.security import NO_PERMISSION_REQUIRED
 
 from portal.api.auth import create_api_key
+from portal.clock import clock as app_clock
 from portal.documents.kinds import document_issuer
 from portal.identity.models import Organisation
 from portal.receipts.models import Receipt
@@ -203,7 +204,7 @@ def world(dbsession, wsgi_app, departments):
         factories.service(dbsession, "vehicle-registration"),
         payer,
         {},
-        wsgi_app.registry["clock"].now(),
+        app_clock(wsgi_app.registry).now(),
     )
     issuer = document_issuer(wsgi_app.registry)
     receipt = issuer.record(
@@ -214,7 +215,7 @@ def world(dbsession, wsgi_app, departments):
             amount_minor=payment.amount_minor,
             currency=payment.currency,
         ),
-        wsgi_app.registry["clock"].now(),
+        app_clock(wsgi_app.registry).now(),
     )
     issuer.render(dbsession, receipt)
     _, token = create_api_key(dbsession, bill.service, "property tax integration")

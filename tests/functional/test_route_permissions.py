@@ -6,6 +6,7 @@ import re
 import pytest
 from pyramid.security import NO_PERMISSION_REQUIRED
 
+from portal.clock import clock as app_clock
 from portal.documents.kinds import document_issuer
 from portal.security import UNDECLARED
 
@@ -86,7 +87,7 @@ def sample_values(dbsession, wsgi_app):
         factories.service(dbsession, "vehicle-registration"),
         payer,
         {},
-        wsgi_app.registry["clock"].now(),
+        app_clock(wsgi_app.registry).now(),
     )
     receipt = document_issuer(wsgi_app.registry).record(
         dbsession,
@@ -96,7 +97,7 @@ def sample_values(dbsession, wsgi_app):
             amount_minor=payment.amount_minor,
             currency=payment.currency,
         ),
-        wsgi_app.registry["clock"].now(),
+        app_clock(wsgi_app.registry).now(),
     )
     dbsession.commit()
     return {

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from portal.applications.certificates import issue_certificate
 from portal.applications.models import Application, Certificate
 from portal.applications.workflow import decide_approve
+from portal.clock import clock as app_clock
 from portal.db import get_tm_session
 from portal.documents.kinds import document_issuer
 from portal.documents.models import DocumentCounter
@@ -99,7 +100,7 @@ def test_a_rolled_back_decision_leaves_no_certificate_and_takes_no_number(
         select(Application).where(Application.public_id == paid_application)
     ).one()
     dan = session.scalars(select(User).where(User.name_id == "clerk-dan")).one()
-    now = wsgi_app.registry["clock"].now()
+    now = app_clock(wsgi_app.registry).now()
     decide_approve(session, application, dan, "", now)
     issuer = document_issuer(wsgi_app.registry)
     taken = issue_certificate(issuer, session, application, now).number
@@ -123,7 +124,7 @@ def test_the_applicant_and_the_clerk_are_told_the_certificate_is_being_prepared(
     certificate = document_issuer(wsgi_app.registry).record(
         dbsession,
         Certificate(application_id=application.id, owner_user_id=application.applicant_id),
-        wsgi_app.registry["clock"].now(),
+        app_clock(wsgi_app.registry).now(),
     )
     dbsession.commit()
 

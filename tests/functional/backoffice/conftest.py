@@ -18,6 +18,7 @@ from portal.billing import BillLineInput, apply_report, issue_bill
 from portal.billing.models import Bill, Payment
 from portal.billing.payments import start_payment
 from portal.billing.providers.sandbox import SandboxProvider
+from portal.clock import clock as app_clock
 from portal.money import Money
 from portal.tasks import task_dbsession
 from tests import factories
@@ -75,7 +76,7 @@ def settle(provider, payment: Payment, report=None, now=None) -> None:
     with task_dbsession(registry) as session:
         report = report or provider.query_payment(payment.public_id)
         apply_report(
-            session, managed(session, payment), report, "test", now or registry["clock"].now()
+            session, managed(session, payment), report, "test", now or app_clock(registry).now()
         )
 
 

@@ -17,6 +17,7 @@ from portal.billing import payments, reconcile
 from portal.billing.models import Refund
 from portal.billing.payments import post_refund, send_refund
 from portal.billing.providers import ProviderPayment
+from portal.clock import clock as app_clock
 from portal.money import Money
 from portal.scripts import reconcile as script
 from portal.tasks import task_dbsession
@@ -48,7 +49,7 @@ def refund(provider, payment, minor: int) -> str:
     reference = record_refund(payment, minor)
     registry = factories.app_registry(payment)
     with task_dbsession(registry) as session:
-        send_refund(session, the_refund(session, reference), provider, registry["clock"].now())
+        send_refund(session, the_refund(session, reference), provider, app_clock(registry).now())
     return reference
 
 
@@ -104,7 +105,7 @@ def inconsistent_day(own_payments, own_provider, own_sandbox, dbsession, consist
     own_provider.refund(generous.provider_payment_id, Money(3_00, "EUR"), reference)
     registry = factories.app_registry(generous)
     with task_dbsession(registry) as session:
-        post_refund(session, the_refund(session, reference), registry["clock"].now())
+        post_refund(session, the_refund(session, reference), app_clock(registry).now())
     made["generous_refund"] = reference
     return made
 

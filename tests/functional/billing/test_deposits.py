@@ -17,6 +17,7 @@ from portal.billing import (
     with_status,
 )
 from portal.billing.models import Deposit, Payment
+from portal.clock import clock as app_clock
 from portal.db import registry_of
 from portal.money import Money
 from portal.refusals import Refusal
@@ -41,7 +42,7 @@ def payer(dbsession):
 
 def now(session) -> dt.datetime:
     """What the app's clock says, as billing's callers pass it."""
-    return registry_of(session)["clock"].now()
+    return app_clock(registry_of(session)).now()
 
 
 def eur(minor):

@@ -10,6 +10,7 @@ from sqlalchemy.orm import sessionmaker
 
 from portal.billing.bills import cancel_bill
 from portal.billing.events import BillCancelled
+from portal.clock import clock as app_clock
 from tests import factories
 
 
@@ -27,7 +28,7 @@ def heard(registry, event_type):
 def test_cancelling_a_bill_is_announced_in_its_transaction(dbsession, wsgi_app):
     bill = factories.bill(dbsession, factories.user(dbsession))
     with heard(wsgi_app.registry, BillCancelled) as seen:
-        cancel_bill(dbsession, bill, "assessed twice", wsgi_app.registry["clock"].now())
+        cancel_bill(dbsession, bill, "assessed twice", app_clock(wsgi_app.registry).now())
     assert seen == [BillCancelled(bill, dbsession)]
     assert seen[0].bill.cancelled_at is not None  # announced once the cancel is recorded
 
@@ -39,7 +40,7 @@ def test_a_session_of_no_app_cannot_announce(engine, wsgi_app):
     try:
         bill = factories.bill(session, factories.user(session))
         with pytest.raises(LookupError, match="session factory"):
-            cancel_bill(session, bill, "assessed twice", wsgi_app.registry["clock"].now())
+            cancel_bill(session, bill, "assessed twice", app_clock(wsgi_app.registry).now())
     finally:
         session.rollback()
         session.close()

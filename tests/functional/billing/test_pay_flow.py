@@ -9,6 +9,9 @@ from sqlalchemy import func, select
 
 from portal.billing import printed, state, with_status
 from portal.billing.models import JournalTransaction, Payment
+from portal.billing.tasks import settle_or_expire
+from portal.tasks import task_queue
+from tests.functional.applications.test_payment_events import WRITE, statements
 from tests.functional.billing.conftest import deliver, notifications_for
 from tests.sandbox.conftest import (
     CHALLENGE,
@@ -111,14 +114,46 @@ def test_no_notification_is_found_out_by_asking_the_provider(
     assert settlements(dbsession, payment) == 1
 
 
-def test_result_page_waits_then_shows_the_outcome(payer, ana_bills, dbsession, sandbox):
+def test_result_page_waits_then_shows_the_outcome(payer, ana_bills, dbsession, sandbox, clock):
     hosted = payer.checkout(payer.pay(ana_bills[:1]))
     payment = the_payment(dbsession)
     waiting = payer.app.get(f"/payments/{payment.public_id}")
     assert 'http-equiv="refresh"' in waiting.text and "Waiting" in waiting.text
     payer.enter_card(hosted, SILENT)
-    done = payer.app.get(f"/payments/{payment.public_id}")  # asks the provider
+    clock.advance(seconds=3)  # the page refreshes itself
+    payer.app.get(f"/payments/{payment.public_id}")  # has the provider asked once it is over
+    done = payer.app.get(f"/payments/{payment.public_id}")
     assert "Paid" in done.text and 'http-equiv="refresh"' not in done.text
+
+
+def test_the_payers_pages_write_nothing_and_a_queued_job_settles_the_payment(
+    payer, ana_bills, dbsession, sandbox, wsgi_app, monkeypatch
+):
+    hosted = payer.checkout(payer.pay(ana_bills[:1]))
+    back = payer.enter_card(hosted, SILENT)
+    payment = the_payment(dbsession)
+    queue = task_queue(wsgi_app.registry)
+    run = queue.enqueue
+    queued = []
+    monkeypatch.setattr(queue, "enqueue", lambda job, *args: queued.append((job, args)))
+    pages = [urlsplit(back.headers["Location"]).path, *[f"/payments/{payment.public_id}"] * 3]
+    for url in pages:
+        with statements(wsgi_app.registry["db_engine"]) as seen:
+            payer.app.get(url)
+        assert seen, url
+        # the sign-in session's row notes when it was last used (its idle timeout), on any page
+        writes = [s for s in seen if WRITE.match(s) and not s.startswith("UPDATE web_session")]
+        assert writes == [], url
+    # however often the page is reloaded within seconds, the provider is asked once
+    assert queued == [(settle_or_expire, (payment.id,))]
+    assert the_payment(dbsession).status == state.STARTED
+
+    for job, args in queued:
+        run(job, *args)
+    assert the_payment(dbsession).status == state.SUCCEEDED
+    assert statuses(dbsession, ana_bills) == ["paid", "open"]
+    assert settlements(dbsession, payment) == 1
+    assert "Paid" in payer.app.get(f"/payments/{payment.public_id}").text
 
 
 def test_duplicate_and_late_notifications_post_once(payer, ana_bills, dbsession, sandbox, wsgi_app):

@@ -13,6 +13,7 @@ from portal.receipts.issuing import CreditNoteKind, ReceiptKind
 
 def configured(settings, *kinds) -> Configurator:
     config = Configurator(settings=dict(settings, **{"portal.base_url": "https://localhost"}))
+    config.include("portal.clock")
     config.include("portal.documents")
     for kind in kinds:
         config.add_document_kind(kind)

@@ -9,6 +9,7 @@ from portal.billing import ledger
 from portal.billing.bills import cancel_bill
 from portal.billing.ledger import AlreadyPosted, LedgerError, Line
 from portal.billing.models import Bill, JournalEntry, JournalTransaction, LedgerAccount
+from portal.clock import clock as app_clock
 from portal.db import registry_of
 from portal.money import Money
 from tests import factories
@@ -193,7 +194,7 @@ def test_the_sql_outstanding_amount_agrees_with_the_bill_balances(dbsession):
     ]
     settle(dbsession, bills[0], 25_00, "settled:1")
     settle(dbsession, bills[1], 12_00, "settled:2")
-    cancel_bill(dbsession, bills[2], "issued by mistake", registry_of(dbsession)["clock"].now())
+    cancel_bill(dbsession, bills[2], "issued by mistake", app_clock(registry_of(dbsession)).now())
     in_sql = dict(
         dbsession.execute(
             select(Bill.id, ledger.bill_outstanding()).where(Bill.id.in_([b.id for b in bills]))

@@ -24,6 +24,7 @@ from portal.billing.payments import (
 )
 from portal.billing.providers import ProviderPayment
 from portal.billing.refunding import refund_bill
+from portal.clock import clock as app_clock
 from portal.db import registry_of
 from portal.money import Money
 from portal.refusals import Refusal
@@ -35,7 +36,7 @@ KEY = "k" * 16
 
 def now(dbsession) -> dt.datetime:
     """What the app's clock says, as billing's callers pass it."""
-    return registry_of(dbsession)["clock"].now()
+    return app_clock(registry_of(dbsession)).now()
 
 
 def eur(minor: int) -> Money:
