@@ -36,7 +36,7 @@ class KdfCost:
     lanes: int
 
 
-# RFC 9106's second recommended option (t=3, 64 MiB, p=4): ~0.4 s on this machine's cores.
+# RFC 9106's second recommended option (t=3, 64 MiB, p=4): 0.2-0.4 s on this machine.
 PRODUCTION_COST = KdfCost(iterations=3, memory_kib=64 * 1024, lanes=4)
 # A stored cost beyond this is refused as damaged rather than let exhaust the server's memory.
 _MAXIMUM_COST = KdfCost(iterations=10, memory_kib=1024 * 1024, lanes=16)

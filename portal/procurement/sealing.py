@@ -49,7 +49,7 @@ MAXIMUM_COMMITTEE = 16
 
 
 class ShareRefused(Exception):
-    """A share that is corrupted, not this member's, or not from this tender's split: not counted."""
+    """A share that is damaged, not this member's, or not from this tender's split: not counted."""
 
 
 class NotEnoughShares(Exception):
@@ -205,7 +205,7 @@ class Opening:
         return max(0, self.threshold - len(self._mnemonics))
 
     def add(self, share: UnlockedShare) -> None:
-        """Counts the share, once per member; `ShareRefused` (not counted) if it cannot belong here."""
+        """Counts the share once per member; `ShareRefused` (not counted) if it cannot be here."""
         if share.tender_id != self.tender_id:
             raise ShareRefused("This share belongs to another tender.")
         try:

@@ -17,6 +17,7 @@ from portal.procurement.committee_keys import (
 )
 from portal.procurement.sealing import (
     CommitteeMember,
+    EncryptedShare,
     NotEnoughShares,
     Opening,
     RecordedBid,
@@ -43,8 +44,7 @@ def bid_content(price=PRICE, document=DOCUMENT):
 
 
 def make_committee(size):
-    keys = {f"clerk-{i}": create_committee_key(f"passphrase {i}", cost=CHEAP) for i in range(size)}
-    return keys
+    return {f"clerk-{i}": create_committee_key(f"passphrase {i}", cost=CHEAP) for i in range(size)}
 
 
 def publish(keys, threshold, tender=TENDER):
@@ -180,8 +180,8 @@ def test_a_share_of_another_tender_or_member_or_damaged_is_refused_and_not_count
 ):
     member_key = unlock_committee_key(committee["clerk-0"].sealed_private_key, "passphrase 0")
     own, others = tender_key.shares[0], tender_key.shares[1]
-    flipped = type(own)(own.member_id, own.blob[:-1] + bytes([own.blob[-1] ^ 1]))
-    claimed_by_another = type(own)("clerk-1", own.blob)
+    flipped = EncryptedShare(own.member_id, own.blob[:-1] + bytes([own.blob[-1] ^ 1]))
+    claimed_by_another = EncryptedShare("clerk-1", own.blob)
 
     for share, tender in [
         (own, "T-2027-000013"),
