@@ -25,6 +25,7 @@ FEATURES = (
     "portal.api",
     "portal.backoffice",
     "portal.applications",
+    "portal.procurement",
 )
 
 

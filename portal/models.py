@@ -6,5 +6,6 @@ from portal.billing.models import *  # noqa: F403
 from portal.catalogue.models import *  # noqa: F403
 from portal.documents.models import *  # noqa: F403
 from portal.identity.models import *  # noqa: F403
+from portal.procurement.models import *  # noqa: F403
 from portal.receipts.models import *  # noqa: F403
 from portal.services.models import *  # noqa: F403

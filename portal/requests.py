@@ -39,6 +39,9 @@ class Person(Protocol):
     @property
     def departments(self) -> Sequence[HasId]: ...
 
+    @property
+    def buying_departments(self) -> Sequence[HasId]: ...
+
 
 class PortalRequest(Request):
     #: the request's database session, joined to ``tm`` (:mod:`portal.db`)

@@ -22,12 +22,13 @@ UNDECLARED = "undeclared-permission"
 ROLE_CITIZEN = "role:citizen"
 ROLE_BUSINESS = "role:business"
 ROLE_CLERK = "role:clerk"
+ROLE_BUYER = "role:buyer"
 ROLE_ADMIN = "role:admin"
 
 #: permissions only a department's clerks and administrators hold: clerk work, whose views
 #: declare ``assurance=CLERK`` (see :mod:`portal.identity.assurance`)
 CLERK_PERMISSIONS = frozenset(
-    {"backoffice", "administer", "work", "import", "refund", "review", "decide"}
+    {"backoffice", "administer", "work", "import", "refund", "review", "decide", "buy", "open"}
 )
 #: permissions to pay, whose views declare ``assurance=PAY``
 PAY_PERMISSIONS = frozenset({"pay"})
@@ -45,6 +46,10 @@ def department_principal(department_id: int) -> str:
     return f"department:{department_id}"
 
 
+def buyer_principal(department_id: int) -> str:
+    return f"buyer:{department_id}"
+
+
 def service_principal(service_id: int) -> str:
     return f"service:{service_id}"
 
@@ -56,6 +61,8 @@ def principals_for(user: Person) -> list[str]:
         principals += [ROLE_BUSINESS, organisation_principal(organisation.id)]
     for department in user.departments:
         principals += [ROLE_CLERK, department_principal(department.id)]
+    for department in user.buying_departments:
+        principals += [ROLE_BUYER, buyer_principal(department.id)]
     if user.is_admin:
         principals.append(ROLE_ADMIN)
     return list(dict.fromkeys(principals))

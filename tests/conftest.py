@@ -120,7 +120,13 @@ def app_settings(database_url, keys_dir, devidp, sandbox) -> dict:
         "saml.sp_key": str(keys_dir / "sp.key"),
         "saml.idp_metadata": str(devidp.metadata_path),
         "saml.group_roles": "\n".join(
-            ["clerk:revenue = clerk revenue", "clerk:registry = clerk registry", "admin = admin"]
+            [
+                "clerk:revenue = clerk revenue",
+                "clerk:registry = clerk registry",
+                "clerk:procurement = clerk procurement",
+                "buyer:procurement = buyer procurement",
+                "admin = admin",
+            ]
         ),
         "saml.min_loa_pay": "http://eidas.europa.eu/LoA/substantial",
         "saml.min_loa_clerk": "http://eidas.europa.eu/LoA/substantial",

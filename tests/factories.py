@@ -110,3 +110,89 @@ def refund_bill_paid(wsgi_app, payment_id: int, paid_minor: int, reason: str) ->
         amounts = {bill_id: Money(paid_minor, payment.currency)}
         refund_id = request_refund(session, payment, amounts, payment.refundable, reason).id
     return refund_id
+
+
+def committee_member(dbsession, name_id: str, passphrase: str = "correct horse battery staple"):
+    """A clerk of the procurement department with a committee key sealed under ``passphrase``
+    (at the cheapest Argon2id cost, so tests stay fast)."""
+    from portal.procurement.committee_keys import KdfCost, create_committee_key
+    from portal.procurement.models import CommitteeKey
+    from portal.procurement.tenders import committee_key_of
+
+    member = user(dbsession, name_id)
+    if not member.departments:
+        member.departments = [department(dbsession, "procurement", "Public Procurement Office")]
+    if committee_key_of(dbsession, member) is None:
+        key = create_committee_key(passphrase, cost=KdfCost(iterations=1, memory_kib=8, lanes=1))
+        dbsession.add(
+            CommitteeKey(
+                user=member,
+                public_key=key.public_key,
+                sealed_private_key=key.sealed_private_key,
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+    dbsession.flush()
+    return member
+
+
+def tender(
+    dbsession,
+    *,
+    now: dt.datetime,
+    published: bool = True,
+    title: str = "Road resurfacing, Main Street",
+    questions_days: int = 5,
+    bidding_days: int = 10,
+    opening_hours: int = 2,
+    bid_fee: int = 50_00,
+    deposit: int = 1_000_00,
+    members: tuple[str, ...] = ("clerk-clara", "clerk-dan", "clerk-mia"),
+    threshold: int = 2,
+    timezone: str = "Europe/Ljubljana",
+):
+    """A tender of the procurement department, created ``now`` and by default published then:
+    questions for ``questions_days``, bids until ``bidding_days`` from now, opened
+    ``opening_hours`` after the deadline, a committee of ``members`` (each with a key)."""
+    from decimal import Decimal
+    from zoneinfo import ZoneInfo
+
+    from portal.procurement.models import CommitteeSeat, TenderItem
+    from portal.procurement.tenders import new_tender, publish
+
+    buyer = user(dbsession, "buyer-bruno")
+    procurement = department(dbsession, "procurement", "Public Procurement Office")
+    if not buyer.buying_departments:
+        buyer.buying_departments = [procurement]
+    made = new_tender(
+        dbsession,
+        department=procurement,
+        actor=buyer,
+        title=title,
+        now=now,
+        timezone=ZoneInfo(timezone),
+    )
+    made.description = "Resurfacing of 1.2 km of Main Street, with kerbs and markings."
+    made.estimated_value_minor = 250_000_00
+    made.bid_fee_minor = bid_fee
+    made.deposit_minor = deposit
+    made.items = [
+        TenderItem(
+            position=1,
+            description="Asphalt resurfacing",
+            cpv_code="45233252-0",
+            quantity=Decimal("8400"),
+            unit="m²",
+        )
+    ]
+    made.questions_until = now + dt.timedelta(days=questions_days)
+    made.bids_until = now + dt.timedelta(days=bidding_days)
+    made.opening_at = made.bids_until + dt.timedelta(hours=opening_hours)
+    made.committee = [
+        CommitteeSeat(member=committee_member(dbsession, name_id)) for name_id in members
+    ]
+    made.committee_threshold = threshold
+    dbsession.flush()
+    if published:
+        publish(dbsession, made, actor=buyer, now=now)
+    return made

@@ -102,6 +102,22 @@ PERSONAS = [
         "clerk-dan", "Dan", "Kralj", "dan.kralj@example.org", "Clerk", groups=("clerk:registry",)
     ),
     Persona(
+        "clerk-mia",
+        "Mia",
+        "Kos",
+        "mia.kos@example.org",
+        "Clerk",
+        groups=("clerk:procurement",),
+    ),
+    Persona(
+        "buyer-bruno",
+        "Bruno",
+        "Bregar",
+        "bruno.bregar@example.org",
+        "Buyer",
+        groups=("buyer:procurement",),
+    ),
+    Persona(
         "admin-ada",
         "Ada",
         "Lovrec",

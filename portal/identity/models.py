@@ -23,6 +23,14 @@ department_membership = Table(
     Column("department_id", ForeignKey("department.id", ondelete="CASCADE"), primary_key=True),
 )
 
+#: the procurement clerks of a department: they prepare, publish and amend its tenders
+buyer_membership = Table(
+    "buyer_membership",
+    Base.metadata,
+    Column("user_id", ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True),
+    Column("department_id", ForeignKey("department.id", ondelete="CASCADE"), primary_key=True),
+)
+
 
 class Organisation(Base):
     """A registered business; its representatives act for it (bids, bills)."""
@@ -81,6 +89,8 @@ class User(Base):
     departments: Mapped[list[Department]] = relationship(
         secondary=department_membership, back_populates="clerks"
     )
+    #: the departments whose tenders this person buys for (the IdP's ``buyer`` groups)
+    buying_departments: Mapped[list[Department]] = relationship(secondary=buyer_membership)
 
     @property
     def display_name(self) -> str:

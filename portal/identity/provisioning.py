@@ -1,7 +1,7 @@
 """From a verified SAML assertion to a portal user.
 
 First sign-in creates the user; every sign-in updates name and email, and organisation
-membership and clerk/administrator roles follow what the IdP says this time.
+membership and clerk/buyer/administrator roles follow what the IdP says this time.
 """
 
 from __future__ import annotations
@@ -43,6 +43,9 @@ def provision_user(
     roles = [mapping.group_roles[group] for group in groups if group in mapping.group_roles]
     user.is_admin = any(role == "admin" for role, _ in roles)
     user.departments = _departments(dbsession, [dept for role, dept in roles if role == "clerk"])
+    user.buying_departments = _departments(
+        dbsession, [dept for role, dept in roles if role == "buyer"]
+    )
     dbsession.flush()
     return user
 

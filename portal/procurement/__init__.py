@@ -1,7 +1,13 @@
-"""Procurement: public tenders and sealed bids (issue #11).
+"""Procurement: public tenders and sealed bids.
 
-For now only the cryptographic core: committee members' personal keys (`committee_keys`) and
-the sealing and opening of bids (`sealing`), pure functions over bytes that the pages and tables
-to come store and call. Nobody, the portal included, can read a bid before m of the tender's n
-committee members have unlocked their shares with their passphrases.
+A department's buyers prepare, publish and amend tenders (`tenders`); organisations' representatives
+file sealed bids, paying the bid fee and lodging the bid security on the billing core (`bids`);
+after the deadline the tender's committee unlocks its key shares and opens the bids (`opening`).
+Nobody, the portal included, can read a bid before m of the tender's n committee members have
+unlocked their shares with their passphrases (`committee_keys`, `sealing`). The lifecycle is
+one state table (`state`), moved on by the clock.
 """
+
+
+def includeme(config) -> None:
+    pass

@@ -31,6 +31,7 @@ DEV_IDP_ENTITY_ID = "http://localhost:6544/metadata"
 DEPARTMENTS = {
     "revenue": "Revenue Office",
     "registry": "Civil Registry and Licensing",
+    "procurement": "Public Procurement Office",
 }
 
 SERVICES = [

@@ -35,6 +35,8 @@ def test_personas_are_exactly_the_demo_people():
         "rep-peter": ("Peter Vidmar", "19830303-3333", "SG-300400", "Southgate Builders Ltd", ()),
         "clerk-clara": ("Clara Zupan", None, None, None, ("clerk:revenue",)),
         "clerk-dan": ("Dan Kralj", None, None, None, ("clerk:registry",)),
+        "clerk-mia": ("Mia Kos", None, None, None, ("clerk:procurement",)),
+        "buyer-bruno": ("Bruno Bregar", None, None, None, ("buyer:procurement",)),
         "admin-ada": ("Ada Lovrec", None, None, None, ("admin", "clerk:revenue")),
     }
     assert PERSONAS_BY_ID["citizen-ana"].mail == "ana.novak@example.org"

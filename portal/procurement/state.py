@@ -1,0 +1,140 @@
+"""The tender lifecycle: the one place that says which changes of status are allowed.
+
+draft -> questions (published; bidders may ask and prepare bids) -> bidding (questions closed,
+bids still accepted) -> awaiting_opening (the deadline passed) -> opened (the committee
+opened the bids); cancelled from any state before opened. The clock moves a published tender
+on (:func:`advance`, run by a periodic job and again by every request that reads a tender), so
+a late job can never let a late bid in: the deadline itself is also checked by
+:func:`accepts_bids` against the request's own clock.
+
+Every change is a :class:`~portal.procurement.models.TenderTransition` with its time, actor
+(None for the clock) and cause.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from portal.i18n import _
+from portal.procurement.models import Tender, TenderTransition
+
+DRAFT = "draft"
+QUESTIONS = "questions"
+BIDDING = "bidding"
+AWAITING_OPENING = "awaiting_opening"
+OPENED = "opened"
+CANCELLED = "cancelled"
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    DRAFT: frozenset({QUESTIONS, CANCELLED}),
+    QUESTIONS: frozenset({BIDDING, CANCELLED}),
+    BIDDING: frozenset({AWAITING_OPENING, CANCELLED}),
+    AWAITING_OPENING: frozenset({OPENED, CANCELLED}),
+    OPENED: frozenset(),
+    CANCELLED: frozenset(),
+}
+
+LABELS = {
+    DRAFT: _("Draft"),
+    QUESTIONS: _("Open for questions and bids"),
+    BIDDING: _("Open for bids"),
+    AWAITING_OPENING: _("Closed, awaiting opening"),
+    OPENED: _("Opened"),
+    CANCELLED: _("Cancelled"),
+}
+
+#: published: anyone may read it
+PUBLISHED = frozenset({QUESTIONS, BIDDING, AWAITING_OPENING, OPENED, CANCELLED})
+#: bids may be submitted, replaced and withdrawn (before the deadline, see accepts_bids)
+OPEN_FOR_BIDS = frozenset({QUESTIONS, BIDDING})
+#: the buyer may still amend or cancel it
+AMENDABLE = frozenset({QUESTIONS, BIDDING})
+
+
+class IllegalTransition(RuntimeError):
+    def __init__(self, tender: Tender, to_status: str):
+        super().__init__(
+            f"tender {tender.reference}: {tender.status} -> {to_status} is not allowed"
+        )
+        self.from_status = tender.status
+        self.to_status = to_status
+
+
+def can_transition(tender: Tender, to_status: str) -> bool:
+    return to_status in TRANSITIONS[tender.status]
+
+
+def transition(
+    dbsession, tender: Tender, to_status: str, *, now: dt.datetime, actor=None, cause: str = ""
+) -> bool:
+    """Move ``tender`` to ``to_status`` and record it; raise if the table forbids it.
+
+    The row changes only if it is still in the status this request read, so a job and a
+    request making the same change at once record it once: the one that lost gets False.
+    """
+    if not can_transition(tender, to_status):
+        raise IllegalTransition(tender, to_status)
+    from_status = tender.status
+    dbsession.flush()
+    changed = dbsession.execute(
+        update(Tender)
+        .where(Tender.id == tender.id, Tender.status == from_status)
+        .values(status=to_status, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        dbsession.refresh(tender)
+        return False
+    set_committed_value(tender, "status", to_status)
+    set_committed_value(tender, "updated_at", now)
+    dbsession.add(
+        TenderTransition(
+            tender_id=tender.id,
+            from_status=from_status,
+            to_status=to_status,
+            at=now,
+            actor_id=actor.id if actor is not None else None,
+            cause=cause[:2000],
+        )
+    )
+    dbsession.flush()
+    return True
+
+
+def due_status(tender: Tender, now: dt.datetime) -> str:
+    """The status the clock says a published tender is in at ``now`` (draft, opened and
+    cancelled tenders stay where they are: people move them)."""
+    if tender.status not in (QUESTIONS, BIDDING):
+        return tender.status
+    if tender.bids_until is not None and now >= tender.bids_until:
+        return AWAITING_OPENING
+    if tender.questions_until is not None and now >= tender.questions_until:
+        return BIDDING
+    return tender.status
+
+
+def advance(dbsession, tender: Tender, now: dt.datetime) -> None:
+    """Record the changes the clock has made due by ``now``, one step at a time."""
+    while (due := due_status(tender, now)) != tender.status:
+        cause = "questions period ended" if due == BIDDING else "bid deadline passed"
+        if not transition(dbsession, tender, due, now=now, cause=cause):
+            continue  # someone else moved it; read again and go on from there
+
+
+def accepts_bids(tender: Tender, now: dt.datetime) -> bool:
+    """May a bid be submitted, replaced or withdrawn at ``now`` (the server's clock)? Strictly
+    before the deadline: a submission at the deadline itself is late."""
+    return (
+        tender.status in OPEN_FOR_BIDS and tender.bids_until is not None and now < tender.bids_until
+    )
+
+
+def accepts_questions(tender: Tender, now: dt.datetime) -> bool:
+    return (
+        tender.status == QUESTIONS
+        and tender.questions_until is not None
+        and now < tender.questions_until
+    )

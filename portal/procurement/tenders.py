@@ -1,0 +1,127 @@
+"""Preparing and publishing a tender: the buyer's side of the lifecycle.
+
+A draft is the buyer's to change freely. Publishing checks that the tender is complete, makes
+the tender's key (its private half split at once among the committee, see
+:mod:`portal.procurement.sealing`), records version 1 and opens the questions period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from portal.documents.numbering import DocumentNumberer, fiscal_year
+from portal.i18n import _
+from portal.procurement import state
+from portal.procurement.models import (
+    BEST_VALUE,
+    CommitteeKey,
+    Tender,
+    TenderVersion,
+)
+from portal.procurement.sealing import CommitteeMember, create_tender_key
+from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
+
+#: the series of tender references: T-2027-000012
+TENDER_SERIES = "T"
+
+
+def new_tender(
+    dbsession, *, department, actor, title: str, now: dt.datetime, timezone: ZoneInfo
+) -> Tender:
+    """A draft tender of ``department`` with the next reference of the year (local time)."""
+    year = fiscal_year(now, timezone)
+    number = DocumentNumberer(dbsession).next(TENDER_SERIES, year)
+    tender = Tender(
+        reference=f"{TENDER_SERIES}-{year}-{number:06d}",
+        department=department,
+        title=title,
+        status=state.DRAFT,
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
+    dbsession.add(tender)
+    dbsession.flush()
+    return tender
+
+
+def publication_problems(dbsession, tender: Tender, now: dt.datetime) -> list[FieldError]:
+    """What stops ``tender`` from being published at ``now``; empty when it can be."""
+    problems = []
+    if not tender.items:
+        problems.append(FieldError("items", _("Add at least one item to buy.")))
+    if tender.questions_until is None or tender.bids_until is None or tender.opening_at is None:
+        problems.append(
+            FieldError("periods", _("Set the questions period, the deadline and the opening time."))
+        )
+    elif not now < tender.questions_until <= tender.bids_until <= tender.opening_at:
+        problems.append(
+            FieldError(
+                "periods",
+                _(
+                    "The questions period must end in the future, no later than the deadline, "
+                    "and the opening may not be before the deadline."
+                ),
+            )
+        )
+    if tender.award_criterion == BEST_VALUE and sum(c.weight for c in tender.criteria) != 100:
+        problems.append(FieldError("criteria", _("The criteria's weights must sum to 100.")))
+    members = [seat.member for seat in tender.committee]
+    if not 2 <= tender.committee_threshold <= len(members):
+        problems.append(
+            FieldError(
+                "committee",
+                _(
+                    "Name at least two committee members, and a threshold from 2 up to "
+                    "their number."
+                ),
+            )
+        )
+    without_key = [m for m in members if committee_key_of(dbsession, m) is None]
+    if without_key:
+        names = ", ".join(m.display_name for m in without_key)
+        problems.append(
+            FieldError(
+                "committee",
+                _(
+                    "These committee members have not set up their committee key yet: ${names}",
+                    mapping={"names": names},
+                ),
+            )
+        )
+    return problems
+
+
+def committee_key_of(dbsession, user) -> CommitteeKey | None:
+    """``user``'s committee key, if they have set it up."""
+    return dbsession.scalar(select(CommitteeKey).where(CommitteeKey.user_id == user.id))
+
+
+def publish(dbsession, tender: Tender, *, actor, now: dt.datetime) -> None:
+    """Publish ``tender``: make its key, give each committee member their encrypted share,
+    record version 1 and open the questions period. Refused while anything is missing."""
+    if tender.status != state.DRAFT:
+        raise Refusal(CONFLICT, _("This tender is published already."), about=tender)
+    problems = publication_problems(dbsession, tender, now)
+    if problems:
+        raise Refusal(
+            INVALID, _("The tender cannot be published yet."), errors=problems, about=tender
+        )
+    keys = {seat.member_id: committee_key_of(dbsession, seat.member) for seat in tender.committee}
+    members = [
+        CommitteeMember(str(member_id), key.public_key)
+        for member_id, key in keys.items()
+        if key is not None
+    ]
+    key = create_tender_key(tender.reference, members, tender.committee_threshold)
+    shares = {share.member_id: share.blob for share in key.shares}
+    for seat in tender.committee:
+        seat.encrypted_share = shares[str(seat.member_id)]
+    tender.public_key = key.public_key
+    tender.version = 1
+    tender.published_at = now
+    dbsession.add(TenderVersion(tender=tender, number=1, at=now, actor_id=actor.id, reason=""))
+    state.transition(dbsession, tender, state.QUESTIONS, now=now, actor=actor, cause="published")
