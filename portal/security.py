@@ -28,7 +28,18 @@ ROLE_ADMIN = "role:admin"
 #: permissions only a department's clerks and administrators hold: clerk work, whose views
 #: declare ``assurance=CLERK`` (see :mod:`portal.identity.assurance`)
 CLERK_PERMISSIONS = frozenset(
-    {"backoffice", "administer", "work", "import", "refund", "review", "decide", "buy", "open"}
+    {
+        "backoffice",
+        "administer",
+        "work",
+        "import",
+        "refund",
+        "review",
+        "decide",
+        "buy",
+        "open",
+        "committee",
+    }
 )
 #: permissions to pay, whose views declare ``assurance=PAY``
 PAY_PERMISSIONS = frozenset({"pay"})
@@ -72,7 +83,11 @@ class Root:
     """The default context: pages about no particular object."""
 
     __acl__ = [
+        (Allow, Everyone, "browse"),
         (Allow, Authenticated, "account"),
+        (Allow, ROLE_BUSINESS, "bid"),
+        (Allow, ROLE_BUYER, "buy"),
+        (Allow, ROLE_CLERK, "committee"),
         (Allow, ROLE_CLERK, "backoffice"),
         (Allow, ROLE_ADMIN, "backoffice"),
         (Allow, ROLE_ADMIN, "administer"),
