@@ -1,0 +1,175 @@
+"""Uploaded documents (a tender's terms, a bid's offer): checked by content, kept once.
+
+The type is read from the bytes with libmagic (``python-magic``), never from the name or the
+browser's Content-Type, and must be one of :data:`ACCEPTED`. Office Open XML files are zip
+archives that libmagic does not always tell apart, so a zip is accepted only when its
+``[Content_Types].xml`` and main part say which of the three it is. The size limit is the
+setting ``procurement.max_document_bytes``. A refused file raises one :class:`Refusal` and
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import magic
+from sqlalchemy import select
+
+from portal.i18n import _
+from portal.procurement.models import StoredFile
+from portal.refusals import INVALID, TOO_LARGE, UNSUPPORTED, FieldError, Refusal
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+
+#: media type -> (what people call it, the extension a download is given)
+ACCEPTED = {
+    "application/pdf": ("PDF", "pdf"),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ("Word", "docx"),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ("Excel", "xlsx"),
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": (
+        "PowerPoint",
+        "pptx",
+    ),
+    "application/vnd.oasis.opendocument.text": ("OpenDocument text", "odt"),
+    "application/vnd.oasis.opendocument.spreadsheet": ("OpenDocument spreadsheet", "ods"),
+    "application/vnd.oasis.opendocument.presentation": ("OpenDocument presentation", "odp"),
+    "application/msword": ("Word 97-2003", "doc"),
+    "application/vnd.ms-excel": ("Excel 97-2003", "xls"),
+    "image/png": ("PNG image", "png"),
+    "image/jpeg": ("JPEG image", "jpg"),
+}
+
+#: the main part that makes a zip an Office Open XML document of each type
+_OOXML_MAIN_PARTS = {
+    "word/document.xml": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xl/workbook.xml": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "ppt/presentation.xml": (
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+    ),
+}
+
+_UNSAFE_IN_NAMES = re.compile(r"[^\w.\- ()]+")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A checked upload: its bytes, the type read from them, a safe name and the hash."""
+
+    filename: str
+    media_type: str
+    content: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+def max_bytes(settings) -> int:
+    return int(settings.get("procurement.max_document_bytes", DEFAULT_MAX_BYTES))
+
+
+def media_type_of(content: bytes) -> str:
+    """The media type the bytes themselves show."""
+    detected = magic.from_buffer(content[:65536], mime=True)
+    if detected in ("application/zip", "application/octet-stream") or detected in (
+        _OOXML_MAIN_PARTS.values()
+    ):
+        return _ooxml_type(content) or detected
+    return detected
+
+
+def _ooxml_type(content: bytes) -> str | None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return None
+    if "[Content_Types].xml" not in names:
+        return None
+    found = [media for part, media in _OOXML_MAIN_PARTS.items() if part in names]
+    return found[0] if len(found) == 1 else None
+
+
+def safe_filename(name: str, media_type: str) -> str:
+    """``name`` without its path, control or unusual characters, ending in the extension the
+    content calls for (a PDF named ``offer.docx`` is served as ``offer.docx.pdf``)."""
+    name = unicodedata.normalize("NFC", name.replace("\\", "/").rsplit("/", 1)[-1])
+    name = _UNSAFE_IN_NAMES.sub("_", name).strip(" ._")[:200] or "document"
+    extension = ACCEPTED[media_type][1]
+    if not name.lower().endswith("." + extension) and not (
+        extension == "jpg" and name.lower().endswith(".jpeg")
+    ):
+        name = f"{name}.{extension}"
+    return name
+
+
+def check_upload(field: str, upload, settings) -> Upload:
+    """The file posted as ``field`` (a cgi FieldStorage from ``request.POST``), checked; a
+    missing, empty, too large or unaccepted file is refused with a message for that field."""
+    if upload is None or not hasattr(upload, "file"):
+        raise Refusal(
+            INVALID,
+            _("Choose a file to upload."),
+            errors=[FieldError(field, _("Choose a file to upload."))],
+        )
+    limit = max_bytes(settings)
+    content = upload.file.read(limit + 1)
+    if not content:
+        raise Refusal(
+            INVALID,
+            _("The file is empty."),
+            errors=[FieldError(field, _("The file is empty."))],
+        )
+    if len(content) > limit:
+        megabytes = f"{limit / 1024 / 1024:.0f}"
+        message = _("The file is larger than ${size} MB.", mapping={"size": megabytes})
+        raise Refusal(TOO_LARGE, message, errors=[FieldError(field, message)])
+    media_type = media_type_of(content)
+    if media_type not in ACCEPTED:
+        names = ", ".join(dict.fromkeys(label for label, _ext in ACCEPTED.values()))
+        message = _(
+            "This file is not a document of a type we accept (${types}).",
+            mapping={"types": names},
+        )
+        raise Refusal(UNSUPPORTED, message, errors=[FieldError(field, message)])
+    return Upload(safe_filename(upload.filename or "", media_type), media_type, content)
+
+
+def store(dbsession, upload: Upload, now: dt.datetime) -> StoredFile:
+    """The stored file with ``upload``'s bytes: the existing one if the same bytes are stored
+    already (by SHA-256), a new one otherwise."""
+    digest = upload.sha256
+    stored = dbsession.scalar(select(StoredFile).where(StoredFile.sha256 == digest))
+    if stored is None:
+        stored = StoredFile(
+            sha256=digest,
+            media_type=upload.media_type,
+            size=len(upload.content),
+            content=upload.content,
+            created_at=now,
+        )
+        dbsession.add(stored)
+        dbsession.flush()
+    return stored
+
+
+def download_headers(filename: str, media_type: str, sha256: str) -> dict[str, str]:
+    """Headers that make a browser save the file as what it is, never render it as a page."""
+    ascii_name = filename.encode("ascii", "replace").decode("ascii").replace("?", "_")
+    quoted = re.sub(r'["\\]', "_", ascii_name)
+    return {
+        "Content-Type": media_type,
+        "Content-Disposition": (
+            f"attachment; filename=\"{quoted}\"; filename*=UTF-8''{quote(filename)}"
+        ),
+        "X-Content-Type-Options": "nosniff",
+        "ETag": f'"{sha256}"',
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    }
