@@ -15,12 +15,15 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from pyramid.authorization import Allow
+from pyramid.httpexceptions import HTTPNotFound
+from pyramid.i18n import TranslationString
 from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
 
 from portal.clock import clock
 from portal.documents.kinds import DocumentKind
+from portal.documents.models import Document
 from portal.i18n import _, document_localizer
 from portal.money import Money
 from portal.procurement import state
@@ -44,31 +47,25 @@ BID_STATUS_LABELS = {
 }
 
 
-def moment(when: dt.datetime | None, timezone: ZoneInfo, locale: str) -> dict | None:
+def moment(when: dt.datetime, timezone: ZoneInfo, locale: str) -> dict:
     """One instant as the documents print it: in the portal's timezone (with its name, the
     zone's abbreviation and offset) and in UTC, both to the second."""
-    if when is None:
-        return None
     when = when.astimezone(dt.UTC).replace(microsecond=0)
     local = when.astimezone(timezone)
     offset = local.strftime("%z")
+    wall = f"{format_datetime(local, _PATTERN, tzinfo=timezone, locale=locale)} {local.tzname()}"
     return {
         "utc": when.isoformat(),
         "local": local.isoformat(),
         "timezone": timezone.key,
-        "local_short": f"{format_datetime(local, _PATTERN, tzinfo=timezone, locale=locale)}"
-        f" {local.tzname()}",
-        "local_text": (
-            f"{format_datetime(local, _PATTERN, tzinfo=timezone, locale=locale)}"
-            f" {local.tzname()} (UTC{offset[:3]}:{offset[3:]})"
-        ),
-        "utc_text": utc_text(when, locale),
+        "local_short": wall,
+        "local_text": f"{wall} (UTC{offset[:3]}:{offset[3:]})",
+        "utc_text": f"{format_datetime(when, _PATTERN, tzinfo=dt.UTC, locale=locale)} UTC",
     }
 
 
-def utc_text(when: dt.datetime, locale: str = "en") -> str:
-    when = when.replace(microsecond=0)
-    return f"{format_datetime(when, _PATTERN, tzinfo=dt.UTC, locale=locale)} UTC"
+def optional_moment(when: dt.datetime | None, timezone: ZoneInfo, locale: str) -> dict | None:
+    return None if when is None else moment(when, timezone, locale)
 
 
 def hash_lines(sha256: str) -> list[str]:
@@ -82,20 +79,38 @@ def short_hash(sha256: str) -> str:
     return f"{sha256[:8]} {sha256[8:16]}…"
 
 
+def receipt_version(document: Document) -> BidVersion:
+    """The sealed bid version a receipt is for (set when it is issued, never changed)."""
+    version = document.bid_version if isinstance(document, BidReceipt) else None
+    if version is None:
+        raise ValueError(f"document {document.number} is not a receipt of a bid version")
+    return version
+
+
+def protocol_tender(document: Document) -> Tender:
+    """The tender an opening protocol records (set when it is issued, never changed)."""
+    tender = document.tender if isinstance(document, OpeningProtocol) else None
+    if tender is None:
+        raise ValueError(f"document {document.number} is not the protocol of a tender")
+    return tender
+
+
 class ProcurementKind(DocumentKind):
     """What both kinds share: the portal's timezone, for the times ``/verify`` shows."""
 
     def __init__(self, timezone: ZoneInfo):
         self.timezone = timezone
 
-    def context(self, document, issuer, dbsession) -> dict:
+    def context(self, document: Document, issuer, dbsession) -> dict:
         """The time of issue printed like every other time on these documents."""
         return {
             "issued_moment": moment(document.issued_at, self.timezone, document.locale),
             "timezone": self.timezone.key,
         }
 
-    def times(self, local_label, utc_label, when: dt.datetime) -> list[tuple]:
+    def times(
+        self, local_label: TranslationString, utc_label: TranslationString, when: dt.datetime
+    ) -> list[tuple[TranslationString, str]]:
         """``when`` as two facts for ``/verify``, in the portal's timezone and in UTC, as
         the document prints it."""
         printed = moment(when, self.timezone, "en")
@@ -124,11 +139,11 @@ class BidReceiptKind(ProcurementKind):
         "Anyone can check it at ${url}\n"
     )
 
-    def data(self, receipt: BidReceipt, issuer) -> dict:
-        version = receipt.bid_version
+    def data(self, document: Document, issuer) -> dict:
+        version = receipt_version(document)
         bid = version.bid
         tender = bid.tender
-        timezone, locale = issuer.timezone, receipt.locale
+        timezone, locale = issuer.timezone, document.locale
         return {
             "authority": issuer.authority,
             "tender": _tender(tender),
@@ -142,17 +157,17 @@ class BidReceiptKind(ProcurementKind):
             "bid_version": version.number,
             "replaces_version": replaced_version(version),
             "sealed_sha256": version.sha256,
-            "opening": moment(tender.opening_at, timezone, locale),
+            "opening": optional_moment(tender.opening_at, timezone, locale),
         }
 
-    def context(self, receipt: BidReceipt, issuer, dbsession) -> dict:
+    def context(self, document: Document, issuer, dbsession) -> dict:
         return dict(
-            super().context(receipt, issuer, dbsession),
-            sha256_lines=hash_lines(receipt.bid_version.sha256),
+            super().context(document, issuer, dbsession),
+            sha256_lines=hash_lines(receipt_version(document).sha256),
         )
 
-    def verification(self, receipt: BidReceipt) -> dict:
-        version = receipt.bid_version
+    def verification(self, document: Document) -> dict:
+        version = receipt_version(document)
         bid = version.bid
         return {
             "status": "valid",
@@ -179,7 +194,7 @@ def replaced_version(version: BidVersion) -> int | None:
 class OpeningProtocolKind(ProcurementKind):
     """The committee's signed record of an opening, public at ``/verify``: every bid received
     with its price as opened, its time of receipt, its version and the hash it was checked
-    against, and what became of it."""
+    against, and what became of it. Prices are listed, never added up."""
 
     model = OpeningProtocol
     series = "OP"
@@ -187,25 +202,23 @@ class OpeningProtocolKind(ProcurementKind):
     template = "documents/opening_protocol.jinja2"
     data_name = "opening-protocol.json"
 
-    def data(self, protocol: OpeningProtocol, issuer) -> dict:
-        tender = protocol.tender
-        timezone, locale = issuer.timezone, protocol.locale
+    def data(self, document: Document, issuer) -> dict:
+        tender = protocol_tender(document)
+        timezone, locale = issuer.timezone, document.locale
         translate = document_localizer(locale).translate
         bids = [
-            self.bid_line(position, bid, tender, timezone, locale, translate)
+            bid_line(position, bid, timezone, locale, translate)
             for position, bid in enumerate(listed_bids(tender), start=1)
         ]
-        counts = {
-            status: sum(1 for b in bids if b["status"] == status) for status in BID_STATUS_LABELS
-        }
-        opener, opened_at = who_opened(tender, protocol)
+        counts = {status: sum(b["status"] == status for b in bids) for status in BID_STATUS_LABELS}
+        opener, opened_at = who_opened(tender, document)
         return {
-            "authority": {"name": self.authority(protocol, issuer), "address": ""},
+            "authority": {"name": self.authority(document, issuer), "address": ""},
             "signed_by": issuer.authority["name"],
             "tender": dict(
                 _tender(tender),
-                deadline=moment(tender.bids_until, timezone, locale),
-                opening_scheduled=moment(tender.opening_at, timezone, locale),
+                deadline=optional_moment(tender.bids_until, timezone, locale),
+                opening_scheduled=optional_moment(tender.opening_at, timezone, locale),
                 estimated_value=tender.estimated_value.format(locale),
                 estimated_value_minor=tender.estimated_value_minor,
                 currency=tender.currency,
@@ -221,49 +234,16 @@ class OpeningProtocolKind(ProcurementKind):
             "counts": dict(counts, total=len(bids)),
         }
 
-    @staticmethod
-    def bid_line(position, bid: Bid, tender: Tender, timezone, locale, translate) -> dict:
-        """One bid as the protocol lists it: a withdrawn bid without its price (it was never
-        opened), a bid that did not open as sealed without one either (what it says is not
-        what was submitted)."""
-        version = current_version(bid)
-        if bid.status == "withdrawn":
-            status = WITHDRAWN
-        elif version.opening_fault:
-            status = NOT_ACCEPTED
-        elif bid.needs_confirmation:
-            status = UNCONFIRMED
-        else:
-            status = OPENED
-        price = None
-        if status in (OPENED, UNCONFIRMED) and version.opened_price_minor is not None:
-            price = Money(version.opened_price_minor, tender.currency)
-        return {
-            "position": position,
-            "organisation": bid.organisation.name,
-            "registration_number": bid.organisation.registration_number,
-            "price": price.format(locale) if price else None,
-            "price_minor": price.minor if price else None,
-            "received": moment(version.submitted_at, timezone, locale),
-            "version": version.number,
-            "sha256": version.sha256,
-            "sha256_short": short_hash(version.sha256),
-            "status": status,
-            "status_label": translate(BID_STATUS_LABELS[status]),
-            "fault": version.opening_fault if status == NOT_ACCEPTED else None,
-            "withdrawn": moment(bid.withdrawn_at, timezone, locale),
-        }
+    def context(self, document: Document, issuer, dbsession) -> dict:
+        return dict(super().context(document, issuer, dbsession), hash_lines=hash_lines)
 
-    def context(self, protocol: OpeningProtocol, issuer, dbsession) -> dict:
-        return dict(super().context(protocol, issuer, dbsession), hash_lines=hash_lines)
-
-    def authority(self, protocol: OpeningProtocol, issuer) -> str:
+    def authority(self, document: Document, issuer) -> str:
         """The buying department, whose committee opened the bids; the portal signs for it."""
-        return protocol.tender.department.name
+        return protocol_tender(document).department.name
 
-    def verification(self, protocol: OpeningProtocol) -> dict:
-        tender = protocol.tender
-        opened_at = tender.opened_at or protocol.issued_at
+    def verification(self, document: Document) -> dict:
+        tender = protocol_tender(document)
+        opened_at = tender.opened_at or document.issued_at
         return {
             "status": "valid",
             "facts": [
@@ -272,6 +252,39 @@ class OpeningProtocolKind(ProcurementKind):
                 (_("Bids listed"), str(len(listed_bids(tender)))),
             ],
         }
+
+
+def bid_line(position: int, bid: Bid, timezone: ZoneInfo, locale: str, translate) -> dict:
+    """One bid as the protocol lists it: a withdrawn bid without its price (it was never
+    opened), a bid that did not open as sealed without one either (what it would say is not
+    what was submitted), a bid not confirmed after an amendment with its price and the flag."""
+    version = current_version(bid)
+    if bid.status == "withdrawn":
+        status = WITHDRAWN
+    elif version.opening_fault:
+        status = NOT_ACCEPTED
+    elif bid.needs_confirmation:
+        status = UNCONFIRMED
+    else:
+        status = OPENED
+    price = None
+    if status in (OPENED, UNCONFIRMED) and version.opened_price_minor is not None:
+        price = Money(version.opened_price_minor, bid.tender.currency)
+    return {
+        "position": position,
+        "organisation": bid.organisation.name,
+        "registration_number": bid.organisation.registration_number,
+        "price": price.format(locale) if price else None,
+        "price_minor": price.minor if price else None,
+        "received": moment(version.submitted_at, timezone, locale),
+        "version": version.number,
+        "sha256": version.sha256,
+        "sha256_short": short_hash(version.sha256),
+        "status": status,
+        "status_label": translate(BID_STATUS_LABELS[status]),
+        "fault": version.opening_fault if status == NOT_ACCEPTED else None,
+        "withdrawn": optional_moment(bid.withdrawn_at, timezone, locale),
+    }
 
 
 def listed_bids(tender: Tender) -> list[Bid]:
@@ -286,7 +299,7 @@ def current_version(bid: Bid) -> BidVersion:
     return submitted[-1] if submitted else bid.versions[-1]
 
 
-def who_opened(tender: Tender, protocol: OpeningProtocol):
+def who_opened(tender: Tender, protocol: Document) -> tuple[str, dt.datetime]:
     """Who completed the opening and when: the recorded transition to "opened" (its actor
     unlocked the last share needed), else the protocol's owner at the tender's opening time.
     The shares unlocked before it are erased at the opening, and with them who held them."""
@@ -322,6 +335,8 @@ def bid_receipt_factory(request) -> BidReceiptContext:
 def bid_receipt_pdf(context: BidReceiptContext, request):
     """Exactly the bytes signed and stored when the receipt was issued."""
     receipt = context.receipt
+    if receipt is None:  # the ACL lets nobody this far
+        raise HTTPNotFound()
     if receipt.pdf is None:
         raise Refusal(
             UNAVAILABLE,
