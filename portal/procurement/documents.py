@@ -243,7 +243,7 @@ class OpeningProtocolKind(ProcurementKind):
 
     def verification(self, document: Document) -> dict:
         tender = protocol_tender(document)
-        opened_at = tender.opened_at or document.issued_at
+        _opener, opened_at = who_opened(tender, document)
         return {
             "status": "valid",
             "facts": [
