@@ -22,6 +22,7 @@ from portal.procurement.models import Bid, BidReceipt, BidVersion, OpeningProtoc
 from portal.procurement.sealing import seal_bid
 from portal.tasks import task_dbsession
 from tests import factories
+from tests.conftest import sign_in
 from tests.functional.receipts.test_receipts import validate
 from tests.pdfa import pdfa3b_attachment
 
@@ -253,17 +254,13 @@ def test_every_representative_of_the_bidder_downloads_the_receipt_and_nobody_els
     download = olga.get(path)
     assert download.body == receipt.pdf and download.content_type == "application/pdf"
     olga.get("/bids/receipts/BR-2026-999999", status=403)  # unknown: the same answer
-
-    from tests.conftest import sign_in
-
     sign_in(testapp, devidp, "rep-peter")  # Southgate's representative
     testapp.get(path, status=403)
     with task_dbsession(wsgi_app.registry) as session:  # now Peter represents Northwind too
         peter = session.scalar(select(User).where(User.name_id == "rep-peter"))
         organisation(session, "NW-100200", "Northwind Supplies Ltd", peter)
     assert testapp.get(path).body == receipt.pdf
-    testapp.get("/saml/logout", status="*")
-    testapp.reset()
+    testapp.reset()  # signed out
     assert "/saml/login" in testapp.get(path, status=303).location
 
 
