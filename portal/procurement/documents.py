@@ -31,8 +31,9 @@ from portal.procurement.models import Bid, BidReceipt, BidVersion, OpeningProtoc
 from portal.refusals import UNAVAILABLE, Refusal
 from portal.security import organisation_principal
 
-#: the dates on the documents: unambiguous in every language, with seconds
-_PATTERN = "d MMMM y, HH:mm:ss"
+#: the times on the documents, day first and to the second, as each document language
+#: writes a date (CLDR's long date) and a 24-hour time
+_PATTERNS = {"en": "d MMMM y, HH:mm:ss", "sl": "d. MMMM y, HH:mm:ss"}
 
 #: a bid's line in the opening protocol
 OPENED = "opened"
@@ -53,14 +54,15 @@ def moment(when: dt.datetime, timezone: ZoneInfo, locale: str) -> dict:
     when = when.astimezone(dt.UTC).replace(microsecond=0)
     local = when.astimezone(timezone)
     offset = local.strftime("%z")
-    wall = f"{format_datetime(local, _PATTERN, tzinfo=timezone, locale=locale)} {local.tzname()}"
+    pattern = _PATTERNS.get(locale, _PATTERNS["en"])
+    wall = f"{format_datetime(local, pattern, tzinfo=timezone, locale=locale)} {local.tzname()}"
     return {
         "utc": when.isoformat(),
         "local": local.isoformat(),
         "timezone": timezone.key,
         "local_short": wall,
         "local_text": f"{wall} (UTC{offset[:3]}:{offset[3:]})",
-        "utc_text": f"{format_datetime(when, _PATTERN, tzinfo=dt.UTC, locale=locale)} UTC",
+        "utc_text": f"{format_datetime(when, pattern, tzinfo=dt.UTC, locale=locale)} UTC",
     }
 
 

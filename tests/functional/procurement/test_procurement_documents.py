@@ -469,3 +469,22 @@ def test_verify_shows_the_protocol_to_anyone(wsgi_app, dbsession, testapp):
     assert facts["Opened (UTC)"] == "30 March 2026, 10:47:12 UTC"
     assert facts["Bids listed"] == "4"
     assert facts["Issued by"] == "Public Procurement Office"
+
+
+def test_times_on_either_side_of_the_clock_change_agree_with_utc():
+    """The last second of winter time and the first of summer time (29 March 2026, 01:00
+    UTC), in both document languages."""
+    from zoneinfo import ZoneInfo
+
+    from portal.procurement.documents import moment
+
+    zone = ZoneInfo("Europe/Ljubljana")
+    before, after = at(2026, 3, 29, 0, 59, 59), at(2026, 3, 29, 1, 0, 0)
+    assert moment(before, zone, "en")["local_text"] == "29 March 2026, 01:59:59 CET (UTC+01:00)"
+    assert moment(after, zone, "en")["local_text"] == "29 March 2026, 03:00:00 CEST (UTC+02:00)"
+    assert moment(after, zone, "en")["utc_text"] == "29 March 2026, 01:00:00 UTC"
+    assert moment(after, zone, "sl")["local_text"] == "29. marec 2026, 03:00:00 CEST (UTC+02:00)"
+    for when in (before, after):
+        printed = moment(when, zone, "en")
+        assert dt.datetime.fromisoformat(printed["local"]) == when
+        assert dt.datetime.fromisoformat(printed["utc"]) == when
