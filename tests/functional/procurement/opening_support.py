@@ -51,6 +51,20 @@ def sealed_bid(
     )
     dbsession.add(bid)
     dbsession.flush()
+    return sealed_version(dbsession, bid, price_minor, now=now, documents=documents, number=number)
+
+
+def sealed_version(
+    dbsession,
+    bid: Bid,
+    price_minor: int,
+    *,
+    now: dt.datetime,
+    documents: tuple[bid_content.BidDocument, ...] = (),
+    number: int = 1,
+) -> BidVersion:
+    """Version ``number`` of ``bid``, sealed for real and submitted ``now``."""
+    tender = bid.tender
     content = bid_content.BidContent(
         price=Money(price_minor, tender.currency),
         answers={"1": "Delivery in 90 days"},
@@ -66,7 +80,7 @@ def sealed_bid(
         sealed=sealed.blob,
         sha256=sealed.sha256,
         submitted_at=now,
-        submitted_by=bidder,
+        submitted_by=bid.created_by,
         tender_version=tender.version,
     )
     dbsession.add(version)

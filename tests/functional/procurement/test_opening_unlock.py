@@ -89,9 +89,7 @@ def test_a_wrong_passphrase_is_refused_and_not_counted(signed_in, dbsession, ten
     assert waiting(dbsession, tender) == 1
 
 
-def test_too_many_attempts_are_refused_until_the_window_passes(
-    signed_in, dbsession, tender, clock
-):
+def test_too_many_attempts_are_refused_until_the_window_passes(signed_in, dbsession, tender, clock):
     app = signed_in("clerk-clara")
     for _attempt in range(5):
         unlock_on_page(app, tender.reference, "a guess at the passphrase", status=422)
