@@ -122,15 +122,32 @@ def checked_passphrase(passphrase: str, again: str) -> str:
     """The passphrase, if it was typed the same twice and is long enough (counted in
     characters as the key derivation sees them, NFC)."""
     if unicodedata.normalize("NFC", passphrase) != unicodedata.normalize("NFC", again):
-        message = _("The two passphrases differ. Type the same passphrase twice.")
-        raise Refusal(INVALID, message, errors=[FieldError("passphrase_again", message)])
+        raise Refusal(
+            INVALID,
+            _("The two passphrases differ. Type the same passphrase twice."),
+            errors=[
+                FieldError(
+                    "passphrase_again",
+                    _("The two passphrases differ. Type the same passphrase twice."),
+                )
+            ],
+        )
     length = len(unicodedata.normalize("NFC", passphrase))
     if not MINIMUM_PASSPHRASE <= length <= MAXIMUM_PASSPHRASE:
-        message = _(
-            "Choose a passphrase of ${minimum} to ${maximum} characters.",
-            mapping={"minimum": MINIMUM_PASSPHRASE, "maximum": MAXIMUM_PASSPHRASE},
+        mapping = {"minimum": MINIMUM_PASSPHRASE, "maximum": MAXIMUM_PASSPHRASE}
+        raise Refusal(
+            INVALID,
+            _("Choose a passphrase of ${minimum} to ${maximum} characters.", mapping=mapping),
+            errors=[
+                FieldError(
+                    "passphrase",
+                    _(
+                        "Choose a passphrase of ${minimum} to ${maximum} characters.",
+                        mapping=mapping,
+                    ),
+                )
+            ],
         )
-        raise Refusal(INVALID, message, errors=[FieldError("passphrase", message)])
     return passphrase
 
 

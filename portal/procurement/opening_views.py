@@ -173,8 +173,11 @@ def unlock_share(context, request):
     passphrase = request.POST.get("passphrase", "")
     try:
         if not passphrase:
-            message = _("Type your committee passphrase.")
-            raise Refusal(INVALID, message, errors=[FieldError("passphrase", message)])
+            raise Refusal(
+                INVALID,
+                _("Type your committee passphrase."),
+                errors=[FieldError("passphrase", _("Type your committee passphrase."))],
+            )
         _within_attempts(request, tender)
         unlocked = opening.unlock(
             request.dbsession, tender, request.user, passphrase, request.pii, now
@@ -185,10 +188,17 @@ def unlock_share(context, request):
             tender.reference,
             request.user.id,
         )
-        message = _("That passphrase does not unlock your committee key. Nothing was counted.")
-        errors = form_refused(
-            request, Refusal(INVALID, message, errors=[FieldError("passphrase", message)])
+        refusal = Refusal(
+            INVALID,
+            _("That passphrase does not unlock your committee key. Nothing was counted."),
+            errors=[
+                FieldError(
+                    "passphrase",
+                    _("That passphrase does not unlock your committee key. Nothing was counted."),
+                )
+            ],
         )
+        errors = form_refused(request, refusal)
         return render_page(request, tender, errors)
     except DamagedCommitteeKey:
         log.error(
