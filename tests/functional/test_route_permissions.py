@@ -30,6 +30,7 @@ PUBLIC_ROUTES = {
     "accessibility",
     "privacy",
     "contact",
+    "tender_protocol",
 }
 
 
@@ -99,6 +100,7 @@ def sample_values(dbsession, wsgi_app):
         ),
         app_clock(wsgi_app.registry).now(),
     )
+    tender = factories.tender(dbsession, now=app_clock(wsgi_app.registry).now())
     dbsession.commit()
     return {
         "number": receipt.number,
@@ -107,6 +109,8 @@ def sample_values(dbsession, wsgi_app):
         "public_id": payment.public_id,
         "application": application.public_id,
         "service": "vehicle-registration",
+        "reference": tender.reference,
+        "document": "no-such-document",
     }
 
 
