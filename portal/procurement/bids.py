@@ -65,11 +65,15 @@ def quality_criteria(tender: Tender):
 
 
 def _refuse_unless_open(tender: Tender, now: dt.datetime) -> None:
-    if not state.accepts_bids(tender, now):
-        message = _("Bids on this tender are no longer accepted: the deadline has passed.")
-        if tender.status not in state.OPEN_FOR_BIDS and tender.status != state.AWAITING_OPENING:
-            message = _("This tender does not accept bids.")
-        raise Refusal(CONFLICT, message, about=tender)
+    if state.accepts_bids(tender, now):
+        return
+    if tender.status in state.OPEN_FOR_BIDS or tender.status == state.AWAITING_OPENING:
+        raise Refusal(
+            CONFLICT,
+            _("Bids on this tender are no longer accepted: the deadline has passed."),
+            about=tender,
+        )
+    raise Refusal(CONFLICT, _("This tender does not accept bids."), about=tender)
 
 
 def _move(bid: Bid, to_status: str) -> None:
@@ -111,19 +115,29 @@ def read_price(text: str, currency: str) -> Money:
     currency can hold."""
     text = (text or "").strip()
     if not text:
-        message = _("Enter the price.")
-        raise Refusal(INVALID, message, errors=[FieldError("price", message)])
+        raise Refusal(
+            INVALID,
+            _("The draft was not saved. Correct what is marked."),
+            errors=[FieldError("price", _("Enter the price."))],
+        )
     try:
         price = Money.parse(text.replace(" ", "").replace("\u00a0", ""), currency)
     except MoneyError:
-        message = _(
+        example = _(
             "Enter the price as an amount in ${currency}, like 125000.50.",
             mapping={"currency": currency},
         )
-        raise Refusal(INVALID, message, errors=[FieldError("price", message)]) from None
+        raise Refusal(
+            INVALID,
+            _("The draft was not saved. Correct what is marked."),
+            errors=[FieldError("price", example)],
+        ) from None
     if price.minor <= 0:
-        message = _("The price must be more than zero.")
-        raise Refusal(INVALID, message, errors=[FieldError("price", message)])
+        raise Refusal(
+            INVALID,
+            _("The draft was not saved. Correct what is marked."),
+            errors=[FieldError("price", _("The price must be more than zero."))],
+        )
     return price
 
 
@@ -162,8 +176,16 @@ def add_document(dbsession, bid: Bid, upload: Upload, *, now: dt.datetime) -> Bi
     """Attach a checked upload to the draft; its bytes are kept with the draft alone."""
     _editable(bid, now)
     if len(bid.draft_documents) >= MAX_DOCUMENTS:
-        message = _("A bid holds at most ${count} documents.", mapping={"count": MAX_DOCUMENTS})
-        raise Refusal(CONFLICT, message, errors=[FieldError("document", message)])
+        raise Refusal(
+            CONFLICT,
+            _("A bid holds at most ${count} documents.", mapping={"count": MAX_DOCUMENTS}),
+            errors=[
+                FieldError(
+                    "document",
+                    _("A bid holds at most ${count} documents.", mapping={"count": MAX_DOCUMENTS}),
+                )
+            ],
+        )
     document = BidDraftDocument(
         bid=bid,
         filename=upload.filename,
