@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import uuid
 
-from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.renderers import render_to_response
+from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
 
@@ -21,8 +22,8 @@ from portal.i18n import _
 from portal.money import Money
 from portal.procurement import bids, files, state
 from portal.procurement.bid_billing import charges_of
-from portal.procurement.models import Bid, BidReceipt, Tender
-from portal.refusals import MALFORMED, NOT_FOUND, Refusal
+from portal.procurement.models import Bid, BidReceipt, BidVersion, Tender
+from portal.refusals import MALFORMED, NOT_FOUND, UNAVAILABLE, Refusal
 from portal.web import form_refused
 
 log = logging.getLogger(__name__)
@@ -236,6 +237,40 @@ def confirm(context, request):
     return _back(request, tender, organisation)
 
 
+@view_config(route_name="tender_bid_receipt", request_method="GET", permission="bid")
+def receipt_pdf(context, request):
+    """The signed submission receipt, exactly as stored, to the bidding organisation's
+    representatives only (another organisation's receipt number finds nothing)."""
+    tender = context.tender
+    mine = [organisation.id for organisation in request.user.organisations]
+    receipt = request.dbsession.scalar(
+        select(BidReceipt)
+        .join(BidVersion, BidReceipt.bid_version_id == BidVersion.id)
+        .join(Bid, BidVersion.bid_id == Bid.id)
+        .where(
+            BidReceipt.number == request.matchdict["number"][:40],
+            Bid.tender_id == tender.id,
+            Bid.organisation_id.in_(mine),
+        )
+    )
+    if receipt is None:
+        raise HTTPNotFound()
+    if receipt.pdf is None:
+        raise Refusal(
+            UNAVAILABLE,
+            _("The receipt is being prepared. Try again in a minute."),
+            headers={"Retry-After": "30"},
+        )
+    response = Response(
+        body=receipt.pdf,
+        content_type="application/pdf",
+        content_disposition=f'attachment; filename="{receipt.number}.pdf"',
+    )
+    response.etag = receipt.sha256
+    response.cache_control = "private, no-store"
+    return response
+
+
 @view_config(
     route_name="my_bids",
     request_method="GET",
@@ -284,4 +319,5 @@ def includeme(config) -> None:
         ("tender_bid_confirm", "confirm"),
     ):
         config.add_route(name, f"/tenders/{{reference}}/bid/{path}", **tender)
+    config.add_route("tender_bid_receipt", "/tenders/{reference}/bid/receipts/{number}", **tender)
     config.add_navigation_item("my_bids", _("My bids"), "bid")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import webtest
 from sqlalchemy import func, select
 
 from portal.billing import ledger, with_status
@@ -16,6 +17,7 @@ from portal.procurement import bid_content, state
 from portal.procurement.committee_keys import unlock_committee_key
 from portal.procurement.models import BidDraftDocument, BidReceipt, BidVersion, CommitteeKey
 from portal.procurement.sealing import EncryptedShare, Opening, RecordedBid, unlock_share
+from tests.conftest import sign_in
 from tests.functional.procurement.bidding import (
     NORTHWIND,
     Bidder,
@@ -37,6 +39,18 @@ def balance(dbsession, account: str) -> int:
 @pytest.fixture
 def tender(dbsession, clock):
     return open_tender(dbsession, clock)
+
+
+@pytest.fixture
+def browser(wsgi_app, devidp):
+    def make(persona):
+        app = webtest.TestApp(
+            wsgi_app, extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}
+        )
+        assert sign_in(app, devidp, persona).status_int == 303
+        return app
+
+    return make
 
 
 @pytest.fixture
@@ -68,7 +82,7 @@ def test_starting_a_bid_bills_the_fee_and_the_security_to_the_organisation(olga,
 
 
 def test_the_bid_is_paid_submitted_sealed_receipted_and_withdrawn(
-    olga, dbsession, tender, sandbox, wsgi_app
+    olga, dbsession, tender, sandbox, wsgi_app, browser
 ):
     needs_bid_receipts(wsgi_app)
     olga.start()
@@ -114,6 +128,14 @@ def test_the_bid_is_paid_submitted_sealed_receipted_and_withdrawn(
     assert receipt.number in page and version.sha256 in page
     assert "Submit the replacement" in page and "not even you" in page
     assert receipt.number in olga.app.get("/bids")
+    dbsession.refresh(receipt)
+    assert receipt.pdf is not None  # rendered once the submission committed
+    download = olga.page().click(linkid="receipt-link")
+    assert download.content_type == "application/pdf" and download.body == receipt.pdf
+    # nobody else's: another organisation's representative finds no such receipt
+    peter = browser("rep-peter")
+    peter.get(f"/tenders/{tender.reference}/bid/receipts/{receipt.number}", status=404)
+    assert "My bids" in olga.app.get("/account")
 
     # withdrawing before the deadline releases the security through the provider; the fee stays
     olga.page().forms["withdraw-form"].submit(status=303)
