@@ -79,16 +79,22 @@ def submit(registry, bid_id: int, user_id: int, start: threading.Barrier | None)
 
 @pytest.mark.postgresql
 def test_simultaneous_submissions_are_each_sealed_once(prepared, wsgi_app, dbsession):
+    """Every bidder submits at once, each twice (a double click): each bid is sealed exactly
+    once, the second click of each finds the draft already sealed and is refused."""
     tender, made = prepared
-    start = threading.Barrier(len(made))
-    with ThreadPoolExecutor(len(made)) as pool:
+    clicks = made + made
+    start = threading.Barrier(len(clicks))
+    with ThreadPoolExecutor(len(clicks)) as pool:
         results = list(
-            pool.map(lambda pair: submit(wsgi_app.registry, *pair, start), made, timeout=TIMEOUT)
+            pool.map(lambda pair: submit(wsgi_app.registry, *pair, start), clicks, timeout=TIMEOUT)
         )
-    assert all(isinstance(result, int) for result in results), results
+    accepted = [result for result in results if isinstance(result, int)]
+    refused = [result for result in results if isinstance(result, Refusal)]
+    assert len(accepted) == len(refused) == len(made), results
+    assert all(r.kind == "conflict" for r in refused)
     dbsession.expire_all()
     versions = dbsession.scalars(select(BidVersion)).all()
-    assert sorted(v.id for v in versions) == sorted(results)
+    assert sorted(v.id for v in versions) == sorted(accepted)
     assert sorted(v.bid_id for v in versions) == sorted(bid_id for bid_id, _ in made)
     assert all(v.number == 1 and v.submitted_at < tender.bids_until for v in versions)
     numbers = dbsession.scalars(select(BidReceipt.number)).all()
