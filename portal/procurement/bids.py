@@ -267,7 +267,6 @@ def submit_bid(dbsession, registry, bid: Bid, *, user, clock, locale: str) -> Bi
     sealed = sealing.seal_bid(
         tender.public_key, tender.reference, bid.public_id, number, bid_content.encode(content)
     )
-    del content
     for earlier in bid.versions:
         if earlier.status == SUBMITTED:
             earlier.status = REPLACED
