@@ -103,14 +103,14 @@ def sample_values(dbsession, wsgi_app):
     tender = factories.tender(dbsession, now=app_clock(wsgi_app.registry).now())
     dbsession.commit()
     return {
+        "reference": tender.reference,
+        "document": "0" * 32,
         "number": receipt.number,
         "year": str(receipt.fiscal_year),
         "code": "revenue",
         "public_id": payment.public_id,
         "application": application.public_id,
         "service": "vehicle-registration",
-        "reference": tender.reference,
-        "document": "no-such-document",
     }
 
 
