@@ -14,12 +14,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from pyramid.authorization import Allow
-from pyramid.httpexceptions import HTTPNotFound
 from pyramid.i18n import TranslationString
-from pyramid.response import Response
-from pyramid.view import view_config
-from sqlalchemy import select
 
 from portal.clock import clock
 from portal.documents.kinds import DocumentKind
@@ -28,8 +23,6 @@ from portal.i18n import _, document_localizer
 from portal.money import Money
 from portal.procurement import state
 from portal.procurement.models import Bid, BidReceipt, BidVersion, OpeningProtocol, Tender
-from portal.refusals import UNAVAILABLE, Refusal
-from portal.security import organisation_principal
 
 #: the times on the documents, day first and to the second, as each document language
 #: writes a date (CLDR's long date) and a 24-hour time
@@ -311,56 +304,7 @@ def who_opened(tender: Tender, protocol: Document) -> tuple[str, dt.datetime]:
     return protocol.owner.display_name, tender.opened_at or protocol.issued_at
 
 
-class BidReceiptContext:
-    def __init__(self, receipt: BidReceipt | None):
-        self.receipt = receipt
-
-    @property
-    def __acl__(self):
-        """Every representative of the bidding organisation may download its receipts (the
-        submitter among them); an unknown number is answered like one you may not see."""
-        if self.receipt is None:
-            return []
-        return [
-            (Allow, organisation_principal(self.receipt.bid_version.bid.organisation_id), "view")
-        ]
-
-
-def bid_receipt_factory(request) -> BidReceiptContext:
-    number = request.matchdict["number"][:32]
-    return BidReceiptContext(
-        request.dbsession.scalar(select(BidReceipt).where(BidReceipt.number == number))
-    )
-
-
-@view_config(route_name="bid_receipt_pdf", permission="view")
-def bid_receipt_pdf(context: BidReceiptContext, request):
-    """Exactly the bytes signed and stored when the receipt was issued."""
-    receipt = context.receipt
-    if receipt is None:  # the ACL lets nobody this far
-        raise HTTPNotFound()
-    if receipt.pdf is None:
-        raise Refusal(
-            UNAVAILABLE,
-            _("The receipt is being prepared. Try again in a minute."),
-            headers={"Retry-After": "30"},
-        )
-    response = Response(
-        body=receipt.pdf,
-        content_type="application/pdf",
-        content_disposition=f'attachment; filename="{receipt.number}.pdf"',
-    )
-    response.etag = receipt.sha256
-    response.cache_control = "private, max-age=31536000, immutable"
-    return response
-
-
 def includeme(config) -> None:
     timezone = clock(config.registry).timezone
     config.add_document_kind(BidReceiptKind(timezone))
     config.add_document_kind(OpeningProtocolKind(timezone))
-    config.add_route(
-        "bid_receipt_pdf",
-        "/bids/receipts/{number}",
-        factory="portal.procurement.documents.bid_receipt_factory",
-    )

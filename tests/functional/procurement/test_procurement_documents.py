@@ -250,12 +250,13 @@ def test_every_representative_of_the_bidder_downloads_the_receipt_and_nobody_els
         [dt.datetime(2026, 12, 1, tzinfo=UTC)],
     )
     receipt = dbsession.get(BidReceipt, receipt_id)
-    path = f"/bids/receipts/{receipt.number}"
+    bid_page = f"/tenders/{receipt.bid_version.bid.tender.reference}/bid"
+    path = f"{bid_page}/receipts/{receipt.number}"
     download = olga.get(path)
     assert download.body == receipt.pdf and download.content_type == "application/pdf"
-    olga.get("/bids/receipts/BR-2026-999999", status=403)  # unknown: the same answer
+    olga.get(f"{bid_page}/receipts/BR-2026-999999", status=404)  # unknown: the same answer
     sign_in(testapp, devidp, "rep-peter")  # Southgate's representative
-    testapp.get(path, status=403)
+    testapp.get(path, status=404)
     with task_dbsession(wsgi_app.registry) as session:  # now Peter represents Northwind too
         peter = session.scalar(select(User).where(User.name_id == "rep-peter"))
         organisation(session, "NW-100200", "Northwind Supplies Ltd", peter)
