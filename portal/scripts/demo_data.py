@@ -221,7 +221,8 @@ def load(dbsession, vault, attribute_map, clock, registry=None) -> None:
     _issue_demo_bills(dbsession, clock.today())
     _assess_demo_property_tax(dbsession, clock)
     _open_demo_utility_accounts(dbsession)
-    demo_tenders.load(dbsession, clock)
+    if registry is not None:
+        demo_tenders.load(dbsession, clock, registry)
     dbsession.flush()
 
 

@@ -14,8 +14,10 @@ from decimal import Decimal
 import weasyprint
 from sqlalchemy import select
 
-from portal.identity.models import Department, User
-from portal.procurement import files, state
+from portal.clock import Clock
+from portal.identity.models import Department, Organisation, User
+from portal.money import Money
+from portal.procurement import bids, files, state
 from portal.procurement.committee_keys import create_committee_key
 from portal.procurement.models import (
     BEST_VALUE,
@@ -36,8 +38,24 @@ COMMITTEE_PASSPHRASES = {
     "clerk-mia": "mia opens bids",
 }
 BUYER = "buyer-bruno"
+#: the demo organisations' representatives, and what each bids on the closed tender
+BIDDERS = {
+    "rep-olga": ("NW-100200", 182_400_00),
+    "rep-peter": ("SG-300400", 176_950_00),
+}
 OPEN_TENDER = "School meals for primary schools, 2027-2028"
 CLOSED_TENDER = "Street lighting maintenance, 2027-2029"
+
+
+class _Then(Clock):
+    """The clock as it read at a moment in the demo's past (bids are submitted days ago)."""
+
+    def __init__(self, at: dt.datetime, timezone):
+        super().__init__(timezone)
+        self.at = at
+
+    def now(self) -> dt.datetime:
+        return self.at
 
 
 def _user(dbsession, name_id: str) -> User:
@@ -70,14 +88,46 @@ def _committee_keys(dbsession, now: dt.datetime) -> list[User]:
     return members
 
 
-def _terms_pdf(title: str, reference: str) -> bytes:
-    return weasyprint.HTML(
-        string=(
-            f"<h1>{title}</h1><p>Tender {reference}: terms of reference.</p>"
-            "<p>Bidders state a price excluding VAT for the whole contract and answer each "
-            "quality criterion. Bids are sealed until the committee opens them.</p>"
+def _pdf(title: str, text: str) -> bytes:
+    return weasyprint.HTML(string=f"<h1>{title}</h1><p>{text}</p>").write_pdf()
+
+
+def _organisation(dbsession, number: str) -> Organisation:
+    return dbsession.scalars(
+        select(Organisation).where(Organisation.registration_number == number)
+    ).one()
+
+
+def _sealed_bids(dbsession, registry, tender: Tender, at: dt.datetime, timezone) -> None:
+    """Each demo organisation's bid on ``tender``, submitted (sealed) ``at``."""
+    then = _Then(at, timezone)
+    for name_id, (number, price) in BIDDERS.items():
+        representative = _user(dbsession, name_id)
+        organisation = _organisation(dbsession, number)
+        bid = bids.start_bid(
+            dbsession, tender, organisation, user=representative, now=at, timezone=timezone
         )
-    ).write_pdf()
+        bids.save_draft(bid, Money(price, tender.currency), {}, now=at)
+        offer = files.Upload(
+            "offer.pdf",
+            "application/pdf",
+            _pdf(f"{organisation.name}: offer for {tender.reference}", tender.title),
+        )
+        bids.add_document(dbsession, bid, offer, now=at)
+        bids.submit_bid(dbsession, registry, bid, user=representative, clock=then, locale="en")
+
+
+def _drafts(dbsession, tender: Tender, at: dt.datetime, timezone) -> None:
+    """Each demo organisation's bid on ``tender`` begun: the fee and the security billed."""
+    for name_id, (number, _price) in BIDDERS.items():
+        bids.start_bid(
+            dbsession,
+            tender,
+            _organisation(dbsession, number),
+            user=_user(dbsession, name_id),
+            now=at,
+            timezone=timezone,
+        )
 
 
 def _tender(
@@ -125,7 +175,14 @@ def _tender(
     ]
     tender.committee_threshold = 2
     terms = files.Upload(
-        f"{tender.reference} terms.pdf", "application/pdf", _terms_pdf(title, tender.reference)
+        f"{tender.reference} terms.pdf",
+        "application/pdf",
+        _pdf(
+            title,
+            f"Tender {tender.reference}: terms of reference. Bidders state a price excluding "
+            "VAT for the whole contract and answer each quality criterion. Bids are sealed "
+            "until the committee opens them.",
+        ),
     )
     tender.documents = [
         TenderDocument(
@@ -141,11 +198,12 @@ def _tender(
     return tender
 
 
-def load(dbsession, clock) -> None:
-    """Create the demo tenders if they are missing."""
+def load(dbsession, clock, registry) -> None:
+    """Create the demo tenders if they are missing (``registry``: the app's, whose document
+    issuer gives the sealed bids their receipts)."""
     existing = set(dbsession.scalars(select(Tender.title)))
     if OPEN_TENDER not in existing:
-        _tender(
+        tender = _tender(
             dbsession,
             clock,
             title=OPEN_TENDER,
@@ -164,6 +222,7 @@ def load(dbsession, clock) -> None:
             fee=50_00,
             deposit=500_00,
         )
+        _drafts(dbsession, tender, clock.now() - dt.timedelta(days=1), clock.timezone)
     if CLOSED_TENDER not in existing:
         tender = _tender(
             dbsession,
@@ -184,4 +243,9 @@ def load(dbsession, clock) -> None:
             fee=0,
             deposit=0,
         )
-        state.advance(dbsession, tender, clock.now())
+        assert tender.questions_until is not None and tender.bids_until is not None
+        state.advance(dbsession, tender, tender.questions_until)
+        _sealed_bids(
+            dbsession, registry, tender, clock.now() - dt.timedelta(days=5), clock.timezone
+        )
+        state.advance(dbsession, tender, tender.bids_until)

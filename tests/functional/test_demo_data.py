@@ -11,30 +11,42 @@ from portal.catalogue.models import Service
 from portal.clock import clock as app_clock
 from portal.devidp.personas import PERSONAS
 from portal.identity.models import Organisation, User
+from portal.procurement.bid_content import decode
+from portal.procurement.committee_keys import unlock_committee_key
+from portal.procurement.models import BidReceipt, CommitteeKey, Tender
+from portal.procurement.sealing import EncryptedShare, Opening, RecordedBid, unlock_share
 from portal.refusals import Refusal
+from portal.scripts import demo_tenders
 from portal.scripts.demo_data import DEMO_ASSESSMENT, load
 from portal.services.assessments import record_assessment
 from portal.services.fees import fee_for
 from portal.services.models import TaxAssessment, UtilityAccount, UtilityBill
+from portal.tasks import task_dbsession
 
 
-def test_demo_data_is_complete_and_idempotent(wsgi_app, dbsession):
-    registry = wsgi_app.registry
-    for _ in range(2):
+def load_demo(registry) -> None:
+    """Load the demo world in a transaction of its own, as the command does (documents are
+    rendered once it commits)."""
+    with task_dbsession(registry) as session:
         load(
-            dbsession,
+            session,
             registry["pii_vault"],
             registry["saml"].attributes,
             app_clock(registry),
             registry,
         )
-        dbsession.commit()
+
+
+def test_demo_data_is_complete_and_idempotent(wsgi_app, dbsession):
+    for _ in range(2):
+        load_demo(wsgi_app.registry)
     assert dbsession.scalar(select(func.count()).select_from(User)) == len(PERSONAS)
     assert dbsession.scalar(select(func.count()).select_from(Organisation)) == 2
     bills = dbsession.scalars(select(Bill)).all()
     # every persona is also a citizen: 3 bills and a property tax assessment in 2 instalments
     people = len(PERSONAS)
-    assert len(bills) == people * 3 + people * 2 + 2 * 2
+    # and the open tender's bid fee and security, billed to each organisation
+    assert len(bills) == people * 3 + people * 2 + 2 * 2 + 2 * 2
     name_id, number, _property, total = DEMO_ASSESSMENT
     instalments = [bill for bill in bills if bill.number.startswith(number)]
     assert sum(bill.total_minor for bill in instalments) == total
@@ -45,6 +57,8 @@ def test_demo_data_is_complete_and_idempotent(wsgi_app, dbsession):
         "waste",
         "vehicle-registration",
         "business-licence",
+        "tender-bid-fee",
+        "tender-bid-security",
     }
     assert {view.status for view in with_status(dbsession, bills)} == {"open"}
     assert dbsession.scalar(select(func.count()).select_from(UtilityAccount)) == people * 2
@@ -54,19 +68,54 @@ def test_demo_data_is_complete_and_idempotent(wsgi_app, dbsession):
     )
     clara = dbsession.scalar(select(User).where(User.name_id == "clerk-clara"))
     assert [d.code for d in clara.departments] == ["revenue"]
+    tenders = {t.title: t for t in dbsession.scalars(select(Tender))}
+    assert {title: t.status for title, t in tenders.items()} == {
+        demo_tenders.OPEN_TENDER: "questions",
+        demo_tenders.CLOSED_TENDER: "awaiting_opening",
+    }
+    closed = tenders[demo_tenders.CLOSED_TENDER]
+    assert sorted(bid.organisation.registration_number for bid in closed.bids) == [
+        "NW-100200",
+        "SG-300400",
+    ]
+    assert {(bid.status, bid.draft_price_minor, len(bid.versions)) for bid in closed.bids} == {
+        ("submitted", None, 1)
+    }
+    assert dbsession.scalar(select(func.count()).select_from(BidReceipt)) == 2
+    opened = tenders[demo_tenders.OPEN_TENDER]
+    assert {bid.status for bid in opened.bids} == {"draft"}
+    assert all(bid.fee_bill is not None and bid.deposit is not None for bid in opened.bids)
+
+
+def test_the_demo_committee_opens_the_closed_tender_with_its_readme_passphrases(
+    wsgi_app, dbsession
+):
+    load_demo(wsgi_app.registry)
+    tender = dbsession.scalar(select(Tender).where(Tender.title == demo_tenders.CLOSED_TENDER))
+    opening = Opening(tender.reference, tender.public_key, tender.committee_threshold)
+    for seat in tender.committee[:2]:
+        key = dbsession.scalar(select(CommitteeKey).where(CommitteeKey.user_id == seat.member_id))
+        passphrase = demo_tenders.COMMITTEE_PASSPHRASES[seat.member.name_id]
+        member_key = unlock_committee_key(key.sealed_private_key, passphrase)
+        opening.add(
+            unlock_share(
+                EncryptedShare(str(seat.member_id), seat.encrypted_share),
+                tender.reference,
+                member_key,
+            )
+        )
+    opened = opening.open(
+        RecordedBid(bid.public_id, version.number, version.sealed, version.sha256)
+        for bid in tender.bids
+        for version in bid.versions
+    )
+    prices = sorted(decode(bid.content).price.minor for bid in opened)
+    assert prices == sorted(price for _number, price in demo_tenders.BIDDERS.values())
 
 
 def test_ana_has_one_set_of_property_tax_bills_for_the_year(wsgi_app, dbsession):
     """The demo once gave her two overlapping 2026 sets (184.50 x 2 and 206.30 x 2)."""
-    registry = wsgi_app.registry
-    load(
-        dbsession,
-        registry["pii_vault"],
-        registry["saml"].attributes,
-        app_clock(registry),
-        registry,
-    )
-    dbsession.commit()
+    load_demo(wsgi_app.registry)
     ana = dbsession.scalar(select(User).where(User.name_id == "citizen-ana"))
     tax = dbsession.scalars(
         select(Bill)
@@ -85,5 +134,5 @@ def test_ana_has_one_set_of_property_tax_bills_for_the_year(wsgi_app, dbsession)
             "PT-ANA-AGAIN",
             DEMO_ASSESSMENT[2],
             year,
-            now=app_clock(registry).now(),
+            now=app_clock(wsgi_app.registry).now(),
         )
