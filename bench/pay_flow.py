@@ -362,6 +362,65 @@ def admin(args):
         yield connection
 
 
+def portal_settings(url: str, tmp: Path, idp: DevIdP, sandbox_port: int, queue: str) -> dict:
+    """The portal's settings for a bench run: its database, keys under ``tmp``, the dev IdP,
+    the sandbox on ``sandbox_port``, and the task queue receipts are rendered from."""
+    ensure_self_signed(tmp / "sp.key", tmp / "sp.crt", "Portal bench SP")
+    ensure_self_signed(tmp / "signing.key", tmp / "signing.crt", "Portal bench receipts")
+    return {
+        "sqlalchemy.url": url,
+        "portal.base_url": BASE_URL,
+        "portal.pii_hmac_key": secrets.token_hex(32),
+        "portal.pii_encryption_key": Fernet.generate_key().decode(),
+        # as in production: receipts are rendered by workers, off the request path
+        # (none runs here; the jobs are dropped with the queue at the end)
+        "queue.url": queue,
+        "receipts.signing_key": str(tmp / "signing.key"),
+        "receipts.signing_cert": str(tmp / "signing.crt"),
+        "mail.directory": str(tmp / "mail"),
+        "billing.allow_sandbox": "true",
+        "billing.sandbox.base_url": f"http://127.0.0.1:{sandbox_port}",
+        "billing.sandbox.merchant_id": MERCHANT_ID,
+        "billing.sandbox.api_key": API_KEY,
+        "billing.sandbox.signing_secret": SIGNING_SECRET,
+        "billing.notify_base_url": BASE_URL,
+        "saml.sp_cert": str(tmp / "sp.crt"),
+        "saml.sp_key": str(tmp / "sp.key"),
+        "saml.idp_metadata": str(idp.metadata_path),
+    }
+
+
+def start_sandbox(tmp: Path, port: int) -> Server:
+    """The sandbox provider, sending no duplicate or reordered notifications."""
+    return Server(
+        "sandbox",
+        [
+            PYTHON,
+            "-m",
+            "portal.sandbox",
+            "--port",
+            str(port),
+            "--base-url",
+            f"http://127.0.0.1:{port}",
+            "--db",
+            str(tmp / "sandbox.db"),
+            "--merchant-id",
+            MERCHANT_ID,
+            "--api-key",
+            API_KEY,
+            "--signing-secret",
+            SIGNING_SECRET,
+            "--duplicate-rate",
+            "0",
+            "--reorder-rate",
+            "0",
+        ],
+        port,
+        tmp,
+        "/healthz",
+    )
+
+
 def migrate(url: str) -> None:
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     alembic_config = Config()
@@ -583,31 +642,9 @@ def main() -> None:
         try:
             url = pg_url(args, portal_db)
             migrate(url)
-            ensure_self_signed(tmp / "sp.key", tmp / "sp.crt", "Portal bench SP")
-            ensure_self_signed(tmp / "signing.key", tmp / "signing.crt", "Portal bench receipts")
             portal_port, baseline_port, sandbox_port = free_port(), free_port(), free_port()
             idp = DevIdP(tmp / "idp", IDP_ENTITY, f"http://127.0.0.1:{portal_port}/saml/metadata")
-            settings = {
-                "sqlalchemy.url": url,
-                "portal.base_url": BASE_URL,
-                "portal.pii_hmac_key": secrets.token_hex(32),
-                "portal.pii_encryption_key": Fernet.generate_key().decode(),
-                # as in production: receipts are rendered by workers, off the request path
-                # (none runs here; the jobs are dropped with the queue at the end)
-                "queue.url": args.queue,
-                "receipts.signing_key": str(tmp / "signing.key"),
-                "receipts.signing_cert": str(tmp / "signing.crt"),
-                "mail.directory": str(tmp / "mail"),
-                "billing.allow_sandbox": "true",
-                "billing.sandbox.base_url": f"http://127.0.0.1:{sandbox_port}",
-                "billing.sandbox.merchant_id": MERCHANT_ID,
-                "billing.sandbox.api_key": API_KEY,
-                "billing.sandbox.signing_secret": SIGNING_SECRET,
-                "billing.notify_base_url": BASE_URL,
-                "saml.sp_cert": str(tmp / "sp.crt"),
-                "saml.sp_key": str(tmp / "sp.key"),
-                "saml.idp_metadata": str(idp.metadata_path),
-            }
+            settings = portal_settings(url, tmp, idp, sandbox_port, args.queue)
             write_ini(tmp / "portal.ini", portal_port, settings)
             write_ini(
                 tmp / "baseline.ini",
@@ -629,33 +666,7 @@ def main() -> None:
             baseline.stop()
 
             # 1b. the payment flow
-            sandbox = Server(
-                "sandbox",
-                [
-                    PYTHON,
-                    "-m",
-                    "portal.sandbox",
-                    "--port",
-                    str(sandbox_port),
-                    "--base-url",
-                    f"http://127.0.0.1:{sandbox_port}",
-                    "--db",
-                    str(tmp / "sandbox.db"),
-                    "--merchant-id",
-                    MERCHANT_ID,
-                    "--api-key",
-                    API_KEY,
-                    "--signing-secret",
-                    SIGNING_SECRET,
-                    "--duplicate-rate",
-                    "0",
-                    "--reorder-rate",
-                    "0",
-                ],
-                sandbox_port,
-                tmp,
-                "/healthz",
-            )
+            sandbox = start_sandbox(tmp, sandbox_port)
             servers.append(sandbox)
             trace_file = tmp / "bills-sql.jsonl"
             portal = Server(

@@ -9,20 +9,55 @@ base64, so a few KB each), then the opening as the committee would run it: two s
 with their passphrases, the key rebuilt, every bid's hash checked and every bid decrypted.
 Prints wall and CPU time (``time.process_time``) of each step, and the load average, since the
 machine's cores are shared.
+
+Then, unless ``--no-http``, the bid submission rate beside the portal's own payment rate, measured
+in the same run against the same server (``bench/pay_flow.py``'s set-up: a fresh PostgreSQL
+database, the sandbox and the portal in waitress subprocesses as production.ini serves it). A
+payment is pay_flow's three requests (pay, checkout, the signed notification); a submission is
+three too, as a bidder makes it: start the bid, save the draft (price and answers), submit it
+(sealed, with its receipt issued). Each bid goes to a tender of its own (one bid per
+organisation and tender), published with no fee or deposit, since paying those is the payment
+flow measured beside it. The two loads alternate ``--rounds`` times, ``--seconds`` each, and
+the portal process's CPU time per operation is read from /proc, the figure that survives a
+noisy machine.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import json
+import datetime as dt
+import itertools
 import os
+import secrets
+import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
-from portal.procurement.committee_keys import create_committee_key, unlock_committee_key
-from portal.procurement.sealing import (
+import psycopg
+from sqlalchemy import create_engine, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pay_flow  # noqa: E402  (the bench's own servers, clients and load)
+
+import portal.models  # noqa: E402, F401  (all models, in an order free of import cycles)
+from portal.db import get_session_factory  # noqa: E402
+from portal.devidp.idp import DevIdP  # noqa: E402
+from portal.identity.models import Department, Organisation, User  # noqa: E402
+from portal.money import Money  # noqa: E402
+from portal.procurement.bid_content import BidContent, BidDocument, decode, encode  # noqa: E402
+from portal.procurement.committee_keys import (  # noqa: E402
+    KdfCost,
+    create_committee_key,
+    unlock_committee_key,
+)
+from portal.procurement.models import CommitteeKey, CommitteeSeat, TenderItem  # noqa: E402
+from portal.procurement.sealing import (  # noqa: E402
     CommitteeMember,
     OpenedBid,
     Opening,
@@ -31,6 +66,7 @@ from portal.procurement.sealing import (
     seal_bid,
     unlock_share,
 )
+from portal.procurement.tenders import new_tender, publish  # noqa: E402
 
 GOAL_SECONDS = 10.0
 TENDER = "T-2027-000012"
@@ -44,26 +80,230 @@ def timed(step: Callable[[], T]) -> tuple[T, float, float]:
 
 
 def bid_content(number: int, document_bytes: int) -> bytes:
-    return json.dumps(
-        {
-            "price": {"amount": 1_000_000 + number, "currency": "EUR"},
-            "answers": {"delivery_days": 90, "warranty_months": 24, "service": "on site"},
-            "documents": [
-                {
-                    "name": "proposal.pdf",
-                    "content": base64.b64encode(os.urandom(document_bytes)).decode(),
-                }
-            ],
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    ).encode()
+    """A bid as the portal seals it: a price, answers and one document of random bytes."""
+    return encode(
+        BidContent(
+            price=Money(1_000_000 + number, "EUR"),
+            answers={"2": "Delivery within 90 days", "3": "24 months, on site"},
+            documents=(BidDocument("proposal.pdf", "application/pdf", os.urandom(document_bytes)),),
+        )
+    )
+
+
+# The bid submission rate beside the payment rate, over HTTP
+
+BIDDER = "rep-olga"
+BIDDER_ORGANISATION = ("NW-100200", "Northwind Supplies Ltd")
+SUBMISSIONS_PER_SECOND_CEILING = 200
+
+
+def arrange_tenders(url: str, count: int) -> list[str]:
+    """``count`` published tenders open for bids for a day, committee keys at the cheapest
+    Argon2id cost (the bench times submissions, not unlocking); their references."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    now = dt.datetime.now(dt.UTC)
+    timezone = dt.UTC
+    references = []
+    with get_session_factory(engine)() as dbsession:
+        department = Department(code="procurement", name="Public Procurement Office")
+        buyer = User(idp_entity_id="bench", name_id="bench-buyer", given_name="Bench")
+        members = [User(idp_entity_id="bench", name_id=f"bench-clerk-{i}") for i in range(3)]
+        dbsession.add_all([department, buyer, *members])
+        for member in members:
+            key = create_committee_key("bench", cost=KdfCost(iterations=1, memory_kib=8, lanes=1))
+            dbsession.add(
+                CommitteeKey(
+                    user=member,
+                    public_key=key.public_key,
+                    sealed_private_key=key.sealed_private_key,
+                    created_at=now,
+                )
+            )
+        dbsession.flush()
+        for number in range(count):
+            tender = new_tender(
+                dbsession,
+                department=department,
+                actor=buyer,
+                title=f"Bench tender {number}",
+                now=now,
+                timezone=timezone,
+            )
+            tender.items = [
+                TenderItem(
+                    position=1,
+                    description="Works",
+                    cpv_code="45233252-0",
+                    quantity=Decimal(1),
+                    unit="lot",
+                )
+            ]
+            tender.questions_until = now + dt.timedelta(hours=12)
+            tender.bids_until = now + dt.timedelta(days=1)
+            tender.opening_at = tender.bids_until + dt.timedelta(hours=1)
+            tender.committee = [CommitteeSeat(member=member) for member in members]
+            tender.committee_threshold = 2
+            dbsession.flush()
+            publish(dbsession, tender, actor=buyer, now=now)
+            references.append(tender.reference)
+        dbsession.commit()
+    engine.dispose()
+    return references
+
+
+def submit_one(client: pay_flow.Client, references: list[str], lock: threading.Lock, prices):
+    """Start, draft and submit one bid (a tender of its own), as the bid page's forms do."""
+    with lock:
+        if not references:
+            return False
+        reference = references.pop()
+    steps = {}
+    for step, fields in (
+        ("start", {}),
+        ("draft", {"price": f"{next(prices)}.00"}),
+        ("submit", {}),
+    ):
+        began = time.perf_counter()
+        status, headers, body = client.post_form(
+            f"/tenders/{reference}/bid/{step}", {"csrf_token": client.csrf_token, **fields}
+        )
+        if status != 303 or urlsplit(headers["Location"]).path != f"/tenders/{reference}/bid":
+            raise RuntimeError(f"{step}: {status} {body[:300]!r}")
+        steps[f"POST /tenders/<reference>/bid/{step}"] = time.perf_counter() - began
+    return steps
+
+
+def measure_http(args) -> dict:
+    """Payments and bid submissions, alternating, against one portal."""
+    results: dict = {"pay": [], "submit": []}
+    database = f"bench_procurement_{os.getpid()}_{secrets.token_hex(3)}"
+    servers: list[pay_flow.Server] = []
+    with tempfile.TemporaryDirectory(prefix="procurement_") as tmp_name, pay_flow.admin(args) as pg:
+        tmp = Path(tmp_name)
+        pg.execute(f"CREATE DATABASE {database}")
+        try:
+            url = pay_flow.pg_url(args, database)
+            pay_flow.migrate(url)
+            portal_port, sandbox_port = pay_flow.free_port(), pay_flow.free_port()
+            idp = DevIdP(
+                tmp / "idp", pay_flow.IDP_ENTITY, f"http://127.0.0.1:{portal_port}/saml/metadata"
+            )
+            settings = pay_flow.portal_settings(url, tmp, idp, sandbox_port, args.queue)
+            pay_flow.write_ini(tmp / "portal.ini", portal_port, settings)
+            servers.append(pay_flow.start_sandbox(tmp, sandbox_port))
+            portal = pay_flow.Server(
+                "portal",
+                [pay_flow.PYTHON, "bench/serve.py", str(tmp / "portal.ini"), "portal"],
+                portal_port,
+                tmp,
+                "/healthz",
+            )
+            servers.append(portal)
+            pay_clients = [
+                pay_flow.sign_in(portal_port, idp, pay_flow.PAY_PERSONA)
+                for _ in range(args.clients)
+            ]
+            bid_clients = [pay_flow.sign_in(portal_port, idp, BIDDER) for _ in range(args.clients)]
+            engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+            with engine.connect() as connection:
+                ids = dict(connection.execute(select(User.name_id, User.id)).all())
+                bidders = connection.execute(select(Organisation.registration_number)).all()
+            engine.dispose()
+            assert (BIDDER_ORGANISATION[0],) in bidders, bidders
+            pay_flow.arrange(url, ids[pay_flow.PAY_PERSONA])  # the services bills are from
+            window = args.rounds * (args.seconds + pay_flow.WARMUP_SECONDS)
+            pay_flow.bulk_bills(
+                url, int(250 * window) + 500, "pay", payer_id=ids[pay_flow.PAY_PERSONA]
+            )
+            references = arrange_tenders(url, int(SUBMISSIONS_PER_SECOND_CEILING * window) // 4)
+            pay_flow.vacuum_analyze(url)
+            with psycopg.connect(url) as connection:
+                pool = connection.execute(
+                    "SELECT public_id, total_minor FROM bill WHERE payer_user_id = %s "
+                    "ORDER BY id DESC",
+                    [ids[pay_flow.PAY_PERSONA]],
+                ).fetchall()
+            lock, prices = threading.Lock(), itertools.count(150_000)
+            for _ in range(args.rounds):
+                results["pay"].append(
+                    pay_flow.Load(
+                        pay_clients,
+                        lambda client: pay_flow.pay_one(client, pool, lock),
+                        args.seconds,
+                        [portal],
+                    )
+                )
+                results["submit"].append(
+                    pay_flow.Load(
+                        bid_clients,
+                        lambda client: submit_one(client, references, lock, prices),
+                        args.seconds,
+                        [portal],
+                    )
+                )
+            with psycopg.connect(url) as connection:
+                results["check"] = connection.execute(
+                    """SELECT (SELECT count(*) FROM bid WHERE status = 'submitted'),
+                              (SELECT count(*) FROM bid_version),
+                              (SELECT count(*) FROM document WHERE kind = 'bid_receipt'),
+                              (SELECT count(*) FROM bid WHERE draft_price_minor IS NOT NULL
+                                                        AND status = 'submitted')"""
+                ).fetchone()
+        finally:
+            for server in reversed(servers):
+                server.stop()
+            pg.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+            if args.queue.startswith("redis://"):
+                import redis
+
+                redis.Redis.from_url(args.queue).flushdb()
+    return results
+
+
+def report_http(args, results: dict) -> None:
+    print(
+        f"over HTTP, {args.clients} clients, {args.rounds} alternating rounds of "
+        f"{args.seconds:.0f} s each (portal CPU from /proc):"
+    )
+    rates = {}
+    for name, label in (("pay", "payments"), ("submit", "bid submissions")):
+        loads = results[name]
+        count = sum(load.count for load in loads)
+        seconds = args.seconds * len(loads)
+        cpu = sum(load.cpu.get("portal", 0.0) for load in loads)
+        errors = [error for load in loads for error in load.errors]
+        latencies = sorted(latency for load in loads for latency in load.measured)
+        rates[name] = (count / seconds, 1000 * cpu / max(1, count))
+        print(
+            f"  {label}: {count / seconds:.1f}/s, {rates[name][1]:.1f} ms portal CPU each, "
+            f"p50 {1000 * pay_flow.quantile(latencies, 0.5):.0f} ms, "
+            f"p95 {1000 * pay_flow.quantile(latencies, 0.95):.0f} ms, "
+            f"per round {', '.join(f'{load.rate:.1f}' for load in loads)}/s"
+            + (f"; {len(errors)} errors, first: {errors[0]}" if errors else "")
+        )
+    print(
+        f"  submissions per payment: {rates['submit'][0] / rates['pay'][0]:.2f}x the rate, "
+        f"{rates['submit'][1] / rates['pay'][1]:.2f}x the CPU"
+    )
+    submitted, versions, receipts, left_in_clear = results["check"]
+    print(
+        f"  check: {submitted} bids submitted, {versions} sealed versions, {receipts} receipts, "
+        f"{left_in_clear} drafts left in clear"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bids", type=int, default=10_000)
     parser.add_argument("--document-bytes", type=int, default=3_000)
+    parser.add_argument("--no-http", action="store_true", help="the opening only")
+    parser.add_argument("--seconds", type=float, default=8, help="measured seconds per load")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of each load")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent clients")
+    parser.add_argument("--pg", default="postgres@127.0.0.1:5432", help="user@host:port")
+    parser.add_argument(
+        "--queue", default="redis://127.0.0.1:6379/15", help="a scratch Redis db for the tasks"
+    )
     args = parser.parse_args()
 
     passphrases = {f"clerk-{i}": f"development passphrase {i}" for i in range(3)}
@@ -105,6 +345,7 @@ def main() -> None:
 
     opened, open_wall, open_cpu = timed(open_all)
     intact = sum(1 for bid, content in zip(opened, contents, strict=True) if bid.content == content)
+    _, decode_wall, decode_cpu = timed(lambda: [decode(bid.content) for bid in opened])
 
     print(f"load average (1, 5, 15 min): {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
     print(
@@ -121,6 +362,11 @@ def main() -> None:
         f"{open_cpu:.2f} s CPU, {args.bids / open_wall:,.0f} bids/s; {intact} intact "
         f"(goal: under {GOAL_SECONDS:.0f} s: {'met' if open_wall < GOAL_SECONDS else 'MISSED'})"
     )
+    print(
+        f"reading the {args.bids} opened contents: {decode_wall:.2f} s wall, {decode_cpu:.2f} s CPU"
+    )
+    if not args.no_http:
+        report_http(args, measure_http(args))
 
 
 if __name__ == "__main__":
