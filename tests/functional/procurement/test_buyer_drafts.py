@@ -8,15 +8,19 @@ import datetime as dt
 from sqlalchemy import select
 
 from portal.procurement.models import TenderTransition
-from tests.functional.procurement.buyer_support import (  # noqa: F401 (fixtures)
-    bruno,
-    committee,
+from tests.functional.procurement import buyer_support
+from tests.functional.procurement.buyer_support import (
     committee_index,
     fill_complete,
-    procurement,
     set_local,
     start_tender,
     tender_of,
+)
+
+procurement, bruno, committee = (
+    buyer_support.procurement,
+    buyer_support.bruno,
+    buyer_support.committee,
 )
 
 
