@@ -441,7 +441,8 @@ def _amend_page(request, context, values, errors=None):
             "tender": context.tender,
             "values": values,
             "errors": errors or {},
-            "questions_open": context.tender.status == state.QUESTIONS,
+            "questions_open": state.due_status(context.tender, request.clock.now())
+            == state.QUESTIONS,
             "timezone": timezone_of(request).key,
         },
     )
