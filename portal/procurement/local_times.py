@@ -21,7 +21,8 @@ _TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$")
 
 
 def _refuse(field: str, message) -> Refusal:
-    return Refusal(INVALID, message, errors=[FieldError(field, message)])
+    """A refused form whose one bad field is ``field``, for ``message``."""
+    return Refusal(INVALID, _("Some answers need fixing."), errors=[FieldError(field, message)])
 
 
 def local_instant(day: dt.date, time_of_day: dt.time, timezone: ZoneInfo, field: str):

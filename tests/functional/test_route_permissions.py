@@ -99,8 +99,11 @@ def sample_values(dbsession, wsgi_app):
         ),
         app_clock(wsgi_app.registry).now(),
     )
+    tender = factories.tender(dbsession, now=app_clock(wsgi_app.registry).now())
     dbsession.commit()
     return {
+        "reference": tender.reference,
+        "document": "not-a-document",
         "number": receipt.number,
         "year": str(receipt.fiscal_year),
         "code": "revenue",
