@@ -60,7 +60,7 @@ def read_amendment(post, tender: Tender, *, timezone: ZoneInfo, now: dt.datetime
     """What the amendment form says, or a refusal naming every bad field. The questions
     period can only be changed while it is still running."""
     reader = FormReader(post, tender.currency)
-    values = {
+    values: dict = {
         "reason": reader.text("reason", MAX_REASON, True, _("Say why the tender is amended.")),
         "description": reader.text("description", MAX_DESCRIPTION),
         "estimated_value_minor": reader.amount("estimated_value"),

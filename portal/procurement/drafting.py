@@ -327,7 +327,7 @@ def amount_text(minor: int, currency: str) -> str:
 
 def form_values(tender: Tender, timezone: ZoneInfo) -> dict:
     """The form's fields filled from ``tender``, as a buyer would type them."""
-    values = {
+    values: dict = {
         "title": tender.title,
         "description": tender.description,
         "estimated_value": amount_text(tender.estimated_value_minor, tender.currency),
@@ -359,7 +359,7 @@ def form_values(tender: Tender, timezone: ZoneInfo) -> dict:
 def posted_values(post, add: str | None = None) -> dict:
     """The form's fields as posted, to show it again; ``add`` ("item" or "criterion") asks
     for one more blank row of that kind."""
-    values = {key: value for key, value in post.items() if isinstance(value, str)}
+    values: dict = {key: value for key, value in post.items() if isinstance(value, str)}
     values["committee"] = post.getall("committee") if hasattr(post, "getall") else []
     for prefix in ("item", "criterion"):
         text = values.get(f"{prefix}_rows", "")
