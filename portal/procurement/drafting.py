@@ -33,6 +33,8 @@ MAX_DESCRIPTION = 20_000
 MAX_ROWS = 50
 #: English thousands groups with an optional decimal point: 1,250.00
 _GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
+#: digits with at most one decimal point or comma, once thousands separators are gone
+_PLAIN = re.compile(r"^\d+([.,]\d+)?$")
 _CPV = re.compile(r"^\d{8}-\d$")
 PERIODS = ("questions_until", "bids_until", "opening_at")
 
@@ -44,7 +46,7 @@ def parse_amount(text: str, currency: str) -> Money:
     text = text.strip().replace(" ", "").replace("\u00a0", "")
     if _GROUPED.match(text):
         text = text.replace(",", "")
-    if not text or text.startswith(("-", "+")):
+    if not _PLAIN.match(text):
         raise MoneyError("not an amount")
     return Money.parse(text, currency)
 
