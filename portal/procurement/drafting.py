@@ -32,10 +32,10 @@ MAX_TITLE = 300
 MAX_DESCRIPTION = 20_000
 MAX_ROWS = 50
 #: English thousands groups with an optional decimal point: 1,250.00
-_GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
+_GROUPED = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")
 #: digits with at most one decimal point or comma, once thousands separators are gone
-_PLAIN = re.compile(r"^\d+([.,]\d+)?$")
-_CPV = re.compile(r"^\d{8}-\d$")
+_PLAIN = re.compile(r"^[0-9]+([.,][0-9]+)?$")
+_CPV = re.compile(r"^[0-9]{8}-[0-9]$")
 PERIODS = ("questions_until", "bids_until", "opening_at")
 
 

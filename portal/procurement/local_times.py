@@ -17,7 +17,7 @@ from portal.dates import date_of, typed_parts
 from portal.i18n import _
 from portal.refusals import INVALID, FieldError, Refusal
 
-_TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$")
+_TIME = re.compile(r"^([01]?[0-9]|2[0-3])[:.]([0-5][0-9])$")
 
 
 def _refuse(field: str, message) -> Refusal:
