@@ -192,6 +192,7 @@ def overview(request, context, errors=None, values=None):
             "document_url": lambda document: document_url(request, tender, document),
             "document_type": lambda media_type: files.ACCEPTED.get(media_type, (media_type,))[0],
             "document_size": size_text,
+            "quantity": lambda value: f"{value.normalize():f}",
             "change_label": lambda name: translate(CHANGE_LABELS.get(name, name)),
         },
     )

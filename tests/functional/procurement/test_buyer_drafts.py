@@ -153,6 +153,7 @@ def test_publishing_is_refused_while_incomplete_then_works(bruno, dbsession, com
     )
     assert (transition.to_status, transition.cause) == ("questions", "published")
     assert "Bruno Bregar" in page.text and "Version 1" in page.text
+    assert "8400 m²" in page.html.find(id="items-table").text
     assert "Bids submitted" in page.text
     # a published tender is no longer edited, but amended
     bruno.get(f"/procurement/tenders/{reference}/edit", status=409)
