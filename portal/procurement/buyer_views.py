@@ -23,6 +23,7 @@ from portal.identity.assurance import CLERK
 from portal.identity.models import User
 from portal.procurement import files, state
 from portal.procurement.amendments import (
+    SUBMITTED,
     amend,
     check_amendable,
     read_amendment,
@@ -163,7 +164,7 @@ def overview(request, context, errors=None, values=None):
     submitted = request.dbsession.scalar(
         select(func.count())
         .select_from(Bid)
-        .where(Bid.tender_id == tender.id, Bid.status == "submitted")
+        .where(Bid.tender_id == tender.id, Bid.status == SUBMITTED)
     )
     translate = request.localizer.translate
     return _page(
