@@ -200,7 +200,8 @@ class FormReader:
 
 def check_periods(reader: FormReader, periods: dict, now: dt.datetime, published: bool) -> None:
     """The periods in order; a published tender's deadline must also be in the future (a
-    draft's is checked when it is published)."""
+    draft's is checked when it is published). A period left empty or refused is reported
+    by whoever read it."""
     questions, bids, opening = (periods.get(name) for name in PERIODS)
     if questions and bids and questions > bids:
         reader.errors.append(
@@ -210,7 +211,7 @@ def check_periods(reader: FormReader, periods: dict, now: dt.datetime, published
         reader.errors.append(
             FieldError("opening_at", _("The opening may not be before the deadline."))
         )
-    if published and (bids is None or bids <= now):
+    if published and bids is not None and bids <= now:
         reader.errors.append(FieldError("bids_until", _("Set a deadline in the future.")))
 
 

@@ -23,7 +23,7 @@ from portal.procurement.sealing import seal_bid
 from tests import factories
 from tests.functional.backoffice.conftest import pay_at_provider, settle
 from tests.functional.procurement import buyer_support
-from tests.functional.procurement.buyer_support import LJUBLJANA, START, tender_of
+from tests.functional.procurement.buyer_support import LJUBLJANA, START, set_local, tender_of
 
 procurement, bruno = buyer_support.procurement, buyer_support.bruno
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<<>>\n%%EOF\n"
@@ -240,3 +240,34 @@ def test_cancelling_releases_a_lodged_deposit_and_cancels_unpaid_bills(
     # nothing more to do on it
     page = bruno.get(f"/procurement/tenders/{reference}")
     assert "cancel-form" not in page.forms and "Amend the tender" not in page.text
+
+
+def test_an_amendment_far_from_the_deadline_keeps_it_and_refuses_bad_input(bruno, dbsession, clock):
+    tender = factories.tender(dbsession, now=START, bidding_days=30)
+    dbsession.commit()
+    reference, deadline = tender.reference, tender.bids_until
+    form = bruno.get(f"/procurement/tenders/{reference}/amend").forms["amend-form"]
+    form["reason"] = "More asphalt."
+    form["item-1-quantity"] = "9000"
+    set_local(form, "bids_until", dt.date(2027, 1, 31), "10:00")
+    refused = form.submit("action", value="save", status=422)
+    assert "Set a deadline in the future." in refused.text
+    form = refused.forms["amend-form"]
+    set_local(form, "bids_until", dt.date(2027, 3, 28), "02:15")
+    refused = form.submit("action", value="save", status=422)
+    assert "02:15 does not exist on 2027-03-28" in refused.text
+    assert tender_of(dbsession, reference).version == 1
+
+    form = refused.forms["amend-form"]
+    set_local(form, "bids_until", deadline.astimezone(LJUBLJANA).date(), "10:00")
+    form.submit("action", value="save", status=303)
+    tender = tender_of(dbsession, reference)
+    assert tender.version == 2 and tender.bids_until == deadline
+    assert tender.items[0].quantity == 9000
+    (change,) = json.loads(tender.versions[-1].changes_json)
+    assert change["field"] == "items"
+    assert change["before"] == "45233252-0 Asphalt resurfacing: 8400 m²"
+    assert change["after"] == "45233252-0 Asphalt resurfacing: 9000 m²"
+    # the fee, the deposit and the committee are not on the form at all
+    form = bruno.get(f"/procurement/tenders/{reference}/amend").forms["amend-form"]
+    assert not {"bid_fee", "deposit", "committee", "award_criterion"} & set(form.fields)
