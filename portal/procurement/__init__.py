@@ -13,3 +13,4 @@ def includeme(config) -> None:
     config.include("portal.procurement.documents")
     config.include("portal.procurement.opening_views")
     config.include("portal.procurement.bid_views")
+    config.include("portal.procurement.buyer_views")
