@@ -47,3 +47,10 @@ def test_cpv_codes_are_eight_digits_a_hyphen_and_a_check_digit():
     assert valid_cpv("45233252-0")
     for code in ("45233252", "4523325-0", "45233252-00", "4523325A-0", "45233252 0"):
         assert not valid_cpv(code)
+
+
+def test_a_bid_price_is_read_like_the_buyers_amounts():
+    from portal.procurement.bids import read_price
+
+    assert read_price("9,876,543.21", "EUR").minor == 987_654_321
+    assert read_price("125000,50", "EUR").minor == 12_500_050
