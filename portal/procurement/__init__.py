@@ -10,4 +10,4 @@ one state table (`state`), moved on by the clock.
 
 
 def includeme(config) -> None:
-    pass
+    config.include("portal.procurement.public_views")
