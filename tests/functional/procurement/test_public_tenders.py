@@ -233,7 +233,7 @@ def test_documents_download_with_their_headers_and_an_unchanged_one_is_not_sent_
     dbsession, clock, wsgi_app
 ):
     tender = make_tender(dbsession, clock, NOW)
-    terms = attach(dbsession, tender, "Terms of the tender", "terms.pdf")
+    attach(dbsession, tender, "Terms of the tender", "terms.pdf")
     anyone = browser(wsgi_app)
     page = anyone.get(f"/tenders/{tender.reference}")
 
