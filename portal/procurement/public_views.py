@@ -301,6 +301,12 @@ def tender_values(request, context) -> dict:
             if protocol and route_exists(request, "tender_protocol")
             else None
         ),
+        "answers_url": (
+            request.route_path("tender_answers", reference=tender.reference)
+            if request.has_permission("buy", context)
+            else None
+        ),
+        "waiting": sum(1 for q in tender.questions if q.answered_at is None),
         "max_text": questions.MAX_TEXT,
         "typed": {},
         "errors": {},
@@ -412,6 +418,7 @@ def answers_values(request, context) -> dict:
     now = request.clock.now()
     return {
         "tender": tender,
+        "status": state.due_status(tender, now),
         "status_label": status_label(request, state.due_status(tender, now)),
         "open": [q for q in tender.questions if q.answered_at is None],
         "done": questions.answered(tender),
