@@ -44,7 +44,7 @@ def advance_tender(registry: Registry, tender_id: int) -> bool:
     """Record what the clock has made due for one tender, in its own transaction; whether
     it moved."""
     with task_dbsession(registry) as dbsession:
-        tender = dbsession.get(Tender, tender_id)
+        tender = dbsession.get_one(Tender, tender_id)
         before = tender.status
         state.advance(dbsession, tender, clock(registry).now())
         after, reference = tender.status, tender.reference

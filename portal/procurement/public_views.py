@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 
 from babel.dates import format_date, format_time
 from babel.numbers import format_decimal
@@ -22,13 +23,14 @@ from pyramid.interfaces import IRoutesMapper
 from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal.dates import as_text, query_day, typed_parts
 from portal.i18n import _
 from portal.identity.assurance import CLERK
 from portal.procurement import listing, questions, state
 from portal.procurement.files import download_headers
-from portal.procurement.models import BEST_VALUE, OpeningProtocol, TenderDocument
+from portal.procurement.models import BEST_VALUE, OpeningProtocol, Tender, TenderDocument
 from portal.refusals import FORBIDDEN, MALFORMED, FieldError, Refusal
 from portal.security import PUBLIC
 from portal.templating import locale_name, portal_timezone
@@ -62,11 +64,11 @@ def local_time(request, value: dt.datetime | None) -> str:
 
 
 def time_left(request, now: dt.datetime, until: dt.datetime | None) -> str:
-    """How long until ``until`` in days, hours and minutes ("3 days 4 hours"); empty once
-    it has passed."""
+    """How long until ``until`` in days, hours and minutes ("3 days 4 hours"), rounded up
+    so that it never reads "0 minutes" while there is still time; empty once it has passed."""
     if until is None or now >= until:
         return ""
-    minutes = int((until - now).total_seconds()) // 60
+    minutes = math.ceil((until - now).total_seconds() / 60)  # 30 seconds left: "1 minute"
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
     locale = locale_name(request)
@@ -75,7 +77,7 @@ def time_left(request, now: dt.datetime, until: dt.datetime | None) -> str:
         for value, unit in ((days, "duration-day"), (hours, "duration-hour"))
         if value
     ]
-    if not days:
+    if not days and (minutes or not hours):
         parts.append(format_unit(minutes, "duration-minute", length="long", locale=locale))
     return " ".join(parts)
 
@@ -97,8 +99,11 @@ def _day_filter(request, name: str, typed: dict, errors: list) -> dt.date | None
         return None
 
 
-def read_filters(request) -> tuple[listing.TenderFilters, dict[str, str], list[FieldError]]:
-    """The filters asked for, what was typed (to show again) and what could not be read."""
+def read_filters(
+    request, buyers: list
+) -> tuple[listing.TenderFilters, dict[str, str], list[FieldError]]:
+    """The filters asked for, what was typed (to show again) and what could not be read;
+    ``buyers`` are the departments one may filter by."""
     get = request.GET
     typed = {name: get.get(name, "").strip() for name in ("q", "status", "buyer", "cpv")}
     errors: list[FieldError] = []
@@ -111,7 +116,7 @@ def read_filters(request) -> tuple[listing.TenderFilters, dict[str, str], list[F
         )
     if typed["status"] and typed["status"] not in listing.STATUSES:
         errors.append(FieldError("status", _("Choose a status from the list.")))
-    if typed["buyer"] and typed["buyer"] not in {d.code for d in listing.buyers(request.dbsession)}:
+    if typed["buyer"] and typed["buyer"] not in {d.code for d in buyers}:
         errors.append(FieldError("buyer", _("Choose a buyer from the list.")))
     cpv = listing.CPV_PREFIX.match(typed["cpv"]) if typed["cpv"] else None
     if typed["cpv"] and cpv is None:
@@ -152,7 +157,8 @@ def _start_of(day: dt.date, zone) -> dt.datetime:
 def tenders(request):
     """Published tenders; a filter that cannot be read is marked on the form (400) and
     nothing is listed rather than everything."""
-    filters, typed, errors = read_filters(request)
+    buyers = listing.buyers(request.dbsession)
+    filters, typed, errors = read_filters(request, buyers)
     now = request.clock.now()
     page = query_page(request)
     shown, more = [], False
@@ -170,6 +176,7 @@ def tenders(request):
         rows = list(
             request.dbsession.scalars(
                 listing.published_tenders(filters, now)
+                .options(selectinload(Tender.items), joinedload(Tender.department))
                 .offset((page - 1) * TENDERS_PER_PAGE)
                 .limit(TENDERS_PER_PAGE + 1)
             )
@@ -191,7 +198,7 @@ def tenders(request):
         "typed": typed,
         "errors": {field: translate(message) for field, message in refused.items()},
         "statuses": [(code, status_label(request, code)) for code in listing.STATUSES],
-        "buyers": listing.buyers(request.dbsession),
+        "buyers": buyers,
         "page": page,
         "previous_url": (
             request.route_path("tenders", _query={**query, "page": page - 1}) if page > 1 else None
@@ -273,9 +280,13 @@ def tender_values(request, context) -> dict:
             (_("Bids until (deadline)"), local_time(request, tender.bids_until)),
             (_("Opening of bids"), local_time(request, tender.opening_at)),
         ],
-        "time_left": time_left(request, now, tender.bids_until)
-        if due in state.OPEN_FOR_BIDS
-        else "",
+        "time_left": (
+            time_left(request, now, tender.bids_until) if due in state.OPEN_FOR_BIDS else ""
+        ),
+        "questions_left": (
+            time_left(request, now, tender.questions_until) if due == state.QUESTIONS else ""
+        ),
+        "published": local_time(request, tender.published_at),
         "items": [
             (item, format_decimal(item.quantity, locale=locale_name(request)))
             for item in tender.items

@@ -164,14 +164,20 @@ def test_the_tender_page_shows_times_in_local_time_naming_the_zone(dbsession, cl
         bids_until=dt.datetime(2027, 3, 28, 10, 0, tzinfo=zone),
         opening_at=dt.datetime(2027, 3, 28, 11, 30, tzinfo=zone),
     )
+    anyone = browser(wsgi_app)
+    clock.set(dt.datetime(2027, 3, 20, 8, 0, tzinfo=dt.UTC))
+    early = text_of(anyone.get(f"/tenders/{tender.reference}"))
+    assert "Time left to bid: 8 days" in early and "Time left to ask questions: 1 hour" in early
+    clock.set(dt.datetime(2027, 3, 20, 8, 59, 30, tzinfo=dt.UTC))
+    assert "to ask questions: 1 minute" in text_of(anyone.get(f"/tenders/{tender.reference}"))
     clock.set(dt.datetime(2027, 3, 27, 6, 0, tzinfo=dt.UTC))
-    page = browser(wsgi_app).get(f"/tenders/{tender.reference}", status=200)
+    page = anyone.get(f"/tenders/{tender.reference}", status=200)
     text = text_of(page)
 
     assert "Sunday, March 28, 2027, 10:00" in text
     assert "(Europe/Ljubljana, UTC+2)" in text  # summer time from the 28th at 02:00
     assert "Saturday, March 20, 2027, 10:00" in text and "(Europe/Ljubljana, UTC+1)" in text
-    assert "Time left to bid: 1 day 1 hour" in text
+    assert "Time left to bid: 1 day 2 hours" in text and "to ask questions" not in text
     assert "Open for bids" in text
     assert tender.reference in text and "Public Procurement Office" in text
     assert "€250,000.00" in text and "€50.00" in text and "€1,000.00" in text
