@@ -10,13 +10,20 @@ knew who asked could favour or disfavour them, and rivals would learn who is bid
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
+from pyramid.registry import Registry
 from sqlalchemy import select
 
 from portal.i18n import _
+from portal.identity.models import User
+from portal.mail import mailer, message
 from portal.procurement import state
 from portal.procurement.models import Question, Tender
 from portal.refusals import CONFLICT, INVALID, NOT_FOUND, FieldError, Refusal
+from portal.tasks import enqueue_after_commit, task, task_dbsession
+
+log = logging.getLogger(__name__)
 
 #: the longest question or answer, in characters
 MAX_TEXT = 4000
@@ -82,7 +89,45 @@ def answer(dbsession, tender: Tender, public_id, *, answerer, text, now: dt.date
     question.answered_at = now
     question.answered_by_id = answerer.id
     dbsession.flush()
+    enqueue_after_commit(dbsession, email_answer_task, question.id)
     return question
+
+
+@task(retries=5, retry_delay=60)
+def email_answer_task(registry: Registry, question_id: int) -> None:
+    """Tell the asker that their question is answered, once the answer is committed; the
+    mail links to the tender's page rather than repeating the answer."""
+    settings = registry.settings
+    with task_dbsession(registry) as dbsession:
+        question = dbsession.get_one(Question, question_id)
+        asker = dbsession.get_one(User, question.asked_by_id)
+        tender = question.tender
+        if not asker.email:
+            return
+        url = f"{settings['portal.base_url']}/tenders/{tender.reference}#questions"
+        body = _(
+            "Dear ${name},\n\nyour question on tender ${reference} (${title}) has been answered. "
+            "The answer is published on the tender's page, for every bidder to read, without "
+            "your name:\n\n${url}\n",
+            mapping={
+                "name": asker.display_name,
+                "reference": tender.reference,
+                "title": tender.title,
+                "url": url,
+            },
+        )
+        subject = _(
+            "Your question on tender ${reference} is answered",
+            mapping={"reference": tender.reference},
+        )
+        mail = message(
+            settings.get("mail.default_sender", "no-reply@localhost"),
+            asker.email,
+            subject.interpolate(),
+            body.interpolate(),
+        )
+        mailer(registry).send_immediately(mail)
+    log.info("answer to question %s e-mailed to its asker", question_id)
 
 
 def answered(tender: Tender) -> list[Question]:

@@ -95,7 +95,7 @@ def test_only_representatives_may_ask(dbsession, clock, wsgi_app, devidp, engine
 
 
 def test_the_buyer_answers_and_the_answer_is_published_without_who_asked(
-    dbsession, clock, wsgi_app, devidp
+    dbsession, clock, wsgi_app, devidp, keys_dir
 ):
     tender = make_tender(dbsession, clock, NOW)
     ask(browser(wsgi_app, devidp, "rep-olga"), tender, ASKED, 303)
@@ -111,6 +111,10 @@ def test_the_buyer_answers_and_the_answer_is_published_without_who_asked(
     assert "cannot be empty" in text_of(refused)
     form["answer"] = ANSWERED
     assert "The answer is published." in text_of(form.submit(status=303).follow())
+    mails = [m.read_text() for m in (keys_dir / "mail").glob("*")]
+    [mail] = [m for m in mails if f"Subject: Your question on tender {tender.reference}" in m]
+    assert "To: olga.marin@example.org" in mail
+    assert f"https://localhost/tenders/{tender.reference}#questions" in mail
 
     for viewer in (browser(wsgi_app), browser(wsgi_app, devidp, "rep-peter")):
         page = viewer.get(f"/tenders/{tender.reference}")
