@@ -260,6 +260,9 @@ def may_bid_for(request) -> list:
 
 
 def tender_values(request, context) -> dict:
+    """What a tender's page shows. The committee appears as its size and threshold, never
+    its members' names: named before the opening, they would be the people to press for an
+    early look or a failed opening; the opening protocol names them once the bids are open."""
     tender = context.tender
     now = request.clock.now()
     due = state.due_status(tender, now)
@@ -369,8 +372,11 @@ def chosen_organisation(request, organisations: list):
     for organisation in organisations:
         if organisation.registration_number == wanted:
             return organisation
-    message = _("Choose the organisation you ask for.")
-    raise Refusal(MALFORMED, message, errors=[FieldError("organisation", message)])
+    raise Refusal(
+        MALFORMED,
+        _("Choose the organisation you ask for."),
+        errors=[FieldError("organisation", _("Choose the organisation you ask for."))],
+    )
 
 
 @view_config(

@@ -33,11 +33,21 @@ def _text(field: str, value) -> str:
     """The text typed in ``field``: required, at most :data:`MAX_TEXT` characters."""
     text = value.strip() if isinstance(value, str) else ""
     if not text:
-        message = _("Write the text; it cannot be empty.")
-        raise Refusal(INVALID, message, errors=[FieldError(field, message)])
+        raise Refusal(
+            INVALID,
+            _("Write the text; it cannot be empty."),
+            errors=[FieldError(field, _("Write the text; it cannot be empty."))],
+        )
     if len(text) > MAX_TEXT:
-        message = _("Keep the text to ${limit} characters.", mapping={"limit": MAX_TEXT})
-        raise Refusal(INVALID, message, errors=[FieldError(field, message)])
+        raise Refusal(
+            INVALID,
+            _("Keep the text to ${limit} characters.", mapping={"limit": MAX_TEXT}),
+            errors=[
+                FieldError(
+                    field, _("Keep the text to ${limit} characters.", mapping={"limit": MAX_TEXT})
+                )
+            ],
+        )
     return text
 
 
@@ -45,10 +55,20 @@ def ask(dbsession, tender: Tender, *, asker, organisation, text, now: dt.datetim
     """Record ``asker``'s question for ``organisation`` (one of theirs; the view checks that);
     refused once the questions period has ended at ``now``."""
     if not state.accepts_questions(tender, now):
-        message = _(
-            "The questions period of this tender has ended; questions are no longer accepted."
+        raise Refusal(
+            CONFLICT,
+            _("The questions period of this tender has ended; questions are no longer accepted."),
+            errors=[
+                FieldError(
+                    "text",
+                    _(
+                        "The questions period of this tender has ended; questions are no "
+                        "longer accepted."
+                    ),
+                )
+            ],
+            about=tender,
         )
-        raise Refusal(CONFLICT, message, errors=[FieldError("text", message)], about=tender)
     question = Question(
         tender=tender,
         asked_by_id=asker.id,
