@@ -119,10 +119,8 @@ def due_status(tender: Tender, now: dt.datetime) -> str:
 def advance(dbsession, tender: Tender, now: dt.datetime) -> None:
     """Record the changes the clock has made due by ``now``, one step at a time."""
     while (due := due_status(tender, now)) != tender.status:
-        # a tender past both ends still closes its questions period first, as the table says
-        step = BIDDING if tender.status == QUESTIONS else due
-        cause = "questions period ended" if step == BIDDING else "bid deadline passed"
-        if not transition(dbsession, tender, step, now=now, cause=cause):
+        cause = "questions period ended" if due == BIDDING else "bid deadline passed"
+        if not transition(dbsession, tender, due, now=now, cause=cause):
             continue  # someone else moved it; read again and go on from there
 
 
