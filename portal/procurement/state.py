@@ -104,24 +104,35 @@ def transition(
     return True
 
 
-def due_status(tender: Tender, now: dt.datetime) -> str:
-    """The status the clock says a published tender is in at ``now`` (draft, opened and
-    cancelled tenders stay where they are: people move them)."""
-    if tender.status not in (QUESTIONS, BIDDING):
-        return tender.status
-    if tender.bids_until is not None and now >= tender.bids_until:
+def _next_step(tender: Tender, now: dt.datetime) -> str | None:
+    """The next change the clock has made due by ``now``, if any."""
+    if tender.status == QUESTIONS and _passed(tender.questions_until, now):
+        return BIDDING
+    if tender.status == BIDDING and _passed(tender.bids_until, now):
         return AWAITING_OPENING
-    if tender.questions_until is not None and now >= tender.questions_until:
+    return None
+
+
+def _passed(moment: dt.datetime | None, now: dt.datetime) -> bool:
+    return moment is not None and now >= moment
+
+
+def due_status(tender: Tender, now: dt.datetime) -> str:
+    """The status the clock says a tender is in at ``now``, whether or not the change is
+    recorded yet (draft, opened and cancelled tenders stay where they are: people move them)."""
+    if tender.status in (QUESTIONS, BIDDING) and _passed(tender.bids_until, now):
+        return AWAITING_OPENING
+    if tender.status == QUESTIONS and _passed(tender.questions_until, now):
         return BIDDING
     return tender.status
 
 
 def advance(dbsession, tender: Tender, now: dt.datetime) -> None:
     """Record the changes the clock has made due by ``now``, one step at a time."""
-    while (due := due_status(tender, now)) != tender.status:
-        cause = "questions period ended" if due == BIDDING else "bid deadline passed"
-        if not transition(dbsession, tender, due, now=now, cause=cause):
-            continue  # someone else moved it; read again and go on from there
+    while (step := _next_step(tender, now)) is not None:
+        cause = "questions period ended" if step == BIDDING else "bid deadline passed"
+        transition(dbsession, tender, step, now=now, cause=cause)
+        # False: someone else moved it first; the refreshed tender says where it is now
 
 
 def accepts_bids(tender: Tender, now: dt.datetime) -> bool:

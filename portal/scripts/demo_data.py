@@ -21,6 +21,7 @@ from portal.devidp.personas import PERSONAS
 from portal.identity.models import Department, Organisation, User
 from portal.identity.provisioning import provision_user
 from portal.money import Money
+from portal.scripts import demo_tenders
 from portal.services.catalogue import sync_services
 from portal.services.imports import Assessment, issue_assessment
 from portal.services.models import FeeScheduleEntry, TaxAssessment, UtilityBill
@@ -220,6 +221,7 @@ def load(dbsession, vault, attribute_map, clock, registry=None) -> None:
     _issue_demo_bills(dbsession, clock.today())
     _assess_demo_property_tax(dbsession, clock)
     _open_demo_utility_accounts(dbsession)
+    demo_tenders.load(dbsession, clock)
     dbsession.flush()
 
 

@@ -64,3 +64,17 @@ def test_the_clock_moves_a_tender_on_and_the_deadline_is_strict(dbsession):
 
     with pytest.raises(state.IllegalTransition):
         state.transition(dbsession, tender, state.QUESTIONS, now=deadline)
+
+
+def test_a_late_job_records_both_periods_ending_in_order(dbsession):
+    tender = factories.tender(dbsession, now=NOW)
+    late = tender.bids_until + dt.timedelta(days=1)
+
+    assert state.due_status(tender, late) == state.AWAITING_OPENING
+    state.advance(dbsession, tender, late)
+
+    assert [(t.from_status, t.to_status) for t in tender.transitions] == [
+        ("draft", "questions"),
+        ("questions", "bidding"),
+        ("bidding", "awaiting_opening"),
+    ]
