@@ -55,6 +55,9 @@ class ServiceInfo:
     issues: str | None = None
     #: how the amount is set, for services not priced from the fee schedule (taxes, utilities)
     cost_explanation: TranslationString | None = None
+    #: shown in the citizens' catalogue; False for a service billed only inside another
+    #: feature's own flow (a tender's bid fee), which nobody applies for on its own
+    listed: bool = True
 
 
 class PublicService(Protocol):

@@ -80,5 +80,7 @@ class DocumentKind(ABC):
 
     def verification(self, document: Document) -> dict:
         """What /verify tells anyone holding the document: its status ("valid", or a kind's
-        own such as "refunded") and, where the document states one, its ``amount``."""
+        own such as "refunded"), where the document states one, its ``amount``, and any
+        ``facts`` it states that a holder should compare: (label, text) pairs, nothing
+        personal."""
         return {"status": "valid"}

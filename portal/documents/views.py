@@ -35,8 +35,8 @@ def verify_form(request):
 @view_config(route_name="verify", renderer="documents/verify.jinja2", permission=PUBLIC)
 def verify(request):
     """What anyone holding the document may learn: what it is, its number, date, amount if it
-    states one, who issued it, and whether it is valid (or, for a receipt, refunded) or
-    unknown. Nothing personal."""
+    states one, the facts its kind names, who issued it, and whether it is valid (or, for a
+    receipt, refunded) or unknown. Nothing personal."""
     client = request.client_addr or "-"
     if not verify_limiter(request.registry).allow(client):
         log.warning("verification rate limit reached")

@@ -10,4 +10,7 @@ one state table (`state`), moved on by the clock.
 
 
 def includeme(config) -> None:
+    config.include("portal.procurement.documents")
+    config.include("portal.procurement.opening_views")
+    config.include("portal.procurement.bid_views")
     config.include("portal.procurement.public_views")

@@ -128,17 +128,25 @@ def check_upload(field: str, upload, settings) -> Upload:
             errors=[FieldError(field, _("The file is empty."))],
         )
     if len(content) > limit:
-        megabytes = f"{limit / 1024 / 1024:.0f}"
-        message = _("The file is larger than ${size} MB.", mapping={"size": megabytes})
-        raise Refusal(TOO_LARGE, message, errors=[FieldError(field, message)])
+        size = {"size": f"{limit / 1024 / 1024:.0f}"}
+        raise Refusal(
+            TOO_LARGE,
+            _("The file is larger than ${size} MB.", mapping=size),
+            errors=[FieldError(field, _("The file is larger than ${size} MB.", mapping=size))],
+        )
     media_type = media_type_of(content)
     if media_type not in ACCEPTED:
-        names = ", ".join(dict.fromkeys(label for label, _ext in ACCEPTED.values()))
-        message = _(
-            "This file is not a document of a type we accept (${types}).",
-            mapping={"types": names},
+        types = {"types": ", ".join(dict.fromkeys(label for label, _ext in ACCEPTED.values()))}
+        raise Refusal(
+            UNSUPPORTED,
+            _("This file is not a document of a type we accept (${types}).", mapping=types),
+            errors=[
+                FieldError(
+                    field,
+                    _("This file is not a document of a type we accept (${types}).", mapping=types),
+                )
+            ],
         )
-        raise Refusal(UNSUPPORTED, message, errors=[FieldError(field, message)])
     return Upload(safe_filename(upload.filename or "", media_type), media_type, content)
 
 

@@ -27,7 +27,7 @@ MAX_ENTRY_DIGITS = 18
 def _fees_page(request, errors=None, values=None):
     today = request.clock.today()
     services = sorted(
-        public_services(request.registry).values(),
+        (plugin for plugin in public_services(request.registry).values() if plugin.info.listed),
         key=lambda plugin: request.localizer.translate(plugin.info.name).casefold(),
     )
     schedules = [

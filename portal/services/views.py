@@ -28,9 +28,8 @@ ISSUED = {"certificate": _("a certificate (PDF) to download")}
 @view_config(route_name="services", renderer="services/catalogue.jinja2", permission=PUBLIC)
 def catalogue(request):
     query = request.GET.get("q", "")[:MAX_QUERY].strip()
-    found = search(
-        list(public_services(request.registry).values()), query, request.localizer.translate
-    )
+    listed = [plugin for plugin in public_services(request.registry).values() if plugin.info.listed]
+    found = search(listed, query, request.localizer.translate)
     return {"services": found, "query": query}
 
 
@@ -38,7 +37,7 @@ def catalogue(request):
 def service_page(request):
     """What a service is, what it costs today (and what is already decided), what is needed."""
     plugin = public_service(request.registry, request.matchdict["code"])
-    if plugin is None:
+    if plugin is None or not plugin.info.listed:
         raise HTTPNotFound()
     today = request.clock.today()
     row = request.dbsession.scalar(select(Service).where(Service.code == plugin.info.code))

@@ -9,6 +9,7 @@ from portal.billing import with_status
 from portal.billing.models import Bill
 from portal.catalogue.models import Service
 from portal.clock import clock as app_clock
+from portal.devidp.personas import PERSONAS
 from portal.identity.models import Organisation, User
 from portal.refusals import Refusal
 from portal.scripts.demo_data import DEMO_ASSESSMENT, load
@@ -28,11 +29,12 @@ def test_demo_data_is_complete_and_idempotent(wsgi_app, dbsession):
             registry,
         )
         dbsession.commit()
-    assert dbsession.scalar(select(func.count()).select_from(User)) == 8
+    assert dbsession.scalar(select(func.count()).select_from(User)) == len(PERSONAS)
     assert dbsession.scalar(select(func.count()).select_from(Organisation)) == 2
     bills = dbsession.scalars(select(Bill)).all()
     # every persona is also a citizen: 3 bills and a property tax assessment in 2 instalments
-    assert len(bills) == 8 * 3 + 8 * 2 + 2 * 2
+    people = len(PERSONAS)
+    assert len(bills) == people * 3 + people * 2 + 2 * 2
     name_id, number, _property, total = DEMO_ASSESSMENT
     instalments = [bill for bill in bills if bill.number.startswith(number)]
     assert sum(bill.total_minor for bill in instalments) == total
@@ -45,8 +47,8 @@ def test_demo_data_is_complete_and_idempotent(wsgi_app, dbsession):
         "business-licence",
     }
     assert {view.status for view in with_status(dbsession, bills)} == {"open"}
-    assert dbsession.scalar(select(func.count()).select_from(UtilityAccount)) == 8 * 2
-    assert dbsession.scalar(select(func.count()).select_from(UtilityBill)) == 8 * 2
+    assert dbsession.scalar(select(func.count()).select_from(UtilityAccount)) == people * 2
+    assert dbsession.scalar(select(func.count()).select_from(UtilityBill)) == people * 2
     assert (
         fee_for(dbsession, "vehicle-registration", "passenger-car", dt.date.today()).minor == 45_00
     )
@@ -74,7 +76,7 @@ def test_ana_has_one_set_of_property_tax_bills_for_the_year(wsgi_app, dbsession)
     ).all()
     assert [bill.total_minor for bill in tax] == [206_30, 206_30]
     year = dt.date.today().year
-    assert dbsession.scalar(select(func.count()).select_from(TaxAssessment)) == 8
+    assert dbsession.scalar(select(func.count()).select_from(TaxAssessment)) == len(PERSONAS)
     service = tax[0].service
     with pytest.raises(Refusal, match="already assessed"):
         record_assessment(

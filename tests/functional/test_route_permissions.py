@@ -30,6 +30,7 @@ PUBLIC_ROUTES = {
     "accessibility",
     "privacy",
     "contact",
+    "tender_protocol",
     "tenders",
 }
 
@@ -86,7 +87,6 @@ def sample_values(dbsession, wsgi_app):
     from portal.receipts.models import Receipt
     from tests import factories
 
-    tender = factories.tender(dbsession, now=app_clock(wsgi_app.registry).now())
     payer = factories.user(dbsession)
     payment = factories.payment(dbsession, payer, [factories.bill(dbsession, payer)])
     application = start_draft(
@@ -106,15 +106,17 @@ def sample_values(dbsession, wsgi_app):
         ),
         app_clock(wsgi_app.registry).now(),
     )
+    tender = factories.tender(dbsession, now=app_clock(wsgi_app.registry).now())
     dbsession.commit()
     return {
+        "reference": tender.reference,
+        "document": "0" * 32,
         "number": receipt.number,
         "year": str(receipt.fiscal_year),
         "code": "revenue",
         "public_id": payment.public_id,
         "application": application.public_id,
         "service": "vehicle-registration",
-        "reference": tender.reference,
     }
 
 

@@ -20,12 +20,14 @@ def configured(settings, *kinds) -> Configurator:
     return config
 
 
-def test_the_portal_knows_receipts_credit_notes_and_certificates(wsgi_app):
+def test_the_portal_knows_its_kinds_of_document(wsgi_app):
     kinds = document_issuer(wsgi_app.registry).kinds
     assert {name: kind.series for name, kind in kinds.items()} == {
         "receipt": "R",
         "credit_note": "CN",
         "certificate": "C",
+        "bid_receipt": "BR",
+        "opening_protocol": "OP",
     }
 
 

@@ -26,10 +26,23 @@ def test_the_built_in_services_are_registered(wsgi_app):
     assert registered["water"].info.kind == registered["waste"].info.kind == "utility"
 
 
-def test_catalogue_is_public_and_lists_every_service(testapp, wsgi_app):
+def test_catalogue_is_public_and_lists_every_listed_service(testapp, wsgi_app):
     page = testapp.get("/services", status=200)
-    assert len(names(page)) == len(public_services(wsgi_app.registry))
+    listed = [s for s in public_services(wsgi_app.registry).values() if s.info.listed]
+    assert len(names(page)) == len(listed)
     assert {"Property tax", "Water supply", "Waste collection"} <= set(names(page))
+
+
+def test_services_billed_only_by_a_tender_are_not_in_the_catalogue(testapp, wsgi_app):
+    """A tender's bid fee and security are registered services (their bills name them) that
+    nobody applies for: the catalogue neither lists nor shows them."""
+    registered = public_services(wsgi_app.registry)
+    assert not registered["tender-bid-fee"].info.listed
+    assert not registered["tender-bid-security"].info.listed
+    page = testapp.get("/services", status=200)
+    assert "Tender bid fee" not in page and "Tender bid security" not in page
+    testapp.get("/services/tender-bid-fee", status=404)
+    assert "Tender bid" not in testapp.get("/services", {"q": "tender"})
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,210 @@
+"""Opening the bids: the m-th share opens every current bid in the same transaction, records
+what each offers, flags what was tampered with, and leaves no share waiting.
+
+These drive :mod:`portal.procurement.opening` directly on the real database; the pages that
+call it are tested in ``test_opening_pages.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.procurement import opening, state
+from portal.procurement.bid_content import BidDocument
+from portal.procurement.committee_keys import WrongPassphrase
+from portal.procurement.models import (
+    BidVersion,
+    Tender,
+    TenderTransition,
+    WaitingShare,
+)
+from tests import factories
+from tests.functional.procurement.opening_support import (
+    PASSPHRASE,
+    PDF,
+    member,
+    sealed_bid,
+    sealed_version,
+)
+
+
+@pytest.fixture
+def vault(wsgi_app):
+    return wsgi_app.registry["pii_vault"]
+
+
+@pytest.fixture
+def tender(dbsession, clock):
+    made = factories.tender(dbsession, now=clock.now())
+    dbsession.commit()
+    return made
+
+
+def after_opening_time(dbsession, tender):
+    now = tender.opening_at + dt.timedelta(minutes=1)
+    state.advance(dbsession, tender, now)
+    return now
+
+
+def unlock_as(dbsession, tender, name_id, vault, now, passphrase=PASSPHRASE):
+    return opening.unlock(dbsession, tender, member(dbsession, name_id), passphrase, vault, now)
+
+
+def waiting(dbsession, tender):
+    return dbsession.scalar(
+        select(func.count()).select_from(WaitingShare).where(WaitingShare.tender_id == tender.id)
+    )
+
+
+def test_one_share_short_nothing_opens(dbsession, tender, vault, clock):
+    version = sealed_bid(dbsession, tender, "Northwind Supplies Ltd", 198_500_00, now=clock.now())
+    now = after_opening_time(dbsession, tender)
+    assert unlock_as(dbsession, tender, "clerk-clara", vault, now).missing == 1
+    assert tender.status == state.AWAITING_OPENING
+    assert version.opened_price_minor is None
+    assert waiting(dbsession, tender) == 1
+
+
+def test_a_wrong_passphrase_counts_nothing(dbsession, tender, vault):
+    now = after_opening_time(dbsession, tender)
+    with pytest.raises(WrongPassphrase):
+        unlock_as(dbsession, tender, "clerk-clara", vault, now, passphrase="not it")
+    assert waiting(dbsession, tender) == 0
+
+
+def test_the_mth_share_opens_every_current_bid_and_deletes_the_waiting_shares(
+    dbsession, tender, vault, clock
+):
+    submitted = clock.now()
+    offer = BidDocument("technical offer.pdf", "application/pdf", PDF)
+    northwind = sealed_bid(
+        dbsession, tender, "Northwind Supplies Ltd", 198_500_00, now=submitted, documents=(offer,)
+    )
+    southgate = sealed_bid(dbsession, tender, "Southgate Builders Ltd", 201_250_00, now=submitted)
+    # a replaced version and a withdrawn bid are not opened
+    replaced = sealed_bid(dbsession, tender, "Eastfield Works Ltd", 150_000_00, now=submitted)
+    replaced.status = "replaced"
+    current = sealed_version(dbsession, replaced.bid, 149_000_00, now=submitted, number=2)
+    withdrawn = sealed_bid(dbsession, tender, "Westbrook Ltd", 99_000_00, now=submitted)
+    withdrawn.status = "withdrawn"
+    withdrawn.bid.status = "withdrawn"
+    dbsession.flush()
+    now = after_opening_time(dbsession, tender)
+
+    unlock_as(dbsession, tender, "clerk-clara", vault, now)
+    assert unlock_as(dbsession, tender, "clerk-mia", vault, now).opened
+
+    assert northwind.opened_price_minor == 198_500_00
+    assert json.loads(northwind.opened_answers_json) == {"1": "Delivery in 90 days"}
+    assert southgate.opened_price_minor == 201_250_00
+    assert current.opened_price_minor == 149_000_00
+    assert replaced.opened_price_minor is None
+    assert withdrawn.opened_price_minor is None
+    assert [v.opening_fault for v in (northwind, southgate, current)] == [None, None, None]
+    [document] = northwind.opened_documents
+    assert document.filename == "technical offer.pdf"
+    assert document.file.content == PDF
+    assert document.file.media_type == "application/pdf"
+    assert waiting(dbsession, tender) == 0
+    assert tender.status == state.OPENED
+    assert tender.opened_at == now
+    last = dbsession.scalars(
+        select(TenderTransition)
+        .where(TenderTransition.tender_id == tender.id)
+        .order_by(TenderTransition.id.desc())
+    ).first()
+    assert (last.from_status, last.to_status, last.cause) == (
+        state.AWAITING_OPENING,
+        state.OPENED,
+        "opened by the committee",
+    )
+    assert last.actor_id == member(dbsession, "clerk-mia").id
+
+
+def test_tampered_bids_are_flagged_while_the_others_open(dbsession, tender, vault, clock):
+    honest = sealed_bid(dbsession, tender, "Northwind Supplies Ltd", 198_500_00, now=clock.now())
+    altered = sealed_bid(dbsession, tender, "Southgate Builders Ltd", 201_250_00, now=clock.now())
+    rehashed = sealed_bid(dbsession, tender, "Eastfield Works Ltd", 175_000_00, now=clock.now())
+    altered.sealed = flipped(altered.sealed)
+    # altered and its hash recomputed to match: the authenticated encryption still tells
+    rehashed.sealed = flipped(rehashed.sealed)
+    rehashed.sha256 = hashlib.sha256(rehashed.sealed).hexdigest()
+    dbsession.flush()
+    now = after_opening_time(dbsession, tender)
+    unlock_as(dbsession, tender, "clerk-dan", vault, now)
+    assert unlock_as(dbsession, tender, "clerk-clara", vault, now).opened
+
+    assert honest.opened_price_minor == 198_500_00 and honest.opening_fault is None
+    assert altered.opened_price_minor is None
+    assert altered.opening_fault == "The sealed bid does not match the SHA-256 on its receipt."
+    assert rehashed.opened_price_minor is None
+    assert rehashed.opening_fault.startswith("The sealed bid fails authentication")
+    assert tender.status == state.OPENED
+
+
+def flipped(blob: bytes) -> bytes:
+    middle = len(blob) // 2
+    return blob[:middle] + bytes([blob[middle] ^ 0x01]) + blob[middle + 1 :]
+
+
+def test_an_unreadable_opened_bid_is_flagged(dbsession, tender, vault, clock):
+    from portal.procurement import sealing
+
+    version = sealed_bid(dbsession, tender, "Northwind Supplies Ltd", 198_500_00, now=clock.now())
+    sealed = sealing.seal_bid(
+        tender.public_key, tender.reference, version.bid.public_id, 1, b"not a bid"
+    )
+    version.sealed, version.sha256 = sealed.blob, sealed.sha256
+    dbsession.flush()
+    now = after_opening_time(dbsession, tender)
+    unlock_as(dbsession, tender, "clerk-dan", vault, now)
+    unlock_as(dbsession, tender, "clerk-clara", vault, now)
+    assert version.opened_price_minor is None
+    assert version.opening_fault.startswith("The opened bid is unreadable")
+
+
+@pytest.mark.postgresql
+def test_two_members_unlocking_at_once_are_both_counted(
+    wsgi_app, engine, dbsession, tender, vault, clock
+):
+    """Both take the tender's row lock in turn: the second sees the first's waiting share
+    and opens the bids (without the lock each would wait for the other for ever)."""
+    sealed_bid(dbsession, tender, "Northwind Supplies Ltd", 198_500_00, now=clock.now())
+    dbsession.commit()
+    now = tender.opening_at + dt.timedelta(minutes=1)
+    factory = wsgi_app.registry["dbsession_factory"]
+    barrier = threading.Barrier(2)
+
+    def unlock_in_own_transaction(name_id):
+        session = factory(bind=engine)
+        try:
+            own = session.get(Tender, tender.id)
+            state.advance(session, own, now)
+            session.commit()
+            barrier.wait(timeout=30)
+            result = unlock_as(session, own, name_id, vault, now)
+            session.commit()
+            return result.missing
+        finally:
+            session.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        missing = sorted(pool.map(unlock_in_own_transaction, ["clerk-clara", "clerk-dan"]))
+    assert missing == [0, 1]
+    dbsession.expire_all()
+    assert dbsession.get(Tender, tender.id).status == state.OPENED
+    assert waiting(dbsession, tender) == 0
+    assert dbsession.scalar(select(BidVersion.opened_price_minor)) == 198_500_00
+    opened = dbsession.scalar(
+        select(func.count())
+        .select_from(TenderTransition)
+        .where(TenderTransition.to_status == state.OPENED)
+    )
+    assert opened == 1
