@@ -13,6 +13,11 @@ from sqlalchemy import select
 from portal.procurement import state
 from portal.procurement.files import Upload, store
 from portal.procurement.models import Tender, TenderDocument
+from tests.functional.procurement.opening_support import (
+    protocol_kind,  # noqa: F401 (a fixture)
+    sealed_bid,
+    unlock_on_page,
+)
 from tests.functional.procurement.public_world import (
     ZONE,
     browser,
@@ -269,3 +274,25 @@ def test_a_document_of_another_tender_is_not_found_and_a_removed_one_stays_on_re
     page = anyone.get(f"/tenders/{tender.reference}")
     assert "removed in version 2" in text_of(page)
     assert anyone.get(f"/tenders/{tender.reference}/documents/{old.public_id}").body == PDF
+
+
+def test_an_opened_tender_links_its_opening_protocol(
+    dbsession,
+    clock,
+    wsgi_app,
+    devidp,
+    protocol_kind,  # noqa: F811
+):
+    tender = make_tender(dbsession, clock, NOW)
+    sealed_bid(dbsession, tender, "Northwind Supplies Ltd", 198_500_00, now=NOW)
+    dbsession.commit()
+    path = f"/tenders/{tender.reference}"
+    assert browser(wsgi_app).get(path).html.find(id="protocol") is None
+    clock.set(tender.opening_at + dt.timedelta(minutes=5))
+
+    for member in ("clerk-clara", "clerk-dan"):
+        unlock_on_page(browser(wsgi_app, devidp, member), tender.reference)
+
+    page = browser(wsgi_app).get(path)
+    assert page.html.find(id="protocol")["href"] == f"/tenders/{tender.reference}/protocol"
+    assert page.html.find(id="status").get_text() == "Opened"
