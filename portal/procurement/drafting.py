@@ -121,7 +121,7 @@ class FormReader:
 
     def whole(self, name: str, low: int, high: int, message) -> int | None:
         text = self.text(name, 10)
-        if text.isascii() and text.isdigit() and low <= int(text) <= high:
+        if text.isascii() and text.isdigit() and len(text) < 6 and low <= int(text) <= high:
             return int(text)
         self.errors.append(FieldError(name, message))
         return None
@@ -135,7 +135,11 @@ class FormReader:
 
     def rows(self, prefix: str) -> int:
         text = self.post.get(f"{prefix}_rows", "")
-        count = int(text) if isinstance(text, str) and text.isdigit() else 0
+        count = (
+            int(text)
+            if isinstance(text, str) and text.isascii() and text.isdigit() and len(text) < 6
+            else 0
+        )
         return min(count, MAX_ROWS)
 
     def items(self) -> list[ItemInput]:
@@ -255,7 +259,12 @@ def read_draft(post, tender: Tender, *, clerks: dict, timezone: ZoneInfo, now: d
     chosen = post.getall("committee") if hasattr(post, "getall") else []
     members = []
     for member_id in chosen:
-        if not (member_id.isdigit() and int(member_id) in clerks):
+        if not (
+            member_id.isascii()
+            and member_id.isdigit()
+            and len(member_id) < 12
+            and int(member_id) in clerks
+        ):
             reader.errors.append(FieldError("committee", _("Choose members among the clerks.")))
             break
         members.append(clerks[int(member_id)])
@@ -366,6 +375,8 @@ def posted_values(post, add: str | None = None) -> dict:
     values["committee"] = post.getall("committee") if hasattr(post, "getall") else []
     for prefix in ("item", "criterion"):
         text = values.get(f"{prefix}_rows", "")
-        rows = min(int(text), MAX_ROWS) if text.isdigit() else 1
+        rows = (
+            min(int(text), MAX_ROWS) if text.isascii() and text.isdigit() and len(text) < 6 else 1
+        )
         values[f"{prefix}_rows"] = max(1, min(rows + (prefix == add), MAX_ROWS))
     return values
