@@ -9,7 +9,13 @@ one state table (`state`), moved on by the clock.
 """
 
 
+from pyramid.events import BeforeRender
+
+from portal.procurement.local_times import add_template_globals
+
+
 def includeme(config) -> None:
+    config.add_subscriber(add_template_globals, BeforeRender)
     config.include("portal.procurement.documents")
     config.include("portal.procurement.opening_views")
     config.include("portal.procurement.bid_views")

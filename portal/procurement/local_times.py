@@ -1,4 +1,5 @@
-"""Times a buyer types: a local date and time of day in the portal's timezone, kept as aware UTC.
+"""Times a buyer types: a local date and time of day in the portal's timezone, kept as aware UTC;
+and how every procurement page shows them back (:func:`local_time`, naming the zone).
 
 Twice a year a local time of day is not one instant. In the spring-forward gap (02:00-03:00
 in Europe/Ljubljana on the last Sunday of March) the time never happens; in the fall-back hour
@@ -13,9 +14,12 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date, format_time
+
 from portal.dates import date_of, typed_parts
 from portal.i18n import _
 from portal.refusals import INVALID, FieldError, Refusal
+from portal.templating import locale_name, portal_timezone
 
 _TIME = re.compile(r"^([01]?[0-9]|2[0-3])[:.]([0-5][0-9])$")
 
@@ -100,3 +104,27 @@ def same_time_of_day_after(
         if candidate is not None and candidate >= earliest:
             return candidate
         day += dt.timedelta(days=1)
+
+
+def local_time(request, value: dt.datetime | None) -> str:
+    """A time as people at the portal read it, naming the zone, so a bidder abroad knows
+    which 10:00 is meant: "Sunday, March 28, 2027, 10:00 (Europe/Ljubljana, UTC+2)"."""
+    if value is None:
+        return ""
+    zone = portal_timezone(request)
+    local = value.astimezone(zone)
+    locale = locale_name(request)
+    offset = local.utcoffset() or dt.timedelta()
+    hours, rest = divmod(int(offset.total_seconds()) // 60, 60)
+    utc = f"UTC{hours:+d}" + (f":{rest:02d}" if rest else "")
+    return (
+        f"{format_date(local, 'full', locale=locale)}, "
+        f"{format_time(local, 'short', locale=locale)} ({zone.key}, {utc})"
+    )
+
+
+def add_template_globals(event) -> None:
+    """``local_time(moment)`` in every template: periods and deadlines name their zone."""
+    request = event.get("request")
+    if request is not None:
+        event["local_time"] = lambda value: local_time(request, value)

@@ -15,7 +15,6 @@ import json
 import logging
 import math
 
-from babel.dates import format_date, format_time
 from babel.numbers import format_decimal
 from babel.units import format_unit
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
@@ -30,10 +29,11 @@ from portal.i18n import _
 from portal.identity.assurance import CLERK
 from portal.procurement import listing, questions, state
 from portal.procurement.files import download_headers
+from portal.procurement.local_times import local_time
 from portal.procurement.models import BEST_VALUE, OpeningProtocol, Tender, TenderDocument
 from portal.refusals import FORBIDDEN, MALFORMED, FieldError, Refusal
 from portal.security import PUBLIC
-from portal.templating import locale_name, portal_timezone
+from portal.templating import locale_name
 from portal.web import form_refused, query_page
 
 log = logging.getLogger(__name__)
@@ -44,23 +44,6 @@ TENDERS_PER_PAGE = 20
 def route_exists(request, name: str) -> bool:
     """Whether another part of procurement has its page (the bid, the protocol) registered."""
     return request.registry.getUtility(IRoutesMapper).get_route(name) is not None
-
-
-def local_time(request, value: dt.datetime | None) -> str:
-    """A time as people at the portal read it, naming the zone, so a bidder abroad knows
-    which 10:00 is meant: "Sunday, March 28, 2027, 10:00 (Europe/Ljubljana, UTC+2)"."""
-    if value is None:
-        return ""
-    zone = portal_timezone(request)
-    local = value.astimezone(zone)
-    locale = locale_name(request)
-    offset = local.utcoffset() or dt.timedelta()
-    hours, rest = divmod(int(offset.total_seconds()) // 60, 60)
-    utc = f"UTC{hours:+d}" + (f":{rest:02d}" if rest else "")
-    return (
-        f"{format_date(local, 'full', locale=locale)}, "
-        f"{format_time(local, 'short', locale=locale)} ({zone.key}, {utc})"
-    )
 
 
 def time_left(request, now: dt.datetime, until: dt.datetime | None) -> str:
@@ -440,7 +423,6 @@ def answers_values(request, context) -> dict:
         "open": [q for q in tender.questions if q.answered_at is None],
         "done": questions.answered(tender),
         "may_answer": questions.may_answer(tender, now),
-        "local_time": lambda value: local_time(request, value),
         "max_text": questions.MAX_TEXT,
         "typed": {},
         "errors": {},
