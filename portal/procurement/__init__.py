@@ -13,3 +13,5 @@ def includeme(config) -> None:
     config.include("portal.procurement.documents")
     config.include("portal.procurement.opening_views")
     config.include("portal.procurement.bid_views")
+    config.include("portal.procurement.buyer_views")
+    config.include("portal.procurement.public_views")

@@ -32,6 +32,7 @@ from portal.identity.pii import PersonalDataVault
 from portal.money import Money, MoneyError
 from portal.procurement import bid_content, sealing, state
 from portal.procurement.bid_billing import bill_bid, charges_of
+from portal.procurement.drafting import parse_amount
 from portal.procurement.files import Upload
 from portal.procurement.models import Bid, BidDraftDocument, BidReceipt, BidVersion, Tender
 from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
@@ -126,7 +127,7 @@ def read_price(text: str, currency: str) -> Money:
             errors=[FieldError("price", _("Enter the price."))],
         )
     try:
-        price = Money.parse(text.replace(" ", "").replace("\u00a0", ""), currency)
+        price = parse_amount(text, currency)
     except MoneyError:
         example = _(
             "Enter the price as an amount in ${currency}, like 125000.50.",

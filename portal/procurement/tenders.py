@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from portal import billing
 from portal.documents.numbering import DocumentNumberer, fiscal_year
 from portal.i18n import _
 from portal.procurement import state
@@ -125,3 +126,44 @@ def publish(dbsession, tender: Tender, *, actor, now: dt.datetime) -> None:
     tender.published_at = now
     dbsession.add(TenderVersion(tender=tender, number=1, at=now, actor_id=actor.id, reason=""))
     state.transition(dbsession, tender, state.QUESTIONS, now=now, actor=actor, cause="published")
+
+
+#: a tender may be cancelled from publication until its bids are opened
+CANCELLABLE = frozenset({state.QUESTIONS, state.BIDDING, state.AWAITING_OPENING})
+
+
+def cancel_tender(dbsession, tender: Tender, *, actor, reason: str, now: dt.datetime) -> list:
+    """Cancel ``tender`` (published, not opened) for ``reason``: record the transition, give
+    back every bid security lodged and still held, and cancel the fee and deposit bills not
+    yet paid (a fee paid stays paid: it bought the tender documents' review, as with any
+    fee). Returns the bids, whose bidders the caller tells after commit."""
+    if tender.status not in CANCELLABLE:
+        raise Refusal(
+            CONFLICT, _("Only a published tender not yet opened can be cancelled."), about=tender
+        )
+    if not reason.strip():
+        raise Refusal(
+            INVALID,
+            _("Say why the tender is cancelled."),
+            errors=[FieldError("reason", _("Say why the tender is cancelled."))],
+        )
+    if not state.transition(
+        dbsession, tender, state.CANCELLED, now=now, actor=actor, cause=f"cancelled: {reason}"
+    ):
+        raise Refusal(CONFLICT, _("The tender changed meanwhile. Reload it."), about=tender)
+    bids = list(tender.bids)
+    why = f"Tender {tender.reference} cancelled"
+    for bid in bids:
+        deposit = bid.deposit
+        if deposit is not None and deposit.status == "held":
+            (view,) = billing.with_status(dbsession, [deposit.bill])
+            if view.settled:
+                billing.release_deposit(dbsession, deposit, why, now, actor)
+            elif view.payable:
+                billing.cancel_bill(dbsession, deposit.bill, why, now)
+        if bid.fee_bill is not None:
+            (view,) = billing.with_status(dbsession, [bid.fee_bill])
+            if view.payable:
+                billing.cancel_bill(dbsession, bid.fee_bill, why, now)
+    dbsession.flush()
+    return bids

@@ -32,7 +32,7 @@ from tests.functional.api.conftest import Snapshot
 from tests.functional.test_route_permissions import route_views
 from tests.sandbox.conftest import SECRET
 
-PERSONAS = [None, "citizen-ana", "rep-olga", "clerk-clara", "clerk-dan", "admin-ada"]
+PERSONAS = [None, "citizen-ana", "rep-olga", "clerk-clara", "clerk-dan", "admin-ada", "buyer-bruno"]
 
 #: junk for a path placeholder (quoted into the path unless it is meant to stay raw)
 PATH_JUNK = [
@@ -219,6 +219,8 @@ def world(dbsession, wsgi_app, departments):
     )
     issuer.render(dbsession, receipt)
     _, token = create_api_key(dbsession, bill.service, "property tax integration")
+    tender = factories.tender(dbsession, now=app_clock(wsgi_app.registry).now())
+    document = tender_document(dbsession, tender, app_clock(wsgi_app.registry).now())
     dbsession.commit()
     return {
         "values": {
@@ -230,6 +232,8 @@ def world(dbsession, wsgi_app, departments):
             "service": "vehicle-registration",
             "provider": "sandbox",
             "subpath": "portal.css",
+            "reference": tender.reference,
+            "document": document.public_id,
         },
         "bill": bill.public_id,
         "verification_code": receipt.verification_code,
@@ -237,6 +241,20 @@ def world(dbsession, wsgi_app, departments):
         "payment_reference": payment.public_id,
         "payment_amount": payment.amount_minor,
     }
+
+
+def tender_document(dbsession, tender, now):
+    """A PDF published with ``tender``."""
+    from portal.procurement.files import Upload, store
+    from portal.procurement.models import TenderDocument
+
+    stored = store(dbsession, Upload("terms.pdf", "application/pdf", b"%PDF-1.4\n%%EOF\n"), now)
+    document = TenderDocument(
+        tender=tender, file=stored, title="Terms", filename="terms.pdf", added_at=now
+    )
+    dbsession.add(document)
+    dbsession.flush()
+    return document
 
 
 @pytest.fixture(autouse=True)
