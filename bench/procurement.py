@@ -246,7 +246,7 @@ def measure_http(args) -> dict:
                     """SELECT (SELECT count(*) FROM bid WHERE status = 'submitted'),
                               (SELECT count(*) FROM bid_version),
                               (SELECT count(*) FROM document WHERE kind = 'bid_receipt'),
-                              (SELECT count(*) FROM bid WHERE draft_price_minor IS NOT NULL
+                              (SELECT count(*) FROM bid WHERE draft_sealed IS NOT NULL
                                                         AND status = 'submitted')"""
                 ).fetchone()
         finally:
