@@ -329,7 +329,8 @@ class BidVersion(Base):
 
     ``status``: submitted (the bid's current version), replaced (a later version superseded
     it), withdrawn. ``sha256`` is of ``sealed`` and is printed on the submission receipt; the
-    opening checks it, and ``seal_mac`` that it is the hash recorded at the submission. The ``opened_*`` columns are filled at the opening.
+    opening checks it, and ``seal_mac`` that it is the hash recorded at the submission. The
+    ``opened_*`` columns are filled at the opening.
     """
 
     __tablename__ = "bid_version"

@@ -120,8 +120,11 @@ def opened_rows(request, tender: Tender) -> list[dict]:
 
 def page_values(request, tender: Tender, errors=None) -> dict:
     now = request.clock.now()
-    waiting = opening.waiting_shares(request.dbsession, tender)
-    unlocked = {share.member_id for share in waiting}
+    unlocked = {
+        share.member_id
+        for share in opening.waiting_shares(request.dbsession, tender)
+        if opening.waiting_mnemonic(request.pii, share) is not None
+    }
     if tender.status == state.OPENED:
         phase = "opened"
     elif tender.status == state.CANCELLED:
