@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.money import Money
-from portal.procurement import bid_content, opening, sealing, state
+from portal.procurement import bid_content, opening, sealing, state, tenders
 from portal.procurement.bid_content import BidDocument
 from portal.procurement.committee_keys import WrongPassphrase
 from portal.procurement.models import (
@@ -73,6 +73,35 @@ def test_one_share_short_nothing_opens(dbsession, tender, vault, clock):
     assert tender.status == state.AWAITING_OPENING
     assert version.opened_price_minor is None
     assert waiting(dbsession, tender) == 1
+
+
+def test_cancelling_the_tender_deletes_its_waiting_shares(dbsession, tender, vault, clock):
+    now = after_opening_time(dbsession, tender)
+    unlock_as(dbsession, tender, "clerk-clara", vault, now)
+    other = factories.tender(dbsession, now=clock.now(), title="Snow clearing")
+    unlock_as(dbsession, other, "clerk-clara", vault, after_opening_time(dbsession, other))
+    buyer = member(dbsession, "buyer-bruno")
+    tenders.cancel_tender(dbsession, tender, actor=buyer, reason="Budget withdrawn", now=now)
+    assert tender.status == state.CANCELLED
+    assert waiting(dbsession, tender) == 0
+    assert waiting(dbsession, other) == 1
+
+
+def test_a_waiting_share_that_no_longer_decrypts_is_replaced_and_not_counted(
+    dbsession, tender, vault
+):
+    now = after_opening_time(dbsession, tender)
+    clara, dan = member(dbsession, "clerk-clara"), member(dbsession, "clerk-dan")
+    dbsession.add(
+        WaitingShare(tender_id=tender.id, member_id=dan.id, encrypted=b"garbage", unlocked_at=now)
+    )
+    dbsession.flush()
+    # dan's unreadable share does not make clara's the second: nothing opens
+    assert unlock_as(dbsession, tender, "clerk-clara", vault, now).missing == 1
+    assert [share.member_id for share in opening.waiting_shares(dbsession, tender)] == [clara.id]
+    # and dan, no longer held to have unlocked, opens the bids with his share
+    assert unlock_as(dbsession, tender, "clerk-dan", vault, now).opened
+    assert waiting(dbsession, tender) == 0
 
 
 def test_a_wrong_passphrase_counts_nothing(dbsession, tender, vault):
