@@ -123,3 +123,16 @@ def test_the_documents_of_an_unopened_tender_are_nobodys(signed_in, tender):
     signed_in("clerk-clara").get(
         f"/procurement/tenders/{tender.reference}/opening/documents/anything", status=403
     )
+
+
+def test_the_buyer_learns_how_many_bids_were_submitted_only_at_the_opening(
+    signed_in,
+    tender,
+    protocol_kind,  # noqa: F811
+):
+    before = signed_in("buyer-bruno").get(f"/procurement/tenders/{tender.reference}")
+    sealed = before.html.select_one("#bids-submitted").text
+    assert sealed == "Bids are sealed: their number is shown after the opening."
+    opened_by_clara_and_dan(signed_in, tender)
+    after = signed_in("buyer-bruno").get(f"/procurement/tenders/{tender.reference}")
+    assert after.html.select_one("#bids-submitted").text == "3"
