@@ -289,6 +289,19 @@ def _record(dbsession, tender: Tender, version: BidVersion, raw: bytes, now: dt.
         version.opening_fault = " ".join(faults)[:300]
 
 
+def opened_answers(version: BidVersion) -> list[tuple[str, str]]:
+    """The answers the opening found in ``version``, as (quality criterion's name, answer) in
+    the tender's order of its criteria; none if the bid was not opened."""
+    if version.opened_answers_json is None:
+        return []
+    answers = json.loads(version.opened_answers_json)
+    return [
+        (criterion.name, answers.get(str(criterion.position), ""))
+        for criterion in sorted(version.bid.tender.criteria, key=lambda c: c.position)
+        if not criterion.is_price
+    ]
+
+
 def issue_protocol(issuer, dbsession, tender: Tender, member, now: dt.datetime) -> OpeningProtocol:
     """The opening protocol, numbered now and rendered once the opening commits."""
     protocol = OpeningProtocol(tender=tender, owner_user_id=member.id, locale=member.locale or "en")
