@@ -221,7 +221,8 @@ def open_bids(dbsession, tender: Tender, opening: Opening, member, vault, now: d
     what each offers (or why it did not open), delete the waiting shares and open the tender.
     A bid whose seal is not as submitted is not even decrypted, like one whose hash differs."""
     versions = current_versions(dbsession, tender)
-    as_submitted, not_as_submitted = [], []
+    as_submitted: list[BidVersion] = []
+    not_as_submitted: list[BidVersion] = []
     for version in versions:
         (as_submitted if sealed_as_submitted(vault, version) else not_as_submitted).append(version)
     try:
