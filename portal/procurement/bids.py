@@ -35,6 +35,7 @@ from portal.procurement.bid_billing import bill_bid, charges_of
 from portal.procurement.drafting import parse_amount
 from portal.procurement.files import Upload
 from portal.procurement.models import Bid, BidDraftDocument, BidReceipt, BidVersion, Tender
+from portal.procurement.seal_macs import seal_mac
 from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
 
 DRAFT = "draft"
@@ -308,6 +309,9 @@ def submit_bid(dbsession, registry, bid: Bid, *, user, clock, locale: str) -> Bi
         status=SUBMITTED,
         sealed=sealed.blob,
         sha256=sealed.sha256,
+        seal_mac=seal_mac(
+            registry["pii_vault"], tender.reference, bid.public_id, number, sealed.sha256
+        ),
         submitted_at=now,
         submitted_by_id=user.id,
         tender_version=tender.version,

@@ -161,10 +161,15 @@ def overview(request, context, errors=None, values=None):
     tender = context.tender
     now = request.clock.now()
     due = state.due_status(tender, now)
-    submitted = request.dbsession.scalar(
-        select(func.count())
-        .select_from(Bid)
-        .where(Bid.tender_id == tender.id, Bid.status == SUBMITTED)
+    # how many bids were submitted is itself sealed until the opening
+    submitted = (
+        request.dbsession.scalar(
+            select(func.count())
+            .select_from(Bid)
+            .where(Bid.tender_id == tender.id, Bid.status == SUBMITTED)
+        )
+        if tender.status == state.OPENED
+        else None
     )
     translate = request.localizer.translate
     return _page(

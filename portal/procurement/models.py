@@ -331,7 +331,8 @@ class BidVersion(Base):
 
     ``status``: submitted (the bid's current version), replaced (a later version superseded
     it), withdrawn. ``sha256`` is of ``sealed`` and is printed on the submission receipt; the
-    opening checks it. The ``opened_*`` columns are filled at the opening.
+    opening checks it, and ``seal_mac`` that it is the hash recorded at the submission. The
+    ``opened_*`` columns are filled at the opening.
     """
 
     __tablename__ = "bid_version"
@@ -343,6 +344,10 @@ class BidVersion(Base):
     status: Mapped[str] = mapped_column(String(20), default="submitted")
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     sha256: Mapped[str] = mapped_column(String(64))
+    #: HMAC-SHA256, under a server secret not in the database, of the tender's reference, the
+    #: bid's public id, ``number`` and ``sha256``: whoever can write the database cannot seal
+    #: new content in place of this (see :mod:`portal.procurement.seal_macs`)
+    seal_mac: Mapped[str | None] = mapped_column(String(64))
     submitted_at: Mapped[dt.datetime]
     submitted_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     #: the tender version the bidder submitted or last confirmed this bid against

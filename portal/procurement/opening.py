@@ -5,8 +5,9 @@ key (:mod:`portal.procurement.sealing`). Fewer than m shares wait as :class:`Wai
 rows, each encrypted under the server's personal-data key, so a copy of the database alone
 shows nothing and one with the server's configuration too shows at most m - 1 shares, which
 by Shamir's scheme say nothing about the key. The m-th share is never stored: in the same
-transaction it rebuilds the key in memory, every current sealed bid is opened and checked
-against the hash on its receipt, the waiting shares are deleted and the tender is opened.
+transaction it rebuilds the key in memory, every current sealed bid is checked against what
+was recorded at its submission (:mod:`portal.procurement.seal_macs`) and the hash on its
+receipt and opened, the waiting shares are deleted and the tender is opened.
 
 The tender's row is locked while a share is added, so two members unlocking at once are both
 counted and exactly one of them opens the bids.
@@ -33,6 +34,7 @@ from portal.procurement.models import (
     Tender,
     WaitingShare,
 )
+from portal.procurement.seal_macs import sealed_as_submitted
 from portal.procurement.sealing import (
     EncryptedShare,
     Opening,
@@ -49,6 +51,8 @@ log = logging.getLogger(__name__)
 #: a bid version that is opened: the bid's current one (replaced and withdrawn ones are not)
 CURRENT = "submitted"
 WITHDRAWN = "withdrawn"
+#: why a sealed bid whose seal's MAC is missing or wrong is not accepted
+NOT_AS_SUBMITTED = "The sealed bid does not match what was recorded at its submission."
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,31 @@ def waiting_shares(dbsession, tender: Tender) -> list[WaitingShare]:
     )
 
 
+def waiting_mnemonic(vault, waiting: WaitingShare) -> str | None:
+    """The waiting share in clear; None if it no longer decrypts (the personal-data key was
+    changed since it was unlocked): such a share counts for nothing."""
+    return vault.decrypt(waiting.encrypted.decode("ascii", "replace"))
+
+
+def readable_waiting_shares(dbsession, tender: Tender, vault) -> list[tuple[WaitingShare, str]]:
+    """The waiting shares with their mnemonics; one that no longer decrypts is deleted, so
+    that its member can unlock again."""
+    readable = []
+    for waiting in waiting_shares(dbsession, tender):
+        mnemonic = waiting_mnemonic(vault, waiting)
+        if mnemonic is None:
+            log.error(
+                "tender %s: the waiting share of user %s no longer decrypts; deleted",
+                tender.reference,
+                waiting.member_id,
+            )
+            dbsession.delete(waiting)
+            continue
+        readable.append((waiting, mnemonic))
+    dbsession.flush()
+    return readable
+
+
 def can_unlock(tender: Tender, now: dt.datetime) -> bool:
     """The committee may unlock from the opening time while the tender awaits its opening."""
     return (
@@ -97,7 +126,7 @@ def unlock(dbsession, tender: Tender, member, passphrase: str, vault, now: dt.da
     key = committee_key_of(dbsession, member)
     if seat is None or seat.encrypted_share is None or key is None:
         raise Refusal(CONFLICT, _("You hold no share of this tender's key."), about=tender)
-    _refuse_unless_open_for_unlocking(dbsession, tender, member, now)
+    _refuse_unless_open_for_unlocking(dbsession, tender, member, vault, now)
     member_key = unlock_committee_key(key.sealed_private_key, passphrase)
     try:
         share = unlock_share(
@@ -120,10 +149,10 @@ def unlock(dbsession, tender: Tender, member, passphrase: str, vault, now: dt.da
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    _refuse_unless_open_for_unlocking(dbsession, tender, member, now)
+    waiting = _refuse_unless_open_for_unlocking(dbsession, tender, member, vault, now)
     opening = Opening(tender.reference, tender.public_key or b"", tender.committee_threshold)
-    for waiting in waiting_shares(dbsession, tender):
-        _add_waiting(opening, tender, waiting, vault)
+    for stored, mnemonic in waiting:
+        _add_waiting(opening, tender, stored, mnemonic)
     opening.add(share)
     if opening.missing:
         dbsession.add(
@@ -142,33 +171,29 @@ def unlock(dbsession, tender: Tender, member, passphrase: str, vault, now: dt.da
             opening.missing,
         )
         return Unlocked(missing=opening.missing)
-    open_bids(dbsession, tender, opening, member, now)
+    open_bids(dbsession, tender, opening, member, vault, now)
     return Unlocked(missing=0)
 
 
-def _refuse_unless_open_for_unlocking(dbsession, tender: Tender, member, now: dt.datetime):
+def _refuse_unless_open_for_unlocking(
+    dbsession, tender: Tender, member, vault, now: dt.datetime
+) -> list[tuple[WaitingShare, str]]:
+    """Refused unless the tender may be opened now and ``member``'s share is not waiting
+    already; the shares that are waiting (and still decrypt) otherwise."""
     if not can_unlock(tender, now):
         raise Refusal(CONFLICT, _("This tender cannot be opened now."), about=tender)
-    waiting = dbsession.scalar(
-        select(WaitingShare.id).where(
-            WaitingShare.tender_id == tender.id, WaitingShare.member_id == member.id
-        )
-    )
-    if waiting is not None:
+    waiting = readable_waiting_shares(dbsession, tender, vault)
+    if any(stored.member_id == member.id for stored, _mnemonic in waiting):
         raise Refusal(
             CONFLICT,
             _("You have unlocked your share already. The other members' shares are awaited."),
             about=tender,
         )
+    return waiting
 
 
-def _add_waiting(opening: Opening, tender: Tender, waiting: WaitingShare, vault) -> None:
-    """A waiting share back in memory; one that no longer decrypts (the personal-data key was
-    changed) or does not belong is left out, and its member must unlock again."""
-    mnemonic = vault.decrypt(waiting.encrypted.decode("ascii"))
-    if mnemonic is None:
-        log.error("tender %s: a waiting share no longer decrypts", tender.reference)
-        return
+def _add_waiting(opening: Opening, tender: Tender, waiting: WaitingShare, mnemonic: str) -> None:
+    """A waiting share back in memory; one that does not belong is left out."""
     try:
         opening.add(UnlockedShare(tender.reference, str(waiting.member_id), mnemonic))
     except ShareRefused:
@@ -191,14 +216,19 @@ def current_versions(dbsession, tender: Tender) -> list[BidVersion]:
     )
 
 
-def open_bids(dbsession, tender: Tender, opening: Opening, member, now: dt.datetime) -> None:
-    """With the threshold reached: open every current bid, record what each offers (or why it
-    did not open), delete the waiting shares and open the tender."""
+def open_bids(dbsession, tender: Tender, opening: Opening, member, vault, now: dt.datetime) -> None:
+    """With the threshold reached: open every current bid whose seal is as submitted, record
+    what each offers (or why it did not open), delete the waiting shares and open the tender.
+    A bid whose seal is not as submitted is not even decrypted, like one whose hash differs."""
     versions = current_versions(dbsession, tender)
+    as_submitted: list[BidVersion] = []
+    not_as_submitted: list[BidVersion] = []
+    for version in versions:
+        (as_submitted if sealed_as_submitted(vault, version) else not_as_submitted).append(version)
     try:
         results = opening.open(
             RecordedBid(version.bid.public_id, version.number, version.sealed, version.sha256)
-            for version in versions
+            for version in as_submitted
         )
     except ShareRefused:
         log.error("tender %s: the unlocked shares do not rebuild its key", tender.reference)
@@ -207,7 +237,16 @@ def open_bids(dbsession, tender: Tender, opening: Opening, member, now: dt.datet
             _("The unlocked shares do not rebuild this tender's key. Nothing was opened."),
             about=tender,
         ) from None
-    for version, result in zip(versions, results, strict=True):
+    for version in not_as_submitted:
+        version.opening_fault = NOT_AS_SUBMITTED
+        log.warning(
+            "tender %s: bid %s version %d is not as submitted: its seal's MAC is %s",
+            tender.reference,
+            version.bid.public_id,
+            version.number,
+            "wrong" if version.seal_mac else "missing",
+        )
+    for version, result in zip(as_submitted, results, strict=True):
         if result.fault is not None or result.content is None:
             version.opening_fault = (result.fault or "not opened")[:300]
             log.warning(
@@ -249,6 +288,19 @@ def _record(dbsession, tender: Tender, version: BidVersion, raw: bytes, now: dt.
         version.opened_documents.append(OpenedBidDocument(file=stored, filename=stored_name))
     if faults:
         version.opening_fault = " ".join(faults)[:300]
+
+
+def opened_answers(version: BidVersion) -> list[tuple[str, str]]:
+    """The answers the opening found in ``version``, as (quality criterion's name, answer) in
+    the tender's order of its criteria; none if the bid was not opened."""
+    if version.opened_answers_json is None:
+        return []
+    answers = json.loads(version.opened_answers_json)
+    return [
+        (criterion.name, answers.get(str(criterion.position), ""))
+        for criterion in sorted(version.bid.tender.criteria, key=lambda c: c.position)
+        if not criterion.is_price
+    ]
 
 
 def issue_protocol(issuer, dbsession, tender: Tender, member, now: dt.datetime) -> OpeningProtocol:

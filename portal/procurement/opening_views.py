@@ -9,7 +9,6 @@ tender whose deadline passed before its job ran is opened all the same.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 
 from pyramid.authorization import Allow
@@ -84,7 +83,8 @@ def utc_text(value: dt.datetime) -> str:
 
 def opened_rows(request, tender: Tender) -> list[dict]:
     """Each opened bid as the page and the committee see it: who, how much, when, the hash,
-    and any flag (a fault, or an amendment the bidder never confirmed)."""
+    the answers to the quality criteria and any flag (a fault, or an amendment the bidder
+    never confirmed)."""
     rows = []
     for version in opening.current_versions(request.dbsession, tender):
         price = (
@@ -96,7 +96,7 @@ def opened_rows(request, tender: Tender) -> list[dict]:
             {
                 "organisation": version.bid.organisation.name,
                 "price": price,
-                "answers": json.loads(version.opened_answers_json or "{}"),
+                "answers": opening.opened_answers(version),
                 "submitted_at": version.submitted_at,
                 "submitted_utc": utc_text(version.submitted_at),
                 "sha256": version.sha256,
@@ -120,8 +120,11 @@ def opened_rows(request, tender: Tender) -> list[dict]:
 
 def page_values(request, tender: Tender, errors=None) -> dict:
     now = request.clock.now()
-    waiting = opening.waiting_shares(request.dbsession, tender)
-    unlocked = {share.member_id for share in waiting}
+    unlocked = {
+        share.member_id
+        for share in opening.waiting_shares(request.dbsession, tender)
+        if opening.waiting_mnemonic(request.pii, share) is not None
+    }
     if tender.status == state.OPENED:
         phase = "opened"
     elif tender.status == state.CANCELLED:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from portal import billing
 from portal.documents.numbering import DocumentNumberer, fiscal_year
@@ -21,6 +21,7 @@ from portal.procurement.models import (
     CommitteeKey,
     Tender,
     TenderVersion,
+    WaitingShare,
 )
 from portal.procurement.sealing import CommitteeMember, create_tender_key
 from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
@@ -137,6 +138,7 @@ def cancel_tender(dbsession, tender: Tender, *, actor, reason: str, now: dt.date
     back every bid security lodged and still held, and cancel the fee and deposit bills not
     yet paid (a fee paid stays paid: it bought the tender documents' review, as with any
     fee). Returns the bids, whose bidders the caller tells after commit."""
+    dbsession.execute(delete(WaitingShare).where(WaitingShare.tender_id == tender.id))
     if tender.status not in CANCELLABLE:
         raise Refusal(
             CONFLICT, _("Only a published tender not yet opened can be cancelled."), about=tender

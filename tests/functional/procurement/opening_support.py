@@ -1,8 +1,8 @@
 """Arranging sealed bids and unlocking shares for the opening tests.
 
 The bids are sealed here the way submission seals them (``bid_content.encode`` then
-``sealing.seal_bid`` with the tender's public key and the bid's ids), since the bidders'
-pages live on another branch.
+``sealing.seal_bid`` with the tender's public key and the bid's ids, and the seal's MAC under
+the test server's HMAC key), since the bidders' pages live on another branch.
 """
 
 from __future__ import annotations
@@ -14,12 +14,17 @@ from sqlalchemy import select
 
 from portal.documents.kinds import document_issuer
 from portal.identity.models import Organisation, User
+from portal.identity.pii import PersonalDataVault
 from portal.money import Money
 from portal.procurement import bid_content, sealing
 from portal.procurement.models import Bid, BidVersion, Tender
+from portal.procurement.seal_macs import seal_mac
 from tests import factories
+from tests.conftest import FERNET_KEY, HMAC_KEY
 
 PASSPHRASE = "correct horse battery staple"
+#: the vault of the app the tests run (its keys are the test settings')
+VAULT = PersonalDataVault(HMAC_KEY, FERNET_KEY)
 PDF = b"%PDF-1.7\n% technical proposal\n" + b"1 0 obj << >> endobj\n" * 40 + b"%%EOF\n"
 
 
@@ -79,6 +84,7 @@ def sealed_version(
         status="submitted",
         sealed=sealed.blob,
         sha256=sealed.sha256,
+        seal_mac=seal_mac(VAULT, tender.reference, bid.public_id, number, sealed.sha256),
         submitted_at=now,
         submitted_by=bid.created_by,
         tender_version=tender.version,

@@ -16,6 +16,7 @@ from portal.billing.models import Refund
 from portal.procurement import bid_content, state
 from portal.procurement.committee_keys import unlock_committee_key
 from portal.procurement.models import BidDraftDocument, BidReceipt, BidVersion, CommitteeKey
+from portal.procurement.seal_macs import sealed_as_submitted
 from portal.procurement.sealing import EncryptedShare, Opening, RecordedBid, unlock_share
 from tests.conftest import sign_in
 from tests.functional.procurement.bidding import (
@@ -216,6 +217,7 @@ def test_a_sealed_bid_opens_to_what_was_entered(olga, dbsession, tender, wsgi_ap
     bid = bid_of(dbsession, tender, NORTHWIND)
     (version,) = bid.versions
     assert state.accepts_bids(tender, tender.bids_until) is False
+    assert sealed_as_submitted(wsgi_app.registry["pii_vault"], version)
     content = opened(dbsession, tender, bid, version)
     assert content.price.minor == 125000_50 and content.answers == {"2": "Within 30 days"}
     assert [(d.filename, d.content) for d in content.documents] == [

@@ -93,7 +93,8 @@ def test_an_amendment_extends_a_near_deadline_flags_submitted_bids_and_mails_the
     clock.set(START + dt.timedelta(days=5, hours=1))
     app = signed_in("buyer-bruno")
     page = app.get(f"/procurement/tenders/{reference}")
-    assert page.html.find(id="bids-submitted").text.strip() == "1"
+    sealed = "Bids are sealed: their number is shown after the opening."
+    assert page.html.find(id="bids-submitted").text.strip() == sealed
 
     form = app.get(f"/procurement/tenders/{reference}/amend").forms["amend-form"]
     assert "questions_until-day" not in form.fields  # its period is over

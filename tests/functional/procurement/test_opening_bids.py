@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from portal.procurement import opening, state
+from portal.money import Money
+from portal.procurement import bid_content, opening, sealing, state, tenders
 from portal.procurement.bid_content import BidDocument
 from portal.procurement.committee_keys import WrongPassphrase
 from portal.procurement.models import (
@@ -25,10 +26,12 @@ from portal.procurement.models import (
     TenderTransition,
     WaitingShare,
 )
+from portal.procurement.seal_macs import seal_mac
 from tests import factories
 from tests.functional.procurement.opening_support import (
     PASSPHRASE,
     PDF,
+    VAULT,
     member,
     sealed_bid,
     sealed_version,
@@ -70,6 +73,35 @@ def test_one_share_short_nothing_opens(dbsession, tender, vault, clock):
     assert tender.status == state.AWAITING_OPENING
     assert version.opened_price_minor is None
     assert waiting(dbsession, tender) == 1
+
+
+def test_cancelling_the_tender_deletes_its_waiting_shares(dbsession, tender, vault, clock):
+    now = after_opening_time(dbsession, tender)
+    unlock_as(dbsession, tender, "clerk-clara", vault, now)
+    other = factories.tender(dbsession, now=clock.now(), title="Snow clearing")
+    unlock_as(dbsession, other, "clerk-clara", vault, after_opening_time(dbsession, other))
+    buyer = member(dbsession, "buyer-bruno")
+    tenders.cancel_tender(dbsession, tender, actor=buyer, reason="Budget withdrawn", now=now)
+    assert tender.status == state.CANCELLED
+    assert waiting(dbsession, tender) == 0
+    assert waiting(dbsession, other) == 1
+
+
+def test_a_waiting_share_that_no_longer_decrypts_is_replaced_and_not_counted(
+    dbsession, tender, vault
+):
+    now = after_opening_time(dbsession, tender)
+    clara, dan = member(dbsession, "clerk-clara"), member(dbsession, "clerk-dan")
+    dbsession.add(
+        WaitingShare(tender_id=tender.id, member_id=dan.id, encrypted=b"garbage", unlocked_at=now)
+    )
+    dbsession.flush()
+    # dan's unreadable share does not make clara's the second: nothing opens
+    assert unlock_as(dbsession, tender, "clerk-clara", vault, now).missing == 1
+    assert [share.member_id for share in opening.waiting_shares(dbsession, tender)] == [clara.id]
+    # and dan, no longer held to have unlocked, opens the bids with his share
+    assert unlock_as(dbsession, tender, "clerk-dan", vault, now).opened
+    assert waiting(dbsession, tender) == 0
 
 
 def test_a_wrong_passphrase_counts_nothing(dbsession, tender, vault):
@@ -133,9 +165,11 @@ def test_tampered_bids_are_flagged_while_the_others_open(dbsession, tender, vaul
     altered = sealed_bid(dbsession, tender, "Southgate Builders Ltd", 201_250_00, now=clock.now())
     rehashed = sealed_bid(dbsession, tender, "Eastfield Works Ltd", 175_000_00, now=clock.now())
     altered.sealed = flipped(altered.sealed)
-    # altered and its hash recomputed to match: the authenticated encryption still tells
+    # altered, its hash recomputed and its seal's MAC too (with the server's configuration):
+    # the authenticated encryption still tells
     rehashed.sealed = flipped(rehashed.sealed)
     rehashed.sha256 = hashlib.sha256(rehashed.sealed).hexdigest()
+    rehashed.seal_mac = mac_of(rehashed)
     dbsession.flush()
     now = after_opening_time(dbsession, tender)
     unlock_as(dbsession, tender, "clerk-dan", vault, now)
@@ -155,19 +189,72 @@ def flipped(blob: bytes) -> bytes:
 
 
 def test_an_unreadable_opened_bid_is_flagged(dbsession, tender, vault, clock):
-    from portal.procurement import sealing
-
     version = sealed_bid(dbsession, tender, "Northwind Supplies Ltd", 198_500_00, now=clock.now())
     sealed = sealing.seal_bid(
         tender.public_key, tender.reference, version.bid.public_id, 1, b"not a bid"
     )
     version.sealed, version.sha256 = sealed.blob, sealed.sha256
+    version.seal_mac = mac_of(version)
     dbsession.flush()
     now = after_opening_time(dbsession, tender)
     unlock_as(dbsession, tender, "clerk-dan", vault, now)
     unlock_as(dbsession, tender, "clerk-clara", vault, now)
     assert version.opened_price_minor is None
     assert version.opening_fault.startswith("The opened bid is unreadable")
+
+
+def mac_of(version: BidVersion) -> str:
+    """The seal's MAC of ``version`` as it now stands: only the server's HMAC key makes it."""
+    bid = version.bid
+    return seal_mac(VAULT, bid.tender.reference, bid.public_id, version.number, version.sha256)
+
+
+def test_a_bid_sealed_anew_in_the_database_is_not_accepted(dbsession, tender, vault, clock):
+    """The tender's public key is public: with write access to the database alone, one can
+    seal another price for a bid and store it with its own hash. The seal's MAC, made at the
+    submission under a key not in the database, no longer matches: the bid is flagged and its
+    forged price not recorded, while the untouched bids open."""
+    honest = sealed_bid(dbsession, tender, "Northwind Supplies Ltd", 198_500_00, now=clock.now())
+    forged = sealed_bid(dbsession, tender, "Southgate Builders Ltd", 201_250_00, now=clock.now())
+    unmarked = sealed_bid(dbsession, tender, "Eastfield Works Ltd", 175_000_00, now=clock.now())
+    lower = bid_content.BidContent(price=Money(99_000_00, tender.currency), answers={})
+    resealed = sealing.seal_bid(
+        tender.public_key,
+        tender.reference,
+        forged.bid.public_id,
+        forged.number,
+        bid_content.encode(lower),
+    )
+    forged.sealed, forged.sha256 = resealed.blob, resealed.sha256
+    unmarked.seal_mac = None
+    dbsession.flush()
+    now = after_opening_time(dbsession, tender)
+    unlock_as(dbsession, tender, "clerk-dan", vault, now)
+    assert unlock_as(dbsession, tender, "clerk-clara", vault, now).opened
+
+    assert honest.opened_price_minor == 198_500_00 and honest.opening_fault is None
+    for version in (forged, unmarked):
+        assert version.opened_price_minor is None
+        assert version.opened_answers_json is None
+        assert version.opening_fault == (
+            "The sealed bid does not match what was recorded at its submission."
+        )
+    assert tender.status == state.OPENED
+
+
+def test_a_seal_moved_to_another_bid_is_not_accepted(dbsession, tender, vault, clock):
+    """The MAC names the bid and its version: a genuine seal, hash and MAC copied onto another
+    bid's row do not pass as that bid's."""
+    source = sealed_bid(dbsession, tender, "Northwind Supplies Ltd", 150_000_00, now=clock.now())
+    target = sealed_bid(dbsession, tender, "Southgate Builders Ltd", 201_250_00, now=clock.now())
+    target.sealed, target.sha256, target.seal_mac = source.sealed, source.sha256, source.seal_mac
+    dbsession.flush()
+    now = after_opening_time(dbsession, tender)
+    unlock_as(dbsession, tender, "clerk-dan", vault, now)
+    unlock_as(dbsession, tender, "clerk-clara", vault, now)
+    assert source.opened_price_minor == 150_000_00
+    assert target.opened_price_minor is None
+    assert target.opening_fault.startswith("The sealed bid does not match what was recorded")
 
 
 @pytest.mark.postgresql

@@ -14,9 +14,16 @@ import pytest
 import webtest
 from sqlalchemy import select
 
+from portal.documents.kinds import document_issuer
 from portal.procurement import state
 from portal.procurement.bid_content import BidDocument
-from portal.procurement.models import BidVersion, OpeningProtocol, Tender, WaitingShare
+from portal.procurement.models import (
+    BidVersion,
+    OpeningProtocol,
+    Tender,
+    TenderCriterion,
+    WaitingShare,
+)
 from tests import factories
 from tests.functional.procurement.opening_support import (
     PDF,
@@ -123,3 +130,57 @@ def test_the_documents_of_an_unopened_tender_are_nobodys(signed_in, tender):
     signed_in("clerk-clara").get(
         f"/procurement/tenders/{tender.reference}/opening/documents/anything", status=403
     )
+
+
+def test_the_buyer_learns_how_many_bids_were_submitted_only_at_the_opening(
+    signed_in,
+    tender,
+    protocol_kind,  # noqa: F811
+):
+    before = signed_in("buyer-bruno").get(f"/procurement/tenders/{tender.reference}")
+    sealed = before.html.select_one("#bids-submitted").text
+    assert sealed == "Bids are sealed: their number is shown after the opening."
+    opened_by_clara_and_dan(signed_in, tender)
+    after = signed_in("buyer-bruno").get(f"/procurement/tenders/{tender.reference}")
+    assert after.html.select_one("#bids-submitted").text == "3"
+
+
+def test_the_answers_to_the_quality_criteria_are_shown_to_the_committee_and_in_the_protocol(
+    signed_in,
+    dbsession,
+    wsgi_app,
+    tender,
+    protocol_kind,  # noqa: F811
+):
+    tender = dbsession.get(Tender, tender.id)
+    tender.criteria = [
+        TenderCriterion(position=0, is_price=True, name="Price", weight=60),
+        TenderCriterion(position=2, name="Warranty", weight=15),
+        TenderCriterion(position=1, name="Delivery time", weight=25),
+    ]
+    dbsession.commit()
+    _app, page = opened_by_clara_and_dan(signed_in, tender)
+    section = page.html.select_one("#answers")
+    assert section.h3.text == "Answers to the quality criteria"
+    assert [h4.text for h4 in section.select("h4")] == [
+        "Northwind Supplies Ltd",
+        "Southgate Builders Ltd",
+    ]
+    first = section.select_one("dl")
+    assert [(d.dt.text, d.dd.text) for d in first.select("div")] == [
+        ("Delivery time", "Delivery in 90 days"),
+        ("Warranty", "no answer"),
+    ]
+    protocol = dbsession.scalar(select(OpeningProtocol))
+    issuer = document_issuer(wsgi_app.registry)
+    data = issuer.kinds["opening_protocol"].data(protocol, issuer)
+    answers = {bid["organisation"]: bid["answers"] for bid in data["bids"]}
+    expected = [
+        {"criterion": "Delivery time", "answer": "Delivery in 90 days"},
+        {"criterion": "Warranty", "answer": ""},
+    ]
+    assert answers == {
+        "Northwind Supplies Ltd": expected,
+        "Southgate Builders Ltd": expected,
+        "Eastfield Works Ltd": [],
+    }

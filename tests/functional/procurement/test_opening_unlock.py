@@ -159,3 +159,34 @@ def test_a_draft_tender_has_no_opening_page(signed_in, dbsession, clock):
     tender = factories.tender(dbsession, now=clock.now(), published=False)
     dbsession.commit()
     signed_in("clerk-clara").get(opening_url(tender), status=404)
+
+
+def test_a_waiting_share_that_no_longer_decrypts_is_not_counted_and_its_member_unlocks_again(
+    signed_in, dbsession, tender, caplog
+):
+    """After the personal-data key was changed, a share left waiting cannot be read: the page
+    counts it for nothing and its member may unlock again, which replaces it."""
+    clara = member(dbsession, "clerk-clara")
+    dbsession.add(
+        WaitingShare(
+            tender_id=tender.id,
+            member_id=clara.id,
+            encrypted=b"gAAAAA-under-a-key-since-replaced\xff",
+            unlocked_at=tender.opening_at,
+        )
+    )
+    dbsession.commit()
+    app = signed_in("clerk-clara")
+    page = app.get(opening_url(tender))
+    assert "2 more members must unlock their shares" in page.text
+    assert "Clara Zupan: not unlocked yet" in [li.text for li in page.html.select("#members li")]
+    assert "unlock-form" in page.forms
+    with caplog.at_level(logging.ERROR):
+        unlock_on_page(app, tender.reference).follow()
+    assert "no longer decrypts; deleted" in caplog.text
+    page = app.get(opening_url(tender))
+    assert "1 more member must unlock their share" in page.text
+    [share] = dbsession.scalars(select(WaitingShare)).all()
+    assert share.member_id == clara.id
+    assert share.encrypted != b"gAAAAA-under-a-key-since-replaced\xff"
+    assert status_of(dbsession, tender) == state.AWAITING_OPENING
