@@ -4,7 +4,7 @@ Nullable, as the column is added to existing rows; the opening accepts no versio
 one (``portal.procurement.opening``).
 
 Revision ID: efff1b40cb66
-Revises: 9b69e24142fe
+Revises: d0bc914ba78c
 Create Date: 2026-12-03 17:21:05.460462
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "efff1b40cb66"
-down_revision = "9b69e24142fe"
+down_revision = "d0bc914ba78c"
 branch_labels = None
 depends_on = None
 
