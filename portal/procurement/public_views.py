@@ -31,6 +31,7 @@ from portal.procurement import listing, questions, state
 from portal.procurement.files import download_headers
 from portal.procurement.local_times import local_time
 from portal.procurement.models import BEST_VALUE, OpeningProtocol, Tender, TenderDocument
+from portal.procurement.opening_views import opened_rows
 from portal.refusals import FORBIDDEN, MALFORMED, FieldError, Refusal
 from portal.security import PUBLIC
 from portal.templating import locale_name
@@ -298,6 +299,9 @@ def tender_values(request, context) -> dict:
             if protocol and route_exists(request, "tender_protocol")
             else None
         ),
+        # once opened, the bids are public as the protocol states them (bidders, prices,
+        # times, hashes); their documents and answers stay with the committee and the buyers
+        "opened_rows": opened_rows(request, tender) if tender.status == state.OPENED else None,
         "answers_url": (
             request.route_path("tender_answers", reference=tender.reference)
             if request.has_permission("buy", context)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from portal.procurement import state
+from portal.procurement import bid_content, state
 from portal.procurement.files import Upload, store
 from portal.procurement.models import Tender, TenderDocument
 from tests.functional.procurement.opening_support import (
@@ -284,10 +284,18 @@ def test_an_opened_tender_links_its_opening_protocol(
     protocol_kind,  # noqa: F811
 ):
     tender = make_tender(dbsession, clock, NOW)
-    sealed_bid(dbsession, tender, "Northwind Supplies Ltd", 198_500_00, now=NOW)
+    sealed_bid(
+        dbsession,
+        tender,
+        "Northwind Supplies Ltd",
+        198_500_00,
+        now=NOW,
+        documents=(bid_content.BidDocument("method.pdf", "application/pdf", b"%PDF-1.7 x"),),
+    )
     dbsession.commit()
     path = f"/tenders/{tender.reference}"
-    assert browser(wsgi_app).get(path).html.find(id="protocol") is None
+    before = browser(wsgi_app).get(path)
+    assert before.html.find(id="protocol") is None and before.html.find(id="opened-bids") is None
     clock.set(tender.opening_at + dt.timedelta(minutes=5))
 
     for member in ("clerk-clara", "clerk-dan"):
@@ -296,3 +304,7 @@ def test_an_opened_tender_links_its_opening_protocol(
     page = browser(wsgi_app).get(path)
     assert page.html.find(id="protocol")["href"] == f"/tenders/{tender.reference}/protocol"
     assert page.html.find(id="status").get_text() == "Opened"
+    # the bids as the protocol states them; their documents stay with the committee
+    opened = page.html.find(id="opened-bids").get_text(" ", strip=True)
+    assert "Northwind Supplies Ltd" in opened and "€198,500.00" in opened
+    assert "method.pdf" not in page.text
