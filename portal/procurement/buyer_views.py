@@ -46,6 +46,7 @@ from portal.procurement.models import (
     Tender,
     TenderDocument,
 )
+from portal.procurement.opening_views import opened_rows
 from portal.procurement.tenders import (
     CANCELLABLE,
     cancel_tender,
@@ -184,6 +185,7 @@ def overview(request, context, errors=None, values=None):
             "removed_documents": [d for d in tender.documents if d.removed_in_version],
             "versions": [(v, _changes(v)) for v in tender.versions],
             "submitted_bids": submitted,
+            "opened_rows": opened_rows(request, tender) if tender.status == state.OPENED else None,
             "is_draft": tender.status == state.DRAFT,
             "amendable": due in state.AMENDABLE,
             "cancellable": due in CANCELLABLE,

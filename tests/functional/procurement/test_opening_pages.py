@@ -98,7 +98,12 @@ def test_the_opened_documents_go_to_the_committee_and_the_buyers_only(
     assert download.body == PDF
     assert download.headers["Content-Type"] == "application/pdf"
     assert download.headers["Content-Disposition"].startswith('attachment; filename="offer.pdf"')
-    signed_in("buyer-bruno").get(link, status=200)
+    bruno = signed_in("buyer-bruno")
+    buyers_page = bruno.get(f"/procurement/tenders/{tender.reference}")
+    assert (
+        buyers_page.html.select_one("#opened-bids a[href*='/opening/documents/']")["href"] == link
+    )
+    bruno.get(link, status=200)
     signed_in("rep-olga").get(link, status=403)
 
 
