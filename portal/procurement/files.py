@@ -16,6 +16,7 @@ import io
 import re
 import unicodedata
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -153,19 +154,31 @@ def check_upload(field: str, upload, settings) -> Upload:
 def store(dbsession, upload: Upload, now: dt.datetime) -> StoredFile:
     """The stored file with ``upload``'s bytes: the existing one if the same bytes are stored
     already (by SHA-256), a new one otherwise."""
-    digest = upload.sha256
-    stored = dbsession.scalar(select(StoredFile).where(StoredFile.sha256 == digest))
-    if stored is None:
-        stored = StoredFile(
-            sha256=digest,
-            media_type=upload.media_type,
-            size=len(upload.content),
-            content=upload.content,
-            created_at=now,
-        )
-        dbsession.add(stored)
-        dbsession.flush()
-    return stored
+    return store_many(dbsession, [upload], now)[upload.sha256]
+
+
+def store_many(dbsession, uploads: Iterable[Upload], now: dt.datetime) -> dict[str, StoredFile]:
+    """The stored file of each upload's bytes, by SHA-256: one query finds those stored
+    already and one flush writes the others, since an opening stores thousands at once."""
+    wanted = {upload.sha256: upload for upload in uploads}
+    found: dict[str, StoredFile] = {}
+    digests = list(wanted)
+    for start in range(0, len(digests), 1000):
+        chunk = digests[start : start + 1000]
+        for stored in dbsession.scalars(select(StoredFile).where(StoredFile.sha256.in_(chunk))):
+            found[stored.sha256] = stored
+    for digest, upload in wanted.items():
+        if digest not in found:
+            found[digest] = StoredFile(
+                sha256=digest,
+                media_type=upload.media_type,
+                size=len(upload.content),
+                content=upload.content,
+                created_at=now,
+            )
+            dbsession.add(found[digest])
+    dbsession.flush()
+    return found
 
 
 def download_headers(filename: str, media_type: str, sha256: str) -> dict[str, str]:

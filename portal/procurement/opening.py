@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import contains_eager
 
 from portal.i18n import _
 from portal.procurement import bid_content, files, state
@@ -206,6 +207,7 @@ def current_versions(dbsession, tender: Tender) -> list[BidVersion]:
         dbsession.scalars(
             select(BidVersion)
             .join(Bid, BidVersion.bid_id == Bid.id)
+            .options(contains_eager(BidVersion.bid))
             .where(
                 Bid.tender_id == tender.id,
                 Bid.status != WITHDRAWN,
@@ -246,6 +248,7 @@ def open_bids(dbsession, tender: Tender, opening: Opening, member, vault, now: d
             version.number,
             "wrong" if version.seal_mac else "missing",
         )
+    kept: list[tuple[BidVersion, files.Upload]] = []
     for version, result in zip(as_submitted, results, strict=True):
         if result.fault is not None or result.content is None:
             version.opening_fault = (result.fault or "not opened")[:300]
@@ -257,7 +260,14 @@ def open_bids(dbsession, tender: Tender, opening: Opening, member, vault, now: d
                 version.opening_fault,
             )
             continue
-        _record(dbsession, tender, version, result.content, now)
+        kept += [(version, upload) for upload in _record(tender, version, result.content)]
+    stored = files.store_many(dbsession, (upload for _version, upload in kept), now)
+    dbsession.add_all(
+        OpenedBidDocument(
+            version_id=version.id, file=stored[upload.sha256], filename=upload.filename
+        )
+        for version, upload in kept
+    )
     dbsession.execute(delete(WaitingShare).where(WaitingShare.tender_id == tender.id))
     state.transition(
         dbsession, tender, state.OPENED, now=now, actor=member, cause="opened by the committee"
@@ -267,27 +277,29 @@ def open_bids(dbsession, tender: Tender, opening: Opening, member, vault, now: d
     log.info("tender %s opened: %d bids", tender.reference, len(versions))
 
 
-def _record(dbsession, tender: Tender, version: BidVersion, raw: bytes, now: dt.datetime):
+def _record(tender: Tender, version: BidVersion, raw: bytes) -> list[files.Upload]:
+    """Record on ``version`` what its opened content offers (or why it cannot be taken);
+    the documents to keep come back, stored for all bids at once by the caller."""
     try:
         content = bid_content.decode(raw)
     except bid_content.UnreadableContent as error:
         version.opening_fault = f"The opened bid is unreadable: {error}"[:300]
-        return
+        return []
     version.opened_price_minor = content.price.minor
     version.opened_answers_json = json.dumps(content.answers, sort_keys=True, ensure_ascii=False)
     faults = []
     if content.price.currency != tender.currency:
         faults.append(f"The price is in {content.price.currency}, not {tender.currency}.")
+    uploads = []
     for document in content.documents:
         if document.media_type not in files.ACCEPTED:
             faults.append(f"Document {document.filename!r} is of a type not accepted; not kept.")
             continue
         stored_name = files.safe_filename(document.filename, document.media_type)
-        upload = files.Upload(stored_name, document.media_type, document.content)
-        stored = files.store(dbsession, upload, now)
-        version.opened_documents.append(OpenedBidDocument(file=stored, filename=stored_name))
+        uploads.append(files.Upload(stored_name, document.media_type, document.content))
     if faults:
         version.opening_fault = " ".join(faults)[:300]
+    return uploads
 
 
 def opened_answers(version: BidVersion) -> list[tuple[str, str]]:
