@@ -8,6 +8,7 @@ unlocked their shares with their passphrases (`committee_keys`, `sealing`). The 
 one state table (`state`), moved on by the clock.
 """
 
+
 from pyramid.events import BeforeRender
 
 from portal.procurement.local_times import add_template_globals
