@@ -40,6 +40,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 import psycopg
+from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -49,14 +50,23 @@ import portal.models  # noqa: E402, F401  (all models, in an order free of impor
 from portal.db import get_session_factory  # noqa: E402
 from portal.devidp.idp import DevIdP  # noqa: E402
 from portal.identity.models import Department, Organisation, User  # noqa: E402
+from portal.identity.pii import PersonalDataVault  # noqa: E402
 from portal.money import Money  # noqa: E402
+from portal.procurement import opening, state  # noqa: E402
 from portal.procurement.bid_content import BidContent, BidDocument, decode, encode  # noqa: E402
 from portal.procurement.committee_keys import (  # noqa: E402
     KdfCost,
     create_committee_key,
     unlock_committee_key,
 )
-from portal.procurement.models import CommitteeKey, CommitteeSeat, TenderItem  # noqa: E402
+from portal.procurement.models import (  # noqa: E402
+    Bid,
+    BidVersion,
+    CommitteeKey,
+    CommitteeSeat,
+    Tender,
+    TenderItem,
+)
 from portal.procurement.sealing import (  # noqa: E402
     CommitteeMember,
     OpenedBid,
@@ -173,6 +183,132 @@ def submit_one(client: pay_flow.Client, references: list[str], lock: threading.L
     return steps
 
 
+def measure_opening_in_database(url: str, count: int, document_bytes: int) -> dict:
+    """The opening as the committee's page runs it, on ``count`` sealed bids in PostgreSQL: the
+    second member's unlock loads every sealed bid, checks and decrypts it, records its price,
+    answers and document, deletes the waiting share and opens the tender, in one transaction."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    vault = PersonalDataVault(secrets.token_hex(32), Fernet.generate_key().decode())
+    now = dt.datetime.now(dt.UTC)
+    passphrase = "bench committee passphrase"
+    with get_session_factory(engine)() as dbsession:
+        department = dbsession.scalar(select(Department).where(Department.code == "procurement"))
+        buyer = dbsession.scalar(select(User).where(User.name_id == "bench-buyer"))
+        members = [User(idp_entity_id="bench", name_id=f"bench-opener-{i}") for i in range(3)]
+        dbsession.add_all(members)
+        for member in members:
+            key = create_committee_key(passphrase)
+            dbsession.add(
+                CommitteeKey(
+                    user=member,
+                    public_key=key.public_key,
+                    sealed_private_key=key.sealed_private_key,
+                    created_at=now,
+                )
+            )
+        dbsession.flush()
+        published = now - dt.timedelta(days=10)
+        tender = new_tender(
+            dbsession,
+            department=department,
+            actor=buyer,
+            title="Bench opening",
+            now=published,
+            timezone=dt.UTC,
+        )
+        tender.items = [
+            TenderItem(
+                position=1, description="Works", cpv_code="45233252-0", quantity=1, unit="lot"
+            )
+        ]
+        tender.questions_until = published + dt.timedelta(days=2)
+        tender.bids_until = now - dt.timedelta(hours=2)
+        tender.opening_at = now - dt.timedelta(hours=1)
+        tender.committee = [CommitteeSeat(member=member) for member in members]
+        dbsession.flush()
+        publish(dbsession, tender, actor=buyer, now=published)
+        state.advance(dbsession, tender, tender.questions_until)
+        assert tender.public_key is not None
+        submitted = tender.bids_until - dt.timedelta(days=1)
+        began = time.perf_counter()
+        for number in range(count):
+            organisation = Organisation(
+                registration_number=f"BENCH-{number}", name=f"Bidder {number}"
+            )
+            bid = Bid(
+                tender=tender,
+                organisation=organisation,
+                status="submitted",
+                created_by=buyer,
+                created_at=submitted,
+                updated_at=submitted,
+            )
+            dbsession.add(bid)
+            dbsession.flush()
+            sealed = seal_bid(
+                tender.public_key,
+                tender.reference,
+                bid.public_id,
+                1,
+                bid_content(number, document_bytes),
+            )
+            dbsession.add(
+                BidVersion(
+                    bid=bid,
+                    number=1,
+                    sealed=sealed.blob,
+                    sha256=sealed.sha256,
+                    seal_mac=vault.lookup_hash(
+                        "|".join([tender.reference, bid.public_id, "1", sealed.sha256])
+                    ),
+                    submitted_at=submitted,
+                    submitted_by=buyer,
+                    tender_version=1,
+                )
+            )
+        state.advance(dbsession, tender, tender.bids_until)
+        dbsession.commit()
+        stored = time.perf_counter() - began
+        tender_id, first, second = tender.id, members[0].id, members[1].id
+    results = {"stored": stored}
+    for member_id, name in ((first, "first"), (second, "opening")):
+        wall, cpu = time.perf_counter(), time.process_time()
+        with get_session_factory(engine)() as dbsession:
+            tender = dbsession.get(Tender, tender_id)
+            member = dbsession.get(User, member_id)
+            unlocked = opening.unlock(dbsession, tender, member, passphrase, vault, now)
+            dbsession.commit()
+        results[name] = (time.perf_counter() - wall, time.process_time() - cpu, unlocked.missing)
+    with psycopg.connect(url) as connection:
+        results["check"] = connection.execute(
+            """SELECT (SELECT status FROM tender WHERE id = %(id)s),
+                      (SELECT count(*) FROM bid_version v JOIN bid b ON b.id = v.bid_id
+                       WHERE b.tender_id = %(id)s AND v.opened_price_minor IS NOT NULL),
+                      (SELECT count(*) FROM bid_version v JOIN bid b ON b.id = v.bid_id
+                       WHERE b.tender_id = %(id)s AND v.opening_fault IS NOT NULL),
+                      (SELECT count(*) FROM waiting_share WHERE tender_id = %(id)s)""",
+            {"id": tender_id},
+        ).fetchone()
+    engine.dispose()
+    return results
+
+
+def report_opening_in_database(count: int, results: dict) -> None:
+    wall, cpu, missing = results["first"]
+    print(
+        f"in PostgreSQL, {count} sealed bids (stored in {results['stored']:.1f} s): the first "
+        f"member's unlock {wall:.2f} s wall, {cpu:.2f} s CPU ({missing} more needed)"
+    )
+    wall, cpu, missing = results["opening"]
+    status, opened, faults, waiting = results["check"]
+    print(
+        f"  the second member's unlock, which opens them all in one transaction: {wall:.2f} s "
+        f"wall, {cpu:.2f} s CPU (goal: under {GOAL_SECONDS:.0f} s: "
+        f"{'met' if wall < GOAL_SECONDS else 'MISSED'}); tender {status}, {opened} prices "
+        f"recorded, {faults} faults, {waiting} shares left waiting"
+    )
+
+
 def measure_http(args) -> dict:
     """Payments and bid submissions, alternating, against one portal."""
     results: dict = {"pay": [], "submit": []}
@@ -241,12 +377,13 @@ def measure_http(args) -> dict:
                         [portal],
                     )
                 )
+            results["opening"] = measure_opening_in_database(url, args.bids, args.document_bytes)
             with psycopg.connect(url) as connection:
                 results["check"] = connection.execute(
                     """SELECT (SELECT count(*) FROM bid WHERE status = 'submitted'),
                               (SELECT count(*) FROM bid_version),
                               (SELECT count(*) FROM document WHERE kind = 'bid_receipt'),
-                              (SELECT count(*) FROM bid WHERE draft_price_minor IS NOT NULL
+                              (SELECT count(*) FROM bid WHERE draft_sealed IS NOT NULL
                                                         AND status = 'submitted')"""
                 ).fetchone()
         finally:
@@ -366,7 +503,9 @@ def main() -> None:
         f"reading the {args.bids} opened contents: {decode_wall:.2f} s wall, {decode_cpu:.2f} s CPU"
     )
     if not args.no_http:
-        report_http(args, measure_http(args))
+        results = measure_http(args)
+        report_opening_in_database(args.bids, results["opening"])
+        report_http(args, results)
 
 
 if __name__ == "__main__":

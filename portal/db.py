@@ -86,12 +86,15 @@ def _sqlite_begin_immediate(connection) -> None:
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     """Foreign keys are off by default in SQLite; a busy timeout lets a transaction wait for
     another one's write lock (the web process, the worker). It is long because a worker holds
-    the lock while it renders and signs a receipt, which takes seconds on a slow machine."""
+    the lock while it renders and signs a receipt, which takes seconds on a slow machine.
+    ``secure_delete`` zeroes what is deleted, so freed pages keep no old row (such as an
+    emptied draft) for someone reading the file."""
     # pysqlite's own implicit transactions are replaced by the BEGIN above.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 

@@ -2,7 +2,9 @@
 
 The national identifier never goes into a log, a URL or a plain column. The HMAC key and the
 encryption key (a Fernet key: AES-128-CBC with HMAC-SHA256, from ``cryptography``) come from
-settings, i.e. the environment in production.
+settings, i.e. the environment in production. The same key keeps other private content
+encrypted at rest (bytes, e.g. a bid's unsubmitted draft), so a copy of the database alone
+does not show it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from cryptography.fernet import Fernet, InvalidToken
 if TYPE_CHECKING:
     from portal.identity.models import User
     from portal.identity.requests import IdentifiedRequest
+
+
+class UnreadableToken(ValueError):
+    """Encrypted bytes that this key cannot read: another key, or altered."""
 
 
 class PersonalDataVault:
@@ -34,6 +40,20 @@ class PersonalDataVault:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken:
             return None
+
+    def encrypt_bytes(self, data: bytes) -> bytes:
+        return self._fernet.encrypt(data)
+
+    def decrypt_bytes(self, token: bytes) -> bytes:
+        """``token``'s clear bytes; :class:`UnreadableToken` if this key did not encrypt it or
+        it was altered (the caller has lost data, it must not carry on as if it had none)."""
+        try:
+            return self._fernet.decrypt(token)
+        except InvalidToken:
+            raise UnreadableToken(
+                "encrypted content unreadable with portal.pii_encryption_key "
+                "(another key, or altered)"
+            ) from None
 
 
 def national_id_of(request: IdentifiedRequest, user: User) -> str | None:

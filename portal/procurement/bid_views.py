@@ -19,7 +19,6 @@ from pyramid.view import view_config
 from sqlalchemy import select
 
 from portal.i18n import _
-from portal.money import Money
 from portal.procurement import bids, files, state
 from portal.procurement.bid_billing import charges_of
 from portal.procurement.models import Bid, BidReceipt, BidVersion, Tender
@@ -81,9 +80,10 @@ def _page(request, tender: Tender, organisation, errors=None, values=None):
     bid = bids.bid_of(request.dbsession, tender, organisation) if organisation else None
     values = dict(values or {})
     if bid is not None and not values:
-        if bid.draft_price_minor is not None:
-            values["price"] = str(Money(bid.draft_price_minor, tender.currency).decimal())
-        for key, answer in bids.draft_answers(bid).items():
+        price, answers = bids.draft_of(bid, request.pii)
+        if price is not None:
+            values["price"] = str(price.decimal())
+        for key, answer in answers.items():
             values[f"answer-{key}"] = answer
     version = bids.current_version(bid) if bid is not None else None
     return render_to_response(
@@ -97,6 +97,12 @@ def _page(request, tender: Tender, organisation, errors=None, values=None):
             "bid_status": translate(bids.LABELS[bid.status]) if bid else "",
             "charges": charges_of(request.dbsession, bid) if bid else None,
             "criteria": bids.quality_criteria(tender),
+            "documents": [
+                (document.public_id, bids.document_name(document, request.pii))
+                for document in bid.draft_documents
+            ]
+            if bid
+            else [],
             "versions": list(reversed(bid.versions)) if bid else [],
             "version": version,
             "receipt": _receipt_of(request, version),
@@ -150,7 +156,7 @@ def save_draft(context, request):
             else None
         )
         answers = bids.read_answers(tender, request.POST)
-        bids.save_draft(bid, price, answers, now=request.clock.now())
+        bids.save_draft(bid, price, answers, now=request.clock.now(), vault=request.pii)
     except Refusal as refused:
         return _page(request, tender, organisation, form_refused(request, refused), values)
     _flash(request, _("Draft saved. Only your organisation's representatives can see it."))
@@ -168,7 +174,9 @@ def add_document(context, request):
         upload = files.check_upload(
             "document", request.POST.get("document"), request.registry.settings
         )
-        bids.add_document(request.dbsession, bid, upload, now=request.clock.now())
+        bids.add_document(
+            request.dbsession, bid, upload, now=request.clock.now(), vault=request.pii
+        )
     except Refusal as refused:
         return _page(request, tender, organisation, form_refused(request, refused))
     _flash(request, _("The document was added to the draft."))

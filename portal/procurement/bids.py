@@ -8,10 +8,14 @@ write lock as they begin): a request waiting for the lock reads the time only on
 it, so nothing is accepted at or after the deadline, however late the periodic job and however
 many requests arrive at once.
 
-Submitting seals the draft's price, answers and documents into a new
-:class:`~portal.procurement.models.BidVersion` and empties the draft, so from then on nothing
-in the database says what the bid offers. A sealed bid cannot be read back, not even by its
-bidder: replacing it means preparing the draft afresh and submitting it.
+The draft (price, answers, documents and their names) is kept encrypted under the portal's
+personal-data key (:class:`~portal.identity.pii.PersonalDataVault`), so a copy of the
+database alone shows no draft; only the running portal, which holds the key, reads it back
+for the organisation's representatives. Submitting seals the draft's price, answers and
+documents into a new :class:`~portal.procurement.models.BidVersion` and empties the draft,
+so from then on nothing in the database, even with that key, says what the bid offers. A
+sealed bid cannot be read back, not even by its bidder: replacing it means preparing the
+draft afresh and submitting it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from portal.billing import cancel_bill, release_deposit
 from portal.documents.kinds import document_issuer
 from portal.i18n import _
+from portal.identity.pii import PersonalDataVault
 from portal.money import Money, MoneyError
 from portal.procurement import bid_content, sealing, state
 from portal.procurement.bid_billing import bill_bid, charges_of
@@ -186,20 +191,41 @@ def read_answers(tender: Tender, post) -> dict[str, str]:
     return answers
 
 
-def save_draft(bid: Bid, price: Money | None, answers: dict[str, str], *, now: dt.datetime) -> None:
-    """Keep what the bidder typed in the draft (visible only to the organisation)."""
+def save_draft(
+    bid: Bid,
+    price: Money | None,
+    answers: dict[str, str],
+    *,
+    now: dt.datetime,
+    vault: PersonalDataVault,
+) -> None:
+    """Keep what the bidder typed in the draft (visible only to the organisation), encrypted."""
     _editable(bid, now)
-    bid.draft_price_minor = price.minor if price is not None else None
-    bid.draft_answers_json = json.dumps(answers, sort_keys=True, ensure_ascii=False)
+    draft = {"price": price.minor if price is not None else None, "answers": answers}
+    bid.draft_sealed = vault.encrypt_bytes(
+        json.dumps(draft, sort_keys=True, ensure_ascii=False).encode()
+    )
     bid.updated_at = now
 
 
-def draft_answers(bid: Bid) -> dict[str, str]:
-    return json.loads(bid.draft_answers_json) if bid.draft_answers_json else {}
+def draft_of(bid: Bid, vault: PersonalDataVault) -> tuple[Money | None, dict[str, str]]:
+    """The draft's price (in the tender's currency; None until typed) and answers."""
+    if bid.draft_sealed is None:
+        return None, {}
+    draft = json.loads(vault.decrypt_bytes(bid.draft_sealed))
+    price = draft["price"]
+    return (Money(price, bid.tender.currency) if price is not None else None), draft["answers"]
 
 
-def add_document(dbsession, bid: Bid, upload: Upload, *, now: dt.datetime) -> BidDraftDocument:
-    """Attach a checked upload to the draft; its bytes are kept with the draft alone."""
+def document_name(document: BidDraftDocument, vault: PersonalDataVault) -> str:
+    return vault.decrypt_bytes(document.filename_sealed).decode()
+
+
+def add_document(
+    dbsession, bid: Bid, upload: Upload, *, now: dt.datetime, vault: PersonalDataVault
+) -> BidDraftDocument:
+    """Attach a checked upload to the draft; its name and bytes are kept encrypted with the
+    draft alone."""
     _editable(bid, now)
     if len(bid.draft_documents) >= MAX_DOCUMENTS:
         raise Refusal(
@@ -214,10 +240,9 @@ def add_document(dbsession, bid: Bid, upload: Upload, *, now: dt.datetime) -> Bi
         )
     document = BidDraftDocument(
         bid=bid,
-        filename=upload.filename,
+        filename_sealed=vault.encrypt_bytes(upload.filename.encode()),
         media_type=upload.media_type,
-        sha256=upload.sha256,
-        content=upload.content,
+        content=vault.encrypt_bytes(upload.content),
         added_at=now,
     )
     dbsession.add(document)
@@ -243,12 +268,12 @@ def lock_tender(dbsession, tender: Tender) -> None:
     dbsession.refresh(tender, with_for_update=True)
 
 
-def submission_problems(dbsession, bid: Bid) -> list[FieldError]:
+def submission_problems(dbsession, bid: Bid, vault: PersonalDataVault) -> list[FieldError]:
     """What stops ``bid``'s draft from being submitted; empty when it can be."""
     problems = []
-    if bid.draft_price_minor is None:
+    price, answers = draft_of(bid, vault)
+    if price is None:
         problems.append(FieldError("price", _("Enter the price and save the draft.")))
-    answers = draft_answers(bid)
     for criterion in quality_criteria(bid.tender):
         if not answers.get(str(criterion.position)):
             problems.append(
@@ -274,18 +299,24 @@ def submit_bid(dbsession, registry, bid: Bid, *, user, clock, locale: str) -> Bi
     _refuse_unless_open(tender, exact)
     if bid.status == WITHDRAWN:
         raise Refusal(CONFLICT, _("This bid was withdrawn; it cannot be changed."), about=bid)
-    problems = submission_problems(dbsession, bid)
+    vault = registry["pii_vault"]
+    problems = submission_problems(dbsession, bid, vault)
     if problems:
         raise Refusal(CONFLICT, _("The bid cannot be submitted yet."), errors=problems, about=bid)
     # The receipt states the time to the second, and that is the time recorded: accepted
     # strictly before the deadline, its whole second is too.
     now = exact.replace(microsecond=0)
-    assert bid.draft_price_minor is not None and tender.public_key is not None
+    price, answers = draft_of(bid, vault)
+    assert price is not None and tender.public_key is not None
     content = bid_content.BidContent(
-        price=Money(bid.draft_price_minor, tender.currency),
-        answers=draft_answers(bid),
+        price=price,
+        answers=answers,
         documents=tuple(
-            bid_content.BidDocument(document.filename, document.media_type, document.content)
+            bid_content.BidDocument(
+                document_name(document, vault),
+                document.media_type,
+                vault.decrypt_bytes(document.content),
+            )
             for document in bid.draft_documents
         ),
     )
@@ -309,8 +340,7 @@ def submit_bid(dbsession, registry, bid: Bid, *, user, clock, locale: str) -> Bi
     dbsession.add(version)
     _move(bid, SUBMITTED)
     bid.needs_confirmation = False
-    bid.draft_price_minor = None
-    bid.draft_answers_json = None
+    bid.draft_sealed = None
     bid.draft_documents.clear()
     bid.updated_at = now
     dbsession.flush()
@@ -343,8 +373,7 @@ def withdraw_bid(dbsession, bid: Bid, *, clock) -> None:
     bid.withdrawn_at = now
     bid.updated_at = now
     bid.needs_confirmation = False
-    bid.draft_price_minor = None
-    bid.draft_answers_json = None
+    bid.draft_sealed = None
     bid.draft_documents.clear()
     dbsession.flush()
     reason = f"Bid on tender {tender.reference} withdrawn before the deadline"

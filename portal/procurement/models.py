@@ -268,8 +268,9 @@ class Bid(Base):
     """An organisation's bid on a tender: one per organisation and tender.
 
     ``status``: draft (never submitted), submitted (its current version is sealed), withdrawn.
-    The draft's content (``draft_*`` and :class:`BidDraftDocument`) is what the bidder is
-    preparing; submitting seals it into a new :class:`BidVersion` and empties it.
+    The draft's content (``draft_sealed`` and :class:`BidDraftDocument`) is what the bidder is
+    preparing, encrypted under the portal's personal-data key (:mod:`portal.procurement.bids`);
+    submitting seals it into a new :class:`BidVersion` and empties it.
     """
 
     __tablename__ = "bid"
@@ -283,9 +284,8 @@ class Bid(Base):
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
-    #: the draft being prepared (None once sealed)
-    draft_price_minor: Mapped[int | None] = mapped_column(BigInteger)
-    draft_answers_json: Mapped[str | None] = mapped_column(Text)
+    #: the draft's price and answers, encrypted (None when empty, and once sealed)
+    draft_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     fee_bill_id: Mapped[int | None] = mapped_column(ForeignKey("bill.id"), unique=True)
     deposit_id: Mapped[int | None] = mapped_column(ForeignKey("deposit.id"), unique=True)
     #: set by an amendment after submission: the bidder must confirm or change the bid
@@ -306,18 +306,20 @@ class Bid(Base):
 
 
 class BidDraftDocument(Base):
-    """A document attached to a bid's draft. Its bytes are kept here, not in
+    """A document attached to a bid's draft. Its name and bytes are kept here encrypted, not in
     :class:`StoredFile`, so that sealing can delete them: a bid's documents are never stored in
-    clear next to anyone else's."""
+    clear. No hash of the clear bytes is kept: a short document (a price sheet) could be found
+    from its hash by trying prices."""
 
     __tablename__ = "bid_draft_document"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
     bid_id: Mapped[int] = mapped_column(ForeignKey("bid.id", ondelete="CASCADE"), index=True)
-    filename: Mapped[str] = mapped_column(String(255))
+    #: the file's name, encrypted (a name like "offer 182400.pdf" tells the price)
+    filename_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     media_type: Mapped[str] = mapped_column(String(100))
-    sha256: Mapped[str] = mapped_column(String(64))
+    #: the file's bytes, encrypted
     content: Mapped[bytes] = mapped_column(LargeBinary)
     added_at: Mapped[dt.datetime]
 

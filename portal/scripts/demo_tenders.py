@@ -107,13 +107,14 @@ def _sealed_bids(dbsession, registry, tender: Tender, at: dt.datetime, timezone)
         bid = bids.start_bid(
             dbsession, tender, organisation, user=representative, now=at, timezone=timezone
         )
-        bids.save_draft(bid, Money(price, tender.currency), {}, now=at)
+        vault = registry["pii_vault"]
+        bids.save_draft(bid, Money(price, tender.currency), {}, now=at, vault=vault)
         offer = files.Upload(
             "offer.pdf",
             "application/pdf",
             _pdf(f"{organisation.name}: offer for {tender.reference}", tender.title),
         )
-        bids.add_document(dbsession, bid, offer, now=at)
+        bids.add_document(dbsession, bid, offer, now=at, vault=vault)
         bids.submit_bid(dbsession, registry, bid, user=representative, clock=then, locale="en")
 
 

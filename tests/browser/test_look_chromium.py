@@ -25,6 +25,7 @@ from playwright.sync_api import expect  # noqa: E402
 from portal.billing.models import Bill  # noqa: E402
 from portal.identity.models import User  # noqa: E402
 from portal.scripts.demo_data import load  # noqa: E402
+from portal.tasks import task_dbsession  # noqa: E402
 
 PHONE = {"width": 375, "height": 812}
 DESKTOP = {"width": 1280, "height": 900}
@@ -41,15 +42,15 @@ AXE_STILL_TO_FIX = {"payment": {"meta-refresh"}}
 def demo_world(deployment, wsgi_app, dbsession):
     """The demo data ``make run`` shows, its people signing in through this test's IdP."""
     registry = wsgi_app.registry
-    load(
-        dbsession,
-        registry["pii_vault"],
-        registry["saml"].attributes,
-        app_clock(registry),
-        registry,
-    )
-    dbsession.execute(update(User).values(idp_entity_id=deployment.idp.entity_id))
-    dbsession.commit()
+    with task_dbsession(registry) as session:  # its own transaction, as the command's
+        load(
+            session,
+            registry["pii_vault"],
+            registry["saml"].attributes,
+            app_clock(registry),
+            registry,
+        )
+        session.execute(update(User).values(idp_entity_id=deployment.idp.entity_id))
 
 
 def overflow(page) -> int:

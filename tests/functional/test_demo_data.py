@@ -78,7 +78,7 @@ def test_demo_data_is_complete_and_idempotent(wsgi_app, dbsession):
         "NW-100200",
         "SG-300400",
     ]
-    assert {(bid.status, bid.draft_price_minor, len(bid.versions)) for bid in closed.bids} == {
+    assert {(bid.status, bid.draft_sealed, len(bid.versions)) for bid in closed.bids} == {
         ("submitted", None, 1)
     }
     assert dbsession.scalar(select(func.count()).select_from(BidReceipt)) == 2

@@ -49,12 +49,12 @@ def token(app) -> str:
 
 
 def snapshot(dbsession, tender):
+    """The bid as stored; the draft's ciphertexts change on every save (a fresh IV)."""
     bid = bid_of(dbsession, tender, NORTHWIND)
     return (
         bid.status,
-        bid.draft_price_minor,
-        bid.draft_answers_json,
-        [(d.filename, d.sha256) for d in bid.draft_documents],
+        bid.draft_sealed,
+        [(d.public_id, d.filename_sealed, d.content) for d in bid.draft_documents],
         len(bid.versions),
     )
 

@@ -49,7 +49,8 @@ def prepared(dbsession, clock, wsgi_app):
             now=clock.now(),
             timezone=clock.timezone,
         )
-        bids.save_draft(bid, Money(100_000_00 + n, "EUR"), {}, now=clock.now())
+        price = Money(100_000_00 + n, "EUR")
+        bids.save_draft(bid, price, {}, now=clock.now(), vault=wsgi_app.registry["pii_vault"])
         made.append((bid.id, rep.id))
     dbsession.commit()
     return tender, made
@@ -136,7 +137,7 @@ def test_submissions_waiting_for_the_lock_when_the_deadline_passes_are_refused(
     assert dbsession.scalar(select(func.count()).select_from(BidReceipt)) == len(early)
     for bid_id, _user in late:
         bid = dbsession.get(Bid, bid_id)
-        assert bid.status == "draft" and bid.draft_price_minor is not None
+        assert bid.status == "draft" and bid.draft_sealed is not None
 
 
 def blocked(engine) -> int:

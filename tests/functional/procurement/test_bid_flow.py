@@ -116,7 +116,7 @@ def test_the_bid_is_paid_submitted_sealed_receipted_and_withdrawn(
     assert version.submitted_by.name_id == "rep-olga"
     assert re.fullmatch(r"[0-9a-f]{64}", version.sha256)
     # nothing of the offer is left in clear
-    assert bid.draft_price_minor is None and bid.draft_answers_json is None
+    assert bid.draft_sealed is None
     assert dbsession.scalar(select(func.count()).select_from(BidDraftDocument)) == 0
     assert b"125000" not in version.sealed and b"30 days" not in version.sealed
     receipt = dbsession.scalars(
