@@ -340,8 +340,7 @@ def submit_bid(dbsession, registry, bid: Bid, *, user, clock, locale: str) -> Bi
     dbsession.add(version)
     _move(bid, SUBMITTED)
     bid.needs_confirmation = False
-    bid.draft_sealed = None
-    bid.draft_documents.clear()
+    empty_draft(bid)
     bid.updated_at = now
     dbsession.flush()
     document_issuer(registry).issue(
@@ -350,6 +349,13 @@ def submit_bid(dbsession, registry, bid: Bid, *, user, clock, locale: str) -> Bi
         now,
     )
     return version
+
+
+def empty_draft(bid: Bid) -> None:
+    """Forget what the draft held (its sealed price and answers, its documents): once
+    submitted, withdrawn or lapsed, nothing in the database says what it offered."""
+    bid.draft_sealed = None
+    bid.draft_documents.clear()
 
 
 def current_version(bid: Bid) -> BidVersion | None:
@@ -373,8 +379,7 @@ def withdraw_bid(dbsession, bid: Bid, *, clock) -> None:
     bid.withdrawn_at = now
     bid.updated_at = now
     bid.needs_confirmation = False
-    bid.draft_sealed = None
-    bid.draft_documents.clear()
+    empty_draft(bid)
     dbsession.flush()
     reason = f"Bid on tender {tender.reference} withdrawn before the deadline"
     charges = charges_of(dbsession, bid)

@@ -4,13 +4,12 @@ A representative may start a bid, pay its fee and deposit and never submit it. O
 tender is past its deadline (awaiting opening, opened) or cancelled, such a bid can never be
 submitted, so :func:`close_unsubmitted_bids` closes it: its deposit, if lodged, is given
 back, its unpaid bills are cancelled (a paid fee stays paid: it is the department's revenue,
-as for a withdrawal) and it is marked lapsed. A bill with a payment still under way at the
-provider is left for the next run, and so is its bid (it stays a draft): once the payment
-settles the deposit is given back, once it fails the bill is cancelled. The periodic job
+as for a withdrawal), its draft is emptied and it is marked lapsed. A bill with a payment
+still under way at the provider is left for the next run, and so is its bid (it stays a
+draft): once the payment settles the deposit is given back, once it fails the bill is
+cancelled. The periodic job
 (:mod:`portal.procurement.jobs`) runs this every minute for the tenders that still have
 such bids (:func:`tenders_with_unsubmitted_bids`), so it is idempotent.
-
-The draft's own content (price, answers, documents) is left to the drafts code to empty.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from sqlalchemy import select
 
 from portal.procurement import state
 from portal.procurement.bid_billing import close_charges
-from portal.procurement.bids import DRAFT, LAPSED, lock_tender
+from portal.procurement.bids import DRAFT, LAPSED, empty_draft, lock_tender
 from portal.procurement.models import Bid, Tender
 
 #: a tender in one of these statuses takes no more bids, whatever its deadline said
@@ -63,6 +62,7 @@ def close_unsubmitted_bids(dbsession, tender: Tender, now: dt.datetime) -> list[
     for bid in drafts:
         if close_charges(dbsession, bid, reason, now):
             bid.status = LAPSED  # draft -> lapsed, as bids.TRANSITIONS allows
+            empty_draft(bid)
             bid.updated_at = now
             lapsed.append(bid)
     dbsession.flush()

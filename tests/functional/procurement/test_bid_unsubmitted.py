@@ -79,8 +79,10 @@ def test_after_the_deadline_a_paid_security_goes_back_and_unpaid_bills_are_cance
     olga, peter, dbsession, tender, clock, wsgi_app
 ):
     olga.start()
+    olga.save("100000")
     olga.pay()
     peter.start()
+    assert bid_of(dbsession, tender, NORTHWIND).draft_sealed is not None
     assert balance(dbsession, HELD) == -2_000_00  # both securities asked, one lodged
 
     clock.set(tender.bids_until + AFTER)
@@ -88,7 +90,7 @@ def test_after_the_deadline_a_paid_security_goes_back_and_unpaid_bills_are_cance
     dbsession.expire_all()
     assert dbsession.get(Tender, tender.id).status == "awaiting_opening"
     paid = bid_of(dbsession, tender, NORTHWIND)
-    assert paid.status == "lapsed"
+    assert paid.status == "lapsed" and paid.draft_sealed is None  # the draft is forgotten
     assert paid.deposit.status == "released" and paid.deposit.refund is not None
     assert "not submitted by the deadline" in paid.deposit.close_reason
     assert statuses(dbsession, paid)[0] == "paid"  # the fee is kept: the department's revenue
