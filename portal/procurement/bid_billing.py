@@ -15,19 +15,32 @@ flow (the bills page's ``pay`` form), by any representative of the organisation.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from portal.billing import BillLineInput, BillView, hold_deposit, issue_bill, with_status
-from portal.billing.models import Bill
+from portal.billing import (
+    PAYMENT_IN_PROGRESS,
+    BillLineInput,
+    BillView,
+    cancel_bill,
+    hold_deposit,
+    issue_bill,
+    release_deposit,
+    with_status,
+)
+from portal.billing.models import Bill, Payment, PaymentAllocation
 from portal.catalogue.interfaces import ServiceInfo
 from portal.catalogue.models import Service
 from portal.i18n import _
 from portal.identity.models import Department
 from portal.procurement.models import Bid
+from portal.refusals import Refusal
 from portal.services.catalogue import BilledByTheOffice
+
+log = logging.getLogger(__name__)
 
 PROCUREMENT_DEPARTMENT = "procurement"
 PROCUREMENT_DEPARTMENT_NAME = "Public Procurement Office"
@@ -146,6 +159,70 @@ def charges_of(dbsession, bid: Bid) -> BidCharges:
         fee=views.get(bid.fee_bill.id) if bid.fee_bill else None,
         deposit=views.get(bid.deposit.bill.id) if bid.deposit else None,
     )
+
+
+#: a deposit the authority still holds (:mod:`portal.billing`'s deposit status)
+HELD = "held"
+
+
+def _being_paid(dbsession, bill: Bill) -> bool:
+    """Is a payment of ``bill`` under way at the provider? Its outcome is not known yet."""
+    found = dbsession.scalar(
+        select(Payment.id)
+        .join(PaymentAllocation)
+        .where(PaymentAllocation.bill_id == bill.id, Payment.status.in_(PAYMENT_IN_PROGRESS))
+        .limit(1)
+    )
+    return found is not None
+
+
+def close_charges(dbsession, bid: Bid, reason: str, now: dt.datetime, actor=None) -> bool:
+    """Settle what ``bid`` still has open because it will never be opened (the tender was
+    cancelled, or the bid was not submitted by the deadline): give back a deposit lodged and
+    still held, cancel the fee and deposit bills not paid. A paid fee stays paid: it is the
+    department's revenue. A bill with a payment under way is left as it is, so that the
+    payment lands on a live bill; returns False then, and the caller comes back once it has
+    settled or failed.
+
+    The deposit is locked before it is looked at, so a withdrawal or a cancellation at the
+    same moment closes it once. Should the deposit not be given back (released meanwhile, or
+    not lodged by one payment), that is logged for a clerk and the rest goes on: one bid's
+    deposit never holds back the others."""
+    done = True
+    deposit = bid.deposit
+    if deposit is not None:
+        dbsession.refresh(deposit, with_for_update=True)
+        if deposit.status == HELD:
+            (view,) = with_status(dbsession, [deposit.bill])
+            if view.settled:
+                try:
+                    with dbsession.begin_nested():
+                        release_deposit(dbsession, deposit, reason, now, actor)
+                except Refusal:
+                    log.warning(
+                        "deposit %s of bid %s not given back: a clerk must look at it",
+                        deposit.public_id,
+                        bid.public_id,
+                    )
+            elif view.payable:
+                done = _cancel_unless_paying(dbsession, deposit.bill, reason, now) and done
+    if bid.fee_bill is not None:
+        (view,) = with_status(dbsession, [bid.fee_bill])
+        if view.payable:
+            done = _cancel_unless_paying(dbsession, bid.fee_bill, reason, now) and done
+    dbsession.flush()
+    return done
+
+
+def _cancel_unless_paying(dbsession, bill: Bill, reason: str, now: dt.datetime) -> bool:
+    if _being_paid(dbsession, bill):
+        return False
+    try:
+        with dbsession.begin_nested():
+            cancel_bill(dbsession, bill, reason, now)
+    except Refusal:  # cancelled meanwhile by a concurrent request: as wanted
+        pass
+    return True
 
 
 def includeme(config) -> None:

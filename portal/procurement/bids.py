@@ -24,6 +24,7 @@ import datetime as dt
 import json
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from portal.billing import cancel_bill, release_deposit
 from portal.documents.kinds import document_issuer
@@ -41,16 +42,21 @@ from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
 DRAFT = "draft"
 SUBMITTED = "submitted"
 WITHDRAWN = "withdrawn"
-#: a bid's statuses and where each may go; a withdrawn bid is final (its deposit went back)
+#: never submitted and closed once the tender took no more bids (see portal.procurement.deadline)
+LAPSED = "lapsed"
+#: a bid's statuses and where each may go; a withdrawn or lapsed bid is final (its deposit
+#: went back)
 TRANSITIONS: dict[str, frozenset[str]] = {
-    DRAFT: frozenset({SUBMITTED, WITHDRAWN}),
+    DRAFT: frozenset({SUBMITTED, WITHDRAWN, LAPSED}),
     SUBMITTED: frozenset({SUBMITTED, WITHDRAWN}),
     WITHDRAWN: frozenset(),
+    LAPSED: frozenset(),
 }
 LABELS = {
     DRAFT: _("Draft, not submitted"),
     SUBMITTED: _("Submitted, sealed"),
     WITHDRAWN: _("Withdrawn"),
+    LAPSED: _("Not submitted by the deadline"),
 }
 
 #: a bid version superseded by a later one
@@ -93,22 +99,41 @@ def _move(bid: Bid, to_status: str) -> None:
 
 def start_bid(dbsession, tender: Tender, organisation, *, user, now: dt.datetime, timezone) -> Bid:
     """The organisation's bid on ``tender``, begun now with its fee and deposit billed (the
-    existing one if a colleague began it already)."""
+    existing one if a colleague began it already).
+
+    Under the tender's lock, read afresh: two representatives (or a double click) starting at
+    once queue there, and the second finds the first's bid. Should an insert still collide
+    on the one bid per organisation and tender, the bid that won is returned."""
+    lock_tender(dbsession, tender)
     _refuse_unless_open(tender, now)
-    bid = bid_of(dbsession, tender, organisation)
+    bid = _fresh_bid_of(dbsession, tender, organisation)
     if bid is None:
-        bid = Bid(
-            tender=tender,
-            organisation=organisation,
-            status=DRAFT,
-            created_by=user,
-            created_at=now,
-            updated_at=now,
-        )
-        dbsession.add(bid)
-        dbsession.flush()
+        try:
+            with dbsession.begin_nested():
+                bid = Bid(
+                    tender=tender,
+                    organisation=organisation,
+                    status=DRAFT,
+                    created_by=user,
+                    created_at=now,
+                    updated_at=now,
+                )
+                dbsession.add(bid)
+                dbsession.flush()
+        except IntegrityError:
+            dbsession.expire(tender, ["bids"])
+            bid = _fresh_bid_of(dbsession, tender, organisation)
+            assert bid is not None
     bill_bid(dbsession, bid, now=now, timezone=timezone)
     return bid
+
+
+def _fresh_bid_of(dbsession, tender: Tender, organisation) -> Bid | None:
+    return dbsession.scalar(
+        select(Bid)
+        .where(Bid.tender_id == tender.id, Bid.organisation_id == organisation.id)
+        .execution_options(populate_existing=True)
+    )
 
 
 def _editable(bid: Bid, now: dt.datetime) -> None:
@@ -319,8 +344,7 @@ def submit_bid(dbsession, registry, bid: Bid, *, user, clock, locale: str) -> Bi
     dbsession.add(version)
     _move(bid, SUBMITTED)
     bid.needs_confirmation = False
-    bid.draft_sealed = None
-    bid.draft_documents.clear()
+    empty_draft(bid)
     bid.updated_at = now
     dbsession.flush()
     document_issuer(registry).issue(
@@ -329,6 +353,13 @@ def submit_bid(dbsession, registry, bid: Bid, *, user, clock, locale: str) -> Bi
         now,
     )
     return version
+
+
+def empty_draft(bid: Bid) -> None:
+    """Forget what the draft held (its sealed price and answers, its documents): once
+    submitted, withdrawn or lapsed, nothing in the database says what it offered."""
+    bid.draft_sealed = None
+    bid.draft_documents.clear()
 
 
 def current_version(bid: Bid) -> BidVersion | None:
@@ -352,8 +383,7 @@ def withdraw_bid(dbsession, bid: Bid, *, clock) -> None:
     bid.withdrawn_at = now
     bid.updated_at = now
     bid.needs_confirmation = False
-    bid.draft_sealed = None
-    bid.draft_documents.clear()
+    empty_draft(bid)
     dbsession.flush()
     reason = f"Bid on tender {tender.reference} withdrawn before the deadline"
     charges = charges_of(dbsession, bid)

@@ -3,7 +3,9 @@
 Pages show a tender's due status (:func:`portal.procurement.state.due_status`) and never
 write; this job records the transitions, each tender in its own transaction so that one
 tender's failure cannot hold back the others. It runs every minute, and a bid is refused at
-the deadline by the request's own clock whether or not the job has run yet.
+the deadline by the request's own clock whether or not the job has run yet. Right after
+moving tenders on, the same run closes the bids never submitted on the tenders that take no
+more bids (:mod:`portal.procurement.deadline`): their money is given back or cancelled.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pyramid.registry import Registry
 from sqlalchemy import or_, select
 
 from portal.clock import clock
-from portal.procurement import state
+from portal.procurement import deadline, state
 from portal.procurement.models import Tender
 from portal.tasks import periodic_task, task_dbsession
 
@@ -53,10 +55,22 @@ def advance_tender(registry: Registry, tender_id: int) -> bool:
     return after != before
 
 
+def close_unsubmitted(registry: Registry, tender_id: int) -> int:
+    """Close one tender's bids never submitted, in its own transaction; how many lapsed."""
+    with task_dbsession(registry) as dbsession:
+        tender = dbsession.get_one(Tender, tender_id)
+        lapsed = deadline.close_unsubmitted_bids(dbsession, tender, clock(registry).now())
+        count, reference = len(lapsed), tender.reference
+    if count:
+        log.info("tender %s: %d bids not submitted closed", reference, count)
+    return count
+
+
 @periodic_task(crontab(minute="*"))
 def advance_tenders(registry: Registry) -> int:
-    """Move on every tender whose questions period or bidding period has ended; returns how
-    many tenders moved."""
+    """Move on every tender whose questions period or bidding period has ended, then close
+    the bids never submitted on the tenders that take no more bids; returns how many tenders
+    moved."""
     with task_dbsession(registry) as dbsession:
         ids = due_tenders(dbsession, clock(registry).now())
     moved = 0
@@ -65,4 +79,11 @@ def advance_tenders(registry: Registry) -> int:
             moved += advance_tender(registry, tender_id)
         except Exception:
             log.exception("tender %d: moving it on failed; the next run tries again", tender_id)
+    with task_dbsession(registry) as dbsession:
+        closing = deadline.tenders_with_unsubmitted_bids(dbsession)
+    for tender_id in closing:
+        try:
+            close_unsubmitted(registry, tender_id)
+        except Exception:
+            log.exception("tender %d: closing unsubmitted bids failed; next run again", tender_id)
     return moved

@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 
-from portal import billing
 from portal.documents.numbering import DocumentNumberer, fiscal_year
 from portal.i18n import _
 from portal.procurement import state
+from portal.procurement.bid_billing import close_charges
 from portal.procurement.models import (
     BEST_VALUE,
     CommitteeKey,
@@ -104,7 +104,12 @@ def committee_key_of(dbsession, user) -> CommitteeKey | None:
 
 def publish(dbsession, tender: Tender, *, actor, now: dt.datetime) -> None:
     """Publish ``tender``: make its key, give each committee member their encrypted share,
-    record version 1 and open the questions period. Refused while anything is missing."""
+    record version 1 and open the questions period. Refused while anything is missing.
+
+    The tender's row is locked and read afresh first: of two clicks on "Publish" at once, the
+    second waits, finds the tender published and is refused (409)."""
+    dbsession.flush()
+    dbsession.refresh(tender, with_for_update=True)
     if tender.status != state.DRAFT:
         raise Refusal(CONFLICT, _("This tender is published already."), about=tender)
     problems = publication_problems(dbsession, tender, now)
@@ -137,7 +142,11 @@ def cancel_tender(dbsession, tender: Tender, *, actor, reason: str, now: dt.date
     """Cancel ``tender`` (published, not opened) for ``reason``: record the transition, give
     back every bid security lodged and still held, and cancel the fee and deposit bills not
     yet paid (a fee paid stays paid: it bought the tender documents' review, as with any
-    fee). Returns the bids, whose bidders the caller tells after commit."""
+    fee). A deposit that cannot be given back (released meanwhile by a withdrawal, or not
+    lodged by one payment) is logged and the cancellation goes on; a bill being paid right now
+    is left to the periodic job (:mod:`portal.procurement.deadline`). Shares unlocked for an
+    opening that will not happen are erased. Returns the bids, whose bidders the caller tells
+    after commit."""
     dbsession.execute(delete(WaitingShare).where(WaitingShare.tender_id == tender.id))
     if tender.status not in CANCELLABLE:
         raise Refusal(
@@ -156,16 +165,6 @@ def cancel_tender(dbsession, tender: Tender, *, actor, reason: str, now: dt.date
     bids = list(tender.bids)
     why = f"Tender {tender.reference} cancelled"
     for bid in bids:
-        deposit = bid.deposit
-        if deposit is not None and deposit.status == "held":
-            (view,) = billing.with_status(dbsession, [deposit.bill])
-            if view.settled:
-                billing.release_deposit(dbsession, deposit, why, now, actor)
-            elif view.payable:
-                billing.cancel_bill(dbsession, deposit.bill, why, now)
-        if bid.fee_bill is not None:
-            (view,) = billing.with_status(dbsession, [bid.fee_bill])
-            if view.payable:
-                billing.cancel_bill(dbsession, bid.fee_bill, why, now)
+        close_charges(dbsession, bid, why, now, actor)
     dbsession.flush()
     return bids
