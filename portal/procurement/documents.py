@@ -23,7 +23,6 @@ from portal.i18n import _, document_localizer
 from portal.money import Money
 from portal.procurement import state
 from portal.procurement.models import Bid, BidReceipt, BidVersion, OpeningProtocol, Tender
-from portal.procurement.opening import opened_answers
 
 #: the times on the documents, day first and to the second, as each document language
 #: writes a date (CLDR's long date) and a 24-hour time
@@ -254,7 +253,8 @@ def bid_line(position: int, bid: Bid, timezone: ZoneInfo, locale: str, translate
     """One bid as the protocol lists it: a withdrawn bid without its price (it was never
     opened), a bid that did not open as sealed without one either (what it would say is not
     what was submitted), a bid not confirmed after an amendment with its price and the flag.
-    The answers to the quality criteria go with the price (in the attached data only)."""
+    The protocol is public: the answers to the quality criteria, which the committee weighs,
+    stay on the committee's and the buyers' pages, like the bids' documents."""
     version = current_version(bid)
     if bid.status == "withdrawn":
         status = WITHDRAWN
@@ -267,7 +267,6 @@ def bid_line(position: int, bid: Bid, timezone: ZoneInfo, locale: str, translate
     price = None
     if status in (OPENED, UNCONFIRMED) and version.opened_price_minor is not None:
         price = Money(version.opened_price_minor, bid.tender.currency)
-    answers = opened_answers(version) if status in (OPENED, UNCONFIRMED) else []
     return {
         "position": position,
         "organisation": bid.organisation.name,
@@ -281,7 +280,6 @@ def bid_line(position: int, bid: Bid, timezone: ZoneInfo, locale: str, translate
         "status": status,
         "status_label": translate(BID_STATUS_LABELS[status]),
         "fault": version.opening_fault if status == NOT_ACCEPTED else None,
-        "answers": [{"criterion": name, "answer": answer} for name, answer in answers],
         "withdrawn": optional_moment(bid.withdrawn_at, timezone, locale),
     }
 
