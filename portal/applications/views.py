@@ -8,7 +8,6 @@ import uuid
 
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.renderers import render_to_response
-from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
 
@@ -26,6 +25,7 @@ from portal.applications.workflow import (
 )
 from portal.billing import PAYMENT_IN_PROGRESS, create_payment, payment_timeout
 from portal.billing.models import Payment
+from portal.documents.downloads import stored_pdf
 from portal.i18n import _
 from portal.identity.assurance import PAY
 from portal.money import Money
@@ -270,12 +270,4 @@ def certificate(context, request):
             _("The certificate is being prepared. Try again in a minute."),
             headers={"Retry-After": "30"},
         )
-    response = Response(
-        body=found.pdf,
-        content_type="application/pdf",
-        content_disposition=f'attachment; filename="certificate-{found.number}.pdf"',
-        conditional_response=True,
-    )
-    response.etag = found.sha256
-    response.cache_control = "private, no-cache"
-    return response
+    return stored_pdf(found, f"certificate-{found.number}.pdf", "private, no-cache")

@@ -14,10 +14,10 @@ import uuid
 
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.renderers import render_to_response
-from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
 
+from portal.documents.downloads import stored_pdf
 from portal.i18n import _
 from portal.procurement import bids, files, state
 from portal.procurement.bid_billing import charges_of
@@ -269,14 +269,7 @@ def receipt_pdf(context, request):
             _("The receipt is being prepared. Try again in a minute."),
             headers={"Retry-After": "30"},
         )
-    response = Response(
-        body=receipt.pdf,
-        content_type="application/pdf",
-        content_disposition=f'attachment; filename="{receipt.number}.pdf"',
-    )
-    response.etag = receipt.sha256
-    response.cache_control = "private, no-store"
-    return response
+    return stored_pdf(receipt, f"{receipt.number}.pdf", "private, no-store")
 
 
 @view_config(

@@ -18,6 +18,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
 
+from portal.documents.downloads import stored_pdf
 from portal.documents.kinds import document_issuer
 from portal.i18n import _
 from portal.identity.assurance import CLERK
@@ -280,15 +281,7 @@ def tender_protocol(context, request):
             _("The opening protocol is being prepared. Try again in a minute."),
             headers={"Retry-After": "30"},
         )
-    response = Response(
-        body=protocol.pdf,
-        content_type="application/pdf",
-        content_disposition=f'attachment; filename="{protocol.number}.pdf"',
-        conditional_response=True,
-    )
-    response.etag = protocol.sha256
-    response.cache_control = "public, no-cache"
-    return response
+    return stored_pdf(protocol, f"{protocol.number}.pdf", "public, no-cache")
 
 
 def includeme(config) -> None:

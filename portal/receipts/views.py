@@ -11,6 +11,7 @@ from pyramid.view import view_config
 from sqlalchemy import select
 
 from portal.billing import PaymentContext, PaymentDocument
+from portal.documents.downloads import stored_pdf
 from portal.i18n import _
 from portal.receipts.models import RECEIPT, Receipt
 from portal.refusals import NOT_FOUND, UNAVAILABLE, Refusal
@@ -63,21 +64,7 @@ def receipt_pdf(context, request):
             _("The receipt is being prepared. Try again in a minute."),
             headers={"Retry-After": "30"},
         )
-    response = Response(
-        body=receipt.pdf,
-        content_type="application/pdf",
-        content_disposition=f'attachment; filename="{receipt.number}.pdf"',
-    )
-    response.etag = receipt.sha256
-    response.cache_control = "private, max-age=31536000, immutable"
-    return _conditional(request, response)
-
-
-def _conditional(request, response):
-    if response.etag and response.etag in request.if_none_match:
-        response.status_int = 304
-        response.body = b""
-    return response
+    return stored_pdf(receipt, f"{receipt.number}.pdf", "private, max-age=31536000, immutable")
 
 
 @view_config(route_name="receipts", renderer="receipts/receipts.jinja2", permission="account")
