@@ -34,6 +34,9 @@ class Person(Protocol):
     def is_admin(self) -> bool: ...
 
     @property
+    def is_reviewer(self) -> bool: ...
+
+    @property
     def organisations(self) -> Sequence[HasId]: ...
 
     @property

@@ -24,6 +24,8 @@ ROLE_BUSINESS = "role:business"
 ROLE_CLERK = "role:clerk"
 ROLE_BUYER = "role:buyer"
 ROLE_ADMIN = "role:admin"
+#: decides complaints against tender awards (the review body, independent of departments)
+ROLE_REVIEWER = "role:reviewer"
 
 #: permissions only a department's clerks and administrators hold: clerk work, whose views
 #: declare ``assurance=CLERK`` (see :mod:`portal.identity.assurance`)
@@ -39,6 +41,7 @@ CLERK_PERMISSIONS = frozenset(
         "buy",
         "open",
         "committee",
+        "adjudicate",
     }
 )
 #: permissions to pay, whose views declare ``assurance=PAY``
@@ -76,6 +79,8 @@ def principals_for(user: Person) -> list[str]:
         principals += [ROLE_BUYER, buyer_principal(department.id)]
     if user.is_admin:
         principals.append(ROLE_ADMIN)
+    if user.is_reviewer:
+        principals.append(ROLE_REVIEWER)
     return list(dict.fromkeys(principals))
 
 
@@ -88,6 +93,7 @@ class Root:
         (Allow, ROLE_BUSINESS, "bid"),
         (Allow, ROLE_BUYER, "buy"),
         (Allow, ROLE_CLERK, "committee"),
+        (Allow, ROLE_REVIEWER, "adjudicate"),
         (Allow, ROLE_CLERK, "backoffice"),
         (Allow, ROLE_ADMIN, "backoffice"),
         (Allow, ROLE_ADMIN, "administer"),

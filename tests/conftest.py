@@ -125,6 +125,7 @@ def app_settings(database_url, keys_dir, devidp, sandbox) -> dict:
                 "clerk:registry = clerk registry",
                 "clerk:procurement = clerk procurement",
                 "buyer:procurement = buyer procurement",
+                "reviewer = reviewer",
                 "admin = admin",
             ]
         ),

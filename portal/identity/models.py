@@ -80,6 +80,9 @@ class User(Base):
     national_id_encrypted: Mapped[str | None] = mapped_column(Text)
     locale: Mapped[str] = mapped_column(String(16), default="en")
     is_admin: Mapped[bool] = mapped_column(default=False)
+    #: decides complaints against tender awards (the IdP's ``reviewer`` group); a review body
+    #: independent of every department, so not tied to one
+    is_reviewer: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[dt.datetime | None]
 

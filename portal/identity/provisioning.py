@@ -42,6 +42,7 @@ def provision_user(
     groups = [str(group) for group in attributes.get(mapping.groups) or []]
     roles = [mapping.group_roles[group] for group in groups if group in mapping.group_roles]
     user.is_admin = any(role == "admin" for role, _ in roles)
+    user.is_reviewer = any(role == "reviewer" for role, _ in roles)
     user.departments = _departments(dbsession, [dept for role, dept in roles if role == "clerk"])
     user.buying_departments = _departments(
         dbsession, [dept for role, dept in roles if role == "buyer"]

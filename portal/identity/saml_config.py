@@ -77,12 +77,12 @@ class AttributeMap:
         for line in setting_lines(settings, "saml.group_roles"):
             group, _, role = (part.strip() for part in line.partition("="))
             role_name, _, department = role.partition(" ")
-            if role_name not in ("clerk", "buyer", "admin") or (
+            if role_name not in ("clerk", "buyer", "admin", "reviewer") or (
                 role_name in ("clerk", "buyer") and not department
             ):
                 raise SettingsError(
                     f"saml.group_roles: cannot read {line!r} "
-                    "(GROUP = clerk DEPT | buyer DEPT | admin)"
+                    "(GROUP = clerk DEPT | buyer DEPT | admin | reviewer)"
                 )
             group_roles[group] = (role_name, department.strip())
         return cls(**names, group_roles=group_roles)

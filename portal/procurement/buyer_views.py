@@ -169,7 +169,7 @@ def overview(request, context, errors=None, values=None):
             .select_from(Bid)
             .where(Bid.tender_id == tender.id, Bid.status == SUBMITTED)
         )
-        if tender.status == state.OPENED
+        if state.bids_opened(tender)
         else None
     )
     translate = request.localizer.translate
@@ -185,7 +185,7 @@ def overview(request, context, errors=None, values=None):
             "removed_documents": [d for d in tender.documents if d.removed_in_version],
             "versions": [(v, _changes(v)) for v in tender.versions],
             "submitted_bids": submitted,
-            "opened_rows": opened_rows(request, tender) if tender.status == state.OPENED else None,
+            "opened_rows": opened_rows(request, tender) if state.bids_opened(tender) else None,
             "is_draft": tender.status == state.DRAFT,
             "amendable": due in state.AMENDABLE,
             "cancellable": due in CANCELLABLE,

@@ -24,7 +24,7 @@ from portal.procurement.bids import DRAFT, LAPSED, empty_draft, lock_tender
 from portal.procurement.models import Bid, Tender
 
 #: a tender in one of these statuses takes no more bids, whatever its deadline said
-CLOSED = frozenset({state.AWAITING_OPENING, state.OPENED, state.CANCELLED})
+CLOSED = frozenset({state.AWAITING_OPENING, state.CANCELLED}) | state.AFTER_OPENING
 
 
 def tenders_with_unsubmitted_bids(dbsession) -> list[int]:

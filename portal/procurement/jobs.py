@@ -19,23 +19,31 @@ from sqlalchemy import or_, select
 
 from portal.clock import clock
 from portal.procurement import deadline, state
-from portal.procurement.models import Tender
+from portal.procurement.models import AWARD_ACTIVE, Award, Tender
 from portal.tasks import periodic_task, task_dbsession
 
 log = logging.getLogger(__name__)
 
 
 def due_tenders(dbsession, now: dt.datetime) -> list[int]:
-    """The ids of the tenders whose stored status the clock has overtaken at ``now``."""
+    """The ids of the tenders whose stored status the clock has overtaken at ``now``: their
+    questions or bidding period ended, or their award's standstill (whether it moves on also
+    depends on its complaints, which :func:`~portal.procurement.state.advance` reads)."""
+    in_standstill = select(Award.tender_id).where(
+        Award.status == AWARD_ACTIVE, Award.standstill_until <= now
+    )
     return list(
         dbsession.scalars(
             select(Tender.id)
             .where(
-                Tender.status.in_(state.OPEN_FOR_BIDS),
                 or_(
-                    Tender.bids_until <= now,
-                    (Tender.status == state.QUESTIONS) & (Tender.questions_until <= now),
-                ),
+                    Tender.status.in_(state.OPEN_FOR_BIDS)
+                    & or_(
+                        Tender.bids_until <= now,
+                        (Tender.status == state.QUESTIONS) & (Tender.questions_until <= now),
+                    ),
+                    (Tender.status == state.STANDSTILL) & Tender.id.in_(in_standstill),
+                )
             )
             .order_by(Tender.id)
         )

@@ -20,7 +20,19 @@ from portal.procurement import state
 from portal.procurement.models import Tender, TenderItem
 
 #: the statuses a visitor filters by (a draft is never listed)
-STATUSES = (state.QUESTIONS, state.BIDDING, state.AWAITING_OPENING, state.OPENED, state.CANCELLED)
+STATUSES = (
+    state.QUESTIONS,
+    state.BIDDING,
+    state.AWAITING_OPENING,
+    state.OPENED,
+    state.AUCTION,
+    state.EVALUATION,
+    state.STANDSTILL,
+    state.CONTRACTING,
+    state.COMPLETE,
+    state.UNSUCCESSFUL,
+    state.CANCELLED,
+)
 #: a CPV code, or the start of one: up to eight digits, then possibly its check digit
 CPV_PREFIX = re.compile(r"^([0-9]{1,8})(?:-[0-9])?$")
 MAX_QUERY = 200

@@ -92,6 +92,12 @@ class Tender(Base):
     bids_until: Mapped[dt.datetime | None]
     opening_at: Mapped[dt.datetime | None]
     committee_threshold: Mapped[int] = mapped_column(default=2)
+    #: a reverse e-auction follows the opening when at least two bids are valid
+    auction_enabled: Mapped[bool] = mapped_column(default=False)
+    #: the auction's minimum step: an amount (minor units) or a share of the bidder's last
+    #: price in basis points (50 = 0.5 %); exactly one is set when the auction is enabled
+    auction_step_minor: Mapped[int | None] = mapped_column(BigInteger)
+    auction_step_basis_points: Mapped[int | None]
     #: the tender's X25519 public key, made at publication; its private half is never stored
     public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
@@ -124,6 +130,15 @@ class Tender(Base):
         back_populates="tender", order_by="Question.id", cascade="all, delete-orphan"
     )
     bids: Mapped[list[Bid]] = relationship(back_populates="tender", order_by="Bid.id")
+    auction: Mapped[Auction | None] = relationship(back_populates="tender")
+    awards: Mapped[list[Award]] = relationship(back_populates="tender", order_by="Award.id")
+    decisions: Mapped[list[QualificationDecision]] = relationship(
+        back_populates="tender", order_by="QualificationDecision.id"
+    )
+    complaints: Mapped[list[Complaint]] = relationship(
+        back_populates="tender", order_by="Complaint.id"
+    )
+    contract: Mapped[Contract | None] = relationship(back_populates="tender")
 
     @property
     def estimated_value(self) -> Money:
@@ -398,6 +413,242 @@ class WaitingShare(Base):
     unlocked_at: Mapped[dt.datetime]
 
 
+class Auction(Base):
+    """A tender's reverse e-auction: three rounds from ``starts_at``; in each round the bidders
+    are called from the highest current price to the lowest, one slot of ``slot_seconds``
+    each. ``status``: scheduled, finished (final prices known), cancelled (the tender was)."""
+
+    __tablename__ = "tender_auction"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tender_id: Mapped[int] = mapped_column(ForeignKey("tender.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    rounds: Mapped[int] = mapped_column(default=3)
+    starts_at: Mapped[dt.datetime]
+    slot_seconds: Mapped[int]
+    #: when the last slot of the last round closes
+    ends_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None]
+
+    tender: Mapped[Tender] = relationship(back_populates="auction")
+    bidders: Mapped[list[AuctionBidder]] = relationship(
+        back_populates="auction", order_by="AuctionBidder.label", cascade="all, delete-orphan"
+    )
+    steps: Mapped[list[AuctionStep]] = relationship(
+        back_populates="auction", order_by="AuctionStep.id", cascade="all, delete-orphan"
+    )
+
+
+class AuctionBidder(Base):
+    """A valid bid taking part in the auction, known to the other bidders only by ``label``
+    ("A", "B", ...). ``price_minor`` is its current price: the opened price, then its last
+    accepted step; once the auction has finished, its final price."""
+
+    __tablename__ = "tender_auction_bidder"
+    __table_args__ = (UniqueConstraint("auction_id", "label"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    auction_id: Mapped[int] = mapped_column(ForeignKey("tender_auction.id", ondelete="CASCADE"))
+    bid_id: Mapped[int] = mapped_column(ForeignKey("bid.id"), unique=True)
+    label: Mapped[str] = mapped_column(String(4))
+    initial_price_minor: Mapped[int] = mapped_column(BigInteger)
+    price_minor: Mapped[int] = mapped_column(BigInteger)
+
+    auction: Mapped[Auction] = relationship(back_populates="bidders")
+    bid: Mapped[Bid] = relationship()
+
+
+class AuctionStep(Base):
+    """A bidder's move in one round, stamped by the server: a lower price, or ``kept`` (the
+    bidder kept their price, or let their slot pass)."""
+
+    __tablename__ = "tender_auction_step"
+    __table_args__ = (UniqueConstraint("bidder_id", "round"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    auction_id: Mapped[int] = mapped_column(
+        ForeignKey("tender_auction.id", ondelete="CASCADE"), index=True
+    )
+    bidder_id: Mapped[int] = mapped_column(ForeignKey("tender_auction_bidder.id"))
+    round: Mapped[int]
+    price_minor: Mapped[int] = mapped_column(BigInteger)
+    kept: Mapped[bool] = mapped_column(default=False)
+    at: Mapped[dt.datetime]
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    auction: Mapped[Auction] = relationship(back_populates="steps")
+    bidder: Mapped[AuctionBidder] = relationship()
+
+
+class QualityScore(Base):
+    """The committee's score of one bid on one quality criterion of a best price-quality
+    tender: from 0 to the criterion's weight."""
+
+    __tablename__ = "tender_quality_score"
+    __table_args__ = (UniqueConstraint("bid_id", "criterion_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bid_id: Mapped[int] = mapped_column(ForeignKey("bid.id"), index=True)
+    criterion_id: Mapped[int] = mapped_column(ForeignKey("tender_criterion.id", ondelete="CASCADE"))
+    points: Mapped[Decimal] = mapped_column(Numeric(7, 2))
+    scored_at: Mapped[dt.datetime]
+    scored_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+
+    bid: Mapped[Bid] = relationship()
+    criterion: Mapped[TenderCriterion] = relationship()
+
+
+#: :class:`QualificationDecision` outcomes
+QUALIFIED = "qualified"
+DISQUALIFIED = "disqualified"
+REFUSED_TO_SIGN = "refused_to_sign"
+
+
+class QualificationDecision(Base):
+    """The buyer's decision on a bid's qualification, with the written reason; published.
+    An upheld complaint annuls the decisions it overturns (``annulled_at``), kept for the
+    record."""
+
+    __tablename__ = "tender_qualification"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    tender_id: Mapped[int] = mapped_column(ForeignKey("tender.id"), index=True)
+    bid_id: Mapped[int] = mapped_column(ForeignKey("bid.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[dt.datetime]
+    decided_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    annulled_at: Mapped[dt.datetime | None]
+    annulled_reason: Mapped[str | None] = mapped_column(Text)
+
+    tender: Mapped[Tender] = relationship(back_populates="decisions")
+    bid: Mapped[Bid] = relationship()
+    decided_by: Mapped[User] = relationship()
+
+
+#: :class:`Award` statuses (OCDS's award status codelist: active, cancelled)
+AWARD_ACTIVE = "active"
+AWARD_CANCELLED = "cancelled"
+
+
+class Award(Base):
+    """The award of a tender to a bid, published with its reasons; the standstill runs until
+    ``standstill_until``. Cancelled by an upheld complaint or the winner's refusal to sign."""
+
+    __tablename__ = "tender_award"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    tender_id: Mapped[int] = mapped_column(ForeignKey("tender.id"), index=True)
+    bid_id: Mapped[int] = mapped_column(ForeignKey("bid.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=AWARD_ACTIVE)
+    value_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reasons: Mapped[str] = mapped_column(Text)
+    decided_at: Mapped[dt.datetime]
+    decided_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    standstill_until: Mapped[dt.datetime]
+    cancelled_at: Mapped[dt.datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+
+    tender: Mapped[Tender] = relationship(back_populates="awards")
+    bid: Mapped[Bid] = relationship()
+    decided_by: Mapped[User] = relationship()
+
+    @property
+    def value(self) -> Money:
+        return Money(self.value_minor, self.currency)
+
+
+#: :class:`Complaint` statuses
+COMPLAINT_AWAITING_PAYMENT = "awaiting_payment"
+COMPLAINT_REGISTERED = "registered"
+COMPLAINT_UPHELD = "upheld"
+COMPLAINT_REJECTED = "rejected"
+#: filed but its fee not paid by the end of the standstill
+COMPLAINT_LAPSED = "lapsed"
+#: complaints that hold the standstill open: the contract waits for them
+OPEN_COMPLAINTS = frozenset({COMPLAINT_AWAITING_PAYMENT, COMPLAINT_REGISTERED})
+
+
+class Complaint(Base):
+    """A bidder's complaint against an award, filed during its standstill. It is registered
+    (and goes to a reviewer) once its fee, billed to the organisation, is paid."""
+
+    __tablename__ = "tender_complaint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    tender_id: Mapped[int] = mapped_column(ForeignKey("tender.id"), index=True)
+    award_id: Mapped[int] = mapped_column(ForeignKey("tender_award.id"), index=True)
+    bid_id: Mapped[int] = mapped_column(ForeignKey("bid.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    filed_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    status: Mapped[str] = mapped_column(String(20), default=COMPLAINT_AWAITING_PAYMENT)
+    text: Mapped[str] = mapped_column(Text)
+    fee_bill_id: Mapped[int | None] = mapped_column(ForeignKey("bill.id"), unique=True)
+    filed_at: Mapped[dt.datetime]
+    registered_at: Mapped[dt.datetime | None]
+    decided_at: Mapped[dt.datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+
+    tender: Mapped[Tender] = relationship(back_populates="complaints")
+    award: Mapped[Award] = relationship()
+    bid: Mapped[Bid] = relationship()
+    organisation: Mapped[Organisation] = relationship()
+    filed_by: Mapped[User] = relationship(foreign_keys=[filed_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    fee_bill: Mapped[Bill | None] = relationship()
+    documents: Mapped[list[ComplaintDocument]] = relationship(
+        back_populates="complaint", order_by="ComplaintDocument.id", cascade="all, delete-orphan"
+    )
+
+
+class ComplaintDocument(Base):
+    """A document filed with a complaint."""
+
+    __tablename__ = "tender_complaint_document"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    complaint_id: Mapped[int] = mapped_column(
+        ForeignKey("tender_complaint.id", ondelete="CASCADE"), index=True
+    )
+    file_id: Mapped[int] = mapped_column(ForeignKey("stored_file.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+
+    complaint: Mapped[Complaint] = relationship(back_populates="documents")
+    file: Mapped[StoredFile] = relationship()
+
+
+class Contract(Base):
+    """The signed contract the buyer recorded after the standstill: the tender is complete."""
+
+    __tablename__ = "tender_contract"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    tender_id: Mapped[int] = mapped_column(ForeignKey("tender.id"), unique=True)
+    award_id: Mapped[int] = mapped_column(ForeignKey("tender_award.id"), unique=True)
+    value_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    signed_on: Mapped[dt.date]
+    file_id: Mapped[int] = mapped_column(ForeignKey("stored_file.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    recorded_at: Mapped[dt.datetime]
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+
+    tender: Mapped[Tender] = relationship(back_populates="contract")
+    award: Mapped[Award] = relationship()
+    file: Mapped[StoredFile] = relationship()
+
+    @property
+    def value(self) -> Money:
+        return Money(self.value_minor, self.currency)
+
+
 class BidReceipt(Document):
     """The bidder's signed proof of submission: tender, organisation, time, the sealed hash."""
 
@@ -413,4 +664,13 @@ class OpeningProtocol(Document):
     __mapper_args__ = {"polymorphic_identity": "opening_protocol"}
 
     opened_tender_id: Mapped[int | None] = mapped_column(ForeignKey("tender.id"), unique=True)
-    tender: Mapped[Tender | None] = relationship()
+    tender: Mapped[Tender | None] = relationship(foreign_keys=[opened_tender_id])
+
+
+class AuctionProtocol(Document):
+    """The signed record of an auction: each round's steps with their times, the final prices."""
+
+    __mapper_args__ = {"polymorphic_identity": "auction_protocol"}
+
+    auction_tender_id: Mapped[int | None] = mapped_column(ForeignKey("tender.id"), unique=True)
+    auction_tender: Mapped[Tender | None] = relationship(foreign_keys=[auction_tender_id])

@@ -275,6 +275,15 @@ def open_bids(dbsession, tender: Tender, opening: Opening, member, vault, now: d
     tender.opened_at = now
     dbsession.flush()
     log.info("tender %s opened: %d bids", tender.reference, len(versions))
+    go_on_after_opening(dbsession, tender, now)
+
+
+def go_on_after_opening(dbsession, tender: Tender, now: dt.datetime) -> None:
+    """In the opening's own transaction, the tender moves on to its evaluation: nobody has
+    to act on an opened tender."""
+    state.transition(
+        dbsession, tender, state.EVALUATION, now=now, cause="bids opened: evaluation begins"
+    )
 
 
 def _record(tender: Tender, version: BidVersion, raw: bytes) -> list[files.Upload]:

@@ -56,7 +56,7 @@ class OpenedDocumentContext:
 
     @property
     def __acl__(self):
-        if self.tender.status != state.OPENED:
+        if not state.bids_opened(self.tender):
             return []
         members = [
             (Allow, user_principal(seat.member_id), "open") for seat in self.tender.committee
@@ -126,7 +126,7 @@ def page_values(request, tender: Tender, errors=None) -> dict:
         for share in opening.waiting_shares(request.dbsession, tender)
         if opening.waiting_mnemonic(request.pii, share) is not None
     }
-    if tender.status == state.OPENED:
+    if state.bids_opened(tender):
         phase = "opened"
     elif tender.status == state.CANCELLED:
         phase = "cancelled"
@@ -273,7 +273,7 @@ def tender_protocol(context, request):
     moment between the opening and the rendering that follows its commit."""
     tender = context.tender
     protocol = opening.protocol_of(request.dbsession, tender)
-    if tender.status != state.OPENED or protocol is None:
+    if not state.bids_opened(tender) or protocol is None:
         raise Refusal(NOT_FOUND, _("This tender has no opening protocol yet."))
     if protocol.pdf is None:
         raise Refusal(

@@ -252,7 +252,7 @@ def tender_values(request, context) -> dict:
     due = state.due_status(tender, now)
     organisations = may_bid_for(request)
     bidder = bool(organisations) and bool(request.has_permission("bid", context))
-    protocol = tender.status == state.OPENED and (
+    protocol = state.bids_opened(tender) and (
         request.dbsession.scalar(
             select(OpeningProtocol.id).where(OpeningProtocol.opened_tender_id == tender.id)
         )
@@ -301,7 +301,7 @@ def tender_values(request, context) -> dict:
         ),
         # once opened, the bids are public as the protocol states them (bidders, prices,
         # times, hashes); their documents and answers stay with the committee and the buyers
-        "opened_rows": opened_rows(request, tender) if tender.status == state.OPENED else None,
+        "opened_rows": opened_rows(request, tender) if state.bids_opened(tender) else None,
         "answers_url": (
             request.route_path("tender_answers", reference=tender.reference)
             if request.has_permission("buy", context)

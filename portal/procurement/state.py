@@ -2,10 +2,15 @@
 
 draft -> questions (published; bidders may ask and prepare bids) -> bidding (questions closed,
 bids still accepted) -> awaiting_opening (the deadline passed) -> opened (the committee
-opened the bids); cancelled from any state before opened. The clock moves a published tender
-on (:func:`advance`, run by a periodic job and again by every request that reads a tender), so
-a late job can never let a late bid in: the deadline itself is also checked by
-:func:`accepts_bids` against the request's own clock.
+opened the bids) -> auction (a reverse e-auction, when the tender declares one and at least two
+bids are valid) -> evaluation (scores, ranking, qualification of the best-ranked bid, then the
+next) -> standstill (awarded; complaints may be filed) -> contracting (the standstill ended
+with no open complaint) -> complete (the contract is recorded). An upheld complaint sends a
+standstill back to evaluation, and so does a winner's refusal to sign a contracting tender.
+A tender with no bid left to award is unsuccessful; a tender may be cancelled until it is
+complete. The clock moves a published tender on (:func:`advance`, run by a periodic job and
+again by every request that reads a tender), so a late job can never let a late bid in: the
+deadline itself is also checked by :func:`accepts_bids` against the request's own clock.
 
 Every change is a :class:`~portal.procurement.models.TenderTransition` with its time, actor
 (None for the clock) and cause.
@@ -15,17 +20,30 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.i18n import _
-from portal.procurement.models import Tender, TenderTransition
+from portal.procurement.models import (
+    AWARD_ACTIVE,
+    OPEN_COMPLAINTS,
+    Award,
+    Complaint,
+    Tender,
+    TenderTransition,
+)
 
 DRAFT = "draft"
 QUESTIONS = "questions"
 BIDDING = "bidding"
 AWAITING_OPENING = "awaiting_opening"
 OPENED = "opened"
+AUCTION = "auction"
+EVALUATION = "evaluation"
+STANDSTILL = "standstill"
+CONTRACTING = "contracting"
+COMPLETE = "complete"
+UNSUCCESSFUL = "unsuccessful"
 CANCELLED = "cancelled"
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -33,7 +51,13 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     QUESTIONS: frozenset({BIDDING, CANCELLED}),
     BIDDING: frozenset({AWAITING_OPENING, CANCELLED}),
     AWAITING_OPENING: frozenset({OPENED, CANCELLED}),
-    OPENED: frozenset(),
+    OPENED: frozenset({AUCTION, EVALUATION, CANCELLED}),
+    AUCTION: frozenset({EVALUATION, CANCELLED}),
+    EVALUATION: frozenset({STANDSTILL, UNSUCCESSFUL, CANCELLED}),
+    STANDSTILL: frozenset({CONTRACTING, EVALUATION, CANCELLED}),
+    CONTRACTING: frozenset({COMPLETE, EVALUATION, CANCELLED}),
+    COMPLETE: frozenset(),
+    UNSUCCESSFUL: frozenset(),
     CANCELLED: frozenset(),
 }
 
@@ -43,11 +67,37 @@ LABELS = {
     BIDDING: _("Open for bids"),
     AWAITING_OPENING: _("Closed, awaiting opening"),
     OPENED: _("Opened"),
+    AUCTION: _("Electronic auction"),
+    EVALUATION: _("Evaluation"),
+    STANDSTILL: _("Awarded, standstill period"),
+    CONTRACTING: _("Awaiting the contract"),
+    COMPLETE: _("Complete"),
+    UNSUCCESSFUL: _("Unsuccessful"),
     CANCELLED: _("Cancelled"),
 }
 
 #: published: anyone may read it
-PUBLISHED = frozenset({QUESTIONS, BIDDING, AWAITING_OPENING, OPENED, CANCELLED})
+PUBLISHED = frozenset(
+    {
+        QUESTIONS,
+        BIDDING,
+        AWAITING_OPENING,
+        OPENED,
+        AUCTION,
+        EVALUATION,
+        STANDSTILL,
+        CONTRACTING,
+        COMPLETE,
+        UNSUCCESSFUL,
+        CANCELLED,
+    }
+)
+#: the bids are open: their prices are public and the committee and buyers read them
+AFTER_OPENING = frozenset(
+    {OPENED, AUCTION, EVALUATION, STANDSTILL, CONTRACTING, COMPLETE, UNSUCCESSFUL}
+)
+#: no more changes: the deposits still held are all given back
+FINAL = frozenset({COMPLETE, UNSUCCESSFUL, CANCELLED})
 #: bids may be submitted, replaced and withdrawn (before the deadline, see accepts_bids)
 OPEN_FOR_BIDS = frozenset({QUESTIONS, BIDDING})
 #: the buyer may still amend or cancel it
@@ -61,6 +111,12 @@ class IllegalTransition(RuntimeError):
         )
         self.from_status = tender.status
         self.to_status = to_status
+
+
+def bids_opened(tender: Tender) -> bool:
+    """Have the committee opened the bids? From then on their prices are public, whatever
+    happens to the tender later (a cancellation included)."""
+    return tender.opened_at is not None
 
 
 def can_transition(tender: Tender, to_status: str) -> bool:
@@ -104,13 +160,37 @@ def transition(
     return True
 
 
-def _next_step(tender: Tender, now: dt.datetime) -> str | None:
+def _next_step(dbsession, tender: Tender, now: dt.datetime) -> str | None:
     """The next change the clock has made due by ``now``, if any."""
     if tender.status == QUESTIONS and _passed(tender.questions_until, now):
         return BIDDING
     if tender.status == BIDDING and _passed(tender.bids_until, now):
         return AWAITING_OPENING
+    if tender.status == STANDSTILL and standstill_over(dbsession, tender, now):
+        return CONTRACTING
     return None
+
+
+def active_award(dbsession, tender: Tender) -> Award | None:
+    """The tender's award in force (at most one: a new award cancels none, the old one is
+    cancelled first)."""
+    return dbsession.scalar(
+        select(Award).where(Award.tender_id == tender.id, Award.status == AWARD_ACTIVE)
+    )
+
+
+def standstill_over(dbsession, tender: Tender, now: dt.datetime) -> bool:
+    """Has the active award's standstill ended with no complaint still open (unpaid complaints
+    lapse at its end, see :mod:`portal.procurement.complaints`)?"""
+    award = active_award(dbsession, tender)
+    if award is None or not _passed(award.standstill_until, now):
+        return False
+    open_complaint = dbsession.scalar(
+        select(
+            exists().where(Complaint.award_id == award.id, Complaint.status.in_(OPEN_COMPLAINTS))
+        )
+    )
+    return not open_complaint
 
 
 def _passed(moment: dt.datetime | None, now: dt.datetime) -> bool:
@@ -127,11 +207,17 @@ def due_status(tender: Tender, now: dt.datetime) -> str:
     return tender.status
 
 
+_CLOCK_CAUSES = {
+    BIDDING: "questions period ended",
+    AWAITING_OPENING: "bid deadline passed",
+    CONTRACTING: "standstill period ended",
+}
+
+
 def advance(dbsession, tender: Tender, now: dt.datetime) -> None:
     """Record the changes the clock has made due by ``now``, one step at a time."""
-    while (step := _next_step(tender, now)) is not None:
-        cause = "questions period ended" if step == BIDDING else "bid deadline passed"
-        transition(dbsession, tender, step, now=now, cause=cause)
+    while (step := _next_step(dbsession, tender, now)) is not None:
+        transition(dbsession, tender, step, now=now, cause=_CLOCK_CAUSES[step])
         # False: someone else moved it first; the refreshed tender says where it is now
 
 

@@ -37,6 +37,8 @@ def test_personas_are_exactly_the_demo_people():
         "clerk-dan": ("Dan Kralj", None, None, None, ("clerk:registry",)),
         "clerk-mia": ("Mia Kos", None, None, None, ("clerk:procurement",)),
         "buyer-bruno": ("Bruno Bregar", None, None, None, ("buyer:procurement",)),
+        "rep-quinn": ("Quinn Hribar", "19840404-4444", "EB-500600", "Eastbridge Works Ltd", ()),
+        "reviewer-rita": ("Rita Golob", None, None, None, ("reviewer",)),
         "admin-ada": ("Ada Lovrec", None, None, None, ("admin", "clerk:revenue")),
     }
     assert PERSONAS_BY_ID["citizen-ana"].mail == "ana.novak@example.org"

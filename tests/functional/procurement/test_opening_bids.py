@@ -145,19 +145,22 @@ def test_the_mth_share_opens_every_current_bid_and_deletes_the_waiting_shares(
     assert document.file.content == PDF
     assert document.file.media_type == "application/pdf"
     assert waiting(dbsession, tender) == 0
-    assert tender.status == state.OPENED
+    # opened, and in the same transaction on to the evaluation
+    assert tender.status == state.EVALUATION
     assert tender.opened_at == now
-    last = dbsession.scalars(
+    opened, evaluation = dbsession.scalars(
         select(TenderTransition)
         .where(TenderTransition.tender_id == tender.id)
         .order_by(TenderTransition.id.desc())
-    ).first()
-    assert (last.from_status, last.to_status, last.cause) == (
+        .limit(2)
+    ).all()[::-1]
+    assert (opened.from_status, opened.to_status, opened.cause) == (
         state.AWAITING_OPENING,
         state.OPENED,
         "opened by the committee",
     )
-    assert last.actor_id == member(dbsession, "clerk-mia").id
+    assert opened.actor_id == member(dbsession, "clerk-mia").id
+    assert (evaluation.from_status, evaluation.to_status) == (state.OPENED, state.EVALUATION)
 
 
 def test_tampered_bids_are_flagged_while_the_others_open(dbsession, tender, vault, clock):
@@ -180,7 +183,7 @@ def test_tampered_bids_are_flagged_while_the_others_open(dbsession, tender, vaul
     assert altered.opening_fault == "The sealed bid does not match the SHA-256 on its receipt."
     assert rehashed.opened_price_minor is None
     assert rehashed.opening_fault.startswith("The sealed bid fails authentication")
-    assert tender.status == state.OPENED
+    assert tender.status == state.EVALUATION
 
 
 def flipped(blob: bytes) -> bytes:
@@ -239,7 +242,7 @@ def test_a_bid_sealed_anew_in_the_database_is_not_accepted(dbsession, tender, va
         assert version.opening_fault == (
             "The sealed bid does not match what was recorded at its submission."
         )
-    assert tender.status == state.OPENED
+    assert tender.status == state.EVALUATION
 
 
 def test_a_seal_moved_to_another_bid_is_not_accepted(dbsession, tender, vault, clock):
@@ -286,7 +289,7 @@ def test_two_members_unlocking_at_once_are_both_counted(
         missing = sorted(pool.map(unlock_in_own_transaction, ["clerk-clara", "clerk-dan"]))
     assert missing == [0, 1]
     dbsession.expire_all()
-    assert dbsession.get(Tender, tender.id).status == state.OPENED
+    assert dbsession.get(Tender, tender.id).status == state.EVALUATION
     assert waiting(dbsession, tender) == 0
     assert dbsession.scalar(select(BidVersion.opened_price_minor)) == 198_500_00
     opened = dbsession.scalar(

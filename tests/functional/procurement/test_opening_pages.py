@@ -68,7 +68,7 @@ def test_the_second_member_opens_the_bids_and_the_page_lists_them(
 ):
     _app, page = opened_by_clara_and_dan(signed_in, tender)
     dbsession.expire_all()
-    assert dbsession.get(Tender, tender.id).status == state.OPENED
+    assert dbsession.get(Tender, tender.id).status == state.EVALUATION
     assert dbsession.scalars(select(WaitingShare)).all() == []
     rows = {row.th.text: row for row in page.html.select("#bids tbody tr")}
     assert set(rows) == {"Northwind Supplies Ltd", "Southgate Builders Ltd", "Eastfield Works Ltd"}

@@ -303,7 +303,7 @@ def test_an_opened_tender_links_its_opening_protocol(
 
     page = browser(wsgi_app).get(path)
     assert page.html.find(id="protocol")["href"] == f"/tenders/{tender.reference}/protocol"
-    assert page.html.find(id="status").get_text() == "Opened"
+    assert page.html.find(id="status").get_text() == "Evaluation"
     # the bids as the protocol states them; their documents stay with the committee
     opened = page.html.find(id="opened-bids").get_text(" ", strip=True)
     assert "Northwind Supplies Ltd" in opened and "€198,500.00" in opened
