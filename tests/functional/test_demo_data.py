@@ -41,12 +41,13 @@ def test_demo_data_is_complete_and_idempotent(wsgi_app, dbsession):
     for _ in range(2):
         load_demo(wsgi_app.registry)
     assert dbsession.scalar(select(func.count()).select_from(User)) == len(PERSONAS)
-    assert dbsession.scalar(select(func.count()).select_from(Organisation)) == 2
+    assert dbsession.scalar(select(func.count()).select_from(Organisation)) == 3
     bills = dbsession.scalars(select(Bill)).all()
     # every persona is also a citizen: 3 bills and a property tax assessment in 2 instalments
     people = len(PERSONAS)
-    # and the open tender's bid fee and security, billed to each organisation
-    assert len(bills) == people * 3 + people * 2 + 2 * 2 + 2 * 2
+    # each organisation's two bills, and the open tender's bid fee and security, billed to the
+    # two organisations that began bids on it
+    assert len(bills) == people * 3 + people * 2 + 3 * 2 + 2 * 2
     name_id, number, _property, total = DEMO_ASSESSMENT
     instalments = [bill for bill in bills if bill.number.startswith(number)]
     assert sum(bill.total_minor for bill in instalments) == total
