@@ -14,6 +14,7 @@ the second finds the tender moved on and is refused.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -25,7 +26,13 @@ from portal.procurement import deposit_movements, files, state
 from portal.procurement.award import withdraw_award
 from portal.procurement.bids import lock_tender
 from portal.procurement.drafting import parse_amount
-from portal.procurement.models import REFUSED_TO_SIGN, Award, Contract, QualificationDecision, Tender
+from portal.procurement.models import (
+    REFUSED_TO_SIGN,
+    Award,
+    Contract,
+    QualificationDecision,
+    Tender,
+)
 from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
 
 MAX_REASON = 2000
@@ -79,10 +86,8 @@ def read_contract(
     errors: list[FieldError] = []
     value_minor = 0
     text = post.get("value", "")
-    try:
+    with contextlib.suppress(MoneyError):
         value_minor = parse_amount(text if isinstance(text, str) else "", tender.currency).minor
-    except MoneyError:
-        pass
     if value_minor <= 0:
         errors.append(
             FieldError(

@@ -117,15 +117,16 @@ def record_contract_view(context, request):
     record_contract(request.dbsession, tender, signed, actor=request.user, now=now)
     request.session.flash(
         request.localizer.translate(
-            _("The contract is recorded: the tender is complete and the winner's security given back.")
+            _(
+                "The contract is recorded: the tender is complete and the winner's security "
+                "given back."
+            )
         )
     )
     return HTTPSeeOther(request.route_url("tender_contract", reference=tender.reference))
 
 
-@view_config(
-    route_name="tender_refusal", request_method="POST", permission="buy", assurance=CLERK
-)
+@view_config(route_name="tender_refusal", request_method="POST", permission="buy", assurance=CLERK)
 def record_refusal_view(context, request):
     tender = context.tender
     now = request.clock.now()

@@ -169,7 +169,9 @@ def cancel_tender(dbsession, tender: Tender, *, actor, reason: str, now: dt.date
     dbsession.execute(delete(WaitingShare).where(WaitingShare.tender_id == tender.id))
     if tender.status not in CANCELLABLE:
         raise Refusal(
-            CONFLICT, _("Only a published tender not yet at its end can be cancelled."), about=tender
+            CONFLICT,
+            _("Only a published tender not yet at its end can be cancelled."),
+            about=tender,
         )
     if not reason.strip():
         raise Refusal(

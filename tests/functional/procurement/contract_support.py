@@ -5,21 +5,28 @@ ledger's balances and the refunds, and the buyer's browser."""
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
+import webtest
 from sqlalchemy import func, select
 
 from portal.billing import ledger
 from portal.billing.models import Refund
 from portal.identity.models import User
 from portal.procurement import deposit_movements, state
+from portal.procurement.jobs import advance_tenders
 from portal.procurement.models import QUALIFIED, Award, QualificationDecision, Tender
 from portal.procurement.prices import valid_bids
 from portal.tasks import task_dbsession
 from tests.functional.procurement.after_opening import Opened
+from tests.functional.procurement.bidding import pdf
 
 HELD = "deposits:tender-bid-security"
 KEPT = "revenue:tender-bid-security"
 STANDSTILL = dt.timedelta(days=10)
+LJUBLJANA = ZoneInfo("Europe/Ljubljana")
+SAME_ORIGIN = {"Referer": "https://localhost/"}
+SIGNED = pdf("Contract for the road resurfacing, signed by both parties")
 
 
 def balance(dbsession, account: str) -> int:
@@ -73,5 +80,19 @@ def award(wsgi_app, made: Opened, persona: str, now: dt.datetime, dbsession) -> 
     return award_id
 
 
-def csrf(app) -> str:
-    return app.get("/account").html.find("input", {"name": "csrf_token"})["value"]
+def past_standstill(wsgi_app, clock) -> None:
+    """Past the standstill of an award made now; the clock's job moves the tender on."""
+    clock.advance(days=10, minutes=1)
+    advance_tenders(wsgi_app.registry)
+
+
+def record_contract(bruno, reference: str, clock, value="176,950.00"):
+    """The buyer's contract form filled in: ``value``, signed today, the signed PDF."""
+    form = bruno.get(f"/procurement/tenders/{reference}/contract").forms["contract-form"]
+    today = clock.now().astimezone(LJUBLJANA).date()
+    form["value"] = value
+    form["signed_on-day"] = str(today.day)
+    form["signed_on-month"] = str(today.month)
+    form["signed_on-year"] = str(today.year)
+    form["document"] = webtest.Upload("contract.pdf", SIGNED, "application/pdf")
+    return form

@@ -7,8 +7,6 @@ nothing twice."""
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 import pytest
 import webtest
 from sqlalchemy import select
@@ -28,20 +26,21 @@ from portal.procurement.models import (
 )
 from portal.tasks import task_dbsession
 from tests.functional.procurement.after_opening import browser, opened_tender
-from tests.functional.procurement.bidding import pdf
 from tests.functional.procurement.contract_support import (
     HELD,
     KEPT,
+    LJUBLJANA,
+    SAME_ORIGIN,
+    SIGNED,
     award,
     balance,
+    past_standstill,
+    record_contract,
     refund_count,
     refunds,
 )
 
 LODGED = 3 * 1_000_00
-LJUBLJANA = ZoneInfo("Europe/Ljubljana")
-SAME_ORIGIN = {"Referer": "https://localhost/"}
-SIGNED = pdf("Contract for the road resurfacing, signed by both parties")
 
 
 @pytest.fixture
@@ -65,25 +64,6 @@ def tender_of(dbsession, made) -> Tender:
 
 def buyer(wsgi_app, devidp):
     return browser(wsgi_app, devidp, "buyer-bruno")
-
-
-def past_standstill(wsgi_app, clock) -> None:
-    clock.advance(days=10, minutes=1)
-    from portal.procurement.jobs import advance_tenders
-
-    advance_tenders(wsgi_app.registry)
-
-
-def record_contract(bruno, reference: str, clock, value="176,950.00"):
-    page = bruno.get(f"/procurement/tenders/{reference}/contract")
-    form = page.forms["contract-form"]
-    today = clock.now().astimezone(LJUBLJANA).date()
-    form["value"] = value
-    form["signed_on-day"] = str(today.day)
-    form["signed_on-month"] = str(today.month)
-    form["signed_on-year"] = str(today.year)
-    form["document"] = webtest.Upload("contract.pdf", SIGNED, "application/pdf")
-    return form
 
 
 def test_the_award_gives_back_all_but_the_winners_and_the_contract_the_winners(
