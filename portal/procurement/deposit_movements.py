@@ -89,8 +89,14 @@ def _move(
         if deposit is None:
             continue
         dbsession.refresh(deposit, with_for_update=True)
-        if deposit.status != HELD:
-            continue  # moved already: by an earlier call, a withdrawal or a deadline
+        if deposit.status != HELD:  # by an earlier call, a withdrawal or a deadline
+            log.info(
+                "deposit %s of bid %s is %s already",
+                deposit.public_id,
+                bid.public_id,
+                deposit.status,
+            )
+            continue
         (view,) = with_status(dbsession, [deposit.bill])
         if not view.settled:
             log.warning(
