@@ -16,7 +16,10 @@ from portal.documents.numbering import DocumentNumberer, fiscal_year
 from portal.i18n import _
 from portal.procurement import state
 from portal.procurement.bid_billing import close_charges
+from portal.procurement.bids import lock_tender
+from portal.procurement.deposit_movements import release_all
 from portal.procurement.models import (
+    AWARD_CANCELLED,
     BEST_VALUE,
     CommitteeKey,
     Tender,
@@ -134,23 +137,41 @@ def publish(dbsession, tender: Tender, *, actor, now: dt.datetime) -> None:
     state.transition(dbsession, tender, state.QUESTIONS, now=now, actor=actor, cause="published")
 
 
-#: a tender may be cancelled from publication until its bids are opened
-CANCELLABLE = frozenset({state.QUESTIONS, state.BIDDING, state.AWAITING_OPENING})
+#: a tender may be cancelled from publication until it reaches an end (after its opening too)
+CANCELLABLE = frozenset(
+    {
+        state.QUESTIONS,
+        state.BIDDING,
+        state.AWAITING_OPENING,
+        state.OPENED,
+        state.AUCTION,
+        state.EVALUATION,
+        state.STANDSTILL,
+        state.CONTRACTING,
+    }
+)
 
 
 def cancel_tender(dbsession, tender: Tender, *, actor, reason: str, now: dt.datetime) -> list:
-    """Cancel ``tender`` (published, not opened) for ``reason``: record the transition, give
-    back every bid security lodged and still held, and cancel the fee and deposit bills not
-    yet paid (a fee paid stays paid: it bought the tender documents' review, as with any
-    fee). A deposit that cannot be given back (released meanwhile by a withdrawal, or not
-    lodged by one payment) is logged and the cancellation goes on; a bill being paid right now
-    is left to the periodic job (:mod:`portal.procurement.deadline`). Shares unlocked for an
-    opening that will not happen are erased. Returns the bids, whose bidders the caller tells
-    after commit."""
+    """Cancel ``tender`` (published, not at an end) for ``reason``: record the transition and
+    settle the bids' money. Before the opening every bid security lodged and still held is
+    given back and the fee and deposit bills not yet paid are cancelled (a fee paid stays
+    paid: it bought the tender documents' review, as with any fee); a bill being paid right
+    now is left to the periodic job (:mod:`portal.procurement.deadline`). After the opening
+    an award in force is cancelled with the tender and every security still held is given
+    back (:func:`~portal.procurement.deposit_movements.release_all`). A deposit that cannot
+    be given back (released meanwhile by a withdrawal, or not lodged by one payment) is logged
+    and the cancellation goes on. Shares unlocked for an opening that will not happen are
+    erased. The tender's row is locked first, so a contract recorded at the same moment
+    either comes first (and the cancellation is refused) or finds it cancelled. Returns the
+    bids, whose bidders the caller tells after commit."""
+    lock_tender(dbsession, tender)
     dbsession.execute(delete(WaitingShare).where(WaitingShare.tender_id == tender.id))
     if tender.status not in CANCELLABLE:
         raise Refusal(
-            CONFLICT, _("Only a published tender not yet opened can be cancelled."), about=tender
+            CONFLICT,
+            _("Only a published tender not yet at its end can be cancelled."),
+            about=tender,
         )
     if not reason.strip():
         raise Refusal(
@@ -158,13 +179,21 @@ def cancel_tender(dbsession, tender: Tender, *, actor, reason: str, now: dt.date
             _("Say why the tender is cancelled."),
             errors=[FieldError("reason", _("Say why the tender is cancelled."))],
         )
+    award = state.active_award(dbsession, tender)
     if not state.transition(
         dbsession, tender, state.CANCELLED, now=now, actor=actor, cause=f"cancelled: {reason}"
     ):
         raise Refusal(CONFLICT, _("The tender changed meanwhile. Reload it."), about=tender)
-    bids = list(tender.bids)
     why = f"Tender {tender.reference} cancelled"
-    for bid in bids:
-        close_charges(dbsession, bid, why, now, actor)
+    if award is not None:
+        award.status = AWARD_CANCELLED
+        award.cancelled_at = now
+        award.cancel_reason = f"{why}: {reason}"[:2000]
+    bids = list(tender.bids)
+    if state.bids_opened(tender):
+        release_all(dbsession, tender, why, now, actor)
+    else:
+        for bid in bids:
+            close_charges(dbsession, bid, why, now, actor)
     dbsession.flush()
     return bids
