@@ -16,17 +16,23 @@ import re
 import webtest
 from sqlalchemy import select
 
-from portal.billing import forfeit_deposit, release_deposit
+from portal.billing import BillLineInput, forfeit_deposit, issue_bill, release_deposit
+from portal.catalogue.interfaces import ServiceInfo
 from portal.documents.kinds import document_issuer
+from portal.i18n import _
 from portal.identity.models import User
+from portal.money import Money
 from portal.procurement import award as awards
 from portal.procurement import opening, state
+from portal.procurement.bid_billing import PROCUREMENT, PROCUREMENT_DEPARTMENT, service_row
 from portal.procurement.models import (
     COMPLAINT_REGISTERED,
     COMPLAINT_UPHELD,
     DISQUALIFIED,
     QUALIFIED,
     REFUSED_TO_SIGN,
+    Auction,
+    AuctionBidder,
     Award,
     Bid,
     Complaint,
@@ -355,9 +361,120 @@ def test_the_bidders_pages_say_where_each_bid_stands_and_its_money(
 
     mine = olga.get("/bids")
     assert "You refused to sign the contract" in mine.html.select_one("#bids").text
+    assert "Security forfeited" in mine.html.select_one("#bids").text
 
     public = anonymous(wsgi_app).get(f"/tenders/{reference}")
     titles = [title for _kind, _at, title in events(public)]
     assert "Northwind Supplies Ltd refused to sign the contract" in titles
     assert "The award to Northwind Supplies Ltd was withdrawn" in titles
     assert re.search(r"Did not sign within 5 days", public.text)
+
+
+def test_the_auction_and_an_unpaid_complaint_fee_on_the_pages(
+    wsgi_app, devidp, sandbox, dbsession, clock, departments
+):
+    """While the auction runs the bidders are told when; its result goes on the timeline
+    (the protocol's link only once its route is there); a complaint's fee left unpaid is in
+    the money box and the next step is to pay it."""
+    made = opened_tender(wsgi_app, devidp, sandbox, dbsession, clock)
+    reference = made.tender.reference
+    tender_id = made.tender.id
+    prices = {"rep-olga": 182_400_00, "rep-peter": 176_950_00, "rep-quinn": 190_000_00}
+
+    def auction(session, tender, now):
+        # what the auction part makes at the opening: the tender goes to its auction
+        tender.status = state.AUCTION
+        session.add(
+            Auction(
+                tender_id=tender.id,
+                starts_at=now + dt.timedelta(hours=1),
+                slot_seconds=120,
+                ends_at=now + dt.timedelta(hours=1, minutes=18),
+                bidders=[
+                    AuctionBidder(
+                        bid_id=_bid(session, tender.id, persona).id,
+                        label=label,
+                        initial_price_minor=prices[persona],
+                        price_minor=prices[persona],
+                    )
+                    for label, persona in zip("ABC", prices, strict=True)
+                ],
+            )
+        )
+
+    step(wsgi_app, clock, tender_id, 0, auction)
+    app = browser(wsgi_app, devidp, "rep-quinn")
+    page = app.get(f"/tenders/{reference}/bid")
+    assert page.html.select_one("#standing-status").text == "In the electronic auction"
+    assert "The auction runs in 3 rounds from" in page.html.select_one("#standing").text
+    assert "Take part in the auction" in page.html.select_one("#next-steps").text
+
+    def finished(session, tender, now):
+        found = session.scalars(select(Auction).where(Auction.tender_id == tender.id)).one()
+        for bidder in found.bidders:
+            bidder.price_minor -= 5_000_00
+        found.status = "finished"
+        found.finished_at = now
+        state.transition(session, tender, state.EVALUATION, now=now, cause="auction finished")
+
+    step(wsgi_app, clock, tender_id, 2, finished)
+    public = anonymous(wsgi_app).get(f"/tenders/{reference}")
+    (ended,) = [
+        li for li in public.html.select("#timeline-events > li") if li["data-kind"] == "auction"
+    ]
+    assert ended.h3.text == "The electronic auction ended"
+    lines = [p.text for p in ended.select(".portal-event__text")]
+    assert lines[0] == "Southgate Builders Ltd: €176,950.00, after the auction €171,950.00"
+    assert ended.find("a") is None  # no auction protocol route on this branch
+
+    def award_and_complaint(session, tender, now):
+        _decide(session, tender, "rep-peter", QUALIFIED, "Meets every requirement", now)
+        award = _award(session, tender, "rep-peter", now, 171_950_00)
+        quinn = _bid(session, tender.id, "rep-quinn")
+        service = service_row(
+            session,
+            ServiceInfo(
+                code="tender-complaint-fee",
+                name=_("Tender complaint fee"),
+                description=_("The fee of a complaint against an award."),
+                department_code=PROCUREMENT_DEPARTMENT,
+                kind=PROCUREMENT,
+                listed=False,
+            ),
+        )
+        session.flush()
+        bill = issue_bill(
+            session,
+            service=service,
+            number=f"{tender.reference}-CMP-1",
+            description="Complaint fee",
+            due_date=award.standstill_until.date(),
+            lines=[BillLineInput("Complaint fee", Money(300_00, "EUR"))],
+            payer_organisation=quinn.organisation,
+        )
+        session.add(
+            Complaint(
+                tender_id=tender.id,
+                award_id=award.id,
+                bid_id=quinn.id,
+                organisation_id=quinn.organisation_id,
+                filed_by_id=_user(session, "rep-quinn").id,
+                text=COMPLAINT_TEXT,
+                filed_at=now,
+                fee_bill=bill,
+            )
+        )
+
+    step(wsgi_app, clock, tender_id, 1, award_and_complaint)
+    app = browser(wsgi_app, devidp, "rep-quinn")
+    page = app.get(f"/tenders/{reference}/bid")
+    assert page.html.select_one("#standing-status").text == "Not awarded"
+    steps = page.html.select_one("#next-steps")
+    assert "Pay your complaint's fee before" in steps.text
+    assert steps.find("a")["href"] == "/bills"
+    assert "Awaiting its fee" in page.html.select_one("#my-complaints").text
+    (fee,) = page.html.select("[id^=charge-complaint_fee]")
+    assert "€300.00" in fee.text and "To pay" in fee.text
+    public = anonymous(wsgi_app).get(f"/tenders/{reference}")
+    assert "It is registered once its fee is paid." in public.text
+    assert COMPLAINT_TEXT not in public.text
