@@ -21,6 +21,8 @@ from portal.documents.downloads import stored_pdf
 from portal.i18n import _
 from portal.procurement import bids, files, state
 from portal.procurement.bid_billing import charges_of
+from portal.procurement.bid_money import bid_money
+from portal.procurement.bid_standing import bid_standing
 from portal.procurement.models import Bid, BidReceipt, BidVersion, Tender
 from portal.refusals import MALFORMED, NOT_FOUND, UNAVAILABLE, Refusal
 from portal.web import form_refused
@@ -96,6 +98,9 @@ def _page(request, tender: Tender, organisation, errors=None, values=None):
             "bid": bid,
             "bid_status": translate(bids.LABELS[bid.status]) if bid else "",
             "charges": charges_of(request.dbsession, bid) if bid else None,
+            # after the opening: where the bid stands, what to do next, and all its money
+            "standing": bid_standing(request, bid) if bid else None,
+            "money_box": bid_money(request, bid) if bid and state.bids_opened(tender) else None,
             "criteria": bids.quality_criteria(tender),
             "documents": [
                 (document.public_id, bids.document_name(document, request.pii))
@@ -300,6 +305,7 @@ def my_bids(request):
                 "charges": charges_of(request.dbsession, bid),
                 "version": version,
                 "receipt": _receipt_of(request, version),
+                "standing": bid_standing(request, bid),
             }
         )
     return {"rows": rows}

@@ -18,7 +18,6 @@ import math
 from babel.numbers import format_decimal
 from babel.units import format_unit
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
-from pyramid.interfaces import IRoutesMapper
 from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
@@ -27,8 +26,9 @@ from sqlalchemy.orm import joinedload, selectinload
 from portal.dates import as_text, query_day, typed_parts
 from portal.i18n import _
 from portal.identity.assurance import CLERK
-from portal.procurement import listing, questions, state
+from portal.procurement import listing, questions, state, timeline
 from portal.procurement.files import download_headers
+from portal.procurement.links import route_exists
 from portal.procurement.local_times import local_time
 from portal.procurement.models import BEST_VALUE, OpeningProtocol, Tender, TenderDocument
 from portal.procurement.opening_views import opened_rows
@@ -40,11 +40,6 @@ from portal.web import form_refused, query_page
 log = logging.getLogger(__name__)
 
 TENDERS_PER_PAGE = 20
-
-
-def route_exists(request, name: str) -> bool:
-    """Whether another part of procurement has its page (the bid, the protocol) registered."""
-    return request.registry.getUtility(IRoutesMapper).get_route(name) is not None
 
 
 def time_left(request, now: dt.datetime, until: dt.datetime | None) -> str:
@@ -307,6 +302,7 @@ def tender_values(request, context) -> dict:
             if request.has_permission("buy", context)
             else None
         ),
+        "timeline": timeline.tender_timeline(request, tender),
         "waiting": sum(1 for q in tender.questions if q.answered_at is None),
         "max_text": questions.MAX_TEXT,
         "typed": {},
