@@ -86,6 +86,13 @@ def test_score_disqualify_qualify_the_next_and_award(
     document = a_document(dbsession, olga_bid.versions[-1].id)
     clock.set(AWARD_TIME)
 
+    # nothing is decided before every bid is scored
+    bruno = browser(wsgi_app, devidp, "buyer-bruno")
+    early = {"bid": olga_bid.public_id, "outcome": "qualified", "reason": "Fine."}
+    token = bruno.get("/account").html.find("input", {"name": "csrf_token"})["value"]
+    refused = post(bruno, evaluation(reference, "/decisions"), {**early, "csrf_token": token}, 409)
+    assert "Every bid must be scored before the qualification." in text_of(refused)
+
     # a committee member scores; the sheet is checked as a whole
     mia = browser(wsgi_app, devidp, "clerk-mia")
     page = mia.get(evaluation(reference))
@@ -116,8 +123,8 @@ def test_score_disqualify_qualify_the_next_and_award(
     post(mia, evaluation(reference, "/decisions"), decision, status=403)
 
     # the buyer examines the best-ranked bid, with its documents
-    bruno = browser(wsgi_app, devidp, "buyer-bruno")
-    page = bruno.get(evaluation(reference))
+    overview = bruno.get(f"/procurement/tenders/{reference}")
+    page = bruno.get(overview.html.find(id="evaluation-link")["href"])
     examined = page.html.find(id="examined")
     assert "Under examination: Northwind Supplies Ltd" in words(examined)
     link = examined.find("a", string="references.pdf")["href"]
