@@ -135,6 +135,8 @@ def test_score_disqualify_qualify_the_next_and_award(
     refused = form.submit("outcome", value="disqualified", status=422)
     assert "Write why the bid is qualified or disqualified." in text_of(refused)
     assert dbsession.scalars(select(QualificationDecision)).all() == []
+    # the score sheet shown again beside the refused decision keeps the scores as saved
+    assert refused.forms["scores-form"][f"{fields['rep-olga']}-{criterion}"].value == "40.00"
 
     form = refused.forms["decision-form"]
     form["reason"] = "The references do not cover works of this size."
