@@ -12,6 +12,7 @@ from email import message_from_bytes, policy
 from sqlalchemy import select
 
 from portal.procurement import state
+from portal.procurement.jobs import advance_tenders
 from portal.procurement.models import (
     AWARD_ACTIVE,
     OpenedBidDocument,
@@ -215,3 +216,13 @@ def test_score_disqualify_qualify_the_next_and_award(
     post(bruno, evaluation(reference, "/decisions"), {**again, "csrf_token": csrf}, status=409)
     dbsession.expire_all()
     assert len(dbsession.get_one(Tender, tender.id).awards) == 1
+
+    # the clock ends the standstill at its local midnight, not a second before
+    for moment, expected in [
+        (award.standstill_until - dt.timedelta(seconds=2), state.STANDSTILL),
+        (award.standstill_until, state.CONTRACTING),
+    ]:
+        clock.set(moment)
+        advance_tenders(wsgi_app.registry)
+        dbsession.expire_all()
+        assert dbsession.get_one(Tender, tender.id).status == expected
