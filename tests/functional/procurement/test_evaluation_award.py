@@ -97,7 +97,8 @@ def test_score_disqualify_qualify_the_next_and_award(
     # a committee member scores; the sheet is checked as a whole
     mia = browser(wsgi_app, devidp, "clerk-mia")
     page = mia.get(evaluation(reference))
-    assert "not scored" in text_of(page) and "examined" not in page.forms
+    assert "not scored" in text_of(page) and page.html.find(id="examined") is None
+    assert page.html.find(id="provisional") is not None
     assert "lowest price ÷ the bid's price × 60" in text_of(page)
     form = page.forms["scores-form"]
     fields = {bid: f"score-{made.bid(dbsession, bid).public_id}" for bid in made.bidders}
@@ -112,6 +113,7 @@ def test_score_disqualify_qualify_the_next_and_award(
     form[f"{fields['rep-quinn']}-{criterion}"] = "35,5"
     form.submit(status=303)
     page = mia.get(evaluation(reference))
+    assert page.html.find(id="provisional") is None
     rows = [words(row) for row in page.html.select("#ranking-table tbody tr")]
     assert rows[0].startswith("1 Northwind") and "58.21" in rows[0] and "98.21" in rows[0]
     assert rows[1].startswith("2 Eastbridge") and "55.88" in rows[1] and "91.38" in rows[1]
