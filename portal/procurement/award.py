@@ -9,6 +9,7 @@ qualifies a bid anew.
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -21,7 +22,62 @@ from portal.procurement.models import (
     QualificationDecision,
     Tender,
 )
+from portal.procurement.qualification import standing
 from portal.refusals import CONFLICT, Refusal
+
+#: the standstill's length in days when the setting ``procurement.standstill_days`` is unset
+DEFAULT_STANDSTILL_DAYS = 10
+
+
+def standstill_days(settings) -> int:
+    return int(settings.get("procurement.standstill_days", DEFAULT_STANDSTILL_DAYS))
+
+
+def standstill_end(decided_at: dt.datetime, days: int, timezone: ZoneInfo) -> dt.datetime:
+    """The end of the ``days``-th day after the award's local date in ``timezone`` (the
+    following midnight there, as aware UTC): an award at 16:00 on 1 March with 10 days runs
+    until 11 March ends, whatever the clocks do meanwhile. A midnight that a clock change skips
+    is read as the instant the day begins."""
+    last_day = decided_at.astimezone(timezone).date() + dt.timedelta(days=days)
+    midnight = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0), tzinfo=timezone)
+    return midnight.astimezone(dt.UTC)
+
+
+def make_award(
+    dbsession,
+    tender: Tender,
+    *,
+    bid_public_id: str,
+    reasons: str,
+    now: dt.datetime,
+    actor,
+    days: int,
+    timezone: ZoneInfo,
+) -> Award:
+    """Award ``tender`` to its qualified bid, named by ``bid_public_id`` (the one the buyer
+    read on the page), at its current price, and open the standstill. The tender's row is
+    locked first: two awards sent at once make one, the second is refused."""
+    dbsession.refresh(tender, with_for_update=True)
+    if tender.status != state.EVALUATION:
+        raise Refusal(CONFLICT, _("This tender is not under evaluation."), about=tender)
+    qualified = standing(dbsession, tender).qualified
+    if qualified is None or qualified.bid.public_id != bid_public_id:
+        raise Refusal(CONFLICT, _("Only the qualified bid can be awarded."), about=tender)
+    award = Award(
+        tender_id=tender.id,
+        bid_id=qualified.bid.id,
+        value_minor=qualified.valid.price.minor,
+        currency=qualified.valid.price.currency,
+        reasons=reasons,
+        decided_at=now,
+        decided_by_id=actor.id,
+        standstill_until=standstill_end(now, days, timezone),
+    )
+    dbsession.add(award)
+    dbsession.flush()
+    state.transition(dbsession, tender, state.STANDSTILL, now=now, actor=actor, cause=reasons)
+    # deposits: the contract branch's deposit_movements.release_at_award(...)
+    return award
 
 
 def withdraw_award(
