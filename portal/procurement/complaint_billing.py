@@ -4,7 +4,8 @@ The fee is the Public Procurement Office's revenue under a service of its own,
 ``tender-complaint-fee`` (unlisted, like the bid fee: nobody applies for it from the
 catalogue). Its price is not the tender's to set: it comes from the fee schedule (item
 ``complaint``), with an effective date like every other fee, so the administrators change
-it on the fees page and a new price applies to complaints filed from then on. No price in
+it on the fees page (``fee_schedule=True`` lists it there) and a new price applies to
+complaints filed from then on. No price in
 force on the day of filing is a refusal that says so, never an error page.
 """
 
@@ -36,6 +37,7 @@ COMPLAINT_FEE = BilledByTheOffice(
         department_code=PROCUREMENT_DEPARTMENT,
         kind=PROCUREMENT,
         listed=False,
+        fee_schedule=True,
     )
 )
 #: the fee schedule's item that prices a complaint

@@ -163,8 +163,6 @@ def file_complaint(context, request):
     request.session.flash(
         request.localizer.translate(
             _("Your complaint was filed. It is registered once its fee is paid.")
-            if complaint.status == COMPLAINT_AWAITING_PAYMENT
-            else _("Your complaint was filed and registered.")
         )
     )
     return HTTPSeeOther(request.route_url("complaint", public_id=complaint.public_id))

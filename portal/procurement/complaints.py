@@ -153,21 +153,11 @@ def file_complaint(
         complaint.documents.append(
             ComplaintDocument(file=stored[upload.sha256], filename=upload.filename)
         )
-    if fee.minor > 0:
-        due = award.standstill_until.astimezone(timezone).date()
-        complaint_billing.bill_complaint(dbsession, complaint, fee, due)
-        complaint_mail.mail_after_commit(dbsession, complaint_mail.FILED, complaint)
-    else:
-        _register(dbsession, complaint, now)
-    dbsession.flush()
+    due = award.standstill_until.astimezone(timezone).date()
+    complaint_billing.bill_complaint(dbsession, complaint, fee, due)
+    complaint_mail.mail_after_commit(dbsession, complaint_mail.FILED, complaint)
     log.info("complaint %s filed on tender %s", complaint.public_id, tender.reference)
     return complaint
-
-
-def _register(dbsession, complaint: Complaint, now: dt.datetime) -> None:
-    complaint.status = COMPLAINT_REGISTERED
-    complaint.registered_at = now
-    complaint_mail.mail_after_commit(dbsession, complaint_mail.REGISTERED, complaint)
 
 
 def register_paid(event: PaymentSucceeded) -> None:
@@ -183,7 +173,9 @@ def register_paid(event: PaymentSucceeded) -> None:
     now = clock(registry_of(dbsession)).now()
     for complaint in waiting:
         if complaint_billing.fee_paid(dbsession, complaint):
-            _register(dbsession, complaint, now)
+            complaint.status = COMPLAINT_REGISTERED
+            complaint.registered_at = now
+            complaint_mail.mail_after_commit(dbsession, complaint_mail.REGISTERED, complaint)
             log.info("complaint %s registered: its fee is paid", complaint.public_id)
     dbsession.flush()
 
@@ -227,8 +219,8 @@ def decide(
     complaint.decision_reason = reason
     if outcome == UPHELD:
         complaint.status = COMPLAINT_UPHELD
-        if complaint.fee_bill is not None:
-            refund_bill(dbsession, complaint.fee_bill, f"Complaint upheld: {reason}", reviewer)
+        assert complaint.fee_bill is not None  # registered: its fee was billed and paid
+        refund_bill(dbsession, complaint.fee_bill, f"Complaint upheld: {reason}", reviewer)
         if complaint.award.status == AWARD_ACTIVE:
             awards.withdraw_award(
                 dbsession,

@@ -103,7 +103,8 @@ def pay(payer: Payer, complaint: Complaint) -> None:
 
 
 def mails_to(keys_dir, address: str, *needles: str) -> list[str]:
-    """The subject and body of each message sent to ``address`` that holds every needle."""
+    """The subject and body of each message sent to ``address`` that holds every needle (the
+    folder holds the whole run's mail: a complaint's public id tells its own apart)."""
     folder = keys_dir / "mail"
     if not folder.exists():
         return []

@@ -68,7 +68,7 @@ def test_a_complaint_filed_paid_and_upheld_refunds_the_fee_and_withdraws_the_awa
     assert fee.bill.total.minor == FEE and fee.payable
     assert fee.bill.payer_organisation_id == complaint.organisation_id
     assert fee.bill.number == f"{reference}-CMP-{complaint.id}"
-    (filed,) = mails_to(keys_dir, QUINN, reference, "pay the fee")
+    (filed,) = mails_to(keys_dir, QUINN, complaint.public_id, "pay the fee")
     assert "500.00" in filed
     # the fee is on the organisation's bills page, like any bill
     assert fee.bill.public_id in quinn.app.get("/bills").text
@@ -81,7 +81,7 @@ def test_a_complaint_filed_paid_and_upheld_refunds_the_fee_and_withdraws_the_awa
     pay(quinn, complaint)
     dbsession.expire_all()
     assert complaint.status == "registered" and complaint.registered_at is not None
-    assert mails_to(keys_dir, QUINN, reference, "registered")
+    assert mails_to(keys_dir, QUINN, complaint.public_id, "registered")
     assert "pay-form" not in quinn.app.get(f"/complaints/{complaint.public_id}").forms
 
     rita = browser(wsgi_app, devidp, "reviewer-rita")
@@ -103,7 +103,7 @@ def test_a_complaint_filed_paid_and_upheld_refunds_the_fee_and_withdraws_the_awa
     assert tender.status == "evaluation"
     award = dbsession.get(Award, award.id)
     assert award.status == AWARD_CANCELLED and "licence had expired" in award.cancel_reason
-    (upheld,) = mails_to(keys_dir, QUINN, reference, "upheld")
+    (upheld,) = mails_to(keys_dir, QUINN, complaint.public_id, "upheld")
     assert "The winner's licence had expired." in upheld
     assert "complaint-text" in quinn.app.get(f"/complaints/{complaint.public_id}").text
 
@@ -151,7 +151,7 @@ def test_a_rejected_complaint_keeps_the_fee_and_the_standstill_then_ends(
     assert billing_ledger.account_balance(dbsession, REVENUE).get("EUR", 0) == -FEE
     assert made.tender.status == "standstill"
     assert dbsession.get(Award, award.id).status == AWARD_ACTIVE
-    (rejected,) = mails_to(keys_dir, QUINN, reference, "rejected")
+    (rejected,) = mails_to(keys_dir, QUINN, complaint.public_id, "rejected")
     assert "The licence was valid on the day of the bid." in rejected
 
     clock.set(award.standstill_until + dt.timedelta(minutes=1))
@@ -182,7 +182,7 @@ def test_an_unpaid_complaint_lapses_at_the_standstill_end_but_a_payment_under_wa
     assert unpaid.status == "lapsed"
     (fee,) = with_status(dbsession, [unpaid.fee_bill])
     assert fee.status == "cancelled"
-    assert mails_to(keys_dir, QUINN, reference, "lapsed")
+    assert mails_to(keys_dir, QUINN, unpaid.public_id, "lapsed")
     assert paying.status == "awaiting_payment"
     assert dbsession.get(Tender, made.tender.id).status == "standstill"
 
@@ -267,6 +267,21 @@ def test_without_a_fee_in_force_a_complaint_is_refused_clearly(
     )
     assert "No complaint fee is in force today" in refused.text
     assert dbsession.scalars(select(Complaint)).all() == []
+
+    # an administrator sets the price on the fees page, from today: complaints are billed it
+    ada = browser(wsgi_app, devidp, "admin-ada")
+    form = ada.get("/admin/fees").forms["fee-form"]
+    form["service_code"] = "tender-complaint-fee"
+    form["item_code"] = "complaint"
+    form["label"] = "Complaint against a tender award"
+    form["amount"] = "320.00"
+    today = clock.now().astimezone(clock.timezone).date()
+    form["effective_from-day"] = str(today.day)
+    form["effective_from-month"] = str(today.month)
+    form["effective_from-year"] = str(today.year)
+    form.submit(status=303)
+    complaint = complaint_of(dbsession, file(quinn.app, made.tender.reference, status=303))
+    assert complaint.fee_bill.total_minor == 320_00
 
 
 def test_a_complaint_is_seen_by_its_organisation_the_buyers_and_reviewers_only(
