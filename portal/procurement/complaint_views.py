@@ -23,7 +23,7 @@ from sqlalchemy import select
 from portal.billing import with_status
 from portal.i18n import _
 from portal.identity.assurance import CLERK
-from portal.procurement import complaint_billing, complaints, files, state
+from portal.procurement import complaint_billing, complaints, files
 from portal.procurement.bids import bid_of
 from portal.procurement.models import (
     COMPLAINT_AWAITING_PAYMENT,
@@ -127,8 +127,10 @@ def _new_page(request, tender: Tender, organisation, errors=None, values=None):
 
 @view_config(route_name="tender_complaint_new", request_method="GET", permission="bid")
 def new_complaint(context, request):
+    """The form, or why this organisation cannot complain now; read against the request's
+    own clock, so a standstill ended before its job ran is over here too (a GET never
+    writes)."""
     tender = context.tender
-    state.advance(request.dbsession, tender, request.clock.now())
     return _new_page(request, tender, _organisation(request, tender))
 
 
