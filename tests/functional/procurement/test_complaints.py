@@ -310,3 +310,27 @@ def test_a_complaint_is_seen_by_its_organisation_the_buyers_and_reviewers_only(
     quinn.app.get("/review/complaints", status=403)
     quinn.app.get("/complaints/" + "x" * 32, status=404)
     assert "decision-form" not in rita.get(review).forms  # not registered: not paid yet
+
+
+def test_a_second_complaint_upheld_after_the_award_was_withdrawn_refunds_its_fee_too(
+    wsgi_app, devidp, sandbox, dbsession, clock, departments
+):
+    made, award = _awarded(wsgi_app, devidp, sandbox, dbsession, clock)
+    reference = made.tender.reference
+    filed = []
+    for persona in ("rep-quinn", "rep-olga"):
+        payer = signed_in_payer(wsgi_app, devidp, sandbox, dbsession, persona)
+        complaint = complaint_of(dbsession, file(payer.app, reference, status=303))
+        pay(payer, complaint)
+        filed.append(complaint)
+    rita = browser(wsgi_app, devidp, "reviewer-rita")
+    _decide(rita, filed[0], "upheld", "The winner's licence had expired.")
+    _decide(rita, filed[1], "upheld", "Same ground as the first complaint.")
+
+    dbsession.expire_all()
+    assert [complaint.status for complaint in filed] == ["upheld", "upheld"]
+    refunds = dbsession.scalars(select(Refund).order_by(Refund.id)).all()
+    assert [(r.status, r.amount_minor) for r in refunds[-2:]] == [("succeeded", FEE)] * 2
+    assert billing_ledger.account_balance(dbsession, REVENUE).get("EUR", 0) == 0
+    assert dbsession.get(Tender, made.tender.id).status == "evaluation"
+    assert dbsession.get(Award, award.id).status == AWARD_CANCELLED
