@@ -58,6 +58,9 @@ class ServiceInfo:
     #: shown in the citizens' catalogue; False for a service billed only inside another
     #: feature's own flow (a tender's bid fee), which nobody applies for on its own
     listed: bool = True
+    #: priced from the fee schedule though not listed (a tender complaint's fee): its
+    #: prices are set on the administrators' fees page all the same
+    fee_schedule: bool = False
 
 
 class PublicService(Protocol):

@@ -22,3 +22,4 @@ def includeme(config) -> None:
     config.include("portal.procurement.public_views")
     config.include("portal.procurement.contract_views")
     config.include("portal.procurement.evaluation_views")
+    config.include("portal.procurement.complaint_views")

@@ -82,6 +82,7 @@ DEMO_FEES = [
     ("vehicle-registration", "truck", "Truck registration", 120_00),
     ("business-licence", "licence", "Business licence, one year", 250_00),
     ("civil-status-copy", "copy", "Certified copy, each", 8_50),
+    ("tender-complaint-fee", "complaint", "Complaint against a tender award", 500_00),
 ]
 DEMO_FEES_FROM = dt.date(2020, 1, 1)
 

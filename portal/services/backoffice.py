@@ -27,7 +27,11 @@ MAX_ENTRY_DIGITS = 18
 def _fees_page(request, errors=None, values=None):
     today = request.clock.today()
     services = sorted(
-        (plugin for plugin in public_services(request.registry).values() if plugin.info.listed),
+        (
+            plugin
+            for plugin in public_services(request.registry).values()
+            if plugin.info.listed or plugin.info.fee_schedule
+        ),
         key=lambda plugin: request.localizer.translate(plugin.info.name).casefold(),
     )
     schedules = [

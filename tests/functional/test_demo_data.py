@@ -67,6 +67,8 @@ def test_demo_data_is_complete_and_idempotent(wsgi_app, dbsession):
     assert (
         fee_for(dbsession, "vehicle-registration", "passenger-car", dt.date.today()).minor == 45_00
     )
+    # a complaint against an award can be filed and billed under make run
+    assert fee_for(dbsession, "tender-complaint-fee", "complaint", dt.date.today()).minor == 500_00
     clara = dbsession.scalar(select(User).where(User.name_id == "clerk-clara"))
     assert [d.code for d in clara.departments] == ["revenue"]
     tenders = {t.title: t for t in dbsession.scalars(select(Tender))}
