@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from portal.i18n import _
-from portal.procurement import state
+from portal.procurement import deposit_movements, state
 from portal.procurement.models import (
     AWARD_CANCELLED,
     QUALIFIED,
@@ -76,7 +76,8 @@ def make_award(
     dbsession.add(award)
     dbsession.flush()
     state.transition(dbsession, tender, state.STANDSTILL, now=now, actor=actor, cause=reasons)
-    # deposits: the contract branch's deposit_movements.release_at_award(...)
+    # the losing bidders' securities go back now; the winner's waits for the contract
+    deposit_movements.release_at_award(dbsession, tender, award, now, actor)
     return award
 
 

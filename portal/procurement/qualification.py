@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from portal.i18n import _
-from portal.procurement import state
+from portal.procurement import deposit_movements, state
 from portal.procurement.evaluation import RankedBid, Ranking, ranking
 from portal.procurement.models import (
     DISQUALIFIED,
@@ -151,4 +151,6 @@ def declare_unsuccessful(
             about=tender,
         )
     state.transition(dbsession, tender, state.UNSUCCESSFUL, now=now, actor=actor, cause=reason)
-    # deposits: the contract branch's deposit_movements.release_all(...)
+    deposit_movements.release_all(
+        dbsession, tender, "the tender was unsuccessful: no bid could be awarded", now, actor
+    )
