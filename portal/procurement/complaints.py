@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from huey import crontab
 from pyramid.registry import Registry
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from portal.billing import refund_bill
 from portal.billing.events import PaymentSucceeded, RefundSucceeded
@@ -36,6 +36,7 @@ from portal.procurement import complaint_billing, complaint_mail, files, state
 from portal.procurement.bids import bid_of
 from portal.procurement.models import (
     AWARD_ACTIVE,
+    AWARD_CANCELLED,
     COMPLAINT_AWAITING_PAYMENT,
     COMPLAINT_LAPSED,
     COMPLAINT_REGISTERED,
@@ -239,9 +240,17 @@ def decide(
     return complaint
 
 
+def _award_over(now: dt.datetime):
+    """The award complained about no longer stands open to complaints: its standstill has
+    ended, or it was cancelled (by another complaint upheld, a refusal, the tender's
+    cancellation), so an unpaid complaint against it has nothing left to register for."""
+    return or_(Award.standstill_until <= now, Award.status == AWARD_CANCELLED)
+
+
 def lapse_unpaid(dbsession, tender: Tender, now: dt.datetime) -> list[Complaint]:
-    """Lapse ``tender``'s complaints still unpaid once their award's standstill has ended,
-    cancelling their fee bills; one whose payment is under way is left for the next run."""
+    """Lapse ``tender``'s complaints still unpaid once their award's standstill has ended or
+    the award was cancelled, cancelling their fee bills; one whose payment is under way is
+    left for the next run."""
     dbsession.refresh(tender, with_for_update=True)
     unpaid = dbsession.scalars(
         select(Complaint)
@@ -249,7 +258,7 @@ def lapse_unpaid(dbsession, tender: Tender, now: dt.datetime) -> list[Complaint]
         .where(
             Complaint.tender_id == tender.id,
             Complaint.status == COMPLAINT_AWAITING_PAYMENT,
-            Award.standstill_until <= now,
+            _award_over(now),
         )
         .order_by(Complaint.id)
     ).all()
@@ -272,7 +281,7 @@ def tenders_with_unpaid_complaints(dbsession, now: dt.datetime) -> list[int]:
         dbsession.scalars(
             select(Complaint.tender_id)
             .join(Award, Complaint.award_id == Award.id)
-            .where(Complaint.status == COMPLAINT_AWAITING_PAYMENT, Award.standstill_until <= now)
+            .where(Complaint.status == COMPLAINT_AWAITING_PAYMENT, _award_over(now))
             .distinct()
             .order_by(Complaint.tender_id)
         )

@@ -13,9 +13,11 @@ from sqlalchemy import select
 from portal.billing import ledger as billing_ledger
 from portal.billing import with_status
 from portal.billing.models import Refund, RefundLine
+from portal.identity.models import User
 from portal.procurement.complaints import lapse_complaints
 from portal.procurement.jobs import advance_tenders
 from portal.procurement.models import AWARD_ACTIVE, AWARD_CANCELLED, Award, Complaint, Tender
+from portal.procurement.tenders import cancel_tender
 from tests.functional.procurement.after_opening import browser, opened_tender
 from tests.functional.procurement.complaint_support import (
     FEE,
@@ -334,3 +336,23 @@ def test_a_second_complaint_upheld_after_the_award_was_withdrawn_refunds_its_fee
     assert billing_ledger.account_balance(dbsession, REVENUE).get("EUR", 0) == 0
     assert dbsession.get(Tender, made.tender.id).status == "evaluation"
     assert dbsession.get(Award, award.id).status == AWARD_CANCELLED
+
+
+def test_an_unpaid_complaint_lapses_once_the_tender_is_cancelled(
+    wsgi_app, devidp, sandbox, dbsession, clock, departments, keys_dir
+):
+    made, award = _awarded(wsgi_app, devidp, sandbox, dbsession, clock)
+    quinn = signed_in_payer(wsgi_app, devidp, sandbox, dbsession, "rep-quinn")
+    unpaid = complaint_of(dbsession, file(quinn.app, made.tender.reference, status=303))
+    buyer = dbsession.scalars(select(User).where(User.name_id == "buyer-bruno")).one()
+    cancel_tender(dbsession, made.tender, actor=buyer, reason="Budget withdrawn.", now=clock.now())
+    dbsession.commit()
+
+    # long before the standstill would have ended: the award it complains about is gone
+    assert clock.now() < award.standstill_until
+    assert lapse_complaints(wsgi_app.registry) == 1
+    dbsession.expire_all()
+    assert unpaid.status == "lapsed"
+    (fee,) = with_status(dbsession, [unpaid.fee_bill])
+    assert fee.status == "cancelled"
+    assert mails_to(keys_dir, QUINN, unpaid.public_id, "lapsed")
