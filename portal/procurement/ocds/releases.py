@@ -113,7 +113,7 @@ class TenderReleases:
         return {"id": self.organisation_id(organisation), "name": organisation.name}
 
     def parties(self, moment: dt.datetime) -> list[dict]:
-        parties = [{**self.buyer, "roles": ["buyer", "procuringEntity"]}]
+        parties: list[dict] = [{**self.buyer, "roles": ["buyer", "procuringEntity"]}]
         opened = self.tender.opened_at is not None and self.tender.opened_at <= moment
         suppliers = {
             award.bid.organisation_id for award in self.tender.awards if award.decided_at <= moment
@@ -177,7 +177,7 @@ class TenderReleases:
             if link is not None:
                 entry["url"] = link
             found.append(entry)
-        if opened:
+        if opened and self.tender.opened_at is not None:
             protocol = {
                 "id": "opening-protocol",
                 "documentType": "evaluationReports",

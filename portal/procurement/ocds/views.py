@@ -55,11 +55,12 @@ def published_tender(request) -> Tender:
     route_name="api_ocds_tenders", request_method="GET", renderer="json", permission=PUBLIC
 )
 def tenders(request):
-    """Every published tender, newest first, with the addresses of its two packages."""
+    """Every published tender, newest first, with the addresses of its two packages (a draft
+    cancelled before publication was never published)."""
     prefix = ocid_prefix(request.registry.settings)
     rows = request.dbsession.scalars(
         select(Tender)
-        .where(Tender.status.in_(state.PUBLISHED))
+        .where(Tender.status.in_(state.PUBLISHED), Tender.published_at.is_not(None))
         .order_by(Tender.published_at.desc(), Tender.id.desc())
     )
     return {

@@ -3,8 +3,6 @@ releases that never change afterwards, and nothing of a bid shows."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from portal.procurement.amendments import record_amendment
 from portal.procurement.ocds.schemas import compile_releases
 from tests import factories
