@@ -3,8 +3,10 @@ releases that never change afterwards, and nothing of a bid shows."""
 
 from __future__ import annotations
 
+from portal.procurement import state
 from portal.procurement.amendments import record_amendment
 from portal.procurement.ocds.schemas import compile_releases
+from portal.procurement.tenders import cancel_tender
 from tests import factories
 from tests.functional.procurement.buyer_support import LJUBLJANA
 from tests.functional.procurement.ocds_support import packages, people_in, tags
@@ -86,3 +88,25 @@ def test_publication_and_amendment_are_releases_that_never_change(
         second["id"],
     ]
     assert people_in(dbsession, amended) == [] and people_in(dbsession, record) == []
+
+
+def test_a_cancelled_tender_ends_with_a_cancellation_release(testapp, dbsession, clock):
+    tender = factories.tender(dbsession, now=clock.now())
+    never_published = factories.tender(dbsession, now=clock.now(), published=False)
+    buyer = factories.user(dbsession, "buyer-bruno")
+    clock.advance(days=2)
+    cancel_tender(dbsession, tender, actor=buyer, reason="Budget withdrawn.", now=clock.now())
+    state.transition(dbsession, never_published, state.CANCELLED, now=clock.now(), actor=buyer)
+    dbsession.commit()
+
+    cancelled, record = packages(testapp, tender.reference)
+    assert tags(cancelled) == [["tender"], ["tenderCancellation"]]
+    assert cancelled["releases"][-1]["tender"] == {"id": tender.reference, "status": "cancelled"}
+    compiled = record["records"][0]["compiledRelease"]
+    assert compiled["tender"]["status"] == "cancelled"
+    assert compiled["tender"]["title"] == tender.title
+    assert "tenderers" not in compiled["tender"]
+
+    testapp.get(f"/api/v1/ocds/tenders/{never_published.reference}/releases", status=404)
+    listed = testapp.get("/api/v1/ocds/tenders", status=200).json["tenders"]
+    assert never_published.reference not in [entry["reference"] for entry in listed]
