@@ -8,8 +8,11 @@ from portal.procurement.amendments import record_amendment
 from portal.procurement.ocds.schemas import compile_releases
 from portal.procurement.tenders import cancel_tender
 from tests import factories
+from tests.functional.api.conftest import conforms
 from tests.functional.procurement.buyer_support import LJUBLJANA
 from tests.functional.procurement.ocds_support import packages, people_in, tags
+
+LIST = "/api/v1/ocds/tenders"
 
 
 def test_a_draft_publishes_nothing_and_is_not_listed(testapp, dbsession, clock):
@@ -17,8 +20,7 @@ def test_a_draft_publishes_nothing_and_is_not_listed(testapp, dbsession, clock):
     dbsession.commit()
     for kind in ("releases", "record"):
         response = testapp.get(f"/api/v1/ocds/tenders/{draft.reference}/{kind}", status=404)
-        assert response.content_type == "application/problem+json"
-        assert response.json["status"] == 404
+        assert conforms(response, f"{LIST}/{{reference}}/{kind}")["status"] == 404
     listed = testapp.get("/api/v1/ocds/tenders", status=200).json["tenders"]
     assert draft.reference not in [entry["reference"] for entry in listed]
     testapp.get("/api/v1/ocds/tenders/T-2099-999999/releases", status=404)
@@ -30,7 +32,12 @@ def test_publication_and_amendment_are_releases_that_never_change(
 ):
     tender = factories.tender(dbsession, now=clock.now())
     dbsession.commit()
-    listed = testapp.get("/api/v1/ocds/tenders", status=200).json["tenders"]
+    listed = conforms(testapp.get("/api/v1/ocds/tenders", status=200), LIST)["tenders"]
+    for kind in ("releases", "record"):
+        conforms(
+            testapp.get(f"/api/v1/ocds/tenders/{tender.reference}/{kind}", status=200),
+            f"{LIST}/{{reference}}/{kind}",
+        )
     entry = next(entry for entry in listed if entry["reference"] == tender.reference)
     assert entry["ocid"] == f"ocds-000000-{tender.reference}"
     assert entry["releasePackage"].endswith(f"/api/v1/ocds/tenders/{tender.reference}/releases")
