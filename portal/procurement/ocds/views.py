@@ -1,19 +1,19 @@
 """The OCDS API: read-only and public, as the standard means it to be. A draft tender
-publishes nothing and is answered like one that does not exist."""
+publishes nothing and gets the same 404 (problem details) as a reference that does not exist,
+as its public page does."""
 
 from __future__ import annotations
 
+from pyramid.httpexceptions import HTTPNotFound
 from pyramid.view import view_config
 from sqlalchemy import select
 
-from portal.i18n import _
 from portal.procurement import state
 from portal.procurement.models import Tender
 from portal.procurement.ocds import identifier_scheme, ocid_prefix
 from portal.procurement.ocds.packages import Publisher, record_package, release_package
 from portal.procurement.ocds.releases import Publication, ocid
 from portal.procurement.public_views import route_exists
-from portal.refusals import NOT_FOUND, Refusal
 from portal.security import PUBLIC
 from portal.templating import portal_timezone
 
@@ -38,16 +38,12 @@ def publisher(request) -> Publisher:
     )
 
 
-def _not_found() -> Refusal:
-    return Refusal(NOT_FOUND, _("No published tender has this reference."))
-
-
 def published_tender(request) -> Tender:
     tender = request.dbsession.scalar(
         select(Tender).where(Tender.reference == request.matchdict["reference"])
     )
     if tender is None or tender.status not in state.PUBLISHED:
-        raise _not_found()
+        raise HTTPNotFound()
     return tender
 
 
@@ -87,7 +83,7 @@ def releases(request):
     uri = request.route_url("api_ocds_releases", reference=tender.reference)
     package = release_package(tender, publication(request), publisher(request), uri)
     if package is None:
-        raise _not_found()
+        raise HTTPNotFound()
     return package
 
 
@@ -102,5 +98,5 @@ def record(request):
         request.route_url("api_ocds_releases", reference=tender.reference),
     )
     if package is None:
-        raise _not_found()
+        raise HTTPNotFound()
     return package
