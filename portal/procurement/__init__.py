@@ -23,3 +23,4 @@ def includeme(config) -> None:
     config.include("portal.procurement.contract_views")
     config.include("portal.procurement.evaluation_views")
     config.include("portal.procurement.complaint_views")
+    config.include("portal.procurement.ocds")

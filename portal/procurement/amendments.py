@@ -31,6 +31,7 @@ from portal.procurement.drafting import (
 )
 from portal.procurement.local_times import same_time_of_day_after
 from portal.procurement.models import Bid, Tender, TenderVersion
+from portal.procurement.ocds.snapshots import published_snapshot
 from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
 
 DEFAULT_MIN_DAYS = 7
@@ -203,6 +204,7 @@ def record_amendment(
         actor_id=actor.id,
         reason=reason,
         changes_json=json.dumps(changes, ensure_ascii=False),
+        snapshot_json=published_snapshot(tender),
     )
     dbsession.add(version)
     submitted = list(

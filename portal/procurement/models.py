@@ -254,6 +254,9 @@ class TenderVersion(Base):
     actor_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     reason: Mapped[str] = mapped_column(Text, default="")
     changes_json: Mapped[str] = mapped_column(Text, default="[]")
+    #: the published fields as this version left them (JSON, see
+    #: :mod:`portal.procurement.ocds.snapshots`); None for versions recorded before it was kept
+    snapshot_json: Mapped[str | None] = mapped_column(Text)
 
     tender: Mapped[Tender] = relationship(back_populates="versions")
     actor: Mapped[User] = relationship()

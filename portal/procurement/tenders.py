@@ -26,6 +26,7 @@ from portal.procurement.models import (
     TenderVersion,
     WaitingShare,
 )
+from portal.procurement.ocds.snapshots import published_snapshot
 from portal.procurement.sealing import CommitteeMember, create_tender_key
 from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
 
@@ -133,7 +134,16 @@ def publish(dbsession, tender: Tender, *, actor, now: dt.datetime) -> None:
     tender.public_key = key.public_key
     tender.version = 1
     tender.published_at = now
-    dbsession.add(TenderVersion(tender=tender, number=1, at=now, actor_id=actor.id, reason=""))
+    dbsession.add(
+        TenderVersion(
+            tender=tender,
+            number=1,
+            at=now,
+            actor_id=actor.id,
+            reason="",
+            snapshot_json=published_snapshot(tender),
+        )
+    )
     state.transition(dbsession, tender, state.QUESTIONS, now=now, actor=actor, cause="published")
 
 

@@ -32,6 +32,9 @@ PUBLIC_ROUTES = {
     "contact",
     "tender_protocol",
     "tenders",
+    "api_ocds_tenders",
+    "api_ocds_releases",
+    "api_ocds_record",
 }
 
 #: routes whose context grants "view" to everyone once the tender is published (and answers
