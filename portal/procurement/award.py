@@ -17,6 +17,7 @@ from portal.i18n import _
 from portal.procurement import deposit_movements, state
 from portal.procurement.models import (
     AWARD_CANCELLED,
+    DISQUALIFIED,
     QUALIFIED,
     Award,
     QualificationDecision,
@@ -82,12 +83,21 @@ def make_award(
 
 
 def withdraw_award(
-    dbsession, tender: Tender, *, reason: str, now: dt.datetime, actor=None
+    dbsession,
+    tender: Tender,
+    *,
+    reason: str,
+    now: dt.datetime,
+    actor=None,
+    requalify: bool = False,
 ) -> Award:
-    """Cancel ``tender``'s active award (an upheld complaint, the winner's refusal to sign),
-    annul the qualification that led to it and send the tender back to evaluation. The
-    tender's row is locked first, so two withdrawals at once withdraw it once: the second is
-    refused."""
+    """Cancel ``tender``'s active award and send the tender back to evaluation, annulling the
+    winner's qualification. The winner's refusal to sign stops there: the buyer goes on to
+    the next-ranked bid. An upheld complaint (``requalify``) sends the whole qualification
+    back: every qualification and disqualification still standing is annulled, so the buyer
+    examines the bids again from the best-ranked one, whichever decision the complaint
+    overturned (a refusal to sign stands). The tender's row is locked first, so two
+    withdrawals at once withdraw it once: the second is refused."""
     dbsession.refresh(tender, with_for_update=True)
     award = state.active_award(dbsession, tender)
     if award is None or tender.status not in (state.STANDSTILL, state.CONTRACTING):
@@ -98,8 +108,10 @@ def withdraw_award(
     qualified = dbsession.scalars(
         select(QualificationDecision).where(
             QualificationDecision.tender_id == tender.id,
-            QualificationDecision.bid_id == award.bid_id,
-            QualificationDecision.outcome == QUALIFIED,
+            QualificationDecision.outcome.in_((QUALIFIED, DISQUALIFIED))
+            if requalify
+            else (QualificationDecision.bid_id == award.bid_id)
+            & (QualificationDecision.outcome == QUALIFIED),
             QualificationDecision.annulled_at.is_(None),
         )
     )

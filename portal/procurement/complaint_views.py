@@ -14,7 +14,7 @@ import logging
 import uuid
 
 from pyramid.authorization import Allow
-from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
+from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound, HTTPSeeOther
 from pyramid.renderers import render_to_response
 from pyramid.response import Response
 from pyramid.view import view_config
@@ -62,6 +62,9 @@ class ComplaintContext:
 
 def _factory(permission: str):
     def factory(request) -> ComplaintContext:
+        if request.user is None:
+            # sign in first: whether a complaint exists is nobody's business before that
+            raise HTTPForbidden()
         public_id = request.matchdict["public_id"]
         complaint = request.dbsession.scalar(
             select(Complaint).where(Complaint.public_id == public_id[:32])
@@ -69,7 +72,7 @@ def _factory(permission: str):
         if complaint is None:
             raise HTTPNotFound()
         context = ComplaintContext(complaint)
-        if request.user is not None and not request.has_permission(permission, context):
+        if not request.has_permission(permission, context):
             raise HTTPNotFound()
         return context
 

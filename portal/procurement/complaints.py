@@ -229,6 +229,7 @@ def decide(
                 reason=f"Complaint upheld: {reason}",
                 now=now,
                 actor=reviewer,
+                requalify=True,
             )
         what = complaint_mail.UPHELD
     else:

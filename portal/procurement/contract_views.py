@@ -7,7 +7,7 @@ tender awaits its contract, and from whom, is the department's business until it
 
 from __future__ import annotations
 
-from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
+from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound, HTTPSeeOther
 from pyramid.renderers import render_to_response
 from pyramid.response import Response
 from pyramid.view import view_config
@@ -32,7 +32,10 @@ from portal.web import form_refused
 
 
 def buyers_tender_factory(request) -> TenderContext:
-    """The tender, found only by its department's buyers (everyone else: 404)."""
+    """The tender, found only by its department's buyers (everyone else signed in: 404; a
+    visitor not signed in is asked to sign in first)."""
+    if request.user is None:
+        raise HTTPForbidden()
     context = tender_factory(request)
     if not request.has_permission("buy", context):
         raise HTTPNotFound()

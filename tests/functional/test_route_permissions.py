@@ -40,7 +40,7 @@ PUBLIC_ROUTES = {
 #: routes whose context grants "view" to everyone once the tender is published (and answers
 #: 404 before): anonymous visitors read them rather than being sent to sign in
 #: (tests/functional/procurement/test_public_*.py)
-OPEN_BY_CONTEXT = {"tender", "tender_document"}
+OPEN_BY_CONTEXT = {"tender", "tender_document", "tender_contract_document"}
 
 
 def route_views(app):

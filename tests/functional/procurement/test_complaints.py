@@ -18,6 +18,7 @@ from portal.procurement.complaints import lapse_complaints
 from portal.procurement.jobs import advance_tenders
 from portal.procurement.models import AWARD_ACTIVE, AWARD_CANCELLED, Award, Complaint, Tender
 from portal.procurement.tenders import cancel_tender
+from portal.tasks import task_dbsession
 from tests.functional.procurement.after_opening import browser, opened_tender
 from tests.functional.procurement.complaint_support import (
     FEE,
@@ -344,9 +345,10 @@ def test_an_unpaid_complaint_lapses_once_the_tender_is_cancelled(
     made, award = _awarded(wsgi_app, devidp, sandbox, dbsession, clock)
     quinn = signed_in_payer(wsgi_app, devidp, sandbox, dbsession, "rep-quinn")
     unpaid = complaint_of(dbsession, file(quinn.app, made.tender.reference, status=303))
-    buyer = dbsession.scalars(select(User).where(User.name_id == "buyer-bruno")).one()
-    cancel_tender(dbsession, made.tender, actor=buyer, reason="Budget withdrawn.", now=clock.now())
-    dbsession.commit()
+    with task_dbsession(wsgi_app.registry) as session:
+        buyer = session.scalars(select(User).where(User.name_id == "buyer-bruno")).one()
+        tender = session.get_one(Tender, made.tender.id)
+        cancel_tender(session, tender, actor=buyer, reason="Budget withdrawn.", now=clock.now())
 
     # long before the standstill would have ended: the award it complains about is gone
     assert clock.now() < award.standstill_until
