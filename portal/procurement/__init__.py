@@ -20,3 +20,4 @@ def includeme(config) -> None:
     config.include("portal.procurement.bid_views")
     config.include("portal.procurement.buyer_views")
     config.include("portal.procurement.public_views")
+    config.include("portal.procurement.auction_views")
