@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from pyramid.events import BeforeRender
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.renderers import render_to_response
 from pyramid.view import view_config
@@ -299,7 +300,16 @@ def auction_protocol(context, request):
     return stored_pdf(protocol, f"{protocol.number}.pdf", "public, no-cache")
 
 
+def add_template_globals(event) -> None:
+    """``auction_step(tender)`` in every template: the minimum step as the pages state it."""
+    request = event.get("request")
+    if request is not None:
+        event["auction_step"] = lambda tender: auctions.step_text(tender, locale_name(request))
+
+
 def includeme(config) -> None:
+    auctions.timing(config.get_settings())  # a bad setting stops the start, not an opening
+    config.add_subscriber(add_template_globals, BeforeRender)
     tender = {"factory": "portal.procurement.resources.tender_factory"}
     config.add_route("tender_auction", "/tenders/{reference}/auction", **tender)
     config.add_route("tender_auction_step", "/tenders/{reference}/auction/step", **tender)

@@ -53,6 +53,9 @@ def test_three_bidders_lower_their_prices_in_every_round(
     assert "has not started yet" in page.text
     assert "step-form" not in page.forms
     assert '<noscript><meta http-equiv="refresh"' in page.text
+    public = watcher.get(f"/tenders/{tender.reference}", status=200)
+    assert public.html.select_one("#auction-link")["href"] == auction_url(made)
+    assert public.html.select_one("#auction-fact").get_text() == "Yes; minimum step €1,000.00"
     assert 'src="/__static/auction.js' in page.text or "auction.js" in page.text
 
     # round 1: A, B, C in this order; Northwind (B) goes below Southgate
