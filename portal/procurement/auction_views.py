@@ -50,7 +50,9 @@ def my_bidders(request, auction: Auction) -> list[AuctionBidder]:
     return [b for b in auctions.ordered_bidders(auction) if b.bid.organisation_id in mine]
 
 
-def phase(auction: Auction, now: dt.datetime) -> str:
+def phase(tender: Tender, auction: Auction, now: dt.datetime) -> str:
+    if tender.status == state.CANCELLED:
+        return auctions.CANCELLED
     if auction.status != auctions.SCHEDULED:
         return auction.status
     if now < auction.starts_at:
@@ -67,8 +69,9 @@ def status(request, tender: Tender, now: dt.datetime) -> dict:
     label; ``mine`` is the viewer's own label when they are a bidder."""
     auction = auction_of(tender)
     locale = locale_name(request)
-    slot = auctions.current_slot(auction, now)
+    slot = auctions.current_slot(auction, now) if tender.status == state.AUCTION else None
     mine = [b.label for b in my_bidders(request, auction)]
+    current = phase(tender, auction, now)
     if slot is not None:
         order = auctions.round_slots(auction, slot.round)
         stepped = {
@@ -76,11 +79,10 @@ def status(request, tender: Tender, now: dt.datetime) -> dict:
             for s in order
             if auctions.step_of(auction, s.bidder, slot.round) is not None
         }
-    elif now < auction.starts_at:
+    elif current == "waiting":
         order, stepped = auctions.round_slots(auction, 1), set()
     else:
         order, stepped = [], set()
-    current = phase(auction, now)
     if current == "waiting":
         next_change = auction.starts_at
     elif slot is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from portal.procurement import state
+from portal.procurement.auction_jobs import finish_auctions
 from portal.procurement.models import Auction, AuctionStep, TenderTransition
 from tests.functional.procurement.after_opening import browser, opened_tender
 from tests.functional.procurement.auction_support import (
@@ -133,6 +135,25 @@ def test_a_percentage_step_and_a_representative_who_is_not_a_bidder(
     refused = step(made, "rep-olga", "180,581.00", status=422)
     assert "minimum step of €907.44, to €180,580.56 or less" in refusal_text(refused)
     assert steps(dbsession, made) == [(1, "A", 18148800, False), (1, "B", 17606525, False)]
+
+    # a tender cancelled during its auction: nobody steps any more, nothing finishes it
+    dbsession.refresh(made.tender)
+    state.transition(dbsession, made.tender, state.CANCELLED, now=clock.now(), cause="test")
+    dbsession.commit()
+    olga = app_of(made, "rep-olga")
+    page = olga.get(auction_url(made), status=200)
+    assert "cancelled with the tender" in page.text and "step-form" not in page.forms
+    refused = olga.post(
+        auction_url(made, "/step"),
+        {"csrf_token": token(olga), "price": "170000", "action": "lower"},
+        headers={"Referer": "https://localhost/"},
+        status=409,
+    )
+    assert "The auction is not running." in refused.text
+    clock.set(auction.ends_at)
+    assert finish_auctions(wsgi_app.registry) == 0
+    assert olga.get(auction_url(made, ".json"), status=200).json["phase"] == "cancelled"
+    assert len(steps(dbsession, made)) == 2
 
 
 def test_fewer_than_two_valid_bids_go_straight_to_the_evaluation(
