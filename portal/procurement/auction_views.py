@@ -168,11 +168,16 @@ def _state_text(current: str, auction: Auction, slot, now: dt.datetime, request)
 
 def refresh_seconds(values: dict) -> int | None:
     """When the page without JavaScript reloads itself: when the slot on the clock ends (or
-    the auction starts), at most MAX_REFRESH seconds on; never once it is over."""
+    the auction starts), for watchers at most MAX_REFRESH seconds on so that they see the
+    steps; for the bidder called, only at the end of their slot, so that no reload wipes
+    the price they are typing. Never once it is over."""
     if values["phase"] in (auctions.FINISHED, auctions.CANCELLED):
         return None
     left = values["seconds_left"]
-    return max(1, min(MAX_REFRESH, (left if left is not None else 1) + 1))
+    wait = (left if left is not None else 1) + 1
+    if values["called"] is not None and values["called"] in values["mine"]:
+        return wait
+    return max(1, min(MAX_REFRESH, wait))
 
 
 def render_page(request, tender: Tender, errors=None, typed: str = ""):

@@ -60,6 +60,12 @@ def test_three_bidders_lower_their_prices_in_every_round(
 
     # round 1: A, B, C in this order; Northwind (B) goes below Southgate
     at_slot(clock, auction, 1, 0)
+    # without JavaScript, the bidder called reloads at the end of the slot, watchers sooner
+    called = app_of(made, "rep-quinn").get(auction_url(made)).html
+    refresh = called.select_one("noscript meta")["content"]
+    assert 45 <= int(refresh) <= 51
+    refresh = watcher.get(auction_url(made)).html.select_one("noscript meta")["content"]
+    assert refresh == "30"
     step(made, "rep-quinn", "185,000.00")
     at_slot(clock, auction, 1, 1)
     step(made, "rep-olga", "174000")
