@@ -263,25 +263,54 @@ def place_step(
 def _check_price(tender: Tender, last_minor: int, price: Money, locale: str) -> None:
     last = Money(last_minor, tender.currency)
     if price.minor > last_minor:
-        message = _(
-            "Your new price is above your last price of ${last}. Lower it, or keep your price.",
-            mapping={"last": last.format(locale)},
+        mapping = {"last": last.format(locale)}
+        raise Refusal(
+            INVALID,
+            _(
+                "Your new price is above your last price of ${last}. Lower it, or keep your price.",
+                mapping=mapping,
+            ),
+            errors=[
+                FieldError(
+                    "price",
+                    _(
+                        "Your new price is above your last price of ${last}. Lower it, or keep "
+                        "your price.",
+                        mapping=mapping,
+                    ),
+                )
+            ],
         )
-        raise Refusal(INVALID, message, errors=[FieldError("price", message)])
     step = minimum_step(tender, last_minor)
     if last_minor - price.minor < step.minor:
-        message = _(
-            "Lower your price by at least the minimum step of ${step}, to ${most} or less; "
-            "or keep your price.",
-            mapping={
-                "step": step.format(locale),
-                "most": Money(last_minor - step.minor, tender.currency).format(locale),
-            },
+        mapping = {
+            "step": step.format(locale),
+            "most": Money(last_minor - step.minor, tender.currency).format(locale),
+        }
+        raise Refusal(
+            INVALID,
+            _(
+                "Lower your price by at least the minimum step of ${step}, to ${most} or "
+                "less; or keep your price.",
+                mapping=mapping,
+            ),
+            errors=[
+                FieldError(
+                    "price",
+                    _(
+                        "Lower your price by at least the minimum step of ${step}, to ${most} "
+                        "or less; or keep your price.",
+                        mapping=mapping,
+                    ),
+                )
+            ],
         )
-        raise Refusal(INVALID, message, errors=[FieldError("price", message)])
     if price.minor <= 0:
-        message = _("Enter a price above zero.")
-        raise Refusal(INVALID, message, errors=[FieldError("price", message)])
+        raise Refusal(
+            INVALID,
+            _("Enter a price above zero."),
+            errors=[FieldError("price", _("Enter a price above zero."))],
+        )
 
 
 # -- finishing ----------------------------------------------------------------------------------

@@ -281,12 +281,24 @@ def _price(typed: str, currency: str):
     try:
         return parse_amount(typed, currency)
     except MoneyError:
-        message = _(
-            "Enter your new price in ${currency}, for example 175,000.00 or 175000; "
-            "or keep your price.",
-            mapping={"currency": currency},
-        )
-        raise Refusal(INVALID, message, errors=[FieldError("price", message)]) from None
+        raise Refusal(
+            INVALID,
+            _(
+                "Enter your new price in ${currency}, for example 175,000.00 or 175000; or "
+                "keep your price.",
+                mapping={"currency": currency},
+            ),
+            errors=[
+                FieldError(
+                    "price",
+                    _(
+                        "Enter your new price in ${currency}, for example 175,000.00 or "
+                        "175000; or keep your price.",
+                        mapping={"currency": currency},
+                    ),
+                )
+            ],
+        ) from None
 
 
 @view_config(route_name="tender_auction_protocol", request_method="GET", permission=PUBLIC)

@@ -31,13 +31,14 @@ PUBLIC_ROUTES = {
     "privacy",
     "contact",
     "tender_protocol",
+    "tender_auction_protocol",
     "tenders",
 }
 
 #: routes whose context grants "view" to everyone once the tender is published (and answers
 #: 404 before): anonymous visitors read them rather than being sent to sign in
 #: (tests/functional/procurement/test_public_*.py)
-OPEN_BY_CONTEXT = {"tender", "tender_document"}
+OPEN_BY_CONTEXT = {"tender", "tender_document", "tender_auction", "tender_auction_status"}
 
 
 def route_views(app):
