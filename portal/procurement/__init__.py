@@ -24,3 +24,4 @@ def includeme(config) -> None:
     config.include("portal.procurement.evaluation_views")
     config.include("portal.procurement.complaint_views")
     config.include("portal.procurement.ocds")
+    config.include("portal.procurement.auction_views")

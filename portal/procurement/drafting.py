@@ -64,6 +64,20 @@ def parse_quantity(text: str) -> Decimal:
     return value
 
 
+def percentage_points(text: str) -> int | None:
+    """A percentage from 0.01 to 10 with at most two decimals ("0.5" or "0,5") in basis
+    points (50); None if it is none."""
+    try:
+        value = Decimal(text.strip().removesuffix("%").strip().replace(",", "."))
+    except InvalidOperation:
+        return None
+    if not value.is_finite() or not Decimal("0.01") <= value <= 10:
+        return None
+    if value != value.quantize(Decimal("0.01")):
+        return None
+    return int(value * 100)
+
+
 def valid_cpv(code: str) -> bool:
     return bool(_CPV.match(code))
 
@@ -132,6 +146,59 @@ class FormReader:
         except Refusal as refused:
             self.errors.extend(refused.errors)
             return None
+
+    def auction(self) -> dict:
+        """The auction's fields: whether there is one and its minimum step, an amount above
+        zero or a percentage of the bidder's last price from 0.01 to 10 (basis points)."""
+        values: dict = {
+            "auction_enabled": self.post.get("auction") == "on",
+            "auction_step_minor": None,
+            "auction_step_basis_points": None,
+        }
+        if not values["auction_enabled"]:
+            return values
+        kind = self.post.get("auction_step_kind", "")
+        text = self.text("auction_step", 40)
+        if kind == "amount":
+            try:
+                step = parse_amount(text, self.currency).minor
+            except MoneyError:
+                step = 0
+            if step > 0:
+                values["auction_step_minor"] = step
+                return values
+            self.errors.append(
+                FieldError(
+                    "auction_step",
+                    _(
+                        "Enter the minimum step as an amount above zero in ${currency}, "
+                        "for example 500.00.",
+                        mapping={"currency": self.currency},
+                    ),
+                )
+            )
+        elif kind == "percent":
+            points = percentage_points(text)
+            if points is not None:
+                values["auction_step_basis_points"] = points
+                return values
+            self.errors.append(
+                FieldError(
+                    "auction_step",
+                    _(
+                        "Enter the minimum step as a percentage from 0.01 to 10 with at most "
+                        "two decimals, for example 0.5."
+                    ),
+                )
+            )
+        else:
+            self.errors.append(
+                FieldError(
+                    "auction_step_kind",
+                    _("Choose whether the minimum step is an amount or a percentage."),
+                )
+            )
+        return values
 
     def rows(self, prefix: str) -> int:
         text = self.post.get(f"{prefix}_rows", "")
@@ -230,6 +297,7 @@ def read_draft(post, tender: Tender, *, clerks: dict, timezone: ZoneInfo, now: d
         "bid_fee_minor": reader.amount("bid_fee"),
         "deposit_minor": reader.amount("deposit"),
         "items": reader.items(),
+        **reader.auction(),
     }
     criterion = post.get("award_criterion", LOWEST_PRICE)
     if criterion not in (LOWEST_PRICE, BEST_VALUE):
@@ -311,6 +379,9 @@ def apply_draft(tender: Tender, values: dict, now: dt.datetime) -> None:
         "deposit_minor",
         "award_criterion",
         "committee_threshold",
+        "auction_enabled",
+        "auction_step_minor",
+        "auction_step_basis_points",
         *PERIODS,
     ):
         setattr(tender, name, values[name])
@@ -348,6 +419,15 @@ def form_values(tender: Tender, timezone: ZoneInfo) -> dict:
         "award_criterion": tender.award_criterion,
         "committee_threshold": str(tender.committee_threshold),
         "committee": [str(seat.member_id) for seat in tender.committee],
+        "auction": "on" if tender.auction_enabled else "",
+        "auction_step_kind": "percent" if tender.auction_step_basis_points else "amount",
+        "auction_step": (
+            format(Decimal(tender.auction_step_basis_points) / 100, "f")
+            if tender.auction_step_basis_points
+            else amount_text(tender.auction_step_minor, tender.currency)
+            if tender.auction_step_minor
+            else ""
+        ),
     }
     for name in PERIODS:
         values.update(as_values(name, getattr(tender, name), timezone))

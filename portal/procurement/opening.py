@@ -24,7 +24,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import contains_eager
 
 from portal.i18n import _
-from portal.procurement import bid_content, files, state
+from portal.procurement import auction, bid_content, files, prices, state
 from portal.procurement.committee_keys import unlock_committee_key
 from portal.procurement.models import (
     Bid,
@@ -279,11 +279,24 @@ def open_bids(dbsession, tender: Tender, opening: Opening, member, vault, now: d
 
 
 def go_on_after_opening(dbsession, tender: Tender, now: dt.datetime) -> None:
-    """In the opening's own transaction, the tender moves on to its evaluation: nobody has
-    to act on an opened tender."""
-    state.transition(
-        dbsession, tender, state.EVALUATION, now=now, cause="bids opened: evaluation begins"
-    )
+    """In the opening's own transaction, the tender moves on: to its auction when it declares
+    one and at least two bids are valid (an auction of one bidder is no contest), else to
+    its evaluation. Nobody has to act on an opened tender."""
+    valid = prices.valid_bids(dbsession, tender)
+    if tender.auction_enabled and len(valid) >= 2:
+        starts = auction.schedule(dbsession, tender, valid, now).starts_at.isoformat()
+        state.transition(
+            dbsession,
+            tender,
+            state.AUCTION,
+            now=now,
+            cause=f"bids opened: auction of {len(valid)} bidders from {starts}",
+        )
+        return
+    cause = "bids opened: evaluation begins"
+    if tender.auction_enabled:
+        cause = f"bids opened: {len(valid)} valid bid, no auction; evaluation begins"
+    state.transition(dbsession, tender, state.EVALUATION, now=now, cause=cause)
 
 
 def _record(tender: Tender, version: BidVersion, raw: bytes) -> list[files.Upload]:

@@ -31,6 +31,7 @@ PUBLIC_ROUTES = {
     "privacy",
     "contact",
     "tender_protocol",
+    "tender_auction_protocol",
     "tenders",
     "api_ocds_tenders",
     "api_ocds_releases",
@@ -40,7 +41,13 @@ PUBLIC_ROUTES = {
 #: routes whose context grants "view" to everyone once the tender is published (and answers
 #: 404 before): anonymous visitors read them rather than being sent to sign in
 #: (tests/functional/procurement/test_public_*.py)
-OPEN_BY_CONTEXT = {"tender", "tender_document", "tender_contract_document"}
+OPEN_BY_CONTEXT = {
+    "tender",
+    "tender_document",
+    "tender_contract_document",
+    "tender_auction",
+    "tender_auction_status",
+}
 
 
 def route_views(app):

@@ -28,6 +28,7 @@ def test_the_portal_knows_its_kinds_of_document(wsgi_app):
         "certificate": "C",
         "bid_receipt": "BR",
         "opening_protocol": "OP",
+        "auction_protocol": "AP",
     }
 
 
