@@ -14,7 +14,6 @@ schemas, and the deposits account holds exactly the securities still held.
 
 from __future__ import annotations
 
-
 from portal.billing import ledger
 from portal.procurement.auction_jobs import finish_auctions
 from portal.procurement.jobs import advance_tenders
