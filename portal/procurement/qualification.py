@@ -19,6 +19,7 @@ from portal.procurement import deposit_movements, state
 from portal.procurement.evaluation import RankedBid, Ranking, ranking
 from portal.procurement.models import (
     DISQUALIFIED,
+    MAX_REASON,
     QUALIFIED,
     QualificationDecision,
     Tender,
@@ -26,7 +27,6 @@ from portal.procurement.models import (
 from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
 
 #: the longest reason kept
-MAX_REASON = 4000
 OUTCOMES = frozenset({QUALIFIED, DISQUALIFIED})
 
 
