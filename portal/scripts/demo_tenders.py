@@ -154,14 +154,14 @@ def _sealed_bids(
     dbsession, registry, tender: Tender, at: dt.datetime, timezone, bidders=BIDDERS
 ) -> None:
     """Each of ``bidders``' bid on ``tender``: begun, its fee and security paid through the
-    provider, then submitted (sealed) ``at``."""
-    then = _Then(at, timezone)
+    provider, then submitted (sealed) ``at``, the next 47 minutes later, and so on."""
     vault = registry["pii_vault"]
     answers = {
         str(criterion.position): f"Our answer on {criterion.name.lower()}: see the offer."
         for criterion in bids.quality_criteria(tender)
     }
-    for name_id, (number, price) in bidders.items():
+    for index, (name_id, (number, price)) in enumerate(bidders.items()):
+        submitted = at + dt.timedelta(minutes=47 * index)
         representative = _user(dbsession, name_id)
         organisation = _organisation(dbsession, number)
         bid = bids.start_bid(
@@ -169,7 +169,7 @@ def _sealed_bids(
             tender,
             organisation,
             user=representative,
-            now=at - dt.timedelta(hours=1),
+            now=submitted - dt.timedelta(hours=1),
             timezone=timezone,
         )
         charges = [bill for bill in (bid.fee_bill, bid.deposit and bid.deposit.bill) if bill]
@@ -180,16 +180,23 @@ def _sealed_bids(
                 charges,
                 user=representative,
                 organisation=organisation,
-                now=at - dt.timedelta(minutes=30),
+                now=submitted - dt.timedelta(minutes=30),
             )
-        bids.save_draft(bid, Money(price, tender.currency), answers, now=at, vault=vault)
+        bids.save_draft(bid, Money(price, tender.currency), answers, now=submitted, vault=vault)
         offer = files.Upload(
             "offer.pdf",
             "application/pdf",
             _pdf(f"{organisation.name}: offer for {tender.reference}", tender.title),
         )
-        bids.add_document(dbsession, bid, offer, now=at, vault=vault)
-        bids.submit_bid(dbsession, registry, bid, user=representative, clock=then, locale="en")
+        bids.add_document(dbsession, bid, offer, now=submitted, vault=vault)
+        bids.submit_bid(
+            dbsession,
+            registry,
+            bid,
+            user=representative,
+            clock=_Then(submitted, timezone),
+            locale="en",
+        )
 
 
 def _drafts(dbsession, tender: Tender, at: dt.datetime, timezone) -> None:
@@ -397,6 +404,7 @@ def _complained(dbsession, registry, tender: Tender, at: dt.datetime, timezone) 
 
 def _contracted(dbsession, clock, tender: Tender, won: Award, at: dt.datetime) -> None:
     """The buyer records the signed contract ``at`` (the standstill over without complaint)."""
+    state.advance(dbsession, tender, won.standstill_until)  # the clock's job, at its end
     signed_on = at.astimezone(clock.timezone).date() - dt.timedelta(days=1)
     document = files.Upload(
         f"{tender.reference} contract.pdf",
