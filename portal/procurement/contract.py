@@ -156,7 +156,9 @@ def read_refusal_reason(post) -> str:
         message = _("Keep this under ${limit} characters.", mapping={"limit": MAX_REASON})
     else:
         return reason
-    raise Refusal(INVALID, message, errors=[FieldError("refusal_reason", message)])
+    raise Refusal(
+        INVALID, _("Some answers need fixing."), errors=[FieldError("refusal_reason", message)]
+    )
 
 
 def record_refusal(dbsession, tender: Tender, reason: str, *, actor, now: dt.datetime) -> bool:

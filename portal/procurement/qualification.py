@@ -83,10 +83,10 @@ def read_reason(posted, field: str, message) -> str:
     text = posted.get(field, "")
     text = text.strip() if isinstance(text, str) else ""
     if not text:
-        raise Refusal(INVALID, message, errors=[FieldError(field, message)])
+        raise Refusal(INVALID, _("Some answers need fixing."), errors=[FieldError(field, message)])
     if len(text) > MAX_REASON:
         limit = _("Keep this under ${limit} characters.", mapping={"limit": MAX_REASON})
-        raise Refusal(INVALID, limit, errors=[FieldError(field, limit)])
+        raise Refusal(INVALID, _("Some answers need fixing."), errors=[FieldError(field, limit)])
     return text
 
 
