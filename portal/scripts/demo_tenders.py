@@ -224,6 +224,7 @@ def _tender(
     items,
     fee,
     deposit,
+    auction_step=None,
 ) -> Tender:
     buyer = _user(dbsession, BUYER)
     department = dbsession.scalars(select(Department).where(Department.code == "procurement")).one()
@@ -240,6 +241,8 @@ def _tender(
     tender.estimated_value_minor = items[0][4]
     tender.bid_fee_minor = fee
     tender.deposit_minor = deposit
+    tender.auction_enabled = auction_step is not None
+    tender.auction_step_minor = auction_step
     tender.award_criterion = BEST_VALUE if criteria else LOWEST_PRICE
     tender.criteria = [
         TenderCriterion(position=position, name=name, weight=weight, is_price=is_price)
@@ -515,6 +518,9 @@ def load(dbsession, clock, registry) -> None:
             items=[("Street lighting maintenance", "50232100-1", "24", "months", 190_000_00)],
             fee=0,
             deposit=0,
+            # opened on the tour, its two bids go to an auction procurement.auction_delay_minutes
+            # later, in which Olga and Peter bid each other down
+            auction_step=1_000_00,
         )
         assert tender.questions_until is not None and tender.bids_until is not None
         state.advance(dbsession, tender, tender.questions_until)

@@ -172,6 +172,28 @@ def test_the_demo_committee_opens_the_closed_tender_with_its_readme_passphrases(
     assert prices == sorted(price for _number, price in demo_tenders.BIDDERS.values())
 
 
+def test_opening_the_closed_demo_tender_on_the_tour_schedules_its_auction(wsgi_app, dbsession):
+    """Clara and Dan unlock their shares with the README's passphrases, as the tour says: the
+    two bids open and go to the auction the tender declares."""
+    load_demo(wsgi_app.registry)
+    now = app_clock(wsgi_app.registry).now()
+    for name_id in ("clerk-clara", "clerk-dan"):
+        with task_dbsession(wsgi_app.registry) as session:
+            tender = session.scalars(
+                select(Tender).where(Tender.title == demo_tenders.CLOSED_TENDER)
+            ).one()
+            member = session.scalars(select(User).where(User.name_id == name_id)).one()
+            passphrase = demo_tenders.COMMITTEE_PASSPHRASES[name_id]
+            opening.unlock(session, tender, member, passphrase, wsgi_app.registry["pii_vault"], now)
+    dbsession.expire_all()
+    tender = dbsession.scalars(
+        select(Tender).where(Tender.title == demo_tenders.CLOSED_TENDER)
+    ).one()
+    assert tender.status == "auction"
+    assert [bidder.label for bidder in tender.auction.bidders] == ["A", "B"]
+    assert tender.auction.starts_at > now
+
+
 def test_a_bidder_complains_against_the_demo_award_and_the_reviewer_has_the_queue(
     wsgi_app, devidp, dbsession
 ):
