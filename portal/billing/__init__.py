@@ -24,7 +24,7 @@ from portal.billing.bills import (
 from portal.billing.deposits import forfeit_deposit, hold_deposit, release_deposit
 from portal.billing.ledger import AlreadyPosted, guard_append_only
 from portal.billing.payment_documents import PaymentDocument, add_payment_documents
-from portal.billing.payments import create_payment, settling_payment
+from portal.billing.payments import create_payment, settling_payment, start_payment
 from portal.billing.providers import (
     ProviderRefused,
     ProviderUnavailable,
@@ -72,6 +72,7 @@ __all__ = [
     "release_deposit",
     "request_refund",
     "settling_payment",
+    "start_payment",
     "with_status",
 ]
 

@@ -31,6 +31,8 @@ from portal.billing.models import (
     RefundLine,
 )
 from portal.billing.providers import ProviderRefused
+from portal.clock import clock
+from portal.db import registry_of
 from portal.i18n import _
 from portal.money import Money
 from portal.refusals import CONFLICT, INVALID, NOT_FOUND, Refusal
@@ -530,6 +532,8 @@ def record_refund(
         currency=payment.currency,
         reason=reason.strip()[:2000],
         requested_by_id=clerk.id if clerk else None,
+        # asked now by the portal's clock (a refund asked by a job or a test clock too)
+        created_at=clock(registry_of(dbsession)).now(),
         lines=[
             RefundLine(bill_id=share.bill.id, amount_minor=share.amount.minor) for share in chosen
         ],

@@ -30,12 +30,16 @@ from portal.procurement.drafting import (
     check_periods,
 )
 from portal.procurement.local_times import same_time_of_day_after
-from portal.procurement.models import Bid, Tender, TenderVersion
+from portal.procurement.models import (
+    MAX_REASON,
+    Bid,
+    Tender,
+    TenderVersion,
+)
 from portal.procurement.ocds.snapshots import published_snapshot
 from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
 
 DEFAULT_MIN_DAYS = 7
-MAX_REASON = 2000
 SUBMITTED = "submitted"
 
 

@@ -30,6 +30,8 @@ from portal.i18n import _
 from portal.money import Money
 from portal.procurement import state
 from portal.procurement.models import (
+    AUCTION_FINISHED,
+    AUCTION_SCHEDULED,
     Auction,
     AuctionBidder,
     AuctionProtocol,
@@ -39,10 +41,6 @@ from portal.procurement.models import (
 from portal.procurement.prices import ValidBid
 from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
 
-#: Auction statuses (the model's)
-SCHEDULED = "scheduled"
-FINISHED = "finished"
-CANCELLED = "cancelled"
 ROUNDS = 3
 DEFAULT_DELAY_MINUTES = 60
 DEFAULT_SLOT_SECONDS = 120
@@ -90,7 +88,7 @@ def schedule(dbsession, tender: Tender, valid: list[ValidBid], now: dt.datetime)
     starts_at = now + settings.delay
     auction = Auction(
         tender=tender,
-        status=SCHEDULED,
+        status=AUCTION_SCHEDULED,
         rounds=ROUNDS,
         starts_at=starts_at,
         slot_seconds=settings.slot_seconds,
@@ -160,7 +158,7 @@ def round_slots(auction: Auction, round_number: int) -> list[Slot]:
 
 
 def running(auction: Auction, now: dt.datetime) -> bool:
-    return auction.status == SCHEDULED and auction.starts_at <= now < auction.ends_at
+    return auction.status == AUCTION_SCHEDULED and auction.starts_at <= now < auction.ends_at
 
 
 def current_slot(auction: Auction, now: dt.datetime) -> Slot | None:
@@ -321,7 +319,7 @@ def due_to_finish(tender: Tender, now: dt.datetime) -> bool:
     return (
         tender.status == state.AUCTION
         and auction is not None
-        and auction.status == SCHEDULED
+        and auction.status == AUCTION_SCHEDULED
         and now >= auction.ends_at
     )
 
@@ -351,7 +349,7 @@ def finish_if_due(dbsession, tender: Tender, now: dt.datetime) -> bool:
     final = prices_after(auction, auction.rounds)
     for bidder in auction.bidders:
         bidder.price_minor = final[bidder.id]
-    auction.status = FINISHED
+    auction.status = AUCTION_FINISHED
     auction.finished_at = now
     dbsession.flush()
     owner = tender.created_by

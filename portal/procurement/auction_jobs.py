@@ -17,7 +17,11 @@ from sqlalchemy import select
 
 from portal.clock import clock
 from portal.procurement import auction, state
-from portal.procurement.models import Auction, Tender
+from portal.procurement.models import (
+    AUCTION_SCHEDULED,
+    Auction,
+    Tender,
+)
 from portal.tasks import periodic_task, task_dbsession
 
 log = logging.getLogger(__name__)
@@ -31,7 +35,7 @@ def due_auctions(dbsession, now: dt.datetime) -> list[int]:
             .join(Auction, Auction.tender_id == Tender.id)
             .where(
                 Tender.status == state.AUCTION,
-                Auction.status == auction.SCHEDULED,
+                Auction.status == AUCTION_SCHEDULED,
                 Auction.ends_at <= now,
             )
             .order_by(Tender.id)

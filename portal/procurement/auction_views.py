@@ -24,7 +24,14 @@ from portal.procurement import auction as auctions
 from portal.procurement import state
 from portal.procurement.drafting import parse_amount
 from portal.procurement.local_times import local_time
-from portal.procurement.models import Auction, AuctionBidder, Tender
+from portal.procurement.models import (
+    AUCTION_CANCELLED,
+    AUCTION_FINISHED,
+    AUCTION_SCHEDULED,
+    Auction,
+    AuctionBidder,
+    Tender,
+)
 from portal.refusals import FORBIDDEN, INVALID, NOT_FOUND, UNAVAILABLE, FieldError, Refusal
 from portal.security import PUBLIC
 from portal.templating import locale_name
@@ -52,8 +59,8 @@ def my_bidders(request, auction: Auction) -> list[AuctionBidder]:
 
 def phase(tender: Tender, auction: Auction, now: dt.datetime) -> str:
     if tender.status == state.CANCELLED:
-        return auctions.CANCELLED
-    if auction.status != auctions.SCHEDULED:
+        return AUCTION_CANCELLED
+    if auction.status != AUCTION_SCHEDULED:
         return auction.status
     if now < auction.starts_at:
         return "waiting"
@@ -161,7 +168,7 @@ def _state_text(current: str, auction: Auction, slot, now: dt.datetime, request)
         )
     if current == "finishing":
         return _("The auction has ended. The final prices are being recorded.")
-    if current == auctions.CANCELLED:
+    if current == AUCTION_CANCELLED:
         return _("The auction was cancelled with the tender.")
     return _("The auction has finished. These are the final prices.")
 
@@ -171,7 +178,7 @@ def refresh_seconds(values: dict) -> int | None:
     the auction starts), for watchers at most MAX_REFRESH seconds on so that they see the
     steps; for the bidder called, only at the end of their slot, so that no reload wipes
     the price they are typing. Never once it is over."""
-    if values["phase"] in (auctions.FINISHED, auctions.CANCELLED):
+    if values["phase"] in (AUCTION_FINISHED, AUCTION_CANCELLED):
         return None
     left = values["seconds_left"]
     wait = (left if left is not None else 1) + 1

@@ -18,6 +18,7 @@ from portal.procurement import deposit_movements, state
 from portal.procurement.models import (
     AWARD_CANCELLED,
     DISQUALIFIED,
+    MAX_REASON,
     QUALIFIED,
     Award,
     QualificationDecision,
@@ -31,7 +32,12 @@ DEFAULT_STANDSTILL_DAYS = 10
 
 
 def standstill_days(settings) -> int:
-    return int(settings.get("procurement.standstill_days", DEFAULT_STANDSTILL_DAYS))
+    """The setting, read at startup (a value that is not a whole number of at least one day
+    stops the portal, rather than every award) and again by each award."""
+    days = int(settings.get("procurement.standstill_days", DEFAULT_STANDSTILL_DAYS))
+    if days < 1:
+        raise ValueError("procurement.standstill_days must be 1 or more")
+    return days
 
 
 def standstill_end(decided_at: dt.datetime, days: int, timezone: ZoneInfo) -> dt.datetime:
@@ -104,7 +110,7 @@ def withdraw_award(
         raise Refusal(CONFLICT, _("This tender has no award in force."), about=tender)
     award.status = AWARD_CANCELLED
     award.cancelled_at = now
-    award.cancel_reason = reason[:2000]
+    award.cancel_reason = reason[:MAX_REASON]
     qualified = dbsession.scalars(
         select(QualificationDecision).where(
             QualificationDecision.tender_id == tender.id,
@@ -117,6 +123,6 @@ def withdraw_award(
     )
     for decision in qualified:
         decision.annulled_at = now
-        decision.annulled_reason = reason[:2000]
+        decision.annulled_reason = reason[:MAX_REASON]
     state.transition(dbsession, tender, state.EVALUATION, now=now, actor=actor, cause=reason)
     return award

@@ -42,6 +42,7 @@ from portal.procurement.models import (
     COMPLAINT_REGISTERED,
     COMPLAINT_REJECTED,
     COMPLAINT_UPHELD,
+    MAX_REASON,
     OPEN_COMPLAINTS,
     Award,
     Complaint,
@@ -61,7 +62,7 @@ LABELS = {
     COMPLAINT_REJECTED: _("Rejected"),
     COMPLAINT_LAPSED: _("Lapsed: the fee was not paid in time"),
 }
-#: the longest complaint text and decision reason, in characters
+#: the longest complaint text, in characters (the reviewer's reason is a MAX_REASON)
 MAX_TEXT = 20_000
 MAX_DOCUMENTS = 10
 UPHELD = "upheld"
@@ -105,14 +106,14 @@ def may_complain(dbsession, tender: Tender, organisation, now: dt.datetime) -> A
     return award
 
 
-def read_text(value: object, field: str, missing) -> str:
-    """A complaint's text or a decision's reason as typed: required, at most MAX_TEXT."""
+def read_text(value: object, field: str, missing, limit: int = MAX_TEXT) -> str:
+    """A complaint's text or a decision's reason as typed: required, at most ``limit``."""
     text = value.strip() if isinstance(value, str) else ""
     if not text:
-        raise Refusal(INVALID, missing, errors=[FieldError(field, missing)])
-    if len(text) > MAX_TEXT:
-        too_long = _("The text may be at most 20,000 characters.")
-        raise Refusal(INVALID, too_long, errors=[FieldError(field, too_long)])
+        raise Refusal(INVALID, _("Some answers need fixing."), errors=[FieldError(field, missing)])
+    if len(text) > limit:
+        too_long = _("Keep this under ${limit} characters.", mapping={"limit": limit})
+        raise Refusal(INVALID, _("Some answers need fixing."), errors=[FieldError(field, too_long)])
     return text
 
 
@@ -134,7 +135,9 @@ def file_complaint(
     award = may_complain(dbsession, tender, organisation, now)
     if len(uploads) > MAX_DOCUMENTS:
         too_many = _("Attach at most 10 documents.")
-        raise Refusal(INVALID, too_many, errors=[FieldError("documents", too_many)])
+        raise Refusal(
+            INVALID, _("Some answers need fixing."), errors=[FieldError("documents", too_many)]
+        )
     fee = complaint_billing.complaint_fee(dbsession, now.astimezone(timezone).date())
     bid = bid_of(dbsession, tender, organisation)
     assert bid is not None  # may_complain found it
@@ -206,8 +209,10 @@ def decide(
     is locked, so a complaint is decided once: a second decision is refused."""
     if outcome not in (UPHELD, REJECTED):
         choose = _("Choose whether the complaint is upheld or rejected.")
-        raise Refusal(INVALID, choose, errors=[FieldError("outcome", choose)])
-    reason = read_text(reason, "reason", _("Give the reason for the decision."))
+        raise Refusal(
+            INVALID, _("Some answers need fixing."), errors=[FieldError("outcome", choose)]
+        )
+    reason = read_text(reason, "reason", _("Give the reason for the decision."), MAX_REASON)
     dbsession.refresh(complaint, with_for_update=True)
     if complaint.status != COMPLAINT_REGISTERED:
         raise Refusal(

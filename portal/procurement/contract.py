@@ -27,6 +27,7 @@ from portal.procurement.award import withdraw_award
 from portal.procurement.bids import lock_tender
 from portal.procurement.drafting import parse_amount
 from portal.procurement.models import (
+    MAX_REASON,
     REFUSED_TO_SIGN,
     Award,
     Contract,
@@ -34,8 +35,6 @@ from portal.procurement.models import (
     Tender,
 )
 from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
-
-MAX_REASON = 2000
 
 
 @dataclass(frozen=True)
@@ -157,15 +156,18 @@ def read_refusal_reason(post) -> str:
         message = _("Keep this under ${limit} characters.", mapping={"limit": MAX_REASON})
     else:
         return reason
-    raise Refusal(INVALID, message, errors=[FieldError("refusal_reason", message)])
+    raise Refusal(
+        INVALID, _("Some answers need fixing."), errors=[FieldError("refusal_reason", message)]
+    )
 
 
-def record_refusal(dbsession, tender: Tender, reason: str, *, actor, now: dt.datetime) -> Award:
+def record_refusal(dbsession, tender: Tender, reason: str, *, actor, now: dt.datetime) -> bool:
     """Record that the winner refused to sign, for ``reason``: their security is kept, the
     award withdrawn and the refusal recorded as the decision on their bid; the tender goes
-    back to evaluation. Returns the withdrawn award."""
+    back to evaluation. Returns whether a security was kept: a bidder awarded after an
+    earlier award (withdrawn on a complaint or a refusal) had theirs given back at it."""
     award = contracting_award(dbsession, tender, now)
-    deposit_movements.forfeit_winner(dbsession, tender, award, reason, now, actor)
+    kept = deposit_movements.forfeit_winner(dbsession, tender, award, reason, now, actor)
     withdraw_award(
         dbsession, tender, reason=f"The winner refused to sign: {reason}", now=now, actor=actor
     )
@@ -180,4 +182,4 @@ def record_refusal(dbsession, tender: Tender, reason: str, *, actor, now: dt.dat
         )
     )
     dbsession.flush()
-    return award
+    return bool(kept)

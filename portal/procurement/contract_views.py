@@ -138,12 +138,18 @@ def record_refusal_view(context, request):
         reason = read_refusal_reason(request.POST)
     except Refusal as refused:
         return _page(request, context, form_refused(request, refused), _posted(request))
-    record_refusal(request.dbsession, tender, reason, actor=request.user, now=now)
+    kept = record_refusal(request.dbsession, tender, reason, actor=request.user, now=now)
     request.session.flash(
         request.localizer.translate(
             _(
                 "The refusal is recorded: the winner's security is kept, the award withdrawn "
                 "and the tender is back in evaluation."
+            )
+            if kept
+            else _(
+                "The refusal is recorded: the award is withdrawn and the tender is back in "
+                "evaluation. The winner held no security to keep: it was given back at an "
+                "earlier award."
             )
         )
     )

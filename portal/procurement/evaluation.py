@@ -176,15 +176,11 @@ def score_field(bid_public_id: str, criterion: TenderCriterion) -> str:
 
 
 def decisions_taken(dbsession, tender: Tender) -> bool:
+    """Has the buyer begun to qualify the bids? An annulled decision counts: an upheld
+    complaint sends the qualification back, not the scoring, so the ranking it was about
+    stays as the committee scored it."""
     return bool(
-        dbsession.scalar(
-            select(
-                exists().where(
-                    QualificationDecision.tender_id == tender.id,
-                    QualificationDecision.annulled_at.is_(None),
-                )
-            )
-        )
+        dbsession.scalar(select(exists().where(QualificationDecision.tender_id == tender.id)))
     )
 
 

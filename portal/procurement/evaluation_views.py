@@ -241,6 +241,7 @@ def unsuccessful(context, request):
 
 
 def includeme(config) -> None:
+    standstill_days(config.get_settings())  # a bad setting stops the start, not an award
     evaluation = {"factory": "portal.procurement.evaluation_views.evaluation_factory"}
     base = "/procurement/tenders/{reference}/evaluation"
     config.add_route("tender_evaluation", base, **evaluation)

@@ -33,6 +33,10 @@ from portal.documents.models import Document
 from portal.identity.models import Department, Organisation, User
 from portal.money import Money
 
+#: the longest reason a person gives for a decision on a tender (an amendment, a qualification,
+#: an award's withdrawal, a complaint's decision, a refusal to sign): published with it
+MAX_REASON = 2000
+
 LOWEST_PRICE = "lowest_price"
 BEST_VALUE = "best_value"
 
@@ -416,6 +420,13 @@ class WaitingShare(Base):
     unlocked_at: Mapped[dt.datetime]
 
 
+#: :class:`Auction` statuses
+AUCTION_SCHEDULED = "scheduled"
+AUCTION_FINISHED = "finished"
+#: the tender was cancelled before the auction finished
+AUCTION_CANCELLED = "cancelled"
+
+
 class Auction(Base):
     """A tender's reverse e-auction: three rounds from ``starts_at``; in each round the bidders
     are called from the highest current price to the lowest, one slot of ``slot_seconds``
@@ -425,7 +436,7 @@ class Auction(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tender_id: Mapped[int] = mapped_column(ForeignKey("tender.id"), unique=True)
-    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    status: Mapped[str] = mapped_column(String(20), default=AUCTION_SCHEDULED)
     rounds: Mapped[int] = mapped_column(default=3)
     starts_at: Mapped[dt.datetime]
     slot_seconds: Mapped[int]

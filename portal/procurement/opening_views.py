@@ -268,12 +268,16 @@ def opened_bid_document(context, request):
 
 @view_config(route_name="tender_protocol", request_method="GET", permission=PUBLIC)
 def tender_protocol(context, request):
-    """The signed opening protocol, anyone's once the tender is opened (a draft is found only
-    by its buyers, see the factory); "being prepared" in the
-    moment between the opening and the rendering that follows its commit."""
+    """The signed opening protocol, anyone's once the tender is opened and its auction, if any,
+    has finished (the committee and the buyers have it from the opening; a draft is found
+    only by its buyers, see the factory); "being prepared" in the moment between the opening
+    and the rendering that follows its commit."""
     tender = context.tender
     protocol = opening.protocol_of(request.dbsession, tender)
-    if not state.bids_opened(tender) or protocol is None:
+    insider = request.has_permission("open", context) or request.has_permission("buy", context)
+    if not (state.prices_public(tender) or (state.bids_opened(tender) and insider)):
+        protocol = None
+    if protocol is None:
         raise Refusal(NOT_FOUND, _("This tender has no opening protocol yet."))
     if protocol.pdf is None:
         raise Refusal(

@@ -15,7 +15,13 @@ from sqlalchemy.orm import contains_eager
 
 from portal.money import Money
 from portal.procurement.bids import SUBMITTED
-from portal.procurement.models import AuctionBidder, Bid, BidVersion, Tender
+from portal.procurement.models import (
+    AUCTION_FINISHED,
+    AuctionBidder,
+    Bid,
+    BidVersion,
+    Tender,
+)
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ def auction_prices(dbsession, tender: Tender) -> dict[int, int]:
     """Bid id -> final price (minor units) once the tender's auction has finished; empty
     before, and for a tender without an auction."""
     auction = tender.auction
-    if auction is None or auction.status != "finished":
+    if auction is None or auction.status != AUCTION_FINISHED:
         return {}
     return {
         bidder.bid_id: bidder.price_minor

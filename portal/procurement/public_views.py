@@ -247,7 +247,7 @@ def tender_values(request, context) -> dict:
     due = state.due_status(tender, now)
     organisations = may_bid_for(request)
     bidder = bool(organisations) and bool(request.has_permission("bid", context))
-    protocol = state.bids_opened(tender) and (
+    protocol = state.prices_public(tender) and (
         request.dbsession.scalar(
             select(OpeningProtocol.id).where(OpeningProtocol.opened_tender_id == tender.id)
         )
@@ -295,8 +295,10 @@ def tender_values(request, context) -> dict:
             else None
         ),
         # once opened, the bids are public as the protocol states them (bidders, prices,
-        # times, hashes); their documents and answers stay with the committee and the buyers
-        "opened_rows": opened_rows(request, tender) if state.bids_opened(tender) else None,
+        # times, hashes); their documents and answers stay with the committee and the buyers;
+        # during the auction the prices wait (see state.prices_public)
+        "opened_rows": opened_rows(request, tender) if state.prices_public(tender) else None,
+        "prices_after_auction": state.bids_opened(tender) and not state.prices_public(tender),
         "answers_url": (
             request.route_path("tender_answers", reference=tender.reference)
             if request.has_permission("buy", context)

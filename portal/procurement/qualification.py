@@ -19,6 +19,7 @@ from portal.procurement import deposit_movements, state
 from portal.procurement.evaluation import RankedBid, Ranking, ranking
 from portal.procurement.models import (
     DISQUALIFIED,
+    MAX_REASON,
     QUALIFIED,
     QualificationDecision,
     Tender,
@@ -26,7 +27,6 @@ from portal.procurement.models import (
 from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
 
 #: the longest reason kept
-MAX_REASON = 4000
 OUTCOMES = frozenset({QUALIFIED, DISQUALIFIED})
 
 
@@ -83,10 +83,10 @@ def read_reason(posted, field: str, message) -> str:
     text = posted.get(field, "")
     text = text.strip() if isinstance(text, str) else ""
     if not text:
-        raise Refusal(INVALID, message, errors=[FieldError(field, message)])
+        raise Refusal(INVALID, _("Some answers need fixing."), errors=[FieldError(field, message)])
     if len(text) > MAX_REASON:
         limit = _("Keep this under ${limit} characters.", mapping={"limit": MAX_REASON})
-        raise Refusal(INVALID, limit, errors=[FieldError(field, limit)])
+        raise Refusal(INVALID, _("Some answers need fixing."), errors=[FieldError(field, limit)])
     return text
 
 

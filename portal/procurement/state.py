@@ -25,6 +25,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.i18n import _
 from portal.procurement.models import (
+    AUCTION_SCHEDULED,
     AWARD_ACTIVE,
     OPEN_COMPLAINTS,
     Award,
@@ -117,6 +118,16 @@ def bids_opened(tender: Tender) -> bool:
     """Have the committee opened the bids? From then on their prices are public, whatever
     happens to the tender later (a cancellation included)."""
     return tender.opened_at is not None
+
+
+def prices_public(tender: Tender) -> bool:
+    """May anyone see which organisation offered which price (the opened bids, the opening
+    protocol)? From the opening on, except while the tender's auction is yet to finish:
+    the auction shows its bidders as "Bidder A, B, C" with their prices, which would name
+    them if the opened prices were public beside the organisations. The committee and the
+    buyers see them all along."""
+    auction = tender.auction
+    return bids_opened(tender) and (auction is None or auction.status != AUCTION_SCHEDULED)
 
 
 def can_transition(tender: Tender, to_status: str) -> bool:

@@ -14,11 +14,13 @@ from sqlalchemy import delete, select
 
 from portal.documents.numbering import DocumentNumberer, fiscal_year
 from portal.i18n import _
-from portal.procurement import auction, state
+from portal.procurement import state
 from portal.procurement.bid_billing import close_charges
 from portal.procurement.bids import lock_tender
 from portal.procurement.deposit_movements import release_all
 from portal.procurement.models import (
+    AUCTION_CANCELLED,
+    AUCTION_SCHEDULED,
     AWARD_CANCELLED,
     BEST_VALUE,
     CommitteeKey,
@@ -199,8 +201,8 @@ def cancel_tender(dbsession, tender: Tender, *, actor, reason: str, now: dt.date
         award.status = AWARD_CANCELLED
         award.cancelled_at = now
         award.cancel_reason = f"{why}: {reason}"[:2000]
-    if tender.auction is not None and tender.auction.status == auction.SCHEDULED:
-        tender.auction.status = auction.CANCELLED  # its slots will never run
+    if tender.auction is not None and tender.auction.status == AUCTION_SCHEDULED:
+        tender.auction.status = AUCTION_CANCELLED  # its slots will never run
     bids = list(tender.bids)
     if state.bids_opened(tender):
         release_all(dbsession, tender, why, now, actor)

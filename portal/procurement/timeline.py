@@ -25,6 +25,8 @@ from portal.procurement import opening, questions, state
 from portal.procurement.links import route_path_or_none
 from portal.procurement.local_times import local_time
 from portal.procurement.models import (
+    AUCTION_CANCELLED,
+    AUCTION_FINISHED,
     AWARD_CANCELLED,
     COMPLAINT_AWAITING_PAYMENT,
     COMPLAINT_LAPSED,
@@ -198,7 +200,8 @@ def _opening(build: _Builder) -> None:
     tender = build.tender
     if not state.bids_opened(tender):
         return
-    protocol = opening.protocol_of(build.request.dbsession, tender)
+    public = state.prices_public(tender)
+    protocol = public and opening.protocol_of(build.request.dbsession, tender)
     count = len(opening.current_versions(build.request.dbsession, tender))
     build.add(
         "opened",
@@ -207,6 +210,11 @@ def _opening(build: _Builder) -> None:
         _(
             "${count} bids were opened; the bids as opened are listed above.",
             mapping={"count": count},
+        )
+        if public
+        else _(
+            "${count} bids were opened; their prices are published when the auction ends.",
+            mapping={"count": count},
         ),
         link=build.link("tender_protocol", _("Opening protocol (PDF)")) if protocol else None,
     )
@@ -214,9 +222,9 @@ def _opening(build: _Builder) -> None:
 
 def _auction(build: _Builder) -> None:
     auction = build.tender.auction
-    if auction is None or auction.status == "cancelled":
+    if auction is None or auction.status == AUCTION_CANCELLED:
         return
-    if auction.status != "finished":
+    if auction.status != AUCTION_FINISHED:
         build.add(
             "auction",
             auction.starts_at,

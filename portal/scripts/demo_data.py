@@ -21,7 +21,7 @@ from portal.devidp.personas import PERSONAS
 from portal.identity.models import Department, Organisation, User
 from portal.identity.provisioning import provision_user
 from portal.money import Money
-from portal.scripts import demo_tenders
+from portal.scripts import demo_payments, demo_tenders
 from portal.services.catalogue import sync_services
 from portal.services.imports import Assessment, issue_assessment
 from portal.services.models import FeeScheduleEntry, TaxAssessment, UtilityBill
@@ -234,7 +234,9 @@ def main(argv=None) -> None:
     setup_logging(args.config_uri)
     with bootstrap(args.config_uri) as env:
         request = env["request"]
-        with request.tm:
+        # the demo's bids and complaint fees are paid at the provider, and the securities it
+        # gives back are refunded there once the transaction commits
+        with demo_payments.sandbox_serving(request.registry.settings), request.tm:
             load(
                 request.dbsession,
                 request.pii,

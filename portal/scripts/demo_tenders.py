@@ -1,5 +1,14 @@
-"""The procurement part of the demo world: a committee with keys, a tender open for bids and a
-tender past its deadline whose sealed bids wait for the committee.
+"""The procurement part of the demo world: a committee with keys, a tender open for bids, a
+tender past its deadline whose sealed bids wait for the committee, and three tenders after
+their opening, one at each persona's part: under evaluation (the buyer examines, qualifies and
+awards), awarded and in its standstill (a bidder may complain; one complaint waits for the
+reviewer), and complete with its contract.
+
+Everything after the opening is done by the portal's own functions, in the order people do
+it: the bidders pay their fees and securities through the payment provider
+(:mod:`portal.scripts.demo_payments`) and submit, the committee unlocks its shares with its
+passphrases, the committee's scores, the buyer's decisions, award and contract, a bidder's
+complaint and its fee. Each step is dated in the demo's past by the clock.
 
 The committee members' development passphrases are printed in the README's walkthrough; a real
 committee member chooses their own on ``/procurement/committee-key`` and the portal never sees
@@ -15,13 +24,26 @@ import weasyprint
 from sqlalchemy import select
 
 from portal.clock import Clock
+from portal.documents.kinds import document_issuer
 from portal.identity.models import Department, Organisation, User
 from portal.money import Money
-from portal.procurement import bids, files, state
+from portal.procurement import (
+    award,
+    bids,
+    complaints,
+    contract,
+    evaluation,
+    files,
+    opening,
+    qualification,
+    state,
+)
 from portal.procurement.committee_keys import create_committee_key
 from portal.procurement.models import (
     BEST_VALUE,
     LOWEST_PRICE,
+    QUALIFIED,
+    Award,
     CommitteeKey,
     CommitteeSeat,
     Tender,
@@ -30,6 +52,7 @@ from portal.procurement.models import (
     TenderItem,
 )
 from portal.procurement.tenders import new_tender, publish
+from portal.scripts import demo_payments
 
 #: committee member (dev IdP persona) -> development passphrase (README, "A tour of the demo")
 COMMITTEE_PASSPHRASES = {
@@ -45,6 +68,35 @@ BIDDERS = {
 }
 OPEN_TENDER = "School meals for primary schools, 2027-2028"
 CLOSED_TENDER = "Street lighting maintenance, 2027-2029"
+#: the tenders after their opening (README, "A tour of the demo")
+EVALUATION_TENDER = "Road resurfacing in the Riverside district, 2027"
+STANDSTILL_TENDER = "Snow clearing of municipal roads, winter 2027-2028"
+COMPLETE_TENDER = "Office furniture for the town hall, 2027"
+REVIEWER = "reviewer-rita"
+#: the opening's two committee members (of three, threshold two)
+OPENERS = ("clerk-clara", "clerk-dan")
+QUALITY = "Method statement and team"
+#: tender -> each representative's (organisation, price) and the committee's quality points;
+#: best price-quality with price 60 and QUALITY 40
+AFTER_OPENING = {
+    EVALUATION_TENDER: {
+        "rep-olga": ("NW-100200", 412_800_00, "31"),
+        "rep-peter": ("SG-300400", 398_500_00, "24"),
+        "rep-quinn": ("EB-500600", 425_000_00, "36"),
+    },
+    STANDSTILL_TENDER: {
+        "rep-olga": ("NW-100200", 182_400_00, "38"),
+        "rep-peter": ("SG-300400", 176_950_00, "25"),
+        "rep-quinn": ("EB-500600", 190_000_00, "30"),
+    },
+    COMPLETE_TENDER: {
+        "rep-olga": ("NW-100200", 64_900_00, "28"),
+        "rep-peter": ("SG-300400", 61_250_00, "35"),
+        "rep-quinn": ("EB-500600", 66_400_00, "30"),
+    },
+}
+#: who has complained against the standstill tender's award (registered, fee paid)
+COMPLAINANT = "rep-quinn"
 
 
 class _Then(Clock):
@@ -98,24 +150,53 @@ def _organisation(dbsession, number: str) -> Organisation:
     ).one()
 
 
-def _sealed_bids(dbsession, registry, tender: Tender, at: dt.datetime, timezone) -> None:
-    """Each demo organisation's bid on ``tender``, submitted (sealed) ``at``."""
-    then = _Then(at, timezone)
-    for name_id, (number, price) in BIDDERS.items():
+def _sealed_bids(
+    dbsession, registry, tender: Tender, at: dt.datetime, timezone, bidders=BIDDERS
+) -> None:
+    """Each of ``bidders``' bid on ``tender``: begun, its fee and security paid through the
+    provider, then submitted (sealed) ``at``, the next 47 minutes later, and so on."""
+    vault = registry["pii_vault"]
+    answers = {
+        str(criterion.position): f"Our answer on {criterion.name.lower()}: see the offer."
+        for criterion in bids.quality_criteria(tender)
+    }
+    for index, (name_id, (number, price)) in enumerate(bidders.items()):
+        submitted = at + dt.timedelta(minutes=47 * index)
         representative = _user(dbsession, name_id)
         organisation = _organisation(dbsession, number)
         bid = bids.start_bid(
-            dbsession, tender, organisation, user=representative, now=at, timezone=timezone
+            dbsession,
+            tender,
+            organisation,
+            user=representative,
+            now=submitted - dt.timedelta(hours=1),
+            timezone=timezone,
         )
-        vault = registry["pii_vault"]
-        bids.save_draft(bid, Money(price, tender.currency), {}, now=at, vault=vault)
+        charges = [bill for bill in (bid.fee_bill, bid.deposit and bid.deposit.bill) if bill]
+        if charges:
+            demo_payments.pay(
+                dbsession,
+                registry,
+                charges,
+                user=representative,
+                organisation=organisation,
+                now=submitted - dt.timedelta(minutes=30),
+            )
+        bids.save_draft(bid, Money(price, tender.currency), answers, now=submitted, vault=vault)
         offer = files.Upload(
             "offer.pdf",
             "application/pdf",
             _pdf(f"{organisation.name}: offer for {tender.reference}", tender.title),
         )
-        bids.add_document(dbsession, bid, offer, now=at, vault=vault)
-        bids.submit_bid(dbsession, registry, bid, user=representative, clock=then, locale="en")
+        bids.add_document(dbsession, bid, offer, now=submitted, vault=vault)
+        bids.submit_bid(
+            dbsession,
+            registry,
+            bid,
+            user=representative,
+            clock=_Then(submitted, timezone),
+            locale="en",
+        )
 
 
 def _drafts(dbsession, tender: Tender, at: dt.datetime, timezone) -> None:
@@ -143,6 +224,7 @@ def _tender(
     items,
     fee,
     deposit,
+    auction_step=None,
 ) -> Tender:
     buyer = _user(dbsession, BUYER)
     department = dbsession.scalars(select(Department).where(Department.code == "procurement")).one()
@@ -159,6 +241,8 @@ def _tender(
     tender.estimated_value_minor = items[0][4]
     tender.bid_fee_minor = fee
     tender.deposit_minor = deposit
+    tender.auction_enabled = auction_step is not None
+    tender.auction_step_minor = auction_step
     tender.award_criterion = BEST_VALUE if criteria else LOWEST_PRICE
     tender.criteria = [
         TenderCriterion(position=position, name=name, weight=weight, is_price=is_price)
@@ -197,6 +281,197 @@ def _tender(
     dbsession.flush()
     publish(dbsession, tender, actor=buyer, now=published)
     return tender
+
+
+def _opened(dbsession, clock, registry, title: str, *, days_ago: int, **details) -> Tender:
+    """A tender published, bid on by the three demo organisations (fees and securities paid)
+    and opened by its committee ``days_ago`` days ago (today, an hour ago, when 0), with the
+    committee's quality scores entered by the buyer half an hour after the opening."""
+    now = clock.now()
+    if days_ago:
+        opened_at = _at(clock, -days_ago, 12)
+        bids_until, opening_at = _at(clock, -days_ago, 10), _at(clock, -days_ago, 11)
+    else:
+        opened_at = now - dt.timedelta(hours=1)
+        bids_until, opening_at = now - dt.timedelta(hours=3), now - dt.timedelta(hours=2)
+    tender = _tender(
+        dbsession,
+        clock,
+        title=title,
+        published_days_ago=days_ago + 30,
+        periods=(_at(clock, -days_ago - 20, 12), bids_until, opening_at),
+        criteria=[("Price", 60, True), (QUALITY, 40, False)],
+        fee=50_00,
+        deposit=1_000_00,
+        **details,
+    )
+    assert tender.questions_until is not None
+    state.advance(dbsession, tender, tender.questions_until)
+    offers = AFTER_OPENING[title]
+    _sealed_bids(
+        dbsession,
+        registry,
+        tender,
+        bids_until - dt.timedelta(days=3),
+        clock.timezone,
+        {name_id: (number, price) for name_id, (number, price, _points) in offers.items()},
+    )
+    state.advance(dbsession, tender, bids_until)
+    vault = registry["pii_vault"]
+    for name_id in OPENERS:
+        member = _user(dbsession, name_id)
+        unlocked = opening.unlock(
+            dbsession, tender, member, COMMITTEE_PASSPHRASES[name_id], vault, opened_at
+        )
+    assert unlocked.opened, f"the demo committee did not open {title}"
+    opening.issue_protocol(document_issuer(registry), dbsession, tender, member, opened_at)
+    (criterion,) = evaluation.quality_criteria(tender)
+    points = {_organisation(dbsession, number).id: p for number, _price, p in offers.values()}
+    evaluation.record_scores(
+        dbsession,
+        tender,
+        {
+            evaluation.score_field(bid.public_id, criterion): points[bid.organisation_id]
+            for bid in tender.bids
+        },
+        now=opened_at + dt.timedelta(minutes=30),
+        actor=_user(dbsession, BUYER),
+    )
+    return tender
+
+
+def _awarded(dbsession, clock, registry, tender: Tender, at: dt.datetime) -> Award:
+    """The buyer qualifies the best-ranked bid ``at`` and awards it a day later."""
+    buyer = _user(dbsession, BUYER)
+    examined = qualification.standing(dbsession, tender).examined
+    assert examined is not None
+    qualification.decide(
+        dbsession,
+        tender,
+        bid_public_id=examined.bid.public_id,
+        outcome=QUALIFIED,
+        reason="Registration, turnover and references checked against the terms: all met.",
+        now=at,
+        actor=buyer,
+    )
+    return award.make_award(
+        dbsession,
+        tender,
+        bid_public_id=examined.bid.public_id,
+        reasons=(
+            "The best price-quality ratio of the bids: the highest total of the price score "
+            "and the committee's score, and the bidder is qualified."
+        ),
+        now=at + dt.timedelta(days=1),
+        actor=buyer,
+        days=award.standstill_days(registry.settings),
+        timezone=clock.timezone,
+    )
+
+
+def _complained(dbsession, registry, tender: Tender, at: dt.datetime, timezone) -> None:
+    """COMPLAINANT's complaint against the award, filed ``at`` and its fee paid: registered,
+    it waits for the reviewer."""
+    representative = _user(dbsession, COMPLAINANT)
+    organisation = _organisation(dbsession, AFTER_OPENING[tender.title][COMPLAINANT][0])
+    complaint = complaints.file_complaint(
+        dbsession,
+        tender,
+        organisation,
+        user=representative,
+        text=(
+            "The committee scored our method statement 30 of 40 without saying why; the "
+            "winner's statement names no team for night work, which the terms require. We ask "
+            "for the award to be withdrawn and the quality scores given again with reasons."
+        ),
+        uploads=[
+            files.Upload(
+                "method-statement-comparison.pdf",
+                "application/pdf",
+                _pdf("Complaint", f"Method statements compared, tender {tender.reference}."),
+            )
+        ],
+        now=at,
+        timezone=timezone,
+    )
+    assert complaint.fee_bill is not None
+    demo_payments.pay(
+        dbsession,
+        registry,
+        [complaint.fee_bill],
+        user=representative,
+        organisation=organisation,
+        now=at + dt.timedelta(minutes=15),
+    )
+
+
+def _contracted(dbsession, clock, tender: Tender, won: Award, at: dt.datetime) -> None:
+    """The buyer records the signed contract ``at`` (the standstill over without complaint)."""
+    state.advance(dbsession, tender, won.standstill_until)  # the clock's job, at its end
+    signed_on = at.astimezone(clock.timezone).date() - dt.timedelta(days=1)
+    document = files.Upload(
+        f"{tender.reference} contract.pdf",
+        "application/pdf",
+        _pdf(
+            f"Contract for {tender.title}",
+            f"Signed on {signed_on.isoformat()} by the city and {won.bid.organisation.name}, "
+            f"for the awarded value.",
+        ),
+    )
+    contract.record_contract(
+        dbsession,
+        tender,
+        contract.SignedContract(won.value_minor, signed_on, document),
+        actor=_user(dbsession, BUYER),
+        now=at,
+    )
+
+
+def _after_opening(dbsession, clock, registry, existing: set[str]) -> None:
+    """The three tenders after their opening (README, "A tour of the demo")."""
+    if EVALUATION_TENDER not in existing:
+        _opened(
+            dbsession,
+            clock,
+            registry,
+            EVALUATION_TENDER,
+            days_ago=0,
+            description=(
+                "Milling and resurfacing of 6.2 km of streets in the Riverside district, with "
+                "kerbs, drainage gullies and road markings renewed, traffic kept moving."
+            ),
+            items=[("Road resurfacing", "45233223-8", "6.2", "km", 420_000_00)],
+        )
+    if STANDSTILL_TENDER not in existing:
+        tender = _opened(
+            dbsession,
+            clock,
+            registry,
+            STANDSTILL_TENDER,
+            days_ago=8,
+            description=(
+                "Ploughing and gritting of 310 km of municipal roads from November to March, "
+                "main roads clear by 6:00 after a snowfall, a 24-hour call-out line."
+            ),
+            items=[("Snow clearing and gritting", "90620000-9", "5", "months", 185_000_00)],
+        )
+        _awarded(dbsession, clock, registry, tender, _at(clock, -4, 10))
+        _complained(dbsession, registry, tender, _at(clock, -1, 15), clock.timezone)
+    if COMPLETE_TENDER not in existing:
+        tender = _opened(
+            dbsession,
+            clock,
+            registry,
+            COMPLETE_TENDER,
+            days_ago=45,
+            description=(
+                "Desks, chairs and storage for 120 workplaces of the town hall, delivered and "
+                "assembled floor by floor over the summer, with a five-year warranty."
+            ),
+            items=[("Office furniture", "39130000-2", "120", "workplaces", 65_000_00)],
+        )
+        won = _awarded(dbsession, clock, registry, tender, _at(clock, -42, 10))
+        _contracted(dbsession, clock, tender, won, _at(clock, -25, 14))
 
 
 def load(dbsession, clock, registry) -> None:
@@ -243,6 +518,9 @@ def load(dbsession, clock, registry) -> None:
             items=[("Street lighting maintenance", "50232100-1", "24", "months", 190_000_00)],
             fee=0,
             deposit=0,
+            # opened on the tour, its two bids go to an auction procurement.auction_delay_minutes
+            # later, in which Olga and Peter bid each other down
+            auction_step=1_000_00,
         )
         assert tender.questions_until is not None and tender.bids_until is not None
         state.advance(dbsession, tender, tender.questions_until)
@@ -250,3 +528,4 @@ def load(dbsession, clock, registry) -> None:
             dbsession, registry, tender, clock.now() - dt.timedelta(days=5), clock.timezone
         )
         state.advance(dbsession, tender, tender.bids_until)
+    _after_opening(dbsession, clock, registry, existing)

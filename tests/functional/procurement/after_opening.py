@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import webtest
 from sqlalchemy import select
 
+from portal.documents.kinds import document_issuer
 from portal.identity.models import User
 from portal.procurement import opening
 from portal.procurement.jobs import advance_tenders
@@ -108,10 +109,13 @@ def opened_tender(
 
 def open_by_committee(wsgi_app, tender_id: int, now: dt.datetime) -> None:
     """Two committee members unlock their shares, each in their own transaction: the
-    second opens the bids (and the opening protocol is issued after the commit)."""
+    second opens the bids and, as the opening page does, issues the opening protocol
+    (rendered after the commit)."""
     vault = wsgi_app.registry["pii_vault"]
     for name_id in ("clerk-clara", "clerk-dan"):
         with task_dbsession(wsgi_app.registry) as session:
             tender = session.get_one(Tender, tender_id)
             member = session.scalars(select(User).where(User.name_id == name_id)).one()
-            opening.unlock(session, tender, member, PASSPHRASE, vault, now)
+            if opening.unlock(session, tender, member, PASSPHRASE, vault, now).opened:
+                issuer = document_issuer(wsgi_app.registry)
+                opening.issue_protocol(issuer, session, tender, member, now)

@@ -51,11 +51,17 @@ def post(app, url: str, data: dict, status: int):
     return app.post(url, data, headers={"Referer": f"https://localhost{url}"}, status=status)
 
 
-def mails_about(keys_dir, reference: str) -> dict[str, list]:
-    """Address -> the messages whose subject names tender ``reference``."""
-    found: dict[str, list] = {}
+def mail_files(keys_dir) -> set:
     folder = keys_dir / "mail"
-    for path in folder.glob("*") if folder.exists() else []:
+    return set(folder.glob("*")) if folder.exists() else set()
+
+
+def mails_about(keys_dir, reference: str, before: set) -> dict[str, list]:
+    """Address -> the messages whose subject names tender ``reference``, sent since the
+    mail folder held ``before`` (the folder is the whole run's, and each test's database
+    numbers its tenders from 1 again)."""
+    found: dict[str, list] = {}
+    for path in mail_files(keys_dir) - before:
         mail = message_from_bytes(path.read_bytes(), policy=policy.default)
         if reference in str(mail["Subject"]):
             found.setdefault(str(mail["To"]), []).append(mail)
@@ -80,6 +86,7 @@ def a_document(dbsession, version_id: int) -> str:
 def test_score_disqualify_qualify_the_next_and_award(
     wsgi_app, devidp, sandbox, dbsession, clock, departments, keys_dir
 ):
+    mails_before = mail_files(keys_dir)
     made = opened_tender(wsgi_app, devidp, sandbox, dbsession, clock)
     reference = made.tender.reference
     olga_bid = made.bid(dbsession, "rep-olga")
@@ -198,7 +205,7 @@ def test_score_disqualify_qualify_the_next_and_award(
         Decimal("35.50"),
     }
 
-    mails = mails_about(keys_dir, reference)
+    mails = mails_about(keys_dir, reference, mails_before)
     (won,) = mails["quinn.hribar@example.org"]
     assert str(won["Subject"]) == f"Tender {reference}: your bid is awarded"
     assert "2027-03-31 00:00 (Europe/Ljubljana)" in won.get_body().get_content()

@@ -170,8 +170,10 @@ def test_auction_evaluation_complaint_second_award_and_contract(
     assert "Northwind" in decide(bruno, made, "qualified", "References confirmed on review.")
     award(bruno, made, "Complaint upheld: Northwind's bid is the best qualified one.")
     assert status_of(dbsession, made) == "standstill"
-    # everyone's security but Northwind's is back now (Eastbridge's with the second award)
+    # no security is held any more: Northwind's went back at the first award (every bidder's
+    # but the winner's, as the issue has it), Eastbridge's goes back at this one
     assert balance(dbsession, HELD) == 0
+    assert made.bid(dbsession, "rep-quinn").deposit.status == "released"
     assert ocds_tags(testapp, made)[-1] == ["award"]
 
     # the standstill ends with no complaint: contracting; the buyer records the contract

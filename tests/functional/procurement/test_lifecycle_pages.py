@@ -18,12 +18,11 @@ from sqlalchemy import select
 
 from portal.billing import BillLineInput, forfeit_deposit, issue_bill, release_deposit
 from portal.catalogue.interfaces import ServiceInfo
-from portal.documents.kinds import document_issuer
 from portal.i18n import _
 from portal.identity.models import User
 from portal.money import Money
 from portal.procurement import award as awards
-from portal.procurement import opening, state
+from portal.procurement import state
 from portal.procurement.bid_billing import PROCUREMENT, PROCUREMENT_DEPARTMENT, service_row
 from portal.procurement.models import (
     COMPLAINT_REGISTERED,
@@ -111,11 +110,6 @@ def lifecycle_to_contract(wsgi_app, clock, tender_id: int) -> None:
     complaint upheld, the award withdrawn; Southgate qualified and awarded; the standstill
     ends; the contract is signed with Southgate."""
 
-    def protocol(session, tender, now):
-        # the opening page issues it; the shared fixture opens through the model
-        issuer = document_issuer(wsgi_app.registry)
-        opening.issue_protocol(issuer, session, tender, _user(session, "clerk-dan"), now)
-
     def first_decisions(session, tender, now):
         _decide(session, tender, "rep-peter", DISQUALIFIED, "No insurance certificate", now)
         _decide(session, tender, "rep-olga", QUALIFIED, "Meets every requirement", now)
@@ -193,7 +187,6 @@ def lifecycle_to_contract(wsgi_app, clock, tender_id: int) -> None:
         state.transition(session, tender, state.COMPLETE, now=now, cause="contract signed")
         _release(session, tender, "rep-peter", "Contract signed", now)
 
-    step(wsgi_app, clock, tender_id, 0, protocol)
     step(wsgi_app, clock, tender_id, 2, first_decisions)
     step(wsgi_app, clock, tender_id, 1, first_award)
     step(wsgi_app, clock, tender_id, 24, complaint)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from portal.procurement.award import DEFAULT_STANDSTILL_DAYS, standstill_days, standstill_end
 
 LJUBLJANA = ZoneInfo("Europe/Ljubljana")
@@ -55,3 +57,6 @@ def test_a_midnight_the_clocks_skip_is_read_as_the_start_of_the_day():
 def test_the_number_of_days_is_a_setting():
     assert standstill_days({}) == DEFAULT_STANDSTILL_DAYS == 10
     assert standstill_days({"procurement.standstill_days": "14"}) == 14
+    for bad in ("0", "-3", "ten"):
+        with pytest.raises(ValueError):
+            standstill_days({"procurement.standstill_days": bad})
