@@ -46,6 +46,7 @@ from portal.procurement.models import (
     Tender,
     TenderDocument,
 )
+from portal.procurement.complaint_views import buyer_complaints
 from portal.procurement.opening_views import opened_rows
 from portal.procurement.tenders import (
     CANCELLABLE,
@@ -186,6 +187,7 @@ def overview(request, context, errors=None, values=None):
             "versions": [(v, _changes(v)) for v in tender.versions],
             "submitted_bids": submitted,
             "opened_rows": opened_rows(request, tender) if state.bids_opened(tender) else None,
+            "tender_complaints": buyer_complaints(request, tender),
             "is_draft": tender.status == state.DRAFT,
             "amendable": due in state.AMENDABLE,
             "cancellable": due in CANCELLABLE,
