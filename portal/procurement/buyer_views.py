@@ -31,6 +31,7 @@ from portal.procurement.amendments import (
     record_amendment,
 )
 from portal.procurement.bidder_mail import CANCELLED, mail_bidders_after_commit
+from portal.procurement.complaint_views import buyer_complaints
 from portal.procurement.drafting import (
     FormReader,
     apply_draft,
@@ -46,7 +47,6 @@ from portal.procurement.models import (
     Tender,
     TenderDocument,
 )
-from portal.procurement.complaint_views import buyer_complaints
 from portal.procurement.opening_views import opened_rows
 from portal.procurement.tenders import (
     CANCELLABLE,

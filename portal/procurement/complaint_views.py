@@ -225,9 +225,7 @@ def complaint_page(context, request):
     mine = complaint.organisation in request.user.organisations
     awaiting = mine and complaint.status == COMPLAINT_AWAITING_PAYMENT
     in_time = complaints.open_to_payment(complaint.award, request.clock.now())
-    values["payable"] = (
-        awaiting and in_time and values["fee"] is not None and values["fee"].payable
-    )
+    values["payable"] = awaiting and in_time and values["fee"] is not None and values["fee"].payable
     values["too_late"] = awaiting and not in_time
     values["idempotency_key"] = uuid.uuid4().hex + uuid.uuid4().hex[:8]
     return values

@@ -56,10 +56,19 @@ MAX_PAGE = 100_000
 
 
 def page_number(request) -> int:
-    """The list's ``page`` query value: 1 when absent, else a whole number from 1; anything
-    else is a 400 problem."""
-    value = request.GET.get("page", "1")
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_PAGE:
+    """The list's ``page`` query value: 1 when absent, else one whole number from 1 written
+    plainly (no sign, no leading zero); anything else, or any other query parameter, is a
+    400 problem (a misspelt parameter is not silently ignored)."""
+    if set(request.GET) - {"page"}:
+        raise Refusal(
+            MALFORMED,
+            _("The list takes only the query parameter page."),
+            title=_("Unknown query parameter"),
+        )
+    values = request.GET.getall("page") or ["1"]
+    value = values[0]
+    plain = len(values) == 1 and value.isascii() and value.isdigit() and value == str(int(value))
+    if not plain or not 1 <= int(value) <= MAX_PAGE:
         raise Refusal(
             MALFORMED,
             _("The page must be a whole number from 1 to 100000."),

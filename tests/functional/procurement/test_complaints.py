@@ -398,7 +398,10 @@ def test_a_complaint_is_seen_by_its_organisation_the_buyers_and_reviewers_only(
     rita = browser(wsgi_app, devidp, "reviewer-rita")
     assert quinn.app.get(document).body.startswith(b"%PDF")
     # the buyer finds it from the tender's page and the evaluation page
-    for start in (f"/procurement/tenders/{reference}", f"/procurement/tenders/{reference}/evaluation"):
+    for start in (
+        f"/procurement/tenders/{reference}",
+        f"/procurement/tenders/{reference}/evaluation",
+    ):
         (link,) = bruno.get(start).html.select("#complaints a")
         assert link["href"] == buyers
     for app, own in ((quinn.app, page), (bruno, buyers), (rita, review)):

@@ -52,12 +52,13 @@ def post(app, url: str, data: dict, status: int):
 
 
 def mails_about(keys_dir, reference: str) -> dict[str, list]:
-    """Address -> the messages whose subject names tender ``reference``."""
+    """Address -> the messages about tender ``reference`` itself (subject "Tender <reference>
+    ..."); the run's folder also holds other tests' complaint mail about the same reference."""
     found: dict[str, list] = {}
     folder = keys_dir / "mail"
     for path in folder.glob("*") if folder.exists() else []:
         mail = message_from_bytes(path.read_bytes(), policy=policy.default)
-        if reference in str(mail["Subject"]):
+        if str(mail["Subject"]).startswith(f"Tender {reference}"):
             found.setdefault(str(mail["To"]), []).append(mail)
     return found
 

@@ -62,8 +62,16 @@ def test_the_real_page_holds_a_hundred(testapp, dbsession, clock):
     assert len(second["tenders"]) == 1 and "next" not in second["links"]
 
 
-@pytest.mark.parametrize("page", ["0", "-1", "abc", "1.5", "", " 2", "²", "100001", "9" * 40])
+BAD_PAGES = ["0", "-1", "abc", "1.5", "", " 2", "²", "100001", "9" * 40, "02", ["1", "2"]]
+
+
+@pytest.mark.parametrize("page", BAD_PAGES)
 def test_a_bad_page_is_a_400_problem(testapp, page):
     response = testapp.get(LIST, {"page": page}, status=400)
     problem = conforms(response, LIST)
     assert problem["status"] == 400 and "whole number" in problem["detail"]
+
+
+def test_another_query_parameter_is_a_400_problem(testapp):
+    response = testapp.get(LIST, {"pgae": "2"}, status=400)
+    assert "only the query parameter page" in conforms(response, LIST)["detail"]
