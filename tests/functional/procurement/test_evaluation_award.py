@@ -52,13 +52,15 @@ def post(app, url: str, data: dict, status: int):
 
 
 def mails_about(keys_dir, reference: str) -> dict[str, list]:
-    """Address -> the messages about tender ``reference`` itself (subject "Tender <reference>
-    ..."); the run's folder also holds other tests' complaint mail about the same reference."""
+    """Address -> the award's messages about tender ``reference`` ("Tender <reference> was
+    awarded" / "...: your bid is awarded"); the run's folder also holds other tests' mail
+    about the same reference (complaints, cancellations)."""
     found: dict[str, list] = {}
     folder = keys_dir / "mail"
     for path in folder.glob("*") if folder.exists() else []:
         mail = message_from_bytes(path.read_bytes(), policy=policy.default)
-        if str(mail["Subject"]).startswith(f"Tender {reference}"):
+        subject = str(mail["Subject"])
+        if subject.startswith(f"Tender {reference}") and "awarded" in subject:
             found.setdefault(str(mail["To"]), []).append(mail)
     return found
 
