@@ -31,6 +31,7 @@ from portal.procurement.amendments import (
     record_amendment,
 )
 from portal.procurement.bidder_mail import CANCELLED, mail_bidders_after_commit
+from portal.procurement.complaint_views import buyer_complaints
 from portal.procurement.drafting import (
     FormReader,
     apply_draft,
@@ -186,6 +187,7 @@ def overview(request, context, errors=None, values=None):
             "versions": [(v, _changes(v)) for v in tender.versions],
             "submitted_bids": submitted,
             "opened_rows": opened_rows(request, tender) if state.bids_opened(tender) else None,
+            "tender_complaints": buyer_complaints(request, tender),
             "is_draft": tender.status == state.DRAFT,
             "amendable": due in state.AMENDABLE,
             "cancellable": due in CANCELLABLE,

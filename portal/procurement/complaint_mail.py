@@ -25,6 +25,8 @@ REGISTERED = "registered"
 UPHELD = "upheld"
 REJECTED = "rejected"
 LAPSED = "lapsed"
+#: lapsed because its fee was paid too late (after the standstill, or once the award was gone)
+PAID_LATE = "paid_late"
 
 
 def _texts(what: str, mapping: dict):
@@ -58,6 +60,14 @@ def _texts(what: str, mapping: dict):
             "Dear ${name},\n\nthe reviewer rejected your organisation's complaint against the "
             "award of tender ${reference} (${title}). The fee is not refunded.\nThe reviewer's "
             "reason:\n${reason}\n\n${url}",
+            mapping=mapping,
+        )
+    if what == PAID_LATE:
+        return _("Complaint on tender ${reference} lapsed", mapping=mapping), _(
+            "Dear ${name},\n\nthe fee of your organisation's complaint against the award of "
+            "tender ${reference} (${title}) was paid after the complaint could no longer be "
+            "registered (the standstill period had ended, or the award was withdrawn or the "
+            "tender cancelled), so the complaint lapsed. The fee is refunded.\n${url}",
             mapping=mapping,
         )
     return _("Complaint on tender ${reference} lapsed", mapping=mapping), _(

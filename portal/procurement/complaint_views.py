@@ -1,11 +1,13 @@
 """The complaint pages: a bidder files one during the standstill; the complaint's page for its
-organisation's representatives, the tender's buyers and the reviewers; the reviewers' queue
-and their decision.
+organisation's representatives (/complaints/...); the same complaint read by the tender's
+buyers (/procurement/complaints/...) and by the reviewers (/review/complaints/...), with their
+queue and decision.
 
 A complaint is found only by those who may read it: anyone else, signed in, gets the same 404
-as for a complaint that does not exist. The reviewers' pages are clerk work (permission
-"adjudicate", ``assurance=CLERK``); the complaint's own page is not, since the bidder reads
-it too. Every POST carries the CSRF token.
+as for a complaint that does not exist. What buyers and reviewers read is clerk work
+(permissions "buy" and "adjudicate", ``assurance=CLERK``), so they reach a complaint's text
+and documents only through their own routes; the organisation's page is not clerk work,
+since the bidder reads it. Every POST carries the CSRF token.
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ QUEUE_SHOWN = 200
 
 
 class ComplaintContext:
-    """A complaint: its organisation's representatives, the tender's buyers and the reviewers
-    may read it ("view"); only reviewers decide it ("adjudicate")."""
+    """A complaint: its organisation's representatives read it ("view"), the tender's buyers
+    read it as clerk work ("buy"), reviewers read and decide it ("adjudicate")."""
 
     def __init__(self, complaint: Complaint):
         self.complaint = complaint
@@ -54,8 +56,7 @@ class ComplaintContext:
         complaint = self.complaint
         return [
             (Allow, organisation_principal(complaint.organisation_id), "view"),
-            (Allow, buyer_principal(complaint.tender.department_id), "view"),
-            (Allow, ROLE_REVIEWER, "view"),
+            (Allow, buyer_principal(complaint.tender.department_id), "buy"),
             (Allow, ROLE_REVIEWER, "adjudicate"),
         ]
 
@@ -80,7 +81,23 @@ def _factory(permission: str):
 
 
 complaint_factory = _factory("view")
+buyer_factory = _factory("buy")
 review_factory = _factory("adjudicate")
+
+
+def buyer_complaints(request, tender: Tender) -> list[dict]:
+    """The complaints against ``tender``'s awards, newest first, with their buyer's links:
+    for the buyer's tender and evaluation pages."""
+    translate = request.localizer.translate
+    return [
+        {
+            "organisation": complaint.organisation.name,
+            "filed_at": complaint.filed_at,
+            "status_label": translate(complaints.LABELS[complaint.status]),
+            "url": request.route_path("buyer_complaint", public_id=complaint.public_id),
+        }
+        for complaint in sorted(tender.complaints, key=lambda c: c.id, reverse=True)
+    ]
 
 
 def _organisation(request, tender: Tender):
@@ -173,7 +190,7 @@ def file_complaint(context, request):
     return HTTPSeeOther(request.route_url("complaint", public_id=complaint.public_id))
 
 
-def _values(request, complaint: Complaint) -> dict:
+def _values(request, complaint: Complaint, document_route: str) -> dict:
     translate = request.localizer.translate
     fee = with_status(request.dbsession, [complaint.fee_bill])[0] if complaint.fee_bill else None
     return {
@@ -186,7 +203,7 @@ def _values(request, complaint: Complaint) -> dict:
             (
                 document.filename,
                 request.route_path(
-                    "complaint_document",
+                    document_route,
                     public_id=complaint.public_id,
                     document=document.public_id,
                 ),
@@ -204,20 +221,37 @@ def _values(request, complaint: Complaint) -> dict:
 )
 def complaint_page(context, request):
     complaint = context.complaint
-    values = _values(request, complaint)
+    values = _values(request, complaint, "complaint_document")
     mine = complaint.organisation in request.user.organisations
-    values["payable"] = (
-        mine
-        and complaint.status == COMPLAINT_AWAITING_PAYMENT
-        and values["fee"] is not None
-        and values["fee"].payable
-    )
+    awaiting = mine and complaint.status == COMPLAINT_AWAITING_PAYMENT
+    in_time = complaints.open_to_payment(complaint.award, request.clock.now())
+    values["payable"] = awaiting and in_time and values["fee"] is not None and values["fee"].payable
+    values["too_late"] = awaiting and not in_time
     values["idempotency_key"] = uuid.uuid4().hex + uuid.uuid4().hex[:8]
-    values["reviewer"] = request.has_permission("adjudicate", context)
     return values
 
 
+@view_config(
+    route_name="buyer_complaint",
+    request_method="GET",
+    permission="buy",
+    assurance=CLERK,
+    renderer="procurement/complaints/buyer.jinja2",
+)
+def buyer_complaint(context, request):
+    return _values(request, context.complaint, "buyer_complaint_document")
+
+
 @view_config(route_name="complaint_document", request_method="GET", permission="view")
+@view_config(
+    route_name="buyer_complaint_document", request_method="GET", permission="buy", assurance=CLERK
+)
+@view_config(
+    route_name="review_complaint_document",
+    request_method="GET",
+    permission="adjudicate",
+    assurance=CLERK,
+)
 def complaint_document(context, request):
     document = request.dbsession.scalar(
         select(ComplaintDocument).where(
@@ -265,7 +299,7 @@ def review_queue(request):
 
 def _review_page(request, complaint: Complaint, errors=None, values=None):
     translate = request.localizer.translate
-    page = _values(request, complaint)
+    page = _values(request, complaint, "review_complaint_document")
     page["errors"] = {name: translate(message) for name, message in (errors or {}).items()}
     page["values"] = values or {}
     return render_to_response(
@@ -328,10 +362,25 @@ def includeme(config) -> None:
         "/complaints/{public_id}/documents/{document}",
         factory="portal.procurement.complaint_views.complaint_factory",
     )
+    config.add_route(
+        "buyer_complaint",
+        "/procurement/complaints/{public_id}",
+        factory="portal.procurement.complaint_views.buyer_factory",
+    )
+    config.add_route(
+        "buyer_complaint_document",
+        "/procurement/complaints/{public_id}/documents/{document}",
+        factory="portal.procurement.complaint_views.buyer_factory",
+    )
     config.add_route("review_complaints", "/review/complaints")
     config.add_route(
         "review_complaint",
         "/review/complaints/{public_id}",
+        factory="portal.procurement.complaint_views.review_factory",
+    )
+    config.add_route(
+        "review_complaint_document",
+        "/review/complaints/{public_id}/documents/{document}",
         factory="portal.procurement.complaint_views.review_factory",
     )
     config.add_navigation_item("review_complaints", _("Complaints to review"), "adjudicate")

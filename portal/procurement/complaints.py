@@ -164,9 +164,18 @@ def file_complaint(
     return complaint
 
 
+def open_to_payment(award: Award, now: dt.datetime) -> bool:
+    """May a complaint against ``award`` still be registered by paying its fee at ``now``?
+    Only while the award stands and its standstill runs."""
+    return award.status == AWARD_ACTIVE and now < award.standstill_until
+
+
 def register_paid(event: PaymentSucceeded) -> None:
     """Register the complaints whose fee ``event``'s payment settled, in the payment's own
-    transaction: however it was settled, the complaint reaches the reviewers with it."""
+    transaction: however it was settled, the complaint reaches the reviewers with it. A fee
+    settling once the award is no longer open to complaints (the standstill over, the award
+    withdrawn or the tender cancelled) registers nothing: the fee is refunded and the
+    complaint lapses, so no complaint enters the review after its time."""
     dbsession, payment = event.dbsession, event.payment
     bill_ids = [allocation.bill_id for allocation in payment.allocations]
     waiting = dbsession.scalars(
@@ -176,28 +185,43 @@ def register_paid(event: PaymentSucceeded) -> None:
     ).all()
     now = clock(registry_of(dbsession)).now()
     for complaint in waiting:
-        if complaint_billing.fee_paid(dbsession, complaint):
+        if not complaint_billing.fee_paid(dbsession, complaint):
+            continue
+        dbsession.refresh(complaint.award)
+        if open_to_payment(complaint.award, now):
             complaint.status = COMPLAINT_REGISTERED
             complaint.registered_at = now
             complaint_mail.mail_after_commit(dbsession, complaint_mail.REGISTERED, complaint)
             log.info("complaint %s registered: its fee is paid", complaint.public_id)
+            continue
+        assert complaint.fee_bill is not None  # fee_paid found it
+        complaint.status = COMPLAINT_LAPSED
+        refund_bill(dbsession, complaint.fee_bill, "Complaint lapsed: fee paid too late")
+        complaint_mail.mail_after_commit(dbsession, complaint_mail.PAID_LATE, complaint)
+        log.info("complaint %s lapsed: its fee was paid too late, refunded", complaint.public_id)
     dbsession.flush()
 
 
 def close_refunded(event: RefundSucceeded) -> None:
-    """Cancel the fee bill of an upheld complaint once its refund is confirmed: a refund
-    makes a bill owed again, and this fee is not owed, so the organisation's account and the
-    fee's revenue both end at zero."""
+    """Cancel the fee bill of an upheld complaint, or of one that lapsed because its fee was
+    paid too late, once its refund is confirmed: a refund makes a bill owed again, and this
+    fee is not owed, so the organisation's account and the fee's revenue both end at zero."""
     dbsession, refund = event.dbsession, event.refund
     bill_ids = select(RefundLine.bill_id).where(RefundLine.refund_id == refund.id)
-    upheld = dbsession.scalars(
+    refunded = dbsession.scalars(
         select(Complaint).where(
-            Complaint.fee_bill_id.in_(bill_ids), Complaint.status == COMPLAINT_UPHELD
+            Complaint.fee_bill_id.in_(bill_ids),
+            Complaint.status.in_((COMPLAINT_UPHELD, COMPLAINT_LAPSED)),
         )
     ).all()
     now = clock(registry_of(dbsession)).now()
-    for complaint in upheld:
-        complaint_billing.cancel_fee(dbsession, complaint, "Complaint upheld: fee refunded", now)
+    for complaint in refunded:
+        reason = (
+            "Complaint upheld: fee refunded"
+            if complaint.status == COMPLAINT_UPHELD
+            else "Complaint lapsed: fee paid too late, refunded"
+        )
+        complaint_billing.cancel_fee(dbsession, complaint, reason, now)
 
 
 def decide(
@@ -256,7 +280,9 @@ def _award_over(now: dt.datetime):
 def lapse_unpaid(dbsession, tender: Tender, now: dt.datetime) -> list[Complaint]:
     """Lapse ``tender``'s complaints still unpaid once their award's standstill has ended or
     the award was cancelled, cancelling their fee bills; one whose payment is under way is
-    left for the next run."""
+    left for the next run. The complaints are locked and looked at again under the lock: a
+    payment committing meanwhile (it locks them too, in :func:`register_paid`) has either
+    registered its complaint, or has its paid bill seen here, and is never cancelled."""
     dbsession.refresh(tender, with_for_update=True)
     unpaid = dbsession.scalars(
         select(Complaint)
@@ -267,10 +293,16 @@ def lapse_unpaid(dbsession, tender: Tender, now: dt.datetime) -> list[Complaint]
             _award_over(now),
         )
         .order_by(Complaint.id)
+        .with_for_update(of=Complaint)
+        .execution_options(populate_existing=True)
     ).all()
     lapsed = []
     for complaint in unpaid:
-        if complaint_billing.being_paid(dbsession, complaint):
+        if complaint.status != COMPLAINT_AWAITING_PAYMENT:
+            continue
+        if complaint_billing.fee_paid(dbsession, complaint) or complaint_billing.being_paid(
+            dbsession, complaint
+        ):
             continue
         complaint_billing.cancel_fee(
             dbsession, complaint, "Complaint lapsed: fee not paid in the standstill", now

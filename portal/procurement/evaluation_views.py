@@ -21,6 +21,7 @@ from portal.money import Money
 from portal.procurement import state
 from portal.procurement.award import make_award, standstill_days
 from portal.procurement.award_mail import mail_award_after_commit
+from portal.procurement.complaint_views import buyer_complaints
 from portal.procurement.evaluation import check_scoring_open, record_scores, score_field
 from portal.procurement.models import DISQUALIFIED, QUALIFIED, REFUSED_TO_SIGN, Tender
 from portal.procurement.opening import opened_answers
@@ -116,6 +117,7 @@ def render_page(request, context, errors=None, values=None):
             "to_award": qualified if evaluating else None,
             "may_end": evaluating and now_standing.all_disqualified,
             "awards": tender.awards,
+            "tender_complaints": buyer_complaints(request, tender) if is_buyer else [],
             "history": sorted(tender.decisions, key=lambda d: d.id),
             "outcomes": {
                 QUALIFIED: translate(_("Qualified")),

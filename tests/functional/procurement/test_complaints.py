@@ -14,7 +14,7 @@ from portal.billing import ledger as billing_ledger
 from portal.billing import with_status
 from portal.billing.models import Refund, RefundLine
 from portal.identity.models import User
-from portal.procurement.complaints import lapse_complaints
+from portal.procurement.complaints import lapse_complaints, lapse_unpaid
 from portal.procurement.jobs import advance_tenders
 from portal.procurement.models import AWARD_ACTIVE, AWARD_CANCELLED, Award, Complaint, Tender
 from portal.procurement.tenders import cancel_tender
@@ -34,6 +34,7 @@ from tests.functional.procurement.complaint_support import (
 )
 
 QUINN = "quinn.hribar@example.org"
+OLGA = "olga.marin@example.org"
 #: a form posted from the portal's own pages
 SAME_SITE = {"Origin": "https://localhost"}
 REVENUE = billing_ledger.revenue_account("tender-complaint-fee")[0]
@@ -189,13 +190,104 @@ def test_an_unpaid_complaint_lapses_at_the_standstill_end_but_a_payment_under_wa
     assert paying.status == "awaiting_payment"
     assert dbsession.get(Tender, made.tender.id).status == "standstill"
 
+    # waited for, it settles after the standstill's end: too late to register, so the fee
+    # is refunded and the complaint lapses; the standstill then ends
     finish_paying(olga, hosted)
     dbsession.expire_all()
-    assert paying.status == "registered"
+    assert paying.status == "lapsed" and paying.registered_at is None
+    _assert_refunded(dbsession, paying)
+    assert mails_to(keys_dir, OLGA, paying.public_id, "paid after")
     assert lapse_complaints(wsgi_app.registry) == 0
     advance_tenders(wsgi_app.registry)
     dbsession.expire_all()
-    assert dbsession.get(Tender, made.tender.id).status == "standstill"
+    assert dbsession.get(Tender, made.tender.id).status == "contracting"
+
+
+def _assert_refunded(dbsession, complaint):
+    """The complaint's fee given back in full, its bill cancelled, the revenue back to zero."""
+    refund = dbsession.scalars(
+        select(Refund).join(RefundLine).where(RefundLine.bill_id == complaint.fee_bill_id)
+    ).one()
+    assert refund.status == "succeeded" and refund.amount_minor == FEE
+    (fee,) = with_status(dbsession, [complaint.fee_bill])
+    assert fee.status == "cancelled"
+    assert billing_ledger.account_balance(dbsession, REVENUE).get("EUR", 0) == 0
+
+
+def test_after_the_standstill_the_fee_is_not_offered_and_a_late_payment_is_refunded(
+    wsgi_app, devidp, sandbox, dbsession, clock, departments, keys_dir
+):
+    made, award = _awarded(wsgi_app, devidp, sandbox, dbsession, clock)
+    quinn = signed_in_payer(wsgi_app, devidp, sandbox, dbsession, "rep-quinn")
+    complaint = complaint_of(dbsession, file(quinn.app, made.tender.reference, status=303))
+    page = f"/complaints/{complaint.public_id}"
+    assert "pay-form" in quinn.app.get(page).forms
+
+    clock.set(award.standstill_until)
+    quinn = signed_in_payer(wsgi_app, devidp, sandbox, dbsession, "rep-quinn")
+    shown = quinn.app.get(page)
+    assert "pay-form" not in shown.forms
+    assert "can no longer be paid" in shown.html.select_one("#too-late").text
+
+    # paid anyway, from the organisation's bills, ahead of the lapsing job: never registered
+    group = next(
+        int(key.removeprefix("pay-"))
+        for key, form in quinn.app.get("/bills").forms.items()
+        if str(key).startswith("pay-") and complaint.fee_bill.public_id in form.text
+    )
+    finish_paying(quinn, quinn.checkout(quinn.pay([complaint.fee_bill], group=group)))
+    dbsession.expire_all()
+    assert complaint.status == "lapsed" and complaint.registered_at is None
+    _assert_refunded(dbsession, complaint)
+    (late,) = mails_to(keys_dir, QUINN, complaint.public_id, "paid after")
+    assert "refunded" in late
+    rita = browser(wsgi_app, devidp, "reviewer-rita")
+    assert complaint.public_id not in rita.get("/review/complaints").text
+
+
+def test_a_fee_paid_once_the_tender_is_cancelled_is_refunded_not_registered(
+    wsgi_app, devidp, sandbox, dbsession, clock, departments, keys_dir
+):
+    made, award = _awarded(wsgi_app, devidp, sandbox, dbsession, clock)
+    quinn = signed_in_payer(wsgi_app, devidp, sandbox, dbsession, "rep-quinn")
+    complaint = complaint_of(dbsession, file(quinn.app, made.tender.reference, status=303))
+    hosted, _payment = start_paying(quinn, complaint)
+    with task_dbsession(wsgi_app.registry) as session:
+        buyer = session.scalars(select(User).where(User.name_id == "buyer-bruno")).one()
+        tender = session.get_one(Tender, made.tender.id)
+        cancel_tender(session, tender, actor=buyer, reason="Budget withdrawn.", now=clock.now())
+    # the payment under way is waited for, not cancelled under it
+    assert lapse_complaints(wsgi_app.registry) == 0
+    assert "pay-form" not in quinn.app.get(f"/complaints/{complaint.public_id}").forms
+
+    assert clock.now() < award.standstill_until
+    finish_paying(quinn, hosted)
+    dbsession.expire_all()
+    assert complaint.status == "lapsed" and complaint.registered_at is None
+    _assert_refunded(dbsession, complaint)
+    assert mails_to(keys_dir, QUINN, complaint.public_id, "paid after")
+
+
+def test_a_paid_complaint_not_yet_registered_is_never_lapsed(
+    wsgi_app, devidp, sandbox, dbsession, clock, departments
+):
+    """The lapsing looks again under its lock: a fee seen paid is left alone, even if the
+    complaint still reads awaiting payment (its payment's transaction has the last word)."""
+    made, award = _awarded(wsgi_app, devidp, sandbox, dbsession, clock)
+    quinn = signed_in_payer(wsgi_app, devidp, sandbox, dbsession, "rep-quinn")
+    complaint = complaint_of(dbsession, file(quinn.app, made.tender.reference, status=303))
+    pay(quinn, complaint)
+    with task_dbsession(wsgi_app.registry) as session:
+        # as a payment's transaction sees it before its subscriber registers the complaint
+        session.get_one(Complaint, complaint.id).status = "awaiting_payment"
+    clock.set(award.standstill_until + dt.timedelta(minutes=1))
+    with task_dbsession(wsgi_app.registry) as session:
+        tender = session.get_one(Tender, made.tender.id)
+        assert lapse_unpaid(session, tender, clock.now()) == []
+    dbsession.expire_all()
+    assert complaint.status == "awaiting_payment"
+    (fee,) = with_status(dbsession, [complaint.fee_bill])
+    assert fee.settled and fee.status != "cancelled"
 
 
 def test_who_may_file_and_when(wsgi_app, devidp, sandbox, dbsession, clock, departments):
@@ -290,26 +382,47 @@ def test_without_a_fee_in_force_a_complaint_is_refused_clearly(
 def test_a_complaint_is_seen_by_its_organisation_the_buyers_and_reviewers_only(
     wsgi_app, devidp, sandbox, dbsession, clock, departments
 ):
+    """The organisation reads its complaint on /complaints/...; the buyers and reviewers read
+    it only on their own clerk pages, reached from the buyer's tender and evaluation pages and
+    the reviewers' queue."""
     made, _award = _awarded(wsgi_app, devidp, sandbox, dbsession, clock)
+    reference = made.tender.reference
     quinn = signed_in_payer(wsgi_app, devidp, sandbox, dbsession, "rep-quinn")
-    complaint = complaint_of(dbsession, file(quinn.app, made.tender.reference, status=303))
+    complaint = complaint_of(dbsession, file(quinn.app, reference, status=303))
     page = f"/complaints/{complaint.public_id}"
     document = quinn.app.get(page).html.select_one("#documents a")["href"]
     review = f"/review/complaints/{complaint.public_id}"
+    buyers = f"/procurement/complaints/{complaint.public_id}"
 
     bruno = browser(wsgi_app, devidp, "buyer-bruno")
     rita = browser(wsgi_app, devidp, "reviewer-rita")
-    for app in (quinn.app, bruno, rita):
-        assert "misses the required licence." in app.get(page).text
-        assert app.get(document).body.startswith(b"%PDF")
-    assert "pay-form" not in bruno.get(page).forms and "pay-form" not in rita.get(page).forms
-    others = [browser(wsgi_app, devidp, persona) for persona in ("rep-olga", "rep-peter")]
-    for app in others:
+    assert quinn.app.get(document).body.startswith(b"%PDF")
+    # the buyer finds it from the tender's page and the evaluation page
+    for start in (
+        f"/procurement/tenders/{reference}",
+        f"/procurement/tenders/{reference}/evaluation",
+    ):
+        (link,) = bruno.get(start).html.select("#complaints a")
+        assert link["href"] == buyers
+    for app, own in ((quinn.app, page), (bruno, buyers), (rita, review)):
+        shown = app.get(own)
+        assert "misses the required licence." in shown.text
+        own_document = shown.html.select_one("#documents a")["href"]
+        assert own_document.startswith(own + "/documents/")
+        assert app.get(own_document).body.startswith(b"%PDF")
+        assert "pay-form" not in shown.forms or app is quinn.app
+    # the organisation's page is not theirs: clerks read through their clerk routes only
+    for app in (bruno, rita):
         app.get(page, status=404)
         app.get(document, status=404)
-        app.get(review, status=404)
-    quinn.app.get(review, status=404)
     bruno.get(review, status=404)
+    rita.get(buyers, status=404)
+    others = [browser(wsgi_app, devidp, persona) for persona in ("rep-olga", "rep-peter")]
+    for app in others:
+        for path in (page, document, review, buyers, buyers + document[len(page) :]):
+            app.get(path, status=404)
+    quinn.app.get(review, status=404)
+    quinn.app.get(buyers, status=404)
     quinn.app.get("/review/complaints", status=403)
     quinn.app.get("/complaints/" + "x" * 32, status=404)
     assert "decision-form" not in rita.get(review).forms  # not registered: not paid yet
