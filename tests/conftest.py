@@ -211,11 +211,22 @@ def _empty_tables(request):
     engine = request.getfixturevalue("engine")
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as connection:
+        # DELETE, children first, rather than TRUNCATE: a test leaves a few rows, and on
+        # PostgreSQL a TRUNCATE of 59 tables (new files for each) costs 200 ms, the DELETEs 15.
+        # The ledger's append-only triggers are for the app, not for emptying the test database.
         if connection.dialect.name == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(text(f"DELETE FROM {table}"))
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
+        for table in tables:
+            connection.execute(text(f"DELETE FROM {table}"))
+        if connection.dialect.name == "postgresql":
+            # ids from 1 again, as a fresh database numbers them
+            connection.execute(
+                text(
+                    "SELECT setval(c.oid, 1, false) FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE c.relkind = 'S' AND n.nspname = current_schema()"
+                )
+            )
 
 
 @pytest.fixture(scope="session")
