@@ -45,6 +45,7 @@ import random
 import re
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -924,6 +925,8 @@ def main() -> None:
         help="task queue the portal enqueues receipts on (a scratch Redis db)",
     )
     args = parser.parse_args()
+    # stopped from outside: stop the servers and drop the databases on the way out
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
     if args.floor_client == "auto":
         args.floor_client = "wrk" if shutil.which("wrk") else "python"
