@@ -1,23 +1,34 @@
-"""Benchmark: completed payments per second, and the "my bills" page against table size.
+"""Benchmark: the portal against a floor, side by side (issue #13's "How it is measured").
 
-Run: ``.venv/bin/python bench/pay_flow.py [--seconds 10] [--large 1000000]``
+Run: ``.venv/bin/python bench/pay_flow.py [--seconds 10] [--pairs 3] [--large 1000000]``;
+a quick run: ``--seconds 5 --pairs 3 --large 100000``.
 
 Self-contained: creates its own PostgreSQL databases (``--pg``, trust auth), builds the portal's
-schema with ``alembic upgrade head``, starts the sandbox provider, the portal and a baseline app
-each in its own waitress subprocess (``bench/serve.py``, production.ini's ``[server:main]``, the
-portal through ``egg:portal`` → ``portal.main({}, **settings)``), drives them from this process,
-then stops everything and drops the databases.
+schema with ``alembic upgrade head``, starts the sandbox provider, the portal, the floor and a
+static-file server, each a gunicorn master with its workers as production.ini's ``[server:main]``
+configures them (``bench/serve.py``: loaded as ``pserve`` loads them; ``--workers``, 2 by
+default, for all three), drives them from this process, then stops everything and drops the
+databases.
 
-1. Payments per second. One iteration is what a real payment costs the portal: ``POST
-   /bills/pay`` (signed-in session, CSRF token, fresh ``Idempotency-Key``), ``POST
-   /payments/<id>/checkout`` (the review page's "Pay": the portal starts the payment at the
-   sandbox over HTTP; the review and hosted pages themselves are skipped), and a
-   ``payment.succeeded`` notification signed with the sandbox's scheme, whose processing posts
-   the settlement to the ledger. The baseline is a minimal Pyramid view on the same stack doing
-   one INSERT per request, same server config, same load.
-2. ``GET /bills`` latency for a payer with 20 bills while the table holds ``--small`` and then
-   ``--large`` other payers' bills (bulk-inserted in SQL, ledger entries included), with
-   EXPLAIN ANALYZE of the exact statements the page ran at each size.
+- The floor: a bare Pyramid app with pyramid_tm + zope.sqlalchemy + psycopg doing one INSERT per
+  POST, loaded by wrk (``--floor-client``; this process's threads without wrk).
+- A payment, what a real one costs the portal: ``POST /bills/pay`` (signed-in session, CSRF
+  token, fresh ``Idempotency-Key``), ``POST /payments/<id>/checkout`` (the portal starts the
+  payment at the sandbox over HTTP; the review and hosted pages are skipped), and a
+  ``payment.succeeded`` notification signed with the sandbox's scheme, whose processing posts
+  the settlement to the ledger and issues the receipt.
+- "My bills" (``GET /bills``, a payer with 20 bills), a stored receipt's download (200, and 304
+  on its ETag), the portal's ``/healthz`` and a static file of the same bytes.
+
+Each is run by ``--concurrency`` keep-alive clients (2 and 8) for ``--seconds`` after a warm-up,
+interleaved: floor, portal targets, static, repeated ``--pairs`` times; the medians are printed
+with the ratios the issue sets goals for (each pair's ratio, then the median). CPU is the
+server's: the gunicorn master's and its workers' (live or reaped) user + system time from /proc,
+per operation; the load client's and the sandbox's are shown apart. SQL statements per request
+are counted in a separate pass (10 of each, on a portal started with ``BENCH_COUNT_SQL``), never
+during the timed runs. Finally ``GET /bills`` sequentially while the table holds ``--small`` and
+then ``--large`` other payers' bills (bulk-inserted in SQL, ledger entries included), with
+EXPLAIN ANALYZE of the exact statements the page ran at each size: it must stay flat.
 """
 
 from __future__ import annotations
@@ -28,12 +39,15 @@ import datetime as dt
 import hashlib
 import hmac
 import http.client
-import itertools
 import json
 import os
+import random
 import re
 import secrets
+import shutil
+import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -58,6 +72,7 @@ from portal.db import get_session_factory
 from portal.devidp.idp import LOA_SUBSTANTIAL, DevIdP
 from portal.identity.models import Department, User
 from portal.money import Money
+from portal.scripts.dev_keys import SIGNING_EXTENSIONS
 from portal.selfsigned import ensure_self_signed
 from portal.settings import ENVIRONMENT
 
@@ -69,7 +84,7 @@ IDP_ENTITY = "https://idp.test"
 MERCHANT_ID = "bench-merchant"
 API_KEY = "bench-api-key-" + secrets.token_hex(8)
 SIGNING_SECRET = "bench-signing-secret-" + secrets.token_hex(16)
-#: what the reverse proxy in front of waitress adds (production.ini trusts 127.0.0.1)
+#: what the reverse proxy in front of the portal adds (production.ini trusts 127.0.0.1)
 PROXY_HEADERS = {"Host": HOST, "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
 SERVICES = [
     ("property-tax", "Property tax"),
@@ -82,7 +97,6 @@ PAY_PERSONA = "citizen-ben"
 PAGE_PERSONA = "citizen-ana"
 PAGE_BILLS = 20
 WARMUP_SECONDS = 2.0
-HITS = itertools.count()
 
 
 # Processes and HTTP
@@ -97,11 +111,19 @@ def free_port() -> int:
 class Server:
     """A subprocess serving HTTP on 127.0.0.1:``port``; its output goes to a log file."""
 
-    def __init__(self, name: str, args: list[str], port: int, logs: Path, health: str):
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        port: int,
+        logs: Path,
+        health: str,
+        env: dict[str, str] | None = None,
+    ):
         self.name = name
         self.port = port
         self.log_path = logs / f"{name}.log"
-        env = {k: v for k, v in os.environ.items() if k not in ENVIRONMENT}
+        env = {k: v for k, v in os.environ.items() if k not in ENVIRONMENT} | (env or {})
         env["PYTHONUNBUFFERED"] = "1"
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
@@ -122,9 +144,9 @@ class Server:
         raise RuntimeError(f"{name} did not start:\n{self.tail()}")
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process so far."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU time so far of the server: the process (the gunicorn master), the
+        children it has reaped (workers recycled or exited) and the live ones (the workers)."""
+        return tree_cpu_seconds(self.process.pid)
 
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -137,6 +159,39 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def _proc_cpu(pid: int) -> int:
+    """utime + stime + cutime + cstime of ``pid``, in clock ticks (0 if it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+    return sum(int(value) for value in fields[11:15])
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (a scan of /proc: /proc/<pid>/task/*/children is not
+    available everywhere)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if int(stat.rpartition(")")[2].split()[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU of ``pid`` and of its children, live or reaped (a worker that exits moves from its
+    own counters into the master's cutime/cstime when the master waits for it)."""
+    return (_proc_cpu(pid) + sum(_proc_cpu(child) for child in _children(pid))) / os.sysconf(
+        "SC_CLK_TCK"
+    )
 
 
 class Client:
@@ -214,6 +269,7 @@ class Load:
         self.errors: list[str] = []
         self.exhausted = False
         self.cpu: dict[str, float] = {}
+        self.client_cpu = 0.0
         lock = threading.Lock()
         start = time.perf_counter()
         self.window = (start + warmup, start + warmup + seconds)
@@ -238,7 +294,9 @@ class Load:
             time.sleep(max(0.0, self.window[0] - time.perf_counter()))
             before = {server.name: server.cpu_seconds() for server in servers}
             busy, total = machine_cpu()
+            client_before = time.process_time()
             time.sleep(max(0.0, self.window[1] - time.perf_counter()))
+            self.client_cpu = time.process_time() - client_before
             for server in servers:
                 self.cpu[server.name] = server.cpu_seconds() - before[server.name]
             busy_after, total_after = machine_cpu()
@@ -296,8 +354,13 @@ def signed_notification(data: dict) -> tuple[bytes, dict]:
     return body, {"Content-Type": "application/json", "Sandbox-Signature": f"t={now},v1={mac}"}
 
 
-def pay_one(client: Client, bills: list, lock: threading.Lock):
-    """Pay one bill: create the payment, start it at the sandbox, deliver its success."""
+def pay_one(client: Client, bills: list, lock: threading.Lock, count: bool = False):
+    """Pay one bill: create the payment, start it at the sandbox, deliver its success. With
+    ``count``, each request is labelled for the statement-counting server."""
+
+    def label(step: str) -> dict:
+        return {"X-Bench-Count": step} if count else {}
+
     with lock:
         if not bills:
             return False
@@ -307,14 +370,16 @@ def pay_one(client: Client, bills: list, lock: threading.Lock):
     status, headers, body = client.post_form(
         "/bills/pay",
         {"csrf_token": client.csrf_token, "only": public_id},
-        {"Idempotency-Key": uuid.uuid4().hex},
+        {"Idempotency-Key": uuid.uuid4().hex, **label("pay")},
     )
     if status != 303 or not headers["Location"].endswith("/checkout"):
         raise RuntimeError(f"pay: {status} {body[:300]!r}")
     checkout = urlsplit(headers["Location"]).path
     payment_id = checkout.split("/")[2]
     steps["POST /bills/pay"], began = time.perf_counter() - began, time.perf_counter()
-    status, headers, body = client.post_form(checkout, {"csrf_token": client.csrf_token})
+    status, headers, body = client.post_form(
+        checkout, {"csrf_token": client.csrf_token}, label("checkout")
+    )
     hosted_url = headers.get("Location", "")
     if status != 303 or "/pay/psp_" not in hosted_url:
         raise RuntimeError(f"checkout: {status} {body[:300]!r}")
@@ -334,19 +399,13 @@ def pay_one(client: Client, bills: list, lock: threading.Lock):
     steps["POST /payments/<id>/checkout"] = time.perf_counter() - began
     event, event_headers = signed_notification(data)
     began = time.perf_counter()
-    status, _, body = client.request("POST", "/billing/notifications/sandbox", event, event_headers)
+    status, _, body = client.request(
+        "POST", "/billing/notifications/sandbox", event, {**event_headers, **label("notify")}
+    )
     if status != 200 or json.loads(body)["status"] != "processed":
         raise RuntimeError(f"notification: {status} {body[:300]!r}")
     steps["POST /billing/notifications/sandbox"] = time.perf_counter() - began
     return steps
-
-
-def insert_one(client: Client):
-    status, _, body = client.request(
-        "POST", "/hit", json.dumps({"n": next(HITS)}), {"Content-Type": "application/json"}
-    )
-    if status != 200:
-        raise RuntimeError(f"baseline: {status} {body[:300]!r}")
 
 
 # Data
@@ -366,7 +425,12 @@ def portal_settings(url: str, tmp: Path, idp: DevIdP, sandbox_port: int, queue: 
     """The portal's settings for a bench run: its database, keys under ``tmp``, the dev IdP,
     the sandbox on ``sandbox_port``, and the task queue receipts are rendered from."""
     ensure_self_signed(tmp / "sp.key", tmp / "sp.crt", "Portal bench SP")
-    ensure_self_signed(tmp / "signing.key", tmp / "signing.crt", "Portal bench receipts")
+    ensure_self_signed(
+        tmp / "signing.key",
+        tmp / "signing.crt",
+        "Portal bench receipts",
+        extensions=SIGNING_EXTENSIONS,
+    )
     return {
         "sqlalchemy.url": url,
         "portal.base_url": BASE_URL,
@@ -527,9 +591,9 @@ def bulk_bills(url: str, bills: int, tag: str, *, payers: int = 0, payer_id: int
                 """
                 WITH made AS (
                     INSERT INTO user_account (idp_entity_id, name_id, given_name, family_name,
-                                              email, locale, is_admin, created_at)
+                                              email, locale, is_admin, is_reviewer, created_at)
                     SELECT 'https://idp.bench/metadata', %(tag)s || '-payer-' || g, 'Payer',
-                           g::text, '', 'en', false, now()
+                           g::text, '', 'en', false, false, now()
                     FROM generate_series(1, %(payers)s) g
                     RETURNING id)
                 INSERT INTO bench_payer (n, user_id)
@@ -586,15 +650,26 @@ def explain_traced(url: str, trace_file: Path, trace: str) -> list[tuple[str, st
 # The run
 
 
-def write_ini(path: Path, port: int, settings: dict) -> None:
-    """production.ini with this run's settings and listening address."""
+def write_ini(path: Path, port: int, settings: dict, server: dict | None = None) -> None:
+    """production.ini with this run's settings, listening on 127.0.0.1:``port``; ``server``
+    overrides options of its ``[server:main]`` (gunicorn's settings)."""
     parser = configparser.RawConfigParser()
     parser.optionxform = str
     parser.read(ROOT / "production.ini")
     parser.remove_section("alembic")
     for key, value in settings.items():
         parser.set("app:main", key, value)
-    parser.set("server:main", "listen", f"127.0.0.1:{port}")
+    server = dict(server or {})
+    if "waitress" in server.get("use", ""):
+        # for comparison: the waitress section production.ini had before gunicorn
+        parser.remove_section("server:main")
+        parser.add_section("server:main")
+        server.update(WAITRESS | {"listen": f"127.0.0.1:{port}"})
+        server.pop("workers", None)
+    else:
+        parser.set("server:main", "bind", f"127.0.0.1:{port}")
+    for key, value in server.items():
+        parser.set("server:main", key, str(value))
     with open(path, "w") as out:
         parser.write(out)
 
@@ -615,13 +690,233 @@ def measure_page(client: Client, requests: int) -> tuple[list[float], float]:
     return timings, (busy_after - busy) / max(1, total_after - total)
 
 
+#: production.ini's [server:main] before gunicorn (``--server waitress``)
+WAITRESS = {
+    "use": "egg:waitress#main",
+    "threads": 8,
+    "max_request_body_size": 10485760,
+    "trusted_proxy": "127.0.0.1",
+    "trusted_proxy_headers": "x-forwarded-for x-forwarded-proto",
+    "clear_untrusted_proxy_headers": "yes",
+}
+
+
+class Run:
+    """One measured run of one target: rate, server CPU per operation, latency, client CPU."""
+
+    def __init__(self, rate, cpu_ms, p50, p95, errors, busy, client_cpu_ms, other_cpu_ms=0.0):
+        self.rate, self.cpu_ms, self.p50, self.p95 = rate, cpu_ms, p50, p95
+        self.errors, self.busy, self.client_cpu_ms = errors, busy, client_cpu_ms
+        self.other_cpu_ms = other_cpu_ms
+
+    @classmethod
+    def of_load(cls, load: Load, server: str, other: str = "") -> Run:
+        return cls(
+            load.rate,
+            load.cpu_ms_per_iteration(server),
+            load.percentile(0.5) * 1000,
+            load.percentile(0.95) * 1000,
+            load.errors,
+            load.machine_busy,
+            1000 * load.client_cpu / max(1, load.count),
+            load.cpu_ms_per_iteration(other) if other else 0.0,
+        )
+
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = '{"n": 1}'
+wrk.headers["Content-Type"] = "application/json"
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("BENCH %d %d %d %d %d\\n", summary.requests,
+    e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50), latency:percentile(95), summary.duration))
+end
+"""
+
+
+def floor_wrk(port: int, clients: int, seconds: float, floor: Server, tmp: Path) -> Run:
+    """The floor loaded by wrk (one INSERT per POST /hit), ``clients`` connections: a warm-up
+    run, then the measured one with the floor's CPU sampled around it."""
+    script = tmp / "floor.lua"
+    script.write_text(WRK_SCRIPT)
+    url = f"http://127.0.0.1:{port}/hit"
+    threads = str(min(2, clients))
+
+    def wrk(duration: float):
+        process = subprocess.Popen(
+            ["wrk", "-t", threads, "-c", str(clients), "-d", f"{duration:g}s", "-s", str(script)]
+            + [url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        output = process.stdout.read().decode()
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = status
+        found = re.search(r"BENCH (\d+) (\d+) (\d+) (\d+) (\d+)", output)
+        if not found:
+            raise RuntimeError(f"wrk: {output}")
+        return [int(v) for v in found.groups()], usage.ru_utime + usage.ru_stime
+
+    wrk(WARMUP_SECONDS)
+    before = floor.cpu_seconds()
+    busy, total = machine_cpu()
+    (requests, errors, p50, p95, duration), client_cpu = wrk(seconds)
+    cpu = floor.cpu_seconds() - before
+    busy_after, total_after = machine_cpu()
+    return Run(
+        requests / (duration / 1e6),
+        1000 * cpu / max(1, requests),
+        p50 / 1000,
+        p95 / 1000,
+        [f"wrk: {errors} errors"] if errors else [],
+        (busy_after - busy) / max(1, total_after - total),
+        1000 * client_cpu / max(1, requests),
+    )
+
+
+def floor_python(port: int, clients: int, seconds: float, floor: Server) -> Run:
+    """The floor loaded by this process's threads (the client pay flow uses)."""
+    states = [Client(port) for _ in range(clients)]
+
+    def insert_one(client: Client):
+        status, _, body = client.request(
+            "POST", "/hit", json.dumps({"n": 1}), {"Content-Type": "application/json"}
+        )
+        if status != 200:
+            raise RuntimeError(f"floor: {status} {body[:300]!r}")
+
+    return Run.of_load(Load(states, insert_one, seconds, [floor]), floor.name)
+
+
+def get_ok(path: str, expect: int = 200, headers=None, size: int | None = None, label=""):
+    def iteration(client: Client):
+        extra = {**(headers or {}), **({"X-Bench-Count": label} if label else {})}
+        status, _, body = client.request(
+            "GET", path(client) if callable(path) else path, None, extra
+        )
+        if status != expect or (size is not None and len(body) != size):
+            raise RuntimeError(f"GET: {status}, {len(body)} bytes")
+
+    return iteration
+
+
+def render_receipts(url: str, ini: Path, payer_id: int) -> list[tuple[str, str, int]]:
+    """Render and store the receipts the portal issued to ``payer_id``, as the render task
+    does (DocumentIssuer.render): (number, sha256, size) of each."""
+    from pyramid.paster import get_appsettings
+    from pyramid.registry import Registry
+
+    from portal.clock import clock_from_settings, install_clock
+    from portal.documents.issuing import DocumentIssuer
+    from portal.documents.signing import DocumentSigner
+    from portal.receipts.issuing import ReceiptKind
+    from portal.receipts.models import Receipt
+
+    app_settings = get_appsettings(str(ini), "main")
+    clock = clock_from_settings(app_settings)
+    issuer = DocumentIssuer(
+        app_settings, DocumentSigner.from_settings(app_settings), clock.timezone
+    )
+    issuer.kinds["receipt"] = ReceiptKind()
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    registry = Registry("bench")
+    install_clock(registry, clock)
+    stored = []
+    with get_session_factory(engine, registry)() as dbsession:
+        receipts = dbsession.scalars(
+            select(Receipt).where(Receipt.owner_user_id == payer_id).order_by(Receipt.id)
+        ).all()
+        for receipt in receipts:
+            issuer.render(dbsession, receipt)
+            dbsession.commit()
+            stored.append((receipt.number, receipt.sha256, len(receipt.pdf)))
+    engine.dispose()
+    return stored
+
+
+def count_statements(
+    args, tmp: Path, ini: Path, portal_port: int, idp, pool, lock, payer_id: int
+) -> tuple[dict, list]:
+    """The counting pass, on a portal of its own started with ``BENCH_COUNT_SQL`` (the timed
+    runs never count): SQL statements per request of each kind, and the stored receipts the
+    download runs fetch (rendered here from the counted payments)."""
+    count_file = tmp / "statements.txt"
+    server = Server(
+        "portal-count",
+        [PYTHON, "bench/serve.py", str(ini), "portal"],
+        portal_port,
+        tmp,
+        "/healthz",
+        env={"BENCH_COUNT_SQL": str(count_file)},
+    )
+    try:
+        payer = sign_in(portal_port, idp, PAY_PERSONA)
+        page = sign_in(portal_port, idp, PAGE_PERSONA)
+        counted = 10
+        for _ in range(counted):
+            pay_one(payer, pool, lock, count=True)
+        stored = render_receipts(pg_url(args, args.portal_db), ini, payer_id)
+        number, sha256, size = stored[0]
+        requests = {
+            "bills": (page, get_ok("/bills", label="bills")),
+            "receipt": (payer, get_ok(f"/receipts/{number}.pdf", size=size, label="receipt")),
+            "receipt 304": (
+                payer,
+                get_ok(
+                    f"/receipts/{number}.pdf", 304, {"If-None-Match": f'"{sha256}"'}, label="304"
+                ),
+            ),
+            "healthz": (page, get_ok("/healthz", label="healthz")),
+        }
+        for client, iteration in requests.values():
+            for _ in range(counted):
+                iteration(client)
+    finally:
+        server.stop()
+    lines = count_file.read_text().split() if count_file.exists() else []
+    per = {label: lines.count(label) / counted for label in set(lines)}
+    counts = {
+        "POST /bills/pay": per.get("pay", 0.0),
+        "POST /payments/<id>/checkout": per.get("checkout", 0.0),
+        "POST /billing/notifications/sandbox": per.get("notify", 0.0),
+        "bills": per.get("bills", 0.0),
+        "receipt": per.get("receipt", 0.0),
+        "receipt 304": per.get("304", 0.0),
+        "healthz": per.get("healthz", 0.0),
+    }
+    counts["payment"] = sum(per.get(step, 0.0) for step in ("pay", "checkout", "notify"))
+    return counts, stored
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=10, help="measured seconds per load run")
+    parser.add_argument("--seconds", type=float, default=10, help="measured seconds per run")
+    parser.add_argument("--pairs", type=int, default=3, help="floor/portal pairs per concurrency")
+    parser.add_argument(
+        "--concurrency", default="2,8", help="concurrent clients, comma-separated (2,8)"
+    )
     parser.add_argument("--large", type=int, default=1_000_000, help="other payers' bills, large")
     parser.add_argument("--small", type=int, default=10_000, help="other payers' bills, small")
-    parser.add_argument("--clients", type=int, default=8, help="concurrent load clients")
     parser.add_argument("--page-requests", type=int, default=200, help="GET /bills per size")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="gunicorn workers of the portal and the floor (2)"
+    )
+    parser.add_argument(
+        "--server",
+        choices=("gunicorn", "waitress"),
+        default="gunicorn",
+        help="production.ini's gunicorn, or waitress as production.ini had it before",
+    )
+    parser.add_argument("--worker-class", default="", help="override production.ini's")
+    parser.add_argument("--threads", type=int, default=0, help="override production.ini's")
+    parser.add_argument(
+        "--floor-client",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="what loads the floor: wrk if installed (auto), or this process's threads",
+    )
     parser.add_argument("--pg", default="postgres@127.0.0.1:5432", help="user@host:port")
     parser.add_argument("--explain", action="store_true", help="print every query plan")
     parser.add_argument(
@@ -630,68 +925,63 @@ def main() -> None:
         help="task queue the portal enqueues receipts on (a scratch Redis db)",
     )
     args = parser.parse_args()
+    # stopped from outside: stop the servers and drop the databases on the way out
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))
+    args.concurrency = [int(c) for c in args.concurrency.split(",")]
+    if args.floor_client == "auto":
+        args.floor_client = "wrk" if shutil.which("wrk") else "python"
+    server_overrides: dict = {"workers": args.workers}
+    if args.server == "waitress":
+        server_overrides["use"] = "egg:waitress#main"
+    if args.worker_class:
+        server_overrides["worker_class"] = args.worker_class
+    if args.threads:
+        server_overrides["threads"] = args.threads
     began = time.perf_counter()
-    results: dict = {"load": {}, "loadavg": [os.getloadavg()]}
+    results: dict = {"load": {}, "loadavg": [os.getloadavg()], "runs": {}}
     suffix = f"{os.getpid()}_{secrets.token_hex(3)}"
-    portal_db, baseline_db = f"bench_portal_{suffix}", f"bench_baseline_{suffix}"
+    args.portal_db, floor_db = f"bench_portal_{suffix}", f"bench_floor_{suffix}"
     servers: list[Server] = []
     with tempfile.TemporaryDirectory(prefix="pay_flow_") as tmp_name, admin(args) as pg:
         tmp = Path(tmp_name)
-        pg.execute(f"CREATE DATABASE {portal_db}")
-        pg.execute(f"CREATE DATABASE {baseline_db}")
+        pg.execute(f"CREATE DATABASE {args.portal_db}")
+        pg.execute(f"CREATE DATABASE {floor_db}")
         try:
-            url = pg_url(args, portal_db)
+            url = pg_url(args, args.portal_db)
             migrate(url)
-            portal_port, baseline_port, sandbox_port = free_port(), free_port(), free_port()
-            idp = DevIdP(tmp / "idp", IDP_ENTITY, f"http://127.0.0.1:{portal_port}/saml/metadata")
-            settings = portal_settings(url, tmp, idp, sandbox_port, args.queue)
-            write_ini(tmp / "portal.ini", portal_port, settings)
-            write_ini(
-                tmp / "baseline.ini",
-                baseline_port,
-                {**settings, "sqlalchemy.url": pg_url(args, baseline_db)},
+            ports = {name: free_port() for name in ("portal", "floor", "sandbox", "static")}
+            idp = DevIdP(
+                tmp / "idp", IDP_ENTITY, f"http://127.0.0.1:{ports['portal']}/saml/metadata"
             )
+            settings = portal_settings(url, tmp, idp, ports["sandbox"], args.queue)
+            write_ini(tmp / "portal.ini", ports["portal"], settings, server_overrides)
+            floor_settings = {**settings, "sqlalchemy.url": pg_url(args, floor_db)}
+            write_ini(tmp / "floor.ini", ports["floor"], floor_settings, server_overrides)
+            write_ini(tmp / "static.ini", ports["static"], settings, server_overrides)
+            results["server"] = server_options_of(tmp / "portal.ini")
+            servers.append(start_sandbox(tmp, ports["sandbox"]))
+            sandbox = servers[-1]
 
-            # 1a. baseline: one INSERT per request on the same stack
-            baseline = Server(
-                "baseline",
-                [PYTHON, "bench/serve.py", str(tmp / "baseline.ini"), "baseline"],
-                baseline_port,
+            # data: the payer of "my bills", the pay pool, the small table
+            first = Server(
+                "portal-setup",
+                [PYTHON, "bench/serve.py", str(tmp / "portal.ini"), "portal"],
+                ports["portal"],
                 tmp,
                 "/healthz",
             )
-            servers.append(baseline)
-            clients = [Client(baseline_port) for _ in range(args.clients)]
-            results["baseline"] = Load(clients, insert_one, args.seconds, [baseline])
-            baseline.stop()
-
-            # 1b. the payment flow
-            sandbox = start_sandbox(tmp, sandbox_port)
-            servers.append(sandbox)
-            trace_file = tmp / "bills-sql.jsonl"
-            portal = Server(
-                "portal",
-                [
-                    PYTHON,
-                    "bench/serve.py",
-                    str(tmp / "portal.ini"),
-                    "portal",
-                    "/bills",
-                    str(trace_file),
-                ],
-                portal_port,
-                tmp,
-                "/healthz",
-            )
-            servers.append(portal)
-            page_client = sign_in(portal_port, idp, PAGE_PERSONA)
-            pay_clients = [sign_in(portal_port, idp, PAY_PERSONA) for _ in range(args.clients)]
+            try:
+                sign_in(ports["portal"], idp, PAGE_PERSONA)
+                sign_in(ports["portal"], idp, PAY_PERSONA)
+            finally:
+                first.stop()
             engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
             with engine.connect() as connection:
                 ids = dict(connection.execute(select(User.name_id, User.id)).all())
             engine.dispose()
             arrange(url, ids[PAGE_PERSONA])
-            pool_size = int(250 * (args.seconds + WARMUP_SECONDS)) + 500
+            pay_seconds = len(args.concurrency) * args.pairs * (args.seconds + WARMUP_SECONDS)
+            pool_size = int(100 * pay_seconds) + 500
             t = time.perf_counter()
             bulk_bills(url, pool_size, "pay", payer_id=ids[PAY_PERSONA])
             bulk_bills(url, args.small, "small", payers=max(1, args.small // 10))
@@ -704,12 +994,115 @@ def main() -> None:
                     [ids[PAY_PERSONA]],
                 ).fetchall()
             lock = threading.Lock()
-            results["pay"] = Load(
-                pay_clients,
-                lambda client: pay_one(client, pool, lock),
-                args.seconds,
-                [portal, sandbox],
+
+            # the counting pass (its own server), which also makes the stored receipts
+            t = time.perf_counter()
+            results["statements"], stored = count_statements(
+                args, tmp, tmp / "portal.ini", ports["portal"], idp, pool, lock, ids[PAY_PERSONA]
             )
+            results["load"]["count"] = time.perf_counter() - t
+            number, sha256, size = stored[0]
+            (tmp / "static").mkdir()
+            with psycopg.connect(url) as connection:
+                pdf = connection.execute(
+                    "SELECT pdf FROM document WHERE number = %s", [number]
+                ).fetchone()[0]
+            (tmp / "static" / "receipt.pdf").write_bytes(pdf)
+            results["receipt_size"] = len(pdf)
+
+            # the servers under test
+            trace_file = tmp / "bills-sql.jsonl"
+            portal = Server(
+                "portal",
+                [PYTHON, "bench/serve.py", str(tmp / "portal.ini"), "portal", "/bills"]
+                + [str(trace_file)],
+                ports["portal"],
+                tmp,
+                "/healthz",
+            )
+            servers.append(portal)
+            floor = Server(
+                "floor",
+                [PYTHON, "bench/serve.py", str(tmp / "floor.ini"), "floor"],
+                ports["floor"],
+                tmp,
+                "/healthz",
+            )
+            servers.append(floor)
+            static = Server(
+                "static",
+                [PYTHON, "bench/serve.py", str(tmp / "static.ini"), "static", str(tmp / "static")],
+                ports["static"],
+                tmp,
+                "/healthz",
+            )
+            servers.append(static)
+            most = max(args.concurrency)
+            pay_clients = [sign_in(ports["portal"], idp, PAY_PERSONA) for _ in range(most)]
+            page_clients = [sign_in(ports["portal"], idp, PAGE_PERSONA) for _ in range(most)]
+            static_clients = [Client(ports["static"]) for _ in range(most)]
+            sizes = {n: s for n, _, s in stored}
+            etags = {n: e for n, e, _ in stored}
+            pick = random.Random(6)
+            numbers = list(sizes)
+
+            def receipt_path(client):
+                client.picked = pick.choice(numbers)
+                return f"/receipts/{client.picked}.pdf"
+
+            def fetch_receipt(client: Client):
+                status, _, body = client.request("GET", receipt_path(client))
+                if status != 200 or len(body) != sizes[client.picked]:
+                    raise RuntimeError(f"receipt: {status}, {len(body)} bytes")
+
+            def fetch_304(client: Client):
+                path = receipt_path(client)
+                etag = f'"{etags[client.picked]}"'
+                status, _, _ = client.request("GET", path, None, {"If-None-Match": etag})
+                if status != 304:
+                    raise RuntimeError(f"receipt 304: {status}")
+
+            def bills_page(client: Client):
+                status, _, body = client.request("GET", "/bills")
+                if status != 200 or body.count(b'name="only"') != PAGE_BILLS:
+                    raise RuntimeError(f"bills: {status}")
+
+            # interleaved: floor, portal (pay, bills, downloads), static, per pair
+            runs: dict = results["runs"]
+            for clients in args.concurrency:
+                for _ in range(args.pairs):
+
+                    def add(name, run, clients=clients):
+                        runs.setdefault((name, clients), []).append(run)
+
+                    if args.floor_client == "wrk":
+                        add("floor", floor_wrk(ports["floor"], clients, args.seconds, floor, tmp))
+                    else:
+                        add("floor", floor_python(ports["floor"], clients, args.seconds, floor))
+                    pay = Load(
+                        pay_clients[:clients],
+                        lambda client: pay_one(client, pool, lock),
+                        args.seconds,
+                        [portal, sandbox],
+                    )
+                    results["exhausted"] = results.get("exhausted") or pay.exhausted
+                    add("pay", Run.of_load(pay, "portal", "sandbox"))
+                    for step, values in pay.steps.items():
+                        runs.setdefault((step, clients), []).append(quantile(values, 0.5) * 1000)
+                    for name, iteration, states, server in (
+                        ("bills", bills_page, page_clients, portal),
+                        ("receipt", fetch_receipt, pay_clients, portal),
+                        ("receipt 304", fetch_304, pay_clients, portal),
+                        ("healthz", get_ok("/healthz"), page_clients, portal),
+                        (
+                            "static",
+                            get_ok("/static/receipt.pdf", size=len(pdf)),
+                            static_clients,
+                            static,
+                        ),
+                    ):
+                        load = Load(states[:clients], iteration, args.seconds, [server])
+                        add(name, Run.of_load(load, server.name))
             with psycopg.connect(url) as connection:
                 results["pay_check"] = connection.execute(
                     """SELECT (SELECT count(*) FROM payment WHERE status = 'succeeded'),
@@ -718,8 +1111,11 @@ def main() -> None:
                                WHERE kind = 'payment_settled'),
                               (SELECT count(*) FROM provider_event)"""
                 ).fetchone()
+            static.stop()
+            floor.stop()
 
-            # 2. the "my bills" page at two table sizes
+            # "my bills" against table size: sequential, one client
+            page_client = page_clients[0]
             results["sizes"] = {}
             for size, label in ((args.small, "small"), (args.large, "large")):
                 if label == "large":
@@ -754,7 +1150,7 @@ def main() -> None:
         finally:
             for server in reversed(servers):
                 server.stop()
-            for database in (portal_db, baseline_db):
+            for database in (args.portal_db, floor_db):
                 pg.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
             if args.queue.startswith("redis://"):
                 import redis
@@ -764,54 +1160,154 @@ def main() -> None:
     report(args, results, time.perf_counter() - began)
 
 
+def server_options_of(ini: Path) -> dict:
+    parser = configparser.RawConfigParser()
+    parser.read(ini)
+    return dict(parser.items("server:main"))
+
+
+def describe_server(server: dict) -> str:
+    if "waitress" in server["use"]:
+        return f"waitress, {server['threads']} threads (production.ini before gunicorn)"
+    threads = f", {server['threads']} threads" if "threads" in server else ""
+    return (
+        f"gunicorn {server.get('worker_class', 'sync')}, {server['workers']} workers{threads} "
+        "(production.ini's [server:main])"
+    )
+
+
 def report(args, results: dict, elapsed: float) -> None:
-    pay, base = results["pay"], results["baseline"]
-    for name, load in (("payment flow", pay), ("baseline", base)):
-        if load.errors:
-            print(f"{name}: {len(load.errors)} errors, first: {load.errors[0]}")
-    if pay.exhausted:
+    runs = results["runs"]
+    statements = results["statements"]
+    server = results["server"]
+
+    def med(name, clients, field):
+        return statistics.median(getattr(run, field) for run in runs[(name, clients)])
+
+    def med_ratio(name, base, clients, field, invert=False):
+        pairs = zip(runs[(name, clients)], runs[(base, clients)], strict=True)
+        values = [
+            getattr(b, field) / getattr(a, field)
+            if invert
+            else getattr(a, field) / getattr(b, field)
+            for a, b in pairs
+        ]
+        return statistics.median(values)
+
+    for (name, clients), values in runs.items():
+        if values and isinstance(values[0], Run):
+            errors = [e for run in values for e in run.errors]
+            if errors:
+                print(f"{name} at {clients} clients: {len(errors)} errors, first: {errors[0]}")
+    if results.get("exhausted"):
         print("payment flow: ran out of prepared bills before the end (raise the pool size)")
-    ms = 1000
     print()
     print(
-        f"== Throughput ({args.clients} clients, {args.seconds:g} s measured after "
-        f"{WARMUP_SECONDS:g} s warm-up, waitress from production.ini) =="
+        f"== Medians of {args.pairs} interleaved pairs per concurrency, {args.seconds:g} s "
+        f"measured after {WARMUP_SECONDS:g} s warm-up per run; servers: "
+        f"{describe_server(server)} =="
     )
-    print(f"{'':44}{'per s':>9}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}")
-    rows = (
-        ("completed payments (pay+checkout+notify)", pay),
-        ("baseline: one INSERT per request", base),
+    print(
+        f"floor: bare Pyramid + pyramid_tm + zope.sqlalchemy + psycopg, one INSERT per POST, "
+        f"loaded by {'wrk' if args.floor_client == 'wrk' else 'this process (Python threads)'}; "
+        "the rest by this process's keep-alive clients (Python threads)"
     )
-    for name, load in rows:
+    print(
+        "CPU ms: the server's processes (master + workers, from /proc) per operation; "
+        "client: the load client's CPU per operation"
+    )
+    header = (
+        f"{'':40}{'clients':>8}{'per s':>9}{'CPU ms':>9}{'p50 ms':>9}{'p95 ms':>9}"
+        f"{'client':>8}{'busy':>6}{'SQL':>7}"
+    )
+    rows = [
+        ("floor: one INSERT per request", "floor", None),
+        ("payment (pay + checkout + notification)", "pay", "payment"),
+        ("my bills: GET /bills, 20 bills", "bills", "bills"),
+        ("stored receipt: GET /receipts/<n>.pdf", "receipt", "receipt"),
+        ("  same, If-None-Match -> 304", "receipt 304", "receipt 304"),
+        ("portal /healthz", "healthz", "healthz"),
+        ("static file, same bytes, Pyramid only", "static", None),
+    ]
+    print(header)
+    for clients in args.concurrency:
+        for label, name, sql in rows:
+            print(
+                f"{label:40}{clients:8}{med(name, clients, 'rate'):9.1f}"
+                f"{med(name, clients, 'cpu_ms'):9.2f}{med(name, clients, 'p50'):9.1f}"
+                f"{med(name, clients, 'p95'):9.1f}{med(name, clients, 'client_cpu_ms'):8.2f}"
+                f"{med(name, clients, 'busy'):6.0%}"
+                + (f"{statements[sql]:7.1f}" if sql else f"{'1' if name == 'floor' else '-':>7}")
+            )
         print(
-            f"{name:44}{load.rate:9.1f}{load.percentile(0.5) * ms:9.1f}"
-            f"{load.percentile(0.95) * ms:9.1f}{len(load.errors):8}"
+            f"{'  sandbox provider CPU per payment':40}{clients:8}{'':9}"
+            f"{med('pay', clients, 'other_cpu_ms'):9.2f}"
         )
-    print(f"{'portal HTTP requests (3 per payment)':44}{pay.rate * 3:9.1f}")
+        for step in (
+            "POST /bills/pay",
+            "POST /payments/<id>/checkout",
+            "POST /billing/notifications/sandbox",
+        ):
+            print(
+                f"{'  ' + step:40}{clients:8}{'':18}"
+                f"{statistics.median(runs[(step, clients)]):9.1f}{'':23}{statements[step]:7.1f}"
+            )
+    print()
+    print("== Ratios (median over pairs of each pair's ratio) ==")
+    print(f"{'':58}" + "".join(f"{f'{c} clients':>12}" for c in args.concurrency) + "   goal")
+    ratio_rows = [
+        ("CPU per payment / floor CPU per request", "pay", "floor", "cpu_ms", False, "<= 10"),
+        ("payments/s / floor requests/s", "pay", "floor", "rate", False, ">= 0.1"),
+        ("CPU per bills page / floor CPU per request", "bills", "floor", "cpu_ms", False, ""),
+        ("bills pages/s / floor requests/s", "bills", "floor", "rate", False, ""),
+        (
+            "CPU per receipt download / CPU per /healthz",
+            "receipt",
+            "healthz",
+            "cpu_ms",
+            False,
+            "<= 3",
+        ),
+        (
+            "CPU per receipt download / CPU per static file",
+            "receipt",
+            "static",
+            "cpu_ms",
+            False,
+            "",
+        ),
+        ("static files/s / receipt downloads/s", "receipt", "static", "rate", True, ""),
+        ("CPU per 304 / CPU per 200 (receipt)", "receipt 304", "receipt", "cpu_ms", False, "< 1"),
+    ]
+    for label, name, base, field, invert, goal in ratio_rows:
+        print(
+            f"{label:58}"
+            + "".join(f"{med_ratio(name, base, c, field, invert):12.3f}" for c in args.concurrency)
+            + f"   {goal}"
+        )
     print(
-        f"ratio payments/s : baseline requests/s = 1 : {base.rate / pay.rate:.1f} "
-        f"({pay.rate / base.rate:.3f})"
+        "my bills CPU per page (goal <= 8 ms): "
+        + ", ".join(f"{med('bills', c, 'cpu_ms'):.2f} ms at {c} clients" for c in args.concurrency)
     )
-    print("payment steps, as the client saw them:")
-    for name, values in pay.steps.items():
-        print(f"  {name:42}{quantile(values, 0.5) * ms:18.1f}{quantile(values, 0.95) * ms:9.1f}")
     print(
-        f"CPU per completed payment: portal {pay.cpu_ms_per_iteration('portal'):.1f} ms, "
-        f"sandbox {pay.cpu_ms_per_iteration('sandbox'):.1f} ms; baseline server "
-        f"{base.cpu_ms_per_iteration('baseline'):.2f} ms per INSERT request. Machine busy: "
-        f"{pay.machine_busy:.0%} (payments), {base.machine_busy:.0%} (baseline) of "
-        f"{os.cpu_count()} cores"
+        f"SQL statements per payment: {statements['payment']:.1f} (goal <= 20; pay "
+        f"{statements['POST /bills/pay']:.1f}, checkout "
+        f"{statements['POST /payments/<id>/checkout']:.1f}, notification "
+        f"{statements['POST /billing/notifications/sandbox']:.1f}); counted on a separate "
+        "portal started with BENCH_COUNT_SQL (10 of each), not during the timed runs"
     )
     succeeded, payments, settled, events = results["pay_check"]
     print(
-        f"database after the run: {succeeded}/{payments} payments succeeded, "
-        f"{settled} settlements posted to the ledger, {events} notifications recorded"
+        f"database after the runs: {succeeded}/{payments} payments succeeded, "
+        f"{settled} settlements posted to the ledger, {events} notifications recorded; "
+        f"stored receipt {results['receipt_size']:,} bytes"
     )
 
+    ms = 1000
     print()
     print(
         f"== GET /bills, payer with {PAGE_BILLS} bills, {args.page_requests} sequential "
-        "requests per size =="
+        "requests per size (one client) =="
     )
     print(
         f"{'other payers bills':>20}{'bill rows':>12}{'journal_entry':>15}{'accounts':>10}"
@@ -834,13 +1330,14 @@ def report(args, results: dict, elapsed: float) -> None:
         small, large = (quantile(sizes[k]["timings"], p) for k in ("small", "large"))
         print(f"ratio large/small {name}: {large / small:.2f}")
     print(
+        f"ratio large/small CPU per page: {sizes['large']['cpu'] / sizes['small']['cpu']:.2f} "
         "(SQL ms: the page's statements re-run under EXPLAIN ANALYZE, execution times summed; "
-        "CPU ms: portal server CPU per request; busy: machine CPU use while measuring, ~50% is "
-        "this benchmark alone)"
+        "CPU ms: portal server CPU per request)"
     )
     loaded, vacuumed = results["load"]["large"]
     print(
         f"loading: pay pool + {args.small:,} small bills {results['load']['small']:.1f} s; "
+        f"counting pass {results['load']['count']:.1f} s; "
         f"{args.large - args.small:,} more bills {loaded:.1f} s + VACUUM ANALYZE "
         f"{vacuumed:.1f} s; integrity checks {results['load']['verify_large']:.1f} s (all 0)"
     )

@@ -12,7 +12,7 @@ machine's cores are shared.
 
 Then, unless ``--no-http``, the bid submission rate beside the portal's own payment rate, measured
 in the same run against the same server (``bench/pay_flow.py``'s set-up: a fresh PostgreSQL
-database, the sandbox and the portal in waitress subprocesses as production.ini serves it). A
+database, the sandbox and the portal in subprocesses as production.ini serves it). A
 payment is pay_flow's three requests (pay, checkout, the signed notification); a submission is
 three too, as a bidder makes it: start the bid, save the draft (price and answers), submit it
 (sealed, with its receipt issued). Each bid goes to a tender of its own (one bid per

@@ -4,7 +4,7 @@ receipts, and PDF size.
 Run: ``.venv/bin/python bench/receipts.py [--iterations 30] [--seconds 10]``
 
 Self-contained, reusing ``bench/pay_flow.py``'s helpers: creates its own PostgreSQL database
-(``--pg``, trust auth) with ``alembic upgrade head``, starts the portal with waitress in a
+(``--pg``, trust auth) with ``alembic upgrade head``, starts the portal with gunicorn in a
 subprocess (``bench/serve.py``, production.ini's ``[server:main]``, ``egg:portal``), signs a
 payer in through the dev IdP, then drops everything again.
 
@@ -21,7 +21,7 @@ as the payment's subscriber and the render task would call them (the e-mail is s
    baseline: a bare HTML page with the same text, default PDF options.
 2. Downloads: ``--clients`` signed-in keep-alive connections fetching random receipts from
    ``GET /receipts/{number}.pdf``; baselines in the same run: a static file of the same bytes
-   (Pyramid static view on the same waitress settings, no portal) and the portal's ``/healthz``.
+   (Pyramid static view on the same server settings, no portal) and the portal's ``/healthz``.
 3. PDF size and what fonts, PDF/A, the attachment and the signature add.
 """
 
@@ -418,16 +418,11 @@ def der_length(der: bytes) -> int:
 
 def serve_static(ini: str, directory: str) -> None:
     """``receipts.py --serve-static INI DIR``: a Pyramid static view of DIR, nothing else,
-    served by waitress with the ini's ``[server:main]`` (the portal's settings)."""
-    import waitress
-    from pyramid.config import Configurator
-    from serve import server_options
+    served with the ini's ``[server:main]`` (the portal's production server), as
+    ``bench/serve.py INI static DIR`` does for ``bench/pay_flow.py``."""
+    from serve import run, static_app
 
-    config = Configurator()
-    config.add_static_view("static", directory, cache_max_age=3600)
-    config.add_route("healthz", "/healthz")
-    config.add_view(lambda request: {"status": "ok"}, route_name="healthz", renderer="json")
-    waitress.serve(config.make_wsgi_app(), **server_options(ini))
+    run(ini, static_app(directory))
 
 
 class Merged:
@@ -683,7 +678,7 @@ def report(args, results: dict, elapsed: float) -> None:
     merged = downloads["merged"]
     print(
         f"== 2. Downloads, {args.clients} signed-in keep-alive clients, {args.seconds:g} s "
-        f"measured per target (2 interleaved slices), waitress from production.ini =="
+        f"measured per target (2 interleaved slices), production.ini's server (gunicorn) =="
     )
     sizes = downloads["sizes"]
     print(

@@ -1,9 +1,17 @@
-"""Serve one app for ``bench/pay_flow.py`` with waitress, configured from a generated ini file.
+"""Serve one app for the benchmarks with gunicorn, as ``pserve`` serves production.ini.
 
 ``serve.py INI portal`` serves the portal through its real configuration path
-(``egg:portal`` → ``portal.main({}, **settings)``); ``serve.py INI baseline`` serves a minimal
-Pyramid app on the same stack (pyramid_tm + zope.sqlalchemy, same engine settings, same
-database server) doing one INSERT per request. Both use the ini's ``[server:main]``.
+(``egg:portal`` → ``portal.main({}, **settings)``) and the ini's ``[server:main]`` exactly as
+``pserve`` does: the app is loaded here, in the gunicorn master, then
+``gunicorn.app.pasterapp.serve`` forks the workers (production.ini's ``use =
+egg:gunicorn#main``). ``serve.py INI floor`` serves the floor: a bare Pyramid app on the same
+stack (pyramid_tm + zope.sqlalchemy + psycopg, same engine settings, same database server) doing
+one INSERT per request. ``serve.py INI static DIR`` serves DIR as a Pyramid static view and
+``/healthz``, nothing else. All three use the ini's ``[server:main]`` (gunicorn's settings).
+
+``BENCH_COUNT_SQL=<file>`` (counting passes only, never while timing): every SQL statement a
+request carrying ``X-Bench-Count: <label>`` runs appends ``<label>`` as one line to <file>.
+``BENCH_PROFILE=<prefix>``: cProfile of every request, written per worker on exit.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ import json
 import os
 import sys
 
-import waitress
+from gunicorn.app.pasterapp import serve as gunicorn_serve
 from pyramid.config import Configurator
 from pyramid.paster import get_app, get_appsettings, setup_logging
 from pyramid.security import NO_PERMISSION_REQUIRED
@@ -32,13 +40,14 @@ hit = Table(
 
 
 def baseline_app(settings: dict):
-    """One INSERT per POST, committed by pyramid_tm exactly as the portal commits."""
+    """The floor: one INSERT per POST, committed by pyramid_tm exactly as the portal commits."""
     settings = dict(settings)
     settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
     config = Configurator(settings=settings)
     config.include("pyramid_tm")
     engine = get_engine(settings)
     metadata.create_all(engine)
+    engine.dispose()  # no connection crosses the fork into the workers
     session_factory = get_session_factory(engine)
     config.add_request_method(
         lambda request: get_tm_session(session_factory, request.tm, request=request),
@@ -61,6 +70,30 @@ def baseline_app(settings: dict):
     config.add_route("healthz", "/healthz")
     config.add_view(lambda request: {"status": "ok"}, route_name="healthz", renderer="json")
     return config.make_wsgi_app()
+
+
+def static_app(directory: str):
+    """The same bytes as a stored receipt, from a Pyramid static view (no portal)."""
+    config = Configurator()
+    config.add_static_view("static", directory, cache_max_age=3600)
+    config.add_route("healthz", "/healthz")
+    config.add_view(lambda request: {"status": "ok"}, route_name="healthz", renderer="json")
+    return config.make_wsgi_app()
+
+
+def count_statements(app, out_file: str) -> None:
+    """One line per SQL statement of a request labelled ``X-Bench-Count``."""
+    from pyramid.threadlocal import get_current_request
+    from sqlalchemy import event
+
+    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
+        request = get_current_request()
+        label = request.headers.get("X-Bench-Count") if request is not None else None
+        if label:
+            with open(out_file, "a", encoding="utf-8") as out:
+                out.write(label + "\n")
+
+    event.listen(app.registry["db_engine"], "before_cursor_execute", before_cursor_execute)
 
 
 def trace_queries(app, path: str, out_file: str) -> None:
@@ -89,42 +122,39 @@ def trace_queries(app, path: str, out_file: str) -> None:
     event.listen(app.registry["db_engine"], "before_cursor_execute", before_cursor_execute)
 
 
-def profiled(app, out_file: str):
-    """Profile every request (cProfile, merged across waitress threads); the stats are written
-    to ``out_file`` when the server is stopped (SIGTERM)."""
+def profiled(app, prefix: str):
+    """Profile every request (cProfile); each worker writes ``<prefix>.<pid>`` at exit."""
+    import atexit
     import cProfile
-    import pstats
-    import signal
-    import threading
 
-    lock = threading.Lock()
-    merged: list[pstats.Stats] = []
+    profile = cProfile.Profile()
 
     def wrapper(environ, start_response):
-        profile = cProfile.Profile()
-        try:
-            return profile.runcall(lambda: list(app(environ, start_response)))
-        finally:
-            with lock:
-                if merged:
-                    merged[0].add(profile)
-                else:
-                    merged.append(pstats.Stats(profile))
+        return profile.runcall(lambda: list(app(environ, start_response)))
 
-    def dump(signum, frame):
-        with lock:
-            if merged:
-                merged[0].dump_stats(out_file)
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, dump)
+    atexit.register(lambda: profile.dump_stats(f"{prefix}.{os.getpid()}"))
     return wrapper
 
 
 def server_options(ini: str) -> dict:
+    """``[server:main]`` of ``ini`` without ``use``: what pserve hands the server runner."""
     parser = configparser.RawConfigParser()
     parser.read(ini)
     return {key: value for key, value in parser.items("server:main") if key != "use"}
+
+
+def run(ini: str, app) -> None:
+    """What ``pserve INI`` does with ``use = egg:gunicorn#main``: the loaded app handed to
+    gunicorn's paste server runner, which forks the workers. (``use = egg:waitress#main``, for
+    a comparison with the server production used before: waitress's runner.)"""
+    parser = configparser.RawConfigParser()
+    parser.read(ini)
+    if "waitress" in parser.get("server:main", "use"):
+        import waitress
+
+        waitress.serve(app, **server_options(ini))
+    else:
+        gunicorn_serve(app, {"__file__": os.path.abspath(ini)}, **server_options(ini))
 
 
 def main(argv: list[str]) -> None:
@@ -134,11 +164,15 @@ def main(argv: list[str]) -> None:
         app = get_app(ini, "main")
         if len(argv) == 4:
             trace_queries(app, argv[2], argv[3])
+        if os.environ.get("BENCH_COUNT_SQL"):
+            count_statements(app, os.environ["BENCH_COUNT_SQL"])
+    elif which == "static":
+        app = static_app(argv[2])
     else:
         app = baseline_app(get_appsettings(ini, "main"))
     if os.environ.get("BENCH_PROFILE"):
         app = profiled(app, f"{os.environ['BENCH_PROFILE']}.{which}")
-    waitress.serve(app, **server_options(ini))
+    run(ini, app)
 
 
 if __name__ == "__main__":

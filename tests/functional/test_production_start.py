@@ -5,6 +5,7 @@ schema, and the portal is then ready."""
 
 from __future__ import annotations
 
+import configparser
 import os
 import secrets
 import shlex
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
@@ -87,6 +89,33 @@ def deployment_environment(fresh_database, tmp_path) -> dict[str, str]:
     return {**plain, **deployed}
 
 
+def production_workers() -> int:
+    """``workers`` of production.ini's ``[server:main]`` (gunicorn)."""
+    parser = configparser.RawConfigParser()
+    parser.read(ROOT / "production.ini")
+    assert parser.get("server:main", "use") == "egg:gunicorn#main"
+    return parser.getint("server:main", "workers")
+
+
+def worker_processes(pid: int, seconds: float = 30) -> int:
+    """How many processes ``pid`` (pserve, the gunicorn master) has forked, once they are all
+    up (the master forks them one after the other)."""
+    wanted = production_workers()
+    deadline = time.monotonic() + seconds
+    while True:
+        children = 0
+        for entry in Path("/proc").iterdir():
+            try:
+                stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+            except OSError:
+                continue
+            if stat and int(stat.rpartition(")")[2].split()[1]) == pid:
+                children += 1
+        if children >= wanted or time.monotonic() > deadline:
+            return children
+        time.sleep(0.2)
+
+
 def port_is_taken(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
@@ -155,6 +184,7 @@ def test_production_ini_starts_as_documented_on_a_fresh_database(
     configuration = section("Configuration")
     assert MIGRATE in configuration and WEB in configuration
     assert wait_for(f"{BASE}/healthz", web_process).status_code == 200
+    assert worker_processes(web_process.pid) == production_workers(), "gunicorn's workers"
 
     ready = requests.get(f"{BASE}/readyz", timeout=10)
     assert ready.status_code == 503
