@@ -101,6 +101,7 @@ class DocumentIssuer:
         if document.pdf is not None:
             return
         kind = self.kind(document)
+        kind.load(document, dbsession)
         data = self.data(document)
         context = dict(
             data,
@@ -124,4 +125,4 @@ class DocumentIssuer:
         )
         if stored.rowcount == 0:
             log.info("document %s was stored by another worker", document.number)
-        dbsession.refresh(document)
+        dbsession.refresh(document, ["pdf", "sha256"])
