@@ -308,7 +308,6 @@ def measure_render(session_factory, issuer, receipt_id: int, args) -> dict:
     def load_data():
         with session_factory() as dbsession:
             found = dbsession.get(Receipt, receipt_id)
-            kind.load(found, dbsession)
             issuer.data(found)
             kind.context(found, issuer, dbsession)
             dbsession.rollback()
@@ -677,7 +676,7 @@ def report(args, results: dict, elapsed: float) -> None:
     rows = [
         ("full pipeline (load, data, QR, render_pdf, sign, flush)", "full"),
         ("  load: session + receipt row", "load"),
-        ("  load + data(): kind.load (payment, bills, lines), data()", "load+data"),
+        ("  load + data(): payment, bills, lines (lazy loads), formatting", "load+data"),
         ("  QR code (PNG data URI)", "qr"),
         ("  render: Jinja + WeasyPrint, default PDF", "render"),
         ("  render_pdf: render as PDF/A-3b + attachment", "render_pdf"),

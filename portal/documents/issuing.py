@@ -101,7 +101,6 @@ class DocumentIssuer:
         if document.pdf is not None:
             return
         kind = self.kind(document)
-        kind.load(document, dbsession)
         data = self.data(document)
         context = dict(
             data,

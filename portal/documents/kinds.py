@@ -70,11 +70,6 @@ class DocumentKind(ABC):
     def data(self, document: Document, issuer) -> dict:
         """What the document says, attached as JSON and given to the template."""
 
-    def load(self, document: Document, dbsession) -> None:
-        """Load in a few queries what :meth:`data` and :meth:`context` read, before they
-        read it (otherwise each relationship they follow is a query of its own)."""
-        return None
-
     def context(self, document: Document, issuer, dbsession) -> dict:
         """Anything the template needs beyond :meth:`data`."""
         return {}

@@ -11,10 +11,8 @@ import datetime as dt
 import logging
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
 
 from portal.billing import REFUNDED_STATES, printed
-from portal.billing.models import Bill, Payment, PaymentAllocation, Refund, RefundLine
 from portal.documents.kinds import DocumentKind
 from portal.i18n import _, document_localizer
 from portal.money import Money
@@ -47,20 +45,6 @@ class ReceiptKind(DocumentKind):
         "Dear ${name},\n\nattached is your receipt ${number}.\nAnyone can check it at ${url}\n"
     )
     total_label = _("Total paid")
-
-    def load(self, receipt: Receipt, dbsession) -> None:
-        """The payment, its payer, and its bills with their services and lines: three
-        queries (the rows land in the session, where ``data()`` finds them)."""
-        dbsession.execute(
-            select(Payment)
-            .where(Payment.id == receipt.payment_id)
-            .options(
-                joinedload(Payment.payer_user),
-                selectinload(Payment.allocations)
-                .joinedload(PaymentAllocation.bill)
-                .options(joinedload(Bill.service), selectinload(Bill.lines)),
-            )
-        ).unique().all()
 
     def data(self, receipt: Receipt, issuer) -> dict:
         payment = receipt.payment
@@ -126,21 +110,6 @@ class CreditNoteKind(ReceiptKind):
         "Dear ${name},\n\nattached is your credit note ${number}.\nAnyone can check it at ${url}\n"
     )
     total_label = _("Total refunded")
-
-    def load(self, credit_note: CreditNote, dbsession) -> None:
-        """The payment and its payer, and the refund's lines with their bills and services."""
-        dbsession.execute(
-            select(Payment)
-            .where(Payment.id == credit_note.payment_id)
-            .options(joinedload(Payment.payer_user))
-        ).all()
-        dbsession.execute(
-            select(Refund)
-            .where(Refund.id == credit_note.refund_id)
-            .options(
-                selectinload(Refund.lines).joinedload(RefundLine.bill).joinedload(Bill.service)
-            )
-        ).unique().all()
 
     def bills(self, credit_note: CreditNote) -> list[dict]:
         """The bills the refund gave money back on, each with what was given back on it."""
