@@ -86,7 +86,6 @@ def _environment(locale: str) -> Environment:
         loader=FileSystemLoader(str(TEMPLATES)),
         autoescape=select_autoescape(default=True, default_for_string=True),
         extensions=["jinja2.ext.i18n"],
-        auto_reload=False,
     )
     localizer = document_localizer(locale)
     environment.install_gettext_callables(
