@@ -124,4 +124,4 @@ class DocumentIssuer:
         )
         if stored.rowcount == 0:
             log.info("document %s was stored by another worker", document.number)
-        dbsession.refresh(document)
+        dbsession.refresh(document, ["pdf", "sha256"])

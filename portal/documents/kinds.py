@@ -12,8 +12,11 @@ Adding a kind (a bid submission receipt, an opening protocol) is four small step
    with ``__mapper_args__ = {"polymorphic_identity": "bid_receipt"}`` and the nullable
    columns linking it to what it documents; add those columns with a migration.
 2. A template ``templates/documents/<kind>.jinja2`` that prints ``number``, ``issued``,
-   the ``qr`` image, ``verify_url`` and ``verification_code`` next to its own content, with
-   a stylesheet among ``portal/documents/assets/`` (nothing else can be loaded).
+   the ``qr`` image, ``verify_url`` and ``verification_code`` next to its own content, and
+   names its stylesheets among ``portal/documents/assets/`` with
+   ``{% set stylesheets = ["certificate.css"] %}`` (parsed once per thread, not per
+   document; nothing else can be loaded). Flex and grid layout cost WeasyPrint far more
+   than blocks, floats and table cells: the templates there use none.
 3. A subclass of :class:`DocumentKind` naming the model, ``series``, ``title`` and
    ``template``, with ``data()`` (what is printed and attached as JSON) and, if it shows
    more than "valid" at ``/verify``, ``verification()``.

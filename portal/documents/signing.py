@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ec import ECDSA, EllipticCurvePri
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
@@ -31,9 +32,9 @@ class MetadataPreservingWriter(IncrementalPdfFileWriter):
 
 class KeyParsedOnceSigner(signers.SimpleSigner):
     """pyHanko's SimpleSigner parses its private key again, RSA consistency checks and all,
-    for each signature it makes, twice a document (once to size the signature): a third of
-    the signing time. This one parses it once; the usual RSA PKCS#1 v1.5 and ECDSA signatures
-    use that key, any other mechanism goes through pyHanko as before."""
+    for each signature it makes (and for the dry run sizing the first document's signature):
+    a third of the signing time. This one parses it once; the usual RSA PKCS#1 v1.5 and ECDSA
+    signatures use that key, any other mechanism goes through pyHanko as before."""
 
     def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
         key = self.__dict__.get("_parsed_key")
@@ -64,6 +65,8 @@ class DocumentSigner:
             cert_registry=loaded.cert_registry,
         )
         self.cert_path = cert_path
+        #: the hex digits kept for the signature in a document, measured on the first one
+        self.bytes_reserved: int | None = None
 
     @classmethod
     def from_settings(cls, settings) -> DocumentSigner:
@@ -82,5 +85,28 @@ class DocumentSigner:
             reason=reason,
             location=location,
         )
-        out = signers.sign_pdf(writer, metadata, signer=self._signer)
-        return out.getvalue()
+        out = signers.sign_pdf(
+            writer, metadata, signer=self._signer, bytes_reserved=self.bytes_reserved
+        ).getvalue()
+        if self.bytes_reserved is None:
+            self.bytes_reserved = reserve_for(out)
+        return out
+
+
+#: room kept beyond a measured signature (DER bytes): an ECDSA signature's length varies by a
+#: few bytes; nothing else in a PAdES B-B signature with this signer changes between documents
+SIGNATURE_MARGIN = 64
+
+
+def reserve_for(signed: bytes) -> int:
+    """``bytes_reserved`` for documents signed like ``signed``: its signature's CMS (DER)
+    length, an eighth and :data:`SIGNATURE_MARGIN` more, as hex digits (twice the bytes).
+
+    Without it pyHanko sizes each signature by making a whole one first (a dry run), which
+    costs as much as the signature itself; the signer, its certificates and what it signs do
+    not change between documents, so the size measured on the first document holds for all."""
+    reader = PdfFileReader(io.BytesIO(signed), strict=False)
+    cms = reader.embedded_signatures[-1].pkcs7_content
+    count = cms[1] & 0x7F if cms[1] & 0x80 else 0
+    length = 2 + count + (int.from_bytes(cms[2 : 2 + count], "big") if count else cms[1])
+    return 2 * (length + length // 8 + SIGNATURE_MARGIN)

@@ -67,3 +67,54 @@ def test_user_text_is_escaped_not_interpreted(tmp_path):
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
     assert '<img src="file:///etc/passwd">' in text.replace("\n", "")
     assert "root:" not in text
+
+
+def test_each_thread_renders_with_its_own_fonts_and_stylesheets_made_once():
+    """WeasyPrint's font configuration is not shared between threads (waitress threads,
+    task workers): each thread makes its own once, with the stylesheets parsed for it."""
+    import threading
+
+    from portal.documents import render
+
+    context = {
+        "locale": "en",
+        "title": "Receipt",
+        "number": "R-2026-000001",
+        "issued": "today",
+        "authority": {"name": "City", "address": ""},
+        "payer": "Ana",
+        "payment_reference": "p",
+        "bills": [],
+        "total_label": "Total",
+        "total": "€1.00",
+        "qr": render.qr_data_uri("https://x/verify/ABCDEFGHJK"),
+        "verify_url": "https://x/verify/ABCDEFGHJK",
+        "verification_code": "ABCDE-FGHJK",
+    }
+    seen: dict[str, tuple] = {}
+
+    def work(name: str) -> None:
+        for _ in range(2):
+            pdf = render_pdf("documents/receipt.jinja2", context, {"number": "R"}, "en")
+            assert pdf.startswith(b"%PDF")
+        sheets = render._typesetting.stylesheets
+        # the objects themselves (not their ids, which a finished thread's could free)
+        seen[name] = (render._typesetting.fonts, sheets["receipt.css"], list(sheets))
+
+    threads = [threading.Thread(target=work, args=(f"t{n}",)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(seen) == 3
+    assert len({id(fonts) for fonts, _, _ in seen.values()}) == 3
+    assert len({id(sheet) for _, sheet, _ in seen.values()}) == 3
+    assert all(names == ["receipt.css"] for _, _, names in seen.values())
+
+
+def test_stylesheets_are_only_packaged_css():
+    from portal.documents.render import _typesetting
+
+    for name in ("../render.py", "emblem.svg", "/etc/passwd", "../../../setup.cfg"):
+        with pytest.raises(AssetRefused):
+            _typesetting.stylesheet(name)
