@@ -71,12 +71,12 @@ def service_principal(service_id: int) -> str:
 def principals_for(user: Person) -> list[str]:
     """Principals of a signed-in ``user``; one person can hold several roles."""
     principals = [Everyone, Authenticated, user_principal(user.id), ROLE_CITIZEN]
-    for organisation in user.organisations:
-        principals += [ROLE_BUSINESS, organisation_principal(organisation.id)]
-    for department in user.departments:
-        principals += [ROLE_CLERK, department_principal(department.id)]
-    for department in user.buying_departments:
-        principals += [ROLE_BUYER, buyer_principal(department.id)]
+    for organisation_id in user.organisation_ids:
+        principals += [ROLE_BUSINESS, organisation_principal(organisation_id)]
+    for department_id in user.department_ids:
+        principals += [ROLE_CLERK, department_principal(department_id)]
+    for department_id in user.buying_department_ids:
+        principals += [ROLE_BUYER, buyer_principal(department_id)]
     if user.is_admin:
         principals.append(ROLE_ADMIN)
     if user.is_reviewer:
@@ -103,9 +103,19 @@ class Root:
         self.request = request
 
 
+#: the ACL reader; it keeps no state, so one serves every request
+_ACL = ACLHelper()
+#: where a request keeps its principals once worked out (who it is does not change after)
+_PRINCIPALS = "portal.principals"
+
+
 class SecurityPolicy:
     """Identity from the server-side session (see :mod:`portal.identity.sessions`), or for
-    API calls a service's bearer key (``request.api_key``, see :mod:`portal.api.auth`)."""
+    API calls a service's bearer key (``request.api_key``, see :mod:`portal.api.auth`).
+
+    The principals are worked out once per request (a page asks for a dozen permissions,
+    one per navigation entry) from what the one identity query read: no query of their own.
+    """
 
     def identity(self, request: PortalRequest):
         return request.user
@@ -115,14 +125,25 @@ class SecurityPolicy:
         return None if user is None else user.id
 
     def effective_principals(self, request: PortalRequest) -> list[str]:
+        return list(self._principals(request))
+
+    def _principals(self, request: PortalRequest) -> tuple[str, ...]:
         api_key = getattr(request, "api_key", None)
         if api_key is not None:
-            return [Everyone, service_principal(api_key.service_id)]
+            return (Everyone, service_principal(api_key.service_id))
         user = request.user
-        return [Everyone] if user is None else principals_for(user)
+        if user is None:
+            return (Everyone,)
+        # Kept with the user they were worked out for, should that ever be replaced.
+        cached = request.__dict__.get(_PRINCIPALS)
+        if cached is not None and cached[0] is user:
+            return cached[1]
+        principals = tuple(principals_for(user))
+        request.__dict__[_PRINCIPALS] = (user, principals)
+        return principals
 
     def permits(self, request: PortalRequest, context, permission: str):
-        return ACLHelper().permits(context, self.effective_principals(request), permission)
+        return _ACL.permits(context, self._principals(request), permission)
 
     def remember(self, request: PortalRequest, userid, **kw) -> list:
         return []

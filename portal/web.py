@@ -323,8 +323,24 @@ def _user_id(request) -> int | str:
 
 def request_tween_factory(handler, registry):
     """Request id, security headers and one access-log line per request."""
-    hsts = setting_bool(registry.settings, "portal.hsts")
     base = urlsplit(registry.settings["portal.base_url"])
+    # Worked out once: the form targets are all added while the application is configured.
+    security_headers = [
+        (
+            "Content-Security-Policy",
+            content_security_policy(registry.settings, registry.get("csp_form_targets", [])),
+        ),
+        ("X-Content-Type-Options", "nosniff"),
+        # Pages hold personal data: no browser or proxy keeps one unless its view says so
+        # (static assets, immutable receipts).
+        ("Cache-Control", "no-store"),
+        ("Referrer-Policy", "same-origin"),
+        ("X-Frame-Options", "DENY"),
+    ]
+    if setting_bool(registry.settings, "portal.hsts"):
+        security_headers.append(
+            ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        )
 
     def tween(request):
         # Every URL the portal builds comes from portal.base_url, never from the Host header
@@ -347,22 +363,8 @@ def request_tween_factory(handler, registry):
             if response is not None:
                 headers = response.headers
                 headers[REQUEST_ID_HEADER] = request_id
-                headers.setdefault(
-                    "Content-Security-Policy",
-                    content_security_policy(
-                        registry.settings, registry.get("csp_form_targets", [])
-                    ),
-                )
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                # Pages hold personal data: no browser or proxy keeps one unless its view
-                # says so (static assets, immutable receipts).
-                headers.setdefault("Cache-Control", "no-store")
-                headers.setdefault("Referrer-Policy", "same-origin")
-                headers.setdefault("X-Frame-Options", "DENY")
-                if hsts:
-                    headers.setdefault(
-                        "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-                    )
+                for name, value in security_headers:
+                    headers.setdefault(name, value)
             route = request.matched_route.name if request.matched_route else "-"
             access_log.info(
                 "%s %s route=%s status=%s ms=%.1f user=%s",

@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import Column, ForeignKey, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.db import Base, utcnow
 
@@ -60,6 +61,10 @@ class Department(Base):
     )
 
 
+#: where a :class:`User` keeps the membership ids read with it (not a mapped attribute)
+_MEMBER_IDS = "_portal_member_ids"
+
+
 class User(Base):
     """A person, as known to one identity provider.
 
@@ -98,6 +103,49 @@ class User(Base):
     @property
     def display_name(self) -> str:
         return f"{self.given_name} {self.family_name}".strip() or self.name_id
+
+    @property
+    def organisation_ids(self) -> tuple[int, ...]:
+        """The ids of the organisations this person represents, without loading them."""
+        return self._member_ids("organisations")
+
+    @property
+    def department_ids(self) -> tuple[int, ...]:
+        """The ids of the departments this person is a clerk of, without loading them."""
+        return self._member_ids("departments")
+
+    @property
+    def buying_department_ids(self) -> tuple[int, ...]:
+        """The ids of the departments this person buys for, without loading them."""
+        return self._member_ids("buying_departments")
+
+    def know_member_ids(
+        self,
+        organisations: tuple[int, ...],
+        departments: tuple[int, ...],
+        buying_departments: tuple[int, ...],
+    ) -> None:
+        """Remember membership ids read along with this user (the request's one identity query,
+        see :mod:`portal.identity.sessions`), so that principals need no query of their own.
+        A membership known to be empty is loaded as the empty list, so reading it costs no
+        query either (most people represent no organisation and work in no department)."""
+        known = {
+            "organisations": organisations,
+            "departments": departments,
+            "buying_departments": buying_departments,
+        }
+        self.__dict__[_MEMBER_IDS] = known
+        for name, ids in known.items():
+            if not ids and name not in self.__dict__:
+                set_committed_value(self, name, [])
+
+    def _member_ids(self, relationship_name: str) -> tuple[int, ...]:
+        # A loaded collection is the truth (sign-in may have just changed it); otherwise the
+        # ids read with the user; otherwise the collection is loaded.
+        known = self.__dict__.get(_MEMBER_IDS)
+        if known is not None and relationship_name not in self.__dict__:
+            return known[relationship_name]
+        return tuple(sorted(member.id for member in getattr(self, relationship_name)))
 
 
 class WebSession(Base):

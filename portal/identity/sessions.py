@@ -4,6 +4,10 @@ The cookie holds a random token; the row is keyed by its SHA-256. Sessions end a
 timeout and an absolute lifetime (settings), get a new token at sign-in (:meth:`rotate`), and
 are written in the request's own transaction just before it commits, so a refused request
 leaves the session as it was.
+
+A signed-in request costs one statement for who it is: the session row, its user and the ids
+of the user's organisations, departments and buying departments, which are all the security
+policy's principals need (:func:`identity_query`). A request without a cookie costs none.
 """
 
 from __future__ import annotations
@@ -14,9 +18,16 @@ import json
 import secrets
 
 from pyramid.interfaces import ISession
+from sqlalchemy import ScalarSelect, Select, String, bindparam, cast, func, select
 from zope.interface import implementer
 
-from portal.identity.models import WebSession
+from portal.identity.models import (
+    User,
+    WebSession,
+    buyer_membership,
+    department_membership,
+    organisation_membership,
+)
 from portal.requests import PortalRequest
 from portal.settings import setting_bool
 
@@ -45,9 +56,17 @@ def _mutator(name):
 class DatabaseSession(dict):
     """A dict of JSON-serialisable values stored in ``web_session``."""
 
-    def __init__(self, request: PortalRequest, token: str | None, row: WebSession | None):
+    def __init__(
+        self,
+        request: PortalRequest,
+        token: str | None,
+        row: WebSession | None,
+        user: User | None = None,
+    ):
         super().__init__(json.loads(row.data) if row else {})
         self.request = request
+        #: the row's user, read with it (see :func:`portal.identity.current_user`)
+        self.user = user
         self._token = token
         self._row = row
         self._dirty = False
@@ -98,7 +117,9 @@ class DatabaseSession(dict):
             self.changed()
 
     def pop_flash(self, queue=""):
-        return self.pop(f"_f_{queue}", [])
+        # Every page asks; only taking messages that were there changes the session.
+        key = f"_f_{queue}"
+        return self.pop(key) if key in self else []
 
     def peek_flash(self, queue=""):
         return self.get(f"_f_{queue}", [])
@@ -133,7 +154,6 @@ class DatabaseSession(dict):
         self._committed = success
 
     def _set_cookie(self, request, response) -> None:
-        settings = request.registry.settings
         if self._committed and self._issue_cookie:
             response.set_cookie(
                 COOKIE_NAME,
@@ -141,22 +161,73 @@ class DatabaseSession(dict):
                 path="/",
                 httponly=True,
                 samesite="Lax",
-                secure=setting_bool(settings, "portal.secure_cookies"),
+                secure=request.registry[SETTINGS].secure,
             )
         elif self._drop_cookie:
             response.delete_cookie(COOKIE_NAME, path="/")
 
 
+def _member_ids(table, member_column) -> ScalarSelect[str | None]:
+    """The ids in ``member_column`` of the user's rows in ``table``, as one comma-separated
+    string (``group_concat`` on SQLite, ``string_agg`` on PostgreSQL), or NULL for none."""
+    return (
+        select(func.aggregate_strings(cast(member_column, String), ","))
+        .where(table.c.user_id == User.id)
+        .scalar_subquery()
+    )
+
+
+def identity_query() -> Select:
+    """The session row with the given ``key``, its user (if signed in) and the user's
+    membership ids: everything a request needs to know who it is, in one statement."""
+    return (
+        select(
+            WebSession,
+            User,
+            _member_ids(organisation_membership, organisation_membership.c.organisation_id),
+            _member_ids(department_membership, department_membership.c.department_id),
+            _member_ids(buyer_membership, buyer_membership.c.department_id),
+        )
+        .outerjoin(User, User.id == WebSession.user_id)
+        .where(WebSession.id == bindparam("key"))
+    )
+
+
+#: built once: the statement's cache key is then worked out once, not per request
+IDENTITY_QUERY = identity_query()
+
+
+def _ids(text: str | None) -> tuple[int, ...]:
+    return tuple(sorted(int(part) for part in text.split(","))) if text else ()
+
+
+class SessionSettings:
+    """The session settings, read once when the application starts rather than per request."""
+
+    def __init__(self, settings: dict):
+        self.idle = dt.timedelta(minutes=int(settings.get("portal.session.idle_minutes", 30)))
+        self.lifetime = dt.timedelta(hours=int(settings.get("portal.session.max_hours", 12)))
+        self.secure = setting_bool(settings, "portal.secure_cookies")
+
+
+#: the registry key of the application's :class:`SessionSettings`
+SETTINGS = "portal.session_settings"
+
+
 def session_factory(request: PortalRequest) -> DatabaseSession:
-    settings = request.registry.settings
-    idle = dt.timedelta(minutes=int(settings.get("portal.session.idle_minutes", 30)))
-    lifetime = dt.timedelta(hours=int(settings.get("portal.session.max_hours", 12)))
+    settings: SessionSettings = request.registry[SETTINGS]
     token = request.cookies.get(COOKIE_NAME)
-    row = None
+    row = user = None
     if token and len(token) < 100:
-        row = request.dbsession.get(WebSession, token_key(token))
-        now = request.clock.now()
-        if row is not None and (now - row.last_seen_at > idle or now - row.created_at > lifetime):
-            request.dbsession.delete(row)
-            row = None
-    return DatabaseSession(request, token if row else None, row)
+        found = request.dbsession.execute(IDENTITY_QUERY, {"key": token_key(token)}).first()
+        if found is not None:
+            row, user, organisations, departments, buying_departments = found
+            now = request.clock.now()
+            if now - row.last_seen_at > settings.idle or now - row.created_at > settings.lifetime:
+                request.dbsession.delete(row)
+                row = user = None
+            elif user is not None:
+                user.know_member_ids(
+                    _ids(organisations), _ids(departments), _ids(buying_departments)
+                )
+    return DatabaseSession(request, token if row else None, row, user)
