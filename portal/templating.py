@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -17,6 +18,7 @@ from babel.dates import format_date, format_datetime
 from pyramid.events import BeforeRender, subscriber
 
 from portal.i18n import _
+from portal.money import babel_locale
 from portal.security import PUBLIC
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -36,14 +38,23 @@ def format_when(request, value: dt.datetime | None, format: str = "medium") -> s
     if value is None:
         return ""
     return format_datetime(
-        value, format=format, tzinfo=portal_timezone(request), locale=locale_name(request)
+        value,
+        format=format,
+        tzinfo=portal_timezone(request),
+        locale=babel_locale(locale_name(request)),
     )
 
 
 def format_day(request, value: dt.date | None, format: str = "medium") -> str:
     if value is None:
         return ""
-    return format_date(value, format=format, locale=locale_name(request))
+    return _formatted_day(value, format, locale_name(request))
+
+
+@lru_cache(maxsize=4096)
+def _formatted_day(value: dt.date, format: str, locale: str) -> str:
+    """A day as Babel writes it, once: lists repeat the same days (due dates) row after row."""
+    return format_date(value, format=format, locale=babel_locale(locale))
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from portal.applications.workflow import (
 )
 from portal.billing import PAYMENT_IN_PROGRESS, create_payment, payment_timeout
 from portal.billing.models import Payment
-from portal.documents.downloads import stored_pdf
+from portal.documents.downloads import stored, stored_pdf
 from portal.i18n import _
 from portal.identity.assurance import PAY
 from portal.money import Money
@@ -264,10 +264,10 @@ def certificate(context, request):
     found = context.application.certificate
     if found is None:
         raise HTTPNotFound()
-    if found.pdf is None:
+    if not stored(found):
         raise Refusal(
             UNAVAILABLE,
             _("The certificate is being prepared. Try again in a minute."),
             headers={"Retry-After": "30"},
         )
-    return stored_pdf(found, f"certificate-{found.number}.pdf", "private, no-cache")
+    return stored_pdf(request, found, f"certificate-{found.number}.pdf", "private, no-cache")

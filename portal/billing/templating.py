@@ -3,10 +3,18 @@ a page. Registered by billing's ``includeme``, so the shared templating layer kn
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from portal.billing.bills import LABELS as BILL_LABELS
 from portal.billing.reference import printed
 from portal.billing.state import FAILURE_LABELS, REFUND_LABELS
 from portal.billing.state import LABELS as PAYMENT_LABELS
+
+
+def _labels(translate, labels: dict) -> Callable[[str], str]:
+    """The label of a status code, each translated once per page (lists repeat them)."""
+    return functools.cache(lambda code: translate(labels[code]))
 
 
 def add_globals(event) -> None:
@@ -15,9 +23,9 @@ def add_globals(event) -> None:
         return
     translate = request.localizer.translate
     event["printed_reference"] = printed
-    event["bill_status"] = lambda status: translate(BILL_LABELS[status])
-    event["payment_status"] = lambda status: translate(PAYMENT_LABELS[status])
-    event["refund_status"] = lambda status: translate(REFUND_LABELS[status])
+    event["bill_status"] = _labels(translate, BILL_LABELS)
+    event["payment_status"] = _labels(translate, PAYMENT_LABELS)
+    event["refund_status"] = _labels(translate, REFUND_LABELS)
     event["failure_reason"] = lambda code: (
         translate(FAILURE_LABELS[code]) if code in FAILURE_LABELS else ""
     )

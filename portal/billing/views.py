@@ -78,7 +78,7 @@ def bills(request):
         for kind, payer_id, name in _payers(request)
     ]
     payable = [view.bill for group in groups for view in group["bills"] if view.payable]
-    services = request.dbsession.scalars(select(Service).order_by(Service.name))
+    services = list(request.dbsession.scalars(select(Service).order_by(Service.name)))
     today = request.clock.today()
     return {
         "groups": groups,
@@ -86,7 +86,9 @@ def bills(request):
         "surcharges": surcharges.preview(request, payable, today),
         "status": status,
         "service": service,
-        "services": list(services),
+        "services": services,
+        # each row names its service from here rather than through the ORM's lazy loader
+        "service_names": {found.id: found.name for found in services},
         "idempotency_key": new_idempotency_key(),
     }
 

@@ -3,25 +3,47 @@
 Every kind's download page answers alike: the PDF as an attachment named after the document,
 its SHA-256 as the ETag (a browser that has it gets a 304), and the cache rule the caller
 chooses for who may see it. Whether the person may have it, and what to say while it is still
-being rendered (``document.pdf`` is None until the rendering task has run), is the caller's.
+being rendered (nothing is stored until the rendering task has run), is the caller's.
+
+The bytes are the one large thing about a document, and a browser that already holds them
+asks with ``If-None-Match``: a loader given :func:`bytes_unread_if_cached` leaves them in the
+database until the tag is compared, so a 304 never reads them.
 """
 
 from __future__ import annotations
 
 from pyramid.response import Response
+from sqlalchemy.orm import defer
 
 from portal.documents.models import Document
 
 
-def stored_pdf(document: Document, filename: str, cache_control: str) -> Response:
-    """The response sending ``document``'s stored PDF as ``filename``."""
-    assert document.pdf is not None, "a document is sent once it is rendered"
+def stored(document: Document) -> bool:
+    """Whether ``document``'s PDF is stored, read without reading the PDF (the two columns
+    are written together)."""
+    return document.sha256 is not None
+
+
+def bytes_unread_if_cached(request, kind: type[Document]) -> tuple:
+    """Loader options for a ``kind`` about to be sent: when the browser may hold it already,
+    the PDF is deferred, and read only if its tag does not match."""
+    return (defer(kind.pdf),) if request.if_none_match else ()
+
+
+def stored_pdf(request, document: Document, filename: str, cache_control: str) -> Response:
+    """The response sending ``document``'s stored PDF as ``filename``, or the 304 for a
+    browser holding these bytes (which are then not read)."""
+    assert stored(document), "a document is sent once it is rendered"
     response = Response(
-        body=document.pdf,
         content_type="application/pdf",
         content_disposition=f'attachment; filename="{filename}"',
         conditional_response=True,
     )
     response.etag = document.sha256
     response.cache_control = cache_control
+    # The test the response makes (webob's conditional_response_app), made before the body is
+    # read: on a match the response answers 304 with the headers above and no body.
+    cached = request.method in ("GET", "HEAD") and bool(request.if_none_match)
+    if not (cached and document.sha256 in request.if_none_match):
+        response.body = document.pdf
     return response

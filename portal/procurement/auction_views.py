@@ -17,7 +17,7 @@ from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.renderers import render_to_response
 from pyramid.view import view_config
 
-from portal.documents.downloads import stored_pdf
+from portal.documents.downloads import stored, stored_pdf
 from portal.i18n import _
 from portal.money import Money, MoneyError
 from portal.procurement import auction as auctions
@@ -317,13 +317,13 @@ def auction_protocol(context, request):
     protocol = auctions.protocol_of(request.dbsession, tender)
     if protocol is None:
         raise Refusal(NOT_FOUND, _("This auction has no protocol yet."), about=tender)
-    if protocol.pdf is None:
+    if not stored(protocol):
         raise Refusal(
             UNAVAILABLE,
             _("The auction protocol is being prepared. Try again in a minute."),
             headers={"Retry-After": "30"},
         )
-    return stored_pdf(protocol, f"{protocol.number}.pdf", "public, no-cache")
+    return stored_pdf(request, protocol, f"{protocol.number}.pdf", "public, no-cache")
 
 
 def add_template_globals(event) -> None:

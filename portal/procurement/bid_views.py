@@ -17,7 +17,7 @@ from pyramid.renderers import render_to_response
 from pyramid.view import view_config
 from sqlalchemy import select
 
-from portal.documents.downloads import stored_pdf
+from portal.documents.downloads import bytes_unread_if_cached, stored, stored_pdf
 from portal.i18n import _
 from portal.procurement import bids, files, state
 from portal.procurement.bid_billing import charges_of
@@ -265,16 +265,17 @@ def receipt_pdf(context, request):
             Bid.tender_id == tender.id,
             Bid.organisation_id.in_(mine),
         )
+        .options(*bytes_unread_if_cached(request, BidReceipt))
     )
     if receipt is None:
         raise HTTPNotFound()
-    if receipt.pdf is None:
+    if not stored(receipt):
         raise Refusal(
             UNAVAILABLE,
             _("The receipt is being prepared. Try again in a minute."),
             headers={"Retry-After": "30"},
         )
-    return stored_pdf(receipt, f"{receipt.number}.pdf", "private, no-store")
+    return stored_pdf(request, receipt, f"{receipt.number}.pdf", "private, no-store")
 
 
 @view_config(

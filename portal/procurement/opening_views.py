@@ -18,7 +18,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
 
-from portal.documents.downloads import stored_pdf
+from portal.documents.downloads import stored, stored_pdf
 from portal.documents.kinds import document_issuer
 from portal.i18n import _
 from portal.identity.assurance import CLERK
@@ -279,13 +279,13 @@ def tender_protocol(context, request):
         protocol = None
     if protocol is None:
         raise Refusal(NOT_FOUND, _("This tender has no opening protocol yet."))
-    if protocol.pdf is None:
+    if not stored(protocol):
         raise Refusal(
             UNAVAILABLE,
             _("The opening protocol is being prepared. Try again in a minute."),
             headers={"Retry-After": "30"},
         )
-    return stored_pdf(protocol, f"{protocol.number}.pdf", "public, no-cache")
+    return stored_pdf(request, protocol, f"{protocol.number}.pdf", "public, no-cache")
 
 
 def includeme(config) -> None:

@@ -5,28 +5,43 @@ from __future__ import annotations
 import io
 import zipfile
 
+from pyramid.authorization import Allow
 from pyramid.httpexceptions import HTTPNotFound
 from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from portal.billing import PaymentContext, PaymentDocument
-from portal.documents.downloads import stored_pdf
+from portal.billing.models import Payment
+from portal.documents.downloads import bytes_unread_if_cached, stored, stored_pdf
 from portal.i18n import _
 from portal.receipts.models import RECEIPT, Receipt
 from portal.refusals import NOT_FOUND, UNAVAILABLE, Refusal
+from portal.security import ROLE_ADMIN, organisation_principal, user_principal
 
 
 class ReceiptContext:
-    def __init__(self, receipt: Receipt):
+    """A receipt (or credit note) with its payment's payers, read in the one query that found
+    it: its payer's own download is decided without loading the payment."""
+
+    def __init__(self, receipt: Receipt, payer_user_id: int, payer_organisation_id: int | None):
         self.receipt = receipt
+        self.payer_user_id = payer_user_id
+        self.payer_organisation_id = payer_organisation_id
 
     @property
     def __acl__(self):
         """Whoever may view the payment may view its receipts: the payer, the organisation
-        it paid for, the clerks of the departments it paid, administrators."""
+        it paid for, administrators, the clerks of the departments it paid. The ACL is read
+        in order until an entry allows: the payer's entry first, and the departments (the
+        payment and a query) only for whoever the entries before it did not allow."""
+        yield (Allow, user_principal(self.payer_user_id), "view")
+        yield (Allow, ROLE_ADMIN, "view")
+        if self.payer_organisation_id is not None:
+            yield (Allow, organisation_principal(self.payer_organisation_id), "view")
         payment_acl = PaymentContext(self.receipt.payment).__acl__
-        return [entry for entry in payment_acl if entry[2] == "view"]
+        yield from (entry for entry in payment_acl if entry[2] == "view")
 
 
 def documents_by_payment(request, payment_ids: list[int]) -> dict[int, list[PaymentDocument]]:
@@ -34,9 +49,14 @@ def documents_by_payment(request, payment_ids: list[int]) -> dict[int, list[Paym
     translate = request.localizer.translate
     receipt_title, credit_note_title = translate(_("Receipt")), translate(_("Credit note"))
     found: dict[int, list[PaymentDocument]] = {}
-    query = select(Receipt).where(Receipt.payment_id.in_(payment_ids)).order_by(Receipt.id)
+    query = (
+        select(Receipt)
+        .where(Receipt.payment_id.in_(payment_ids))
+        .order_by(Receipt.id)
+        .options(defer(Receipt.pdf))
+    )
     for receipt in request.dbsession.scalars(query):
-        ready = receipt.pdf is not None
+        ready = stored(receipt)
         url = request.route_path("receipt_pdf", number=receipt.number) if ready else None
         found.setdefault(receipt.payment_id, []).append(
             PaymentDocument(
@@ -48,23 +68,30 @@ def documents_by_payment(request, payment_ids: list[int]) -> dict[int, list[Paym
 
 def receipt_factory(request) -> ReceiptContext:
     number = request.matchdict["number"]
-    receipt = request.dbsession.scalar(select(Receipt).where(Receipt.number == number[:32]))
-    if receipt is None:
+    found = request.dbsession.execute(
+        select(Receipt, Payment.payer_user_id, Payment.payer_organisation_id)
+        .join(Payment, Receipt.payment_id == Payment.id)
+        .where(Receipt.number == number[:32])
+        .options(*bytes_unread_if_cached(request, Receipt))
+    ).one_or_none()
+    if found is None:
         raise HTTPNotFound()
-    return ReceiptContext(receipt)
+    return ReceiptContext(*found)
 
 
 @view_config(route_name="receipt_pdf", permission="view")
 def receipt_pdf(context, request):
     """Exactly the bytes stored when the receipt was issued, with their hash as ETag."""
     receipt = context.receipt
-    if receipt.pdf is None:
+    if not stored(receipt):
         raise Refusal(
             UNAVAILABLE,
             _("The receipt is being prepared. Try again in a minute."),
             headers={"Retry-After": "30"},
         )
-    return stored_pdf(receipt, f"{receipt.number}.pdf", "private, max-age=31536000, immutable")
+    return stored_pdf(
+        request, receipt, f"{receipt.number}.pdf", "private, max-age=31536000, immutable"
+    )
 
 
 @view_config(route_name="receipts", renderer="receipts/receipts.jinja2", permission="account")
