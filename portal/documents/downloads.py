@@ -12,6 +12,8 @@ database until the tag is compared, so a 304 never reads them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyramid.response import Response
 from sqlalchemy.orm import defer
 
@@ -33,17 +35,31 @@ def bytes_unread_if_cached(request, kind: type[Document]) -> tuple:
 def stored_pdf(request, document: Document, filename: str, cache_control: str) -> Response:
     """The response sending ``document``'s stored PDF as ``filename``, or the 304 for a
     browser holding these bytes (which are then not read)."""
-    assert stored(document), "a document is sent once it is rendered"
+    sha256, pdf = document.sha256, lambda: document.pdf
+    assert sha256 is not None, "a document is sent once it is rendered"
+    return send_pdf(request, sha256, pdf, filename, cache_control)
+
+
+def send_pdf(
+    request, sha256: str, read: Callable[[], bytes | None], filename: str, cache_control: str
+) -> Response:
+    """The stored PDF whose hash is ``sha256``, read by ``read()`` only if the browser does
+    not hold it already; a browser that does gets a bare 304 (ETag and cache rule, no body),
+    decided before anything else is done."""
+    if request.method in ("GET", "HEAD") and sha256 in request.if_none_match:
+        response = Response(status=304)
+        response.headers["ETag"] = f'"{sha256}"'
+        response.headers["Cache-Control"] = cache_control
+        return response
+    pdf = read()
+    assert pdf is not None, "a document's hash and bytes are stored together"
+    # conditional: webob answers HEAD and Range requests from the body
     response = Response(
+        body=pdf,
         content_type="application/pdf",
         content_disposition=f'attachment; filename="{filename}"',
         conditional_response=True,
     )
-    response.etag = document.sha256
-    response.cache_control = cache_control
-    # The test the response makes (webob's conditional_response_app), made before the body is
-    # read: on a match the response answers 304 with the headers above and no body.
-    cached = request.method in ("GET", "HEAD") and bool(request.if_none_match)
-    if not (cached and document.sha256 in request.if_none_match):
-        response.body = document.pdf
+    response.headers["ETag"] = f'"{sha256}"'
+    response.headers["Cache-Control"] = cache_control
     return response

@@ -9,12 +9,12 @@ from pyramid.authorization import Allow
 from pyramid.httpexceptions import HTTPNotFound
 from pyramid.response import Response
 from pyramid.view import view_config
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import defer
 
 from portal.billing import PaymentContext, PaymentDocument
 from portal.billing.models import Payment
-from portal.documents.downloads import bytes_unread_if_cached, stored, stored_pdf
+from portal.documents.downloads import send_pdf, stored
 from portal.i18n import _
 from portal.receipts.models import RECEIPT, Receipt
 from portal.refusals import NOT_FOUND, UNAVAILABLE, Refusal
@@ -22,13 +22,24 @@ from portal.security import ROLE_ADMIN, organisation_principal, user_principal
 
 
 class ReceiptContext:
-    """A receipt (or credit note) with its payment's payers, read in the one query that found
-    it: its payer's own download is decided without loading the payment."""
+    """A receipt (or credit note) as its download needs it: its number, its hash and its
+    payment's payers, read in the one query that found it (no ORM object, no bytes), so the
+    payer's own download is decided without loading the payment."""
 
-    def __init__(self, receipt: Receipt, payer_user_id: int, payer_organisation_id: int | None):
-        self.receipt = receipt
-        self.payer_user_id = payer_user_id
-        self.payer_organisation_id = payer_organisation_id
+    def __init__(self, request, found):
+        self.request = request
+        self.id, self.number, self.sha256 = found.id, found.number, found.sha256
+        self.payer_user_id = found.payer_user_id
+        self.payer_organisation_id = found.payer_organisation_id
+        self._pdf = getattr(found, "pdf", None)
+
+    def pdf(self) -> bytes | None:
+        """The stored bytes: read with the receipt, or now for a browser whose copy is stale."""
+        if self._pdf is None:
+            self._pdf = self.request.dbsession.scalar(
+                select(Receipt.pdf).where(Receipt.id == self.id)
+            )
+        return self._pdf
 
     @property
     def __acl__(self):
@@ -40,7 +51,8 @@ class ReceiptContext:
         yield (Allow, ROLE_ADMIN, "view")
         if self.payer_organisation_id is not None:
             yield (Allow, organisation_principal(self.payer_organisation_id), "view")
-        payment_acl = PaymentContext(self.receipt.payment).__acl__
+        receipt = self.request.dbsession.get(Receipt, self.id, options=[defer(Receipt.pdf)])
+        payment_acl = PaymentContext(receipt.payment).__acl__
         yield from (entry for entry in payment_acl if entry[2] == "view")
 
 
@@ -66,31 +78,46 @@ def documents_by_payment(request, payment_ids: list[int]) -> dict[int, list[Paym
     return found
 
 
+_FIND_RECEIPT = (
+    select(
+        Receipt.id,
+        Receipt.number,
+        Receipt.sha256,
+        Payment.payer_user_id,
+        Payment.payer_organisation_id,
+    )
+    .join(Payment, Receipt.payment_id == Payment.id)
+    .where(Receipt.number == bindparam("number"))
+)
+#: the same with the bytes, for a browser that does not hold them yet (most often the
+#: payer's own download, so the bytes come in the query that checks who may have them)
+_FIND_RECEIPT_WITH_PDF = _FIND_RECEIPT.add_columns(Receipt.pdf)
+
+
 def receipt_factory(request) -> ReceiptContext:
     number = request.matchdict["number"]
-    found = request.dbsession.execute(
-        select(Receipt, Payment.payer_user_id, Payment.payer_organisation_id)
-        .join(Payment, Receipt.payment_id == Payment.id)
-        .where(Receipt.number == number[:32])
-        .options(*bytes_unread_if_cached(request, Receipt))
-    ).one_or_none()
+    query = _FIND_RECEIPT if request.if_none_match else _FIND_RECEIPT_WITH_PDF
+    found = request.dbsession.execute(query, {"number": number[:32]}).one_or_none()
     if found is None:
         raise HTTPNotFound()
-    return ReceiptContext(*found)
+    return ReceiptContext(request, found)
 
 
 @view_config(route_name="receipt_pdf", permission="view")
 def receipt_pdf(context, request):
     """Exactly the bytes stored when the receipt was issued, with their hash as ETag."""
-    receipt = context.receipt
-    if not stored(receipt):
+    if context.sha256 is None:
         raise Refusal(
             UNAVAILABLE,
             _("The receipt is being prepared. Try again in a minute."),
             headers={"Retry-After": "30"},
         )
-    return stored_pdf(
-        request, receipt, f"{receipt.number}.pdf", "private, max-age=31536000, immutable"
+    return send_pdf(
+        request,
+        context.sha256,
+        context.pdf,
+        f"{context.number}.pdf",
+        "private, max-age=31536000, immutable",
     )
 
 
