@@ -14,6 +14,7 @@ import transaction
 import zope.sqlalchemy
 from pyramid.registry import Registry
 from sqlalchemy import DateTime, MetaData, engine_from_config, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -103,6 +104,16 @@ def get_session_factory(engine: Engine, registry: Registry | None = None) -> ses
     """Sessions bound to ``engine``; the app's sessions carry its ``registry``, so code that
     only holds a session (billing announcing an event, a task) reaches the app it runs in."""
     return sessionmaker(bind=engine, expire_on_commit=False, info={"registry": registry})
+
+
+def insert_unless_present(dbsession: Session, entity, *unique: str):
+    """``INSERT ... ON CONFLICT (unique) DO NOTHING`` in the dialect ``dbsession`` speaks
+    (PostgreSQL and SQLite both have it): a row that another transaction inserted first,
+    committed or still running, is left alone without an error (PostgreSQL waits for that
+    transaction to end), so no SAVEPOINT is needed to survive the conflict. With
+    ``RETURNING``, no row comes back when nothing was inserted."""
+    dialect = postgresql if dbsession.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(entity).on_conflict_do_nothing(index_elements=list(unique))
 
 
 def registry_of(dbsession: Session) -> Registry:

@@ -46,7 +46,11 @@ class Meter:
             self._current.append(statement)
 
     def _orm_execute(self, orm_execute_state):
-        if self._current is not None and orm_execute_state.lazy_loaded_from is not None:
+        if (
+            self._current is not None
+            and orm_execute_state.is_select
+            and orm_execute_state.lazy_loaded_from is not None
+        ):
             loaded = orm_execute_state.lazy_loaded_from
             self.lazy_loads.append(f"{loaded.class_.__name__}: {orm_execute_state.statement}")
 
