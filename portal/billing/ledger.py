@@ -96,7 +96,8 @@ def _insert_entries(dbsession: Session, transaction_id: int, lines: list[Line]) 
         given.c.currency,
     ).join_from(given, LedgerAccount, LedgerAccount.code == given.c.code)
     columns = ["transaction_id", "account_id", "bill_id", "amount_minor", "currency"]
-    return dbsession.execute(insert(JournalEntry.__table__).from_select(columns, rows)).rowcount
+    inserted = insert(JournalEntry).from_select(columns, rows).returning(JournalEntry.id)
+    return len(dbsession.execute(inserted).all())
 
 
 def _post_to_new_accounts(dbsession: Session, transaction_id: int, lines: list[Line]) -> None:

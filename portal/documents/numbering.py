@@ -47,4 +47,6 @@ class DocumentNumberer:
                 ).values(series=series, fiscal_year=year, last_number=0)
             )
             number = self._take(series, year)
+            if number is None:
+                raise RuntimeError(f"no counter for series {series} in {year} after opening it")
         return number

@@ -191,3 +191,38 @@ def test_cpu_per_payment(payer, dbsession, sandbox, wsgi_app, queued):
     for name, ms in each.items():
         print(f"  {name}: {ms:.1f} ms")
     assert dbsession.scalar(select(func.count()).select_from(Receipt)) == PAYMENTS_TIMED + 1
+
+
+def test_a_notification_that_loses_a_race_is_run_again(
+    payer, ana_bills, dbsession, sandbox, queued, monkeypatch
+):
+    """No savepoint guards the settlement: a transaction that loses a race on the payment's
+    version (StaleDataError) is rolled back whole, its event record with it, and
+    pyramid_retry runs the notification again, which then settles the payment once."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from portal.billing import payments
+    from portal.billing.models import ProviderEventRecord
+
+    settle = payments._post_settlement
+    attempts = []
+
+    def losing_once(session, payment):
+        attempts.append(payment.id)
+        if len(attempts) == 1:
+            settle(session, payment)  # posted, then lost: all of it must roll back
+            raise StaleDataError("payment changed by another transaction")
+        return settle(session, payment)
+
+    monkeypatch.setattr(payments, "_post_settlement", losing_once)
+    public_id = pay_through(payer, sandbox, ana_bills)
+    assert len(attempts) == 2
+
+    dbsession.expire_all()
+    payment = dbsession.scalars(select(Payment).where(Payment.public_id == public_id)).one()
+    assert payment.status == state.SUCCEEDED
+    assert [view.status for view in with_status(dbsession, ana_bills)] == ["paid", "paid"]
+    assert dbsession.scalar(select(func.count()).select_from(ProviderEventRecord)) == 1
+    assert dbsession.scalar(select(func.count()).select_from(JournalTransaction)) == 3
+    (receipt,) = dbsession.scalars(select(Receipt)).all()
+    assert receipt.sequence == 1
