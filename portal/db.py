@@ -13,6 +13,7 @@ import pyramid_retry
 import transaction
 from pyramid.registry import Registry
 from sqlalchemy import DateTime, MetaData, engine_from_config, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -163,6 +164,16 @@ def get_session_factory(engine: Engine, registry: Registry | None = None) -> ses
     ):
         event.listen(factory, name, getattr(events, name))
     return factory
+
+
+def insert_unless_present(dbsession: Session, entity, *unique: str):
+    """``INSERT ... ON CONFLICT (unique) DO NOTHING`` in the dialect ``dbsession`` speaks
+    (PostgreSQL and SQLite both have it): a row that another transaction inserted first,
+    committed or still running, is left alone without an error (PostgreSQL waits for that
+    transaction to end), so no SAVEPOINT is needed to survive the conflict. With
+    ``RETURNING``, no row comes back when nothing was inserted."""
+    dialect = postgresql if dbsession.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(entity).on_conflict_do_nothing(index_elements=list(unique))
 
 
 def registry_of(dbsession: Session) -> Registry:

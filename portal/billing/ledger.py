@@ -7,14 +7,14 @@ enforces this with triggers (see the migration); the ORM guard below enforces it
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import event, func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import BigInteger, Integer, String, event, func, insert, literal, select, union_all
+from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
 from portal.billing.models import Bill, JournalEntry, JournalTransaction, LedgerAccount
+from portal.db import insert_unless_present, utcnow
 from portal.money import Money
 
 RECEIVABLE = "receivable"
@@ -73,18 +73,58 @@ def issued_to(dbsession, bill) -> tuple[str, str]:
     return account.code, account.kind
 
 
-def _account(dbsession: Session, code: str, kind: str) -> LedgerAccount:
-    account = dbsession.scalar(select(LedgerAccount).where(LedgerAccount.code == code))
-    if account is None:
-        try:
-            with dbsession.begin_nested():
-                account = LedgerAccount(code=code, kind=kind)
-                dbsession.add(account)
-        except IntegrityError:  # created meanwhile by a concurrent transaction
-            account = dbsession.scalars(
-                select(LedgerAccount).where(LedgerAccount.code == code)
-            ).one()
-    return account
+def _insert_entries(dbsession: Session, transaction_id: int, lines: list[Line]) -> int:
+    """Insert ``lines`` as entries of ``transaction_id`` in one statement, each account found
+    by its code in the same statement; returns how many were inserted (a line whose account
+    does not exist yet is not)."""
+    given = union_all(
+        *(
+            select(
+                literal(line.account, String).label("code"),
+                literal(line.bill_id, Integer).label("bill_id"),
+                literal(line.amount.minor, BigInteger).label("amount_minor"),
+                literal(line.amount.currency, String).label("currency"),
+            )
+            for line in lines
+        )
+    ).subquery()
+    rows = select(
+        literal(transaction_id, Integer),
+        LedgerAccount.id,
+        given.c.bill_id,
+        given.c.amount_minor,
+        given.c.currency,
+    ).join_from(given, LedgerAccount, LedgerAccount.code == given.c.code)
+    columns = ["transaction_id", "account_id", "bill_id", "amount_minor", "currency"]
+    inserted = insert(JournalEntry).from_select(columns, rows).returning(JournalEntry.id)
+    return len(dbsession.execute(inserted).all())
+
+
+def _post_to_new_accounts(dbsession: Session, transaction_id: int, lines: list[Line]) -> None:
+    """Open the accounts of the ``lines`` that found none, and post those lines."""
+    inserted = Counter(
+        tuple(row)
+        for row in dbsession.execute(
+            select(LedgerAccount.code, JournalEntry.bill_id, JournalEntry.amount_minor)
+            .join(LedgerAccount, JournalEntry.account_id == LedgerAccount.id)
+            .where(JournalEntry.transaction_id == transaction_id)
+        )
+    )
+    remaining = []
+    for line in lines:
+        key = (line.account, line.bill_id, line.amount.minor)
+        if inserted[key]:
+            inserted[key] -= 1
+        else:
+            remaining.append(line)
+    # opened here, or by a concurrent transaction meanwhile (accounts are never removed)
+    accounts = {line.account: line.kind for line in remaining}
+    dbsession.execute(
+        insert_unless_present(dbsession, LedgerAccount, "code"),
+        [{"code": code, "kind": kind} for code, kind in accounts.items()],
+    )
+    if _insert_entries(dbsession, transaction_id, remaining) != len(remaining):
+        raise LedgerError(f"transaction {transaction_id}: accounts missing after opening them")
 
 
 def post(
@@ -95,45 +135,38 @@ def post(
     lines: list[Line],
     reverses: JournalTransaction | None = None,
 ) -> JournalTransaction:
-    """Post one balanced transaction; :class:`AlreadyPosted` if ``idempotency`` was used."""
+    """Post one balanced transaction; :class:`AlreadyPosted` if ``idempotency`` was used.
+
+    Written with plain INSERTs (the transaction's row unless its ``idempotency`` is taken,
+    then all its entries, with their accounts looked up, in one statement): an append-only
+    row has nothing for the unit of work to track.
+    """
     totals: dict[str, int] = defaultdict(int)
     for line in lines:
         totals[line.amount.currency] += line.amount.minor
     if not lines or any(totals.values()):
         raise LedgerError(f"unbalanced transaction {idempotency}: {dict(totals)}")
-    if (
-        dbsession.scalar(
-            select(JournalTransaction.id).where(JournalTransaction.idempotency == idempotency)
-        )
-        is not None
-    ):
-        raise AlreadyPosted(idempotency)
-    transaction = JournalTransaction(
-        kind=kind,
-        idempotency=idempotency,
-        description=description,
-        reverses_id=reverses.id if reverses else None,
+    row = {
+        "kind": kind,
+        "idempotency": idempotency,
+        "description": description,
+        "created_at": utcnow(),
+        "reverses_id": reverses.id if reverses else None,
+    }
+    transaction_id = dbsession.scalar(
+        insert_unless_present(dbsession, JournalTransaction, "idempotency")
+        .values(**row)
+        .returning(JournalTransaction.id)
     )
-    try:
-        with dbsession.begin_nested():
-            dbsession.add(transaction)
-            dbsession.flush()
-    except IntegrityError as error:
-        raise AlreadyPosted(idempotency) from error
-    for line in lines:
-        if line.amount.minor == 0:
-            continue
-        account = _account(dbsession, line.account, line.kind)
-        dbsession.add(
-            JournalEntry(
-                transaction_id=transaction.id,
-                account_id=account.id,
-                bill_id=line.bill_id,
-                amount_minor=line.amount.minor,
-                currency=line.amount.currency,
-            )
-        )
-    dbsession.flush()
+    if transaction_id is None:  # posted before, or by a concurrent transaction just now
+        raise AlreadyPosted(idempotency)
+    posted = [line for line in lines if line.amount.minor != 0]
+    if _insert_entries(dbsession, transaction_id, posted) != len(posted):
+        _post_to_new_accounts(dbsession, transaction_id, posted)
+    # the posted row as a persistent object, without reading it back
+    transaction = JournalTransaction(id=transaction_id, **row)
+    make_transient_to_detached(transaction)
+    dbsession.add(transaction)
     return transaction
 
 

@@ -12,11 +12,12 @@ import logging
 from pyramid.httpexceptions import HTTPNotFound
 from pyramid.view import view_config
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from portal.billing.models import Payment, ProviderEventRecord
+from portal.billing.payments import lock_payment
 from portal.billing.providers import InvalidNotification
 from portal.billing.tasks import apply_report
+from portal.db import insert_unless_present, utcnow
 from portal.i18n import _
 from portal.refusals import MALFORMED, TOO_LARGE, Refusal
 from portal.security import PUBLIC
@@ -45,27 +46,30 @@ def provider_notification(request):
         log.warning("notification refused: %s", error)
         raise Refusal(MALFORMED, _("The notification could not be verified.")) from None
     dbsession = request.dbsession
-    payment = dbsession.scalar(
-        select(Payment).where(
-            Payment.public_id == event.payment.reference, Payment.provider == provider.name
+    # Recorded first, with the payment it names: a duplicate (repeated, or delivered twice
+    # at once: PostgreSQL makes the second wait for the first) inserts nothing.
+    recorded = dbsession.execute(
+        insert_unless_present(dbsession, ProviderEventRecord, "provider", "event_id")
+        .values(
+            provider=provider.name,
+            event_id=event.event_id,
+            type=event.type,
+            payment_id=select(Payment.id)
+            .where(Payment.public_id == event.payment.reference, Payment.provider == provider.name)
+            .scalar_subquery(),
+            received_at=utcnow(),
         )
-    )
-    try:
-        with dbsession.begin_nested():
-            dbsession.add(
-                ProviderEventRecord(
-                    provider=provider.name,
-                    event_id=event.event_id,
-                    type=event.type,
-                    payment_id=payment.id if payment else None,
-                )
-            )
-    except IntegrityError:
+        .returning(ProviderEventRecord.payment_id)
+    ).first()
+    if recorded is None:
         log.info("notification %s already processed", event.event_id)
         return {"status": "duplicate"}
-    if payment is None:
+    if recorded.payment_id is None:
         log.warning("notification %s names a payment we do not know", event.event_id)
         return {"status": "unknown payment"}
+    payment = lock_payment(
+        dbsession, recorded.payment_id, settling=event.payment.status == "succeeded"
+    )
     apply_report(
         dbsession,
         payment,
@@ -73,5 +77,6 @@ def provider_notification(request):
         f"provider notification {event.type}",
         request.clock.now(),
         refund=event.refund,
+        locked=True,
     )
     return {"status": "processed"}

@@ -15,12 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, object_session
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm import Session, contains_eager, object_session
 
 from portal.billing import events, ledger, state
-from portal.billing.bills import status_of, with_status
+from portal.billing.bills import BillView, status_of, with_status
 from portal.billing.ledger import AlreadyPosted, Line
 from portal.billing.models import (
     Bill,
@@ -32,7 +30,7 @@ from portal.billing.models import (
 )
 from portal.billing.providers import ProviderRefused
 from portal.clock import clock
-from portal.db import registry_of
+from portal.db import insert_unless_present, registry_of
 from portal.i18n import _
 from portal.money import Money
 from portal.refusals import CONFLICT, INVALID, NOT_FOUND, Refusal
@@ -48,7 +46,7 @@ def fingerprint(payer_key: str, bill_ids: list[int]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _lock(query):
+def lock_rows(query):
     """Row locks on PostgreSQL (SQLite serialises writers anyway), read afresh once granted.
 
     ``FOR NO KEY UPDATE`` does not wait for the key-share locks that inserting rows which
@@ -68,12 +66,14 @@ def create_payment(
     timeout: dt.timedelta,
     now: dt.datetime,
     organisation=None,
+    locked: bool = False,
 ) -> Payment:
     """A payment of ``bill_ids`` by ``user`` (acting for ``organisation`` if given).
 
     The same key with the same request returns the same payment; with another request it is
     refused (409). Bills are locked while checked, so two tabs paying one bill at the same
-    time cannot both get a payment in progress.
+    time cannot both get a payment in progress (``locked``: the caller locked and read
+    them afresh already, in this transaction).
     """
     if not isinstance(idempotency_key, str) or not IDEMPOTENCY_KEY.match(idempotency_key):
         raise Refusal(INVALID, _("The Idempotency-Key must be 16 to 128 letters, digits, - or _."))
@@ -90,23 +90,27 @@ def create_payment(
         )
     payer_key = f"organisation:{organisation.id}" if organisation else f"user:{user.id}"
     print_ = fingerprint(payer_key, bill_ids)
-    known = _known_key(dbsession, user.id, idempotency_key, print_)
-    if known is not None:
-        return known
-
-    bills = list(
-        dbsession.scalars(_lock(select(Bill).where(Bill.id.in_(bill_ids)).order_by(Bill.id)))
-    )
+    # Locked first, then read: a repeated request finds its payment, and one sent twice at
+    # once waits here for its twin and then finds the twin's payment.
+    if locked:
+        bills = [dbsession.get_one(Bill, bill_id) for bill_id in bill_ids]
+    else:
+        query = select(Bill).where(Bill.id.in_(bill_ids)).order_by(Bill.id)
+        bills = list(dbsession.scalars(lock_rows(query)))
     if len(bills) != len(bill_ids):
         raise Refusal(NOT_FOUND, _("One of these bills does not exist."))
-    known = _known_key(dbsession, user.id, idempotency_key, print_)
-    if known is not None:  # the same key, committed while this request waited for the locks
-        return known
+    standing = _standing(dbsession, user.id, idempotency_key, bill_ids)
+    if standing.key is not None:
+        return _known_payment(dbsession, standing.key, print_)
     for bill in bills:
         owner = bill.payer_organisation_id if organisation else bill.payer_user_id
         if owner != (organisation.id if organisation else user.id):
             raise Refusal(NOT_FOUND, _("One of these bills does not exist."))
-    views = with_status(dbsession, bills)
+    views = [
+        BillView(bill, Money(standing.owed[bill.id], bill.currency), status_of(bill, owed))
+        for bill in bills
+        for owed in [standing.owed[bill.id]]
+    ]
     unpayable = [view for view in views if not view.payable]
     if unpayable:
         raise Refusal(
@@ -118,9 +122,12 @@ def create_payment(
         )
     if len({bill.currency for bill in bills}) != 1:
         raise Refusal(INVALID, _("Bills in different currencies must be paid separately."))
-    busy = in_progress_payment(dbsession, bill_ids)
-    if busy is not None:
-        raise Refusal(CONFLICT, _("A payment of this bill is already in progress."), about=busy)
+    if standing.busy is not None:
+        raise Refusal(
+            CONFLICT,
+            _("A payment of this bill is already in progress."),
+            about=dbsession.get(Payment, standing.busy),
+        )
 
     total = sum((view.outstanding for view in views[1:]), views[0].outstanding)
     payment = Payment(
@@ -138,26 +145,74 @@ def create_payment(
     )
     dbsession.add(payment)
     dbsession.flush()
-    try:
-        with dbsession.begin_nested():
-            dbsession.add(
-                IdempotencyKey(
-                    user_id=user.id,
-                    key=idempotency_key,
-                    fingerprint=print_,
-                    payment_id=payment.id,
-                    created_at=now,
-                )
-            )
-    except IntegrityError:  # the same key, sent twice at once: the first one wins
+    recorded = dbsession.scalar(
+        insert_unless_present(dbsession, IdempotencyKey, "user_id", "key")
+        .values(
+            user_id=user.id,
+            key=idempotency_key,
+            fingerprint=print_,
+            payment_id=payment.id,
+            created_at=now,
+        )
+        .returning(IdempotencyKey.id)
+    )
+    if recorded is None:  # the same key, for other bills, committed meanwhile
         known = _known_key(dbsession, user.id, idempotency_key, print_)
-        if known is None:  # another constraint than the key's: not a twin request
-            raise
+        if known is None:
+            raise RuntimeError(f"Idempotency-Key of user {user.id} neither recorded nor found")
         dbsession.delete(payment)
         dbsession.flush()
         return known
     log.info("payment %s created for %d bills", payment.public_id, len(bills))
     return payment
+
+
+@dataclass(frozen=True)
+class _Standing:
+    """What paying some bills depends on, read once they are locked: the payment an
+    Idempotency-Key already made (id, fingerprint), what each bill still owes, and a payment
+    of one of them in progress."""
+
+    key: tuple[int, str] | None
+    owed: dict[int, int]
+    busy: int | None
+
+
+def _standing(dbsession: Session, user_id: int, key: str, bill_ids: list[int]) -> _Standing:
+    """One query, after the bills' locks are granted (so it sees what committed meanwhile)."""
+    known = select(IdempotencyKey).where(
+        IdempotencyKey.user_id == user_id, IdempotencyKey.key == key
+    )
+    in_progress = (
+        select(PaymentAllocation.payment_id)
+        .join(Payment)
+        .where(PaymentAllocation.bill_id == Bill.id, Payment.status.in_(state.IN_PROGRESS))
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = dbsession.execute(
+        select(
+            Bill.id,
+            ledger.bill_outstanding(),
+            in_progress,
+            known.with_only_columns(IdempotencyKey.payment_id).scalar_subquery(),
+            known.with_only_columns(IdempotencyKey.fingerprint).scalar_subquery(),
+        ).where(Bill.id.in_(bill_ids))
+    ).all()
+    first = rows[0]
+    busy = [row[2] for row in rows if row[2] is not None]
+    return _Standing(
+        key=None if first[3] is None else (first[3], first[4]),
+        owed={row[0]: int(row[1]) for row in rows},
+        busy=busy[0] if busy else None,
+    )
+
+
+def _known_payment(dbsession: Session, key: tuple[int, str], print_: str) -> Payment:
+    payment_id, recorded = key
+    if recorded != print_:
+        raise Refusal(CONFLICT, _("This Idempotency-Key was used for a different payment."))
+    return dbsession.get_one(Payment, payment_id)
 
 
 def _known_key(dbsession: Session, user_id: int, key: str, print_: str) -> Payment | None:
@@ -166,9 +221,7 @@ def _known_key(dbsession: Session, user_id: int, key: str, print_: str) -> Payme
     )
     if record is None:
         return None
-    if record.fingerprint != print_:
-        raise Refusal(CONFLICT, _("This Idempotency-Key was used for a different payment."))
-    return dbsession.get(Payment, record.payment_id)
+    return _known_payment(dbsession, (record.payment_id, record.fingerprint), print_)
 
 
 def settling_payment(dbsession: Session, bill_id: int) -> tuple[Payment, PaymentAllocation] | None:
@@ -200,15 +253,18 @@ def start_payment(
     return_url: str,
     notify_url: str,
     now: dt.datetime,
+    locked: bool = False,
 ) -> str:
     """Open the provider's hosted page for ``payment``; returns its URL (refused once it is
     no longer waiting to be paid, or expired).
 
     Safe to repeat and to run twice at once (a double click, two tabs): the payment is locked
     first, so one request calls the provider and the other, once the first has committed, finds
-    the page it opened. The provider keys the payment on our reference besides.
+    the page it opened (``locked``: the caller locked and read it afresh already). The
+    provider keys the payment on our reference besides.
     """
-    payment = lock_payment(_session_of(payment), payment.id)
+    if not locked:
+        payment = lock_payment(_session_of(payment), payment.id)
     if payment.status == state.STARTED and payment.hosted_url:
         return payment.hosted_url
     if payment.status != state.CREATED:
@@ -245,34 +301,54 @@ def _session_of(payment: Payment) -> Session:
     return session
 
 
-def lock_payment(dbsession: Session, payment_id: int) -> Payment:
-    return dbsession.scalars(_lock(select(Payment).where(Payment.id == payment_id))).one()
+def lock_payment(dbsession: Session, payment_id: int, *, settling: bool = False) -> Payment:
+    """``payment_id`` locked and read afresh; ``settling`` it also locks its bills (another
+    payment of them settling at the same moment must see this one's posting) and loads what
+    a settlement reads (allocations, bills and their services, payer) in the same statement."""
+    query = select(Payment).where(Payment.id == payment_id)
+    if not settling:
+        return dbsession.scalars(lock_rows(query)).one()
+    query = (
+        query.join(Payment.allocations)
+        .join(PaymentAllocation.bill)
+        .join(Bill.service)
+        .join(Payment.payer_user)
+        .options(
+            contains_eager(Payment.allocations)
+            .contains_eager(PaymentAllocation.bill)
+            .contains_eager(Bill.service),
+            contains_eager(Payment.payer_user),
+        )
+        # bills locked in id order, as create_payment locks them
+        .order_by(PaymentAllocation.bill_id)
+        .with_for_update(key_share=True, of=[Payment.__table__, Bill.__table__])
+        .execution_options(populate_existing=True)
+    )
+    return dbsession.scalars(query).unique().one()
 
 
 def apply_provider_payment(
-    dbsession: Session, payment: Payment, report, cause: str, now: dt.datetime
+    dbsession: Session,
+    payment: Payment,
+    report,
+    cause: str,
+    now: dt.datetime,
+    *,
+    locked: bool = False,
 ) -> list[Refund]:
     """Bring ``payment`` in line with the provider's ``report`` (a ProviderPayment).
 
     Repeated, late or out-of-order reports change nothing once the outcome is recorded, and
     the settlement is posted to the ledger exactly once. Returns refunds to send to the
     provider once the transaction commits (an overpayment is given back).
+
+    ``payment`` is locked here unless the caller did (``locked``, with
+    :func:`lock_payment` ``settling`` for a success). Another transaction that recorded an
+    outcome first without the lock (the version column catches it) makes the flush raise
+    StaleDataError, which pyramid_retry answers by running the request again.
     """
-    try:
-        with dbsession.begin_nested():
-            return _apply_provider_payment(dbsession, payment, report, cause, now)
-    except StaleDataError:
-        # Another transaction recorded this payment's outcome first (SQLite has no row
-        # locks; the version column caught it). What it recorded stands.
-        log.info("payment %s: outcome already recorded by another transaction", payment.public_id)
-        dbsession.expire(payment)
-        return []
-
-
-def _apply_provider_payment(
-    dbsession: Session, payment: Payment, report, cause: str, now: dt.datetime
-) -> list[Refund]:
-    payment = lock_payment(dbsession, payment.id)
+    if not locked:
+        payment = lock_payment(dbsession, payment.id, settling=report.status == "succeeded")
     if report.amount != payment.amount:
         payment.needs_attention = "provider reports a different amount"
         log.error("payment %s: provider amount differs", payment.public_id)
@@ -320,10 +396,8 @@ def _apply_provider_payment(
 
 def _post_settlement(dbsession: Session, payment: Payment) -> bool:
     """Post the money received; True if it overpaid a bill (flagged for a clerk)."""
-    bills = {a.bill_id: a.bill for a in payment.allocations}
-    # Another payment of these bills settling at the same moment must see this one's posting.
-    dbsession.scalars(_lock(select(Bill).where(Bill.id.in_(bills)).order_by(Bill.id))).all()
-    balances = ledger.bill_balances(dbsession, list(bills))
+    # its bills were locked with it (lock_payment ``settling``)
+    balances = ledger.bill_balances(dbsession, [a.bill_id for a in payment.allocations])
     clearing, clearing_kind = ledger.clearing_account(payment.provider)
     lines = [Line(clearing, clearing_kind, payment.amount)]
     overpaid = []

@@ -16,8 +16,10 @@ from portal.security import ROLE_ADMIN, department_principal, organisation_princ
 
 
 class PaymentContext:
-    def __init__(self, payment: Payment):
+    def __init__(self, payment: Payment, locked: bool = False):
         self.payment = payment
+        #: whether ``payment`` was locked and read afresh for this transaction (a POST)
+        self.locked = locked
 
     @cached_property
     def departments(self) -> set[int]:
@@ -34,29 +36,34 @@ class PaymentContext:
 
     @property
     def __acl__(self):
-        acl = [
-            (Allow, user_principal(self.payment.payer_user_id), "view"),
-            (Allow, user_principal(self.payment.payer_user_id), "pay"),
-            (Allow, ROLE_ADMIN, "view"),
-            (Allow, ROLE_ADMIN, "refund"),
-        ]
+        """Read entry by entry: the payer's entries come first, so the payer's own request
+        is allowed before the departments are looked up."""
+        yield (Allow, user_principal(self.payment.payer_user_id), "view")
+        yield (Allow, user_principal(self.payment.payer_user_id), "pay")
+        yield (Allow, ROLE_ADMIN, "view")
+        yield (Allow, ROLE_ADMIN, "refund")
         if self.payment.payer_organisation_id is not None:
-            acl.append((Allow, organisation_principal(self.payment.payer_organisation_id), "view"))
+            yield (Allow, organisation_principal(self.payment.payer_organisation_id), "view")
         departments = set(self.departments)
         for department in departments:
-            acl.append((Allow, department_principal(department), "view"))
+            yield (Allow, department_principal(department), "view")
         if len(departments) == 1:
             # A refund gives back the whole payment's money: a department's clerks may refund
             # only payments wholly for their own services; mixed ones go to an administrator.
-            acl.append((Allow, department_principal(departments.pop()), "refund"))
-        return acl
+            yield (Allow, department_principal(departments.pop()), "refund")
 
 
 def payment_factory(request) -> PaymentContext:
     public_id = request.matchdict["public_id"]
     if len(public_id) != 32:
         raise HTTPNotFound()
-    payment = request.dbsession.scalar(select(Payment).where(Payment.public_id == public_id))
+    query = select(Payment).where(Payment.public_id == public_id)
+    # A POST changes the payment (checkout, cancel, refund...): locked as it is read, rather
+    # than read, then locked and read again.
+    locked = request.method == "POST"
+    if locked:
+        query = query.with_for_update(key_share=True).execution_options(populate_existing=True)
+    payment = request.dbsession.scalar(query)
     if payment is None:
         raise HTTPNotFound()
-    return PaymentContext(payment)
+    return PaymentContext(payment, locked)

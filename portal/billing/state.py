@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy.orm import object_session
+
 from portal.billing.models import Payment, PaymentTransition, Refund, RefundTransition
 from portal.i18n import _
 
@@ -107,11 +109,13 @@ def transition(payment: Payment, to_status: str, cause: str, now: dt.datetime) -
     allowed."""
     if not can_transition(payment, to_status):
         raise IllegalTransition(payment, to_status)
-    payment.transitions.append(
-        PaymentTransition(
-            from_status=payment.status, to_status=to_status, cause=cause[:200], at=now
-        )
+    # Joined through its many-to-one side, so the payment's history is not read to add to it.
+    record = PaymentTransition(
+        payment=payment, from_status=payment.status, to_status=to_status, cause=cause[:200], at=now
     )
+    session = object_session(payment)
+    if session is not None:
+        session.add(record)
     payment.status = to_status
 
 

@@ -49,11 +49,14 @@ def apply_report(
     cause: str,
     now: dt.datetime,
     refund: ProviderRefund | None = None,
+    *,
+    locked: bool = False,
 ) -> None:
     """Bring ``payment`` in line with the provider's ``report`` (and with what it says of one
     of its refunds, if it does) as of ``now``, then send the refunds that calls for (an
-    overpayment given back) once the transaction commits."""
-    for overpaid in apply_provider_payment(dbsession, payment, report, cause, now):
+    overpayment given back) once the transaction commits. ``locked``: the caller locked
+    ``payment`` as :func:`portal.billing.payments.apply_provider_payment` says."""
+    for overpaid in apply_provider_payment(dbsession, payment, report, cause, now, locked=locked):
         send_refund_after_commit(dbsession, overpaid)
     if refund is None:
         return

@@ -20,6 +20,7 @@ from portal.billing.payment_documents import documents_of
 from portal.billing.payments import (
     cancel_unstarted,
     create_payment,
+    lock_rows,
     start_payment,
 )
 from portal.billing.providers import ProviderRefused, ProviderUnavailable
@@ -109,18 +110,21 @@ def pay(request):
     if not public_ids:
         raise Refusal(MALFORMED, _("Choose at least one bill to pay."))
     key = request.headers.get("Idempotency-Key") or request.POST.get("idempotency_key", "")
-    bills = list(request.dbsession.scalars(select(Bill).where(Bill.public_id.in_(public_ids))))
+    # locked as they are read, in the order create_payment locks bills (it need not again)
+    query = select(Bill).where(Bill.public_id.in_(public_ids)).order_by(Bill.id)
+    bills = list(request.dbsession.scalars(lock_rows(query)))
     if len(bills) != len(set(public_ids)):
         raise Refusal(
             NOT_FOUND,
             _("One of these bills does not exist."),
             title=_("The payment cannot go ahead"),
         )
-    return _pay_bills(request, bills, key)
+    return _pay_bills(request, bills, key, locked=True)
 
 
-def _pay_bills(request, bills: list[Bill], key: str):
-    """The payment of ``bills`` keyed on ``key``, and the way to its review page."""
+def _pay_bills(request, bills: list[Bill], key: str, locked: bool = False):
+    """The payment of ``bills`` keyed on ``key``, and the way to its review page
+    (``locked``: ``bills`` were locked and read in this transaction)."""
     try:
         # What accrued on them (late interest) is billed now and paid in the same payment.
         bills = surcharges.issue(request, bills, request.clock.today())
@@ -133,6 +137,7 @@ def _pay_bills(request, bills: list[Bill], key: str):
             organisation=_paying_organisation(request, bills),
             timeout=payment_timeout(request.registry.settings),
             now=request.clock.now(),
+            locked=locked,
         )
     except Refusal as refused:
         log.warning("payment refused: %s", refused.message.interpolate())
@@ -207,6 +212,7 @@ def checkout(context, request):
             notify_url=base.rstrip("/")
             + request.route_path("provider_notification", provider=request.payment_provider.name),
             now=request.clock.now(),
+            locked=context.locked,
         )
     except Refusal as refused:
         log.info(

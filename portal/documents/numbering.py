@@ -14,9 +14,9 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import update
 
+from portal.db import insert_unless_present
 from portal.documents.models import DocumentCounter
 
 
@@ -28,25 +28,25 @@ class DocumentNumberer:
     def __init__(self, dbsession):
         self.dbsession = dbsession
 
-    def _locked_counter(self, series: str, year: int) -> DocumentCounter | None:
-        return self.dbsession.scalars(
-            select(DocumentCounter)
+    def _take(self, series: str, year: int) -> int | None:
+        """The series' next number, counted and locked in one statement (None if the series
+        has no counter for ``year`` yet)."""
+        return self.dbsession.scalar(
+            update(DocumentCounter)
             .where(DocumentCounter.series == series, DocumentCounter.fiscal_year == year)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one_or_none()
+            .values(last_number=DocumentCounter.last_number + 1)
+            .returning(DocumentCounter.last_number)
+        )
 
     def next(self, series: str, year: int) -> int:
-        counter = self._locked_counter(series, year)
-        if counter is None:
-            try:
-                with self.dbsession.begin_nested():
-                    self.dbsession.add(
-                        DocumentCounter(series=series, fiscal_year=year, last_number=0)
-                    )
-            except IntegrityError:  # another transaction opened this year's series first
-                pass
-            counter = self._locked_counter(series, year)
-        counter.last_number += 1
-        self.dbsession.flush()
-        return counter.last_number
+        number = self._take(series, year)
+        if number is None:  # the first of the year: opened here or by another transaction
+            self.dbsession.execute(
+                insert_unless_present(
+                    self.dbsession, DocumentCounter, "series", "fiscal_year"
+                ).values(series=series, fiscal_year=year, last_number=0)
+            )
+            number = self._take(series, year)
+            if number is None:
+                raise RuntimeError(f"no counter for series {series} in {year} after opening it")
+        return number

@@ -177,7 +177,14 @@ def register_paid(event: PaymentSucceeded) -> None:
     withdrawn or the tender cancelled) registers nothing: the fee is refunded and the
     complaint lapses, so no complaint enters the review after its time."""
     dbsession, payment = event.dbsession, event.payment
-    bill_ids = [allocation.bill_id for allocation in payment.allocations]
+    fees = [
+        a.bill
+        for a in payment.allocations
+        if a.bill.service.code == complaint_billing.COMPLAINT_FEE.info.code
+    ]
+    if not fees:  # no complaint fee among them (billing loads bills and services with it)
+        return
+    bill_ids = [bill.id for bill in fees]
     waiting = dbsession.scalars(
         select(Complaint)
         .where(Complaint.fee_bill_id.in_(bill_ids), Complaint.status == COMPLAINT_AWAITING_PAYMENT)

@@ -19,7 +19,8 @@ def includeme(config) -> None:
     issuer = document_issuer(config.registry)
 
     def receipt_for(event: PaymentSucceeded) -> None:
-        issue_receipt(issuer, event.dbsession, event.payment, clock(config.registry).now())
+        now = clock(config.registry).now()
+        issue_receipt(issuer, event.dbsession, event.payment, now, once=True)
 
     def credit_note_for(event: RefundSucceeded) -> None:
         issue_credit_note(issuer, event.dbsession, event.refund, clock(config.registry).now())

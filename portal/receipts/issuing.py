@@ -131,18 +131,19 @@ class CreditNoteKind(ReceiptKind):
 
 
 def _issue(
-    issuer, dbsession, payment, model: type[Receipt], now: dt.datetime, refund=None
+    issuer, dbsession, payment, model: type[Receipt], now: dt.datetime, refund=None, once=False
 ) -> Receipt:
     """Record the document for ``payment`` (and ``refund``) issued ``now`` and take its
-    number; idempotent."""
-    query = select(model).where(
-        model.payment_id == payment.id, model.kind == model.__mapper__.polymorphic_identity
-    )
-    if refund is not None:
-        query = query.where(model.refund_id == refund.id)
-    existing = dbsession.scalar(query)
-    if existing is not None:
-        return existing
+    number; idempotent, unless the caller knows it happens ``once`` (not looked up)."""
+    if not once:
+        query = select(model).where(
+            model.payment_id == payment.id, model.kind == model.__mapper__.polymorphic_identity
+        )
+        if refund is not None:
+            query = query.where(model.refund_id == refund.id)
+        existing = dbsession.scalar(query)
+        if existing is not None:
+            return existing
     amount = refund.amount if refund is not None else payment.amount
     document = issuer.issue(
         dbsession,
@@ -160,9 +161,11 @@ def _issue(
     return document
 
 
-def issue_receipt(issuer, dbsession, payment, now: dt.datetime) -> Receipt:
-    """The receipt of a payment that succeeded, issued in the payment's transaction."""
-    return _issue(issuer, dbsession, payment, Receipt, now)
+def issue_receipt(issuer, dbsession, payment, now: dt.datetime, once: bool = False) -> Receipt:
+    """The receipt of a payment that succeeded, issued in the payment's transaction;
+    ``once``: the caller knows no receipt exists (PaymentSucceeded is announced once per
+    payment, on its one transition to succeeded), so none is looked for."""
+    return _issue(issuer, dbsession, payment, Receipt, now, once=once)
 
 
 def issue_credit_note(issuer, dbsession, refund, now: dt.datetime) -> CreditNote:
