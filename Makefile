@@ -15,10 +15,15 @@ run: setup
 # Everything `make run` does before it starts the processes (.ci/run checks it on a fresh clone).
 setup: venv assets translations dev-keys migrate demo-data
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist; each has a database of its own, see
+# tests/conftest.py), a worker taking the next test as it finishes one; TEST_WORKERS=0 runs it in
+# one process. PYTEST_ARGS come last: `make test PYTEST_ARGS="tests/unit -x"`.
+TEST_WORKERS ?= 2
+
 test: venv-test assets translations
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(if $(filter 0,$(TEST_WORKERS)),,--dist worksteal) $(PYTEST_ARGS)
 
 check-system:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

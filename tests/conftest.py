@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +18,7 @@ import pytest
 import webtest
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import make_url
 
 import portal
 from alembic import command
@@ -31,6 +33,50 @@ ROOT = Path(__file__).resolve().parent.parent
 BASE_URL = "https://localhost"
 HMAC_KEY = "test-hmac-key"
 FERNET_KEY = "dGVzdC1vbmx5LWZlcm5ldC1rZXktMzJieXRlcy0tLS0="
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (``make test`` runs the suite in worker processes) each worker has a
+    PostgreSQL database of its own, ``<TEST_DATABASE_URL's database>_<worker>``, made empty
+    here and dropped when the worker ends; ``TEST_DATABASE_URL`` then names it for the whole
+    worker (the tests that make further databases derive their names from it). On SQLite
+    each worker's database is already its own (``tmp_path_factory`` is per worker)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if not worker or not url.startswith("postgresql"):
+        return
+    server = make_url(url)
+    name = f"{server.database}_{worker}"
+    with _admin_connection(server) as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    os.environ["TEST_DATABASE_URL"] = server.set(database=name).render_as_string(
+        hide_password=False
+    )
+    config.stash[_WORKER_DATABASE] = (server, name)
+
+
+def pytest_unconfigure(config):
+    made = config.stash.get(_WORKER_DATABASE, None)
+    if made is None:
+        return
+    server, name = made
+    with _admin_connection(server) as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+_WORKER_DATABASE = pytest.StashKey[tuple]()
+
+
+@contextmanager
+def _admin_connection(server):
+    """An autocommit connection to the server's ``postgres`` database (CREATE/DROP DATABASE)."""
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            yield connection
+    finally:
+        admin.dispose()
 
 
 def pytest_collection_modifyitems(config, items):
