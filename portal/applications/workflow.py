@@ -135,11 +135,16 @@ def queue_paid_applications(event: PaymentSucceeded) -> None:
     status query, the periodic job, the API), the application is in the queue when it commits.
     """
     dbsession, payment = event.dbsession, event.payment
-    now = clock(registry_of(dbsession)).now()
+    registry = registry_of(dbsession)
+    applied_for = application_services(registry)
+    fees = [a.bill_id for a in payment.allocations if a.bill.service.code in applied_for]
+    if not fees:  # no application fee among them (billing loads bills and services with it)
+        return
+    now = clock(registry).now()
     waiting = list(
         dbsession.scalars(
             select(Application).where(
-                Application.bill_id.in_([a.bill_id for a in payment.allocations]),
+                Application.bill_id.in_(fees),
                 Application.status == state.AWAITING_PAYMENT,
             )
         )
