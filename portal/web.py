@@ -321,8 +321,26 @@ def _user_id(request) -> int | str:
     return identity[0] if identity else "-"
 
 
+def _client_address(request, trusted_proxies: frozenset[str]) -> None:
+    """Who is asking, as rate limits and logs see it (``request.client_addr``): behind a
+    trusted proxy the address that proxy saw, the last entry it added to X-Forwarded-For;
+    otherwise the connection's own. Entries before it are whatever the client wrote, and an
+    X-Forwarded-For from anyone but a trusted proxy is dropped (gunicorn passes the header on
+    as sent, which webob would read from its first, client-written entry)."""
+    environ = request.environ
+    forwarded = environ.pop("HTTP_X_FORWARDED_FOR", "")
+    if forwarded and environ.get("REMOTE_ADDR") in trusted_proxies:
+        nearest = forwarded.rsplit(",", 1)[-1].strip()
+        if nearest:
+            environ["REMOTE_ADDR"] = nearest
+
+
 def request_tween_factory(handler, registry):
-    """Request id, security headers and one access-log line per request."""
+    """Who is asking (behind the proxy), request id, security headers and one access-log line
+    per request."""
+    trusted_proxies = frozenset(
+        registry.settings.get("portal.trusted_proxies", "127.0.0.1 ::1").split()
+    )
     base = urlsplit(registry.settings["portal.base_url"])
     # Worked out once: the form targets are all added while the application is configured.
     security_headers = [
@@ -343,6 +361,7 @@ def request_tween_factory(handler, registry):
         )
 
     def tween(request):
+        _client_address(request, trusted_proxies)
         # Every URL the portal builds comes from portal.base_url, never from the Host header
         # (behind a reverse proxy, or when someone forges it).
         request.scheme = base.scheme
@@ -527,15 +546,32 @@ def query_page(request: PortalRequest) -> int:
     return 1
 
 
+#: the largest request body any view reads (``portal.max_request_bytes``): a tender document
+#: (``procurement.max_document_bytes``, 20 MB) with its form. The proxy in front should refuse
+#: larger ones first; this holds without it (gunicorn sets no limit of its own).
+DEFAULT_MAX_REQUEST_BYTES = 25 * 1024 * 1024
+
+
 def text_fields_only(view, info):
     """Form fields are text: a file sent where a view reads text is refused (400) before the
-    view reads it, unless the view takes files (``accepts_files=True``)."""
-    if info.options.get("accepts_files"):
-        return view
+    view reads it, unless the view takes files (``accepts_files=True``). No view reads a body
+    larger than ``portal.max_request_bytes`` (413), or one of unknown length (400: a chunked
+    body would otherwise be read whole, whatever its size)."""
+    limit = int(info.settings.get("portal.max_request_bytes", DEFAULT_MAX_REQUEST_BYTES))
+    takes_files = bool(info.options.get("accepts_files"))
 
     def refuse_files(context, request):
+        if request.exception is None and request.method not in ("GET", "HEAD"):
+            if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+                raise Refusal(
+                    MALFORMED, _("Send the request with its length; chunked bodies are refused.")
+                )
+            length = request.content_length
+            if length is not None and length > limit:
+                raise Refusal(TOO_LARGE, _("The request is larger than the portal takes."))
         if (
-            request.exception is None
+            not takes_files
+            and request.exception is None
             and request.content_type == "multipart/form-data"
             and any(not isinstance(value, str) for value in request.POST.values())
         ):

@@ -15,7 +15,7 @@ from portal.billing.models import IdempotencyKey, Payment, Refund
 from portal.billing.payments import apply_provider_payment, post_refund, send_refund
 from portal.billing.providers import ProviderRefund, ProviderUnavailable, payment_provider
 from portal.clock import clock
-from portal.ratelimit import RateLimiter
+from portal.ratelimit import RateLimiter, rate_limiter
 from portal.tasks import enqueue_after_commit, periodic_task, task, task_dbsession
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,12 @@ def status_query_limiter(registry: Registry) -> RateLimiter:
     """The application's limiter of status queries asked for by pages: at most one every
     2 seconds per payment (the waiting page refreshes every 3), however often it is reloaded
     (made on first use)."""
-    return registry.setdefault(_STATUS_QUERY_LIMITER, RateLimiter(limit=1, window_seconds=2))
+    limiter = registry.get(_STATUS_QUERY_LIMITER)
+    if limiter is None:
+        limiter = registry[_STATUS_QUERY_LIMITER] = rate_limiter(
+            registry.settings, "status-query", 1, 2
+        )
+    return limiter
 
 
 def ask_provider_soon(request, payment: Payment) -> None:

@@ -28,7 +28,7 @@ from portal.procurement.committee_keys import DamagedCommitteeKey, WrongPassphra
 from portal.procurement.models import Bid, BidVersion, OpenedBidDocument, Tender
 from portal.procurement.resources import tender_factory
 from portal.procurement.tenders import committee_key_of
-from portal.ratelimit import RateLimiter
+from portal.ratelimit import RateLimiter, rate_limiter
 from portal.refusals import CONFLICT, INVALID, NOT_FOUND, TOO_MANY, UNAVAILABLE, FieldError, Refusal
 from portal.security import PUBLIC, buyer_principal, user_principal
 from portal.web import form_refused
@@ -289,8 +289,8 @@ def tender_protocol(context, request):
 
 
 def includeme(config) -> None:
-    config.registry[_UNLOCK_LIMITER] = RateLimiter(
-        limit=UNLOCK_ATTEMPTS, window_seconds=UNLOCK_WINDOW
+    config.registry[_UNLOCK_LIMITER] = rate_limiter(
+        config.registry.settings, "committee-unlock", UNLOCK_ATTEMPTS, UNLOCK_WINDOW
     )
     tender = {"factory": "portal.procurement.resources.tender_factory"}
     config.add_route("tender_opening", "/procurement/tenders/{reference}/opening", **tender)
