@@ -6,17 +6,7 @@ from __future__ import annotations
 import webtest
 
 from portal.documents.ratelimit import verify_limiter
-
-
-def app_at(wsgi_app, remote_addr: str) -> webtest.TestApp:
-    return webtest.TestApp(
-        wsgi_app,
-        extra_environ={
-            "wsgi.url_scheme": "https",
-            "HTTP_HOST": "localhost",
-            "REMOTE_ADDR": remote_addr,
-        },
-    )
+from tests.functional.test_hostile_input import new_app as app_at
 
 
 def fresh_verify_limit(wsgi_app):
