@@ -97,7 +97,9 @@ _FIND_RECEIPT_WITH_PDF = _FIND_RECEIPT.add_columns(Receipt.pdf)
 def receipt_factory(request) -> ReceiptContext:
     number = request.matchdict["number"]
     query = _FIND_RECEIPT if request.if_none_match else _FIND_RECEIPT_WITH_PDF
-    found = request.dbsession.execute(query, {"number": number[:32]}).one_or_none()
+    # a Core statement on the session's connection: columns need none of the ORM's work
+    connection = request.dbsession.connection()
+    found = connection.execute(query, {"number": number[:32]}).one_or_none()
     if found is None:
         raise HTTPNotFound()
     return ReceiptContext(request, found)
