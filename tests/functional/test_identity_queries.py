@@ -5,12 +5,12 @@ cookie asks the database nothing about who it is."""
 
 from __future__ import annotations
 
-import contextlib
+import functools
 
 import pytest
-from sqlalchemy import event
 
 from portal.identity.models import Department
+from tests.sql import statements as recorded
 
 #: the tables the identity part of a request reads (a page may read memberships itself, to
 #: show the names of the organisations a person acts for)
@@ -20,23 +20,7 @@ IDENTITY_TABLES = ("web_session", "user_account")
 @pytest.fixture
 def statements(wsgi_app):
     """A context manager that records the SQL the application runs inside it."""
-    engine = wsgi_app.registry["db_engine"]
-
-    @contextlib.contextmanager
-    def record():
-        seen: list[str] = []
-
-        def note(conn, cursor, statement, parameters, context, executemany):
-            if statement.strip().upper() != "BEGIN IMMEDIATE":  # SQLite's way to begin
-                seen.append(" ".join(statement.split()))
-
-        event.listen(engine, "before_cursor_execute", note)
-        try:
-            yield seen
-        finally:
-            event.remove(engine, "before_cursor_execute", note)
-
-    return record
+    return functools.partial(recorded, wsgi_app)
 
 
 def identity_part(seen: list[str]) -> list[str]:

@@ -4,11 +4,10 @@ applications writes when it is only looked at."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 from urllib.parse import urlsplit
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from portal.applications import state
 from portal.applications.models import ApplicationEvent
@@ -17,23 +16,9 @@ from portal.receipts.models import Receipt
 from tests.functional.applications.conftest import apply, pay, post, the_application
 from tests.functional.billing.conftest import Payer, deliver, notifications_for
 from tests.sandbox.conftest import SILENT, SUCCESS
+from tests.sql import statements
 
 WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
-
-
-@contextlib.contextmanager
-def statements(engine):
-    """Every SQL statement the app's engine runs inside the block."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def test_the_notification_alone_puts_the_application_in_the_queue(citizen, sandbox, dbsession):
@@ -84,7 +69,7 @@ def test_pages_of_applications_never_write(citizen, clerk, sandbox, dbsession, w
         (clerk, f"/backoffice/applications/{unpaid}"),
     ]
     for browser, url in pages:
-        with statements(wsgi_app.registry["db_engine"]) as seen:
+        with statements(wsgi_app) as seen:
             browser.get(url, status=200)
         assert seen, url
         # the sign-in session's row notes when it was last used (its idle timeout), on any page

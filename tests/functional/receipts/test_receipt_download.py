@@ -1,29 +1,11 @@
 """What a receipt download reads: the payer's own receipt in one query with its payers (no
 payment, no departments), and a browser that holds the bytes gets its 304 without them."""
 
-from contextlib import contextmanager
-
-from sqlalchemy import event
-
 from tests.functional.receipts import test_receipts
 from tests.functional.receipts.test_receipts import the_receipt
+from tests.sql import statements
 
 paid = test_receipts.paid
-
-
-@contextmanager
-def statements(wsgi_app):
-    engine = wsgi_app.registry["dbsession_factory"].kw["bind"]
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def about_the_receipt(seen: list[str]) -> list[str]:
