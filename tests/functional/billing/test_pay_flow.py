@@ -11,7 +11,7 @@ from portal.billing import printed, state, with_status
 from portal.billing.models import JournalTransaction, Payment
 from portal.billing.tasks import settle_or_expire
 from portal.tasks import task_queue
-from tests.functional.applications.test_payment_events import WRITE, statements
+from tests.functional.applications.test_payment_events import WRITE
 from tests.functional.billing.conftest import deliver, notifications_for
 from tests.sandbox.conftest import (
     CHALLENGE,
@@ -20,6 +20,7 @@ from tests.sandbox.conftest import (
     SILENT,
     SUCCESS,
 )
+from tests.sql import statements
 
 
 def the_payment(dbsession) -> Payment:
@@ -138,7 +139,7 @@ def test_the_payers_pages_write_nothing_and_a_queued_job_settles_the_payment(
     monkeypatch.setattr(queue, "enqueue", lambda job, *args: queued.append((job, args)))
     pages = [urlsplit(back.headers["Location"]).path, *[f"/payments/{payment.public_id}"] * 3]
     for url in pages:
-        with statements(wsgi_app.registry["db_engine"]) as seen:
+        with statements(wsgi_app) as seen:
             payer.app.get(url)
         assert seen, url
         # the sign-in session's row notes when it was last used (its idle timeout), on any page
