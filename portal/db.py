@@ -8,6 +8,7 @@ transaction manager (pyramid_tm + zope.sqlalchemy), so views and services only e
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pyramid_retry
 import transaction
@@ -17,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
 from zope.sqlalchemy.datamanager import (
     STATUS_ACTIVE,
@@ -166,14 +168,50 @@ def get_session_factory(engine: Engine, registry: Registry | None = None) -> ses
     return factory
 
 
-def insert_unless_present(dbsession: Session, entity, *unique: str):
+def insert_unless_present(dbsession_or_dialect: Session | str, entity, *unique: str):
     """``INSERT ... ON CONFLICT (unique) DO NOTHING`` in the dialect ``dbsession`` speaks
-    (PostgreSQL and SQLite both have it): a row that another transaction inserted first,
-    committed or still running, is left alone without an error (PostgreSQL waits for that
-    transaction to end), so no SAVEPOINT is needed to survive the conflict. With
-    ``RETURNING``, no row comes back when nothing was inserted."""
-    dialect = postgresql if dbsession.get_bind().dialect.name == "postgresql" else sqlite
+    (or the dialect named; PostgreSQL and SQLite both have it): a row that another
+    transaction inserted first, committed or still running, is left alone without an error
+    (PostgreSQL waits for that transaction to end), so no SAVEPOINT is needed to survive the
+    conflict. With ``RETURNING``, no row comes back when nothing was inserted."""
+    name = (
+        dbsession_or_dialect
+        if isinstance(dbsession_or_dialect, str)
+        else dbsession_or_dialect.get_bind().dialect.name
+    )
+    dialect = postgresql if name == "postgresql" else sqlite
     return dialect.insert(entity).on_conflict_do_nothing(index_elements=list(unique))
+
+
+class Prebuilt:
+    """A statement built once per SQL dialect, its values left as named bind parameters.
+
+    Building a statement (and the cache key SQLAlchemy computes for each new statement
+    object) costs about as much CPU as running it; the few statements every payment runs are
+    therefore built once and reused. ``build(dialect_name)`` returns the statement.
+    """
+
+    def __init__(self, build: Callable[[str], Executable]):
+        self._build = build
+        self._built: dict[str, Executable] = {}
+
+    def __call__(self, dbsession: Session) -> Executable:
+        name = dbsession.get_bind().dialect.name
+        statement = self._built.get(name)
+        if statement is None:
+            statement = self._built[name] = self._build(name)
+        return statement
+
+
+def run_write(dbsession: Session, statement: Executable, params=None):
+    """Run a Core ``INSERT``/``UPDATE`` in ``dbsession``'s transaction (after flushing the
+    session, as any statement it runs), and tell the transaction manager it wrote
+    (zope.sqlalchemy only commits a session it knows changed; ORM statements tell it
+    themselves, see :meth:`_TransactionEvents.do_orm_execute`)."""
+    result = dbsession.execute(statement, params)
+    if "tm" in dbsession.info:
+        mark_changed(dbsession, dbsession.info["tm"])
+    return result
 
 
 def registry_of(dbsession: Session) -> Registry:

@@ -7,14 +7,25 @@ enforces this with triggers (see the migration); the ORM guard below enforces it
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Integer, String, event, func, insert, literal, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    bindparam,
+    event,
+    func,
+    insert,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
 from portal.billing.models import Bill, JournalEntry, JournalTransaction, LedgerAccount
-from portal.db import insert_unless_present, utcnow
+from portal.db import Prebuilt, insert_unless_present, run_write, utcnow
 from portal.money import Money
 
 RECEIVABLE = "receivable"
@@ -30,6 +41,20 @@ class LedgerError(RuntimeError):
 
 class AlreadyPosted(LedgerError):
     """This business event has been posted before; nothing was added."""
+
+
+_ENTRIES = JournalEntry.__table__
+_ACCOUNTS = LedgerAccount.__table__
+_TRANSACTIONS = JournalTransaction.__table__
+TRANSACTION_COLUMNS = ("kind", "idempotency", "description", "created_at", "reverses_id")
+#: a transaction's row, unless its ``idempotency`` was posted before
+_INSERT_TRANSACTION = Prebuilt(
+    lambda dialect: (
+        insert_unless_present(dialect, _TRANSACTIONS, "idempotency")
+        .values({name: bindparam(name) for name in TRANSACTION_COLUMNS})
+        .returning(_TRANSACTIONS.c.id)
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -77,27 +102,44 @@ def _insert_entries(dbsession: Session, transaction_id: int, lines: list[Line]) 
     """Insert ``lines`` as entries of ``transaction_id`` in one statement, each account found
     by its code in the same statement; returns how many were inserted (a line whose account
     does not exist yet is not)."""
-    given = union_all(
-        *(
-            select(
-                literal(line.account, String).label("code"),
-                literal(line.bill_id, Integer).label("bill_id"),
-                literal(line.amount.minor, BigInteger).label("amount_minor"),
-                literal(line.amount.currency, String).label("currency"),
+    params = {"transaction_id": transaction_id}
+    for i, line in enumerate(lines):
+        params[f"code_{i}"] = line.account
+        params[f"bill_{i}"] = line.bill_id
+        params[f"amount_{i}"] = line.amount.minor
+        params[f"currency_{i}"] = line.amount.currency
+    return len(run_write(dbsession, _entries_insert(len(lines))(dbsession), params).all())
+
+
+@functools.cache
+def _entries_insert(count: int) -> Prebuilt:
+    """``INSERT INTO journal_entry ... SELECT`` of ``count`` lines (given as parameters
+    ``code_i``, ``bill_i``, ``amount_i``, ``currency_i``) joined to their accounts by code:
+    built once for each number of lines a transaction has."""
+
+    def build(dialect: str):
+        given = union_all(
+            *(
+                select(
+                    bindparam(f"code_{i}", type_=String).label("code"),
+                    bindparam(f"bill_{i}", type_=Integer).label("bill_id"),
+                    bindparam(f"amount_{i}", type_=BigInteger).label("amount_minor"),
+                    bindparam(f"currency_{i}", type_=String).label("currency"),
+                )
+                for i in range(count)
             )
-            for line in lines
-        )
-    ).subquery()
-    rows = select(
-        literal(transaction_id, Integer),
-        LedgerAccount.id,
-        given.c.bill_id,
-        given.c.amount_minor,
-        given.c.currency,
-    ).join_from(given, LedgerAccount, LedgerAccount.code == given.c.code)
-    columns = ["transaction_id", "account_id", "bill_id", "amount_minor", "currency"]
-    inserted = insert(JournalEntry).from_select(columns, rows).returning(JournalEntry.id)
-    return len(dbsession.execute(inserted).all())
+        ).subquery()
+        rows = select(
+            bindparam("transaction_id", type_=Integer),
+            _ACCOUNTS.c.id,
+            given.c.bill_id,
+            given.c.amount_minor,
+            given.c.currency,
+        ).join_from(given, _ACCOUNTS, _ACCOUNTS.c.code == given.c.code)
+        columns = ["transaction_id", "account_id", "bill_id", "amount_minor", "currency"]
+        return insert(_ENTRIES).from_select(columns, rows).returning(_ENTRIES.c.id)
+
+    return Prebuilt(build)
 
 
 def _post_to_new_accounts(dbsession: Session, transaction_id: int, lines: list[Line]) -> None:
@@ -153,11 +195,7 @@ def post(
         "created_at": utcnow(),
         "reverses_id": reverses.id if reverses else None,
     }
-    transaction_id = dbsession.scalar(
-        insert_unless_present(dbsession, JournalTransaction, "idempotency")
-        .values(**row)
-        .returning(JournalTransaction.id)
-    )
+    transaction_id = run_write(dbsession, _INSERT_TRANSACTION(dbsession), row).scalar()
     if transaction_id is None:  # posted before, or by a concurrent transaction just now
         raise AlreadyPosted(idempotency)
     posted = [line for line in lines if line.amount.minor != 0]
@@ -203,15 +241,23 @@ def bill_balances(dbsession: Session, bill_ids: list[int]) -> dict[int, int]:
     """What is still owed on each bill (minor units): its receivable entries' sum."""
     if not bill_ids:
         return {}
-    rows = dbsession.execute(
-        select(JournalEntry.bill_id, func.sum(JournalEntry.amount_minor))
-        .join(LedgerAccount, JournalEntry.account_id == LedgerAccount.id)
-        .where(JournalEntry.bill_id.in_(bill_ids), LedgerAccount.kind == RECEIVABLE)
-        .group_by(JournalEntry.bill_id)
-    )
+    rows = dbsession.execute(_BILL_BALANCES(dbsession), {"bill_ids": bill_ids})
     balances = dict.fromkeys(bill_ids, 0)
     balances.update({bill_id: int(total) for bill_id, total in rows if bill_id is not None})
     return balances
+
+
+_BILL_BALANCES = Prebuilt(
+    lambda dialect: (
+        select(_ENTRIES.c.bill_id, func.sum(_ENTRIES.c.amount_minor))
+        .join(_ACCOUNTS, _ENTRIES.c.account_id == _ACCOUNTS.c.id)
+        .where(
+            _ENTRIES.c.bill_id.in_(bindparam("bill_ids", expanding=True)),
+            _ACCOUNTS.c.kind == RECEIVABLE,
+        )
+        .group_by(_ENTRIES.c.bill_id)
+    )
+)
 
 
 def bill_outstanding():

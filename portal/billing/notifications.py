@@ -11,19 +11,39 @@ import logging
 
 from pyramid.httpexceptions import HTTPNotFound
 from pyramid.view import view_config
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from portal.billing.models import Payment, ProviderEventRecord
 from portal.billing.payments import lock_payment
 from portal.billing.providers import InvalidNotification
 from portal.billing.tasks import apply_report
-from portal.db import insert_unless_present, utcnow
+from portal.db import Prebuilt, insert_unless_present, run_write, utcnow
 from portal.i18n import _
 from portal.refusals import MALFORMED, TOO_LARGE, Refusal
 from portal.security import PUBLIC
 
 log = logging.getLogger(__name__)
 MAX_NOTIFICATION_BYTES = 64 * 1024
+
+_EVENTS = ProviderEventRecord.__table__
+_RECORD_EVENT = Prebuilt(
+    lambda dialect: (
+        insert_unless_present(dialect, _EVENTS, "provider", "event_id")
+        .values(
+            provider=bindparam("provider"),
+            event_id=bindparam("event_id"),
+            type=bindparam("type"),
+            payment_id=select(Payment.id)
+            .where(
+                Payment.public_id == bindparam("reference"),
+                Payment.provider == bindparam("provider"),
+            )
+            .scalar_subquery(),
+            received_at=bindparam("received_at"),
+        )
+        .returning(_EVENTS.c.payment_id)
+    )
+)
 
 
 @view_config(
@@ -48,18 +68,16 @@ def provider_notification(request):
     dbsession = request.dbsession
     # Recorded first, with the payment it names: a duplicate (repeated, or delivered twice
     # at once: PostgreSQL makes the second wait for the first) inserts nothing.
-    recorded = dbsession.execute(
-        insert_unless_present(dbsession, ProviderEventRecord, "provider", "event_id")
-        .values(
-            provider=provider.name,
-            event_id=event.event_id,
-            type=event.type,
-            payment_id=select(Payment.id)
-            .where(Payment.public_id == event.payment.reference, Payment.provider == provider.name)
-            .scalar_subquery(),
-            received_at=utcnow(),
-        )
-        .returning(ProviderEventRecord.payment_id)
+    recorded = run_write(
+        dbsession,
+        _RECORD_EVENT(dbsession),
+        {
+            "provider": provider.name,
+            "event_id": event.event_id,
+            "type": event.type,
+            "reference": event.payment.reference,
+            "received_at": utcnow(),
+        },
     ).first()
     if recorded is None:
         log.info("notification %s already processed", event.event_id)

@@ -14,8 +14,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, contains_eager, object_session
+from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy.orm import Session, contains_eager, make_transient_to_detached, object_session
 
 from portal.billing import events, ledger, state
 from portal.billing.bills import BillView, status_of, with_status
@@ -27,10 +27,11 @@ from portal.billing.models import (
     PaymentAllocation,
     Refund,
     RefundLine,
+    new_public_id,
 )
 from portal.billing.providers import ProviderRefused
 from portal.clock import clock
-from portal.db import insert_unless_present, registry_of
+from portal.db import Prebuilt, insert_unless_present, registry_of, run_write
 from portal.i18n import _
 from portal.money import Money
 from portal.refusals import CONFLICT, INVALID, NOT_FOUND, Refusal
@@ -95,8 +96,7 @@ def create_payment(
     if locked:
         bills = [dbsession.get_one(Bill, bill_id) for bill_id in bill_ids]
     else:
-        query = select(Bill).where(Bill.id.in_(bill_ids)).order_by(Bill.id)
-        bills = list(dbsession.scalars(lock_rows(query)))
+        bills = list(dbsession.scalars(_LOCK_BILLS(dbsession), {"bill_ids": bill_ids}))
     if len(bills) != len(bill_ids):
         raise Refusal(NOT_FOUND, _("One of these bills does not exist."))
     standing = _standing(dbsession, user.id, idempotency_key, bill_ids)
@@ -130,32 +130,30 @@ def create_payment(
         )
 
     total = sum((view.outstanding for view in views[1:]), views[0].outstanding)
-    payment = Payment(
-        payer_user_id=user.id,
-        payer_organisation_id=organisation.id if organisation else None,
-        provider=provider,
-        amount_minor=total.minor,
-        currency=total.currency,
-        created_at=now,
-        expires_at=now + timeout,
-        allocations=[
-            PaymentAllocation(bill_id=view.bill.id, amount_minor=view.outstanding.minor)
-            for view in views
-        ],
+    payment = _insert_payment(
+        dbsession,
+        {
+            "payer_user_id": user.id,
+            "payer_organisation_id": organisation.id if organisation else None,
+            "provider": provider,
+            "amount_minor": total.minor,
+            "currency": total.currency,
+            "created_at": now,
+            "expires_at": now + timeout,
+        },
+        {view.bill.id: view.outstanding.minor for view in views},
     )
-    dbsession.add(payment)
-    dbsession.flush()
-    recorded = dbsession.scalar(
-        insert_unless_present(dbsession, IdempotencyKey, "user_id", "key")
-        .values(
-            user_id=user.id,
-            key=idempotency_key,
-            fingerprint=print_,
-            payment_id=payment.id,
-            created_at=now,
-        )
-        .returning(IdempotencyKey.id)
-    )
+    recorded = run_write(
+        dbsession,
+        _RECORD_KEY(dbsession),
+        {
+            "user_id": user.id,
+            "key": idempotency_key,
+            "fingerprint": print_,
+            "payment_id": payment.id,
+            "created_at": now,
+        },
+    ).scalar()
     if recorded is None:  # the same key, for other bills, committed meanwhile
         known = _known_key(dbsession, user.id, idempotency_key, print_)
         if known is None:
@@ -165,6 +163,44 @@ def create_payment(
         return known
     log.info("payment %s created for %d bills", payment.public_id, len(bills))
     return payment
+
+
+def _insert_payment(dbsession: Session, values: dict, allocations: dict[int, int]) -> Payment:
+    """A new payment and its allocations (bill id: minor units), written with plain INSERTs
+    and added to ``dbsession`` as loaded objects without reading them back: a new row has
+    nothing for the unit of work to compare, and the flush would cost as much as the rest of
+    creating the payment."""
+    row = {
+        **values,
+        "public_id": new_public_id(),
+        "provider_payment_id": None,
+        "hosted_url": None,
+        "status": state.CREATED,
+        "refunded_minor": 0,
+        "method": None,
+        "failure_reason": None,
+        "needs_attention": None,
+        "settled_at": None,
+        "version": 1,
+    }
+    payment_id = run_write(dbsession, _INSERT_PAYMENT(dbsession), row).scalar_one()
+    shares = [
+        {"payment_id": payment_id, "bill_id": bill_id, "amount_minor": minor, "refunded_minor": 0}
+        for bill_id, minor in allocations.items()
+    ]
+    run_write(dbsession, _INSERT_ALLOCATION(dbsession), shares)
+    payment = Payment(id=payment_id, **row)
+    payment.allocations = [PaymentAllocation(**share) for share in shares]
+    for loaded in (payment, *payment.allocations):
+        make_transient_to_detached(loaded)
+    dbsession.add(payment)
+    return payment
+
+
+_PAYMENTS = Payment.__table__
+_ALLOCATIONS = PaymentAllocation.__table__
+_INSERT_PAYMENT = Prebuilt(lambda dialect: insert(_PAYMENTS).returning(_PAYMENTS.c.id))
+_INSERT_ALLOCATION = Prebuilt(lambda dialect: insert(_ALLOCATIONS))
 
 
 @dataclass(frozen=True)
@@ -180,24 +216,8 @@ class _Standing:
 
 def _standing(dbsession: Session, user_id: int, key: str, bill_ids: list[int]) -> _Standing:
     """One query, after the bills' locks are granted (so it sees what committed meanwhile)."""
-    known = select(IdempotencyKey).where(
-        IdempotencyKey.user_id == user_id, IdempotencyKey.key == key
-    )
-    in_progress = (
-        select(PaymentAllocation.payment_id)
-        .join(Payment)
-        .where(PaymentAllocation.bill_id == Bill.id, Payment.status.in_(state.IN_PROGRESS))
-        .limit(1)
-        .scalar_subquery()
-    )
     rows = dbsession.execute(
-        select(
-            Bill.id,
-            ledger.bill_outstanding(),
-            in_progress,
-            known.with_only_columns(IdempotencyKey.payment_id).scalar_subquery(),
-            known.with_only_columns(IdempotencyKey.fingerprint).scalar_subquery(),
-        ).where(Bill.id.in_(bill_ids))
+        _STANDING(dbsession), {"user_id": user_id, "key": key, "bill_ids": bill_ids}
     ).all()
     first = rows[0]
     busy = [row[2] for row in rows if row[2] is not None]
@@ -206,6 +226,47 @@ def _standing(dbsession: Session, user_id: int, key: str, bill_ids: list[int]) -
         owed={row[0]: int(row[1]) for row in rows},
         busy=busy[0] if busy else None,
     )
+
+
+def _build_standing(dialect: str):
+    known = select(IdempotencyKey).where(
+        IdempotencyKey.user_id == bindparam("user_id"), IdempotencyKey.key == bindparam("key")
+    )
+    in_progress = (
+        select(PaymentAllocation.payment_id)
+        .join(Payment)
+        .where(PaymentAllocation.bill_id == Bill.id, Payment.status.in_(state.IN_PROGRESS))
+        .limit(1)
+        .scalar_subquery()
+    )
+    return select(
+        Bill.id,
+        ledger.bill_outstanding(),
+        in_progress,
+        known.with_only_columns(IdempotencyKey.payment_id).scalar_subquery(),
+        known.with_only_columns(IdempotencyKey.fingerprint).scalar_subquery(),
+    ).where(Bill.id.in_(bindparam("bill_ids", expanding=True)))
+
+
+_STANDING = Prebuilt(_build_standing)
+_LOCK_BILLS = Prebuilt(
+    lambda dialect: lock_rows(
+        select(Bill).where(Bill.id.in_(bindparam("bill_ids", expanding=True))).order_by(Bill.id)
+    )
+)
+_KEYS = IdempotencyKey.__table__
+_RECORD_KEY = Prebuilt(
+    lambda dialect: (
+        insert_unless_present(dialect, _KEYS, "user_id", "key")
+        .values(
+            {
+                name: bindparam(name)
+                for name in ("user_id", "key", "fingerprint", "payment_id", "created_at")
+            }
+        )
+        .returning(_KEYS.c.id)
+    )
+)
 
 
 def _known_payment(dbsession: Session, key: tuple[int, str], print_: str) -> Payment:
@@ -305,11 +366,18 @@ def lock_payment(dbsession: Session, payment_id: int, *, settling: bool = False)
     """``payment_id`` locked and read afresh; ``settling`` it also locks its bills (another
     payment of them settling at the same moment must see this one's posting) and loads what
     a settlement reads (allocations, bills and their services, payer) in the same statement."""
-    query = select(Payment).where(Payment.id == payment_id)
-    if not settling:
-        return dbsession.scalars(lock_rows(query)).one()
-    query = (
-        query.join(Payment.allocations)
+    query = _LOCK_FOR_SETTLING if settling else _LOCK
+    return dbsession.scalars(query(dbsession), {"payment_id": payment_id}).unique().one()
+
+
+_LOCK = Prebuilt(
+    lambda dialect: lock_rows(select(Payment).where(Payment.id == bindparam("payment_id")))
+)
+_LOCK_FOR_SETTLING = Prebuilt(
+    lambda dialect: (
+        select(Payment)
+        .where(Payment.id == bindparam("payment_id"))
+        .join(Payment.allocations)
         .join(PaymentAllocation.bill)
         .join(Bill.service)
         .join(Payment.payer_user)
@@ -324,7 +392,7 @@ def lock_payment(dbsession: Session, payment_id: int, *, settling: bool = False)
         .with_for_update(key_share=True, of=[Payment.__table__, Bill.__table__])
         .execution_options(populate_existing=True)
     )
-    return dbsession.scalars(query).unique().one()
+)
 
 
 def apply_provider_payment(

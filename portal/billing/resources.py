@@ -7,11 +7,13 @@ from functools import cached_property
 
 from pyramid.authorization import Allow
 from pyramid.httpexceptions import HTTPNotFound
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import object_session
 
 from portal.billing.models import Bill, Payment, PaymentAllocation
+from portal.billing.payments import lock_rows
 from portal.catalogue.models import Service
+from portal.db import Prebuilt
 from portal.security import ROLE_ADMIN, department_principal, organisation_principal, user_principal
 
 
@@ -53,17 +55,24 @@ class PaymentContext:
             yield (Allow, department_principal(departments.pop()), "refund")
 
 
+_BY_PUBLIC_ID = Prebuilt(
+    lambda dialect: select(Payment).where(Payment.public_id == bindparam("public_id"))
+)
+_LOCK_BY_PUBLIC_ID = Prebuilt(
+    lambda dialect: lock_rows(select(Payment).where(Payment.public_id == bindparam("public_id")))
+)
+
+
 def payment_factory(request) -> PaymentContext:
     public_id = request.matchdict["public_id"]
     if len(public_id) != 32:
         raise HTTPNotFound()
-    query = select(Payment).where(Payment.public_id == public_id)
     # A POST changes the payment (checkout, cancel, refund...): locked as it is read, rather
     # than read, then locked and read again.
     locked = request.method == "POST"
-    if locked:
-        query = query.with_for_update(key_share=True).execution_options(populate_existing=True)
-    payment = request.dbsession.scalar(query)
+    dbsession = request.dbsession
+    query = _LOCK_BY_PUBLIC_ID if locked else _BY_PUBLIC_ID
+    payment = dbsession.scalar(query(dbsession), {"public_id": public_id})
     if payment is None:
         raise HTTPNotFound()
     return PaymentContext(payment, locked)

@@ -11,7 +11,7 @@ import uuid
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.response import Response
 from pyramid.view import view_config
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from portal.billing import payment_timeout, state, surcharges
 from portal.billing.bills import STATUSES, BillView, status_condition, with_status
@@ -28,6 +28,7 @@ from portal.billing.review import payer_names, review_rows
 from portal.billing.tasks import ask_provider_soon
 from portal.catalogue.models import Service
 from portal.dates import query_day
+from portal.db import Prebuilt
 from portal.i18n import _
 from portal.identity.assurance import PAY
 from portal.money import Money
@@ -111,8 +112,8 @@ def pay(request):
         raise Refusal(MALFORMED, _("Choose at least one bill to pay."))
     key = request.headers.get("Idempotency-Key") or request.POST.get("idempotency_key", "")
     # locked as they are read, in the order create_payment locks bills (it need not again)
-    query = select(Bill).where(Bill.public_id.in_(public_ids)).order_by(Bill.id)
-    bills = list(request.dbsession.scalars(lock_rows(query)))
+    dbsession = request.dbsession
+    bills = list(dbsession.scalars(_LOCK_BILLS_BY_PUBLIC_ID(dbsession), {"ids": public_ids}))
     if len(bills) != len(set(public_ids)):
         raise Refusal(
             NOT_FOUND,
@@ -120,6 +121,13 @@ def pay(request):
             title=_("The payment cannot go ahead"),
         )
     return _pay_bills(request, bills, key, locked=True)
+
+
+_LOCK_BILLS_BY_PUBLIC_ID = Prebuilt(
+    lambda dialect: lock_rows(
+        select(Bill).where(Bill.public_id.in_(bindparam("ids", expanding=True))).order_by(Bill.id)
+    )
+)
 
 
 def _pay_bills(request, bills: list[Bill], key: str, locked: bool = False):

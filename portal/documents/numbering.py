@@ -14,10 +14,23 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 
-from portal.db import insert_unless_present
+from portal.db import Prebuilt, insert_unless_present, run_write
 from portal.documents.models import DocumentCounter
+
+_COUNTERS = DocumentCounter.__table__
+_TAKE = Prebuilt(
+    lambda dialect: (
+        update(_COUNTERS)
+        .where(
+            _COUNTERS.c.series == bindparam("counter_series"),
+            _COUNTERS.c.fiscal_year == bindparam("year"),
+        )
+        .values(last_number=_COUNTERS.c.last_number + 1)
+        .returning(_COUNTERS.c.last_number)
+    )
+)
 
 
 def fiscal_year(moment: dt.datetime, timezone: ZoneInfo) -> int:
@@ -31,12 +44,9 @@ class DocumentNumberer:
     def _take(self, series: str, year: int) -> int | None:
         """The series' next number, counted and locked in one statement (None if the series
         has no counter for ``year`` yet)."""
-        return self.dbsession.scalar(
-            update(DocumentCounter)
-            .where(DocumentCounter.series == series, DocumentCounter.fiscal_year == year)
-            .values(last_number=DocumentCounter.last_number + 1)
-            .returning(DocumentCounter.last_number)
-        )
+        return run_write(
+            self.dbsession, _TAKE(self.dbsession), {"counter_series": series, "year": year}
+        ).scalar()
 
     def next(self, series: str, year: int) -> int:
         number = self._take(series, year)
