@@ -27,11 +27,12 @@ from pathlib import Path
 
 from pyramid.path import DottedNameResolver
 from pyramid.registry import Registry
+from pyramid.settings import asbool
 
 from portal.documents.kinds import document_issuer
 from portal.i18n import _
 from portal.refusals import UNAVAILABLE, Refusal
-from portal.settings import SettingsError, setting_bool
+from portal.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,11 @@ def file_key(sha256: str) -> str:
 class DocumentStore(ABC):
     """Bytes kept under keys. :meth:`put` returns the key for the row to record, or None
     when the row is to keep the bytes in its own column."""
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: Mapping) -> DocumentStore:
+        """The store the settings describe (how ``documents.storage`` makes one)."""
 
     @abstractmethod
     def put(self, key: str, data: bytes, content_type: str) -> str | None:
@@ -172,6 +178,8 @@ class S3Store(DocumentStore):
         redirect: bool = False,
         url_seconds: int = 60,
     ):
+        # imported here: botocore takes a third of a second to load, which the portal's other
+        # stores need not pay at every start
         import boto3
         from botocore.config import Config
 
@@ -186,6 +194,8 @@ class S3Store(DocumentStore):
                 connect_timeout=5,
                 read_timeout=30,
                 retries={"max_attempts": 3, "mode": "standard"},
+                # presigned URLs signed with SigV4, which every S3 region and server takes
+                signature_version="s3v4",
                 # path-style addressing works with every S3-compatible server (MinIO, Ceph)
                 s3={"addressing_style": "path"} if endpoint_url else None,
             ),
@@ -202,7 +212,7 @@ class S3Store(DocumentStore):
             bucket,
             endpoint_url=settings.get("documents.s3.endpoint_url"),
             region=settings.get("documents.s3.region"),
-            redirect=setting_bool(settings, "documents.s3.redirect"),
+            redirect=asbool(settings.get("documents.s3.redirect", False)),
             url_seconds=int(settings.get("documents.s3.url_seconds", 60)),
         )
 
@@ -251,7 +261,11 @@ class S3Store(DocumentStore):
 
 
 #: the short names ``documents.storage`` takes
-STORES = {"database": DatabaseStore, "filesystem": FilesystemStore, "s3": S3Store}
+STORES: dict[str, type[DocumentStore]] = {
+    "database": DatabaseStore,
+    "filesystem": FilesystemStore,
+    "s3": S3Store,
+}
 
 
 def store_from_settings(settings: Mapping) -> DocumentStore:
