@@ -23,6 +23,7 @@ import re
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pyramid.path import DottedNameResolver
@@ -286,6 +287,23 @@ def keep(
     the bytes are in the store under the key before this returns, or in the row."""
     stored_under = store.put(key, data, content_type)
     return stored_under, None if stored_under else data
+
+
+#: objects put at once by :func:`keep_many` (boto3's clients are thread-safe; the default
+#: connection pool holds 10)
+PARALLEL_PUTS = 8
+
+
+def keep_many(
+    store: DocumentStore, items: list[tuple[str, bytes, str]]
+) -> list[tuple[str | None, bytes | None]]:
+    """:func:`keep` for each ``(key, data, content_type)``, in order, several at a time: an
+    opening keeps thousands of files in one transaction, and one at a time to a bucket would
+    hold it open for minutes."""
+    if isinstance(store, DatabaseStore) or len(items) < 2:
+        return [keep(store, *item) for item in items]
+    with ThreadPoolExecutor(PARALLEL_PUTS) as pool:
+        return list(pool.map(lambda item: keep(store, *item), items))
 
 
 def read_checked(

@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from portal.db import registry_of
 from portal.documents.downloads import redirect_to_store
-from portal.documents.storage import document_store, file_key, keep, read_checked
+from portal.documents.storage import document_store, file_key, keep_many, read_checked
 from portal.i18n import _
 from portal.procurement.models import StoredFile
 from portal.refusals import INVALID, TOO_LARGE, UNSUPPORTED, FieldError, Refusal
@@ -172,19 +172,21 @@ def store_many(dbsession, uploads: Iterable[Upload], now: dt.datetime) -> dict[s
         chunk = digests[start : start + 1000]
         for stored in dbsession.scalars(select(StoredFile).where(StoredFile.sha256.in_(chunk))):
             found[stored.sha256] = stored
-    store = document_store(registry_of(dbsession))
-    for digest, upload in wanted.items():
-        if digest not in found:
-            storage_key, in_row = keep(store, file_key(digest), upload.content, upload.media_type)
-            found[digest] = StoredFile(
-                sha256=digest,
-                media_type=upload.media_type,
-                size=len(upload.content),
-                content=in_row,
-                storage_key=storage_key,
-                created_at=now,
-            )
-            dbsession.add(found[digest])
+    new = [upload for digest, upload in wanted.items() if digest not in found]
+    kept = keep_many(
+        document_store(registry_of(dbsession)),
+        [(file_key(upload.sha256), upload.content, upload.media_type) for upload in new],
+    )
+    for upload, (storage_key, in_row) in zip(new, kept, strict=True):
+        found[upload.sha256] = StoredFile(
+            sha256=upload.sha256,
+            media_type=upload.media_type,
+            size=len(upload.content),
+            content=in_row,
+            storage_key=storage_key,
+            created_at=now,
+        )
+        dbsession.add(found[upload.sha256])
     dbsession.flush()
     return found
 

@@ -19,7 +19,9 @@ from portal.documents.storage import (
     StoreUnreachable,
     check_key,
     document_key,
+    file_key,
     keep,
+    keep_many,
     read_checked,
     store_from_settings,
 )
@@ -74,6 +76,17 @@ def test_lost_bytes_are_refused(any_store, caplog):
     with caplog.at_level(logging.ERROR), pytest.raises(Refusal):
         read_checked(any_store, storage_key, lambda: in_row, SHA256)
     assert "StoredObjectMissing" in caplog.text
+
+
+def test_many_kept_at_once_are_each_read_back_in_order(any_store):
+    """As an opening keeps a tender's bid documents: several puts at a time."""
+    files = {
+        hashlib.sha256(data).hexdigest(): data for data in (DATA + bytes([n]) for n in range(20))
+    }
+    kept = keep_many(any_store, [(file_key(d), data, "image/png") for d, data in files.items()])
+    for (digest, data), (storage_key, in_row) in zip(files.items(), kept, strict=True):
+        assert storage_key in (None, file_key(digest))
+        assert read_checked(any_store, storage_key, lambda kept=in_row: kept, digest) == data
 
 
 def test_outside_stores_keep_under_the_key_and_know_what_they_lack(outside_store):
