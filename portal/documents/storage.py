@@ -33,7 +33,7 @@ from pyramid.settings import asbool
 from portal.documents.kinds import document_issuer
 from portal.i18n import _
 from portal.refusals import UNAVAILABLE, Refusal
-from portal.settings import SettingsError
+from portal.settings import ENVIRONMENT, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,15 @@ class StoredObjectChanged(ValueError):
 
 class StoreUnreachable(RuntimeError):
     """The store could not be asked (the object storage down, a folder not mounted)."""
+
+
+def required(settings: Mapping, store: str, name: str) -> str:
+    """The setting ``name`` the store ``store`` cannot work without."""
+    value = settings.get(name)
+    if not value:
+        variable = {setting: var for var, setting in ENVIRONMENT.items()}[name]
+        raise SettingsError(f"documents.storage = {store} needs {name} (env {variable})")
+    return value
 
 
 def check_key(key: str) -> str:
@@ -120,12 +129,7 @@ class FilesystemStore(DocumentStore):
 
     @classmethod
     def from_settings(cls, settings: Mapping) -> FilesystemStore:
-        directory = settings.get("documents.storage.directory")
-        if not directory:
-            raise SettingsError(
-                "documents.storage = filesystem needs documents.storage.directory "
-                "(env DOCUMENTS_STORAGE_DIRECTORY)"
-            )
+        directory = required(settings, "filesystem", "documents.storage.directory")
         Path(directory).mkdir(parents=True, exist_ok=True)
         return cls(directory)
 
@@ -204,11 +208,7 @@ class S3Store(DocumentStore):
 
     @classmethod
     def from_settings(cls, settings: Mapping) -> S3Store:
-        bucket = settings.get("documents.s3.bucket")
-        if not bucket:
-            raise SettingsError(
-                "documents.storage = s3 needs documents.s3.bucket (env DOCUMENTS_S3_BUCKET)"
-            )
+        bucket = required(settings, "s3", "documents.s3.bucket")
         return cls(
             bucket,
             endpoint_url=settings.get("documents.s3.endpoint_url"),
