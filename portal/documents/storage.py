@@ -37,9 +37,10 @@ from portal.settings import ENVIRONMENT, SettingsError
 
 log = logging.getLogger(__name__)
 
-#: what a key may look like: lower-case path segments of letters, digits, "-", "_" and "."
-#: (never "." or ".." alone), so no key leaves a folder or names something odd in a bucket
-_KEY = re.compile(r"(?!.*(?:^|/)\.{1,2}(?:/|$))[a-z0-9][a-z0-9._-]*(?:/[a-z0-9][a-z0-9._-]*)*")
+#: what a key may look like: "/"-separated segments of lower-case letters, digits, "-", "_"
+#: and ".", each starting with a letter or digit (so never "." or ".."): no key leaves a
+#: folder or names something odd in a bucket
+_KEY = re.compile(r"[a-z0-9][a-z0-9._-]*(?:/[a-z0-9][a-z0-9._-]*)*")
 
 
 class StoredObjectMissing(LookupError):
@@ -121,8 +122,9 @@ class DatabaseStore(DocumentStore):
 class FilesystemStore(DocumentStore):
     """A folder (``documents.storage.directory``), shared by every app server and worker
     (a network file system when there are several machines). Each object is written to a
-    temporary file beside its place, flushed to disk and renamed into place, so a reader sees
-    the whole object or none."""
+    temporary file beside its place, flushed to disk and renamed into place (the folder flushed
+    too), so a reader sees the whole object or none, and a crash after the row is committed
+    cannot lose it."""
 
     def __init__(self, directory: str | Path):
         self.root = Path(directory).resolve()
@@ -153,6 +155,12 @@ class FilesystemStore(DocumentStore):
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)
                 raise
+            # the rename itself on disk too, before a row may name the object
+            folder = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
         except OSError as error:
             raise StoreUnreachable(f"cannot write {key}: {error.strerror}") from error
         return key
