@@ -6,6 +6,7 @@ from portal.documents.issuing import DocumentIssuer
 from portal.documents.kinds import DocumentKind, document_issuer, install_document_issuer
 from portal.documents.ratelimit import install_verify_limiter
 from portal.documents.signing import DocumentSigner
+from portal.documents.storage import store_from_settings
 
 
 def add_document_kind(config, kind: DocumentKind) -> None:
@@ -22,7 +23,10 @@ def add_document_kind(config, kind: DocumentKind) -> None:
 def includeme(config) -> None:
     settings = config.get_settings()
     issuer = DocumentIssuer(
-        settings, DocumentSigner.from_settings(settings), clock(config.registry).timezone
+        settings,
+        DocumentSigner.from_settings(settings),
+        clock(config.registry).timezone,
+        store_from_settings(settings),
     )
     install_document_issuer(config.registry, issuer)
     install_verify_limiter(config.registry)

@@ -1,7 +1,8 @@
 """Issuing documents: the number and verification code are taken in the issuing transaction;
 the PDF is rendered, signed and stored once after that transaction commits, then e-mailed to
 the document's owner. A rolled-back transaction therefore leaves neither a document, nor a
-number, nor a mail behind.
+number, nor a mail behind. The signed bytes go to the configured store before the row records
+them (:mod:`portal.documents.storage`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from portal.documents.kinds import DocumentKind
 from portal.documents.models import Document
 from portal.documents.numbering import DocumentNumberer, fiscal_year
 from portal.documents.render import qr_data_uri, render_pdf
+from portal.documents.storage import DatabaseStore, DocumentStore, document_key, keep
 from portal.documents.tasks import render_after_commit
 from portal.i18n import document_localizer
 
@@ -39,9 +41,11 @@ def display_code(code: str) -> str:
 class DocumentIssuer:
     """The pipeline every kind of document goes through, with what it needs from settings."""
 
-    def __init__(self, settings, signer, timezone: ZoneInfo):
+    def __init__(self, settings, signer, timezone: ZoneInfo, store: DocumentStore | None = None):
         self.settings = settings
         self.signer = signer
+        #: where the signed bytes are kept (the database unless settings name a store)
+        self.store = store or DatabaseStore()
         #: the clock's: fiscal years and issue dates are the portal's days
         self.timezone = timezone
         self.base_url = settings["portal.base_url"]
@@ -98,7 +102,7 @@ class DocumentIssuer:
 
     def render(self, dbsession, document: Document) -> None:
         """Render, sign and store the PDF once; stored bytes are never replaced."""
-        if document.pdf is not None:
+        if document.sha256 is not None:
             return
         kind = self.kind(document)
         data = self.data(document)
@@ -115,13 +119,17 @@ class DocumentIssuer:
             reason=f"{context['title']} {document.number}",
             location=kind.authority(document, self),
         )
-        # Stored once: if another worker stored this document meanwhile, its bytes stay.
+        sha256 = hashlib.sha256(signed).hexdigest()
+        # the bytes first, under a key of their own hash: a retry puts the same bytes again
+        storage_key, in_row = keep(self.store, document_key(sha256), signed, "application/pdf")
+        # Stored once: if another worker stored this document meanwhile, its bytes stay (and
+        # ours, under another key, are named by nothing).
         stored = dbsession.execute(
             update(Document)
-            .where(Document.id == document.id, Document.pdf.is_(None))
-            .values(pdf=signed, sha256=hashlib.sha256(signed).hexdigest())
+            .where(Document.id == document.id, Document.sha256.is_(None))
+            .values(pdf=in_row, storage_key=storage_key, sha256=sha256)
             .execution_options(synchronize_session=False)
         )
         if stored.rowcount == 0:
             log.info("document %s was stored by another worker", document.number)
-        dbsession.refresh(document, ["pdf", "sha256"])
+        dbsession.refresh(document, ["pdf", "storage_key", "sha256"])

@@ -1,5 +1,6 @@
 """Documents the portal issues (receipts, credit notes, certificates, ...): one table, one
-numbering, stored once as signed PDF/A bytes with their SHA-256.
+numbering, stored once as signed PDF/A bytes with their SHA-256, in the row or, named by
+``storage_key``, in the configured store (:mod:`portal.documents.storage`).
 
 Each kind is a subclass of :class:`Document` in its feature's models (single-table
 inheritance on ``kind``); a kind's own columns link the document to what it documents and
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base
@@ -34,7 +35,13 @@ class Document(Base):
     printed for ``/verify``, the person it was issued to, and the signed PDF once rendered."""
 
     __tablename__ = "document"
-    __table_args__ = (UniqueConstraint("series", "fiscal_year", "sequence"),)
+    __table_args__ = (
+        UniqueConstraint("series", "fiscal_year", "sequence"),
+        # a stored document's bytes are somewhere: in the row, or under a key
+        CheckConstraint(
+            "sha256 IS NULL OR pdf IS NOT NULL OR storage_key IS NOT NULL", name="bytes_kept"
+        ),
+    )
     __mapper_args__ = {"polymorphic_on": "kind"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -47,7 +54,11 @@ class Document(Base):
     owner_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     locale: Mapped[str] = mapped_column(String(16), default="en")
     issued_at: Mapped[dt.datetime]
+    #: the signed PDF when the database keeps it (``storage_key`` NULL)
     pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: where the configured store keeps the signed PDF, when it is not in ``pdf``
+    storage_key: Mapped[str | None] = mapped_column(String(200))
+    #: set with the bytes: a document is stored once this is
     sha256: Mapped[str | None] = mapped_column(String(64))
     emailed_at: Mapped[dt.datetime | None]
 

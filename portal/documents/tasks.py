@@ -9,6 +9,7 @@ from pyramid.registry import Registry
 from sqlalchemy import select
 
 from portal.clock import clock
+from portal.documents.downloads import document_bytes
 from portal.documents.kinds import document_issuer
 from portal.documents.models import Document
 from portal.i18n import _, document_localizer
@@ -38,7 +39,7 @@ def email_document_task(registry: Registry, document_id: int) -> None:
         if (
             text is None
             or document.emailed_at is not None
-            or document.pdf is None
+            or document.sha256 is None
             or not user.email
         ):
             return
@@ -55,7 +56,7 @@ def email_document_task(registry: Registry, document_id: int) -> None:
             user.email,
             f"{issuer.title(document)} {document.number}",
             document_localizer(document.locale).translate(body),
-            [(f"{document.number}.pdf", "application/pdf", document.pdf)],
+            [(f"{document.number}.pdf", "application/pdf", document_bytes(registry, document))],
         )
         mailer(registry).send_immediately(mail)
         document.emailed_at = clock(registry).now()
@@ -77,7 +78,7 @@ def render_pending_documents(registry: Registry) -> None:
                 select(Document.id)
                 .join(User, Document.owner_user_id == User.id)
                 .where(
-                    Document.pdf.is_(None)
+                    Document.sha256.is_(None)
                     | (
                         Document.emailed_at.is_(None)
                         & (User.email != "")

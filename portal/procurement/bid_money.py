@@ -199,7 +199,7 @@ def _charge(request, kind: str, title: str, view, lines: tuple[str, ...]) -> Cha
                     translate(_("Receipt") if receipt.kind == RECEIPT else _("Credit note")),
                     (
                         request.route_path("receipt_pdf", number=receipt.number)
-                        if receipt.pdf is not None
+                        if receipt.sha256 is not None
                         else None
                     ),
                 )

@@ -18,7 +18,6 @@ import uuid
 from pyramid.authorization import Allow
 from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound, HTTPSeeOther
 from pyramid.renderers import render_to_response
-from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
 
@@ -261,11 +260,7 @@ def complaint_document(context, request):
     )
     if document is None:
         raise HTTPNotFound()
-    stored = document.file
-    return Response(
-        body=stored.content,
-        headers=files.download_headers(document.filename, stored.media_type, stored.sha256),
-    )
+    return files.file_response(request, document.file, document.filename)
 
 
 @view_config(

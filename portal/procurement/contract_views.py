@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound, HTTPSeeOther
 from pyramid.renderers import render_to_response
-from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
 
@@ -163,17 +162,10 @@ def contract_document(context, request):
     contract = tender.contract
     if contract is None or tender.status != state.COMPLETE:
         raise HTTPNotFound()
-    stored = contract.file
-    response = Response(
-        body=stored.content,
-        headers=files.download_headers(contract.filename, stored.media_type, stored.sha256),
-    )
     # a recorded contract never changes
-    response.cache_control = "private, max-age=31536000, immutable"
-    if stored.sha256 in request.if_none_match:
-        response.status_int = 304
-        response.body = b""
-    return response
+    return files.file_response(
+        request, contract.file, contract.filename, "private, max-age=31536000, immutable"
+    )
 
 
 def includeme(config) -> None:

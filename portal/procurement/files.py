@@ -5,7 +5,8 @@ browser's Content-Type, and must be one of :data:`ACCEPTED`. Office Open XML fil
 archives that libmagic does not always tell apart, so a zip is accepted only when its
 ``[Content_Types].xml`` and main part say which of the three it is. The size limit is the
 setting ``procurement.max_document_bytes``. A refused file raises one :class:`Refusal` and
-changes nothing.
+changes nothing. The bytes are kept where documents are (:mod:`portal.documents.storage`),
+under a key of their SHA-256, written before the row naming them.
 """
 
 from __future__ import annotations
@@ -21,8 +22,12 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import magic
+from pyramid.response import Response
 from sqlalchemy import select
 
+from portal.db import registry_of
+from portal.documents.downloads import redirect_to_store
+from portal.documents.storage import document_store, file_key, keep_many, read_checked
 from portal.i18n import _
 from portal.procurement.models import StoredFile
 from portal.refusals import INVALID, TOO_LARGE, UNSUPPORTED, FieldError, Refusal
@@ -167,18 +172,50 @@ def store_many(dbsession, uploads: Iterable[Upload], now: dt.datetime) -> dict[s
         chunk = digests[start : start + 1000]
         for stored in dbsession.scalars(select(StoredFile).where(StoredFile.sha256.in_(chunk))):
             found[stored.sha256] = stored
-    for digest, upload in wanted.items():
-        if digest not in found:
-            found[digest] = StoredFile(
-                sha256=digest,
-                media_type=upload.media_type,
-                size=len(upload.content),
-                content=upload.content,
-                created_at=now,
-            )
-            dbsession.add(found[digest])
+    new = [upload for digest, upload in wanted.items() if digest not in found]
+    kept = keep_many(
+        document_store(registry_of(dbsession)),
+        [(file_key(upload.sha256), upload.content, upload.media_type) for upload in new],
+    )
+    for upload, (storage_key, in_row) in zip(new, kept, strict=True):
+        found[upload.sha256] = StoredFile(
+            sha256=upload.sha256,
+            media_type=upload.media_type,
+            size=len(upload.content),
+            content=in_row,
+            storage_key=storage_key,
+            created_at=now,
+        )
+        dbsession.add(found[upload.sha256])
     dbsession.flush()
     return found
+
+
+def content_of(registry, stored: StoredFile) -> bytes:
+    """``stored``'s bytes, from wherever they are kept, checked against its SHA-256."""
+    return read_checked(
+        document_store(registry), stored.storage_key, lambda: stored.content, stored.sha256
+    )
+
+
+def file_response(
+    request, stored: StoredFile, filename: str, cache_control: str | None = None
+) -> Response:
+    """``stored`` sent as ``filename``: a bare 304 for a browser holding these bytes (decided
+    before they are read), a redirect where the store hands out short-lived URLs, or the bytes
+    read and checked against their hash."""
+    headers = download_headers(filename, stored.media_type, stored.sha256)
+    if request.method in ("GET", "HEAD") and stored.sha256 in request.if_none_match:
+        response = Response(status=304, headers={"ETag": headers["ETag"]})
+    else:
+        disposition = headers["Content-Disposition"]
+        redirect = redirect_to_store(request, stored.storage_key, stored.media_type, disposition)
+        if redirect is not None:
+            return redirect
+        response = Response(body=content_of(request.registry, stored), headers=headers)
+    if cache_control is not None:
+        response.cache_control = cache_control
+    return response
 
 
 def download_headers(filename: str, media_type: str, sha256: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     ForeignKey,
     Index,
     LargeBinary,
@@ -58,15 +59,20 @@ class CommitteeKey(Base):
 
 class StoredFile(Base):
     """A file's bytes, stored once however often it is attached (keyed by its SHA-256); its
-    media type was read from its content, never from its name."""
+    media type was read from its content, never from its name. The bytes are in ``content``
+    or, named by ``storage_key``, in the documents' store (:mod:`portal.documents.storage`)."""
 
     __tablename__ = "stored_file"
+    __table_args__ = (
+        CheckConstraint("content IS NOT NULL OR storage_key IS NOT NULL", name="bytes_kept"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     media_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(BigInteger)
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    storage_key: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime]
 
 

@@ -14,7 +14,6 @@ import logging
 from pyramid.authorization import Allow
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.renderers import render_to_response
-from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
 
@@ -259,11 +258,7 @@ def opened_bid_document(context, request):
     document = context.document
     if document is None:
         raise HTTPNotFound()
-    stored = document.file
-    return Response(
-        body=stored.content,
-        headers=files.download_headers(document.filename, stored.media_type, stored.sha256),
-    )
+    return files.file_response(request, document.file, document.filename)
 
 
 @view_config(route_name="tender_protocol", request_method="GET", permission=PUBLIC)

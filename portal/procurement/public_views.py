@@ -18,7 +18,6 @@ import math
 from babel.numbers import format_decimal
 from babel.units import format_unit
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
-from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
@@ -27,7 +26,7 @@ from portal.dates import as_text, query_day, typed_parts
 from portal.i18n import _
 from portal.identity.assurance import CLERK
 from portal.procurement import listing, questions, state, timeline
-from portal.procurement.files import download_headers
+from portal.procurement.files import file_response
 from portal.procurement.links import route_exists
 from portal.procurement.local_times import local_time
 from portal.procurement.models import BEST_VALUE, OpeningProtocol, Tender, TenderDocument
@@ -335,15 +334,10 @@ def tender_document(context, request):
     )
     if document is None:
         raise HTTPNotFound()
-    stored = document.file
-    headers = download_headers(document.filename, stored.media_type, stored.sha256)
-    response = Response(body=stored.content, headers=headers)
     # the bytes under a document's id never change: a replaced file is a new document
-    response.cache_control = "private, max-age=31536000, immutable"
-    if stored.sha256 in request.if_none_match:
-        response.status_int = 304
-        response.body = b""
-    return response
+    return file_response(
+        request, document.file, document.filename, "private, max-age=31536000, immutable"
+    )
 
 
 # -- questions -----------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from sqlalchemy.orm import defer
 
 from portal.billing import PaymentContext, PaymentDocument
 from portal.billing.models import Payment
-from portal.documents.downloads import send_pdf, stored
+from portal.documents.downloads import document_bytes, send_pdf, stored
+from portal.documents.storage import document_store, read_checked
 from portal.i18n import _
 from portal.receipts.models import RECEIPT, Receipt
 from portal.refusals import NOT_FOUND, UNAVAILABLE, Refusal
@@ -29,12 +30,20 @@ class ReceiptContext:
     def __init__(self, request, found):
         self.request = request
         self.id, self.number, self.sha256 = found.id, found.number, found.sha256
+        self.storage_key = found.storage_key
         self.payer_user_id = found.payer_user_id
         self.payer_organisation_id = found.payer_organisation_id
         self._pdf = getattr(found, "pdf", None)
 
-    def pdf(self) -> bytes | None:
-        """The stored bytes: read with the receipt, or now for a browser whose copy is stale."""
+    def pdf(self) -> bytes:
+        """The stored bytes, checked: from the store under the receipt's key, or from its row
+        (read with the receipt, or now for a browser whose copy is stale)."""
+        assert self.sha256 is not None, "a receipt is read once it is rendered"
+        return read_checked(
+            document_store(self.request.registry), self.storage_key, self._row_bytes, self.sha256
+        )
+
+    def _row_bytes(self) -> bytes | None:
         if self._pdf is None:
             self._pdf = self.request.dbsession.scalar(
                 select(Receipt.pdf).where(Receipt.id == self.id)
@@ -83,6 +92,7 @@ _FIND_RECEIPT = (
         Receipt.id,
         Receipt.number,
         Receipt.sha256,
+        Receipt.storage_key,
         Payment.payer_user_id,
         Payment.payer_organisation_id,
     )
@@ -120,6 +130,7 @@ def receipt_pdf(context, request):
         context.pdf,
         f"{context.number}.pdf",
         "private, max-age=31536000, immutable",
+        storage_key=context.storage_key,
     )
 
 
@@ -147,7 +158,7 @@ def receipts_zip(request):
         .where(
             Receipt.owner_user_id == request.user.id,
             Receipt.fiscal_year == year,
-            Receipt.pdf.is_not(None),
+            Receipt.sha256.is_not(None),
         )
         .order_by(Receipt.series, Receipt.sequence)
     )
@@ -155,7 +166,7 @@ def receipts_zip(request):
     count = 0
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for receipt in rows:
-            archive.writestr(f"{receipt.number}.pdf", receipt.pdf)
+            archive.writestr(f"{receipt.number}.pdf", document_bytes(request.registry, receipt))
             count += 1
     if count == 0:
         raise Refusal(NOT_FOUND, _("You have no receipts for that year."))

@@ -37,7 +37,7 @@ def documented_variables() -> dict[str, tuple[str, str]]:
     return {
         row[0].strip("`"): (row[1].strip("`"), row[2])
         for row in rows
-        if re.fullmatch(r"`[A-Z_]+`", row[0])
+        if re.fullmatch(r"`[A-Z][A-Z0-9_]*`", row[0])
     }
 
 

@@ -6,6 +6,7 @@ portal's timezone across the change to summer time; the bidders are e-mailed."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from decimal import Decimal
 from email import message_from_bytes, policy
 
@@ -70,11 +71,13 @@ def mails_about(keys_dir, reference: str, before: set) -> dict[str, list]:
 
 def a_document(dbsession, version_id: int) -> str:
     """An opened document of a bid (the shared fixture's bids have none)."""
+    content = b"%PDF-1.4\n"
     stored = StoredFile(
-        sha256="ab" * 32,
+        # the bytes' own hash: a download checks the bytes against it
+        sha256=hashlib.sha256(content).hexdigest(),
         media_type="application/pdf",
-        size=9,
-        content=b"%PDF-1.4\n",
+        size=len(content),
+        content=content,
         created_at=AWARD_TIME,
     )
     document = OpenedBidDocument(version_id=version_id, file=stored, filename="references.pdf")
