@@ -20,6 +20,7 @@ import base64
 import io
 import json
 import os
+import re
 import threading
 from collections.abc import Iterable
 from functools import lru_cache
@@ -30,6 +31,7 @@ import qrcode
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from PIL import Image
 from weasyprint import CSS, HTML, Attachment
+from weasyprint.html import UA, UA_COUNTER_STYLE
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
@@ -39,6 +41,40 @@ from portal.templating import TEMPLATES
 ASSETS = (Path(__file__).resolve().parent / "assets").resolve()
 #: the QR code's least width in pixels: 32 mm on paper at 300 dpi
 QR_PIXELS = 378
+
+
+#: rules of WeasyPrint's user-agent stylesheet for pseudo-elements documents never show
+_UNSHOWN_PSEUDO_ELEMENTS = re.compile(
+    r"^::(marker|footnote-call|footnote-marker|note-call|note-marker|note-callback) \{[^}]*\}$",
+    re.M,
+)
+
+
+class DocumentHTML(HTML):
+    """HTML as WeasyPrint reads it, with its user-agent stylesheet less the rules for list
+    markers, footnotes and notes.
+
+    Those rules name a pseudo-element alone (``::marker { ... }``), so they match every
+    element: WeasyPrint computes six pseudo-element styles for each element of a document,
+    about a tenth of a receipt's render time, and uses them only for list items
+    (``display: list-item``) and footnotes or notes (``float: footnote``), which no document
+    has. Every element's style is as before; ``tests/unit/test_document_rendering.py``
+    compares them. (``_ua_stylesheets`` is how WeasyPrint's ``HTML`` names its user-agent
+    stylesheets.)"""
+
+    def _ua_stylesheets(self, forms=False):
+        return [_user_agent_stylesheet()]
+
+
+@lru_cache(maxsize=1)
+def _user_agent_stylesheet() -> CSS:
+    """Parsed once per process, as WeasyPrint parses its own."""
+    css, removed = _UNSHOWN_PSEUDO_ELEMENTS.subn("", UA)
+    if removed != 6:
+        raise RuntimeError(
+            f"WeasyPrint's user-agent stylesheet changed: {removed} of 6 rules found"
+        )
+    return CSS(string=css, counter_style=UA_COUNTER_STYLE)
 
 
 class AssetRefused(ValueError):
@@ -141,7 +177,9 @@ def write_pdf(html: str, stylesheets: Iterable[str] = (), **options) -> bytes:
     ``options`` (the PDF variant, attachments) passed on."""
     fonts = _typesetting.fonts_here()
     sheets = [_typesetting.stylesheet(name) for name in stylesheets]
-    document = HTML(string=html, base_url=ASSETS.as_uri() + "/", url_fetcher=PackagedAssetsOnly())
+    document = DocumentHTML(
+        string=html, base_url=ASSETS.as_uri() + "/", url_fetcher=PackagedAssetsOnly()
+    )
     return document.write_pdf(stylesheets=sheets, font_config=fonts, **options)
 
 

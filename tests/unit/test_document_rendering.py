@@ -118,3 +118,48 @@ def test_stylesheets_are_only_packaged_css():
     for name in ("../render.py", "emblem.svg", "/etc/passwd", "../../../setup.cfg"):
         with pytest.raises(AssetRefused):
             _typesetting.stylesheet(name)
+
+
+#: every element documents use (``templates/documents/``), nested as they nest them
+ELEMENTS = """<!DOCTYPE html><html lang="sl"><head><meta charset="utf-8"><title>T</title>
+<meta name="author" content="A"></head><body><header><img src="emblem.svg" alt=""><div>
+<div class="authority">Authority</div><h1>Title</h1><dl><dt>Number</dt><dd>R-1</dd></dl></div>
+</header><h2>Heading</h2><p class="muted">Text<br><strong>bold</strong> <span class="code">AB</span>
+</p><table><colgroup><col class="c-no"><col></colgroup><thead><tr><th>A</th><th class="amount">B
+</th></tr></thead><tbody><tr><th scope="row">x</th><td>y</td></tr><tr class="total"><td
+colspan="2">z</td></tr></tbody></table><section class="annex"><div class="verify"><div class="qr">
+<img src="data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGP4DwABAQEA
+jCYR8QAAAABJRU5ErkJggg==" alt=""></div><div><p>Check</p></div></div></section><footer>F</footer>
+</body></html>"""
+
+
+@pytest.mark.parametrize("stylesheet", ["receipt.css", "certificate.css", "procurement.css"])
+def test_documents_style_every_element_as_weasyprint_does(stylesheet):
+    """DocumentHTML leaves out the user-agent rules for markers, footnotes and notes: every
+    element's computed style is the one WeasyPrint's own stylesheet gives it, property by
+    property, and the pseudo-elements those rules made are no longer computed."""
+    from weasyprint import HTML
+    from weasyprint.css import get_all_computed_styles
+    from weasyprint.css.properties import INITIAL_VALUES
+
+    from portal.documents.render import DocumentHTML, _typesetting
+
+    fonts = _typesetting.fonts_here()
+    sheets = [_typesetting.stylesheet(stylesheet)]
+    base = ASSETS.as_uri() + "/"
+    computed = {}
+    for kind in (HTML, DocumentHTML):
+        html = kind(string=ELEMENTS, base_url=base, url_fetcher=PackagedAssetsOnly())
+        styles = get_all_computed_styles(html, user_stylesheets=sheets, font_config=fonts)
+        computed[kind] = styles.get_computed_styles()
+    theirs, ours = computed[HTML], computed[DocumentHTML]
+    their_elements = [element for element, pseudo in theirs if pseudo is None]
+    our_elements = [element for element, pseudo in ours if pseudo is None]
+    assert len(their_elements) > 30
+    assert [e.tag for e in our_elements] == [e.tag for e in their_elements]
+    for our, their in zip(our_elements, their_elements, strict=True):
+        for name in INITIAL_VALUES:
+            assert ours[our, None][name] == theirs[their, None][name], (their.tag, name)
+    left_out = {"marker", "footnote-call", "footnote-marker", "note-call", "note-marker"}
+    assert left_out <= {pseudo for _, pseudo in theirs}
+    assert not left_out & {pseudo for _, pseudo in ours}
