@@ -77,6 +77,7 @@ from portal.devidp.idp import DevIdP
 from portal.documents.issuing import DocumentIssuer
 from portal.documents.render import (
     ASSETS,
+    DocumentHTML,
     PackagedAssetsOnly,
     _typesetting,
     qr_data_uri,
@@ -248,9 +249,11 @@ def attachment(data: dict) -> Attachment:
     )
 
 
-def receipt_document(html: str) -> HTML:
+def receipt_document(html: str) -> DocumentHTML:
     """The rendered receipt template as ``render_pdf`` hands it to WeasyPrint."""
-    return HTML(string=html, base_url=ASSETS.as_uri() + "/", url_fetcher=PackagedAssetsOnly())
+    return DocumentHTML(
+        string=html, base_url=ASSETS.as_uri() + "/", url_fetcher=PackagedAssetsOnly()
+    )
 
 
 def measure_render(session_factory, issuer, receipt_id: int, args) -> dict:
