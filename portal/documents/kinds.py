@@ -20,6 +20,8 @@ Adding a kind (a bid submission receipt, an opening protocol) is four small step
    columns the stylesheet sizes (``table-layout: fixed``) costs less than one sized by its
    content, which WeasyPrint lays out once more to measure; each font face a document uses
    (a monospace code, a footer in another family) costs a few milliseconds per document.
+   Documents are read without WeasyPrint's user-agent rules for list markers, footnotes
+   and notes (``render.DocumentHTML``): a document with a list styles its markers itself.
 3. A subclass of :class:`DocumentKind` naming the model, ``series``, ``title`` and
    ``template``, with ``data()`` (what is printed and attached as JSON) and, if it shows
    more than "valid" at ``/verify``, ``verification()``.
