@@ -70,7 +70,15 @@ class ClaimingHuey(Huey):
 
     def read_periodic(self, timestamp):
         timestamp = timestamp or self._get_timestamp()
-        return [task for task in super().read_periodic(timestamp) if self._claim(task, timestamp)]
+        due = super().read_periodic(timestamp)
+        claimed = [task for task in due if self._claim(task, timestamp)]
+        log.info(
+            "periodic jobs due at %s: %d, enqueued by this worker: %d",
+            f"{timestamp:%Y-%m-%dT%H:%M}",
+            len(due),
+            len(claimed),
+        )
+        return claimed
 
     def _claim(self, task, timestamp) -> bool:
         key = f"{self.name}.periodic.{task.name}.{timestamp:%Y-%m-%dT%H:%M}"
