@@ -104,14 +104,14 @@ def sp_metadata(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="package")
-def devidp(keys, sp_metadata) -> DevIdP:
+def idp(keys, sp_metadata) -> DevIdP:
     """The development IdP, in this process: it answers the app servers' requests as its
     persona picker would (the app servers read its metadata at start-up)."""
     return DevIdP(keys / "idp", "https://idp.example", str(sp_metadata))
 
 
 @pytest.fixture(scope="package")
-def environment(database, redis_url, keys, devidp) -> dict[str, str]:
+def environment(database, redis_url, keys, idp) -> dict[str, str]:
     """What a deployer writes into portal.env (deploy/portal.env.example names), and only
     that, besides PATH and HOME."""
     deployed = {
@@ -122,7 +122,7 @@ def environment(database, redis_url, keys, devidp) -> dict[str, str]:
         "PORTAL_QUEUE_URL": redis_url,
         "PORTAL_SECURE_COOKIES": "false",
         "PORTAL_HSTS": "false",
-        "SAML_IDP_METADATA": str(devidp.metadata_path),
+        "SAML_IDP_METADATA": str(idp.metadata_path),
         "SAML_SP_CERT": str(keys / "sp.crt"),
         "SAML_SP_KEY": str(keys / "sp.key"),
         "RECEIPTS_SIGNING_KEY": str(keys / "signing.key"),

@@ -29,11 +29,11 @@ ALREADY_USED = "This sign-in answer has already been used."
 NOT_STARTED_HERE = "This sign-in answer does not belong to a sign-in started here."
 
 
-def idp_answer(browser: Browser, server: str, devidp) -> dict[str, str]:
+def idp_answer(browser: Browser, server: str, idp) -> dict[str, str]:
     """Start signing in at ``server``; the IdP's answer, as its page would post it."""
     start = browser.get(f"{server}/saml/login", params={"next": "/account"}, allow_redirects=False)
     assert start.status_code == 303, start.text
-    _, saml_response, relay_state = devidp.respond(query_of(start.headers["Location"]), PERSONA)
+    _, saml_response, relay_state = idp.respond(query_of(start.headers["Location"]), PERSONA)
     return {"SAMLResponse": saml_response, "RelayState": relay_state or ""}
 
 
@@ -41,8 +41,8 @@ def post_answer(browser: Browser, server: str, answer: dict[str, str], cookies=N
     return browser.post(f"{server}/saml/acs", data=answer, cookies=cookies, allow_redirects=False)
 
 
-def signed_in(browser: Browser, server: str, devidp) -> Browser:
-    landed = post_answer(browser, server, idp_answer(browser, server, devidp))
+def signed_in(browser: Browser, server: str, idp) -> Browser:
+    landed = post_answer(browser, server, idp_answer(browser, server, idp))
     assert landed.status_code == 303, landed.text
     return browser
 
@@ -54,9 +54,9 @@ def portal_app(app_servers, environment):
     return portal.main({}, **settings)
 
 
-def test_a_session_made_on_one_app_server_works_on_the_other(app_servers, devidp):
+def test_a_session_made_on_one_app_server_works_on_the_other(app_servers, idp):
     one, two = app_servers
-    browser = signed_in(Browser(), one, devidp)
+    browser = signed_in(Browser(), one, idp)
 
     account = browser.get(f"{two}/account", allow_redirects=False)
     assert account.status_code == 200
@@ -82,11 +82,11 @@ def test_the_rate_limit_counts_requests_to_both_app_servers(app_servers):
     assert browser.get(f"{two}/verify/ABCDEFGHJK", headers=other).status_code == 404
 
 
-def test_a_sign_in_answer_used_on_one_app_server_is_refused_by_the_other(app_servers, devidp):
+def test_a_sign_in_answer_used_on_one_app_server_is_refused_by_the_other(app_servers, idp):
     """Replayed later with the browser's cookie of the time: refused."""
     one, two = app_servers
     browser = Browser()
-    answer = idp_answer(browser, one, devidp)
+    answer = idp_answer(browser, one, idp)
     cookie_then = dict(browser.cookies)
     assert post_answer(browser, one, answer).status_code == 303
 
@@ -97,14 +97,14 @@ def test_a_sign_in_answer_used_on_one_app_server_is_refused_by_the_other(app_ser
 
 
 def test_one_sign_in_answer_posted_to_both_app_servers_at_once_signs_in_once(
-    app_servers, devidp, portal_app
+    app_servers, idp, portal_app
 ):
     """The same answer at the same moment to both servers (a replay racing the browser):
     whichever comes second is refused, by the record of consumed assertions."""
     one, two = app_servers
     for _ in range(3):
         browser = Browser()
-        answer = idp_answer(browser, one, devidp)
+        answer = idp_answer(browser, one, idp)
         cookies = dict(browser.cookies)
         barrier = threading.Barrier(2)
 
@@ -124,11 +124,11 @@ def test_one_sign_in_answer_posted_to_both_app_servers_at_once_signs_in_once(
 
 
 def test_an_idempotency_key_used_on_one_app_server_is_honoured_by_the_other(
-    app_servers, devidp, portal_app
+    app_servers, idp, portal_app
 ):
     """Pay pressed twice, the second press reaching the other server: one payment."""
     one, two = app_servers
-    browser = signed_in(Browser(), one, devidp)
+    browser = signed_in(Browser(), one, idp)
     with task_dbsession(portal_app.registry) as dbsession:
         ana = dbsession.scalar(select(User).order_by(User.id.desc()).limit(1))
         bill_id = factories.bill(dbsession, payer=ana).public_id
