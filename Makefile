@@ -17,7 +17,7 @@ run: setup
 # The production shape on one machine (README, "Deploying"): nginx on :8080 in front of two
 # app servers and two task workers, on Redis and a fresh PostgreSQL database, from deploy/.
 prod-local: check-prod-system venv assets translations dev-keys
-	$(PY) deploy/prod_local.py
+	$(PY) -m deploy.prod_local
 
 check-prod-system:
 	$(call debian-packages,$(PROD_DEBIAN_PACKAGES))

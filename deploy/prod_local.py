@@ -4,7 +4,8 @@ nginx on :8080 (deploy/nginx/portal.conf, run as this user from var/prod-local/n
 of two app servers and two task workers (deploy/Procfile, production.ini), on Redis and a fresh
 PostgreSQL database, with the development IdP, the sandbox provider and an SMTP server that
 keeps what it is sent standing in for the real ones (deploy/Procfile.local). The environment
-is deploy/portal.env.example filled in (var/prod-local/portal.env). Ctrl-C stops everything.
+is deploy/portal.env.example filled in (var/prod-local/portal.env). deploy/supervise.py runs the
+processes, restarting any that exits as systemd would; Ctrl-C stops everything.
 
 ``DATABASE_URL`` set: that database is used (migrated, demo data added) instead of a fresh
 ``portal_prod_local`` on ``PROD_LOCAL_POSTGRES`` (postgresql://postgres@127.0.0.1:5432).
@@ -31,6 +32,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from deploy.supervise import read_environment_file
 from portal.devidp.idp import DevIdP
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,17 +136,6 @@ def local_values(previous: dict[str, str]) -> dict[str, str]:
 ASSIGNMENT = re.compile(r"^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$")
 
 
-def read_environment_file(path: Path) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    values = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        match = ASSIGNMENT.match(line)
-        if match and not match.group(1):
-            values[match.group(2)] = match.group(3).strip('"')
-    return values
-
-
 def fill_in(template: str, values: dict[str, str]) -> str:
     """The template with each variable in ``values`` set (uncommented), the rest as they are."""
     lines = []
@@ -217,9 +208,9 @@ def run_step(command: list[str], environment: dict[str, str], cwd: Path = ROOT) 
         fail(f"{command[0]} failed")
 
 
-def wait_until_ready(honcho: subprocess.Popen, seconds: float = 120) -> bool:
+def wait_until_ready(supervisor: subprocess.Popen, seconds: float = 120) -> bool:
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and honcho.poll() is None:
+    while time.monotonic() < deadline and supervisor.poll() is None:
         try:
             if requests.get(f"{BASE_URL}/readyz", timeout=2).status_code == 200:
                 return True
@@ -242,12 +233,6 @@ def main() -> None:
     # The IdP's keys and metadata exist before the portal, which reads them at start-up.
     DevIdP(RUN / "devidp", IDP_URL, f"{BASE_URL}/saml/metadata")
     prefix = write_nginx(nginx)
-    procfile = RUN / "Procfile"
-    procfile.write_text(
-        (DEPLOY / "Procfile").read_text(encoding="utf-8")
-        + (DEPLOY / "Procfile.local").read_text(encoding="utf-8"),
-        encoding="utf-8",
-    )
 
     environment = {**os.environ, **values}
     venv = ROOT / ".venv" / "bin"
@@ -260,14 +245,14 @@ def main() -> None:
     environment.update({"PROD_LOCAL_DIR": str(RUN), "PROD_LOCAL_NGINX": nginx})
     for folder in ("tmp", "new", "cur"):  # the stand-in SMTP server's Maildir
         (RUN / "mail" / folder).mkdir(parents=True, exist_ok=True)
-    honcho = subprocess.Popen(
-        [str(venv / "honcho"), "-d", str(ROOT), "-f", str(procfile), "-e", str(environment_file)]
-        + ["start"],
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "deploy.supervise", "-d", str(ROOT), "-e", str(environment_file)]
+        + [str(DEPLOY / "Procfile"), str(DEPLOY / "Procfile.local")],
         cwd=ROOT,
         env=environment,
     )
     try:
-        if wait_until_ready(honcho):
+        if wait_until_ready(supervisor):
             print(
                 f"\n  The portal is ready at {BASE_URL} (nginx in front of two app servers"
                 " and two workers).\n  Sign in as a persona of the development IdP; paying"
@@ -275,14 +260,14 @@ def main() -> None:
                 f" {prefix}/logs/; mail: {RUN}/mail/. Ctrl-C stops everything.\n",
                 flush=True,
             )
-        elif honcho.poll() is None:
+        elif supervisor.poll() is None:
             print(f"\n  {BASE_URL}/readyz did not answer 200 within 120 s\n", flush=True)
-        honcho.wait()
+        supervisor.wait()
     except KeyboardInterrupt:
-        # honcho got the same Ctrl-C (one process group) and stops every process
-        honcho.send_signal(signal.SIGINT)
-        honcho.wait()
-    sys.exit(honcho.returncode)
+        # the supervisor got the same Ctrl-C (one process group) and stops every process
+        supervisor.send_signal(signal.SIGINT)
+        supervisor.wait()
+    sys.exit(supervisor.returncode)
 
 
 if __name__ == "__main__":

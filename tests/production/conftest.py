@@ -31,8 +31,6 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from portal.devidp.idp import DevIdP
-from portal.scripts.dev_keys import SIGNING_EXTENSIONS
-from portal.selfsigned import ensure_self_signed
 from tests.conftest import ROOT, migrate
 
 REDIS = "redis://127.0.0.1:6379"
@@ -88,53 +86,57 @@ def database(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="package")
-def keys(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("deployment-keys")
-    ensure_self_signed(path / "sp.key", path / "sp.crt", "Portal SP")
-    ensure_self_signed(
-        path / "signing.key", path / "signing.crt", "Portal receipts", extensions=SIGNING_EXTENSIONS
-    )
-    return path
-
-
-@pytest.fixture(scope="package")
 def sp_metadata(tmp_path_factory) -> Path:
     """Where the IdP reads the portal's SP metadata (written once an app server answers)."""
     return tmp_path_factory.mktemp("sp") / "metadata.xml"
 
 
 @pytest.fixture(scope="package")
-def idp(keys, sp_metadata) -> DevIdP:
+def idp(sp_metadata, tmp_path_factory) -> DevIdP:
     """The development IdP, in this process: it answers the app servers' requests as its
     persona picker would (the app servers read its metadata at start-up)."""
-    return DevIdP(keys / "idp", "https://idp.example", str(sp_metadata))
+    return DevIdP(tmp_path_factory.mktemp("idp"), "https://idp.example", str(sp_metadata))
 
 
-@pytest.fixture(scope="package")
-def environment(database, redis_url, keys, idp) -> dict[str, str]:
-    """What a deployer writes into portal.env (deploy/portal.env.example names), and only
-    that, besides PATH and HOME."""
+def deployer_environment(
+    *, database: str, base_url: str, queue_url: str, keys: Path, idp: DevIdP, **more: str
+) -> dict[str, str]:
+    """What a deployer writes into portal.env (deploy/portal.env.example names it), fresh
+    secrets included, with the sandbox as the payment provider; PATH, HOME and LANG besides."""
     deployed = {
         "DATABASE_URL": database,
-        "PORTAL_BASE_URL": BASE_URL,
+        "PORTAL_BASE_URL": base_url,
         "PORTAL_PII_HMAC_KEY": secrets.token_urlsafe(32),
         "PORTAL_PII_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "PORTAL_QUEUE_URL": redis_url,
-        "PORTAL_SECURE_COOKIES": "false",
-        "PORTAL_HSTS": "false",
+        "PORTAL_QUEUE_URL": queue_url,
         "SAML_IDP_METADATA": str(idp.metadata_path),
         "SAML_SP_CERT": str(keys / "sp.crt"),
         "SAML_SP_KEY": str(keys / "sp.key"),
         "RECEIPTS_SIGNING_KEY": str(keys / "signing.key"),
         "RECEIPTS_SIGNING_CERT": str(keys / "signing.crt"),
         "BILLING_ALLOW_SANDBOX": "true",
-        "BILLING_SANDBOX_BASE_URL": "http://127.0.0.1:9",
-        "BILLING_SANDBOX_MERCHANT_ID": "portal-test",
+        "BILLING_SANDBOX_BASE_URL": "https://sandbox.example",
+        "BILLING_SANDBOX_MERCHANT_ID": "portal-staging",
         "BILLING_SANDBOX_API_KEY": secrets.token_urlsafe(16),
         "BILLING_SANDBOX_SIGNING_SECRET": secrets.token_urlsafe(16),
+        **more,
     }
     plain = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
     return {**plain, **deployed}
+
+
+@pytest.fixture(scope="package")
+def environment(database, redis_url, keys_dir, idp) -> dict[str, str]:
+    """Plain HTTP between these tests and the app servers: cookies without Secure, no HSTS."""
+    return deployer_environment(
+        database=database,
+        base_url=BASE_URL,
+        queue_url=redis_url,
+        keys=keys_dir,
+        idp=idp,
+        PORTAL_SECURE_COOKIES="false",
+        PORTAL_HSTS="false",
+    )
 
 
 @dataclass
