@@ -16,7 +16,7 @@ from huey.consumer import Scheduler
 from pyramid.registry import Registry
 
 from portal.tasks import TaskQueue
-from tests.production.conftest import Process, procfile_commands
+from tests.production.conftest import Process, procfile_commands, stop_all
 
 DUE_LINE = re.compile(
     r"periodic jobs due at (\S+): (\d+), enqueued by this worker: (\d+)", re.MULTILINE
@@ -108,8 +108,7 @@ def test_two_task_workers_run_each_periodic_job_once(environment, tmp_path):
                 assert worker.popen.poll() is None, worker.output()[-3000:]
             time.sleep(0.5)
     finally:
-        for worker in workers:
-            worker.stop()
+        stop_all(workers)
 
     looks, runs = settled(workers)
     assert len(looks) >= 2, "both workers' schedulers looked for due jobs"
