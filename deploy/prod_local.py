@@ -225,7 +225,8 @@ def main() -> None:
     nginx = nginx_binary()
     RUN.mkdir(parents=True, exist_ok=True)
     environment_file = RUN / "portal.env"
-    values = local_values(read_environment_file(environment_file))
+    previous = read_environment_file(environment_file) if environment_file.exists() else {}
+    values = local_values(previous)
     template = (DEPLOY / "portal.env.example").read_text(encoding="utf-8")
     environment_file.write_text(fill_in(template, values), encoding="utf-8")
     environment_file.chmod(0o600)
