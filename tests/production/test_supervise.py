@@ -8,20 +8,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.conftest import ROOT
-
-
-def wait_for(condition, seconds: float = 15):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError("not within the time allowed")
+from tests.sandbox.conftest import wait_until
 
 
 def pids_in(path: Path) -> list[int]:
@@ -53,12 +43,12 @@ def test_a_process_that_dies_is_restarted_and_sigterm_stops_them_all(tmp_path):
         text=True,
     )
     try:
-        (first,) = wait_for(lambda: pids_in(tmp_path / "one"))
-        (two,) = wait_for(lambda: pids_in(tmp_path / "two"))
+        (first,) = wait_until(lambda: pids_in(tmp_path / "one"), timeout=15)
+        (two,) = wait_until(lambda: pids_in(tmp_path / "two"), timeout=15)
         assert (tmp_path / "said").read_text() == "hello there\n"
 
         os.kill(first, signal.SIGKILL)
-        restarted = wait_for(lambda: pids_in(tmp_path / "one")[1:])
+        restarted = wait_until(lambda: pids_in(tmp_path / "one")[1:], timeout=15)
         assert restarted[0] != first
         assert pids_in(tmp_path / "two") == [two] and alive(two), "the other ran on"
 
