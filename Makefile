@@ -4,13 +4,23 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 INI ?= development.ini
 DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 xmlsec1 libxmlsec1-openssl fonts-dejavu-core poppler-utils chromium zbar-tools libmagic1
+# the production shape on one machine (make prod-local) also needs the proxy
+PROD_DEBIAN_PACKAGES := nginx
 
 CATALOGS := $(wildcard portal/locale/*/LC_MESSAGES/portal.po)
 
-.PHONY: run setup test check-system venv venv-test assets translations catalogue migrate demo-data dev-keys lint clean
+.PHONY: run prod-local setup test check-system check-prod-system venv venv-test assets translations catalogue migrate demo-data dev-keys lint clean
 
 run: setup
 	$(VENV)/bin/honcho -f Procfile.dev start
+
+# The production shape on one machine (README, "Deploying"): nginx on :8080 in front of two
+# app servers and two task workers, on Redis and a fresh PostgreSQL database, from deploy/.
+prod-local: check-prod-system venv assets translations dev-keys
+	$(PY) -m deploy.prod_local
+
+check-prod-system:
+	$(call debian-packages,$(PROD_DEBIAN_PACKAGES))
 
 # Everything `make run` does before it starts the processes (.ci/run checks it on a fresh clone).
 setup: venv assets translations dev-keys migrate demo-data
@@ -25,8 +35,9 @@ test: venv-test assets translations
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -n $(TEST_WORKERS) $(if $(filter 0,$(TEST_WORKERS)),,--dist worksteal) $(PYTEST_ARGS)
 
-check-system:
-	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# Installs the Debian packages $(1) that are missing when run as root; otherwise names them.
+define debian-packages
+@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "Installing Debian packages:$$missing"; apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
@@ -34,6 +45,10 @@ check-system:
 	    echo "Missing Debian packages:$$missing"; echo "Install them with: sudo apt-get install$$missing"; exit 1; \
 	  fi; \
 	fi
+endef
+
+check-system:
+	$(call debian-packages,$(DEBIAN_PACKAGES))
 	@command -v npm >/dev/null || { echo "npm is needed to build the USWDS assets: apt-get install npm"; exit 1; }
 
 $(VENV)/.installed: setup.cfg pyproject.toml | check-system
@@ -93,7 +108,7 @@ demo-data: venv dev-keys migrate
 	$(VENV)/bin/portal-demo-data $(INI)
 
 lint: venv-test
-	$(VENV)/bin/ruff check portal tests alembic bench
+	$(VENV)/bin/ruff check portal tests alembic bench deploy
 
 clean:
 	rm -rf $(VENV) node_modules static/build static/uswds var $(CATALOGS:.po=.mo)

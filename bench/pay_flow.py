@@ -667,7 +667,7 @@ def write_ini(path: Path, port: int, settings: dict, server: dict | None = None)
         server.update(WAITRESS | {"listen": f"127.0.0.1:{port}"})
         server.pop("workers", None)
     else:
-        parser.set("server:main", "bind", f"127.0.0.1:{port}")
+        parser.set("DEFAULT", "http_port", str(port))
     for key, value in server.items():
         parser.set("server:main", key, str(value))
     with open(path, "w") as out:

@@ -16,12 +16,11 @@ request carrying ``X-Bench-Count: <label>`` runs appends ``<label>`` as one line
 
 from __future__ import annotations
 
-import configparser
 import json
 import os
 import sys
 
-from gunicorn.app.pasterapp import serve as gunicorn_serve
+import plaster
 from pyramid.config import Configurator
 from pyramid.paster import get_app, get_appsettings, setup_logging
 from pyramid.security import NO_PERMISSION_REQUIRED
@@ -136,25 +135,12 @@ def profiled(app, prefix: str):
     return wrapper
 
 
-def server_options(ini: str) -> dict:
-    """``[server:main]`` of ``ini`` without ``use``: what pserve hands the server runner."""
-    parser = configparser.RawConfigParser()
-    parser.read(ini)
-    return {key: value for key, value in parser.items("server:main") if key != "use"}
-
-
 def run(ini: str, app) -> None:
-    """What ``pserve INI`` does with ``use = egg:gunicorn#main``: the loaded app handed to
-    gunicorn's paste server runner, which forks the workers. (``use = egg:waitress#main``, for
-    a comparison with the server production used before: waitress's runner.)"""
-    parser = configparser.RawConfigParser()
-    parser.read(ini)
-    if "waitress" in parser.get("server:main", "use"):
-        import waitress
-
-        waitress.serve(app, **server_options(ini))
-    else:
-        gunicorn_serve(app, {"__file__": os.path.abspath(ini)}, **server_options(ini))
+    """What ``pserve INI`` does with the loaded app: the server of ``[server:main]`` (gunicorn's
+    paste runner, which forks the workers, for production.ini; waitress's, for a comparison
+    with the server production used before) from the same loader, so ``get port = http_port``
+    and the ``[DEFAULT]`` variables resolve as pserve resolves them."""
+    plaster.get_loader(ini, protocols=["wsgi"]).get_wsgi_server("main")(app)
 
 
 def main(argv: list[str]) -> None:

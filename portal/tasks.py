@@ -14,6 +14,12 @@ typed accessors) without any module-global state.
 Jobs are only ever enqueued after the request's transaction commits
 (:func:`enqueue_after_commit`), so a rolled-back request leaves no job behind. A task gets its
 own database transaction through :func:`task_dbsession`.
+
+Production runs several workers (deploy/), and every Huey consumer has a scheduler that
+enqueues the periodic jobs due this minute: left alone, each job would run once per worker.
+With Redis each scheduler first claims the job's minute (:class:`ClaimingHuey`), so it is
+enqueued once whichever workers are up; no worker is special, so none has to be kept alive
+for the periodic jobs to go on.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from huey import Huey
 from huey.api import TaskWrapper
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 from pyramid.registry import Registry
+from redis import ConnectionPool
 from sqlalchemy.orm import Session
 
 from portal.db import get_tm_session, registry_of
@@ -46,8 +53,46 @@ class QueueSettingError(ValueError):
     pass
 
 
+#: how long a claim on a periodic job's minute is kept: far longer than the minute in which
+#: the other workers' schedulers look (each looks once a minute), plus any clock difference
+CLAIM_SECONDS = 3600
+
+
+class ClaimingHuey(Huey):
+    """A Huey on Redis whose periodic jobs are enqueued once per due minute, however many
+    consumers (each with its scheduler) share the broker.
+
+    Before enqueueing a due job, a scheduler claims ``(job, minute)`` with one atomic
+    ``SET NX``; the schedulers of the other workers, looking in the same minute, find it taken.
+    A claim per run rather than one scheduling worker: workers come and go (deploys, crashes,
+    ``max_requests``-style restarts), and whichever are up keep the periodic jobs going.
+    """
+
+    def read_periodic(self, timestamp):
+        timestamp = timestamp or self._get_timestamp()
+        due = super().read_periodic(timestamp)
+        claimed = [task for task in due if self._claim(task, timestamp)]
+        log.info(
+            "periodic jobs due at %s: %d, enqueued by this worker: %d",
+            f"{timestamp:%Y-%m-%dT%H:%M}",
+            len(due),
+            len(claimed),
+        )
+        return claimed
+
+    def _claim(self, task, timestamp) -> bool:
+        key = f"{self.name}.periodic.{task.name}.{timestamp:%Y-%m-%dT%H:%M}"
+        return bool(self.storage.conn.set(key, b"1", nx=True, ex=CLAIM_SECONDS))
+
+
 def make_huey(url: str) -> Huey:
-    """A Huey whose broker is named by ``url``."""
+    """A Huey whose broker is named by ``url``.
+
+    The SQLite broker serves ``make run``'s one worker and makes no claims; Redis is the
+    broker of several workers. Its client gives up on a broker that does not answer (a
+    request enqueueing a job, ``/readyz``) instead of waiting forever; the consumer's own
+    blocking read waits 1 s, well within the timeout.
+    """
     if url == "immediate":
         return Huey("portal", storage_class=MemoryStorage, immediate=True)
     if url.startswith("sqlite:///"):
@@ -55,7 +100,8 @@ def make_huey(url: str) -> Huey:
         path.parent.mkdir(parents=True, exist_ok=True)
         return Huey("portal", storage_class=SqliteStorage, filename=str(path))
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return Huey("portal", storage_class=RedisStorage, url=url)
+        pool = ConnectionPool.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        return ClaimingHuey("portal", storage_class=RedisStorage, connection_pool=pool)
     raise QueueSettingError(f"queue.url must be immediate, sqlite:///PATH or redis://...: {url!r}")
 
 
@@ -76,12 +122,22 @@ class TaskQueue:
 
         if validate_datetime is None:
             self._tasks[job] = self.huey.task(**options)(run)
-        else:
-            self._tasks[job] = self.huey.periodic_task(validate_datetime, **options)(run)
+            return
+
+        @functools.wraps(job)
+        def run_periodic():
+            log.info("periodic job %s.%s runs", job.__module__, job.__qualname__)
+            return run()
+
+        self._tasks[job] = self.huey.periodic_task(validate_datetime, **options)(run_periodic)
 
     def enqueue(self, job: Callable, *args, **kwargs) -> None:
         """Hand ``job`` to the broker (in ``immediate`` mode: run it now)."""
         self._tasks[job](*args, **kwargs)
+
+    def check(self) -> None:
+        """Ask the broker something (how many jobs wait); raises if it cannot answer."""
+        self.huey.storage.queue_size()
 
 
 def task_queue(registry: Registry) -> TaskQueue:

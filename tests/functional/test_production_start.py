@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import configparser
 import os
-import secrets
 import shlex
 import signal
 import socket
@@ -18,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -28,6 +26,7 @@ from portal.scripts.dev_keys import SIGNING_EXTENSIONS
 from portal.selfsigned import ensure_self_signed
 from tests.conftest import ROOT
 from tests.functional.test_documentation import documented_variables, section
+from tests.production.conftest import deployer_environment
 
 #: the commands the README gives, run from the checkout
 MIGRATE = ".venv/bin/alembic -c production.ini upgrade head"
@@ -64,29 +63,19 @@ def deployment_environment(fresh_database, tmp_path) -> dict[str, str]:
         extensions=SIGNING_EXTENSIONS,
     )
     idp = DevIdP(tmp_path / "idp", "https://idp.example", f"{BASE}/saml/metadata")
-    deployed = {
-        "DATABASE_URL": fresh_database.render_as_string(hide_password=False),
-        "PORTAL_BASE_URL": BASE,
-        "PORTAL_PII_HMAC_KEY": secrets.token_urlsafe(32),
-        "PORTAL_PII_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "PORTAL_QUEUE_URL": "redis://127.0.0.1:6379/0",
-        "SAML_IDP_METADATA": str(idp.metadata_path),
-        "SAML_SP_CERT": str(tmp_path / "sp.crt"),
-        "SAML_SP_KEY": str(tmp_path / "sp.key"),
-        "RECEIPTS_SIGNING_KEY": str(tmp_path / "signing.key"),
-        "RECEIPTS_SIGNING_CERT": str(tmp_path / "signing.crt"),
-        "BILLING_ALLOW_SANDBOX": "true",
-        "BILLING_SANDBOX_BASE_URL": "https://sandbox.example",
-        "BILLING_SANDBOX_MERCHANT_ID": "portal-staging",
-        "BILLING_SANDBOX_API_KEY": secrets.token_urlsafe(16),
-        "BILLING_SANDBOX_SIGNING_SECRET": secrets.token_urlsafe(16),
-    }
+    deployed = deployer_environment(
+        database=fresh_database.render_as_string(hide_password=False),
+        base_url=BASE,
+        queue_url="redis://127.0.0.1:6379/0",
+        keys=tmp_path,
+        idp=idp,
+    )
     documented = documented_variables()
-    assert set(deployed) <= set(documented), "set only what the README documents"
+    portal_variables = set(deployed) - {"PATH", "HOME", "LANG"}
+    assert portal_variables <= set(documented), "set only what the README documents"
     needed = {name for name, (_, mark) in documented.items() if mark in ("yes", "sandbox")}
-    assert needed <= set(deployed), "set everything the README says is needed"
-    plain = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
-    return {**plain, **deployed}
+    assert needed <= portal_variables, "set everything the README says is needed"
+    return deployed
 
 
 def production_workers() -> int:
