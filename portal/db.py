@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import cast
 
 import pyramid_retry
 import transaction
 from pyramid.registry import Registry
-from sqlalchemy import DateTime, MetaData, engine_from_config, event
+from sqlalchemy import DateTime, MetaData, Table, engine_from_config, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -181,6 +182,12 @@ def insert_unless_present(dbsession_or_dialect: Session | str, entity, *unique: 
     )
     dialect = postgresql if name == "postgresql" else sqlite
     return dialect.insert(entity).on_conflict_do_nothing(index_elements=list(unique))
+
+
+def table_of(model) -> Table:
+    """A mapped class's table, typed as the table it is (SQLAlchemy types ``__table__`` as
+    any FROM clause), for the Core statements written against it."""
+    return cast(Table, model.__table__)
 
 
 class Prebuilt:

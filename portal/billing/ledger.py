@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
 from portal.billing.models import Bill, JournalEntry, JournalTransaction, LedgerAccount
-from portal.db import Prebuilt, insert_unless_present, run_write, utcnow
+from portal.db import Prebuilt, insert_unless_present, run_write, table_of, utcnow
 from portal.money import Money
 
 RECEIVABLE = "receivable"
@@ -43,9 +43,9 @@ class AlreadyPosted(LedgerError):
     """This business event has been posted before; nothing was added."""
 
 
-_ENTRIES = JournalEntry.__table__
-_ACCOUNTS = LedgerAccount.__table__
-_TRANSACTIONS = JournalTransaction.__table__
+_ENTRIES = table_of(JournalEntry)
+_ACCOUNTS = table_of(LedgerAccount)
+_TRANSACTIONS = table_of(JournalTransaction)
 TRANSACTION_COLUMNS = ("kind", "idempotency", "description", "created_at", "reverses_id")
 #: a transaction's row, unless its ``idempotency`` was posted before
 _INSERT_TRANSACTION = Prebuilt(
@@ -102,7 +102,7 @@ def _insert_entries(dbsession: Session, transaction_id: int, lines: list[Line]) 
     """Insert ``lines`` as entries of ``transaction_id`` in one statement, each account found
     by its code in the same statement; returns how many were inserted (a line whose account
     does not exist yet is not)."""
-    params = {"transaction_id": transaction_id}
+    params: dict[str, object] = {"transaction_id": transaction_id}
     for i, line in enumerate(lines):
         params[f"code_{i}"] = line.account
         params[f"bill_{i}"] = line.bill_id

@@ -17,7 +17,7 @@ from portal.billing.models import Payment, ProviderEventRecord
 from portal.billing.payments import lock_payment
 from portal.billing.providers import InvalidNotification
 from portal.billing.tasks import apply_report
-from portal.db import Prebuilt, insert_unless_present, run_write, utcnow
+from portal.db import Prebuilt, insert_unless_present, run_write, table_of, utcnow
 from portal.i18n import _
 from portal.refusals import MALFORMED, TOO_LARGE, Refusal
 from portal.security import PUBLIC
@@ -25,7 +25,7 @@ from portal.security import PUBLIC
 log = logging.getLogger(__name__)
 MAX_NOTIFICATION_BYTES = 64 * 1024
 
-_EVENTS = ProviderEventRecord.__table__
+_EVENTS = table_of(ProviderEventRecord)
 _RECORD_EVENT = Prebuilt(
     lambda dialect: (
         insert_unless_present(dialect, _EVENTS, "provider", "event_id")

@@ -31,7 +31,7 @@ from portal.billing.models import (
 )
 from portal.billing.providers import ProviderRefused
 from portal.clock import clock
-from portal.db import Prebuilt, insert_unless_present, registry_of, run_write
+from portal.db import Prebuilt, insert_unless_present, registry_of, run_write, table_of
 from portal.i18n import _
 from portal.money import Money
 from portal.refusals import CONFLICT, INVALID, NOT_FOUND, Refusal
@@ -197,8 +197,8 @@ def _insert_payment(dbsession: Session, values: dict, allocations: dict[int, int
     return payment
 
 
-_PAYMENTS = Payment.__table__
-_ALLOCATIONS = PaymentAllocation.__table__
+_PAYMENTS = table_of(Payment)
+_ALLOCATIONS = table_of(PaymentAllocation)
 _INSERT_PAYMENT = Prebuilt(lambda dialect: insert(_PAYMENTS).returning(_PAYMENTS.c.id))
 _INSERT_ALLOCATION = Prebuilt(lambda dialect: insert(_ALLOCATIONS))
 
@@ -254,7 +254,7 @@ _LOCK_BILLS = Prebuilt(
         select(Bill).where(Bill.id.in_(bindparam("bill_ids", expanding=True))).order_by(Bill.id)
     )
 )
-_KEYS = IdempotencyKey.__table__
+_KEYS = table_of(IdempotencyKey)
 _RECORD_KEY = Prebuilt(
     lambda dialect: (
         insert_unless_present(dialect, _KEYS, "user_id", "key")

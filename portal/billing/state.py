@@ -18,7 +18,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import object_session
 
 from portal.billing.models import Payment, PaymentTransition, Refund, RefundTransition
-from portal.db import Prebuilt, run_write
+from portal.db import Prebuilt, run_write, table_of
 from portal.i18n import _
 
 CREATED = "created"
@@ -142,7 +142,7 @@ def transition(payment: Payment, to_status: str, cause: str, now: dt.datetime) -
     payment.status = to_status
 
 
-_INSERT_TRANSITION = Prebuilt(lambda dialect: insert(PaymentTransition.__table__))
+_INSERT_TRANSITION = Prebuilt(lambda dialect: insert(table_of(PaymentTransition)))
 
 
 def can_transition_refund(refund: Refund, to_status: str) -> bool:

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, update
 
-from portal.db import Prebuilt, insert_unless_present, run_write
+from portal.db import Prebuilt, insert_unless_present, run_write, table_of
 from portal.documents.models import DocumentCounter
 
-_COUNTERS = DocumentCounter.__table__
+_COUNTERS = table_of(DocumentCounter)
 _TAKE = Prebuilt(
     lambda dialect: (
         update(_COUNTERS)

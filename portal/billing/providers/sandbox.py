@@ -67,8 +67,8 @@ class SandboxProvider:
         # The environment's proxy and CA settings read once, here, rather than on every call
         # (requests reads and merges them per request: a fifth of a checkout's HTTP cost).
         self._session.proxies = requests.utils.get_environ_proxies(self.base_url)
-        self._session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get(
-            "CURL_CA_BUNDLE", True
+        self._session.verify = (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         )
         self._session.trust_env = False
 
