@@ -64,8 +64,8 @@ from portal.refusals import Refusal
 from tests import factories
 
 SCENARIOS = settings(
-    max_examples=40,
-    stateful_step_count=25,
+    max_examples=30,
+    stateful_step_count=20,
     derandomize=True,
     deadline=None,
     database=None,
