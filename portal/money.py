@@ -62,12 +62,13 @@ class Money:
             raise MoneyError("not an amount") from error
         if not value.is_finite() or value.copy_abs() >= MAX_AMOUNT:
             raise MoneyError("not an amount")
-        negative, digits, power = value.as_tuple()
+        negative, digits, exponent = value.as_tuple()
         significant = "".join(map(str, digits)).rstrip("0")
         if not significant:
             return cls(0, currency)
-        # the power of ten, in minor units, of the last digit that is not zero
-        power += len(digits) - len(significant) + get_currency_precision(currency)
+        # the power of ten, in minor units, of the last digit that is not zero (the exponent
+        # of a finite decimal is an int)
+        power = int(exponent) + len(digits) - len(significant) + get_currency_precision(currency)
         if power < 0:
             raise MoneyError("too many decimals for the currency")
         minor = int(significant) * 10**power
