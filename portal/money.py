@@ -51,19 +51,28 @@ class Money:
     @classmethod
     def parse(cls, text: str, currency: str) -> Money:
         """An amount typed by a person (``"12.30"``) to money; refuses more decimals than the
-        currency has rather than rounding."""
-        exponent = get_currency_precision(currency)
+        currency has rather than rounding.
+
+        Read from the decimal's own digits, exactly: scaling it in a decimal context would
+        round to the context's 28 digits (``"1.000…0001"`` read as 1.00) and flush a tiny
+        exponent to zero (``"1e-1000000000"`` read as 0.00)."""
         try:
             value = Decimal(text.strip().replace(",", "."))
-            if not value.is_finite() or abs(value) >= MAX_AMOUNT:
-                raise MoneyError("not an amount")
-            scaled = value.scaleb(exponent)
-            whole = scaled == scaled.to_integral_value()
         except ArithmeticError as error:
             raise MoneyError("not an amount") from error
-        if not whole:
+        if not value.is_finite() or value.copy_abs() >= MAX_AMOUNT:
+            raise MoneyError("not an amount")
+        negative, digits, exponent = value.as_tuple()
+        significant = "".join(map(str, digits)).rstrip("0")
+        if not significant:
+            return cls(0, currency)
+        # the power of ten, in minor units, of the last digit that is not zero (the exponent
+        # of a finite decimal is an int)
+        power = int(exponent) + len(digits) - len(significant) + get_currency_precision(currency)
+        if power < 0:
             raise MoneyError("too many decimals for the currency")
-        return cls(int(scaled), currency)
+        minor = int(significant) * 10**power
+        return cls(-minor if negative else minor, currency)
 
     def decimal(self) -> Decimal:
         return Decimal(self.minor).scaleb(-self.exponent)

@@ -722,7 +722,11 @@ def post_refund(
     """Post a refund the provider confirmed: each bill it names is owed again by its line,
     the money leaves the clearing account. Exactly once, whoever calls it (the refund job or
     the provider's notification), because both first lock the payment and then look at the
-    refund."""
+    refund.
+
+    A cancelled bill stays owed nothing: what the refund would make owed again on it (past
+    an overpayment it gives back) is taken back from what the bill was issued to, as
+    cancelling it then would have."""
     payment = lock_payment(dbsession, refund.payment_id)
     dbsession.refresh(refund)
     if refund.status != state.REFUND_REQUESTED:
@@ -730,9 +734,17 @@ def post_refund(
     clearing, clearing_kind = ledger.clearing_account(payment.provider)
     lines = [Line(clearing, clearing_kind, -refund.amount)]
     allocations = {allocation.bill_id: allocation for allocation in payment.allocations}
+    cancelled = [line.bill_id for line in refund.lines if line.bill.cancelled_at is not None]
+    balances = ledger.bill_balances(dbsession, cancelled)
     for line in refund.lines:
         account, kind = ledger.receivable_account(line.bill)
-        lines.append(Line(account, kind, Money(line.amount_minor, payment.currency), line.bill_id))
+        owed = balances.get(line.bill_id)
+        stays_cancelled = 0 if owed is None else max(0, owed + line.amount_minor)
+        owed_again = Money(line.amount_minor - stays_cancelled, payment.currency)
+        lines.append(Line(account, kind, owed_again, line.bill_id))
+        if stays_cancelled:
+            issued, issued_kind = ledger.issued_to(dbsession, line.bill)
+            lines.append(Line(issued, issued_kind, Money(stays_cancelled, payment.currency)))
     ledger.post(
         dbsession, "refund", f"refund:{refund.id}:settled", f"Refund {refund.public_id}", lines
     )

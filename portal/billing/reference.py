@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-_BODY = re.compile(r"^[A-Z0-9]{1,21}$")
+_BODY = re.compile(r"[A-Z0-9]{1,21}")
+_REFERENCE = re.compile(r"RF[0-9]{2}(?P<body>[A-Z0-9]{1,21})")
 
 
 def _numeric(text: str) -> int:
@@ -18,18 +19,20 @@ def _numeric(text: str) -> int:
 def creditor_reference(body: str) -> str:
     """``RFkk<body>`` for an alphanumeric ``body`` of at most 21 characters."""
     body = body.upper()
-    if not _BODY.match(body):
+    if not _BODY.fullmatch(body):
         raise ValueError("a creditor reference body is 1 to 21 letters or digits")
     check = 98 - _numeric(body + "RF00") % 97
     return f"RF{check:02d}{body}"
 
 
 def is_valid_reference(reference: str) -> bool:
-    """True for a well-formed RF reference (spaces allowed, as printed on paper)."""
+    """True for a well-formed RF reference (spaces allowed, as printed on paper, and either
+    case): exactly the check digits :func:`creditor_reference` gives its body. Those are 02
+    to 98, so the 01 (or 00) that the bare mod-97 test also accepts in place of 98 (97) is
+    refused."""
     compact = reference.replace(" ", "").upper()
-    if not re.match(r"^RF[0-9]{2}[A-Z0-9]{1,21}$", compact):
-        return False
-    return _numeric(compact[4:] + compact[:4]) % 97 == 1
+    found = _REFERENCE.fullmatch(compact)
+    return found is not None and creditor_reference(found["body"]) == compact
 
 
 def printed(reference: str) -> str:

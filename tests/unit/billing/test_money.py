@@ -13,7 +13,21 @@ def test_parse_and_format_in_the_readers_locale():
     assert Money.parse("500", "JPY").format("en") == "¥500"
 
 
-@pytest.mark.parametrize("text", ["12.345", "abc", "NaN", "sNaN", "Infinity", "", "1e999999999"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "12.345",
+        "abc",
+        "NaN",
+        "sNaN",
+        "Infinity",
+        "",
+        "1e999999999",
+        # once rounded to 1.00 and flushed to 0.00 by the decimal context
+        "1.000000000000000000000000000001",
+        "1e-1000000000",
+    ],
+)
 def test_parse_refuses_what_is_not_an_amount(text):
     with pytest.raises(MoneyError):
         Money.parse(text, "EUR")
