@@ -81,7 +81,9 @@ class ClaimingHuey(Huey):
         return claimed
 
     def _claim(self, task, timestamp) -> bool:
-        key = f"{self.name}.periodic.{task.name}.{timestamp:%Y-%m-%dT%H:%M}"
+        # module and name, as Huey's registry tells tasks apart
+        job = f"{type(task).__module__}.{task.name}"
+        key = f"{self.name}.periodic.{job}.{timestamp:%Y-%m-%dT%H:%M}"
         return bool(self.storage.conn.set(key, b"1", nx=True, ex=CLAIM_SECONDS))
 
 

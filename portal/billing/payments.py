@@ -731,6 +731,11 @@ def post_refund(
     dbsession.refresh(refund)
     if refund.status != state.REFUND_REQUESTED:
         return
+    # its bills locked and read afresh, in id order as settling locks them: a cancellation
+    # committing meanwhile is then seen here, not after the refund made the bill owed again
+    dbsession.scalars(
+        _LOCK_BILLS(dbsession), {"bill_ids": sorted({line.bill_id for line in refund.lines})}
+    ).all()
     clearing, clearing_kind = ledger.clearing_account(payment.provider)
     lines = [Line(clearing, clearing_kind, -refund.amount)]
     allocations = {allocation.bill_id: allocation for allocation in payment.allocations}

@@ -151,6 +151,9 @@ class FilesystemStore(DocumentStore):
                     out.write(data)
                     out.flush()
                     os.fsync(out.fileno())
+                # readable by the group (mkstemp makes it the owner's only): the app servers
+                # and workers may run as different users of one group sharing the folder
+                os.chmod(temporary, 0o640)
                 os.replace(temporary, path)
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)
