@@ -82,9 +82,11 @@ class Stats:
         self.lock = threading.Lock()
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, list[str]] = defaultdict(list)
-        self.server_errors: list[tuple[str, int]] = []
+        self.server_errors: list[tuple[str, int, float]] = []
         self.tracebacks: list[tuple[str, bytes]] = []
         self.window = (0.0, 0.0)
+        #: set when a payment has been created and not yet paid (bench/faults.py waits for it)
+        self.payment_in_flight = threading.Event()
 
     def call(self, kind: str, client, method: str, path: str, body=None, headers=None, expect=200):
         """One request, timed and counted under ``kind``; an unexpected status raises."""
@@ -99,7 +101,7 @@ class Stats:
         with self.lock:
             self.latencies[kind].append(elapsed)
             if status >= 500:
-                self.server_errors.append((kind, status))
+                self.server_errors.append((kind, status, time.perf_counter()))
                 if TRACEBACK.search(data):
                     self.tracebacks.append((kind, data[:2000]))
         if status != expect:
@@ -110,6 +112,15 @@ class Stats:
     def error(self, kind: str, what: str) -> None:
         with self.lock:
             self.errors[kind].append(what)
+
+    def totals(self) -> tuple[int, int, int]:
+        """(answers, errors, 5xx answers) so far, over every kind."""
+        with self.lock:
+            return (
+                sum(map(len, self.latencies.values())),
+                sum(map(len, self.errors.values())),
+                len(self.server_errors),
+            )
 
 
 @dataclass
@@ -142,6 +153,7 @@ def pay_one(stats: Stats, citizen: Citizen, sandbox: pay_flow.Client) -> None:
         {**headers, "Idempotency-Key": uuid.uuid4().hex},
         expect=303,
     )
+    stats.payment_in_flight.set()
     checkout = urlsplit(answer["Location"]).path
     body, headers = form(client, {})
     answer, _ = stats.call(
@@ -468,7 +480,7 @@ def report(stats: Stats, setup: Setup, payments: int, cpu: float, made: int) -> 
     print(
         f"5xx answers: {len(stats.server_errors)}"
         + (
-            f" ({', '.join(sorted({f'{k} {s}' for k, s in stats.server_errors}))})"
+            f" ({', '.join(sorted({f'{k} {s}' for k, s, _ in stats.server_errors}))})"
             if stats.server_errors
             else ""
         )
