@@ -71,6 +71,16 @@ pay_flow.PROXY_HEADERS = {"Host": f"localhost:{NGINX_PORT}"}
 pay_flow.BASE_URL = BASE_URL
 
 
+def origin_of(status: int, body: bytes) -> str:
+    """Who wrote a 5xx answer: nginx (no app server answered), gunicorn's bare page (the
+    portal's own error page failed too), or the portal (its error page or problem JSON)."""
+    if b"<center>nginx</center>" in body:
+        return "nginx's page"
+    if b"<h1><p>Internal Server Error</p></h1>" in body:
+        return "gunicorn's bare page"
+    return "the portal's problem JSON" if body.lstrip().startswith(b"{") else "the portal's page"
+
+
 class Unexpected(Exception):
     """An answer the scenario did not expect (its status and the start of its body)."""
 
@@ -83,6 +93,7 @@ class Stats:
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, list[str]] = defaultdict(list)
         self.server_errors: list[tuple[str, int, float]] = []
+        self.origins: dict[str, int] = defaultdict(int)
         self.tracebacks: list[tuple[str, bytes]] = []
         self.window = (0.0, 0.0)
         #: set when a payment has been created and not yet paid (bench/faults.py waits for it)
@@ -102,6 +113,7 @@ class Stats:
             self.latencies[kind].append(elapsed)
             if status >= 500:
                 self.server_errors.append((kind, status, time.perf_counter()))
+                self.origins[origin_of(status, data)] += 1
                 if TRACEBACK.search(data):
                     self.tracebacks.append((kind, data[:2000]))
         if status != expect:
@@ -485,6 +497,7 @@ def report(stats: Stats, setup: Setup, payments: int, cpu: float, made: int) -> 
             else ""
         )
         + f"; with a traceback: {len(stats.tracebacks)}"
+        + "".join(f"\n  {n} from {origin}" for origin, n in sorted(stats.origins.items()))
     )
     for kind, body in stats.tracebacks[:2]:
         print(f"  {kind}: {body[:600]!r}")
