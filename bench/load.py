@@ -449,7 +449,7 @@ def drive(setup: Setup, seconds: float, stats: Stats, stock: int, during=None) -
     stats.window = (began, time.perf_counter())
 
 
-def wait_settled(environment: dict[str, str], psp_ids: list[str], seconds: float) -> int:
+def wait_settled(psp_ids: list[str], seconds: float) -> int:
     """Seconds up to ``seconds`` until every payment the clients completed at the sandbox is
     settled in the portal with its receipt rendered; returns how many are."""
     engine = endstate.portal_engine(RUN / "portal.env")
@@ -472,7 +472,7 @@ def wait_settled(environment: dict[str, str], psp_ids: list[str], seconds: float
         engine.dispose()
 
 
-def report(stats: Stats, setup: Setup, payments: int, cpu: float, made: int) -> None:
+def report(stats: Stats, payments: int, cpu: float, made: int) -> None:
     elapsed = stats.window[1] - stats.window[0]
     total = sum(len(v) for v in stats.latencies.values())
     print(
@@ -520,9 +520,9 @@ def finish(stats: Stats, setup: Setup, cpu_meter: PortalCPU, settle_seconds: flo
         f"load stopped; waiting up to {settle_seconds:.0f} s for {len(made)} payments to settle",
         flush=True,
     )
-    payments = wait_settled(setup.environment, made, settle_seconds)
+    payments = wait_settled(made, settle_seconds)
     cpu = cpu_meter.stop()
-    report(stats, setup, payments, cpu, len(made))
+    report(stats, payments, cpu, len(made))
     checks = endstate.run_checks(RUN / "portal.env", RUN / "var" / "sandbox.db", settle_seconds)
     return checks and not stats.tracebacks
 
