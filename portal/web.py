@@ -290,8 +290,12 @@ def server_error(exc, request):
     log.exception("unhandled error")
     try:
         request.dbsession.rollback()
+        if request.user is not None:  # read again now: the rollback expired it
+            request.dbsession.refresh(request.user)
     except Exception:
-        log.exception("rolling back after an unhandled error failed")
+        # the database itself is what failed: the page names nobody rather than fail too
+        log.exception("the database did not answer after an unhandled error")
+        request.user = None
     _ = request.localizer.translate
     return error_page(
         request,

@@ -5,7 +5,8 @@ import logging
 
 import pytest
 import webtest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
+from sqlalchemy.exc import OperationalError
 
 import portal
 from portal.i18n import _
@@ -183,6 +184,31 @@ def test_server_error_page_renders_after_a_failed_flush(probe_app, testapp, sign
     assert "Something went wrong" in page.text
     assert "Sign out" in page.text
     assert any("unhandled error" in r.getMessage() for r in caplog.records)
+
+
+def test_server_error_page_renders_when_the_database_is_gone(
+    probe_app, testapp, signed_in, caplog, monkeypatch
+):
+    """The database stops answering after the visitor was read (restarted, say): the error
+    page, which would read the signed-in person again, is the portal's page all the same."""
+    signed_in("citizen-ana")
+    probe_app.cookiejar = testapp.cookiejar
+    engine = probe_app.app.registry["db_engine"]
+    identified = []
+
+    def gone_once_identified(conn, cursor, statement, parameters, context, executemany):
+        if identified:
+            raise OperationalError(statement, parameters, ConnectionError("server closed"))
+        identified.extend(["yes"] if "FROM web_session" in statement else [])
+
+    event.listen(engine, "before_cursor_execute", gone_once_identified)
+    try:
+        page = probe_app.get("/probe/raise", status=500)
+    finally:
+        event.remove(engine, "before_cursor_execute", gone_once_identified)
+    assert "Something went wrong" in page.text
+    assert "Sign out" not in page.text
+    assert any("did not answer" in r.getMessage() for r in caplog.records)
 
 
 def test_client_error_rolls_back_and_says_why(probe_app, dbsession):
