@@ -274,26 +274,6 @@ def prod_local_environment() -> dict[str, str]:
     return read_environment_file(path)
 
 
-def grant_department(persona: str, department: str) -> None:
-    """Make the signed-in ``persona`` a clerk of ``department``. production.ini maps no IdP
-    group to a role (``saml.group_roles`` is in development.ini only, and no environment
-    variable sets it), so on prod-local the clerk personas sign in as nobody's clerk; this
-    does what that mapping would have done at sign-in (the next sign-in undoes it)."""
-    engine = endstate.portal_engine(RUN / "portal.env")
-    try:
-        with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO department_membership (user_id, department_id)"
-                    " SELECT u.id, d.id FROM user_account u, department d"
-                    " WHERE u.email = :email AND d.code = :code ON CONFLICT DO NOTHING"
-                ),
-                {"email": PERSONAS_BY_ID[persona].mail, "code": department},
-            )
-    finally:
-        engine.dispose()
-
-
 def make_api_key(environment: dict[str, str]) -> str:
     """A key of the water service, made as an operator makes one (``portal-api-key``)."""
     made = subprocess.run(
@@ -393,9 +373,8 @@ def prepare(args) -> Setup:
         Citizen(persona, pay_flow.sign_in(NGINX_PORT, idp, persona))
         for persona in itertools.islice(itertools.cycle(CITIZENS), args.citizens)
     ]
+    # a clerk of DEPARTMENT through the IdP's groups (SAML_GROUP_ROLES in prod-local's env)
     clerks = [pay_flow.sign_in(NGINX_PORT, HighAssurance(idp), CLERK) for _ in range(args.clerks)]
-    if clerks:
-        grant_department(CLERK, DEPARTMENT)
     print(
         f"signed in {len(citizens)} citizens and {len(clerks)} clerks through the IdP"
         f" in {time.perf_counter() - started:.1f} s",

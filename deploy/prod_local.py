@@ -15,6 +15,7 @@ database is fresh).
 
 from __future__ import annotations
 
+import configparser
 import os
 import re
 import secrets
@@ -46,6 +47,17 @@ SANDBOX_URL = "http://localhost:6545"
 MAIL_PORT = 2525
 #: every port this starts something on: nginx, the app servers, the IdP, the sandbox, mail
 PORTS = (8080, 6551, 6552, 6544, 6545, MAIL_PORT)
+
+
+def dev_group_roles() -> str:
+    """development.ini's roles for the dev IdP's groups, on one line as the environment takes
+    them: the same personas are clerks, buyers and administrators here."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(ROOT / "development.ini", encoding="utf-8")
+    lines = parser["app:main"]["saml.group_roles"].splitlines()
+    return '"' + "; ".join(line.strip() for line in lines if line.strip()) + '"'
+
+
 DATABASE = "portal_prod_local"
 LOCAL_QUEUE = "redis://127.0.0.1:6379/1"
 
@@ -116,6 +128,8 @@ def local_values(previous: dict[str, str]) -> dict[str, str]:
         "RECEIPTS_SIGNING_KEY": str(ROOT / "var" / "receipts" / "signing.key"),
         "RECEIPTS_SIGNING_CERT": str(ROOT / "var" / "receipts" / "signing.crt"),
         "SAML_IDP_METADATA": str(RUN / "devidp" / "metadata.xml"),
+        # the dev IdP's groups, as development.ini maps them
+        "SAML_GROUP_ROLES": dev_group_roles(),
         "BILLING_PROVIDER": "portal.billing.providers.sandbox.SandboxProvider",
         "BILLING_ALLOW_SANDBOX": "true",
         "BILLING_SANDBOX_BASE_URL": SANDBOX_URL,

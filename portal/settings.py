@@ -50,6 +50,7 @@ ENVIRONMENT = {
     "MAIL_DEFAULT_SENDER": "mail.default_sender",
     "SAML_IDP_METADATA": "saml.idp_metadata",
     "SAML_SP_ENTITY_ID": "saml.sp_entity_id",
+    "SAML_GROUP_ROLES": "saml.group_roles",
     "SAML_SP_CERT": "saml.sp_cert",
     "SAML_SP_KEY": "saml.sp_key",
 }

@@ -74,7 +74,14 @@ class AttributeMap:
             if f"saml.attribute.{name}" in settings
         }
         group_roles = {}
-        for line in setting_lines(settings, "saml.group_roles"):
+        # one per line, or separated by ";" (an environment variable is one line)
+        lines = [
+            part.strip()
+            for line in setting_lines(settings, "saml.group_roles")
+            for part in line.split(";")
+            if part.strip()
+        ]
+        for line in lines:
             group, _, role = (part.strip() for part in line.partition("="))
             role_name, _, department = role.partition(" ")
             if role_name not in ("clerk", "buyer", "admin", "reviewer") or (
