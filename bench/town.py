@@ -5,18 +5,18 @@ Run: ``.venv/bin/python bench/town.py [--scale 1] [--requests 20]``; a quick che
 
 The town, at ``--scale 1``: 40,000 households (the payers: 2.5 people each), each with 12
 monthly utility bills and 2 property-tax instalments a year, ~1.75 bills less on average for
-those moving in or out: 550,000 bills. 85 % of the bills are paid, each by a payment of its own
-(a household pays a month's bill when it comes; the pay form can take several, but most pay
-one), and 5 % of the bills also have an abandoned payment that expired. A paid bill carries
-what the portal writes for it: the payment, its allocation, two status transitions, the
-provider's notification, the settlement's journal transaction with its two entries, and the
-receipt as a document row. Every ``--pdf-every``-th receipt (and every receipt of the payer
-whose pages are measured) keeps its PDF bytes in the database (``--pdf-bytes`` of
-incompressible bytes: a stored receipt measures ~25 kB and is compressed already, so TOAST
-gains nothing); the others have a ``storage_key`` instead, as with object storage, and the
-database size with all PDFs inside is extrapolated from the sample. Payments are spread over
-the past year; the Idempotency-Keys of the last three days are kept (the hourly purge keeps 48
-hours).
+those moving in or out: 550,000 bills (their services are given in turn by ``bulk_bills``: the
+counts follow the shape, not the labels). 85 % of the bills are paid, each by a payment of its
+own (a household pays a month's bill when it comes; the pay form can take several, but most pay
+one), and 5 % of the bills also have an abandoned payment that expired. A paid bill carries what
+the portal writes for it: the payment, its allocation, two status transitions, the provider's
+notification, the settlement's journal transaction with its two entries, and the receipt as a
+document row. Every ``--pdf-every``-th receipt (and every receipt of the payer whose pages are
+measured) keeps its PDF bytes in the database (``--pdf-bytes`` of incompressible bytes: a stored
+receipt measures ~25 kB and is compressed already, so TOAST gains nothing); the others have a
+``storage_key`` instead, as with object storage, and the database size with all PDFs inside is
+extrapolated from the sample. Payments are spread over the past year; the Idempotency-Keys of
+the last three days are kept (the hourly purge keeps 48 hours).
 
 Self-contained like ``bench/pay_flow.py`` (whose helpers it reuses): creates its own PostgreSQL
 database (``--pg``, trust auth) with ``alembic upgrade head``, bills and their ledger postings
@@ -26,7 +26,8 @@ run inline) and signs a payer and a revenue clerk in through the dev IdP with we
 measures, each ``--requests`` times after one warm-up, wall and CPU time (this process:
 portal and client together) and SQL statements per request of:
 
-- the payer's pages: "my bills", "my receipts", the year's receipts as a ZIP;
+- the payer's pages: "my bills", "my receipts", "my payments" and their CSV, the year's
+  receipts as a ZIP;
 - the clerk's pages: the department's payments (every payment of the town is the revenue
   office's: the worst case), a search by bill number, the payments that expired, one payment,
   and the reconciliation of yesterday against the sandbox's settlement report;
@@ -396,6 +397,11 @@ def main() -> None:
                     PAGE_BUDGET_MS,
                     lambda: payer.get("/receipts"),
                 ),
+                "payer: my payments (GET /payments)": (
+                    PAGE_BUDGET_MS,
+                    lambda: payer.get("/payments"),
+                ),
+                "payer: my payments as CSV": (PAGE_BUDGET_MS, lambda: payer.get("/payments.csv")),
                 f"payer: receipts of {year} as ZIP": (
                     ZIP_BUDGET_MS,
                     lambda: payer.get(f"/receipts/year/{year}.zip"),
