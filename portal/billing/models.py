@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -135,7 +136,19 @@ class Payment(Base):
     """
 
     __tablename__ = "payment"
-    __table_args__ = (Index("ix_payment_status_created", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_payment_status_created", "status", "created_at"),
+        # the newest payments first (clerks' lists, the API), read backwards from the index
+        # rather than by sorting every payment (bench/town.py: 1.2 s at a town's year)
+        Index("ix_payment_created", "created_at", "id"),
+        # the few a clerk must look at, without scanning them all
+        Index(
+            "ix_payment_needs_attention",
+            "created_at",
+            postgresql_where=text("needs_attention IS NOT NULL"),
+            sqlite_where=text("needs_attention IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
