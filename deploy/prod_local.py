@@ -55,7 +55,7 @@ def dev_group_roles() -> str:
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(ROOT / "development.ini", encoding="utf-8")
     lines = parser["app:main"]["saml.group_roles"].splitlines()
-    return '"' + "; ".join(line.strip() for line in lines if line.strip()) + '"'
+    return "; ".join(line.strip() for line in lines if line.strip())
 
 
 DATABASE = "portal_prod_local"
