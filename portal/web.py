@@ -282,6 +282,17 @@ def conflict(exc, request):
     )
 
 
+class _NoSession(dict):
+    """The visitor's session on the error page when the database that keeps sessions is
+    what failed: no messages to show, nothing kept."""
+
+    def pop_flash(self, queue=""):
+        return []
+
+    def peek_flash(self, queue=""):
+        return []
+
+
 @exception_view_config(Exception)
 def server_error(exc, request):
     """The last resort. A failure inside a flush leaves the session unusable, and the page
@@ -290,11 +301,14 @@ def server_error(exc, request):
     log.exception("unhandled error")
     try:
         request.dbsession.rollback()
-        if request.user is not None:  # read again now: the rollback expired it
+        # who is asking, read now if the failure came first (the page names them), and read
+        # again if it came after: the rollback expired it
+        if request.user is not None:
             request.dbsession.refresh(request.user)
     except Exception:
         # the database itself is what failed: the page names nobody rather than fail too
         log.exception("the database did not answer after an unhandled error")
+        request.session = _NoSession()
         request.user = None
     _ = request.localizer.translate
     return error_page(

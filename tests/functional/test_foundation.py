@@ -211,6 +211,28 @@ def test_server_error_page_renders_when_the_database_is_gone(
     assert any("did not answer" in r.getMessage() for r in caplog.records)
 
 
+def test_server_error_page_renders_when_the_database_is_gone_before_the_visitor_is_read(
+    probe_app, testapp, signed_in, caplog
+):
+    """PostgreSQL restarting: the first statement of a signed-in request fails, so even who is
+    asking is unknown, and the error page would ask again."""
+    signed_in("citizen-ana")
+    probe_app.cookiejar = testapp.cookiejar
+    probe_app.get("/probe/commit")  # the schema gate has seen the database at head
+    engine = probe_app.app.registry["db_engine"]
+
+    def gone(conn, cursor, statement, parameters, context, executemany):
+        raise OperationalError(statement, parameters, ConnectionError("server closed"))
+
+    event.listen(engine, "before_cursor_execute", gone)
+    try:
+        page = probe_app.get("/probe/raise", status=500)
+    finally:
+        event.remove(engine, "before_cursor_execute", gone)
+    assert "Something went wrong" in page.text
+    assert "Sign out" not in page.text
+
+
 def test_client_error_rolls_back_and_says_why(probe_app, dbsession):
     page = probe_app.get("/probe/reject", status=400)
     assert "That amount is not valid." in page.text
