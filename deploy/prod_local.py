@@ -254,6 +254,11 @@ def main() -> None:
     run_step([str(venv / "alembic"), "-c", "production.ini", "upgrade", "head"], environment)
     # The demo pays through a sandbox it serves itself meanwhile, keeping its payments in
     # var/sandbox.db under the working directory: the sandbox process then serves that file.
+    # A fresh portal database starts with a fresh sandbox: the provider's payments of an
+    # earlier run would name payments this database never had.
+    if not os.environ.get("DATABASE_URL"):
+        for suffix in ("", "-wal", "-shm"):
+            (RUN / "var" / f"sandbox.db{suffix}").unlink(missing_ok=True)
     demo_ini = str(ROOT / "production.ini")
     run_step([str(venv / "portal-demo-data"), demo_ini], environment, cwd=RUN)
 
