@@ -1,0 +1,110 @@
+"""The retention job with the clock moved on: what is past its time goes, and the ledger's
+balances, the receipts' signatures and /verify still hold."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import select
+
+from portal.applications.models import Application, ApplicationEvent
+from portal.billing.models import Payment
+from portal.identity.models import User, WebSession
+from portal.privacy.retention import run_retention
+from portal.scripts import retention as script
+from tests.functional.privacy.conftest import assert_receipts_still_hold, ledger, receipts
+
+
+def the_user(dbsession, user_id: int) -> User:
+    dbsession.expire_all()
+    return dbsession.get(User, user_id)
+
+
+def test_within_their_periods_records_are_kept_and_drafts_and_old_sessions_go(
+    paid, applications, ana, dbsession, clock, wsgi_app
+):
+    clock.advance(days=200)
+    done = run_retention(wsgi_app.registry)
+    assert done["application_drafts"] == 1
+    assert done["sessions"] >= 1  # Ana's browser session, unused for 200 days
+    assert done["applications"] == done["national_ids"] == done["profiles"] == 0
+    assert dbsession.get(Application, applications["draft"]) is None
+    decided = dbsession.get(Application, applications["decided"])
+    assert decided.form["owner"] == "Ana Novak"
+    ana = the_user(dbsession, ana.id)
+    assert ana.national_id_encrypted is not None and ana.family_name == "Novak"
+
+
+def test_past_every_period_personal_data_goes_and_the_ledger_and_receipts_hold(
+    paid, applications, ana, dbsession, clock, wsgi_app, testapp, keys_dir
+):
+    balances, kept_receipts = ledger(dbsession), receipts(dbsession)
+    assert kept_receipts
+    clock.advance(days=11 * 366)
+
+    done = run_retention(wsgi_app.registry)
+
+    assert done["application_drafts"] == 1 and done["applications"] == 1
+    assert done["national_ids"] == 1 and done["profiles"] == 1
+    decided = dbsession.get(Application, applications["decided"])
+    dbsession.refresh(decided)
+    assert decided.form == {} and decided.decision_reason is None
+    assert dbsession.scalars(select(ApplicationEvent.note)).all() == [""]
+    ana = the_user(dbsession, ana.id)
+    assert (ana.given_name, ana.family_name, ana.email) == ("", "", "")
+    assert ana.national_id_hash is None and ana.national_id_encrypted is None
+    assert ana.name_id != "citizen-ana"
+    assert not dbsession.scalars(select(WebSession)).all()
+    # what the law keeps is whole
+    assert ledger(dbsession) == balances
+    assert dbsession.get(Payment, paid.id).status == "succeeded"
+    assert_receipts_still_hold(dbsession, kept_receipts, testapp, keys_dir)
+    # a second run finds nothing more
+    again = run_retention(wsgi_app.registry)
+    assert sum(again.values()) == 0
+
+
+def test_a_national_identifier_is_kept_while_a_bill_in_its_name_is_open(
+    ana, dbsession, clock, wsgi_app
+):
+    from tests import factories
+
+    factories.bill(dbsession, ana, amount=50_00)
+    dbsession.commit()
+    clock.advance(days=4 * 366)
+    assert run_retention(wsgi_app.registry)["national_ids"] == 0
+    assert the_user(dbsession, ana.id).national_id_encrypted is not None
+
+
+def test_a_dry_run_counts_and_changes_nothing(paid, applications, ana, dbsession, clock, wsgi_app):
+    clock.advance(days=11 * 366)
+    counted = run_retention(wsgi_app.registry, dry_run=True)
+    assert counted["profiles"] == 1 and counted["application_drafts"] == 1
+    assert dbsession.get(Application, applications["draft"]) is not None
+    assert the_user(dbsession, ana.id).family_name == "Novak"
+
+
+@pytest.fixture
+def script_env(monkeypatch, wsgi_app):
+    """The command bootstraps the running portal's registry instead of reading an ini file."""
+    from pyramid.scripting import prepare
+
+    monkeypatch.setattr(script, "bootstrap", lambda uri: prepare(registry=wsgi_app.registry))
+    monkeypatch.setattr(script, "setup_logging", lambda uri: None)
+
+
+def test_the_command_reports_and_logs_counts_per_kind(
+    applications, dbsession, clock, script_env, capsys, caplog
+):
+    clock.advance(days=200)
+    with caplog.at_level(logging.INFO, logger="portal.privacy.retention"):
+        assert script.main(["portal.ini", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "application_drafts: 1 would redact or delete" in out
+    assert dbsession.get(Application, applications["draft"]) is not None
+    assert "retention dry run" in caplog.text and "application_drafts 1" in caplog.text
+    assert script.main(["portal.ini"]) == 0
+    assert "application_drafts: 1 redacted or deleted" in capsys.readouterr().out
+    dbsession.expire_all()
+    assert dbsession.get(Application, applications["draft"]) is None
