@@ -91,8 +91,10 @@ def erasure_plan(
         )
     )
     capacities = (
-        len(user.organisations) + len(user.departments) + len(user.buying_departments)
-    ) + user.is_admin + user.is_reviewer
+        (len(user.organisations) + len(user.departments) + len(user.buying_departments))
+        + user.is_admin
+        + user.is_reviewer
+    )
     plan.removed.append(Removed(_("Roles and the organisations they acted for"), capacities))
 
     if open_bills:

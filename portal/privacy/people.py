@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from typing import cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, Delete, delete, select
 from sqlalchemy.orm import Session
 
 from portal.applications.models import Application
@@ -41,10 +42,10 @@ def anonymise(dbsession: Session, user: User) -> Counter[str]:
     """Remove what identifies ``user`` and is not needed for what the law keeps; returns what
     went, by kind. The national identifier stays while :func:`open_bills` has any."""
     removed: Counter[str] = Counter()
-    removed["sessions"] = _deleted(
+    removed["sessions"] = deleted(
         dbsession, delete(WebSession).where(WebSession.user_id == user.id)
     )
-    removed["sessions"] += _deleted(
+    removed["sessions"] += deleted(
         dbsession, delete(IdempotencyKey).where(IdempotencyKey.user_id == user.id)
     )
     drafts = dbsession.scalars(
@@ -73,5 +74,6 @@ def anonymise(dbsession: Session, user: User) -> Counter[str]:
     return removed
 
 
-def _deleted(dbsession: Session, statement) -> int:
-    return dbsession.execute(statement).rowcount
+def deleted(dbsession: Session, statement: Delete) -> int:
+    """How many rows ``statement`` deleted."""
+    return cast(CursorResult, dbsession.execute(statement)).rowcount

@@ -56,8 +56,7 @@ class Period:
         match = _PERIOD.match(str(text))
         if match is None:
             raise SettingsError(
-                f"{name} must be a number of days or years, like '90 days' or '10 years': "
-                f"{text!r}"
+                f"{name} must be a number of days or years, like '90 days' or '10 years': {text!r}"
             )
         number, unit = int(match.group(1)), match.group(2)
         if number == 0:

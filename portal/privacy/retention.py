@@ -17,7 +17,7 @@ from collections import Counter
 
 from huey import crontab
 from pyramid.registry import Registry
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import Delete, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.applications.models import Application, ApplicationEvent
@@ -46,9 +46,7 @@ def retention_policy(registry: Registry) -> RetentionPolicy:
     return registry["privacy.policy"]
 
 
-def apply_retention(
-    dbsession: Session, policy: RetentionPolicy, now: dt.datetime
-) -> Counter[str]:
+def apply_retention(dbsession: Session, policy: RetentionPolicy, now: dt.datetime) -> Counter[str]:
     """Redact or delete every record past its time at ``now``; returns how many, by kind.
     The caller's transaction decides whether it stays (a dry run rolls it back)."""
     done: Counter[str] = Counter()
@@ -64,12 +62,12 @@ def apply_retention(
 def _sessions(dbsession: Session, before: dt.datetime) -> int:
     """Sessions, pending sign-ins and used assertions not used since ``before`` (the identity
     job removes them sooner, when they expire; this is the policy's upper bound)."""
-    statements = (
+    statements: tuple[Delete, ...] = (
         delete(WebSession).where(WebSession.last_seen_at < before),
         delete(SamlPendingRequest).where(SamlPendingRequest.created_at < before),
         delete(SamlAssertionUse).where(SamlAssertionUse.expires_at < before),
     )
-    return sum(dbsession.execute(statement).rowcount for statement in statements)
+    return sum(people.deleted(dbsession, statement) for statement in statements)
 
 
 def _drafts(dbsession: Session, before: dt.datetime) -> int:

@@ -63,7 +63,7 @@ def _found(request, query: str) -> list[User]:
     """People whose name or e-mail contains ``query``, or whose national identifier it is."""
     words = query.strip()
     if len(words) < 3:
-        raise Refusal(INVALID, _("Type at least three characters of a name, an e-mail address or a national identifier."))
+        raise Refusal(INVALID, _("Type three or more characters of a name, e-mail or identifier."))
     pattern = f"%{words.casefold()}%"
     full_name = func.lower(User.given_name + " " + User.family_name)
     return list(

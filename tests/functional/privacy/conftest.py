@@ -27,7 +27,7 @@ from tests.sandbox.conftest import SUCCESS
 
 
 @pytest.fixture
-def paid(payer, ana_bills, dbsession, sandbox):
+def paid(payer, ana_bills, dbsession, sandbox):  # noqa: F811 (the fixtures above)
     """Ana pays both bills with the success card; the notification reaches the portal."""
     hosted = payer.checkout(payer.pay(ana_bills))
     payer.enter_card(hosted, SUCCESS)
@@ -38,7 +38,7 @@ def paid(payer, ana_bills, dbsession, sandbox):
 
 
 @pytest.fixture
-def applications(ana, dbsession):
+def applications(ana, dbsession):  # noqa: F811 (the fixture above)
     """Ana's draft (never submitted) and an application of hers approved with a note."""
     now = dt.datetime.now(dt.UTC)
     service = factories.service(dbsession, "vehicle-registration", department_code="registry")

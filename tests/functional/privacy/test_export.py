@@ -64,7 +64,9 @@ def test_organisations_are_named_and_a_sealed_bid_stays_sealed(
 ):
     olga_app = browser(devidp, "rep-olga")
     olga = dbsession.scalar(select(User).where(User.name_id == "rep-olga"))
-    northwind = dbsession.scalar(select(Organisation).where(Organisation.representatives.any(User.id == olga.id)))
+    northwind = dbsession.scalar(
+        select(Organisation).where(Organisation.representatives.any(User.id == olga.id))
+    )
     now = dt.datetime.now(dt.UTC)
     tender = factories.tender(dbsession, now=now)
     sealed = b"price 182400.00 and the method statement"
