@@ -13,16 +13,18 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.applications.models import Application
 from portal.applications.state import DRAFT
+from portal.audit import record
+from portal.audit.models import AuditEntry
 from portal.billing.models import Bill, Payment, Refund
 from portal.i18n import _
 from portal.identity.models import User, WebSession
 from portal.privacy import people
-from portal.privacy.policy import APPLICATIONS, PAYMENTS, RetentionPolicy
+from portal.privacy.policy import APPLICATIONS, AUDIT, PAYMENTS, RetentionPolicy
 from portal.procurement.models import Bid, Complaint
 from portal.receipts.models import Receipt
 from portal.refusals import CONFLICT, FORBIDDEN, Refusal
@@ -96,6 +98,13 @@ def erasure_plan(
         + user.is_reviewer
     )
     plan.removed.append(Removed(_("Roles and the organisations they acted for"), capacities))
+    theirs = or_(AuditEntry.actor_id == user.id, AuditEntry.subject_id == user.id)
+    plan.removed.append(
+        Removed(
+            _("Personal details in audit entries"),
+            _count(dbsession, AuditEntry, theirs, AuditEntry.personal.is_not(None)),
+        )
+    )
 
     if open_bills:
         plan.kept.append(
@@ -189,9 +198,34 @@ def erasure_plan(
                 None,
             )
         )
+    entries = _count(dbsession, AuditEntry, theirs)
+    if entries:
+        last_entry = _latest(dbsession, AuditEntry.occurred_at, theirs)
+        plan.kept.append(
+            Kept(
+                _("Audit entries"),
+                entries,
+                _(
+                    "Accountability of the administration: the entries say what was done, "
+                    "without the personal details, which are removed now."
+                ),
+                policy[AUDIT].after(last_entry) if last_entry else None,
+            )
+        )
     return plan
 
 
-def erase(dbsession: Session, user: User) -> Counter[str]:
-    """Carry the plan out: returns what was removed, by kind."""
-    return people.anonymise(dbsession, user)
+def erase(dbsession: Session, user: User, administrator: User) -> Counter[str]:
+    """Carry the plan out, and record it in the audit trail: returns what was removed, by
+    kind."""
+    check_erasable(user, administrator)
+    removed = people.anonymise(dbsession, user)
+    record(
+        dbsession,
+        "privacy.erased",
+        actor_id=administrator.id,
+        subject_id=user.id,
+        object=("user", user.id),
+        details={"removed": dict(sorted(removed.items()))},
+    )
+    return removed

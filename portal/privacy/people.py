@@ -5,7 +5,8 @@ The row stays, so every kept record keeps its foreign key; what identified the p
 goes: their names and e-mail, the IdP's persistent identifier they signed in with (replaced by
 a random one under an entity id no IdP has, so a later sign-in makes a new account), the
 national identifier unless an open bill still needs it, their sign-in records and the
-capacities the IdP gave them.
+capacities the IdP gave them, and the personal details of the audit entries by or about them
+(the entries stay, and the chain still verifies).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from portal.applications.models import Application
 from portal.applications.state import DRAFT
+from portal.audit import redact_person
 from portal.billing import with_status
 from portal.billing.models import Bill, IdempotencyKey
 from portal.identity.models import User, WebSession
@@ -71,6 +73,7 @@ def anonymise(dbsession: Session, user: User) -> Counter[str]:
     user.buying_departments = []
     removed["profiles"] = 1
     dbsession.flush()
+    removed["audit_personal"] = redact_person(dbsession, user.id)
     return removed
 
 

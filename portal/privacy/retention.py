@@ -1,10 +1,11 @@
 """The retention job: what is past its time under the policy is redacted or deleted, and the
-run is recorded (counts per kind in the log).
+run is recorded (counts per kind in the log and in an audit entry).
 
 What it never touches, whatever the policy says: journal entries (the ledger's balances are
 its sums), payments, refunds and receipts (kept whole: a receipt's signature covers its bytes
 and ``/verify`` reads its row), and the audit trail except through the audit trail's own
-redaction and pruning, which keep its chain verifying. A person's account row is never
+redaction and pruning (:mod:`portal.audit.retention`), which keep its chain verifying. The
+run is an audit entry too, with its counts. A person's account row is never
 deleted: kept records point at it, so it is made unidentifiable instead
 (:mod:`portal.privacy.people`).
 """
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from portal.applications.models import Application, ApplicationEvent
 from portal.applications.state import APPROVED, DRAFT, REJECTED
+from portal.audit import prune_before, record, redact_personal
 from portal.billing.models import Bill, Payment
 from portal.clock import clock
 from portal.identity.models import SamlAssertionUse, SamlPendingRequest, User, WebSession
@@ -29,6 +31,8 @@ from portal.privacy import people
 from portal.privacy.policy import (
     APPLICATION_DRAFTS,
     APPLICATIONS,
+    AUDIT,
+    AUDIT_PERSONAL,
     NATIONAL_IDS,
     PAYMENTS,
     SESSIONS,
@@ -55,6 +59,9 @@ def apply_retention(dbsession: Session, policy: RetentionPolicy, now: dt.datetim
     done[APPLICATIONS] = _decided_applications(dbsession, policy[APPLICATIONS].before(now))
     done[NATIONAL_IDS] = _national_ids(dbsession, policy[NATIONAL_IDS].before(now))
     done["profiles"] = _forgotten_people(dbsession, policy[PAYMENTS].before(now))
+    done[AUDIT_PERSONAL] = redact_personal(dbsession, policy[AUDIT_PERSONAL].before(now))
+    done[AUDIT] = prune_before(dbsession, policy[AUDIT].before(now))
+    record(dbsession, "privacy.retention", details={"counts": dict(sorted(done.items()))})
     dbsession.flush()
     return done
 

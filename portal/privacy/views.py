@@ -159,7 +159,7 @@ def erase_person(request):
             INVALID, _("Confirm that you checked the request and the person's identity.")
         )
         return _plan_page(request, person, form_refused(request, refused))
-    removed = erase(request.dbsession, person)
+    removed = erase(request.dbsession, person, request.user)
     log.info(
         "erasure request processed for account %d: %s",
         person.id,

@@ -11,8 +11,11 @@ import webtest
 from sqlalchemy import func, select
 
 from portal.applications.models import Application, ApplicationEvent
+from portal.audit import record, verify
+from portal.audit.models import AuditEntry
 from portal.billing.models import JournalEntry, Payment
 from portal.receipts.models import Receipt
+from portal.tasks import task_dbsession
 from tests import factories
 from tests.conftest import sign_in
 from tests.functional.billing.conftest import (  # noqa: F401 (fixtures)
@@ -66,6 +69,36 @@ def applications(ana, dbsession):  # noqa: F811 (the fixture above)
     dbsession.add_all([draft, decided])
     dbsession.commit()
     return {"draft": draft.id, "decided": decided.id}
+
+
+@pytest.fixture
+def audited(ana, wsgi_app):  # noqa: F811 (the fixture above)
+    """An audit entry about Ana with her name as its personal data, as a sign-in records."""
+    with task_dbsession(wsgi_app.registry) as session:
+        record(
+            session,
+            "identity.signed_in",
+            actor_id=ana.id,
+            subject_id=ana.id,
+            object=("user", ana.id),
+            personal={"name": "Ana Novak"},
+        )
+
+
+def audit_chain_verifies(dbsession) -> bool:
+    dbsession.expire_all()
+    return verify(dbsession).ok
+
+
+def personal_details_of(dbsession, person_id: int) -> list:
+    dbsession.expire_all()
+    return list(
+        dbsession.scalars(
+            select(AuditEntry.personal).where(
+                AuditEntry.subject_id == person_id, AuditEntry.personal.is_not(None)
+            )
+        )
+    )
 
 
 def ledger(dbsession) -> dict[int, tuple[int, int]]:

@@ -10,10 +10,17 @@ import logging
 from sqlalchemy import select
 
 from portal.applications.models import Application
+from portal.audit.models import AuditEntry
 from portal.billing.models import Payment
 from portal.identity.models import User, WebSession
 from tests.functional.applications.conftest import post
-from tests.functional.privacy.conftest import assert_receipts_still_hold, ledger, receipts
+from tests.functional.privacy.conftest import (
+    assert_receipts_still_hold,
+    audit_chain_verifies,
+    ledger,
+    personal_details_of,
+    receipts,
+)
 
 
 def found_link(admin, query: str):
@@ -24,7 +31,7 @@ def found_link(admin, query: str):
 
 
 def test_an_erasure_request_end_to_end(
-    paid, applications, ana, payer, dbsession, browser, devidp, testapp, keys_dir, caplog
+    paid, applications, audited, ana, payer, dbsession, browser, devidp, testapp, keys_dir, caplog
 ):
     caplog.set_level(logging.INFO, logger="portal.privacy")
     balances, kept_receipts = ledger(dbsession), receipts(dbsession)
@@ -40,6 +47,7 @@ def test_an_erasure_request_end_to_end(
     kept = page.html.find(id="erasure-kept").get_text(" ", strip=True)
     assert "Payments and refunds" in kept and "Receipts and credit notes" in kept
     assert "Accounting and tax law" in kept and "Submitted applications" in kept
+    assert "Audit entries" in kept and "Personal details in audit entries 1" in removed
     until = paid.created_at.year + 10
     assert str(until) in kept
 
@@ -74,6 +82,12 @@ def test_an_erasure_request_end_to_end(
     assert ledger(dbsession) == balances
     assert dbsession.get(Payment, paid.id).payer_user_id == ana.id
     assert_receipts_still_hold(dbsession, kept_receipts, testapp, keys_dir)
+    assert personal_details_of(dbsession, ana.id) == []
+    assert audit_chain_verifies(dbsession)
+    erasure = dbsession.scalars(
+        select(AuditEntry).where(AuditEntry.action == "privacy.erased")
+    ).one()
+    assert erasure.subject_id == ana.id and erasure.details["removed"]["application_drafts"] == 1
     # signing in again is a new account that knows nothing of the old one
     again = browser(devidp, "citizen-ana")
     data = json.loads(again.get("/account/data.json").text)

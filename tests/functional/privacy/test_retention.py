@@ -9,11 +9,18 @@ import pytest
 from sqlalchemy import select
 
 from portal.applications.models import Application, ApplicationEvent
+from portal.audit.models import AuditEntry
 from portal.billing.models import Payment
 from portal.identity.models import User, WebSession
 from portal.privacy.retention import run_retention
 from portal.scripts import retention as script
-from tests.functional.privacy.conftest import assert_receipts_still_hold, ledger, receipts
+from tests.functional.privacy.conftest import (
+    assert_receipts_still_hold,
+    audit_chain_verifies,
+    ledger,
+    personal_details_of,
+    receipts,
+)
 
 
 def the_user(dbsession, user_id: int) -> User:
@@ -22,7 +29,7 @@ def the_user(dbsession, user_id: int) -> User:
 
 
 def test_within_their_periods_records_are_kept_and_drafts_and_old_sessions_go(
-    paid, applications, ana, dbsession, clock, wsgi_app
+    paid, applications, audited, ana, dbsession, clock, wsgi_app
 ):
     clock.advance(days=200)
     done = run_retention(wsgi_app.registry)
@@ -34,10 +41,12 @@ def test_within_their_periods_records_are_kept_and_drafts_and_old_sessions_go(
     assert decided.form["owner"] == "Ana Novak"
     ana = the_user(dbsession, ana.id)
     assert ana.national_id_encrypted is not None and ana.family_name == "Novak"
+    assert personal_details_of(dbsession, ana.id) == [{"name": "Ana Novak"}]
+    assert audit_chain_verifies(dbsession)
 
 
-def test_past_every_period_personal_data_goes_and_the_ledger_and_receipts_hold(
-    paid, applications, ana, dbsession, clock, wsgi_app, testapp, keys_dir
+def test_past_every_period_personal_data_goes_and_the_ledger_receipts_and_audit_hold(
+    paid, applications, audited, ana, dbsession, clock, wsgi_app, testapp, keys_dir
 ):
     balances, kept_receipts = ledger(dbsession), receipts(dbsession)
     assert kept_receipts
@@ -47,6 +56,7 @@ def test_past_every_period_personal_data_goes_and_the_ledger_and_receipts_hold(
 
     assert done["application_drafts"] == 1 and done["applications"] == 1
     assert done["national_ids"] == 1 and done["profiles"] == 1
+    assert done["audit"] >= 1  # the sign-in, eleven years ago, pruned
     decided = dbsession.get(Application, applications["decided"])
     dbsession.refresh(decided)
     assert decided.form == {} and decided.decision_reason is None
@@ -60,9 +70,25 @@ def test_past_every_period_personal_data_goes_and_the_ledger_and_receipts_hold(
     assert ledger(dbsession) == balances
     assert dbsession.get(Payment, paid.id).status == "succeeded"
     assert_receipts_still_hold(dbsession, kept_receipts, testapp, keys_dir)
+    assert audit_chain_verifies(dbsession)
+    (entry,) = [e for e in dbsession.scalars(select(AuditEntry)) if e.action == "privacy.retention"]
+    assert entry.details["counts"]["profiles"] == 1 and entry.personal is None
     # a second run finds nothing more
     again = run_retention(wsgi_app.registry)
     assert sum(again.values()) == 0
+    assert audit_chain_verifies(dbsession)
+
+
+def test_audit_entries_lose_their_personal_details_first_and_the_chain_verifies(
+    audited, ana, dbsession, clock, wsgi_app
+):
+    clock.advance(days=3 * 366)
+    done = run_retention(wsgi_app.registry)
+    assert done["audit_personal"] == 1 and done["audit"] == 0
+    assert personal_details_of(dbsession, ana.id) == []
+    actions = dbsession.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)).all()
+    assert actions[0] == "identity.signed_in"
+    assert audit_chain_verifies(dbsession)
 
 
 def test_a_national_identifier_is_kept_while_a_bill_in_its_name_is_open(
