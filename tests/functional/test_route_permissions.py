@@ -127,6 +127,7 @@ def sample_values(dbsession, wsgi_app):
         "public_id": payment.public_id,
         "application": application.public_id,
         "service": "vehicle-registration",
+        "person": str(payer.id),
     }
 
 
