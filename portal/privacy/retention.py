@@ -173,9 +173,14 @@ class _DryRun(Exception):
     """Leaves a dry run's transaction by rolling it back."""
 
 
-def run_retention(registry: Registry, dry_run: bool = False) -> Counter[str]:
-    """One run in its own transaction at the app's clock; a dry run counts and changes nothing."""
-    now = clock(registry).now()
+def run_retention(
+    registry: Registry, dry_run: bool = False, as_of: dt.datetime | None = None
+) -> Counter[str]:
+    """One run in its own transaction at the app's clock; a dry run counts and changes nothing,
+    and may look ahead (``as_of``: what would go by then)."""
+    if as_of is not None and not dry_run:
+        raise ValueError("only a dry run may look ahead: a real run goes by the clock")
+    now = as_of or clock(registry).now()
     done: Counter[str] = Counter()
     try:
         with task_dbsession(registry) as dbsession:

@@ -64,7 +64,7 @@ def _found(request, query: str) -> list[User]:
     words = query.strip()
     if len(words) < 3:
         raise Refusal(INVALID, _("Type three or more characters of a name, e-mail or identifier."))
-    pattern = f"%{words.casefold()}%"
+    needle = words.casefold()
     full_name = func.lower(User.given_name + " " + User.family_name)
     return list(
         request.dbsession.scalars(
@@ -72,8 +72,8 @@ def _found(request, query: str) -> list[User]:
             .where(
                 User.idp_entity_id != ERASED,
                 or_(
-                    full_name.like(pattern),
-                    func.lower(User.email).like(pattern),
+                    full_name.contains(needle, autoescape=True),
+                    func.lower(User.email).contains(needle, autoescape=True),
                     User.national_id_hash == request.pii.lookup_hash(words),
                 ),
             )

@@ -139,3 +139,10 @@ def test_a_search_needs_three_characters(browser, devidp):
     form["query"] = "ab"
     answer = form.submit(status=422)
     assert "three or more characters" in answer.text
+
+
+def test_a_search_for_wildcards_finds_nobody(ana, browser, devidp):
+    admin = browser(devidp, "admin-ada")
+    found = found_link(admin, "%%%").html.find(id="erasure-found")
+    assert found.get_text(strip=True) == "Nobody."
+    assert "Novak" in found_link(admin, "ana nov").html.find(id="erasure-found").get_text()

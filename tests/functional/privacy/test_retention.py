@@ -3,6 +3,7 @@ balances, the receipts' signatures and /verify still hold."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import pytest
@@ -134,3 +135,13 @@ def test_the_command_reports_and_logs_counts_per_kind(
     assert "application_drafts: 1 redacted or deleted" in capsys.readouterr().out
     dbsession.expire_all()
     assert dbsession.get(Application, applications["draft"]) is None
+
+
+def test_the_command_looks_ahead_only_in_a_dry_run(applications, dbsession, script_env, capsys):
+    ahead = (dt.date.today() + dt.timedelta(days=200)).isoformat()
+    assert script.main(["portal.ini", "--dry-run", "--as-of", ahead]) == 0
+    assert "application_drafts: 1 would redact or delete" in capsys.readouterr().out
+    assert dbsession.get(Application, applications["draft"]) is not None
+    with pytest.raises(SystemExit) as refused:
+        script.main(["portal.ini", "--as-of", ahead])
+    assert refused.value.code == 2
