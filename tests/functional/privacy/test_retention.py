@@ -145,3 +145,13 @@ def test_the_command_looks_ahead_only_in_a_dry_run(applications, dbsession, scri
     with pytest.raises(SystemExit) as refused:
         script.main(["portal.ini", "--as-of", ahead])
     assert refused.value.code == 2
+
+
+def test_the_job_is_one_of_the_workers_nightly_jobs(wsgi_app):
+    from portal.tasks import task_queue
+
+    huey = task_queue(wsgi_app.registry).huey
+    assert "retention" in {job.name for job in huey.read_periodic(dt.datetime(2027, 3, 1, 3, 23))}
+    assert "retention" not in {
+        job.name for job in huey.read_periodic(dt.datetime(2027, 3, 1, 4, 23))
+    }
