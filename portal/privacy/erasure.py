@@ -46,11 +46,15 @@ class Kept:
 
 @dataclass
 class ErasurePlan:
+    #: bills in the person's name still open: the erasure waits for them
+    open_bills: int = 0
     removed: list[Removed] = field(default_factory=list)
     kept: list[Kept] = field(default_factory=list)
 
 
-def check_erasable(user: User, administrator: User) -> None:
+def check_erasable(dbsession: Session, user: User, administrator: User) -> None:
+    """Whether ``administrator`` may erase ``user``'s data now. Not while a bill in their name
+    is open: the law needs who owes it, and they must still be able to sign in and pay it."""
     if user.id == administrator.id:
         raise Refusal(
             FORBIDDEN,
@@ -58,6 +62,14 @@ def check_erasable(user: User, administrator: User) -> None:
         )
     if people.is_erased(user):
         raise Refusal(CONFLICT, _("This person's data has already been erased."))
+    if people.open_bills(dbsession, user):
+        raise Refusal(
+            CONFLICT,
+            _(
+                "Bills in this person's name are still open: their data can be erased once "
+                "the bills are paid or cancelled."
+            ),
+        )
 
 
 def _latest(dbsession: Session, column, *where) -> dt.datetime | None:
@@ -72,11 +84,10 @@ def erasure_plan(
     dbsession: Session, user: User, policy: RetentionPolicy, now: dt.datetime
 ) -> ErasurePlan:
     """What erasing ``user``'s data at ``now`` removes, and what it keeps, why and until when."""
-    plan = ErasurePlan()
-    open_bills = people.open_bills(dbsession, user)
+    plan = ErasurePlan(open_bills=len(people.open_bills(dbsession, user)))
     plan.removed.append(Removed(_("Name and e-mail address"), 1))
     plan.removed.append(Removed(_("The link to their account at the identity provider"), 1))
-    if user.national_id_encrypted is not None and not open_bills:
+    if user.national_id_encrypted is not None:
         plan.removed.append(Removed(_("National identifier"), 1))
     plan.removed.append(
         Removed(_("Sessions"), _count(dbsession, WebSession, WebSession.user_id == user.id))
@@ -106,15 +117,6 @@ def erasure_plan(
         )
     )
 
-    if open_bills:
-        plan.kept.append(
-            Kept(
-                _("National identifier"),
-                1,
-                _("Bills in their name are still open; the identifier is how they are collected."),
-                None,
-            )
-        )
     payments_period = policy[PAYMENTS]
     last_payment = _latest(dbsession, Payment.created_at, Payment.payer_user_id == user.id)
     payments = _count(dbsession, Payment, Payment.payer_user_id == user.id)
@@ -218,7 +220,7 @@ def erasure_plan(
 def erase(dbsession: Session, user: User, administrator: User) -> Counter[str]:
     """Carry the plan out, and record it in the audit trail: returns what was removed, by
     kind."""
-    check_erasable(user, administrator)
+    check_erasable(dbsession, user, administrator)
     removed = people.anonymise(dbsession, user)
     record(
         dbsession,

@@ -4,7 +4,7 @@
 The row stays, so every kept record keeps its foreign key; what identified the person in it
 goes: their names and e-mail, the IdP's persistent identifier they signed in with (replaced by
 a random one under an entity id no IdP has, so a later sign-in makes a new account), the
-national identifier unless an open bill still needs it, their sign-in records and the
+national identifier, their sign-in records and the
 capacities the IdP gave them, and the personal details of the audit entries by or about them
 (the entries stay, and the chain still verifies).
 """
@@ -42,7 +42,8 @@ def open_bills(dbsession: Session, user: User) -> list[Bill]:
 
 def anonymise(dbsession: Session, user: User) -> Counter[str]:
     """Remove what identifies ``user`` and is not needed for what the law keeps; returns what
-    went, by kind. The national identifier stays while :func:`open_bills` has any."""
+    went, by kind. Callers first make sure no bill in their name is open (:func:`open_bills`):
+    whoever owes it must stay identifiable, and able to sign in and pay it."""
     removed: Counter[str] = Counter()
     removed["sessions"] = deleted(
         dbsession, delete(WebSession).where(WebSession.user_id == user.id)
@@ -56,7 +57,7 @@ def anonymise(dbsession: Session, user: User) -> Counter[str]:
     for draft in drafts:
         dbsession.delete(draft)
     removed["application_drafts"] = len(drafts)
-    if user.national_id_encrypted is not None and not open_bills(dbsession, user):
+    if user.national_id_encrypted is not None:
         user.national_id_hash = None
         user.national_id_encrypted = None
         removed["national_ids"] = 1

@@ -153,7 +153,7 @@ def erasure_page(request):
 )
 def erase_person(request):
     person = _person(request)
-    check_erasable(person, request.user)
+    check_erasable(request.dbsession, person, request.user)
     if request.POST.get("confirm") != "yes":
         refused = Refusal(
             INVALID, _("Confirm that you checked the request and the person's identity.")

@@ -96,21 +96,20 @@ def test_an_erasure_request_end_to_end(
     post(admin, f"/admin/privacy/erasure/{ana.id}", {"confirm": "yes"}, status=409)
 
 
-def test_the_national_identifier_is_kept_while_a_bill_is_open(ana, dbsession, browser, devidp):
+def test_an_erasure_waits_for_the_bills_still_open(ana, dbsession, browser, devidp):
     from tests import factories
 
     factories.bill(dbsession, ana, amount=50_00)
     dbsession.commit()
     admin = browser(devidp, "admin-ada")
     page = admin.get(f"/admin/privacy/erasure/{ana.id}")
-    assert "National identifier" not in page.html.find(id="erasure-removed").get_text()
-    assert "still open" in page.html.find(id="erasure-kept").get_text()
-    form = page.forms["erasure-form"]
-    form["confirm"].checked = True
-    form.submit(status=303)
+    assert "Bills still open in this person's name: 1." in page.html.find(id="erasure-waits").get_text()
+    assert "erasure-form" not in page.forms
+    answer = post(admin, f"/admin/privacy/erasure/{ana.id}", {"confirm": "yes"}, status=409)
+    assert "once the bills are paid or cancelled" in answer.text
     dbsession.expire_all()
-    erased = dbsession.get(User, ana.id)
-    assert erased.family_name == "" and erased.national_id_encrypted is not None
+    kept = dbsession.get(User, ana.id)
+    assert kept.family_name == "Novak" and kept.national_id_encrypted is not None
 
 
 def test_erasure_needs_an_administrator_and_a_csrf_token(ana, payer, browser, devidp, dbsession):
