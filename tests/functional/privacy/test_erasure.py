@@ -103,7 +103,8 @@ def test_an_erasure_waits_for_the_bills_still_open(ana, dbsession, browser, devi
     dbsession.commit()
     admin = browser(devidp, "admin-ada")
     page = admin.get(f"/admin/privacy/erasure/{ana.id}")
-    assert "Bills still open in this person's name: 1." in page.html.find(id="erasure-waits").get_text()
+    waits = page.html.find(id="erasure-waits").get_text()
+    assert "Bills still open in this person's name: 1." in waits
     assert "erasure-form" not in page.forms
     answer = post(admin, f"/admin/privacy/erasure/{ana.id}", {"confirm": "yes"}, status=409)
     assert "once the bills are paid or cancelled" in answer.text
