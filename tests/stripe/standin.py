@@ -102,6 +102,14 @@ class StripeStandIn:
             target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         ).start()
 
+    def reset(self) -> None:
+        """Forget every object, as a new test-mode account would have none."""
+        with self.lock:
+            self.objects.clear()
+            self.balance.clear()
+            self.idempotent.clear()
+            self.requests.clear()
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()

@@ -83,6 +83,13 @@ def pay_with_stripe(payer, bills):
     return form.submit(status=303).location
 
 
+@pytest.fixture(autouse=True)
+def _fresh_stripe_account(stripe_standin):
+    """The session's stand-in starts each test with no objects, as the portal's tables do."""
+    stripe_standin.reset()
+    stripe_standin.receiver.deliveries.clear()
+
+
 @pytest.fixture
 def paid(payer, ana_bills, dbsession, stripe_standin):
     """Ana pays both bills through Stripe; the webhook is not yet handed to the portal."""
@@ -140,7 +147,8 @@ def test_the_whole_pay_flow_through_stripe(paid, payer, ana_bills, dbsession, ws
     }
     # the sandbox's report knows nothing of it: each provider is reconciled on its own
     sandbox = payment_providers(wsgi_app.registry)["sandbox"]
-    assert reconcile(dbsession, sandbox, dt.datetime.now(dt.UTC).date()).lines == []
+    lines = reconcile(dbsession, sandbox, dt.datetime.now(dt.UTC).date()).lines
+    assert payment.public_id not in {line.reference for line in lines}
 
 
 def test_a_duplicated_webhook_is_applied_once(paid, payer, dbsession):
@@ -263,3 +271,18 @@ def test_starting_and_refunding_again_are_idempotent_at_stripe(stripe_standin):
     assert refunds[0] == refunds[1] and refunds[0].reference == "f" * 32
     report = stripe.query_payment("r" * 32, first.provider_payment_id)
     assert report.refunded == Money(2_50, "EUR")
+
+
+def test_the_reconciliation_page_shows_each_provider(paid, payer, signed_in, dbsession):
+    payment, webhook = paid
+    deliver(payer.app, webhook["body"], webhook["headers"]["Stripe-Signature"])
+    clerk = signed_in("admin-ada")
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    page = clerk.get("/backoffice/reconciliation", params={"date": today, "provider": "stripe"})
+    assert "1 lines matched" in page.html.find(id="verdict").text
+    assert [a.text for a in page.html.find(id="providers").find_all("a")] == ["sandbox", "stripe"]
+    default = clerk.get("/backoffice/reconciliation", params={"date": today})
+    assert default.html.find(id="providers").find("a", attrs={"aria-current": "page"}).text == (
+        "sandbox"
+    )
+    clerk.get("/backoffice/reconciliation", params={"provider": "elsewhere"}, status=404)
