@@ -124,7 +124,9 @@ class StripeStandIn:
         self.requests.append((method, url.path))
         try:
             if url.path.startswith("/c/pay/"):
-                status, headers, page = self._hosted(method, url.path.removeprefix("/c/pay/"), params)
+                status, headers, page = self._hosted(
+                    method, url.path.removeprefix("/c/pay/"), params
+                )
                 return _send(handler, status, page.encode(), "text/html; charset=utf-8", headers)
             self._authenticate(handler.headers.get("Authorization", ""))
             key = handler.headers.get("Idempotency-Key")
@@ -169,7 +171,9 @@ class StripeStandIn:
                 return 200, self.create_refund(params)
             if method == "GET" and parts == ["v1", "balance_transactions"]:
                 return 200, self.list_balance_transactions(params, expand)
-        raise StripeError(404, "invalid_request_error", f"Unrecognized request URL ({method}: {path})")
+        raise StripeError(
+            404, "invalid_request_error", f"Unrecognized request URL ({method}: {path})"
+        )
 
     # --- objects --------------------------------------------------------------------------
 
@@ -202,7 +206,9 @@ class StripeStandIn:
         currencies = {item["price_data"]["currency"] for item in items}
         if len(currencies) != 1:
             raise StripeError(400, "invalid_request_error", "Line items must share a currency.")
-        total = sum(int(item["price_data"]["unit_amount"]) * int(item["quantity"]) for item in items)
+        total = sum(
+            int(item["price_data"]["unit_amount"]) * int(item["quantity"]) for item in items
+        )
         now = int(time.time())
         session = self._new(
             "cs_test",

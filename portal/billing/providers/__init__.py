@@ -177,8 +177,9 @@ def provider_of(registry: Registry, name: str) -> PaymentProvider:
 def providers_from_settings(settings: Mapping[str, str]) -> Providers:
     """``billing.provider`` (the default) and each of ``billing.providers``."""
     names = [settings.get("billing.provider", DEFAULT_PROVIDER)]
-    further = str(settings.get("billing.providers", "")).split()
-    names += [name for name in further if name not in names]
+    for name in str(settings.get("billing.providers", "")).split():
+        if name not in names:
+            names.append(name)
     return Providers([provider_from_settings(settings, name) for name in names])
 
 

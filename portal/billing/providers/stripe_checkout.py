@@ -79,14 +79,16 @@ class StripeCheckoutProvider:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, str]) -> StripeCheckoutProvider:
-        values = {}
-        for key in ("secret_key", "webhook_secret"):
-            values[key] = settings.get(f"billing.stripe.{key}")
-            if not values[key]:
-                raise SettingsError(f"missing setting billing.stripe.{key}")
+        secret_key = settings.get("billing.stripe.secret_key")
+        webhook_secret = settings.get("billing.stripe.webhook_secret")
+        if not secret_key or not webhook_secret:
+            raise SettingsError(
+                "missing setting billing.stripe.secret_key or billing.stripe.webhook_secret "
+                "(BILLING_STRIPE_SECRET_KEY, BILLING_STRIPE_WEBHOOK_SECRET)"
+            )
         return cls(
-            values["secret_key"],
-            values["webhook_secret"],
+            secret_key,
+            webhook_secret,
             api_base=settings.get("billing.stripe.api_base") or None,
             tolerance_seconds=int(settings.get("billing.notification_tolerance_seconds", 300)),
         )
@@ -168,7 +170,9 @@ class StripeCheckoutProvider:
             "metadata": {"refund": reference, "payment": session["client_reference_id"]},
         }
         answer = self._call(
-            lambda: self._client.v1.refunds.create(params, {"idempotency_key": f"refund-{reference}"})
+            lambda: self._client.v1.refunds.create(
+                params, {"idempotency_key": f"refund-{reference}"}
+            )
         )
         return _understood(
             answer,
@@ -219,7 +223,9 @@ class StripeCheckoutProvider:
                 body, signature, self._webhook_secret, tolerance=self.tolerance
             )
         except stripe.SignatureVerificationError as error:
-            raise InvalidNotification(f"signature: {str(error.user_message or error).lower()}") from None
+            raise InvalidNotification(
+                f"signature: {str(error.user_message or error).lower()}"
+            ) from None
         except ValueError as error:  # not UTF-8, not JSON
             raise InvalidNotification("unreadable notification body") from error
         data = event.to_dict()
@@ -269,14 +275,20 @@ def _understood(answer: Any, read: Callable[[Any], T]) -> T:
 def _status(session: dict, intent: dict | None) -> str:
     """Checkout's session status and payment status as the portal's payment statuses; a
     declined card leaves the session open for another try, so it is still pending."""
-    if session["status"] == "complete" and session["payment_status"] in ("paid", "no_payment_required"):
+    if session["status"] == "complete" and session["payment_status"] in (
+        "paid",
+        "no_payment_required",
+    ):
         return "succeeded"
     if session["status"] == "expired":
         return "cancelled"
-    if session["status"] == "complete" and intent is not None:
-        # an asynchronous method (a bank debit) that did not go through
-        if intent["status"] in ("requires_payment_method", "canceled"):
-            return "failed"
+    # an asynchronous method (a bank debit) that did not go through
+    if (
+        session["status"] == "complete"
+        and intent is not None
+        and intent["status"] in ("requires_payment_method", "canceled")
+    ):
+        return "failed"
     return "pending"
 
 
@@ -326,5 +338,3 @@ def _settlement_line(transaction: dict) -> SettlementLine:
         settled_at=datetime.datetime.fromtimestamp(transaction["created"], datetime.UTC),
         provider_refund_id=source["id"] if refund else None,
     )
-
-

@@ -43,7 +43,9 @@ def count(dbsession, model, *where) -> int:
 
 def settlements(dbsession, payment) -> int:
     return count(
-        dbsession, JournalTransaction, JournalTransaction.idempotency == f"payment:{payment.id}:settled"
+        dbsession,
+        JournalTransaction,
+        JournalTransaction.idempotency == f"payment:{payment.id}:settled",
     )
 
 
@@ -203,7 +205,9 @@ def test_forged_replayed_and_stale_webhooks_are_refused(paid, payer, dbsession, 
     assert deliver(payer.app, body, signature).json["status"] == "processed"
 
 
-def test_a_webhook_for_an_unknown_session_is_refused(paid, payer, dbsession, stripe_standin, caplog):
+def test_a_webhook_for_an_unknown_session_is_refused(
+    paid, payer, dbsession, stripe_standin, caplog
+):
     payment, webhook = paid
     event = json.loads(webhook["body"])
     session = dict(event["data"]["object"], id="cs_test_unknown", client_reference_id="x" * 32)
@@ -239,7 +243,9 @@ def test_a_declined_card_leaves_the_session_open(payer, ana_bills, dbsession, ws
     assert settlements(dbsession, payment) == 0
 
 
-def test_the_default_provider_is_kept_unless_the_payer_chooses(payer, ana_bills, dbsession, sandbox):
+def test_the_default_provider_is_kept_unless_the_payer_chooses(
+    payer, ana_bills, dbsession, sandbox
+):
     review = payer.review(payer.pay(ana_bills[:1]))
     hosted = review.forms["checkout-form"].submit(status=303).location
     assert hosted.startswith(sandbox.base_url)
@@ -262,8 +268,12 @@ def test_starting_and_refunding_again_are_idempotent_at_stripe(stripe_standin):
     """A retried call (a timeout after Stripe acted) makes no second session or refund."""
     stripe = StripeCheckoutProvider(SECRET_KEY, WEBHOOK_SECRET, api_base=stripe_standin.base_url)
     amount = Money(12_50, "EUR")
-    first = stripe.start_payment("r" * 32, amount, "Parking", "https://p.test/r", "https://p.test/n")
-    again = stripe.start_payment("r" * 32, amount, "Parking", "https://p.test/r", "https://p.test/n")
+    first = stripe.start_payment(
+        "r" * 32, amount, "Parking", "https://p.test/r", "https://p.test/n"
+    )
+    again = stripe.start_payment(
+        "r" * 32, amount, "Parking", "https://p.test/r", "https://p.test/n"
+    )
     assert first == again
     paid = requests.post(first.hosted_url, data={"card_number": SUCCESS}, allow_redirects=False)
     assert paid.status_code == 303
