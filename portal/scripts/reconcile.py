@@ -1,6 +1,6 @@
 """``portal-reconcile INI [--date YYYY-MM-DD] [--provider NAME]``: compare a provider's
 settlement report of a day (yesterday, UTC, by default) with the portal's records (every
-provider configured, unless one is named). Exits 1 when they disagree, so a
+provider configured, the default first, unless one is named). Exits 1 when they disagree, so a
 scheduler or monitoring can raise the alarm; 3 when the provider cannot be reached."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from portal.billing import (
     ProviderRefused,
     ProviderUnavailable,
     format_report,
+    payment_provider,
     payment_providers,
     reconcile,
 )
@@ -45,7 +46,13 @@ def main(argv=None) -> int:
     with bootstrap(args.config_uri) as env:
         request = env["request"]
         day = args.date or request.clock.now().date() - dt.timedelta(days=1)
-        providers = payment_providers(request.registry)
+        default = payment_provider(request.registry)
+        providers = {default.name: default}
+        providers.update(
+            (name, provider)
+            for name, provider in payment_providers(request.registry).items()
+            if name != default.name
+        )
         if args.provider is not None and args.provider not in providers:
             parser.error(f"no provider {args.provider!r}: {', '.join(providers)}")
         clean = True

@@ -87,9 +87,12 @@ def pay_with_stripe(payer, bills):
 
 @pytest.fixture(autouse=True)
 def _fresh_stripe_account(stripe_standin):
-    """The session's stand-in starts each test with no objects, as the portal's tables do."""
+    """The session's stand-in starts each test with no objects, as the portal's tables do,
+    and leaves none behind for other tests' reconciliations."""
     stripe_standin.reset()
     stripe_standin.receiver.deliveries.clear()
+    yield
+    stripe_standin.reset()
 
 
 @pytest.fixture
@@ -296,3 +299,24 @@ def test_the_reconciliation_page_shows_each_provider(paid, payer, signed_in, dbs
         "sandbox"
     )
     clerk.get("/backoffice/reconciliation", params={"provider": "elsewhere"}, status=404)
+
+
+def test_the_script_reconciles_every_provider_or_the_one_named(paid, payer, wsgi_app, capsys):
+    from pyramid.scripting import prepare
+
+    from portal.scripts import reconcile as script
+
+    payment, webhook = paid
+    deliver(payer.app, webhook["body"], webhook["headers"]["Stripe-Signature"])
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(script, "bootstrap", lambda uri: prepare(registry=wsgi_app.registry))
+        patch.setattr(script, "setup_logging", lambda uri: None)
+        assert script.main(["portal.ini", "--date", today, "--provider", "stripe"]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("stripe: Reconciliation") and "1 matched" in out
+        script.main(["portal.ini", "--date", today])
+        out = capsys.readouterr().out
+        assert out.index("sandbox: ") < out.index("stripe: ")
+        with pytest.raises(SystemExit):
+            script.main(["portal.ini", "--provider", "elsewhere"])
