@@ -93,6 +93,10 @@ def provider_notification(request):
     payment = lock_payment(
         dbsession, recorded.payment_id, settling=event.payment.status == "succeeded"
     )
+    if payment.provider_payment_id not in (None, event.payment.provider_payment_id):
+        # our reference on a session (a provider payment) the portal did not open
+        log.warning("notification %s names another provider payment", event.event_id)
+        raise Refusal(NOT_FOUND, _("The notification names a payment the portal does not know."))
     apply_report(
         dbsession,
         payment,

@@ -373,7 +373,8 @@ class StripeStandIn:
                 "captured": True,
                 "created": now,
                 "currency": session["currency"],
-                "metadata": metadata,
+                # the PaymentIntent's metadata is not assumed to be copied to its charge
+                "metadata": {},
                 "paid": True,
                 "payment_intent": intent["id"],
                 "payment_method_details": {

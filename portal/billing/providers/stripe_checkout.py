@@ -1,8 +1,8 @@
 """Stripe Checkout as a payment provider, through Stripe's official library (``stripe``).
 
 A payment is one Checkout Session: its bills are the session's line items, our payment's
-reference its ``client_reference_id`` (and the metadata of the session, of its PaymentIntent and
-so of its charge, which is how the balance transactions name it). Every call that creates
+reference its ``client_reference_id`` and the metadata of the session and of its PaymentIntent
+(through which the balance transactions name it). Every call that creates
 something carries an idempotency key derived from our reference, so a retried call cannot charge
 or refund twice. Webhooks are verified by the library's own verifier on the ``Stripe-Signature``
 header; the balance transactions of a day are the settlement report.
@@ -195,7 +195,8 @@ class StripeCheckoutProvider:
                 "lt": int((start + datetime.timedelta(days=1)).timestamp()),
             },
             "limit": 100,
-            "expand": ["data.source"],
+            # the charge or refund, and its PaymentIntent, whose metadata names our payment
+            "expand": ["data.source.payment_intent"],
         }
 
         def every_transaction() -> list[dict]:
@@ -323,16 +324,22 @@ def _method(charge: dict | None) -> str | None:
 
 
 def _settlement_line(transaction: dict) -> SettlementLine:
-    """A balance transaction: its source (expanded) is the charge or the refund, whose
-    metadata carries our references."""
+    """A balance transaction: its source (expanded) is the charge or the refund; a refund's
+    metadata names our refund, the PaymentIntent's (expanded too) our payment."""
     source = transaction["source"]
-    metadata = source.get("metadata") or {}
+    intent = source.get("payment_intent")
+    intent = intent if isinstance(intent, dict) else {"id": intent, "metadata": {}}
     currency = str(transaction["currency"]).upper()
     refund = transaction["type"] in REFUND_TYPES
+    if refund:
+        reference = (source.get("metadata") or {}).get("refund")
+    else:
+        reference = (intent.get("metadata") or {}).get("payment")
     return SettlementLine(
         kind="refund" if refund else "payment",
-        provider_payment_id=str(source.get("payment_intent") or ""),
-        reference=str(metadata.get("refund" if refund else "payment") or source["id"]),
+        provider_payment_id=str(intent["id"] or ""),
+        # one the portal did not make is reported by Stripe's id (missing in the portal)
+        reference=str(reference or source["id"]),
         amount=Money(int(transaction["amount"]), currency),
         fee=Money(int(transaction["fee"]), currency),
         settled_at=datetime.datetime.fromtimestamp(transaction["created"], datetime.UTC),

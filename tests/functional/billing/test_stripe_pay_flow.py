@@ -217,6 +217,11 @@ def test_a_webhook_for_an_unknown_session_is_refused(
     body = stripe_standin.event_about("checkout.session.completed", session)
     message = refused(payer, dbsession, payment, body, signature_header(body), caplog, status=404)
     assert "do not know" in message
+    # our payment's reference on a session the portal did not open
+    session["client_reference_id"] = payment.public_id
+    body = stripe_standin.event_about("checkout.session.completed", session)
+    message = refused(payer, dbsession, payment, body, signature_header(body), caplog, status=404)
+    assert "another provider payment" in message
 
 
 def test_events_of_no_concern_are_acknowledged_and_ignored(paid, payer, dbsession, stripe_standin):
