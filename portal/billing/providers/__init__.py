@@ -2,9 +2,9 @@
 
 Billing speaks only these types, so the sandbox and a production provider are interchangeable.
 The default provider is named by the dotted-name setting ``billing.provider``; further ones
-(cards by one, wallets by another) by ``billing.providers``, one dotted name a line. Each has a
-``name`` of its own: a payment records the name of the provider that took it, and refunds and
-status queries go back to that provider.
+(cards by one, wallets by another) by ``billing.providers``, dotted names separated by spaces
+or lines. Each has a ``name`` of its own: a payment records the name of the provider that took
+it, and refunds and status queries go back to that provider.
 """
 
 from __future__ import annotations
