@@ -167,6 +167,12 @@ class StripeStandIn:
                 return 200, self.create_session(params)
             if method == "GET" and parts[:3] == ["v1", "checkout", "sessions"] and len(parts) == 4:
                 return 200, self._expanded(self._get(parts[3], "checkout.session"), expand)
+            if (
+                method == "POST"
+                and parts[:3] == ["v1", "checkout", "sessions"]
+                and parts[4:] == ["expire"]
+            ):
+                return 200, self.expire_session(parts[3])
             if method == "POST" and parts == ["v1", "refunds"]:
                 return 200, self.create_refund(params)
             if method == "GET" and parts == ["v1", "balance_transactions"]:
@@ -233,6 +239,19 @@ class StripeStandIn:
         session["url"] = f"{self.base_url}/c/pay/{session['id']}"
         session["_line_items"] = items
         session["_intent_data"] = params.get("payment_intent_data") or {}
+        return _public(session)
+
+    def expire_session(self, session_id: str) -> dict:
+        """An open session closed before it was paid (as after 24 hours), with its webhook."""
+        session = self._get(session_id, "checkout.session")
+        if session["status"] != "open":
+            raise StripeError(
+                400,
+                "invalid_request_error",
+                'Only Checkout Sessions with a status in ["open"] can be expired.',
+            )
+        session.update(status="expired", url=None)
+        self.send_webhook(self._event("checkout.session.expired", _public(session)))
         return _public(session)
 
     def create_refund(self, params: dict) -> dict:

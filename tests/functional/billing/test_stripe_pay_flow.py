@@ -325,3 +325,19 @@ def test_the_script_reconciles_every_provider_or_the_one_named(paid, payer, wsgi
         assert out.index("sandbox: ") < out.index("stripe: ")
         with pytest.raises(SystemExit):
             script.main(["portal.ini", "--provider", "elsewhere"])
+
+
+def test_an_expired_session_cancels_the_payment(payer, ana_bills, dbsession, stripe_standin):
+    hosted = pay_with_stripe(payer, ana_bills[:1])
+    payment = the_payment(dbsession)
+    expired = requests.post(
+        f"{stripe_standin.base_url}/v1/checkout/sessions/{payment.provider_payment_id}/expire",
+        headers={"Authorization": f"Bearer {SECRET_KEY}"},
+        timeout=5,
+    )
+    assert expired.json()["status"] == "expired"
+    assert payer.browser.get(hosted).status_code == 409
+    (webhook,) = webhooks_for(stripe_standin, payment.public_id)
+    deliver(payer.app, webhook["body"], webhook["headers"]["Stripe-Signature"])
+    assert the_payment(dbsession).status == state.CANCELLED
+    assert [view.status for view in with_status(dbsession, ana_bills)] == ["open", "open"]
