@@ -26,6 +26,7 @@ FEATURES = (
     "portal.backoffice",
     "portal.applications",
     "portal.procurement",
+    "portal.cases",
 )
 
 

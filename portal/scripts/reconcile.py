@@ -1,5 +1,6 @@
 """``portal-reconcile INI [--date YYYY-MM-DD]``: compare the provider's settlement report of a
-day (yesterday, UTC, by default) with the portal's records. Exits 1 when they disagree, so a
+day (yesterday, UTC, by default) with the portal's records; each discrepancy becomes a case for
+a clerk (announced to the work queue). Exits 1 when they disagree, so a
 scheduler or monitoring can raise the alarm; 3 when the provider cannot be reached."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pyramid.paster import bootstrap, setup_logging
 from portal.billing import (
     ProviderRefused,
     ProviderUnavailable,
+    announce_discrepancies,
     format_report,
     payment_provider,
     reconcile,
@@ -50,6 +52,8 @@ def main(argv=None) -> int:
                 print(f"the settlement report of {day} could not be fetched: {error}")
                 return PROVIDER_FAILED
             print(format_report(result))
+            # each discrepancy becomes a case in the back office's work queue
+            announce_discrepancies(request.dbsession, result)
     return 0 if result.clean else DISCREPANCIES
 
 
