@@ -15,6 +15,7 @@ import logging
 from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from portal.audit import record
 from portal.cases import state
 from portal.cases.kinds import case_kind, due_at
 from portal.cases.models import Case, CaseAssignment, CaseAttachment, CaseNote, CaseTransition
@@ -31,6 +32,19 @@ log = logging.getLogger(__name__)
 MAX_NOTE = 4000
 #: the heading of every refused change of a case
 CANNOT = _("This cannot be done")
+
+
+def audit(dbsession, case: Case, action: str, actor_id: int | None, **details) -> None:
+    """Record ``action`` on ``case`` in the audit trail, in this transaction: who had the case
+    and who decided it are what an auditor asks."""
+    record(
+        dbsession,
+        f"case.{action}",
+        actor_id=actor_id,
+        subject_id=case.person_id,
+        object=("case", case.public_id),
+        details={"kind": case.kind, "department_id": case.department_id, **details},
+    )
 
 
 def open_key(subject_type: str, subject_id: str) -> str:
@@ -102,6 +116,13 @@ def decide_case_about(
         if state.transition(
             dbsession, case, state.DECIDED, outcome, now=now, actor=actor, outcome=outcome[:300]
         ):
+            audit(
+                dbsession,
+                case,
+                "decided",
+                actor.id if actor is not None else None,
+                outcome=outcome[:300],
+            )
             log.info("case %s decided", case.public_id)
             break
     return case
@@ -142,6 +163,7 @@ def claim(dbsession, case: Case, clerk: User, version: int, now: dt.datetime) ->
         )
     )
     dbsession.flush()
+    audit(dbsession, case, "claimed", clerk.id)
     log.info("case %s claimed by user=%s", case.public_id, clerk.id)
 
 
@@ -200,6 +222,7 @@ def hand_over(
         )
     )
     dbsession.flush()
+    audit(dbsession, case, "handed_over", clerk.id, from_user_id=previous, to_user_id=colleague.id)
     log.info("case %s handed to user=%s by user=%s", case.public_id, colleague.id, clerk.id)
     return colleague
 
@@ -289,4 +312,5 @@ def close(dbsession, case: Case, clerk: User, outcome: object, version: int, now
         )
     dbsession.add(CaseNote(case_id=case.id, public=True, text=text, author_id=clerk.id, at=now))
     dbsession.flush()
+    audit(dbsession, case, "closed", clerk.id)
     log.info("case %s closed by user=%s", case.public_id, clerk.id)

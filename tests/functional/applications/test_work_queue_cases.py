@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from portal.audit.models import AuditEntry
 from portal.cases.models import Case
 from tests.functional.applications.conftest import post
 
@@ -32,6 +33,13 @@ def test_a_paid_application_is_a_case_until_the_clerk_decides_it(
     case = the_case(dbsession, paid_application)
     assert (case.state, case.outcome, case.open_key) == ("decided", "approved", None)
     assert case.transitions[-1].actor.name_id == "clerk-dan"
+    decided = dbsession.scalars(
+        select(AuditEntry).where(
+            AuditEntry.action == "case.decided", AuditEntry.object_id == case.public_id
+        )
+    ).one()
+    assert decided.actor_id == case.transitions[-1].actor_id
+    assert decided.details["outcome"] == "approved"
     assert case.public_id not in clerk.get("/backoffice/cases").text  # open ones by default
     assert "Decision made" in citizen.get(f"/cases/{case.public_id}").text
 

@@ -8,6 +8,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
+from portal.audit.models import AuditEntry
 from portal.cases.models import CaseAssignment, CaseNote
 from tests.functional.cases.conftest import post, the_case
 
@@ -100,6 +101,18 @@ def test_a_clerk_claims_hands_over_notes_attaches_and_closes(browser, make_case,
         (True, "clerk-clara"),
         (False, "admin-ada"),
     ]
+    trail = dbsession.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.object_type == "case", AuditEntry.object_id == public_id)
+        .order_by(AuditEntry.seq)
+    ).all()
+    clara_id, ada_id = case.assignments[0].to_user_id, case.assignee_id
+    assert [(e.action, e.actor_id) for e in trail] == [
+        ("case.claimed", clara_id),
+        ("case.handed_over", clara_id),
+        ("case.closed", ada_id),
+    ]
+    assert trail[1].details["to_user_id"] == ada_id
 
 
 def test_stale_pages_bad_input_and_missing_csrf_change_nothing(browser, make_case, dbsession):
