@@ -48,8 +48,16 @@ def paid(dbsession, ana):
 def test_a_payment_flagged_for_a_clerk_opens_one_case_in_its_department(dbsession, paid, ana):
     flag_for_clerk(dbsession, paid, "provider reports a different amount")
     (case,) = cases(dbsession)
-    assert (case.kind, case.state, case.department.code) == ("payment_attention", "received", "revenue")
-    assert (case.subject_type, case.subject_id, case.person_id) == ("payment", paid.public_id, ana.id)
+    assert (case.kind, case.state, case.department.code) == (
+        "payment_attention",
+        "received",
+        "revenue",
+    )
+    assert (case.subject_type, case.subject_id, case.person_id) == (
+        "payment",
+        paid.public_id,
+        ana.id,
+    )
     assert [(n.public, n.text) for n in case.notes] == [
         (False, "provider reports a different amount")
     ]
@@ -67,7 +75,9 @@ def test_reconciliation_mismatches_open_cases_once(dbsession, paid):
     day = dt.date(2026, 12, 1)
     found = Reconciliation(day=day, lines=[])
     found.discrepancies = [
-        Discrepancy(MISSING_IN_PORTAL, PAYMENT, "pay_unknown", "unknown reference", Money(5_00, "EUR")),
+        Discrepancy(
+            MISSING_IN_PORTAL, PAYMENT, "pay_unknown", "unknown reference", Money(5_00, "EUR")
+        ),
         Discrepancy(
             MISSING_IN_PORTAL,
             PAYMENT,

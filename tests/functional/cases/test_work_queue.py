@@ -36,14 +36,17 @@ def test_clerks_see_their_departments_cases_and_administrators_all(browser, make
     )
 
 
-def test_another_departments_clerk_can_neither_see_nor_change_a_case(
-    browser, make_case, dbsession
-):
+def test_another_departments_clerk_can_neither_see_nor_change_a_case(browser, make_case, dbsession):
     dan = browser("clerk-dan")
     public_id = make_case("revenue")
     dan.get(f"/backoffice/cases/{public_id}", status=403)
     post(dan, f"/backoffice/cases/{public_id}/claim", {"version": "0"}, status=403)
-    post(dan, f"/backoffice/cases/{public_id}/notes", {"text": "x", "visibility": "internal"}, status=403)
+    post(
+        dan,
+        f"/backoffice/cases/{public_id}/notes",
+        {"text": "x", "visibility": "internal"},
+        status=403,
+    )
     dan.get(f"/backoffice/cases/{public_id}/attachments/{'0' * 32}", status=403)
     case = the_case(dbsession, public_id)
     assert case.assignee_id is None and case.notes == []
@@ -127,7 +130,13 @@ def test_stale_pages_bad_input_and_missing_csrf_change_nothing(browser, make_cas
     post(clara, url + "/notes", {"text": "x" * 4001, "visibility": "internal"}, status=422)
     post(clara, url + "/notes", {"text": "hi", "visibility": "everyone"}, status=422)
     post(clara, url + "/attachments", {}, status=422)
-    post(clara, url + "/attachments", {}, upload_files=[("file", "a.exe", b"MZ\x90\x00binary")], status=415)
+    post(
+        clara,
+        url + "/attachments",
+        {},
+        upload_files=[("file", "a.exe", b"MZ\x90\x00binary")],
+        status=415,
+    )
     post(clara, url + "/hand-over", {"version": "0", "to": "1"}, status=409)  # not claimed
     clara.get("/backoffice/cases", {"state": "everything"}, status=422)
     clara.get("/backoffice/cases", {"department": "registry"}, status=422)  # not hers
@@ -160,9 +169,7 @@ def test_a_case_a_feature_decides_is_not_closed_by_a_clerk(browser, make_case, d
 def test_overdue_cases_come_first_and_are_marked(browser, make_case, clock):
     clara = browser("clerk-clara")
     fresh = make_case("revenue", subject_id="pay_new")
-    old = make_case(
-        "revenue", subject_id="pay_old", opened_at=clock.now() - dt.timedelta(days=30)
-    )
+    old = make_case("revenue", subject_id="pay_old", opened_at=clock.now() - dt.timedelta(days=30))
     page = clara.get("/backoffice/cases")
     assert rows(page) == [old, fresh]
     first, second = page.html.select("tr.case-row")
@@ -172,14 +179,16 @@ def test_overdue_cases_come_first_and_are_marked(browser, make_case, clock):
     assert rows(clara.get("/backoffice/cases", {"assignee": "none"})) == [old, fresh]
 
 
-def test_citizens_follow_their_own_cases_and_read_only_public_notes(
-    browser, make_case, dbsession
-):
+def test_citizens_follow_their_own_cases_and_read_only_public_notes(browser, make_case, dbsession):
     ana, ben, clara = browser("citizen-ana"), browser("citizen-ben"), browser("clerk-clara")
     public_id = make_case("revenue", person="citizen-ana")
     url = f"/backoffice/cases/{public_id}"
     post(clara, url + "/claim", {"version": "0"})
-    post(clara, url + "/notes", {"text": "Payer sounds confused; check twice.", "visibility": "internal"})
+    post(
+        clara,
+        url + "/notes",
+        {"text": "Payer sounds confused; check twice.", "visibility": "internal"},
+    )
     post(clara, url + "/notes", {"text": "We are checking your payment.", "visibility": "public"})
 
     mine = ana.get("/cases")
