@@ -47,11 +47,14 @@ def visible_departments(request) -> list[Department]:
 
 
 def _choice(request, name: str, allowed, default: str = "") -> str:
-    """A filter's value from the query: one of ``allowed`` or empty; anything else is a 400."""
+    """A filter's value from the query: one of ``allowed`` or empty; anything else is refused (422)."""
     value = request.GET.get(name, default)
     if value and value not in allowed:
-        message = _("This filter has no such choice.")
-        raise Refusal(INVALID, message, errors=[FieldError(name, message)])
+        raise Refusal(
+            INVALID,
+            _("This filter has no such choice."),
+            errors=[FieldError(name, _("This filter has no such choice."))],
+        )
     return value
 
 
@@ -238,8 +241,11 @@ def hand_over(context, request):
     to = request.POST.get("to", "")
     try:
         if not to.isdigit() or len(to) > 12:
-            message = _("Choose a colleague of the case's department.")
-            raise Refusal(INVALID, message, errors=[FieldError("to", message)])
+            raise Refusal(
+                INVALID,
+                _("Choose a colleague of the case's department."),
+                errors=[FieldError("to", _("Choose a colleague of the case's department."))],
+            )
         colleague = work.hand_over(
             request.dbsession, case, request.user, int(to), _version(request), request.clock.now()
         )
@@ -260,8 +266,11 @@ def add_note(context, request):
     visibility = request.POST.get("visibility", "")
     try:
         if visibility not in ("internal", "public"):
-            message = _("Choose who may read the note.")
-            raise Refusal(INVALID, message, errors=[FieldError("visibility", message)])
+            raise Refusal(
+                INVALID,
+                _("Choose who may read the note."),
+                errors=[FieldError("visibility", _("Choose who may read the note."))],
+            )
         work.add_note(
             request.dbsession,
             case,

@@ -207,8 +207,11 @@ def hand_over(
     _refuse_stale(case, version)
     colleague = next((u for u in colleagues(dbsession, case, clerk) if u.id == to_user_id), None)
     if colleague is None:
-        message = _("Choose a colleague of the case's department.")
-        raise Refusal(INVALID, message, errors=[FieldError("to", message)])
+        raise Refusal(
+            INVALID,
+            _("Choose a colleague of the case's department."),
+            errors=[FieldError("to", _("Choose a colleague of the case's department."))],
+        )
     previous = case.assignee_id
     if not _set_assignee(dbsession, case, colleague, version):
         raise Refusal(
@@ -247,11 +250,21 @@ def _set_assignee(dbsession, case: Case, user: User, version: int) -> bool:
 def read_note(text: object) -> str:
     note = text.strip() if isinstance(text, str) else ""
     if not note:
-        message = _("Write the note; it cannot be empty.")
-        raise Refusal(INVALID, message, errors=[FieldError("text", message)])
+        raise Refusal(
+            INVALID,
+            _("Write the note; it cannot be empty."),
+            errors=[FieldError("text", _("Write the note; it cannot be empty."))],
+        )
     if len(note) > MAX_NOTE:
-        message = _("Keep the note to ${limit} characters.", mapping={"limit": MAX_NOTE})
-        raise Refusal(INVALID, message, errors=[FieldError("text", message)])
+        raise Refusal(
+            INVALID,
+            _("Keep the note to ${limit} characters.", mapping={"limit": MAX_NOTE}),
+            errors=[
+                FieldError(
+                    "text", _("Keep the note to ${limit} characters.", mapping={"limit": MAX_NOTE})
+                )
+            ],
+        )
     return note
 
 
@@ -299,8 +312,15 @@ def close(dbsession, case: Case, clerk: User, outcome: object, version: int, now
         raise Refusal(FORBIDDEN, _("Only the clerk who has the case can close it."))
     text = outcome.strip() if isinstance(outcome, str) else ""
     if not text or len(text) > 300:
-        message = _("Say in a sentence how the case ended (at most 300 characters).")
-        raise Refusal(INVALID, message, errors=[FieldError("outcome", message)])
+        raise Refusal(
+            INVALID,
+            _("Say in a sentence how the case ended (at most 300 characters)."),
+            errors=[
+                FieldError(
+                    "outcome", _("Say in a sentence how the case ended (at most 300 characters).")
+                )
+            ],
+        )
     _refuse_stale(case, version)
     if not state.transition(
         dbsession, case, state.CLOSED, text, now=now, actor=clerk, version=version, outcome=text
