@@ -47,7 +47,8 @@ def visible_departments(request) -> list[Department]:
 
 
 def _choice(request, name: str, allowed, default: str = "") -> str:
-    """A filter's value from the query: one of ``allowed`` or empty; anything else is refused (422)."""
+    """A filter's value from the query: one of ``allowed`` or empty; anything else is
+    refused (422)."""
     value = request.GET.get(name, default)
     if value and value not in allowed:
         raise Refusal(

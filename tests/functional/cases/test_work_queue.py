@@ -138,6 +138,12 @@ def test_stale_pages_bad_input_and_missing_csrf_change_nothing(browser, make_cas
         status=415,
     )
     post(clara, url + "/hand-over", {"version": "0", "to": "1"}, status=409)  # not claimed
+    settings = clara.app.registry.settings
+    settings["cases.max_attachment_bytes"] = str(len(PDF) - 1)
+    try:
+        post(clara, url + "/attachments", {}, upload_files=[("file", "s.pdf", PDF)], status=413)
+    finally:
+        del settings["cases.max_attachment_bytes"]
     clara.get("/backoffice/cases", {"state": "everything"}, status=422)
     clara.get("/backoffice/cases", {"department": "registry"}, status=422)  # not hers
 
