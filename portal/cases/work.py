@@ -103,8 +103,8 @@ def find_open(dbsession, subject_type: str, subject_id: str) -> Case | None:
 def decide_case_about(
     dbsession, subject_type: str, subject_id: str, outcome: str, now: dt.datetime, actor=None
 ) -> Case | None:
-    """End the open case about the subject: the feature decided (``outcome`` says how, in
-    words the person concerned may read). None if no case was open."""
+    """End the open case about the subject: the feature decided (``outcome`` says how, for
+    the clerks and the audit trail: ``approved``, ``answered``). None if no case was open."""
     case = find_open(dbsession, subject_type, subject_id)
     if case is None:
         return None
