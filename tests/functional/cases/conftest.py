@@ -40,6 +40,7 @@ def make_case(wsgi_app):
         department: str | None = "revenue",
         kind: str = "payment_attention",
         person: str | None = None,
+        organisation_of: str | None = None,
         subject_id: str = "pay_1",
         title: str = "Payment pay_1",
         note: str = "",
@@ -55,6 +56,14 @@ def make_case(wsgi_app):
             person_id = (
                 dbsession.scalar(select(User.id).where(User.name_id == person)) if person else None
             )
+            organisation_id = (
+                dbsession.scalars(select(User).where(User.name_id == organisation_of))
+                .one()
+                .organisations[0]
+                .id
+                if organisation_of
+                else None
+            )
             case = open_case(
                 dbsession,
                 kind,
@@ -63,6 +72,7 @@ def make_case(wsgi_app):
                 title=title,
                 department_id=department_id,
                 person_id=person_id,
+                organisation_id=organisation_id,
                 now=opened_at or clock(registry).now(),
                 note=note,
             )

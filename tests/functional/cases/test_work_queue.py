@@ -209,3 +209,12 @@ def test_citizens_follow_their_own_cases_and_read_only_public_notes(browser, mak
     ben.get(f"/cases/{public_id}", status=403)
     ana.get(url, status=403)  # the clerks' page is not hers
     assert dbsession.scalar(select(func.count()).select_from(CaseNote)) == 2
+
+
+def test_an_organisations_representatives_follow_its_cases(browser, make_case):
+    olga, ana = browser("rep-olga"), browser("citizen-ana")
+    public_id = make_case("revenue", organisation_of="rep-olga")
+    page = olga.get("/cases").click(href=f"/cases/{public_id}")
+    assert "Received" in page.html.find(id="case-status").text
+    assert public_id not in ana.get("/cases").text
+    ana.get(f"/cases/{public_id}", status=403)
