@@ -3,7 +3,7 @@
 The table is ``work_case`` (``case`` is a reserved word of SQL).
 
 Revision ID: 4641374531f6
-Revises: a0d17c4e2b95
+Revises: b7e31c5d9a24
 Create Date: 2026-12-05 23:24:37.229851
 """
 
@@ -13,7 +13,7 @@ import portal.db
 from alembic import op
 
 revision = "4641374531f6"
-down_revision = "a0d17c4e2b95"
+down_revision = "b7e31c5d9a24"
 branch_labels = None
 depends_on = None
 
