@@ -8,7 +8,7 @@ import logging
 
 from sqlalchemy import select
 
-from portal.applications import state
+from portal.applications import events, state
 from portal.applications.models import Application, ApplicationEvent
 from portal.billing import (
     OVERPAID,
@@ -152,10 +152,10 @@ def queue_paid_applications(event: PaymentSucceeded) -> None:
     for application, view in zip(
         waiting, with_status(dbsession, [a.bill for a in waiting]), strict=True
     ):
-        if view.status in (PAID, OVERPAID):
-            state.transition(
-                dbsession, application, state.IN_QUEUE, "", now=now, at=payment.settled_at
-            )
+        if view.status in (PAID, OVERPAID) and state.transition(
+            dbsession, application, state.IN_QUEUE, "", now=now, at=payment.settled_at
+        ):
+            events.announce(events.ApplicationQueued(application, dbsession))
 
 
 def close_rejected_bill(event: RefundSucceeded) -> None:
@@ -187,6 +187,7 @@ def decide_approve(dbsession, application: Application, clerk, note: str, now: d
         )
     application.decided_by = clerk
     application.decision_reason = note or None
+    events.announce(events.ApplicationDecided(application, dbsession))
 
 
 def decide_reject(
@@ -199,6 +200,7 @@ def decide_reject(
         )
     application.decided_by = clerk
     application.decision_reason = reason
+    events.announce(events.ApplicationDecided(application, dbsession))
     refund = (
         refund_bill(dbsession, application.bill, f"Application rejected: {reason}", clerk)
         if application.bill is not None

@@ -32,7 +32,7 @@ from portal.billing.providers import (
     payment_providers,
     providers_from_settings,
 )
-from portal.billing.reconciliation import format_report, reconcile
+from portal.billing.reconciliation import announce_discrepancies, format_report, reconcile
 from portal.billing.reference import printed
 from portal.billing.refunding import refund_bill, request_refund
 from portal.billing.resources import PaymentContext
@@ -58,6 +58,7 @@ __all__ = [
     "PaymentDocument",
     "ProviderRefused",
     "ProviderUnavailable",
+    "announce_discrepancies",
     "apply_report",
     "cancel_bill",
     "create_payment",
