@@ -17,6 +17,7 @@ from portal.billing.approvals import (
     REJECTED,
     add_approval_kind,
     awaiting_on,
+    check_thresholds,
 )
 from portal.billing.bills import (
     CANCELLED,
@@ -109,6 +110,7 @@ def includeme(config) -> None:
     config.add_directive("add_bill_surcharge", add_bill_surcharge)
     guard_append_only(config.registry["dbsession_factory"])
     config.add_directive("add_payment_documents", add_payment_documents)
+    check_thresholds(settings)
     config.add_directive("add_approval_kind", add_approval_kind)
     config.add_approval_kind(RefundApproval())
     config.add_approval_kind(WriteOffApproval())

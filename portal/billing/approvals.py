@@ -29,6 +29,7 @@ from portal.i18n import _
 from portal.identity.models import Department
 from portal.money import Money, MoneyError
 from portal.refusals import CONFLICT, FORBIDDEN, INVALID, Refusal
+from portal.settings import SettingsError
 
 AWAITING = "awaiting"
 APPROVED = "approved"
@@ -90,6 +91,17 @@ def parse_threshold(text: str) -> Money:
         return Money.parse(amount.strip(), currency.upper())
     except (MoneyError, ArithmeticError) as error:
         raise ValueError(f"{SETTING}: {text!r} is not like 'EUR 100.00'") from error
+
+
+def check_thresholds(settings) -> None:
+    """Refuse to start with a threshold setting that is not an amount (rather than fail on
+    the first refund)."""
+    for name, text in settings.items():
+        if name == SETTING or name.startswith(SETTING + "."):
+            try:
+                parse_threshold(str(text))
+            except ValueError as error:
+                raise SettingsError(str(error)) from None
 
 
 def threshold(settings, department_code: str) -> Money:
