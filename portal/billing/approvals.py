@@ -117,11 +117,9 @@ def needs_approval(settings, department: Department, amount: Money) -> bool:
     return amount.currency != limit.currency or amount.minor > limit.minor
 
 
-def read_reason(text: str, message: TranslationString) -> str:
-    """A reason as typed, refused with ``message`` when there is none."""
+def read_reason(text: str) -> str:
+    """A reason as typed, trimmed; empty if there is none (each caller says what is missing)."""
     reason = text.strip()
-    if not reason:
-        raise Refusal(INVALID, message, title=CANNOT)
     if len(reason) > MAX_REASON:
         raise Refusal(INVALID, _("Keep the reason under 2000 characters."), title=CANNOT)
     return reason
@@ -226,11 +224,9 @@ def decide(
     two clerks deciding at once one wins and the other is told (on PostgreSQL the second
     UPDATE waits for the first to commit, then finds nothing left to claim)."""
     check_decider(approval, decider)
-    note = note.strip()
-    if not approve:
-        note = read_reason(note, _("Give the reason for rejecting the request."))
-    elif len(note) > MAX_REASON:
-        raise Refusal(INVALID, _("Keep the note under 2000 characters."), title=CANNOT)
+    note = read_reason(note)
+    if not approve and not note:
+        raise Refusal(INVALID, _("Give the reason for rejecting the request."), title=CANNOT)
     status = APPROVED if approve else REJECTED
     dbsession.flush()
     claimed = run_update(

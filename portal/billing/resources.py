@@ -102,7 +102,7 @@ class ApprovalContext:
 
 
 def approval_factory(request) -> ApprovalContext:
-    public_id = request.matchdict["public_id"]
+    public_id = request.matchdict["approval"]
     approval = None
     if len(public_id) == 32:
         approval = request.dbsession.scalar(
@@ -125,7 +125,7 @@ class DepartmentBillContext:
 
 
 def department_bill_factory(request) -> DepartmentBillContext:
-    public_id = request.matchdict["public_id"]
+    public_id = request.matchdict["bill"]
     bill = None
     if len(public_id) == 32:
         bill = request.dbsession.scalar(select(Bill).where(Bill.public_id == public_id))

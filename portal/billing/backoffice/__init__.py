@@ -24,16 +24,16 @@ def includeme(config) -> None:
     )
     config.add_route(
         "backoffice_bill_write_off",
-        "/backoffice/bills/{public_id}/write-off",
+        "/backoffice/bills/{bill}/write-off",
         factory="portal.billing.resources.department_bill_factory",
     )
     config.add_route("backoffice_approvals", "/backoffice/approvals")
-    config.add_route("backoffice_approval", "/backoffice/approvals/{public_id}", **approval)
+    config.add_route("backoffice_approval", "/backoffice/approvals/{approval}", **approval)
     config.add_route(
-        "backoffice_approval_approve", "/backoffice/approvals/{public_id}/approve", **approval
+        "backoffice_approval_approve", "/backoffice/approvals/{approval}/approve", **approval
     )
     config.add_route(
-        "backoffice_approval_reject", "/backoffice/approvals/{public_id}/reject", **approval
+        "backoffice_approval_reject", "/backoffice/approvals/{approval}/reject", **approval
     )
-    config.add_route("api_approval_decision", "/api/v1/approvals/{public_id}/decision", **approval)
+    config.add_route("api_approval_decision", "/api/v1/approvals/{approval}/decision", **approval)
     config.add_route("backoffice_reconciliation", "/backoffice/reconciliation")

@@ -102,7 +102,7 @@ def _decision(context, request, approve: bool):
             else _("Rejected. Nothing was done, and the money is free again.")
         )
     )
-    return HTTPSeeOther(request.route_url("backoffice_approval", public_id=approval.public_id))
+    return HTTPSeeOther(request.route_url("backoffice_approval", approval=approval.public_id))
 
 
 @view_config(

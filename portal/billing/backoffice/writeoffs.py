@@ -17,6 +17,7 @@ from portal.billing.writeoffs import WRITE_OFF, write_off_as_clerk
 from portal.catalogue.models import Service
 from portal.i18n import _
 from portal.identity.assurance import CLERK
+from portal.refusals import INVALID, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,11 @@ def find_bill(context, request):
 )
 def write_off(context, request):
     bill = context.bill
-    reason = approvals.read_reason(
-        request.POST.get("reason", ""), _("Give the reason for writing the bill off.")
-    )
+    reason = approvals.read_reason(request.POST.get("reason", ""))
+    if not reason:
+        raise Refusal(
+            INVALID, _("Give the reason for writing the bill off."), title=approvals.CANNOT
+        )
     approval = write_off_as_clerk(
         request.dbsession, bill, reason, request.user, request.clock.now()
     )
