@@ -23,6 +23,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from portal.audit import record
 from portal.billing.models import ApprovalRequest
 from portal.db import registry_of
 from portal.i18n import _
@@ -171,8 +172,27 @@ def open_approval(
     dbsession.add(approval)
     # the unique index on open requests backs the look above against a concurrent request
     dbsession.flush()
+    record(
+        dbsession,
+        "approval.requested",
+        actor_id=clerk.id,
+        object=("approval_request", approval.public_id),
+        details=_audited(approval),
+        personal={"reason": reason},
+    )
     approval_kind(registry_of(dbsession), kind).requested(dbsession, approval)
     return approval
+
+
+def _audited(approval: ApprovalRequest) -> dict:
+    """What the audit trail keeps of a request (no personal data: the reason goes apart)."""
+    return {
+        "kind": approval.kind,
+        "department_id": approval.department_id,
+        "subject": approval.subject,
+        "amount_minor": approval.amount_minor,
+        "currency": approval.currency,
+    }
 
 
 def check_decider(approval: ApprovalRequest, decider) -> None:
@@ -253,6 +273,14 @@ def decide(
     ):
         set_committed_value(approval, name, value)
     dbsession.expire(approval, ["decided_by"])
+    record(
+        dbsession,
+        f"approval.{status}",
+        actor_id=decider.id,
+        object=("approval_request", approval.public_id),
+        details={**_audited(approval), "requested_by_id": approval.requested_by_id},
+        personal={"note": note} if note else None,
+    )
     approval_kind(registry_of(dbsession), approval.kind).decided(dbsession, approval, now)
     dbsession.flush()
 

@@ -14,6 +14,7 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.audit import record
 from portal.billing import approvals, events, ledger
 from portal.billing.ledger import Line
 from portal.billing.models import ApprovalRequest, Bill
@@ -42,10 +43,15 @@ def owed_to_write_off(dbsession: Session, bill: Bill) -> Money:
 
 
 def write_off_bill(
-    dbsession: Session, bill: Bill, reason: str, now: dt.datetime, expected: Money | None = None
+    dbsession: Session,
+    bill: Bill,
+    reason: str,
+    now: dt.datetime,
+    actor_id: int | None,
+    expected: Money | None = None,
 ) -> Money:
     """Write off what is still owed on ``bill`` (exactly ``expected``, if given: what a second
-    clerk approved) and return it."""
+    clerk approved) and return it; ``actor_id`` is the clerk whose decision it was."""
     # Locked and read again, as cancelling does: a payment or cancellation that committed
     # meanwhile is seen.
     dbsession.refresh(bill, with_for_update=True)
@@ -71,6 +77,14 @@ def write_off_bill(
     bill.written_off_at = now
     bill.write_off_reason = reason[:300]
     dbsession.flush()
+    record(
+        dbsession,
+        "bill.written_off",
+        actor_id=actor_id,
+        object=("bill", bill.public_id),
+        details={"amount_minor": owed.minor, "currency": owed.currency},
+        personal={"reason": reason},
+    )
     log.info("bill %s written off", bill.public_id)
     return owed
 
@@ -84,7 +98,7 @@ def write_off_as_clerk(
     department = bill.service.department
     settings = registry_of(dbsession).settings
     if not approvals.needs_approval(settings, department, owed):
-        write_off_bill(dbsession, bill, reason, now)
+        write_off_bill(dbsession, bill, reason, now, clerk.id)
         return None
     return approvals.open_approval(
         dbsession,
@@ -111,7 +125,14 @@ class WriteOffApproval:
     def decided(self, dbsession: Session, approval: ApprovalRequest, now: dt.datetime) -> None:
         if approval.status == approvals.APPROVED:
             bill = dbsession.scalars(select(Bill).where(Bill.public_id == approval.subject)).one()
-            write_off_bill(dbsession, bill, approval.reason, now, expected=approval.amount)
+            write_off_bill(
+                dbsession,
+                bill,
+                approval.reason,
+                now,
+                approval.decided_by_id,
+                expected=approval.amount,
+            )
         events.announce(events.ApprovalDecided(approval, dbsession))
 
     def subject_path(self, request, approval: ApprovalRequest) -> str | None:

@@ -10,6 +10,7 @@ import webtest
 from sqlalchemy import func, select
 
 from portal.api.auth import create_api_key
+from portal.audit.models import AuditEntry
 from portal.billing import ledger
 from portal.billing.models import ApprovalRequest, Refund, RefundTransition
 from portal.money import Money
@@ -119,6 +120,15 @@ def test_a_second_clerk_approves_and_only_then_the_provider_refunds(
     assert steps == [("awaiting_approval", "requested"), ("requested", "succeeded")]
     approval = the_approval(dbsession)
     assert (approval.status, approval.decided_by.name_id) == ("approved", "clerk-eva")
+    trail = dbsession.execute(
+        select(AuditEntry.action, AuditEntry.actor_id)
+        .where(AuditEntry.object_id == approval.public_id)
+        .order_by(AuditEntry.seq)
+    ).all()
+    assert trail == [
+        ("approval.requested", approval.requested_by_id),
+        ("approval.approved", approval.decided_by_id),
+    ]
 
 
 def test_at_or_below_the_threshold_one_clerk_refunds_at_once(

@@ -8,6 +8,7 @@ import pytest
 import webtest
 from sqlalchemy import func, select
 
+from portal.audit.models import AuditEntry
 from portal.billing import ledger
 from portal.billing.bills import WRITTEN_OFF, status_condition, with_status
 from portal.billing.models import ApprovalRequest, Bill, JournalEntry
@@ -126,6 +127,8 @@ def test_above_the_threshold_nothing_is_posted_until_a_second_clerk_approves(
     assert written_off(dbsession, open_bill)
     assert ledger.account_balance(dbsession, "write-off:property-tax") == {"EUR": 40_00}
     assert ledger_sums_to_zero(dbsession)
+    actions = dbsession.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)).all()
+    assert actions[-3:] == ["approval.requested", "approval.approved", "bill.written_off"]
 
 
 def test_a_clerk_of_another_department_cannot_write_off(browser, open_bill, dbsession):
