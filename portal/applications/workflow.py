@@ -233,6 +233,9 @@ def cancel_paid(dbsession, application: Application, clerk, reason: str, now: dt
     )
     application.refund = refund
     if approval is not None:
+        registry_of(dbsession).notify(
+            CancellationApprovalRequested(approval, dbsession, application)
+        )
         log.info(
             "cancellation of application %s awaits approval %s",
             application.public_id,
@@ -260,7 +263,7 @@ class CancellationApproval:
     code = CANCELLATION
     label = _("Cancellation of a paid application")
 
-    def _application(self, dbsession, approval) -> Application:
+    def _application(self, dbsession, approval) -> Application | None:
         return dbsession.scalar(
             select(Application)
             .join(Refund, Application.refund_id == Refund.id)
@@ -268,13 +271,12 @@ class CancellationApproval:
         )
 
     def requested(self, dbsession, approval) -> None:
-        application = self._application(dbsession, approval)
-        registry_of(dbsession).notify(
-            CancellationApprovalRequested(approval, dbsession, application)
-        )
+        """Announced by :func:`cancel_paid` once the application holds its refund."""
 
     def decided(self, dbsession, approval, now: dt.datetime) -> None:
         application = self._application(dbsession, approval)
+        if application is None:
+            raise LookupError(approval.subject)
         if approval.status == APPROVED and application.status != state.IN_QUEUE:
             raise Refusal(
                 CONFLICT, _("Another clerk decided this application meanwhile."), title=CANNOT
@@ -287,7 +289,10 @@ class CancellationApproval:
         registry_of(dbsession).notify(CancellationApprovalDecided(approval, dbsession, application))
 
     def subject_path(self, request, approval) -> str | None:
+        # a rejected cancellation's application no longer holds the refund it was about
         application = self._application(request.dbsession, approval)
+        if application is None:
+            return None
         return request.route_path("backoffice_application", application=application.public_id)
 
 

@@ -12,10 +12,12 @@ from sqlalchemy import func, select
 from portal.api.auth import create_api_key
 from portal.audit.models import AuditEntry
 from portal.billing import ledger
+from portal.billing.events import ApprovalDecided, ApprovalRequested
 from portal.billing.models import ApprovalRequest, Refund, RefundTransition
 from portal.money import Money
 from tests import factories
 from tests.conftest import sign_in
+from tests.functional.approval_events import heard  # noqa: F401
 from tests.functional.backoffice.conftest import csrf_token, refund_form, the_payment
 
 REASON = "Assessment corrected by the tax office"
@@ -83,7 +85,13 @@ def post(app, url, fields=None, status=303):
 
 
 def test_a_second_clerk_approves_and_only_then_the_provider_refunds(
-    threshold, signed_in, browser, payments, dbsession, provider
+    threshold,
+    signed_in,
+    browser,
+    payments,
+    dbsession,
+    provider,
+    heard,  # noqa: F811
 ):
     payment = payments.settled(amount=12_50)
     clara = signed_in("clerk-clara")
@@ -128,6 +136,10 @@ def test_a_second_clerk_approves_and_only_then_the_provider_refunds(
     assert trail == [
         ("approval.requested", approval.requested_by_id),
         ("approval.approved", approval.decided_by_id),
+    ]
+    assert heard == [
+        (ApprovalRequested, "refund", "awaiting", None),
+        (ApprovalDecided, "refund", "approved", None),
     ]
 
 
