@@ -165,7 +165,9 @@ def ask_approval_of_refund(
         kind=kind,
         department=department,
         subject=refund.public_id,
-        description=f"Refund of payment {refund.payment.public_id}",
+        # what goes back on which bill, as the clerk chose it
+        description=f"Refund of payment {refund.payment.public_id}: "
+        + ", ".join(f"bill {line.bill.number} {line.amount}" for line in refund.lines),
         amount=refund.amount,
         reason=refund.reason,
         clerk=clerk,

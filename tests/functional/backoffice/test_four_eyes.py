@@ -111,6 +111,8 @@ def test_a_second_clerk_approves_and_only_then_the_provider_refunds(
     assert "Clara Zupan" in listed.html.find(id="awaiting").text
     page = listed.click(href=f"/backoffice/approvals/{approval.public_id}")
     assert REASON in page.html.find(id="reason").text
+    bill = payment.allocations[0].bill
+    assert f"bill {bill.number} 12.50 EUR" in page.text
     assert "Clara Zupan" in page.html.find(id="requested-by").text
     assert "€12.50" in page.html.find(id="amount").text
     done = page.forms["approve-form"].submit(status=303).follow()
