@@ -6,7 +6,7 @@ who asked (CHECK four_eyes) and a second open request about the same thing (part
 index). A bill written off keeps when and why.
 
 Revision ID: 4e1a9c7b2d35
-Revises: a0d17c4e2b95
+Revises: b7e31c5d9a24
 Create Date: 2026-12-05 23:30:00.000000
 """
 
@@ -16,7 +16,7 @@ import portal.db
 from alembic import op
 
 revision = "4e1a9c7b2d35"
-down_revision = "a0d17c4e2b95"
+down_revision = "b7e31c5d9a24"
 branch_labels = None
 depends_on = None
 
