@@ -1,5 +1,6 @@
 """What billing tells the rest of the portal: a payment succeeded, a refund went through, a bill
-was cancelled, a payment or a settlement report needs a clerk.
+was cancelled, a payment or a settlement report needs a clerk, a second clerk's approval was
+asked for or given.
 
 Billing announces each event through the application's Pyramid registry
 (``registry.notify``); features subscribe with ``config.add_subscriber(handler, EventType)``.
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from portal.billing.models import Bill, Payment, Refund
+from portal.billing.models import ApprovalRequest, Bill, Payment, Refund
 from portal.db import registry_of
 
 if TYPE_CHECKING:
@@ -67,12 +68,34 @@ class SettlementDiscrepancyFound:
     dbsession: Session
 
 
+@dataclass(frozen=True)
+class ApprovalRequested:
+    """A clerk asked for a second clerk's approval (``approval.kind``: ``refund`` or
+    ``write_off`` from billing; features announce their own kinds with a subclass): a piece of
+    work for the clerks of ``approval.department_id``, open while ``approval.status`` is
+    ``awaiting``."""
+
+    approval: ApprovalRequest
+    dbsession: Session
+
+
+@dataclass(frozen=True)
+class ApprovalDecided:
+    """A second clerk approved or rejected ``approval`` (``approval.status``,
+    ``approval.decided_by_id``); what it was about has been done, or not."""
+
+    approval: ApprovalRequest
+    dbsession: Session
+
+
 def announce(
     event: PaymentSucceeded
     | RefundSucceeded
     | BillCancelled
     | PaymentNeedsAttention
-    | SettlementDiscrepancyFound,
+    | SettlementDiscrepancyFound
+    | ApprovalRequested
+    | ApprovalDecided,
 ) -> None:
     """Tell the subscribers of the portal whose session made ``event``."""
     registry_of(event.dbsession).notify(event)

@@ -671,10 +671,12 @@ def record_refund(
     seen_refundable: Money,
     reason: str,
     clerk=None,
+    status: str = state.REFUND_REQUESTED,
 ) -> Refund:
     """Record a refund of ``amounts`` (bill id -> money), for the caller to send to the
     provider after commit (:func:`portal.billing.refunding.request_refund` does both): one
-    refund, so one provider refund and one credit note, with a line per bill chosen.
+    refund, so one provider refund and one credit note, with a line per bill chosen. Its
+    ``status`` is awaiting_approval when a second clerk must approve it first.
 
     Checked by :func:`check_refund` once the payment is locked, so two clerks refunding at
     once cannot both refund the same money.
@@ -689,6 +691,7 @@ def record_refund(
         currency=payment.currency,
         reason=reason.strip()[:2000],
         requested_by_id=clerk.id if clerk else None,
+        status=status,
         # asked now by the portal's clock (a refund asked by a job or a test clock too)
         created_at=clock(registry_of(dbsession)).now(),
         lines=[
