@@ -13,7 +13,12 @@ from sqlalchemy import select
 
 from portal.applications import state as application_state
 from portal.applications.events import ApplicationDecided, ApplicationQueued
-from portal.billing.events import PaymentNeedsAttention, SettlementDiscrepancyFound
+from portal.billing.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    PaymentNeedsAttention,
+    SettlementDiscrepancyFound,
+)
 from portal.billing.models import Payment
 from portal.cases.kinds import CaseKind
 from portal.cases.work import decide_case_about, open_case
@@ -33,6 +38,7 @@ PAYMENT_ATTENTION = "payment_attention"
 SETTLEMENT_DISCREPANCY = "settlement_discrepancy"
 TENDER_QUESTION = "tender_question"
 TENDER_COMPLAINT = "tender_complaint"
+APPROVAL = "approval"
 
 
 def _now(dbsession):
@@ -63,6 +69,10 @@ def _question_page(request, case) -> str | None:
 
 def _complaint_page(request, case) -> str:
     return request.route_path("review_complaint", public_id=case.subject_id)
+
+
+def _approval_page(request, case) -> str:
+    return request.route_path("backoffice_approval", approval=case.subject_id)
 
 
 KINDS = (
@@ -98,6 +108,12 @@ KINDS = (
         _("Complaint against an award"),
         default_service_level="5d",
         decision_link=_complaint_page,
+    ),
+    CaseKind(
+        APPROVAL,
+        _("Request awaiting a second clerk's approval"),
+        default_service_level="8h",
+        decision_link=_approval_page,
     ),
 )
 
@@ -226,6 +242,33 @@ def complaint_decided(event: ComplaintDecided) -> None:
     )
 
 
+def approval_requested(event: ApprovalRequested) -> None:
+    """A refund, write-off or cancellation above the threshold waits for a second clerk of its
+    department: work for the queue (the office's own control, so no person follows it)."""
+    approval, dbsession = event.approval, event.dbsession
+    open_case(
+        dbsession,
+        APPROVAL,
+        subject_type="approval",
+        subject_id=approval.public_id,
+        title=approval.description,
+        department_id=approval.department_id,
+        now=_now(dbsession),
+    )
+
+
+def approval_decided(event: ApprovalDecided) -> None:
+    approval = event.approval
+    decide_case_about(
+        event.dbsession,
+        "approval",
+        approval.public_id,
+        approval.status,
+        _now(event.dbsession),
+        actor=approval.decided_by,
+    )
+
+
 def includeme(config) -> None:
     for kind in KINDS:
         config.add_case_kind(kind)
@@ -237,3 +280,5 @@ def includeme(config) -> None:
     config.add_subscriber(question_answered, QuestionAnswered)
     config.add_subscriber(complaint_registered, ComplaintRegistered)
     config.add_subscriber(complaint_decided, ComplaintDecided)
+    config.add_subscriber(approval_requested, ApprovalRequested)
+    config.add_subscriber(approval_decided, ApprovalDecided)

@@ -14,6 +14,7 @@ from portal.audit.models import AuditEntry
 from portal.billing import ledger
 from portal.billing.events import ApprovalDecided, ApprovalRequested
 from portal.billing.models import ApprovalRequest, Refund, RefundTransition
+from portal.cases.models import Case
 from portal.money import Money
 from tests import factories
 from tests.conftest import sign_in
@@ -64,6 +65,12 @@ def the_approval(dbsession) -> ApprovalRequest:
     return dbsession.scalars(select(ApprovalRequest)).one()
 
 
+def the_case(dbsession) -> Case:
+    """The work queue's case for the request (one per request, ended by its decision)."""
+    dbsession.expire_all()
+    return dbsession.scalars(select(Case).where(Case.kind == "approval")).one()
+
+
 def refunds_of(dbsession, payment) -> list[Refund]:
     dbsession.expire_all()
     return list(dbsession.scalars(select(Refund).where(Refund.payment_id == payment.id)))
@@ -103,10 +110,19 @@ def test_a_second_clerk_approves_and_only_then_the_provider_refunds(
     assert (approval.kind, approval.amount_minor, approval.reason) == ("refund", 12_50, REASON)
     assert approval.requested_by.name_id == "clerk-clara"
 
+    case = the_case(dbsession)
+    assert (case.subject_id, case.department_id, case.state) == (
+        approval.public_id,
+        approval.department_id,
+        "received",
+    )
+
     own = clara.get(f"/backoffice/approvals/{approval.public_id}")
     assert own.html.find(id="own-request") is not None and "approve-form" not in own.forms
 
     eva = browser("clerk-eva")
+    queue = eva.get("/backoffice/cases")
+    assert f"/backoffice/cases/{case.public_id}" in queue.text
     listed = eva.get("/backoffice").click(linkid="approvals-link")
     assert "Clara Zupan" in listed.html.find(id="awaiting").text
     page = listed.click(href=f"/backoffice/approvals/{approval.public_id}")
@@ -130,6 +146,7 @@ def test_a_second_clerk_approves_and_only_then_the_provider_refunds(
     assert steps == [("awaiting_approval", "requested"), ("requested", "succeeded")]
     approval = the_approval(dbsession)
     assert (approval.status, approval.decided_by.name_id) == ("approved", "clerk-eva")
+    assert (the_case(dbsession).state, the_case(dbsession).outcome) == ("decided", "approved")
     trail = dbsession.execute(
         select(AuditEntry.action, AuditEntry.actor_id)
         .where(AuditEntry.object_id == approval.public_id)
