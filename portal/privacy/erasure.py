@@ -21,10 +21,11 @@ from portal.applications.state import DRAFT
 from portal.audit import record
 from portal.audit.models import AuditEntry
 from portal.billing.models import Bill, Payment, Refund
+from portal.cases.models import Case
 from portal.i18n import _
 from portal.identity.models import User, WebSession
 from portal.privacy import people
-from portal.privacy.policy import APPLICATIONS, AUDIT, PAYMENTS, RetentionPolicy
+from portal.privacy.policy import APPLICATIONS, AUDIT, CASE_NOTES, PAYMENTS, RetentionPolicy
 from portal.procurement.models import Bid, Complaint
 from portal.receipts.models import Receipt
 from portal.refusals import CONFLICT, FORBIDDEN, Refusal
@@ -183,6 +184,21 @@ def erasure_plan(
                     "for the applications period after the decision, then redacted."
                 ),
                 policy[APPLICATIONS].after(last_change) if last_change else None,
+            )
+        )
+    cases = _count(dbsession, Case, Case.person_id == user.id)
+    if cases:
+        open_cases = _count(dbsession, Case, Case.person_id == user.id, Case.ended_at.is_(None))
+        last_end = _latest(dbsession, Case.ended_at, Case.person_id == user.id)
+        plan.kept.append(
+            Kept(
+                _("Cases, their notes and attachments"),
+                cases,
+                _(
+                    "Administrative procedure: a case's notes and attachments are kept for the "
+                    "case notes period after it ends, then deleted."
+                ),
+                policy[CASE_NOTES].after(last_end) if last_end and not open_cases else None,
             )
         )
     tender_records = _count(dbsession, Bid, Bid.created_by_id == user.id) + _count(

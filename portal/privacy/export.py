@@ -3,8 +3,9 @@
 One function gathers it, reached through each feature's models, so the JSON download and the
 readable page say the same. Only rows that are this person's are read: bills in their name,
 payments they made (for themselves or for an organisation they represent), the refunds and
-receipts of those payments, their applications, the bids and complaints they filed, their
-sign-in records. An organisation's own bills and bids are the organisation's, not the
+receipts of those payments, their applications, the bids and complaints they filed, the cases
+about them (with the notes marked public, never the clerks' internal ones), their sign-in
+records. An organisation's own bills and bids are the organisation's, not the
 person's: they are named (which organisations the person acts for) but not copied.
 A sealed bid stays sealed: only what its submission receipt says (when, its SHA-256) is given,
 never its price or content, which the bidder's organisation sees on the bid's page after the
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from portal.applications.models import Application
 from portal.billing import with_status
 from portal.billing.models import Bill, Payment, Refund
+from portal.cases.models import Case, CaseNote
 from portal.identity.models import User, WebSession
 from portal.identity.pii import PersonalDataVault
 from portal.money import Money
@@ -64,6 +66,7 @@ def personal_data(
         "applications": _applications(dbsession, user),
         "bids": _bids(dbsession, user),
         "complaints": _complaints(dbsession, user),
+        "cases": _cases(dbsession, user),
         "utility_accounts": [
             {"service": account.service.name, "customer_number": account.customer_number}
             for account in dbsession.scalars(
@@ -225,6 +228,32 @@ def _bids(dbsession: Session, user: User) -> list[dict[str, Any]]:
             ],
         }
         for bid in bids
+    ]
+
+
+def _cases(dbsession: Session, user: User) -> list[dict[str, Any]]:
+    """Cases about this person, with the notes marked public (the clerks' internal notes are
+    not shown to the person, here as on the case's page)."""
+    cases = dbsession.scalars(select(Case).where(Case.person_id == user.id).order_by(Case.id))
+    return [
+        {
+            "reference": case.public_id,
+            "kind": case.kind,
+            "title": case.title,
+            "state": case.state,
+            "opened_at": _when(case.opened_at),
+            "ended_at": _when(case.ended_at),
+            "outcome": case.outcome,
+            "notes": [
+                {"text": note.text, "at": _when(note.at)}
+                for note in dbsession.scalars(
+                    select(CaseNote)
+                    .where(CaseNote.case_id == case.id, CaseNote.public.is_(True))
+                    .order_by(CaseNote.id)
+                )
+            ],
+        }
+        for case in cases
     ]
 
 

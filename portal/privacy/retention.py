@@ -25,7 +25,9 @@ from portal.applications.models import Application, ApplicationEvent
 from portal.applications.state import APPROVED, DRAFT, REJECTED
 from portal.audit import prune_before, record, redact_personal
 from portal.billing.models import Bill, Payment
+from portal.cases.models import Case, CaseAttachment, CaseNote
 from portal.clock import clock
+from portal.db import Base
 from portal.identity.models import SamlAssertionUse, SamlPendingRequest, User, WebSession
 from portal.privacy import people
 from portal.privacy.policy import (
@@ -33,11 +35,13 @@ from portal.privacy.policy import (
     APPLICATIONS,
     AUDIT,
     AUDIT_PERSONAL,
+    CASE_NOTES,
     NATIONAL_IDS,
     PAYMENTS,
     SESSIONS,
     RetentionPolicy,
 )
+from portal.procurement.models import StoredFile
 from portal.tasks import periodic_task, task_dbsession
 
 log = logging.getLogger(__name__)
@@ -57,6 +61,7 @@ def apply_retention(dbsession: Session, policy: RetentionPolicy, now: dt.datetim
     done[SESSIONS] = _sessions(dbsession, policy[SESSIONS].before(now))
     done[APPLICATION_DRAFTS] = _drafts(dbsession, policy[APPLICATION_DRAFTS].before(now))
     done[APPLICATIONS] = _decided_applications(dbsession, policy[APPLICATIONS].before(now))
+    done[CASE_NOTES] = _case_notes(dbsession, policy[CASE_NOTES].before(now))
     done[NATIONAL_IDS] = _national_ids(dbsession, policy[NATIONAL_IDS].before(now))
     done["profiles"] = _forgotten_people(dbsession, policy[PAYMENTS].before(now))
     done[AUDIT_PERSONAL] = redact_personal(dbsession, policy[AUDIT_PERSONAL].before(now))
@@ -124,6 +129,38 @@ def _decided_applications(dbsession: Session, before: dt.datetime) -> int:
             execution_options={"synchronize_session": False},
         )
     return len(ids)
+
+
+def _case_notes(dbsession: Session, before: dt.datetime) -> int:
+    """Notes and attachments of cases that ended before ``before``: deleted (the case, its
+    history and its outcome stay), with the stored files nothing else uses any more."""
+    ended = select(Case.id).where(Case.ended_at < before)
+    file_ids = set(
+        dbsession.scalars(select(CaseAttachment.file_id).where(CaseAttachment.case_id.in_(ended)))
+    )
+    count = people.deleted(dbsession, delete(CaseNote).where(CaseNote.case_id.in_(ended)))
+    count += people.deleted(
+        dbsession, delete(CaseAttachment).where(CaseAttachment.case_id.in_(ended))
+    )
+    for file_id in file_ids:
+        if not _file_used(dbsession, file_id):
+            dbsession.execute(delete(StoredFile).where(StoredFile.id == file_id))
+    return count
+
+
+def _file_used(dbsession: Session, file_id: int) -> bool:
+    """Whether any row of any table (tender documents, complaints, opened bids...) still
+    names stored file ``file_id``: files are stored once however often they are attached."""
+    for table in Base.metadata.tables.values():
+        for key in table.foreign_keys:
+            if (
+                key.column.table.name == StoredFile.__tablename__
+                and dbsession.execute(
+                    select(key.parent).where(key.parent == file_id).limit(1)
+                ).first()
+            ):
+                return True
+    return False
 
 
 def _last_seen(user=User):

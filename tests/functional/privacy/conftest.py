@@ -141,3 +141,37 @@ def browser(wsgi_app):
         return app
 
     return open_as
+
+
+@pytest.fixture
+def case(ana, dbsession):  # noqa: F811 (the fixture above)
+    """A case about Ana, ended now: a public note, an internal note, an attachment."""
+    from portal.cases.models import Case, CaseAttachment, CaseNote
+    from portal.procurement.models import StoredFile
+
+    now = dt.datetime.now(dt.UTC)
+    made = Case(
+        kind="application",
+        subject_type="application",
+        subject_id="1",
+        title="Vehicle registration",
+        person_id=ana.id,
+        state="closed",
+        opened_at=now,
+        due_at=now,
+        ended_at=now,
+        outcome="approved",
+    )
+    made.notes = [
+        CaseNote(public=True, text="We received your documents.", at=now),
+        CaseNote(public=False, text="Ana phoned twice, seemed upset", at=now),
+    ]
+    scan = StoredFile(
+        sha256="ab" * 32, media_type="application/pdf", size=5, content=b"%PDF-", created_at=now
+    )
+    made.attachments = [
+        CaseAttachment(file=scan, filename="ana-passport.pdf", uploaded_by=ana, at=now)
+    ]
+    dbsession.add(made)
+    dbsession.commit()
+    return made.id

@@ -31,7 +31,18 @@ def found_link(admin, query: str):
 
 
 def test_an_erasure_request_end_to_end(
-    paid, applications, audited, ana, payer, dbsession, browser, devidp, testapp, keys_dir, caplog
+    paid,
+    applications,
+    audited,
+    case,
+    ana,
+    payer,
+    dbsession,
+    browser,
+    devidp,
+    testapp,
+    keys_dir,
+    caplog,
 ):
     caplog.set_level(logging.INFO, logger="portal.privacy")
     balances, kept_receipts = ledger(dbsession), receipts(dbsession)
@@ -48,6 +59,7 @@ def test_an_erasure_request_end_to_end(
     assert "Payments and refunds" in kept and "Receipts and credit notes" in kept
     assert "Accounting and tax law" in kept and "Submitted applications" in kept
     assert "Audit entries" in kept and "Personal details in audit entries 1" in removed
+    assert "Cases, their notes and attachments" in kept
     until = paid.created_at.year + 10
     assert str(until) in kept
 

@@ -105,3 +105,12 @@ def test_organisations_are_named_and_a_sealed_bid_stays_sealed(
         assert secret not in text
     page = olga_app.get("/account/data")
     assert northwind.name in page.text and "182400" not in page.text
+
+
+def test_my_cases_with_their_public_notes_only(case, payer):
+    data = json.loads(payer.app.get("/account/data.json").text)
+    (exported,) = data["cases"]
+    assert exported["title"] == "Vehicle registration" and exported["outcome"] == "approved"
+    assert [note["text"] for note in exported["notes"]] == ["We received your documents."]
+    page = payer.app.get("/account/data")
+    assert "We received your documents." in page.text and "phoned twice" not in page.text

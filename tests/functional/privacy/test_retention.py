@@ -155,3 +155,20 @@ def test_the_job_is_one_of_the_workers_nightly_jobs(wsgi_app):
     assert "retention" not in {
         job.name for job in huey.read_periodic(dt.datetime(2027, 3, 1, 4, 23))
     }
+
+
+def test_case_notes_and_attachments_go_after_their_period_and_the_case_stays(
+    case, dbsession, clock, wsgi_app
+):
+    from portal.cases.models import Case, CaseAttachment, CaseNote
+    from portal.procurement.models import StoredFile
+
+    clock.advance(days=4 * 366)
+    assert run_retention(wsgi_app.registry)["case_notes"] == 0
+    clock.advance(days=2 * 366)
+    assert run_retention(wsgi_app.registry)["case_notes"] == 3
+    dbsession.expire_all()
+    assert dbsession.get(Case, case).outcome == "approved"
+    assert not dbsession.scalars(select(CaseNote)).all()
+    assert not dbsession.scalars(select(CaseAttachment)).all()
+    assert not dbsession.scalars(select(StoredFile)).all()
