@@ -156,6 +156,7 @@ def sample_values(dbsession, wsgi_app):
         "service": "vehicle-registration",
         "case": case.public_id,
         "attachment": "0" * 32,
+        "person": str(payer.id),
     }
 
 
