@@ -1,0 +1,81 @@
+"""Webhooks as a service's administrator and its receiver meet them: the portal's pages, and
+the reference receiver (bench/webhook_receiver.py) as a real HTTP server on a local port."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import threading
+
+import portal
+import pytest
+from sqlalchemy import select
+
+from bench.webhook_receiver import Receiver, serve
+from portal.services.webhooks.models import WebhookDelivery
+from tests import factories
+
+SAME_ORIGIN = {"Referer": "https://localhost/backoffice/webhooks"}
+
+
+@pytest.fixture(scope="package")
+def wsgi_app(app_settings, keys_dir):
+    """The app with development receivers allowed: plain http to a receiver on localhost."""
+    from portal.identity.saml import config_metadata
+
+    app = portal.main({}, **{**app_settings, "webhooks.development_receivers": "true"})
+    (keys_dir / "sp-metadata.xml").write_bytes(config_metadata(app.registry["saml"]))
+    return app
+
+
+@contextlib.contextmanager
+def running(receiver: Receiver, port: int = 0):
+    """``receiver`` answering on ``port`` (any free one if 0) until the block ends."""
+    server = serve(receiver, "127.0.0.1", port)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def free_port() -> int:
+    """A local port nothing listens on (a receiver that is down)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def tax_service(dbsession, departments):
+    service = factories.service(dbsession, "property-tax")
+    dbsession.commit()
+    return service
+
+
+@pytest.fixture
+def clara(signed_in, tax_service):
+    """A clerk of the revenue office, which owns the property tax."""
+    return signed_in("clerk-clara")
+
+
+def add_endpoint(
+    app, url: str, events=("bill.paid", "bill.partly_paid", "payment.refunded", "bill.cancelled")
+):
+    """Register ``url`` on the property tax's page; returns the secret shown once."""
+    form = app.get("/backoffice/services/property-tax/webhooks").forms["endpoint-form"]
+    form["url"] = url
+    for checkbox in form.fields["events"]:
+        checkbox.checked = checkbox._value in events
+    page = form.submit(headers=SAME_ORIGIN, status=200)
+    assert page.headers["Cache-Control"] == "no-store"
+    return re.search(r'<code id="secret">(whsec_[^<]+)</code>', page.text).group(1)
+
+
+def deliveries(dbsession) -> list[WebhookDelivery]:
+    dbsession.expire_all()
+    return list(dbsession.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)))
