@@ -8,13 +8,14 @@ import re
 import socket
 import threading
 
-import portal
 import pytest
 from sqlalchemy import select
 
+import portal
 from bench.webhook_receiver import Receiver, serve
 from portal.services.webhooks.models import WebhookDelivery
 from tests import factories
+from tests.functional.billing.conftest import ana, ana_bills, payer  # noqa: F401 (fixtures)
 
 SAME_ORIGIN = {"Referer": "https://localhost/backoffice/webhooks"}
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-import transaction
 
 from bench.webhook_receiver import Receiver
 from portal.billing import cancel_bill
 from portal.billing.models import Bill
 from portal.clock import clock as app_clock
+from portal.services.webhooks.addresses import AddressPolicy
 from portal.services.webhooks.delivery import attempt, deliver_due_webhooks
 from portal.services.webhooks.models import DELIVERED, FAILED, PENDING
 from portal.tasks import task_dbsession
@@ -197,3 +197,24 @@ def test_a_rotated_secret_signs_alongside_the_old_one_until_it_is_retired(
     with running(switched, port):
         attempt(wsgi_app.registry, deliveries(dbsession)[-1].id)  # not due: nothing happens
     assert len(switched.events) == 1
+
+
+def test_an_address_that_now_resolves_to_a_private_network_is_not_called(
+    clara, wsgi_app, dbsession
+):
+    """DNS may change after registration: the address is checked again before each attempt."""
+    receiver = Receiver([])
+    registry = wsgi_app.registry
+    checked = registry["webhooks.address_policy"]
+    with running(receiver) as port:
+        receiver.secrets.append(add_endpoint(clara, f"http://localhost:{port}/hooks"))
+        registry["webhooks.address_policy"] = AddressPolicy(
+            registry.settings, lambda host, port: ["10.9.8.7"]
+        )
+        try:
+            cancel(wsgi_app, issued_bill(dbsession))
+        finally:
+            registry["webhooks.address_policy"] = checked
+    (delivery,) = deliveries(dbsession)
+    assert (delivery.status, delivery.last_error) == (PENDING, "address refused")
+    assert receiver.events == {}
