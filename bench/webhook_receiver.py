@@ -52,10 +52,13 @@ def verify(header: str, body: bytes, secrets: list[str], now: float, tolerance: 
 class Receiver:
     """The events a service has accepted, each once, and the secrets it checks with."""
 
-    def __init__(self, secrets: list[str], tolerance: int = TOLERANCE_SECONDS, clock=time.time):
+    def __init__(
+        self, secrets: list[str], tolerance: int = TOLERANCE_SECONDS, clock=time.time, echo=False
+    ):
         self.secrets = list(secrets)
         self.tolerance = tolerance
         self.clock = clock
+        self.echo = echo
         self.events: dict[str, dict] = {}
         self.refused = 0
         self.lock = threading.Lock()
@@ -65,11 +68,21 @@ class Receiver:
         if not verify(header, body, self.secrets, self.clock(), self.tolerance):
             with self.lock:
                 self.refused += 1
+            if self.echo:
+                print("refused: signature or timestamp does not verify", flush=True)
             return 400
         event = json.loads(body)
         with self.lock:
-            if event["id"] not in self.events:
+            repeated = event["id"] in self.events
+            if not repeated:
                 self.events[event["id"]] = event  # a real service acts on the event here
+        if self.echo:
+            bill = event["data"]["bill"]
+            seen = " (already seen: not acted on again)" if repeated else ""
+            print(
+                f"{event['type']} {event['id']}: bill {bill['number']} {bill['status']}{seen}",
+                flush=True,
+            )
         return 200
 
 
@@ -104,7 +117,7 @@ def main() -> None:
     parser.add_argument("--secret", action="append", required=True)
     parser.add_argument("--tolerance", type=int, default=TOLERANCE_SECONDS)
     arguments = parser.parse_args()
-    receiver = Receiver(arguments.secret, arguments.tolerance)
+    receiver = Receiver(arguments.secret, arguments.tolerance, echo=True)
     server = serve(receiver, arguments.host, arguments.port)
     print(f"receiving webhooks on http://{arguments.host}:{server.server_port}/", flush=True)
     try:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import cast
 
 from huey import crontab
 from pyramid.registry import Registry
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from portal.clock import clock
 from portal.refusals import Refusal
@@ -84,7 +85,7 @@ def _claim(registry: Registry, delivery_id: int, now: dt.datetime):
     """The delivery's endpoint, body and secrets if this attempt won the claim, else None."""
     vault = registry["pii_vault"]
     with task_dbsession(registry) as dbsession:
-        claimed = dbsession.execute(
+        claim = (
             update(WebhookDelivery)
             .where(
                 WebhookDelivery.id == delivery_id,
@@ -92,7 +93,8 @@ def _claim(registry: Registry, delivery_id: int, now: dt.datetime):
                 WebhookDelivery.next_attempt_at <= now,
             )
             .values(next_attempt_at=now + LEASE, attempts=WebhookDelivery.attempts + 1)
-        ).rowcount
+        )
+        claimed = cast(CursorResult, dbsession.execute(claim)).rowcount
         if not claimed:
             return None
         delivery = dbsession.get_one(WebhookDelivery, delivery_id)

@@ -58,7 +58,7 @@ def register_endpoint(
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint of ``service`` and its first secret (returned in clear, once)."""
     url = url.strip()
-    errors = []
+    errors: list[FieldError] = []
     try:
         policy.check(url)
     except Refusal as refused:

@@ -12,6 +12,7 @@ from tests import factories
 from tests.conftest import sign_in
 from tests.functional.billing.conftest import deliver, notifications_for
 from tests.functional.webhooks.conftest import add_endpoint, deliveries, running
+from tests.functional.webhooks.test_webhook_delivery import as_documented
 from tests.sandbox.conftest import SUCCESS
 
 
@@ -41,3 +42,4 @@ def test_the_service_hears_its_bill_paid_and_then_refunded(
     assert refunded["data"]["refund"]["payment"] == payment.public_id
     assert refunded["data"]["refund"]["amount"] == 120_00
     assert [d.status for d in deliveries(dbsession)] == ["delivered", "delivered"]
+    assert as_documented(paid, "billPaid") == as_documented(refunded, "paymentRefunded") == []

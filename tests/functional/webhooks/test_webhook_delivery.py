@@ -6,8 +6,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from bench.webhook_receiver import Receiver
+from portal.api import openapi_document
 from portal.billing import cancel_bill
 from portal.billing.models import Bill
 from portal.clock import clock as app_clock
@@ -68,6 +72,24 @@ def test_a_cancelled_bill_reaches_the_receiver_signed_and_verified(
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == (DELIVERED, 1, 200)
     assert delivery.event_id == event["id"] and delivery.response_excerpt == "accepted"
     assert receiver.refused == 0
+    assert as_documented(event, "billCancelled") == []
+
+
+def as_documented(event: dict, webhook: str) -> list[str]:
+    """What in ``event`` differs from the OpenAPI document's schema of ``webhook``."""
+    document = openapi_document()
+    where = document["webhooks"][webhook]["post"]["requestBody"]["content"]["application/json"]
+    registry = Registry().with_resource(
+        "urn:portal:openapi", Resource.from_contents(document, default_specification=DRAFT202012)
+    )
+    validator = Draft202012Validator(
+        {
+            "$ref": "urn:portal:openapi#/components/schemas/"
+            + where["schema"]["$ref"].rsplit("/", 1)[1]
+        },
+        registry=registry,
+    )
+    return [error.message for error in validator.iter_errors(event)]
 
 
 def test_a_rolled_back_cancel_sends_nothing_and_keeps_no_delivery(clara, wsgi_app, dbsession):
