@@ -52,8 +52,13 @@ class Target:
         return host if self.port == default else f"{host}:{self.port}"
 
 
-def _refused(message) -> Refusal:
-    return Refusal(INVALID, message, errors=[FieldError("url", message)])
+def _refused(reason) -> Refusal:
+    """The one refusal of an address, saying why in its field error."""
+    return Refusal(
+        INVALID,
+        _("The portal will not send webhooks to this address."),
+        errors=[FieldError("url", reason)],
+    )
 
 
 def _unmapped(address: IPAddress) -> IPAddress:

@@ -29,6 +29,15 @@ def policy(table, **settings) -> AddressPolicy:
     )
 
 
+def refused_because(policy: AddressPolicy, url: str) -> str:
+    """Why ``policy`` refuses ``url`` (the message under the address field)."""
+    with pytest.raises(Refusal) as refused:
+        policy.check(url)
+    (error,) = refused.value.errors
+    assert error.field == "url"
+    return error.message.interpolate()
+
+
 def test_an_https_address_resolving_to_public_addresses_is_taken_as_checked():
     target = policy({"hooks.example.org": [PUBLIC]}).check("https://hooks.example.org:8443/in?x=1")
     assert (target.address, target.port, target.path) == (PUBLIC, 8443, "/in?x=1")
@@ -50,14 +59,14 @@ def test_an_https_address_resolving_to_public_addresses_is_taken_as_checked():
     ],
 )
 def test_a_name_resolving_to_a_private_or_local_address_is_refused(addresses):
-    with pytest.raises(Refusal, match="private network"):
-        policy({"hooks.example.org": addresses}).check("https://hooks.example.org/")
+    assert "private network" in refused_because(
+        policy({"hooks.example.org": addresses}), "https://hooks.example.org/"
+    )
 
 
 def test_the_portals_own_public_address_is_refused():
     table = {"hooks.example.org": [PUBLIC], "portal.example.gov": [PUBLIC]}
-    with pytest.raises(Refusal, match="portal itself"):
-        policy(table).check("https://hooks.example.org/")
+    assert "portal itself" in refused_because(policy(table), "https://hooks.example.org/")
 
 
 def test_a_network_allowed_in_the_settings_may_be_called():
@@ -69,18 +78,15 @@ def test_a_network_allowed_in_the_settings_may_be_called():
 
 
 def test_an_unknown_host_is_refused():
-    with pytest.raises(Refusal, match="could not be found"):
-        policy({}).check("https://nowhere.example.org/")
+    assert "could not be found" in refused_because(policy({}), "https://nowhere.example.org/")
 
 
 def test_plain_http_only_to_localhost_and_only_in_development():
     table = {"localhost": ["127.0.0.1"], "hooks.example.org": [PUBLIC]}
-    with pytest.raises(Refusal, match="https://"):
-        policy(table).check("http://localhost:8765/")
+    assert "https://" in refused_because(policy(table), "http://localhost:8765/")
     development = policy(table, **{"webhooks.development_receivers": "true"})
     assert development.check("http://localhost:8765/").address == "127.0.0.1"
-    with pytest.raises(Refusal, match="https://"):
-        development.check("http://hooks.example.org/")
+    assert "https://" in refused_because(development, "http://hooks.example.org/")
 
 
 def test_production_refuses_development_receivers():
