@@ -117,6 +117,9 @@ def sample_values(dbsession, wsgi_app):
         app_clock(wsgi_app.registry).now(),
     )
     tender = factories.tender(dbsession, now=app_clock(wsgi_app.registry).now())
+    endpoint, delivery = factories.webhook_delivery(
+        dbsession, factories.service(dbsession, "vehicle-registration")
+    )
     dbsession.commit()
     return {
         "reference": tender.reference,
@@ -127,6 +130,8 @@ def sample_values(dbsession, wsgi_app):
         "public_id": payment.public_id,
         "application": application.public_id,
         "service": "vehicle-registration",
+        "endpoint": str(endpoint.id),
+        "delivery": str(delivery.id),
     }
 
 

@@ -15,7 +15,7 @@ def includeme(config) -> None:
     config.include("portal.services.webhooks.delivery")
     config.include("portal.services.webhooks.outbox")
     config.add_route("webhooks", "/backoffice/webhooks")
-    base = "/backoffice/services/{code}/webhooks"
+    base = "/backoffice/services/{service}/webhooks"
     config.add_route("service_webhooks", base, factory=FACTORY)
     config.add_route("webhook_deliveries", base + "/deliveries", factory=FACTORY)
     config.add_route("webhook_resend", base + "/deliveries/{delivery}/resend", factory=FACTORY)

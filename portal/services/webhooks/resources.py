@@ -39,7 +39,7 @@ def _id(request, name: str) -> int:
 
 def service_webhooks_factory(request) -> ServiceWebhooksContext:
     service = request.dbsession.scalar(
-        select(Service).where(Service.code == request.matchdict["code"][:64])
+        select(Service).where(Service.code == request.matchdict["service"][:64])
     )
     if service is None:
         raise HTTPNotFound()

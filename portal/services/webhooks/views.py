@@ -147,7 +147,7 @@ def retire(context, request):
     request.session.flash(
         request.localizer.translate(_("The old secret was retired: only the new one signs now."))
     )
-    return HTTPSeeOther(request.route_url("service_webhooks", code=context.service.code))
+    return HTTPSeeOther(request.route_url("service_webhooks", service=context.service.code))
 
 
 @view_config(
@@ -162,7 +162,7 @@ def remove(context, request):
     record_request(request, "webhooks.endpoint_removed", object=("webhook_endpoint", endpoint.id))
     log.info("webhook endpoint %s removed", endpoint.id)
     request.session.flash(request.localizer.translate(_("The endpoint was removed.")))
-    return HTTPSeeOther(request.route_url("service_webhooks", code=context.service.code))
+    return HTTPSeeOther(request.route_url("service_webhooks", service=context.service.code))
 
 
 @view_config(
@@ -198,4 +198,4 @@ def resend_delivery(context, request):
     record_request(request, "webhooks.resent", object=("webhook_delivery", delivery.id))
     log.info("webhook delivery %s resent", delivery.id)
     request.session.flash(request.localizer.translate(_("The delivery will be sent again.")))
-    return HTTPSeeOther(request.route_url("webhook_deliveries", code=context.service.code))
+    return HTTPSeeOther(request.route_url("webhook_deliveries", service=context.service.code))

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.services.webhooks.models import WebhookEndpoint, WebhookSecret
+from tests import factories
 from tests.functional.webhooks.conftest import SAME_ORIGIN, add_endpoint, free_port
 
 PAGE = "/backoffice/services/property-tax/webhooks"
@@ -115,3 +116,21 @@ def test_a_rotation_under_way_cannot_start_another(clara, dbsession):
     assert "retire the old secret" in page.text
     dbsession.expire_all()
     assert dbsession.scalar(select(func.count()).select_from(WebhookSecret)) == 2
+
+
+def test_another_services_endpoint_or_delivery_is_unknown_under_this_service(clara, dbsession):
+    """Clara administers the property tax: the registry's endpoint, named under the property
+    tax's address, is as unknown as one that does not exist, and nothing changes."""
+    other = factories.service(dbsession, "vehicle-registration", department_code="registry")
+    endpoint, delivery = factories.webhook_delivery(dbsession, other)
+    dbsession.commit()
+    token = clara.get(PAGE).forms["endpoint-form"]["csrf_token"].value
+    for path in (
+        f"{PAGE}/{endpoint.id}/rotate",
+        f"{PAGE}/{endpoint.id}/remove",
+        f"{PAGE}/deliveries/{delivery.id}/resend",
+    ):
+        clara.post(path, {"csrf_token": token}, headers=SAME_ORIGIN, status=404)
+    clara.get("/backoffice/services/vehicle-registration/webhooks", status=403)
+    dbsession.expire_all()
+    assert endpoint.removed_at is None and len(endpoint.secrets) == 0
