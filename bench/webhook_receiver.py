@@ -61,6 +61,8 @@ class Receiver:
         self.echo = echo
         self.events: dict[str, dict] = {}
         self.refused = 0
+        #: deliveries that verified, repeats included
+        self.received = 0
         self.lock = threading.Lock()
 
     def receive(self, header: str, body: bytes) -> int:
@@ -73,6 +75,7 @@ class Receiver:
             return 400
         event = json.loads(body)
         with self.lock:
+            self.received += 1
             repeated = event["id"] in self.events
             if not repeated:
                 self.events[event["id"]] = event  # a real service acts on the event here

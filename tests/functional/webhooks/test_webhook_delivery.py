@@ -4,6 +4,7 @@ retried with backoff for a day, and verified by the reference receiver over real
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -240,3 +241,29 @@ def test_an_address_that_now_resolves_to_a_private_network_is_not_called(
     (delivery,) = deliveries(dbsession)
     assert (delivery.status, delivery.last_error) == (PENDING, "address refused")
     assert receiver.events == {}
+
+
+def test_two_workers_picking_up_the_same_delivery_send_it_once(clara, wsgi_app, dbsession, clock):
+    """The job after commit and the every-minute sweep may both hold a delivery's id: the
+    conditional claim lets one of them send it."""
+    port = free_port()
+    secret = add_endpoint(clara, f"http://127.0.0.1:{port}/hooks")
+    cancel(wsgi_app, issued_bill(dbsession))  # nobody listening yet: due again in a minute
+    (delivery,) = deliveries(dbsession)
+    clock.advance(minutes=2)
+    receiver = Receiver([secret], clock=lambda: clock.now().timestamp())
+    barrier = threading.Barrier(2)
+
+    def worker():
+        barrier.wait()
+        attempt(wsgi_app.registry, delivery.id)
+
+    with running(receiver, port):
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    (delivery,) = deliveries(dbsession)
+    assert receiver.received == 1
+    assert (delivery.status, delivery.attempts) == (DELIVERED, 2)
