@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
+import ssl
 import threading
 
 import pytest
@@ -31,9 +32,12 @@ def wsgi_app(app_settings, keys_dir):
 
 
 @contextlib.contextmanager
-def running(receiver: Receiver, port: int = 0):
-    """``receiver`` answering on ``port`` (any free one if 0) until the block ends."""
+def running(receiver: Receiver, port: int = 0, tls: ssl.SSLContext | None = None):
+    """``receiver`` answering on ``port`` (any free one if 0) until the block ends, over TLS
+    with ``tls``."""
     server = serve(receiver, "127.0.0.1", port)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -49,6 +53,25 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="package")
+def localhost_certificate(tmp_path_factory):
+    """A self-signed certificate for ``localhost``: (its file, a server context using it)."""
+    from cryptography import x509
+
+    from portal.selfsigned import ensure_self_signed
+
+    folder = tmp_path_factory.mktemp("tls")
+    key, cert = ensure_self_signed(
+        folder / "localhost.key",
+        folder / "localhost.crt",
+        "localhost",
+        [(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)],
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return cert, context
 
 
 @pytest.fixture

@@ -267,3 +267,26 @@ def test_two_workers_picking_up_the_same_delivery_send_it_once(clara, wsgi_app, 
     (delivery,) = deliveries(dbsession)
     assert receiver.received == 1
     assert (delivery.status, delivery.attempts) == (DELIVERED, 2)
+
+
+def test_an_https_receiver_is_called_at_the_checked_address_with_its_certificate_verified(
+    clara, wsgi_app, dbsession, localhost_certificate
+):
+    """The attempt connects to the checked address yet names the host for TLS: a certificate
+    for ``localhost`` verifies; untrusted, the attempt fails and is retried."""
+    certificate, tls = localhost_certificate
+    settings = wsgi_app.registry.settings
+    receiver = Receiver([])
+    with running(receiver, tls=tls) as port:
+        receiver.secrets.append(add_endpoint(clara, f"https://localhost:{port}/hooks"))
+        cancel(wsgi_app, issued_bill(dbsession))  # the system's CAs do not know this one
+        settings["webhooks.ca_bundle"] = str(certificate)
+        try:
+            cancel(wsgi_app, issued_bill(dbsession))
+        finally:
+            del settings["webhooks.ca_bundle"]
+    untrusted, trusted = deliveries(dbsession)
+    assert (untrusted.status, untrusted.last_status_code) == (PENDING, None)
+    assert untrusted.last_error
+    assert (trusted.status, trusted.last_status_code) == (DELIVERED, 200)
+    assert list(receiver.events) == [trusted.event_id]
