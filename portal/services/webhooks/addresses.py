@@ -36,14 +36,15 @@ def resolve(host: str, port: int) -> list[str]:
 
 @dataclass(frozen=True)
 class Target:
-    """A checked endpoint: the address to connect to, and what to tell the server (the
-    host name, for the ``Host`` header and the TLS certificate)."""
+    """A checked endpoint: the addresses to connect to (in the resolver's order, each one
+    checked), and what to tell the server (the host name, for the ``Host`` header and the TLS
+    certificate)."""
 
     scheme: str
     host: str
     port: int
     path: str
-    address: str
+    addresses: tuple[str, ...]
 
     @property
     def host_header(self) -> str:
@@ -134,4 +135,4 @@ class AddressPolicy:
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
-        return Target(parts.scheme, host, port, path, str(addresses[0]))
+        return Target(parts.scheme, host, port, path, tuple(str(a) for a in addresses))

@@ -118,7 +118,12 @@ def payment_succeeded(event: PaymentSucceeded) -> None:
     now = clock(registry_of(dbsession)).now()
     views = with_status(dbsession, [a.bill for a in allocations])
     for allocation, view in zip(allocations, views, strict=True):
-        event_type = BILL_PAID if view.settled else BILL_PARTLY_PAID
+        if view.settled:
+            event_type = BILL_PAID
+        elif view.payable:
+            event_type = BILL_PARTLY_PAID
+        else:  # a cancelled bill: its payment is news for the clerks, not a bill paid
+            continue
         data = {
             "bill": _bill_data(view),
             "payment": {"id": payment.public_id, "amount": allocation.amount_minor},

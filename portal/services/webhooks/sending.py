@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import urllib3
 
+from portal.services.webhooks.addresses import Target
+
 #: how much of a receiver's answer is kept for the delivery log
 EXCERPT_BYTES = 300
 
@@ -32,7 +34,7 @@ class Answer:
 
 
 def post(
-    target,
+    target: Target,
     body: bytes,
     headers: dict[str, str],
     *,
@@ -40,11 +42,34 @@ def post(
     read_timeout: float,
     ca_certs: str | None = None,
 ) -> Answer:
+    """POST to the target's first address that takes the connection (``localhost`` may
+    resolve to ``::1`` and ``127.0.0.1`` while the receiver listens on one of them)."""
+    answer = Answer(None, error="no address")
+    for address in target.addresses:
+        answer = _post_to(address, target, body, headers, connect_timeout, read_timeout, ca_certs)
+        if answer.error not in _NOT_CONNECTED:
+            break
+    return answer
+
+
+#: errors after which the next address is tried: nothing was sent
+_NOT_CONNECTED = {"NewConnectionError", "ConnectTimeoutError"}
+
+
+def _post_to(
+    address: str,
+    target: Target,
+    body: bytes,
+    headers: dict[str, str],
+    connect_timeout: float,
+    read_timeout: float,
+    ca_certs: str | None,
+) -> Answer:
     timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
     pool: urllib3.HTTPConnectionPool
     if target.scheme == "https":
         pool = urllib3.HTTPSConnectionPool(
-            target.address,
+            address,
             target.port,
             timeout=timeout,
             retries=False,
@@ -54,9 +79,7 @@ def post(
             assert_hostname=target.host,
         )
     else:
-        pool = urllib3.HTTPConnectionPool(
-            target.address, target.port, timeout=timeout, retries=False
-        )
+        pool = urllib3.HTTPConnectionPool(address, target.port, timeout=timeout, retries=False)
     try:
         response = pool.urlopen(
             "POST",

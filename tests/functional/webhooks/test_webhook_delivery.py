@@ -290,3 +290,23 @@ def test_an_https_receiver_is_called_at_the_checked_address_with_its_certificate
     assert untrusted.last_error
     assert (trusted.status, trusted.last_status_code) == (DELIVERED, 200)
     assert list(receiver.events) == [trusted.event_id]
+
+
+def test_a_host_resolving_to_several_addresses_is_reached_on_the_one_that_listens(
+    clara, wsgi_app, dbsession
+):
+    """``localhost`` may resolve to ``::1`` before ``127.0.0.1``; the receiver listens on one."""
+    receiver = Receiver([])
+    registry = wsgi_app.registry
+    checked = registry["webhooks.address_policy"]
+    with running(receiver) as port:
+        receiver.secrets.append(add_endpoint(clara, f"http://localhost:{port}/hooks"))
+        registry["webhooks.address_policy"] = AddressPolicy(
+            registry.settings, lambda host, port: ["::1", "127.0.0.1"]
+        )
+        try:
+            cancel(wsgi_app, issued_bill(dbsession))
+        finally:
+            registry["webhooks.address_policy"] = checked
+    (delivery,) = deliveries(dbsession)
+    assert delivery.status == DELIVERED and len(receiver.events) == 1

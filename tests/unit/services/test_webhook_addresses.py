@@ -40,7 +40,7 @@ def refused_because(policy: AddressPolicy, url: str) -> str:
 
 def test_an_https_address_resolving_to_public_addresses_is_taken_as_checked():
     target = policy({"hooks.example.org": [PUBLIC]}).check("https://hooks.example.org:8443/in?x=1")
-    assert (target.address, target.port, target.path) == (PUBLIC, 8443, "/in?x=1")
+    assert (target.addresses, target.port, target.path) == ((PUBLIC,), 8443, "/in?x=1")
     assert target.host_header == "hooks.example.org:8443"
 
 
@@ -72,7 +72,7 @@ def test_the_portals_own_public_address_is_refused():
 def test_a_network_allowed_in_the_settings_may_be_called():
     table = {"erp.city.internal": ["10.20.0.5"]}
     allowed = policy(table, **{"webhooks.allowed_networks": "10.20.0.0/16"})
-    assert allowed.check("https://erp.city.internal/hooks").address == "10.20.0.5"
+    assert allowed.check("https://erp.city.internal/hooks").addresses == ("10.20.0.5",)
     with pytest.raises(Refusal):
         policy(table).check("https://erp.city.internal/hooks")
 
@@ -85,7 +85,7 @@ def test_plain_http_only_to_localhost_and_only_in_development():
     table = {"localhost": ["127.0.0.1"], "hooks.example.org": [PUBLIC]}
     assert "https://" in refused_because(policy(table), "http://localhost:8765/")
     development = policy(table, **{"webhooks.development_receivers": "true"})
-    assert development.check("http://localhost:8765/").address == "127.0.0.1"
+    assert development.check("http://localhost:8765/").addresses == ("127.0.0.1",)
     assert "https://" in refused_because(development, "http://hooks.example.org/")
 
 
