@@ -1,8 +1,8 @@
 """A reference receiver of the portal's webhooks: how a service checks a delivery.
 
 Run: ``python bench/webhook_receiver.py --port 8765 --secret whsec_...`` (``--secret`` may be
-given twice during a rotation). It uses the standard library only, so a service can copy it.
-For each ``POST`` it:
+given twice during a rotation; ``--secret-file`` reads them from a file, one a line). It uses
+the standard library only, so a service can copy it. For each ``POST`` it:
 
 1. reads ``Portal-Signature: t=<unix time>,v1=<hex>[,v1=<hex>]``;
 2. refuses a timestamp more than ``--tolerance`` seconds (300) from its own clock: a captured
@@ -117,10 +117,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--secret", action="append", required=True)
+    parser.add_argument("--secret", action="append", default=[])
+    parser.add_argument(
+        "--secret-file", action="append", default=[], help="a file of secrets, one a line"
+    )
     parser.add_argument("--tolerance", type=int, default=TOLERANCE_SECONDS)
     arguments = parser.parse_args()
-    receiver = Receiver(arguments.secret, arguments.tolerance, echo=True)
+    secrets = list(arguments.secret)
+    for path in arguments.secret_file:
+        with open(path) as lines:
+            secrets += [line.strip() for line in lines if line.strip()]
+    if not secrets:
+        parser.error("give at least one --secret or --secret-file")
+    receiver = Receiver(secrets, arguments.tolerance, echo=True)
     server = serve(receiver, arguments.host, arguments.port)
     print(f"receiving webhooks on http://{arguments.host}:{server.server_port}/", flush=True)
     try:
