@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from portal.audit.models import AuditEntry
 from portal.services.webhooks.models import WebhookEndpoint, WebhookSecret
 from tests import factories
 from tests.functional.webhooks.conftest import SAME_ORIGIN, add_endpoint, free_port
@@ -28,7 +29,14 @@ def test_the_owning_departments_clerk_adds_an_endpoint_whose_secret_is_shown_onc
     assert secret.startswith("whsec_") and secret not in kept.secret_encrypted
     page = clara.get(PAGE)
     assert secret[:12] in page.text and secret not in page.text
-    assert secret not in caplog.text
+    assert secret not in caplog.text and endpoint.url not in caplog.text
+    (entry,) = dbsession.scalars(select(AuditEntry).where(AuditEntry.action.like("webhooks.%")))
+    assert (entry.action, entry.object_type, entry.object_id) == (
+        "webhooks.endpoint_added",
+        "webhook_endpoint",
+        str(endpoint.id),
+    )
+    assert entry.details == {"service": "property-tax", "events": ["bill.paid"]}
 
 
 @pytest.mark.parametrize("persona", ["admin-ada"])
