@@ -310,3 +310,22 @@ def test_a_host_resolving_to_several_addresses_is_reached_on_the_one_that_listen
             registry["webhooks.address_policy"] = checked
     (delivery,) = deliveries(dbsession)
     assert delivery.status == DELIVERED and len(receiver.events) == 1
+
+
+def test_a_delivery_pending_for_a_removed_endpoint_fails_and_is_not_sent(
+    clara, wsgi_app, dbsession, clock
+):
+    port = free_port()
+    secret = add_endpoint(clara, f"http://127.0.0.1:{port}/hooks")
+    cancel(wsgi_app, issued_bill(dbsession))
+    page = clara.get("/backoffice/services/property-tax/webhooks")
+    form_to(page, "/remove").submit(headers=SAME_ORIGIN, status=303)
+    receiver = Receiver([secret], clock=lambda: clock.now().timestamp())
+    with running(receiver, port):
+        clock.advance(minutes=2)
+        deliver_due_webhooks(wsgi_app.registry)
+    (delivery,) = deliveries(dbsession)
+    assert (delivery.status, delivery.last_error) == (FAILED, "endpoint removed")
+    assert receiver.received == 0
+    log = clara.get("/backoffice/services/property-tax/webhooks/deliveries")
+    assert not [form for form in log.forms.values() if form.action.endswith("/resend")]
