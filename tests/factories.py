@@ -117,7 +117,9 @@ def webhook_delivery(dbsession, service, url="https://hooks.example.org/portal")
     from portal.services.webhooks.models import WebhookDelivery, WebhookEndpoint, new_event_id
 
     now = dt.datetime.now(dt.UTC)
-    endpoint = WebhookEndpoint(service=service, url=url, events="bill.paid", created_at=now)
+    endpoint = WebhookEndpoint(
+        service=service, url=url, events="bill.paid", created_at=now, active_from=now
+    )
     delivery = WebhookDelivery(
         endpoint=endpoint,
         event_id=new_event_id(),

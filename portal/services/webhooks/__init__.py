@@ -13,6 +13,7 @@ FACTORY = "portal.services.webhooks.resources.service_webhooks_factory"
 
 def includeme(config) -> None:
     config.include("portal.services.webhooks.delivery")
+    config.include("portal.services.webhooks.listening")
     config.include("portal.services.webhooks.outbox")
     config.add_route("webhooks", "/backoffice/webhooks")
     base = "/backoffice/services/{service}/webhooks"

@@ -13,9 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.catalogue.models import Service
+from portal.db import registry_of
 from portal.i18n import _
 from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
 from portal.services.webhooks.addresses import AddressPolicy
+from portal.services.webhooks.listening import ACTIVATION, listening_services
 from portal.services.webhooks.models import WebhookEndpoint, WebhookSecret
 from portal.services.webhooks.outbox import EVENT_TYPES
 from portal.services.webhooks.signing import SHOWN_PREFIX_LENGTH, new_secret
@@ -71,11 +73,17 @@ def register_endpoint(
     if len(live_endpoints(service, dbsession)) >= MAX_ENDPOINTS:
         raise Refusal(CONFLICT, _("A service has at most 10 endpoints: remove one first."))
     endpoint = WebhookEndpoint(
-        service=service, url=url, events=" ".join(chosen), created_by_id=user_id, created_at=now
+        service=service,
+        url=url,
+        events=" ".join(chosen),
+        created_by_id=user_id,
+        created_at=now,
+        active_from=now + ACTIVATION,
     )
     dbsession.add(endpoint)
     secret = _add_secret(vault, endpoint, now)
     dbsession.flush()
+    listening_services(registry_of(dbsession)).add(service.id)
     return endpoint, secret
 
 

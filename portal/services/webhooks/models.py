@@ -32,6 +32,8 @@ class WebhookEndpoint(Base):
     events: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    #: it hears events from then on (see :mod:`portal.services.webhooks.listening`)
+    active_from: Mapped[dt.datetime]
     removed_at: Mapped[dt.datetime | None]
 
     service: Mapped[Service] = relationship()

@@ -22,6 +22,7 @@ from portal.clock import clock
 from portal.db import registry_of
 from portal.i18n import _
 from portal.services.webhooks.delivery import RETRY_WINDOW, send_after_commit
+from portal.services.webhooks.listening import listening_services
 from portal.services.webhooks.models import (
     PENDING,
     WebhookDelivery,
@@ -42,11 +43,19 @@ EVENT_TYPES = {
 }
 
 
-def _listening(dbsession: Session, service_ids: set[int]) -> list[WebhookEndpoint]:
+def _listening(
+    dbsession: Session, service_ids: set[int], now: dt.datetime
+) -> list[WebhookEndpoint]:
+    """The endpoints of these services that hear events now; no statement at all when this
+    process knows none of the services has an endpoint."""
+    if not service_ids & listening_services(registry_of(dbsession)).services(dbsession, now):
+        return []
     return list(
         dbsession.scalars(
             select(WebhookEndpoint).where(
-                WebhookEndpoint.service_id.in_(service_ids), WebhookEndpoint.removed_at.is_(None)
+                WebhookEndpoint.service_id.in_(service_ids),
+                WebhookEndpoint.removed_at.is_(None),
+                WebhookEndpoint.active_from <= now,
             )
         )
     )
@@ -112,10 +121,10 @@ def payment_succeeded(event: PaymentSucceeded) -> None:
     """Each bill the payment went to is paid, or partly paid, by it."""
     dbsession, payment = event.dbsession, event.payment
     allocations = list(payment.allocations)
-    endpoints = _listening(dbsession, {a.bill.service_id for a in allocations})
+    now = clock(registry_of(dbsession)).now()
+    endpoints = _listening(dbsession, {a.bill.service_id for a in allocations}, now)
     if not endpoints:
         return
-    now = clock(registry_of(dbsession)).now()
     views = with_status(dbsession, [a.bill for a in allocations])
     for allocation, view in zip(allocations, views, strict=True):
         if view.settled:
@@ -136,10 +145,10 @@ def refund_succeeded(event: RefundSucceeded) -> None:
     dbsession, refund = event.dbsession, event.refund
     lines = list(refund.lines)
     bills = [line.bill for line in lines]
-    endpoints = _listening(dbsession, {bill.service_id for bill in bills})
+    now = clock(registry_of(dbsession)).now()
+    endpoints = _listening(dbsession, {bill.service_id for bill in bills}, now)
     if not endpoints:
         return
-    now = clock(registry_of(dbsession)).now()
     for line, view in zip(lines, with_status(dbsession, bills), strict=True):
         data = {
             "bill": _bill_data(view),
@@ -154,10 +163,10 @@ def refund_succeeded(event: RefundSucceeded) -> None:
 
 def bill_cancelled(event: BillCancelled) -> None:
     dbsession, bill = event.dbsession, event.bill
-    endpoints = _listening(dbsession, {bill.service_id})
+    now = clock(registry_of(dbsession)).now()
+    endpoints = _listening(dbsession, {bill.service_id}, now)
     if not endpoints:
         return
-    now = clock(registry_of(dbsession)).now()
     (view,) = with_status(dbsession, [bill])
     _record(dbsession, endpoints, bill, BILL_CANCELLED, {"bill": _bill_data(view)}, now)
 

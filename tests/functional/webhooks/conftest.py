@@ -14,6 +14,8 @@ from sqlalchemy import select
 
 import portal
 from bench.webhook_receiver import Receiver, serve
+from portal.clock import clock as app_clock
+from portal.services.webhooks.listening import ACTIVATION
 from portal.services.webhooks.models import WebhookDelivery
 from tests import factories
 from tests.functional.billing.conftest import ana, ana_bills, payer  # noqa: F401 (fixtures)
@@ -87,16 +89,25 @@ def clara(signed_in, tax_service):
     return signed_in("clerk-clara")
 
 
+@pytest.fixture(autouse=True)
+def _movable_clock(clock):
+    """Every test here may let time pass (an endpoint hears events only from a while after it
+    is added, see portal.services.webhooks.listening)."""
+    return clock
+
+
 def add_endpoint(
     app, url: str, events=("bill.paid", "bill.partly_paid", "payment.refunded", "bill.cancelled")
 ):
-    """Register ``url`` on the property tax's page; returns the secret shown once."""
+    """Register ``url`` on the property tax's page and let the time pass until it hears
+    events; returns the secret shown once."""
     form = app.get("/backoffice/services/property-tax/webhooks").forms["endpoint-form"]
     form["url"] = url
     for checkbox in form.fields["events"]:
         checkbox.checked = checkbox._value in events
     page = form.submit(headers=SAME_ORIGIN, status=200)
     assert page.headers["Cache-Control"] == "no-store"
+    app_clock(app.app.registry).advance(seconds=ACTIVATION.total_seconds())
     return re.search(r'<code id="secret">(whsec_[^<]+)</code>', page.text).group(1)
 
 

@@ -329,3 +329,23 @@ def test_a_delivery_pending_for_a_removed_endpoint_fails_and_is_not_sent(
     assert receiver.received == 0
     log = clara.get("/backoffice/services/property-tax/webhooks/deliveries")
     assert not [form for form in log.forms.values() if form.action.endswith("/resend")]
+
+
+def test_an_endpoint_added_by_another_process_hears_events_from_its_activation(
+    wsgi_app, dbsession, clock, tax_service
+):
+    """This process reads which services have endpoints at most once a minute, so an endpoint
+    another process added is heard from its ``active_from`` on, never before, by anyone."""
+    from portal.services.webhooks.listening import ACTIVATION, REFRESH, listening_services
+
+    listening_services(wsgi_app.registry).services(dbsession, clock.now())  # known: none
+    endpoint, _old = factories.webhook_delivery(dbsession, tax_service)
+    endpoint.events, endpoint.active_from = "bill.cancelled", clock.now() + ACTIVATION
+    dbsession.commit()  # as the other process commits it, unknown to this one's set
+
+    cancel(wsgi_app, issued_bill(dbsession))  # not looked for: no statement, no delivery
+    clock.advance(seconds=REFRESH.total_seconds())
+    cancel(wsgi_app, issued_bill(dbsession))  # looked for, not active yet
+    clock.advance(seconds=(ACTIVATION - REFRESH).total_seconds())
+    cancel(wsgi_app, issued_bill(dbsession))
+    assert [d.event_type for d in deliveries(dbsession)] == ["bill.paid", "bill.cancelled"]

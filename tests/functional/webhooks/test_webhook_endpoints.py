@@ -29,7 +29,7 @@ def test_the_owning_departments_clerk_adds_an_endpoint_whose_secret_is_shown_onc
     assert secret.startswith("whsec_") and secret not in kept.secret_encrypted
     page = clara.get(PAGE)
     shown = page.html.find("section", id=f"endpoint-{endpoint.id}").get_text(" ", strip=True)
-    assert "Events Bill paid Active secrets" in shown
+    assert "Events Bill paid Hears events from" in shown
     assert secret[:12] in page.text and secret not in page.text
     assert secret not in caplog.text and endpoint.url not in caplog.text
     (entry,) = dbsession.scalars(select(AuditEntry).where(AuditEntry.action.like("webhooks.%")))
