@@ -1,7 +1,7 @@
 """Webhooks to services: endpoints, their signing secrets, and the outbox of deliveries
 
 Revision ID: 3e9b5c1d7a42
-Revises: b7e31c5d9a24
+Revises: 4e1a9c7b2d35
 Create Date: 2026-12-05 23:34:48.694102
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "3e9b5c1d7a42"
-down_revision = "b7e31c5d9a24"
+down_revision = "4e1a9c7b2d35"
 branch_labels = None
 depends_on = None
 
