@@ -172,6 +172,7 @@ def app_settings(database_url, keys_dir, devidp, sandbox) -> dict:
                 "clerk:procurement = clerk procurement",
                 "buyer:procurement = buyer procurement",
                 "reviewer = reviewer",
+                "auditor = auditor",
                 "admin = admin",
             ]
         ),
