@@ -1,4 +1,4 @@
-"""The audit trail: hash-chained entries, the head row writers lock, and the auditor role
+"""The audit trail: hash-chained entries and the head row writers lock
 
 Revision ID: a0d17c4e2b95
 Revises: 8d2f6b1c4a90
@@ -121,18 +121,8 @@ def upgrade() -> None:
         for statement in TRIGGERS:
             op.execute(statement)
 
-    with op.batch_alter_table("user_account", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("is_auditor", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-    # the rows that existed have their value: the model gives new rows theirs
-    with op.batch_alter_table("user_account", schema=None) as batch_op:
-        batch_op.alter_column("is_auditor", server_default=None)
-
 
 def downgrade() -> None:
-    with op.batch_alter_table("user_account", schema=None) as batch_op:
-        batch_op.drop_column("is_auditor")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER audit_head_forward_only ON audit_head")
         op.execute("DROP FUNCTION audit_head_forward_only()")
