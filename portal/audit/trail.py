@@ -98,16 +98,20 @@ def record(
     about (``("payment", 42)``). ``details`` must hold no personal data: it is kept as long as
     the log. ``personal`` (a name, an identifier shown) can be redacted later without
     breaking the chain. Both must be JSON (strings, integers, booleans, lists, objects).
+
+    The entry belongs to the whole transaction: one recorded inside a SAVEPOINT that is
+    rolled back is still written, so record after the savepoint, once the change stands.
     """
     pending = _pending(dbsession)
     if pending.written:
         raise AuditError(f"{action}: recorded after this transaction's audit entries were written")
-    settings = registry_of(dbsession).settings
+    registry = registry_of(dbsession)
+    key = registry.settings["portal.pii_hmac_key"]
     kept_personal = normalised(personal)
     object_type, object_id = (None, None) if object is None else (object[0], str(object[1]))
     pending.entries.append(
         _Queued(
-            occurred_at=clock(registry_of(dbsession)).now(),
+            occurred_at=clock(registry).now(),
             action=action,
             actor_id=actor_id,
             subject_id=subject_id,
@@ -115,7 +119,7 @@ def record(
             object_id=object_id,
             details=normalised(details or {}),
             personal=kept_personal,
-            personal_digest=personal_digest(settings["portal.pii_hmac_key"], kept_personal),
+            personal_digest=personal_digest(key, kept_personal),
         )
     )
 
