@@ -37,6 +37,9 @@ class Person(Protocol):
     def is_reviewer(self) -> bool: ...
 
     @property
+    def is_auditor(self) -> bool: ...
+
+    @property
     def organisation_ids(self) -> Sequence[int]: ...
 
     @property

@@ -26,6 +26,8 @@ ROLE_BUYER = "role:buyer"
 ROLE_ADMIN = "role:admin"
 #: decides complaints against tender awards (the review body, independent of departments)
 ROLE_REVIEWER = "role:reviewer"
+#: reads the audit log (read-only: none of the clerk permissions)
+ROLE_AUDITOR = "role:auditor"
 
 #: permissions only a department's clerks and administrators hold: clerk work, whose views
 #: declare ``assurance=CLERK`` (see :mod:`portal.identity.assurance`)
@@ -81,6 +83,8 @@ def principals_for(user: Person) -> list[str]:
         principals.append(ROLE_ADMIN)
     if user.is_reviewer:
         principals.append(ROLE_REVIEWER)
+    if user.is_auditor:
+        principals.append(ROLE_AUDITOR)
     return list(dict.fromkeys(principals))
 
 
@@ -97,6 +101,8 @@ class Root:
         (Allow, ROLE_CLERK, "backoffice"),
         (Allow, ROLE_ADMIN, "backoffice"),
         (Allow, ROLE_ADMIN, "administer"),
+        (Allow, ROLE_AUDITOR, "audit"),
+        (Allow, ROLE_ADMIN, "audit"),
     ]
 
     def __init__(self, request: PortalRequest):

@@ -192,6 +192,7 @@ def app_settings(database_url, keys_dir, devidp, sandbox, stripe_standin) -> dic
                 "clerk:procurement = clerk procurement",
                 "buyer:procurement = buyer procurement",
                 "reviewer = reviewer",
+                "auditor = auditor",
                 "admin = admin",
             ]
         ),

@@ -25,6 +25,7 @@ from portal.applications.workflow import (
     decide_approve,
     decide_reject,
 )
+from portal.audit import record_request
 from portal.catalogue.models import Service
 from portal.documents.kinds import document_issuer
 from portal.i18n import _
@@ -120,10 +121,18 @@ def review(context, request):
 def reveal_national_id(context, request):
     """Show the applicant's national identifier in full, on purpose (a POST with CSRF, never a
     link a crawler or a prefetch could follow), and keep a line saying who looked."""
+    application = context.application
     log.info(
         "national identifier of the applicant of application %s shown to user=%s",
-        context.application.public_id,
+        application.public_id,
         request.user.id,
+    )
+    record_request(
+        request,
+        "person.national_id_viewed",
+        subject_id=application.applicant_id,
+        object=("application", application.public_id),
+        personal={"name": application.applicant.display_name},
     )
     return _page(request, context, reveal=True)
 

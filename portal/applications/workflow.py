@@ -11,6 +11,7 @@ from sqlalchemy import select
 from portal.applications import events, state
 from portal.applications.events import CancellationApprovalDecided, CancellationApprovalRequested
 from portal.applications.models import Application, ApplicationEvent
+from portal.audit import record
 from portal.billing import (
     APPROVED,
     OVERPAID,
@@ -304,7 +305,20 @@ def decide_approve(dbsession, application: Application, clerk, note: str, now: d
         )
     application.decided_by = clerk
     application.decision_reason = note or None
+    _record_decision(dbsession, application, clerk, "application.approved")
     events.announce(events.ApplicationDecided(application, dbsession))
+
+
+def _record_decision(dbsession, application: Application, clerk, action: str) -> None:
+    """Audit a decision; its note or reason may name people, so it is kept redactable."""
+    record(
+        dbsession,
+        action,
+        actor_id=clerk.id,
+        subject_id=application.applicant_id,
+        object=("application", application.public_id),
+        personal={"reason": application.decision_reason} if application.decision_reason else None,
+    )
 
 
 def decide_reject(
@@ -318,6 +332,7 @@ def decide_reject(
         )
     application.decided_by = clerk
     application.decision_reason = reason
+    _record_decision(dbsession, application, clerk, "application.rejected")
     events.announce(events.ApplicationDecided(application, dbsession))
     refund = (
         refund_bill(dbsession, application.bill, f"Application rejected: {reason}", clerk)

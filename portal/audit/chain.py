@@ -1,5 +1,9 @@
-"""How an entry is hashed: SHA-256 over the previous entry's hash and a canonical form of
-the entry's content.
+"""How an entry is hashed: SHA-256 over the previous entry's hash, the entry's seq and a
+canonical form of the rest of its content, ``PREV_HASH:SEQ:CONTENT_JSON`` in UTF-8.
+
+The database computes the same when it writes an entry (:mod:`portal.audit.trail`): the
+seq and the previous hash are only known there, under the chain's lock. Verification
+recomputes it here.
 
 The content is everything recorded except ``personal``, which enters only through its keyed
 digest: redacting ``personal`` (setting it NULL) leaves every hash valid, while personal
@@ -45,10 +49,8 @@ def timestamp(when: dt.datetime) -> str:
     return when.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
-def entry_hash(
-    prev_hash: str,
+def entry_content(
     *,
-    seq: int,
     occurred_at: dt.datetime,
     action: str,
     actor_id: int | None,
@@ -58,9 +60,9 @@ def entry_hash(
     details: Any,
     personal_digest: str | None,
 ) -> str:
-    content = canonical_json(
+    """The canonical JSON of an entry's content but its seq."""
+    return canonical_json(
         {
-            "seq": seq,
             "occurred_at": timestamp(occurred_at),
             "action": action,
             "actor_id": actor_id,
@@ -71,15 +73,16 @@ def entry_hash(
             "personal_digest": personal_digest,
         }
     )
-    return hashlib.sha256((prev_hash + content).encode()).hexdigest()
+
+
+def entry_hash(prev_hash: str, seq: int, content: str) -> str:
+    return hashlib.sha256(f"{prev_hash}:{seq}:{content}".encode()).hexdigest()
 
 
 def hash_of_row(row) -> str:
     """The hash ``row`` (an :class:`~portal.audit.models.AuditEntry` or a result row with its
     columns) should carry, recomputed from its content."""
-    return entry_hash(
-        row.prev_hash,
-        seq=row.seq,
+    content = entry_content(
         occurred_at=row.occurred_at,
         action=row.action,
         actor_id=row.actor_id,
@@ -89,3 +92,4 @@ def hash_of_row(row) -> str:
         details=row.details,
         personal_digest=row.personal_digest,
     )
+    return entry_hash(row.prev_hash, row.seq, content)

@@ -1,45 +1,39 @@
 """Recording audit entries: queued with the transaction that makes the change, written in
 one go when it commits.
 
-:func:`record` only queues the entry; just before the transaction commits, all the entries it
+:func:`record` only queues the entry; just before the transaction commits, the entries it
 queued are linked into the chain and written. The chain's head row is therefore locked only
 for the transaction's last moment, not while a payment talks to its provider, and a
 transaction that rolls back leaves no entry (its change did not happen either).
 
-On PostgreSQL a transaction's entries cost two statements: ``UPDATE audit_head ... RETURNING``
-(locks the head, hands out the seqs, reads the hash to link to) and one ``INSERT`` of the
-entries inside a ``WITH`` whose ``UPDATE`` moves the head's hash. SQLite, without
-data-modifying CTEs, takes a third.
+Each entry costs one statement: ``INSERT INTO audit_entry ... SELECT ... FROM audit_head
+FOR UPDATE``, which locks the head, takes its seq + 1 and its hash as the entry's previous
+hash, and computes the entry's hash in SQL (PostgreSQL's ``sha256``; on SQLite a function
+the connection is given); a trigger on the insert moves the head onto the new entry. A
+concurrent writer waits for the lock and then reads the head as the first one left it, so
+two entries never follow the same one.
 """
 
 from __future__ import annotations
 
-import functools
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, event, insert, update
+from sqlalchemy import String, bindparam, cast, event, func, insert, select
 from sqlalchemy.orm import Session
 
-from portal.audit.chain import entry_hash, normalised, personal_digest
+from portal.audit.chain import entry_content, normalised, personal_digest
 from portal.audit.models import GENESIS, AuditEntry, AuditHead
 from portal.clock import clock
-from portal.db import insert_unless_present, registry_of, run_write, table_of
+from portal.db import Prebuilt, insert_unless_present, registry_of, run_write, table_of
 
 _ENTRIES = table_of(AuditEntry)
 _HEAD = table_of(AuditHead)
 #: where a session keeps the entries its current transaction has queued
 _PENDING = "audit.pending"
-
-_CLAIM = (
-    update(_HEAD)
-    .where(_HEAD.c.id == 1)
-    .values(seq=_HEAD.c.seq + bindparam("count"))
-    .returning(_HEAD.c.seq, _HEAD.c.hash)
-)
-_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("head_hash"))
-_COLUMNS = (
-    "seq",
+#: the columns an entry's statement takes from its parameters, beside its seq and hashes
+_GIVEN = (
     "occurred_at",
     "action",
     "actor_id",
@@ -49,9 +43,26 @@ _COLUMNS = (
     "details",
     "personal",
     "personal_digest",
-    "prev_hash",
-    "hash",
 )
+#: SQLite's name of the SHA-256 function its connections are given
+_SQLITE_SHA256 = "audit_sha256"
+
+
+def _build_append(dialect: str):
+    seq = _HEAD.c.seq + 1
+    hashed = _HEAD.c.hash + ":" + cast(seq, String) + ":" + bindparam("content", type_=String)
+    if dialect == "postgresql":
+        digest = func.encode(func.sha256(func.convert_to(hashed, "UTF8")), "hex")
+    else:
+        digest = getattr(func, _SQLITE_SHA256)(hashed)
+    given = [bindparam(name, type_=_ENTRIES.c[name].type) for name in _GIVEN]
+    head = select(seq, *given, _HEAD.c.hash, digest).where(_HEAD.c.id == 1).with_for_update()
+    columns = ["seq", *_GIVEN, "prev_hash", "hash"]
+    return insert(_ENTRIES).from_select(columns, head).returning(_ENTRIES.c.seq)
+
+
+#: one entry appended to the chain (see the module's note)
+_APPEND = Prebuilt(_build_append)
 
 
 class AuditError(RuntimeError):
@@ -60,15 +71,9 @@ class AuditError(RuntimeError):
 
 @dataclass(frozen=True)
 class _Queued:
-    occurred_at: Any
-    action: str
-    actor_id: int | None
-    subject_id: int | None
-    object_type: str | None
-    object_id: str | None
-    details: Any
-    personal: Any
-    personal_digest: str | None
+    """An entry waiting for its transaction's commit: the parameters of :data:`_APPEND`."""
+
+    params: dict[str, Any]
 
 
 class _Pending:
@@ -98,25 +103,29 @@ def record(
     about (``("payment", 42)``). ``details`` must hold no personal data: it is kept as long as
     the log. ``personal`` (a name, an identifier shown) can be redacted later without
     breaking the chain. Both must be JSON (strings, integers, booleans, lists, objects).
+
+    The entry belongs to the whole transaction: one recorded inside a SAVEPOINT that is
+    rolled back is still written, so record after the savepoint, once the change stands.
     """
     pending = _pending(dbsession)
     if pending.written:
         raise AuditError(f"{action}: recorded after this transaction's audit entries were written")
-    settings = registry_of(dbsession).settings
+    registry = registry_of(dbsession)
+    key = registry.settings["portal.pii_hmac_key"]
     kept_personal = normalised(personal)
     object_type, object_id = (None, None) if object is None else (object[0], str(object[1]))
+    columns = {
+        "occurred_at": clock(registry).now(),
+        "action": action,
+        "actor_id": actor_id,
+        "subject_id": subject_id,
+        "object_type": object_type,
+        "object_id": object_id,
+        "details": normalised(details or {}),
+        "personal_digest": personal_digest(key, kept_personal),
+    }
     pending.entries.append(
-        _Queued(
-            occurred_at=clock(registry_of(dbsession)).now(),
-            action=action,
-            actor_id=actor_id,
-            subject_id=subject_id,
-            object_type=object_type,
-            object_id=object_id,
-            details=normalised(details or {}),
-            personal=kept_personal,
-            personal_digest=personal_digest(settings["portal.pii_hmac_key"], kept_personal),
-        )
+        _Queued({**columns, "personal": kept_personal, "content": entry_content(**columns)})
     )
 
 
@@ -163,43 +172,23 @@ def _listen_before_commit(dbsession: Session) -> None:
 
 
 def _write(dbsession: Session, pending: _Pending) -> None:
-    """Link the queued entries to the chain's head and write them (see the module's note)."""
+    """Append the queued entries to the chain, one statement each (see the module's note)."""
     pending.written = True
-    entries = pending.entries
-    if not entries:
+    if not pending.entries:
         return
-    claimed = run_write(dbsession, _CLAIM, {"count": len(entries)}).first()
-    if claimed is None:
-        _start_chain(dbsession)
-        claimed = run_write(dbsession, _CLAIM, {"count": len(entries)}).one()
-    last_seq, link = claimed
-    params: dict[str, Any] = {}
-    for i, queued in enumerate(entries):
-        seq = last_seq - len(entries) + 1 + i
-        content = {
-            "seq": seq,
-            "occurred_at": queued.occurred_at,
-            "action": queued.action,
-            "actor_id": queued.actor_id,
-            "subject_id": queued.subject_id,
-            "object_type": queued.object_type,
-            "object_id": queued.object_id,
-            "details": queued.details,
-            "personal_digest": queued.personal_digest,
-        }
-        digest = entry_hash(link, **content)
-        params.update({f"{name}_{i}": value for name, value in content.items()})
-        params.update(
-            {f"personal_{i}": queued.personal, f"prev_hash_{i}": link, f"hash_{i}": digest}
-        )
-        link = digest
-    params["head_hash"] = link
-    dialect = dbsession.get_bind().dialect.name
-    if dialect == "postgresql":
-        run_write(dbsession, _insert_and_move_head(len(entries)), params)
-    else:
-        run_write(dbsession, _insert(len(entries)), params)
-        run_write(dbsession, _MOVE_HEAD, params)
+    if dbsession.get_bind().dialect.name == "sqlite":
+        driver = dbsession.connection().connection.driver_connection
+        assert driver is not None
+        driver.create_function(_SQLITE_SHA256, 1, _sha256_hex, deterministic=True)
+    statement = _APPEND(dbsession)
+    for queued in pending.entries:
+        if run_write(dbsession, statement, queued.params).first() is None:
+            _start_chain(dbsession)
+            run_write(dbsession, statement, queued.params).one()
+
+
+def _sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _start_chain(dbsession: Session) -> None:
@@ -211,21 +200,3 @@ def _start_chain(dbsession: Session) -> None:
             id=1, seq=0, hash=GENESIS, pruned_seq=0, pruned_hash=GENESIS
         ),
     )
-
-
-@functools.cache
-def _insert(count: int):
-    """``INSERT INTO audit_entry VALUES`` of ``count`` entries, given as parameters
-    ``<column>_<i>``: built once per number of entries a transaction writes."""
-    rows = [
-        {name: bindparam(f"{name}_{i}", type_=_ENTRIES.c[name].type) for name in _COLUMNS}
-        for i in range(count)
-    ]
-    return insert(_ENTRIES).values(rows)
-
-
-@functools.cache
-def _insert_and_move_head(count: int):
-    """PostgreSQL: the entries inserted in a ``WITH`` of the ``UPDATE`` moving the head."""
-    inserted = _insert(count).returning(_ENTRIES.c.seq).cte("inserted")
-    return _MOVE_HEAD.add_cte(inserted)

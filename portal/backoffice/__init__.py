@@ -1,4 +1,5 @@
-"""The back office's front: the clerk's landing page and a department's page. The clerk pages
+"""The back office's front: the clerk's landing page, a department's page, and the audit log's
+search page (auditors and administrators). The clerk pages
 of each feature live with that feature (``billing/backoffice``, ``services/backoffice.py``,
 ``applications/backoffice.py``)."""
 
@@ -13,3 +14,5 @@ def includeme(config) -> None:
         factory="portal.identity.departments.department_factory",
     )
     config.add_navigation_item("backoffice", _("Back office"), "backoffice")
+    config.add_route("backoffice_audit", "/backoffice/audit")
+    config.add_navigation_item("backoffice_audit", _("Audit log"), "audit")

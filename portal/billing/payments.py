@@ -703,6 +703,7 @@ def record_refund(
     # changes when the provider confirms (post_refund), or the reservation is released.
     payment.refunded_minor += total
     dbsession.flush()
+    state.audit_refund_requested(dbsession, refund, payment, clerk)
     return refund
 
 

@@ -20,6 +20,7 @@ import datetime as dt
 from sqlalchemy import insert
 from sqlalchemy.orm import object_session
 
+from portal.audit import record
 from portal.billing.models import Payment, PaymentTransition, Refund, RefundTransition
 from portal.db import Prebuilt, run_write, table_of
 from portal.i18n import _
@@ -88,6 +89,9 @@ REFUND_LABELS = {
     REFUND_REJECTED: _("Not approved"),
 }
 
+#: the payment states whose reaching is audited: the outcomes (a start is not money moving)
+AUDITED = frozenset({SUCCEEDED, FAILED, CANCELLED, EXPIRED, PARTLY_REFUNDED, REFUNDED})
+
 #: refunds whose lines hold money back from further refunds (a failed or rejected one gave it
 #: back)
 REFUND_RESERVING = frozenset({REFUND_AWAITING_APPROVAL, REFUND_REQUESTED, REFUND_SUCCEEDED})
@@ -138,6 +142,8 @@ def transition(payment: Payment, to_status: str, cause: str, now: dt.datetime) -
                     "at": now,
                 },
             )
+        if to_status in AUDITED:
+            _audit(session, payment, to_status, cause)
     else:
         # Joined through its many-to-one side, so the payment's history is not read to add to it.
         record = PaymentTransition(
@@ -155,6 +161,37 @@ def transition(payment: Payment, to_status: str, cause: str, now: dt.datetime) -
 _INSERT_TRANSITION = Prebuilt(lambda dialect: insert(table_of(PaymentTransition)))
 
 
+def _audit(session, subject: Payment | Refund, to_status: str, cause: str) -> None:
+    """One audit entry for an outcome, written with the rest of the transaction's entries."""
+    payment = subject.payment if isinstance(subject, Refund) else subject
+    kind = type(subject).__name__.lower()
+    record(
+        session,
+        f"{kind}.{to_status}",
+        subject_id=payment.payer_user_id,
+        object=(kind, subject.public_id),
+        details={"from": subject.status, "cause": cause[:200]},
+    )
+
+
+def audit_refund_requested(session, refund: Refund, payment: Payment, clerk) -> None:
+    """The refund asked for, by ``clerk`` (None: the portal, e.g. giving an overpayment back);
+    its reason is free text that may name people, so it is kept redactable."""
+    record(
+        session,
+        "refund.requested",
+        actor_id=clerk.id if clerk is not None else None,
+        subject_id=payment.payer_user_id,
+        object=("refund", refund.public_id),
+        details={
+            "payment": payment.public_id,
+            "amount_minor": refund.amount_minor,
+            "currency": refund.currency,
+        },
+        personal={"reason": refund.reason},
+    )
+
+
 def can_transition_refund(refund: Refund, to_status: str) -> bool:
     return to_status in REFUND_TRANSITIONS[refund.status]
 
@@ -165,6 +202,9 @@ def transition_refund(refund: Refund, to_status: str, cause: str, now: dt.dateti
     answer one that was sent; the clerk who asked for it is :attr:`Refund.requested_by_id`."""
     if not can_transition_refund(refund, to_status):
         raise IllegalTransition(refund, to_status)
+    session = object_session(refund)
+    if session is not None:
+        _audit(session, refund, to_status, cause)
     refund.transitions.append(
         RefundTransition(from_status=refund.status, to_status=to_status, cause=cause[:200], at=now)
     )

@@ -229,7 +229,7 @@ def checkout(context, request):
             + request.route_path("provider_notification", provider=provider.name),
             now=request.clock.now(),
             locked=context.locked,
-            lines=_payment_lines(request, payment),
+            lines=_payment_lines(request, payment) if provider.itemised else (),
         )
     except Refusal as refused:
         log.info(

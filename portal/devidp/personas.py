@@ -145,6 +145,14 @@ PERSONAS = [
         groups=("reviewer",),
     ),
     Persona(
+        "auditor-ana",
+        "Ana",
+        "Kralj",
+        "ana.kralj@example.org",
+        "Auditor (reads the audit log)",
+        groups=("auditor",),
+    ),
+    Persona(
         "admin-ada",
         "Ada",
         "Lovrec",

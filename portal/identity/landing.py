@@ -47,12 +47,14 @@ def return_path(value: object) -> str | None:
 
 def home_of(request: PortalRequest, user: User) -> str:
     """Where ``user`` starts when they were going nowhere in particular: clerks and
-    administrators to the back office, reviewers to the complaints they decide, everyone
-    else to what they owe."""
+    administrators to the back office, reviewers to the complaints they decide, auditors to
+    the audit log, everyone else to what they owe."""
     if user.is_admin or user.departments:
         return request.route_path("backoffice")
     if user.is_reviewer:
         return request.route_path("review_complaints")
+    if user.is_auditor:
+        return request.route_path("backoffice_audit")
     return request.route_path("bills")
 
 

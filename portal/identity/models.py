@@ -88,6 +88,8 @@ class User(Base):
     #: decides complaints against tender awards (the IdP's ``reviewer`` group); a review body
     #: independent of every department, so not tied to one
     is_reviewer: Mapped[bool] = mapped_column(default=False)
+    #: reads the audit log and nothing else (the IdP's ``auditor`` group): no clerk work
+    is_auditor: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[dt.datetime | None]
 

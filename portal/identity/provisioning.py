@@ -1,7 +1,8 @@
 """From a verified SAML assertion to a portal user.
 
 First sign-in creates the user; every sign-in updates name and email, and organisation
-membership and clerk/buyer/administrator roles follow what the IdP says this time.
+membership and clerk/buyer/administrator/reviewer/auditor roles follow what the IdP says this
+time. A change of roles is audited: it changes what the person may do.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 
 from sqlalchemy import select
 
+from portal.audit import record
 from portal.identity.models import Department, Organisation, User
 from portal.identity.saml_config import AttributeMap
 
@@ -31,6 +33,9 @@ def provision_user(
         user = User(idp_entity_id=idp_entity_id, name_id=name_id)
         dbsession.add(user)
         log.info("first sign-in: creating a user")
+        roles_before: list[str] = []
+    else:
+        roles_before = roles_of(user)
     user.given_name = _first(attributes, mapping.given_name)[:200]
     user.family_name = _first(attributes, mapping.family_name)[:200]
     user.email = _first(attributes, mapping.email)[:320]
@@ -43,12 +48,38 @@ def provision_user(
     roles = [mapping.group_roles[group] for group in groups if group in mapping.group_roles]
     user.is_admin = any(role == "admin" for role, _ in roles)
     user.is_reviewer = any(role == "reviewer" for role, _ in roles)
+    user.is_auditor = any(role == "auditor" for role, _ in roles)
     user.departments = _departments(dbsession, [dept for role, dept in roles if role == "clerk"])
     user.buying_departments = _departments(
         dbsession, [dept for role, dept in roles if role == "buyer"]
     )
     dbsession.flush()
+    roles_after = roles_of(user)
+    if roles_after != roles_before:
+        record(
+            dbsession,
+            "identity.roles_changed",
+            subject_id=user.id,
+            object=("user", user.id),
+            details={"old": roles_before, "new": roles_after, "idp": idp_entity_id},
+        )
     return user
+
+
+def roles_of(user: User) -> list[str]:
+    """The roles ``user`` holds, as names (``admin``, ``clerk:revenue``...), sorted."""
+    roles = [
+        name
+        for name, held in (
+            ("admin", user.is_admin),
+            ("reviewer", user.is_reviewer),
+            ("auditor", user.is_auditor),
+        )
+        if held
+    ]
+    roles += [f"clerk:{department.code}" for department in user.departments]
+    roles += [f"buyer:{department.code}" for department in user.buying_departments]
+    return sorted(roles)
 
 
 def _organisations(dbsession, mapping: AttributeMap, attributes: dict) -> list[Organisation]:

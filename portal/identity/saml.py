@@ -30,6 +30,7 @@ from pyramid.view import view_config
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
+from portal.audit import record
 from portal.i18n import _
 from portal.identity.landing import landing, return_path
 from portal.identity.models import SamlAssertionUse, SamlPendingRequest
@@ -212,6 +213,7 @@ def acs(request):
         )
     _consume_assertion(request, auth, idp.entity_id)
     loa = (auth.get_last_authn_contexts() or [None])[0]
+    signed_in_as, signed_in_at = request.session.get("user_id"), request.session.get("loa")
     user = provision_user(
         request.dbsession,
         request.pii,
@@ -236,6 +238,15 @@ def acs(request):
         }
     )
     log.info("signed in user=%s loa=%s", user.id, loa)
+    # the same person signing in again at a higher level, as a page needing it asked them to
+    stepped_up = signed_in_as == user.id and config.loa_rank(loa) > config.loa_rank(signed_in_at)
+    record(
+        request.dbsession,
+        "identity.stepped_up" if stepped_up else "identity.signed_in",
+        actor_id=user.id,
+        details={"loa": loa, "idp": idp.entity_id}
+        | ({"previous_loa": signed_in_at} if stepped_up else {}),
+    )
     wanted = pending.relay_state if pending else request.POST.get("RelayState")
     response = HTTPSeeOther(landing(request, user, wanted))
     response.delete_cookie(REQUEST_COOKIE, path="/saml/acs")
@@ -340,6 +351,12 @@ def _idp_initiated_logout(request, config, session):
         name_id = OneLogin_Saml2_Logout_Request.get_nameid(auth.get_last_request_xml())
         if session.get("idp") == idp.entity_id and session.get("name_id") == name_id:
             log.info("IdP-initiated logout of user=%s", session.get("user_id"))
+            record(
+                request.dbsession,
+                "identity.signed_out",
+                actor_id=session.get("user_id"),
+                details={"by": "idp"},
+            )
             session.invalidate()
         return HTTPSeeOther(redirect)
     refuse("invalid logout request", Refusal(MALFORMED, _("The sign-out request was not valid.")))
@@ -366,6 +383,7 @@ def logout(request):
     session.invalidate()
     if user_id is not None:
         log.info("signed out user=%s", user_id)
+        record(request.dbsession, "identity.signed_out", actor_id=user_id)
     if idp is None or not idp.slo_url or name_id is None:
         session.flash(request.localizer.translate(_("You have signed out.")))
         return HTTPSeeOther(request.route_url("home"))

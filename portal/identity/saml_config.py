@@ -84,12 +84,12 @@ class AttributeMap:
         for line in lines:
             group, _, role = (part.strip() for part in line.partition("="))
             role_name, _, department = role.partition(" ")
-            if role_name not in ("clerk", "buyer", "admin", "reviewer") or (
+            if role_name not in ("clerk", "buyer", "admin", "reviewer", "auditor") or (
                 role_name in ("clerk", "buyer") and not department
             ):
                 raise SettingsError(
                     f"saml.group_roles: cannot read {line!r} "
-                    "(GROUP = clerk DEPT | buyer DEPT | admin | reviewer)"
+                    "(GROUP = clerk DEPT | buyer DEPT | admin | reviewer | auditor)"
                 )
             group_roles[group] = (role_name, department.strip())
         return cls(**names, group_roles=group_roles)

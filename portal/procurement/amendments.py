@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from portal.audit import record
 from portal.i18n import _
 from portal.money import Money
 from portal.procurement import state
@@ -217,5 +218,12 @@ def record_amendment(
     for bid in submitted:
         bid.needs_confirmation = True
     dbsession.flush()
+    record(
+        dbsession,
+        "tender.amended",
+        actor_id=actor.id,
+        object=("tender", tender.reference),
+        details={"version": version.number, "fields": sorted({c["field"] for c in changes})},
+    )
     mail_bidders_after_commit(dbsession, AMENDED, submitted)
     return version

@@ -23,6 +23,7 @@ import datetime as dt
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from portal.audit import record
 from portal.i18n import _
 from portal.procurement.models import (
     AUCTION_SCHEDULED,
@@ -75,6 +76,18 @@ LABELS = {
     COMPLETE: _("Complete"),
     UNSUCCESSFUL: _("Unsuccessful"),
     CANCELLED: _("Cancelled"),
+}
+
+#: the changes of status audited, under the name of what was done (the clock's moves between
+#: the phases of a published tender are not: they follow from the published deadlines)
+AUDITED = {
+    QUESTIONS: "tender.published",
+    OPENED: "tender.bids_opened",
+    EVALUATION: "tender.evaluation",
+    STANDSTILL: "tender.awarded",
+    COMPLETE: "tender.contract_recorded",
+    UNSUCCESSFUL: "tender.unsuccessful",
+    CANCELLED: "tender.cancelled",
 }
 
 #: published: anyone may read it
@@ -167,6 +180,14 @@ def transition(
             cause=cause[:2000],
         )
     )
+    if to_status in AUDITED:
+        record(
+            dbsession,
+            AUDITED[to_status],
+            actor_id=actor.id if actor is not None else None,
+            object=("tender", tender.reference),
+            details={"from": from_status},
+        )
     dbsession.flush()
     return True
 

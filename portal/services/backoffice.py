@@ -207,6 +207,7 @@ def import_file(context, request):
             kind,
             upload.file.read(),
             request.clock.now(),
+            actor_id=request.user.id,
         )
     except Refusal as refused:
         log.warning("import for %s refused: %d problems", code, len(refused.errors))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import re
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from pyramid.i18n import TranslationString
 from sqlalchemy import select
 
+from portal.audit import record
 from portal.billing import BillLineInput, issue_bill
 from portal.billing.models import Bill
 from portal.catalogue.interfaces import TAX, UTILITY
@@ -465,10 +467,19 @@ class ImportResult:
 
 
 def import_bills(
-    dbsession, vault, service, kind: str, data: bytes, now: dt.datetime
+    dbsession,
+    vault,
+    service,
+    kind: str,
+    data: bytes,
+    now: dt.datetime,
+    *,
+    actor_id: int | None = None,
 ) -> ImportResult:
     """Check the whole file, then issue its bills; a :class:`Refusal` writes nothing (a
-    refusal found while issuing is raised before the transaction commits, and aborts it)."""
+    refusal found while issuing is raised before the transaction commits, and aborts it).
+    ``actor_id``: the clerk importing (None from the command line); the import is audited
+    with the file's SHA-256, so the file a bill came from can be told later."""
     if kind not in IMPORTABLE_KINDS:
         raise _refused([FieldError("", _("This service does not take imported bills."), 0)])
     rows = read_rows(data, columns_for(kind), OPTIONAL_COLUMNS[kind])
@@ -484,4 +495,16 @@ def import_bills(
         checked = check_utility_bills(dbsession, vault, service, rows)
         bills = [issue_utility_bill(dbsession, service, item) for item in checked]
     dbsession.flush()
+    record(
+        dbsession,
+        "bills.imported",
+        actor_id=actor_id,
+        object=("service", service.code),
+        details={
+            "kind": kind,
+            "rows": len(checked),
+            "bills": len(bills),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        },
+    )
     return ImportResult(len(checked), len(bills))

@@ -107,6 +107,9 @@ class PaymentProvider(Protocol):
     origin: str
     #: what the payer is shown when choosing between providers
     label: str
+    #: whether its hosted page lists the bills (``start_payment``'s ``lines``); a provider
+    #: that shows the total alone spares the checkout the query for them
+    itemised: bool
 
     def start_payment(
         self,

@@ -50,6 +50,7 @@ T = TypeVar("T")
 class SandboxProvider:
     name = "sandbox"
     label = _("Card (sandbox test provider)")
+    itemised = False
 
     def __init__(
         self,

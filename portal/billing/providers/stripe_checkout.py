@@ -59,6 +59,7 @@ T = TypeVar("T")
 class StripeCheckoutProvider:
     name = "stripe"
     label = _("Card or wallet (Stripe)")
+    itemised = True
 
     def __init__(
         self,

@@ -3,6 +3,7 @@ deletes an entry with SQL; ``portal-audit anchor`` and the daily job log the cha
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from sqlalchemy import select, text
@@ -11,6 +12,7 @@ from portal.audit import record
 from portal.audit.anchor import daily_anchor
 from portal.audit.models import AuditEntry
 from portal.scripts.audit import main
+from portal.tasks import task_queue
 
 
 def three_entries(in_transaction) -> None:
@@ -80,6 +82,16 @@ def test_a_chain_rewritten_after_an_anchor_no_longer_contains_it(
     tamper(engine, f"UPDATE audit_entry SET hash = '{'f' * 64}' WHERE seq = {seq}")
 
     assert main(["verify", ini_file, "--anchor", anchored]) != 0
+
+
+def test_the_daily_anchor_runs_shortly_after_midnight_utc(wsgi_app):
+    huey = task_queue(wsgi_app.registry).huey
+
+    def due(hour: int, minute: int) -> set[str]:
+        return {job.name for job in huey.read_periodic(dt.datetime(2026, 12, 6, hour, minute))}
+
+    assert "daily_anchor" in due(0, 5)
+    assert "daily_anchor" not in due(0, 6) | due(12, 5)
 
 
 def test_the_daily_anchor_logs_the_head_and_records_it(wsgi_app, in_transaction, caplog):
