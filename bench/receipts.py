@@ -113,7 +113,10 @@ MS = 1000
 class LocalProvider:
     """Starts a payment by handing back an id, as a provider would; nothing is charged."""
 
-    def start_payment(self, reference, amount, description, return_url, notify_url):
+    name = "local"
+    itemised = False
+
+    def start_payment(self, reference, amount, description, return_url, notify_url, lines=()):
         provider_id = "psp_" + secrets.token_hex(12)
         return StartedPayment(provider_id, f"{BASE_URL}/pay/{provider_id}")
 
