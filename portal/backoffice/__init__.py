@@ -1,4 +1,5 @@
-"""The back office's front: the clerk's landing page and a department's page. The clerk pages
+"""The back office's front: the clerk's landing page, a department's page and the payer view
+(one payer's bills, payments and refunds across features). The clerk pages
 of each feature live with that feature (``billing/backoffice``, ``services/backoffice.py``,
 ``applications/backoffice.py``)."""
 
@@ -11,5 +12,13 @@ def includeme(config) -> None:
         "backoffice_department",
         "/backoffice/departments/{code}",
         factory="portal.identity.departments.department_factory",
+    )
+    config.add_route("backoffice_payers", "/backoffice/payers")
+    payer = "/backoffice/payers/{kind:people|organisations}/{id}"
+    config.add_route("backoffice_payer", payer, factory="portal.backoffice.payers.payer_factory")
+    config.add_route(
+        "backoffice_payer_national_id",
+        payer + "/national-id",
+        factory="portal.backoffice.payers.payer_factory",
     )
     config.add_navigation_item("backoffice", _("Back office"), "backoffice")

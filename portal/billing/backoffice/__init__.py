@@ -1,5 +1,5 @@
 """Clerk pages of billing: a department's payments, one payment and its refunds, reconciliation
-against the provider's settlement report."""
+against the provider's settlement report, reports on collections, refunds and receivables."""
 
 
 def includeme(config) -> None:
@@ -24,3 +24,7 @@ def includeme(config) -> None:
         factory="portal.billing.resources.payment_factory",
     )
     config.add_route("backoffice_reconciliation", "/backoffice/reconciliation")
+    config.add_route("backoffice_reports", "/backoffice/reports")
+    reports = "{report:collections|refunds|ageing}"
+    config.add_route("backoffice_report_file", f"/backoffice/reports/{reports}.{{format:csv|xlsx}}")
+    config.add_route("backoffice_report", f"/backoffice/reports/{reports}")

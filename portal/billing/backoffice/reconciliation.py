@@ -2,7 +2,9 @@
 comparison ``portal-reconcile`` prints.
 
 The provider settles by UTC day; the page says when that day starts and ends, and when each
-line was settled, in the portal's time zone like every other page."""
+line was settled, in the portal's time zone like every other page. A clerk sees the lines of
+payments to their own departments (see :mod:`portal.billing.reconciliation`), an
+administrator all of them."""
 
 from __future__ import annotations
 
@@ -31,7 +33,8 @@ def reconciliation(request):
     today = request.clock.now().date()  # settlement reports are kept by UTC day
     day = query_day(request, "date") or today - dt.timedelta(days=1)
     try:
-        result = reconcile(request.dbsession, request.payment_provider, day)
+        departments = None if request.user.is_admin else frozenset(request.user.department_ids)
+        result = reconcile(request.dbsession, request.payment_provider, day, departments)
     except (ProviderUnavailable, ProviderRefused) as error:
         log.warning("settlement report of %s unavailable: %s", day, error)
         raise Refusal(
@@ -47,4 +50,5 @@ def reconciliation(request):
         "settled_at": {(line.kind, line.reference): line.settled_at for line in result.lines},
         "previous": day - dt.timedelta(days=1),
         "next": day + dt.timedelta(days=1) if day < today else None,
+        "scoped": departments is not None,
     }
