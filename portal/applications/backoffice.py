@@ -23,6 +23,7 @@ from portal.applications.workflow import (
     decide_approve,
     decide_reject,
 )
+from portal.audit import record_request
 from portal.catalogue.models import Service
 from portal.documents.kinds import document_issuer
 from portal.i18n import _
@@ -110,6 +111,13 @@ def review(context, request):
 def reveal_national_id(context, request):
     """Show the applicant's national identifier in full, on purpose (a POST with CSRF, never a
     link a crawler or a prefetch could follow), and keep a line saying who looked."""
+    record_request(
+        request,
+        "national_id.revealed",
+        subject_id=context.application.applicant.id,
+        object=("application", context.application.public_id),
+        details={"page": "application"},
+    )
     log.info(
         "national identifier of the applicant of application %s shown to user=%s",
         context.application.public_id,

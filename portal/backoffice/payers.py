@@ -5,7 +5,7 @@ A clerk finds and sees only payers with bills of their departments' services, an
 payers only what concerns those services (administrators see everything). The search is a
 POST, so what was searched for (a name, a national identifier) never appears in a URL or an
 access log. A person's national identifier is shown masked; a clerk who needs it whole asks
-for it with a reason, and that is recorded.
+for it with a reason, and that is recorded in the audit trail.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pyramid.view import view_config
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
+from portal.audit import record_request
 from portal.billing import with_status
 from portal.billing.models import Bill, Payment, PaymentAllocation, Refund, RefundLine
 from portal.catalogue.models import Service
@@ -290,6 +291,14 @@ def reveal_national_id(context, request):
             reason=reason[:MAX_REASON],
             error=request.localizer.translate(refused.message),
         )
+    record_request(
+        request,
+        "national_id.revealed",
+        subject_id=context.payer.id,
+        object=("user", context.payer.id),
+        details={"page": "payer"},
+        personal={"reason": reason},
+    )
     log.info(
         "national identifier of payer user=%s shown to user=%s", context.payer.id, request.user.id
     )

@@ -8,8 +8,9 @@ import datetime as dt
 import logging
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from portal.audit.models import AuditEntry
 from portal.identity.models import Organisation
 from portal.services.models import UtilityAccount
 from tests import factories
@@ -99,7 +100,7 @@ def test_a_clerk_of_a_department_that_never_billed_the_payer_may_not_look(ben, s
 
 
 def test_the_national_identifier_is_revealed_only_with_a_reason_and_recorded(
-    ben, signed_in, caplog
+    ben, signed_in, caplog, dbsession
 ):
     app = signed_in("clerk-clara")
     page = app.get(f"/backoffice/payers/people/{ben['user'].id}")
@@ -117,8 +118,18 @@ def test_the_national_identifier_is_revealed_only_with_a_reason_and_recorded(
     assert "reveal-form" not in revealed.text
     (line,) = [r.getMessage() for r in caplog.records if "national identifier" in r.getMessage()]
     assert f"payer user={ben['user'].id}" in line and NATIONAL_ID not in line
+    dbsession.expire_all()
+    (entry,) = dbsession.scalars(
+        select(AuditEntry).where(AuditEntry.action == "national_id.revealed")
+    ).all()
+    assert (entry.object_type, entry.object_id) == ("user", str(ben["user"].id))
+    assert entry.subject_id == ben["user"].id and entry.actor_id != ben["user"].id
+    assert entry.personal == {"reason": form["reason"].value}
+    assert NATIONAL_ID not in str(entry.details)
     # a GET never reveals it, and the POST needs the CSRF token
     app.post(f"/backoffice/payers/people/{ben['user'].id}/national-id", {"reason": "x"}, status=400)
+    revealed_count = select(func.count()).where(AuditEntry.action == "national_id.revealed")
+    assert dbsession.scalar(revealed_count) == 1
 
 
 def test_an_organisation_is_found_by_registration_number(payments, signed_in, dbsession):
