@@ -206,6 +206,13 @@ def test_a_clerk_sees_only_their_departments_figures(books, signed_in):
     assert shown_total(page) == 45_00 and "Revenue Office" not in page.text
 
 
+def test_the_channel_is_the_card_scheme_without_the_cards_digits(books, signed_in):
+    rows = csv_rows(
+        signed_in("admin-ada").get("/backoffice/reports/collections.csv", params={"by": "channel"})
+    )
+    assert {row["Payment channel"] for row in rows} == {"Visa"}
+
+
 def test_an_administrator_may_narrow_a_report_to_one_department(books, signed_in):
     app = signed_in("admin-ada")
     page = app.get("/backoffice/reports/collections", params={"department": "registry"})
