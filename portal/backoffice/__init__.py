@@ -14,7 +14,7 @@ def includeme(config) -> None:
         factory="portal.identity.departments.department_factory",
     )
     config.add_route("backoffice_payers", "/backoffice/payers")
-    payer = "/backoffice/payers/{kind:people|organisations}/{id}"
+    payer = "/backoffice/payers/{kind}/{id}"
     config.add_route("backoffice_payer", payer, factory="portal.backoffice.payers.payer_factory")
     config.add_route(
         "backoffice_payer_national_id",

@@ -72,7 +72,9 @@ class PayerContext:
 def payer_factory(request) -> PayerContext:
     kind = request.matchdict["kind"]
     number = request.matchdict["id"]
-    if not (number.isascii() and number.isdigit() and len(number) <= 12):
+    if kind not in (PERSON, ORGANISATION) or not (
+        number.isascii() and number.isdigit() and len(number) <= 12
+    ):
         raise HTTPNotFound()
     model = User if kind == PERSON else Organisation
     payer = request.dbsession.get(model, int(number))

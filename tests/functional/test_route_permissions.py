@@ -127,6 +127,10 @@ def sample_values(dbsession, wsgi_app):
         "public_id": payment.public_id,
         "application": application.public_id,
         "service": "vehicle-registration",
+        "report": "collections",
+        "format": "csv",
+        "kind": "people",
+        "id": str(payer.id),
     }
 
 

@@ -25,6 +25,6 @@ def includeme(config) -> None:
     )
     config.add_route("backoffice_reconciliation", "/backoffice/reconciliation")
     config.add_route("backoffice_reports", "/backoffice/reports")
-    reports = "{report:collections|refunds|ageing}"
-    config.add_route("backoffice_report_file", f"/backoffice/reports/{reports}.{{format:csv|xlsx}}")
-    config.add_route("backoffice_report", f"/backoffice/reports/{reports}")
+    # the file first: "collections.csv" would also be a report's name
+    config.add_route("backoffice_report_file", "/backoffice/reports/{report}.{format}")
+    config.add_route("backoffice_report", "/backoffice/reports/{report}")

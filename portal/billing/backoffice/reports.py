@@ -14,6 +14,7 @@ import logging
 from urllib.parse import urlencode
 
 from babel.dates import format_date
+from pyramid.httpexceptions import HTTPNotFound
 from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
@@ -93,6 +94,8 @@ def _choice(request, name: str, allowed: tuple[str, ...]) -> str:
 def asked_report(request) -> tuple[reports.Report, dict]:
     """The report the query string asks for, and the query (as links repeat it)."""
     kind = request.matchdict["report"]
+    if kind not in reports.REPORTS:
+        raise HTTPNotFound()
     allowed = departments_in_scope(request)
     departments, department_code = _scope(request, allowed)
     today = request.clock.today()
@@ -170,6 +173,7 @@ def _title(request, report: reports.Report) -> str:
 
 @view_config(
     route_name="backoffice_reports",
+    request_method="GET",
     renderer="billing/backoffice/reports.jinja2",
     permission="backoffice",
     assurance=CLERK,
@@ -190,6 +194,7 @@ def reports_index(request):
 
 @view_config(
     route_name="backoffice_report",
+    request_method="GET",
     renderer="billing/backoffice/report.jinja2",
     permission="backoffice",
     assurance=CLERK,
@@ -241,15 +246,18 @@ def _file_name(report: reports.Report, extension: str) -> str:
 
 @view_config(
     route_name="backoffice_report_file",
+    request_method="GET",
     permission="backoffice",
     assurance=CLERK,
 )
 def report_file(request):
+    extension = request.matchdict["format"]
+    if extension not in ("csv", "xlsx"):
+        raise HTTPNotFound()
     report, _query = asked_report(request)
     translate = request.localizer.translate
     bands = {code: translate(label) for code, label in reports.AGE_LABELS.items()}
     columns = _columns(request, report)
-    extension = request.matchdict["format"]
     if extension == "csv":
         body, content_type = as_csv(report, columns, bands), "text/csv"
     else:
