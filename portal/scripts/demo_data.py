@@ -109,7 +109,7 @@ DEMO_SETTLED = [
     ("rep-olga", ["BL26-NW-100200", "GC2610-NW-100200"]),
 ]
 #: a bill paid above and refunded, as a clerk would after a complaint
-DEMO_REFUNDED = "VR26-citizen-chloe"
+DEMO_REFUNDED = "W2610-citizen-chloe"
 #: older bills left unpaid, so receivables age into every band: (persona, service, number,
 #: description, amount, days overdue)
 DEMO_OVERDUE = [
@@ -253,7 +253,7 @@ def _pay_demo_bills(dbsession, registry, clock) -> None:
         )
     refunded = dbsession.scalar(select(Bill).where(Bill.number == DEMO_REFUNDED))
     if refunded is not None:
-        refund_bill(dbsession, refunded, "Demo: registration cancelled at the payer's request.")
+        refund_bill(dbsession, refunded, "Demo: a meter read twice, corrected on the next bill.")
 
 
 def load(dbsession, vault, attribute_map, clock, registry=None) -> None:

@@ -97,9 +97,9 @@ def as_xlsx(report: Report, columns: Columns, band_labels: dict[str, str], title
         _money_cell(sheet.cell(sheet.max_row, 4), row.amount)
         if isinstance(bucket, dt.date):
             sheet.cell(sheet.max_row, 1).number_format = date_format
+    # no count on a total: one payment of two services' bills is counted in each service's row
     for currency, total in report.totals().items():
-        count = sum(row.count for row in report.rows if row.amount.currency == currency)
-        sheet.append([columns.total, "", currency, total.decimal(), count])
+        sheet.append([columns.total, "", currency, total.decimal(), None])
         for cell in sheet[sheet.max_row]:
             cell.font = Font(bold=True)
         _money_cell(sheet.cell(sheet.max_row, 4), total)
