@@ -2,14 +2,14 @@
 payments and refunds without reading the whole journal
 
 Revision ID: c3e91f5a7b24
-Revises: a0d17c4e2b95
+Revises: b7e31c5d9a24
 Create Date: 2026-12-05 23:50:00.000000
 """
 
 from alembic import op
 
 revision = "c3e91f5a7b24"
-down_revision = "a0d17c4e2b95"
+down_revision = "b7e31c5d9a24"
 branch_labels = None
 depends_on = None
 

@@ -29,7 +29,8 @@ from portal.billing.providers import (
     ProviderRefused,
     ProviderUnavailable,
     payment_provider,
-    provider_from_settings,
+    payment_providers,
+    providers_from_settings,
 )
 from portal.billing.reconciliation import format_report, reconcile
 from portal.billing.reference import printed
@@ -65,6 +66,7 @@ __all__ = [
     "hold_deposit",
     "issue_bill",
     "payment_provider",
+    "payment_providers",
     "payment_timeout",
     "printed",
     "reconcile",
@@ -87,9 +89,11 @@ def includeme(config) -> None:
     guard_append_only(config.registry["dbsession_factory"])
     config.add_directive("add_payment_documents", add_payment_documents)
     config.add_subscriber(add_globals, BeforeRender)
-    provider = provider_from_settings(settings)
-    config.registry["payment_provider"] = provider
-    config.add_form_target(provider.origin)
+    providers = providers_from_settings(settings)
+    config.registry["payment_providers"] = providers
+    config.registry["payment_provider"] = providers.default
+    for provider in providers.values():
+        config.add_form_target(provider.origin)
     config.add_request_method(
         lambda request: payment_provider(request.registry), "payment_provider", reify=True
     )

@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, insert, select
@@ -29,7 +29,7 @@ from portal.billing.models import (
     RefundLine,
     new_public_id,
 )
-from portal.billing.providers import ProviderRefused
+from portal.billing.providers import PaymentLine, ProviderRefused
 from portal.clock import clock
 from portal.db import Prebuilt, insert_unless_present, registry_of, run_write, table_of
 from portal.i18n import _
@@ -315,6 +315,7 @@ def start_payment(
     notify_url: str,
     now: dt.datetime,
     locked: bool = False,
+    lines: Sequence[PaymentLine] = (),
 ) -> str:
     """Open the provider's hosted page for ``payment``; returns its URL (refused once it is
     no longer waiting to be paid, or expired).
@@ -322,7 +323,8 @@ def start_payment(
     Safe to repeat and to run twice at once (a double click, two tabs): the payment is locked
     first, so one request calls the provider and the other, once the first has committed, finds
     the page it opened (``locked``: the caller locked and read it afresh already). The
-    provider keys the payment on our reference besides.
+    provider keys the payment on our reference besides. ``lines``: its bills, as the
+    provider's page may list them.
     """
     if not locked:
         payment = lock_payment(_session_of(payment), payment.id)
@@ -335,8 +337,10 @@ def start_payment(
         # payer is shown the outcome and offered a new payment.
         state.transition(payment, state.EXPIRED, "not started in time", now)
         raise Refusal(CONFLICT, _("This payment was not started in time."), about=payment)
+    # the payer may have chosen another of the providers configured than it was created with
+    payment.provider = provider.name
     started = provider.start_payment(
-        payment.public_id, payment.amount, description, return_url, notify_url
+        payment.public_id, payment.amount, description, return_url, notify_url, lines
     )
     payment.provider_payment_id = started.provider_payment_id
     payment.hosted_url = started.hosted_url
