@@ -28,6 +28,7 @@ ENVIRONMENT = {
     "BILLING_PROVIDERS": "billing.providers",
     "BILLING_ALLOW_SANDBOX": "billing.allow_sandbox",
     "BILLING_NOTIFY_BASE_URL": "billing.notify_base_url",
+    "BILLING_FOUR_EYES_THRESHOLD": "billing.four_eyes.threshold",
     "BILLING_SANDBOX_BASE_URL": "billing.sandbox.base_url",
     "BILLING_SANDBOX_MERCHANT_ID": "billing.sandbox.merchant_id",
     "BILLING_SANDBOX_API_KEY": "billing.sandbox.api_key",

@@ -2,14 +2,14 @@
 payments and refunds without reading the whole journal
 
 Revision ID: c3e91f5a7b24
-Revises: b7e31c5d9a24
+Revises: 4e1a9c7b2d35
 Create Date: 2026-12-05 23:50:00.000000
 """
 
 from alembic import op
 
 revision = "c3e91f5a7b24"
-down_revision = "b7e31c5d9a24"
+down_revision = "4e1a9c7b2d35"
 branch_labels = None
 depends_on = None
 

@@ -1,5 +1,5 @@
 """The payer view for clerks: find a person or an organisation, then see on one page their
-bills, the payments of those bills and the refunds of those payments.
+bills, the payments of those bills, the refunds of those payments and their cases.
 
 A clerk finds and sees only payers with bills of their departments' services, and of those
 payers only what concerns those services (administrators see everything). The search is a
@@ -23,6 +23,9 @@ from sqlalchemy.orm import selectinload
 from portal.audit import record_request
 from portal.billing import with_status
 from portal.billing.models import Bill, Payment, PaymentAllocation, Refund, RefundLine
+from portal.cases import state as case_state
+from portal.cases.kinds import case_kinds
+from portal.cases.models import Case
 from portal.catalogue.models import Service
 from portal.i18n import _
 from portal.identity.assurance import CLERK
@@ -196,8 +199,9 @@ def search(request):
 
 def payer_values(request, context: PayerContext) -> dict:
     """The payer's bills of the clerk's departments, those bills' payments and their
-    refunds. A payment of bills of several departments is listed whole (as the payment's own
-    page shows it to each of those departments' clerks)."""
+    refunds, and the payer's cases in those departments' queues. A payment of bills of
+    several departments is listed whole (as the payment's own page shows it to each of those
+    departments' clerks)."""
     departments = _visible_departments(request)
     dbsession = request.dbsession
     bills_query = (
@@ -235,9 +239,22 @@ def payer_values(request, context: PayerContext) -> dict:
             .order_by(Refund.created_at.desc(), Refund.id.desc())
         )
     )
+    about_payer = (
+        Case.person_id == context.payer.id
+        if context.kind == PERSON
+        else Case.organisation_id == context.payer.id
+    )
+    cases_query = select(Case).where(about_payer).order_by(Case.opened_at.desc(), Case.id.desc())
+    if departments is not None:
+        cases_query = cases_query.where(Case.department_id.in_(departments))
+    translate = request.localizer.translate
+    kinds = case_kinds(request.registry)
     return {
         "kind": context.kind,
         "payer": context.payer,
+        "cases": list(dbsession.scalars(cases_query)),
+        "case_kind": lambda code: translate(kinds[code].label) if code in kinds else code,
+        "case_state": lambda code: translate(case_state.LABELS[code]),
         "bills": with_status(dbsession, bills),
         "payments": payments,
         "refunds": refunds,

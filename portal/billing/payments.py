@@ -42,6 +42,13 @@ IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 MAX_BILLS_PER_PAYMENT = 50
 
 
+def flag_for_clerk(dbsession: Session, payment: Payment, reason: str) -> None:
+    """Mark ``payment`` as needing a clerk (``reason``: what is odd, no personal data) and say
+    so, so that the back office's work queue gets a case about it."""
+    payment.needs_attention = reason[:200]
+    events.announce(events.PaymentNeedsAttention(payment, dbsession))
+
+
 def fingerprint(payer_key: str, bill_ids: list[int]) -> str:
     canonical = json.dumps({"payer": payer_key, "bills": sorted(set(bill_ids))})
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -422,13 +429,15 @@ def apply_provider_payment(
     if not locked:
         payment = lock_payment(dbsession, payment.id, settling=report.status == "succeeded")
     if report.amount != payment.amount:
-        payment.needs_attention = "provider reports a different amount"
+        flag_for_clerk(dbsession, payment, "provider reports a different amount")
         log.error("payment %s: provider amount differs", payment.public_id)
         return []
     if report.status == "succeeded" and payment.status in (state.FAILED, state.CANCELLED):
         # Final here, yet the provider says it took the money: a clerk must look (refund it
         # at the provider), the ledger is not changed behind the state machine's back.
-        payment.needs_attention = f"provider reports success on a {payment.status} payment"
+        flag_for_clerk(
+            dbsession, payment, f"provider reports success on a {payment.status} payment"
+        )
         log.error(
             "payment %s: provider reports success after %s", payment.public_id, payment.status
         )
@@ -492,7 +501,9 @@ def _post_settlement(dbsession: Session, payment: Payment) -> bool:
     except AlreadyPosted:
         return False
     if overpaid:
-        payment.needs_attention = "overpayment: " + ", ".join(b.number for b in overpaid)[:180]
+        flag_for_clerk(
+            dbsession, payment, "overpayment: " + ", ".join(b.number for b in overpaid)[:180]
+        )
         log.warning(
             "payment %s overpays %d bills: flagged for a clerk", payment.public_id, len(overpaid)
         )
@@ -660,10 +671,12 @@ def record_refund(
     seen_refundable: Money,
     reason: str,
     clerk=None,
+    status: str = state.REFUND_REQUESTED,
 ) -> Refund:
     """Record a refund of ``amounts`` (bill id -> money), for the caller to send to the
     provider after commit (:func:`portal.billing.refunding.request_refund` does both): one
-    refund, so one provider refund and one credit note, with a line per bill chosen.
+    refund, so one provider refund and one credit note, with a line per bill chosen. Its
+    ``status`` is awaiting_approval when a second clerk must approve it first.
 
     Checked by :func:`check_refund` once the payment is locked, so two clerks refunding at
     once cannot both refund the same money.
@@ -678,6 +691,7 @@ def record_refund(
         currency=payment.currency,
         reason=reason.strip()[:2000],
         requested_by_id=clerk.id if clerk else None,
+        status=status,
         # asked now by the portal's clock (a refund asked by a job or a test clock too)
         created_at=clock(registry_of(dbsession)).now(),
         lines=[
@@ -709,7 +723,7 @@ def send_refund(dbsession: Session, refund: Refund, provider, now: dt.datetime) 
             refund, state.REFUND_FAILED, f"refused by the provider: {refused.code}", now
         )
         payment.refunded_minor -= refund.amount_minor
-        payment.needs_attention = f"refund {refund.public_id} refused by the provider"[:200]
+        flag_for_clerk(dbsession, payment, f"refund {refund.public_id} refused by the provider")
         log.error("refund %s refused by the provider: %s", refund.public_id, refused.code)
         dbsession.flush()
         return

@@ -12,7 +12,12 @@ from sqlalchemy import delete, select
 
 from portal.billing import state
 from portal.billing.models import IdempotencyKey, Payment, Refund
-from portal.billing.payments import apply_provider_payment, post_refund, send_refund
+from portal.billing.payments import (
+    apply_provider_payment,
+    flag_for_clerk,
+    post_refund,
+    send_refund,
+)
 from portal.billing.providers import ProviderRefund, ProviderUnavailable, provider_of
 from portal.clock import clock
 from portal.ratelimit import RateLimiter, rate_limiter
@@ -66,7 +71,7 @@ def apply_report(
     if ours is not None and ours.payment_id == payment.id and refund.amount == ours.amount:
         post_refund(dbsession, ours, now, cause)
     elif ours is not None:
-        payment.needs_attention = f"provider reports refund {ours.public_id} otherwise"
+        flag_for_clerk(dbsession, payment, f"provider reports refund {ours.public_id} otherwise")
         log.error("refund %s reported on another payment or amount", ours.public_id)
 
 

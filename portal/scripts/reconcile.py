@@ -1,6 +1,7 @@
 """``portal-reconcile INI [--date YYYY-MM-DD] [--provider NAME]``: compare a provider's
 settlement report of a day (yesterday, UTC, by default) with the portal's records (every
-provider configured, the default first, unless one is named). Exits 1 when they disagree, so a
+provider configured, the default first, unless one is named); each discrepancy becomes a case
+for a clerk in the work queue. Exits 1 when they disagree, so a
 scheduler or monitoring can raise the alarm; 3 when the provider cannot be reached."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pyramid.paster import bootstrap, setup_logging
 from portal.billing import (
     ProviderRefused,
     ProviderUnavailable,
+    announce_discrepancies,
     format_report,
     payment_provider,
     payment_providers,
@@ -64,6 +66,8 @@ def main(argv=None) -> int:
                     print(f"{name}: the settlement report of {day} could not be fetched: {error}")
                     return PROVIDER_FAILED
                 print(f"{name}: {format_report(result)}")
+                # each discrepancy becomes a case in the back office's work queue
+                announce_discrepancies(request.dbsession, result)
                 clean = clean and result.clean
     return 0 if clean else DISCREPANCIES
 
