@@ -150,3 +150,31 @@ def test_an_organisation_is_found_by_registration_number(payments, signed_in, db
         status=400,
     )
     assert dbsession.scalar(select(Organisation.id).where(Organisation.name == "x")) is None
+
+
+def test_the_payer_page_lists_the_payers_cases_of_the_clerks_departments(ben, signed_in, dbsession):
+    from portal.cases.work import open_case
+
+    now = dt.datetime.now(dt.UTC)
+    for code, title in (("revenue", "Tax payment to look at"), ("registry", "Vehicle question")):
+        open_case(
+            dbsession,
+            "payment_attention",
+            subject_type="payment",
+            subject_id=f"{code}-{ben['payment'].public_id}",
+            title=title,
+            department_id=factories.department(dbsession, code).id,
+            now=now,
+            person_id=ben["user"].id,
+        )
+    dbsession.commit()
+    path = f"/backoffice/payers/people/{ben['user'].id}"
+    cases = signed_in("clerk-clara").get(path).html.find(id="cases")
+    assert "Tax payment to look at" in cases.text and "Vehicle question" not in cases.text
+    assert "Payment needing attention" in cases.text
+    link = cases.find("a")["href"]
+    assert signed_in("clerk-clara").get(link).status_int == 200
+    cases = signed_in("clerk-dan").get(path).html.find(id="cases")
+    assert "Vehicle question" in cases.text and "Tax payment to look at" not in cases.text
+    cases = signed_in("admin-ada").get(path).html.find(id="cases")
+    assert "Vehicle question" in cases.text and "Tax payment to look at" in cases.text
