@@ -28,6 +28,7 @@ FEATURES = (
     "portal.applications",
     "portal.procurement",
     "portal.cases",
+    "portal.privacy",
 )
 
 

@@ -11,3 +11,4 @@ from portal.identity.models import *  # noqa: F403
 from portal.procurement.models import *  # noqa: F403
 from portal.receipts.models import *  # noqa: F403
 from portal.services.models import *  # noqa: F403
+from portal.services.webhooks.models import *  # noqa: F403

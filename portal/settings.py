@@ -58,6 +58,14 @@ ENVIRONMENT = {
     "SAML_GROUP_ROLES": "saml.group_roles",
     "SAML_SP_CERT": "saml.sp_cert",
     "SAML_SP_KEY": "saml.sp_key",
+    "PORTAL_RETENTION_SESSIONS": "privacy.retention.sessions",
+    "PORTAL_RETENTION_APPLICATION_DRAFTS": "privacy.retention.application_drafts",
+    "PORTAL_RETENTION_APPLICATIONS": "privacy.retention.applications",
+    "PORTAL_RETENTION_CASE_NOTES": "privacy.retention.case_notes",
+    "PORTAL_RETENTION_NATIONAL_IDS": "privacy.retention.national_ids",
+    "PORTAL_RETENTION_AUDIT_PERSONAL": "privacy.retention.audit_personal",
+    "PORTAL_RETENTION_AUDIT": "privacy.retention.audit",
+    "PORTAL_RETENTION_PAYMENTS": "privacy.retention.payments",
 }
 
 #: settings that must be present (from the ini file or the environment) for the portal to start

@@ -112,6 +112,30 @@ def refund_bill_paid(wsgi_app, payment_id: int, paid_minor: int, reason: str) ->
     return refund_id
 
 
+def webhook_delivery(dbsession, service, url="https://hooks.example.org/portal"):
+    """An endpoint of ``service`` (hearing every event) and one delivery waiting for it."""
+    from portal.services.webhooks.models import WebhookDelivery, WebhookEndpoint, new_event_id
+
+    now = dt.datetime.now(dt.UTC)
+    endpoint = WebhookEndpoint(
+        service=service, url=url, events="bill.paid", created_at=now, active_from=now
+    )
+    delivery = WebhookDelivery(
+        endpoint=endpoint,
+        event_id=new_event_id(),
+        event_type="bill.paid",
+        payload="{}",
+        status="pending",
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now + dt.timedelta(hours=1),
+        retry_until=now + dt.timedelta(hours=24),
+    )
+    dbsession.add_all([endpoint, delivery])
+    dbsession.flush()
+    return endpoint, delivery
+
+
 def committee_member(dbsession, name_id: str, passphrase: str = "correct horse battery staple"):
     """A clerk of the procurement department with a committee key sealed under ``passphrase``
     (at the cheapest Argon2id cost, so tests stay fast)."""

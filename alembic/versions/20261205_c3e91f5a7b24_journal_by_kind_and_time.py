@@ -2,14 +2,14 @@
 payments and refunds without reading the whole journal
 
 Revision ID: c3e91f5a7b24
-Revises: 4e1a9c7b2d35
+Revises: 3e9b5c1d7a42
 Create Date: 2026-12-05 23:50:00.000000
 """
 
 from alembic import op
 
 revision = "c3e91f5a7b24"
-down_revision = "4e1a9c7b2d35"
+down_revision = "3e9b5c1d7a42"
 branch_labels = None
 depends_on = None
 

@@ -11,6 +11,7 @@ from portal.services.interest import LateInterest, interest_rate
 
 def includeme(config) -> None:
     config.include("portal.services.catalogue")
+    config.include("portal.services.webhooks")
     config.add_bill_surcharge(LateInterest(interest_rate(config.get_settings())))
     config.add_route("services", "/services")
     config.add_route("service", "/services/{code}")

@@ -119,6 +119,9 @@ def sample_values(dbsession, wsgi_app):
         app_clock(wsgi_app.registry).now(),
     )
     tender = factories.tender(dbsession, now=app_clock(wsgi_app.registry).now())
+    endpoint, delivery = factories.webhook_delivery(
+        dbsession, factories.service(dbsession, "vehicle-registration")
+    )
     case = open_case(
         dbsession,
         "payment_attention",
@@ -154,8 +157,11 @@ def sample_values(dbsession, wsgi_app):
         "public_id": payment.public_id,
         "application": application.public_id,
         "service": "vehicle-registration",
+        "endpoint": str(endpoint.id),
+        "delivery": str(delivery.id),
         "case": case.public_id,
         "attachment": "0" * 32,
+        "person": str(payer.id),
         "report": "collections",
         "format": "csv",
         "kind": "people",

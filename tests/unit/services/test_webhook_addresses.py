@@ -1,0 +1,96 @@
+"""Where webhooks may go: https to public addresses only, whatever the host name resolves to,
+the portal's own addresses and private networks refused unless the settings allow them."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.refusals import Refusal
+from portal.services.webhooks.addresses import AddressPolicy
+from portal.settings import SettingsError
+
+PUBLIC = "93.184.215.14"
+
+
+def resolver(table: dict[str, list[str]]):
+    """A name service answering from ``table`` (the system's answers cannot be chosen)."""
+
+    def resolve(host: str, port: int) -> list[str]:
+        if host not in table:
+            raise OSError("no such host")
+        return table[host]
+
+    return resolve
+
+
+def policy(table, **settings) -> AddressPolicy:
+    return AddressPolicy(
+        {"portal.base_url": "https://portal.example.gov", **settings}, resolver(table)
+    )
+
+
+def refused_because(policy: AddressPolicy, url: str) -> str:
+    """Why ``policy`` refuses ``url`` (the message under the address field)."""
+    with pytest.raises(Refusal) as refused:
+        policy.check(url)
+    (error,) = refused.value.errors
+    assert error.field == "url"
+    return error.message.interpolate()
+
+
+def test_an_https_address_resolving_to_public_addresses_is_taken_as_checked():
+    target = policy({"hooks.example.org": [PUBLIC]}).check("https://hooks.example.org:8443/in?x=1")
+    assert (target.addresses, target.port, target.path) == ((PUBLIC,), 8443, "/in?x=1")
+    assert target.host_header == "hooks.example.org:8443"
+
+
+@pytest.mark.parametrize(
+    "addresses",
+    [
+        ["10.0.0.7"],
+        [PUBLIC, "192.168.1.1"],  # one private answer among public ones is enough to refuse
+        ["127.0.0.1"],
+        ["169.254.169.254"],
+        ["::1"],
+        ["fe80::1"],
+        ["fd00::1"],
+        ["::ffff:10.0.0.7"],
+        ["224.0.0.1"],
+    ],
+)
+def test_a_name_resolving_to_a_private_or_local_address_is_refused(addresses):
+    assert "private network" in refused_because(
+        policy({"hooks.example.org": addresses}), "https://hooks.example.org/"
+    )
+
+
+def test_the_portals_own_public_address_is_refused():
+    table = {"hooks.example.org": [PUBLIC], "portal.example.gov": [PUBLIC]}
+    assert "portal itself" in refused_because(policy(table), "https://hooks.example.org/")
+
+
+def test_a_network_allowed_in_the_settings_may_be_called():
+    table = {"erp.city.internal": ["10.20.0.5"]}
+    allowed = policy(table, **{"webhooks.allowed_networks": "10.20.0.0/16"})
+    assert allowed.check("https://erp.city.internal/hooks").addresses == ("10.20.0.5",)
+    with pytest.raises(Refusal):
+        policy(table).check("https://erp.city.internal/hooks")
+
+
+def test_an_unknown_host_is_refused():
+    assert "could not be found" in refused_because(policy({}), "https://nowhere.example.org/")
+
+
+def test_plain_http_only_to_localhost_and_only_in_development():
+    table = {"localhost": ["127.0.0.1"], "hooks.example.org": [PUBLIC]}
+    assert "https://" in refused_because(policy(table), "http://localhost:8765/")
+    development = policy(table, **{"webhooks.development_receivers": "true"})
+    assert development.check("http://localhost:8765/").addresses == ("127.0.0.1",)
+    assert "https://" in refused_because(development, "http://hooks.example.org/")
+
+
+def test_production_refuses_development_receivers():
+    with pytest.raises(SettingsError):
+        AddressPolicy(
+            {"portal.environment": "production", "webhooks.development_receivers": "true"}
+        )
