@@ -46,7 +46,7 @@ def format_when(request, value: dt.datetime | None, format: str = "medium") -> s
     if format == MINUTES:
         local = value.astimezone(zone)
         return (
-            get_datetime_format("medium", locale=locale)
+            str(get_datetime_format("medium", locale=locale))
             .replace("{1}", format_date(local, "medium", locale=locale))
             .replace("{0}", format_time(local, "short", locale=locale))
         )
