@@ -8,16 +8,27 @@ transaction manager (pyramid_tm + zope.sqlalchemy), so views and services only e
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from typing import cast
 
 import pyramid_retry
 import transaction
 from pyramid.registry import Registry
-from sqlalchemy import DateTime, MetaData, Table, engine_from_config, event
+from sqlalchemy import (
+    Column,
+    DateTime,
+    MetaData,
+    Table,
+    bindparam,
+    engine_from_config,
+    event,
+    inspect,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
@@ -219,6 +230,48 @@ def run_write(dbsession: Session, statement: Executable, params=None):
     if "tm" in dbsession.info:
         mark_changed(dbsession, dbsession.info["tm"])
     return result
+
+
+def write_versioned(dbsession: Session, instance, **values) -> None:
+    """Set ``values`` (attribute: value) on ``instance``, a loaded object with a version
+    column, with one plain ``UPDATE ... WHERE id = :id AND version = :version`` sent now, and
+    record them as the row's: what the flush would send, without the unit of work (about a
+    tenth of a checkout's or a notification's CPU), and the object stays clean, so the flush
+    has nothing to do for it. Like the flush, it raises StaleDataError when another
+    transaction changed the row since it was read (pyramid_retry then runs the request
+    again). Other attributes changed on ``instance`` are left to the flush, which checks the
+    version this writes.
+    """
+    mapper = inspect(instance).mapper
+    version = mapper.version_id_col
+    (key,) = mapper.primary_key
+    version_attribute = mapper.get_property_by_column(version).key
+    read = getattr(instance, version_attribute)
+    params = {mapper.attrs[name].columns[0].key: value for name, value in values.items()}
+    statement = _versioned_update(key, version, frozenset(params))
+    params.update(_id=getattr(instance, mapper.get_property_by_column(key).key), _read=read)
+    with dbsession.no_autoflush:  # the flush would first write changes it is not given
+        written = run_write(dbsession, statement(dbsession), params).rowcount
+    if written != 1:
+        raise StaleDataError(f"{mapper.class_.__name__} {params['_id']} changed meanwhile")
+    for name, value in values.items():
+        set_committed_value(instance, name, value)
+    set_committed_value(instance, version_attribute, read + 1)
+
+
+@functools.cache
+def _versioned_update(key: Column, version: Column, columns: frozenset[str]) -> Prebuilt:
+    """The UPDATE :func:`write_versioned` sends for ``columns`` of a table, built once."""
+    return Prebuilt(
+        lambda dialect: (
+            cast(Table, key.table)
+            .update()
+            .where(key == bindparam("_id"), version == bindparam("_read"))
+            .values(
+                {**{name: bindparam(name) for name in sorted(columns)}, version.key: version + 1}
+            )
+        )
+    )
 
 
 def registry_of(dbsession: Session) -> Registry:

@@ -338,9 +338,14 @@ def start_payment(
     started = provider.start_payment(
         payment.public_id, payment.amount, description, return_url, notify_url
     )
-    payment.provider_payment_id = started.provider_payment_id
-    payment.hosted_url = started.hosted_url
-    state.transition(payment, state.STARTED, "hosted payment page opened", now)
+    state.transition_written(
+        payment,
+        state.STARTED,
+        "hosted payment page opened",
+        now,
+        provider_payment_id=started.provider_payment_id,
+        hosted_url=started.hosted_url,
+    )
     return started.hosted_url
 
 
@@ -430,9 +435,9 @@ def apply_provider_payment(
         )
         return []
     if report.status == "succeeded" and payment.status not in state.SETTLED:
-        state.transition(payment, state.SUCCEEDED, cause, now)
-        payment.method = report.method
-        payment.settled_at = now
+        state.transition_written(
+            payment, state.SUCCEEDED, cause, now, method=report.method, settled_at=now
+        )
         overpaid = _post_settlement(dbsession, payment)
         events.announce(events.PaymentSucceeded(payment, dbsession))
         if overpaid:

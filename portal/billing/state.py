@@ -18,7 +18,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import object_session
 
 from portal.billing.models import Payment, PaymentTransition, Refund, RefundTransition
-from portal.db import Prebuilt, run_write, table_of
+from portal.db import Prebuilt, run_write, table_of, write_versioned
 from portal.i18n import _
 
 CREATED = "created"
@@ -109,25 +109,10 @@ def can_transition(payment: Payment, to_status: str) -> bool:
 def transition(payment: Payment, to_status: str, cause: str, now: dt.datetime) -> None:
     """Move ``payment`` to ``to_status``, recording when (``now``) and why; raise if not
     allowed."""
-    if not can_transition(payment, to_status):
-        raise IllegalTransition(payment, to_status)
+    _check(payment, to_status)
     session = object_session(payment)
     if session is not None and payment.id is not None:
-        # Written at once with a plain INSERT: a history row is never read back or changed,
-        # and leaving it to the flush costs as much as the rest of a notification's writes.
-        # Not flushing first: the payment's changes around it then go in one UPDATE.
-        with session.no_autoflush:
-            run_write(
-                session,
-                _INSERT_TRANSITION(session),
-                {
-                    "payment_id": payment.id,
-                    "from_status": payment.status,
-                    "to_status": to_status,
-                    "cause": cause[:200],
-                    "at": now,
-                },
-            )
+        _record(session, payment, to_status, cause, now)
     else:
         # Joined through its many-to-one side, so the payment's history is not read to add to it.
         record = PaymentTransition(
@@ -140,6 +125,43 @@ def transition(payment: Payment, to_status: str, cause: str, now: dt.datetime) -
         if session is not None:
             session.add(record)
     payment.status = to_status
+
+
+def transition_written(
+    payment: Payment, to_status: str, cause: str, now: dt.datetime, **changes
+) -> None:
+    """:func:`transition` of a stored payment, its new status and ``changes`` (other columns)
+    written at once by one versioned UPDATE (:func:`portal.db.write_versioned`): the hot
+    path's transitions (started, succeeded) without the flush."""
+    _check(payment, to_status)
+    session = object_session(payment)
+    if session is None or payment.id is None:
+        raise ValueError("only a stored payment's transition is written at once")
+    _record(session, payment, to_status, cause, now)
+    write_versioned(session, payment, status=to_status, **changes)
+
+
+def _check(payment: Payment, to_status: str) -> None:
+    if not can_transition(payment, to_status):
+        raise IllegalTransition(payment, to_status)
+
+
+def _record(session, payment: Payment, to_status: str, cause: str, now: dt.datetime) -> None:
+    # Written at once with a plain INSERT: a history row is never read back or changed, and
+    # leaving it to the flush costs as much as the rest of a notification's writes. Not
+    # flushing first: the payment's changes around it then go in one UPDATE.
+    with session.no_autoflush:
+        run_write(
+            session,
+            _INSERT_TRANSITION(session),
+            {
+                "payment_id": payment.id,
+                "from_status": payment.status,
+                "to_status": to_status,
+                "cause": cause[:200],
+                "at": now,
+            },
+        )
 
 
 _INSERT_TRANSITION = Prebuilt(lambda dialect: insert(table_of(PaymentTransition)))
