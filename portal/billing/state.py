@@ -131,14 +131,19 @@ def transition_written(
     payment: Payment, to_status: str, cause: str, now: dt.datetime, **changes
 ) -> None:
     """:func:`transition` of a stored payment, its new status and ``changes`` (other columns)
-    written at once by one versioned UPDATE (:func:`portal.db.write_versioned`): the hot
-    path's transitions (started, succeeded) without the flush."""
+    written at once by one versioned UPDATE (:func:`portal.db.write_versioned`), its history
+    row in the same statement on PostgreSQL: the hot path's transitions (started, succeeded)
+    without the flush, in one statement each."""
     _check(payment, to_status)
     session = object_session(payment)
     if session is None or payment.id is None:
         raise ValueError("only a stored payment's transition is written at once")
-    _record(session, payment, to_status, cause, now)
-    write_versioned(session, payment, status=to_status, **changes)
+    write_versioned(
+        session,
+        payment,
+        {"status": to_status, **changes},
+        with_row=(_TRANSITIONS, _transition_row(payment, to_status, cause, now)),
+    )
 
 
 def _check(payment: Payment, to_status: str) -> None:
@@ -152,19 +157,22 @@ def _record(session, payment: Payment, to_status: str, cause: str, now: dt.datet
     # flushing first: the payment's changes around it then go in one UPDATE.
     with session.no_autoflush:
         run_write(
-            session,
-            _INSERT_TRANSITION(session),
-            {
-                "payment_id": payment.id,
-                "from_status": payment.status,
-                "to_status": to_status,
-                "cause": cause[:200],
-                "at": now,
-            },
+            session, _INSERT_TRANSITION(session), _transition_row(payment, to_status, cause, now)
         )
 
 
-_INSERT_TRANSITION = Prebuilt(lambda dialect: insert(table_of(PaymentTransition)))
+def _transition_row(payment: Payment, to_status: str, cause: str, now: dt.datetime) -> dict:
+    return {
+        "payment_id": payment.id,
+        "from_status": payment.status,
+        "to_status": to_status,
+        "cause": cause[:200],
+        "at": now,
+    }
+
+
+_TRANSITIONS = table_of(PaymentTransition)
+_INSERT_TRANSITION = Prebuilt(lambda dialect: insert(_TRANSITIONS))
 
 
 def can_transition_refund(refund: Refund, to_status: str) -> bool:
