@@ -17,6 +17,7 @@ FEATURES = (
     "portal.identity",
     "portal.health",
     "portal.tasks",
+    "portal.audit",
     "portal.catalogue",
     "portal.billing",
     "portal.documents",

@@ -1,0 +1,83 @@
+"""Walking the chain: every entry must follow the one before it, carry the hash of its own
+content, and (while it still holds personal data) personal data matching its digest.
+
+The walk starts at the pruning checkpoint (:class:`~portal.audit.models.AuditHead`): after
+the oldest entries are pruned, the first remaining one must link to the last one pruned; an
+entry missing from the middle, or from the end (checked against the head), is a break.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.audit.chain import hash_of_row, personal_digest
+from portal.audit.models import GENESIS, AuditEntry, AuditHead
+from portal.db import registry_of
+
+_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Break:
+    """The first link found broken: at which ``seq``, and what is wrong there."""
+
+    seq: int
+    problem: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What a walk of the chain found: ``count`` entries checked up to ``head_seq`` /
+    ``head_hash``, and the first :class:`Break`, if any."""
+
+    count: int
+    head_seq: int
+    head_hash: str
+    broken: Break | None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
+
+
+def verify(dbsession: Session) -> Verification:
+    """Walk the whole chain in seq order (in batches, so a long log is not held in memory)."""
+    key = registry_of(dbsession).settings["portal.pii_hmac_key"]
+    head = dbsession.get(AuditHead, 1)
+    if head is None:
+        head = AuditHead(id=1, seq=0, hash=GENESIS, pruned_seq=0, pruned_hash=GENESIS)
+    expected_seq, link, count = head.pruned_seq + 1, head.pruned_hash, 0
+
+    def result(broken: Break | None) -> Verification:
+        return Verification(count, head.seq, head.hash, broken)
+
+    rows = dbsession.execute(
+        select(AuditEntry.__table__).order_by(AuditEntry.seq).execution_options(yield_per=_BATCH)
+    )
+    for row in rows:
+        if row.seq != expected_seq:
+            return result(Break(expected_seq, _missing(expected_seq, row.seq)))
+        if row.prev_hash != link:
+            return result(Break(row.seq, "does not link to the entry before it (prev_hash)"))
+        if hash_of_row(row) != row.hash:
+            return result(Break(row.seq, "content does not match its hash: altered"))
+        if row.personal is not None and personal_digest(key, row.personal) != row.personal_digest:
+            return result(Break(row.seq, "personal data does not match its digest: altered"))
+        expected_seq, link, count = row.seq + 1, row.hash, count + 1
+    if expected_seq - 1 != head.seq:
+        return result(Break(expected_seq, _missing(expected_seq, head.seq + 1)))
+    if link != head.hash:
+        return result(Break(head.seq, "the last entry's hash is not the chain head's"))
+    return result(None)
+
+
+def _missing(first: int, after: int) -> str:
+    """What is missing between the entry expected (``first``) and the one found (``after``)."""
+    if after < first:
+        return f"entry {after} found again or out of order"
+    if after == first + 1:
+        return f"entry {first} missing"
+    return f"entries {first}-{after - 1} missing"

@@ -1,0 +1,65 @@
+"""``portal-audit verify INI [--anchor SEQ:HASH]`` walks the audit chain and reports the first
+broken link (exit 1); ``portal-audit anchor INI`` logs and records the chain's head now (the
+daily job does the same)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+from pyramid.paster import bootstrap, setup_logging
+
+from portal.audit import Anchor, anchor, matches, verify
+
+BROKEN = 1
+ANCHOR_DIFFERS = 2
+
+
+def _anchor(text: str) -> Anchor:
+    found = re.fullmatch(r"(\d+):([0-9a-f]{64})", text.strip())
+    if found is None:
+        raise argparse.ArgumentTypeError("an anchor is written SEQ:HASH (64 hex digits)")
+    return Anchor(int(found[1]), found[2])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("verify", help="walk the chain, report the first broken link")
+    check.add_argument("config_uri")
+    check.add_argument(
+        "--anchor",
+        type=_anchor,
+        action="append",
+        default=[],
+        help="a head logged earlier (SEQ:HASH) the chain must still contain",
+    )
+    mark = commands.add_parser("anchor", help="log and record the chain's head")
+    mark.add_argument("config_uri")
+    args = parser.parse_args(argv)
+    setup_logging(args.config_uri)
+    with bootstrap(args.config_uri) as env:
+        request = env["request"]
+        if args.command == "anchor":
+            with request.tm:
+                point = anchor(request.dbsession)
+            print(f"anchored the audit chain at {point}")
+            return 0
+        with request.tm:
+            result = verify(request.dbsession)
+            differing = [a for a in args.anchor if matches(request.dbsession, a) is False]
+    if result.broken is not None:
+        print(f"audit chain broken at seq {result.broken.seq}: {result.broken.problem}")
+        print(f"({result.count} entries verified before it)")
+        return BROKEN
+    for point in differing:
+        print(f"audit chain does not contain the anchor {point}: history was rewritten")
+    if differing:
+        return ANCHOR_DIFFERS
+    print(f"audit chain OK: {result.count} entries, head {result.head_seq}:{result.head_hash}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
