@@ -27,6 +27,7 @@ FEATURES = (
     "portal.backoffice",
     "portal.applications",
     "portal.procurement",
+    "portal.cases",
 )
 
 

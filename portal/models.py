@@ -4,6 +4,7 @@ from portal.api.models import *  # noqa: F403
 from portal.applications.models import *  # noqa: F403
 from portal.audit.models import *  # noqa: F403
 from portal.billing.models import *  # noqa: F403
+from portal.cases.models import *  # noqa: F403
 from portal.catalogue.models import *  # noqa: F403
 from portal.documents.models import *  # noqa: F403
 from portal.identity.models import *  # noqa: F403

@@ -141,10 +141,30 @@ def sandbox(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app_settings(database_url, keys_dir, devidp, sandbox) -> dict:
+def stripe_standin():
+    """The local stand-in for Stripe over real HTTP, the portal's second provider; its webhooks
+    go to a recording receiver from which tests hand them to the portal."""
+    from tests.sandbox.conftest import Receiver
+    from tests.stripe.standin import StripeStandIn
+
+    receiver = Receiver()
+    standin = StripeStandIn(webhook_url=receiver.url)
+    standin.receiver = receiver
+    yield standin
+    standin.close()
+    receiver.close()
+
+
+@pytest.fixture(scope="session")
+def app_settings(database_url, keys_dir, devidp, sandbox, stripe_standin) -> dict:
     from tests.sandbox.conftest import API_KEY, MERCHANT_ID, SECRET
+    from tests.stripe.standin import SECRET_KEY, WEBHOOK_SECRET
 
     return {
+        "billing.providers": "portal.billing.providers.stripe_checkout.StripeCheckoutProvider",
+        "billing.stripe.secret_key": SECRET_KEY,
+        "billing.stripe.webhook_secret": WEBHOOK_SECRET,
+        "billing.stripe.api_base": stripe_standin.base_url,
         "billing.sandbox.base_url": sandbox.base_url,
         "billing.sandbox.merchant_id": MERCHANT_ID,
         "billing.sandbox.api_key": API_KEY,

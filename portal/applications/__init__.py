@@ -2,12 +2,17 @@
 
 The citizen fills a service's form (saving drafts on the way), pays the fee through the
 billing core, and follows the application through the owning department's queue to a
-certificate, or a rejection with the fee refunded.
+certificate, or a rejection with the fee refunded. A clerk may also cancel a paid application
+(the fee refunded), with a second clerk's approval above the department's threshold.
 """
 
 from portal.applications.catalogue import SERVICES
 from portal.applications.certificates import CertificateKind
-from portal.applications.workflow import close_rejected_bill, queue_paid_applications
+from portal.applications.workflow import (
+    CancellationApproval,
+    close_rejected_bill,
+    queue_paid_applications,
+)
 from portal.billing.events import PaymentSucceeded, RefundSucceeded
 from portal.i18n import _
 
@@ -46,6 +51,12 @@ def includeme(config) -> None:
         "/backoffice/applications/{application}/reject",
         **application,
     )
+    config.add_route(
+        "backoffice_application_cancel",
+        "/backoffice/applications/{application}/cancel",
+        **application,
+    )
+    config.add_approval_kind(CancellationApproval())
     config.add_subscriber(queue_paid_applications, PaymentSucceeded)
     config.add_subscriber(close_rejected_bill, RefundSucceeded)
     config.add_document_kind(CertificateKind(config.registry))

@@ -20,6 +20,8 @@ from portal.applications.models import Application
 from portal.applications.views import application_values
 from portal.applications.workflow import (
     CANNOT,
+    cancel_paid,
+    cancellation_pending,
     decide_approve,
     decide_reject,
 )
@@ -36,7 +38,13 @@ log = logging.getLogger(__name__)
 MAX_REASON = 2000
 QUEUE_SHOWN = 500
 #: the lists a clerk can look at; the queue proper is the first
-QUEUE_STATUSES = (state.IN_QUEUE, state.AWAITING_PAYMENT, state.APPROVED, state.REJECTED)
+QUEUE_STATUSES = (
+    state.IN_QUEUE,
+    state.AWAITING_PAYMENT,
+    state.APPROVED,
+    state.REJECTED,
+    state.CANCELLED,
+)
 
 
 def _of_department(department_id: int):
@@ -76,7 +84,9 @@ def _page(request, context, error="", reason="", reveal=False):
     national_id = national_id_of(request, context.application.applicant)
     values.update(
         for_clerk=True,
-        can_decide=context.application.status == state.IN_QUEUE,
+        can_decide=context.application.status == state.IN_QUEUE
+        and not cancellation_pending(context.application),
+        cancellation_pending=cancellation_pending(context.application),
         national_id=national_id if reveal else masked(national_id),
         revealed=reveal,
         error=error,
@@ -191,4 +201,41 @@ def reject(context, request):
     request.session.flash(
         translate(_("Rejected. The applicant is told why and the fee is refunded."))
     )
+    return _back(request, application)
+
+
+@view_config(
+    route_name="backoffice_application_cancel",
+    request_method="POST",
+    permission="decide",
+    assurance=CLERK,
+)
+def cancel(context, request):
+    """Cancel a paid application and refund its fee; above the department's threshold a
+    second clerk approves it first."""
+    application = context.application
+    reason = request.POST.get("cancel_reason", "").strip()
+    if not reason:
+        return _refused(
+            request, context, Refusal(INVALID, _("Give the reason for the cancellation."))
+        )
+    if len(reason) > MAX_REASON:
+        return _refused(
+            request, context, Refusal(INVALID, _("Keep the reason under 2000 characters."))
+        )
+    approval = cancel_paid(
+        request.dbsession, application, request.user, reason, request.clock.now()
+    )
+    translate = request.localizer.translate
+    if approval is None:
+        request.session.flash(translate(_("Cancelled. The fee is refunded to the applicant.")))
+    else:
+        request.session.flash(
+            translate(
+                _(
+                    "Cancellation asked for. A second clerk of the department must approve it "
+                    "before the fee is refunded."
+                )
+            )
+        )
     return _back(request, application)

@@ -1,7 +1,9 @@
 """The application state machine: the one place that says which changes of state are allowed.
 
 draft -> awaiting_payment (submitted, a bill issued) -> in_queue (the fee was paid) ->
-approved (a certificate issued) | rejected (the fee refunded). Every change is kept as an
+approved (a certificate issued) | rejected (the fee refunded) | cancelled (by a clerk, the fee
+refunded; above the department's four-eyes threshold only once a second clerk approved it).
+Every change is kept as an
 :class:`~portal.applications.models.ApplicationEvent`, which is the history the citizen sees.
 """
 
@@ -20,13 +22,15 @@ AWAITING_PAYMENT = "awaiting_payment"
 IN_QUEUE = "in_queue"
 APPROVED = "approved"
 REJECTED = "rejected"
+CANCELLED = "cancelled"
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     DRAFT: frozenset({AWAITING_PAYMENT}),
     AWAITING_PAYMENT: frozenset({IN_QUEUE}),
-    IN_QUEUE: frozenset({APPROVED, REJECTED}),
+    IN_QUEUE: frozenset({APPROVED, REJECTED, CANCELLED}),
     APPROVED: frozenset(),
     REJECTED: frozenset(),
+    CANCELLED: frozenset(),
 }
 
 #: what each state is called on the citizen's and the clerk's pages
@@ -36,6 +40,7 @@ LABELS = {
     IN_QUEUE: _("Paid, waiting for a clerk"),
     APPROVED: _("Approved"),
     REJECTED: _("Rejected"),
+    CANCELLED: _("Cancelled"),
 }
 
 #: what each step of the history says happened
@@ -45,12 +50,13 @@ EVENTS = {
     IN_QUEUE: _("Fee paid; the application is in the clerk's queue"),
     APPROVED: _("Approved; the certificate is issued"),
     REJECTED: _("Rejected; the fee is refunded"),
+    CANCELLED: _("Cancelled; the fee is refunded"),
 }
 
 #: the citizen may still change these
 EDITABLE = frozenset({DRAFT})
 #: a clerk has decided
-DECIDED = frozenset({APPROVED, REJECTED})
+DECIDED = frozenset({APPROVED, REJECTED, CANCELLED})
 
 
 class IllegalTransition(RuntimeError):

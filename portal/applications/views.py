@@ -18,6 +18,7 @@ from portal.applications.models import Application
 from portal.applications.workflow import (
     CANNOT,
     application_services,
+    cancellation_pending,
     save_draft,
     service_record,
     start_draft,
@@ -210,7 +211,8 @@ def application_values(request, application: Application) -> dict:
         ]
         if application.bill
         else [],
-        "refund": application.refund,
+        # a refund waiting for a second clerk's approval is not on its way yet
+        "refund": None if cancellation_pending(application) else application.refund,
         "certificate": application.certificate,
     }
 

@@ -8,17 +8,23 @@ import logging
 
 from sqlalchemy import select
 
-from portal.applications import state
+from portal.applications import events, state
+from portal.applications.events import CancellationApprovalDecided, CancellationApprovalRequested
 from portal.applications.models import Application, ApplicationEvent
 from portal.billing import (
+    APPROVED,
     OVERPAID,
     PAID,
+    REFUND_AWAITING_APPROVAL,
     cancel_bill,
+    carry_out_refund_decision,
     issue_bill,
     refund_bill,
+    refund_bill_as_clerk,
     with_status,
 )
 from portal.billing.events import PaymentSucceeded, RefundSucceeded
+from portal.billing.models import Refund
 from portal.catalogue.interfaces import APPLICATION, public_services
 from portal.catalogue.models import Service
 from portal.clock import Clock, clock
@@ -152,10 +158,10 @@ def queue_paid_applications(event: PaymentSucceeded) -> None:
     for application, view in zip(
         waiting, with_status(dbsession, [a.bill for a in waiting]), strict=True
     ):
-        if view.status in (PAID, OVERPAID):
-            state.transition(
-                dbsession, application, state.IN_QUEUE, "", now=now, at=payment.settled_at
-            )
+        if view.status in (PAID, OVERPAID) and state.transition(
+            dbsession, application, state.IN_QUEUE, "", now=now, at=payment.settled_at
+        ):
+            events.announce(events.ApplicationQueued(application, dbsession))
 
 
 def close_rejected_bill(event: RefundSucceeded) -> None:
@@ -180,25 +186,139 @@ def close_rejected_bill(event: RefundSucceeded) -> None:
     )
 
 
+#: the kind of approval request a paid application's cancellation above the threshold is
+CANCELLATION = "application_cancellation"
+
+
+def cancellation_pending(application: Application) -> bool:
+    """Whether a clerk asked to cancel ``application`` and a second clerk has not decided."""
+    refund = application.refund
+    return refund is not None and refund.status == REFUND_AWAITING_APPROVAL
+
+
+def refuse_if_cancellation_pending(application: Application) -> None:
+    if cancellation_pending(application):
+        raise Refusal(
+            CONFLICT,
+            _(
+                "A cancellation of this application is waiting for a second clerk's approval. "
+                "It must be decided first."
+            ),
+            title=CANNOT,
+        )
+
+
+def cancel_paid(dbsession, application: Application, clerk, reason: str, now: dt.datetime):
+    """``clerk`` cancels a paid application waiting in the queue, refunding its fee: at once
+    within the department's four-eyes threshold (returns None), else once a second clerk
+    approves (returns the approval request; the application stays in the queue, its fee
+    reserved)."""
+    if application.status != state.IN_QUEUE:
+        raise Refusal(
+            CONFLICT,
+            _("Only a paid application waiting in the queue can be cancelled."),
+            title=CANNOT,
+        )
+    refuse_if_cancellation_pending(application)
+    refund, approval = (
+        refund_bill_as_clerk(
+            dbsession,
+            application.bill,
+            f"Application cancelled: {reason}",
+            clerk,
+            kind=CANCELLATION,
+        )
+        if application.bill is not None
+        else (None, None)
+    )
+    application.refund = refund
+    if approval is not None:
+        registry_of(dbsession).notify(
+            CancellationApprovalRequested(approval, dbsession, application)
+        )
+        log.info(
+            "cancellation of application %s awaits approval %s",
+            application.public_id,
+            approval.public_id,
+        )
+        return approval
+    _cancel(dbsession, application, clerk, reason, now)
+    return None
+
+
+def _cancel(dbsession, application: Application, clerk, reason: str, now: dt.datetime) -> None:
+    if not state.transition(dbsession, application, state.CANCELLED, reason, clerk, now=now):
+        raise Refusal(
+            CONFLICT, _("Another clerk decided this application meanwhile."), title=CANNOT
+        )
+    application.decided_by = clerk
+    application.decision_reason = reason
+    log.info("application %s cancelled", application.public_id)
+
+
+class CancellationApproval:
+    """A clerk's cancellation of a paid application whose fee is above the threshold; the
+    request's subject is the fee's refund, recorded awaiting approval."""
+
+    code = CANCELLATION
+    label = _("Cancellation of a paid application")
+
+    def _application(self, dbsession, approval) -> Application | None:
+        return dbsession.scalar(
+            select(Application)
+            .join(Refund, Application.refund_id == Refund.id)
+            .where(Refund.public_id == approval.subject)
+        )
+
+    def requested(self, dbsession, approval) -> None:
+        """Announced by :func:`cancel_paid` once the application holds its refund."""
+
+    def decided(self, dbsession, approval, now: dt.datetime) -> None:
+        application = self._application(dbsession, approval)
+        if application is None:
+            raise LookupError(approval.subject)
+        if approval.status == APPROVED and application.status != state.IN_QUEUE:
+            raise Refusal(
+                CONFLICT, _("Another clerk decided this application meanwhile."), title=CANNOT
+            )
+        carry_out_refund_decision(dbsession, approval, now)
+        if approval.status == APPROVED:
+            _cancel(dbsession, application, approval.decided_by, approval.reason, now)
+        else:
+            application.refund = None
+        registry_of(dbsession).notify(CancellationApprovalDecided(approval, dbsession, application))
+
+    def subject_path(self, request, approval) -> str | None:
+        # a rejected cancellation's application no longer holds the refund it was about
+        application = self._application(request.dbsession, approval)
+        if application is None:
+            return None
+        return request.route_path("backoffice_application", application=application.public_id)
+
+
 def decide_approve(dbsession, application: Application, clerk, note: str, now: dt.datetime) -> None:
+    refuse_if_cancellation_pending(application)
     if not state.transition(dbsession, application, state.APPROVED, note, clerk, now=now):
         raise Refusal(
             CONFLICT, _("Another clerk decided this application meanwhile."), title=CANNOT
         )
     application.decided_by = clerk
     application.decision_reason = note or None
+    events.announce(events.ApplicationDecided(application, dbsession))
 
 
 def decide_reject(
     dbsession, application: Application, clerk, reason: str, now: dt.datetime
 ) -> None:
     """Reject with ``reason`` and refund what is left of the fee (sent after commit)."""
+    refuse_if_cancellation_pending(application)
     if not state.transition(dbsession, application, state.REJECTED, reason, clerk, now=now):
         raise Refusal(
             CONFLICT, _("Another clerk decided this application meanwhile."), title=CANNOT
         )
     application.decided_by = clerk
     application.decision_reason = reason
+    events.announce(events.ApplicationDecided(application, dbsession))
     refund = (
         refund_bill(dbsession, application.bill, f"Application rejected: {reason}", clerk)
         if application.bill is not None

@@ -11,11 +11,20 @@ import datetime as dt
 
 from pyramid.events import BeforeRender
 
+from portal.billing.approvals import (
+    APPROVED,
+    AWAITING,
+    REJECTED,
+    add_approval_kind,
+    awaiting_on,
+    check_thresholds,
+)
 from portal.billing.bills import (
     CANCELLED,
     OPEN,
     OVERPAID,
     PAID,
+    WRITTEN_OFF,
     BillView,
     cancel_bill,
     issue_bill,
@@ -29,35 +38,51 @@ from portal.billing.providers import (
     ProviderRefused,
     ProviderUnavailable,
     payment_provider,
-    provider_from_settings,
+    payment_providers,
+    providers_from_settings,
 )
-from portal.billing.reconciliation import format_report, reconcile
+from portal.billing.reconciliation import announce_discrepancies, format_report, reconcile
 from portal.billing.reference import printed
-from portal.billing.refunding import refund_bill, request_refund
+from portal.billing.refunding import (
+    RefundApproval,
+    carry_out_refund_decision,
+    refund_bill,
+    refund_bill_as_clerk,
+    request_refund,
+)
 from portal.billing.resources import PaymentContext
 from portal.billing.state import IN_PROGRESS as PAYMENT_IN_PROGRESS
-from portal.billing.state import REFUNDED_STATES
+from portal.billing.state import REFUND_AWAITING_APPROVAL, REFUNDED_STATES
 from portal.billing.surcharges import add_bill_surcharge
 from portal.billing.tasks import apply_report
 from portal.billing.templating import add_globals
+from portal.billing.writeoffs import WriteOffApproval
 from portal.catalogue.interfaces import BillLineInput
 from portal.i18n import _
 from portal.web import conflict
 
 __all__ = [
+    "APPROVED",
+    "AWAITING",
     "CANCELLED",
     "OPEN",
     "OVERPAID",
     "PAID",
     "PAYMENT_IN_PROGRESS",
     "REFUNDED_STATES",
+    "REFUND_AWAITING_APPROVAL",
+    "REJECTED",
+    "WRITTEN_OFF",
     "BillLineInput",
     "BillView",
     "PaymentContext",
     "PaymentDocument",
     "ProviderRefused",
     "ProviderUnavailable",
+    "announce_discrepancies",
     "apply_report",
+    "awaiting_on",
+    "carry_out_refund_decision",
     "cancel_bill",
     "create_payment",
     "forfeit_deposit",
@@ -65,10 +90,12 @@ __all__ = [
     "hold_deposit",
     "issue_bill",
     "payment_provider",
+    "payment_providers",
     "payment_timeout",
     "printed",
     "reconcile",
     "refund_bill",
+    "refund_bill_as_clerk",
     "release_deposit",
     "request_refund",
     "settling_payment",
@@ -86,10 +113,16 @@ def includeme(config) -> None:
     config.add_directive("add_bill_surcharge", add_bill_surcharge)
     guard_append_only(config.registry["dbsession_factory"])
     config.add_directive("add_payment_documents", add_payment_documents)
+    check_thresholds(settings)
+    config.add_directive("add_approval_kind", add_approval_kind)
+    config.add_approval_kind(RefundApproval())
+    config.add_approval_kind(WriteOffApproval())
     config.add_subscriber(add_globals, BeforeRender)
-    provider = provider_from_settings(settings)
-    config.registry["payment_provider"] = provider
-    config.add_form_target(provider.origin)
+    providers = providers_from_settings(settings)
+    config.registry["payment_providers"] = providers
+    config.registry["payment_provider"] = providers.default
+    for provider in providers.values():
+        config.add_form_target(provider.origin)
     config.add_request_method(
         lambda request: payment_provider(request.registry), "payment_provider", reify=True
     )

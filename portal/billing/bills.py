@@ -1,4 +1,7 @@
-"""Issuing and cancelling bills, and what a bill's status is (read from the ledger)."""
+"""Issuing and cancelling bills, and what a bill's status is (read from the ledger).
+
+A bill written off (:mod:`portal.billing.writeoffs`) is owed nothing more and shows written
+off; should a refund later make it owed again, it is to pay again like any bill."""
 
 from __future__ import annotations
 
@@ -22,13 +25,15 @@ PARTLY_PAID = "partly_paid"
 PAID = "paid"
 OVERPAID = "overpaid"
 CANCELLED = "cancelled"
-STATUSES = (OPEN, PARTLY_PAID, PAID, OVERPAID, CANCELLED)
+WRITTEN_OFF = "written_off"
+STATUSES = (OPEN, PARTLY_PAID, PAID, OVERPAID, CANCELLED, WRITTEN_OFF)
 LABELS = {
     OPEN: _("To pay"),
     PARTLY_PAID: _("Partly paid"),
     PAID: _("Paid"),
     OVERPAID: _("Overpaid"),
     CANCELLED: _("Cancelled"),
+    WRITTEN_OFF: _("Written off"),
 }
 
 
@@ -122,10 +127,12 @@ def status_condition(status: str):
     bill still to pay (open or partly paid)."""
     outstanding = ledger.bill_outstanding()
     live = Bill.cancelled_at.is_(None)
+    kept = Bill.written_off_at.is_(None)
     return {
         CANCELLED: Bill.cancelled_at.is_not(None),
-        OVERPAID: and_(live, outstanding < 0),
-        PAID: and_(live, outstanding == 0),
+        WRITTEN_OFF: and_(live, Bill.written_off_at.is_not(None), outstanding <= 0),
+        OVERPAID: and_(live, kept, outstanding < 0),
+        PAID: and_(live, kept, outstanding == 0),
         PARTLY_PAID: and_(live, outstanding > 0, outstanding < Bill.total_minor),
         OPEN: and_(live, outstanding >= Bill.total_minor),
         "unpaid": and_(live, outstanding > 0),
@@ -135,6 +142,8 @@ def status_condition(status: str):
 def status_of(bill: Bill, balance: int) -> str:
     if bill.cancelled_at is not None:
         return CANCELLED
+    if bill.written_off_at is not None and balance <= 0:
+        return WRITTEN_OFF
     if balance < 0:
         return OVERPAID
     if balance == 0:

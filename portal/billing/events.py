@@ -1,5 +1,6 @@
 """What billing tells the rest of the portal: a payment succeeded, a refund went through, a bill
-was cancelled.
+was cancelled, a payment or a settlement report needs a clerk, a second clerk's approval was
+asked for or given.
 
 Billing announces each event through the application's Pyramid registry
 (``registry.notify``); features subscribe with ``config.add_subscriber(handler, EventType)``.
@@ -11,12 +12,17 @@ belong after commit (see :func:`portal.tasks.enqueue_after_commit`).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from portal.billing.models import Bill, Payment, Refund
+from portal.billing.models import ApprovalRequest, Bill, Payment, Refund
 from portal.db import registry_of
+
+if TYPE_CHECKING:
+    from portal.billing.reconciliation import Discrepancy
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,53 @@ class BillCancelled:
     dbsession: Session
 
 
-def announce(event: PaymentSucceeded | RefundSucceeded | BillCancelled) -> None:
+@dataclass(frozen=True)
+class PaymentNeedsAttention:
+    """``payment`` was flagged for a clerk (``payment.needs_attention`` says why): the provider
+    reported something the portal will not settle on its own."""
+
+    payment: Payment
+    dbsession: Session
+
+
+@dataclass(frozen=True)
+class SettlementDiscrepancyFound:
+    """Reconciling ``day``'s settlement report found ``discrepancy`` for a clerk to look
+    into (announced by ``portal-reconcile``, never by the page that only shows a report)."""
+
+    discrepancy: Discrepancy
+    day: dt.date
+    dbsession: Session
+
+
+@dataclass(frozen=True)
+class ApprovalRequested:
+    """A clerk asked for a second clerk's approval (``approval.kind``: ``refund`` or
+    ``write_off`` from billing; features announce their own kinds with a subclass): a piece of
+    work for the clerks of ``approval.department_id``, open while ``approval.status`` is
+    ``awaiting``."""
+
+    approval: ApprovalRequest
+    dbsession: Session
+
+
+@dataclass(frozen=True)
+class ApprovalDecided:
+    """A second clerk approved or rejected ``approval`` (``approval.status``,
+    ``approval.decided_by_id``); what it was about has been done, or not."""
+
+    approval: ApprovalRequest
+    dbsession: Session
+
+
+def announce(
+    event: PaymentSucceeded
+    | RefundSucceeded
+    | BillCancelled
+    | PaymentNeedsAttention
+    | SettlementDiscrepancyFound
+    | ApprovalRequested
+    | ApprovalDecided,
+) -> None:
     """Tell the subscribers of the portal whose session made ``event``."""
     registry_of(event.dbsession).notify(event)

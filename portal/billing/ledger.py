@@ -33,6 +33,8 @@ REVENUE = "revenue"
 CLEARING = "clearing"
 #: money held for payers (deposits) until it is given back or forfeited
 LIABILITY = "liability"
+#: what the authority gave up collecting (bills written off)
+EXPENSE = "expense"
 
 
 class LedgerError(RuntimeError):
@@ -77,6 +79,10 @@ def revenue_account(service_code: str) -> tuple[str, str]:
 
 def clearing_account(provider: str) -> tuple[str, str]:
     return f"clearing:{provider}", CLEARING
+
+
+def write_off_account(service_code: str) -> tuple[str, str]:
+    return f"write-off:{service_code}", EXPENSE
 
 
 def deposits_account(service_code: str) -> tuple[str, str]:

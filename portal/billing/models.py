@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.catalogue.models import Service
 from portal.db import Base, utcnow
-from portal.identity.models import Organisation, User
+from portal.identity.models import Department, Organisation, User
 from portal.money import Money
 
 
@@ -60,6 +60,9 @@ class Bill(Base):
     issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     cancelled_at: Mapped[dt.datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(String(300))
+    #: what was still owed was written off (see :mod:`portal.billing.writeoffs`)
+    written_off_at: Mapped[dt.datetime | None]
+    write_off_reason: Mapped[str | None] = mapped_column(String(300))
 
     service: Mapped[Service] = relationship()
     payer_user: Mapped[User | None] = relationship()
@@ -155,8 +158,8 @@ class Payment(Base):
     payer_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     payer_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     provider: Mapped[str] = mapped_column(String(32))
-    provider_payment_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    hosted_url: Mapped[str | None] = mapped_column(String(500))
+    provider_payment_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    hosted_url: Mapped[str | None] = mapped_column(String(2048))
     status: Mapped[str] = mapped_column(String(20), default="created")
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
@@ -268,7 +271,7 @@ class Refund(Base):
     reason: Mapped[str] = mapped_column(Text)
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     status: Mapped[str] = mapped_column(String(20), default="requested")
-    provider_refund_id: Mapped[str | None] = mapped_column(String(64))
+    provider_refund_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(server_default="1")
 
@@ -350,6 +353,64 @@ class Deposit(Base):
 
     bill: Mapped[Bill] = relationship()
     refund: Mapped[Refund | None] = relationship()
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.currency)
+
+
+class ApprovalRequest(Base):
+    """A clerk's request for a second clerk's approval of a money decision above the
+    department's threshold (a refund, a write-off, a paid application's cancellation): who
+    asked, what, why, and who decided. See :mod:`portal.billing.approvals`.
+
+    ``subject`` is the public id of what it is about (a refund, a bill, an application), read
+    with ``kind``. The database itself refuses a decision by the person who asked.
+    """
+
+    __tablename__ = "approval_request"
+    __table_args__ = (
+        CheckConstraint(
+            "decided_by_id IS NULL OR decided_by_id <> requested_by_id", name="four_eyes"
+        ),
+        CheckConstraint(
+            "(status = 'awaiting' AND decided_by_id IS NULL AND decided_at IS NULL)"
+            " OR (status IN ('approved', 'rejected')"
+            " AND decided_by_id IS NOT NULL AND decided_at IS NOT NULL)",
+            name="decided_by_someone",
+        ),
+        CheckConstraint("amount_minor > 0", name="positive"),
+        # one open request per thing: a second would ask to give the same money away twice
+        Index(
+            "ix_approval_request_one_awaiting",
+            "kind",
+            "subject",
+            unique=True,
+            postgresql_where=text("status = 'awaiting'"),
+            sqlite_where=text("status = 'awaiting'"),
+        ),
+        Index("ix_approval_request_department", "department_id", "status", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    kind: Mapped[str] = mapped_column(String(32))
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    subject: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(String(300))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    requested_at: Mapped[dt.datetime]
+    status: Mapped[str] = mapped_column(String(20), default="awaiting")
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[dt.datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+    department: Mapped[Department] = relationship()
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
 
     @property
     def amount(self) -> Money:

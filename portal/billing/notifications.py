@@ -15,11 +15,11 @@ from sqlalchemy import bindparam, select
 
 from portal.billing.models import Payment, ProviderEventRecord
 from portal.billing.payments import lock_payment
-from portal.billing.providers import InvalidNotification
+from portal.billing.providers import InvalidNotification, payment_providers
 from portal.billing.tasks import apply_report
 from portal.db import Prebuilt, insert_unless_present, run_write, table_of, utcnow
 from portal.i18n import _
-from portal.refusals import MALFORMED, TOO_LARGE, Refusal
+from portal.refusals import MALFORMED, NOT_FOUND, TOO_LARGE, Refusal
 from portal.security import PUBLIC
 
 log = logging.getLogger(__name__)
@@ -54,17 +54,21 @@ _RECORD_EVENT = Prebuilt(
     require_csrf=False,
 )
 def provider_notification(request):
-    """Server-to-server: authenticated by the provider's signature, not by a session."""
-    provider = request.payment_provider
-    if request.matchdict["provider"] != provider.name:
+    """Server-to-server: authenticated by the signature of the provider the URL names (each
+    provider is given its own URL), not by a session."""
+    provider = payment_providers(request.registry).get(request.matchdict["provider"])
+    if provider is None:
         raise HTTPNotFound()
     if (request.content_length or 0) > MAX_NOTIFICATION_BYTES:
         raise Refusal(TOO_LARGE, _("The notification is larger than the portal takes."))
     try:
         event = provider.parse_notification(request.headers, request.body, request.clock.now())
     except InvalidNotification as error:
-        log.warning("notification refused: %s", error)
+        log.warning("notification to %s refused: %s", provider.name, error)
         raise Refusal(MALFORMED, _("The notification could not be verified.")) from None
+    if event is None:
+        log.info("notification to %s of no concern to billing acknowledged", provider.name)
+        return {"status": "ignored"}
     dbsession = request.dbsession
     # Recorded first, with the payment it names: a duplicate (repeated, or delivered twice
     # at once: PostgreSQL makes the second wait for the first) inserts nothing.
@@ -83,11 +87,16 @@ def provider_notification(request):
         log.info("notification %s already processed", event.event_id)
         return {"status": "duplicate"}
     if recorded.payment_id is None:
+        # refused, so the record above is rolled back: nothing is kept of what we do not know
         log.warning("notification %s names a payment we do not know", event.event_id)
-        return {"status": "unknown payment"}
+        raise Refusal(NOT_FOUND, _("The notification names a payment the portal does not know."))
     payment = lock_payment(
         dbsession, recorded.payment_id, settling=event.payment.status == "succeeded"
     )
+    if payment.provider_payment_id not in (None, event.payment.provider_payment_id):
+        # our reference on a session (a provider payment) the portal did not open
+        log.warning("notification %s names another provider payment", event.event_id)
+        raise Refusal(NOT_FOUND, _("The notification names a payment the portal does not know."))
     apply_report(
         dbsession,
         payment,

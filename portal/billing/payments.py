@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, insert, select
@@ -29,7 +29,7 @@ from portal.billing.models import (
     RefundLine,
     new_public_id,
 )
-from portal.billing.providers import ProviderRefused
+from portal.billing.providers import PaymentLine, ProviderRefused
 from portal.clock import clock
 from portal.db import Prebuilt, insert_unless_present, registry_of, run_write, table_of
 from portal.i18n import _
@@ -40,6 +40,13 @@ log = logging.getLogger(__name__)
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 MAX_BILLS_PER_PAYMENT = 50
+
+
+def flag_for_clerk(dbsession: Session, payment: Payment, reason: str) -> None:
+    """Mark ``payment`` as needing a clerk (``reason``: what is odd, no personal data) and say
+    so, so that the back office's work queue gets a case about it."""
+    payment.needs_attention = reason[:200]
+    events.announce(events.PaymentNeedsAttention(payment, dbsession))
 
 
 def fingerprint(payer_key: str, bill_ids: list[int]) -> str:
@@ -315,6 +322,7 @@ def start_payment(
     notify_url: str,
     now: dt.datetime,
     locked: bool = False,
+    lines: Sequence[PaymentLine] = (),
 ) -> str:
     """Open the provider's hosted page for ``payment``; returns its URL (refused once it is
     no longer waiting to be paid, or expired).
@@ -322,7 +330,8 @@ def start_payment(
     Safe to repeat and to run twice at once (a double click, two tabs): the payment is locked
     first, so one request calls the provider and the other, once the first has committed, finds
     the page it opened (``locked``: the caller locked and read it afresh already). The
-    provider keys the payment on our reference besides.
+    provider keys the payment on our reference besides. ``lines``: its bills, as the
+    provider's page may list them.
     """
     if not locked:
         payment = lock_payment(_session_of(payment), payment.id)
@@ -335,8 +344,10 @@ def start_payment(
         # payer is shown the outcome and offered a new payment.
         state.transition(payment, state.EXPIRED, "not started in time", now)
         raise Refusal(CONFLICT, _("This payment was not started in time."), about=payment)
+    # the payer may have chosen another of the providers configured than it was created with
+    payment.provider = provider.name
     started = provider.start_payment(
-        payment.public_id, payment.amount, description, return_url, notify_url
+        payment.public_id, payment.amount, description, return_url, notify_url, lines
     )
     state.transition_written(
         payment,
@@ -423,13 +434,15 @@ def apply_provider_payment(
     if not locked:
         payment = lock_payment(dbsession, payment.id, settling=report.status == "succeeded")
     if report.amount != payment.amount:
-        payment.needs_attention = "provider reports a different amount"
+        flag_for_clerk(dbsession, payment, "provider reports a different amount")
         log.error("payment %s: provider amount differs", payment.public_id)
         return []
     if report.status == "succeeded" and payment.status in (state.FAILED, state.CANCELLED):
         # Final here, yet the provider says it took the money: a clerk must look (refund it
         # at the provider), the ledger is not changed behind the state machine's back.
-        payment.needs_attention = f"provider reports success on a {payment.status} payment"
+        flag_for_clerk(
+            dbsession, payment, f"provider reports success on a {payment.status} payment"
+        )
         log.error(
             "payment %s: provider reports success after %s", payment.public_id, payment.status
         )
@@ -493,7 +506,9 @@ def _post_settlement(dbsession: Session, payment: Payment) -> bool:
     except AlreadyPosted:
         return False
     if overpaid:
-        payment.needs_attention = "overpayment: " + ", ".join(b.number for b in overpaid)[:180]
+        flag_for_clerk(
+            dbsession, payment, "overpayment: " + ", ".join(b.number for b in overpaid)[:180]
+        )
         log.warning(
             "payment %s overpays %d bills: flagged for a clerk", payment.public_id, len(overpaid)
         )
@@ -661,10 +676,12 @@ def record_refund(
     seen_refundable: Money,
     reason: str,
     clerk=None,
+    status: str = state.REFUND_REQUESTED,
 ) -> Refund:
     """Record a refund of ``amounts`` (bill id -> money), for the caller to send to the
     provider after commit (:func:`portal.billing.refunding.request_refund` does both): one
-    refund, so one provider refund and one credit note, with a line per bill chosen.
+    refund, so one provider refund and one credit note, with a line per bill chosen. Its
+    ``status`` is awaiting_approval when a second clerk must approve it first.
 
     Checked by :func:`check_refund` once the payment is locked, so two clerks refunding at
     once cannot both refund the same money.
@@ -679,6 +696,7 @@ def record_refund(
         currency=payment.currency,
         reason=reason.strip()[:2000],
         requested_by_id=clerk.id if clerk else None,
+        status=status,
         # asked now by the portal's clock (a refund asked by a job or a test clock too)
         created_at=clock(registry_of(dbsession)).now(),
         lines=[
@@ -710,7 +728,7 @@ def send_refund(dbsession: Session, refund: Refund, provider, now: dt.datetime) 
             refund, state.REFUND_FAILED, f"refused by the provider: {refused.code}", now
         )
         payment.refunded_minor -= refund.amount_minor
-        payment.needs_attention = f"refund {refund.public_id} refused by the provider"[:200]
+        flag_for_clerk(dbsession, payment, f"refund {refund.public_id} refused by the provider")
         log.error("refund %s refused by the provider: %s", refund.public_id, refused.code)
         dbsession.flush()
         return

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import String, cast, select
 
-from portal.billing import state
+from portal.billing import events, state
 from portal.billing.models import JournalTransaction, Payment, Refund
 from portal.billing.providers import SettlementLine
 from portal.money import Money
@@ -240,6 +240,12 @@ def _settled_here(dbsession, provider_name: str, day: dt.date):
     )
     for refund in refunds:
         yield REFUND, refund.public_id, refund.amount, refund.payment.public_id
+
+
+def announce_discrepancies(dbsession, result: Reconciliation) -> None:
+    """Tell the portal of each discrepancy (the work queue opens a case for a clerk)."""
+    for discrepancy in result.discrepancies:
+        events.announce(events.SettlementDiscrepancyFound(discrepancy, result.day, dbsession))
 
 
 def format_report(result: Reconciliation) -> str:

@@ -1,5 +1,8 @@
 """Refunds as the rest of the portal asks for them: recorded, and sent to the provider once the
-transaction commits, so no caller can record one and forget to send it.
+transaction commits, so no caller can record one and forget to send it. A clerk's refund
+above the department's four-eyes threshold waits for a second clerk instead
+(:mod:`portal.billing.approvals`): its money is reserved at once, and only the approval sends
+it.
 
 Here rather than in :mod:`portal.billing.payments` because sending is a job
 (:mod:`portal.billing.tasks`), and the jobs apply payments.
@@ -7,14 +10,29 @@ Here rather than in :mod:`portal.billing.payments` because sending is a job
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from collections.abc import Mapping
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.billing.models import Bill, Payment, Refund
-from portal.billing.payments import record_refund, refundable_on_bill
+from portal.billing import approvals, events, state
+from portal.billing.models import ApprovalRequest, Bill, Payment, Refund
+from portal.billing.payments import lock_payment, record_refund, refundable_on_bill
 from portal.billing.tasks import send_refund_after_commit
+from portal.catalogue.models import Service
+from portal.clock import clock
+from portal.db import registry_of
+from portal.i18n import _
+from portal.identity.models import Department
 from portal.money import Money
+from portal.refusals import INVALID, Refusal
+
+log = logging.getLogger(__name__)
+
+#: the kind of approval request a refund above the threshold is
+REFUND = "refund"
 
 
 def request_refund(
@@ -41,3 +59,178 @@ def refund_bill(dbsession: Session, bill: Bill, reason: str, clerk=None) -> Refu
         return None
     payment, amount = found
     return request_refund(dbsession, payment, {bill.id: amount}, payment.refundable, reason, clerk)
+
+
+def refund_bill_as_clerk(
+    dbsession: Session, bill: Bill, reason: str, clerk, kind: str = REFUND
+) -> tuple[Refund | None, ApprovalRequest | None]:
+    """:func:`refund_bill` as a clerk asks it: within the department's threshold the refund
+    is sent (no approval request), above it the refund awaits the approval request opened as
+    ``kind``. (None, None) if there is nothing to give back."""
+    found = refundable_on_bill(dbsession, bill.id)
+    if found is None:
+        return None, None
+    payment, amount = found
+    department = bill.service.department
+    if not approvals.needs_approval(registry_of(dbsession).settings, department, amount):
+        refund = request_refund(
+            dbsession, payment, {bill.id: amount}, payment.refundable, reason, clerk
+        )
+        return refund, None
+    refund = record_refund(
+        dbsession,
+        payment,
+        {bill.id: amount},
+        payment.refundable,
+        reason,
+        clerk,
+        status=state.REFUND_AWAITING_APPROVAL,
+    )
+    return refund, ask_approval_of_refund(dbsession, refund, department, clerk, kind)
+
+
+def refund_department(dbsession: Session, bill_ids) -> Department:
+    """The one department whose bills a refund gives money back on. A refund on bills of
+    several departments would need each one's approval, so it is refused: refund each
+    department's bills on their own."""
+    departments = list(
+        dbsession.scalars(
+            select(Department)
+            .join(Service, Service.department_id == Department.id)
+            .join(Bill, Bill.service_id == Service.id)
+            .where(Bill.id.in_(list(bill_ids)))
+            .distinct()
+        )
+    )
+    if len(departments) != 1:
+        raise Refusal(
+            INVALID,
+            _(
+                "These bills belong to several departments, each with its own approval: "
+                "refund each department's bills separately."
+            ),
+        )
+    return departments[0]
+
+
+def refund_approver(
+    dbsession: Session, payment: Payment, amounts: Mapping[int, Money]
+) -> Department | None:
+    """The department whose second clerk must approve refunding ``amounts`` (bill id ->
+    money) of ``payment``, or None if it is within the threshold."""
+    # bills of another payment are refused by check_refund, with its own message
+    own = {allocation.bill_id for allocation in payment.allocations} & set(amounts)
+    if not own:
+        return None
+    department = refund_department(dbsession, own)
+    total = Money(sum(amount.minor for amount in amounts.values()), payment.currency)
+    settings = registry_of(dbsession).settings
+    return department if approvals.needs_approval(settings, department, total) else None
+
+
+def refund_as_clerk(
+    dbsession: Session,
+    payment: Payment,
+    amounts: Mapping[int, Money],
+    seen_refundable: Money,
+    reason: str,
+    clerk,
+) -> Refund:
+    """A clerk's refund: sent at once (:func:`request_refund`) if it is within its
+    department's four-eyes threshold, else recorded awaiting a second clerk's approval, its
+    money reserved and nothing sent."""
+    department = refund_approver(dbsession, payment, amounts)
+    if department is None:
+        return request_refund(dbsession, payment, amounts, seen_refundable, reason, clerk)
+    refund = record_refund(
+        dbsession,
+        payment,
+        amounts,
+        seen_refundable,
+        reason,
+        clerk,
+        status=state.REFUND_AWAITING_APPROVAL,
+    )
+    ask_approval_of_refund(dbsession, refund, department, clerk, REFUND)
+    return refund
+
+
+def ask_approval_of_refund(
+    dbsession: Session, refund: Refund, department: Department, clerk, kind: str
+) -> ApprovalRequest:
+    """Open the request for a second clerk to approve ``refund`` (recorded awaiting approval)
+    as ``kind`` (a refund, or what a feature gives it for, such as a cancellation)."""
+    return approvals.open_approval(
+        dbsession,
+        kind=kind,
+        department=department,
+        subject=refund.public_id,
+        # what goes back on which bill, as the clerk chose it
+        description=f"Refund of payment {refund.payment.public_id}: "
+        + ", ".join(f"bill {line.bill.number} {line.amount}" for line in refund.lines),
+        amount=refund.amount,
+        reason=refund.reason,
+        clerk=clerk,
+        now=clock(registry_of(dbsession)).now(),
+    )
+
+
+def awaiting_refund(dbsession: Session, public_id: str) -> Refund:
+    """The refund awaiting approval named ``public_id``, its payment locked (its reservation
+    changes with the decision)."""
+    refund = dbsession.scalar(select(Refund).where(Refund.public_id == public_id))
+    if refund is None:
+        raise LookupError(public_id)
+    lock_payment(dbsession, refund.payment_id)
+    dbsession.refresh(refund)
+    return refund
+
+
+def release_refund(dbsession: Session, public_id: str, cause: str, now: dt.datetime) -> Refund:
+    """A second clerk approved the refund: it is sent to the provider once this commits."""
+    refund = awaiting_refund(dbsession, public_id)
+    state.transition_refund(refund, state.REFUND_REQUESTED, cause, now)
+    dbsession.flush()
+    send_refund_after_commit(dbsession, refund)
+    log.info("refund %s approved: sent to the provider after commit", refund.public_id)
+    return refund
+
+
+def drop_refund(dbsession: Session, public_id: str, cause: str, now: dt.datetime) -> Refund:
+    """A second clerk rejected the refund: the money it reserved can be refunded again."""
+    refund = awaiting_refund(dbsession, public_id)
+    state.transition_refund(refund, state.REFUND_REJECTED, cause, now)
+    refund.payment.refunded_minor -= refund.amount_minor
+    dbsession.flush()
+    log.info("refund %s rejected by the second clerk", refund.public_id)
+    return refund
+
+
+def carry_out_refund_decision(
+    dbsession: Session, approval: ApprovalRequest, now: dt.datetime
+) -> Refund:
+    """Send or drop the refund ``approval`` (just decided) is about."""
+    cause = f"{approval.status} by user {approval.decided_by_id}"
+    if approval.status == approvals.APPROVED:
+        return release_refund(dbsession, approval.subject, cause, now)
+    return drop_refund(dbsession, approval.subject, cause, now)
+
+
+class RefundApproval:
+    """A clerk's refund above the threshold."""
+
+    code = REFUND
+    label = _("Refund")
+
+    def requested(self, dbsession: Session, approval: ApprovalRequest) -> None:
+        events.announce(events.ApprovalRequested(approval, dbsession))
+
+    def decided(self, dbsession: Session, approval: ApprovalRequest, now: dt.datetime) -> None:
+        carry_out_refund_decision(dbsession, approval, now)
+        events.announce(events.ApprovalDecided(approval, dbsession))
+
+    def subject_path(self, request, approval: ApprovalRequest) -> str | None:
+        refund = request.dbsession.scalar(
+            select(Refund).where(Refund.public_id == approval.subject)
+        )
+        return request.route_path("backoffice_payment", public_id=refund.payment.public_id)

@@ -10,11 +10,17 @@ from pyramid.httpexceptions import HTTPNotFound
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import object_session
 
-from portal.billing.models import Bill, Payment, PaymentAllocation
+from portal.billing.models import ApprovalRequest, Bill, Payment, PaymentAllocation
 from portal.billing.payments import lock_rows
 from portal.catalogue.models import Service
 from portal.db import Prebuilt
-from portal.security import ROLE_ADMIN, department_principal, organisation_principal, user_principal
+from portal.security import (
+    ROLE_ADMIN,
+    ROLE_CLERK,
+    department_principal,
+    organisation_principal,
+    user_principal,
+)
 
 
 class PaymentContext:
@@ -76,3 +82,53 @@ def payment_factory(request) -> PaymentContext:
     if payment is None:
         raise HTTPNotFound()
     return PaymentContext(payment, locked)
+
+
+class ApprovalContext:
+    """A request for a second clerk's approval: its department's clerks read it. Any clerk
+    may send a decision, so that one of another department is told plainly why it is refused
+    (:func:`portal.billing.approvals.check_decider` holds the rules)."""
+
+    def __init__(self, approval: ApprovalRequest):
+        self.approval = approval
+
+    @property
+    def __acl__(self):
+        return [
+            (Allow, department_principal(self.approval.department_id), "work"),
+            (Allow, ROLE_CLERK, "decide"),
+            (Allow, ROLE_ADMIN, "decide"),
+        ]
+
+
+def approval_factory(request) -> ApprovalContext:
+    public_id = request.matchdict["approval"]
+    approval = None
+    if len(public_id) == 32:
+        approval = request.dbsession.scalar(
+            select(ApprovalRequest).where(ApprovalRequest.public_id == public_id)
+        )
+    if approval is None:
+        raise HTTPNotFound()
+    return ApprovalContext(approval)
+
+
+class DepartmentBillContext:
+    """A bill as the clerks of its service's department work it (writing it off)."""
+
+    def __init__(self, bill: Bill):
+        self.bill = bill
+
+    @property
+    def __acl__(self):
+        return [(Allow, department_principal(self.bill.service.department_id), "work")]
+
+
+def department_bill_factory(request) -> DepartmentBillContext:
+    public_id = request.matchdict["bill"]
+    bill = None
+    if len(public_id) == 32:
+        bill = request.dbsession.scalar(select(Bill).where(Bill.public_id == public_id))
+    if bill is None:
+        raise HTTPNotFound()
+    return DepartmentBillContext(bill)

@@ -7,7 +7,10 @@ succeeded by the provider later (the payer finished just in time): the money was
 the late success is accepted and posted.
 
 A refund: requested -> succeeded (the provider confirmed it, and it is posted) | failed (the
-provider refused it, and the money it reserved is given back).
+provider refused it, and the money it reserved is given back). A refund above its department's
+four-eyes threshold starts awaiting_approval (its money reserved, nothing sent) -> requested (a
+second clerk approved it) | rejected (the reservation given back); see
+:mod:`portal.billing.approvals`.
 """
 
 from __future__ import annotations
@@ -65,11 +68,15 @@ FAILURE_LABELS = {
 REFUND_REQUESTED = "requested"
 REFUND_SUCCEEDED = "succeeded"
 REFUND_FAILED = "failed"
+REFUND_AWAITING_APPROVAL = "awaiting_approval"
+REFUND_REJECTED = "rejected"
 
 REFUND_TRANSITIONS: dict[str, frozenset[str]] = {
+    REFUND_AWAITING_APPROVAL: frozenset({REFUND_REQUESTED, REFUND_REJECTED}),
     REFUND_REQUESTED: frozenset({REFUND_SUCCEEDED, REFUND_FAILED}),
     REFUND_SUCCEEDED: frozenset(),
     REFUND_FAILED: frozenset(),
+    REFUND_REJECTED: frozenset(),
 }
 
 #: what a refund's status is called on the clerks' pages
@@ -77,10 +84,13 @@ REFUND_LABELS = {
     REFUND_REQUESTED: _("Sent to the provider"),
     REFUND_SUCCEEDED: _("Refunded"),
     REFUND_FAILED: _("Refused by the provider"),
+    REFUND_AWAITING_APPROVAL: _("Awaiting a second clerk's approval"),
+    REFUND_REJECTED: _("Not approved"),
 }
 
-#: refunds whose lines hold money back from further refunds (a failed one gave it back)
-REFUND_RESERVING = frozenset({REFUND_REQUESTED, REFUND_SUCCEEDED})
+#: refunds whose lines hold money back from further refunds (a failed or rejected one gave it
+#: back)
+REFUND_RESERVING = frozenset({REFUND_AWAITING_APPROVAL, REFUND_REQUESTED, REFUND_SUCCEEDED})
 
 #: still waiting for the payer or the provider
 IN_PROGRESS = frozenset({CREATED, STARTED})
@@ -181,8 +191,8 @@ def can_transition_refund(refund: Refund, to_status: str) -> bool:
 
 def transition_refund(refund: Refund, to_status: str, cause: str, now: dt.datetime) -> None:
     """Move ``refund`` to ``to_status``, recording when (``now``) and why; raise if not
-    allowed. Only the provider's answer moves a refund on; the clerk who asked for it is
-    :attr:`Refund.requested_by_id`."""
+    allowed. A second clerk's decision moves a refund awaiting approval on, the provider's
+    answer one that was sent; the clerk who asked for it is :attr:`Refund.requested_by_id`."""
     if not can_transition_refund(refund, to_status):
         raise IllegalTransition(refund, to_status)
     refund.transitions.append(

@@ -12,8 +12,13 @@ from sqlalchemy import delete, select
 
 from portal.billing import state
 from portal.billing.models import IdempotencyKey, Payment, Refund
-from portal.billing.payments import apply_provider_payment, post_refund, send_refund
-from portal.billing.providers import ProviderRefund, ProviderUnavailable, payment_provider
+from portal.billing.payments import (
+    apply_provider_payment,
+    flag_for_clerk,
+    post_refund,
+    send_refund,
+)
+from portal.billing.providers import ProviderRefund, ProviderUnavailable, provider_of
 from portal.clock import clock
 from portal.ratelimit import RateLimiter, rate_limiter
 from portal.tasks import enqueue_after_commit, periodic_task, task, task_dbsession
@@ -32,7 +37,9 @@ def send_refund_task(registry: Registry, refund_id: int) -> None:
     with task_dbsession(registry) as dbsession:
         refund = dbsession.get(Refund, refund_id)
         try:
-            send_refund(dbsession, refund, payment_provider(registry), clock(registry).now())
+            # to the provider that took the payment, whichever is the default now
+            provider = provider_of(registry, refund.payment.provider)
+            send_refund(dbsession, refund, provider, clock(registry).now())
         except ProviderUnavailable:
             log.warning("refund %s: provider unavailable, will retry", refund.public_id)
             raise
@@ -64,7 +71,7 @@ def apply_report(
     if ours is not None and ours.payment_id == payment.id and refund.amount == ours.amount:
         post_refund(dbsession, ours, now, cause)
     elif ours is not None:
-        payment.needs_attention = f"provider reports refund {ours.public_id} otherwise"
+        flag_for_clerk(dbsession, payment, f"provider reports refund {ours.public_id} otherwise")
         log.error("refund %s reported on another payment or amount", ours.public_id)
 
 
@@ -90,14 +97,15 @@ def settle_or_expire_payments(registry: Registry) -> None:
 @task()
 def settle_or_expire(registry: Registry, payment_id: int) -> None:
     """Ask the provider about one payment and apply its report; expire it if past its time.
-    Also a job of its own: the page of a started payment queues it (a GET never writes)."""
-    provider = payment_provider(registry)
+    Also a job of its own: the page of a started payment queues it (a GET never writes).
+    The provider asked is the one that took the payment."""
     with task_dbsession(registry) as dbsession:
         payment = dbsession.get(Payment, payment_id)
         if payment.status not in (*state.IN_PROGRESS, state.EXPIRED):
             return
         try:
-            report = provider.query_payment(payment.public_id)
+            provider = provider_of(registry, payment.provider)
+            report = provider.query_payment(payment.public_id, payment.provider_payment_id)
         except ProviderUnavailable:
             log.warning("payment %s: provider unavailable, will ask again", payment.public_id)
             return

@@ -23,7 +23,12 @@ from portal.billing.payments import (
     lock_rows,
     start_payment,
 )
-from portal.billing.providers import ProviderRefused, ProviderUnavailable
+from portal.billing.providers import (
+    PaymentLine,
+    ProviderRefused,
+    ProviderUnavailable,
+    payment_providers,
+)
 from portal.billing.review import payer_names, review_rows
 from portal.billing.tasks import ask_provider_soon
 from portal.catalogue.models import Service
@@ -201,6 +206,8 @@ def review(context, request):
         "today": request.clock.today(),
         "person": person,
         "organisation": organisation,
+        # a choice only when there is one to make
+        "providers": _provider_choice(request, payment),
     }
 
 
@@ -211,16 +218,18 @@ def checkout(context, request):
     payment = context.payment
     settings = request.registry.settings
     base = settings.get("billing.notify_base_url") or settings["portal.base_url"]
+    provider = _chosen_provider(request, payment)
     try:
         url = start_payment(
             payment,
-            request.payment_provider,
+            provider,
             description=request.localizer.translate(_("Payment to the public services")),
             return_url=request.route_url("payment_return", public_id=payment.public_id),
             notify_url=base.rstrip("/")
-            + request.route_path("provider_notification", provider=request.payment_provider.name),
+            + request.route_path("provider_notification", provider=provider.name),
             now=request.clock.now(),
             locked=context.locked,
+            lines=_payment_lines(request, payment),
         )
     except Refusal as refused:
         log.info(
@@ -239,6 +248,40 @@ def checkout(context, request):
             UNAVAILABLE, _("The payment provider refused this payment. Nothing was charged.")
         ) from None
     return HTTPSeeOther(url)
+
+
+def _provider_choice(request, payment: Payment) -> list[tuple[str, str]]:
+    """(name, label) of each provider the payer may choose, when there is a choice to make."""
+    providers = payment_providers(request.registry)
+    if payment.status != state.CREATED or len(providers) < 2:
+        return []
+    return [(name, request.localizer.translate(p.label)) for name, p in providers.items()]
+
+
+def _chosen_provider(request, payment: Payment):
+    """The provider the payer chose on the review page when several are offered, else the
+    one the payment was created with (the default)."""
+    providers = payment_providers(request.registry)
+    chosen = request.POST.get("provider") or payment.provider
+    if chosen not in providers:
+        log.warning("checkout of payment %s: no provider %r", payment.public_id, chosen[:40])
+        raise Refusal(MALFORMED, _("Choose one of the ways to pay offered."))
+    return providers[chosen]
+
+
+def _payment_lines(request, payment: Payment) -> list[PaymentLine]:
+    """Each bill of ``payment`` as the provider's page lists it: number, what it is for, and
+    what this payment pays of it."""
+    rows = request.dbsession.execute(
+        select(Bill.number, Bill.description, PaymentAllocation.amount_minor)
+        .join(PaymentAllocation, PaymentAllocation.bill_id == Bill.id)
+        .where(PaymentAllocation.payment_id == payment.id)
+        .order_by(Bill.id)
+    )
+    return [
+        PaymentLine(f"{number}: {description}"[:250], Money(minor, payment.currency))
+        for number, description, minor in rows
+    ]
 
 
 @view_config(route_name="payment_cancel", request_method="POST", permission="pay")

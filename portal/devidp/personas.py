@@ -98,6 +98,15 @@ PERSONAS = [
         "Clerk",
         groups=("clerk:revenue",),
     ),
+    # Revenue's second clerk: approves what Clara asks above the four-eyes threshold
+    Persona(
+        "clerk-eva",
+        "Eva",
+        "Bizjak",
+        "eva.bizjak@example.org",
+        "Clerk",
+        groups=("clerk:revenue",),
+    ),
     Persona(
         "clerk-dan", "Dan", "Kralj", "dan.kralj@example.org", "Clerk", groups=("clerk:registry",)
     ),

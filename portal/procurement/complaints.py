@@ -32,7 +32,7 @@ from portal.clock import clock
 from portal.db import registry_of
 from portal.i18n import _
 from portal.procurement import award as awards
-from portal.procurement import complaint_billing, complaint_mail, files, state
+from portal.procurement import complaint_billing, complaint_mail, events, files, state
 from portal.procurement.bids import bid_of
 from portal.procurement.models import (
     AWARD_ACTIVE,
@@ -199,6 +199,7 @@ def register_paid(event: PaymentSucceeded) -> None:
             complaint.status = COMPLAINT_REGISTERED
             complaint.registered_at = now
             complaint_mail.mail_after_commit(dbsession, complaint_mail.REGISTERED, complaint)
+            events.announce(events.ComplaintRegistered(complaint, dbsession))
             log.info("complaint %s registered: its fee is paid", complaint.public_id)
             continue
         assert complaint.fee_bill is not None  # fee_paid found it
@@ -272,6 +273,7 @@ def decide(
         complaint.status = COMPLAINT_REJECTED
         what = complaint_mail.REJECTED
     dbsession.flush()
+    events.announce(events.ComplaintDecided(complaint, dbsession))
     complaint_mail.mail_after_commit(dbsession, what, complaint)
     log.info("complaint %s %s", complaint.public_id, complaint.status)
     return complaint

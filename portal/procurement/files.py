@@ -116,16 +116,18 @@ def safe_filename(name: str, media_type: str) -> str:
     return name
 
 
-def check_upload(field: str, upload, settings) -> Upload:
+def check_upload(field: str, upload, settings, limit: int | None = None) -> Upload:
     """The file posted as ``field`` (a cgi FieldStorage from ``request.POST``), checked; a
-    missing, empty, too large or unaccepted file is refused with a message for that field."""
+    missing, empty, too large (than ``limit``, or the documents' setting) or unaccepted file is
+    refused with a message for that field."""
     if upload is None or not hasattr(upload, "file"):
         raise Refusal(
             INVALID,
             _("Choose a file to upload."),
             errors=[FieldError(field, _("Choose a file to upload."))],
         )
-    limit = max_bytes(settings)
+    if limit is None:
+        limit = max_bytes(settings)
     content = upload.file.read(limit + 1)
     if not content:
         raise Refusal(

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from portal.i18n import _
 from portal.identity.models import User
 from portal.mail import mailer, message
-from portal.procurement import state
+from portal.procurement import events, state
 from portal.procurement.models import Question, Tender
 from portal.refusals import CONFLICT, INVALID, NOT_FOUND, FieldError, Refusal
 from portal.tasks import enqueue_after_commit, task, task_dbsession
@@ -78,6 +78,7 @@ def ask(dbsession, tender: Tender, *, asker, organisation, text, now: dt.datetim
     )
     dbsession.add(question)
     dbsession.flush()
+    events.announce(events.QuestionAsked(question, dbsession))
     return question
 
 
@@ -109,6 +110,7 @@ def answer(dbsession, tender: Tender, public_id, *, answerer, text, now: dt.date
     question.answered_at = now
     question.answered_by_id = answerer.id
     dbsession.flush()
+    events.announce(events.QuestionAnswered(question, dbsession))
     enqueue_after_commit(dbsession, email_answer_task, question.id)
     return question
 

@@ -21,7 +21,7 @@ from portal.devidp.personas import PERSONAS
 from portal.identity.models import Department, Organisation, User
 from portal.identity.provisioning import provision_user
 from portal.money import Money
-from portal.scripts import demo_payments, demo_tenders
+from portal.scripts import demo_cases, demo_payments, demo_tenders
 from portal.services.catalogue import sync_services
 from portal.services.imports import Assessment, issue_assessment
 from portal.services.models import FeeScheduleEntry, TaxAssessment, UtilityBill
@@ -224,6 +224,7 @@ def load(dbsession, vault, attribute_map, clock, registry=None) -> None:
     _open_demo_utility_accounts(dbsession)
     if registry is not None:
         demo_tenders.load(dbsession, clock, registry)
+        demo_cases.load(dbsession, clock)
     dbsession.flush()
 
 

@@ -1,5 +1,7 @@
-"""``portal-reconcile INI [--date YYYY-MM-DD]``: compare the provider's settlement report of a
-day (yesterday, UTC, by default) with the portal's records. Exits 1 when they disagree, so a
+"""``portal-reconcile INI [--date YYYY-MM-DD] [--provider NAME]``: compare a provider's
+settlement report of a day (yesterday, UTC, by default) with the portal's records (every
+provider configured, the default first, unless one is named); each discrepancy becomes a case
+for a clerk in the work queue. Exits 1 when they disagree, so a
 scheduler or monitoring can raise the alarm; 3 when the provider cannot be reached."""
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from pyramid.paster import bootstrap, setup_logging
 from portal.billing import (
     ProviderRefused,
     ProviderUnavailable,
+    announce_discrepancies,
     format_report,
     payment_provider,
+    payment_providers,
     reconcile,
 )
 
@@ -38,19 +42,34 @@ def main(argv=None) -> int:
         default=None,
         help="the UTC day to reconcile (default: yesterday)",
     )
+    parser.add_argument("--provider", default=None, help="the provider's name (default: all)")
     args = parser.parse_args(argv)
     setup_logging(args.config_uri)
     with bootstrap(args.config_uri) as env:
         request = env["request"]
         day = args.date or request.clock.now().date() - dt.timedelta(days=1)
-        with request.tm:
-            try:
-                result = reconcile(request.dbsession, payment_provider(request.registry), day)
-            except (ProviderUnavailable, ProviderRefused) as error:
-                print(f"the settlement report of {day} could not be fetched: {error}")
-                return PROVIDER_FAILED
-            print(format_report(result))
-    return 0 if result.clean else DISCREPANCIES
+        default = payment_provider(request.registry)
+        providers = {default.name: default}
+        providers.update(
+            (name, provider)
+            for name, provider in payment_providers(request.registry).items()
+            if name != default.name
+        )
+        if args.provider is not None and args.provider not in providers:
+            parser.error(f"no provider {args.provider!r}: {', '.join(providers)}")
+        clean = True
+        for name in [args.provider] if args.provider else list(providers):
+            with request.tm:
+                try:
+                    result = reconcile(request.dbsession, providers[name], day)
+                except (ProviderUnavailable, ProviderRefused) as error:
+                    print(f"{name}: the settlement report of {day} could not be fetched: {error}")
+                    return PROVIDER_FAILED
+                print(f"{name}: {format_report(result)}")
+                # each discrepancy becomes a case in the back office's work queue
+                announce_discrepancies(request.dbsession, result)
+                clean = clean and result.clean
+    return 0 if clean else DISCREPANCIES
 
 
 if __name__ == "__main__":

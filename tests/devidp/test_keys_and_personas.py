@@ -34,6 +34,7 @@ def test_personas_are_exactly_the_demo_people():
         "rep-olga": ("Olga Marin", "19820202-2222", "NW-100200", "Northwind Supplies Ltd", ()),
         "rep-peter": ("Peter Vidmar", "19830303-3333", "SG-300400", "Southgate Builders Ltd", ()),
         "clerk-clara": ("Clara Zupan", None, None, None, ("clerk:revenue",)),
+        "clerk-eva": ("Eva Bizjak", None, None, None, ("clerk:revenue",)),
         "clerk-dan": ("Dan Kralj", None, None, None, ("clerk:registry",)),
         "clerk-mia": ("Mia Kos", None, None, None, ("clerk:procurement",)),
         "buyer-bruno": ("Bruno Bregar", None, None, None, ("buyer:procurement",)),

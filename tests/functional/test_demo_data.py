@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from portal.billing import with_status
 from portal.billing.models import Bill
+from portal.cases.models import Case
 from portal.catalogue.models import Service
 from portal.clock import clock as app_clock
 from portal.devidp.personas import PERSONAS
@@ -19,7 +20,7 @@ from portal.procurement.prices import valid_bids
 from portal.procurement.sealing import EncryptedShare, Opening, RecordedBid, unlock_share
 from portal.procurement.state import active_award
 from portal.refusals import Refusal
-from portal.scripts import demo_tenders
+from portal.scripts import demo_cases, demo_tenders
 from portal.scripts.demo_data import DEMO_ASSESSMENT, load
 from portal.services.assessments import record_assessment
 from portal.services.fees import fee_for
@@ -110,6 +111,22 @@ def test_demo_data_is_complete_and_idempotent(wsgi_app, dbsession):
     assert {bid.status for bid in opened.bids} == {"draft"}
     assert all(bid.fee_bill is not None and bid.deposit is not None for bid in opened.bids)
     _check_after_opening(dbsession, tenders, complaint, app_clock(wsgi_app.registry).now())
+    _check_work_queue(dbsession, complaint, app_clock(wsgi_app.registry).now())
+
+
+def _check_work_queue(dbsession, complaint, now) -> None:
+    """The demo clerks' queue has work, once however often the demo is loaded: the
+    reconciliation mismatches (one overdue) and the registered complaint's own case."""
+    cases = dbsession.scalars(select(Case).order_by(Case.id)).all()
+    by_kind = {}
+    for case in cases:
+        by_kind.setdefault(case.kind, []).append(case)
+    assert len(by_kind["settlement_discrepancy"]) == len(demo_cases.MISMATCHES)
+    (complained,) = by_kind["tender_complaint"]
+    assert (complained.subject_id, complained.state) == (complaint.public_id, "received")
+    assert complained.department.code == "procurement"
+    revenue = [c for c in cases if c.department and c.department.code == "revenue"]
+    assert any(c.due_at < now for c in revenue) and any(c.due_at > now for c in revenue)
 
 
 def _deposits(tender) -> dict[str, str]:

@@ -50,7 +50,7 @@ def test_the_settings_the_portal_cannot_start_without_are_marked_needed():
     documented = documented_variables()
     needed = {setting for setting, mark in documented.values() if mark == "yes"}
     assert set(REQUIRED) <= needed
-    assert {mark for _, mark in documented.values()} <= {"yes", "sandbox", ""}
+    assert {mark for _, mark in documented.values()} <= {"yes", "sandbox", "stripe", ""}
 
 
 def test_readme_lists_the_debian_packages_the_makefile_installs():

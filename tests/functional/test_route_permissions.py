@@ -94,6 +94,8 @@ def test_a_view_without_permission_is_refused_to_everyone(wsgi_app):
 def sample_values(dbsession, wsgi_app):
     """A real object for each placeholder, so the route's factory finds something to protect."""
     from portal.applications.workflow import start_draft
+    from portal.billing.models import ApprovalRequest
+    from portal.cases.work import open_case
     from portal.receipts.models import Receipt
     from tests import factories
 
@@ -117,8 +119,33 @@ def sample_values(dbsession, wsgi_app):
         app_clock(wsgi_app.registry).now(),
     )
     tender = factories.tender(dbsession, now=app_clock(wsgi_app.registry).now())
+    case = open_case(
+        dbsession,
+        "payment_attention",
+        subject_type="payment",
+        subject_id=payment.public_id,
+        title="Payment",
+        department_id=factories.department(dbsession).id,
+        person_id=payer.id,
+        now=app_clock(wsgi_app.registry).now(),
+    )
+    clerk = factories.user(dbsession, "clerk-clara")
+    approval = ApprovalRequest(
+        kind="write_off",
+        department=factories.department(dbsession),
+        subject=payment.allocations[0].bill.public_id,
+        description="Write-off",
+        amount_minor=12_50,
+        currency="EUR",
+        reason="Struck off",
+        requested_by_id=clerk.id,
+        requested_at=app_clock(wsgi_app.registry).now(),
+    )
+    dbsession.add(approval)
     dbsession.commit()
     return {
+        "approval": approval.public_id,
+        "bill": payment.allocations[0].bill.public_id,
         "reference": tender.reference,
         "document": "0" * 32,
         "number": receipt.number,
@@ -127,6 +154,8 @@ def sample_values(dbsession, wsgi_app):
         "public_id": payment.public_id,
         "application": application.public_id,
         "service": "vehicle-registration",
+        "case": case.public_id,
+        "attachment": "0" * 32,
     }
 
 

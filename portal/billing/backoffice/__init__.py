@@ -1,26 +1,39 @@
-"""Clerk pages of billing: a department's payments, one payment and its refunds, reconciliation
-against the provider's settlement report."""
+"""Clerk pages of billing: a department's payments, one payment and its refunds, writing off a
+bill, the requests awaiting a second clerk's approval, reconciliation against the provider's
+settlement report."""
 
 
 def includeme(config) -> None:
+    department = {"factory": "portal.identity.departments.department_factory"}
+    payment = {"factory": "portal.billing.resources.payment_factory"}
+    approval = {"factory": "portal.billing.resources.approval_factory"}
     config.add_route(
-        "backoffice_department_payments",
-        "/backoffice/departments/{code}/payments",
-        factory="portal.identity.departments.department_factory",
+        "backoffice_department_payments", "/backoffice/departments/{code}/payments", **department
     )
-    config.add_route(
-        "backoffice_payment",
-        "/backoffice/payments/{public_id}",
-        factory="portal.billing.resources.payment_factory",
-    )
+    config.add_route("backoffice_payment", "/backoffice/payments/{public_id}", **payment)
     config.add_route(
         "backoffice_payment_refund_confirm",
         "/backoffice/payments/{public_id}/refunds/confirm",
-        factory="portal.billing.resources.payment_factory",
+        **payment,
     )
     config.add_route(
-        "backoffice_payment_refunds",
-        "/backoffice/payments/{public_id}/refunds",
-        factory="portal.billing.resources.payment_factory",
+        "backoffice_payment_refunds", "/backoffice/payments/{public_id}/refunds", **payment
     )
+    config.add_route(
+        "backoffice_department_write_off", "/backoffice/departments/{code}/write-off", **department
+    )
+    config.add_route(
+        "backoffice_bill_write_off",
+        "/backoffice/bills/{bill}/write-off",
+        factory="portal.billing.resources.department_bill_factory",
+    )
+    config.add_route("backoffice_approvals", "/backoffice/approvals")
+    config.add_route("backoffice_approval", "/backoffice/approvals/{approval}", **approval)
+    config.add_route(
+        "backoffice_approval_approve", "/backoffice/approvals/{approval}/approve", **approval
+    )
+    config.add_route(
+        "backoffice_approval_reject", "/backoffice/approvals/{approval}/reject", **approval
+    )
+    config.add_route("api_approval_decision", "/api/v1/approvals/{approval}/decision", **approval)
     config.add_route("backoffice_reconciliation", "/backoffice/reconciliation")

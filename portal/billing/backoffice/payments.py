@@ -6,8 +6,8 @@ from pyramid.view import view_config
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from portal.billing import state
-from portal.billing.models import Bill, Payment, PaymentAllocation, Refund
+from portal.billing import approvals, state
+from portal.billing.models import ApprovalRequest, Bill, Payment, PaymentAllocation, Refund
 from portal.billing.payments import can_refund, refund_shares
 from portal.catalogue.models import Service
 from portal.identity.assurance import CLERK
@@ -90,6 +90,22 @@ def department_payments(context, request):
     }
 
 
+def _awaiting_approval(dbsession, refunds: list[Refund]) -> list[ApprovalRequest]:
+    """The open requests for a second clerk's approval of these refunds (a refund's own, or
+    a cancellation's that gives money back through it)."""
+    waiting = [r.public_id for r in refunds if r.status == state.REFUND_AWAITING_APPROVAL]
+    if not waiting:
+        return []
+    return list(
+        dbsession.scalars(
+            select(ApprovalRequest).where(
+                ApprovalRequest.subject.in_(waiting),
+                ApprovalRequest.status == approvals.AWAITING,
+            )
+        )
+    )
+
+
 def payment_values(request, payment: Payment, **form) -> dict:
     """What the clerk's payment page shows; ``form`` carries what the clerk typed back
     (``amounts`` by bill public id, ``reason``) with a refused refund's ``error``."""
@@ -121,6 +137,7 @@ def payment_values(request, payment: Payment, **form) -> dict:
         "refunds": refunds,
         "clerks": clerks,
         "can_refund": can_refund(payment),
+        "awaiting_approval": _awaiting_approval(request.dbsession, refunds),
         "form": {"amounts": {}, "reason": "", **form},
         "error": form.get("error"),
     }

@@ -11,12 +11,12 @@ import logging
 
 from pyramid.view import view_config
 
-from portal.billing.providers import ProviderRefused, ProviderUnavailable
+from portal.billing.providers import ProviderRefused, ProviderUnavailable, payment_providers
 from portal.billing.reconciliation import day_span, reconcile
 from portal.dates import query_day
 from portal.i18n import _
 from portal.identity.assurance import CLERK
-from portal.refusals import UNAVAILABLE, Refusal
+from portal.refusals import NOT_FOUND, UNAVAILABLE, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,13 @@ log = logging.getLogger(__name__)
 def reconciliation(request):
     today = request.clock.now().date()  # settlement reports are kept by UTC day
     day = query_day(request, "date") or today - dt.timedelta(days=1)
+    providers = payment_providers(request.registry)
+    name = request.GET.get("provider", "")
+    if name and name not in providers:
+        raise Refusal(NOT_FOUND, _("There is no such payment provider."))
+    provider = providers[name] if name else request.payment_provider
     try:
-        result = reconcile(request.dbsession, request.payment_provider, day)
+        result = reconcile(request.dbsession, provider, day)
     except (ProviderUnavailable, ProviderRefused) as error:
         log.warning("settlement report of %s unavailable: %s", day, error)
         raise Refusal(
@@ -41,6 +46,9 @@ def reconciliation(request):
     start, end = day_span(day)
     return {
         "result": result,
+        "provider": provider.name,
+        # the others to switch to, when several are configured
+        "providers": list(providers) if len(providers) > 1 else [],
         "date": day,
         "starts": start,
         "ends": end,

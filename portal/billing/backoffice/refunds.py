@@ -4,7 +4,8 @@ page that shows what the payer will owe on every bill afterwards, then refunding
 Nothing is chosen by default, and the refund gives money back on exactly the bills chosen, so
 a bill is owed again only because the clerk said so. Both steps carry the refundable amount
 the clerk saw; if another refund changed it meanwhile the request is refused (409) rather
-than refunding on stale figures. The provider is asked only once the refund is committed.
+than refunding on stale figures. The provider is asked only once the refund is committed; a
+refund above the department's four-eyes threshold waits for a second clerk's approval first.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.renderers import render_to_response
 from pyramid.view import view_config
 
+from portal.billing import state
 from portal.billing.backoffice.payments import payment_values
 from portal.billing.models import Payment
 from portal.billing.payments import check_refund
-from portal.billing.refunding import request_refund
+from portal.billing.refunding import refund_approver, refund_as_clerk
 from portal.i18n import _
 from portal.identity.assurance import CLERK
 from portal.money import Money, MoneyError
@@ -122,10 +124,12 @@ def confirm(context, request):
         shares = check_refund(
             request.dbsession, payment, form.amounts, form.seen_refundable, form.reason
         )
+        approver = refund_approver(request.dbsession, payment, form.amounts)
     except Refusal as refused:
         return _refused(request, payment, refused)
     chosen = [share for share in shares if share.chosen]
     return {
+        "needs_approval": approver is not None,
         "payment": payment,
         "shares": shares,
         "total": Money(sum(share.amount.minor for share in chosen), payment.currency),
@@ -145,7 +149,7 @@ def refund(context, request):
     payment = context.payment
     try:
         form = read_refund_form(request.POST, payment)
-        made = request_refund(
+        made = refund_as_clerk(
             request.dbsession,
             payment,
             form.amounts,
@@ -161,12 +165,17 @@ def refund(context, request):
         payment.public_id,
         len(made.lines),
     )
-    request.session.flash(
-        request.localizer.translate(
-            _(
-                "Refund of ${amount} requested. It is sent to the payment provider now.",
-                mapping={"amount": made.amount.format(request.localizer.locale_name or "en")},
-            )
+    amount = made.amount.format(request.localizer.locale_name or "en")
+    if made.status == state.REFUND_AWAITING_APPROVAL:
+        message = _(
+            "Refund of ${amount} asked for. A second clerk of the department must approve it "
+            "before it is sent to the payment provider.",
+            mapping={"amount": amount},
         )
-    )
+    else:
+        message = _(
+            "Refund of ${amount} requested. It is sent to the payment provider now.",
+            mapping={"amount": amount},
+        )
+    request.session.flash(request.localizer.translate(message))
     return HTTPSeeOther(request.route_url("backoffice_payment", public_id=payment.public_id))

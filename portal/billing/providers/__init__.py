@@ -1,13 +1,16 @@
 """The payment provider interface: what billing needs from a hosted-payment-page PSP.
 
-Billing speaks only these types, so the sandbox and a production provider are interchangeable;
-the one in use is named by the dotted-name setting ``billing.provider``.
+Billing speaks only these types, so the sandbox and a production provider are interchangeable.
+The default provider is named by the dotted-name setting ``billing.provider``; further ones
+(cards by one, wallets by another) by ``billing.providers``, dotted names separated by spaces
+or lines. Each has a ``name`` of its own: a payment records the name of the provider that took
+it, and refunds and status queries go back to that provider.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,6 +35,14 @@ class ProviderPayment:
     refunded: Money
     method: str | None
     failure_reason: str | None
+
+
+@dataclass(frozen=True)
+class PaymentLine:
+    """One bill of a payment as the provider's page may list it."""
+
+    name: str
+    amount: Money
 
 
 @dataclass(frozen=True)
@@ -94,29 +105,86 @@ class InvalidNotification(Exception):
 class PaymentProvider(Protocol):
     name: str
     origin: str
+    #: what the payer is shown when choosing between providers
+    label: str
 
     def start_payment(
-        self, reference: str, amount: Money, description: str, return_url: str, notify_url: str
+        self,
+        reference: str,
+        amount: Money,
+        description: str,
+        return_url: str,
+        notify_url: str,
+        lines: Sequence[PaymentLine] = (),
     ) -> StartedPayment: ...
 
     def parse_notification(
         self, headers: Mapping[str, str], body: bytes, now: datetime.datetime
-    ) -> ProviderEvent: ...
+    ) -> ProviderEvent | None:
+        """The verified event, or None for a verified event that says nothing of a payment
+        (acknowledged, nothing done); :class:`InvalidNotification` if it cannot be verified."""
 
-    def query_payment(self, reference: str) -> ProviderPayment | None: ...
+    def query_payment(
+        self, reference: str, provider_payment_id: str | None = None
+    ) -> ProviderPayment | None: ...
 
     def refund(self, provider_payment_id: str, amount: Money, reference: str) -> ProviderRefund: ...
 
     def settlement_report(self, day: datetime.date) -> list[SettlementLine]: ...
 
 
+class Providers(Mapping[str, PaymentProvider]):
+    """The providers configured, by name; the first is the default, which a payment is
+    created with and the payer keeps unless they choose another."""
+
+    def __init__(self, providers: Sequence[PaymentProvider]):
+        self._by_name: dict[str, PaymentProvider] = {}
+        for provider in providers:
+            if provider.name in self._by_name:
+                raise SettingsError(f"two payment providers are named {provider.name!r}")
+            self._by_name[provider.name] = provider
+        self.default = providers[0]
+
+    def __getitem__(self, name: str) -> PaymentProvider:
+        return self._by_name[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_name)
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+
 def payment_provider(registry: Registry) -> PaymentProvider:
-    """The provider the application pays through (billing's includeme registers it)."""
+    """The default provider (billing's includeme registers it)."""
     return registry["payment_provider"]
 
 
-def provider_from_settings(settings: Mapping[str, str]) -> PaymentProvider:
-    name = settings.get("billing.provider", DEFAULT_PROVIDER)
+def payment_providers(registry: Registry) -> Providers:
+    """Every provider configured, by name."""
+    return registry["payment_providers"]
+
+
+def provider_of(registry: Registry, name: str) -> PaymentProvider:
+    """The provider named ``name`` (a payment's); one no longer configured cannot be asked
+    now, which its callers treat as they treat one that cannot be reached."""
+    try:
+        return payment_providers(registry)[name]
+    except KeyError:
+        raise ProviderUnavailable(f"payment provider {name!r} is not configured") from None
+
+
+def providers_from_settings(settings: Mapping[str, str]) -> Providers:
+    """``billing.provider`` (the default) and each of ``billing.providers``."""
+    names = [settings.get("billing.provider", DEFAULT_PROVIDER)]
+    for name in str(settings.get("billing.providers", "")).split():
+        if name not in names:
+            names.append(name)
+    return Providers([provider_from_settings(settings, name) for name in names])
+
+
+def provider_from_settings(settings: Mapping[str, str], name: str | None = None) -> PaymentProvider:
+    name = name or settings.get("billing.provider", DEFAULT_PROVIDER)
     if (
         name == DEFAULT_PROVIDER
         and is_production(settings)

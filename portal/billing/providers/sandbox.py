@@ -14,17 +14,19 @@ import io
 import json
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
 
+from portal.i18n import _
 from portal.money import Money
 from portal.settings import SettingsError
 
 from . import (
     InvalidNotification,
+    PaymentLine,
     ProviderEvent,
     ProviderPayment,
     ProviderRefund,
@@ -47,6 +49,7 @@ T = TypeVar("T")
 
 class SandboxProvider:
     name = "sandbox"
+    label = _("Card (sandbox test provider)")
 
     def __init__(
         self,
@@ -83,8 +86,15 @@ class SandboxProvider:
         return cls(**values, tolerance_seconds=tolerance)
 
     def start_payment(
-        self, reference: str, amount: Money, description: str, return_url: str, notify_url: str
+        self,
+        reference: str,
+        amount: Money,
+        description: str,
+        return_url: str,
+        notify_url: str,
+        lines: Sequence[PaymentLine] = (),
     ) -> StartedPayment:
+        """The sandbox's page shows the description and the total, not ``lines``."""
         response = self._call(
             "POST",
             "/v1/payments",
@@ -102,7 +112,10 @@ class SandboxProvider:
             response, lambda r: StartedPayment(r.json()["id"], r.json()["hosted_url"])
         )
 
-    def query_payment(self, reference: str) -> ProviderPayment | None:
+    def query_payment(
+        self, reference: str, provider_payment_id: str | None = None
+    ) -> ProviderPayment | None:
+        """Asked by our reference, which the sandbox keys its payments on."""
         try:
             response = self._call("GET", "/v1/payments", params={"reference": reference})
         except ProviderRefused as refusal:

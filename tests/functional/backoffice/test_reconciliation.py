@@ -17,6 +17,7 @@ from portal.billing import payments, reconcile
 from portal.billing.models import Refund
 from portal.billing.payments import post_refund, send_refund
 from portal.billing.providers import ProviderPayment
+from portal.cases.models import Case
 from portal.clock import clock as app_clock
 from portal.money import Money
 from portal.scripts import reconcile as script
@@ -228,6 +229,19 @@ def test_the_script_exits_non_zero_on_discrepancies(
     out = capsys.readouterr().out
     assert inconsistent_day["ghost"].public_id in out
     assert "5 discrepancies." in out
+
+
+def test_each_discrepancy_the_script_finds_is_one_case_in_the_work_queue(
+    inconsistent_day, portal_uses_own_provider, script_env, dbsession
+):
+    """The scheduled run opens the cases; a second run of the same day opens no more."""
+    for _run in range(2):
+        assert script.main(["portal.ini", "--date", today().isoformat()]) == 1
+    cases = dbsession.scalars(select(Case).where(Case.kind == "settlement_discrepancy")).all()
+    assert len(cases) == 5
+    ghost = inconsistent_day["ghost"].public_id
+    (about_ghost,) = [case for case in cases if ghost in case.subject_id]
+    assert about_ghost.department.code == "revenue" and about_ghost.state == "received"
 
 
 def test_the_script_exits_zero_on_a_clean_day(

@@ -38,3 +38,18 @@ def test_every_refund_status_has_a_label_and_reaches_only_statuses_in_the_table(
     for targets in state.REFUND_TRANSITIONS.values():
         assert targets <= set(state.REFUND_TRANSITIONS)
     assert set(state.REFUND_TRANSITIONS) >= state.REFUND_RESERVING
+
+
+@pytest.mark.parametrize("decision", [state.REFUND_REQUESTED, state.REFUND_REJECTED])
+def test_a_refund_awaiting_approval_is_sent_or_rejected_once(decision):
+    refund = Refund(public_id="e" * 32, status=state.REFUND_AWAITING_APPROVAL, transitions=[])
+    state.transition_refund(refund, decision, "decided by user 7", NOW)
+    (row,) = refund.transitions
+    assert (row.from_status, row.to_status) == (state.REFUND_AWAITING_APPROVAL, decision)
+    with pytest.raises(state.IllegalTransition):
+        state.transition_refund(refund, state.REFUND_AWAITING_APPROVAL, "again", NOW)
+
+
+def test_a_refund_awaiting_approval_reserves_its_money_and_a_rejected_one_does_not():
+    assert state.REFUND_AWAITING_APPROVAL in state.REFUND_RESERVING
+    assert state.REFUND_REJECTED not in state.REFUND_RESERVING

@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 
-from portal.billing.providers import provider_from_settings
+from portal.billing.providers import provider_from_settings, providers_from_settings
 from portal.billing.providers.sandbox import SandboxProvider
 from portal.settings import SettingsError
 
@@ -55,4 +55,49 @@ def test_missing_sandbox_setting_is_a_clear_startup_error(missing):
     settings = {**SANDBOX, missing: ""}
 
     with pytest.raises(SettingsError, match=missing):
+        provider_from_settings(settings)
+
+
+STRIPE = {
+    "billing.stripe.secret_key": "sk_test_x",
+    "billing.stripe.webhook_secret": "whsec_x",
+}
+STRIPE_CLASS = "portal.billing.providers.stripe_checkout.StripeCheckoutProvider"
+
+
+def test_several_providers_are_active_at_once_by_name_the_first_the_default():
+    providers = providers_from_settings(
+        {**SANDBOX, **STRIPE, "billing.providers": f"{STRIPE_CLASS}\n{STRIPE_CLASS}"}
+    )
+
+    assert list(providers) == ["sandbox", "stripe"]
+    assert providers.default is providers["sandbox"]
+    # Stripe's hosted pages are where the review page's form may send the payer
+    assert providers["stripe"].origin == "https://checkout.stripe.com"
+
+
+def test_stripe_can_be_the_default_provider_of_a_production_system():
+    settings = {**STRIPE, "billing.provider": STRIPE_CLASS, "portal.environment": "production"}
+
+    providers = providers_from_settings(settings)
+
+    assert list(providers) == ["stripe"]
+
+
+def test_two_providers_of_one_name_are_a_startup_error():
+    settings = {**SANDBOX, "billing.providers": f"{__name__}.SecondSandbox"}
+
+    with pytest.raises(SettingsError, match="two payment providers are named 'sandbox'"):
+        providers_from_settings(settings)
+
+
+class SecondSandbox(RecordingProvider):
+    name = "sandbox"
+
+
+@pytest.mark.parametrize("missing", sorted(STRIPE))
+def test_missing_stripe_setting_is_a_clear_startup_error(missing):
+    settings = {**STRIPE, "billing.provider": STRIPE_CLASS, missing: ""}
+
+    with pytest.raises(SettingsError, match="BILLING_STRIPE_SECRET_KEY"):
         provider_from_settings(settings)

@@ -1,0 +1,92 @@
+"""A clerk writing off a bill of their department: found by its number or RF reference,
+shown with what is still owed, written off with a reason (at once, or once a second clerk
+approves it when it is above the department's threshold)."""
+
+from __future__ import annotations
+
+import logging
+
+from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.view import view_config
+from sqlalchemy import or_, select
+
+from portal.billing import approvals
+from portal.billing.bills import with_status
+from portal.billing.models import Bill
+from portal.billing.writeoffs import WRITE_OFF, write_off_as_clerk
+from portal.catalogue.models import Service
+from portal.i18n import _
+from portal.identity.assurance import CLERK
+from portal.refusals import INVALID, Refusal
+
+log = logging.getLogger(__name__)
+
+
+def _find(dbsession, department_id: int, search: str) -> Bill | None:
+    compact = search.replace(" ", "").upper()
+    return dbsession.scalar(
+        select(Bill)
+        .join(Service, Bill.service_id == Service.id)
+        .where(
+            Service.department_id == department_id,
+            or_(Bill.number == search, Bill.reference == compact),
+        )
+        .order_by(Bill.id.desc())
+        .limit(1)
+    )
+
+
+@view_config(
+    route_name="backoffice_department_write_off",
+    renderer="billing/backoffice/write_off.jinja2",
+    permission="work",
+    assurance=CLERK,
+)
+def find_bill(context, request):
+    """The search, and the bill found with what writing it off would do."""
+    department = context.department
+    search = request.GET.get("q", "").strip()[:64]
+    bill = _find(request.dbsession, department.id, search) if search else None
+    view = with_status(request.dbsession, [bill])[0] if bill else None
+    return {
+        "department": department,
+        "search": search,
+        "view": view,
+        "threshold": approvals.threshold(request.registry.settings, department.code),
+        "pending": approvals.awaiting_on(request.dbsession, WRITE_OFF, bill.public_id)
+        if bill
+        else None,
+    }
+
+
+@view_config(
+    route_name="backoffice_bill_write_off",
+    request_method="POST",
+    permission="work",
+    assurance=CLERK,
+)
+def write_off(context, request):
+    bill = context.bill
+    reason = approvals.read_reason(request.POST.get("reason", ""))
+    if not reason:
+        raise Refusal(
+            INVALID, _("Give the reason for writing the bill off."), title=approvals.CANNOT
+        )
+    approval = write_off_as_clerk(
+        request.dbsession, bill, reason, request.user, request.clock.now()
+    )
+    if approval is None:
+        message = _("Written off. The payer owes nothing more on this bill.")
+    else:
+        log.info("write-off of bill %s awaits approval %s", bill.public_id, approval.public_id)
+        message = _(
+            "Write-off asked for. A second clerk of the department must approve it; until "
+            "then the bill stays owed."
+        )
+    request.session.flash(request.localizer.translate(message))
+    department = bill.service.department
+    return HTTPSeeOther(
+        request.route_url(
+            "backoffice_department_write_off", code=department.code, _query={"q": bill.number}
+        )
+    )

@@ -1,0 +1,295 @@
+"""Four-eyes refunds: above the revenue office's threshold one clerk asks, a different clerk
+of the same department approves, and only the approval reaches the sandbox provider. The one
+who asked cannot decide, neither from a second session nor through the API; a clerk of another
+department cannot either; a decided request stays decided."""
+
+from __future__ import annotations
+
+import pytest
+import webtest
+from sqlalchemy import func, select
+
+from portal.api.auth import create_api_key
+from portal.audit.models import AuditEntry
+from portal.billing import ledger
+from portal.billing.events import ApprovalDecided, ApprovalRequested
+from portal.billing.models import ApprovalRequest, Refund, RefundTransition
+from portal.cases.models import Case
+from portal.money import Money
+from tests import factories
+from tests.conftest import sign_in
+from tests.functional.approval_events import heard  # noqa: F401
+from tests.functional.backoffice.conftest import csrf_token, refund_form, the_payment
+
+REASON = "Assessment corrected by the tax office"
+SAME_ORIGIN = {"Origin": "https://localhost"}
+
+
+@pytest.fixture
+def threshold(wsgi_app, monkeypatch):
+    """Revenue's four-eyes threshold at 10.00 EUR for this test (the session's app has none)."""
+    monkeypatch.setitem(
+        wsgi_app.registry.settings, "billing.four_eyes.threshold.revenue", "EUR 10.00"
+    )
+
+
+@pytest.fixture
+def browser(wsgi_app, devidp, departments):
+    """A factory: ``browser("clerk-eva")`` is a new browser (its own session) signed in as
+    that persona."""
+
+    def make(persona: str) -> webtest.TestApp:
+        app = webtest.TestApp(
+            wsgi_app, extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}
+        )
+        assert sign_in(app, devidp, persona).status_int == 303
+        return app
+
+    return make
+
+
+def ask_refund(app, payment, amount="12.50"):
+    """Clara's refund of the payment's one bill through the pages: the confirmation says a
+    second clerk must approve, and asking sends nothing."""
+    bill = payment.allocations[0].bill
+    confirm = refund_form(app, payment, {bill: amount}, REASON).submit(status=200)
+    assert confirm.html.find(id="needs-approval") is not None
+    assert "Ask a second clerk to approve €12.50" in confirm.text
+    done = confirm.forms["confirm-form"].submit(status=303).follow()
+    assert "A second clerk of the department must approve it" in done.text
+    return done
+
+
+def the_approval(dbsession) -> ApprovalRequest:
+    dbsession.expire_all()
+    return dbsession.scalars(select(ApprovalRequest)).one()
+
+
+def the_case(dbsession) -> Case:
+    """The work queue's case for the request (one per request, ended by its decision)."""
+    dbsession.expire_all()
+    return dbsession.scalars(select(Case).where(Case.kind == "approval")).one()
+
+
+def refunds_of(dbsession, payment) -> list[Refund]:
+    dbsession.expire_all()
+    return list(dbsession.scalars(select(Refund).where(Refund.payment_id == payment.id)))
+
+
+def assert_nothing_sent(dbsession, provider, payment):
+    """The refund is asked for and its money reserved; the provider has seen nothing."""
+    (refund,) = refunds_of(dbsession, payment)
+    assert refund.status == "awaiting_approval"
+    assert the_payment(dbsession, payment.public_id).refunded_minor == 12_50
+    assert provider.query_payment(payment.public_id).refunded == Money(0, "EUR")
+    assert ledger.account_balance(dbsession, "clearing:sandbox") == {"EUR": 12_50}
+    assert the_approval(dbsession).status == "awaiting"
+
+
+def post(app, url, fields=None, status=303):
+    fields = {"csrf_token": csrf_token(app), **(fields or {})}
+    return app.post(url, fields, headers={"Referer": "https://localhost/"}, status=status)
+
+
+def test_a_second_clerk_approves_and_only_then_the_provider_refunds(
+    threshold,
+    signed_in,
+    browser,
+    payments,
+    dbsession,
+    provider,
+    heard,  # noqa: F811
+):
+    payment = payments.settled(amount=12_50)
+    clara = signed_in("clerk-clara")
+    shown = ask_refund(clara, payment)
+    assert "refund-form" not in shown.forms  # the money is reserved: nothing left to refund
+    assert shown.html.find(id="awaiting-approval") is not None
+    assert_nothing_sent(dbsession, provider, payment)
+    approval = the_approval(dbsession)
+    assert (approval.kind, approval.amount_minor, approval.reason) == ("refund", 12_50, REASON)
+    assert approval.requested_by.name_id == "clerk-clara"
+
+    case = the_case(dbsession)
+    assert (case.subject_id, case.department_id, case.state) == (
+        approval.public_id,
+        approval.department_id,
+        "received",
+    )
+
+    own = clara.get(f"/backoffice/approvals/{approval.public_id}")
+    assert own.html.find(id="own-request") is not None and "approve-form" not in own.forms
+
+    eva = browser("clerk-eva")
+    queue = eva.get("/backoffice/cases")
+    assert f"/backoffice/cases/{case.public_id}" in queue.text
+    listed = eva.get("/backoffice").click(linkid="approvals-link")
+    assert "Clara Zupan" in listed.html.find(id="awaiting").text
+    page = listed.click(href=f"/backoffice/approvals/{approval.public_id}")
+    assert REASON in page.html.find(id="reason").text
+    bill = payment.allocations[0].bill
+    assert f"bill {bill.number} 12.50 EUR" in page.text
+    assert "Clara Zupan" in page.html.find(id="requested-by").text
+    assert "€12.50" in page.html.find(id="amount").text
+    done = page.forms["approve-form"].submit(status=303).follow()
+    assert "Approved" in done.html.find(id="status").text
+
+    (refund,) = refunds_of(dbsession, payment)
+    assert refund.status == "succeeded"
+    assert provider.query_payment(payment.public_id).refunded == Money(12_50, "EUR")
+    assert the_payment(dbsession, payment.public_id).status == "refunded"
+    steps = dbsession.execute(
+        select(RefundTransition.from_status, RefundTransition.to_status)
+        .where(RefundTransition.refund_id == refund.id)
+        .order_by(RefundTransition.id)
+    ).all()
+    assert steps == [("awaiting_approval", "requested"), ("requested", "succeeded")]
+    approval = the_approval(dbsession)
+    assert (approval.status, approval.decided_by.name_id) == ("approved", "clerk-eva")
+    assert (the_case(dbsession).state, the_case(dbsession).outcome) == ("decided", "approved")
+    trail = dbsession.execute(
+        select(AuditEntry.action, AuditEntry.actor_id)
+        .where(AuditEntry.object_id == approval.public_id)
+        .order_by(AuditEntry.seq)
+    ).all()
+    assert trail == [
+        ("approval.requested", approval.requested_by_id),
+        ("approval.approved", approval.decided_by_id),
+    ]
+    assert heard == [
+        (ApprovalRequested, "refund", "awaiting", None),
+        (ApprovalDecided, "refund", "approved", None),
+    ]
+
+
+def test_at_or_below_the_threshold_one_clerk_refunds_at_once(
+    wsgi_app, monkeypatch, signed_in, payments, dbsession, provider
+):
+    monkeypatch.setitem(
+        wsgi_app.registry.settings, "billing.four_eyes.threshold.revenue", "EUR 12.50"
+    )
+    payment = payments.settled(amount=12_50)
+    app = signed_in("clerk-clara")
+    bill = payment.allocations[0].bill
+    confirm = refund_form(app, payment, {bill: "12.50"}, REASON).submit(status=200)
+    assert confirm.html.find(id="needs-approval") is None
+    confirm.forms["confirm-form"].submit(status=303)
+    assert [r.status for r in refunds_of(dbsession, payment)] == ["succeeded"]
+    assert provider.query_payment(payment.public_id).refunded == Money(12_50, "EUR")
+    assert dbsession.scalar(select(func.count()).select_from(ApprovalRequest)) == 0
+
+
+def test_the_clerk_who_asked_cannot_approve_in_any_session(
+    threshold, signed_in, browser, payments, dbsession, provider, caplog
+):
+    payment = payments.settled(amount=12_50)
+    clara = signed_in("clerk-clara")
+    ask_refund(clara, payment)
+    approval = the_approval(dbsession)
+    url = f"/backoffice/approvals/{approval.public_id}/approve"
+
+    refused = post(clara, url, status=403)
+    assert "You asked for this yourself" in refused.text
+    second_session = browser("clerk-clara")
+    refused = post(second_session, url, status=403)
+    assert "You asked for this yourself" in refused.text
+    assert "refused 403 forbidden: You asked for this yourself" in caplog.text
+    assert_nothing_sent(dbsession, provider, payment)
+
+
+def test_through_the_api_the_same_person_and_a_service_key_are_refused(
+    threshold, wsgi_app, signed_in, browser, payments, dbsession, provider
+):
+    payment = payments.settled(amount=12_50)
+    clara = signed_in("clerk-clara")
+    ask_refund(clara, payment)
+    approval = the_approval(dbsession)
+    url = f"/api/v1/approvals/{approval.public_id}/decision"
+
+    second_session = browser("clerk-clara")
+    refused = second_session.post_json(
+        url,
+        {"decision": "approve"},
+        headers={"X-CSRF-Token": csrf_token(second_session), **SAME_ORIGIN},
+        status=403,
+    )
+    assert refused.content_type == "application/problem+json"
+    assert "You asked for this yourself" in refused.json["detail"]
+
+    service = factories.service(dbsession, "property-tax")
+    _key, token = create_api_key(dbsession, service, "tax office")
+    dbsession.commit()
+    key_client = webtest.TestApp(
+        wsgi_app, extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}
+    )
+    # a service's key is nobody: the decision wants a signed-in clerk
+    refused = key_client.post_json(
+        url,
+        {"decision": "approve"},
+        headers={"Authorization": f"Bearer {token}", **SAME_ORIGIN},
+        status=401,
+    )
+    assert refused.json["title"] == "Sign-in required"
+    assert_nothing_sent(dbsession, provider, payment)
+
+    eva = browser("clerk-eva")
+    done = eva.post_json(
+        url,
+        {"decision": "approve"},
+        headers={"X-CSRF-Token": csrf_token(eva), **SAME_ORIGIN},
+        status=200,
+    )
+    assert done.json == {"id": approval.public_id, "kind": "refund", "status": "approved"}
+    assert provider.query_payment(payment.public_id).refunded == Money(12_50, "EUR")
+
+
+def test_a_clerk_of_another_department_is_refused(
+    threshold, signed_in, browser, payments, dbsession, provider
+):
+    payment = payments.settled(amount=12_50)
+    ask_refund(signed_in("clerk-clara"), payment)
+    approval = the_approval(dbsession)
+    dan = browser("clerk-dan")
+    dan.get(f"/backoffice/approvals/{approval.public_id}", status=403)
+    assert "Clara" not in dan.get("/backoffice/approvals").text
+    refused = post(dan, f"/backoffice/approvals/{approval.public_id}/approve", status=403)
+    assert "Only a clerk of Revenue Office can decide this request." in refused.text
+    assert_nothing_sent(dbsession, provider, payment)
+
+
+def test_a_rejection_needs_a_reason_and_frees_the_money(
+    threshold, signed_in, browser, payments, dbsession, provider
+):
+    payment = payments.settled(amount=12_50)
+    clara = signed_in("clerk-clara")
+    ask_refund(clara, payment)
+    approval = the_approval(dbsession)
+    eva = browser("clerk-eva")
+    url = f"/backoffice/approvals/{approval.public_id}/reject"
+    refused = post(eva, url, {"note": "  "}, status=422)
+    assert "Give the reason for rejecting the request." in refused.text
+    assert_nothing_sent(dbsession, provider, payment)
+
+    post(eva, url, {"note": "The assessment was right"})
+    (refund,) = refunds_of(dbsession, payment)
+    assert refund.status == "rejected"
+    assert the_payment(dbsession, payment.public_id).refunded_minor == 0
+    assert provider.query_payment(payment.public_id).refunded == Money(0, "EUR")
+    approval = the_approval(dbsession)
+    assert (approval.status, approval.decision_note) == ("rejected", "The assessment was right")
+    # the money can be asked for again
+    assert "refund-form" in clara.get(f"/backoffice/payments/{payment.public_id}").forms
+
+
+def test_a_decided_request_cannot_be_decided_again(
+    threshold, signed_in, browser, payments, dbsession, provider
+):
+    payment = payments.settled(amount=12_50)
+    ask_refund(signed_in("clerk-clara"), payment)
+    approval = the_approval(dbsession)
+    post(browser("clerk-eva"), f"/backoffice/approvals/{approval.public_id}/approve")
+    ada = browser("admin-ada")
+    refused = post(ada, f"/backoffice/approvals/{approval.public_id}/reject", {"note": "no"}, 409)
+    assert "This request was already decided by another clerk." in refused.text
+    assert the_approval(dbsession).status == "approved"
+    assert provider.query_payment(payment.public_id).refunded == Money(12_50, "EUR")

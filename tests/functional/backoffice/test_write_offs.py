@@ -1,0 +1,142 @@
+"""Writing off a bill: what is still owed moves to the service's write-off account, the bill
+shows written off (in Python and in SQL) and the ledger balances; above the threshold nothing
+is posted until a second clerk of the department approves."""
+
+from __future__ import annotations
+
+import pytest
+import webtest
+from sqlalchemy import func, select
+
+from portal.audit.models import AuditEntry
+from portal.billing import ledger
+from portal.billing.bills import WRITTEN_OFF, status_condition, with_status
+from portal.billing.models import ApprovalRequest, Bill, JournalEntry
+from tests import factories
+from tests.conftest import sign_in
+from tests.functional.backoffice.conftest import csrf_token
+
+REASON = "The company was struck off the register"
+
+
+@pytest.fixture
+def browser(wsgi_app, devidp, departments):
+    def make(persona: str) -> webtest.TestApp:
+        app = webtest.TestApp(
+            wsgi_app, extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}
+        )
+        assert sign_in(app, devidp, persona).status_int == 303
+        return app
+
+    return make
+
+
+@pytest.fixture
+def open_bill(dbsession, departments) -> Bill:
+    payer = factories.user(dbsession, "citizen-ben")
+    bill = factories.bill(dbsession, payer, amount=40_00)
+    dbsession.commit()
+    return bill
+
+
+def find(app, bill: Bill):
+    page = app.get("/backoffice/departments/revenue").click(href="/write-off")
+    form = page.forms["find-bill"]
+    form["q"] = bill.number
+    return form.submit(status=200)
+
+
+def ledger_sums_to_zero(dbsession) -> bool:
+    return dbsession.scalar(select(func.sum(JournalEntry.amount_minor))) == 0
+
+
+def written_off(dbsession, bill: Bill) -> bool:
+    """Written off as the pages (Python) and the bill lists (SQL) both read it."""
+    dbsession.expire_all()
+    bill = dbsession.get(Bill, bill.id)
+    in_sql = dbsession.scalar(
+        select(Bill.id).where(Bill.id == bill.id, status_condition(WRITTEN_OFF))
+    )
+    in_python = with_status(dbsession, [bill])[0].status == WRITTEN_OFF
+    assert in_python == (in_sql is not None)
+    return in_python
+
+
+def test_within_the_threshold_a_clerk_writes_a_bill_off_at_once(
+    browser, open_bill, dbsession, departments
+):
+    clara = browser("clerk-clara")
+    page = find(clara, open_bill)
+    assert "€40.00" in page.html.find(id="owed").text
+    form = page.forms["write-off-form"]
+    form["reason"] = REASON
+    done = form.submit(status=303).follow()
+    assert "Written off. The payer owes nothing more on this bill." in done.text
+    assert "Written off" in done.html.find(id="bill-status").text
+    assert "write-off-form" not in done.forms
+
+    assert written_off(dbsession, open_bill)
+    assert ledger.bill_balances(dbsession, [open_bill.id]) == {open_bill.id: 0}
+    assert ledger.account_balance(dbsession, "write-off:property-tax") == {"EUR": 40_00}
+    assert ledger.account_balance(dbsession, "revenue:property-tax") == {"EUR": -40_00}
+    assert ledger_sums_to_zero(dbsession)
+    assert dbsession.get(Bill, open_bill.id).write_off_reason == REASON
+    # a second write-off is refused, and changes nothing
+    refused = clara.post(
+        f"/backoffice/bills/{open_bill.public_id}/write-off",
+        {"csrf_token": csrf_token(clara), "reason": "again"},
+        headers={"Referer": "https://localhost/"},
+        status=409,
+    )
+    assert "This bill was already written off." in refused.text
+    assert ledger.account_balance(dbsession, "write-off:property-tax") == {"EUR": 40_00}
+
+
+def test_above_the_threshold_nothing_is_posted_until_a_second_clerk_approves(
+    wsgi_app, monkeypatch, browser, open_bill, dbsession
+):
+    monkeypatch.setitem(
+        wsgi_app.registry.settings, "billing.four_eyes.threshold.revenue", "EUR 10.00"
+    )
+    clara = browser("clerk-clara")
+    form = find(clara, open_bill).forms["write-off-form"]
+    form["reason"] = REASON
+    done = form.submit(status=303).follow()
+    assert "A second clerk of the department must approve it" in done.text
+    assert done.html.find(id="write-off-pending") is not None
+    approval = dbsession.scalars(select(ApprovalRequest)).one()
+    assert (approval.kind, approval.amount_minor, approval.subject) == (
+        "write_off",
+        40_00,
+        open_bill.public_id,
+    )
+    assert not written_off(dbsession, open_bill)
+    assert ledger.account_balance(dbsession, "write-off:property-tax") == {}
+    clara.post(
+        f"/backoffice/approvals/{approval.public_id}/approve",
+        {"csrf_token": csrf_token(clara)},
+        headers={"Referer": "https://localhost/"},
+        status=403,
+    )
+    assert not written_off(dbsession, open_bill)
+
+    eva = browser("clerk-eva")
+    page = eva.get(f"/backoffice/approvals/{approval.public_id}")
+    assert REASON in page.text
+    page.forms["approve-form"].submit(status=303)
+    assert written_off(dbsession, open_bill)
+    assert ledger.account_balance(dbsession, "write-off:property-tax") == {"EUR": 40_00}
+    assert ledger_sums_to_zero(dbsession)
+    actions = dbsession.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)).all()
+    assert actions[-3:] == ["approval.requested", "approval.approved", "bill.written_off"]
+
+
+def test_a_clerk_of_another_department_cannot_write_off(browser, open_bill, dbsession):
+    dan = browser("clerk-dan")
+    dan.post(
+        f"/backoffice/bills/{open_bill.public_id}/write-off",
+        {"csrf_token": csrf_token(dan), "reason": REASON},
+        headers={"Referer": "https://localhost/"},
+        status=403,
+    )
+    assert not written_off(dbsession, open_bill)
