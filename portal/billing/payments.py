@@ -344,8 +344,6 @@ def start_payment(
         # payer is shown the outcome and offered a new payment.
         state.transition(payment, state.EXPIRED, "not started in time", now)
         raise Refusal(CONFLICT, _("This payment was not started in time."), about=payment)
-    # the payer may have chosen another of the providers configured than it was created with
-    payment.provider = provider.name
     started = provider.start_payment(
         payment.public_id, payment.amount, description, return_url, notify_url, lines
     )
@@ -354,6 +352,8 @@ def start_payment(
         state.STARTED,
         "hosted payment page opened",
         now,
+        # the payer may have chosen another of the providers configured than it was created with
+        provider=provider.name,
         provider_payment_id=started.provider_payment_id,
         hosted_url=started.hosted_url,
     )
