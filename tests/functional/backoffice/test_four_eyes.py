@@ -105,6 +105,9 @@ def test_a_second_clerk_approves_and_only_then_the_provider_refunds(
     shown = ask_refund(clara, payment)
     assert "refund-form" not in shown.forms  # the money is reserved: nothing left to refund
     assert shown.html.find(id="awaiting-approval") is not None
+    # reserved, not refunded: the page says which
+    assert shown.html.find(id="awaiting-total").text.split()[-1] == "€12.50"
+    assert shown.html.find(id="refunded-total").text.split()[-1] == "€0.00"
     assert_nothing_sent(dbsession, provider, payment)
     approval = the_approval(dbsession)
     assert (approval.kind, approval.amount_minor, approval.reason) == ("refund", 12_50, REASON)
