@@ -22,7 +22,7 @@ from sqlalchemy import Delete, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.applications.models import Application, ApplicationEvent
-from portal.applications.state import APPROVED, DRAFT, REJECTED
+from portal.applications.state import DECIDED, DRAFT
 from portal.audit import prune_before, record, redact_personal
 from portal.billing.models import Bill, Payment
 from portal.cases.models import Case, CaseAttachment, CaseNote
@@ -97,12 +97,13 @@ def _drafts(dbsession: Session, before: dt.datetime) -> int:
 
 
 def _decided_applications(dbsession: Session, before: dt.datetime) -> int:
-    """Applications decided before ``before``: the applicant's answers and the notes on their
-    history are redacted; the row stays (its bill, refund and certificate point at it)."""
+    """Applications that ended (approved, rejected or cancelled) before ``before``: the
+    applicant's answers and the notes on their history are redacted; the row stays (its bill,
+    refund and certificate point at it)."""
     ids = list(
         dbsession.scalars(
             select(Application.id).where(
-                Application.status.in_((APPROVED, REJECTED)),
+                Application.status.in_(DECIDED),
                 Application.updated_at < before,
                 or_(
                     Application.form_json != NO_ANSWERS,

@@ -15,6 +15,7 @@ from portal.billing.models import Payment
 from portal.identity.models import User, WebSession
 from portal.privacy.retention import run_retention
 from portal.scripts import retention as script
+from tests import factories
 from tests.functional.privacy.conftest import (
     assert_receipts_still_hold,
     audit_chain_verifies,
@@ -172,3 +173,26 @@ def test_case_notes_and_attachments_go_after_their_period_and_the_case_stays(
     assert not dbsession.scalars(select(CaseNote)).all()
     assert not dbsession.scalars(select(CaseAttachment)).all()
     assert not dbsession.scalars(select(StoredFile)).all()
+
+
+def test_a_cancelled_application_is_redacted_as_a_decided_one(ana, dbsession, clock, wsgi_app):
+    now = clock.now()
+    cancelled = Application(
+        service=factories.service(dbsession, "vehicle-registration", department_code="registry"),
+        applicant=ana,
+        status="cancelled",
+        form_json='{"plate": "LJ 555-CC"}',
+        decision_reason="Applicant moved abroad, told us by phone",
+        created_at=now,
+        updated_at=now,
+        submitted_at=now,
+    )
+    cancelled.events = [ApplicationEvent(to_status="cancelled", note="Ana was upset", at=now)]
+    dbsession.add(cancelled)
+    dbsession.commit()
+    clock.advance(days=6 * 366)
+    assert run_retention(wsgi_app.registry)["applications"] == 1
+    dbsession.expire_all()
+    cancelled = dbsession.get(Application, cancelled.id)
+    assert cancelled.form == {} and cancelled.decision_reason is None
+    assert [event.note for event in cancelled.events] == [""]
