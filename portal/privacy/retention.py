@@ -27,7 +27,8 @@ from portal.audit import prune_before, record, redact_personal
 from portal.billing.models import Bill, Payment
 from portal.cases.models import Case, CaseAttachment, CaseNote
 from portal.clock import clock
-from portal.db import Base
+from portal.db import Base, registry_of
+from portal.documents.storage import document_store, forget_after_commit
 from portal.identity.models import SamlAssertionUse, SamlPendingRequest, User, WebSession
 from portal.privacy import people
 from portal.privacy.policy import (
@@ -134,7 +135,8 @@ def _decided_applications(dbsession: Session, before: dt.datetime) -> int:
 
 def _case_notes(dbsession: Session, before: dt.datetime) -> int:
     """Notes and attachments of cases that ended before ``before``: deleted (the case, its
-    history and its outcome stay), with the stored files nothing else uses any more."""
+    history and its outcome stay), with the stored files nothing else uses any more, their
+    bytes in the documents' store too once the deletion is committed."""
     ended = select(Case.id).where(Case.ended_at < before)
     file_ids = set(
         dbsession.scalars(select(CaseAttachment.file_id).where(CaseAttachment.case_id.in_(ended)))
@@ -143,9 +145,23 @@ def _case_notes(dbsession: Session, before: dt.datetime) -> int:
     count += people.deleted(
         dbsession, delete(CaseAttachment).where(CaseAttachment.case_id.in_(ended))
     )
-    for file_id in file_ids:
-        if not _file_used(dbsession, file_id):
-            dbsession.execute(delete(StoredFile).where(StoredFile.id == file_id))
+    unused = [file_id for file_id in file_ids if not _file_used(dbsession, file_id)]
+    if unused:
+        keys = set(
+            dbsession.scalars(
+                select(StoredFile.storage_key).where(
+                    StoredFile.id.in_(unused), StoredFile.storage_key.is_not(None)
+                )
+            )
+        )
+        dbsession.execute(delete(StoredFile).where(StoredFile.id.in_(unused)))
+        # files are content-addressed: a key another row still names keeps its bytes
+        keys -= set(
+            dbsession.scalars(
+                select(StoredFile.storage_key).where(StoredFile.storage_key.in_(keys))
+            )
+        )
+        forget_after_commit(dbsession, document_store(registry_of(dbsession)), keys)
     return count
 
 

@@ -4,6 +4,7 @@ balances, the receipts' signatures and /verify still hold."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 
 import pytest
@@ -16,6 +17,11 @@ from portal.identity.models import User, WebSession
 from portal.privacy.retention import run_retention
 from portal.scripts import retention as script
 from tests import factories
+from tests.functional.documents.conftest import (  # noqa: F401 (fixtures)
+    outside_store,
+    s3_endpoint,
+    use_store,
+)
 from tests.functional.privacy.conftest import (
     assert_receipts_still_hold,
     audit_chain_verifies,
@@ -96,7 +102,6 @@ def test_audit_entries_lose_their_personal_details_first_and_the_chain_verifies(
 def test_a_national_identifier_is_kept_while_a_bill_in_its_name_is_open(
     ana, dbsession, clock, wsgi_app
 ):
-    from tests import factories
 
     factories.bill(dbsession, ana, amount=50_00)
     dbsession.commit()
@@ -196,3 +201,61 @@ def test_a_cancelled_application_is_redacted_as_a_decided_one(ana, dbsession, cl
     cancelled = dbsession.get(Application, cancelled.id)
     assert cancelled.form == {} and cancelled.decision_reason is None
     assert [event.note for event in cancelled.events] == [""]
+
+
+@pytest.fixture
+def case_file_outside(ana, dbsession, use_store, outside_store):  # noqa: F811 (fixtures)
+    """An ended case about Ana whose attachment's bytes are in a store outside the database."""
+    from portal.cases.models import Case, CaseAttachment
+    from portal.documents.storage import file_key, keep
+    from portal.procurement.models import StoredFile
+
+    store = use_store(outside_store)
+    now = dt.datetime.now(dt.UTC)
+    data = b"%PDF- Ana's passport"
+    sha256 = hashlib.sha256(data).hexdigest()
+    storage_key, in_row = keep(store, file_key(sha256), data, "application/pdf")
+    scan = StoredFile(
+        sha256=sha256,
+        media_type="application/pdf",
+        size=len(data),
+        content=in_row,
+        storage_key=storage_key,
+        created_at=now,
+    )
+    made = Case(
+        kind="application",
+        subject_type="application",
+        subject_id="1",
+        title="Vehicle registration",
+        person_id=ana.id,
+        state="closed",
+        opened_at=now,
+        due_at=now,
+        ended_at=now,
+        outcome="approved",
+    )
+    made.attachments = [
+        CaseAttachment(file=scan, filename="ana-passport.pdf", uploaded_by=ana, at=now)
+    ]
+    dbsession.add(made)
+    dbsession.commit()
+    return store, storage_key
+
+
+def test_a_case_attachments_bytes_leave_the_store_with_it(
+    case_file_outside, dbsession, clock, wsgi_app
+):
+    from portal.documents.storage import StoredObjectMissing
+    from portal.procurement.models import StoredFile
+
+    store, key = case_file_outside
+    clock.advance(days=6 * 366)
+    # a dry run's transaction is rolled back: the rows and the bytes stay
+    assert run_retention(wsgi_app.registry, dry_run=True)["case_notes"] == 1
+    assert store.get(key)
+    assert run_retention(wsgi_app.registry)["case_notes"] == 1
+    dbsession.expire_all()
+    assert not dbsession.scalars(select(StoredFile)).all()
+    with pytest.raises(StoredObjectMissing):
+        store.get(key)
