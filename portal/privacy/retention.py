@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from portal.applications.models import Application, ApplicationEvent
 from portal.applications.state import DECIDED, DRAFT
 from portal.audit import prune_before, record, redact_personal
-from portal.billing.models import Bill, Payment
+from portal.billing.models import ApprovalRequest, Bill, Payment
 from portal.cases.models import Case, CaseAttachment, CaseNote
 from portal.clock import clock
 from portal.db import Base, registry_of
@@ -63,6 +63,7 @@ def apply_retention(dbsession: Session, policy: RetentionPolicy, now: dt.datetim
     done[APPLICATION_DRAFTS] = _drafts(dbsession, policy[APPLICATION_DRAFTS].before(now))
     done[APPLICATIONS] = _decided_applications(dbsession, policy[APPLICATIONS].before(now))
     done[CASE_NOTES] = _case_notes(dbsession, policy[CASE_NOTES].before(now))
+    done["decision_notes"] = _decision_notes(dbsession, policy[CASE_NOTES].before(now))
     done[NATIONAL_IDS] = _national_ids(dbsession, policy[NATIONAL_IDS].before(now))
     done["profiles"] = _forgotten_people(dbsession, policy[PAYMENTS].before(now))
     done[AUDIT_PERSONAL] = redact_personal(dbsession, policy[AUDIT_PERSONAL].before(now))
@@ -163,6 +164,27 @@ def _case_notes(dbsession: Session, before: dt.datetime) -> int:
         )
         forget_after_commit(dbsession, document_store(registry_of(dbsession)), keys)
     return count
+
+
+def _decision_notes(dbsession: Session, before: dt.datetime) -> int:
+    """The clerks' free-text reasons on money decisions taken before ``before`` (kept as long
+    as case notes, being notes of the same kind): why a bill was written off, why a second
+    clerk's approval was asked and what they noted deciding. The decisions stay."""
+    count = people.changed(
+        dbsession,
+        update(Bill)
+        .where(Bill.written_off_at < before, Bill.write_off_reason.is_not(None))
+        .values(write_off_reason=None),
+    )
+    return count + people.changed(
+        dbsession,
+        update(ApprovalRequest)
+        .where(
+            ApprovalRequest.decided_at < before,
+            or_(ApprovalRequest.reason != "", ApprovalRequest.decision_note.is_not(None)),
+        )
+        .values(reason="", decision_note=None),
+    )
 
 
 def _file_used(dbsession: Session, file_id: int) -> bool:

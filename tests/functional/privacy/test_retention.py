@@ -25,6 +25,7 @@ from tests.functional.documents.conftest import (  # noqa: F401 (fixtures)
 from tests.functional.privacy.conftest import (
     assert_receipts_still_hold,
     audit_chain_verifies,
+    decision_notes,
     ledger,
     personal_details_of,
     receipts,
@@ -259,3 +260,14 @@ def test_a_case_attachments_bytes_leave_the_store_with_it(
     assert not dbsession.scalars(select(StoredFile)).all()
     with pytest.raises(StoredObjectMissing):
         store.get(key)
+
+
+def test_the_clerks_reasons_on_money_decisions_go_after_the_case_notes_period(
+    written_off, dbsession, clock, wsgi_app
+):
+    clock.advance(days=4 * 366)
+    assert run_retention(wsgi_app.registry)["decision_notes"] == 0
+    assert decision_notes(dbsession, written_off)[0] == "Ana lost her job, her neighbour says"
+    clock.advance(days=2 * 366)
+    assert run_retention(wsgi_app.registry)["decision_notes"] == 2
+    assert decision_notes(dbsession, written_off) == (None, "", None, "approved")
