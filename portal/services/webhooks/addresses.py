@@ -88,6 +88,8 @@ def _embedded(address: IPAddress) -> list[ipaddress.IPv4Address]:
         return [address.sixtofour]
     if address.teredo is not None:
         return list(address.teredo)
+    if address.is_loopback or address.is_unspecified:  # ::1 and :: are not IPv4-compatible
+        return []
     if any(address in network for network in LAST_32_BITS_IPV4):
         return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
     return []

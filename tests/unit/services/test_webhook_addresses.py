@@ -100,6 +100,8 @@ def test_plain_http_only_to_localhost_and_only_in_development():
     assert "https://" in refused_because(policy(table), "http://localhost:8765/")
     development = policy(table, **{"webhooks.development_receivers": "true"})
     assert development.check("http://localhost:8765/").addresses == ("127.0.0.1",)
+    on_ipv6 = policy({"localhost": ["::1"]}, **{"webhooks.development_receivers": "true"})
+    assert on_ipv6.check("http://localhost:8765/").addresses == ("::1",)
     assert "https://" in refused_because(development, "http://hooks.example.org/")
 
 
