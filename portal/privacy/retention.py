@@ -148,13 +148,13 @@ def _case_notes(dbsession: Session, before: dt.datetime) -> int:
     )
     unused = [file_id for file_id in file_ids if not _file_used(dbsession, file_id)]
     if unused:
-        keys = set(
-            dbsession.scalars(
-                select(StoredFile.storage_key).where(
-                    StoredFile.id.in_(unused), StoredFile.storage_key.is_not(None)
-                )
+        keys = {
+            key
+            for key in dbsession.scalars(
+                select(StoredFile.storage_key).where(StoredFile.id.in_(unused))
             )
-        )
+            if key is not None
+        }
         dbsession.execute(delete(StoredFile).where(StoredFile.id.in_(unused)))
         # files are content-addressed: a key another row still names keeps its bytes
         keys -= set(
