@@ -89,6 +89,10 @@ REFUND_LABELS = {
     REFUND_REJECTED: _("Not approved"),
 }
 
+#: refunds a second clerk has not approved (waiting, or refused): four-eyes internals, never
+#: shown to the payer (their data download leaves them out)
+REFUND_NOT_APPROVED = frozenset({REFUND_AWAITING_APPROVAL, REFUND_REJECTED})
+
 #: the payment states whose reaching is audited: the outcomes (a start is not money moving)
 AUDITED = frozenset({SUCCEEDED, FAILED, CANCELLED, EXPIRED, PARTLY_REFUNDED, REFUNDED})
 
