@@ -4,13 +4,18 @@ content, and (while it still holds personal data) personal data matching its dig
 The walk starts at the pruning checkpoint (:class:`~portal.audit.models.AuditHead`): after
 the oldest entries are pruned, the first remaining one must link to the last one pruned; an
 entry missing from the middle, or from the end (checked against the head), is a break.
+
+The chain walked is the one the head showed when the walk began: writers keep appending while
+it runs, so only entries up to that head's seq are read, and on PostgreSQL the walk reads one
+snapshot (REPEATABLE READ, when verify begins the transaction), so that neither an entry
+committed nor a pruning done meanwhile looks like tampering.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from portal.audit.chain import hash_of_row, personal_digest
@@ -46,7 +51,15 @@ class Verification:
 def verify(dbsession: Session) -> Verification:
     """Walk the whole chain in seq order (in batches, so a long log is not held in memory)."""
     key = registry_of(dbsession).settings["portal.pii_hmac_key"]
-    head = dbsession.get(AuditHead, 1)
+    bind = dbsession.get_bind()
+    # (a session bound to a connection, as in the tests, reads within its transaction)
+    if (
+        isinstance(bind, Engine)
+        and bind.dialect.name == "postgresql"
+        and not dbsession.in_transaction()
+    ):
+        dbsession.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    head = dbsession.get(AuditHead, 1, populate_existing=True)
     if head is None:
         head = AuditHead(id=1, seq=0, hash=GENESIS, pruned_seq=0, pruned_hash=GENESIS)
     expected_seq, link, count = head.pruned_seq + 1, head.pruned_hash, 0
@@ -55,7 +68,10 @@ def verify(dbsession: Session) -> Verification:
         return Verification(count, head.seq, head.hash, broken)
 
     rows = dbsession.execute(
-        select(AuditEntry.__table__).order_by(AuditEntry.seq).execution_options(yield_per=_BATCH)
+        select(AuditEntry.__table__)
+        .where(AuditEntry.seq <= head.seq)
+        .order_by(AuditEntry.seq)
+        .execution_options(yield_per=_BATCH)
     )
     for row in rows:
         if row.seq != expected_seq:

@@ -3,12 +3,13 @@ committing at the same moment never fork the chain (the head row's lock)."""
 
 from __future__ import annotations
 
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import transaction
-from sqlalchemy import select, text
+from sqlalchemy import Engine, event, select, text
 from sqlalchemy.exc import IntegrityError
 
 from portal.audit import prune_before, record, verify
@@ -108,3 +109,32 @@ def test_concurrent_writers_never_fork_the_chain(wsgi_app, engine, in_transactio
     assert len(set(prev)) == written, "two entries link to the same one: a fork"
     assert result.ok, result.broken
     assert result.count == written
+
+
+def test_verify_ignores_entries_committed_while_it_walks(wsgi_app, engine, in_transaction):
+    """A writer commits an entry between verify's reading of the head and its reading of the
+    entries (READ COMMITTED would show the new entry, past the head verify read): the walk is
+    of the chain as it was when verify began, and finds it intact."""
+    entries(in_transaction)
+    factory = wsgi_app.registry["dbsession_factory"]
+    written = []
+
+    def write_one_on_the_walk(conn, cursor, statement, parameters, context, executemany):
+        if not written and re.search(r"FROM audit_entry\s+(WHERE .*)?ORDER BY", statement):
+            written.append(True)
+            manager = transaction.TransactionManager(explicit=True)
+            with manager:
+                record(get_tm_session(factory, manager), "a.b", details={"n": "meanwhile"})
+
+    event.listen(Engine, "before_cursor_execute", write_one_on_the_walk)
+    try:
+        with in_transaction() as dbsession:
+            result = verify(dbsession)
+    finally:
+        event.remove(Engine, "before_cursor_execute", write_one_on_the_walk)
+
+    assert written
+    assert result.ok, result.broken
+    assert (result.count, result.head_seq) == (3, 3)
+    with in_transaction() as dbsession:
+        assert verify(dbsession).count == 4
