@@ -38,6 +38,9 @@ def entries(in_transaction, count: int = 3) -> None:
         "UPDATE audit_head SET seq = 1",
         "UPDATE audit_head SET pruned_seq = 2",
         "UPDATE audit_head SET pruned_hash = hash",
+        "TRUNCATE audit_entry",
+        "TRUNCATE audit_head",
+        "TRUNCATE audit_entry, audit_head",
     ],
 )
 def test_the_database_refuses_to_rewrite_history(in_transaction, engine, statement):
