@@ -58,6 +58,12 @@ def main(argv=None) -> int:
     if differing:
         return ANCHOR_DIFFERS
     print(f"audit chain OK: {result.count} entries, head {result.head_seq}:{result.head_hash}")
+    if result.pruning is not None:
+        pruned = result.pruning
+        print(
+            f"entries 1-{pruned.through_seq} pruned on {pruned.at:%Y-%m-%d}: "
+            f"those that occurred before {pruned.before:%Y-%m-%d} (UTC; entry {pruned.seq})"
+        )
     return 0
 
 

@@ -65,8 +65,9 @@ def test_the_database_lets_personal_data_be_redacted(in_transaction, engine):
         assert verify(dbsession).ok
 
 
-def test_the_database_lets_pruning_delete_only_below_the_checkpoint(in_transaction, engine):
+def test_the_database_lets_pruning_delete_only_below_the_checkpoint(in_transaction, engine, clock):
     entries(in_transaction, 4)
+    clock.advance(days=400)
     with in_transaction() as dbsession:
         cut = dbsession.scalar(select(AuditEntry.occurred_at).where(AuditEntry.seq == 3))
         assert prune_before(dbsession, cut) == 2
@@ -77,6 +78,22 @@ def test_the_database_lets_pruning_delete_only_below_the_checkpoint(in_transacti
         result = verify(dbsession)
         assert result.ok, result.broken
         assert [e.seq for e in dbsession.scalars(select(AuditEntry).order_by("seq"))] == [3, 4, 5]
+
+
+def test_moving_the_checkpoint_to_the_head_and_deleting_everything_does_not_verify(
+    in_transaction, engine
+):
+    """The triggers let the checkpoint move onto any entry and everything below it go; what
+    no pruning recorded, verification refuses."""
+    entries(in_transaction)
+
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE audit_head SET pruned_seq = seq, pruned_hash = hash"))
+        assert connection.execute(text("DELETE FROM audit_entry")).rowcount == 3
+
+    with in_transaction() as dbsession:
+        broken = verify(dbsession).broken
+    assert broken is not None and "no audit.pruned entry" in broken.problem
 
 
 WRITERS = 12
