@@ -137,3 +137,36 @@ def test_verify_fails_when_every_entry_was_deleted_as_if_pruned(
         "audit chain broken at seq 3: entries deleted: no audit.pruned entry names the checkpoint"
         in capsys.readouterr().out
     )
+
+
+def hashes(in_transaction) -> dict[int, str]:
+    with in_transaction() as dbsession:
+        return dict(dbsession.execute(select(AuditEntry.seq, AuditEntry.hash)).all())
+
+
+def test_an_anchor_whose_entry_was_pruned_is_reported_and_fails(
+    in_transaction, ini_file, clock, capsys
+):
+    three_entries(in_transaction)
+    chain = hashes(in_transaction)
+    clock.advance(days=400)
+    with in_transaction() as dbsession:
+        assert prune_before(dbsession, clock.now() - dt.timedelta(days=399)) == 3
+    capsys.readouterr()
+
+    assert main(["verify", ini_file, "--anchor", f"2:{chain[2]}"]) == 3
+    assert (
+        f"the anchor 2:{chain[2]} names a pruned entry: it cannot be checked, check a later one"
+        in capsys.readouterr().out
+    )
+    # the checkpoint still carries the hash of the last entry pruned
+    assert main(["verify", ini_file, "--anchor", f"3:{chain[3]}"]) == 0
+    assert main(["verify", ini_file, "--anchor", f"3:{chain[2]}"]) == 2
+
+
+def test_an_anchor_the_chain_does_not_reach_is_not_contained(in_transaction, ini_file, capsys):
+    three_entries(in_transaction)
+
+    assert main(["verify", ini_file, "--anchor", f"9:{'a' * 64}"]) == 2
+
+    assert f"audit chain does not contain the anchor 9:{'a' * 64}" in capsys.readouterr().out
