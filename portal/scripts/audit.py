@@ -57,14 +57,14 @@ def main(argv=None) -> int:
         print(f"({result.count} entries verified before it)")
         return BROKEN
     differing = [point for point, same in found.items() if same is False]
-    pruned = [point for point, same in found.items() if same is None]
+    uncheckable = [point for point, same in found.items() if same is None]
     for point in differing:
         print(f"audit chain does not contain the anchor {point}: history was rewritten")
-    for point in pruned:
+    for point in uncheckable:
         print(f"the anchor {point} names a pruned entry: it cannot be checked, check a later one")
     if differing:
         return ANCHOR_DIFFERS
-    if pruned:
+    if uncheckable:
         return ANCHOR_PRUNED
     print(f"audit chain OK: {result.count} entries, head {result.head_seq}:{result.head_hash}")
     if result.pruning is not None:
