@@ -6,14 +6,14 @@ write re-creates made the empty chain verify. A statement-level trigger refuses 
 PostgreSQL (SQLite has no TRUNCATE).
 
 Revision ID: bb9e54ec1a50
-Revises: b3e9f04a7c21
+Revises: c3e91f5a7b24
 Create Date: 2026-12-06 00:50:00.000000
 """
 
 from alembic import op
 
 revision = "bb9e54ec1a50"
-down_revision = "b3e9f04a7c21"
+down_revision = "c3e91f5a7b24"
 branch_labels = None
 depends_on = None
 
