@@ -8,6 +8,7 @@ import json
 
 from sqlalchemy import select
 
+from portal.billing.models import Payment, Refund
 from portal.identity.models import Organisation, User
 from portal.procurement.models import Bid, BidVersion
 from tests import factories
@@ -144,3 +145,29 @@ def test_the_readable_page_names_statuses_as_the_other_pages_do(
     # every empty section says so alike: a paragraph, never a list item or a table cell
     empty = [tag for tag in page.html.find_all(string="None.")]
     assert empty and all(tag.parent.name == "p" for tag in empty)
+
+
+def test_refunds_a_second_clerk_has_not_approved_are_left_out(paid, payer, dbsession):
+    """Their reasons are the clerks' four-eyes notes, which the payer's pages never show."""
+    payment = dbsession.get(Payment, paid.id)
+    for status, reason in [
+        ("awaiting_approval", "Clerk thinks the payer is lying"),
+        ("rejected", "Second clerk: no, the payer already had one"),
+        ("succeeded", "Paid twice"),
+    ]:
+        dbsession.add(
+            Refund(
+                payment=payment,
+                amount_minor=35_40,
+                currency="EUR",
+                reason=reason,
+                status=status,
+            )
+        )
+    dbsession.commit()
+    download = payer.app.get("/account/data.json").text
+    assert "lying" not in download and "already had one" not in download
+    (refund,) = json.loads(download)["refunds"]
+    assert (refund["status"], refund["reason"]) == ("succeeded", "Paid twice")
+    page = payer.app.get("/account/data").text
+    assert "lying" not in page and "already had one" not in page
