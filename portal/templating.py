@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_time, get_datetime_format
 from pyramid.events import BeforeRender, subscriber
 
 from portal.i18n import _
@@ -33,16 +33,24 @@ def locale_name(request) -> str:
     return request.localizer.locale_name or "en"
 
 
+#: ``when(value, MINUTES)``: the day as ``medium`` writes it, the time to the minute (due
+#: times and case histories, where seconds are noise)
+MINUTES = "minutes"
+
+
 def format_when(request, value: dt.datetime | None, format: str = "medium") -> str:
     """A UTC timestamp as the reader should see it: in the portal's zone and their locale."""
     if value is None:
         return ""
-    return format_datetime(
-        value,
-        format=format,
-        tzinfo=portal_timezone(request),
-        locale=babel_locale(locale_name(request)),
-    )
+    zone, locale = portal_timezone(request), babel_locale(locale_name(request))
+    if format == MINUTES:
+        local = value.astimezone(zone)
+        return (
+            str(get_datetime_format("medium", locale=locale))
+            .replace("{1}", format_date(local, "medium", locale=locale))
+            .replace("{0}", format_time(local, "short", locale=locale))
+        )
+    return format_datetime(value, format=format, tzinfo=zone, locale=locale)
 
 
 def format_day(request, value: dt.date | None, format: str = "medium") -> str:

@@ -170,6 +170,7 @@ def _page_values(request, case: Case) -> dict:
         "case": case,
         "kind_label": translate(kind.label),
         "state_label": translate(state.LABELS[case.state]),
+        "outcome": state.outcome_label(translate, case.outcome) if case.outcome else "",
         "overdue": case.state in state.OPEN and case.due_at < request.clock.now(),
         "party_shown": kind.party_shown_to_clerks,
         "decision_link": kind.decision_link(request, case) if kind.decision_link else None,

@@ -186,11 +186,17 @@ def settlement_discrepancy(event: SettlementDiscrepancyFound) -> None:
         SETTLEMENT_DISCREPANCY,
         subject_type="settlement",
         subject_id=f"{event.day.isoformat()}:{found.what}:{found.reference}"[:64],
-        title=f"{found.what} {found.reference}: {found.detail}",
+        title=_sentence(f"{found.what} {found.reference}: {found.detail}"),
         department_id=department_id,
         now=_now(dbsession),
         note=_amounts(found),
     )
+
+
+def _sentence(text: str) -> str:
+    """A title begins with a capital as a heading does: the reconciliation's findings and the
+    approvals' descriptions are written to follow other words ("payment pay_1: ...")."""
+    return text[:1].upper() + text[1:]
 
 
 def _amounts(found) -> str:
@@ -209,7 +215,7 @@ def question_asked(event: QuestionAsked) -> None:
         TENDER_QUESTION,
         subject_type="question",
         subject_id=question.public_id,
-        title=f"Question on tender {question.tender.reference}",
+        title=f"Tender {question.tender.reference}",
         department_id=question.tender.department_id,
         person_id=question.asked_by_id,
         organisation_id=question.organisation_id,
@@ -231,7 +237,7 @@ def complaint_registered(event: ComplaintRegistered) -> None:
         TENDER_COMPLAINT,
         subject_type="complaint",
         subject_id=complaint.public_id,
-        title=f"Complaint on tender {complaint.tender.reference}",
+        title=f"Tender {complaint.tender.reference}",
         department_id=complaint.tender.department_id,
         person_id=complaint.filed_by_id,
         organisation_id=complaint.organisation_id,
@@ -260,7 +266,7 @@ def approval_requested(event: ApprovalRequested) -> None:
         APPROVAL,
         subject_type="approval",
         subject_id=approval.public_id,
-        title=approval.description,
+        title=_sentence(approval.description),
         department_id=approval.department_id,
         now=_now(dbsession),
     )

@@ -45,6 +45,27 @@ PUBLIC_LABELS = {
     CLOSED: _("Finished"),
 }
 
+#: how a case ended, as the clerks' pages say it: the features' decisions (an application's,
+#: a complaint's, an approval's) and a tender question answered; a clerk's own closing words,
+#: or an outcome no one listed here, are shown as they were written
+OUTCOME_LABELS = {
+    "approved": _("Approved"),
+    "rejected": _("Rejected"),
+    "upheld": _("Upheld"),
+    "answered": _("Answered"),
+    "cancelled": _("Cancelled"),
+    "withdrawn": _("Withdrawn"),
+    "lapsed": _("Lapsed"),
+    "closed": _("Closed"),
+}
+
+
+def outcome_label(translate, outcome: str) -> str:
+    """``outcome`` in words: the label of a known decision, else the text itself."""
+    label = OUTCOME_LABELS.get(outcome)
+    return outcome if label is None else translate(label)
+
+
 #: still work to do
 OPEN = frozenset({RECEIVED, IN_PROGRESS})
 ENDED = frozenset({DECIDED, CLOSED})

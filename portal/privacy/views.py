@@ -11,6 +11,9 @@ from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import func, or_, select
 
+from portal.applications.state import LABELS as APPLICATION_LABELS
+from portal.cases import state as case_state
+from portal.cases.kinds import case_kinds
 from portal.i18n import _
 from portal.identity.assurance import CLERK
 from portal.identity.models import User
@@ -19,6 +22,8 @@ from portal.privacy.erasure import check_erasable, erase, erasure_plan
 from portal.privacy.export import personal_data
 from portal.privacy.people import ERASED, is_erased
 from portal.privacy.retention import retention_policy
+from portal.procurement.bid_standing import COMPLAINT_LABELS
+from portal.procurement.bids import LABELS as BID_LABELS
 from portal.refusals import INVALID, NOT_FOUND, Refusal
 from portal.web import form_refused
 
@@ -37,12 +42,29 @@ MAX_ID_DIGITS = 18
     permission="account",
 )
 def your_data(request):
-    """Everything the portal holds about me, readable."""
+    """Everything the portal holds about me, readable: statuses in the words the other pages
+    use (billing's are template globals), the codes of the JSON download only as a fallback."""
+    translate = request.localizer.translate
+    kinds = case_kinds(request.registry)
     return {
         "data": personal_data(request.dbsession, request.user, request.pii, request.clock.now()),
         "moment": dt.datetime.fromisoformat,
+        "day_of": dt.date.fromisoformat,
+        "today": request.clock.today(),
         "money_of": lambda value: Money(value["minor_units"], value["currency"]),
+        "labels": {
+            "application": _translated(translate, APPLICATION_LABELS),
+            "bid": _translated(translate, BID_LABELS),
+            "complaint": _translated(translate, COMPLAINT_LABELS),
+            "case": _translated(translate, case_state.PUBLIC_LABELS),
+            "case_kind": {code: translate(kind.label) for code, kind in kinds.items()},
+        },
+        "outcome_label": lambda code: case_state.outcome_label(translate, code),
     }
+
+
+def _translated(translate, labels: dict) -> dict[str, str]:
+    return {code: translate(label) for code, label in labels.items()}
 
 
 @view_config(route_name="account_data_json", request_method="GET", permission="account")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import subprocess
+import sys
 
 from sqlalchemy import select, text
 
@@ -105,6 +107,28 @@ def test_the_daily_anchor_logs_the_head_and_records_it(wsgi_app, in_transaction,
         last = dbsession.scalar(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1))
         assert (last.action, last.details) == ("audit.anchor", {"seq": 3, "hash": head})
     assert f"audit chain anchor: seq=3 hash={head}" in caplog.text
+
+
+def test_verify_prints_only_its_result_with_the_development_logging(
+    in_transaction, ini_file, tmp_path
+):
+    """development.ini logs alembic at INFO (for ``alembic upgrade``); the command, in a
+    process of its own that imports alembic after the logging is set up, still prints only its
+    result: not the seven lines of alembic's plugins announcing themselves."""
+    with open("development.ini") as deployed, open(ini_file, "a") as ini:
+        ini.write("\n" + deployed.read().split("# logging\n###\n", 1)[1])
+    three_entries(in_transaction)
+
+    done = subprocess.run(
+        [sys.executable, "-m", "portal.scripts.audit", "verify", ini_file],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "audit chain OK: 3 entries" in done.stdout
+    assert "alembic" not in done.stderr
 
 
 def test_verify_says_what_was_pruned_and_when(in_transaction, ini_file, clock, capsys):

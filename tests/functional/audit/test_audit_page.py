@@ -4,6 +4,7 @@ an auditor does no clerk work."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -33,6 +34,29 @@ def test_an_auditor_lands_on_the_log_and_sees_their_own_sign_in(testapp, devidp,
     assert actions(page) == ["identity.signed_in", "identity.roles_changed"]
     assert "new: ['auditor']" in rows(page)[1][6]
     assert page.html.find("a", href="/backoffice/audit") is not None
+
+
+def test_the_log_fits_the_page_and_its_filters_line_up(testapp, devidp, departments):
+    """A 1280-pixel window showed the Details column cut off and the date filters out of
+    line: the table now sits in USWDS's scrolling container with its long cells wrapping,
+    and the filters are one grid (portal.css) with the buttons on a row of their own."""
+    sign_in(testapp, devidp, "auditor-ana")
+    page = testapp.get("/backoffice/audit", status=200)
+
+    table = page.html.find("table", id="audit-entries")
+    assert "usa-table-container--scrollable" in table.parent["class"]
+    assert table.parent["tabindex"] == "0"  # a keyboard scrolls it too
+    for row in table.tbody.find_all("tr"):
+        object_cell, details = row.find_all("td")[5:7]
+        assert "portal-long" in object_cell["class"] and "portal-long" in details["class"]
+    assert not re.search(r"\d:\d\d:\d\d", rows(page)[0][1])  # to the minute
+    filters = page.html.find("form", id="audit-filters")
+    assert "portal-filters--grid" in filters["class"]
+    assert "usa-form--large" not in filters["class"]  # its 30rem would squeeze the grid
+    fields = filters.find_all(["div", "fieldset"], recursive=False)
+    assert [field.get("id") for field in fields if field.name == "fieldset"] == ["from", "to"]
+    assert "portal-filters__actions" in fields[-1]["class"]
+    assert fields[-1].find("button", type="submit") is not None
 
 
 def test_an_auditor_does_no_clerk_work(testapp, devidp, departments):

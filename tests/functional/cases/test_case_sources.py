@@ -94,6 +94,8 @@ def test_reconciliation_mismatches_open_cases_once(dbsession, paid):
     assert unknown.department is None  # no payment: administrators' work
     assert known.department.code == "revenue"
     assert "provider 12.50 EUR, portal 12.50 EUR" in known.notes[0].text
+    # a title is a heading: it begins with a capital, whatever the finding's wording
+    assert unknown.title == "Payment pay_unknown: unknown reference"
 
 
 def test_a_question_is_a_case_of_the_tenders_department_until_it_is_answered(wsgi_app, engine):
@@ -116,6 +118,8 @@ def test_a_question_is_a_case_of_the_tenders_department_until_it_is_answered(wsg
         )
         assert (case.person_id, case.organisation_id) == (ana.id, organisation.id)
         assert not case_kind(registry, case.kind).party_shown_to_clerks
+        # the kind's label says it is a question: the title names only the tender
+        assert case.title == f"Tender {tender.reference}"
         reference, public_id = tender.reference, question.public_id
 
     with task_dbsession(registry) as dbsession:

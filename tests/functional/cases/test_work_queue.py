@@ -5,11 +5,14 @@ closed, each change refused when it is not the clerk's to make or comes from a s
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import func, select
 
 from portal.audit.models import AuditEntry
 from portal.cases.models import CaseAssignment, CaseNote
+from portal.cases.work import decide_case_about
+from portal.tasks import task_dbsession
 from tests.functional.cases.conftest import post, the_case
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -183,6 +186,22 @@ def test_overdue_cases_come_first_and_are_marked(browser, make_case, clock):
     assert rows(clara.get("/backoffice/cases", {"sort": "opened"})) == [fresh, old]
     assert rows(clara.get("/backoffice/cases", {"assignee": "me"})) == []
     assert rows(clara.get("/backoffice/cases", {"assignee": "none"})) == [old, fresh]
+
+
+def test_times_are_shown_to_the_minute_and_a_decision_in_words(browser, make_case, wsgi_app, clock):
+    clara = browser("clerk-clara")
+    public_id = make_case(
+        "revenue", kind="application", subject_id="b" * 32, title="Licence", opened_at=clock.now()
+    )
+    due = clara.get("/backoffice/cases").html.select_one("tr.case-row td").text
+    assert re.search(r"\d:\d\d\b", due) and not re.search(r"\d:\d\d:\d\d", due)
+    with task_dbsession(wsgi_app.registry) as dbsession:
+        decide_case_about(dbsession, "application", "b" * 32, "rejected", clock.now())
+
+    page = clara.get(f"/backoffice/cases/{public_id}")
+    assert page.html.find(id="case-outcome").text.strip() == "Rejected"
+    assert page.html.h1.text == "Application to decide: Licence"
+    assert not re.search(r"\d:\d\d:\d\d", page.html.find(id="case-due").text)
 
 
 def test_citizens_follow_their_own_cases_and_read_only_public_notes(browser, make_case, dbsession):

@@ -117,6 +117,36 @@ def test_my_cases_with_their_public_notes_only(case, payer):
     assert "We received your documents." in page.text and "phoned twice" not in page.text
 
 
+def test_the_readable_page_names_statuses_as_the_other_pages_do(
+    paid, applications, case, payer, ana, dbsession
+):
+    """The JSON keeps the codes; the page says what the bills, payments, applications and
+    cases pages say, marks a bill past its due date and says how much of it is still owed."""
+    factories.bill(
+        dbsession, ana, amount=30_00, description="Dog licence", due=dt.date(2020, 1, 31)
+    )
+    dbsession.commit()
+    page = payer.app.get("/account/data")
+
+    bills = page.html.find(id="data-bills")
+    licence = next(row for row in bills.select("tbody tr") if "Dog licence" in row.text)
+    assert "To pay" in licence.text and "Overdue" in licence.text
+    assert "Jan 31, 2020" in licence.text and licence.text.count("€30.00") == 2
+    assert "Paid" in bills.text and "paid" not in bills.text.replace("Paid", "")
+    payments = page.html.find(id="data-payments").text
+    assert "Paid" in payments and "succeeded" not in payments
+    assert "(Approved)" in page.text and "(approved)" not in page.text
+    assert "(Draft)" in page.text
+    cases = page.html.find(id="data-cases").text
+    assert "Application to decide: Vehicle registration: Finished (Approved)" in " ".join(
+        cases.split()
+    )
+    assert "E-mail address" in page.text and "Email" not in page.text
+    # every empty section says so alike: a paragraph, never a list item or a table cell
+    empty = [tag for tag in page.html.find_all(string="None.")]
+    assert empty and all(tag.parent.name == "p" for tag in empty)
+
+
 def test_refunds_a_second_clerk_has_not_approved_are_left_out(paid, payer, dbsession):
     """Their reasons are the clerks' four-eyes notes, which the payer's pages never show."""
     payment = dbsession.get(Payment, paid.id)
