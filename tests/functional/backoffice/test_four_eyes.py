@@ -293,3 +293,29 @@ def test_a_decided_request_cannot_be_decided_again(
     assert "This request was already decided by another clerk." in refused.text
     assert the_approval(dbsession).status == "approved"
     assert provider.query_payment(payment.public_id).refunded == Money(12_50, "EUR")
+
+
+def test_a_refund_split_into_pieces_within_the_threshold_still_needs_a_second_clerk(
+    threshold, signed_in, payments, dbsession, provider
+):
+    """What the payment already gave back counts: 6.00 then 6.00 more is 12.00 refunded,
+    above the 10.00 threshold, so the second piece waits for a second clerk."""
+    payment = payments.settled(amount=12_50)
+    clara = signed_in("clerk-clara")
+    bill = payment.allocations[0].bill
+    first = refund_form(clara, payment, {bill: "6.00"}, REASON).submit(status=200)
+    assert first.html.find(id="needs-approval") is None
+    first.forms["confirm-form"].submit(status=303)
+    assert [r.status for r in refunds_of(dbsession, payment)] == ["succeeded"]
+
+    payment = the_payment(dbsession, payment.public_id)
+    second = refund_form(clara, payment, {bill: "6.00"}, REASON).submit(status=200)
+    assert second.html.find(id="needs-approval") is not None
+    second.forms["confirm-form"].submit(status=303)
+    assert sorted(r.status for r in refunds_of(dbsession, payment)) == [
+        "awaiting_approval",
+        "succeeded",
+    ]
+    assert provider.query_payment(payment.public_id).refunded == Money(6_00, "EUR")
+    approval = the_approval(dbsession)
+    assert (approval.status, approval.amount_minor) == ("awaiting", 6_00)
