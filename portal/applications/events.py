@@ -31,7 +31,7 @@ class ApplicationQueued:
 
 @dataclass(frozen=True)
 class ApplicationDecided:
-    """A clerk approved or rejected ``application`` (its ``status`` says which)."""
+    """A clerk approved, rejected or cancelled ``application`` (its ``status`` says which)."""
 
     application: Application
     dbsession: Session

@@ -254,6 +254,8 @@ def _cancel(dbsession, application: Application, clerk, reason: str, now: dt.dat
         )
     application.decided_by = clerk
     application.decision_reason = reason
+    # a cancellation is the application's decision too: its case in the work queue ends
+    events.announce(events.ApplicationDecided(application, dbsession))
     log.info("application %s cancelled", application.public_id)
 
 

@@ -134,7 +134,11 @@ def application_queued(event: ApplicationQueued) -> None:
 
 def application_decided(event: ApplicationDecided) -> None:
     application = event.application
-    outcome = "approved" if application.status == application_state.APPROVED else "rejected"
+    outcome = {
+        application_state.APPROVED: "approved",
+        application_state.REJECTED: "rejected",
+        application_state.CANCELLED: "cancelled",
+    }[application.status]
     decide_case_about(
         event.dbsession,
         "application",

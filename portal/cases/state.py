@@ -45,6 +45,16 @@ PUBLIC_LABELS = {
     CLOSED: _("Finished"),
 }
 
+#: a decided case's outcome as its person reads it (the outcomes the features announce; a
+#: clerk's own words on closing a case are internal, so they have none)
+OUTCOME_LABELS = {
+    "approved": _("Approved"),
+    "rejected": _("Rejected"),
+    "cancelled": _("Cancelled"),
+    "upheld": _("Upheld"),
+    "answered": _("Answered"),
+}
+
 #: still work to do
 OPEN = frozenset({RECEIVED, IN_PROGRESS})
 ENDED = frozenset({DECIDED, CLOSED})
