@@ -53,7 +53,12 @@ def request_refund(
 
 def refund_bill(dbsession: Session, bill: Bill, reason: str, clerk=None) -> Refund | None:
     """Give back in full what the payment that settled ``bill`` can still give back on it;
-    None if there is nothing to give back (never paid, or already refunded or being so)."""
+    None if there is nothing to give back (never paid, or already refunded or being so).
+
+    No four-eyes threshold here, on purpose: this is for refunds the rules decide (an upheld
+    or lapsed complaint's fee), not a clerk's discretion. A clerk's refund, or a decision
+    that refunds (an application's cancellation or rejection), goes through
+    :func:`refund_bill_as_clerk` or :func:`refund_as_clerk`, where the threshold is applied."""
     found = refundable_on_bill(dbsession, bill.id)
     if found is None:
         return None
