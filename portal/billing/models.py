@@ -104,6 +104,8 @@ class JournalTransaction(Base):
     business event it records, so the same event can never be posted twice."""
 
     __tablename__ = "journal_transaction"
+    #: the reports sum a period's transactions of one kind (settled payments, refunds)
+    __table_args__ = (Index("ix_journal_transaction_kind_created", "kind", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))

@@ -4,6 +4,12 @@ A payment or refund the provider paid out must be settled here too, for the same
 what the portal settled must appear in the provider's report. The portal always learns of a
 settlement after the provider made it, so something the portal settled shortly after midnight
 may sit in the previous day's report: that report is consulted before calling it missing.
+
+A clerk reconciles their own departments' money: the report's lines about payments of their
+services' bills and refunds of those payments. A payment of bills of several departments is
+one line at the provider that cannot be split, so it is shown whole to each of those
+departments (as the payment's page is); a line the portal cannot place (an unknown reference)
+belongs to no department and is shown to administrators only.
 """
 
 from __future__ import annotations
@@ -15,8 +21,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import String, cast, select
 
 from portal.billing import events, state
-from portal.billing.models import JournalTransaction, Payment, Refund
+from portal.billing.models import Bill, JournalTransaction, Payment, PaymentAllocation, Refund
 from portal.billing.providers import SettlementLine
+from portal.catalogue.models import Service
 from portal.money import Money
 
 MISSING_IN_PORTAL = "missing_in_portal"
@@ -100,9 +107,57 @@ def _reported(lines: list[SettlementLine]) -> dict[tuple[str, str], Money]:
     return amounts
 
 
-def reconcile(dbsession, provider, day: dt.date) -> Reconciliation:
-    """Compare ``provider``'s settlement report for the UTC ``day`` with the portal's records."""
+def _paying(departments: frozenset[int]):
+    """The ids of payments of at least one bill of ``departments``' services."""
+    return (
+        select(PaymentAllocation.payment_id)
+        .join(Bill, PaymentAllocation.bill_id == Bill.id)
+        .join(Service, Bill.service_id == Service.id)
+        .where(Service.department_id.in_(departments))
+    )
+
+
+def _lines_of(
+    dbsession, provider_name: str, lines: list[SettlementLine], departments: frozenset[int]
+) -> list[SettlementLine]:
+    """The report's lines about payments to ``departments`` and refunds of them."""
+    payments = {line.reference for line in lines if line.kind == PAYMENT}
+    refunds = {line.reference for line in lines if line.kind != PAYMENT}
+    ours = set(
+        dbsession.scalars(
+            select(Payment.public_id).where(
+                Payment.public_id.in_(payments),
+                Payment.provider == provider_name,
+                Payment.id.in_(_paying(departments)),
+            )
+        )
+    )
+    ours_refunded = set(
+        dbsession.scalars(
+            select(Refund.public_id)
+            .join(Payment, Refund.payment_id == Payment.id)
+            .where(
+                Refund.public_id.in_(refunds),
+                Payment.provider == provider_name,
+                Payment.id.in_(_paying(departments)),
+            )
+        )
+    )
+    return [
+        line
+        for line in lines
+        if line.reference in (ours if line.kind == PAYMENT else ours_refunded)
+    ]
+
+
+def reconcile(
+    dbsession, provider, day: dt.date, departments: frozenset[int] | None = None
+) -> Reconciliation:
+    """Compare ``provider``'s settlement report for the UTC ``day`` with the portal's records:
+    all of them, or those about payments to ``departments``."""
     lines = provider.settlement_report(day)
+    if departments is not None:
+        lines = _lines_of(dbsession, provider.name, lines, departments)
     result = Reconciliation(day=day, lines=lines)
     reported = _reported(lines)
     for (kind, reference), amount in reported.items():
@@ -113,7 +168,7 @@ def reconcile(dbsession, provider, day: dt.date) -> Reconciliation:
 
     unreported = [
         item
-        for item in _settled_here(dbsession, provider.name, day)
+        for item in _settled_here(dbsession, provider.name, day, departments)
         if (item[0], item[1]) not in reported
     ]
     if unreported:
@@ -212,16 +267,19 @@ def _check_refund(dbsession, provider_name, reference, amount, result) -> None:
         result.matched += 1
 
 
-def _settled_here(dbsession, provider_name: str, day: dt.date):
+def _settled_here(dbsession, provider_name: str, day: dt.date, departments):
     """(what, reference, amount, payment reference) the portal settled during ``day``: payments
-    by their settlement time, refunds by the time their ledger transaction was posted."""
+    by their settlement time, refunds by the time their ledger transaction was posted; those
+    of payments to ``departments`` if not ``None``."""
     start, end = day_span(day)
+    scope = [] if departments is None else [Payment.id.in_(_paying(departments))]
     payments = dbsession.scalars(
         select(Payment).where(
             Payment.provider == provider_name,
             Payment.status.in_(state.SETTLED),
             Payment.settled_at >= start,
             Payment.settled_at < end,
+            *scope,
         )
     )
     for payment in payments:
@@ -236,6 +294,7 @@ def _settled_here(dbsession, provider_name: str, day: dt.date):
             Refund.status == state.REFUND_SUCCEEDED,
             JournalTransaction.created_at >= start,
             JournalTransaction.created_at < end,
+            *scope,
         )
     )
     for refund in refunds:

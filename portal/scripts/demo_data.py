@@ -13,7 +13,7 @@ import datetime as dt
 from pyramid.paster import bootstrap, setup_logging
 from sqlalchemy import select
 
-from portal.billing import BillLineInput, issue_bill
+from portal.billing import BillLineInput, issue_bill, refund_bill, settling_payment
 from portal.billing.models import Bill
 from portal.catalogue.models import Service
 from portal.clock import clock
@@ -97,6 +97,24 @@ DEMO_ASSESSMENTS = [
         for index, persona in enumerate(PERSONAS)
         if persona.id != DEMO_ASSESSMENT[0]
     ),
+]
+
+#: Bills a few demo payers pay when the demo is loaded, so the clerks' reports show
+#: collections of both departments, of several services, and one refund:
+#: (payer, bill numbers paid together in one payment)
+DEMO_SETTLED = [
+    ("citizen-ben", ["W2610-citizen-ben", "G2610-citizen-ben"]),
+    ("citizen-chloe", ["VR26-citizen-chloe"]),
+    ("citizen-chloe", ["W2610-citizen-chloe"]),
+    ("rep-olga", ["BL26-NW-100200", "GC2610-NW-100200"]),
+]
+#: a bill paid above and refunded, as a clerk would after a complaint
+DEMO_REFUNDED = "W2610-citizen-chloe"
+#: older bills left unpaid, so receivables age into every band: (persona, service, number,
+#: description, amount, days overdue)
+DEMO_OVERDUE = [
+    ("citizen-ben", "waste", "G2609-citizen-ben", "Waste collection, September 2026", 12_90, 12),
+    ("citizen-chloe", "water", "W2605-citizen-chloe", "Water supply, May 2026", 19_40, 130),
 ]
 
 #: customer numbers of the demo citizens' utility accounts, with the demo bills they hold
@@ -197,6 +215,47 @@ def _issue_demo_bills(dbsession, today: dt.date) -> None:
                 )
 
 
+def _issue_overdue_bills(dbsession, today: dt.date) -> None:
+    for name_id, code, number, description, amount, overdue in DEMO_OVERDUE:
+        service = dbsession.scalar(select(Service).where(Service.code == code))
+        if dbsession.scalar(
+            select(Bill.id).where(Bill.service_id == service.id, Bill.number == number)
+        ):
+            continue
+        issue_bill(
+            dbsession,
+            service=service,
+            number=number,
+            description=description,
+            due_date=today - dt.timedelta(days=overdue),
+            lines=[BillLineInput(description, Money(amount, "EUR"))],
+            payer_user=dbsession.scalar(
+                select(User).where(User.idp_entity_id == DEV_IDP_ENTITY_ID, User.name_id == name_id)
+            ),
+        )
+
+
+def _pay_demo_bills(dbsession, registry, clock) -> None:
+    """The demo's payers pay some of their bills at the sandbox (once: a bill already paid
+    is left alone), and one of them is refunded."""
+    for name_id, numbers in DEMO_SETTLED:
+        bills = list(dbsession.scalars(select(Bill).where(Bill.number.in_(numbers))))
+        if len(bills) != len(numbers) or any(
+            settling_payment(dbsession, bill.id) for bill in bills
+        ):
+            continue
+        user = dbsession.scalar(
+            select(User).where(User.idp_entity_id == DEV_IDP_ENTITY_ID, User.name_id == name_id)
+        )
+        organisation = bills[0].payer_organisation
+        demo_payments.pay(
+            dbsession, registry, bills, user=user, organisation=organisation, now=clock.now()
+        )
+    refunded = dbsession.scalar(select(Bill).where(Bill.number == DEMO_REFUNDED))
+    if refunded is not None:
+        refund_bill(dbsession, refunded, "Demo: a meter read twice, corrected on the next bill.")
+
+
 def load(dbsession, vault, attribute_map, clock, registry=None) -> None:
     """Create what is missing of the demo world, dated by ``clock``; ``registry`` (the app's)
     syncs the service rows with the registered service plugins first."""
@@ -222,8 +281,10 @@ def load(dbsession, vault, attribute_map, clock, registry=None) -> None:
     _issue_demo_bills(dbsession, clock.today())
     _assess_demo_property_tax(dbsession, clock)
     _open_demo_utility_accounts(dbsession)
+    _issue_overdue_bills(dbsession, clock.today())
     if registry is not None:
         demo_tenders.load(dbsession, clock, registry)
+        _pay_demo_bills(dbsession, registry, clock)
         demo_cases.load(dbsession, clock)
         demo_webhooks.load(dbsession, vault, registry, clock.now())
     dbsession.flush()

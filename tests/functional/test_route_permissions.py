@@ -162,6 +162,10 @@ def sample_values(dbsession, wsgi_app):
         "case": case.public_id,
         "attachment": "0" * 32,
         "person": str(payer.id),
+        "report": "collections",
+        "format": "csv",
+        "kind": "people",
+        "id": str(payer.id),
     }
 
 

@@ -1,6 +1,6 @@
 """Clerk pages of billing: a department's payments, one payment and its refunds, writing off a
 bill, the requests awaiting a second clerk's approval, reconciliation against the provider's
-settlement report."""
+settlement report, reports on collections, refunds and receivables."""
 
 
 def includeme(config) -> None:
@@ -37,3 +37,7 @@ def includeme(config) -> None:
     )
     config.add_route("api_approval_decision", "/api/v1/approvals/{approval}/decision", **approval)
     config.add_route("backoffice_reconciliation", "/backoffice/reconciliation")
+    config.add_route("backoffice_reports", "/backoffice/reports")
+    # the file first: "collections.csv" would also be a report's name
+    config.add_route("backoffice_report_file", "/backoffice/reports/{report}.{format}")
+    config.add_route("backoffice_report", "/backoffice/reports/{report}")

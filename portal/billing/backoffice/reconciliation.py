@@ -2,7 +2,9 @@
 comparison ``portal-reconcile`` prints.
 
 The provider settles by UTC day; the page says when that day starts and ends, and when each
-line was settled, in the portal's time zone like every other page."""
+line was settled, in the portal's time zone like every other page. A clerk sees the lines of
+payments to their own departments (see :mod:`portal.billing.reconciliation`), an
+administrator all of them."""
 
 from __future__ import annotations
 
@@ -36,7 +38,8 @@ def reconciliation(request):
         raise Refusal(NOT_FOUND, _("There is no such payment provider."))
     provider = providers[name] if name else request.payment_provider
     try:
-        result = reconcile(request.dbsession, provider, day)
+        departments = None if request.user.is_admin else frozenset(request.user.department_ids)
+        result = reconcile(request.dbsession, provider, day, departments)
     except (ProviderUnavailable, ProviderRefused) as error:
         log.warning("settlement report of %s unavailable: %s", day, error)
         raise Refusal(
@@ -55,4 +58,5 @@ def reconciliation(request):
         "settled_at": {(line.kind, line.reference): line.settled_at for line in result.lines},
         "previous": day - dt.timedelta(days=1),
         "next": day + dt.timedelta(days=1) if day < today else None,
+        "scoped": departments is not None,
     }

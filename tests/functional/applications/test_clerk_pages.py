@@ -1,5 +1,5 @@
 """What a clerk's page of an application shows: the applicant's national identifier masked
-until the clerk asks to see it (and that is logged), words written for the clerk, and a
+until the clerk asks to see it (and that is logged and audited), words written for the clerk, and a
 certificate that prints only what it certifies."""
 
 from __future__ import annotations
@@ -8,7 +8,9 @@ import logging
 import subprocess
 
 import pytest
+from sqlalchemy import select
 
+from portal.audit.models import AuditEntry
 from tests.functional.applications.conftest import post
 
 ANA_NATIONAL_ID = "19800101-1234"
@@ -22,7 +24,7 @@ def pdf_text(pdf: bytes) -> str:
 
 
 def test_the_national_identifier_is_masked_until_the_clerk_reveals_it(
-    paid_application, clerk, caplog
+    paid_application, clerk, caplog, dbsession
 ):
     review = clerk.get(f"/backoffice/applications/{paid_application}")
     assert review.html.find(id="national-id").text == MASKED
@@ -40,6 +42,11 @@ def test_the_national_identifier_is_masked_until_the_clerk_reveals_it(
         f"national identifier of the applicant of application {paid_application} shown to user="
     )
     assert "19800101" not in caplog.text
+    (entry,) = dbsession.scalars(
+        select(AuditEntry).where(AuditEntry.action == "person.national_id_viewed")
+    ).all()
+    assert (entry.object_type, entry.object_id) == ("application", paid_application)
+    assert entry.actor_id is not None and entry.subject_id is not None
     # the next visit is masked again
     assert (
         clerk.get(f"/backoffice/applications/{paid_application}").html.find(id="national-id").text

@@ -198,7 +198,7 @@ def test_the_page_shows_the_discrepancies(inconsistent_day, portal_uses_own_prov
 
 
 def test_the_page_says_when_a_day_is_clean(consistent_day, portal_uses_own_provider, signed_in):
-    page = signed_in("clerk-dan").get(
+    page = signed_in("clerk-clara").get(
         "/backoffice/reconciliation", params={"date": today().isoformat()}
     )
     assert "No discrepancies" in page.text and "2 lines matched" in page.text
@@ -266,7 +266,8 @@ def test_the_page_shows_times_in_the_portals_time_zone(
     inconsistent_day, portal_uses_own_provider, own_provider, signed_in
 ):
     day = today()
-    page = signed_in("clerk-clara").get(
+    # an administrator: the stranger's payment belongs to no department
+    page = signed_in("admin-ada").get(
         "/backoffice/reconciliation", params={"date": day.isoformat()}
     )
     midnight_utc = dt.datetime.combine(day, dt.time(), dt.UTC)
@@ -309,3 +310,55 @@ def test_a_day_that_is_not_a_date_is_refused_plainly(signed_in, day, month, year
         status=400,
     )
     assert "Enter a real date: the day, the month and the year in four digits" in page.text
+
+
+def test_a_clerk_reconciles_the_payments_to_their_own_departments(
+    own_payments, own_provider, dbsession
+):
+    """Clara works for the revenue office (property tax), Dan for the registry (vehicles)."""
+    revenue = own_payments.settled(amount=12_50)
+    registry = own_payments.settled(amount=45_00, service_code="vehicle-registration")
+    refund(own_provider, registry, 5_00)
+    payer = factories.user(dbsession, "citizen-ben")
+    both = [
+        factories.bill(dbsession, payer, 10_00),
+        factories.bill(dbsession, payer, 20_00, service_code="vehicle-registration"),
+    ]
+    dbsession.commit()
+    mixed = own_payments.settled_for(both, payer)
+    revenue_id = frozenset({factories.department(dbsession, "revenue").id})
+    registry_id = frozenset({factories.department(dbsession, "registry").id})
+
+    for_revenue = reconcile(dbsession, own_provider, today(), revenue_id)
+    assert sorted(line.reference for line in for_revenue.lines) == sorted(
+        [revenue.public_id, mixed.public_id]
+    )
+    assert for_revenue.clean and for_revenue.matched == 2
+    assert for_revenue.totals()["EUR"]["payments"] == Money(12_50 + 30_00, "EUR")
+
+    for_registry = reconcile(dbsession, own_provider, today(), registry_id)
+    assert {line.kind for line in for_registry.lines} == {"payment", "refund"}
+    assert for_registry.clean and for_registry.matched == 3  # its payment, refund, the mixed one
+    assert for_registry.totals()["EUR"]["refunds"] == Money(5_00, "EUR")
+
+    everything = reconcile(dbsession, own_provider, today())
+    assert everything.matched == 4
+
+
+def test_a_clerk_sees_only_their_departments_discrepancies(
+    inconsistent_day, portal_uses_own_provider, signed_in
+):
+    """Every payment of the inconsistent day is the revenue office's; the stranger's payment,
+    which the portal cannot place, is for administrators only."""
+    clara = signed_in("clerk-clara").get(
+        "/backoffice/reconciliation", params={"date": today().isoformat()}
+    )
+    assert "4 discrepancies" in clara.text
+    assert inconsistent_day["ghost"].public_id in clara.text
+    assert inconsistent_day["stranger"] not in clara.text
+    assert "Only the payments to your departments" in clara.text
+    dan = signed_in("clerk-dan").get(
+        "/backoffice/reconciliation", params={"date": today().isoformat()}
+    )
+    assert "No discrepancies" in dan.text and "0 lines matched" in dan.text
+    assert inconsistent_day["ghost"].public_id not in dan.text
