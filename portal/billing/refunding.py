@@ -216,7 +216,8 @@ def release_refund(dbsession: Session, public_id: str, cause: str, now: dt.datet
 
 
 def drop_refund(dbsession: Session, public_id: str, cause: str, now: dt.datetime) -> Refund:
-    """A second clerk rejected the refund: the money it reserved can be refunded again."""
+    """A second clerk rejected the refund (or the one who asked withdrew it): the money it
+    reserved can be refunded again."""
     refund = awaiting_refund(dbsession, public_id)
     state.transition_refund(refund, state.REFUND_REJECTED, cause, now)
     refund.payment.refunded_minor -= refund.amount_minor
@@ -228,8 +229,8 @@ def drop_refund(dbsession: Session, public_id: str, cause: str, now: dt.datetime
 def carry_out_refund_decision(
     dbsession: Session, approval: ApprovalRequest, now: dt.datetime
 ) -> Refund:
-    """Send or drop the refund ``approval`` (just decided) is about."""
-    cause = f"{approval.status} by user {approval.decided_by_id}"
+    """Send or drop the refund ``approval`` (just decided, or withdrawn) is about."""
+    cause = f"{approval.status} by user {approval.decided_by_id or approval.requested_by_id}"
     if approval.status == approvals.APPROVED:
         return release_refund(dbsession, approval.subject, cause, now)
     return drop_refund(dbsession, approval.subject, cause, now)

@@ -262,6 +262,8 @@ def approval_requested(event: ApprovalRequested) -> None:
 
 
 def approval_decided(event: ApprovalDecided) -> None:
+    """The request was decided, or withdrawn by the clerk who asked (then theirs is the act
+    that ended the case)."""
     approval = event.approval
     decide_case_about(
         event.dbsession,
@@ -269,7 +271,7 @@ def approval_decided(event: ApprovalDecided) -> None:
         approval.public_id,
         approval.status,
         _now(event.dbsession),
-        actor=approval.decided_by,
+        actor=approval.decided_by or approval.requested_by,
     )
 
 

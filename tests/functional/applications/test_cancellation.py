@@ -228,3 +228,22 @@ def test_a_rejected_rejection_leaves_the_application_in_the_queue(
     assert (application.status, application.refund) == ("in_queue", None)
     assert refunded_at_provider(dbsession, wsgi_app.registry["payment_provider"]) == Money(0, "EUR")
     assert "approve-form" in clara.get(f"/backoffice/applications/{public_id}").forms
+
+
+def test_a_withdrawn_cancellation_leaves_the_application_in_the_queue(
+    wsgi_app, monkeypatch, browser, paid_in_revenue, dbsession
+):
+    monkeypatch.setitem(
+        wsgi_app.registry.settings, "billing.four_eyes.threshold.revenue", "EUR 100.00"
+    )
+    public_id = paid_in_revenue
+    clara = browser("clerk-clara")
+    post(clara, f"/backoffice/applications/{public_id}/cancel", {"cancel_reason": REASON})
+    approval = dbsession.scalars(select(ApprovalRequest)).one()
+    post(clara, f"/backoffice/approvals/{approval.public_id}/withdraw")
+    application = the_application(dbsession, public_id)
+    assert (application.status, application.refund) == ("in_queue", None)
+    assert refunded_at_provider(dbsession, wsgi_app.registry["payment_provider"]) == Money(0, "EUR")
+    assert "approve-form" in clara.get(f"/backoffice/applications/{public_id}").forms
+    cases = dict(dbsession.execute(select(Case.kind, Case.state)).all())
+    assert cases == {"application": "received", "approval": "decided"}
