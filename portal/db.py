@@ -8,16 +8,29 @@ transaction manager (pyramid_tm + zope.sqlalchemy), so views and services only e
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from typing import cast
 
 import pyramid_retry
 import transaction
 from pyramid.registry import Registry
-from sqlalchemy import DateTime, MetaData, Table, engine_from_config, event
+from sqlalchemy import (
+    Column,
+    DateTime,
+    MetaData,
+    Table,
+    bindparam,
+    engine_from_config,
+    event,
+    insert,
+    inspect,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
@@ -219,6 +232,95 @@ def run_write(dbsession: Session, statement: Executable, params=None):
     if "tm" in dbsession.info:
         mark_changed(dbsession, dbsession.info["tm"])
     return result
+
+
+def write_versioned(
+    dbsession: Session, instance, values: dict, *, with_row: tuple[Table, dict] | None = None
+) -> None:
+    """Set ``values`` (attribute: value) on ``instance``, a loaded object with a version
+    column, with one plain ``UPDATE ... WHERE id = :id AND version = :version`` sent now, and
+    record them as the row's: what the flush would send, without the unit of work (about a
+    tenth of a checkout's or a notification's CPU), and the object stays clean, so the flush
+    has nothing to do for it. Like the flush, it raises StaleDataError when another
+    transaction changed the row since it was read (pyramid_retry then runs the request
+    again). Other attributes changed on ``instance`` are left to the flush, which checks the
+    version this writes.
+
+    ``with_row`` (table, row): a row inserted with it (a history row), in the same statement
+    on PostgreSQL (``WITH written AS (UPDATE ...) INSERT ... SELECT ... FROM written``: one
+    round trip, and nothing inserted if the UPDATE lost the race); just before it on SQLite,
+    which has no such statement.
+    """
+    mapper = inspect(instance).mapper
+    version = mapper.version_id_col
+    (key,) = mapper.primary_key
+    version_attribute = mapper.get_property_by_column(version).key
+    read = getattr(instance, version_attribute)
+    columns = {mapper.attrs[name].columns[0].key: value for name, value in values.items()}
+    params = {f"set_{column}": value for column, value in columns.items()}
+    params.update(_id=getattr(instance, mapper.get_property_by_column(key).key), _read=read)
+    together = with_row is not None and dbsession.get_bind().dialect.name == "postgresql"
+    row_table = None if with_row is None else with_row[0]
+    row_columns = frozenset(with_row[1]) if with_row is not None and together else frozenset()
+    statement = _versioned_update(key, version, frozenset(columns), row_table, row_columns)
+    with dbsession.no_autoflush:  # the flush would first write changes it is not given
+        if with_row is not None and not together:
+            run_write(dbsession, _plain_insert(with_row[0])(dbsession), with_row[1])
+        if together:
+            assert with_row is not None
+            written = len(
+                run_write(dbsession, statement(dbsession), {**params, **with_row[1]}).all()
+            )
+        else:
+            written = run_write(dbsession, statement(dbsession), params).rowcount
+    if written != 1:
+        raise StaleDataError(f"{mapper.class_.__name__} {params['_id']} changed meanwhile")
+    for name, value in values.items():
+        set_committed_value(instance, name, value)
+    set_committed_value(instance, version_attribute, read + 1)
+
+
+@functools.cache
+def _plain_insert(table: Table) -> Prebuilt:
+    return Prebuilt(lambda dialect: insert(table))
+
+
+@functools.cache
+def _versioned_update(
+    key: Column,
+    version: Column,
+    columns: frozenset[str],
+    row_table: Table | None,
+    row_columns: frozenset[str],
+) -> Prebuilt:
+    """The statement :func:`write_versioned` sends for ``columns`` of a table (with a row of
+    ``row_columns`` inserted into ``row_table`` in it, if any), built once."""
+
+    def build(dialect: str):
+        update = (
+            cast(Table, key.table)
+            .update()
+            .where(key == bindparam("_id"), version == bindparam("_read"))
+            .values(
+                {
+                    **{name: bindparam(f"set_{name}") for name in sorted(columns)},
+                    version.key: version + 1,
+                }
+            )
+        )
+        if not row_columns:
+            return update
+        assert row_table is not None
+        written = update.returning(key).cte("written")
+        names = sorted(row_columns)
+        given = select(*(bindparam(name, type_=row_table.c[name].type) for name in names))
+        return (
+            insert(row_table)
+            .from_select(names, given.select_from(written))
+            .returning(*row_table.primary_key.columns)
+        )
+
+    return Prebuilt(build)
 
 
 def registry_of(dbsession: Session) -> Registry:

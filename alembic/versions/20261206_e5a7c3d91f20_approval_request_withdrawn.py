@@ -5,14 +5,14 @@ second clerk would otherwise hold the money forever): status ``withdrawn``, ende
 ``decided_at`` by nobody else (``decided_by_id`` stays empty, the four-eyes check is unchanged).
 
 Revision ID: e5a7c3d91f20
-Revises: c3e91f5a7b24
+Revises: bb9e54ec1a50
 Create Date: 2026-12-06 00:55:00.000000
 """
 
 from alembic import op
 
 revision = "e5a7c3d91f20"
-down_revision = "c3e91f5a7b24"
+down_revision = "bb9e54ec1a50"
 branch_labels = None
 depends_on = None
 

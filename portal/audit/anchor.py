@@ -40,10 +40,21 @@ def anchor(dbsession: Session) -> Anchor:
 
 
 def matches(dbsession: Session, point: Anchor) -> bool | None:
-    """Whether the entry at ``point.seq`` still carries ``point.hash``; ``None`` when it has
-    been pruned (or the anchor is of the empty chain)."""
+    """Whether the chain still contains ``point``: the entry at ``point.seq``, or the pruning
+    checkpoint if it is there, carries ``point.hash``. ``False`` too when the chain does not
+    reach ``point.seq`` (it was rebuilt shorter); ``None`` when the entry has been pruned, so
+    that the anchor can no longer be checked (a later one can)."""
+    if point == Anchor(0, GENESIS):
+        return True
     found = dbsession.scalar(select(AuditEntry.hash).where(AuditEntry.seq == point.seq))
-    return None if found is None else found == point.hash
+    if found is not None:
+        return found == point.hash
+    head = dbsession.get(AuditHead, 1)
+    if head is None or point.seq > head.seq:
+        return False
+    if point.seq == head.pruned_seq:
+        return head.pruned_hash == point.hash
+    return None if point.seq < head.pruned_seq else False
 
 
 @periodic_task(crontab(minute="5", hour="0"))

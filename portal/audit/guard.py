@@ -2,11 +2,11 @@
 personal data may be redacted, and never deleted, except the oldest ones once pruning has
 moved the chain's checkpoint past them.
 
-PostgreSQL enforces this with triggers (migration ``a0d17c4e2b95``: an entry's UPDATE may
-only set ``personal`` to NULL, a DELETE only take an entry at or below the pruning checkpoint,
-the head only move forward), so that no code of the application, however wrong, can
-rewrite history; the ORM guard below says so before a statement is sent, and is SQLite's
-only guard.
+PostgreSQL enforces this with triggers (migrations ``a0d17c4e2b95`` and ``bb9e54ec1a50``: an
+entry's UPDATE may only set ``personal`` to NULL, a DELETE only take an entry at or below the
+pruning checkpoint, the head only move forward, neither table be truncated), so that no code
+of the application, however wrong, can rewrite history; the ORM guard below says so before a
+statement is sent, and is SQLite's only guard.
 """
 
 from __future__ import annotations

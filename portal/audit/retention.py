@@ -2,7 +2,10 @@
 redact personal data (the hashes cover only its digest) and prune the oldest entries (the
 chain's checkpoint moves onto the last one pruned, where verification then starts).
 
-Each of these records what it did as an audit entry of its own.
+Each of these records what it did as an audit entry of its own. Pruning's entry
+(``audit.pruned``) is what vouches for the checkpoint: verification refuses a checkpoint that
+no such entry names, or one that pruned entries younger than :data:`MINIMUM_AGE` (someone
+with SQL access moving the checkpoint to the head and deleting every entry).
 """
 
 from __future__ import annotations
@@ -14,7 +17,13 @@ from sqlalchemy.orm import Session
 
 from portal.audit.models import AuditEntry, AuditHead
 from portal.audit.trail import record
-from portal.db import run_write
+from portal.clock import clock
+from portal.db import registry_of, run_write
+
+#: Pruning never takes an entry younger than this, whatever the cutoff it is given (the
+#: retention policy keeps the audit trail ten years by default); verification refuses a
+#: pruning that did.
+MINIMUM_AGE = dt.timedelta(days=365)
 
 
 def redact_personal(dbsession: Session, before: dt.datetime) -> int:
@@ -49,7 +58,9 @@ def _redact(dbsession: Session, which) -> int:
 def prune_before(dbsession: Session, before: dt.datetime) -> int:
     """Delete the oldest entries, those that occurred before ``before``, as far as the chain
     allows: up to (not including) the first entry that did not, so what remains is an
-    unbroken chain from the new checkpoint. Returns how many were deleted."""
+    unbroken chain from the new checkpoint, and never entries younger than
+    :data:`MINIMUM_AGE`. Returns how many were deleted."""
+    before = min(before, clock(registry_of(dbsession)).now() - MINIMUM_AGE)
     keep_from = dbsession.scalar(
         select(func.min(AuditEntry.seq)).where(AuditEntry.occurred_at >= before)
     )
@@ -78,6 +89,11 @@ def prune_before(dbsession: Session, before: dt.datetime) -> int:
     record(
         dbsession,
         "audit.pruned",
-        details={"before": before.isoformat(), "through_seq": through, "count": count},
+        details={
+            "before": before.isoformat(),
+            "through_seq": through,
+            "through_hash": last_hash,
+            "count": count,
+        },
     )
     return count

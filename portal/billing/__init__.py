@@ -52,7 +52,7 @@ from portal.billing.refunding import (
 )
 from portal.billing.resources import PaymentContext
 from portal.billing.state import IN_PROGRESS as PAYMENT_IN_PROGRESS
-from portal.billing.state import REFUND_AWAITING_APPROVAL, REFUNDED_STATES
+from portal.billing.state import REFUND_AWAITING_APPROVAL, REFUND_NOT_APPROVED, REFUNDED_STATES
 from portal.billing.surcharges import add_bill_surcharge
 from portal.billing.tasks import apply_report
 from portal.billing.templating import add_globals
@@ -71,6 +71,7 @@ __all__ = [
     "PAYMENT_IN_PROGRESS",
     "REFUNDED_STATES",
     "REFUND_AWAITING_APPROVAL",
+    "REFUND_NOT_APPROVED",
     "REJECTED",
     "WRITTEN_OFF",
     "BillLineInput",

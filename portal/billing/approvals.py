@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.audit import record
-from portal.billing.models import ApprovalRequest
+from portal.billing.models import ApprovalRequest, Bill, Payment, Refund
 from portal.db import registry_of
 from portal.i18n import _
 from portal.identity.models import Department
@@ -180,12 +180,26 @@ def open_approval(
         dbsession,
         "approval.requested",
         actor_id=clerk.id,
+        subject_id=payer_of(dbsession, approval),
         object=("approval_request", approval.public_id),
         details=_audited(approval),
         personal={"reason": reason},
     )
     approval_kind(registry_of(dbsession), kind).requested(dbsession, approval)
     return approval
+
+
+def payer_of(dbsession: Session, approval: ApprovalRequest) -> int | None:
+    """The person ``approval`` is about, the subject of its audit entries (so that their
+    erasure redacts the reasons recorded there): the payer of the bill or of the refund's
+    payment it names; None for an organisation's bill."""
+    bill = select(Bill.payer_user_id).where(Bill.public_id == approval.subject)
+    refund = (
+        select(Payment.payer_user_id)
+        .join(Refund, Refund.payment_id == Payment.id)
+        .where(Refund.public_id == approval.subject)
+    )
+    return dbsession.scalar(bill.union_all(refund).limit(1))
 
 
 def _audited(approval: ApprovalRequest) -> dict:
@@ -281,6 +295,7 @@ def decide(
         dbsession,
         f"approval.{status}",
         actor_id=decider.id,
+        subject_id=payer_of(dbsession, approval),
         object=("approval_request", approval.public_id),
         details={**_audited(approval), "requested_by_id": approval.requested_by_id},
         personal={"note": note} if note else None,
@@ -328,6 +343,7 @@ def withdraw(dbsession: Session, approval: ApprovalRequest, clerk, now: dt.datet
         dbsession,
         "approval.withdrawn",
         actor_id=clerk.id,
+        subject_id=payer_of(dbsession, approval),
         object=("approval_request", approval.public_id),
         details=_audited(approval),
     )

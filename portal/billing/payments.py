@@ -344,14 +344,19 @@ def start_payment(
         # payer is shown the outcome and offered a new payment.
         state.transition(payment, state.EXPIRED, "not started in time", now)
         raise Refusal(CONFLICT, _("This payment was not started in time."), about=payment)
-    # the payer may have chosen another of the providers configured than it was created with
-    payment.provider = provider.name
     started = provider.start_payment(
         payment.public_id, payment.amount, description, return_url, notify_url, lines
     )
-    payment.provider_payment_id = started.provider_payment_id
-    payment.hosted_url = started.hosted_url
-    state.transition(payment, state.STARTED, "hosted payment page opened", now)
+    state.transition_written(
+        payment,
+        state.STARTED,
+        "hosted payment page opened",
+        now,
+        # the payer may have chosen another of the providers configured than it was created with
+        provider=provider.name,
+        provider_payment_id=started.provider_payment_id,
+        hosted_url=started.hosted_url,
+    )
     return started.hosted_url
 
 
@@ -443,9 +448,9 @@ def apply_provider_payment(
         )
         return []
     if report.status == "succeeded" and payment.status not in state.SETTLED:
-        state.transition(payment, state.SUCCEEDED, cause, now)
-        payment.method = report.method
-        payment.settled_at = now
+        state.transition_written(
+            payment, state.SUCCEEDED, cause, now, method=report.method, settled_at=now
+        )
         overpaid = _post_settlement(dbsession, payment)
         events.announce(events.PaymentSucceeded(payment, dbsession))
         if overpaid:

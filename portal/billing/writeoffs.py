@@ -84,7 +84,9 @@ def write_off_bill(
         dbsession,
         "bill_written_off",
         f"bill:{bill.id}:written_off",
-        f"Written off: {reason[:200]}",
+        # not the reason: free text that may name people stays on the bill, where retention
+        # reaches it, out of the append-only journal
+        f"Written off: bill {bill.service.code}/{bill.number}",
         [Line(receivable, kind, -owed, bill.id), Line(written_off, written_off_kind, owed)],
     )
     bill.written_off_at = now
@@ -94,6 +96,7 @@ def write_off_bill(
         dbsession,
         "bill.written_off",
         actor_id=actor_id,
+        subject_id=bill.payer_user_id,
         object=("bill", bill.public_id),
         details={"amount_minor": owed.minor, "currency": owed.currency},
         personal={"reason": reason},

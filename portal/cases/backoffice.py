@@ -14,7 +14,7 @@ from pyramid.view import view_config
 from sqlalchemy import select
 
 from portal.cases import state, work
-from portal.cases.kinds import case_kind, case_kinds
+from portal.cases.kinds import barred_from, case_kind, case_kinds
 from portal.cases.models import Case, CaseAttachment
 from portal.i18n import _
 from portal.identity.assurance import CLERK
@@ -174,7 +174,9 @@ def _page_values(request, case: Case) -> dict:
         "party_shown": kind.party_shown_to_clerks,
         "decision_link": kind.decision_link(request, case) if kind.decision_link else None,
         "history": history(request, case),
-        "can_claim": case.state in state.OPEN and case.assignee_id is None,
+        "can_claim": case.state in state.OPEN
+        and case.assignee_id is None
+        and user.id not in barred_from(request.dbsession, request.registry, case),
         "can_hand_over": case.state == state.IN_PROGRESS and mine,
         "colleagues": work.colleagues(request.dbsession, case, user),
         "can_close": kind.closed_by_clerk and case.state == state.IN_PROGRESS and mine,

@@ -37,6 +37,17 @@ class CaseKind:
     #: whether the clerks' pages name the person or organisation the case concerns; not for
     #: a tender question, whose asker no one at the buyer may learn
     party_shown_to_clerks: bool = True
+    #: the people who may not work a case of this kind, given the session and the case: the
+    #: clerk who asked for a second clerk's approval is not the one to take it
+    barred: Callable[[object, Case], frozenset[int]] | None = None
+
+
+def barred_from(dbsession, registry: Registry, case: Case) -> frozenset[int]:
+    """Who may neither claim ``case`` nor be handed it (see :attr:`CaseKind.barred`)."""
+    kind = case_kinds(registry).get(case.kind)
+    if kind is None or kind.barred is None:
+        return frozenset()
+    return kind.barred(dbsession, case)
 
 
 def add_case_kind(config, kind: CaseKind) -> None:

@@ -19,7 +19,7 @@ from portal.billing.events import (
     PaymentNeedsAttention,
     SettlementDiscrepancyFound,
 )
-from portal.billing.models import Payment
+from portal.billing.models import ApprovalRequest, Payment
 from portal.cases.kinds import CaseKind
 from portal.cases.work import decide_case_about, open_case
 from portal.clock import clock
@@ -75,6 +75,14 @@ def _approval_page(request, case) -> str:
     return request.route_path("backoffice_approval", approval=case.subject_id)
 
 
+def _approval_requester(dbsession, case) -> frozenset[int]:
+    """The clerk who asked: a second clerk must decide, so the case is not theirs to take."""
+    requester = dbsession.scalar(
+        select(ApprovalRequest.requested_by_id).where(ApprovalRequest.public_id == case.subject_id)
+    )
+    return frozenset() if requester is None else frozenset({requester})
+
+
 KINDS = (
     CaseKind(
         APPLICATION,
@@ -114,6 +122,7 @@ KINDS = (
         _("Request awaiting a second clerk's approval"),
         default_service_level="8h",
         decision_link=_approval_page,
+        barred=_approval_requester,
     ),
 )
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.audit import record
 from portal.cases import state
-from portal.cases.kinds import case_kind, due_at
+from portal.cases.kinds import barred_from, case_kind, due_at
 from portal.cases.models import Case, CaseAssignment, CaseAttachment, CaseNote, CaseTransition
 from portal.db import registry_of
 from portal.i18n import _
@@ -144,6 +144,12 @@ def claim(dbsession, case: Case, clerk: User, version: int, now: dt.datetime) ->
         raise Refusal(CONFLICT, _("This case is finished."), title=CANNOT)
     if case.assignee_id is not None:
         raise _claimed_by_other(case)
+    if clerk.id in barred_from(dbsession, registry_of(dbsession), case):
+        raise Refusal(
+            FORBIDDEN,
+            _("You asked for this yourself: another clerk of the department takes it."),
+            title=CANNOT,
+        )
     _refuse_stale(case, version)
     changed = state.transition(
         dbsession,
@@ -186,11 +192,13 @@ def _claimed_by_other(case: Case) -> Refusal:
 
 
 def colleagues(dbsession, case: Case, clerk: User) -> list[User]:
-    """Whom ``clerk`` may hand ``case`` to: the other clerks of its department."""
+    """Whom ``clerk`` may hand ``case`` to: the other clerks of its department (not one the
+    case's kind bars from it)."""
     if case.department is None:
         return []
+    barred = barred_from(dbsession, registry_of(dbsession), case) | {clerk.id}
     return sorted(
-        (user for user in case.department.clerks if user.id != clerk.id),
+        (user for user in case.department.clerks if user.id not in barred),
         key=lambda user: (user.family_name, user.given_name, user.id),
     )
 

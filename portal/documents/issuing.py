@@ -14,8 +14,10 @@ import secrets
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from sqlalchemy import update
+from sqlalchemy import insert, inspect, update
+from sqlalchemy.orm import make_transient_to_detached
 
+from portal.db import Prebuilt, run_write, table_of
 from portal.documents.kinds import DocumentKind
 from portal.documents.models import Document
 from portal.documents.numbering import DocumentNumberer, fiscal_year
@@ -78,8 +80,9 @@ class DocumentIssuer:
         document.sequence = DocumentNumberer(dbsession).next(document.series, document.fiscal_year)
         document.number = f"{document.series}-{document.fiscal_year}-{document.sequence:06d}"
         document.verification_code = new_verification_code()
-        dbsession.add(document)
-        dbsession.flush()
+        if not _insert_plain(dbsession, document):
+            dbsession.add(document)
+            dbsession.flush()
         log.info("issued %s %s", document.kind, document.number)
         return document
 
@@ -133,3 +136,36 @@ class DocumentIssuer:
         if stored.rowcount == 0:
             log.info("document %s was stored by another worker", document.number)
         dbsession.refresh(document, ["pdf", "storage_key", "sha256"])
+
+
+_DOCUMENTS = table_of(Document)
+_INSERT_DOCUMENT = Prebuilt(lambda dialect: insert(_DOCUMENTS).returning(_DOCUMENTS.c.id))
+
+
+def _insert_plain(dbsession, document: Document) -> bool:
+    """Write a new ``document`` whose links are all ids (a receipt's payment, a certificate's
+    application) with a plain INSERT and add it to ``dbsession`` as a loaded object, without
+    the flush's unit of work (about a fifth of a payment notification's CPU went to it); False,
+    writing nothing, for one linked by objects, whose ids only the flush can fill in."""
+    mapper = inspect(document).mapper
+    given = document.__dict__
+    if any(relationship.key in given for relationship in mapper.relationships):
+        return False
+    row = {}
+    for attribute in mapper.column_attrs:
+        (column,) = attribute.columns
+        if column.primary_key:
+            continue
+        value = given.get(attribute.key)
+        if value is None and column.default is not None:
+            if not column.default.is_scalar:
+                return False
+            value = column.default.arg
+        row[column.key] = value
+    document.id = run_write(dbsession, _INSERT_DOCUMENT(dbsession), row).scalar_one()
+    for attribute in mapper.column_attrs:
+        if attribute.key != "id":
+            setattr(document, attribute.key, row[attribute.columns[0].key])
+    make_transient_to_detached(document)
+    dbsession.add(document)
+    return True

@@ -96,6 +96,11 @@ class DocumentStore(ABC):
     def get(self, key: str) -> bytes:
         """The bytes under ``key``; :class:`StoredObjectMissing` if there are none."""
 
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Forget the bytes under ``key`` (nothing there is no error). Called only once the
+        transaction that deleted the last row naming the key has committed."""
+
     def download_url(self, key: str, content_type: str, disposition: str) -> str | None:
         """A short-lived address a browser may fetch the bytes from itself, answered with
         these Content-Type and Content-Disposition headers; or None to have the portal send
@@ -117,6 +122,9 @@ class DatabaseStore(DocumentStore):
 
     def get(self, key: str) -> bytes:
         raise StoredObjectMissing(key)
+
+    def delete(self, key: str) -> None:
+        """Nothing to do: the bytes went with their row."""
 
 
 class FilesystemStore(DocumentStore):
@@ -175,6 +183,12 @@ class FilesystemStore(DocumentStore):
             raise StoredObjectMissing(key) from error
         except OSError as error:
             raise StoreUnreachable(f"cannot read {key}: {error.strerror}") from error
+
+    def delete(self, key: str) -> None:
+        try:
+            self.path(key).unlink(missing_ok=True)
+        except OSError as error:
+            raise StoreUnreachable(f"cannot delete {key}: {error.strerror}") from error
 
 
 class S3Store(DocumentStore):
@@ -257,6 +271,15 @@ class S3Store(DocumentStore):
         except BotoCoreError as error:
             raise StoreUnreachable(f"cannot read {key}: {error}") from error
 
+    def delete(self, key: str) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            # S3 answers a missing key with success too
+            self.client.delete_object(Bucket=self.bucket, Key=check_key(key))
+        except (BotoCoreError, ClientError) as error:
+            raise StoreUnreachable(f"cannot delete {key}: {error}") from error
+
     def download_url(self, key: str, content_type: str, disposition: str) -> str | None:
         if not self.redirect:
             return None
@@ -315,6 +338,26 @@ def keep_many(
         return [keep(store, *item) for item in items]
     with ThreadPoolExecutor(PARALLEL_PUTS) as pool:
         return list(pool.map(lambda item: keep(store, *item), items))
+
+
+def forget_after_commit(dbsession, store: DocumentStore, keys: set[str]) -> None:
+    """Delete the bytes under ``keys`` from ``store`` once ``dbsession``'s transaction has
+    committed (the rows that named them deleted in it; the caller checked no other row names
+    them), never before: a rolled-back transaction keeps rows and bytes. A store that cannot be
+    reached leaves an unnamed object behind (harmless, logged), never a row naming nothing."""
+    if not keys:
+        return
+
+    def hook(committed: bool) -> None:
+        if not committed:
+            return
+        for key in sorted(keys):
+            try:
+                store.delete(key)
+            except StoreUnreachable as error:
+                log.warning("stored object left behind: %s", error)
+
+    dbsession.info["tm"].get().addAfterCommitHook(hook)
 
 
 def read_checked(

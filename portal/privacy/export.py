@@ -21,7 +21,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from portal.applications.models import Application
-from portal.billing import with_status
+from portal.billing import REFUND_NOT_APPROVED, with_status
 from portal.billing.models import Bill, Payment, Refund
 from portal.cases.models import Case, CaseNote
 from portal.identity.models import User, WebSession
@@ -141,8 +141,13 @@ def _payment(payment: Payment) -> dict[str, Any]:
 
 
 def _refunds(dbsession: Session, payment_ids: list[int]) -> list[dict[str, Any]]:
+    """The refunds of the person's payments, as their refund receipts tell them. One a second
+    clerk has not approved (waiting, or refused) is left out: its reason is the clerks'
+    internal note, which the payer's pages never show either."""
     refunds = dbsession.scalars(
-        select(Refund).where(Refund.payment_id.in_(payment_ids)).order_by(Refund.id)
+        select(Refund)
+        .where(Refund.payment_id.in_(payment_ids), Refund.status.not_in(REFUND_NOT_APPROVED))
+        .order_by(Refund.id)
     )
     return [
         {

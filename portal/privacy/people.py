@@ -15,14 +15,14 @@ import secrets
 from collections import Counter
 from typing import cast
 
-from sqlalchemy import CursorResult, Delete, delete, select
+from sqlalchemy import CursorResult, Delete, Update, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.applications.models import Application
 from portal.applications.state import DRAFT
 from portal.audit import redact_person
 from portal.billing import with_status
-from portal.billing.models import Bill, IdempotencyKey
+from portal.billing.models import ApprovalRequest, Bill, IdempotencyKey, Payment, Refund
 from portal.identity.models import User, WebSession
 
 #: the entity id of an account whose person was made unidentifiable
@@ -73,11 +73,48 @@ def anonymise(dbsession: Session, user: User) -> Counter[str]:
     user.departments = []
     user.buying_departments = []
     removed["profiles"] = 1
+    removed["decision_notes"] = _decision_notes_about(dbsession, user)
     dbsession.flush()
     removed["audit_personal"] = redact_person(dbsession, user.id)
     return removed
 
 
+def _decision_notes_about(dbsession: Session, user: User) -> int:
+    """The clerks' free-text reasons about ``user``'s money: why their bills were written off,
+    and the reasons and decision notes of the four-eyes approval requests about their bills
+    (write-offs) and their payments' refunds (refunds, cancellations). The decisions stay."""
+    bills = select(Bill.public_id).where(Bill.payer_user_id == user.id)
+    refunds = (
+        select(Refund.public_id)
+        .join(Payment, Refund.payment_id == Payment.id)
+        .where(Payment.payer_user_id == user.id)
+    )
+    count = changed(
+        dbsession,
+        update(Bill)
+        .where(Bill.payer_user_id == user.id, Bill.write_off_reason.is_not(None))
+        .values(write_off_reason=None),
+    )
+    return count + changed(
+        dbsession,
+        update(ApprovalRequest)
+        .where(
+            or_(ApprovalRequest.subject.in_(bills), ApprovalRequest.subject.in_(refunds)),
+            or_(ApprovalRequest.reason != "", ApprovalRequest.decision_note.is_not(None)),
+        )
+        .values(reason="", decision_note=None),
+    )
+
+
 def deleted(dbsession: Session, statement: Delete) -> int:
     """How many rows ``statement`` deleted."""
     return cast(CursorResult, dbsession.execute(statement)).rowcount
+
+
+def changed(dbsession: Session, statement: Update) -> int:
+    """How many rows ``statement`` changed (the session's objects are not updated: callers
+    expire them if they read them again)."""
+    return cast(
+        CursorResult,
+        dbsession.execute(statement, execution_options={"synchronize_session": False}),
+    ).rowcount

@@ -22,12 +22,13 @@ from sqlalchemy import Delete, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.applications.models import Application, ApplicationEvent
-from portal.applications.state import APPROVED, DRAFT, REJECTED
+from portal.applications.state import DECIDED, DRAFT
 from portal.audit import prune_before, record, redact_personal
-from portal.billing.models import Bill, Payment
+from portal.billing.models import ApprovalRequest, Bill, Payment
 from portal.cases.models import Case, CaseAttachment, CaseNote
 from portal.clock import clock
-from portal.db import Base
+from portal.db import Base, registry_of
+from portal.documents.storage import document_store, forget_after_commit
 from portal.identity.models import SamlAssertionUse, SamlPendingRequest, User, WebSession
 from portal.privacy import people
 from portal.privacy.policy import (
@@ -62,6 +63,7 @@ def apply_retention(dbsession: Session, policy: RetentionPolicy, now: dt.datetim
     done[APPLICATION_DRAFTS] = _drafts(dbsession, policy[APPLICATION_DRAFTS].before(now))
     done[APPLICATIONS] = _decided_applications(dbsession, policy[APPLICATIONS].before(now))
     done[CASE_NOTES] = _case_notes(dbsession, policy[CASE_NOTES].before(now))
+    done["decision_notes"] = _decision_notes(dbsession, policy[CASE_NOTES].before(now))
     done[NATIONAL_IDS] = _national_ids(dbsession, policy[NATIONAL_IDS].before(now))
     done["profiles"] = _forgotten_people(dbsession, policy[PAYMENTS].before(now))
     done[AUDIT_PERSONAL] = redact_personal(dbsession, policy[AUDIT_PERSONAL].before(now))
@@ -97,12 +99,13 @@ def _drafts(dbsession: Session, before: dt.datetime) -> int:
 
 
 def _decided_applications(dbsession: Session, before: dt.datetime) -> int:
-    """Applications decided before ``before``: the applicant's answers and the notes on their
-    history are redacted; the row stays (its bill, refund and certificate point at it)."""
+    """Applications that ended (approved, rejected or cancelled) before ``before``: the
+    applicant's answers and the notes on their history are redacted; the row stays (its bill,
+    refund and certificate point at it)."""
     ids = list(
         dbsession.scalars(
             select(Application.id).where(
-                Application.status.in_((APPROVED, REJECTED)),
+                Application.status.in_(DECIDED),
                 Application.updated_at < before,
                 or_(
                     Application.form_json != NO_ANSWERS,
@@ -133,7 +136,8 @@ def _decided_applications(dbsession: Session, before: dt.datetime) -> int:
 
 def _case_notes(dbsession: Session, before: dt.datetime) -> int:
     """Notes and attachments of cases that ended before ``before``: deleted (the case, its
-    history and its outcome stay), with the stored files nothing else uses any more."""
+    history and its outcome stay), with the stored files nothing else uses any more, their
+    bytes in the documents' store too once the deletion is committed."""
     ended = select(Case.id).where(Case.ended_at < before)
     file_ids = set(
         dbsession.scalars(select(CaseAttachment.file_id).where(CaseAttachment.case_id.in_(ended)))
@@ -142,10 +146,45 @@ def _case_notes(dbsession: Session, before: dt.datetime) -> int:
     count += people.deleted(
         dbsession, delete(CaseAttachment).where(CaseAttachment.case_id.in_(ended))
     )
-    for file_id in file_ids:
-        if not _file_used(dbsession, file_id):
-            dbsession.execute(delete(StoredFile).where(StoredFile.id == file_id))
+    unused = [file_id for file_id in file_ids if not _file_used(dbsession, file_id)]
+    if unused:
+        keys = {
+            key
+            for key in dbsession.scalars(
+                select(StoredFile.storage_key).where(StoredFile.id.in_(unused))
+            )
+            if key is not None
+        }
+        dbsession.execute(delete(StoredFile).where(StoredFile.id.in_(unused)))
+        # files are content-addressed: a key another row still names keeps its bytes
+        keys -= set(
+            dbsession.scalars(
+                select(StoredFile.storage_key).where(StoredFile.storage_key.in_(keys))
+            )
+        )
+        forget_after_commit(dbsession, document_store(registry_of(dbsession)), keys)
     return count
+
+
+def _decision_notes(dbsession: Session, before: dt.datetime) -> int:
+    """The clerks' free-text reasons on money decisions taken before ``before`` (kept as long
+    as case notes, being notes of the same kind): why a bill was written off, why a second
+    clerk's approval was asked and what they noted deciding. The decisions stay."""
+    count = people.changed(
+        dbsession,
+        update(Bill)
+        .where(Bill.written_off_at < before, Bill.write_off_reason.is_not(None))
+        .values(write_off_reason=None),
+    )
+    return count + people.changed(
+        dbsession,
+        update(ApprovalRequest)
+        .where(
+            ApprovalRequest.decided_at < before,
+            or_(ApprovalRequest.reason != "", ApprovalRequest.decision_note.is_not(None)),
+        )
+        .values(reason="", decision_note=None),
+    )
 
 
 def _file_used(dbsession: Session, file_id: int) -> bool:

@@ -1,6 +1,8 @@
 """``portal-audit verify INI [--anchor SEQ:HASH]`` walks the audit chain and reports the first
-broken link (exit 1); ``portal-audit anchor INI`` logs and records the chain's head now (the
-daily job does the same)."""
+broken link (exit 1), an anchor the chain no longer contains (exit 2) or one whose entry has
+been pruned, which can no longer be checked (exit 3: check a later anchor);
+``portal-audit anchor INI`` logs and records the chain's head now (the daily job does the
+same)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from portal.audit import Anchor, anchor, matches, verify
 
 BROKEN = 1
 ANCHOR_DIFFERS = 2
+ANCHOR_PRUNED = 3
 
 
 def _anchor(text: str) -> Anchor:
@@ -48,16 +51,28 @@ def main(argv=None) -> int:
             return 0
         with request.tm:
             result = verify(request.dbsession)
-            differing = [a for a in args.anchor if matches(request.dbsession, a) is False]
+            found = {point: matches(request.dbsession, point) for point in args.anchor}
     if result.broken is not None:
         print(f"audit chain broken at seq {result.broken.seq}: {result.broken.problem}")
         print(f"({result.count} entries verified before it)")
         return BROKEN
+    differing = [point for point, same in found.items() if same is False]
+    uncheckable = [point for point, same in found.items() if same is None]
     for point in differing:
         print(f"audit chain does not contain the anchor {point}: history was rewritten")
+    for point in uncheckable:
+        print(f"the anchor {point} names a pruned entry: it cannot be checked, check a later one")
     if differing:
         return ANCHOR_DIFFERS
+    if uncheckable:
+        return ANCHOR_PRUNED
     print(f"audit chain OK: {result.count} entries, head {result.head_seq}:{result.head_hash}")
+    if result.pruning is not None:
+        pruned = result.pruning
+        print(
+            f"entries 1-{pruned.through_seq} pruned on {pruned.at:%Y-%m-%d}: "
+            f"those that occurred before {pruned.before:%Y-%m-%d} (UTC; entry {pruned.seq})"
+        )
     return 0
 
 

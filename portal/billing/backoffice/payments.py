@@ -124,6 +124,15 @@ def payment_values(request, payment: Payment, **form) -> dict:
     }
     bills = {allocation.bill_id: allocation.bill for allocation in payment.allocations}
     shares = refund_shares(request.dbsession, payment)
+    # reserved by refunds a second clerk has not approved yet: not refundable, not refunded
+    awaiting = sum(
+        (
+            refund.amount_minor
+            for refund in refunds
+            if refund.status == state.REFUND_AWAITING_APPROVAL
+        ),
+        0,
+    )
     return {
         "payment": payment,
         "bills": [
@@ -138,6 +147,7 @@ def payment_values(request, payment: Payment, **form) -> dict:
         "clerks": clerks,
         "can_refund": can_refund(payment),
         "awaiting_approval": _awaiting_approval(request.dbsession, refunds),
+        "awaiting_total": Money(awaiting, payment.currency),
         "form": {"amounts": {}, "reason": "", **form},
         "error": form.get("error"),
     }

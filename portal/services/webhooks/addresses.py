@@ -23,6 +23,13 @@ from portal.settings import SettingsError, is_production, setting_bool, setting_
 MAX_URL_LENGTH = 500
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+# IPv6 prefixes whose last 32 bits are an IPv4 address a translator or the host forwards to:
+# NAT64 (RFC 6052 well-known, RFC 8215 local use) and the deprecated IPv4-compatible ::a.b.c.d.
+LAST_32_BITS_IPV4 = (
+    ipaddress.ip_network("64:ff9b::/96"),
+    ipaddress.ip_network("64:ff9b:1::/48"),
+    ipaddress.ip_network("::/96"),
+)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
@@ -68,6 +75,26 @@ def _unmapped(address: IPAddress) -> IPAddress:
     return address
 
 
+def _embedded(address: IPAddress) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to (6to4, Teredo, NAT64, IPv4-compatible).
+
+    Python's ``is_global`` judges such an address by its IPv6 prefix alone, so
+    ``64:ff9b::a9fe:a9fe`` (NAT64 to 169.254.169.254) counts as public: the IPv4 address
+    inside must be checked as well.
+    """
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    if address.sixtofour is not None:
+        return [address.sixtofour]
+    if address.teredo is not None:
+        return list(address.teredo)
+    if address.is_loopback or address.is_unspecified:  # ::1 and :: are not IPv4-compatible
+        return []
+    if any(address in network for network in LAST_32_BITS_IPV4):
+        return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
+    return []
+
+
 class AddressPolicy:
     """The settings' rules for endpoint URLs, and the resolver that names their addresses."""
 
@@ -86,6 +113,11 @@ class AddressPolicy:
         self.resolver = resolver
 
     def _allowed(self, address: IPAddress, own: set[IPAddress], local: bool) -> bool:
+        return self._allowed_alone(address, own, local) and all(
+            self._allowed_alone(inner, own, local) for inner in _embedded(address)
+        )
+
+    def _allowed_alone(self, address: IPAddress, own: set[IPAddress], local: bool) -> bool:
         networks = self.allowed_networks + (list(LOOPBACK) if local else [])
         if any(address in network for network in networks):
             return True

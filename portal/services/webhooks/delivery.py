@@ -3,8 +3,11 @@
 An attempt first claims its delivery with one conditional UPDATE (pending and due), which
 also pushes ``next_attempt_at`` a lease ahead: the job enqueued after commit and the
 every-minute sweep may both pick a delivery up, and only one of them sends it. The HTTP call
-happens outside any transaction; its outcome is recorded in a transaction of its own. A
-worker that dies mid-attempt leaves the delivery pending, due again when the lease runs out.
+happens outside any transaction, within a deadline well inside the lease; its outcome is
+recorded in a transaction of its own, by a conditional UPDATE that finds nothing once another
+attempt has claimed the delivery (a worker stalled past its lease does not overwrite the
+outcome of the one that took over). A worker that dies mid-attempt leaves the delivery
+pending, due again when the lease runs out.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from portal.services.webhooks.models import (
 )
 from portal.services.webhooks.sending import Answer, post
 from portal.services.webhooks.signing import HEADER, signature_header
+from portal.settings import SettingsError
 from portal.tasks import enqueue, enqueue_after_commit, periodic_task, task, task_dbsession
 
 log = logging.getLogger(__name__)
@@ -37,8 +41,12 @@ RETRY_WINDOW = dt.timedelta(hours=24)
 #: the wait after the first failed attempt; it doubles after each further one
 FIRST_BACKOFF = dt.timedelta(minutes=1)
 LONGEST_BACKOFF = dt.timedelta(hours=6)
-#: longer than an attempt can take (connect and read timeouts): an attempt's claim
+#: longer than an attempt can take (its deadline): an attempt's claim
 LEASE = dt.timedelta(minutes=2)
+#: the most an attempt takes, every address and byte included (``webhooks.attempt_seconds``
+#: may shorten it), well inside the lease
+ATTEMPT_DEADLINE = dt.timedelta(seconds=30)
+assert ATTEMPT_DEADLINE < LEASE / 2
 #: deliveries the sweep hands to the queue at a time
 SWEEP_BATCH = 200
 
@@ -101,6 +109,8 @@ def _claim(registry: Registry, delivery_id: int, now: dt.datetime):
         endpoint = delivery.endpoint
         secrets = [vault.decrypt(secret.secret_encrypted) for secret in endpoint.active_secrets]
         return (
+            delivery.attempts,
+            delivery.retry_until,
             endpoint.url,
             endpoint.removed_at is not None,
             delivery.event_id,
@@ -130,6 +140,7 @@ def _send(registry: Registry, url: str, event_id: str, event_type: str, body: by
         headers,
         connect_timeout=float(settings.get("webhooks.connect_timeout_seconds", 5)),
         read_timeout=float(settings.get("webhooks.read_timeout_seconds", 10)),
+        deadline_seconds=attempt_seconds(settings),
         ca_certs=settings.get("webhooks.ca_bundle") or None,
     )
 
@@ -140,41 +151,68 @@ def attempt(registry: Registry, delivery_id: int) -> None:
     claim = _claim(registry, delivery_id, now)
     if claim is None:
         return
-    url, removed, event_id, event_type, body, secrets = claim
+    attempts, retry_until, url, removed, event_id, event_type, body, secrets = claim
     if removed or not secrets:
         answer = Answer(None, error="endpoint removed" if removed else "no active secret")
     else:
         answer = _send(registry, url, event_id, event_type, body, secrets)
-    _record(registry, delivery_id, answer, now, final=removed)
+    _record(registry, delivery_id, attempts, retry_until, answer, now, final=removed)
 
 
 def _record(
-    registry: Registry, delivery_id: int, answer: Answer, started: dt.datetime, final: bool
+    registry: Registry,
+    delivery_id: int,
+    attempts: int,
+    retry_until: dt.datetime,
+    answer: Answer,
+    started: dt.datetime,
+    final: bool,
 ) -> None:
+    """Record the outcome of attempt number ``attempts``, unless another attempt claimed the
+    delivery since (its lease ran out): that one's outcome is the one to keep."""
     now = clock(registry).now()
-    with task_dbsession(registry) as dbsession:
-        delivery = dbsession.get_one(WebhookDelivery, delivery_id)
-        delivery.last_attempt_at = started
-        delivery.last_status_code = answer.status
-        delivery.last_error = answer.error
-        delivery.response_excerpt = answer.excerpt[:300] or None
-        if answer.delivered:
-            delivery.status = DELIVERED
-            delivery.delivered_at = now
+    values: dict = {
+        "last_attempt_at": started,
+        "last_status_code": answer.status,
+        "last_error": answer.error,
+        "response_excerpt": answer.excerpt[:300] or None,
+    }
+    if answer.delivered:
+        values |= {"status": DELIVERED, "delivered_at": now}
+    else:
+        retry_at = now + backoff(attempts)
+        if final or retry_at > retry_until:
+            values["status"] = FAILED
         else:
-            retry_at = now + backoff(delivery.attempts)
-            if final or retry_at > delivery.retry_until:
-                delivery.status = FAILED
-            else:
-                delivery.next_attempt_at = retry_at
-        endpoint_id, attempts, status = delivery.endpoint_id, delivery.attempts, delivery.status
+            values["next_attempt_at"] = retry_at
+    with task_dbsession(registry) as dbsession:
+        recorded = cast(
+            CursorResult,
+            dbsession.execute(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.id == delivery_id,
+                    WebhookDelivery.status == PENDING,
+                    WebhookDelivery.attempts == attempts,
+                )
+                .values(**values)
+            ),
+        ).rowcount
+    outcome = answer.status if answer.status is not None else answer.error
+    if not recorded:
+        log.warning(
+            "webhook delivery %s attempt %d: %s not recorded, another attempt claimed it",
+            delivery_id,
+            attempts,
+            outcome,
+        )
+        return
     log.info(
-        "webhook delivery %s (endpoint %s) attempt %d: %s -> %s",
+        "webhook delivery %s attempt %d: %s -> %s",
         delivery_id,
-        endpoint_id,
         attempts,
-        answer.status if answer.status is not None else answer.error,
-        status,
+        outcome,
+        values.get("status", PENDING),
     )
 
 
@@ -189,5 +227,21 @@ def resend(dbsession, delivery: WebhookDelivery, now: dt.datetime) -> None:
     send_after_commit(dbsession, delivery.id)
 
 
+def attempt_seconds(settings) -> float:
+    """How long an attempt may take (``webhooks.attempt_seconds``, at most
+    :data:`ATTEMPT_DEADLINE`)."""
+    return min(
+        float(settings.get("webhooks.attempt_seconds", ATTEMPT_DEADLINE.total_seconds())),
+        ATTEMPT_DEADLINE.total_seconds(),
+    )
+
+
 def includeme(config) -> None:
-    config.registry[_POLICY] = AddressPolicy(config.get_settings())
+    settings = config.get_settings()
+    try:
+        seconds = attempt_seconds(settings)
+    except ValueError:
+        seconds = 0
+    if seconds <= 0:
+        raise SettingsError("webhooks.attempt_seconds must be a positive number of seconds")
+    config.registry[_POLICY] = AddressPolicy(settings)

@@ -8,7 +8,7 @@ import logging
 
 from sqlalchemy import select, text
 
-from portal.audit import record
+from portal.audit import prune_before, record
 from portal.audit.anchor import daily_anchor
 from portal.audit.models import AuditEntry
 from portal.scripts.audit import main
@@ -105,3 +105,68 @@ def test_the_daily_anchor_logs_the_head_and_records_it(wsgi_app, in_transaction,
         last = dbsession.scalar(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1))
         assert (last.action, last.details) == ("audit.anchor", {"seq": 3, "hash": head})
     assert f"audit chain anchor: seq=3 hash={head}" in caplog.text
+
+
+def test_verify_says_what_was_pruned_and_when(in_transaction, ini_file, clock, capsys):
+    three_entries(in_transaction)
+    clock.advance(days=400)
+    with in_transaction() as dbsession:
+        assert prune_before(dbsession, clock.now() - dt.timedelta(days=366)) == 3
+
+    assert main(["verify", ini_file]) == 0
+
+    today = clock.now().astimezone(dt.UTC)
+    cut = today - dt.timedelta(days=366)
+    assert (
+        f"entries 1-3 pruned on {today:%Y-%m-%d}: those that occurred before {cut:%Y-%m-%d} "
+        "(UTC; entry 4)" in capsys.readouterr().out
+    )
+
+
+def test_verify_fails_when_every_entry_was_deleted_as_if_pruned(
+    in_transaction, ini_file, engine, capsys
+):
+    three_entries(in_transaction)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE audit_head SET pruned_seq = seq, pruned_hash = hash"))
+        connection.execute(text("DELETE FROM audit_entry"))
+
+    assert main(["verify", ini_file]) == 1
+
+    assert (
+        "audit chain broken at seq 3: entries deleted: no audit.pruned entry names the checkpoint"
+        in capsys.readouterr().out
+    )
+
+
+def hashes(in_transaction) -> dict[int, str]:
+    with in_transaction() as dbsession:
+        return dict(dbsession.execute(select(AuditEntry.seq, AuditEntry.hash)).all())
+
+
+def test_an_anchor_whose_entry_was_pruned_is_reported_and_fails(
+    in_transaction, ini_file, clock, capsys
+):
+    three_entries(in_transaction)
+    chain = hashes(in_transaction)
+    clock.advance(days=400)
+    with in_transaction() as dbsession:
+        assert prune_before(dbsession, clock.now() - dt.timedelta(days=399)) == 3
+    capsys.readouterr()
+
+    assert main(["verify", ini_file, "--anchor", f"2:{chain[2]}"]) == 3
+    assert (
+        f"the anchor 2:{chain[2]} names a pruned entry: it cannot be checked, check a later one"
+        in capsys.readouterr().out
+    )
+    # the checkpoint still carries the hash of the last entry pruned
+    assert main(["verify", ini_file, "--anchor", f"3:{chain[3]}"]) == 0
+    assert main(["verify", ini_file, "--anchor", f"3:{chain[2]}"]) == 2
+
+
+def test_an_anchor_the_chain_does_not_reach_is_not_contained(in_transaction, ini_file, capsys):
+    three_entries(in_transaction)
+
+    assert main(["verify", ini_file, "--anchor", f"9:{'a' * 64}"]) == 2
+
+    assert f"audit chain does not contain the anchor 9:{'a' * 64}" in capsys.readouterr().out

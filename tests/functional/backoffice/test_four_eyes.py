@@ -105,6 +105,9 @@ def test_a_second_clerk_approves_and_only_then_the_provider_refunds(
     shown = ask_refund(clara, payment)
     assert "refund-form" not in shown.forms  # the money is reserved: nothing left to refund
     assert shown.html.find(id="awaiting-approval") is not None
+    # reserved, not refunded: the page says which
+    assert shown.html.find(id="awaiting-total").text.split()[-1] == "€12.50"
+    assert shown.html.find(id="refunded-total").text.split()[-1] == "€0.00"
     assert_nothing_sent(dbsession, provider, payment)
     approval = the_approval(dbsession)
     assert (approval.kind, approval.amount_minor, approval.reason) == ("refund", 12_50, REASON)
@@ -120,9 +123,21 @@ def test_a_second_clerk_approves_and_only_then_the_provider_refunds(
     own = clara.get(f"/backoffice/approvals/{approval.public_id}")
     assert own.html.find(id="own-request") is not None and "approve-form" not in own.forms
 
+    # the case asks for a second clerk: Clara may not take it, Eva may
+    assert "claim-form" not in clara.get(f"/backoffice/cases/{case.public_id}").forms
+    refused = post(clara, f"/backoffice/cases/{case.public_id}/claim", {"version": "0"}, status=403)
+    assert "You asked for this yourself" in refused.text
+    assert the_case(dbsession).assignee_id is None
     eva = browser("clerk-eva")
     queue = eva.get("/backoffice/cases")
     assert f"/backoffice/cases/{case.public_id}" in queue.text
+    eva.get(f"/backoffice/cases/{case.public_id}").forms["claim-form"].submit(status=303)
+    assert the_case(dbsession).assignee.name_id == "clerk-eva"
+    claimed = eva.get(f"/backoffice/cases/{case.public_id}")
+    offered = (
+        claimed.forms["hand-over-form"]["to"].options if "hand-over-form" in claimed.forms else []
+    )
+    assert not [text for _value, _selected, text in offered if "Clara" in text]
     listed = eva.get("/backoffice").click(linkid="approvals-link")
     assert "Clara Zupan" in listed.html.find(id="awaiting").text
     page = listed.click(href=f"/backoffice/approvals/{approval.public_id}")
@@ -147,6 +162,7 @@ def test_a_second_clerk_approves_and_only_then_the_provider_refunds(
     approval = the_approval(dbsession)
     assert (approval.status, approval.decided_by.name_id) == ("approved", "clerk-eva")
     assert (the_case(dbsession).state, the_case(dbsession).outcome) == ("decided", "approved")
+    assert the_case(dbsession).assignee.name_id == "clerk-eva"
     trail = dbsession.execute(
         select(AuditEntry.action, AuditEntry.actor_id)
         .where(AuditEntry.object_id == approval.public_id)

@@ -8,10 +8,11 @@ import pytest
 import webtest
 from sqlalchemy import func, select
 
+from portal.audit import redact_person
 from portal.audit.models import AuditEntry
 from portal.billing import apply_report, ledger, state
 from portal.billing.bills import OVERPAID, WRITTEN_OFF, status_condition, with_status
-from portal.billing.models import ApprovalRequest, Bill, JournalEntry, Payment
+from portal.billing.models import ApprovalRequest, Bill, JournalEntry, JournalTransaction, Payment
 from portal.clock import clock
 from portal.tasks import task_dbsession
 from tests import factories
@@ -201,3 +202,44 @@ def test_money_landing_on_a_written_off_bill_shows_it_overpaid(
     dbsession.expire_all()
     assert dbsession.get(Payment, payment.id).status == state.REFUNDED
     assert written_off(dbsession, bill)
+
+
+def test_a_write_off_is_about_its_payer_and_its_reason_stays_out_of_the_ledger(
+    wsgi_app, monkeypatch, browser, open_bill, dbsession
+):
+    """The request, its approval and the write-off are audited as about the payer, so that
+    the payer's erasure redacts the reason the clerks typed (free text that may name people);
+    the append-only journal never holds it."""
+    monkeypatch.setitem(
+        wsgi_app.registry.settings, "billing.four_eyes.threshold.revenue", "EUR 10.00"
+    )
+    form = find(browser("clerk-clara"), open_bill).forms["write-off-form"]
+    form["reason"] = REASON
+    form.submit(status=303)
+    approval = dbsession.scalars(select(ApprovalRequest)).one()
+    eva = browser("clerk-eva")
+    page = eva.get(f"/backoffice/approvals/{approval.public_id}")
+    page.forms["approve-form"]["note"] = f"Agreed: {REASON}"
+    page.forms["approve-form"].submit(status=303)
+    assert written_off(dbsession, open_bill)
+
+    payer = open_bill.payer_user_id
+    about = [
+        (entry.action, entry.subject_id)
+        for entry in dbsession.scalars(select(AuditEntry).order_by(AuditEntry.seq))
+        if entry.action.startswith(("approval.", "bill."))
+    ]
+    assert about == [
+        ("approval.requested", payer),
+        ("approval.approved", payer),
+        ("bill.written_off", payer),
+    ]
+    descriptions = dbsession.scalars(select(JournalTransaction.description)).all()
+    assert "Written off: bill property-tax/" in " ".join(descriptions)
+    assert not [d for d in descriptions if REASON in d]
+
+    assert redact_person(dbsession, payer) == 3
+    dbsession.commit()
+    assert not [
+        e.personal for e in dbsession.scalars(select(AuditEntry)) if REASON in str(e.personal)
+    ]

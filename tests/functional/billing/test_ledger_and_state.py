@@ -1,6 +1,7 @@
 """The ledger's rules and the payment state machine."""
 
 import pytest
+from sqlalchemy import event, select
 
 from portal.billing import cancel_bill, ledger, state, with_status
 from portal.billing.ledger import AlreadyPosted, LedgerError, Line
@@ -135,3 +136,70 @@ def test_two_transactions_cannot_both_change_a_payment(engine, dbsession, payer,
     finally:
         first.close()
         second.close()
+
+
+def test_a_transition_written_at_once_loses_a_race_as_the_flush_does(
+    engine, dbsession, payer, clock
+):
+    """The hot path's transitions (started, succeeded) are written by one versioned UPDATE
+    at once rather than by the flush: the loser of a race gets the same StaleDataError (so
+    pyramid_retry runs it again), straight away, and writes nothing."""
+    from sqlalchemy.orm import Session
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from portal.billing.models import Payment, PaymentTransition
+
+    payment = factories.payment(dbsession, payer, [factories.bill(dbsession, payer)])
+    dbsession.commit()
+    first, second = Session(engine), Session(engine)
+    try:
+        mine, theirs = first.get(Payment, payment.id), second.get(Payment, payment.id)
+        state.transition_written(mine, state.STARTED, "first", clock.now(), hosted_url="h/1")
+        first.commit()
+        with pytest.raises(StaleDataError):
+            state.transition_written(theirs, state.STARTED, "second", clock.now())
+        second.rollback()
+    finally:
+        first.close()
+        second.close()
+    dbsession.expire_all()
+    stored = dbsession.get(Payment, payment.id)
+    assert (stored.status, stored.hosted_url, stored.version) == (state.STARTED, "h/1", 2)
+    causes = dbsession.scalars(
+        select(PaymentTransition.cause).where(PaymentTransition.payment_id == payment.id)
+    )
+    assert list(causes) == ["first"]
+
+
+def test_a_transition_written_at_once_leaves_nothing_for_the_flush(engine, dbsession, payer, clock):
+    """The payment is written once, by the transition's own UPDATE: the object is clean
+    afterwards (the commit sends no second UPDATE) and reads as the row does."""
+    from sqlalchemy.orm import Session
+
+    from portal.billing.models import Payment
+
+    payment = factories.payment(dbsession, payer, [factories.bill(dbsession, payer)])
+    dbsession.commit()
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        sent.append(statement)
+
+    with Session(engine, expire_on_commit=False) as session:
+        loaded = session.get(Payment, payment.id)
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            state.transition_written(
+                loaded, state.STARTED, "page opened", clock.now(), provider_payment_id="psp_1"
+            )
+            assert not session.dirty
+            session.commit()
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+    updates = [s for s in sent if "UPDATE payment " in s]
+    assert len(updates) == 1
+    assert (loaded.status, loaded.provider_payment_id, loaded.version) == (
+        state.STARTED,
+        "psp_1",
+        2,
+    )

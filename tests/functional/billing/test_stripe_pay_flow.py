@@ -224,6 +224,32 @@ def test_a_webhook_for_an_unknown_session_is_refused(
     assert "another provider payment" in message
 
 
+def test_a_webhook_about_a_payment_made_with_another_provider_is_refused(
+    payer, ana_bills, dbsession, stripe_standin, caplog
+):
+    review = payer.review(payer.pay(ana_bills[:1]))
+    review.forms["checkout-form"].submit(status=303)
+    payment = the_payment(dbsession)
+    assert payment.provider == "sandbox"
+    # before the sandbox has answered with its own id, any other provider's event could pass
+    payment.provider_payment_id = None
+    dbsession.commit()
+    session = {
+        "id": "cs_test_elsewhere",
+        "object": "checkout.session",
+        "client_reference_id": payment.public_id,
+        "amount_total": payment.amount_minor,
+        "currency": payment.currency.lower(),
+        "payment_status": "paid",
+        "status": "complete",
+        "payment_intent": "pi_elsewhere",
+    }
+    body = stripe_standin.event_about("checkout.session.completed", session)
+    message = refused(payer, dbsession, payment, body, signature_header(body), caplog, status=404)
+    assert "do not know" in message  # the payment is looked up under the provider's name
+    assert the_payment(dbsession).provider_payment_id is None
+
+
 def test_events_of_no_concern_are_acknowledged_and_ignored(paid, payer, dbsession, stripe_standin):
     payment, _webhook = paid
     body = stripe_standin.event_about("customer.created", {"id": "cus_1", "object": "customer"})

@@ -53,6 +53,14 @@ def test_keeping_the_same_bytes_again_is_no_change(any_store):
     assert read_checked(any_store, storage_key, lambda: in_row, SHA256) == DATA
 
 
+def test_deleted_bytes_are_gone_and_deleting_again_is_no_error(outside_store):
+    keep(outside_store, KEY, DATA, "application/pdf")
+    outside_store.delete(KEY)
+    with pytest.raises(StoredObjectMissing):
+        outside_store.get(KEY)
+    outside_store.delete(KEY)
+
+
 def test_changed_bytes_are_refused_not_served(any_store, caplog):
     storage_key, in_row = keep(any_store, KEY, DATA, "application/pdf")
     changed = DATA[:-1] + b"X"

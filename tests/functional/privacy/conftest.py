@@ -175,3 +175,50 @@ def case(ana, dbsession):  # noqa: F811 (the fixture above)
     dbsession.add(made)
     dbsession.commit()
     return made.id
+
+
+@pytest.fixture
+def written_off(ana, dbsession):  # noqa: F811 (the fixture above)
+    """A bill of Ana's written off now, above the threshold: the clerks' reasons in free text
+    on the bill and on the approval request a second clerk decided."""
+    from portal.billing.models import ApprovalRequest
+    from portal.billing.writeoffs import write_off_bill
+
+    now = dt.datetime.now(dt.UTC)
+    bill = factories.bill(dbsession, ana, amount=20_00)
+    asking = factories.user(dbsession, "clerk-asking")
+    write_off_bill(dbsession, bill, "Ana lost her job, her neighbour says", now, asking.id)
+    deciding = factories.user(dbsession, "clerk-deciding")
+    approval = ApprovalRequest(
+        kind="write_off",
+        department=factories.department(dbsession),
+        subject=bill.public_id,
+        description=f"Write off bill {bill.number}",
+        amount_minor=20_00,
+        currency="EUR",
+        reason="Ana lost her job, her neighbour says",
+        requested_by_id=asking.id,
+        requested_at=now,
+        status="approved",
+        decided_by_id=deciding.id,
+        decided_at=now,
+        decision_note="Ana is known to the social office",
+    )
+    dbsession.add(approval)
+    dbsession.commit()
+    return bill.id, approval.id
+
+
+def decision_notes(dbsession, written_off) -> tuple:
+    """What the clerks' free text of ``written_off`` reads now."""
+    from portal.billing.models import ApprovalRequest, Bill
+
+    bill_id, approval_id = written_off
+    dbsession.expire_all()
+    approval = dbsession.get(ApprovalRequest, approval_id)
+    return (
+        dbsession.get(Bill, bill_id).write_off_reason,
+        approval.reason,
+        approval.decision_note,
+        approval.status,
+    )

@@ -17,6 +17,7 @@ from tests.functional.applications.conftest import post
 from tests.functional.privacy.conftest import (
     assert_receipts_still_hold,
     audit_chain_verifies,
+    decision_notes,
     ledger,
     personal_details_of,
     receipts,
@@ -158,3 +159,11 @@ def test_a_search_for_wildcards_finds_nobody(ana, browser, devidp):
     found = found_link(admin, "%%%").html.find(id="erasure-found")
     assert found.get_text(strip=True) == "Nobody."
     assert "Novak" in found_link(admin, "ana nov").html.find(id="erasure-found").get_text()
+
+
+def test_erasure_takes_the_clerks_reasons_about_the_persons_money(
+    written_off, ana, dbsession, browser, devidp
+):
+    admin = browser(devidp, "admin-ada")
+    post(admin, f"/admin/privacy/erasure/{ana.id}", {"confirm": "yes"}, status=303)
+    assert decision_notes(dbsession, written_off) == (None, "", None, "approved")

@@ -8,6 +8,7 @@ import json
 
 from sqlalchemy import select
 
+from portal.billing.models import Payment, Refund
 from portal.identity.models import Organisation, User
 from portal.procurement.models import Bid, BidVersion
 from tests import factories
@@ -114,3 +115,29 @@ def test_my_cases_with_their_public_notes_only(case, payer):
     assert [note["text"] for note in exported["notes"]] == ["We received your documents."]
     page = payer.app.get("/account/data")
     assert "We received your documents." in page.text and "phoned twice" not in page.text
+
+
+def test_refunds_a_second_clerk_has_not_approved_are_left_out(paid, payer, dbsession):
+    """Their reasons are the clerks' four-eyes notes, which the payer's pages never show."""
+    payment = dbsession.get(Payment, paid.id)
+    for status, reason in [
+        ("awaiting_approval", "Clerk thinks the payer is lying"),
+        ("rejected", "Second clerk: no, the payer already had one"),
+        ("succeeded", "Paid twice"),
+    ]:
+        dbsession.add(
+            Refund(
+                payment=payment,
+                amount_minor=35_40,
+                currency="EUR",
+                reason=reason,
+                status=status,
+            )
+        )
+    dbsession.commit()
+    download = payer.app.get("/account/data.json").text
+    assert "lying" not in download and "already had one" not in download
+    (refund,) = json.loads(download)["refunds"]
+    assert (refund["status"], refund["reason"]) == ("succeeded", "Paid twice")
+    page = payer.app.get("/account/data").text
+    assert "lying" not in page and "already had one" not in page

@@ -4,6 +4,7 @@ balances, the receipts' signatures and /verify still hold."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 
 import pytest
@@ -15,9 +16,16 @@ from portal.billing.models import Payment
 from portal.identity.models import User, WebSession
 from portal.privacy.retention import run_retention
 from portal.scripts import retention as script
+from tests import factories
+from tests.functional.documents.conftest import (  # noqa: F401 (fixtures)
+    outside_store,
+    s3_endpoint,
+    use_store,
+)
 from tests.functional.privacy.conftest import (
     assert_receipts_still_hold,
     audit_chain_verifies,
+    decision_notes,
     ledger,
     personal_details_of,
     receipts,
@@ -95,7 +103,6 @@ def test_audit_entries_lose_their_personal_details_first_and_the_chain_verifies(
 def test_a_national_identifier_is_kept_while_a_bill_in_its_name_is_open(
     ana, dbsession, clock, wsgi_app
 ):
-    from tests import factories
 
     factories.bill(dbsession, ana, amount=50_00)
     dbsession.commit()
@@ -172,3 +179,95 @@ def test_case_notes_and_attachments_go_after_their_period_and_the_case_stays(
     assert not dbsession.scalars(select(CaseNote)).all()
     assert not dbsession.scalars(select(CaseAttachment)).all()
     assert not dbsession.scalars(select(StoredFile)).all()
+
+
+def test_a_cancelled_application_is_redacted_as_a_decided_one(ana, dbsession, clock, wsgi_app):
+    now = clock.now()
+    cancelled = Application(
+        service=factories.service(dbsession, "vehicle-registration", department_code="registry"),
+        applicant=ana,
+        status="cancelled",
+        form_json='{"plate": "LJ 555-CC"}',
+        decision_reason="Applicant moved abroad, told us by phone",
+        created_at=now,
+        updated_at=now,
+        submitted_at=now,
+    )
+    cancelled.events = [ApplicationEvent(to_status="cancelled", note="Ana was upset", at=now)]
+    dbsession.add(cancelled)
+    dbsession.commit()
+    clock.advance(days=6 * 366)
+    assert run_retention(wsgi_app.registry)["applications"] == 1
+    dbsession.expire_all()
+    cancelled = dbsession.get(Application, cancelled.id)
+    assert cancelled.form == {} and cancelled.decision_reason is None
+    assert [event.note for event in cancelled.events] == [""]
+
+
+@pytest.fixture
+def case_file_outside(ana, dbsession, use_store, outside_store):  # noqa: F811 (fixtures)
+    """An ended case about Ana whose attachment's bytes are in a store outside the database."""
+    from portal.cases.models import Case, CaseAttachment
+    from portal.documents.storage import file_key, keep
+    from portal.procurement.models import StoredFile
+
+    store = use_store(outside_store)
+    now = dt.datetime.now(dt.UTC)
+    data = b"%PDF- Ana's passport"
+    sha256 = hashlib.sha256(data).hexdigest()
+    storage_key, in_row = keep(store, file_key(sha256), data, "application/pdf")
+    scan = StoredFile(
+        sha256=sha256,
+        media_type="application/pdf",
+        size=len(data),
+        content=in_row,
+        storage_key=storage_key,
+        created_at=now,
+    )
+    made = Case(
+        kind="application",
+        subject_type="application",
+        subject_id="1",
+        title="Vehicle registration",
+        person_id=ana.id,
+        state="closed",
+        opened_at=now,
+        due_at=now,
+        ended_at=now,
+        outcome="approved",
+    )
+    made.attachments = [
+        CaseAttachment(file=scan, filename="ana-passport.pdf", uploaded_by=ana, at=now)
+    ]
+    dbsession.add(made)
+    dbsession.commit()
+    return store, storage_key
+
+
+def test_a_case_attachments_bytes_leave_the_store_with_it(
+    case_file_outside, dbsession, clock, wsgi_app
+):
+    from portal.documents.storage import StoredObjectMissing
+    from portal.procurement.models import StoredFile
+
+    store, key = case_file_outside
+    clock.advance(days=6 * 366)
+    # a dry run's transaction is rolled back: the rows and the bytes stay
+    assert run_retention(wsgi_app.registry, dry_run=True)["case_notes"] == 1
+    assert store.get(key)
+    assert run_retention(wsgi_app.registry)["case_notes"] == 1
+    dbsession.expire_all()
+    assert not dbsession.scalars(select(StoredFile)).all()
+    with pytest.raises(StoredObjectMissing):
+        store.get(key)
+
+
+def test_the_clerks_reasons_on_money_decisions_go_after_the_case_notes_period(
+    written_off, dbsession, clock, wsgi_app
+):
+    clock.advance(days=4 * 366)
+    assert run_retention(wsgi_app.registry)["decision_notes"] == 0
+    assert decision_notes(dbsession, written_off)[0] == "Ana lost her job, her neighbour says"
+    clock.advance(days=2 * 366)
+    assert run_retention(wsgi_app.registry)["decision_notes"] == 2
+    assert decision_notes(dbsession, written_off) == (None, "", None, "approved")

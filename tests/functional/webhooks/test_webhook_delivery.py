@@ -3,8 +3,11 @@ retried with backoff for a day, and verified by the reference receiver over real
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import socket
 import threading
+import time
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -349,3 +352,114 @@ def test_an_endpoint_added_by_another_process_hears_events_from_its_activation(
     clock.advance(seconds=(ACTIVATION - REFRESH).total_seconds())
     cancel(wsgi_app, issued_bill(dbsession))
     assert [d.event_type for d in deliveries(dbsession)] == ["bill.paid", "bill.cancelled"]
+
+
+@contextlib.contextmanager
+def slow_receiver(on_request=None, trickle_for: float = 8.0):
+    """A receiver on a free local port that reads the request, calls ``on_request``, then
+    answers a byte at a time (one every 0.1 s, each inside any read timeout) for
+    ``trickle_for`` seconds: an attempt that only has per-read timeouts waits all along."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stopping = threading.Event()
+
+    def answer(connection):
+        with connection:
+            connection.settimeout(trickle_for)
+            with contextlib.suppress(OSError):
+                connection.recv(65536)
+                if on_request is not None:
+                    on_request()
+                drip = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000
+                until = time.monotonic() + trickle_for
+                for byte in drip:
+                    if stopping.is_set() or time.monotonic() > until:
+                        break
+                    connection.sendall(bytes([byte]))
+                    time.sleep(0.1)
+
+    def serve():
+        while not stopping.is_set():
+            try:
+                connection, _address = listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=answer, args=(connection,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stopping.set()
+        thread.join()
+        listener.close()
+
+
+@contextlib.contextmanager
+def attempts_of(wsgi_app, seconds: float):
+    settings = wsgi_app.registry.settings
+    settings["webhooks.attempt_seconds"] = str(seconds)
+    try:
+        yield
+    finally:
+        del settings["webhooks.attempt_seconds"]
+
+
+def test_a_receiver_trickling_its_answer_is_cut_off_at_the_attempts_deadline(
+    clara, wsgi_app, dbsession
+):
+    with slow_receiver() as port:
+        add_endpoint(clara, f"http://127.0.0.1:{port}/hooks")
+        bill_id = issued_bill(dbsession)
+        with attempts_of(wsgi_app, 1):
+            started = time.monotonic()
+            cancel(wsgi_app, bill_id)
+            took = time.monotonic() - started
+    assert took < 4
+    (delivery,) = deliveries(dbsession)
+    assert (delivery.status, delivery.last_error) == (PENDING, "deadline passed")
+
+
+def test_an_attempt_tries_three_of_a_hosts_addresses_at_most(clara, wsgi_app, dbsession):
+    """Each address that does not answer costs a connect timeout: a host resolving to many
+    would hold the attempt (and its worker) for minutes."""
+    receiver = Receiver([])
+    registry = wsgi_app.registry
+    checked = registry["webhooks.address_policy"]
+    with running(receiver) as port:
+        receiver.secrets.append(add_endpoint(clara, f"http://localhost:{port}/hooks"))
+        nobody = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+        registry["webhooks.address_policy"] = AddressPolicy(
+            registry.settings, lambda host, port: [*nobody, "127.0.0.1"]
+        )
+        try:
+            cancel(wsgi_app, issued_bill(dbsession))
+        finally:
+            registry["webhooks.address_policy"] = checked
+    (delivery,) = deliveries(dbsession)
+    assert (delivery.status, delivery.last_error) == (PENDING, "NewConnectionError")
+    assert receiver.events == {}
+
+
+def test_an_attempt_that_lost_its_claim_records_nothing(clara, wsgi_app, dbsession, clock):
+    """Once another attempt claimed the delivery (this one's lease ran out), this one's
+    outcome is not written over the other's."""
+    from sqlalchemy import update
+
+    from portal.services.webhooks.models import WebhookDelivery
+
+    def another_worker_claims_it():
+        with task_dbsession(wsgi_app.registry) as session:
+            session.execute(
+                update(WebhookDelivery).values(
+                    attempts=WebhookDelivery.attempts + 1, last_error="the other attempt's"
+                )
+            )
+
+    with slow_receiver(another_worker_claims_it, trickle_for=0.5) as port:
+        add_endpoint(clara, f"http://127.0.0.1:{port}/hooks")
+        cancel(wsgi_app, issued_bill(dbsession))
+    (delivery,) = deliveries(dbsession)
+    assert (delivery.status, delivery.attempts) == (PENDING, 2)
+    assert delivery.last_error == "the other attempt's" and delivery.last_attempt_at is None

@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 
 from portal.audit import (
     AuditError,
+    Break,
     prune_before,
     record,
     redact_person,
@@ -162,12 +163,13 @@ def test_redacting_a_person_clears_entries_by_and_about_them(dbsession):
     assert verify(dbsession).ok
 
 
-def test_pruning_the_oldest_entries_is_not_tampering(dbsession):
+def test_pruning_the_oldest_entries_is_not_tampering(dbsession, clock):
     for n in range(4):
         record(dbsession, "a.b", details={"n": n})
         dbsession.commit()
     chain = entries(dbsession)
     cut = chain[2].occurred_at
+    clock.advance(days=400)
 
     assert prune_before(dbsession, cut) == 2
     dbsession.commit()
@@ -184,6 +186,62 @@ def test_pruning_the_oldest_entries_is_not_tampering(dbsession):
     with_triggers_off(dbsession)
     dbsession.execute(text("DELETE FROM audit_entry WHERE seq = 3"))
     assert verify(dbsession).broken.seq == 3
+
+
+def test_pruning_keeps_entries_younger_than_the_minimum_age(dbsession, clock):
+    for n in range(3):
+        record(dbsession, "a.b", details={"n": n})
+    dbsession.commit()
+    clock.advance(days=364)
+
+    assert prune_before(dbsession, clock.now()) == 0
+    dbsession.commit()
+
+    assert [e.seq for e in entries(dbsession)] == [1, 2, 3]
+    assert verify(dbsession).ok
+
+
+def empty_the_log_as_if_pruned(dbsession) -> tuple[int, str]:
+    """Move the pruning checkpoint onto the head and delete every entry, with SQL (which the
+    triggers let through: the checkpoint names an entry by its seq and hash)."""
+    dbsession.execute(text("UPDATE audit_head SET pruned_seq = seq, pruned_hash = hash"))
+    dbsession.execute(text("DELETE FROM audit_entry"))
+    head = dbsession.get(AuditHead, 1, populate_existing=True)
+    return head.pruned_seq, head.pruned_hash
+
+
+def test_a_checkpoint_no_pruning_recorded_is_tampering(dbsession):
+    for n in range(3):
+        record(dbsession, "a.b", details={"n": n})
+    dbsession.commit()
+
+    empty_the_log_as_if_pruned(dbsession)
+    dbsession.commit()
+
+    result = verify(dbsession)
+    assert result.broken == Break(3, "entries deleted: no audit.pruned entry names the checkpoint")
+
+
+def test_a_pruning_of_young_entries_is_tampering_even_when_recorded(dbsession, clock):
+    for n in range(3):
+        record(dbsession, "a.b", details={"n": n})
+    dbsession.commit()
+    clock.advance(days=30)
+
+    through, through_hash = empty_the_log_as_if_pruned(dbsession)
+    record(
+        dbsession,
+        "audit.pruned",
+        details={
+            "before": clock.now().isoformat(),
+            "through_seq": through,
+            "through_hash": through_hash,
+            "count": 3,
+        },
+    )
+    dbsession.commit()
+
+    assert verify(dbsession).broken == Break(4, "pruned entries younger than 365 days")
 
 
 def test_an_entry_cannot_be_recorded_once_the_entries_are_written(dbsession):

@@ -56,12 +56,26 @@ def test_an_https_address_resolving_to_public_addresses_is_taken_as_checked():
         ["fd00::1"],
         ["::ffff:10.0.0.7"],
         ["224.0.0.1"],
+        # IPv6 forms Python calls global that lead to an internal IPv4 address
+        ["64:ff9b::a9fe:a9fe"],  # NAT64 to 169.254.169.254
+        ["64:ff9b:1::a00:7"],  # local-use NAT64 to 10.0.0.7
+        ["2002:a9fe:a9fe::1"],  # 6to4 of 169.254.169.254
+        ["::a9fe:a9fe"],  # IPv4-compatible 169.254.169.254
+        ["::7f00:1"],  # IPv4-compatible 127.0.0.1
+        ["2001:0:4136:e378:8000:63bf:f5ff:fff8"],  # Teredo, client 10.0.0.7
     ],
 )
 def test_a_name_resolving_to_a_private_or_local_address_is_refused(addresses):
     assert "private network" in refused_because(
         policy({"hooks.example.org": addresses}), "https://hooks.example.org/"
     )
+
+
+def test_ipv6_forms_of_a_public_ipv4_address_may_be_called():
+    for address in ["64:ff9b::5db8:d70e", "2002:5db8:d70e::1"]:  # NAT64 and 6to4 of PUBLIC
+        assert policy({"hooks.example.org": [address]}).check(
+            "https://hooks.example.org/"
+        ).addresses == (address,)
 
 
 def test_the_portals_own_public_address_is_refused():
@@ -86,6 +100,8 @@ def test_plain_http_only_to_localhost_and_only_in_development():
     assert "https://" in refused_because(policy(table), "http://localhost:8765/")
     development = policy(table, **{"webhooks.development_receivers": "true"})
     assert development.check("http://localhost:8765/").addresses == ("127.0.0.1",)
+    on_ipv6 = policy({"localhost": ["::1"]}, **{"webhooks.development_receivers": "true"})
+    assert on_ipv6.check("http://localhost:8765/").addresses == ("::1",)
     assert "https://" in refused_because(development, "http://hooks.example.org/")
 
 
