@@ -3,13 +3,15 @@
 The citizen fills a service's form (saving drafts on the way), pays the fee through the
 billing core, and follows the application through the owning department's queue to a
 certificate, or a rejection with the fee refunded. A clerk may also cancel a paid application
-(the fee refunded), with a second clerk's approval above the department's threshold.
+(the fee refunded). Both refund, so above the department's threshold both wait for a second
+clerk's approval.
 """
 
 from portal.applications.catalogue import SERVICES
 from portal.applications.certificates import CertificateKind
 from portal.applications.workflow import (
     CancellationApproval,
+    RejectionApproval,
     close_rejected_bill,
     queue_paid_applications,
 )
@@ -57,6 +59,7 @@ def includeme(config) -> None:
         **application,
     )
     config.add_approval_kind(CancellationApproval())
+    config.add_approval_kind(RejectionApproval())
     config.add_subscriber(queue_paid_applications, PaymentSucceeded)
     config.add_subscriber(close_rejected_bill, RefundSucceeded)
     config.add_document_kind(CertificateKind(config.registry))

@@ -21,9 +21,10 @@ from portal.applications.views import application_values
 from portal.applications.workflow import (
     CANNOT,
     cancel_paid,
-    cancellation_pending,
     decide_approve,
     decide_reject,
+    pending_decision,
+    refund_awaiting_approval,
 )
 from portal.audit import record_request
 from portal.catalogue.models import Service
@@ -86,8 +87,8 @@ def _page(request, context, error="", reason="", reveal=False):
     values.update(
         for_clerk=True,
         can_decide=context.application.status == state.IN_QUEUE
-        and not cancellation_pending(context.application),
-        cancellation_pending=cancellation_pending(context.application),
+        and not refund_awaiting_approval(context.application),
+        pending_decision=pending_decision(request.dbsession, context.application),
         national_id=national_id if reveal else masked(national_id),
         revealed=reveal,
         error=error,
@@ -198,7 +199,9 @@ def reject(context, request):
             request, context, Refusal(INVALID, _("Keep the reason under 2000 characters.")), reason
         )
     try:
-        decide_reject(request.dbsession, application, request.user, reason, request.clock.now())
+        approval = decide_reject(
+            request.dbsession, application, request.user, reason, request.clock.now()
+        )
     except Refusal as refused:
         log.warning(
             "refund for application %s refused: %s",
@@ -206,6 +209,16 @@ def reject(context, request):
             refused.message.interpolate(),
         )
         raise Refusal(refused.kind, refused.message, title=CANNOT) from None
+    if approval is not None:
+        request.session.flash(
+            translate(
+                _(
+                    "Rejection asked for. A second clerk of the department must approve it "
+                    "before the applicant is told and the fee is refunded."
+                )
+            )
+        )
+        return _back(request, application)
     log.info("application %s rejected", application.public_id)
     request.session.flash(
         translate(_("Rejected. The applicant is told why and the fee is refunded."))

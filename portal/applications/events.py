@@ -1,11 +1,11 @@
 """What applications tell the rest of the portal: an application is waiting for a clerk, a
-clerk decided one, a paid application's cancellation waits for a second clerk's approval or was
-decided.
+clerk decided one, a paid application's cancellation or rejection waits for a second clerk's
+approval or was decided.
 
 Announced through the registry (``registry.notify``) inside the transaction that made the
 change, with its ``dbsession``, as billing's events are (:mod:`portal.billing.events`): what a
-subscriber records commits or rolls back with the change. The cancellation events are billing's
-approval events with the application added, so a subscriber to
+subscriber records commits or rolls back with the change. The cancellation and rejection events
+are billing's approval events with the application added, so a subscriber to
 :class:`~portal.billing.events.ApprovalRequested` hears of every request for a second clerk,
 whatever it is about.
 """
@@ -31,7 +31,7 @@ class ApplicationQueued:
 
 @dataclass(frozen=True)
 class ApplicationDecided:
-    """A clerk approved or rejected ``application`` (its ``status`` says which)."""
+    """A clerk approved, rejected or cancelled ``application`` (its ``status`` says which)."""
 
     application: Application
     dbsession: Session
@@ -53,5 +53,20 @@ class CancellationApprovalRequested(ApprovalRequested):
 class CancellationApprovalDecided(ApprovalDecided):
     """A second clerk approved (the application is cancelled, its fee sent back) or rejected
     (it stays in the queue) the cancellation of ``application``."""
+
+    application: Application | None = None
+
+
+@dataclass(frozen=True)
+class RejectionApprovalRequested(ApprovalRequested):
+    """A clerk asked to reject paid ``application`` (refunding its fee) above the threshold."""
+
+    application: Application | None = None
+
+
+@dataclass(frozen=True)
+class RejectionApprovalDecided(ApprovalDecided):
+    """A second clerk approved (the application is rejected, its fee sent back) or rejected
+    (it stays in the queue) the rejection of ``application``."""
 
     application: Application | None = None

@@ -18,7 +18,7 @@ from portal.applications.models import Application
 from portal.applications.workflow import (
     CANNOT,
     application_services,
-    cancellation_pending,
+    refund_awaiting_approval,
     save_draft,
     service_record,
     start_draft,
@@ -212,7 +212,7 @@ def application_values(request, application: Application) -> dict:
         if application.bill
         else [],
         # a refund waiting for a second clerk's approval is not on its way yet
-        "refund": None if cancellation_pending(application) else application.refund,
+        "refund": None if refund_awaiting_approval(application) else application.refund,
         "certificate": application.certificate,
     }
 

@@ -5,27 +5,34 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
+from pyramid.i18n import TranslationString
 from sqlalchemy import select
 
 from portal.applications import events, state
-from portal.applications.events import CancellationApprovalDecided, CancellationApprovalRequested
+from portal.applications.events import (
+    CancellationApprovalDecided,
+    CancellationApprovalRequested,
+    RejectionApprovalDecided,
+    RejectionApprovalRequested,
+)
 from portal.applications.models import Application, ApplicationEvent
 from portal.audit import record
 from portal.billing import (
     APPROVED,
+    AWAITING,
     OVERPAID,
     PAID,
     REFUND_AWAITING_APPROVAL,
     cancel_bill,
     carry_out_refund_decision,
     issue_bill,
-    refund_bill,
     refund_bill_as_clerk,
     with_status,
 )
 from portal.billing.events import PaymentSucceeded, RefundSucceeded
-from portal.billing.models import Refund
+from portal.billing.models import ApprovalRequest, Refund
 from portal.catalogue.interfaces import APPLICATION, public_services
 from portal.catalogue.models import Service
 from portal.clock import Clock, clock
@@ -187,18 +194,48 @@ def close_rejected_bill(event: RefundSucceeded) -> None:
     )
 
 
-#: the kind of approval request a paid application's cancellation above the threshold is
+#: the kinds of approval request a paid application's cancellation, or rejection, above the
+#: threshold is: either refunds the fee, so either is a money decision for two clerks
 CANCELLATION = "application_cancellation"
+REJECTION = "application_rejection"
+
+#: how the fee's refund is explained, before the clerk's reason
+CANCELLED_BECAUSE = "Application cancelled: "
+REJECTED_BECAUSE = "Application rejected: "
 
 
-def cancellation_pending(application: Application) -> bool:
-    """Whether a clerk asked to cancel ``application`` and a second clerk has not decided."""
+def pending_decision(dbsession, application: Application) -> str | None:
+    """The kind of decision on ``application`` (:data:`CANCELLATION` or :data:`REJECTION`)
+    waiting for a second clerk's approval, if one is; its refund is recorded awaiting it."""
+    refund = application.refund
+    if refund is None or refund.status != REFUND_AWAITING_APPROVAL:
+        return None
+    return dbsession.scalar(
+        select(ApprovalRequest.kind).where(
+            ApprovalRequest.subject == refund.public_id, ApprovalRequest.status == AWAITING
+        )
+    )
+
+
+def refund_awaiting_approval(application: Application) -> bool:
+    """Whether a clerk asked to cancel or reject ``application`` and a second clerk has not
+    decided (its fee's refund is reserved, not on its way)."""
     refund = application.refund
     return refund is not None and refund.status == REFUND_AWAITING_APPROVAL
 
 
-def refuse_if_cancellation_pending(application: Application) -> None:
-    if cancellation_pending(application):
+def refuse_if_decision_pending(dbsession, application: Application) -> None:
+    pending = pending_decision(dbsession, application)
+    if pending == REJECTION:
+        raise Refusal(
+            CONFLICT,
+            _(
+                "A rejection of this application is waiting for a second clerk's approval. "
+                "It must be decided first."
+            ),
+            title=CANNOT,
+        )
+    if pending is not None:
         raise Refusal(
             CONFLICT,
             _(
@@ -207,6 +244,23 @@ def refuse_if_cancellation_pending(application: Application) -> None:
             ),
             title=CANNOT,
         )
+
+
+def _refuse_unless_queued(application: Application) -> None:
+    if application.status != state.IN_QUEUE:
+        raise Refusal(
+            CONFLICT, _("Another clerk decided this application meanwhile."), title=CANNOT
+        )
+
+
+def _refund_fee(dbsession, application: Application, clerk, reason: str, kind: str):
+    """Refund ``application``'s fee as ``clerk`` (at once within the threshold, else awaiting
+    an approval request of ``kind``): (refund, approval request), either None."""
+    if application.bill is None:
+        return None, None
+    refund, approval = refund_bill_as_clerk(dbsession, application.bill, reason, clerk, kind=kind)
+    application.refund = refund
+    return refund, approval
 
 
 def cancel_paid(dbsession, application: Application, clerk, reason: str, now: dt.datetime):
@@ -220,19 +274,10 @@ def cancel_paid(dbsession, application: Application, clerk, reason: str, now: dt
             _("Only a paid application waiting in the queue can be cancelled."),
             title=CANNOT,
         )
-    refuse_if_cancellation_pending(application)
-    refund, approval = (
-        refund_bill_as_clerk(
-            dbsession,
-            application.bill,
-            f"Application cancelled: {reason}",
-            clerk,
-            kind=CANCELLATION,
-        )
-        if application.bill is not None
-        else (None, None)
+    refuse_if_decision_pending(dbsession, application)
+    _refund, approval = _refund_fee(
+        dbsession, application, clerk, CANCELLED_BECAUSE + reason, CANCELLATION
     )
-    application.refund = refund
     if approval is not None:
         registry_of(dbsession).notify(
             CancellationApprovalRequested(approval, dbsession, application)
@@ -254,15 +299,23 @@ def _cancel(dbsession, application: Application, clerk, reason: str, now: dt.dat
         )
     application.decided_by = clerk
     application.decision_reason = reason
+    # a cancellation is the application's decision too: its case in the work queue ends
+    events.announce(events.ApplicationDecided(application, dbsession))
     log.info("application %s cancelled", application.public_id)
 
 
-class CancellationApproval:
-    """A clerk's cancellation of a paid application whose fee is above the threshold; the
-    request's subject is the fee's refund, recorded awaiting approval."""
+class HeldDecisionApproval:
+    """A clerk's decision on a paid application that refunds its fee above the threshold:
+    held, the application in the queue, until a second clerk approves it. The request's
+    subject is the fee's refund, recorded awaiting approval."""
 
-    code = CANCELLATION
-    label = _("Cancellation of a paid application")
+    code: str
+    label: TranslationString
+    #: makes the decision once approved: (dbsession, application, clerk, reason, now), the
+    #: reason being the refund's
+    carry_out: Callable[..., None]
+    #: the kind's own event, with the application
+    decided_event: type[CancellationApprovalDecided] | type[RejectionApprovalDecided]
 
     def _application(self, dbsession, approval) -> Application | None:
         return dbsession.scalar(
@@ -272,7 +325,8 @@ class CancellationApproval:
         )
 
     def requested(self, dbsession, approval) -> None:
-        """Announced by :func:`cancel_paid` once the application holds its refund."""
+        """Announced by the decision (:func:`cancel_paid`, :func:`decide_reject`) once the
+        application holds its refund."""
 
     def decided(self, dbsession, approval, now: dt.datetime) -> None:
         application = self._application(dbsession, approval)
@@ -284,21 +338,46 @@ class CancellationApproval:
             )
         carry_out_refund_decision(dbsession, approval, now)
         if approval.status == APPROVED:
-            _cancel(dbsession, application, approval.decided_by, approval.reason, now)
+            self.carry_out(dbsession, application, approval.decided_by, approval.reason, now)
         else:
             application.refund = None
-        registry_of(dbsession).notify(CancellationApprovalDecided(approval, dbsession, application))
+        registry_of(dbsession).notify(self.decided_event(approval, dbsession, application))
 
     def subject_path(self, request, approval) -> str | None:
-        # a rejected cancellation's application no longer holds the refund it was about
+        # a rejected request's application no longer holds the refund it was about
         application = self._application(request.dbsession, approval)
         if application is None:
             return None
         return request.route_path("backoffice_application", application=application.public_id)
 
 
+def _reject_as_approved(dbsession, application, clerk, reason: str, now: dt.datetime) -> None:
+    # the applicant reads the first clerk's reason, not the refund's
+    _reject(dbsession, application, clerk, reason.removeprefix(REJECTED_BECAUSE), now)
+
+
+class CancellationApproval(HeldDecisionApproval):
+    """A clerk's cancellation of a paid application whose fee is above the threshold."""
+
+    code = CANCELLATION
+    label = _("Cancellation of a paid application")
+    carry_out = staticmethod(_cancel)
+    decided_event = CancellationApprovalDecided
+
+
+class RejectionApproval(HeldDecisionApproval):
+    """A clerk's rejection of a paid application whose fee is above the threshold: it refunds
+    as a cancellation does, so it is held the same way (the applicant still sees the
+    application in the queue, no refund promised) until the second clerk decides."""
+
+    code = REJECTION
+    label = _("Rejection of a paid application")
+    carry_out = staticmethod(_reject_as_approved)
+    decided_event = RejectionApprovalDecided
+
+
 def decide_approve(dbsession, application: Application, clerk, note: str, now: dt.datetime) -> None:
-    refuse_if_cancellation_pending(application)
+    refuse_if_decision_pending(dbsession, application)
     if not state.transition(dbsession, application, state.APPROVED, note, clerk, now=now):
         raise Refusal(
             CONFLICT, _("Another clerk decided this application meanwhile."), title=CANNOT
@@ -321,11 +400,32 @@ def _record_decision(dbsession, application: Application, clerk, action: str) ->
     )
 
 
-def decide_reject(
-    dbsession, application: Application, clerk, reason: str, now: dt.datetime
-) -> None:
-    """Reject with ``reason`` and refund what is left of the fee (sent after commit)."""
-    refuse_if_cancellation_pending(application)
+def decide_reject(dbsession, application: Application, clerk, reason: str, now: dt.datetime):
+    """Reject with ``reason`` and refund what is left of the fee: at once within the
+    department's four-eyes threshold (sent after commit; returns None), else held until a
+    second clerk approves, as a cancellation is (returns the approval request; the
+    application stays in the queue, its fee reserved). Rejecting refunds as cancelling does,
+    so it needs the same second pair of eyes."""
+    refuse_if_decision_pending(dbsession, application)
+    _refuse_unless_queued(application)
+    refund, approval = _refund_fee(
+        dbsession, application, clerk, REJECTED_BECAUSE + reason, REJECTION
+    )
+    if approval is not None:
+        registry_of(dbsession).notify(RejectionApprovalRequested(approval, dbsession, application))
+        log.info(
+            "rejection of application %s awaits approval %s",
+            application.public_id,
+            approval.public_id,
+        )
+        return approval
+    _reject(dbsession, application, clerk, reason, now)
+    if refund is None:
+        log.warning("application %s rejected with no fee to refund", application.public_id)
+    return None
+
+
+def _reject(dbsession, application: Application, clerk, reason: str, now: dt.datetime) -> None:
     if not state.transition(dbsession, application, state.REJECTED, reason, clerk, now=now):
         raise Refusal(
             CONFLICT, _("Another clerk decided this application meanwhile."), title=CANNOT
@@ -334,12 +434,3 @@ def decide_reject(
     application.decision_reason = reason
     _record_decision(dbsession, application, clerk, "application.rejected")
     events.announce(events.ApplicationDecided(application, dbsession))
-    refund = (
-        refund_bill(dbsession, application.bill, f"Application rejected: {reason}", clerk)
-        if application.bill is not None
-        else None
-    )
-    if refund is None:
-        log.warning("application %s rejected with no fee to refund", application.public_id)
-        return
-    application.refund = refund

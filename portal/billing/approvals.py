@@ -1,6 +1,6 @@
 """Four-eyes: a money decision above its department's threshold (a refund, a write-off, a paid
 application's cancellation) is asked for by one clerk and approved or rejected by another
-clerk of the same department, never by the one who asked.
+clerk of the same department, never by the one who asked (who may only withdraw it).
 
 One mechanism for every kind: the request is an :class:`ApprovalRequest` row, opened here and
 decided here, and the rules are checked here (and the database refuses a decision by the person
@@ -35,17 +35,21 @@ from portal.settings import SettingsError
 AWAITING = "awaiting"
 APPROVED = "approved"
 REJECTED = "rejected"
+#: taken back by the clerk who asked, before anyone decided
+WITHDRAWN = "withdrawn"
 
 TRANSITIONS: dict[str, frozenset[str]] = {
-    AWAITING: frozenset({APPROVED, REJECTED}),
+    AWAITING: frozenset({APPROVED, REJECTED, WITHDRAWN}),
     APPROVED: frozenset(),
     REJECTED: frozenset(),
+    WITHDRAWN: frozenset(),
 }
 
 LABELS = {
     AWAITING: _("Awaiting approval"),
     APPROVED: _("Approved"),
     REJECTED: _("Rejected"),
+    WITHDRAWN: _("Withdrawn"),
 }
 
 #: when no setting names one: high, so that only a department that chose a threshold asks
@@ -295,6 +299,53 @@ def decide(
         object=("approval_request", approval.public_id),
         details={**_audited(approval), "requested_by_id": approval.requested_by_id},
         personal={"note": note} if note else None,
+    )
+    approval_kind(registry_of(dbsession), approval.kind).decided(dbsession, approval, now)
+    dbsession.flush()
+
+
+def withdraw(dbsession: Session, approval: ApprovalRequest, clerk, now: dt.datetime) -> None:
+    """``clerk``, who asked for ``approval``, takes it back while it still awaits a decision:
+    what it was about is dropped as a rejection would drop it (reserved money is free again)
+    and its end is announced as a decision is. Without this, a department whose only other
+    clerk is away would hold the money until they come back.
+
+    Claimed as :func:`decide` claims a decision, so a withdrawal and a second clerk's
+    decision at the same moment cannot both happen: whichever comes second is told."""
+    if clerk is None or clerk.id != approval.requested_by_id:
+        raise Refusal(
+            FORBIDDEN, _("Only the clerk who asked for this can withdraw it."), title=CANNOT
+        )
+    if approval.status != AWAITING:
+        raise Refusal(
+            CONFLICT, _("This request was already decided by another clerk."), title=CANNOT
+        )
+    dbsession.flush()
+    claimed = run_update(
+        dbsession,
+        update(ApprovalRequest)
+        .where(
+            ApprovalRequest.id == approval.id,
+            ApprovalRequest.status == AWAITING,
+            ApprovalRequest.requested_by_id == clerk.id,
+        )
+        .values(status=WITHDRAWN, decided_at=now)
+        .execution_options(synchronize_session=False),
+    )
+    if claimed != 1:
+        dbsession.refresh(approval)
+        raise Refusal(
+            CONFLICT, _("This request was already decided by another clerk."), title=CANNOT
+        )
+    set_committed_value(approval, "status", WITHDRAWN)
+    set_committed_value(approval, "decided_at", now)
+    record(
+        dbsession,
+        "approval.withdrawn",
+        actor_id=clerk.id,
+        subject_id=payer_of(dbsession, approval),
+        object=("approval_request", approval.public_id),
+        details=_audited(approval),
     )
     approval_kind(registry_of(dbsession), approval.kind).decided(dbsession, approval, now)
     dbsession.flush()

@@ -1,7 +1,9 @@
 """Issuing and cancelling bills, and what a bill's status is (read from the ledger).
 
 A bill written off (:mod:`portal.billing.writeoffs`) is owed nothing more and shows written
-off; should a refund later make it owed again, it is to pay again like any bill."""
+off; should a refund later make it owed again, it is to pay again like any bill, and should
+money still land on it (a payment the provider confirms late), it shows overpaid, so that the
+money is seen and given back rather than hidden under "written off"."""
 
 from __future__ import annotations
 
@@ -130,8 +132,8 @@ def status_condition(status: str):
     kept = Bill.written_off_at.is_(None)
     return {
         CANCELLED: Bill.cancelled_at.is_not(None),
-        WRITTEN_OFF: and_(live, Bill.written_off_at.is_not(None), outstanding <= 0),
-        OVERPAID: and_(live, kept, outstanding < 0),
+        WRITTEN_OFF: and_(live, Bill.written_off_at.is_not(None), outstanding == 0),
+        OVERPAID: and_(live, outstanding < 0),
         PAID: and_(live, kept, outstanding == 0),
         PARTLY_PAID: and_(live, outstanding > 0, outstanding < Bill.total_minor),
         OPEN: and_(live, outstanding >= Bill.total_minor),
@@ -142,7 +144,7 @@ def status_condition(status: str):
 def status_of(bill: Bill, balance: int) -> str:
     if bill.cancelled_at is not None:
         return CANCELLED
-    if bill.written_off_at is not None and balance <= 0:
+    if bill.written_off_at is not None and balance == 0:
         return WRITTEN_OFF
     if balance < 0:
         return OVERPAID

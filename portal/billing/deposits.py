@@ -109,7 +109,9 @@ def release_deposit(
     dbsession, deposit: Deposit, reason: str, now: dt.datetime, clerk=None
 ) -> Refund:
     """Give the deposit back (``now``): refunded through the provider on the payment that
-    lodged it, sent once the transaction commits. Returns the refund."""
+    lodged it, sent once the transaction commits. Returns the refund. Not subject to the
+    four-eyes threshold (:mod:`portal.billing.approvals`): the tender's rules decide a
+    release, not a clerk's discretion."""
     deposit = _closable(dbsession, deposit)
     bill = deposit.bill
     found = refundable_on_bill(dbsession, bill.id)

@@ -82,7 +82,8 @@ class ApprovalRequested:
 @dataclass(frozen=True)
 class ApprovalDecided:
     """A second clerk approved or rejected ``approval`` (``approval.status``,
-    ``approval.decided_by_id``); what it was about has been done, or not."""
+    ``approval.decided_by_id``), or the clerk who asked withdrew it (``withdrawn``, decided by
+    nobody); what it was about has been done, or not."""
 
     approval: ApprovalRequest
     dbsession: Session

@@ -367,7 +367,8 @@ class ApprovalRequest(Base):
     asked, what, why, and who decided. See :mod:`portal.billing.approvals`.
 
     ``subject`` is the public id of what it is about (a refund, a bill, an application), read
-    with ``kind``. The database itself refuses a decision by the person who asked.
+    with ``kind``. The database itself refuses a decision by the person who asked; the one
+    who asked may only withdraw it (``withdrawn``, ended at ``decided_at``, decided by nobody).
     """
 
     __tablename__ = "approval_request"
@@ -378,7 +379,8 @@ class ApprovalRequest(Base):
         CheckConstraint(
             "(status = 'awaiting' AND decided_by_id IS NULL AND decided_at IS NULL)"
             " OR (status IN ('approved', 'rejected')"
-            " AND decided_by_id IS NOT NULL AND decided_at IS NOT NULL)",
+            " AND decided_by_id IS NOT NULL AND decided_at IS NOT NULL)"
+            " OR (status = 'withdrawn' AND decided_by_id IS NULL AND decided_at IS NOT NULL)",
             name="decided_by_someone",
         ),
         CheckConstraint("amount_minor > 0", name="positive"),

@@ -53,7 +53,12 @@ def request_refund(
 
 def refund_bill(dbsession: Session, bill: Bill, reason: str, clerk=None) -> Refund | None:
     """Give back in full what the payment that settled ``bill`` can still give back on it;
-    None if there is nothing to give back (never paid, or already refunded or being so)."""
+    None if there is nothing to give back (never paid, or already refunded or being so).
+
+    No four-eyes threshold here, on purpose: this is for refunds the rules decide (an upheld
+    or lapsed complaint's fee), not a clerk's discretion. A clerk's refund, or a decision
+    that refunds (an application's cancellation or rejection), goes through
+    :func:`refund_bill_as_clerk` or :func:`refund_as_clerk`, where the threshold is applied."""
     found = refundable_on_bill(dbsession, bill.id)
     if found is None:
         return None
@@ -71,8 +76,9 @@ def refund_bill_as_clerk(
     if found is None:
         return None, None
     payment, amount = found
+    payment = lock_payment(dbsession, payment.id)
     department = bill.service.department
-    if not approvals.needs_approval(registry_of(dbsession).settings, department, amount):
+    if not needs_approval_on_payment(dbsession, department, payment, amount):
         refund = request_refund(
             dbsession, payment, {bill.id: amount}, payment.refundable, reason, clerk
         )
@@ -117,15 +123,26 @@ def refund_approver(
     dbsession: Session, payment: Payment, amounts: Mapping[int, Money]
 ) -> Department | None:
     """The department whose second clerk must approve refunding ``amounts`` (bill id ->
-    money) of ``payment``, or None if it is within the threshold."""
+    money) of ``payment``, or None if it and what the payment already gave back or holds for
+    refunds are within the threshold."""
     # bills of another payment are refused by check_refund, with its own message
     own = {allocation.bill_id for allocation in payment.allocations} & set(amounts)
     if not own:
         return None
     department = refund_department(dbsession, own)
     total = Money(sum(amount.minor for amount in amounts.values()), payment.currency)
+    return department if needs_approval_on_payment(dbsession, department, payment, total) else None
+
+
+def needs_approval_on_payment(
+    dbsession: Session, department: Department, payment: Payment, amount: Money
+) -> bool:
+    """Whether refunding ``amount`` more of ``payment`` needs a second clerk: what it already
+    gave back or holds for refunds (``refunded_minor``) counts with it, so splitting a refund
+    into pieces each within the threshold needs the approval the whole would."""
     settings = registry_of(dbsession).settings
-    return department if approvals.needs_approval(settings, department, total) else None
+    so_far = Money(payment.refunded_minor + amount.minor, amount.currency)
+    return approvals.needs_approval(settings, department, so_far)
 
 
 def refund_as_clerk(
@@ -139,6 +156,8 @@ def refund_as_clerk(
     """A clerk's refund: sent at once (:func:`request_refund`) if it is within its
     department's four-eyes threshold, else recorded awaiting a second clerk's approval, its
     money reserved and nothing sent."""
+    # locked first: two clerks each refunding a piece at once must see each other's piece
+    payment = lock_payment(dbsession, payment.id)
     department = refund_approver(dbsession, payment, amounts)
     if department is None:
         return request_refund(dbsession, payment, amounts, seen_refundable, reason, clerk)
@@ -197,7 +216,8 @@ def release_refund(dbsession: Session, public_id: str, cause: str, now: dt.datet
 
 
 def drop_refund(dbsession: Session, public_id: str, cause: str, now: dt.datetime) -> Refund:
-    """A second clerk rejected the refund: the money it reserved can be refunded again."""
+    """A second clerk rejected the refund (or the one who asked withdrew it): the money it
+    reserved can be refunded again."""
     refund = awaiting_refund(dbsession, public_id)
     state.transition_refund(refund, state.REFUND_REJECTED, cause, now)
     refund.payment.refunded_minor -= refund.amount_minor
@@ -209,8 +229,8 @@ def drop_refund(dbsession: Session, public_id: str, cause: str, now: dt.datetime
 def carry_out_refund_decision(
     dbsession: Session, approval: ApprovalRequest, now: dt.datetime
 ) -> Refund:
-    """Send or drop the refund ``approval`` (just decided) is about."""
-    cause = f"{approval.status} by user {approval.decided_by_id}"
+    """Send or drop the refund ``approval`` (just decided, or withdrawn) is about."""
+    cause = f"{approval.status} by user {approval.decided_by_id or approval.requested_by_id}"
     if approval.status == approvals.APPROVED:
         return release_refund(dbsession, approval.subject, cause, now)
     return drop_refund(dbsession, approval.subject, cause, now)

@@ -18,6 +18,7 @@ from portal.audit import record
 from portal.billing import approvals, events, ledger
 from portal.billing.ledger import Line
 from portal.billing.models import ApprovalRequest, Bill
+from portal.billing.payments import in_progress_payment
 from portal.db import registry_of
 from portal.i18n import _
 from portal.money import Money
@@ -31,11 +32,23 @@ CANNOT = _("The bill cannot be written off")
 
 
 def owed_to_write_off(dbsession: Session, bill: Bill) -> Money:
-    """What writing ``bill`` off would write off; a refusal if there is nothing to."""
+    """What writing ``bill`` off would write off; a refusal if there is nothing to, or if a
+    payment of it is in progress."""
     if bill.cancelled_at is not None:
         raise Refusal(CONFLICT, _("This bill is cancelled: nothing is owed on it."), title=CANNOT)
     if bill.written_off_at is not None:
         raise Refusal(CONFLICT, _("This bill was already written off."), title=CANNOT)
+    # The payer may be on the provider's page: the money would land on a bill that shows
+    # written off. Once the payment succeeds or fails, the bill can be written off (or not).
+    if in_progress_payment(dbsession, [bill.id]) is not None:
+        raise Refusal(
+            CONFLICT,
+            _(
+                "The payer is paying this bill right now. Write it off once the payment has "
+                "succeeded or failed."
+            ),
+            title=CANNOT,
+        )
     owed = ledger.bill_balances(dbsession, [bill.id])[bill.id]
     if owed <= 0:
         raise Refusal(CONFLICT, _("Nothing is owed on this bill."), title=CANNOT)

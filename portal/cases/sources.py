@@ -143,7 +143,11 @@ def application_queued(event: ApplicationQueued) -> None:
 
 def application_decided(event: ApplicationDecided) -> None:
     application = event.application
-    outcome = "approved" if application.status == application_state.APPROVED else "rejected"
+    outcome = {
+        application_state.APPROVED: "approved",
+        application_state.REJECTED: "rejected",
+        application_state.CANCELLED: "cancelled",
+    }[application.status]
     decide_case_about(
         event.dbsession,
         "application",
@@ -273,6 +277,8 @@ def approval_requested(event: ApprovalRequested) -> None:
 
 
 def approval_decided(event: ApprovalDecided) -> None:
+    """The request was decided, or withdrawn by the clerk who asked (then theirs is the act
+    that ended the case)."""
     approval = event.approval
     decide_case_about(
         event.dbsession,
@@ -280,7 +286,7 @@ def approval_decided(event: ApprovalDecided) -> None:
         approval.public_id,
         approval.status,
         _now(event.dbsession),
-        actor=approval.decided_by,
+        actor=approval.decided_by or approval.requested_by,
     )
 
 

@@ -53,5 +53,10 @@ def followed_case(context, request):
         "case": case,
         "kind_label": translate(case_kind(request.registry, case.kind).label),
         "status": translate(state.PUBLIC_LABELS[case.state]),
+        "decision": (
+            translate(state.OUTCOME_LABELS[case.outcome])
+            if case.state == state.DECIDED and case.outcome in state.OUTCOME_LABELS
+            else None
+        ),
         "notes": public_notes,
     }

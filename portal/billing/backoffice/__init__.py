@@ -35,6 +35,9 @@ def includeme(config) -> None:
     config.add_route(
         "backoffice_approval_reject", "/backoffice/approvals/{approval}/reject", **approval
     )
+    config.add_route(
+        "backoffice_approval_withdraw", "/backoffice/approvals/{approval}/withdraw", **approval
+    )
     config.add_route("api_approval_decision", "/api/v1/approvals/{approval}/decision", **approval)
     config.add_route("backoffice_reconciliation", "/backoffice/reconciliation")
     config.add_route("backoffice_reports", "/backoffice/reports")

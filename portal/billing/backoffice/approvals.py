@@ -1,9 +1,10 @@
 """Clerk pages of four-eyes approvals: the requests awaiting a second clerk in one's
 departments, one request with who asked, what and why, and approving or rejecting it.
 
-Whoever asked sees the request but no way to decide it; a decision they send anyway (a second
-session, the API) is refused by :func:`portal.billing.approvals.decide`, as is one by a clerk
-of another department or on a request already decided.
+Whoever asked sees the request and a way to withdraw it, but none to decide it; a decision
+they send anyway (a second session, the API) is refused by
+:func:`portal.billing.approvals.decide`, as is one by a clerk of another department or on a
+request already decided.
 """
 
 from __future__ import annotations
@@ -123,6 +124,29 @@ def approve(context, request):
 )
 def reject(context, request):
     return _decision(context, request, approve=False)
+
+
+@view_config(
+    route_name="backoffice_approval_withdraw",
+    request_method="POST",
+    permission="decide",
+    assurance=CLERK,
+)
+def withdraw(context, request):
+    """The clerk who asked takes the request back (:func:`portal.billing.approvals.withdraw`
+    refuses anyone else)."""
+    approval = context.approval
+    approvals.withdraw(request.dbsession, approval, request.user, request.clock.now())
+    log.info(
+        "approval request %s (%s) withdrawn by user=%s",
+        approval.public_id,
+        approval.kind,
+        request.user.id,
+    )
+    request.session.flash(
+        request.localizer.translate(_("Withdrawn. Nothing was done, and the money is free again."))
+    )
+    return HTTPSeeOther(request.route_url("backoffice_approval", approval=approval.public_id))
 
 
 @view_config(

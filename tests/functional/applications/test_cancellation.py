@@ -1,6 +1,6 @@
-"""A clerk cancels a paid application and its fee is refunded; above the department's
-four-eyes threshold only once a second clerk of the department approves, and until then the
-provider has refunded nothing and the application stays in the queue.
+"""A clerk cancels or rejects a paid application and its fee is refunded; above the
+department's four-eyes threshold only once a second clerk of the department approves, and until
+then the provider has refunded nothing and the application stays in the queue.
 
 The vehicle registration is the revenue office's here, whose two clerks (Clara and Eva) are
 personas of the development IdP."""
@@ -10,8 +10,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from portal.applications.events import CancellationApprovalDecided, CancellationApprovalRequested
+from portal.applications.events import (
+    CancellationApprovalDecided,
+    CancellationApprovalRequested,
+    RejectionApprovalDecided,
+    RejectionApprovalRequested,
+)
 from portal.billing.models import ApprovalRequest, Payment
+from portal.cases.models import Case
 from portal.money import Money
 from tests import factories
 from tests.functional.applications.conftest import apply, pay, post, the_application
@@ -142,3 +148,102 @@ def test_within_the_threshold_one_clerk_cancels_and_refunds(
     assert dbsession.scalars(select(ApprovalRequest)).all() == []
     # the fee's bill is cancelled once the refund is confirmed: nothing left owed
     assert application.bill.cancelled_at is not None
+
+
+def test_above_the_threshold_a_rejection_waits_for_a_second_clerk_before_it_refunds(
+    wsgi_app,
+    monkeypatch,
+    browser,
+    paid_in_revenue,
+    dbsession,
+    heard,  # noqa: F811
+):
+    """Rejecting refunds the fee as cancelling does, so it needs the same second clerk: the
+    rejection is held, the applicant still sees the application in the queue with no refund
+    promised, and only the approval rejects it and sends the refund."""
+    monkeypatch.setitem(
+        wsgi_app.registry.settings, "billing.four_eyes.threshold.revenue", "EUR 100.00"
+    )
+    provider = wsgi_app.registry["payment_provider"]
+    public_id = paid_in_revenue
+    clara = browser("clerk-clara")
+    form = clara.get(f"/backoffice/applications/{public_id}").forms["reject-form"]
+    form["reason"] = "Wrong VIN"
+    page = form.submit(status=303).follow()
+    assert "Rejection asked for. A second clerk of the department must approve it" in page.text
+    assert page.html.find(id="rejection-pending") is not None
+    assert "approve-form" not in page.forms and "cancel-form" not in page.forms
+
+    application = the_application(dbsession, public_id)
+    assert (application.status, application.refund.status) == ("in_queue", "awaiting_approval")
+    assert refunded_at_provider(dbsession, provider) == Money(0, "EUR")
+    mine = browser("citizen-ana").get(f"/applications/{public_id}")
+    assert "Your application was rejected" not in mine.text
+    assert "is refunded to the card" not in mine.text  # nothing is on its way yet
+    approval = dbsession.scalars(select(ApprovalRequest)).one()
+    assert (approval.kind, approval.amount_minor) == ("application_rejection", 120_00)
+    url = f"/backoffice/applications/{public_id}/cancel"
+    refused = post(clara, url, {"cancel_reason": "x"}, status=409)
+    assert "A rejection of this application is waiting" in refused.text
+    post(clara, f"/backoffice/approvals/{approval.public_id}/approve", status=403)
+
+    eva = browser("clerk-eva")
+    review = eva.get(f"/backoffice/approvals/{approval.public_id}")
+    assert review.click(linkid="subject-link").request.path == (
+        f"/backoffice/applications/{public_id}"
+    )
+    review.forms["approve-form"].submit(status=303)
+    application = the_application(dbsession, public_id)
+    assert (application.status, application.decision_reason) == ("rejected", "Wrong VIN")
+    assert application.refund.status == "succeeded"
+    assert refunded_at_provider(dbsession, provider) == Money(120_00, "EUR")
+    assert [event[:3] for event in heard] == [
+        (RejectionApprovalRequested, "application_rejection", "awaiting"),
+        (RejectionApprovalDecided, "application_rejection", "approved"),
+    ]
+    mine = browser("citizen-ana").get(f"/applications/{public_id}")
+    assert "Your application was rejected" in mine.text
+    assert "Wrong VIN" in mine.html.find(id="reason").text
+    assert "The fee of €120.00 is refunded to the card you paid with." in mine.text
+    cases = dict(dbsession.execute(select(Case.kind, Case.outcome)).all())
+    assert cases == {"application": "rejected", "approval": "approved"}
+
+
+def test_a_rejected_rejection_leaves_the_application_in_the_queue(
+    wsgi_app, monkeypatch, browser, paid_in_revenue, dbsession
+):
+    monkeypatch.setitem(
+        wsgi_app.registry.settings, "billing.four_eyes.threshold.revenue", "EUR 100.00"
+    )
+    public_id = paid_in_revenue
+    clara = browser("clerk-clara")
+    post(clara, f"/backoffice/applications/{public_id}/reject", {"reason": "Wrong VIN"})
+    approval = dbsession.scalars(select(ApprovalRequest)).one()
+    post(
+        browser("clerk-eva"),
+        f"/backoffice/approvals/{approval.public_id}/reject",
+        {"note": "The VIN is right"},
+    )
+    application = the_application(dbsession, public_id)
+    assert (application.status, application.refund) == ("in_queue", None)
+    assert refunded_at_provider(dbsession, wsgi_app.registry["payment_provider"]) == Money(0, "EUR")
+    assert "approve-form" in clara.get(f"/backoffice/applications/{public_id}").forms
+
+
+def test_a_withdrawn_cancellation_leaves_the_application_in_the_queue(
+    wsgi_app, monkeypatch, browser, paid_in_revenue, dbsession
+):
+    monkeypatch.setitem(
+        wsgi_app.registry.settings, "billing.four_eyes.threshold.revenue", "EUR 100.00"
+    )
+    public_id = paid_in_revenue
+    clara = browser("clerk-clara")
+    post(clara, f"/backoffice/applications/{public_id}/cancel", {"cancel_reason": REASON})
+    approval = dbsession.scalars(select(ApprovalRequest)).one()
+    post(clara, f"/backoffice/approvals/{approval.public_id}/withdraw")
+    application = the_application(dbsession, public_id)
+    assert (application.status, application.refund) == ("in_queue", None)
+    assert refunded_at_provider(dbsession, wsgi_app.registry["payment_provider"]) == Money(0, "EUR")
+    assert "approve-form" in clara.get(f"/backoffice/applications/{public_id}").forms
+    cases = dict(dbsession.execute(select(Case.kind, Case.state)).all())
+    assert cases == {"application": "received", "approval": "decided"}

@@ -41,10 +41,29 @@ def test_a_paid_application_is_a_case_until_the_clerk_decides_it(
     assert decided.actor_id == case.transitions[-1].actor_id
     assert decided.details["outcome"] == "approved"
     assert case.public_id not in clerk.get("/backoffice/cases").text  # open ones by default
-    assert "Decision made" in citizen.get(f"/cases/{case.public_id}").text
+    page = citizen.get(f"/cases/{case.public_id}")
+    assert "Decision made" in page.text
+    assert page.html.find(id="case-decision").text == "Approved"
 
 
 def test_a_rejected_application_ends_its_case_too(clerk, paid_application, dbsession):
     post(clerk, f"/backoffice/applications/{paid_application}/reject", {"reason": "Wrong VIN"})
     case = the_case(dbsession, paid_application)
     assert (case.state, case.outcome) == ("decided", "rejected")
+
+
+def test_a_cancelled_application_ends_its_case_and_its_person_reads_the_decision(
+    citizen, clerk, paid_application, dbsession
+):
+    post(
+        clerk,
+        f"/backoffice/applications/{paid_application}/cancel",
+        {"cancel_reason": "Applied twice"},
+    )
+    case = the_case(dbsession, paid_application)
+    assert (case.state, case.outcome, case.open_key) == ("decided", "cancelled", None)
+    assert case.transitions[-1].actor.name_id == "clerk-dan"
+    assert case.public_id not in clerk.get("/backoffice/cases").text
+    page = citizen.get(f"/cases/{case.public_id}")
+    assert page.html.find(id="case-status").text == "Decision made"
+    assert page.html.find(id="case-decision").text == "Cancelled"

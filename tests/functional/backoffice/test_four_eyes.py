@@ -309,3 +309,88 @@ def test_a_decided_request_cannot_be_decided_again(
     assert "This request was already decided by another clerk." in refused.text
     assert the_approval(dbsession).status == "approved"
     assert provider.query_payment(payment.public_id).refunded == Money(12_50, "EUR")
+
+
+def test_a_refund_split_into_pieces_within_the_threshold_still_needs_a_second_clerk(
+    threshold, signed_in, payments, dbsession, provider
+):
+    """What the payment already gave back counts: 6.00 then 6.00 more is 12.00 refunded,
+    above the 10.00 threshold, so the second piece waits for a second clerk."""
+    payment = payments.settled(amount=12_50)
+    clara = signed_in("clerk-clara")
+    bill = payment.allocations[0].bill
+    first = refund_form(clara, payment, {bill: "6.00"}, REASON).submit(status=200)
+    assert first.html.find(id="needs-approval") is None
+    first.forms["confirm-form"].submit(status=303)
+    assert [r.status for r in refunds_of(dbsession, payment)] == ["succeeded"]
+
+    payment = the_payment(dbsession, payment.public_id)
+    second = refund_form(clara, payment, {bill: "6.00"}, REASON).submit(status=200)
+    assert second.html.find(id="needs-approval") is not None
+    second.forms["confirm-form"].submit(status=303)
+    assert sorted(r.status for r in refunds_of(dbsession, payment)) == [
+        "awaiting_approval",
+        "succeeded",
+    ]
+    assert provider.query_payment(payment.public_id).refunded == Money(6_00, "EUR")
+    approval = the_approval(dbsession)
+    assert (approval.status, approval.amount_minor) == ("awaiting", 6_00)
+
+
+def test_the_clerk_who_asked_withdraws_the_request_and_the_money_is_free_again(
+    threshold,
+    signed_in,
+    browser,
+    payments,
+    dbsession,
+    provider,
+    heard,  # noqa: F811
+):
+    """A department without a second clerk at hand is not stuck: the one who asked takes the
+    request back (a POST with the CSRF token, only them), the refund is dropped, its money
+    freed, the work queue's case ends and the audit trail says who withdrew it."""
+    payment = payments.settled(amount=12_50)
+    clara = signed_in("clerk-clara")
+    ask_refund(clara, payment)
+    approval = the_approval(dbsession)
+    url = f"/backoffice/approvals/{approval.public_id}/withdraw"
+
+    clara.post(url, {}, headers={"Referer": "https://localhost/"}, status=400)  # no CSRF token
+    eva = browser("clerk-eva")
+    assert "withdraw-form" not in eva.get(f"/backoffice/approvals/{approval.public_id}").forms
+    refused = post(eva, url, status=403)
+    assert "Only the clerk who asked for this can withdraw it." in refused.text
+    assert_nothing_sent(dbsession, provider, payment)
+
+    page = clara.get(f"/backoffice/approvals/{approval.public_id}")
+    done = page.forms["withdraw-form"].submit(status=303).follow()
+    assert "Withdrawn. Nothing was done, and the money is free again." in done.text
+    assert "Withdrawn" in done.html.find(id="status").text
+    assert "withdraw-form" not in done.forms
+
+    (refund,) = refunds_of(dbsession, payment)
+    assert refund.status == "rejected"
+    assert the_payment(dbsession, payment.public_id).refunded_minor == 0
+    assert provider.query_payment(payment.public_id).refunded == Money(0, "EUR")
+    approval = the_approval(dbsession)
+    assert (approval.status, approval.decided_by_id) == ("withdrawn", None)
+    assert approval.decided_at is not None
+    case = the_case(dbsession)
+    assert (case.state, case.outcome) == ("decided", "withdrawn")
+    assert case.transitions[-1].actor_id == approval.requested_by_id
+    trail = dbsession.execute(
+        select(AuditEntry.action, AuditEntry.actor_id)
+        .where(AuditEntry.object_id == approval.public_id)
+        .order_by(AuditEntry.seq)
+    ).all()
+    assert trail == [
+        ("approval.requested", approval.requested_by_id),
+        ("approval.withdrawn", approval.requested_by_id),
+    ]
+    assert heard[-1] == (ApprovalDecided, "refund", "withdrawn", None)
+    assert "Withdrawn" in clara.get("/backoffice/approvals").html.find(id="decided").text
+
+    # nothing left to decide or withdraw; the money can be asked for again
+    post(eva, f"/backoffice/approvals/{approval.public_id}/approve", status=409)
+    post(clara, url, status=409)
+    assert "refund-form" in clara.get(f"/backoffice/payments/{payment.public_id}").forms

@@ -1,6 +1,7 @@
 """Two clerks deciding one request for approval at the same moment, over real HTTP on
 PostgreSQL: one decision wins, the other is told the request was already decided, and the
-refund reaches the provider at most once."""
+refund reaches the provider at most once. The same holds for the clerk who asked withdrawing
+just as a second clerk approves."""
 
 from __future__ import annotations
 
@@ -91,3 +92,57 @@ def test_two_clerks_deciding_at_once_one_wins(
             assert (refund.status, refunded) == ("succeeded", Money(12_50, "EUR"))
         else:
             assert (refund.status, refunded) == ("rejected", Money(0, "EUR"))
+
+
+@pytest.mark.postgresql
+def test_a_withdrawal_and_an_approval_at_once_one_wins(
+    portal_url,  # noqa: F811
+    wsgi_app,
+    monkeypatch,
+    signed_in,
+    browser,
+    payments,
+    dbsession,
+    provider,
+):
+    """The clerk who asked withdraws just as a second clerk approves: exactly one happens,
+    and the refund is sent only if the approval won."""
+    monkeypatch.setitem(
+        wsgi_app.registry.settings, "billing.four_eyes.threshold.revenue", "EUR 10.00"
+    )
+    eva = browser("clerk-eva")
+    clara = signed_in("clerk-clara")
+    for _round in range(3):
+        payment = payments.settled(amount=12_50)
+        bill = payment.allocations[0].bill
+        confirm = refund_form(clara, payment, {bill: "12.50"}, "Paid twice").submit(status=200)
+        confirm.forms["confirm-form"].submit(status=303)
+        dbsession.expire_all()
+        approval = dbsession.scalars(
+            select(ApprovalRequest).where(ApprovalRequest.status == "awaiting")
+        ).one()
+
+        answers = at_once(
+            [
+                pressing(portal_url, clara, approval, "withdraw"),
+                pressing(portal_url, eva, approval, "approve"),
+            ]
+        )
+
+        assert sorted(answers) == [303, 409], answers
+        dbsession.expire_all()
+        decided = dbsession.get(ApprovalRequest, approval.id)
+        refund = dbsession.scalars(select(Refund).where(Refund.payment_id == payment.id)).one()
+        refunded = provider.query_payment(payment.public_id).refunded
+        if answers[0] == 303:
+            assert (decided.status, refund.status, refunded) == (
+                "withdrawn",
+                "rejected",
+                Money(0, "EUR"),
+            )
+        else:
+            assert (decided.status, refund.status, refunded) == (
+                "approved",
+                "succeeded",
+                Money(12_50, "EUR"),
+            )

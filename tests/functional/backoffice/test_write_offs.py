@@ -10,12 +10,14 @@ from sqlalchemy import func, select
 
 from portal.audit import redact_person
 from portal.audit.models import AuditEntry
-from portal.billing import ledger
-from portal.billing.bills import WRITTEN_OFF, status_condition, with_status
-from portal.billing.models import ApprovalRequest, Bill, JournalEntry, JournalTransaction
+from portal.billing import apply_report, ledger, state
+from portal.billing.bills import OVERPAID, WRITTEN_OFF, status_condition, with_status
+from portal.billing.models import ApprovalRequest, Bill, JournalEntry, JournalTransaction, Payment
+from portal.clock import clock
+from portal.tasks import task_dbsession
 from tests import factories
 from tests.conftest import sign_in
-from tests.functional.backoffice.conftest import csrf_token
+from tests.functional.backoffice.conftest import csrf_token, managed
 
 REASON = "The company was struck off the register"
 
@@ -51,16 +53,19 @@ def ledger_sums_to_zero(dbsession) -> bool:
     return dbsession.scalar(select(func.sum(JournalEntry.amount_minor))) == 0
 
 
-def written_off(dbsession, bill: Bill) -> bool:
-    """Written off as the pages (Python) and the bill lists (SQL) both read it."""
+def shows(dbsession, bill: Bill, status: str) -> bool:
+    """Whether ``bill`` shows ``status`` as the pages (Python) and the bill lists (SQL) both
+    read it (the two must agree)."""
     dbsession.expire_all()
     bill = dbsession.get(Bill, bill.id)
-    in_sql = dbsession.scalar(
-        select(Bill.id).where(Bill.id == bill.id, status_condition(WRITTEN_OFF))
-    )
-    in_python = with_status(dbsession, [bill])[0].status == WRITTEN_OFF
+    in_sql = dbsession.scalar(select(Bill.id).where(Bill.id == bill.id, status_condition(status)))
+    in_python = with_status(dbsession, [bill])[0].status == status
     assert in_python == (in_sql is not None)
     return in_python
+
+
+def written_off(dbsession, bill: Bill) -> bool:
+    return shows(dbsession, bill, WRITTEN_OFF)
 
 
 def test_within_the_threshold_a_clerk_writes_a_bill_off_at_once(
@@ -147,6 +152,56 @@ def test_a_clerk_of_another_department_cannot_write_off(browser, open_bill, dbse
         status=403,
     )
     assert not written_off(dbsession, open_bill)
+
+
+def write_off_through_the_page(app, bill: Bill, status: int):
+    return app.post(
+        f"/backoffice/bills/{bill.public_id}/write-off",
+        {"csrf_token": csrf_token(app), "reason": REASON},
+        headers={"Referer": "https://localhost/"},
+        status=status,
+    )
+
+
+def test_a_bill_being_paid_cannot_be_written_off(browser, payments, dbsession, caplog):
+    payment = payments.paid_at_provider(amount=40_00)
+    bill = payment.allocations[0].bill
+    assert payment.status in state.IN_PROGRESS  # the payer is on the provider's page
+    refused = write_off_through_the_page(browser("clerk-clara"), bill, 409)
+    assert "The payer is paying this bill right now." in refused.text
+    assert "refused 409 conflict: The payer is paying this bill right now." in caplog.text
+    assert not written_off(dbsession, bill)
+    assert dbsession.get(Bill, bill.id).written_off_at is None
+    assert ledger.account_balance(dbsession, "write-off:property-tax") == {}
+    assert dbsession.scalars(select(ApprovalRequest)).all() == []
+
+
+def test_money_landing_on_a_written_off_bill_shows_it_overpaid(
+    browser, payments, provider, dbsession
+):
+    """A payment that expired in the portal, the bill written off, and then the provider
+    reports the payment succeeded after all: until it is given back the money shows as
+    overpaid, in Python and in SQL alike, not hidden under "written off"."""
+    payment = payments.paid_at_provider(amount=40_00)
+    bill = payment.allocations[0].bill
+    registry = factories.app_registry(payment)
+    with task_dbsession(registry) as session:
+        state.transition(
+            managed(session, payment), state.EXPIRED, "not finished in time", clock(registry).now()
+        )
+    write_off_through_the_page(browser("clerk-clara"), bill, 303)
+    assert written_off(dbsession, bill)
+
+    with task_dbsession(registry) as session:
+        report = provider.query_payment(payment.public_id)
+        apply_report(session, managed(session, payment), report, "test", clock(registry).now())
+        assert ledger.bill_balances(session, [bill.id]) == {bill.id: -40_00}
+        assert shows(session, bill, OVERPAID)
+        assert not shows(session, bill, WRITTEN_OFF)
+    # the portal gives the overpayment back once that commits: nothing owed, nothing over
+    dbsession.expire_all()
+    assert dbsession.get(Payment, payment.id).status == state.REFUNDED
+    assert written_off(dbsession, bill)
 
 
 def test_a_write_off_is_about_its_payer_and_its_reason_stays_out_of_the_ledger(
