@@ -40,6 +40,7 @@ def test_personas_are_exactly_the_demo_people():
         "buyer-bruno": ("Bruno Bregar", None, None, None, ("buyer:procurement",)),
         "rep-quinn": ("Quinn Hribar", "19840404-4444", "EB-500600", "Eastbridge Works Ltd", ()),
         "reviewer-rita": ("Rita Golob", None, None, None, ("reviewer",)),
+        "auditor-ana": ("Ana Kralj", None, None, None, ("auditor",)),
         "admin-ada": ("Ada Lovrec", None, None, None, ("admin", "clerk:revenue")),
     }
     assert PERSONAS_BY_ID["citizen-ana"].mail == "ana.novak@example.org"
