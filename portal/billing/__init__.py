@@ -56,6 +56,7 @@ from portal.billing.state import REFUND_AWAITING_APPROVAL, REFUNDED_STATES
 from portal.billing.surcharges import add_bill_surcharge
 from portal.billing.tasks import apply_report
 from portal.billing.templating import add_globals
+from portal.billing.transfer import transfer_account
 from portal.billing.writeoffs import WriteOffApproval
 from portal.catalogue.interfaces import BillLineInput
 from portal.i18n import _
@@ -114,6 +115,7 @@ def includeme(config) -> None:
     guard_append_only(config.registry["dbsession_factory"])
     config.add_directive("add_payment_documents", add_payment_documents)
     check_thresholds(settings)
+    config.registry["transfer_account"] = transfer_account(settings)
     config.add_directive("add_approval_kind", add_approval_kind)
     config.add_approval_kind(RefundApproval())
     config.add_approval_kind(WriteOffApproval())
@@ -131,6 +133,7 @@ def includeme(config) -> None:
     config.add_route("provider_notification", "/billing/notifications/{provider}")
     config.add_route("bills", "/bills")
     config.add_route("pay", "/bills/pay")
+    config.add_route("bill_transfer", "/bills/{public_id}/transfer")
     config.add_route(
         "payment", "/payments/{public_id}", factory="portal.billing.resources.payment_factory"
     )
