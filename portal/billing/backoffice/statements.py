@@ -1,0 +1,100 @@
+"""The clerks' bank statements page of a department: upload a camt.053 or camt.054 file of
+the authority's account, see the statements imported and the credits they brought."""
+
+from __future__ import annotations
+
+import logging
+
+from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.view import view_config
+from sqlalchemy import select
+
+from portal.billing.camt import MAX_BYTES
+from portal.billing.matching import match_line
+from portal.billing.models import BankLine, BankStatement
+from portal.billing.statements import import_file
+from portal.i18n import _
+from portal.identity.assurance import CLERK
+from portal.refusals import INVALID, TOO_LARGE, UNAVAILABLE, FieldError, Refusal
+
+log = logging.getLogger(__name__)
+
+#: the most recent statements and credits the page lists
+SHOWN = 50
+
+
+def import_as(request, data: bytes, department, actor_id: int | None):
+    """Import ``data`` for ``department`` (the page and the API share it): each new credit
+    is matched to bills and posted at once."""
+    account = request.registry.get("transfer_account")
+    if account is None:
+        raise Refusal(UNAVAILABLE, _("Payment by bank transfer is not configured."))
+    now = request.clock.now()
+    dbsession = request.dbsession
+    return import_file(
+        dbsession,
+        data,
+        department,
+        account.iban,
+        now,
+        actor_id=actor_id,
+        on_line=lambda line: match_line(dbsession, line, now),
+    )
+
+
+@view_config(
+    route_name="backoffice_bank_statements",
+    renderer="billing/backoffice/bank_statements.jinja2",
+    permission="work",
+    assurance=CLERK,
+)
+def statements_page(context, request):
+    department = context.department
+    dbsession = request.dbsession
+    statements = dbsession.scalars(
+        select(BankStatement)
+        .where(BankStatement.department_id == department.id)
+        .order_by(BankStatement.imported_at.desc(), BankStatement.id.desc())
+        .limit(SHOWN)
+    )
+    lines = dbsession.scalars(
+        select(BankLine)
+        .where(BankLine.department_id == department.id)
+        .order_by(BankLine.booked_on.desc(), BankLine.id.desc())
+        .limit(SHOWN)
+    )
+    return {"department": department, "statements": list(statements), "lines": list(lines)}
+
+
+@view_config(
+    route_name="backoffice_bank_statements",
+    request_method="POST",
+    permission="work",
+    assurance=CLERK,
+    accepts_files=True,
+)
+def upload(context, request):
+    upload = request.POST.get("file")
+    if not hasattr(upload, "file"):
+        raise Refusal(
+            INVALID,
+            _("Choose a camt.053 or camt.054 file to upload."),
+            errors=[FieldError("file", _("Choose a camt.053 or camt.054 file to upload."))],
+        )
+    data = upload.file.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise Refusal(TOO_LARGE, _("This file is too large for a bank statement."))
+    imported = import_as(request, data, context.department, request.user.id)
+    new = sum(len(result.lines) for result in imported)
+    seen = sum(result.already_seen for result in imported)
+    request.session.flash(
+        request.localizer.translate(
+            _(
+                "Statement imported: ${new} new credits, ${seen} already imported.",
+                mapping={"new": new, "seen": seen},
+            )
+        )
+    )
+    return HTTPSeeOther(
+        request.route_url("backoffice_bank_statements", code=context.department.code)
+    )
