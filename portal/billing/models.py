@@ -494,3 +494,7 @@ class BankLineMatch(Base):
 
     line: Mapped[BankLine] = relationship(back_populates="matches")
     bill: Mapped[Bill] = relationship()
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.line.currency)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from portal.billing.camt import CamtError, CreditLine, parse
 from portal.billing.models import BankLine, BankStatement
@@ -142,3 +142,14 @@ def _new_lines(
         dbsession.add(line)
         lines.append(line)
     return lines
+
+
+def lines_booked(dbsession: Session, day: dt.date, departments: frozenset[int] | None):
+    """The bank credits booked on ``day`` (of ``departments``, or all), with their matches,
+    for reconciliation beside the card provider's settlement."""
+    query = select(BankLine).where(BankLine.booked_on == day)
+    if departments is not None:
+        query = query.where(BankLine.department_id.in_(departments))
+    return list(
+        dbsession.scalars(query.options(selectinload(BankLine.matches)).order_by(BankLine.id))
+    )

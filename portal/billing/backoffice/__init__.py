@@ -41,6 +41,11 @@ def includeme(config) -> None:
         "backoffice_bank_statements", "/backoffice/departments/{code}/bank-statements", **department
     )
     config.add_route(
+        "api_bank_statements",
+        "/api/v1/departments/{code}/bank-statements",
+        factory="portal.billing.backoffice.statements.statement_import_factory",
+    )
+    config.add_route(
         "backoffice_bank_line",
         "/backoffice/bank-lines/{line}",
         factory="portal.billing.backoffice.bank_lines.bank_line_factory",

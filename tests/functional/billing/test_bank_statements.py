@@ -217,3 +217,60 @@ def test_a_clerk_assigns_an_unmatched_credit_or_returns_one(clerk, citizen, dbse
     cases = dbsession.scalars(select(Case).where(Case.kind == "bank_line")).all()
     assert sorted(case.outcome for case in cases) == ["assigned", "returned"]
     assert "already decided" in post(clerk, return_url, {"action": "return"}, status=409).text
+
+
+def test_an_integration_drops_a_statement_through_the_api(wsgi_app, citizen, dbsession):
+    from tests.functional.api.conftest import conforms, make_client
+
+    bill = factories.bill(dbsession, citizen, amount=12_00)
+    revenue = make_client(wsgi_app, dbsession, "property-tax")  # of the revenue department
+    factories.service(dbsession, "vehicle-registration", department_code="registry")
+    other = make_client(wsgi_app, dbsession, "vehicle-registration")
+    dbsession.commit()
+    url = "/api/v1/departments/revenue/bank-statements"
+    data = camt("054", "API-1", [Credit("12.00", reference=bill.reference, servicer_reference="P")])
+    xml = {"Content-Type": "application/xml"}
+
+    def send(client, body, status, headers=xml):
+        return client.app.post(url, body, headers={**client.headers, **headers}, status=status)
+
+    assert send(other, data, 403).content_type == "application/problem+json"
+    revenue.app.post(url, data, headers=xml, status=401)
+    send(revenue, data, 415, headers={"Content-Type": "text/plain"})
+    answer = send(revenue, data, 201)
+    conforms(answer, "/api/v1/departments/{code}/bank-statements", "post")
+    (statement,) = answer.json["statements"]
+    assert (statement["kind"], statement["statement_id"]) == ("camt.054", "API-1")
+    assert (statement["new_credits"], statement["matched"], statement["unmatched"]) == (1, 1, 0)
+    assert status_of(dbsession, bill).status == "paid"
+    assert send(revenue, data, 409).content_type == "application/problem+json"
+    assert send(revenue, HOSTILE["billion laughs"], 400).json["status"] == 400
+
+
+def test_reconciliation_shows_the_days_bank_transfers_and_their_bills(
+    clerk, citizen, dbsession, stripe_standin
+):
+    bill = factories.bill(dbsession, citizen, amount=9_00)
+    dbsession.commit()
+    upload(
+        clerk,
+        camt(
+            "053",
+            "REC-1",
+            [
+                Credit("9.00", reference=bill.reference, servicer_reference="REC-A"),
+                Credit("4.00", text="?", servicer_reference="REC-B"),
+            ],
+        ),
+    )
+    page = clerk.get(
+        "/backoffice/reconciliation", params={"date": "2026-12-04", "provider": "stripe"}
+    )
+    section = page.html.find(id="bank_lines")
+    text = section.get_text(" ", strip=True)
+    assert "(2)" in text and "REC-A" in text and "REC-B" in text
+    assert f"{bill.number} €9.00" in text and "Waiting for a clerk" in text
+    other_day = clerk.get(
+        "/backoffice/reconciliation", params={"date": "2026-12-03", "provider": "stripe"}
+    )
+    assert "REC-A" not in other_day.html.find(id="bank_lines").get_text()
