@@ -7,9 +7,9 @@ Create Date: 2026-12-06 00:52:00.000000
 """
 
 import sqlalchemy as sa
-from alembic import op
 
 import portal.db
+from alembic import op
 
 revision = "4b8d2e6f1a53"
 down_revision = "c3e91f5a7b24"
@@ -63,9 +63,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("public_id"),
     )
     op.create_index("ix_bank_line_statement_id", "bank_line", ["statement_id"])
-    op.create_index(
-        "ix_bank_line_department_booked", "bank_line", ["department_id", "booked_on"]
-    )
+    op.create_index("ix_bank_line_department_booked", "bank_line", ["department_id", "booked_on"])
     op.create_table(
         "bank_line_match",
         sa.Column("line_id", sa.Integer(), nullable=False),

@@ -53,6 +53,7 @@ from portal.billing.refunding import (
 from portal.billing.resources import PaymentContext
 from portal.billing.state import IN_PROGRESS as PAYMENT_IN_PROGRESS
 from portal.billing.state import REFUND_AWAITING_APPROVAL, REFUNDED_STATES
+from portal.billing.statements import import_and_match as import_bank_statement
 from portal.billing.surcharges import add_bill_surcharge
 from portal.billing.tasks import apply_report
 from portal.billing.templating import add_globals
@@ -63,6 +64,7 @@ from portal.i18n import _
 from portal.web import conflict
 
 __all__ = [
+    "import_bank_statement",
     "APPROVED",
     "AWAITING",
     "CANCELLED",

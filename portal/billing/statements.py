@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from portal.billing.camt import CamtError, CreditLine, parse
+from portal.billing.matching import match_line
 from portal.billing.models import BankLine, BankStatement
 from portal.i18n import _
 from portal.identity.models import Department
@@ -152,4 +153,26 @@ def lines_booked(dbsession: Session, day: dt.date, departments: frozenset[int] |
         query = query.where(BankLine.department_id.in_(departments))
     return list(
         dbsession.scalars(query.options(selectinload(BankLine.matches)).order_by(BankLine.id))
+    )
+
+
+def import_and_match(
+    dbsession: Session,
+    data: bytes,
+    department: Department,
+    account_iban: str,
+    now: dt.datetime,
+    *,
+    actor_id: int | None,
+) -> list[Imported]:
+    """:func:`import_file`, each new credit matched to bills and posted at once (the clerks'
+    page, the API and the demo data import statements this way)."""
+    return import_file(
+        dbsession,
+        data,
+        department,
+        account_iban,
+        now,
+        actor_id=actor_id,
+        on_line=lambda line: match_line(dbsession, line, now),
     )

@@ -11,9 +11,9 @@ from pyramid.view import view_config
 from sqlalchemy import select
 
 from portal.billing.camt import MAX_BYTES
-from portal.billing.matching import MATCHED, UNMATCHED, match_line
+from portal.billing.matching import MATCHED, UNMATCHED
 from portal.billing.models import BankLine, BankStatement
-from portal.billing.statements import import_file
+from portal.billing.statements import import_and_match
 from portal.i18n import _
 from portal.identity.assurance import CLERK
 from portal.identity.models import Department
@@ -32,16 +32,8 @@ def import_as(request, data: bytes, department, actor_id: int | None):
     account = request.registry.get("transfer_account")
     if account is None:
         raise Refusal(UNAVAILABLE, _("Payment by bank transfer is not configured."))
-    now = request.clock.now()
-    dbsession = request.dbsession
-    return import_file(
-        dbsession,
-        data,
-        department,
-        account.iban,
-        now,
-        actor_id=actor_id,
-        on_line=lambda line: match_line(dbsession, line, now),
+    return import_and_match(
+        request.dbsession, data, department, account.iban, request.clock.now(), actor_id=actor_id
     )
 
 
