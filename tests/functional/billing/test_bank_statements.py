@@ -106,6 +106,8 @@ def test_a_statement_pays_bills_fully_partly_and_over_and_queues_the_rest(
     from portal.receipts.models import Receipt
 
     assert dbsession.scalar(select(func.count()).select_from(Receipt)) == 3
+    shown = clerk.get(f"/backoffice/payments/{payments[0].public_id}")
+    assert "€" in shown.text
     cases = dbsession.scalars(select(Case).where(Case.kind == "bank_line")).all()
     assert len(cases) == 2
     assert {case.department_id for case in cases} == {full.service.department_id}
