@@ -155,6 +155,10 @@ def stripe_standin():
     receiver.close()
 
 
+#: the authority's account in the tests' settings (a valid Slovenian IBAN)
+TRANSFER_IBAN = "SI56263300012039086"
+
+
 @pytest.fixture(scope="session")
 def app_settings(database_url, keys_dir, devidp, sandbox, stripe_standin) -> dict:
     from tests.sandbox.conftest import API_KEY, MERCHANT_ID, SECRET
@@ -175,6 +179,9 @@ def app_settings(database_url, keys_dir, devidp, sandbox, stripe_standin) -> dic
         "receipts.signing_key": str(keys_dir / "signing.key"),
         "receipts.signing_cert": str(keys_dir / "signing.crt"),
         "receipts.authority_name": "City of Example",
+        "billing.transfer.iban": TRANSFER_IBAN,
+        "billing.transfer.beneficiary": "City of Example",
+        "billing.transfer.bic": "BSLJSI2X",
         "mail.directory": str(keys_dir / "mail"),
         "portal.timezone": "Europe/Ljubljana",
         "portal.secure_cookies": "true",

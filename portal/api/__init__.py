@@ -16,7 +16,9 @@ SERVICE_FACTORY = "portal.api.auth.service_factory"
 SERVICE_BILL_FACTORY = "portal.api.auth.service_bill_factory"
 
 #: routes called with a service's API key (the others use a payer's session)
-SERVICE_ROUTES = frozenset({"api_bills", "api_bill", "api_bill_cancel", "api_bill_payments"})
+SERVICE_ROUTES = frozenset(
+    {"api_bills", "api_bill", "api_bill_cancel", "api_bill_payments", "api_bank_statements"}
+)
 
 
 def openapi_document() -> dict:

@@ -53,15 +53,18 @@ from portal.billing.refunding import (
 from portal.billing.resources import PaymentContext
 from portal.billing.state import IN_PROGRESS as PAYMENT_IN_PROGRESS
 from portal.billing.state import REFUND_AWAITING_APPROVAL, REFUND_NOT_APPROVED, REFUNDED_STATES
+from portal.billing.statements import import_and_match as import_bank_statement
 from portal.billing.surcharges import add_bill_surcharge
 from portal.billing.tasks import apply_report
 from portal.billing.templating import add_globals
+from portal.billing.transfer import transfer_account
 from portal.billing.writeoffs import WriteOffApproval
 from portal.catalogue.interfaces import BillLineInput
 from portal.i18n import _
 from portal.web import conflict
 
 __all__ = [
+    "import_bank_statement",
     "APPROVED",
     "AWAITING",
     "CANCELLED",
@@ -115,6 +118,7 @@ def includeme(config) -> None:
     guard_append_only(config.registry["dbsession_factory"])
     config.add_directive("add_payment_documents", add_payment_documents)
     check_thresholds(settings)
+    config.registry["transfer_account"] = transfer_account(settings)
     config.add_directive("add_approval_kind", add_approval_kind)
     config.add_approval_kind(RefundApproval())
     config.add_approval_kind(WriteOffApproval())
@@ -132,6 +136,7 @@ def includeme(config) -> None:
     config.add_route("provider_notification", "/billing/notifications/{provider}")
     config.add_route("bills", "/bills")
     config.add_route("pay", "/bills/pay")
+    config.add_route("bill_transfer", "/bills/{public_id}/transfer")
     config.add_route(
         "payment", "/payments/{public_id}", factory="portal.billing.resources.payment_factory"
     )

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from portal.billing.models import ApprovalRequest, Bill, Payment, Refund
+from portal.billing.models import ApprovalRequest, BankLine, Bill, Payment, Refund
 from portal.db import registry_of
+from portal.identity.models import User
 
 if TYPE_CHECKING:
     from portal.billing.reconciliation import Discrepancy
@@ -96,7 +97,27 @@ def announce(
     | PaymentNeedsAttention
     | SettlementDiscrepancyFound
     | ApprovalRequested
-    | ApprovalDecided,
+    | ApprovalDecided
+    | BankLineUnmatched
+    | BankLineDecided,
 ) -> None:
     """Tell the subscribers of the portal whose session made ``event``."""
     registry_of(event.dbsession).notify(event)
+
+
+@dataclass(frozen=True)
+class BankLineUnmatched:
+    """A credit of an imported bank statement matched no bill, or several: work for the
+    clerks of ``line.department_id``, who assign it to bills or return it."""
+
+    line: BankLine
+    dbsession: Session
+
+
+@dataclass(frozen=True)
+class BankLineDecided:
+    """A clerk assigned an unmatched bank credit to bills or returned it (``line.status``)."""
+
+    line: BankLine
+    actor: User
+    dbsession: Session

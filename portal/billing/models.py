@@ -419,3 +419,84 @@ class ApprovalRequest(Base):
     @property
     def amount(self) -> Money:
         return Money(self.amount_minor, self.currency)
+
+
+class BankStatement(Base):
+    """One imported camt.053 statement or camt.054 notification of the authority's account.
+    A statement is imported once: the bank's statement id is unique per account."""
+
+    __tablename__ = "bank_statement"
+    __table_args__ = (UniqueConstraint("account_iban", "statement_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    statement_id: Mapped[str] = mapped_column(String(35))
+    account_iban: Mapped[str] = mapped_column(String(34))
+    imported_at: Mapped[dt.datetime]
+    imported_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    credits: Mapped[int]
+    #: credits not already seen in an earlier file (a camt.054 before its camt.053)
+    new_credits: Mapped[int]
+
+    department: Mapped[Department] = relationship()
+
+
+class BankLine(Base):
+    """A credit to the authority's account, posted once whichever files report it
+    (``dedupe_key``, see :meth:`portal.billing.camt.CreditLine.dedupe_key`).
+
+    ``status``: ``matched`` (posted to its bills), ``unmatched`` (waiting for a clerk in the
+    work queue), ``assigned`` (a clerk chose its bills), ``returned`` (a clerk sent it back
+    to the payer's bank; nothing is posted)."""
+
+    __tablename__ = "bank_line"
+    __table_args__ = (Index("ix_bank_line_department_booked", "department_id", "booked_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("bank_statement.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    booked_on: Mapped[dt.date] = mapped_column(Date)
+    servicer_reference: Mapped[str] = mapped_column(String(35))
+    end_to_end_id: Mapped[str] = mapped_column(String(35))
+    creditor_reference: Mapped[str] = mapped_column(String(35))
+    remittance: Mapped[str] = mapped_column(String(140))
+    debtor_name: Mapped[str] = mapped_column(String(140))
+    status: Mapped[str] = mapped_column(String(16), default="unmatched")
+    decided_at: Mapped[dt.datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    statement: Mapped[BankStatement] = relationship()
+    matches: Mapped[list[BankLineMatch]] = relationship(
+        back_populates="line", order_by="BankLineMatch.bill_id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.currency)
+
+
+class BankLineMatch(Base):
+    """How much of a bank line was posted to which bill (the rest, if any, is the payer's
+    credit on that bill: the bill shows as overpaid, refundable by a clerk)."""
+
+    __tablename__ = "bank_line_match"
+
+    line_id: Mapped[int] = mapped_column(
+        ForeignKey("bank_line.id", ondelete="CASCADE"), primary_key=True
+    )
+    bill_id: Mapped[int] = mapped_column(ForeignKey("bill.id"), primary_key=True, index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"))
+
+    line: Mapped[BankLine] = relationship(back_populates="matches")
+    bill: Mapped[Bill] = relationship()
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.line.currency)

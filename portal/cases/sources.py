@@ -16,6 +16,8 @@ from portal.applications.events import ApplicationDecided, ApplicationQueued
 from portal.billing.events import (
     ApprovalDecided,
     ApprovalRequested,
+    BankLineDecided,
+    BankLineUnmatched,
     PaymentNeedsAttention,
     SettlementDiscrepancyFound,
 )
@@ -39,6 +41,7 @@ SETTLEMENT_DISCREPANCY = "settlement_discrepancy"
 TENDER_QUESTION = "tender_question"
 TENDER_COMPLAINT = "tender_complaint"
 APPROVAL = "approval"
+BANK_LINE = "bank_line"
 
 
 def _now(dbsession):
@@ -83,6 +86,10 @@ def _approval_requester(dbsession, case) -> frozenset[int]:
     return frozenset() if requester is None else frozenset({requester})
 
 
+def _bank_line_page(request, case) -> str:
+    return request.route_path("backoffice_bank_line", line=case.subject_id)
+
+
 KINDS = (
     CaseKind(
         APPLICATION,
@@ -123,6 +130,12 @@ KINDS = (
         default_service_level="8h",
         decision_link=_approval_page,
         barred=_approval_requester,
+    ),
+    CaseKind(
+        BANK_LINE,
+        _("Bank credit to assign"),
+        default_service_level="16h",
+        decision_link=_bank_line_page,
     ),
 )
 
@@ -290,6 +303,33 @@ def approval_decided(event: ApprovalDecided) -> None:
     )
 
 
+def bank_line_unmatched(event: BankLineUnmatched) -> None:
+    """A bank credit matched no bill, or several: a clerk of the statement's department
+    assigns it or returns it (the payer's name stays on the line's page)."""
+    line, dbsession = event.line, event.dbsession
+    open_case(
+        dbsession,
+        BANK_LINE,
+        subject_type="bank_line",
+        subject_id=line.public_id,
+        title=f"Bank credit {line.amount} of {line.booked_on.isoformat()}",
+        department_id=line.department_id,
+        now=_now(dbsession),
+    )
+
+
+def bank_line_decided(event: BankLineDecided) -> None:
+    line = event.line
+    decide_case_about(
+        event.dbsession,
+        "bank_line",
+        line.public_id,
+        line.status,
+        _now(event.dbsession),
+        actor=event.actor,
+    )
+
+
 def includeme(config) -> None:
     for kind in KINDS:
         config.add_case_kind(kind)
@@ -303,3 +343,5 @@ def includeme(config) -> None:
     config.add_subscriber(complaint_decided, ComplaintDecided)
     config.add_subscriber(approval_requested, ApprovalRequested)
     config.add_subscriber(approval_decided, ApprovalDecided)
+    config.add_subscriber(bank_line_unmatched, BankLineUnmatched)
+    config.add_subscriber(bank_line_decided, BankLineDecided)

@@ -21,7 +21,7 @@ from portal.devidp.personas import PERSONAS
 from portal.identity.models import Department, Organisation, User
 from portal.identity.provisioning import provision_user
 from portal.money import Money
-from portal.scripts import demo_cases, demo_payments, demo_tenders, demo_webhooks
+from portal.scripts import demo_bank, demo_cases, demo_payments, demo_tenders, demo_webhooks
 from portal.services.catalogue import sync_services
 from portal.services.imports import Assessment, issue_assessment
 from portal.services.models import FeeScheduleEntry, TaxAssessment, UtilityBill
@@ -285,6 +285,7 @@ def load(dbsession, vault, attribute_map, clock, registry=None) -> None:
     if registry is not None:
         demo_tenders.load(dbsession, clock, registry)
         _pay_demo_bills(dbsession, registry, clock)
+        demo_bank.load(dbsession, registry, clock)
         demo_cases.load(dbsession, clock)
         demo_webhooks.load(dbsession, vault, registry, clock.now())
     dbsession.flush()

@@ -20,7 +20,7 @@ from portal.procurement.prices import valid_bids
 from portal.procurement.sealing import EncryptedShare, Opening, RecordedBid, unlock_share
 from portal.procurement.state import active_award
 from portal.refusals import Refusal
-from portal.scripts import demo_cases, demo_tenders
+from portal.scripts import demo_bank, demo_cases, demo_tenders
 from portal.scripts.demo_data import (
     DEMO_ASSESSMENT,
     DEMO_OVERDUE,
@@ -95,6 +95,8 @@ def test_demo_data_is_complete_and_idempotent(wsgi_app, dbsession):
     refunded = {bill.id for bill in bills if bill.number == DEMO_REFUNDED}
     # a deposit's bill is paid while the security is held, owed again once it is given back
     lodged = {bid.deposit.bill_id for title in after_opening for bid in tenders[title].bids}
+    # the demo bank statement's bills (test_the_demo_statement_pays_fully_partly_over_...)
+    lodged |= {bill.id for bill in bills if bill.number.endswith(f"-{demo_bank.PAYER}")}
     assert {
         view.status for view in with_status(dbsession, bills) if view.bill.id not in lodged
     } == {"open", "paid"}
@@ -283,3 +285,35 @@ def test_ana_has_one_set_of_property_tax_bills_for_the_year(wsgi_app, dbsession)
             year,
             now=app_clock(wsgi_app.registry).now(),
         )
+
+
+def test_the_demo_statement_pays_fully_partly_over_and_queues_one_credit(wsgi_app, dbsession):
+    from portal.billing.models import BankLine, BankStatement
+    from portal.cases.models import Case
+
+    for _ in range(2):
+        load_demo(wsgi_app.registry)
+    assert dbsession.scalar(select(func.count()).select_from(BankStatement)) == 1
+    statuses = {
+        line.servicer_reference: line.status for line in dbsession.scalars(select(BankLine))
+    }
+    assert statuses == {
+        "DEMO-0001": "matched",
+        "DEMO-0002": "matched",
+        "DEMO-0003": "matched",
+        "DEMO-0004": "unmatched",
+    }
+    payer = demo_bank.PAYER
+    bills = {
+        bill.number.split("-")[0]: view.status
+        for view in with_status(
+            dbsession,
+            list(dbsession.scalars(select(Bill).where(Bill.number.like(f"%-{payer}")))),
+        )
+        for bill in [view.bill]
+    }
+    assert (bills["W2610"], bills["G2610"], bills["VR26"]) == ("paid", "partly_paid", "overpaid")
+    assert (
+        dbsession.scalar(select(func.count()).select_from(Case).where(Case.kind == "bank_line"))
+        == 1
+    )

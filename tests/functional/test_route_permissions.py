@@ -94,7 +94,7 @@ def test_a_view_without_permission_is_refused_to_everyone(wsgi_app):
 def sample_values(dbsession, wsgi_app):
     """A real object for each placeholder, so the route's factory finds something to protect."""
     from portal.applications.workflow import start_draft
-    from portal.billing.models import ApprovalRequest
+    from portal.billing.models import ApprovalRequest, BankLine, BankStatement
     from portal.cases.work import open_case
     from portal.receipts.models import Receipt
     from tests import factories
@@ -145,8 +145,35 @@ def sample_values(dbsession, wsgi_app):
         requested_at=app_clock(wsgi_app.registry).now(),
     )
     dbsession.add(approval)
+    statement = BankStatement(
+        department_id=factories.department(dbsession).id,
+        kind="camt.053",
+        statement_id="S-1",
+        account_iban="SI56263300012039086",
+        imported_at=app_clock(wsgi_app.registry).now(),
+        credits=1,
+        new_credits=1,
+    )
+    dbsession.add(statement)
+    dbsession.flush()
+    line = BankLine(
+        dedupe_key="0" * 64,
+        statement_id=statement.id,
+        department_id=statement.department_id,
+        amount_minor=1_00,
+        currency="EUR",
+        booked_on=app_clock(wsgi_app.registry).now().date(),
+        servicer_reference="R",
+        end_to_end_id="",
+        creditor_reference="",
+        remittance="",
+        debtor_name="",
+        status="unmatched",
+    )
+    dbsession.add(line)
     dbsession.commit()
     return {
+        "line": line.public_id,
         "approval": approval.public_id,
         "bill": payment.allocations[0].bill.public_id,
         "reference": tender.reference,

@@ -40,6 +40,19 @@ def includeme(config) -> None:
     )
     config.add_route("api_approval_decision", "/api/v1/approvals/{approval}/decision", **approval)
     config.add_route("backoffice_reconciliation", "/backoffice/reconciliation")
+    config.add_route(
+        "backoffice_bank_statements", "/backoffice/departments/{code}/bank-statements", **department
+    )
+    config.add_route(
+        "api_bank_statements",
+        "/api/v1/departments/{code}/bank-statements",
+        factory="portal.billing.backoffice.statements.statement_import_factory",
+    )
+    config.add_route(
+        "backoffice_bank_line",
+        "/backoffice/bank-lines/{line}",
+        factory="portal.billing.backoffice.bank_lines.bank_line_factory",
+    )
     config.add_route("backoffice_reports", "/backoffice/reports")
     # the file first: "collections.csv" would also be a report's name
     config.add_route("backoffice_report_file", "/backoffice/reports/{report}.{format}")

@@ -15,6 +15,7 @@ from pyramid.view import view_config
 
 from portal.billing.providers import ProviderRefused, ProviderUnavailable, payment_providers
 from portal.billing.reconciliation import day_span, reconcile
+from portal.billing.statements import lines_booked
 from portal.dates import query_day
 from portal.i18n import _
 from portal.identity.assurance import CLERK
@@ -59,4 +60,6 @@ def reconciliation(request):
         "previous": day - dt.timedelta(days=1),
         "next": day + dt.timedelta(days=1) if day < today else None,
         "scoped": departments is not None,
+        # bank transfers booked that day, beside the card provider's settlement
+        "bank_lines": lines_booked(request.dbsession, day, departments),
     }

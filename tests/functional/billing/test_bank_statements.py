@@ -1,0 +1,278 @@
+"""Bank statements: a clerk uploads the day's camt.053 (or an intraday camt.054); each credit
+is posted once, matched to its bill by RF reference or bill number, and what matches nothing
+waits in the work queue for a clerk to assign or return it."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.billing import ledger
+from portal.billing.bills import with_status
+from portal.billing.camt import CamtError, parse
+from portal.billing.models import BankLine, BankStatement, JournalTransaction, Payment
+from portal.cases.models import Case
+from tests import factories
+from tests.bank_files import Credit, camt
+from tests.functional.cases.conftest import post
+
+URL = "/backoffice/departments/revenue/bank-statements"
+
+
+@pytest.fixture
+def clerk(signed_in):
+    return signed_in("clerk-clara")
+
+
+@pytest.fixture
+def citizen(dbsession):
+    return factories.user(dbsession, "citizen-ana")
+
+
+def upload(app, data: bytes, status=303, name="statement.xml"):
+    return post(app, URL, upload_files=[("file", name, data)], status=status)
+
+
+def status_of(dbsession, bill):
+    dbsession.expire_all()
+    return with_status(dbsession, [bill])[0]
+
+
+def bank_postings(dbsession) -> int:
+    return dbsession.scalar(
+        select(func.count())
+        .select_from(JournalTransaction)
+        .where(JournalTransaction.idempotency.like("bank_line:%"))
+    )
+
+
+@pytest.mark.parametrize("version", ["02", "08"])
+def test_both_versions_and_formats_are_read(version):
+    credits = [
+        Credit("12.50", reference="RF18539007547034", servicer_reference="A1"),
+        Credit("3.00", text="B-000001 thanks", end_to_end="E2E-1"),
+        Credit("9.99", debit=True, servicer_reference="D1"),
+    ]
+    for kind in ("053", "054"):
+        (statement,) = parse(camt(kind, f"S-{kind}", credits, version=version))
+        assert statement.kind == f"camt.{kind}" and statement.statement_id == f"S-{kind}"
+        first, second = statement.credits  # the debit is skipped
+        assert (first.amount.minor, first.amount.currency) == (1250, "EUR")
+        assert first.creditor_reference == "RF18539007547034"
+        assert first.servicer_reference == "A1" and first.booked_on.isoformat() == "2026-12-04"
+        assert second.remittance == "B-000001 thanks" and second.end_to_end_id == "E2E-1"
+        assert second.servicer_reference == "" and second.debtor_name == "A Payer"
+
+
+def test_the_sample_files_are_read():
+    from pathlib import Path
+
+    samples = sorted(Path(__file__).parents[3].joinpath("samples/camt").glob("*.xml"))
+    assert len(samples) >= 2
+    for sample in samples:
+        assert parse(sample.read_bytes())[0].credits
+
+
+def test_a_statement_pays_bills_fully_partly_and_over_and_queues_the_rest(
+    clerk, citizen, dbsession
+):
+    full = factories.bill(dbsession, citizen, amount=120_00)
+    partly = factories.bill(dbsession, citizen, amount=50_00)
+    over = factories.bill(dbsession, citizen, amount=10_00)
+    dbsession.commit()
+    data = camt(
+        "053",
+        "STMT-1",
+        [
+            Credit("120.00", reference=full.reference, servicer_reference="R1"),
+            Credit("20.00", text=f"Payment of bill {partly.number}", servicer_reference="R2"),
+            Credit("15.00", text=f"ref {over.reference[:4]} {over.reference[4:]}", end_to_end="X"),
+            Credit("7.00", text="no idea", servicer_reference="R4"),
+            # a reference with wrong check digits matches nothing
+            Credit("1.00", reference="RF00" + full.reference[4:], servicer_reference="R5"),
+        ],
+    )
+    page = upload(clerk, data).follow()
+    assert "5 new credits, 0 already imported" in page.text
+    assert status_of(dbsession, full).status == "paid"
+    assert status_of(dbsession, partly).outstanding.minor == 30_00
+    assert status_of(dbsession, partly).status == "partly_paid"
+    assert status_of(dbsession, over).status == "overpaid"
+    assert ledger.account_balance(dbsession, "clearing:bank") == {"EUR": 155_00}
+    # a person's bill paid by transfer is a settled payment, with its receipt
+    payments = dbsession.scalars(select(Payment).where(Payment.provider == "bank")).all()
+    assert sorted(p.amount_minor for p in payments) == [15_00, 20_00, 120_00]
+    assert all(p.status == "succeeded" and p.method == "bank_transfer" for p in payments)
+    from portal.receipts.models import Receipt
+
+    assert dbsession.scalar(select(func.count()).select_from(Receipt)) == 3
+    shown = clerk.get(f"/backoffice/payments/{payments[0].public_id}")
+    assert "€" in shown.text
+    cases = dbsession.scalars(select(Case).where(Case.kind == "bank_line")).all()
+    assert len(cases) == 2
+    assert {case.department_id for case in cases} == {full.service.department_id}
+
+
+def test_the_same_statement_is_refused_and_an_intraday_credit_is_posted_once(
+    clerk, citizen, dbsession
+):
+    bill = factories.bill(dbsession, citizen, amount=40_00)
+    dbsession.commit()
+    intraday = Credit("10.00", reference=bill.reference, servicer_reference="BANK-77")
+    no_bank_ref = Credit("5.00", reference=bill.reference, end_to_end="E2E-9")
+    upload(clerk, camt("054", "NTF-1", [intraday, no_bank_ref], version="08"))
+    statement = camt(
+        "053",
+        "STMT-9",
+        [
+            intraday,
+            no_bank_ref,
+            Credit("1.00", reference=bill.reference, servicer_reference="BANK-78"),
+        ],
+    )
+    page = upload(clerk, statement).follow()
+    assert "1 new credits, 2 already imported" in page.text
+    assert status_of(dbsession, bill).outstanding.minor == 24_00
+    assert bank_postings(dbsession) == 3
+    refused = upload(clerk, statement, status=409)
+    assert "already imported" in refused.text
+    assert bank_postings(dbsession) == 3
+    assert dbsession.scalar(select(func.count()).select_from(BankStatement)) == 2
+
+
+HOSTILE = {
+    "billion laughs": b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>
+<Stmt><Id>&lol3;</Id></Stmt></BkToCstmrStmt></Document>""",
+    "external entity": b"""<?xml version="1.0"?>
+<!DOCTYPE d [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>
+<Stmt><Id>&xxe;</Id></Stmt></BkToCstmrStmt></Document>""",
+    "external DTD": b"""<?xml version="1.0"?>
+<!DOCTYPE Document SYSTEM "http://127.0.0.1:9/camt.dtd">
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"/>""",
+    "not XML": b"\x00\x01 not a statement",
+    "another format": b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"/>',
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_or_foreign_xml_is_refused_with_a_400(name, clerk, dbsession):
+    with pytest.raises(CamtError):
+        parse(HOSTILE[name])
+    page = upload(clerk, HOSTILE[name], status=400)
+    assert "not a bank statement the portal can read" in page.text
+    assert "root:" not in page.text
+    assert dbsession.scalar(select(func.count()).select_from(BankStatement)) == 0
+
+
+def test_another_accounts_statement_is_refused(clerk, dbsession):
+    data = camt(
+        "053", "S-X", [Credit("1.00", servicer_reference="Q")], iban="DE89370400440532013000"
+    )
+    assert "another account" in upload(clerk, data, status=422).text
+    assert dbsession.scalar(select(func.count()).select_from(BankLine)) == 0
+
+
+def test_a_citizen_and_another_departments_clerk_cannot_upload(signed_in, testapp):
+    signed_in("citizen-ana")
+    testapp.get(URL, status=403)
+
+
+def test_a_clerk_assigns_an_unmatched_credit_or_returns_one(clerk, citizen, dbsession):
+    first = factories.bill(dbsession, citizen, amount=30_00)
+    second = factories.bill(dbsession, citizen, amount=25_00)
+    dbsession.commit()
+    upload(
+        clerk,
+        camt(
+            "053",
+            "STMT-Q",
+            [
+                Credit("60.00", text="two bills", servicer_reference="Q1"),
+                Credit("8.00", text="unknown", servicer_reference="Q2"),
+            ],
+        ),
+    )
+    lines = {line.servicer_reference: line for line in dbsession.scalars(select(BankLine))}
+    assign_url = f"/backoffice/bank-lines/{lines['Q1'].public_id}"
+    queue = clerk.get(assign_url)
+    assert "Assign to these bills" in queue.text
+    refused = post(clerk, assign_url, {"action": "assign", "bills": "B-999999"}, status=422)
+    assert "cannot be assigned" in refused.text
+    post(clerk, assign_url, {"action": "assign", "bills": f"{first.number}, {second.reference}"})
+    assert status_of(dbsession, first).status == "paid"
+    assert status_of(dbsession, second).status == "overpaid"  # 5.00 is the payer's credit
+    assert status_of(dbsession, second).outstanding.minor == -5_00
+    return_url = f"/backoffice/bank-lines/{lines['Q2'].public_id}"
+    post(clerk, return_url, {"action": "return"})
+    dbsession.expire_all()
+    assert {
+        line.servicer_reference: line.status for line in dbsession.scalars(select(BankLine))
+    } == {
+        "Q1": "assigned",
+        "Q2": "returned",
+    }
+    assert bank_postings(dbsession) == 1  # a returned credit posts nothing
+    cases = dbsession.scalars(select(Case).where(Case.kind == "bank_line")).all()
+    assert sorted(case.outcome for case in cases) == ["assigned", "returned"]
+    assert "already decided" in post(clerk, return_url, {"action": "return"}, status=409).text
+
+
+def test_an_integration_drops_a_statement_through_the_api(wsgi_app, citizen, dbsession):
+    from tests.functional.api.conftest import conforms, make_client
+
+    bill = factories.bill(dbsession, citizen, amount=12_00)
+    revenue = make_client(wsgi_app, dbsession, "property-tax")  # of the revenue department
+    factories.service(dbsession, "vehicle-registration", department_code="registry")
+    other = make_client(wsgi_app, dbsession, "vehicle-registration")
+    dbsession.commit()
+    url = "/api/v1/departments/revenue/bank-statements"
+    data = camt("054", "API-1", [Credit("12.00", reference=bill.reference, servicer_reference="P")])
+    xml = {"Content-Type": "application/xml"}
+
+    def send(client, body, status, headers=xml):
+        return client.app.post(url, body, headers={**client.headers, **headers}, status=status)
+
+    assert send(other, data, 403).content_type == "application/problem+json"
+    revenue.app.post(url, data, headers=xml, status=401)
+    send(revenue, data, 415, headers={"Content-Type": "text/plain"})
+    answer = send(revenue, data, 201)
+    conforms(answer, "/api/v1/departments/{code}/bank-statements", "post")
+    (statement,) = answer.json["statements"]
+    assert (statement["kind"], statement["statement_id"]) == ("camt.054", "API-1")
+    assert (statement["new_credits"], statement["matched"], statement["unmatched"]) == (1, 1, 0)
+    assert status_of(dbsession, bill).status == "paid"
+    assert send(revenue, data, 409).content_type == "application/problem+json"
+    assert send(revenue, HOSTILE["billion laughs"], 400).json["status"] == 400
+
+
+def test_reconciliation_shows_the_days_bank_transfers_and_their_bills(
+    clerk, citizen, dbsession, stripe_standin
+):
+    bill = factories.bill(dbsession, citizen, amount=9_00)
+    dbsession.commit()
+    upload(
+        clerk,
+        camt(
+            "053",
+            "REC-1",
+            [
+                Credit("9.00", reference=bill.reference, servicer_reference="REC-A"),
+                Credit("4.00", text="?", servicer_reference="REC-B"),
+            ],
+        ),
+    )
+    page = clerk.get(
+        "/backoffice/reconciliation", params={"date": "2026-12-04", "provider": "stripe"}
+    )
+    section = page.html.find(id="bank_lines")
+    text = section.get_text(" ", strip=True)
+    assert "(2)" in text and "REC-A" in text and "REC-B" in text
+    assert f"{bill.number} €9.00" in text and "Waiting for a clerk" in text
+    other_day = clerk.get(
+        "/backoffice/reconciliation", params={"date": "2026-12-03", "provider": "stripe"}
+    )
+    assert "REC-A" not in other_day.html.find(id="bank_lines").get_text()
