@@ -5,11 +5,12 @@ bank (nothing is posted; the clerk sends the money back through the bank's own c
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 from pyramid.authorization import Allow
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.view import view_config
-from sqlalchemy import or_, select
+from sqlalchemy import CursorResult, or_, select, update
 
 from portal.audit import record_request
 from portal.billing import events
@@ -102,6 +103,25 @@ def _not_assignable(why) -> Refusal:
     )
 
 
+def _claim(request, line: BankLine, status: str) -> None:
+    """Decide ``line`` only if it is still undecided, in one conditional UPDATE: of two clerks
+    deciding the same credit at once, the second's UPDATE waits for the first's transaction
+    and then finds the line decided, so a credit is never both returned and posted."""
+    claimed = cast(
+        CursorResult,
+        request.dbsession.execute(
+            update(BankLine)
+            .where(BankLine.id == line.id, BankLine.status == UNMATCHED)
+            .values(status=status)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    if claimed.rowcount != 1:
+        log.info("bank line %s: already decided by someone else", line.public_id)
+        raise Refusal(CONFLICT, _("This credit was already decided."))
+    line.status = status
+
+
 @view_config(
     route_name="backoffice_bank_line",
     request_method="POST",
@@ -116,10 +136,10 @@ def decide(context, request):
     action = request.POST.get("action")
     if action == "assign":
         bills = _bills_named(request, str(request.POST.get("bills", "")), line.currency)
+        _claim(request, line, ASSIGNED)
         post_line(request.dbsession, line, bills, now)
-        line.status = ASSIGNED
     elif action == "return":
-        line.status = RETURNED
+        _claim(request, line, RETURNED)
     else:
         raise Refusal(INVALID, _("Choose whether to assign the credit or return it."))
     line.decided_at = now
