@@ -15,7 +15,14 @@ from sqlalchemy import CursorResult, or_, select, update
 from portal.audit import record_request
 from portal.billing import events
 from portal.billing.bills import with_status
-from portal.billing.matching import ASSIGNED, RETURNED, UNMATCHED, candidates, post_line
+from portal.billing.matching import (
+    ASSIGNED,
+    RETURNED,
+    UNMATCHED,
+    candidates,
+    of_department,
+    post_line,
+)
 from portal.billing.models import BankLine, Bill
 from portal.i18n import _
 from portal.identity.assurance import CLERK
@@ -69,8 +76,10 @@ def bank_line_page(context, request):
     }
 
 
-def _bills_named(request, text: str, currency: str) -> list[Bill]:
-    """The payable bills named (by number or RF reference) in ``text``, in the order given."""
+def _bills_named(request, text: str, line: BankLine) -> list[Bill]:
+    """The payable bills of ``line``'s department named (by number or RF reference) in
+    ``text``, in the order given, in the credit's currency."""
+    currency = line.currency
     names = [name.strip() for name in text.replace(";", ",").split(",") if name.strip()]
     if not names or len(names) > MAX_BILLS:
         raise _not_assignable(_("Name one to ten bills, by number or reference."))
@@ -79,7 +88,8 @@ def _bills_named(request, text: str, currency: str) -> list[Bill]:
         found = list(
             request.dbsession.scalars(
                 select(Bill).where(
-                    or_(Bill.number == name, Bill.reference == name.replace(" ", "").upper())
+                    or_(Bill.number == name, Bill.reference == name.replace(" ", "").upper()),
+                    of_department(line.department_id),
                 )
             )
         )
@@ -135,7 +145,7 @@ def decide(context, request):
     now = request.clock.now()
     action = request.POST.get("action")
     if action == "assign":
-        bills = _bills_named(request, str(request.POST.get("bills", "")), line.currency)
+        bills = _bills_named(request, str(request.POST.get("bills", "")), line)
         _claim(request, line, ASSIGNED)
         post_line(request.dbsession, line, bills, now)
     elif action == "return":

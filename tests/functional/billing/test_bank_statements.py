@@ -276,3 +276,29 @@ def test_reconciliation_shows_the_days_bank_transfers_and_their_bills(
         "/backoffice/reconciliation", params={"date": "2026-12-03", "provider": "stripe"}
     )
     assert "REC-A" not in other_day.html.find(id="bank_lines").get_text()
+
+
+def test_a_credit_never_pays_another_departments_bill(clerk, citizen, dbsession):
+    factories.service(dbsession, "vehicle-registration", department_code="registry")
+    theirs = factories.bill(dbsession, citizen, amount=10_00, service_code="vehicle-registration")
+    dbsession.commit()
+    upload(
+        clerk,
+        camt(
+            "053",
+            "STMT-D",
+            [
+                Credit("10.00", reference=theirs.reference, servicer_reference="D1"),
+                Credit("10.00", text=f"bill {theirs.number}", servicer_reference="D2"),
+            ],
+        ),
+    )
+    lines = {line.servicer_reference: line for line in dbsession.scalars(select(BankLine))}
+    assert {line.status for line in lines.values()} == {"unmatched"}
+    url = f"/backoffice/bank-lines/{lines['D1'].public_id}"
+    assert theirs.number not in clerk.get(url).text
+    for name in (theirs.number, theirs.reference):
+        refused = post(clerk, url, {"action": "assign", "bills": name}, status=422)
+        assert "cannot be assigned" in refused.text
+    assert status_of(dbsession, theirs).status != "paid"
+    assert bank_postings(dbsession) == 0
