@@ -101,6 +101,10 @@ def _bills_named(request, text: str, line: BankLine) -> list[Bill]:
         view.payable and view.bill.currency == currency for view in views
     ):
         raise _not_assignable(_("Each bill must be different, open and in the credit's currency."))
+    # one credit comes from one payer: spreading it over several payers' bills would hand one
+    # payer's money (and its surplus, the payer's credit) to another
+    if len({(bill.payer_user_id, bill.payer_organisation_id) for bill in bills}) != 1:
+        raise Refusal(INVALID, _("All the bills must be of the same payer."))
     return bills
 
 

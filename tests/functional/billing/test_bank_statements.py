@@ -302,3 +302,19 @@ def test_a_credit_never_pays_another_departments_bill(clerk, citizen, dbsession)
         assert "cannot be assigned" in refused.text
     assert status_of(dbsession, theirs).status != "paid"
     assert bank_postings(dbsession) == 0
+
+
+def test_a_credit_is_not_spread_over_bills_of_different_payers(clerk, citizen, dbsession):
+    mine = factories.bill(dbsession, citizen, amount=10_00)
+    another = factories.bill(dbsession, factories.user(dbsession, "citizen-bor"), amount=10_00)
+    dbsession.commit()
+    upload(clerk, camt("053", "STMT-P", [Credit("20.00", text="?", servicer_reference="P1")]))
+    line = dbsession.scalars(select(BankLine)).one()
+    url = f"/backoffice/bank-lines/{line.public_id}"
+    refused = post(
+        clerk, url, {"action": "assign", "bills": f"{mine.number}, {another.number}"}, status=422
+    )
+    assert "same payer" in refused.text
+    assert bank_postings(dbsession) == 0
+    post(clerk, url, {"action": "assign", "bills": mine.number})
+    assert status_of(dbsession, mine).status == "overpaid"
