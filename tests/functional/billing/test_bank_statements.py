@@ -228,6 +228,9 @@ def test_an_integration_drops_a_statement_through_the_api(wsgi_app, citizen, dbs
     revenue = make_client(wsgi_app, dbsession, "property-tax")  # of the revenue department
     factories.service(dbsession, "vehicle-registration", department_code="registry")
     other = make_client(wsgi_app, dbsession, "vehicle-registration")
+    # a service of the department not listed in billing.bank.import_services (an outside
+    # company's backend that issues bills, say) may not send statements
+    outsider = make_client(wsgi_app, dbsession, "waste-collection")  # of the revenue department
     dbsession.commit()
     url = "/api/v1/departments/revenue/bank-statements"
     data = camt("054", "API-1", [Credit("12.00", reference=bill.reference, servicer_reference="P")])
@@ -237,6 +240,7 @@ def test_an_integration_drops_a_statement_through_the_api(wsgi_app, citizen, dbs
         return client.app.post(url, body, headers={**client.headers, **headers}, status=status)
 
     assert send(other, data, 403).content_type == "application/problem+json"
+    assert send(outsider, data, 403).content_type == "application/problem+json"
     revenue.app.post(url, data, headers=xml, status=401)
     send(revenue, data, 415, headers={"Content-Type": "text/plain"})
     answer = send(revenue, data, 201)
