@@ -71,6 +71,7 @@ def import_file(
         known = dbsession.scalar(
             select(BankStatement.id).where(
                 BankStatement.account_iban == statement.iban,
+                BankStatement.kind == statement.kind,
                 BankStatement.statement_id == statement.statement_id,
             )
         )

@@ -322,3 +322,15 @@ def test_a_credit_is_not_spread_over_bills_of_different_payers(clerk, citizen, d
     assert bank_postings(dbsession) == 0
     post(clerk, url, {"action": "assign", "bills": mine.number})
     assert status_of(dbsession, mine).status == "overpaid"
+
+
+def test_a_notification_and_a_statement_of_the_same_id_both_import(clerk, citizen, dbsession):
+    bill = factories.bill(dbsession, citizen, amount=40_00)
+    dbsession.commit()
+    notice = Credit("10.00", reference=bill.reference, servicer_reference="N-1")
+    upload(clerk, camt("054", "2026-12-04", [notice], version="08"))
+    closing = Credit("5.00", reference=bill.reference, servicer_reference="S-1")
+    page = upload(clerk, camt("053", "2026-12-04", [notice, closing])).follow()
+    assert "1 new credits, 1 already imported" in page.text
+    assert dbsession.scalar(select(func.count()).select_from(BankStatement)) == 2
+    assert status_of(dbsession, bill).outstanding.minor == 25_00
