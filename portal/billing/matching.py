@@ -91,8 +91,13 @@ def match_line(dbsession: Session, line: BankLine, now: dt.datetime) -> None:
         post_line(dbsession, line, payable, now)
         line.status = MATCHED
         return
-    line.status = UNMATCHED
     log.info("bank line %s: %d candidate bills, to the queue", line.public_id, len(bills))
+    queue_line(dbsession, line)
+
+
+def queue_line(dbsession: Session, line: BankLine) -> None:
+    """Send ``line`` to the clerks' work queue, unmatched."""
+    line.status = UNMATCHED
     events.announce(events.BankLineUnmatched(line, dbsession))
 
 

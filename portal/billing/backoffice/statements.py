@@ -90,6 +90,17 @@ def upload(context, request):
             )
         )
     )
+    reversed_debits = sum(result.reversed_debits for result in imported)
+    if reversed_debits:
+        request.session.flash(
+            request.localizer.translate(
+                _(
+                    "${count} debits of the statement reverse earlier credits: check the bills "
+                    "they paid.",
+                    mapping={"count": reversed_debits},
+                )
+            )
+        )
     return HTTPSeeOther(
         request.route_url("backoffice_bank_statements", code=context.department.code)
     )

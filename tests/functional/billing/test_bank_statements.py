@@ -334,3 +334,28 @@ def test_a_notification_and_a_statement_of_the_same_id_both_import(clerk, citize
     assert "1 new credits, 1 already imported" in page.text
     assert dbsession.scalar(select(func.count()).select_from(BankStatement)) == 2
     assert status_of(dbsession, bill).outstanding.minor == 25_00
+
+
+def test_a_reversal_is_never_matched_and_a_reversed_debit_is_reported(clerk, citizen, dbsession):
+    bill = factories.bill(dbsession, citizen, amount=10_00)
+    dbsession.commit()
+    data = camt(
+        "053",
+        "STMT-RV",
+        [
+            # a credit reversing an earlier debit names the bill, but is no payment of it
+            Credit("10.00", reference=bill.reference, servicer_reference="RV1", reversal=True),
+            # the bank takes back an earlier credit
+            Credit("4.00", debit=True, reversal=True, servicer_reference="RV2"),
+        ],
+    )
+    (statement,) = parse(data)
+    assert [credit.reversal for credit in statement.credits] == [True]
+    assert statement.reversed_debits == 1
+    page = upload(clerk, data).follow()
+    assert "1 debits of the statement reverse earlier credits" in page.text
+    line = dbsession.scalars(select(BankLine)).one()
+    assert line.status == "unmatched"
+    assert status_of(dbsession, bill).status != "paid"
+    assert bank_postings(dbsession) == 0
+    assert dbsession.scalars(select(Case).where(Case.kind == "bank_line")).one()
