@@ -29,6 +29,7 @@ ENVIRONMENT = {
     "BILLING_ALLOW_SANDBOX": "billing.allow_sandbox",
     "BILLING_NOTIFY_BASE_URL": "billing.notify_base_url",
     "BILLING_FOUR_EYES_THRESHOLD": "billing.four_eyes.threshold",
+    "BILLING_BANK_IMPORT_SERVICES": "billing.bank.import_services",
     "BILLING_SANDBOX_BASE_URL": "billing.sandbox.base_url",
     "BILLING_SANDBOX_MERCHANT_ID": "billing.sandbox.merchant_id",
     "BILLING_SANDBOX_API_KEY": "billing.sandbox.api_key",

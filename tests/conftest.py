@@ -182,6 +182,7 @@ def app_settings(database_url, keys_dir, devidp, sandbox, stripe_standin) -> dic
         "billing.transfer.iban": TRANSFER_IBAN,
         "billing.transfer.beneficiary": "City of Example",
         "billing.transfer.bic": "BSLJSI2X",
+        "billing.bank.import_services": "property-tax",
         "mail.directory": str(keys_dir / "mail"),
         "portal.timezone": "Europe/Ljubljana",
         "portal.secure_cookies": "true",

@@ -55,6 +55,9 @@ class CreditLine:
     creditor_reference: str
     remittance: str
     debtor_name: str
+    #: the entry reverses an earlier debit (``RvslInd``): money come back, not a payer's
+    #: payment, so it is never matched automatically
+    reversal: bool = False
 
     def dedupe_key(self, iban: str) -> str:
         """What names this credit across files: the same credit reported intraday (camt.054)
@@ -78,6 +81,9 @@ class Statement:
     statement_id: str
     iban: str
     credits: list[CreditLine]
+    #: booked debit entries reversing an earlier credit (``RvslInd``): the bank took back
+    #: money that may have been posted to a bill, which a clerk must look at
+    reversed_debits: int = 0
 
 
 def _parser() -> etree.XMLParser:
@@ -128,12 +134,21 @@ def _statement(kind: str, element, ns: dict) -> Statement:
     if not statement_id or len(statement_id) > 35 or not iban or len(iban) > 34:
         raise CamtError("a statement has no id or no account IBAN")
     credits = []
+    reversed_debits = 0
     for entry in element.findall("c:Ntry", ns):
         status = _text(entry, "c:Sts", ns) or _text(entry, "c:Sts/c:Cd", ns)
         if status != "BOOK":
             continue
+        if _text(entry, "c:CdtDbtInd", ns) == "DBIT" and _is_reversal(entry, ns):
+            reversed_debits += 1
         credits.extend(_credits(entry, ns))
-    return Statement(kind=kind, statement_id=statement_id, iban=iban, credits=credits)
+    return Statement(
+        kind=kind,
+        statement_id=statement_id,
+        iban=iban,
+        credits=credits,
+        reversed_debits=reversed_debits,
+    )
 
 
 def _amount(element, path: str, ns: dict) -> Money | None:
@@ -164,11 +179,12 @@ def _credits(entry, ns: dict) -> list[CreditLine]:
         raise CamtError("an entry has no amount")
     entry_direction = _text(entry, "c:CdtDbtInd", ns)
     entry_reference = _text(entry, "c:AcctSvcrRef", ns)
+    reversal = _is_reversal(entry, ns)
     details = entry.findall("c:NtryDtls/c:TxDtls", ns)
     if not details:
         if entry_direction != "CRDT":
             return []
-        return [_line(None, ns, entry_amount, booked_on, entry_reference)]
+        return [_line(None, ns, entry_amount, booked_on, entry_reference, reversal)]
     lines = []
     for transaction in details:
         direction = _text(transaction, "c:CdtDbtInd", ns) or entry_direction
@@ -184,11 +200,17 @@ def _credits(entry, ns: dict) -> list[CreditLine]:
         reference = _text(transaction, "c:Refs/c:AcctSvcrRef", ns) or (
             entry_reference if len(details) == 1 else ""
         )
-        lines.append(_line(transaction, ns, amount, booked_on, reference))
+        lines.append(_line(transaction, ns, amount, booked_on, reference, reversal))
     return lines
 
 
-def _line(transaction, ns: dict, amount: Money, booked_on: dt.date, reference: str) -> CreditLine:
+def _is_reversal(entry, ns: dict) -> bool:
+    return _text(entry, "c:RvslInd", ns).lower() in ("true", "1")
+
+
+def _line(
+    transaction, ns: dict, amount: Money, booked_on: dt.date, reference: str, reversal: bool
+) -> CreditLine:
     def read(path: str) -> str:
         return _text(transaction, path, ns) if transaction is not None else ""
 
@@ -208,4 +230,5 @@ def _line(transaction, ns: dict, amount: Money, booked_on: dt.date, reference: s
         debtor_name=(read("c:RltdPties/c:Dbtr/c:Nm") or read("c:RltdPties/c:Dbtr/c:Pty/c:Nm"))[
             :140
         ],
+        reversal=reversal,
     )

@@ -30,6 +30,7 @@ from portal.billing.bills import with_status
 from portal.billing.ledger import Line
 from portal.billing.models import BankLine, BankLineMatch, Bill, Payment, PaymentAllocation
 from portal.billing.reference import is_valid_reference
+from portal.catalogue.models import Service
 from portal.i18n import _
 from portal.money import Money
 
@@ -52,8 +53,17 @@ _REFERENCE_IN_TEXT = re.compile(r"RF\s?[0-9]{2}(?:\s?[A-Z0-9]){1,21}", re.IGNORE
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.-]{1,63}")
 
 
+def of_department(department_id: int):
+    """The condition a bill is of a service of the department: a credit on a department's
+    statement pays only that department's bills (references and numbers are not unique
+    across departments, and one department's clerk must not settle another's bills)."""
+    return Bill.service_id.in_(select(Service.id).where(Service.department_id == department_id))
+
+
 def candidates(dbsession: Session, line: BankLine) -> list[Bill]:
-    """The bills ``line`` names: by a valid RF reference first, else by bill number."""
+    """The bills of ``line``'s department it names: by a valid RF reference first, else by
+    bill number."""
+    ours = of_department(line.department_id)
     references = []
     if line.creditor_reference and is_valid_reference(line.creditor_reference):
         references.append(line.creditor_reference.replace(" ", "").upper())
@@ -62,13 +72,15 @@ def candidates(dbsession: Session, line: BankLine) -> list[Bill]:
             if is_valid_reference(found):
                 references.append(found.replace(" ", "").upper())
     if references:
-        bills = list(dbsession.scalars(select(Bill).where(Bill.reference.in_(references))))
+        bills = list(dbsession.scalars(select(Bill).where(Bill.reference.in_(references), ours)))
         if bills:
             return bills
     words = {word.rstrip(".") for word in _WORD.findall(line.remittance)}
     if not words:
         return []
-    return list(dbsession.scalars(select(Bill).where(Bill.number.in_(words)).order_by(Bill.id)))
+    return list(
+        dbsession.scalars(select(Bill).where(Bill.number.in_(words), ours).order_by(Bill.id))
+    )
 
 
 def match_line(dbsession: Session, line: BankLine, now: dt.datetime) -> None:
@@ -79,8 +91,13 @@ def match_line(dbsession: Session, line: BankLine, now: dt.datetime) -> None:
         post_line(dbsession, line, payable, now)
         line.status = MATCHED
         return
-    line.status = UNMATCHED
     log.info("bank line %s: %d candidate bills, to the queue", line.public_id, len(bills))
+    queue_line(dbsession, line)
+
+
+def queue_line(dbsession: Session, line: BankLine) -> None:
+    """Send ``line`` to the clerks' work queue, unmatched."""
+    line.status = UNMATCHED
     events.announce(events.BankLineUnmatched(line, dbsession))
 
 

@@ -423,10 +423,12 @@ class ApprovalRequest(Base):
 
 class BankStatement(Base):
     """One imported camt.053 statement or camt.054 notification of the authority's account.
-    A statement is imported once: the bank's statement id is unique per account."""
+    A statement is imported once: the bank's statement id is unique per account and kind (a
+    bank numbers its camt.054 notifications apart from its camt.053 statements, so the same id
+    may be both)."""
 
     __tablename__ = "bank_statement"
-    __table_args__ = (UniqueConstraint("account_iban", "statement_id"),)
+    __table_args__ = (UniqueConstraint("account_iban", "kind", "statement_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from portal.billing.camt import CamtError, CreditLine, parse
-from portal.billing.matching import match_line
+from portal.billing.matching import match_line, queue_line
 from portal.billing.models import BankLine, BankStatement
 from portal.i18n import _
 from portal.identity.models import Department
@@ -36,6 +36,8 @@ class Imported:
     statement: BankStatement
     lines: list[BankLine]
     already_seen: int
+    #: debits reversing an earlier credit: reported, for a clerk to look at
+    reversed_debits: int = 0
 
 
 def import_file(
@@ -71,6 +73,7 @@ def import_file(
         known = dbsession.scalar(
             select(BankStatement.id).where(
                 BankStatement.account_iban == statement.iban,
+                BankStatement.kind == statement.kind,
                 BankStatement.statement_id == statement.statement_id,
             )
         )
@@ -91,9 +94,23 @@ def import_file(
         lines = _new_lines(dbsession, record, statement.iban, statement.credits)
         record.new_credits = len(lines)
         _flush(dbsession)
+        # a credit reversing an earlier debit is money come back, not a payer's payment:
+        # never matched automatically, a clerk decides it
+        reversals = {
+            credit.dedupe_key(statement.iban) for credit in statement.credits if credit.reversal
+        }
         for line in lines:
-            if on_line is not None:
+            if line.dedupe_key in reversals:
+                log.warning("bank line %s reverses a debit: to the queue", line.public_id)
+                queue_line(dbsession, line)
+            elif on_line is not None:
                 on_line(line)
+        if statement.reversed_debits:
+            log.warning(
+                "bank statement %s: %d debits reverse earlier credits, check their bills",
+                record.public_id,
+                statement.reversed_debits,
+            )
         log.info(
             "bank statement %s (%s): %d credits, %d new",
             record.public_id,
@@ -101,7 +118,9 @@ def import_file(
             record.credits,
             record.new_credits,
         )
-        results.append(Imported(record, lines, record.credits - record.new_credits))
+        results.append(
+            Imported(record, lines, record.credits - record.new_credits, statement.reversed_debits)
+        )
     return results
 
 

@@ -17,6 +17,7 @@ class Credit:
     booked: str = "2026-12-04"
     currency: str = "EUR"
     debit: bool = False
+    reversal: bool = False  # RvslInd: the entry reverses an earlier one of the other direction
 
 
 def _transaction(credit: Credit, version: str) -> str:
@@ -52,7 +53,9 @@ def _entry(credit: Credit, version: str) -> str:
     )
     return (
         f'<Ntry><Amt Ccy="{credit.currency}">{credit.amount}</Amt>'
-        f"<CdtDbtInd>{'DBIT' if credit.debit else 'CRDT'}</CdtDbtInd>{status}"
+        f"<CdtDbtInd>{'DBIT' if credit.debit else 'CRDT'}</CdtDbtInd>"
+        + ("<RvslInd>true</RvslInd>" if credit.reversal else "")
+        + f"{status}"
         f"<BookgDt><Dt>{credit.booked}</Dt></BookgDt><ValDt><Dt>{credit.booked}</Dt></ValDt>"
         f"{servicer}<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd>"
         f"</Fmly></Domn></BkTxCd><NtryDtls>{_transaction(credit, version)}</NtryDtls></Ntry>"

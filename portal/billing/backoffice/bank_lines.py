@@ -5,16 +5,24 @@ bank (nothing is posted; the clerk sends the money back through the bank's own c
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 from pyramid.authorization import Allow
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.view import view_config
-from sqlalchemy import or_, select
+from sqlalchemy import CursorResult, or_, select, update
 
 from portal.audit import record_request
 from portal.billing import events
 from portal.billing.bills import with_status
-from portal.billing.matching import ASSIGNED, RETURNED, UNMATCHED, candidates, post_line
+from portal.billing.matching import (
+    ASSIGNED,
+    RETURNED,
+    UNMATCHED,
+    candidates,
+    of_department,
+    post_line,
+)
 from portal.billing.models import BankLine, Bill
 from portal.i18n import _
 from portal.identity.assurance import CLERK
@@ -68,8 +76,10 @@ def bank_line_page(context, request):
     }
 
 
-def _bills_named(request, text: str, currency: str) -> list[Bill]:
-    """The payable bills named (by number or RF reference) in ``text``, in the order given."""
+def _bills_named(request, text: str, line: BankLine) -> list[Bill]:
+    """The payable bills of ``line``'s department named (by number or RF reference) in
+    ``text``, in the order given, in the credit's currency."""
+    currency = line.currency
     names = [name.strip() for name in text.replace(";", ",").split(",") if name.strip()]
     if not names or len(names) > MAX_BILLS:
         raise _not_assignable(_("Name one to ten bills, by number or reference."))
@@ -78,7 +88,8 @@ def _bills_named(request, text: str, currency: str) -> list[Bill]:
         found = list(
             request.dbsession.scalars(
                 select(Bill).where(
-                    or_(Bill.number == name, Bill.reference == name.replace(" ", "").upper())
+                    or_(Bill.number == name, Bill.reference == name.replace(" ", "").upper()),
+                    of_department(line.department_id),
                 )
             )
         )
@@ -90,6 +101,10 @@ def _bills_named(request, text: str, currency: str) -> list[Bill]:
         view.payable and view.bill.currency == currency for view in views
     ):
         raise _not_assignable(_("Each bill must be different, open and in the credit's currency."))
+    # one credit comes from one payer: spreading it over several payers' bills would hand one
+    # payer's money (and its surplus, the payer's credit) to another
+    if len({(bill.payer_user_id, bill.payer_organisation_id) for bill in bills}) != 1:
+        raise Refusal(INVALID, _("All the bills must be of the same payer."))
     return bills
 
 
@@ -100,6 +115,25 @@ def _not_assignable(why) -> Refusal:
         _("These bills cannot be assigned the credit."),
         errors=[FieldError("bills", why)],
     )
+
+
+def _claim(request, line: BankLine, status: str) -> None:
+    """Decide ``line`` only if it is still undecided, in one conditional UPDATE: of two clerks
+    deciding the same credit at once, the second's UPDATE waits for the first's transaction
+    and then finds the line decided, so a credit is never both returned and posted."""
+    claimed = cast(
+        CursorResult,
+        request.dbsession.execute(
+            update(BankLine)
+            .where(BankLine.id == line.id, BankLine.status == UNMATCHED)
+            .values(status=status)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    if claimed.rowcount != 1:
+        log.info("bank line %s: already decided by someone else", line.public_id)
+        raise Refusal(CONFLICT, _("This credit was already decided."))
+    line.status = status
 
 
 @view_config(
@@ -115,11 +149,11 @@ def decide(context, request):
     now = request.clock.now()
     action = request.POST.get("action")
     if action == "assign":
-        bills = _bills_named(request, str(request.POST.get("bills", "")), line.currency)
+        bills = _bills_named(request, str(request.POST.get("bills", "")), line)
+        _claim(request, line, ASSIGNED)
         post_line(request.dbsession, line, bills, now)
-        line.status = ASSIGNED
     elif action == "return":
-        line.status = RETURNED
+        _claim(request, line, RETURNED)
     else:
         raise Refusal(INVALID, _("Choose whether to assign the credit or return it."))
     line.decided_at = now

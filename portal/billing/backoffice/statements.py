@@ -90,15 +90,34 @@ def upload(context, request):
             )
         )
     )
+    reversed_debits = sum(result.reversed_debits for result in imported)
+    if reversed_debits:
+        request.session.flash(
+            request.localizer.translate(
+                _(
+                    "${count} debits of the statement reverse earlier credits: check the bills "
+                    "they paid.",
+                    mapping={"count": reversed_debits},
+                )
+            )
+        )
     return HTTPSeeOther(
         request.route_url("backoffice_bank_statements", code=context.department.code)
     )
 
 
+#: the services (codes, separated by spaces) whose API keys may import their department's
+#: bank statements; none by default. A statement marks bills paid, so only the office's own
+#: bank integration may send one, not any service backend of the department (an outside
+#: company's, say) that holds a key to issue bills.
+IMPORT_SERVICES_SETTING = "billing.bank.import_services"
+
+
 class StatementImportContext:
     """A department's bank statements as an integration drops them: a service's API key may
-    import them when the service belongs to the department (the bank's file reaches the
-    portal through the office's own systems)."""
+    import them when the service belongs to the department and is one of
+    :data:`IMPORT_SERVICES_SETTING` (the bank's file reaches the portal through the office's
+    own systems)."""
 
     def __init__(self, department, service_id: int | None):
         self.department = department
@@ -116,7 +135,12 @@ def statement_import_factory(request) -> StatementImportContext:
     if department is None:
         raise HTTPNotFound()
     api_key = request.api_key
-    allowed = api_key is not None and api_key.service.department_id == department.id
+    importers = str(request.registry.settings.get(IMPORT_SERVICES_SETTING, "")).split()
+    allowed = (
+        api_key is not None
+        and api_key.service.department_id == department.id
+        and api_key.service.code in importers
+    )
     return StatementImportContext(department, api_key.service_id if allowed else None)
 
 

@@ -228,6 +228,9 @@ def test_an_integration_drops_a_statement_through_the_api(wsgi_app, citizen, dbs
     revenue = make_client(wsgi_app, dbsession, "property-tax")  # of the revenue department
     factories.service(dbsession, "vehicle-registration", department_code="registry")
     other = make_client(wsgi_app, dbsession, "vehicle-registration")
+    # a service of the department not listed in billing.bank.import_services (an outside
+    # company's backend that issues bills, say) may not send statements
+    outsider = make_client(wsgi_app, dbsession, "waste-collection")  # of the revenue department
     dbsession.commit()
     url = "/api/v1/departments/revenue/bank-statements"
     data = camt("054", "API-1", [Credit("12.00", reference=bill.reference, servicer_reference="P")])
@@ -237,6 +240,7 @@ def test_an_integration_drops_a_statement_through_the_api(wsgi_app, citizen, dbs
         return client.app.post(url, body, headers={**client.headers, **headers}, status=status)
 
     assert send(other, data, 403).content_type == "application/problem+json"
+    assert send(outsider, data, 403).content_type == "application/problem+json"
     revenue.app.post(url, data, headers=xml, status=401)
     send(revenue, data, 415, headers={"Content-Type": "text/plain"})
     answer = send(revenue, data, 201)
@@ -276,3 +280,82 @@ def test_reconciliation_shows_the_days_bank_transfers_and_their_bills(
         "/backoffice/reconciliation", params={"date": "2026-12-03", "provider": "stripe"}
     )
     assert "REC-A" not in other_day.html.find(id="bank_lines").get_text()
+
+
+def test_a_credit_never_pays_another_departments_bill(clerk, citizen, dbsession):
+    factories.service(dbsession, "vehicle-registration", department_code="registry")
+    theirs = factories.bill(dbsession, citizen, amount=10_00, service_code="vehicle-registration")
+    dbsession.commit()
+    upload(
+        clerk,
+        camt(
+            "053",
+            "STMT-D",
+            [
+                Credit("10.00", reference=theirs.reference, servicer_reference="D1"),
+                Credit("10.00", text=f"bill {theirs.number}", servicer_reference="D2"),
+            ],
+        ),
+    )
+    lines = {line.servicer_reference: line for line in dbsession.scalars(select(BankLine))}
+    assert {line.status for line in lines.values()} == {"unmatched"}
+    url = f"/backoffice/bank-lines/{lines['D1'].public_id}"
+    assert theirs.number not in clerk.get(url).text
+    for name in (theirs.number, theirs.reference):
+        refused = post(clerk, url, {"action": "assign", "bills": name}, status=422)
+        assert "cannot be assigned" in refused.text
+    assert status_of(dbsession, theirs).status != "paid"
+    assert bank_postings(dbsession) == 0
+
+
+def test_a_credit_is_not_spread_over_bills_of_different_payers(clerk, citizen, dbsession):
+    mine = factories.bill(dbsession, citizen, amount=10_00)
+    another = factories.bill(dbsession, factories.user(dbsession, "citizen-bor"), amount=10_00)
+    dbsession.commit()
+    upload(clerk, camt("053", "STMT-P", [Credit("20.00", text="?", servicer_reference="P1")]))
+    line = dbsession.scalars(select(BankLine)).one()
+    url = f"/backoffice/bank-lines/{line.public_id}"
+    refused = post(
+        clerk, url, {"action": "assign", "bills": f"{mine.number}, {another.number}"}, status=422
+    )
+    assert "same payer" in refused.text
+    assert bank_postings(dbsession) == 0
+    post(clerk, url, {"action": "assign", "bills": mine.number})
+    assert status_of(dbsession, mine).status == "overpaid"
+
+
+def test_a_notification_and_a_statement_of_the_same_id_both_import(clerk, citizen, dbsession):
+    bill = factories.bill(dbsession, citizen, amount=40_00)
+    dbsession.commit()
+    notice = Credit("10.00", reference=bill.reference, servicer_reference="N-1")
+    upload(clerk, camt("054", "2026-12-04", [notice], version="08"))
+    closing = Credit("5.00", reference=bill.reference, servicer_reference="S-1")
+    page = upload(clerk, camt("053", "2026-12-04", [notice, closing])).follow()
+    assert "1 new credits, 1 already imported" in page.text
+    assert dbsession.scalar(select(func.count()).select_from(BankStatement)) == 2
+    assert status_of(dbsession, bill).outstanding.minor == 25_00
+
+
+def test_a_reversal_is_never_matched_and_a_reversed_debit_is_reported(clerk, citizen, dbsession):
+    bill = factories.bill(dbsession, citizen, amount=10_00)
+    dbsession.commit()
+    data = camt(
+        "053",
+        "STMT-RV",
+        [
+            # a credit reversing an earlier debit names the bill, but is no payment of it
+            Credit("10.00", reference=bill.reference, servicer_reference="RV1", reversal=True),
+            # the bank takes back an earlier credit
+            Credit("4.00", debit=True, reversal=True, servicer_reference="RV2"),
+        ],
+    )
+    (statement,) = parse(data)
+    assert [credit.reversal for credit in statement.credits] == [True]
+    assert statement.reversed_debits == 1
+    page = upload(clerk, data).follow()
+    assert "1 debits of the statement reverse earlier credits" in page.text
+    line = dbsession.scalars(select(BankLine)).one()
+    assert line.status == "unmatched"
+    assert status_of(dbsession, bill).status != "paid"
+    assert bank_postings(dbsession) == 0
+    assert dbsession.scalars(select(Case).where(Case.kind == "bank_line")).one()

@@ -104,3 +104,46 @@ def test_an_intraday_notice_and_its_statement_at_once_post_the_credit_once(
     # either both import (the later one counts the credit as seen) or the later is refused
     assert outcomes in (["imported", "imported"], [CONFLICT, "imported"])
     assert postings(dbsession) == 1
+
+
+def test_a_credit_returned_while_another_clerk_assigns_it_is_not_posted(
+    signed_in, engine, dbsession
+):
+    """Clara assigns a queued credit; between her page's check and her posting, another clerk
+    returns it (committed from another connection). Her assignment is refused: the credit is
+    never both returned and posted."""
+    from sqlalchemy import event, update
+    from sqlalchemy.engine import Engine
+
+    from portal.billing.bills import with_status
+    from tests.functional.cases.conftest import post
+
+    clerk = signed_in("clerk-clara")
+    payer = factories.user(dbsession, "citizen-ana")
+    bill = factories.bill(dbsession, payer, amount=10_00)
+    dbsession.commit()
+    url = "/backoffice/departments/revenue/bank-statements"
+    data = camt("053", "DECIDE-1", [Credit("10.00", text="?", servicer_reference="D1")])
+    post(clerk, url, upload_files=[("file", "s.xml", data)], status=303)
+    line = dbsession.scalars(select(BankLine)).one()
+    returned = []
+
+    def other_clerk_returns(conn, _cursor, statement, *_args):
+        if conn.engine is not engine and not returned and "FROM bill" in statement:
+            with engine.begin() as other:
+                other.execute(update(BankLine).values(status="returned"))
+            returned.append(True)
+
+    event.listen(Engine, "before_cursor_execute", other_clerk_returns)
+    try:
+        refused = post(
+            clerk,
+            f"/backoffice/bank-lines/{line.public_id}",
+            {"action": "assign", "bills": bill.number},
+            status=409,
+        )
+    finally:
+        event.remove(Engine, "before_cursor_execute", other_clerk_returns)
+    assert returned and "already decided" in refused.text
+    assert postings(dbsession) == 0
+    assert with_status(dbsession, [bill])[0].status != "paid"
