@@ -1,7 +1,9 @@
-"""The demo's bank statement: a camt.053 of the authority's account, imported as a clerk
-would upload it, paying one of Ana's bills fully (by its RF reference), one partly (by the
-bill number in the remittance text), one more than owed (the surplus stays as her credit),
-and one credit that names no bill, waiting for a revenue clerk in the work queue.
+"""The demo's bank statement: a camt.053 of the authority's account, imported by the revenue
+office as a clerk would upload it, paying Ana's revenue bills: the water bill fully (by its
+RF reference), the waste bill partly (by the bill number in the remittance text), the second
+property tax instalment more than owed (the surplus stays on it), and one credit that names no
+bill, waiting for a revenue clerk in the work queue. (A statement pays only bills of the
+department that imports it.)
 
 The same file is written to ``samples/camt/`` for uploading by hand (see the README)."""
 
@@ -20,11 +22,13 @@ log = logging.getLogger(__name__)
 
 STATEMENT_ID = "DEMO-STMT-001"
 PAYER = "citizen-ana"
+#: Ana's second property tax instalment (€206.30), paid €3.00 over
+OVERPAID = "PT-ANA-0001-2"
 
 
 def statement(dbsession, iban: str, booked: str) -> bytes | None:
     """The demo's camt.053, quoting Ana's demo bills; None before they exist."""
-    numbers = [f"W2610-{PAYER}", f"G2610-{PAYER}", f"VR26-{PAYER}"]
+    numbers = [f"W2610-{PAYER}", f"G2610-{PAYER}", OVERPAID]
     bills = {
         bill.number: bill
         for bill in dbsession.scalars(select(Bill).where(Bill.number.in_(numbers)))
@@ -49,7 +53,7 @@ def statement(dbsession, iban: str, booked: str) -> bytes | None:
                 booked=booked,
             ),
             Credit(
-                "60.00",
+                "209.30",
                 reference=over.reference or "",
                 servicer_reference="DEMO-0003",
                 booked=booked,
