@@ -49,8 +49,44 @@ LABELS = {
     RETURNED: _("Returned"),
 }
 
-_REFERENCE_IN_TEXT = re.compile(r"RF\s?[0-9]{2}(?:\s?[A-Z0-9]){1,21}", re.IGNORECASE)
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.-]{1,63}")
+#: where an RF reference may start in free text: "RF" and its check digits, not inside a word
+_REFERENCE_START = re.compile(r"(?<![A-Za-z0-9])RF ?[0-9]{2}", re.IGNORECASE)
+#: one printed group of a reference's body (groups of four, separated by a space)
+_REFERENCE_GROUP = re.compile(r" ?([A-Za-z0-9]+)")
+#: a bill number as the portal's bills carry them (``B-000123``, ``PT-2026-0001-2``,
+#: ``W2610/17``): letters, digits and ``. _ / -``, starting with a letter or digit, with at
+#: least one digit, standing alone between spaces or punctuation. An ordinary word ("for",
+#: "taxes") is no bill number, and is not looked for.
+BILL_NUMBER = re.compile(
+    r"(?<![A-Za-z0-9._/-])(?=[A-Za-z0-9._/-]*[0-9])[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"
+    r"(?<![._/-])(?![A-Za-z0-9_/-]|\.[A-Za-z0-9])"
+)
+
+
+def references_in(text: str) -> list[str]:
+    """The valid RF references typed into ``text``, compact and upper-case.
+
+    Not greedy: from each "RFkk", the groups that follow are added one at a time and the
+    reference ends at the first whose check digits hold, so the words after a reference
+    ("RF18 5390 0754 7034 thanks") are never read as part of it."""
+    found = []
+    for start in _REFERENCE_START.finditer(text):
+        reference = start[0].replace(" ", "").upper()
+        position = start.end()
+        while group := _REFERENCE_GROUP.match(text, position):
+            if len(reference) + len(group[1]) > 25:
+                break
+            reference += group[1].upper()
+            position = group.end()
+            if is_valid_reference(reference):
+                found.append(reference)
+                break
+    return found
+
+
+def bill_numbers_in(text: str) -> set[str]:
+    """What in ``text`` has the shape of a bill number (:data:`BILL_NUMBER`)."""
+    return set(BILL_NUMBER.findall(text))
 
 
 def of_department(department_id: int):
@@ -68,18 +104,16 @@ def candidates(dbsession: Session, line: BankLine) -> list[Bill]:
     if line.creditor_reference and is_valid_reference(line.creditor_reference):
         references.append(line.creditor_reference.replace(" ", "").upper())
     else:
-        for found in _REFERENCE_IN_TEXT.findall(line.remittance):
-            if is_valid_reference(found):
-                references.append(found.replace(" ", "").upper())
+        references.extend(references_in(line.remittance))
     if references:
         bills = list(dbsession.scalars(select(Bill).where(Bill.reference.in_(references), ours)))
         if bills:
             return bills
-    words = {word.rstrip(".") for word in _WORD.findall(line.remittance)}
-    if not words:
+    numbers = bill_numbers_in(line.remittance)
+    if not numbers:
         return []
     return list(
-        dbsession.scalars(select(Bill).where(Bill.number.in_(words), ours).order_by(Bill.id))
+        dbsession.scalars(select(Bill).where(Bill.number.in_(numbers), ours).order_by(Bill.id))
     )
 
 

@@ -446,19 +446,35 @@ class BankStatement(Base):
 
 
 class BankLine(Base):
-    """A credit to the authority's account, posted once whichever files report it
-    (``dedupe_key``, see :meth:`portal.billing.camt.CreditLine.dedupe_key`).
+    """A credit to the authority's account, posted once whichever files report it: by the
+    bank's reference (``dedupe_key``) when the file gives one, else by what the credit says
+    and its number among the same in its file (``content_key``); see
+    :meth:`portal.billing.camt.CreditLine.bank_key` and
+    :meth:`~portal.billing.camt.CreditLine.content_key`, and :mod:`portal.billing.statements`.
 
     ``status``: ``matched`` (posted to its bills), ``unmatched`` (waiting for a clerk in the
     work queue), ``assigned`` (a clerk chose its bills), ``returned`` (a clerk sent it back
     to the payer's bank; nothing is posted)."""
 
     __tablename__ = "bank_line"
-    __table_args__ = (Index("ix_bank_line_department_booked", "department_id", "booked_on"),)
+    __table_args__ = (
+        Index("ix_bank_line_department_booked", "department_id", "booked_on"),
+        # a credit without the bank's reference is known by its content alone: two imports of
+        # it at once cannot both record it
+        Index(
+            "ix_bank_line_content_unreferenced",
+            "content_key",
+            unique=True,
+            postgresql_where=text("dedupe_key IS NULL"),
+            sqlite_where=text("dedupe_key IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
-    dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    #: by the bank's reference (AcctSvcrRef); NULL when the bank gave none
+    dedupe_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    content_key: Mapped[str] = mapped_column(String(64), index=True)
     statement_id: Mapped[int] = mapped_column(ForeignKey("bank_statement.id"), index=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
@@ -469,6 +485,8 @@ class BankLine(Base):
     creditor_reference: Mapped[str] = mapped_column(String(35))
     remittance: Mapped[str] = mapped_column(String(140))
     debtor_name: Mapped[str] = mapped_column(String(140))
+    #: the account the money came from, where a refund of it goes ("" if the bank left it out)
+    debtor_iban: Mapped[str] = mapped_column(String(34), default="")
     status: Mapped[str] = mapped_column(String(16), default="unmatched")
     decided_at: Mapped[dt.datetime | None]
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))

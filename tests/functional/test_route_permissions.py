@@ -157,7 +157,7 @@ def sample_values(dbsession, wsgi_app):
     dbsession.add(statement)
     dbsession.flush()
     line = BankLine(
-        dedupe_key="0" * 64,
+        content_key="0" * 64,
         statement_id=statement.id,
         department_id=statement.department_id,
         amount_minor=1_00,
