@@ -9,11 +9,12 @@ where a clerk assigns it to bills or returns it.
 Posting debits the bank clearing account (``clearing:bank``) and credits each bill's
 receivable, as a card payment's settlement does, so the bill shows paid, partly paid, or
 overpaid: the surplus of an overpayment stays on the bill as the payer's credit (the bill's
-balance below zero), which a clerk refunds. For a person's bills the credit is also recorded
-as a settled payment of provider ``bank`` (method ``bank_transfer``) and
-:class:`PaymentSucceeded` is announced, so a receipt is issued as for a card payment. A
-payment belongs to a person, so an organisation's bills paid by transfer are posted on the
-ledger without a payment row, and get no receipt.
+balance below zero), which a clerk refunds by a transfer back to the account it came from
+(:mod:`portal.billing.bank_refunds`). The credit is also recorded as a settled payment of
+provider ``bank`` (method ``bank_transfer``) of its payer, a person or an organisation (one
+payer: a credit is never spread over several payers' bills), and :class:`PaymentSucceeded`
+is announced, so a receipt is issued as for a card payment: to the person, or to the
+organisation whose bills it paid.
 """
 
 from __future__ import annotations
@@ -176,13 +177,15 @@ def post_line(dbsession: Session, line: BankLine, bills: list[Bill], now: dt.dat
 def _payment(
     dbsession: Session, line: BankLine, shares: list[tuple[Bill, int]], now: dt.datetime
 ) -> Payment | None:
-    """The settled payment recording ``line``, when one person owes all its bills."""
-    payers = {bill.payer_user_id for bill, _share in shares}
-    if len(payers) != 1 or None in payers:
+    """The settled payment recording ``line``, of the one payer (a person or an
+    organisation) who owes all its bills."""
+    payers = {(bill.payer_user_id, bill.payer_organisation_id) for bill, _share in shares}
+    if len(payers) != 1:
         return None
-    (payer_id,) = payers
+    ((user_id, organisation_id),) = payers
     payment = Payment(
-        payer_user_id=payer_id,
+        payer_user_id=user_id,
+        payer_organisation_id=organisation_id,
         provider=BANK,
         provider_payment_id=line.servicer_reference or line.end_to_end_id or line.public_id,
         amount_minor=line.amount_minor,
@@ -199,3 +202,15 @@ def _payment(
     state.transition(payment, state.SUCCEEDED, f"bank statement line {line.public_id}", now)
     payment.settled_at = now
     return payment
+
+
+def origin_account(dbsession: Session, payment: Payment) -> tuple[str, str]:
+    """The account (IBAN, "" if the bank left it out) and the name a bank ``payment`` came
+    from: where a refund of it goes back to."""
+    row = dbsession.execute(
+        select(BankLine.debtor_iban, BankLine.debtor_name)
+        .join(BankLineMatch, BankLineMatch.line_id == BankLine.id)
+        .where(BankLineMatch.payment_id == payment.id)
+        .limit(1)
+    ).first()
+    return (row[0], row[1]) if row is not None else ("", "")

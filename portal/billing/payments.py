@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session, contains_eager, make_transient_to_detached, object_session
 
-from portal.billing import events, ledger, state
+from portal.billing import events, ledger, matching, state
 from portal.billing.bills import BillView, status_of, with_status
 from portal.billing.ledger import AlreadyPosted, Line
 from portal.billing.models import (
@@ -30,6 +30,7 @@ from portal.billing.models import (
     new_public_id,
 )
 from portal.billing.providers import PaymentLine, ProviderRefused
+from portal.billing.transfer import compact_iban, is_valid_iban
 from portal.clock import clock
 from portal.db import Prebuilt, insert_unless_present, registry_of, run_write, table_of
 from portal.i18n import _
@@ -396,7 +397,7 @@ _LOCK_FOR_SETTLING = Prebuilt(
         .join(Payment.allocations)
         .join(PaymentAllocation.bill)
         .join(Bill.service)
-        .join(Payment.payer_user)
+        .outerjoin(Payment.payer_user)
         .options(
             contains_eager(Payment.allocations)
             .contains_eager(PaymentAllocation.bill)
@@ -669,6 +670,37 @@ def check_refund(
     return shares
 
 
+@dataclass(frozen=True)
+class Payee:
+    """Where a bank refund goes when a clerk chose another account than the one the money
+    came from, and why."""
+
+    iban: str
+    reason: str
+
+
+def check_payee(dbsession: Session, payment: Payment, payee: Payee | None) -> Payee | None:
+    """``payee`` checked, or None when it is the account the bank payment came from (or
+    none was given); a :class:`Refusal` if it is not a valid IBAN or has no reason."""
+    if payee is None:
+        return None
+    if payment.provider != matching.BANK:
+        raise Refusal(INVALID, _("Only a bank transfer is refunded to an account."))
+    iban = compact_iban(payee.iban)
+    if not iban or iban == matching.origin_account(dbsession, payment)[0]:
+        return None
+    if not is_valid_iban(iban):
+        raise Refusal(
+            INVALID, _("The account is not a valid IBAN: check it against the payer's letter.")
+        )
+    if not payee.reason.strip():
+        raise Refusal(
+            INVALID,
+            _("Say why the refund goes to another account than the one the money came from."),
+        )
+    return Payee(iban, payee.reason.strip()[:2000])
+
+
 def record_refund(
     dbsession: Session,
     payment: Payment,
@@ -677,17 +709,30 @@ def record_refund(
     reason: str,
     clerk=None,
     status: str = state.REFUND_REQUESTED,
+    payee: Payee | None = None,
 ) -> Refund:
     """Record a refund of ``amounts`` (bill id -> money), for the caller to send to the
     provider after commit (:func:`portal.billing.refunding.request_refund` does both): one
     refund, so one provider refund and one credit note, with a line per bill chosen. Its
     ``status`` is awaiting_approval when a second clerk must approve it first.
 
+    A payment that came by bank transfer has no provider to send to: its refund waits to be
+    exported in a credit-transfer file (to_transfer, see :mod:`portal.billing.bank_refunds`),
+    to the account the money came from, or to ``payee``'s.
+
     Checked by :func:`check_refund` once the payment is locked, so two clerks refunding at
     once cannot both refund the same money.
     """
     payment = lock_payment(dbsession, payment.id)
     shares = check_refund(dbsession, payment, amounts, seen_refundable, reason)
+    payee = check_payee(dbsession, payment, payee)
+    creditor: tuple[str | None, str | None] = (None, None)
+    if payment.provider == matching.BANK:
+        if status == state.REFUND_REQUESTED:
+            status = state.REFUND_TO_TRANSFER
+        creditor = matching.origin_account(dbsession, payment)
+        if payee is not None:
+            creditor = (payee.iban, creditor[1])
     chosen = [share for share in shares if share.chosen]
     total = sum(share.amount.minor for share in chosen)
     refund = Refund(
@@ -699,6 +744,9 @@ def record_refund(
         status=status,
         # asked now by the portal's clock (a refund asked by a job or a test clock too)
         created_at=clock(registry_of(dbsession)).now(),
+        creditor_iban=creditor[0] or None,
+        creditor_name=creditor[1] or payment.payer_name or None,
+        account_reason=payee.reason if payee is not None else None,
         lines=[
             RefundLine(bill_id=share.bill.id, amount_minor=share.amount.minor) for share in chosen
         ],
@@ -709,6 +757,8 @@ def record_refund(
     payment.refunded_minor += total
     dbsession.flush()
     state.audit_refund_requested(dbsession, refund, payment, clerk)
+    if payee is not None:
+        state.audit_refund_account(dbsession, refund, payment, clerk)
     return refund
 
 
@@ -753,7 +803,7 @@ def post_refund(
     cancelling it then would have."""
     payment = lock_payment(dbsession, refund.payment_id)
     dbsession.refresh(refund)
-    if refund.status != state.REFUND_REQUESTED:
+    if refund.status not in state.REFUND_UNDER_WAY:
         return
     # its bills locked and read afresh, in id order as settling locks them: a cancellation
     # committing meanwhile is then seen here, not after the refund made the bill owed again
@@ -791,7 +841,7 @@ def post_refund(
     state.transition(
         payment,
         state.REFUNDED if confirmed == payment.amount_minor else state.PARTLY_REFUNDED,
-        f"refund of {refund.amount} confirmed by the provider",
+        f"refund of {refund.amount} {cause}",
         now,
     )
     dbsession.flush()

@@ -18,8 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.billing import approvals, events, state
+from portal.billing.matching import BANK
 from portal.billing.models import ApprovalRequest, Bill, Payment, Refund
-from portal.billing.payments import lock_payment, record_refund, refundable_on_bill
+from portal.billing.payments import Payee, lock_payment, record_refund, refundable_on_bill
 from portal.billing.tasks import send_refund_after_commit
 from portal.catalogue.models import Service
 from portal.clock import clock
@@ -152,15 +153,21 @@ def refund_as_clerk(
     seen_refundable: Money,
     reason: str,
     clerk,
+    payee: Payee | None = None,
 ) -> Refund:
     """A clerk's refund: sent at once (:func:`request_refund`) if it is within its
     department's four-eyes threshold, else recorded awaiting a second clerk's approval, its
-    money reserved and nothing sent."""
+    money reserved and nothing sent. A bank transfer's refund goes back to the account the
+    money came from, or to ``payee``'s (another account, with the reason)."""
     # locked first: two clerks each refunding a piece at once must see each other's piece
     payment = lock_payment(dbsession, payment.id)
     department = refund_approver(dbsession, payment, amounts)
     if department is None:
-        return request_refund(dbsession, payment, amounts, seen_refundable, reason, clerk)
+        refund = record_refund(
+            dbsession, payment, amounts, seen_refundable, reason, clerk, payee=payee
+        )
+        send_refund_after_commit(dbsession, refund)
+        return refund
     refund = record_refund(
         dbsession,
         payment,
@@ -169,6 +176,7 @@ def refund_as_clerk(
         reason,
         clerk,
         status=state.REFUND_AWAITING_APPROVAL,
+        payee=payee,
     )
     ask_approval_of_refund(dbsession, refund, department, clerk, REFUND)
     return refund
@@ -206,12 +214,15 @@ def awaiting_refund(dbsession: Session, public_id: str) -> Refund:
 
 
 def release_refund(dbsession: Session, public_id: str, cause: str, now: dt.datetime) -> Refund:
-    """A second clerk approved the refund: it is sent to the provider once this commits."""
+    """A second clerk approved the refund: it is sent to the provider once this commits (a
+    bank transfer's waits to be exported in a credit-transfer file instead)."""
     refund = awaiting_refund(dbsession, public_id)
-    state.transition_refund(refund, state.REFUND_REQUESTED, cause, now)
+    by_bank = refund.payment.provider == BANK
+    to = state.REFUND_TO_TRANSFER if by_bank else state.REFUND_REQUESTED
+    state.transition_refund(refund, to, cause, now)
     dbsession.flush()
     send_refund_after_commit(dbsession, refund)
-    log.info("refund %s approved: sent to the provider after commit", refund.public_id)
+    log.info("refund %s approved: %s", refund.public_id, to)
     return refund
 
 

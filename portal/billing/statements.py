@@ -30,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from portal.billing.bank_refunds import complete_from_statement
 from portal.billing.camt import CamtError, CreditLine, Debit, EntryMismatch, parse
 from portal.billing.matching import match_line, queue_line
 from portal.billing.models import BankLine, BankStatement
@@ -49,6 +50,8 @@ class Imported:
     already_seen: int
     #: debits reversing an earlier credit: reported, for a clerk to look at
     reversed_debits: int = 0
+    #: the portal's refunds (bank transfers back) whose debit the statement shows
+    refunds_completed: int = 0
 
 
 def import_file(
@@ -60,11 +63,12 @@ def import_file(
     *,
     actor_id: int | None,
     on_line: Callable[[BankLine], None] | None = None,
-    on_debits: Callable[[list[Debit]], None] | None = None,
+    on_debits: Callable[[BankStatement, list[Debit]], int] | None = None,
 ) -> list[Imported]:
     """Record every statement of ``data`` (camt.053 or camt.054 bytes) for ``department``;
     ``on_line`` is called with each new credit line (matching posts it), ``on_debits`` with
-    each statement's debits (the refunds the bank carried out are among them). A file that
+    each statement's debits (the refunds the bank carried out are among them), answering how
+    many refunds they completed. A file that
     is not a statement, contradicts itself, names another account than ``account_iban`` or
     was imported before is refused whole, nothing recorded."""
     try:
@@ -131,8 +135,9 @@ def import_file(
                 queue_line(dbsession, line)
             elif on_line is not None:
                 on_line(line)
+        completed = 0
         if on_debits is not None and statement.debits:
-            on_debits(statement.debits)
+            completed = on_debits(record, statement.debits)
         if statement.reversed_debits:
             log.warning(
                 "bank statement %s: %d debits reverse earlier credits, check their bills",
@@ -147,7 +152,13 @@ def import_file(
             record.new_credits,
         )
         results.append(
-            Imported(record, lines, record.credits - record.new_credits, statement.reversed_debits)
+            Imported(
+                record,
+                lines,
+                record.credits - record.new_credits,
+                statement.reversed_debits,
+                completed,
+            )
         )
     return results
 
@@ -236,8 +247,9 @@ def import_and_match(
     *,
     actor_id: int | None,
 ) -> list[Imported]:
-    """:func:`import_file`, each new credit matched to bills and posted at once (the clerks'
-    page, the API and the demo data import statements this way)."""
+    """:func:`import_file`, each new credit matched to bills and posted at once, and the
+    refunds whose debit it shows completed (the clerks' page, the API and the demo data
+    import statements this way)."""
     return import_file(
         dbsession,
         data,
@@ -246,4 +258,7 @@ def import_and_match(
         now,
         actor_id=actor_id,
         on_line=lambda line: match_line(dbsession, line, now),
+        on_debits=lambda record, debits: complete_from_statement(
+            dbsession, debits, record.statement_id, now
+        ),
     )

@@ -46,7 +46,10 @@ def send_refund_task(registry: Registry, refund_id: int) -> None:
 
 
 def send_refund_after_commit(request_or_dbsession, refund: Refund) -> None:
-    enqueue_after_commit(request_or_dbsession, send_refund_task, refund.id)
+    """Send ``refund`` to its payment's provider once the transaction commits; a bank
+    transfer's refund (to_transfer) has none, it waits for a clerk to export it."""
+    if refund.status == state.REFUND_REQUESTED:
+        enqueue_after_commit(request_or_dbsession, send_refund_task, refund.id)
 
 
 def apply_report(
