@@ -20,7 +20,13 @@ from sqlalchemy.orm import Session
 from portal.billing import approvals, events, state
 from portal.billing.matching import BANK
 from portal.billing.models import ApprovalRequest, Bill, Payment, Refund
-from portal.billing.payments import Payee, lock_payment, record_refund, refundable_on_bill
+from portal.billing.payments import (
+    Payee,
+    check_payee,
+    lock_payment,
+    record_refund,
+    refundable_on_bill,
+)
 from portal.billing.tasks import send_refund_after_commit
 from portal.catalogue.models import Service
 from portal.clock import clock
@@ -121,16 +127,23 @@ def refund_department(dbsession: Session, bill_ids) -> Department:
 
 
 def refund_approver(
-    dbsession: Session, payment: Payment, amounts: Mapping[int, Money]
+    dbsession: Session,
+    payment: Payment,
+    amounts: Mapping[int, Money],
+    payee: Payee | None = None,
 ) -> Department | None:
     """The department whose second clerk must approve refunding ``amounts`` (bill id ->
     money) of ``payment``, or None if it and what the payment already gave back or holds for
-    refunds are within the threshold."""
+    refunds are within the threshold. Sending a bank refund to another account than the
+    money came from (``payee``, checked) always needs a second clerk: it is how money would
+    be diverted."""
     # bills of another payment are refused by check_refund, with its own message
     own = {allocation.bill_id for allocation in payment.allocations} & set(amounts)
     if not own:
         return None
     department = refund_department(dbsession, own)
+    if payee is not None:
+        return department
     total = Money(sum(amount.minor for amount in amounts.values()), payment.currency)
     return department if needs_approval_on_payment(dbsession, department, payment, total) else None
 
@@ -161,7 +174,8 @@ def refund_as_clerk(
     money came from, or to ``payee``'s (another account, with the reason)."""
     # locked first: two clerks each refunding a piece at once must see each other's piece
     payment = lock_payment(dbsession, payment.id)
-    department = refund_approver(dbsession, payment, amounts)
+    payee = check_payee(dbsession, payment, payee)
+    department = refund_approver(dbsession, payment, amounts, payee)
     if department is None:
         refund = record_refund(
             dbsession, payment, amounts, seen_refundable, reason, clerk, payee=payee
