@@ -154,12 +154,14 @@ def download(context, request):
         "refund_transfer_file.downloaded",
         object=("refund_transfer_file", transfer_file.public_id),
     )
-    return Response(
+    response = Response(
         body=transfer_file.xml,
         content_type="application/xml",
         content_disposition=f'attachment; filename="{transfer_file.message_id}.xml"',
-        headers={"Cache-Control": "no-store", "ETag": f'"{transfer_file.sha256}"'},
     )
+    response.cache_control = "no-store"
+    response.etag = transfer_file.sha256
+    return response
 
 
 @view_config(
