@@ -324,6 +324,7 @@ def start_payment(
     now: dt.datetime,
     locked: bool = False,
     lines: Sequence[PaymentLine] = (),
+    locale: str | None = None,
 ) -> str:
     """Open the provider's hosted page for ``payment``; returns its URL (refused once it is
     no longer waiting to be paid, or expired).
@@ -332,7 +333,8 @@ def start_payment(
     first, so one request calls the provider and the other, once the first has committed, finds
     the page it opened (``locked``: the caller locked and read it afresh already). The
     provider keys the payment on our reference besides. ``lines``: its bills, as the
-    provider's page may list them.
+    provider's page may list them; ``locale``: the payer's language, for the provider's page.
+    The provider is told when the payment expires, so its page closes then too.
     """
     if not locked:
         payment = lock_payment(_session_of(payment), payment.id)
@@ -346,7 +348,14 @@ def start_payment(
         state.transition(payment, state.EXPIRED, "not started in time", now)
         raise Refusal(CONFLICT, _("This payment was not started in time."), about=payment)
     started = provider.start_payment(
-        payment.public_id, payment.amount, description, return_url, notify_url, lines
+        payment.public_id,
+        payment.amount,
+        description,
+        return_url,
+        notify_url,
+        lines,
+        expires_at=payment.expires_at,
+        locale=locale,
     )
     state.transition_written(
         payment,
@@ -763,10 +772,12 @@ def record_refund(
 
 
 def send_refund(dbsession: Session, refund: Refund, provider, now: dt.datetime) -> None:
-    """Ask the provider for ``refund`` (idempotent on the refund's id) and post it.
+    """Ask the provider for ``refund`` (idempotent on the refund's id) and post it once the
+    provider says it succeeded; one still pending waits for the provider's notification.
 
-    A refusal by the provider (not a network failure, which is retried) fails the refund,
-    gives the reserved amount back and flags the payment for a clerk.
+    A refusal by the provider (not a network failure, which is retried), or a refund it
+    reports failed, fails the refund, gives the reserved amount back and flags the payment
+    for a clerk.
     """
     if refund.status != state.REFUND_REQUESTED:
         return
@@ -774,17 +785,47 @@ def send_refund(dbsession: Session, refund: Refund, provider, now: dt.datetime) 
     try:
         answer = provider.refund(payment.provider_payment_id, refund.amount, refund.public_id)
     except ProviderRefused as refused:
-        payment = lock_payment(dbsession, payment.id)
-        state.transition_refund(
-            refund, state.REFUND_FAILED, f"refused by the provider: {refused.code}", now
-        )
-        payment.refunded_minor -= refund.amount_minor
-        flag_for_clerk(dbsession, payment, f"refund {refund.public_id} refused by the provider")
+        fail_refund(dbsession, refund, f"refused by the provider: {refused.code}", now)
         log.error("refund %s refused by the provider: %s", refund.public_id, refused.code)
-        dbsession.flush()
         return
     refund.provider_refund_id = answer.provider_refund_id
-    post_refund(dbsession, refund, now)
+    apply_refund_report(dbsession, refund, answer.status, now)
+
+
+#: a provider's refund statuses: given back, not given back, not yet known
+REFUND_DONE = frozenset({"succeeded"})
+REFUND_UNDONE = frozenset({"failed", "canceled", "cancelled"})
+
+
+def apply_refund_report(
+    dbsession: Session,
+    refund: Refund,
+    status: str,
+    now: dt.datetime,
+    cause: str = "confirmed by the provider",
+) -> None:
+    """Bring ``refund`` in line with the provider's ``status`` of it: posted once it
+    succeeded, failed if the provider gave up on it, waiting while it is pending."""
+    if status in REFUND_DONE:
+        post_refund(dbsession, refund, now, cause)
+    elif status in REFUND_UNDONE:
+        fail_refund(dbsession, refund, f"{status} at the provider", now)
+        log.error("refund %s %s at the provider", refund.public_id, status)
+    else:
+        log.info("refund %s is %s at the provider: waiting", refund.public_id, status)
+
+
+def fail_refund(dbsession: Session, refund: Refund, cause: str, now: dt.datetime) -> None:
+    """A refund the provider will not make: failed, its reserved amount given back, the
+    payment flagged for a clerk. Once, whoever calls it (the payment is locked first)."""
+    payment = lock_payment(dbsession, refund.payment_id)
+    dbsession.refresh(refund)
+    if refund.status != state.REFUND_REQUESTED:
+        return
+    state.transition_refund(refund, state.REFUND_FAILED, cause, now)
+    payment.refunded_minor -= refund.amount_minor
+    flag_for_clerk(dbsession, payment, f"refund {refund.public_id} not made by the provider")
+    dbsession.flush()
 
 
 def post_refund(

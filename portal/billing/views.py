@@ -230,6 +230,7 @@ def checkout(context, request):
             now=request.clock.now(),
             locked=context.locked,
             lines=_payment_lines(request, payment) if provider.itemised else (),
+            locale=request.localizer.locale_name,
         )
     except Refusal as refused:
         log.info(

@@ -62,13 +62,15 @@ class ProviderRefund:
 
 @dataclass(frozen=True)
 class ProviderEvent:
-    """A notification whose signature and timestamp were verified."""
+    """A notification whose signature and timestamp were verified: about ``payment``, and
+    about one of its refunds (``refund``) or several (``refunds``: a charge's, all of them)."""
 
     event_id: str
     type: str
     created: datetime.datetime
     payment: ProviderPayment
     refund: ProviderRefund | None
+    refunds: tuple[ProviderRefund, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,13 @@ class PaymentProvider(Protocol):
         return_url: str,
         notify_url: str,
         lines: Sequence[PaymentLine] = (),
-    ) -> StartedPayment: ...
+        *,
+        expires_at: datetime.datetime | None = None,
+        locale: str | None = None,
+    ) -> StartedPayment:
+        """Open the hosted page; ``expires_at``: when the portal gives up on the payment
+        (a provider that can closes its page then), ``locale``: the payer's language (the
+        portal's code, ``sl`` or ``zh_Hans``), for a provider whose page speaks several."""
 
     def parse_notification(
         self, headers: Mapping[str, str], body: bytes, now: datetime.datetime
