@@ -792,9 +792,9 @@ def send_refund(dbsession: Session, refund: Refund, provider, now: dt.datetime) 
     apply_refund_report(dbsession, refund, answer.status, now)
 
 
-#: a provider's refund statuses: given back, not given back, not yet known
-REFUND_DONE = frozenset({"succeeded"})
+#: a provider's refund statuses: not given back, not yet known (any other: given back)
 REFUND_UNDONE = frozenset({"failed", "canceled", "cancelled"})
+REFUND_PENDING = frozenset({"pending", "requires_action", "processing"})
 
 
 def apply_refund_report(
@@ -804,15 +804,15 @@ def apply_refund_report(
     now: dt.datetime,
     cause: str = "confirmed by the provider",
 ) -> None:
-    """Bring ``refund`` in line with the provider's ``status`` of it: posted once it
-    succeeded, failed if the provider gave up on it, waiting while it is pending."""
-    if status in REFUND_DONE:
-        post_refund(dbsession, refund, now, cause)
+    """Bring ``refund`` in line with the provider's ``status`` of it: waiting while it is
+    pending, failed if the provider gave up on it, else (it succeeded) posted."""
+    if status in REFUND_PENDING:
+        log.info("refund %s is %s at the provider: waiting", refund.public_id, status)
     elif status in REFUND_UNDONE:
         fail_refund(dbsession, refund, f"{status} at the provider", now)
         log.error("refund %s %s at the provider", refund.public_id, status)
     else:
-        log.info("refund %s is %s at the provider: waiting", refund.public_id, status)
+        post_refund(dbsession, refund, now, cause)
 
 
 def fail_refund(dbsession: Session, refund: Refund, cause: str, now: dt.datetime) -> None:

@@ -53,6 +53,9 @@ class StartedPayment:
 
 @dataclass(frozen=True)
 class ProviderRefund:
+    """One refund as the provider has it; ``status`` is ``succeeded``, ``pending`` (or
+    ``requires_action``: not given back yet), or ``failed`` (``canceled``)."""
+
     provider_refund_id: str
     provider_payment_id: str
     reference: str
