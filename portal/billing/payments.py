@@ -785,7 +785,13 @@ def send_refund(dbsession: Session, refund: Refund, provider, now: dt.datetime) 
     try:
         answer = provider.refund(payment.provider_payment_id, refund.amount, refund.public_id)
     except ProviderRefused as refused:
-        fail_refund(dbsession, refund, f"refused by the provider: {refused.code}", now)
+        fail_refund(
+            dbsession,
+            refund,
+            f"refused by the provider: {refused.code}",
+            now,
+            "refused by the provider",
+        )
         log.error("refund %s refused by the provider: %s", refund.public_id, refused.code)
         return
     refund.provider_refund_id = answer.provider_refund_id
@@ -809,22 +815,25 @@ def apply_refund_report(
     if status in REFUND_PENDING:
         log.info("refund %s is %s at the provider: waiting", refund.public_id, status)
     elif status in REFUND_UNDONE:
-        fail_refund(dbsession, refund, f"{status} at the provider", now)
+        fail_refund(
+            dbsession, refund, f"{status} at the provider", now, f"{status} at the provider"
+        )
         log.error("refund %s %s at the provider", refund.public_id, status)
     else:
         post_refund(dbsession, refund, now, cause)
 
 
-def fail_refund(dbsession: Session, refund: Refund, cause: str, now: dt.datetime) -> None:
-    """A refund the provider will not make: failed, its reserved amount given back, the
-    payment flagged for a clerk. Once, whoever calls it (the payment is locked first)."""
+def fail_refund(dbsession: Session, refund: Refund, cause: str, now: dt.datetime, why: str) -> None:
+    """A refund the provider will not make: failed (``cause``), its reserved amount given
+    back, the payment flagged for a clerk (saying ``why``). Once, whoever calls it (the
+    payment is locked first)."""
     payment = lock_payment(dbsession, refund.payment_id)
     dbsession.refresh(refund)
     if refund.status != state.REFUND_REQUESTED:
         return
     state.transition_refund(refund, state.REFUND_FAILED, cause, now)
     payment.refunded_minor -= refund.amount_minor
-    flag_for_clerk(dbsession, payment, f"refund {refund.public_id} not made by the provider")
+    flag_for_clerk(dbsession, payment, f"refund {refund.public_id} {why}")
     dbsession.flush()
 
 

@@ -447,7 +447,7 @@ def test_a_refund_the_webhook_says_failed_gives_its_money_back(
     assert refund.status == state.REFUND_FAILED
     payment = the_payment(dbsession)
     assert payment.status == state.SUCCEEDED and payment.refundable == Money(155_40, "EUR")
-    assert payment.needs_attention.startswith(f"refund {refund.public_id} not made")
+    assert payment.needs_attention == f"refund {refund.public_id} failed at the provider"
     # the later refund.updated of the same refund changes nothing more
     (updated,) = refund_webhooks(stripe_standin, "refund.updated", refund.provider_refund_id)
     deliver(payer.app, updated["body"], updated["headers"]["Stripe-Signature"])
