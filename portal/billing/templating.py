@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from portal.billing.bills import LABELS as BILL_LABELS
 from portal.billing.matching import LABELS as BANK_LINE_LABELS
+from portal.billing.matching import method_text
 from portal.billing.reference import printed
 from portal.billing.state import FAILURE_LABELS, REFUND_LABELS
 from portal.billing.state import LABELS as PAYMENT_LABELS
@@ -28,6 +29,7 @@ def add_globals(event) -> None:
     event["payment_status"] = _labels(translate, PAYMENT_LABELS)
     event["refund_status"] = _labels(translate, REFUND_LABELS)
     event["bank_line_status"] = _labels(translate, BANK_LINE_LABELS)
+    event["payment_method"] = lambda method: method_text(method, translate)
     event["failure_reason"] = lambda code: (
         translate(FAILURE_LABELS[code]) if code in FAILURE_LABELS else ""
     )
