@@ -84,11 +84,20 @@ def authority_name(settings: dict) -> str:
     )
 
 
+def renders_a_page(event) -> bool:
+    """Whether a ``BeforeRender`` event is a page's (a template), rather than JSON's (the API,
+    the probes), which needs no template globals: working them out would read who is asking
+    and in which language, for nothing."""
+    return event.get("request") is not None and str(event.get("renderer_name", "")).endswith(
+        ".jinja2"
+    )
+
+
 @subscriber(BeforeRender)
 def add_globals(event) -> None:
-    request = event.get("request")
-    if request is None:
+    if not renders_a_page(event):
         return
+    request = event["request"]
     settings = request.registry.settings
     event["site"] = Site(
         authority=authority_name(settings),

@@ -12,6 +12,7 @@ from portal.billing.matching import method_text
 from portal.billing.reference import printed
 from portal.billing.state import FAILURE_LABELS, REFUND_LABELS
 from portal.billing.state import LABELS as PAYMENT_LABELS
+from portal.templating import renders_a_page
 
 
 def _labels(translate, labels: dict) -> Callable[[str], str]:
@@ -20,9 +21,9 @@ def _labels(translate, labels: dict) -> Callable[[str], str]:
 
 
 def add_globals(event) -> None:
-    request = event.get("request")
-    if request is None:
+    if not renders_a_page(event):
         return
+    request = event["request"]
     translate = request.localizer.translate
     event["printed_reference"] = printed
     event["bill_status"] = _labels(translate, BILL_LABELS)

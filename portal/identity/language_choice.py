@@ -26,6 +26,7 @@ from portal.identity.sessions import COOKIE_NAME as SESSION_COOKIE
 from portal.identity.sessions import SETTINGS
 from portal.refusals import MALFORMED, Refusal
 from portal.security import PUBLIC
+from portal.templating import renders_a_page
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +110,9 @@ def choose_language(request: IdentifiedRequest):
 def add_language_return(event) -> None:
     """Where the picker on a page brings the person back to: the page itself, or for a page
     answering a form, the page the form was on (``""``: the start page)."""
-    request = event.get("request")
-    if request is None:
+    if not renders_a_page(event):
         return
+    request = event["request"]
     try:
         back = came_from(request)
     except UnicodeDecodeError:  # an address that is not UTF-8: refused, on a page of its own
