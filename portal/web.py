@@ -17,6 +17,7 @@ from email.message import Message
 from urllib.parse import urlsplit
 
 from pyramid.events import ApplicationCreated, BeforeTraversal, NewRequest
+from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken
 from pyramid.httpexceptions import (
     HTTPError,
     HTTPForbidden,
@@ -102,6 +103,14 @@ def error_page(
     )
 
 
+def translator(request):
+    """Translates into the request's language the messages these views write as ``_(...)``
+    over plain strings: each is read as a message of the portal's catalogue (a plain string
+    given to the localizer would be looked up in no catalogue at all)."""
+    translate = request.localizer.translate
+    return lambda message: translate(TranslationString(message, domain="portal"))
+
+
 def problem_for_json_client(request, response):
     """Views that refuse a form by rendering it again (a 4xx page with the errors in it) still
     answer a JSON client with problem details, as raised errors do."""
@@ -111,7 +120,7 @@ def problem_for_json_client(request, response):
         and wants_json(request)
     ):
         return response
-    _ = request.localizer.translate
+    _ = translator(request)
     log.info("refused page answered as problem details: %s", response.status)
     response.content_type = "application/problem+json"
     response.json_body = {
@@ -130,7 +139,7 @@ def home(request):
 
 @notfound_view_config()
 def not_found(exc, request):
-    _ = request.localizer.translate
+    _ = translator(request)
     log.info("not found")
     return error_page(
         request,
@@ -143,7 +152,7 @@ def not_found(exc, request):
 @forbidden_view_config()
 def forbidden(exc, request):
     """Anonymous visitors are sent to sign in; signed-in people are told plainly they may not."""
-    _ = request.localizer.translate
+    _ = translator(request)
     if request.user is None and request.method == "GET" and not wants_json(request):
         return HTTPSeeOther(request.route_url("saml_login", _query={"next": request.path_qs}))
     log.warning("forbidden: %s", request.path_info)
@@ -168,9 +177,17 @@ def http_error(exc, request):
     layout; the portal's own code refuses with :class:`Refusal`."""
     if isinstance(exc, HTTPNotFound | HTTPForbidden):
         return not_found(exc, request) if isinstance(exc, HTTPNotFound) else forbidden(exc, request)
-    _ = request.localizer.translate
+    _ = translator(request)
     log.warning("%s %s: %s", exc.code, exc.title, exc.detail or exc.explanation)
-    response = error_page(request, exc.code, _(exc.title), _(exc.detail or exc.explanation))
+    if isinstance(exc, BadCSRFToken | BadCSRFOrigin):
+        title = _("The form has expired")
+        detail = _(
+            "The form was open too long, or was not sent from this site. Nothing was changed. "
+            "Go back, reload the page and send the form again."
+        )
+    else:
+        title, detail = _(exc.title), _(exc.detail or exc.explanation)
+    response = error_page(request, exc.code, title, detail)
     for name in ("Retry-After", "Allow", "WWW-Authenticate"):
         if name in exc.headers:
             response.headers[name] = exc.headers[name]
@@ -266,7 +283,7 @@ def conflict(exc, request):
     """Two requests changed the same thing at the same moment (a double click, two tabs, two
     integrations) and the database kept the first: the other is refused (409) and changes
     nothing, as a request that lost a race should be."""
-    _ = request.localizer.translate
+    _ = translator(request)
     log.warning("concurrent change refused: %s", type(exc).__name__)
     # The failed flush left the session unusable, and the page still reads the signed-in
     # person (the navigation): start the session afresh; nothing of this request is kept.
@@ -285,6 +302,9 @@ def conflict(exc, request):
 class _NoSession(dict):
     """The visitor's session on the error page when the database that keeps sessions is
     what failed: no messages to show, nothing kept."""
+
+    #: never stored (the page's forms keep their CSRF token in a cookie, see portal.security)
+    new = True
 
     def pop_flash(self, queue=""):
         return []
@@ -310,7 +330,7 @@ def server_error(exc, request):
         log.exception("the database did not answer after an unhandled error")
         request.session = _NoSession()
         request.user = None
-    _ = request.localizer.translate
+    _ = translator(request)
     return error_page(
         request,
         500,

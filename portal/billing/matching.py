@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 BANK = "bank"
 METHOD = "bank_transfer"
+#: how a payment by transfer's method reads (a card's is as its provider names it)
+METHOD_LABEL = _("Bank transfer")
 MATCHED = "matched"
 UNMATCHED = "unmatched"
 ASSIGNED = "assigned"
@@ -88,6 +90,13 @@ def references_in(text: str) -> list[str]:
 def bill_numbers_in(text: str) -> set[str]:
     """What in ``text`` has the shape of a bill number (:data:`BILL_NUMBER`)."""
     return set(BILL_NUMBER.findall(text))
+
+
+def method_text(method: str | None, translate) -> str:
+    """How a payment's method reads on its receipt and pages: a transfer in the reader's
+    language (``translate``), a card as its provider names it (``Visa •••• 4242``: a brand
+    and digits, the same in every language)."""
+    return translate(METHOD_LABEL) if method == METHOD else method or ""
 
 
 def of_department(department_id: int):
