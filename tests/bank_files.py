@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from portal.scripts import camt_files
-from portal.scripts.camt_files import Credit
+from portal.scripts.camt_files import Batch, Credit
 from tests.conftest import TRANSFER_IBAN
 
-__all__ = ["Credit", "camt"]
+__all__ = ["Batch", "Credit", "camt"]
 
 
-def camt(kind: str, statement_id: str, credits: list[Credit], **options) -> bytes:
+def camt(kind: str, statement_id: str, credits: list, **options) -> bytes:
     options.setdefault("iban", TRANSFER_IBAN)
     return camt_files.camt(kind, statement_id, credits, **options)

@@ -21,7 +21,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from portal.audit import record_request
-from portal.billing import with_status
+from portal.billing import OVERPAID, BillView, settling_payment, with_status
 from portal.billing.models import Bill, Payment, PaymentAllocation, Refund, RefundLine
 from portal.cases import state as case_state
 from portal.cases.kinds import case_kinds
@@ -31,6 +31,7 @@ from portal.i18n import _
 from portal.identity.assurance import CLERK
 from portal.identity.models import Organisation, User
 from portal.identity.pii import masked, national_id_of
+from portal.money import Money
 from portal.refusals import INVALID, Refusal
 from portal.security import ROLE_ADMIN, department_principal
 from portal.services.models import UtilityAccount
@@ -249,13 +250,15 @@ def payer_values(request, context: PayerContext) -> dict:
         cases_query = cases_query.where(Case.department_id.in_(departments))
     translate = request.localizer.translate
     kinds = case_kinds(request.registry)
+    views = with_status(dbsession, bills)
     return {
         "kind": context.kind,
         "payer": context.payer,
         "cases": list(dbsession.scalars(cases_query)),
         "case_kind": lambda code: translate(kinds[code].label) if code in kinds else code,
         "case_state": lambda code: translate(case_state.LABELS[code]),
-        "bills": with_status(dbsession, bills),
+        "bills": views,
+        "credits": _credits(dbsession, views),
         "payments": payments,
         "refunds": refunds,
         "bill_numbers": {bill.id: bill.number for bill in bills},
@@ -264,6 +267,25 @@ def payer_values(request, context: PayerContext) -> dict:
         "reason": "",
         "error": None,
     }
+
+
+@dataclass(frozen=True)
+class Credit:
+    """What the payer paid beyond a bill's amount (their credit), and the payment whose
+    page refunds it."""
+
+    view: BillView
+    amount: Money
+    payment: Payment | None
+
+
+def _credits(dbsession, views) -> list[Credit]:
+    credits = []
+    for view in views:
+        if view.status == OVERPAID:
+            settled = settling_payment(dbsession, view.bill.id)
+            credits.append(Credit(view, -view.outstanding, settled[0] if settled else None))
+    return credits
 
 
 def _page(request, context: PayerContext, **values):

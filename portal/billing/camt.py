@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lxml import etree
 
@@ -58,21 +58,62 @@ class CreditLine:
     #: the entry reverses an earlier debit (``RvslInd``): money come back, not a payer's
     #: payment, so it is never matched automatically
     reversal: bool = False
+    #: the account the money came from (``RltdPties/DbtrAcct``), where a refund goes back to
+    debtor_iban: str = ""
 
-    def dedupe_key(self, iban: str) -> str:
-        """What names this credit across files: the same credit reported intraday (camt.054)
-        and again in the day's statement (camt.053) has the same key. The bank's own
-        reference (AcctSvcrRef) when it gives one, which it keeps from notification to
-        statement; otherwise the payer's end-to-end id with the amount and booking date (an
-        end-to-end id alone is the payer's choice and may repeat, "NOTPROVIDED" often)."""
-        if self.servicer_reference:
-            basis = f"{iban}|ref|{self.servicer_reference}"
-        else:
-            basis = (
-                f"{iban}|e2e|{self.end_to_end_id}|{self.amount.minor}|{self.amount.currency}"
-                f"|{self.booked_on.isoformat()}"
-            )
-        return hashlib.sha256(basis.encode()).hexdigest()
+    def bank_key(self, iban: str) -> str | None:
+        """What names this credit by the bank's own reference (AcctSvcrRef), which the bank
+        keeps from the intraday notification (camt.054) to the day's statement (camt.053);
+        None when the bank gave none."""
+        if not self.servicer_reference:
+            return None
+        return _digest(iban, "ref", self.servicer_reference)
+
+    def content_key(self, iban: str, occurrence: int) -> str:
+        """What names this credit by what it says, for when a file lacks the bank's
+        reference: the payer's end-to-end id (often "NOTPROVIDED"), amount, booking date,
+        the payer's account and name and the remittance, and ``occurrence``, its number
+        among the credits of its file that say exactly the same (two payers' identical
+        fees differ by their accounts; one payer's two identical transfers in one file by
+        their numbers)."""
+        return _digest(
+            iban,
+            "content",
+            self.end_to_end_id,
+            str(self.amount.minor),
+            self.amount.currency,
+            self.booked_on.isoformat(),
+            self.debtor_iban,
+            self.debtor_name,
+            self.creditor_reference,
+            self.remittance,
+            str(occurrence),
+        )
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+class EntryMismatch(CamtError):
+    """A batch entry whose transactions do not add up to the entry's amount: the file
+    contradicts itself, so none of it is trusted."""
+
+    def __init__(self, entry: str, entry_amount: Money, transactions: Money):
+        super().__init__(f"entry {entry}: transactions {transactions} <> {entry_amount}")
+        self.entry = entry
+        self.entry_amount = entry_amount
+        self.transactions = transactions
+
+
+@dataclass(frozen=True)
+class Debit:
+    """Money that left the account: the portal looks for the transfers it asked the bank to
+    make (refunds, by their end-to-end id)."""
+
+    amount: Money
+    booked_on: dt.date
+    end_to_end_id: str
 
 
 @dataclass(frozen=True)
@@ -84,6 +125,8 @@ class Statement:
     #: booked debit entries reversing an earlier credit (``RvslInd``): the bank took back
     #: money that may have been posted to a bill, which a clerk must look at
     reversed_debits: int = 0
+    #: the other booked debits, one per transaction
+    debits: list[Debit] = field(default_factory=list)
 
 
 def _parser() -> etree.XMLParser:
@@ -133,7 +176,8 @@ def _statement(kind: str, element, ns: dict) -> Statement:
     iban = _text(element, "c:Acct/c:Id/c:IBAN", ns).replace(" ", "").upper()
     if not statement_id or len(statement_id) > 35 or not iban or len(iban) > 34:
         raise CamtError("a statement has no id or no account IBAN")
-    credits = []
+    credits: list[CreditLine] = []
+    debits: list[Debit] = []
     reversed_debits = 0
     for entry in element.findall("c:Ntry", ns):
         status = _text(entry, "c:Sts", ns) or _text(entry, "c:Sts/c:Cd", ns)
@@ -141,13 +185,16 @@ def _statement(kind: str, element, ns: dict) -> Statement:
             continue
         if _text(entry, "c:CdtDbtInd", ns) == "DBIT" and _is_reversal(entry, ns):
             reversed_debits += 1
-        credits.extend(_credits(entry, ns))
+        entry_credits, entry_debits = _transactions(entry, ns)
+        credits.extend(entry_credits)
+        debits.extend(entry_debits)
     return Statement(
         kind=kind,
         statement_id=statement_id,
         iban=iban,
         credits=credits,
         reversed_debits=reversed_debits,
+        debits=debits,
     )
 
 
@@ -172,7 +219,8 @@ def _booked_on(entry, ns: dict) -> dt.date:
         raise CamtError("an entry has no booking date") from None
 
 
-def _credits(entry, ns: dict) -> list[CreditLine]:
+def _transactions(entry, ns: dict) -> tuple[list[CreditLine], list[Debit]]:
+    """The credits and (unless the entry is a reversal) the debits of one booked entry."""
     booked_on = _booked_on(entry, ns)
     entry_amount = _amount(entry, "c:Amt", ns)
     if entry_amount is None:
@@ -181,27 +229,44 @@ def _credits(entry, ns: dict) -> list[CreditLine]:
     entry_reference = _text(entry, "c:AcctSvcrRef", ns)
     reversal = _is_reversal(entry, ns)
     details = entry.findall("c:NtryDtls/c:TxDtls", ns)
+    debits: list[Debit] = []
     if not details:
         if entry_direction != "CRDT":
-            return []
-        return [_line(None, ns, entry_amount, booked_on, entry_reference, reversal)]
+            return [], []
+        return [_line(None, ns, entry_amount, booked_on, entry_reference, reversal)], []
     lines = []
+    # what the transactions add up to, in the entry's direction (a transaction the other way,
+    # a charge taken from a batch of credits say, counts against it); None once one has no
+    # amount (a debit's may lack it: it is then not looked at)
+    total: int | None = 0
     for transaction in details:
         direction = _text(transaction, "c:CdtDbtInd", ns) or entry_direction
-        if direction != "CRDT":
-            continue
         amount = (
             _amount(transaction, "c:Amt", ns)
             or _amount(transaction, "c:AmtDtls/c:TxAmt/c:Amt", ns)
             or (entry_amount if len(details) == 1 else None)
         )
         if amount is None:
-            raise CamtError("a batch entry's transaction has no amount")
+            if direction == "CRDT":
+                raise CamtError("a batch entry's transaction has no amount")
+            total = None
+            continue
+        if amount.currency != entry_amount.currency:
+            raise EntryMismatch(entry_reference, entry_amount, amount)
+        if total is not None:
+            total += amount.minor if direction == entry_direction else -amount.minor
+        if direction != "CRDT":
+            if direction == "DBIT" and not reversal:
+                end_to_end = _text(transaction, "c:Refs/c:EndToEndId", ns)[:35]
+                debits.append(Debit(amount, booked_on, end_to_end))
+            continue
         reference = _text(transaction, "c:Refs/c:AcctSvcrRef", ns) or (
             entry_reference if len(details) == 1 else ""
         )
         lines.append(_line(transaction, ns, amount, booked_on, reference, reversal))
-    return lines
+    if total is not None and total != entry_amount.minor:
+        raise EntryMismatch(entry_reference, entry_amount, Money(total, entry_amount.currency))
+    return lines, debits
 
 
 def _is_reversal(entry, ns: dict) -> bool:
@@ -231,4 +296,5 @@ def _line(
             :140
         ],
         reversal=reversal,
+        debtor_iban=read("c:RltdPties/c:DbtrAcct/c:Id/c:IBAN").replace(" ", "").upper()[:34],
     )

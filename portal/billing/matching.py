@@ -9,11 +9,12 @@ where a clerk assigns it to bills or returns it.
 Posting debits the bank clearing account (``clearing:bank``) and credits each bill's
 receivable, as a card payment's settlement does, so the bill shows paid, partly paid, or
 overpaid: the surplus of an overpayment stays on the bill as the payer's credit (the bill's
-balance below zero), which a clerk refunds. For a person's bills the credit is also recorded
-as a settled payment of provider ``bank`` (method ``bank_transfer``) and
-:class:`PaymentSucceeded` is announced, so a receipt is issued as for a card payment. A
-payment belongs to a person, so an organisation's bills paid by transfer are posted on the
-ledger without a payment row, and get no receipt.
+balance below zero), which a clerk refunds by a transfer back to the account it came from
+(:mod:`portal.billing.bank_refunds`). The credit is also recorded as a settled payment of
+provider ``bank`` (method ``bank_transfer``) of its payer, a person or an organisation (one
+payer: a credit is never spread over several payers' bills), and :class:`PaymentSucceeded`
+is announced, so a receipt is issued as for a card payment: to the person, or to the
+organisation whose bills it paid.
 """
 
 from __future__ import annotations
@@ -51,8 +52,44 @@ LABELS = {
     RETURNED: _("Returned"),
 }
 
-_REFERENCE_IN_TEXT = re.compile(r"RF\s?[0-9]{2}(?:\s?[A-Z0-9]){1,21}", re.IGNORECASE)
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.-]{1,63}")
+#: where an RF reference may start in free text: "RF" and its check digits, not inside a word
+_REFERENCE_START = re.compile(r"(?<![A-Za-z0-9])RF ?[0-9]{2}", re.IGNORECASE)
+#: one printed group of a reference's body (groups of four, separated by a space)
+_REFERENCE_GROUP = re.compile(r" ?([A-Za-z0-9]+)")
+#: a bill number as the portal's bills carry them (``B-000123``, ``PT-2026-0001-2``,
+#: ``W2610/17``): letters, digits and ``. _ / -``, starting with a letter or digit, with at
+#: least one digit, standing alone between spaces or punctuation. An ordinary word ("for",
+#: "taxes") is no bill number, and is not looked for.
+BILL_NUMBER = re.compile(
+    r"(?<![A-Za-z0-9._/-])(?=[A-Za-z0-9._/-]*[0-9])[A-Za-z0-9][A-Za-z0-9._/-]{0,63}"
+    r"(?<![._/-])(?![A-Za-z0-9_/-]|\.[A-Za-z0-9])"
+)
+
+
+def references_in(text: str) -> list[str]:
+    """The valid RF references typed into ``text``, compact and upper-case.
+
+    Not greedy: from each "RFkk", the groups that follow are added one at a time and the
+    reference ends at the first whose check digits hold, so the words after a reference
+    ("RF18 5390 0754 7034 thanks") are never read as part of it."""
+    found = []
+    for start in _REFERENCE_START.finditer(text):
+        reference = start[0].replace(" ", "").upper()
+        position = start.end()
+        while group := _REFERENCE_GROUP.match(text, position):
+            if len(reference) + len(group[1]) > 25:
+                break
+            reference += group[1].upper()
+            position = group.end()
+            if is_valid_reference(reference):
+                found.append(reference)
+                break
+    return found
+
+
+def bill_numbers_in(text: str) -> set[str]:
+    """What in ``text`` has the shape of a bill number (:data:`BILL_NUMBER`)."""
+    return set(BILL_NUMBER.findall(text))
 
 
 def method_text(method: str | None, translate) -> str:
@@ -77,18 +114,16 @@ def candidates(dbsession: Session, line: BankLine) -> list[Bill]:
     if line.creditor_reference and is_valid_reference(line.creditor_reference):
         references.append(line.creditor_reference.replace(" ", "").upper())
     else:
-        for found in _REFERENCE_IN_TEXT.findall(line.remittance):
-            if is_valid_reference(found):
-                references.append(found.replace(" ", "").upper())
+        references.extend(references_in(line.remittance))
     if references:
         bills = list(dbsession.scalars(select(Bill).where(Bill.reference.in_(references), ours)))
         if bills:
             return bills
-    words = {word.rstrip(".") for word in _WORD.findall(line.remittance)}
-    if not words:
+    numbers = bill_numbers_in(line.remittance)
+    if not numbers:
         return []
     return list(
-        dbsession.scalars(select(Bill).where(Bill.number.in_(words), ours).order_by(Bill.id))
+        dbsession.scalars(select(Bill).where(Bill.number.in_(numbers), ours).order_by(Bill.id))
     )
 
 
@@ -151,13 +186,15 @@ def post_line(dbsession: Session, line: BankLine, bills: list[Bill], now: dt.dat
 def _payment(
     dbsession: Session, line: BankLine, shares: list[tuple[Bill, int]], now: dt.datetime
 ) -> Payment | None:
-    """The settled payment recording ``line``, when one person owes all its bills."""
-    payers = {bill.payer_user_id for bill, _share in shares}
-    if len(payers) != 1 or None in payers:
+    """The settled payment recording ``line``, of the one payer (a person or an
+    organisation) who owes all its bills."""
+    payers = {(bill.payer_user_id, bill.payer_organisation_id) for bill, _share in shares}
+    if len(payers) != 1:
         return None
-    (payer_id,) = payers
+    ((user_id, organisation_id),) = payers
     payment = Payment(
-        payer_user_id=payer_id,
+        payer_user_id=user_id,
+        payer_organisation_id=organisation_id,
         provider=BANK,
         provider_payment_id=line.servicer_reference or line.end_to_end_id or line.public_id,
         amount_minor=line.amount_minor,
@@ -174,3 +211,15 @@ def _payment(
     state.transition(payment, state.SUCCEEDED, f"bank statement line {line.public_id}", now)
     payment.settled_at = now
     return payment
+
+
+def origin_account(dbsession: Session, payment: Payment) -> tuple[str, str]:
+    """The account (IBAN, "" if the bank left it out) and the name a bank ``payment`` came
+    from: where a refund of it goes back to."""
+    row = dbsession.execute(
+        select(BankLine.debtor_iban, BankLine.debtor_name)
+        .join(BankLineMatch, BankLineMatch.line_id == BankLine.id)
+        .where(BankLineMatch.payment_id == payment.id)
+        .limit(1)
+    ).first()
+    return (row[0], row[1]) if row is not None else ("", "")

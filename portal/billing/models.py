@@ -15,6 +15,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -137,11 +138,16 @@ class Payment(Base):
     """A payer's payment of one or several bills through the payment provider.
 
     The row exists before the provider is called; our ``public_id`` is the reference the
-    provider keeps, so a retried call cannot create a second charge.
+    provider keeps, so a retried call cannot create a second charge. A person pays (for
+    themself or for an organisation they represent); only a bank transfer to an
+    organisation's bills has no person, the organisation itself paid.
     """
 
     __tablename__ = "payment"
     __table_args__ = (
+        CheckConstraint(
+            "payer_user_id IS NOT NULL OR payer_organisation_id IS NOT NULL", name="has_payer"
+        ),
         Index("ix_payment_status_created", "status", "created_at"),
         # the newest payments first (clerks' lists, the API), read backwards from the index
         # rather than by sorting every payment (bench/town.py: 1.2 s at a town's year)
@@ -157,7 +163,7 @@ class Payment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
-    payer_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    payer_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     payer_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     provider: Mapped[str] = mapped_column(String(32))
     provider_payment_id: Mapped[str | None] = mapped_column(String(255), index=True)
@@ -178,7 +184,7 @@ class Payment(Base):
 
     __mapper_args__ = {"version_id_col": version}
 
-    payer_user: Mapped[User] = relationship()
+    payer_user: Mapped[User | None] = relationship()
     payer_organisation: Mapped[Organisation | None] = relationship()
     allocations: Mapped[list[PaymentAllocation]] = relationship(
         back_populates="payment", order_by="PaymentAllocation.bill_id", cascade="all, delete-orphan"
@@ -194,6 +200,13 @@ class Payment(Base):
     @property
     def refundable(self) -> Money:
         return Money(self.amount_minor - self.refunded_minor, self.currency)
+
+    @property
+    def payer_name(self) -> str:
+        """Who paid, as pages name them: the person, else the organisation."""
+        if self.payer_user is not None:
+            return self.payer_user.display_name
+        return self.payer_organisation.name if self.payer_organisation is not None else ""
 
 
 class PaymentAllocation(Base):
@@ -261,7 +274,12 @@ class ProviderEventRecord(Base):
 class Refund(Base):
     """Money given back on a payment, asked for by a clerk with a reason: one call to the
     provider and one credit note, whose :class:`RefundLine` rows say which bills it gives
-    money back on. ``amount_minor`` is the sum of its lines."""
+    money back on. ``amount_minor`` is the sum of its lines.
+
+    A payment that came by bank transfer is refunded by a transfer back: to
+    ``creditor_iban`` (the account the money came from, or the one a clerk put instead,
+    ``account_reason`` saying why), in a credit-transfer file (:class:`RefundTransferFile`)
+    the clerks give the bank; see :mod:`portal.billing.bank_refunds`."""
 
     __tablename__ = "refund"
 
@@ -276,10 +294,19 @@ class Refund(Base):
     provider_refund_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(server_default="1")
+    #: a bank refund's payee: account and name
+    creditor_iban: Mapped[str | None] = mapped_column(String(34))
+    creditor_name: Mapped[str | None] = mapped_column(String(140))
+    #: why a clerk sent it to another account than the money came from
+    account_reason: Mapped[str | None] = mapped_column(Text)
+    transfer_file_id: Mapped[int | None] = mapped_column(
+        ForeignKey("refund_transfer_file.id"), index=True
+    )
 
     __mapper_args__ = {"version_id_col": version}
 
     payment: Mapped[Payment] = relationship()
+    transfer_file: Mapped[RefundTransferFile | None] = relationship(back_populates="refunds")
     lines: Mapped[list[RefundLine]] = relationship(
         back_populates="refund", order_by="RefundLine.bill_id", cascade="all, delete-orphan"
     )
@@ -290,6 +317,35 @@ class Refund(Base):
     @property
     def amount(self) -> Money:
         return Money(self.amount_minor, self.currency)
+
+
+class RefundTransferFile(Base):
+    """An ISO 20022 pain.001 credit-transfer file of bank refunds, made once by a clerk of
+    the department and kept as made: each download is the same bytes, which the bank
+    refuses a second time by their message id."""
+
+    __tablename__ = "refund_transfer_file"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    message_id: Mapped[str] = mapped_column(String(35), unique=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    created_at: Mapped[dt.datetime]
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    transfers: Mapped[int]
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    xml: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+    refunds: Mapped[list[Refund]] = relationship(
+        back_populates="transfer_file", order_by="Refund.id"
+    )
+    created_by: Mapped[User] = relationship()
+
+    @property
+    def total(self) -> Money:
+        return Money(self.total_minor, self.currency)
 
 
 class RefundLine(Base):
@@ -446,19 +502,35 @@ class BankStatement(Base):
 
 
 class BankLine(Base):
-    """A credit to the authority's account, posted once whichever files report it
-    (``dedupe_key``, see :meth:`portal.billing.camt.CreditLine.dedupe_key`).
+    """A credit to the authority's account, posted once whichever files report it: by the
+    bank's reference (``dedupe_key``) when the file gives one, else by what the credit says
+    and its number among the same in its file (``content_key``); see
+    :meth:`portal.billing.camt.CreditLine.bank_key` and
+    :meth:`~portal.billing.camt.CreditLine.content_key`, and :mod:`portal.billing.statements`.
 
     ``status``: ``matched`` (posted to its bills), ``unmatched`` (waiting for a clerk in the
     work queue), ``assigned`` (a clerk chose its bills), ``returned`` (a clerk sent it back
     to the payer's bank; nothing is posted)."""
 
     __tablename__ = "bank_line"
-    __table_args__ = (Index("ix_bank_line_department_booked", "department_id", "booked_on"),)
+    __table_args__ = (
+        Index("ix_bank_line_department_booked", "department_id", "booked_on"),
+        # a credit without the bank's reference is known by its content alone: two imports of
+        # it at once cannot both record it
+        Index(
+            "ix_bank_line_content_unreferenced",
+            "content_key",
+            unique=True,
+            postgresql_where=text("dedupe_key IS NULL"),
+            sqlite_where=text("dedupe_key IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
-    dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    #: by the bank's reference (AcctSvcrRef); NULL when the bank gave none
+    dedupe_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    content_key: Mapped[str] = mapped_column(String(64), index=True)
     statement_id: Mapped[int] = mapped_column(ForeignKey("bank_statement.id"), index=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
@@ -469,6 +541,8 @@ class BankLine(Base):
     creditor_reference: Mapped[str] = mapped_column(String(35))
     remittance: Mapped[str] = mapped_column(String(140))
     debtor_name: Mapped[str] = mapped_column(String(140))
+    #: the account the money came from, where a refund of it goes ("" if the bank left it out)
+    debtor_iban: Mapped[str] = mapped_column(String(34), default="")
     status: Mapped[str] = mapped_column(String(16), default="unmatched")
     decided_at: Mapped[dt.datetime | None]
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))

@@ -15,11 +15,11 @@ from sqlalchemy import bindparam, select
 
 from portal.billing.models import Payment, ProviderEventRecord
 from portal.billing.payments import lock_payment
-from portal.billing.providers import InvalidNotification, payment_providers
+from portal.billing.providers import InvalidNotification, ProviderUnavailable, payment_providers
 from portal.billing.tasks import apply_report
 from portal.db import Prebuilt, insert_unless_present, run_write, table_of, utcnow
 from portal.i18n import _
-from portal.refusals import MALFORMED, NOT_FOUND, TOO_LARGE, Refusal
+from portal.refusals import MALFORMED, NOT_FOUND, TOO_LARGE, UNAVAILABLE, Refusal
 from portal.security import PUBLIC
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,12 @@ def provider_notification(request):
     except InvalidNotification as error:
         log.warning("notification to %s refused: %s", provider.name, error)
         raise Refusal(MALFORMED, _("The notification could not be verified.")) from None
+    except ProviderUnavailable:
+        # verified, but what it is about could not be read from the provider: it retries
+        log.warning("notification to %s: provider unavailable, asked to retry", provider.name)
+        raise Refusal(
+            UNAVAILABLE, _("The notification cannot be processed now. Send it again later.")
+        ) from None
     if event is None:
         log.info("notification to %s of no concern to billing acknowledged", provider.name)
         return {"status": "ignored"}
@@ -104,6 +110,7 @@ def provider_notification(request):
         f"provider notification {event.type}",
         request.clock.now(),
         refund=event.refund,
+        refunds=event.refunds,
         locked=True,
     )
     return {"status": "processed"}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session, contains_eager, make_transient_to_detached, object_session
 
-from portal.billing import events, ledger, state
+from portal.billing import events, ledger, matching, state
 from portal.billing.bills import BillView, status_of, with_status
 from portal.billing.ledger import AlreadyPosted, Line
 from portal.billing.models import (
@@ -30,6 +30,7 @@ from portal.billing.models import (
     new_public_id,
 )
 from portal.billing.providers import PaymentLine, ProviderRefused
+from portal.billing.transfer import compact_iban, is_valid_iban
 from portal.clock import clock
 from portal.db import Prebuilt, insert_unless_present, registry_of, run_write, table_of
 from portal.i18n import _
@@ -323,6 +324,7 @@ def start_payment(
     now: dt.datetime,
     locked: bool = False,
     lines: Sequence[PaymentLine] = (),
+    locale: str | None = None,
 ) -> str:
     """Open the provider's hosted page for ``payment``; returns its URL (refused once it is
     no longer waiting to be paid, or expired).
@@ -331,7 +333,8 @@ def start_payment(
     first, so one request calls the provider and the other, once the first has committed, finds
     the page it opened (``locked``: the caller locked and read it afresh already). The
     provider keys the payment on our reference besides. ``lines``: its bills, as the
-    provider's page may list them.
+    provider's page may list them; ``locale``: the payer's language, for the provider's page.
+    The provider is told when the payment expires, so its page closes then too.
     """
     if not locked:
         payment = lock_payment(_session_of(payment), payment.id)
@@ -345,7 +348,14 @@ def start_payment(
         state.transition(payment, state.EXPIRED, "not started in time", now)
         raise Refusal(CONFLICT, _("This payment was not started in time."), about=payment)
     started = provider.start_payment(
-        payment.public_id, payment.amount, description, return_url, notify_url, lines
+        payment.public_id,
+        payment.amount,
+        description,
+        return_url,
+        notify_url,
+        lines,
+        expires_at=payment.expires_at,
+        locale=locale,
     )
     state.transition_written(
         payment,
@@ -396,7 +406,7 @@ _LOCK_FOR_SETTLING = Prebuilt(
         .join(Payment.allocations)
         .join(PaymentAllocation.bill)
         .join(Bill.service)
-        .join(Payment.payer_user)
+        .outerjoin(Payment.payer_user)
         .options(
             contains_eager(Payment.allocations)
             .contains_eager(PaymentAllocation.bill)
@@ -669,6 +679,37 @@ def check_refund(
     return shares
 
 
+@dataclass(frozen=True)
+class Payee:
+    """Where a bank refund goes when a clerk chose another account than the one the money
+    came from, and why."""
+
+    iban: str
+    reason: str
+
+
+def check_payee(dbsession: Session, payment: Payment, payee: Payee | None) -> Payee | None:
+    """``payee`` checked, or None when it is the account the bank payment came from (or
+    none was given); a :class:`Refusal` if it is not a valid IBAN or has no reason."""
+    if payee is None:
+        return None
+    if payment.provider != matching.BANK:
+        raise Refusal(INVALID, _("Only a bank transfer is refunded to an account."))
+    iban = compact_iban(payee.iban)
+    if not iban or iban == matching.origin_account(dbsession, payment)[0]:
+        return None
+    if not is_valid_iban(iban):
+        raise Refusal(
+            INVALID, _("The account is not a valid IBAN: check it against the payer's letter.")
+        )
+    if not payee.reason.strip():
+        raise Refusal(
+            INVALID,
+            _("Say why the refund goes to another account than the one the money came from."),
+        )
+    return Payee(iban, payee.reason.strip()[:2000])
+
+
 def record_refund(
     dbsession: Session,
     payment: Payment,
@@ -677,17 +718,30 @@ def record_refund(
     reason: str,
     clerk=None,
     status: str = state.REFUND_REQUESTED,
+    payee: Payee | None = None,
 ) -> Refund:
     """Record a refund of ``amounts`` (bill id -> money), for the caller to send to the
     provider after commit (:func:`portal.billing.refunding.request_refund` does both): one
     refund, so one provider refund and one credit note, with a line per bill chosen. Its
     ``status`` is awaiting_approval when a second clerk must approve it first.
 
+    A payment that came by bank transfer has no provider to send to: its refund waits to be
+    exported in a credit-transfer file (to_transfer, see :mod:`portal.billing.bank_refunds`),
+    to the account the money came from, or to ``payee``'s.
+
     Checked by :func:`check_refund` once the payment is locked, so two clerks refunding at
     once cannot both refund the same money.
     """
     payment = lock_payment(dbsession, payment.id)
     shares = check_refund(dbsession, payment, amounts, seen_refundable, reason)
+    payee = check_payee(dbsession, payment, payee)
+    creditor: tuple[str | None, str | None] = (None, None)
+    if payment.provider == matching.BANK:
+        if status == state.REFUND_REQUESTED:
+            status = state.REFUND_TO_TRANSFER
+        creditor = matching.origin_account(dbsession, payment)
+        if payee is not None:
+            creditor = (payee.iban, creditor[1])
     chosen = [share for share in shares if share.chosen]
     total = sum(share.amount.minor for share in chosen)
     refund = Refund(
@@ -699,6 +753,9 @@ def record_refund(
         status=status,
         # asked now by the portal's clock (a refund asked by a job or a test clock too)
         created_at=clock(registry_of(dbsession)).now(),
+        creditor_iban=creditor[0] or None,
+        creditor_name=creditor[1] or payment.payer_name or None,
+        account_reason=payee.reason if payee is not None else None,
         lines=[
             RefundLine(bill_id=share.bill.id, amount_minor=share.amount.minor) for share in chosen
         ],
@@ -709,14 +766,18 @@ def record_refund(
     payment.refunded_minor += total
     dbsession.flush()
     state.audit_refund_requested(dbsession, refund, payment, clerk)
+    if payee is not None:
+        state.audit_refund_account(dbsession, refund, payment, clerk)
     return refund
 
 
 def send_refund(dbsession: Session, refund: Refund, provider, now: dt.datetime) -> None:
-    """Ask the provider for ``refund`` (idempotent on the refund's id) and post it.
+    """Ask the provider for ``refund`` (idempotent on the refund's id) and post it once the
+    provider says it succeeded; one still pending waits for the provider's notification.
 
-    A refusal by the provider (not a network failure, which is retried) fails the refund,
-    gives the reserved amount back and flags the payment for a clerk.
+    A refusal by the provider (not a network failure, which is retried), or a refund it
+    reports failed, fails the refund, gives the reserved amount back and flags the payment
+    for a clerk.
     """
     if refund.status != state.REFUND_REQUESTED:
         return
@@ -724,17 +785,56 @@ def send_refund(dbsession: Session, refund: Refund, provider, now: dt.datetime) 
     try:
         answer = provider.refund(payment.provider_payment_id, refund.amount, refund.public_id)
     except ProviderRefused as refused:
-        payment = lock_payment(dbsession, payment.id)
-        state.transition_refund(
-            refund, state.REFUND_FAILED, f"refused by the provider: {refused.code}", now
+        fail_refund(
+            dbsession,
+            refund,
+            f"refused by the provider: {refused.code}",
+            now,
+            "refused by the provider",
         )
-        payment.refunded_minor -= refund.amount_minor
-        flag_for_clerk(dbsession, payment, f"refund {refund.public_id} refused by the provider")
         log.error("refund %s refused by the provider: %s", refund.public_id, refused.code)
-        dbsession.flush()
         return
     refund.provider_refund_id = answer.provider_refund_id
-    post_refund(dbsession, refund, now)
+    apply_refund_report(dbsession, refund, answer.status, now)
+
+
+#: a provider's refund statuses: not given back, not yet known (any other: given back)
+REFUND_UNDONE = frozenset({"failed", "canceled", "cancelled"})
+REFUND_PENDING = frozenset({"pending", "requires_action", "processing"})
+
+
+def apply_refund_report(
+    dbsession: Session,
+    refund: Refund,
+    status: str,
+    now: dt.datetime,
+    cause: str = "confirmed by the provider",
+) -> None:
+    """Bring ``refund`` in line with the provider's ``status`` of it: waiting while it is
+    pending, failed if the provider gave up on it, else (it succeeded) posted."""
+    if status in REFUND_PENDING:
+        log.info("refund %s is %s at the provider: waiting", refund.public_id, status)
+    elif status in REFUND_UNDONE:
+        fail_refund(
+            dbsession, refund, f"{status} at the provider", now, f"{status} at the provider"
+        )
+        log.error("refund %s %s at the provider", refund.public_id, status)
+    else:
+        post_refund(dbsession, refund, now, cause)
+
+
+def fail_refund(dbsession: Session, refund: Refund, cause: str, now: dt.datetime, why: str) -> None:
+    """A refund the provider will not make: failed (``cause``), its reserved amount given
+    back, the payment flagged for a clerk (saying ``why``). Once, whoever calls it (the
+    payment is locked first)."""
+    payment = lock_payment(dbsession, refund.payment_id)
+    dbsession.refresh(refund)
+    if refund.status != state.REFUND_REQUESTED:
+        return
+    state.transition_refund(refund, state.REFUND_FAILED, cause, now)
+    payment.refunded_minor -= refund.amount_minor
+    flag_for_clerk(dbsession, payment, f"refund {refund.public_id} {why}")
+    dbsession.flush()
 
 
 def post_refund(
@@ -753,7 +853,7 @@ def post_refund(
     cancelling it then would have."""
     payment = lock_payment(dbsession, refund.payment_id)
     dbsession.refresh(refund)
-    if refund.status != state.REFUND_REQUESTED:
+    if refund.status not in state.REFUND_UNDER_WAY:
         return
     # its bills locked and read afresh, in id order as settling locks them: a cancellation
     # committing meanwhile is then seen here, not after the refund made the bill owed again
@@ -791,7 +891,7 @@ def post_refund(
     state.transition(
         payment,
         state.REFUNDED if confirmed == payment.amount_minor else state.PARTLY_REFUNDED,
-        f"refund of {refund.amount} confirmed by the provider",
+        f"refund of {refund.amount} {cause}",
         now,
     )
     dbsession.flush()

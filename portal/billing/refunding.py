@@ -18,8 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.billing import approvals, events, state
+from portal.billing.matching import BANK
 from portal.billing.models import ApprovalRequest, Bill, Payment, Refund
-from portal.billing.payments import lock_payment, record_refund, refundable_on_bill
+from portal.billing.payments import (
+    Payee,
+    check_payee,
+    lock_payment,
+    record_refund,
+    refundable_on_bill,
+)
 from portal.billing.tasks import send_refund_after_commit
 from portal.catalogue.models import Service
 from portal.clock import clock
@@ -120,16 +127,23 @@ def refund_department(dbsession: Session, bill_ids) -> Department:
 
 
 def refund_approver(
-    dbsession: Session, payment: Payment, amounts: Mapping[int, Money]
+    dbsession: Session,
+    payment: Payment,
+    amounts: Mapping[int, Money],
+    payee: Payee | None = None,
 ) -> Department | None:
     """The department whose second clerk must approve refunding ``amounts`` (bill id ->
     money) of ``payment``, or None if it and what the payment already gave back or holds for
-    refunds are within the threshold."""
+    refunds are within the threshold. Sending a bank refund to another account than the
+    money came from (``payee``, checked) always needs a second clerk: it is how money would
+    be diverted."""
     # bills of another payment are refused by check_refund, with its own message
     own = {allocation.bill_id for allocation in payment.allocations} & set(amounts)
     if not own:
         return None
     department = refund_department(dbsession, own)
+    if payee is not None:
+        return department
     total = Money(sum(amount.minor for amount in amounts.values()), payment.currency)
     return department if needs_approval_on_payment(dbsession, department, payment, total) else None
 
@@ -152,15 +166,22 @@ def refund_as_clerk(
     seen_refundable: Money,
     reason: str,
     clerk,
+    payee: Payee | None = None,
 ) -> Refund:
     """A clerk's refund: sent at once (:func:`request_refund`) if it is within its
     department's four-eyes threshold, else recorded awaiting a second clerk's approval, its
-    money reserved and nothing sent."""
+    money reserved and nothing sent. A bank transfer's refund goes back to the account the
+    money came from, or to ``payee``'s (another account, with the reason)."""
     # locked first: two clerks each refunding a piece at once must see each other's piece
     payment = lock_payment(dbsession, payment.id)
-    department = refund_approver(dbsession, payment, amounts)
+    payee = check_payee(dbsession, payment, payee)
+    department = refund_approver(dbsession, payment, amounts, payee)
     if department is None:
-        return request_refund(dbsession, payment, amounts, seen_refundable, reason, clerk)
+        refund = record_refund(
+            dbsession, payment, amounts, seen_refundable, reason, clerk, payee=payee
+        )
+        send_refund_after_commit(dbsession, refund)
+        return refund
     refund = record_refund(
         dbsession,
         payment,
@@ -169,6 +190,7 @@ def refund_as_clerk(
         reason,
         clerk,
         status=state.REFUND_AWAITING_APPROVAL,
+        payee=payee,
     )
     ask_approval_of_refund(dbsession, refund, department, clerk, REFUND)
     return refund
@@ -206,12 +228,15 @@ def awaiting_refund(dbsession: Session, public_id: str) -> Refund:
 
 
 def release_refund(dbsession: Session, public_id: str, cause: str, now: dt.datetime) -> Refund:
-    """A second clerk approved the refund: it is sent to the provider once this commits."""
+    """A second clerk approved the refund: it is sent to the provider once this commits (a
+    bank transfer's waits to be exported in a credit-transfer file instead)."""
     refund = awaiting_refund(dbsession, public_id)
-    state.transition_refund(refund, state.REFUND_REQUESTED, cause, now)
+    by_bank = refund.payment.provider == BANK
+    to = state.REFUND_TO_TRANSFER if by_bank else state.REFUND_REQUESTED
+    state.transition_refund(refund, to, cause, now)
     dbsession.flush()
     send_refund_after_commit(dbsession, refund)
-    log.info("refund %s approved: sent to the provider after commit", refund.public_id)
+    log.info("refund %s approved: %s", refund.public_id, to)
     return refund
 
 

@@ -46,8 +46,9 @@ class PaymentContext:
     def __acl__(self):
         """Read entry by entry: the payer's entries come first, so the payer's own request
         is allowed before the departments are looked up."""
-        yield (Allow, user_principal(self.payment.payer_user_id), "view")
-        yield (Allow, user_principal(self.payment.payer_user_id), "pay")
+        if self.payment.payer_user_id is not None:
+            yield (Allow, user_principal(self.payment.payer_user_id), "view")
+            yield (Allow, user_principal(self.payment.payer_user_id), "pay")
         yield (Allow, ROLE_ADMIN, "view")
         yield (Allow, ROLE_ADMIN, "refund")
         if self.payment.payer_organisation_id is not None:

@@ -60,4 +60,5 @@ def payer_names(dbsession, payment: Payment) -> tuple[str, str | None]:
     organisation = None
     if payment.payer_organisation_id is not None:
         organisation = dbsession.get(Organisation, payment.payer_organisation_id).name
-    return payment.payer_user.display_name, organisation
+    person = payment.payer_user
+    return (person.display_name if person is not None else organisation or ""), organisation

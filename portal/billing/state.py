@@ -11,6 +11,12 @@ provider refused it, and the money it reserved is given back). A refund above it
 four-eyes threshold starts awaiting_approval (its money reserved, nothing sent) -> requested (a
 second clerk approved it) | rejected (the reservation given back); see
 :mod:`portal.billing.approvals`.
+
+A refund of a payment that came by bank transfer goes back by transfer, which the portal
+cannot make itself: to_transfer (approved, waiting for a clerk to export it) -> sent (in a
+credit-transfer file given to the bank) -> succeeded (the debit is on the bank statement, or a
+clerk confirms it; then it is posted) | failed (the bank returned it); a transfer a clerk made
+by hand is confirmed from to_transfer; see :mod:`portal.billing.bank_refunds`.
 """
 
 from __future__ import annotations
@@ -71,10 +77,14 @@ REFUND_SUCCEEDED = "succeeded"
 REFUND_FAILED = "failed"
 REFUND_AWAITING_APPROVAL = "awaiting_approval"
 REFUND_REJECTED = "rejected"
+REFUND_TO_TRANSFER = "to_transfer"
+REFUND_SENT = "sent"
 
 REFUND_TRANSITIONS: dict[str, frozenset[str]] = {
-    REFUND_AWAITING_APPROVAL: frozenset({REFUND_REQUESTED, REFUND_REJECTED}),
+    REFUND_AWAITING_APPROVAL: frozenset({REFUND_REQUESTED, REFUND_TO_TRANSFER, REFUND_REJECTED}),
     REFUND_REQUESTED: frozenset({REFUND_SUCCEEDED, REFUND_FAILED}),
+    REFUND_TO_TRANSFER: frozenset({REFUND_SENT, REFUND_SUCCEEDED}),
+    REFUND_SENT: frozenset({REFUND_SUCCEEDED, REFUND_FAILED}),
     REFUND_SUCCEEDED: frozenset(),
     REFUND_FAILED: frozenset(),
     REFUND_REJECTED: frozenset(),
@@ -87,6 +97,8 @@ REFUND_LABELS = {
     REFUND_FAILED: _("Refused by the provider"),
     REFUND_AWAITING_APPROVAL: _("Awaiting a second clerk's approval"),
     REFUND_REJECTED: _("Not approved"),
+    REFUND_TO_TRANSFER: _("To be sent to the bank"),
+    REFUND_SENT: _("Sent to the bank"),
 }
 
 #: refunds a second clerk has not approved (waiting, or refused): four-eyes internals, never
@@ -98,7 +110,17 @@ AUDITED = frozenset({SUCCEEDED, FAILED, CANCELLED, EXPIRED, PARTLY_REFUNDED, REF
 
 #: refunds whose lines hold money back from further refunds (a failed or rejected one gave it
 #: back)
-REFUND_RESERVING = frozenset({REFUND_AWAITING_APPROVAL, REFUND_REQUESTED, REFUND_SUCCEEDED})
+REFUND_RESERVING = frozenset(
+    {
+        REFUND_AWAITING_APPROVAL,
+        REFUND_REQUESTED,
+        REFUND_TO_TRANSFER,
+        REFUND_SENT,
+        REFUND_SUCCEEDED,
+    }
+)
+#: refunds on their way, not yet posted: the ledger still holds their money on the bills
+REFUND_UNDER_WAY = frozenset({REFUND_REQUESTED, REFUND_TO_TRANSFER, REFUND_SENT})
 
 #: still waiting for the payer or the provider
 IN_PROGRESS = frozenset({CREATED, STARTED})
@@ -225,6 +247,20 @@ def audit_refund_requested(session, refund: Refund, payment: Payment, clerk) -> 
             "currency": refund.currency,
         },
         personal={"reason": refund.reason},
+    )
+
+
+def audit_refund_account(session, refund: Refund, payment: Payment, clerk) -> None:
+    """The refund sent to another account than the money came from, by ``clerk``, and
+    why: the account and the reason are personal data, kept redactable."""
+    record(
+        session,
+        "refund.account_changed",
+        actor_id=clerk.id if clerk is not None else None,
+        subject_id=payment.payer_user_id,
+        object=("refund", refund.public_id),
+        details={"payment": payment.public_id},
+        personal={"iban": refund.creditor_iban, "reason": refund.account_reason},
     )
 
 

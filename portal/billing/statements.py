@@ -2,16 +2,27 @@
 
 A statement (camt.053) or notification (camt.054) is recorded under its bank id and account;
 the unique constraint on the pair refuses the same file imported again, also when two
-imports of it race (the second waits for the first and then fails on the constraint). Each
-credit is recorded under its dedupe key (:meth:`portal.billing.camt.CreditLine.dedupe_key`),
-unique too, so a credit reported intraday by a camt.054 and again by the day's camt.053 is
-recorded, and posted, once: the later file counts it as already seen.
+imports of it race (the second waits for the first and then fails on the constraint).
+
+Each credit is recorded once, so a credit reported intraday by a camt.054 and again by the
+day's camt.053 is posted once: the later file counts it as already seen. A credit is known by
+the bank's reference (AcctSvcrRef) when the file gives it, and always by its content key (what
+it says, numbered among the identical credits of its file, see
+:meth:`portal.billing.camt.CreditLine.content_key`):
+
+- with the bank's reference, it was seen if a credit with that reference was, or one without
+  any reference and of the same content (the other file left the reference out);
+- without, it was seen if any credit of the same content was.
+
+Two payers' identical fees without a reference differ by their accounts (and two identical
+transfers in one file by their numbers), so neither is taken for the other.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,7 +30,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from portal.billing.camt import CamtError, CreditLine, parse
+from portal.billing.bank_refunds import complete_from_statement
+from portal.billing.camt import CamtError, CreditLine, Debit, EntryMismatch, parse
 from portal.billing.matching import match_line, queue_line
 from portal.billing.models import BankLine, BankStatement
 from portal.i18n import _
@@ -38,6 +50,8 @@ class Imported:
     already_seen: int
     #: debits reversing an earlier credit: reported, for a clerk to look at
     reversed_debits: int = 0
+    #: the portal's refunds (bank transfers back) whose debit the statement shows
+    refunds_completed: int = 0
 
 
 def import_file(
@@ -49,13 +63,31 @@ def import_file(
     *,
     actor_id: int | None,
     on_line: Callable[[BankLine], None] | None = None,
+    on_debits: Callable[[BankStatement, list[Debit]], int] | None = None,
 ) -> list[Imported]:
     """Record every statement of ``data`` (camt.053 or camt.054 bytes) for ``department``;
-    ``on_line`` is called with each new credit line (matching posts it). A file that is not
-    a statement, names another account than ``account_iban`` or was imported before is
-    refused whole, nothing recorded."""
+    ``on_line`` is called with each new credit line (matching posts it), ``on_debits`` with
+    each statement's debits (the refunds the bank carried out are among them), answering how
+    many refunds they completed. A file that
+    is not a statement, contradicts itself, names another account than ``account_iban`` or
+    was imported before is refused whole, nothing recorded."""
     try:
         statements = parse(data)
+    except EntryMismatch as error:
+        log.warning("bank statement refused: %s", error)
+        raise Refusal(
+            INVALID,
+            _(
+                "The statement contradicts itself: the transactions of entry ${entry} add up "
+                "to ${transactions}, but the entry says ${amount}. Nothing was imported; ask "
+                "the bank for a corrected file.",
+                mapping={
+                    "entry": error.entry or "?",
+                    "transactions": str(error.transactions),
+                    "amount": str(error.entry_amount),
+                },
+            ),
+        ) from None
     except CamtError as error:
         log.warning("bank statement refused: %s", error)
         raise Refusal(
@@ -91,20 +123,21 @@ def import_file(
         )
         dbsession.add(record)
         _flush(dbsession)
-        lines = _new_lines(dbsession, record, statement.iban, statement.credits)
+        new = _new_lines(dbsession, record, statement.iban, statement.credits)
+        lines = [line for line, _credit in new]
         record.new_credits = len(lines)
         _flush(dbsession)
-        # a credit reversing an earlier debit is money come back, not a payer's payment:
-        # never matched automatically, a clerk decides it
-        reversals = {
-            credit.dedupe_key(statement.iban) for credit in statement.credits if credit.reversal
-        }
-        for line in lines:
-            if line.dedupe_key in reversals:
+        for line, credit in new:
+            # a credit reversing an earlier debit is money come back, not a payer's payment:
+            # never matched automatically, a clerk decides it
+            if credit.reversal:
                 log.warning("bank line %s reverses a debit: to the queue", line.public_id)
                 queue_line(dbsession, line)
             elif on_line is not None:
                 on_line(line)
+        completed = 0
+        if on_debits is not None and statement.debits:
+            completed = on_debits(record, statement.debits)
         if statement.reversed_debits:
             log.warning(
                 "bank statement %s: %d debits reverse earlier credits, check their bills",
@@ -119,7 +152,13 @@ def import_file(
             record.new_credits,
         )
         results.append(
-            Imported(record, lines, record.credits - record.new_credits, statement.reversed_debits)
+            Imported(
+                record,
+                lines,
+                record.credits - record.new_credits,
+                statement.reversed_debits,
+                completed,
+            )
         )
     return results
 
@@ -138,15 +177,38 @@ def _flush(dbsession: Session) -> None:
 
 def _new_lines(
     dbsession: Session, statement: BankStatement, iban: str, credits: list[CreditLine]
-) -> list[BankLine]:
-    keyed = {credit.dedupe_key(iban): credit for credit in credits}
-    seen = set(dbsession.scalars(select(BankLine.dedupe_key).where(BankLine.dedupe_key.in_(keyed))))
-    lines = []
-    for key, credit in keyed.items():
-        if key in seen:
+) -> list[tuple[BankLine, CreditLine]]:
+    """The credits of ``credits`` not seen before (see the module's docstring), recorded
+    as lines of ``statement``, each with the credit it records."""
+    occurrences: Counter[str] = Counter()
+    keyed = []
+    for credit in credits:
+        first = credit.content_key(iban, 0)
+        occurrences[first] += 1
+        keyed.append((credit.bank_key(iban), credit.content_key(iban, occurrences[first]), credit))
+    bank_keys = [bank for bank, _content, _credit in keyed if bank is not None]
+    content_keys = [content for _bank, content, _credit in keyed]
+    seen_bank = set(
+        dbsession.scalars(select(BankLine.dedupe_key).where(BankLine.dedupe_key.in_(bank_keys)))
+    )
+    rows = dbsession.execute(
+        select(BankLine.content_key, BankLine.dedupe_key).where(
+            BankLine.content_key.in_(content_keys)
+        )
+    ).all()
+    seen_content = {content for content, _bank in rows}
+    unreferenced = {content for content, bank in rows if bank is None}
+    new = []
+    for bank, content, credit in keyed:
+        if bank is not None:
+            # seen by its reference, or without one in the other file
+            if bank in seen_bank or content in unreferenced:
+                continue
+        elif content in seen_content:
             continue
         line = BankLine(
-            dedupe_key=key,
+            dedupe_key=bank,
+            content_key=content,
             statement_id=statement.id,
             department_id=statement.department_id,
             amount_minor=credit.amount.minor,
@@ -157,11 +219,12 @@ def _new_lines(
             creditor_reference=credit.creditor_reference,
             remittance=credit.remittance,
             debtor_name=credit.debtor_name,
+            debtor_iban=credit.debtor_iban,
             status="unmatched",
         )
         dbsession.add(line)
-        lines.append(line)
-    return lines
+        new.append((line, credit))
+    return new
 
 
 def lines_booked(dbsession: Session, day: dt.date, departments: frozenset[int] | None):
@@ -184,8 +247,9 @@ def import_and_match(
     *,
     actor_id: int | None,
 ) -> list[Imported]:
-    """:func:`import_file`, each new credit matched to bills and posted at once (the clerks'
-    page, the API and the demo data import statements this way)."""
+    """:func:`import_file`, each new credit matched to bills and posted at once, and the
+    refunds whose debit it shows completed (the clerks' page, the API and the demo data
+    import statements this way)."""
     return import_file(
         dbsession,
         data,
@@ -194,4 +258,7 @@ def import_and_match(
         now,
         actor_id=actor_id,
         on_line=lambda line: match_line(dbsession, line, now),
+        on_debits=lambda record, debits: complete_from_statement(
+            dbsession, debits, record.statement_id, now
+        ),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 
 from huey import crontab
 from pyramid.registry import Registry
@@ -14,8 +15,8 @@ from portal.billing import state
 from portal.billing.models import IdempotencyKey, Payment, Refund
 from portal.billing.payments import (
     apply_provider_payment,
+    apply_refund_report,
     flag_for_clerk,
-    post_refund,
     send_refund,
 )
 from portal.billing.providers import ProviderRefund, ProviderUnavailable, provider_of
@@ -46,7 +47,10 @@ def send_refund_task(registry: Registry, refund_id: int) -> None:
 
 
 def send_refund_after_commit(request_or_dbsession, refund: Refund) -> None:
-    enqueue_after_commit(request_or_dbsession, send_refund_task, refund.id)
+    """Send ``refund`` to its payment's provider once the transaction commits; a bank
+    transfer's refund (to_transfer) has none, it waits for a clerk to export it."""
+    if refund.status == state.REFUND_REQUESTED:
+        enqueue_after_commit(request_or_dbsession, send_refund_task, refund.id)
 
 
 def apply_report(
@@ -58,21 +62,32 @@ def apply_report(
     refund: ProviderRefund | None = None,
     *,
     locked: bool = False,
+    refunds: Sequence[ProviderRefund] = (),
 ) -> None:
-    """Bring ``payment`` in line with the provider's ``report`` (and with what it says of one
-    of its refunds, if it does) as of ``now``, then send the refunds that calls for (an
-    overpayment given back) once the transaction commits. ``locked``: the caller locked
-    ``payment`` as :func:`portal.billing.payments.apply_provider_payment` says."""
+    """Bring ``payment`` in line with the provider's ``report`` (and with what it says of
+    its refunds, ``refund`` or ``refunds``, if it does) as of ``now``, then send the refunds
+    that calls for (an overpayment given back) once the transaction commits. ``locked``: the
+    caller locked ``payment`` as :func:`portal.billing.payments.apply_provider_payment` says.
+
+    A refund is posted when the provider says it succeeded, failed when it says it failed
+    or was cancelled; one the portal did not ask for (made in the provider's dashboard) is
+    left to reconciliation."""
     for overpaid in apply_provider_payment(dbsession, payment, report, cause, now, locked=locked):
         send_refund_after_commit(dbsession, overpaid)
-    if refund is None:
-        return
-    ours = dbsession.scalar(select(Refund).where(Refund.public_id == refund.reference))
-    if ours is not None and ours.payment_id == payment.id and refund.amount == ours.amount:
-        post_refund(dbsession, ours, now, cause)
-    elif ours is not None:
-        flag_for_clerk(dbsession, payment, f"provider reports refund {ours.public_id} otherwise")
-        log.error("refund %s reported on another payment or amount", ours.public_id)
+    for told in ([refund] if refund is not None else []) + list(refunds):
+        if not told.reference:
+            log.info("refund %s not made by the portal: ignored", told.provider_refund_id)
+            continue
+        ours = dbsession.scalar(select(Refund).where(Refund.public_id == told.reference))
+        if ours is not None and ours.payment_id == payment.id and told.amount == ours.amount:
+            if ours.provider_refund_id is None:
+                ours.provider_refund_id = told.provider_refund_id
+            apply_refund_report(dbsession, ours, told.status, now, cause)
+        elif ours is not None:
+            flag_for_clerk(
+                dbsession, payment, f"provider reports refund {ours.public_id} otherwise"
+            )
+            log.error("refund %s reported on another payment or amount", ours.public_id)
 
 
 @periodic_task(crontab(minute="*"))

@@ -1,13 +1,15 @@
 """The payer's "pay by bank transfer" page of one open bill: the authority's account, the
-bill's RF reference, the amount still owed and the EPC QR code that banking apps read."""
+bill's RF reference, the amount still owed and the EPC QR code that banking apps read. Of
+an overpaid bill it shows the payer's credit and how its refund stands."""
 
 from __future__ import annotations
 
 from pyramid.view import view_config
 from sqlalchemy import select
 
-from portal.billing.bills import with_status
-from portal.billing.models import Bill
+from portal.billing import state
+from portal.billing.bills import OVERPAID, with_status
+from portal.billing.models import Bill, Refund, RefundLine
 from portal.billing.transfer import epc_payload, printed_iban, qr_png_data_uri
 from portal.i18n import _
 from portal.refusals import NOT_FOUND, Refusal
@@ -36,7 +38,21 @@ def bill_transfer(request):
         qr = qr_png_data_uri(
             epc_payload(account, view.outstanding, bill.reference or "", bill.number)
         )
+    refunds = list(
+        request.dbsession.scalars(
+            select(Refund)
+            .join(RefundLine, RefundLine.refund_id == Refund.id)
+            .where(
+                RefundLine.bill_id == bill.id,
+                Refund.status.not_in(list(state.REFUND_NOT_APPROVED)),
+            )
+            .order_by(Refund.id)
+        )
+    )
     return {
+        # what was paid beyond the bill's amount: the payer's credit, refunded to them
+        "credit": -view.outstanding if view.status == OVERPAID else None,
+        "refunds": refunds,
         "view": view,
         "bill": bill,
         "account": account,

@@ -14,7 +14,7 @@ from pyramid.view import view_config
 from sqlalchemy import bindparam, or_, select
 
 from portal.billing import payment_timeout, state, surcharges
-from portal.billing.bills import STATUSES, BillView, status_condition, with_status
+from portal.billing.bills import OVERPAID, STATUSES, BillView, status_condition, with_status
 from portal.billing.models import Bill, Payment, PaymentAllocation, Refund
 from portal.billing.payment_documents import documents_of
 from portal.billing.payments import (
@@ -230,6 +230,7 @@ def checkout(context, request):
             now=request.clock.now(),
             locked=context.locked,
             lines=_payment_lines(request, payment) if provider.itemised else (),
+            locale=request.localizer.locale_name,
         )
     except Refusal as refused:
         log.info(
@@ -329,12 +330,23 @@ def payment_page(context, request):
     if payment.status == state.STARTED:
         ask_provider_soon(request, payment)
     bills = [allocation.bill for allocation in payment.allocations]
-    refunded = request.dbsession.scalars(
-        select(Refund.amount_minor).where(
-            Refund.payment_id == payment.id, Refund.status == state.REFUND_SUCCEEDED
+    # the refunds as the payer follows them: a second clerk's internals left out
+    refunds = list(
+        request.dbsession.scalars(
+            select(Refund)
+            .where(
+                Refund.payment_id == payment.id,
+                Refund.status.not_in(list(state.REFUND_NOT_APPROVED)),
+            )
+            .order_by(Refund.id)
         )
     )
+    refunded = [r.amount_minor for r in refunds if r.status == state.REFUND_SUCCEEDED]
     return {
+        "refunds": refunds,
+        "credits": [
+            view for view in with_status(request.dbsession, bills) if view.status == OVERPAID
+        ],
         "documents": documents_of(request, [payment.id]).get(payment.id, []),
         "payment": payment,
         "bills": bills,

@@ -15,7 +15,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base
-from portal.identity.models import User
+from portal.identity.models import Organisation, User
 
 
 class DocumentCounter(Base):
@@ -32,7 +32,8 @@ class DocumentCounter(Base):
 
 class Document(Base):
     """What every kind of document has: its number in a series and fiscal year, the code
-    printed for ``/verify``, the person it was issued to, and the signed PDF once rendered."""
+    printed for ``/verify``, the person it was issued to (or the organisation, when no person
+    acted: a receipt of an organisation's bank transfer), and the signed PDF once rendered."""
 
     __tablename__ = "document"
     __table_args__ = (
@@ -40,6 +41,9 @@ class Document(Base):
         # a stored document's bytes are somewhere: in the row, or under a key
         CheckConstraint(
             "sha256 IS NULL OR pdf IS NOT NULL OR storage_key IS NOT NULL", name="bytes_kept"
+        ),
+        CheckConstraint(
+            "owner_user_id IS NOT NULL OR owner_organisation_id IS NOT NULL", name="has_owner"
         ),
     )
     __mapper_args__ = {"polymorphic_on": "kind"}
@@ -51,7 +55,10 @@ class Document(Base):
     sequence: Mapped[int]
     number: Mapped[str] = mapped_column(String(32), unique=True)
     verification_code: Mapped[str] = mapped_column(String(16), unique=True)
-    owner_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    owner_organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisation.id"), index=True
+    )
     locale: Mapped[str] = mapped_column(String(16), default="en")
     issued_at: Mapped[dt.datetime]
     #: the signed PDF when the database keeps it (``storage_key`` NULL)
@@ -62,4 +69,5 @@ class Document(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     emailed_at: Mapped[dt.datetime | None]
 
-    owner: Mapped[User] = relationship()
+    owner: Mapped[User | None] = relationship()
+    owner_organisation: Mapped[Organisation | None] = relationship()

@@ -40,6 +40,8 @@ def email_document_task(registry: Registry, document_id: int) -> None:
             text is None
             or document.emailed_at is not None
             or document.sha256 is None
+            # an organisation's document: its representatives find it on its payments
+            or user is None
             or not user.email
         ):
             return
@@ -76,7 +78,7 @@ def render_pending_documents(registry: Registry) -> None:
         pending = list(
             dbsession.scalars(
                 select(Document.id)
-                .join(User, Document.owner_user_id == User.id)
+                .outerjoin(User, Document.owner_user_id == User.id)
                 .where(
                     Document.sha256.is_(None)
                     | (

@@ -315,7 +315,10 @@ def who_opened(tender: Tender, protocol: Document) -> tuple[str, dt.datetime]:
     for transition in reversed(tender.transitions):
         if transition.to_status == state.OPENED and transition.actor is not None:
             return transition.actor.display_name, transition.at
-    return protocol.owner.display_name, tender.opened_at or protocol.issued_at
+    # an opening protocol is always issued to the person who opened (only an organisation's
+    # bank-transfer receipt has no person)
+    owner = protocol.owner.display_name if protocol.owner is not None else ""
+    return owner, tender.opened_at or protocol.issued_at
 
 
 def includeme(config) -> None:

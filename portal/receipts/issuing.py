@@ -13,6 +13,7 @@ import logging
 from sqlalchemy import select
 
 from portal.billing import REFUNDED_STATES, method_text, printed
+from portal.db import registry_of
 from portal.documents.kinds import DocumentKind
 from portal.i18n import _, document_localizer
 from portal.money import Money
@@ -48,15 +49,13 @@ class ReceiptKind(DocumentKind):
 
     def data(self, receipt: Receipt, issuer) -> dict:
         payment = receipt.payment
-        user = payment.payer_user
-        organisation = None
-        if payment.payer_organisation_id is not None:
-            organisation = next(
-                (o.name for o in user.organisations if o.id == payment.payer_organisation_id), None
-            )
+        organisation = (
+            payment.payer_organisation.name if payment.payer_organisation is not None else None
+        )
         return {
             "authority": issuer.authority,
-            "payer": user.display_name,
+            # the person who paid; an organisation's bank transfer has none
+            "payer": payment.payer_user.display_name if payment.payer_user else organisation,
             "organisation": organisation,
             "bills": self.bills(receipt),
             "total": receipt.amount.format(receipt.locale),
@@ -146,20 +145,29 @@ def _issue(
         if existing is not None:
             return existing
     amount = refund.amount if refund is not None else payment.amount
+    person = payment.payer_user
     document = issuer.issue(
         dbsession,
         model(
             payment_id=payment.id,
             refund_id=refund.id if refund else None,
+            # to the person who paid; an organisation's bank transfer: to the organisation
             owner_user_id=payment.payer_user_id,
+            owner_organisation_id=None if person is not None else payment.payer_organisation_id,
             amount_minor=amount.minor,
             currency=amount.currency,
-            locale=payment.payer_user.locale or "en",
+            locale=(person.locale if person is not None else None) or _default_locale(dbsession),
         ),
         now,
     )
     log.info("%s %s is for payment %s", document.kind, document.number, payment.public_id)
     return document
+
+
+def _default_locale(dbsession) -> str:
+    """The portal's own language, for a document no person asked for."""
+    settings = registry_of(dbsession).settings
+    return str(settings.get("pyramid.default_locale_name") or "en")
 
 
 def issue_receipt(issuer, dbsession, payment, now: dt.datetime, once: bool = False) -> Receipt:

@@ -9,7 +9,7 @@ from pyramid.authorization import Allow
 from pyramid.httpexceptions import HTTPNotFound
 from pyramid.response import Response
 from pyramid.view import view_config
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import defer
 
 from portal.billing import PaymentContext, PaymentDocument
@@ -56,7 +56,8 @@ class ReceiptContext:
         it paid for, administrators, the clerks of the departments it paid. The ACL is read
         in order until an entry allows: the payer's entry first, and the departments (the
         payment and a query) only for whoever the entries before it did not allow."""
-        yield (Allow, user_principal(self.payer_user_id), "view")
+        if self.payer_user_id is not None:
+            yield (Allow, user_principal(self.payer_user_id), "view")
         yield (Allow, ROLE_ADMIN, "view")
         if self.payer_organisation_id is not None:
             yield (Allow, organisation_principal(self.payer_organisation_id), "view")
@@ -134,13 +135,17 @@ def receipt_pdf(context, request):
     )
 
 
+def _owned_by(user):
+    """Receipts issued to ``user``, or to an organisation they represent with no person
+    named (its bank transfers)."""
+    organisations = [organisation.id for organisation in user.organisations]
+    return or_(Receipt.owner_user_id == user.id, Receipt.owner_organisation_id.in_(organisations))
+
+
 @view_config(route_name="receipts", renderer="receipts/receipts.jinja2", permission="account")
 def receipts(request):
     rows = request.dbsession.scalars(
-        select(Receipt)
-        .where(Receipt.owner_user_id == request.user.id)
-        .order_by(Receipt.issued_at.desc())
-        .limit(500)
+        select(Receipt).where(_owned_by(request.user)).order_by(Receipt.issued_at.desc()).limit(500)
     )
     rows = list(rows)
     years = sorted({receipt.fiscal_year for receipt in rows}, reverse=True)
@@ -156,7 +161,7 @@ def receipts_zip(request):
     rows = request.dbsession.scalars(
         select(Receipt)
         .where(
-            Receipt.owner_user_id == request.user.id,
+            _owned_by(request.user),
             Receipt.fiscal_year == year,
             Receipt.sha256.is_not(None),
         )

@@ -1,8 +1,9 @@
 """The demo's bank statement: a camt.053 of the authority's account, imported by the revenue
 office as a clerk would upload it, paying Ana's revenue bills: the water bill fully (by its
 RF reference), the waste bill partly (by the bill number in the remittance text), the second
-property tax instalment more than owed (the surplus stays on it), and one credit that names no
-bill, waiting for a revenue clerk in the work queue. (A statement pays only bills of the
+property tax instalment more than owed (the surplus stays on it as her credit, which a revenue
+clerk refunds to the account it came from), and one credit that names no bill, waiting for a
+revenue clerk in the work queue. (A statement pays only bills of the
 department that imports it.)
 
 The same file is written to ``samples/camt/`` for uploading by hand (see the README)."""
@@ -24,6 +25,8 @@ STATEMENT_ID = "DEMO-STMT-001"
 PAYER = "citizen-ana"
 #: Ana's second property tax instalment (€206.30), paid €3.00 over
 OVERPAID = "PT-ANA-0001-2"
+#: Ana's account at her bank, where a refund of her transfers goes
+ANA_IBAN = "SI56191000000123438"
 
 
 def statement(dbsession, iban: str, booked: str) -> bytes | None:
@@ -45,18 +48,24 @@ def statement(dbsession, iban: str, booked: str) -> bytes | None:
                 reference=full.reference or "",
                 servicer_reference="DEMO-0001",
                 booked=booked,
+                debtor_iban=ANA_IBAN,
+                name="Ana Novak",
             ),
             Credit(
                 "5.00",
                 text=f"Waste bill {partly.number}",
                 servicer_reference="DEMO-0002",
                 booked=booked,
+                debtor_iban=ANA_IBAN,
+                name="Ana Novak",
             ),
             Credit(
                 "209.30",
                 reference=over.reference or "",
                 servicer_reference="DEMO-0003",
                 booked=booked,
+                debtor_iban=ANA_IBAN,
+                name="Ana Novak",
             ),
             Credit("15.00", text="For my taxes", servicer_reference="DEMO-0004", booked=booked),
         ],

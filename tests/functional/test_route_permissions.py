@@ -95,7 +95,13 @@ def test_a_view_without_permission_is_refused_to_everyone(wsgi_app):
 def sample_values(dbsession, wsgi_app):
     """A real object for each placeholder, so the route's factory finds something to protect."""
     from portal.applications.workflow import start_draft
-    from portal.billing.models import ApprovalRequest, BankLine, BankStatement
+    from portal.billing.models import (
+        ApprovalRequest,
+        BankLine,
+        BankStatement,
+        Refund,
+        RefundTransferFile,
+    )
     from portal.cases.work import open_case
     from portal.receipts.models import Receipt
     from tests import factories
@@ -158,7 +164,7 @@ def sample_values(dbsession, wsgi_app):
     dbsession.add(statement)
     dbsession.flush()
     line = BankLine(
-        dedupe_key="0" * 64,
+        content_key="0" * 64,
         statement_id=statement.id,
         department_id=statement.department_id,
         amount_minor=1_00,
@@ -172,8 +178,33 @@ def sample_values(dbsession, wsgi_app):
         status="unmatched",
     )
     dbsession.add(line)
+    by_bank = factories.payment(
+        dbsession, payer, [factories.bill(dbsession, payer)], provider="bank"
+    )
+    refund = Refund(
+        payment=by_bank,
+        amount_minor=1_00,
+        currency="EUR",
+        reason="Overpaid",
+        status="to_transfer",
+        creditor_iban="SI56191000000123438",
+    )
+    transfer_file = RefundTransferFile(
+        message_id="PORTAL-REFUNDS-TEST",
+        department_id=statement.department_id,
+        created_at=app_clock(wsgi_app.registry).now(),
+        created_by_id=clerk.id,
+        transfers=1,
+        total_minor=1_00,
+        currency="EUR",
+        xml=b"<Document/>",
+        sha256="0" * 64,
+    )
+    dbsession.add_all([refund, transfer_file])
     dbsession.commit()
     return {
+        "refund": refund.public_id,
+        "file": transfer_file.public_id,
         "line": line.public_id,
         "approval": approval.public_id,
         "bill": payment.allocations[0].bill.public_id,

@@ -11,6 +11,13 @@ Refund, Balance Transaction, Event, error objects; form-encoded requests with br
 ``Idempotency-Key``; list objects with ``has_more`` and ``starting_after``; ``expand[]``;
 the ``Stripe-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "t.payload" keyed by the whsec
 secret>`` header (docs.stripe.com/webhooks#verify-manually).
+
+A session's ``expires_at`` must be 30 minutes to 24 hours away and its ``locale`` one Checkout
+speaks, as Stripe checks them. Refunds are ``succeeded`` at once unless ``pending_refunds`` is
+set (as for payment methods that refund later): ``settle_refund`` then ends one as succeeded
+or failed. Refund webhooks are sent as Stripe documents them (docs.stripe.com/refunds):
+``charge.refunded`` and ``refund.created`` when a refund is made, ``refund.updated`` (and
+``refund.failed``) when its status changes.
 """
 
 from __future__ import annotations
@@ -34,6 +41,52 @@ API_VERSION = "2025-09-30.clover"
 SUCCESS = "4242424242424242"
 DECLINED = "4000000000000002"
 _KEY_PART = re.compile(r"([^\[\]]+)|\[([^\[\]]*)\]")
+#: Checkout's languages (docs: Checkout Session ``locale``)
+LOCALES = frozenset(
+    [
+        "auto",
+        "bg",
+        "cs",
+        "da",
+        "de",
+        "el",
+        "en",
+        "en-GB",
+        "es",
+        "es-419",
+        "et",
+        "fi",
+        "fil",
+        "fr",
+        "fr-CA",
+        "hr",
+        "hu",
+        "id",
+        "it",
+        "ja",
+        "ko",
+        "lt",
+        "lv",
+        "ms",
+        "mt",
+        "nb",
+        "nl",
+        "pl",
+        "pt",
+        "pt-BR",
+        "ro",
+        "ru",
+        "sk",
+        "sl",
+        "sv",
+        "th",
+        "tr",
+        "vi",
+        "zh",
+        "zh-HK",
+        "zh-TW",
+    ]
+)
 
 
 def signature_header(payload: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None):
@@ -83,6 +136,8 @@ class StripeStandIn:
         self.balance: list[str] = []
         self.idempotent: dict[str, tuple[str, int, dict]] = {}
         self.requests: list[tuple[str, str]] = []
+        #: refunds stay pending until settle_refund (a payment method that refunds later)
+        self.pending_refunds = False
         self.lock = threading.RLock()
         standin = self
 
@@ -109,6 +164,7 @@ class StripeStandIn:
             self.balance.clear()
             self.idempotent.clear()
             self.requests.clear()
+            self.pending_refunds = False
 
     def close(self) -> None:
         self.server.shutdown()
@@ -165,6 +221,10 @@ class StripeStandIn:
         with self.lock:
             if method == "POST" and parts == ["v1", "checkout", "sessions"]:
                 return 200, self.create_session(params)
+            if method == "GET" and parts == ["v1", "checkout", "sessions"]:
+                return 200, self.list_sessions(params, expand)
+            if method == "GET" and parts == ["v1", "refunds"]:
+                return 200, self.list_refunds(params)
             if method == "GET" and parts[:3] == ["v1", "checkout", "sessions"] and len(parts) == 4:
                 return 200, self._expanded(self._get(parts[3], "checkout.session"), expand)
             if (
@@ -216,6 +276,20 @@ class StripeStandIn:
             int(item["price_data"]["unit_amount"]) * int(item["quantity"]) for item in items
         )
         now = int(time.time())
+        expires_at = int(params.get("expires_at") or now + 24 * 3600)
+        if not now + 30 * 60 <= expires_at <= now + 24 * 3600:
+            raise StripeError(
+                400,
+                "invalid_request_error",
+                "The `expires_at` timestamp must be between 30 minutes and 24 hours from "
+                "Checkout Session creation.",
+                "parameter_invalid_integer",
+            )
+        locale = params.get("locale") or "auto"
+        if locale not in LOCALES:
+            raise StripeError(
+                400, "invalid_request_error", f"Invalid locale: {locale}", "parameter_invalid_enum"
+            )
         session = self._new(
             "cs_test",
             {
@@ -226,7 +300,8 @@ class StripeStandIn:
                 "client_reference_id": params.get("client_reference_id"),
                 "created": now,
                 "currency": currencies.pop(),
-                "expires_at": now + 24 * 3600,
+                "expires_at": expires_at,
+                "locale": None if locale == "auto" else locale,
                 "metadata": params.get("metadata") or {},
                 "mode": "payment",
                 "payment_intent": None,
@@ -276,13 +351,70 @@ class StripeStandIn:
                 "metadata": params.get("metadata") or {},
                 "payment_intent": intent["id"],
                 "reason": None,
-                "status": "succeeded",
+                "status": "pending" if self.pending_refunds else "succeeded",
             },
         )
         refund["balance_transaction"] = self._balance_transaction(refund, -amount, 0, "refund")
         charge["amount_refunded"] += amount
         charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+        self.send_webhook(self._event("charge.refunded", _public(charge)))
+        self.send_webhook(self._event("refund.created", _public(refund)))
         return _public(refund)
+
+    def settle_refund(self, refund_id: str, status: str) -> dict:
+        """A pending refund ends ``succeeded`` or ``failed`` (its money back on the charge),
+        with its webhooks."""
+        with self.lock:
+            refund = self._get(refund_id, "refund")
+            assert refund["status"] == "pending" and status in ("succeeded", "failed")
+            refund["status"] = status
+            if status == "failed":
+                charge = self.objects[refund["charge"]]
+                charge["amount_refunded"] -= refund["amount"]
+                charge["refunded"] = False
+                refund["failure_reason"] = "lost_or_stolen_card"
+                self._balance_transaction(refund, refund["amount"], 0, "refund_failure")
+            events = [self._event("refund.updated", _public(refund))]
+            if status == "failed":
+                events.append(self._event("refund.failed", _public(refund)))
+        for event in events:
+            self.send_webhook(event)
+        return _public(refund)
+
+    def list_sessions(self, params: dict, expand: list[str]) -> dict:
+        """Checkout Sessions, of one PaymentIntent when ``payment_intent`` is given."""
+        intent = params.get("payment_intent")
+        found = [
+            _public(obj)
+            for obj in reversed(list(self.objects.values()))
+            if obj["object"] == "checkout.session"
+            and (intent is None or obj["payment_intent"] == intent)
+        ]
+        limit = min(int(params.get("limit") or 10), 100)
+        page = {
+            "object": "list",
+            "data": found[:limit],
+            "has_more": len(found) > limit,
+            "url": "/v1/checkout/sessions",
+        }
+        return self._expanded(page, expand)
+
+    def list_refunds(self, params: dict) -> dict:
+        """Refunds, newest first, of one PaymentIntent or charge when given."""
+        found = [
+            _public(obj)
+            for obj in reversed(list(self.objects.values()))
+            if obj["object"] == "refund"
+            and params.get("payment_intent") in (None, obj["payment_intent"])
+            and params.get("charge") in (None, obj["charge"])
+        ]
+        limit = min(int(params.get("limit") or 10), 100)
+        return {
+            "object": "list",
+            "data": found[:limit],
+            "has_more": len(found) > limit,
+            "url": "/v1/refunds",
+        }
 
     def list_balance_transactions(self, params: dict, expand: list[str]) -> dict:
         created = params.get("created") or {}

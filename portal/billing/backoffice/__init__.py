@@ -53,6 +53,19 @@ def includeme(config) -> None:
         "/backoffice/bank-lines/{line}",
         factory="portal.billing.backoffice.bank_lines.bank_line_factory",
     )
+    config.add_route(
+        "backoffice_bank_refunds", "/backoffice/departments/{code}/bank-refunds", **department
+    )
+    config.add_route(
+        "backoffice_refund_transfer_file",
+        "/backoffice/refund-transfer-files/{file}.xml",
+        factory="portal.billing.backoffice.bank_refunds.transfer_file_factory",
+    )
+    config.add_route(
+        "backoffice_refund_bank",
+        "/backoffice/refunds/{refund}/bank",
+        factory="portal.billing.backoffice.bank_refunds.refund_factory",
+    )
     config.add_route("backoffice_reports", "/backoffice/reports")
     # the file first: "collections.csv" would also be a report's name
     config.add_route("backoffice_report_file", "/backoffice/reports/{report}.{format}")

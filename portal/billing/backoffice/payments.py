@@ -7,8 +7,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from portal.billing import approvals, state
+from portal.billing.matching import BANK, origin_account
 from portal.billing.models import ApprovalRequest, Bill, Payment, PaymentAllocation, Refund
 from portal.billing.payments import can_refund, refund_shares
+from portal.billing.transfer import printed_iban
 from portal.catalogue.models import Service
 from portal.identity.assurance import CLERK
 from portal.identity.models import User
@@ -108,7 +110,12 @@ def _awaiting_approval(dbsession, refunds: list[Refund]) -> list[ApprovalRequest
 
 def payment_values(request, payment: Payment, **form) -> dict:
     """What the clerk's payment page shows; ``form`` carries what the clerk typed back
-    (``amounts`` by bill public id, ``reason``) with a refused refund's ``error``."""
+    (``amounts`` by bill public id, ``reason``, a bank refund's ``iban`` and
+    ``account_reason``) with a refused refund's ``error``.
+
+    A bank transfer shows the account it came from, where its refunds go; an overpaid bill
+    named by ``?surplus=`` (the payer view's "refund the credit") has its surplus filled in
+    as the amount to refund on it."""
     refunds = list(
         request.dbsession.scalars(
             select(Refund)
@@ -124,6 +131,7 @@ def payment_values(request, payment: Payment, **form) -> dict:
     }
     bills = {allocation.bill_id: allocation.bill for allocation in payment.allocations}
     shares = refund_shares(request.dbsession, payment)
+    origin = origin_account(request.dbsession, payment) if payment.provider == BANK else ("", "")
     # reserved by refunds a second clerk has not approved yet: not refundable, not refunded
     awaiting = sum(
         (
@@ -148,9 +156,30 @@ def payment_values(request, payment: Payment, **form) -> dict:
         "can_refund": can_refund(payment),
         "awaiting_approval": _awaiting_approval(request.dbsession, refunds),
         "awaiting_total": Money(awaiting, payment.currency),
-        "form": {"amounts": {}, "reason": "", **form},
+        "form": {
+            "amounts": _surplus_asked(request, payment, shares),
+            "reason": "",
+            "iban": origin[0],
+            "account_reason": "",
+            **form,
+        },
         "error": form.get("error"),
+        "by_bank": payment.provider == BANK,
+        "origin": origin,
+        "printed_iban": printed_iban,
     }
+
+
+def _surplus_asked(request, payment: Payment, shares) -> dict[str, str]:
+    """The amount field of the overpaid bill ``?surplus=`` names, filled with its surplus
+    (what it was paid beyond its amount, as far as this payment can still give it back)."""
+    wanted = request.GET.get("surplus", "")
+    for share in shares:
+        if share.bill.public_id == wanted and share.owed.minor < 0:
+            amount = Money(min(-share.owed.minor, share.refundable.minor), payment.currency)
+            if amount.minor > 0:
+                return {wanted: str(amount.decimal())}
+    return {}
 
 
 @view_config(

@@ -19,9 +19,11 @@ from pyramid.view import view_config
 
 from portal.billing import state
 from portal.billing.backoffice.payments import payment_values
+from portal.billing.matching import BANK, origin_account
 from portal.billing.models import Payment
-from portal.billing.payments import check_refund
+from portal.billing.payments import Payee, check_payee, check_refund
 from portal.billing.refunding import refund_approver, refund_as_clerk
+from portal.billing.transfer import printed_iban
 from portal.i18n import _
 from portal.identity.assurance import CLERK
 from portal.money import Money, MoneyError
@@ -40,6 +42,8 @@ class RefundForm:
     amounts: dict[int, Money]
     seen_refundable: Money
     reason: str
+    #: a bank refund's account, when the clerk typed one (checked by check_payee)
+    payee: Payee | None = None
 
 
 def typed_amounts(post) -> dict[str, str]:
@@ -75,9 +79,13 @@ def read_refund_form(post, payment: Payment) -> RefundForm:
                 ),
             ) from None
     reason = post.get("reason", "").strip()
-    if len(reason) > MAX_REASON:
+    account_reason = post.get("account_reason", "").strip()
+    if len(reason) > MAX_REASON or len(account_reason) > MAX_REASON:
         raise Refusal(INVALID, _("Keep the reason under 2000 characters."))
-    return RefundForm(amounts, seen_refundable, reason)
+    payee = None
+    if payment.provider == BANK and post.get("iban", "").strip():
+        payee = Payee(post.get("iban", "").strip()[:64], account_reason)
+    return RefundForm(amounts, seen_refundable, reason, payee)
 
 
 def _payment_page(request, payment: Payment, message=None):
@@ -89,6 +97,9 @@ def _payment_page(request, payment: Payment, message=None):
         reason=request.POST.get("reason", "")[:MAX_REASON],
         error=request.localizer.translate(message) if message else None,
     )
+    if payment.provider == BANK:
+        values["form"]["iban"] = request.POST.get("iban", "")[:64]
+        values["form"]["account_reason"] = request.POST.get("account_reason", "")[:MAX_REASON]
     return render_to_response(
         "billing/backoffice/payment.jinja2", values, request=request, response=request.response
     )
@@ -124,7 +135,8 @@ def confirm(context, request):
         shares = check_refund(
             request.dbsession, payment, form.amounts, form.seen_refundable, form.reason
         )
-        approver = refund_approver(request.dbsession, payment, form.amounts)
+        payee = check_payee(request.dbsession, payment, form.payee)
+        approver = refund_approver(request.dbsession, payment, form.amounts, payee)
     except Refusal as refused:
         return _refused(request, payment, refused)
     chosen = [share for share in shares if share.chosen]
@@ -136,6 +148,12 @@ def confirm(context, request):
         "chosen": chosen,
         "reason": form.reason,
         "seen_refundable": form.seen_refundable,
+        "by_bank": payment.provider == BANK,
+        "origin": origin_account(request.dbsession, payment),
+        "payee": payee,
+        "typed_iban": form.payee.iban if form.payee else "",
+        "account_reason": form.payee.reason if form.payee else "",
+        "printed_iban": printed_iban,
     }
 
 
@@ -156,6 +174,7 @@ def refund(context, request):
             form.seen_refundable,
             form.reason,
             request.user,
+            payee=form.payee,
         )
     except Refusal as refused:
         return _refused(request, payment, refused)
@@ -170,6 +189,12 @@ def refund(context, request):
         message = _(
             "Refund of ${amount} asked for. A second clerk of the department must approve it "
             "before it is sent to the payment provider.",
+            mapping={"amount": amount},
+        )
+    elif made.status == state.REFUND_TO_TRANSFER:
+        message = _(
+            "Refund of ${amount} recorded. It goes in the next credit-transfer file to the "
+            "bank (Refunds by bank transfer).",
             mapping={"amount": amount},
         )
     else:

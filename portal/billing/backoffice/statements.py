@@ -90,6 +90,16 @@ def upload(context, request):
             )
         )
     )
+    completed = sum(result.refunds_completed for result in imported)
+    if completed:
+        request.session.flash(
+            request.localizer.translate(
+                _(
+                    "${count} refunds by bank transfer are on the statement: they are completed.",
+                    mapping={"count": completed},
+                )
+            )
+        )
     reversed_debits = sum(result.reversed_debits for result in imported)
     if reversed_debits:
         request.session.flash(

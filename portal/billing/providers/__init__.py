@@ -53,6 +53,9 @@ class StartedPayment:
 
 @dataclass(frozen=True)
 class ProviderRefund:
+    """One refund as the provider has it; ``status`` is ``succeeded``, ``pending`` (or
+    ``requires_action``: not given back yet), or ``failed`` (``canceled``)."""
+
     provider_refund_id: str
     provider_payment_id: str
     reference: str
@@ -62,13 +65,15 @@ class ProviderRefund:
 
 @dataclass(frozen=True)
 class ProviderEvent:
-    """A notification whose signature and timestamp were verified."""
+    """A notification whose signature and timestamp were verified: about ``payment``, and
+    about one of its refunds (``refund``) or several (``refunds``: a charge's, all of them)."""
 
     event_id: str
     type: str
     created: datetime.datetime
     payment: ProviderPayment
     refund: ProviderRefund | None
+    refunds: tuple[ProviderRefund, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,7 +124,13 @@ class PaymentProvider(Protocol):
         return_url: str,
         notify_url: str,
         lines: Sequence[PaymentLine] = (),
-    ) -> StartedPayment: ...
+        *,
+        expires_at: datetime.datetime | None = None,
+        locale: str | None = None,
+    ) -> StartedPayment:
+        """Open the hosted page; ``expires_at``: when the portal gives up on the payment
+        (a provider that can closes its page then), ``locale``: the payer's language (the
+        portal's code, ``sl`` or ``zh_Hans``), for a provider whose page speaks several."""
 
     def parse_notification(
         self, headers: Mapping[str, str], body: bytes, now: datetime.datetime

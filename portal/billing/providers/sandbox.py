@@ -94,8 +94,13 @@ class SandboxProvider:
         return_url: str,
         notify_url: str,
         lines: Sequence[PaymentLine] = (),
+        *,
+        expires_at: datetime.datetime | None = None,
+        locale: str | None = None,
     ) -> StartedPayment:
-        """The sandbox's page shows the description and the total, not ``lines``."""
+        """The sandbox's page shows the description and the total, not ``lines``; it speaks
+        English only and keeps its page open as long as it likes (the portal expires the
+        payment itself), so ``locale`` and ``expires_at`` change nothing."""
         response = self._call(
             "POST",
             "/v1/payments",

@@ -7,6 +7,14 @@ something carries an idempotency key derived from our reference, so a retried ca
 or refund twice. Webhooks are verified by the library's own verifier on the ``Stripe-Signature``
 header; the balance transactions of a day are the settlement report.
 
+A session expires when the portal's payment does (``expires_at``, within the 30 minutes to 24
+hours Stripe allows) and speaks the payer's language (``locale``, where Checkout has it). A
+refund's outcome comes from the answer to the call that made it and, for one that is pending
+(some payment methods refund later), from the ``refund.updated`` / ``refund.failed`` and
+``charge.refunded`` webhooks, as Stripe documents
+(docs.stripe.com/refunds#refund-events): each names the refund's PaymentIntent, whose
+Checkout Session is the portal's payment.
+
 ``billing.stripe.api_base`` points the library elsewhere than api.stripe.com: the tests' local
 stand-in (tests/stripe/standin.py) answers the same endpoints with the same payloads.
 """
@@ -47,6 +55,57 @@ SESSION_EVENTS = {
     "checkout.session.async_payment_failed": "failed",
     "checkout.session.expired": "cancelled",
 }
+#: the events about a refund (their object a Refund), and about a charge refunded (a Charge)
+REFUND_EVENTS = frozenset({"refund.created", "refund.updated", "refund.failed"})
+CHARGE_REFUNDED = "charge.refunded"
+#: how long Stripe keeps a Checkout Session open, at least and at most (docs: expires_at)
+SHORTEST_SESSION = datetime.timedelta(minutes=30)
+LONGEST_SESSION = datetime.timedelta(hours=24)
+#: the languages of Checkout's pages (docs: Checkout Session ``locale``)
+CHECKOUT_LOCALES = frozenset(
+    [
+        "bg",
+        "cs",
+        "da",
+        "de",
+        "el",
+        "en",
+        "en-GB",
+        "es",
+        "es-419",
+        "et",
+        "fi",
+        "fil",
+        "fr",
+        "fr-CA",
+        "hr",
+        "hu",
+        "id",
+        "it",
+        "ja",
+        "ko",
+        "lt",
+        "lv",
+        "ms",
+        "mt",
+        "nb",
+        "nl",
+        "pl",
+        "pt",
+        "pt-BR",
+        "ro",
+        "ru",
+        "sk",
+        "sl",
+        "sv",
+        "th",
+        "tr",
+        "vi",
+        "zh",
+        "zh-HK",
+        "zh-TW",
+    ]
+)
 #: balance transaction types that are a payment's money in, and a refund's money out
 PAYMENT_TYPES = frozenset({"charge", "payment"})
 REFUND_TYPES = frozenset({"refund", "payment_refund"})
@@ -102,10 +161,14 @@ class StripeCheckoutProvider:
         return_url: str,
         notify_url: str,
         lines: Sequence[PaymentLine] = (),
+        *,
+        expires_at: datetime.datetime | None = None,
+        locale: str | None = None,
     ) -> StartedPayment:
         """A Checkout Session of ``lines`` (or of one line, ``description``, if they do not
-        add up to ``amount``). Stripe notifies the endpoint set in its dashboard, not
-        ``notify_url``; the payer comes back to ``return_url`` whether paid or not."""
+        add up to ``amount``), closing at ``expires_at`` and in the payer's ``locale``.
+        Stripe notifies the endpoint set in its dashboard, not ``notify_url``; the payer comes
+        back to ``return_url`` whether paid or not."""
         if not lines or sum(line.amount.minor for line in lines) != amount.minor:
             lines = [PaymentLine(description, amount)]
         params: Any = {
@@ -126,7 +189,10 @@ class StripeCheckoutProvider:
             "payment_intent_data": {"description": description, "metadata": {"payment": reference}},
             "success_url": return_url,
             "cancel_url": return_url,
+            "locale": checkout_locale(locale),
         }
+        if expires_at is not None:
+            params["expires_at"] = session_expiry(expires_at, datetime.datetime.now(datetime.UTC))
         session = self._call(
             lambda: self._client.v1.checkout.sessions.create(
                 params, {"idempotency_key": f"checkout-{reference}"}
@@ -175,16 +241,7 @@ class StripeCheckoutProvider:
                 params, {"idempotency_key": f"refund-{reference}"}
             )
         )
-        return _understood(
-            answer,
-            lambda r: ProviderRefund(
-                provider_refund_id=r["id"],
-                provider_payment_id=provider_payment_id,
-                reference=r["metadata"]["refund"],
-                amount=Money(r["amount"], r["currency"].upper()),
-                status=r["status"],
-            ),
-        )
+        return _understood(answer, lambda r: _refund(r, provider_payment_id))
 
     def settlement_report(self, day: datetime.date) -> list[SettlementLine]:
         """The balance transactions created during the UTC ``day`` that are payments or
@@ -231,20 +288,58 @@ class StripeCheckoutProvider:
         except ValueError as error:  # not UTF-8, not JSON
             raise InvalidNotification("unreadable notification body") from error
         data = event.to_dict()
-        if data.get("type") not in SESSION_EVENTS:
+        kind = data.get("type")
+        if kind not in SESSION_EVENTS and kind not in REFUND_EVENTS and kind != CHARGE_REFUNDED:
             return None
         try:
-            session = data["data"]["object"]
-            payment = _payment(session, SESSION_EVENTS[data["type"]])
-            return ProviderEvent(
-                event_id=str(data["id"]),
-                type=str(data["type"]),
-                created=datetime.datetime.fromtimestamp(data["created"], datetime.UTC),
-                payment=payment,
-                refund=None,
-            )
+            obj = data["data"]["object"]
+            created = datetime.datetime.fromtimestamp(data["created"], datetime.UTC)
+            if kind in SESSION_EVENTS:
+                payment, refunds = _payment(obj, SESSION_EVENTS[kind]), []
+            else:
+                intent = obj["payment_intent"]
+                if not isinstance(intent, str):
+                    intent = intent["id"]
+            event_id, kind = str(data["id"]), str(kind)
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError) as error:
             raise InvalidNotification("unreadable notification body") from error
+        if kind not in SESSION_EVENTS:
+            # what the event says of the refund is read afresh, with the session it refunds
+            found = self._refunded_session(intent)
+            if found is None:
+                return None  # a PaymentIntent of no Checkout Session: not the portal's
+            payment = found
+            refunds = self._refunds_of(intent, payment.provider_payment_id)
+            if kind in REFUND_EVENTS:
+                refunds = [refund for refund in refunds if refund.provider_refund_id == obj["id"]]
+        return ProviderEvent(
+            event_id=event_id,
+            type=kind,
+            created=created,
+            payment=payment,
+            refund=refunds[0] if len(refunds) == 1 else None,
+            refunds=tuple(refunds) if len(refunds) > 1 else (),
+        )
+
+    def _refunded_session(self, intent: str) -> ProviderPayment | None:
+        """The Checkout Session that took PaymentIntent ``intent``, as a payment."""
+        params: Any = {
+            "payment_intent": intent,
+            "limit": 1,
+            "expand": ["data.payment_intent.latest_charge"],
+        }
+        listed = self._call(lambda: self._client.v1.checkout.sessions.list(params))
+        sessions = _understood(listed, lambda found: found["data"])
+        return _understood(sessions[0], _payment) if sessions else None
+
+    def _refunds_of(self, intent: str, session_id: str) -> list[ProviderRefund]:
+        """The refunds of PaymentIntent ``intent`` (at most the 100 most recent, more than
+        a payment of the portal ever has)."""
+        params: Any = {"payment_intent": intent, "limit": 100}
+        listed = self._call(lambda: self._client.v1.refunds.list(params))
+        return _understood(
+            listed, lambda found: [_refund(refund, session_id) for refund in found["data"]]
+        )
 
     def _call(self, call: Callable[[], T]) -> T:
         """``call`` to Stripe, its failures sorted into try-again-later and no."""
@@ -259,6 +354,39 @@ class StripeCheckoutProvider:
             raise ProviderRefused(
                 str(error.code or f"http_{status}"), str(error.user_message or "")
             ) from error
+
+
+def checkout_locale(locale: str | None) -> str:
+    """The portal's language code (``sl``, ``en``, ``zh_Hans``) as Checkout's; ``auto`` (the
+    payer's browser decides) for one Checkout does not speak."""
+    if not locale:
+        return "auto"
+    code = locale.replace("_", "-")
+    if code in CHECKOUT_LOCALES:
+        return code
+    language = code.split("-")[0]
+    return language if language in CHECKOUT_LOCALES else "auto"
+
+
+def session_expiry(expires_at: datetime.datetime, now: datetime.datetime) -> int:
+    """``expires_at`` as the session's Unix time, brought within what Stripe accepts: at
+    least 30 minutes from ``now`` (a review page left open near the payment's end: the late
+    success, should it come, is accepted as any late success) and at most 24 hours."""
+    soonest = now + SHORTEST_SESSION + datetime.timedelta(seconds=30)
+    latest = now + LONGEST_SESSION - datetime.timedelta(seconds=30)
+    return int(min(max(expires_at, soonest), latest).timestamp())
+
+
+def _refund(refund: dict, session_id: str) -> ProviderRefund:
+    """A Stripe Refund as billing sees one; ``reference`` is the portal's refund (from the
+    metadata the portal gave it; empty for a refund made in Stripe's dashboard)."""
+    return ProviderRefund(
+        provider_refund_id=refund["id"],
+        provider_payment_id=session_id,
+        reference=str((refund.get("metadata") or {}).get("refund") or ""),
+        amount=Money(int(refund["amount"]), str(refund["currency"]).upper()),
+        status=str(refund["status"]),
+    )
 
 
 def _origin(url: str) -> str:

@@ -359,3 +359,136 @@ def test_a_reversal_is_never_matched_and_a_reversed_debit_is_reported(clerk, cit
     assert status_of(dbsession, bill).status != "paid"
     assert bank_postings(dbsession) == 0
     assert dbsession.scalars(select(Case).where(Case.kind == "bank_line")).one()
+
+
+def test_two_payers_identical_fees_without_the_banks_reference_are_both_posted(
+    clerk, citizen, dbsession
+):
+    """Both say NOTPROVIDED, the same amount on the same day, and no AcctSvcrRef: their
+    accounts tell them apart. One payer paying the same twice in one file: the file's
+    numbering does."""
+    first = factories.bill(dbsession, citizen, amount=10_00)
+    second = factories.bill(dbsession, factories.user(dbsession, "citizen-bor"), amount=10_00)
+    third = factories.bill(dbsession, citizen, amount=30_00)
+    dbsession.commit()
+    fee = {"text": "Fee", "end_to_end": "NOTPROVIDED"}
+    twice = Credit("5.00", reference=third.reference, debtor_iban="SI56191000000123438")
+    data = camt(
+        "053",
+        "STMT-F",
+        [
+            Credit("10.00", reference=first.reference, debtor_iban="SI56191000000123438", **fee),
+            Credit("10.00", reference=second.reference, debtor_iban="SI56020170014356205", **fee),
+            twice,
+            twice,
+        ],
+    )
+    page = upload(clerk, data).follow()
+    assert "4 new credits, 0 already imported" in page.text
+    assert status_of(dbsession, first).status == "paid"
+    assert status_of(dbsession, second).status == "paid"
+    assert status_of(dbsession, third).outstanding.minor == 20_00
+    assert bank_postings(dbsession) == 4
+    # the day's statement repeats the notification's credits: each is posted once
+    page = upload(clerk, camt("054", "NTF-F", [twice, twice, twice], version="08")).follow()
+    assert "1 new credits, 2 already imported" in page.text
+    assert status_of(dbsession, third).outstanding.minor == 15_00
+
+
+@pytest.mark.parametrize("referenced_first", [True, False], ids=["054-with", "054-without"])
+def test_a_credit_with_the_banks_reference_in_one_file_only_is_posted_once(
+    referenced_first, clerk, citizen, dbsession
+):
+    bill = factories.bill(dbsession, citizen, amount=40_00)
+    dbsession.commit()
+    with_reference = Credit(
+        "10.00",
+        reference=bill.reference,
+        servicer_reference="BANK-5",
+        debtor_iban="SI56191000000123438",
+    )
+    without = Credit("10.00", reference=bill.reference, debtor_iban="SI56191000000123438")
+    notice, closing = (with_reference, without) if referenced_first else (without, with_reference)
+    upload(clerk, camt("054", "NTF-R", [notice], version="08"))
+    page = upload(clerk, camt("053", "STMT-R", [closing])).follow()
+    assert "0 new credits, 1 already imported" in page.text
+    assert status_of(dbsession, bill).outstanding.minor == 30_00
+    assert bank_postings(dbsession) == 1
+
+
+def test_another_credit_of_the_same_content_but_its_own_reference_is_new(clerk, citizen, dbsession):
+    """Two transfers alike but for the bank's references are two credits."""
+    bill = factories.bill(dbsession, citizen, amount=40_00)
+    dbsession.commit()
+    alike = {"reference": bill.reference, "debtor_iban": "SI56191000000123438"}
+    upload(clerk, camt("054", "NTF-A", [Credit("10.00", servicer_reference="A-1", **alike)]))
+    page = upload(
+        clerk,
+        camt(
+            "053",
+            "STMT-A",
+            [
+                Credit("10.00", servicer_reference="A-2", **alike),
+                Credit("10.00", servicer_reference="A-1", **alike),
+            ],
+        ),
+    ).follow()
+    assert "1 new credits, 1 already imported" in page.text
+    assert status_of(dbsession, bill).outstanding.minor == 20_00
+
+
+def test_a_statement_whose_batch_does_not_add_up_is_refused_whole(clerk, citizen, dbsession):
+    from tests.bank_files import Batch
+
+    bill = factories.bill(dbsession, citizen, amount=40_00)
+    dbsession.commit()
+    batch = Batch(
+        [Credit("1.00", reference=bill.reference), Credit("2.00", reference=bill.reference)],
+        servicer_reference="BATCH-9",
+        amount="5.00",
+    )
+    data = camt("053", "STMT-X", [Credit("3.00", reference=bill.reference), batch])
+    refused = upload(clerk, data, status=422)
+    assert "transactions of entry BATCH-9 add up to" in refused.text
+    assert "ask the bank for a corrected file" in refused.text
+    assert dbsession.scalar(select(func.count()).select_from(BankStatement)) == 0
+    assert bank_postings(dbsession) == 0
+
+
+def test_free_text_matches_a_bill_number_not_an_ordinary_word(clerk, citizen, dbsession):
+    from portal.billing.bills import issue_bill
+    from portal.catalogue.interfaces import BillLineInput
+    from portal.money import Money
+
+    wordy = issue_bill(
+        dbsession,
+        service=factories.service(dbsession, "property-tax"),
+        number="taxes",
+        description="A bill numbered like a word",
+        due_date=factories.dt.date(2026, 12, 31),
+        lines=[BillLineInput("Tax", Money(10_00, "EUR"))],
+        payer_user=citizen,
+    )
+    numbered = factories.bill(dbsession, citizen, amount=20_00)
+    dbsession.commit()
+    upload(
+        clerk,
+        camt(
+            "053",
+            "STMT-W",
+            [
+                Credit("10.00", text="For my taxes", servicer_reference="W1"),
+                Credit("10.00", text=f"Bill {numbered.number}. Thanks", servicer_reference="W2"),
+                Credit(
+                    "1.00",
+                    text=f"{numbered.reference[:4]} {numbered.reference[4:]} ok",
+                    servicer_reference="W3",
+                ),
+            ],
+        ),
+    )
+    lines = {line.servicer_reference: line for line in dbsession.scalars(select(BankLine))}
+    assert lines["W1"].status == "unmatched"
+    assert status_of(dbsession, wordy).status == "open"
+    assert lines["W2"].status == "matched" and lines["W3"].status == "matched"
+    assert status_of(dbsession, numbered).outstanding.minor == 9_00

@@ -367,3 +367,102 @@ def test_an_expired_session_cancels_the_payment(payer, ana_bills, dbsession, str
     deliver(payer.app, webhook["body"], webhook["headers"]["Stripe-Signature"])
     assert the_payment(dbsession).status == state.CANCELLED
     assert [view.status for view in with_status(dbsession, ana_bills)] == ["open", "open"]
+
+
+def refund_webhooks(standin, kind: str, refund_id: str, timeout=5.0):
+    """The webhooks of ``kind`` the stand-in sent about refund ``refund_id`` (its Refund; for
+    ``charge.refunded``, the one Charge of the test)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = []
+        for delivery in list(standin.receiver.deliveries):
+            event = json.loads(delivery["body"])
+            about = event["data"]["object"]["id"]
+            if event["type"] == kind and (kind == "charge.refunded" or about == refund_id):
+                found.append(delivery)
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
+
+
+def test_the_session_closes_with_the_payment_and_speaks_the_payers_language(paid, stripe_standin):
+    payment, _webhook = paid
+    session = stripe_standin.objects[payment.provider_payment_id]
+    assert session["locale"] == "en"  # the page was in English
+    # the portal's payment expires 90 minutes after it was made: so does the session
+    assert abs(session["expires_at"] - payment.expires_at.timestamp()) <= 1
+
+
+def test_a_pending_refund_is_posted_when_its_webhook_says_it_succeeded(
+    paid, payer, dbsession, wsgi_app, stripe_standin
+):
+    payment, webhook = paid
+    deliver(payer.app, webhook["body"], webhook["headers"]["Stripe-Signature"])
+    stripe_standin.pending_refunds = True
+    refund_id = factories.refund_bill_paid(wsgi_app, payment.id, 35_40, "Charged twice")
+    refund = dbsession.get(Refund, refund_id)
+    dbsession.refresh(refund)
+    assert refund.status == state.REFUND_REQUESTED  # Stripe has not given it back yet
+    assert refund.provider_refund_id.startswith("re_")
+    assert the_payment(dbsession).status == state.SUCCEEDED
+    # the charge.refunded and refund.created webhooks say it is pending: nothing changes
+    for kind in ("charge.refunded", "refund.created"):
+        (told,) = refund_webhooks(stripe_standin, kind, refund.provider_refund_id)
+        answer = deliver(payer.app, told["body"], told["headers"]["Stripe-Signature"])
+        assert answer.json == {"status": "processed"}
+    dbsession.refresh(refund)
+    assert refund.status == state.REFUND_REQUESTED
+
+    stripe_standin.settle_refund(refund.provider_refund_id, "succeeded")
+    (updated,) = refund_webhooks(stripe_standin, "refund.updated", refund.provider_refund_id)
+    answer = deliver(payer.app, updated["body"], updated["headers"]["Stripe-Signature"])
+    assert answer.json == {"status": "processed"}
+    dbsession.refresh(refund)
+    assert refund.status == state.REFUND_SUCCEEDED
+    assert the_payment(dbsession).status == state.PARTLY_REFUNDED
+    posted = count(
+        dbsession,
+        JournalTransaction,
+        JournalTransaction.idempotency == f"refund:{refund.id}:settled",
+    )
+    assert posted == 1
+    # the same webhook again, and the charge's: posted once
+    again = deliver(payer.app, updated["body"], updated["headers"]["Stripe-Signature"])
+    assert again.json == {"status": "duplicate"}
+
+
+def test_a_refund_the_webhook_says_failed_gives_its_money_back(
+    paid, payer, dbsession, wsgi_app, stripe_standin
+):
+    payment, webhook = paid
+    deliver(payer.app, webhook["body"], webhook["headers"]["Stripe-Signature"])
+    stripe_standin.pending_refunds = True
+    refund_id = factories.refund_bill_paid(wsgi_app, payment.id, 35_40, "Charged twice")
+    refund = dbsession.get(Refund, refund_id)
+    dbsession.refresh(refund)
+    stripe_standin.settle_refund(refund.provider_refund_id, "failed")
+    (failed,) = refund_webhooks(stripe_standin, "refund.failed", refund.provider_refund_id)
+    deliver(payer.app, failed["body"], failed["headers"]["Stripe-Signature"])
+    dbsession.refresh(refund)
+    assert refund.status == state.REFUND_FAILED
+    payment = the_payment(dbsession)
+    assert payment.status == state.SUCCEEDED and payment.refundable == Money(155_40, "EUR")
+    assert payment.needs_attention == f"refund {refund.public_id} failed at the provider"
+    # the later refund.updated of the same refund changes nothing more
+    (updated,) = refund_webhooks(stripe_standin, "refund.updated", refund.provider_refund_id)
+    deliver(payer.app, updated["body"], updated["headers"]["Stripe-Signature"])
+    assert the_payment(dbsession).refundable == Money(155_40, "EUR")
+
+
+def test_a_refund_made_in_stripes_dashboard_is_left_to_reconciliation(
+    paid, payer, dbsession, stripe_standin
+):
+    payment, webhook = paid
+    deliver(payer.app, webhook["body"], webhook["headers"]["Stripe-Signature"])
+    intent = stripe_standin.objects[payment.provider_payment_id]["payment_intent"]
+    refund = stripe_standin.create_refund({"payment_intent": intent, "amount": "500"})
+    (told,) = refund_webhooks(stripe_standin, "refund.created", refund["id"])
+    answer = deliver(payer.app, told["body"], told["headers"]["Stripe-Signature"])
+    assert answer.json == {"status": "processed"}
+    assert the_payment(dbsession).status == state.SUCCEEDED
+    assert count(dbsession, Refund) == 0

@@ -101,3 +101,31 @@ def test_missing_stripe_setting_is_a_clear_startup_error(missing):
 
     with pytest.raises(SettingsError, match="BILLING_STRIPE_SECRET_KEY"):
         provider_from_settings(settings)
+
+
+def test_checkout_speaks_the_payers_language_where_it_can():
+    from portal.billing.providers.stripe_checkout import checkout_locale
+
+    assert [checkout_locale(code) for code in ("sl", "en", "fr", "pl", "zh_Hans", None)] == [
+        "sl",
+        "en",
+        "fr",
+        "pl",
+        "zh",
+        "auto",
+    ]
+    assert checkout_locale("xx") == "auto" and checkout_locale("pt_BR") == "pt-BR"
+
+
+def test_a_sessions_expiry_is_kept_within_what_stripe_accepts():
+    import datetime as dt
+
+    from portal.billing.providers.stripe_checkout import session_expiry
+
+    now = dt.datetime(2026, 12, 4, 10, 0, tzinfo=dt.UTC)
+    in_90 = now + dt.timedelta(minutes=90)
+    assert session_expiry(in_90, now) == int(in_90.timestamp())
+    soonest = session_expiry(now + dt.timedelta(minutes=5), now)
+    assert 30 * 60 < soonest - now.timestamp() < 32 * 60
+    latest = session_expiry(now + dt.timedelta(days=3), now)
+    assert 23 * 3600 < latest - now.timestamp() < 24 * 3600
