@@ -18,6 +18,7 @@ from babel.dates import format_date, format_datetime, format_time, get_datetime_
 from pyramid.events import BeforeRender, subscriber
 
 from portal.i18n import _
+from portal.localized import localized, setting
 from portal.money import babel_locale
 from portal.security import PUBLIC
 
@@ -75,11 +76,14 @@ class Site:
     host: str
 
 
-def authority_name(settings: dict) -> str:
-    """Who runs the portal, as the banner, header, footer and page titles name it: the
-    ``portal.authority_name`` setting, else the name printed on receipts."""
-    return settings.get("portal.authority_name") or settings.get(
-        "receipts.authority_name", "Public services"
+def authority_name(settings: dict, locale: str | None = None) -> str:
+    """Who runs the portal, as the banner, header, footer and page titles name it, in
+    ``locale``: the ``portal.authority_name`` setting (``portal.authority_name.sl`` in
+    Slovenian...), else the name printed on receipts."""
+    return (
+        setting(settings, "portal.authority_name", locale)
+        or setting(settings, "receipts.authority_name", locale)
+        or "Public services"
     )
 
 
@@ -89,9 +93,10 @@ def add_globals(event) -> None:
     if request is None:
         return
     settings = request.registry.settings
+    locale = locale_name(request)
     event["site"] = Site(
-        authority=authority_name(settings),
-        service=settings.get("portal.service_name")
+        authority=authority_name(settings, locale),
+        service=setting(settings, "portal.service_name", locale)
         or request.localizer.translate(_("Public services payments")),
         host=urlsplit(settings["portal.base_url"]).hostname or "",
     )
@@ -99,6 +104,8 @@ def add_globals(event) -> None:
     event["day"] = lambda value, format="medium": format_day(request, value, format)
     event["static"] = lambda path: request.static_path(f"{STATIC}/{path}")
     event["money"] = lambda amount: amount.format(locale_name(request))
+    # a text from data (a bill's description, a service's name) in the reader's language
+    event["localized"] = lambda row, field="name": localized(row, field, locale)
 
 
 def page_locale(request) -> None:

@@ -25,6 +25,7 @@ from portal.documents.render import qr_data_uri, render_pdf
 from portal.documents.storage import DatabaseStore, DocumentStore, document_key, keep
 from portal.documents.tasks import render_after_commit
 from portal.i18n import document_localizer
+from portal.localized import setting
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +52,17 @@ class DocumentIssuer:
         #: the clock's: fiscal years and issue dates are the portal's days
         self.timezone = timezone
         self.base_url = settings["portal.base_url"]
-        self.authority = {
-            "name": settings.get("receipts.authority_name", "Public Services Payments"),
-            "address": settings.get("receipts.authority_address", ""),
-        }
         self.kinds: dict[str, DocumentKind] = {}
+
+    def authority(self, locale: str | None) -> dict[str, str]:
+        """The issuer's name and address as printed in ``locale``: the settings
+        ``receipts.authority_name`` and ``receipts.authority_address``, or their ``.<locale>``
+        (``receipts.authority_name.sl``) where given."""
+        return {
+            "name": setting(self.settings, "receipts.authority_name", locale)
+            or "Public Services Payments",
+            "address": setting(self.settings, "receipts.authority_address", locale) or "",
+        }
 
     def kind(self, document: Document) -> DocumentKind:
         return self.kinds[document.kind]
