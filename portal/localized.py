@@ -135,9 +135,10 @@ def texts(
 
 def setting(settings: Mapping[str, Any], name: str, locale: str | None) -> str | None:
     """A text setting in ``locale``: ``<name>.<locale>`` (``portal.authority_name.sl``), or
-    its language's, beside the default language's ``<name>``."""
+    its language's, beside the default language's ``<name>``. An ini file's keys are read in
+    lower case (``receipts.authority_name.zh_hans``): either is found."""
     for key in _candidates(locale) if locale else []:
-        found = settings.get(f"{name}.{key}")
+        found = settings.get(f"{name}.{key}") or settings.get(f"{name}.{key.lower()}")
         if found:
             return found
     return settings.get(name)
