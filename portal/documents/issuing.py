@@ -110,10 +110,8 @@ class DocumentIssuer:
             "verify_url": self.verify_url(document),
         }
 
-    def render(self, dbsession, document: Document) -> None:
-        """Render, sign and store the PDF once; stored bytes are never replaced."""
-        if document.sha256 is not None:
-            return
+    def unsigned_pdf(self, dbsession, document: Document) -> bytes:
+        """The PDF of ``document`` as it reads now, before it is signed."""
         kind = self.kind(document)
         data = self.data(document)
         context = dict(
@@ -123,10 +121,16 @@ class DocumentIssuer:
             qr=qr_data_uri(data["verify_url"]),
             title=self.title(document),
         )
-        pdf = render_pdf(kind.template, context, data, document.locale, kind.data_name)
+        return render_pdf(kind.template, context, data, document.locale, kind.data_name)
+
+    def render(self, dbsession, document: Document) -> None:
+        """Render, sign and store the PDF once; stored bytes are never replaced."""
+        if document.sha256 is not None:
+            return
+        kind = self.kind(document)
         signed = self.signer.sign(
-            pdf,
-            reason=f"{context['title']} {document.number}",
+            self.unsigned_pdf(dbsession, document),
+            reason=f"{self.title(document)} {document.number}",
             location=kind.authority(document, self),
         )
         sha256 = hashlib.sha256(signed).hexdigest()

@@ -171,6 +171,11 @@ def _title(request, report: reports.Report) -> str:
     return request.localizer.translate(TITLES[report.kind])
 
 
+def _translated(request, labels: dict) -> dict[str, str]:
+    """``labels`` as the reader reads them (a template prints a message as its source)."""
+    return {code: request.localizer.translate(label) for code, label in labels.items()}
+
+
 @view_config(
     route_name="backoffice_reports",
     request_method="GET",
@@ -185,10 +190,10 @@ def reports_index(request):
         "departments": departments_in_scope(request),
         "first": today.replace(day=1),
         "today": today,
-        "by_labels": BY_LABELS,
-        "per_labels": PER_LABELS,
+        "by_labels": _translated(request, BY_LABELS),
+        "per_labels": _translated(request, PER_LABELS),
         "ageing_by": reports.AGEING_BY,
-        "titles": TITLES,
+        "titles": _translated(request, TITLES),
     }
 
 
@@ -211,9 +216,9 @@ def report_page(request):
         "charts": _charts(request, report, title),
         "bucket_label": lambda bucket: _bucket_label(request, report, bucket),
         "key_label": lambda key: _key_label(request, key),
-        "by_labels": BY_LABELS,
-        "per_labels": PER_LABELS,
-        "count_label": COUNT_LABELS[report.kind],
+        "by_labels": _translated(request, BY_LABELS),
+        "per_labels": _translated(request, PER_LABELS),
+        "count_label": request.localizer.translate(COUNT_LABELS[report.kind]),
         "choices": reports.AGEING_BY if report.kind == reports.AGEING else reports.BY,
         "file_query": urlencode(query),
     }
