@@ -18,7 +18,7 @@ from babel.dates import format_date, format_datetime, format_time, get_datetime_
 from pyramid.events import BeforeRender, subscriber
 
 from portal.i18n import _
-from portal.localized import localized, setting
+from portal.localized import localized, setting, translate
 from portal.money import babel_locale
 from portal.security import PUBLIC
 
@@ -104,8 +104,10 @@ def add_globals(event) -> None:
     event["day"] = lambda value, format="medium": format_day(request, value, format)
     event["static"] = lambda path: request.static_path(f"{STATIC}/{path}")
     event["money"] = lambda amount: amount.format(locale_name(request))
-    # a text from data (a bill's description, a service's name) in the reader's language
+    # a text from data (a bill's description, a service's name) in the reader's language,
+    # and a message with messages in its mapping (which the localizer leaves in English)
     event["localized"] = lambda row, field="name": localized(row, field, locale)
+    event["translated"] = lambda message: translate(request.localizer, message)
 
 
 def page_locale(request) -> None:

@@ -93,7 +93,7 @@ class EnglishMessages:
     def found_in(self, texts: list[str]) -> set[str]:
         """The messages ``texts`` (what a reader sees, piece by piece) hold."""
         whole = {text.strip(_EDGES) for text in texts}
-        found = self.words & whole
+        found = set(self.words & whole)
         joined = "\n".join(texts)
         for phrase in self.phrases:
             if phrase in joined and re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", joined):
@@ -103,10 +103,16 @@ class EnglishMessages:
 
 def english_messages(code: str, path: Path | None = None) -> EnglishMessages:
     """The English messages a page in ``code`` must not show (its catalogue: the real one,
-    or the one at ``path``)."""
-    phrases, words = set(), set()
+    or the one at ``path``). A message the language itself writes the same way as one of
+    its translations is not English there (French *Question*, or *Payer*, the French for
+    "Pay", which is not the English "Payer")."""
+    phrases, words, translations = set(), set(), []
     for message in catalogue(code, path):
-        if not message.id or any(SAME in comment for comment in message.user_comments):
+        if not message.id:
+            continue
+        forms = message.string if isinstance(message.string, tuple | list) else (message.string,)
+        translations.extend(form for form in forms if form)
+        if any(SAME in comment for comment in message.user_comments):
             continue
         ids = message.id if isinstance(message.id, tuple | list) else (message.id,)
         for msgid in ids:
@@ -119,6 +125,13 @@ def english_messages(code: str, path: Path | None = None) -> EnglishMessages:
                     phrases.add(part)
                 elif whole:
                     words.add(part)
+    written = "\n".join(translations)
+    words -= {part for text in translations for part in _fragments(text)}
+    phrases = {
+        phrase
+        for phrase in phrases
+        if phrase not in written or not re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", written)
+    }
     return EnglishMessages(frozenset(phrases), frozenset(words))
 
 

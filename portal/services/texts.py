@@ -22,7 +22,7 @@ from portal.catalogue.interfaces import public_services
 from portal.catalogue.models import Service
 from portal.i18n import _
 from portal.identity.models import Department
-from portal.localized import LANGUAGES, pick
+from portal.localized import LANGUAGES, SOURCE_LANGUAGE, pick
 from portal.refusals import INVALID, FieldError, Refusal
 from portal.services import fees
 
@@ -53,9 +53,11 @@ class Text:
         """The form field of this text in ``language``."""
         return f"{self.key}.{language}"
 
-    def fallback(self, language: str) -> str:
-        """What a reader of ``language`` reads while the field is empty."""
-        return pick(language, self.default, None)
+    def fallback(self, language: str) -> tuple[str, str]:
+        """What a reader of ``language`` reads while the field is empty, and the language it
+        is written in: the catalogue's translation of the default text, or the default."""
+        text = pick(language, self.default, None)
+        return text, language if text != self.default else SOURCE_LANGUAGE
 
 
 @dataclass(frozen=True)

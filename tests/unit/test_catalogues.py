@@ -35,8 +35,9 @@ def portal_messages() -> frozenset[str]:
         method_map,
         options_map,
         keywords=DEFAULT_KEYWORDS,
-        directory_filter=lambda path: Path(path).name not in SKIPPED
-        and not Path(path).name.startswith("."),
+        directory_filter=lambda path: (
+            Path(path).name not in SKIPPED and not Path(path).name.startswith(".")
+        ),
     ):
         found.add(message[0] if isinstance(message, tuple) else message)
     return frozenset(found)
