@@ -175,6 +175,10 @@ def set_fee(dbsession, change: FeeChange, by_user=None) -> FeeScheduleEntry:
             FeeScheduleEntry.effective_from == change.effective_from,
         )
     )
+    if entry is None or entry.label != change.label or not entry.label_translations:
+        translations = _label_translations(dbsession, change)
+    else:
+        translations = entry.label_translations
     if entry is None:
         entry = FeeScheduleEntry(
             service_code=change.service_code,
@@ -182,8 +186,7 @@ def set_fee(dbsession, change: FeeChange, by_user=None) -> FeeScheduleEntry:
             effective_from=change.effective_from,
         )
         dbsession.add(entry)
-    if entry.label != change.label or not entry.label_translations:
-        entry.label_translations = _label_translations(dbsession, change)
+    entry.label_translations = translations
     entry.label = change.label
     entry.amount_minor = change.amount.minor
     entry.currency = change.amount.currency
