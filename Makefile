@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 INI ?= development.ini
-DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 xmlsec1 libxmlsec1-openssl fonts-dejavu-core poppler-utils chromium zbar-tools libmagic1
+DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 xmlsec1 libxmlsec1-openssl fonts-dejavu-core fonts-noto-cjk poppler-utils chromium zbar-tools libmagic1
 # the production shape on one machine (make prod-local) also needs the proxy
 PROD_DEBIAN_PACKAGES := nginx
 

@@ -8,11 +8,16 @@ are deliberately open.
 
 from __future__ import annotations
 
+import secrets
+
 from pyramid.authorization import ACLHelper, Allow, Authenticated, Everyone
-from pyramid.csrf import SessionCSRFStoragePolicy
+from pyramid.csrf import CookieCSRFStoragePolicy, SessionCSRFStoragePolicy
+from pyramid.interfaces import ICSRFStoragePolicy
 from pyramid.security import NO_PERMISSION_REQUIRED
+from zope.interface import implementer
 
 from portal.requests import Person, PortalRequest
+from portal.settings import setting_bool
 
 #: a view open to anyone, declared on purpose
 PUBLIC = NO_PERMISSION_REQUIRED
@@ -158,8 +163,47 @@ class SecurityPolicy:
         return []
 
 
+#: the cookie holding the CSRF token of a visitor without a session
+CSRF_COOKIE_NAME = "portal_csrf"
+
+
+class _CookieTokens(CookieCSRFStoragePolicy):
+    """Tokens as random as the session's (256 bits, URL-safe), not Pyramid's UUIDs."""
+
+    _token_factory = staticmethod(lambda: secrets.token_urlsafe(32))
+
+
+@implementer(ICSRFStoragePolicy)
+class CSRFTokens:
+    """Where a visitor's CSRF token is kept: in their session when they have one (everyone
+    signed in does), else in a cookie of its own that the form must repeat (OWASP's
+    double-submit cookie). Every page has a form (the language picker), and a page shown to
+    a visitor without a session must not make one: that would write a row on the server for
+    every page anyone reads."""
+
+    def __init__(self, secure: bool):
+        self.in_session = SessionCSRFStoragePolicy()
+        self.in_cookie = _CookieTokens(
+            cookie_name=CSRF_COOKIE_NAME, secure=secure, httponly=True, samesite="Lax"
+        )
+
+    def _kept(self, request):
+        return self.in_cookie if request.session.new else self.in_session
+
+    def new_csrf_token(self, request) -> str:
+        return self._kept(request).new_csrf_token(request)
+
+    def get_csrf_token(self, request) -> str:
+        return self._kept(request).get_csrf_token(request)
+
+    def check_csrf_token(self, request, supplied_token: str) -> bool:
+        return self._kept(request).check_csrf_token(request, supplied_token)
+
+
 def includeme(config) -> None:
     config.set_root_factory(Root)
     config.set_security_policy(SecurityPolicy())
-    config.set_csrf_storage_policy(SessionCSRFStoragePolicy())
+    config.set_csrf_storage_policy(
+        CSRFTokens(secure=setting_bool(config.get_settings(), "portal.secure_cookies"))
+    )
     config.set_default_csrf_options(require_csrf=True)

@@ -17,6 +17,7 @@ ENVIRONMENT = {
     "PORTAL_BASE_URL": "portal.base_url",
     "PORTAL_TIMEZONE": "portal.timezone",
     "PORTAL_DEFAULT_LOCALE": "portal.default_locale",
+    "PORTAL_LANGUAGES": "portal.languages",
     "PORTAL_SECURE_COOKIES": "portal.secure_cookies",
     "PORTAL_HSTS": "portal.hsts",
     "PORTAL_PII_HMAC_KEY": "portal.pii_hmac_key",

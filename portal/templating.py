@@ -1,8 +1,9 @@
 """Jinja2 templates from the repository's ``templates/`` folder, with the portal's filters.
 
-Every user-facing string goes through gettext (``_``/``{% trans %}``); dates are shown in
-the portal's time zone and amounts in the reader's locale, both through Babel. A feature adds
-its own template globals with a ``BeforeRender`` subscriber from its ``includeme``.
+Every user-facing string goes through gettext (``_``/``{% trans %}``) into the page's language
+(chosen by :mod:`portal.identity.language_choice`); dates are shown in the portal's time zone
+and amounts in the reader's locale, both through Babel. A feature adds its own template
+globals with a ``BeforeRender`` subscriber from its ``includeme``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime, format_time, get_datetime_format
 from pyramid.events import BeforeRender, subscriber
 
-from portal.i18n import _
+from portal.i18n import _, language_tag, offered_languages
 from portal.localized import localized, setting, translate
 from portal.money import babel_locale
 from portal.security import PUBLIC
@@ -87,11 +88,20 @@ def authority_name(settings: dict, locale: str | None = None) -> str:
     )
 
 
+def renders_a_page(event) -> bool:
+    """Whether a ``BeforeRender`` event is a page's (a template), rather than JSON's (the API,
+    the probes), which needs no template globals: working them out would read who is asking
+    and in which language, for nothing."""
+    return event.get("request") is not None and str(event.get("renderer_name", "")).endswith(
+        ".jinja2"
+    )
+
+
 @subscriber(BeforeRender)
 def add_globals(event) -> None:
-    request = event.get("request")
-    if request is None:
+    if not renders_a_page(event):
         return
+    request = event["request"]
     settings = request.registry.settings
     locale = locale_name(request)
     event["site"] = Site(
@@ -104,17 +114,13 @@ def add_globals(event) -> None:
     event["day"] = lambda value, format="medium": format_day(request, value, format)
     event["static"] = lambda path: request.static_path(f"{STATIC}/{path}")
     event["money"] = lambda amount: amount.format(locale_name(request))
+    # the page's language as HTML names it, and the languages its picker offers
+    event["lang"] = language_tag(locale_name(request))
+    event["languages"] = offered_languages(request.registry).offered
     # a text from data (a bill's description, a service's name) in the reader's language,
     # and a message with messages in its mapping (which the localizer leaves in English)
     event["localized"] = lambda row, field="name": localized(row, field, locale)
     event["translated"] = lambda message: translate(request.localizer, message)
-
-
-def page_locale(request) -> None:
-    """Pages stay in the default language (``None``) whatever the request asks for, until
-    their catalogues are complete: the one catalogue so far covers documents only (receipts,
-    see portal.i18n.DOCUMENT_LANGUAGES), and a partial one would mix languages on a page."""
-    return None
 
 
 def includeme(config) -> None:
@@ -127,7 +133,7 @@ def includeme(config) -> None:
     config.include("pyramid_jinja2")
     config.add_jinja2_renderer(".jinja2")
     config.add_translation_dirs("portal:locale/")
-    config.set_locale_negotiator(page_locale)
+    config.include("portal.i18n")
     # gzipped where the browser accepts it; URLs and lifetimes: portal.static_files
     config.add_static_view(
         "static", str(STATIC), cache_max_age=3600, content_encodings=["gzip"], permission=PUBLIC

@@ -16,8 +16,8 @@ import uuid
 from email.message import Message
 from urllib.parse import urlsplit
 
-from pyramid.csrf import BadCSRFOrigin, BadCSRFToken
 from pyramid.events import ApplicationCreated, BeforeTraversal, NewRequest
+from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken
 from pyramid.httpexceptions import (
     HTTPError,
     HTTPForbidden,
@@ -103,6 +103,14 @@ def error_page(
     )
 
 
+def translator(request):
+    """Translates into the request's language the messages these views write as ``_(...)``
+    over plain strings: each is read as a message of the portal's catalogue (a plain string
+    given to the localizer would be looked up in no catalogue at all)."""
+    translate = request.localizer.translate
+    return lambda message: translate(TranslationString(message, domain="portal"))
+
+
 def problem_for_json_client(request, response):
     """Views that refuse a form by rendering it again (a 4xx page with the errors in it) still
     answer a JSON client with problem details, as raised errors do."""
@@ -112,14 +120,14 @@ def problem_for_json_client(request, response):
         and wants_json(request)
     ):
         return response
-    translate = request.localizer.translate
+    _ = translator(request)
     log.info("refused page answered as problem details: %s", response.status)
     response.content_type = "application/problem+json"
     response.json_body = {
         "type": "about:blank",
-        "title": translate(status_title(response.status_int)),
+        "title": _(response.status.partition(" ")[2]),
         "status": response.status_int,
-        "detail": translate(NOT_ACCEPTED),
+        "detail": _("The request could not be accepted as sent. Check it and try again."),
     }
     return response
 
@@ -131,22 +139,20 @@ def home(request):
 
 @notfound_view_config()
 def not_found(exc, request):
-    translate = request.localizer.translate
+    _ = translator(request)
     log.info("not found")
     return error_page(
         request,
         404,
-        translate(_("Page not found")),
-        translate(
-            _("There is no page at this address. Check the address or go to the start page.")
-        ),
+        _("Page not found"),
+        _("There is no page at this address. Check the address or go to the start page."),
     )
 
 
 @forbidden_view_config()
 def forbidden(exc, request):
     """Anonymous visitors are sent to sign in; signed-in people are told plainly they may not."""
-    translate = request.localizer.translate
+    _ = translator(request)
     if request.user is None and request.method == "GET" and not wants_json(request):
         return HTTPSeeOther(request.route_url("saml_login", _query={"next": request.path_qs}))
     log.warning("forbidden: %s", request.path_info)
@@ -154,16 +160,14 @@ def forbidden(exc, request):
         return error_page(
             request,
             401 if wants_json(request) else 403,
-            translate(_("Sign-in required")),
-            translate(_("Sign in to use this page.")),
+            _("Sign-in required"),
+            _("Sign in to use this page."),
         )
     return error_page(
         request,
         403,
-        translate(_("Not allowed")),
-        translate(
-            _("Your account may not see or do this. If you think it should, contact the office.")
-        ),
+        _("Not allowed"),
+        _("Your account may not see or do this. If you think it should, contact the office."),
     )
 
 
@@ -173,11 +177,17 @@ def http_error(exc, request):
     layout; the portal's own code refuses with :class:`Refusal`."""
     if isinstance(exc, HTTPNotFound | HTTPForbidden):
         return not_found(exc, request) if isinstance(exc, HTTPNotFound) else forbidden(exc, request)
-    translate = request.localizer.translate
+    _ = translator(request)
     log.warning("%s %s: %s", exc.code, exc.title, exc.detail or exc.explanation)
-    # Pyramid's own texts are English only: the page says the portal's
-    detail = CSRF_REFUSED if isinstance(exc, BadCSRFToken | BadCSRFOrigin) else NOT_ACCEPTED
-    response = error_page(request, exc.code, translate(status_title(exc.code)), translate(detail))
+    if isinstance(exc, BadCSRFToken | BadCSRFOrigin):
+        title = _("The form has expired")
+        detail = _(
+            "The form was open too long, or was not sent from this site. Nothing was changed. "
+            "Go back, reload the page and send the form again."
+        )
+    else:
+        title, detail = _(exc.title), _(exc.detail or exc.explanation)
+    response = error_page(request, exc.code, title, detail)
     for name in ("Retry-After", "Allow", "WWW-Authenticate"):
         if name in exc.headers:
             response.headers[name] = exc.headers[name]
@@ -214,23 +224,10 @@ TITLES = {
     UNAUTHENTICATED: _("Unauthorized"),
     UNAVAILABLE: _("Service Unavailable"),
 }
-#: what a page refused for want of something better to say (Pyramid's texts are English only)
-NOT_ACCEPTED = _("The request could not be accepted as sent. Check it and try again.")
-#: a form without a valid CSRF token: one kept open too long, or sent from another site
-CSRF_REFUSED = _(
-    "The form was sent from a page that has expired or from another site, so nothing was done. "
-    "Go back, reload the page and send the form again."
-)
 
 
 def status_of(refusal: Refusal) -> int:
     return STATUS[refusal.kind]
-
-
-def status_title(status: int) -> TranslationString:
-    """The heading of a page refused with ``status`` by something other than a refusal."""
-    kind = next((kind for kind, code in STATUS.items() if code == status), MALFORMED)
-    return TITLES[kind]
 
 
 def field_errors_json(request, errors) -> list[dict]:
@@ -286,7 +283,7 @@ def conflict(exc, request):
     """Two requests changed the same thing at the same moment (a double click, two tabs, two
     integrations) and the database kept the first: the other is refused (409) and changes
     nothing, as a request that lost a race should be."""
-    translate = request.localizer.translate
+    _ = translator(request)
     log.warning("concurrent change refused: %s", type(exc).__name__)
     # The failed flush left the session unusable, and the page still reads the signed-in
     # person (the navigation): start the session afresh; nothing of this request is kept.
@@ -294,12 +291,10 @@ def conflict(exc, request):
     return error_page(
         request,
         409,
-        translate(_("Changed at the same moment")),
-        translate(
-            _(
-                "This was changed by another request at the same moment. Reload the page to "
-                "see where it stands, and try again if it is still needed."
-            )
+        _("Changed at the same moment"),
+        _(
+            "This was changed by another request at the same moment. Reload the page to see "
+            "where it stands, and try again if it is still needed."
         ),
     )
 
@@ -307,6 +302,9 @@ def conflict(exc, request):
 class _NoSession(dict):
     """The visitor's session on the error page when the database that keeps sessions is
     what failed: no messages to show, nothing kept."""
+
+    #: never stored (the page's forms keep their CSRF token in a cookie, see portal.security)
+    new = True
 
     def pop_flash(self, queue=""):
         return []
@@ -332,16 +330,14 @@ def server_error(exc, request):
         log.exception("the database did not answer after an unhandled error")
         request.session = _NoSession()
         request.user = None
-    translate = request.localizer.translate
+    _ = translator(request)
     return error_page(
         request,
         500,
-        translate(_("Something went wrong")),
-        translate(
-            _(
-                "The portal could not finish this request. Nothing was charged. "
-                "Please try again; if it happens again, quote the reference below."
-            )
+        _("Something went wrong"),
+        _(
+            "The portal could not finish this request. Nothing was charged. "
+            "Please try again; if it happens again, quote the reference below."
         ),
     )
 

@@ -3,10 +3,9 @@ English is left on a page in another language: the catalogues there are, the Eng
 messages a reader must not meet, what a reader sees of a page, and the seam that sets the
 pages' language.
 
-The seam: until the portal negotiates the pages' language itself (issue 17: a picker, the
-account's language, Accept-Language), :func:`pages_follow_accept_language` has the app read
-pages in the language Accept-Language asks for. The tests send Accept-Language, so once the
-portal negotiates from it the seam is no longer needed.
+The seam: :func:`pages_follow_accept_language` has the app read pages in the language
+Accept-Language asks for, whatever a persona's account or a picker's cookie says (the
+portal's own negotiation puts those first); the tests send Accept-Language.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from portal.billing.bills import (
 )
 from portal.billing.deposits import forfeit_deposit, hold_deposit, release_deposit
 from portal.billing.ledger import AlreadyPosted, guard_append_only
+from portal.billing.matching import method_text
 from portal.billing.payment_documents import PaymentDocument, add_payment_documents
 from portal.billing.payments import create_payment, settling_payment, start_payment
 from portal.billing.providers import (
@@ -97,6 +98,7 @@ __all__ = [
     "payment_providers",
     "payment_timeout",
     "printed",
+    "method_text",
     "reconcile",
     "refund_bill",
     "refund_bill_as_clerk",

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 BANK = "bank"
 METHOD = "bank_transfer"
+#: how a payment by transfer's method reads (a card's is as its provider names it)
+METHOD_LABEL = _("Bank transfer")
 MATCHED = "matched"
 UNMATCHED = "unmatched"
 ASSIGNED = "assigned"
@@ -51,6 +53,13 @@ LABELS = {
 
 _REFERENCE_IN_TEXT = re.compile(r"RF\s?[0-9]{2}(?:\s?[A-Z0-9]){1,21}", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.-]{1,63}")
+
+
+def method_text(method: str | None, translate) -> str:
+    """How a payment's method reads on its receipt and pages: a transfer in the reader's
+    language (``translate``), a card as its provider names it (``Visa •••• 4242``: a brand
+    and digits, the same in every language)."""
+    return translate(METHOD_LABEL) if method == METHOD else method or ""
 
 
 def of_department(department_id: int):

@@ -35,7 +35,7 @@ from weasyprint.html import UA, UA_COUNTER_STYLE
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
-from portal.i18n import document_localizer
+from portal.i18n import document_localizer, language_tag
 from portal.templating import TEMPLATES
 
 ASSETS = (Path(__file__).resolve().parent / "assets").resolve()
@@ -123,6 +123,8 @@ def _environment(locale: str) -> Environment:
         autoescape=select_autoescape(default=True, default_for_string=True),
         extensions=["jinja2.ext.i18n"],
     )
+    # the document's language as HTML names it (<html lang>, which also picks the Han forms)
+    environment.globals["lang"] = language_tag(locale)
     localizer = document_localizer(locale)
     environment.install_gettext_callables(
         lambda message: localizer.translate(message, domain="portal"),

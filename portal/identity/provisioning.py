@@ -12,6 +12,7 @@ import logging
 from sqlalchemy import select
 
 from portal.audit import record
+from portal.i18n import SOURCE_LANGUAGE
 from portal.identity.models import Department, Organisation, User
 from portal.identity.saml_config import AttributeMap
 
@@ -24,13 +25,21 @@ def _first(attributes: dict, name: str) -> str:
 
 
 def provision_user(
-    dbsession, vault, mapping: AttributeMap, idp_entity_id: str, name_id: str, attributes: dict
+    dbsession,
+    vault,
+    mapping: AttributeMap,
+    idp_entity_id: str,
+    name_id: str,
+    attributes: dict,
+    locale: str = SOURCE_LANGUAGE,
 ) -> User:
+    """The user the assertion names, made at their first sign-in with ``locale`` as their
+    language (the one their browser reads the portal in), and brought up to date."""
     user = dbsession.scalar(
         select(User).where(User.idp_entity_id == idp_entity_id, User.name_id == name_id)
     )
     if user is None:
-        user = User(idp_entity_id=idp_entity_id, name_id=name_id)
+        user = User(idp_entity_id=idp_entity_id, name_id=name_id, locale=locale)
         dbsession.add(user)
         log.info("first sign-in: creating a user")
         roles_before: list[str] = []

@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from portal.audit import record
 from portal.i18n import _
 from portal.identity.landing import landing, return_path
+from portal.identity.language_choice import browser_language
 from portal.identity.models import SamlAssertionUse, SamlPendingRequest
 from portal.identity.provisioning import provision_user
 from portal.identity.saml_config import PERSISTENT, load_config
@@ -221,6 +222,7 @@ def acs(request):
         idp.entity_id,
         auth.get_nameid(),
         auth.get_attributes(),
+        locale=browser_language(request).code,
     )
     user.last_login_at = request.clock.now()
     if pending is not None:

@@ -22,12 +22,13 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from babel.numbers import format_percent
 from sqlalchemy import select
 
 from portal.db import registry_of
 from portal.documents.kinds import document_issuer
 from portal.i18n import _
-from portal.money import Money
+from portal.money import Money, babel_locale
 from portal.procurement import state
 from portal.procurement.models import (
     AUCTION_FINISHED,
@@ -186,16 +187,13 @@ def minimum_step(tender: Tender, last_minor: int) -> Money:
     return Money(max(step, 1), tender.currency)
 
 
-def percent(basis_points: int) -> str:
-    """Basis points as a percentage without a float: 50 -> "0.5", 100 -> "1"."""
-    return format((Decimal(basis_points) / 100).normalize(), "f")
-
-
 def step_text(tender: Tender, locale: str) -> str:
-    """The minimum step as the pages and the protocol state it: "EUR 500.00" or "0.5 %"."""
+    """The minimum step as the pages and the protocol state it, in ``locale``: "€500.00" or
+    "0.5%" ("0,5 %" in Slovenian)."""
     if tender.auction_step_minor:
         return Money(tender.auction_step_minor, tender.currency).format(locale)
-    return f"{percent(tender.auction_step_basis_points or 0)} %"
+    fraction = Decimal(tender.auction_step_basis_points or 0) / 10_000
+    return format_percent(fraction, locale=babel_locale(locale), decimal_quantization=False)
 
 
 # -- steps --------------------------------------------------------------------------------------

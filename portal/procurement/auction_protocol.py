@@ -106,7 +106,10 @@ class AuctionProtocolKind(ProcurementKind):
             "facts": [
                 (_("Tender"), f"{tender.reference} · {tender.title}"),
                 *self.times(
-                    _("Auction ended (${timezone})"), _("Auction ended (UTC)"), auction.ends_at
+                    document,
+                    _("Auction ended (${timezone})"),
+                    _("Auction ended (UTC)"),
+                    auction.ends_at,
                 ),
                 (_("Bidders"), str(len(auction.bidders))),
             ],

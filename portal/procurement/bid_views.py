@@ -213,7 +213,7 @@ def submit(context, request):
             bid,
             user=request.user,
             clock=request.clock,
-            locale=request.locale_name,
+            locale=request.user.locale,  # the receipt is in the submitter's language
         )
     except Refusal as refused:
         return _page(request, tender, organisation, form_refused(request, refused))

@@ -26,8 +26,14 @@ from portal.procurement import state
 from portal.procurement.models import Bid, BidReceipt, BidVersion, OpeningProtocol, Tender
 
 #: the times on the documents, day first and to the second, as each document language
-#: writes a date (CLDR's long date) and a 24-hour time
-_PATTERNS = {"en": "d MMMM y, HH:mm:ss", "sl": "d. MMMM y, HH:mm:ss"}
+#: writes a date (CLDR's long date; English's with the day first) and a 24-hour time
+_PATTERNS = {
+    "en": "d MMMM y, HH:mm:ss",
+    "sl": "d. MMMM y, HH:mm:ss",
+    "pl": "d MMMM y, HH:mm:ss",
+    "fr": "d MMMM y, HH:mm:ss",
+    "zh_Hans": "y年M月d日 HH:mm:ss",
+}
 
 #: a bid's line in the opening protocol
 OPENED = "opened"
@@ -105,11 +111,15 @@ class ProcurementKind(DocumentKind):
         }
 
     def times(
-        self, local_label: TranslationString, utc_label: TranslationString, when: dt.datetime
+        self,
+        document: Document,
+        local_label: TranslationString,
+        utc_label: TranslationString,
+        when: dt.datetime,
     ) -> list[tuple[TranslationString, str]]:
         """``when`` as two facts for ``/verify``, in the portal's timezone and in UTC, as
-        the document prints it."""
-        printed = moment(when, self.timezone, "en")
+        the document prints it (in its language)."""
+        printed = moment(when, self.timezone, document.locale)
         local_label = _(local_label, mapping={"timezone": self.timezone.key})
         return [(local_label, printed["local_text"]), (utc_label, printed["utc_text"])]
 
@@ -170,7 +180,9 @@ class BidReceiptKind(ProcurementKind):
             "facts": [
                 (_("Tender"), f"{bid.tender.reference} · {bid.tender.title}"),
                 (_("Organisation"), bid.organisation.name),
-                *self.times(_("Received (${timezone})"), _("Received (UTC)"), version.submitted_at),
+                *self.times(
+                    document, _("Received (${timezone})"), _("Received (UTC)"), version.submitted_at
+                ),
                 (_("Bid version"), str(version.number)),
                 (_("SHA-256 of the sealed bid"), " ".join(hash_lines(version.sha256))),
             ],
@@ -244,7 +256,7 @@ class OpeningProtocolKind(ProcurementKind):
             "status": "valid",
             "facts": [
                 (_("Tender"), f"{tender.reference} · {tender.title}"),
-                *self.times(_("Opened (${timezone})"), _("Opened (UTC)"), opened_at),
+                *self.times(document, _("Opened (${timezone})"), _("Opened (UTC)"), opened_at),
                 (_("Bids listed"), str(len(listed_bids(tender)))),
             ],
         }

@@ -117,8 +117,8 @@ def answer(dbsession, tender: Tender, public_id, *, answerer, text, now: dt.date
 
 @task(retries=5, retry_delay=60)
 def email_answer_task(registry: Registry, question_id: int) -> None:
-    """Tell the asker that their question is answered, once the answer is committed, in
-    their language; the mail links to the tender's page rather than repeating the answer."""
+    """Tell the asker, in their language, that their question is answered, once the answer
+    is committed; the mail links to the tender's page rather than repeating the answer."""
     settings = registry.settings
     with task_dbsession(registry) as dbsession:
         question = dbsession.get_one(Question, question_id)
@@ -142,12 +142,12 @@ def email_answer_task(registry: Registry, question_id: int) -> None:
             "Your question on tender ${reference} is answered",
             mapping={"reference": tender.reference},
         )
-        localizer = document_localizer(asker.locale)
+        translate = document_localizer(asker.locale).translate
         mail = message(
             settings.get("mail.default_sender", "no-reply@localhost"),
             asker.email,
-            localizer.translate(subject),
-            localizer.translate(body),
+            translate(subject),
+            translate(body),
         )
         mailer(registry).send_immediately(mail)
     log.info("answer to question %s e-mailed to its asker", question_id)

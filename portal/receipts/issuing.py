@@ -12,7 +12,7 @@ import logging
 
 from sqlalchemy import select
 
-from portal.billing import REFUNDED_STATES, printed
+from portal.billing import REFUNDED_STATES, method_text, printed
 from portal.documents.kinds import DocumentKind
 from portal.i18n import _, document_localizer
 from portal.localized import localized
@@ -63,7 +63,8 @@ class ReceiptKind(DocumentKind):
             "total": receipt.amount.format(receipt.locale),
             "total_minor": receipt.amount_minor,
             "currency": receipt.currency,
-            "method": payment.method,
+            "method": method_text(payment.method, document_localizer(receipt.locale).translate)
+            or None,
             "provider_reference": payment.provider_payment_id,
             "payment_reference": payment.public_id,
             "reason": receipt.refund.reason if receipt.refund else None,

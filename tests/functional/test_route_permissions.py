@@ -20,6 +20,7 @@ PUBLIC_ROUTES = {
     "saml_sls",
     "saml_metadata",
     "logout",
+    "choose_language",
     "__static/",
     "provider_notification",
     "api_openapi",

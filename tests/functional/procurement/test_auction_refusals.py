@@ -111,7 +111,7 @@ def test_a_percentage_step_and_a_representative_who_is_not_a_bidder(
     assert [b.label for b in auction.bidders] == ["A", "B"]
     quinn = browser(wsgi_app, devidp, "rep-quinn")
     page = quinn.get(auction_url(made), status=200)
-    assert "0.5 %" in page.text and "step-form" not in page.forms
+    assert "0.5%" in page.text and "step-form" not in page.forms
 
     at_slot(clock, auction, 1, 0)
     refused = quinn.post(

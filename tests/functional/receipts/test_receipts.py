@@ -223,15 +223,21 @@ def test_receipt_and_its_mail_are_in_the_payer_language(
         message_from_bytes(m.read_bytes(), policy=policy.default)
         for m in (keys_dir / "mail").glob("*")
     ]
-    (mail,) = [m for m in mails if m["Subject"] == f"Potrdilo o plačilu {receipt.number}"]
+    (mail,) = [
+        m
+        for m in mails
+        if m["Subject"] == f"Potrdilo o plačilu {receipt.number}"
+        and m["To"] == "ana.novak@example.org"
+    ]
     assert "v prilogi je vaše potrdilo o plačilu" in mail.get_body(("plain",)).get_content()
-    # the portal's pages stay in one language
-    assert "Your bills" in payer.app.get("/bills").text
+    # one language for everything: the pages are in it too
+    bills = payer.app.get("/bills")
+    assert bills.html.html["lang"] == "sl" and bills.html.h1.text == "Vaši računi"
 
 
 def test_only_an_offered_language_can_be_chosen(payer, ana, dbsession):
     token = re.search(r'name="csrf_token" value="([^"]+)"', payer.app.get("/account").text)[1]
-    payer.app.post("/account/language", {"language": "xx", "csrf_token": token}, status=400)
-    payer.app.post("/account/language", {"language": "sl"}, status=400)  # no CSRF token
+    payer.app.post("/language", {"language": "xx", "csrf_token": token}, status=400)
+    payer.app.post("/language", {"language": "sl"}, status=400)  # no CSRF token
     dbsession.refresh(ana)
     assert ana.locale == "en"

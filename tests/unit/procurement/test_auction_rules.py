@@ -3,9 +3,11 @@ to the minor unit), percentages typed by the buyer."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
-from portal.procurement.auction import label, minimum_step, percent
+from portal.procurement.auction import label, minimum_step, step_text
 from portal.procurement.drafting import percentage_points
 from portal.procurement.models import Tender
 
@@ -47,5 +49,16 @@ def test_percentages_typed_by_the_buyer(typed, points):
     assert percentage_points(typed) == points
 
 
-def test_percentages_are_printed_without_a_float():
-    assert [percent(p) for p in (50, 100, 1000, 1, 125)] == ["0.5", "1", "10", "0.01", "1.25"]
+def test_a_step_in_percent_is_printed_exactly_in_the_reader_language():
+    steps = [
+        SimpleNamespace(auction_step_minor=None, auction_step_basis_points=points)
+        for points in (50, 100, 1000, 1, 125)
+    ]
+    assert [step_text(step, "en") for step in steps] == ["0.5%", "1%", "10%", "0.01%", "1.25%"]
+    assert [step_text(step, "sl") for step in steps] == [
+        "0,5\xa0%",
+        "1\xa0%",
+        "10\xa0%",
+        "0,01\xa0%",
+        "1,25\xa0%",
+    ]
