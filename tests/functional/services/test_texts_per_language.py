@@ -102,7 +102,7 @@ def test_only_the_departments_clerks_and_administrators_write_its_texts(
 def test_the_form_needs_its_csrf_token(signed_in, dbsession, services):
     app = signed_in("clerk-clara")
     app.post(TEXTS, {"service.water.name.sl": "Voda"}, headers=SAME_ORIGIN, status=400).mustcontain(
-        "nothing was done"
+        "The form has expired"
     )
     assert water(dbsession).name_translations == {}
 
