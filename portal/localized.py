@@ -22,6 +22,7 @@ from typing import Any
 
 from pyramid.i18n import Localizer, TranslationString, make_localizer
 from sqlalchemy import JSON, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import MappedColumn, mapped_column
 
 from portal.i18n import LOCALE_DIR
@@ -41,10 +42,15 @@ SOURCE_LANGUAGE = "en"
 MAX_TEXT = 300
 
 
+#: JSON as the database keeps it: JSONB on PostgreSQL (comparable, as the schema check
+#: compares defaults), JSON text on SQLite
+TRANSLATIONS = JSON().with_variant(JSONB(), "postgresql")
+
+
 def translations_column() -> MappedColumn[Any]:
     """The ``x_translations`` column of a translatable column ``x``: empty until someone
     gives a translation."""
-    return mapped_column(JSON, default=dict, server_default=text("'{}'"))
+    return mapped_column(TRANSLATIONS, default=dict, server_default=text("'{}'"))
 
 
 def language_of(name: str) -> str | None:

@@ -11,6 +11,7 @@ Create Date: 2026-12-07 09:00:00.000000
 """
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from alembic import op
 
@@ -33,7 +34,13 @@ COLUMNS = (
 def upgrade() -> None:
     for table, column in COLUMNS:
         op.add_column(
-            table, sa.Column(column, sa.JSON(), server_default=sa.text("'{}'"), nullable=False)
+            table,
+            sa.Column(
+                column,
+                sa.JSON().with_variant(postgresql.JSONB(), "postgresql"),
+                server_default=sa.text("'{}'"),
+                nullable=False,
+            ),
         )
 
 
