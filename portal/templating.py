@@ -19,6 +19,7 @@ from babel.dates import format_date, format_datetime, format_time, get_datetime_
 from pyramid.events import BeforeRender, subscriber
 
 from portal.i18n import _, language_tag, offered_languages
+from portal.localized import localized, setting, translate
 from portal.money import babel_locale
 from portal.security import PUBLIC
 
@@ -76,11 +77,14 @@ class Site:
     host: str
 
 
-def authority_name(settings: dict) -> str:
-    """Who runs the portal, as the banner, header, footer and page titles name it: the
-    ``portal.authority_name`` setting, else the name printed on receipts."""
-    return settings.get("portal.authority_name") or settings.get(
-        "receipts.authority_name", "Public services"
+def authority_name(settings: dict, locale: str | None = None) -> str:
+    """Who runs the portal, as the banner, header, footer and page titles name it, in
+    ``locale``: the ``portal.authority_name`` setting (``portal.authority_name.sl`` in
+    Slovenian...), else the name printed on receipts."""
+    return (
+        setting(settings, "portal.authority_name", locale)
+        or setting(settings, "receipts.authority_name", locale)
+        or "Public services"
     )
 
 
@@ -99,9 +103,10 @@ def add_globals(event) -> None:
         return
     request = event["request"]
     settings = request.registry.settings
+    locale = locale_name(request)
     event["site"] = Site(
-        authority=authority_name(settings),
-        service=settings.get("portal.service_name")
+        authority=authority_name(settings, locale),
+        service=setting(settings, "portal.service_name", locale)
         or request.localizer.translate(_("Public services payments")),
         host=urlsplit(settings["portal.base_url"]).hostname or "",
     )
@@ -112,6 +117,10 @@ def add_globals(event) -> None:
     # the page's language as HTML names it, and the languages its picker offers
     event["lang"] = language_tag(locale_name(request))
     event["languages"] = offered_languages(request.registry).offered
+    # a text from data (a bill's description, a service's name) in the reader's language,
+    # and a message with messages in its mapping (which the localizer leaves in English)
+    event["localized"] = lambda row, field="name": localized(row, field, locale)
+    event["translated"] = lambda message: translate(request.localizer, message)
 
 
 def includeme(config) -> None:

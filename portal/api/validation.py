@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyramid.i18n import TranslationString
 
 from portal.i18n import _
+from portal.localized import LANGUAGES, language_of
 from portal.money import CURRENCY_CODES
 from portal.refusals import INVALID, MALFORMED, TOO_LARGE, UNSUPPORTED, FieldError, Refusal
 
@@ -113,6 +114,31 @@ class Fields:
             return value
         return None
 
+    def translations(self, name: str, max_length: int) -> dict[str, str]:
+        """An optional object of texts by language (``{"sl": "...", "zh-Hans": "..."}``), each
+        checked as :meth:`text`; keys are locale names or language tags of the portal's
+        languages, kept by locale name."""
+        value = self.data.get(name)
+        if value is None:
+            return {}
+        texts = Fields(value, *self.path, name, errors=self.errors)
+        found = {}
+        for key in texts.data:
+            language = language_of(key) if isinstance(key, str) else None
+            if language is None:
+                texts.error(
+                    _(
+                        "is not one of the languages ${languages}",
+                        mapping={"languages": ", ".join(LANGUAGES)},
+                    ),
+                    str(key)[:64],
+                )
+                continue
+            text = texts.text(key, max_length)
+            if text is not None:
+                found[language] = text
+        return found
+
     def array(self, name: str, max_items: int) -> list:
         value = self.data.get(name)
         if value is None:
@@ -186,8 +212,11 @@ class NewBill:
     description: str
     due_date: dt.date
     currency: str
-    lines: list[tuple[str, int]]
+    #: (description, amount, the description in other languages) of each line
+    lines: list[tuple[str, int, dict[str, str]]]
     assessment: AssessmentRef | None = None
+    #: the description in other languages, by locale name
+    descriptions: dict[str, str] = field(default_factory=dict)
 
 
 def _assessment(fields: Fields, body: dict) -> AssessmentRef | None:
@@ -210,7 +239,16 @@ def _assessment(fields: Fields, body: dict) -> AssessmentRef | None:
 def bill_request(body: dict) -> NewBill:
     """The fields of a new bill, checked; the payer is still to be found."""
     fields = Fields(body)
-    fields.only("payer", "number", "description", "due_date", "currency", "lines", "assessment")
+    fields.only(
+        "payer",
+        "number",
+        "description",
+        "descriptions",
+        "due_date",
+        "currency",
+        "lines",
+        "assessment",
+    )
     payer_kind = payer_value = None
     if body.get("payer") is None:
         fields.error(_("is required"), "payer")
@@ -225,20 +263,35 @@ def bill_request(body: dict) -> NewBill:
             payer.error(_("must name exactly one of national_id or organisation_number"))
     number = fields.text("number", MAX_NUMBER)
     description = fields.text("description", MAX_TEXT)
+    descriptions = fields.translations("descriptions", MAX_TEXT)
     due_date = fields.date("due_date")
     currency = fields.currency("currency")
     lines = []
     for index, item in enumerate(fields.array("lines", MAX_LINES)):
         line = Fields(item, "lines", index, errors=fields.errors)
         if isinstance(item, dict):
-            line.only("description", "amount")
-            lines.append((line.text("description", MAX_TEXT), line.amount("amount")))
-    if not fields.errors and sum(amount for _, amount in lines) > MAX_AMOUNT:
+            line.only("description", "descriptions", "amount")
+            lines.append(
+                (
+                    line.text("description", MAX_TEXT),
+                    line.amount("amount"),
+                    line.translations("descriptions", MAX_TEXT),
+                )
+            )
+    if not fields.errors and sum(amount for _, amount, _ in lines) > MAX_AMOUNT:
         fields.error(_("must add up to at most ${amount}", mapping={"amount": MAX_AMOUNT}), "lines")
     assessment = _assessment(fields, body)
     fields.check()
     return NewBill(
-        payer_kind, payer_value, number, description, due_date, currency, lines, assessment
+        payer_kind,
+        payer_value,
+        number,
+        description,
+        due_date,
+        currency,
+        lines,
+        assessment,
+        descriptions,
     )
 
 

@@ -54,6 +54,7 @@ def bill_json(view) -> dict:
         "number": bill.number,
         "reference": bill.reference,
         "description": bill.description,
+        "descriptions": bill.description_translations,
         "payer": _payer_json(bill),
         "currency": bill.currency,
         "total": bill.total_minor,
@@ -64,7 +65,12 @@ def bill_json(view) -> dict:
         "cancelled_at": _iso(bill.cancelled_at),
         "cancel_reason": bill.cancel_reason,
         "lines": [
-            {"description": line.description, "amount": line.amount_minor} for line in bill.lines
+            {
+                "description": line.description,
+                "descriptions": line.description_translations,
+                "amount": line.amount_minor,
+            }
+            for line in bill.lines
         ],
     }
 
@@ -194,10 +200,11 @@ def create_bill(context, request):
                 service=service,
                 number=new.number,
                 description=new.description,
+                description_translations=new.descriptions,
                 due_date=new.due_date,
                 lines=[
-                    BillLineInput(description, Money(amount, new.currency))
-                    for description, amount in new.lines
+                    BillLineInput(description, Money(amount, new.currency), descriptions)
+                    for description, amount, descriptions in new.lines
                 ],
                 **payer,
             )

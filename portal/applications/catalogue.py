@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from pyramid.i18n import TranslationString
+
 from portal.applications.forms import check_fields
 from portal.catalogue.interfaces import APPLICATION, BillLineInput, FormField, ServiceInfo
 from portal.i18n import _
@@ -38,8 +40,8 @@ _VIN = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
 _REGISTRATION_NUMBER = re.compile(r"^[A-Z0-9][A-Z0-9-]{3,19}$")
 
 
-def _label(choices, code: str) -> str:
-    return dict(choices)[code].interpolate()
+def _label(choices, code: str) -> TranslationString:
+    return dict(choices)[code]
 
 
 class _Service:
@@ -108,7 +110,7 @@ class VehicleRegistration(_Service):
             "Vehicle registration: ${category}",
             mapping={"category": _label(VEHICLE_CATEGORIES, category)},
         )
-        return [BillLineInput(description.interpolate(), amount)]
+        return [BillLineInput(description, amount)]
 
 
 class BusinessLicence(_Service):
@@ -155,7 +157,7 @@ class BusinessLicence(_Service):
         description = _(
             "Business licence: ${name}", mapping={"name": cleaned["business_name"][:200]}
         )
-        return [BillLineInput(description.interpolate(), amount)]
+        return [BillLineInput(description, amount)]
 
 
 class CivilStatusCopy(_Service):
@@ -195,14 +197,14 @@ class CivilStatusCopy(_Service):
         unit = fee_for(dbsession, self.info.code, COPY_ITEM, on)
         copies = int(cleaned["copies"])
         description = _(
-            "Certified copy of a ${record}, ${count} × ${unit}",
+            "Certified copy: ${record}, ${count} × ${unit}",
             mapping={
-                "record": _label(RECORD_TYPES, cleaned["record"]).lower(),
+                "record": _label(RECORD_TYPES, cleaned["record"]),
                 "count": copies,
                 "unit": str(unit),
             },
         )
-        return [BillLineInput(description.interpolate(), Money(unit.minor * copies, unit.currency))]
+        return [BillLineInput(description, Money(unit.minor * copies, unit.currency))]
 
 
 SERVICES = (VehicleRegistration(), BusinessLicence(), CivilStatusCopy())

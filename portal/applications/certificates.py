@@ -16,6 +16,7 @@ from portal.applications.models import Application, Certificate
 from portal.applications.workflow import application_services
 from portal.documents.kinds import DocumentKind
 from portal.i18n import _, document_localizer
+from portal.localized import localized
 
 
 class CertificateKind(DocumentKind):
@@ -35,17 +36,19 @@ class CertificateKind(DocumentKind):
         values = display_values(plugin, application.form, localizer) if plugin else []
         return {
             "authority": {"name": self.authority(certificate, issuer), "address": ""},
-            "signed_by": issuer.authority["name"],
+            "signed_by": issuer.authority(certificate.locale)["name"],
             "applicant": application.applicant.display_name,
-            "service": application.service.name,
+            "service": localized(application.service, "name", certificate.locale),
             "values": [{"label": label, "value": value} for label, value in values],
             "approved_by": application.decided_by.display_name if application.decided_by else None,
             "application_reference": application.public_id,
         }
 
-    def authority(self, certificate: Certificate, issuer) -> str:
+    def authority(self, certificate: Certificate, issuer, locale: str | None = None) -> str:
         """The department that decided: it certifies, the portal signs on its behalf."""
-        return certificate.application.service.department.name
+        return localized(
+            certificate.application.service.department, "name", locale or certificate.locale
+        )
 
 
 def issue_certificate(issuer, dbsession, application: Application, now: dt.datetime) -> Certificate:

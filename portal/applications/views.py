@@ -26,9 +26,12 @@ from portal.applications.workflow import (
 )
 from portal.billing import PAYMENT_IN_PROGRESS, create_payment, payment_timeout
 from portal.billing.models import Payment
+from portal.catalogue.models import Service
+from portal.catalogue.texts import service_rows, service_text
 from portal.documents.downloads import stored, stored_pdf
 from portal.i18n import _
 from portal.identity.assurance import PAY
+from portal.localized import localized
 from portal.money import Money
 from portal.refusals import CONFLICT, INVALID, UNAVAILABLE, FieldError, Refusal
 from portal.web import form_refused
@@ -48,12 +51,13 @@ def plugin_of(request, code: str):
     return plugin
 
 
-def service_summary(request, plugin) -> dict:
+def service_summary(request, plugin, row: Service | None) -> dict:
     translate = request.localizer.translate
+    text = service_text(plugin.info, row, request.localizer.locale_name)
     return {
         "code": plugin.info.code,
-        "name": translate(plugin.info.name),
-        "description": translate(plugin.info.description),
+        "name": text.name,
+        "description": text.description,
         "requirements": [translate(item) for item in plugin.info.requirements],
     }
 
@@ -79,7 +83,11 @@ def render_form(request, plugin, values, errors=None, application=None):
     return render_to_response(
         "applications/form.jinja2",
         {
-            "service": service_summary(request, plugin),
+            "service": service_summary(
+                request,
+                plugin,
+                request.dbsession.scalar(select(Service).where(Service.code == plugin.info.code)),
+            ),
             "fields": form_fields(request, plugin),
             "values": values,
             "errors": {name: translate(message) for name, message in (errors or {}).items()},
@@ -152,12 +160,14 @@ def applications(request):
         )
     )
     translate = request.localizer.translate
-    services = application_services(request.registry)
+    services, rows = application_services(request.registry), service_rows(request.dbsession)
     return {
         "drafts": [a for a in mine if a.status in state.EDITABLE],
         "open": [a for a in mine if a.status not in state.EDITABLE | state.DECIDED],
         "decided": [a for a in mine if a.status in state.DECIDED],
-        "services": [service_summary(request, plugin) for plugin in services.values()],
+        "services": [
+            service_summary(request, plugin, rows.get(code)) for code, plugin in services.items()
+        ],
         "status_label": lambda status: translate(state.LABELS[status]),
     }
 
@@ -198,7 +208,7 @@ def application_values(request, application: Application) -> dict:
     plugin = application_services(request.registry).get(application.service.code)
     return {
         "application": application,
-        "service_name": translate(plugin.info.name) if plugin else application.service.name,
+        "service_name": localized(application.service, "name", request.localizer.locale_name),
         "values": display_values(plugin, application.form, request.localizer) if plugin else [],
         "status_label": translate(state.LABELS[application.status]),
         "history": [
@@ -206,7 +216,10 @@ def application_values(request, application: Application) -> dict:
         ],
         "bill": application.bill,
         "fee_lines": [
-            (line.description, Money(line.amount_minor, application.bill.currency))
+            (
+                localized(line, "description", request.localizer.locale_name),
+                Money(line.amount_minor, application.bill.currency),
+            )
             for line in application.bill.lines
         ]
         if application.bill

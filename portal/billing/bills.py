@@ -8,6 +8,7 @@ money is seen and given back rather than hidden under "written off"."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import and_
@@ -19,6 +20,7 @@ from portal.billing.models import Bill, BillLine
 from portal.billing.reference import creditor_reference
 from portal.catalogue.interfaces import BillLineInput
 from portal.i18n import _
+from portal.localized import texts
 from portal.money import Money
 from portal.refusals import CONFLICT, INVALID, Refusal
 
@@ -50,9 +52,14 @@ def issue_bill(
     payer_user=None,
     payer_organisation=None,
     credit: tuple[str, str] | None = None,
+    description_translations: Mapping[str, str] | None = None,
 ) -> Bill:
     """Create a bill and post what the payer now owes to the service (to ``credit``, the
-    account and kind it is owed to, if not the service's revenue: a deposit's)."""
+    account and kind it is owed to, if not the service's revenue: a deposit's).
+
+    ``description`` and the lines' may be catalogue messages: they are kept in every
+    language the catalogues have (:func:`portal.localized.texts`), beside translations given
+    in ``description_translations`` and the lines' own."""
     if (payer_user is None) == (payer_organisation is None):
         raise Refusal(
             INVALID,
@@ -69,19 +76,18 @@ def issue_bill(
     total = sum((line.amount for line in lines[1:]), lines[0].amount)
     if total.minor <= 0 or any(line.amount.minor <= 0 for line in lines):
         raise Refusal(INVALID, _("Bill lines must be positive amounts."), title=_("Invalid bill"))
+    description, translations = texts(description, description_translations)
     bill = Bill(
         service=service,
         number=number,
         description=description,
+        description_translations=translations,
         due_date=due_date,
         currency=total.currency,
         total_minor=total.minor,
         payer_user=payer_user,
         payer_organisation=payer_organisation,
-        lines=[
-            BillLine(position=i, description=line.description, amount_minor=line.amount.minor)
-            for i, line in enumerate(lines)
-        ],
+        lines=[_line(i, line) for i, line in enumerate(lines)],
     )
     dbsession.add(bill)
     dbsession.flush()
@@ -96,6 +102,16 @@ def issue_bill(
         [Line(receivable, kind, total, bill.id), Line(revenue, revenue_kind, -total)],
     )
     return bill
+
+
+def _line(position: int, line: BillLineInput) -> BillLine:
+    description, translations = texts(line.description, line.description_translations)
+    return BillLine(
+        position=position,
+        description=description,
+        description_translations=translations,
+        amount_minor=line.amount.minor,
+    )
 
 
 def cancel_bill(dbsession: Session, bill: Bill, reason: str, now: dt.datetime) -> None:

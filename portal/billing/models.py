@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.catalogue.models import Service
 from portal.db import Base, utcnow
 from portal.identity.models import Department, Organisation, User
+from portal.localized import translations_column
 from portal.money import Money
 
 
@@ -55,6 +56,8 @@ class Bill(Base):
     payer_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     payer_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     description: Mapped[str] = mapped_column(String(300))
+    #: the description in other languages (:mod:`portal.localized`)
+    description_translations: Mapped[dict[str, str]] = translations_column()
     currency: Mapped[str] = mapped_column(String(3))
     total_minor: Mapped[int] = mapped_column(BigInteger)
     due_date: Mapped[dt.date] = mapped_column(Date)
@@ -84,6 +87,7 @@ class BillLine(Base):
     bill_id: Mapped[int] = mapped_column(ForeignKey("bill.id", ondelete="CASCADE"), index=True)
     position: Mapped[int]
     description: Mapped[str] = mapped_column(String(300))
+    description_translations: Mapped[dict[str, str]] = translations_column()
     amount_minor: Mapped[int] = mapped_column(BigInteger)
 
     bill: Mapped[Bill] = relationship(back_populates="lines")

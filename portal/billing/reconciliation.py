@@ -18,12 +18,15 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from pyramid.i18n import TranslationString
 from sqlalchemy import String, cast, select
 
 from portal.billing import events, state
 from portal.billing.models import Bill, JournalTransaction, Payment, PaymentAllocation, Refund
 from portal.billing.providers import SettlementLine
 from portal.catalogue.models import Service
+from portal.i18n import _
+from portal.localized import SOURCE_LANGUAGE, message_in
 from portal.money import Money
 
 MISSING_IN_PORTAL = "missing_in_portal"
@@ -40,10 +43,18 @@ class Discrepancy:
     kind: str
     what: str
     reference: str
-    detail: str
+    #: what is wrong, as a clerk reads it (in their language on the page; written out in
+    #: English in the report text and the case's title)
+    detail: TranslationString
     provider_amount: Money | None = None
     portal_amount: Money | None = None
     payment_public_id: str | None = None
+
+
+def _written(detail: str) -> str:
+    """A discrepancy's detail written out in English, for the report text (a message's
+    placeholders filled in)."""
+    return message_in(SOURCE_LANGUAGE, detail)
 
 
 @dataclass
@@ -181,7 +192,7 @@ def reconcile(
                     MISSING_IN_REPORT,
                     what,
                     reference,
-                    "settled in the portal, not in the provider's report",
+                    _("settled in the portal, not in the provider's report"),
                     portal_amount=amount,
                     payment_public_id=payment_id,
                 )
@@ -196,7 +207,11 @@ def _check_payment(dbsession, provider_name, reference, amount, result) -> None:
     if payment is None:
         result.discrepancies.append(
             Discrepancy(
-                MISSING_IN_PORTAL, PAYMENT, reference, "unknown reference", provider_amount=amount
+                MISSING_IN_PORTAL,
+                PAYMENT,
+                reference,
+                _("unknown reference"),
+                provider_amount=amount,
             )
         )
     elif payment.status not in state.SETTLED:
@@ -205,7 +220,10 @@ def _check_payment(dbsession, provider_name, reference, amount, result) -> None:
                 MISSING_IN_PORTAL,
                 PAYMENT,
                 reference,
-                f"settled at the provider, {payment.status} in the portal",
+                _(
+                    "settled at the provider; in the portal: ${status}",
+                    mapping={"status": state.LABELS.get(payment.status, payment.status)},
+                ),
                 provider_amount=amount,
                 portal_amount=payment.amount,
                 payment_public_id=payment.public_id,
@@ -217,7 +235,7 @@ def _check_payment(dbsession, provider_name, reference, amount, result) -> None:
                 AMOUNT_DIFFERS,
                 PAYMENT,
                 reference,
-                "the provider settled a different amount",
+                _("the provider settled a different amount"),
                 provider_amount=amount,
                 portal_amount=payment.amount,
                 payment_public_id=payment.public_id,
@@ -236,7 +254,7 @@ def _check_refund(dbsession, provider_name, reference, amount, result) -> None:
     if refund is None:
         result.discrepancies.append(
             Discrepancy(
-                MISSING_IN_PORTAL, REFUND, reference, "unknown refund", provider_amount=amount
+                MISSING_IN_PORTAL, REFUND, reference, _("unknown refund"), provider_amount=amount
             )
         )
     elif refund.status != state.REFUND_SUCCEEDED:
@@ -245,7 +263,10 @@ def _check_refund(dbsession, provider_name, reference, amount, result) -> None:
                 MISSING_IN_PORTAL,
                 REFUND,
                 reference,
-                f"refunded by the provider, {refund.status} in the portal",
+                _(
+                    "refunded by the provider; in the portal: ${status}",
+                    mapping={"status": state.REFUND_LABELS.get(refund.status, refund.status)},
+                ),
                 provider_amount=amount,
                 portal_amount=refund.amount,
                 payment_public_id=refund.payment.public_id,
@@ -257,7 +278,7 @@ def _check_refund(dbsession, provider_name, reference, amount, result) -> None:
                 AMOUNT_DIFFERS,
                 REFUND,
                 reference,
-                "the provider refunded a different amount",
+                _("the provider refunded a different amount"),
                 provider_amount=amount,
                 portal_amount=refund.amount,
                 payment_public_id=refund.payment.public_id,
@@ -335,7 +356,7 @@ def format_report(result: Reconciliation) -> str:
                 )
                 if amount is not None
             )
-            out.append(f"  {item.what} {item.reference}: {item.detail} ({amounts})")
+            out.append(f"  {item.what} {item.reference}: {_written(item.detail)} ({amounts})")
     out.append(
         "No discrepancies." if result.clean else f"{len(result.discrepancies)} discrepancies."
     )

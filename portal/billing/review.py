@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from portal.billing import surcharges
 from portal.billing.models import Bill, Payment
 from portal.identity.models import Organisation
+from portal.localized import localized
 from portal.money import Money
 
 
@@ -50,7 +51,11 @@ def review_rows(request, payment: Payment) -> list[ReviewRow]:
             row.bill,
             row.amount,
             row.interest + Money(extra.amount_minor, payment.currency),
-            row.interest_notes + [line.description for line in extra.bill.lines],
+            row.interest_notes
+            + [
+                localized(line, "description", request.localizer.locale_name)
+                for line in extra.bill.lines
+            ],
         )
     return list(rows.values())
 

@@ -36,6 +36,7 @@ from portal.dates import query_day
 from portal.db import Prebuilt
 from portal.i18n import _
 from portal.identity.assurance import PAY
+from portal.localized import localized, pick
 from portal.money import Money
 from portal.refusals import CONFLICT, MALFORMED, NOT_FOUND, UNAVAILABLE, Refusal
 from portal.web import query_page
@@ -85,7 +86,10 @@ def bills(request):
         for kind, payer_id, name in _payers(request)
     ]
     payable = [view.bill for group in groups for view in group["bills"] if view.payable]
-    services = list(request.dbsession.scalars(select(Service).order_by(Service.name)))
+    locale = request.localizer.locale_name
+    rows = list(request.dbsession.scalars(select(Service)))
+    names = {found.id: localized(found, "name", locale) for found in rows}
+    services = sorted(rows, key=lambda found: names[found.id].casefold())
     today = request.clock.today()
     return {
         "groups": groups,
@@ -95,7 +99,7 @@ def bills(request):
         "service": service,
         "services": services,
         # each row names its service from here rather than through the ORM's lazy loader
-        "service_names": {found.id: found.name for found in services},
+        "service_names": names,
         "idempotency_key": new_idempotency_key(),
     }
 
@@ -274,14 +278,23 @@ def _payment_lines(request, payment: Payment) -> list[PaymentLine]:
     """Each bill of ``payment`` as the provider's page lists it: number, what it is for, and
     what this payment pays of it."""
     rows = request.dbsession.execute(
-        select(Bill.number, Bill.description, PaymentAllocation.amount_minor)
+        select(
+            Bill.number,
+            Bill.description,
+            Bill.description_translations,
+            PaymentAllocation.amount_minor,
+        )
         .join(PaymentAllocation, PaymentAllocation.bill_id == Bill.id)
         .where(PaymentAllocation.payment_id == payment.id)
         .order_by(Bill.id)
     )
+    locale = request.localizer.locale_name
     return [
-        PaymentLine(f"{number}: {description}"[:250], Money(minor, payment.currency))
-        for number, description, minor in rows
+        PaymentLine(
+            f"{number}: {pick(locale, description, translations)}"[:250],
+            Money(minor, payment.currency),
+        )
+        for number, description, translations, minor in rows
     ]
 
 

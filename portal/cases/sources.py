@@ -27,6 +27,7 @@ from portal.cases.work import decide_case_about, open_case
 from portal.clock import clock
 from portal.db import registry_of
 from portal.i18n import _
+from portal.localized import SOURCE_LANGUAGE, message_in
 from portal.procurement.events import (
     ComplaintDecided,
     ComplaintRegistered,
@@ -203,11 +204,17 @@ def settlement_discrepancy(event: SettlementDiscrepancyFound) -> None:
         SETTLEMENT_DISCREPANCY,
         subject_type="settlement",
         subject_id=f"{event.day.isoformat()}:{found.what}:{found.reference}"[:64],
-        title=_sentence(f"{found.what} {found.reference}: {found.detail}"),
+        title=_sentence(f"{found.what} {found.reference}: {_written(found.detail)}"),
         department_id=department_id,
         now=_now(dbsession),
         note=_amounts(found),
     )
+
+
+def _written(detail: str) -> str:
+    """A discrepancy's detail (a message) written out in English, as a case's title and
+    note keep it."""
+    return message_in(SOURCE_LANGUAGE, detail)
 
 
 def _sentence(text: str) -> str:
@@ -222,7 +229,8 @@ def _amounts(found) -> str:
         for side, amount in (("provider", found.provider_amount), ("portal", found.portal_amount))
         if amount is not None
     ]
-    return f"{found.detail} ({', '.join(amounts)})" if amounts else found.detail
+    detail = _written(found.detail)
+    return f"{detail} ({', '.join(amounts)})" if amounts else detail
 
 
 def question_asked(event: QuestionAsked) -> None:

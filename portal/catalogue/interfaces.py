@@ -7,6 +7,7 @@ A city adds its own service by writing a :class:`PublicService` and registering 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,10 +22,13 @@ APPLICATION = "application"
 
 @dataclass(frozen=True)
 class BillLineInput:
-    """One line of a bill to issue: what a service's fee comes to, and what billing bills."""
+    """One line of a bill to issue: what a service's fee comes to, and what billing bills.
+    ``description`` may be a catalogue message, kept in every language
+    (:func:`portal.localized.texts`); ``description_translations`` are given ones."""
 
     description: str
     amount: Money
+    description_translations: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

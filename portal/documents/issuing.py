@@ -25,6 +25,7 @@ from portal.documents.render import qr_data_uri, render_pdf
 from portal.documents.storage import DatabaseStore, DocumentStore, document_key, keep
 from portal.documents.tasks import render_after_commit
 from portal.i18n import document_localizer
+from portal.localized import setting
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +52,17 @@ class DocumentIssuer:
         #: the clock's: fiscal years and issue dates are the portal's days
         self.timezone = timezone
         self.base_url = settings["portal.base_url"]
-        self.authority = {
-            "name": settings.get("receipts.authority_name", "Public Services Payments"),
-            "address": settings.get("receipts.authority_address", ""),
-        }
         self.kinds: dict[str, DocumentKind] = {}
+
+    def authority(self, locale: str | None) -> dict[str, str]:
+        """The issuer's name and address as printed in ``locale``: the settings
+        ``receipts.authority_name`` and ``receipts.authority_address``, or their ``.<locale>``
+        (``receipts.authority_name.sl``) where given."""
+        return {
+            "name": setting(self.settings, "receipts.authority_name", locale)
+            or "Public Services Payments",
+            "address": setting(self.settings, "receipts.authority_address", locale) or "",
+        }
 
     def kind(self, document: Document) -> DocumentKind:
         return self.kinds[document.kind]
@@ -103,10 +110,8 @@ class DocumentIssuer:
             "verify_url": self.verify_url(document),
         }
 
-    def render(self, dbsession, document: Document) -> None:
-        """Render, sign and store the PDF once; stored bytes are never replaced."""
-        if document.sha256 is not None:
-            return
+    def unsigned_pdf(self, dbsession, document: Document) -> bytes:
+        """The PDF of ``document`` as it reads now, before it is signed."""
         kind = self.kind(document)
         data = self.data(document)
         context = dict(
@@ -116,10 +121,16 @@ class DocumentIssuer:
             qr=qr_data_uri(data["verify_url"]),
             title=self.title(document),
         )
-        pdf = render_pdf(kind.template, context, data, document.locale, kind.data_name)
+        return render_pdf(kind.template, context, data, document.locale, kind.data_name)
+
+    def render(self, dbsession, document: Document) -> None:
+        """Render, sign and store the PDF once; stored bytes are never replaced."""
+        if document.sha256 is not None:
+            return
+        kind = self.kind(document)
         signed = self.signer.sign(
-            pdf,
-            reason=f"{context['title']} {document.number}",
+            self.unsigned_pdf(dbsession, document),
+            reason=f"{self.title(document)} {document.number}",
             location=kind.authority(document, self),
         )
         sha256 = hashlib.sha256(signed).hexdigest()

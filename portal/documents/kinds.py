@@ -82,9 +82,10 @@ class DocumentKind(ABC):
         """Anything the template needs beyond :meth:`data`."""
         return {}
 
-    def authority(self, document: Document, issuer) -> str:
-        """Who issues the document: signs it, and is named at /verify."""
-        return issuer.authority["name"]
+    def authority(self, document: Document, issuer, locale: str | None = None) -> str:
+        """Who issues the document: signs it, and is named at /verify; in ``locale`` (the
+        document's own unless given: /verify names it in its reader's)."""
+        return issuer.authority(locale or document.locale)["name"]
 
     def verification(self, document: Document) -> dict:
         """What /verify tells anyone holding the document: its status ("valid", or a kind's

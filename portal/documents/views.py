@@ -64,7 +64,7 @@ def verify(request):
             "title": request.localizer.translate(kind.title),
             "number": document.number,
             "issued_at": document.issued_at,
-            "authority": kind.authority(document, issuer),
+            "authority": kind.authority(document, issuer, request.localizer.locale_name),
             "code": display_code(document.verification_code),
         }
     }

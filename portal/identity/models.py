@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.db import Base, utcnow
+from portal.localized import translations_column
 
 organisation_membership = Table(
     "organisation_membership",
@@ -55,6 +56,8 @@ class Department(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    #: the name in other languages (:mod:`portal.localized`)
+    name_translations: Mapped[dict[str, str]] = translations_column()
 
     clerks: Mapped[list[User]] = relationship(
         secondary=department_membership, back_populates="departments"

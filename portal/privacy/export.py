@@ -26,6 +26,7 @@ from portal.billing.models import Bill, Payment, Refund
 from portal.cases.models import Case, CaseNote
 from portal.identity.models import User, WebSession
 from portal.identity.pii import PersonalDataVault
+from portal.localized import localized
 from portal.money import Money
 from portal.procurement.models import Bid, BidVersion, Complaint
 from portal.receipts.models import Receipt
@@ -44,9 +45,14 @@ def _money(amount: Money) -> dict[str, Any]:
 
 
 def personal_data(
-    dbsession: Session, user: User, vault: PersonalDataVault, now: dt.datetime
+    dbsession: Session,
+    user: User,
+    vault: PersonalDataVault,
+    now: dt.datetime,
+    locale: str | None = None,
 ) -> dict[str, Any]:
-    """``user``'s data as JSON-ready values (strings, integers, lists, objects)."""
+    """``user``'s data as JSON-ready values (strings, integers, lists, objects); the names
+    of services and the bills' descriptions in ``locale`` (:mod:`portal.localized`)."""
     payments = dbsession.scalars(
         select(Payment).where(Payment.payer_user_id == user.id).order_by(Payment.id)
     ).all()
@@ -59,16 +65,19 @@ def personal_data(
             {"name": organisation.name, "registration_number": organisation.registration_number}
             for organisation in user.organisations
         ],
-        "bills": _bills(dbsession, user),
+        "bills": _bills(dbsession, user, locale),
         "payments": [_payment(payment) for payment in payments],
         "refunds": _refunds(dbsession, payment_ids),
         "receipts": _receipts(dbsession, user),
-        "applications": _applications(dbsession, user),
+        "applications": _applications(dbsession, user, locale),
         "bids": _bids(dbsession, user),
         "complaints": _complaints(dbsession, user),
         "cases": _cases(dbsession, user),
         "utility_accounts": [
-            {"service": account.service.name, "customer_number": account.customer_number}
+            {
+                "service": localized(account.service, "name", locale),
+                "customer_number": account.customer_number,
+            }
             for account in dbsession.scalars(
                 select(UtilityAccount)
                 .where(UtilityAccount.payer_user_id == user.id)
@@ -107,15 +116,15 @@ def _person(user: User, vault: PersonalDataVault) -> dict[str, Any]:
     }
 
 
-def _bills(dbsession: Session, user: User) -> list[dict[str, Any]]:
+def _bills(dbsession: Session, user: User, locale: str | None) -> list[dict[str, Any]]:
     bills = list(
         dbsession.scalars(select(Bill).where(Bill.payer_user_id == user.id).order_by(Bill.id))
     )
     return [
         {
             "number": view.bill.number,
-            "service": view.bill.service.name,
-            "description": view.bill.description,
+            "service": localized(view.bill.service, "name", locale),
+            "description": localized(view.bill, "description", locale),
             "total": _money(view.bill.total),
             "outstanding": _money(view.outstanding),
             "status": view.status,
@@ -179,14 +188,14 @@ def _receipts(dbsession: Session, user: User) -> list[dict[str, Any]]:
     ]
 
 
-def _applications(dbsession: Session, user: User) -> list[dict[str, Any]]:
+def _applications(dbsession: Session, user: User, locale: str | None) -> list[dict[str, Any]]:
     applications = dbsession.scalars(
         select(Application).where(Application.applicant_id == user.id).order_by(Application.id)
     )
     return [
         {
             "reference": application.public_id,
-            "service": application.service.name,
+            "service": localized(application.service, "name", locale),
             "status": application.status,
             "answers": application.form,
             "created_at": _when(application.created_at),

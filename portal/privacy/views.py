@@ -47,7 +47,13 @@ def your_data(request):
     translate = request.localizer.translate
     kinds = case_kinds(request.registry)
     return {
-        "data": personal_data(request.dbsession, request.user, request.pii, request.clock.now()),
+        "data": personal_data(
+            request.dbsession,
+            request.user,
+            request.pii,
+            request.clock.now(),
+            request.localizer.locale_name,
+        ),
         "moment": dt.datetime.fromisoformat,
         "day_of": dt.date.fromisoformat,
         "today": request.clock.today(),
@@ -70,7 +76,13 @@ def _translated(translate, labels: dict) -> dict[str, str]:
 @view_config(route_name="account_data_json", request_method="GET", permission="account")
 def your_data_json(request):
     """The same, as a JSON file to keep or to take elsewhere."""
-    data = personal_data(request.dbsession, request.user, request.pii, request.clock.now())
+    data = personal_data(
+        request.dbsession,
+        request.user,
+        request.pii,
+        request.clock.now(),
+        request.localizer.locale_name,
+    )
     log.info("personal data downloaded")
     return Response(
         json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from portal.clock import clock
 from portal.documents.models import Document
 from portal.i18n import _
+from portal.localized import localized
 from portal.money import Money
 from portal.procurement import auction as auctions
 from portal.procurement.documents import ProcurementKind, moment
@@ -74,11 +75,11 @@ class AuctionProtocolKind(ProcurementKind):
             rounds.append({"number": round_number, "steps": steps})
         return {
             "authority": {"name": self.authority(document, issuer), "address": ""},
-            "signed_by": issuer.authority["name"],
+            "signed_by": issuer.authority(locale)["name"],
             "tender": {
                 "reference": tender.reference,
                 "title": tender.title,
-                "buyer": tender.department.name,
+                "buyer": localized(tender.department, "name", locale),
                 "currency": tender.currency,
             },
             "auction": {
@@ -92,9 +93,11 @@ class AuctionProtocolKind(ProcurementKind):
             "rounds": rounds,
         }
 
-    def authority(self, document: Document, issuer) -> str:
+    def authority(self, document: Document, issuer, locale: str | None = None) -> str:
         """The buying department, whose auction it was; the portal signs for it."""
-        return protocol_auction(document)[0].department.name
+        return localized(
+            protocol_auction(document)[0].department, "name", locale or document.locale
+        )
 
     def verification(self, document: Document) -> dict:
         tender, auction = protocol_auction(document)

@@ -36,6 +36,7 @@ from portal.catalogue.interfaces import ServiceInfo
 from portal.catalogue.models import Service
 from portal.i18n import _
 from portal.identity.models import Department
+from portal.localized import texts
 from portal.procurement.models import Bid
 from portal.refusals import Refusal
 from portal.services.catalogue import BilledByTheOffice
@@ -43,7 +44,7 @@ from portal.services.catalogue import BilledByTheOffice
 log = logging.getLogger(__name__)
 
 PROCUREMENT_DEPARTMENT = "procurement"
-PROCUREMENT_DEPARTMENT_NAME = "Public Procurement Office"
+PROCUREMENT_DEPARTMENT_NAME = _("Public Procurement Office")
 #: the kind of the two services: billed by a tender, never applied for
 PROCUREMENT = "procurement"
 
@@ -82,7 +83,10 @@ def service_row(dbsession, info: ServiceInfo) -> Service:
     try:
         with dbsession.begin_nested():
             if department is None:
-                department = Department(code=info.department_code, name=PROCUREMENT_DEPARTMENT_NAME)
+                name, translations = texts(PROCUREMENT_DEPARTMENT_NAME)
+                department = Department(
+                    code=info.department_code, name=name, name_translations=translations
+                )
                 dbsession.add(department)
             dbsession.add(
                 Service(code=info.code, name=info.name.interpolate(), department=department)
@@ -105,8 +109,9 @@ def bill_bid(dbsession, bid: Bid, *, now: dt.datetime, timezone) -> None:
     zero. Numbers read as the tender's reference, what it is and the bid: T-2027-000012-FEE-7."""
     tender = bid.tender
     due = _due_date(bid, timezone)
+    mapping = {"reference": tender.reference, "title": tender.title}
     if tender.bid_fee_minor > 0 and bid.fee_bill is None:
-        description = f"Bid fee, tender {tender.reference}: {tender.title}"[:300]
+        description = _("Bid fee, tender ${reference}: ${title}", mapping=mapping)
         bid.fee_bill = issue_bill(
             dbsession,
             service=service_row(dbsession, BID_FEE.info),
@@ -117,7 +122,7 @@ def bill_bid(dbsession, bid: Bid, *, now: dt.datetime, timezone) -> None:
             payer_organisation=bid.organisation,
         )
     if tender.deposit_minor > 0 and bid.deposit is None:
-        description = f"Bid security, tender {tender.reference}: {tender.title}"[:300]
+        description = _("Bid security, tender ${reference}: ${title}", mapping=mapping)
         bid.deposit = hold_deposit(
             dbsession,
             service=service_row(dbsession, BID_SECURITY.info),

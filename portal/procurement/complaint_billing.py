@@ -62,7 +62,10 @@ def bill_complaint(dbsession, complaint: Complaint, fee: Money, due: dt.date) ->
     """Bill ``complaint``'s organisation ``fee``, due on ``due`` (the standstill's last day);
     numbered by the tender, e.g. T-2027-000012-CMP-3."""
     tender = complaint.tender
-    description = f"Complaint fee, tender {tender.reference}: {tender.title}"[:300]
+    description = _(
+        "Complaint fee, tender ${reference}: ${title}",
+        mapping={"reference": tender.reference, "title": tender.title},
+    )
     complaint.fee_bill = issue_bill(
         dbsession,
         service=service_row(dbsession, COMPLAINT_FEE.info),

@@ -20,6 +20,7 @@ from portal.clock import clock
 from portal.documents.kinds import DocumentKind
 from portal.documents.models import Document
 from portal.i18n import _, document_localizer
+from portal.localized import localized
 from portal.money import Money
 from portal.procurement import state
 from portal.procurement.models import Bid, BidReceipt, BidVersion, OpeningProtocol, Tender
@@ -123,11 +124,11 @@ class ProcurementKind(DocumentKind):
         return [(local_label, printed["local_text"]), (utc_label, printed["utc_text"])]
 
 
-def _tender(tender: Tender) -> dict:
+def _tender(tender: Tender, locale: str) -> dict:
     return {
         "reference": tender.reference,
         "title": tender.title,
-        "buyer": tender.department.name,
+        "buyer": localized(tender.department, "name", locale),
     }
 
 
@@ -150,8 +151,8 @@ class BidReceiptKind(ProcurementKind):
         tender = bid.tender
         timezone, locale = issuer.timezone, document.locale
         return {
-            "authority": issuer.authority,
-            "tender": _tender(tender),
+            "authority": issuer.authority(locale),
+            "tender": _tender(tender, locale),
             "organisation": {
                 "name": bid.organisation.name,
                 "registration_number": bid.organisation.registration_number,
@@ -221,9 +222,9 @@ class OpeningProtocolKind(ProcurementKind):
         opener, opened_at = who_opened(tender, document)
         return {
             "authority": {"name": self.authority(document, issuer), "address": ""},
-            "signed_by": issuer.authority["name"],
+            "signed_by": issuer.authority(locale)["name"],
             "tender": dict(
-                _tender(tender),
+                _tender(tender, locale),
                 deadline=optional_moment(tender.bids_until, timezone, locale),
                 opening_scheduled=optional_moment(tender.opening_at, timezone, locale),
                 estimated_value=tender.estimated_value.format(locale),
@@ -244,9 +245,9 @@ class OpeningProtocolKind(ProcurementKind):
     def context(self, document: Document, issuer, dbsession) -> dict:
         return dict(super().context(document, issuer, dbsession), hash_lines=hash_lines)
 
-    def authority(self, document: Document, issuer) -> str:
+    def authority(self, document: Document, issuer, locale: str | None = None) -> str:
         """The buying department, whose committee opened the bids; the portal signs for it."""
-        return protocol_tender(document).department.name
+        return localized(protocol_tender(document).department, "name", locale or document.locale)
 
     def verification(self, document: Document) -> dict:
         tender = protocol_tender(document)

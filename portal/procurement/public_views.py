@@ -257,9 +257,12 @@ def tender_values(request, context) -> dict:
         "status": due,
         "status_label": status_label(request, due),
         "periods": [
-            (_("Questions until"), local_time(request, tender.questions_until)),
-            (_("Bids until (deadline)"), local_time(request, tender.bids_until)),
-            (_("Opening of bids"), local_time(request, tender.opening_at)),
+            (request.localizer.translate(label), local_time(request, moment))
+            for label, moment in (
+                (_("Questions until"), tender.questions_until),
+                (_("Bids until (deadline)"), tender.bids_until),
+                (_("Opening of bids"), tender.opening_at),
+            )
         ],
         "time_left": (
             time_left(request, now, tender.bids_until) if due in state.OPEN_FOR_BIDS else ""

@@ -16,6 +16,7 @@ from portal.billing import REFUNDED_STATES, method_text, printed
 from portal.db import registry_of
 from portal.documents.kinds import DocumentKind
 from portal.i18n import _, document_localizer
+from portal.localized import localized
 from portal.money import Money
 from portal.receipts.models import RECEIPT, CreditNote, Receipt
 
@@ -24,10 +25,10 @@ log = logging.getLogger(__name__)
 
 def _bill(bill, amount: Money, locale: str, lines: list[dict]) -> dict:
     """One bill of a document with the amount the document is about and its item lines,
-    which add up to that amount."""
+    which add up to that amount; its texts in the document's language."""
     return {
-        "description": bill.description,
-        "service": bill.service.name,
+        "description": localized(bill, "description", locale),
+        "service": localized(bill.service, "name", locale),
         "number": bill.number,
         "reference": printed(bill.reference or ""),
         "amount": amount.format(locale),
@@ -53,7 +54,7 @@ class ReceiptKind(DocumentKind):
             payment.payer_organisation.name if payment.payer_organisation is not None else None
         )
         return {
-            "authority": issuer.authority,
+            "authority": issuer.authority(receipt.locale),
             # the person who paid; an organisation's bank transfer has none
             "payer": payment.payer_user.display_name if payment.payer_user else organisation,
             "organisation": organisation,
@@ -81,7 +82,10 @@ class ReceiptKind(DocumentKind):
         bills = []
         for allocation in receipt.payment.allocations:
             bill = allocation.bill
-            lines = [item(line.description, line.amount_minor) for line in bill.lines]
+            lines = [
+                item(localized(line, "description", locale), line.amount_minor)
+                for line in bill.lines
+            ]
             before = allocation.amount_minor - sum(line.amount_minor for line in bill.lines)
             if before:
                 lines.append(item(translate(_("Paid before")), before))

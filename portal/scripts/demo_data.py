@@ -22,6 +22,7 @@ from portal.identity.models import Department, Organisation, User
 from portal.identity.provisioning import provision_user
 from portal.money import Money
 from portal.scripts import demo_bank, demo_cases, demo_payments, demo_tenders, demo_webhooks
+from portal.scripts.demo_texts import translations
 from portal.services.catalogue import sync_services
 from portal.services.imports import Assessment, issue_assessment
 from portal.services.models import FeeScheduleEntry, TaxAssessment, UtilityBill
@@ -74,7 +75,8 @@ ORGANISATION_BILLS = [
 ]
 
 
-#: (service, item, label, amount) of the demo fee schedules, in force since DEMO_FEES_FROM
+#: (service, item, label, amount) of the demo fee schedules, in force since DEMO_FEES_FROM;
+#: every demo text is in the other languages too (portal.scripts.demo_texts)
 DEMO_FEES = [
     ("vehicle-registration", "passenger-car", "Passenger car registration", 45_00),
     ("vehicle-registration", "motorcycle", "Motorcycle registration", 25_00),
@@ -136,6 +138,7 @@ def _set_demo_fees(dbsession) -> None:
                     service_code=service_code,
                     item_code=item_code,
                     label=label,
+                    label_translations=translations(label),
                     amount_minor=amount,
                     currency="EUR",
                     effective_from=DEMO_FEES_FROM,
@@ -208,8 +211,12 @@ def _issue_demo_bills(dbsession, today: dt.date) -> None:
                     service=services[code],
                     number=number,
                     description=description,
+                    description_translations=translations(description),
                     due_date=today + dt.timedelta(days=30),
-                    lines=[BillLineInput(text, Money(amount, "EUR")) for text, amount in lines],
+                    lines=[
+                        BillLineInput(text, Money(amount, "EUR"), translations(text))
+                        for text, amount in lines
+                    ],
                     payer_user=user,
                     payer_organisation=organisation,
                 )
@@ -227,8 +234,9 @@ def _issue_overdue_bills(dbsession, today: dt.date) -> None:
             service=service,
             number=number,
             description=description,
+            description_translations=translations(description),
             due_date=today - dt.timedelta(days=overdue),
-            lines=[BillLineInput(description, Money(amount, "EUR"))],
+            lines=[BillLineInput(description, Money(amount, "EUR"), translations(description))],
             payer_user=dbsession.scalar(
                 select(User).where(User.idp_entity_id == DEV_IDP_ENTITY_ID, User.name_id == name_id)
             ),
@@ -265,13 +273,17 @@ def load(dbsession, vault, attribute_map, clock, registry=None) -> None:
         if department is None:
             department = Department(code=code, name=name)
             dbsession.add(department)
+        department.name_translations = department.name_translations or translations(name)
         departments[code] = department
     dbsession.flush()
     if registry is not None:
         sync_services(dbsession, registry)
     for code, name, department_code in SERVICES:
-        if dbsession.scalar(select(Service).where(Service.code == code)) is None:
-            dbsession.add(Service(code=code, name=name, department=departments[department_code]))
+        service = dbsession.scalar(select(Service).where(Service.code == code))
+        if service is None:
+            service = Service(code=code, name=name, department=departments[department_code])
+            dbsession.add(service)
+        service.name_translations = service.name_translations or translations(name)
     for persona in PERSONAS:
         provision_user(
             dbsession, vault, attribute_map, DEV_IDP_ENTITY_ID, persona.id, persona.attributes()

@@ -21,6 +21,11 @@ def includeme(config) -> None:
         "bill_imports", "/backoffice/imports", factory="portal.services.resources.imports_factory"
     )
     config.add_route("utilities", "/utilities")
+    config.add_route(
+        "backoffice_department_texts",
+        "/backoffice/departments/{code}/texts",
+        factory="portal.identity.departments.department_factory",
+    )
     config.add_navigation_item("services", _("Services"), "account")
     config.add_navigation_item("utilities", _("Utilities"), "account")
     config.add_navigation_item("admin_fees", _("Fees"), "administer")

@@ -1,4 +1,5 @@
-"""Clerk and administrator pages of the services: fee schedules and CSV bill imports."""
+"""Clerk and administrator pages of the services: fee schedules, CSV bill imports and a
+department's texts in each language."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import logging
 from pyramid.httpexceptions import HTTPForbidden, HTTPSeeOther
 from pyramid.view import view_config
 
+from portal.audit import record_request
 from portal.catalogue.interfaces import public_service, public_services
 from portal.dates import as_text, date_of, typed_parts
 from portal.i18n import _
 from portal.identity.assurance import CLERK
+from portal.localized import LANGUAGES
 from portal.money import CURRENCY_CODES
 from portal.refusals import INVALID, MALFORMED, FieldError, Refusal
-from portal.services import fees
+from portal.services import fees, texts
 from portal.services.imports import columns_for, import_bills
 from portal.services.resources import ServiceImportContext
 from portal.web import form_refused
@@ -222,3 +225,58 @@ def import_file(context, request):
         )
     )
     return HTTPSeeOther(request.route_url("bill_imports"))
+
+
+def _texts_page(context, request, errors=None, values=None):
+    locale = request.localizer.locale_name
+    department = context.department
+    groups = texts.department_texts(
+        request.dbsession, request.registry, department, request.clock.today(), locale
+    )
+    return {
+        "department": department,
+        "groups": groups,
+        "languages": LANGUAGES,
+        "errors": errors or {},
+        "values": values,
+    }
+
+
+@view_config(
+    route_name="backoffice_department_texts",
+    request_method="GET",
+    renderer="services/texts.jinja2",
+    permission="work",
+    assurance=CLERK,
+)
+def department_texts(context, request):
+    """The department's names, descriptions and fee labels, one field per language."""
+    return _texts_page(context, request)
+
+
+@view_config(
+    route_name="backoffice_department_texts",
+    request_method="POST",
+    renderer="services/texts.jinja2",
+    permission="work",
+    assurance=CLERK,
+)
+def save_department_texts(context, request):
+    page = _texts_page(context, request)
+    try:
+        found = texts.read_texts(page["groups"], request.POST)
+    except Refusal as refused:
+        return _texts_page(context, request, form_refused(request, refused), request.POST)
+    changed = texts.save_texts(found)
+    if changed:
+        record_request(
+            request,
+            "catalogue.texts_changed",
+            object=("department", context.department.code),
+            details={"texts": changed},
+        )
+    log.info("texts of department %s: %d changed", context.department.code, len(changed))
+    request.session.flash(request.localizer.translate(_("The texts were saved.")))
+    return HTTPSeeOther(
+        request.route_url("backoffice_department_texts", code=context.department.code)
+    )

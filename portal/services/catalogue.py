@@ -21,6 +21,7 @@ from portal.catalogue.interfaces import (
     public_services,
 )
 from portal.catalogue.models import Service
+from portal.catalogue.texts import ServiceText
 from portal.i18n import _
 from portal.identity.models import Department
 
@@ -89,16 +90,16 @@ WASTE_COLLECTION = BilledByTheOffice(
 BUILT_IN: tuple[PublicService, ...] = (PROPERTY_TAX, WATER_SUPPLY, WASTE_COLLECTION)
 
 
-def search(services: list[PublicService], query: str, translate) -> list[PublicService]:
+def search(services: list[ServiceText], query: str) -> list[ServiceText]:
     """Services whose name or description, as the reader sees them, contain every word of
     ``query`` (case-insensitive), sorted by name."""
     words = query.casefold().split()
     found = []
     for service in services:
-        text = f"{translate(service.info.name)} {translate(service.info.description)}".casefold()
+        text = f"{service.name} {service.description}".casefold()
         if all(word in text for word in words):
             found.append(service)
-    return sorted(found, key=lambda service: translate(service.info.name).casefold())
+    return sorted(found, key=lambda service: service.name.casefold())
 
 
 @dataclass

@@ -146,9 +146,28 @@ def read_fee_change(form, service_codes, today: dt.date) -> FeeChange:
     return FeeChange(service_code, item_code, label, amount, effective_from)
 
 
+def _label_translations(dbsession, change: FeeChange) -> dict[str, str]:
+    """The translations the item's label has on its latest other entry, if that entry's
+    label is the same: a new price of an item keeps its names in other languages, a new
+    label has none until its department writes them."""
+    latest = dbsession.scalar(
+        select(FeeScheduleEntry)
+        .where(
+            FeeScheduleEntry.service_code == change.service_code,
+            FeeScheduleEntry.item_code == change.item_code,
+            FeeScheduleEntry.effective_from != change.effective_from,
+        )
+        .order_by(FeeScheduleEntry.effective_from.desc())
+        .limit(1)
+    )
+    if latest is None or latest.label != change.label:
+        return {}
+    return dict(latest.label_translations or {})
+
+
 def set_fee(dbsession, change: FeeChange, by_user=None) -> FeeScheduleEntry:
     """Record ``change``: a new entry, or a new amount for a price not yet in force that
-    starts the same day."""
+    starts the same day. The label's translations stay while the label does."""
     entry = dbsession.scalar(
         select(FeeScheduleEntry).where(
             FeeScheduleEntry.service_code == change.service_code,
@@ -156,6 +175,10 @@ def set_fee(dbsession, change: FeeChange, by_user=None) -> FeeScheduleEntry:
             FeeScheduleEntry.effective_from == change.effective_from,
         )
     )
+    if entry is None or entry.label != change.label or not entry.label_translations:
+        translations = _label_translations(dbsession, change)
+    else:
+        translations = entry.label_translations
     if entry is None:
         entry = FeeScheduleEntry(
             service_code=change.service_code,
@@ -163,6 +186,7 @@ def set_fee(dbsession, change: FeeChange, by_user=None) -> FeeScheduleEntry:
             effective_from=change.effective_from,
         )
         dbsession.add(entry)
+    entry.label_translations = translations
     entry.label = change.label
     entry.amount_minor = change.amount.minor
     entry.currency = change.amount.currency

@@ -15,7 +15,10 @@ it takes that one's place and that one's unpaid bills are cancelled.
 
 Utility bills (``customer_number,national_id,bill_number,description,due_date,amount,currency``):
 each row is one bill on the customer's account; ``national_id`` opens the account the first
-time and may be left empty afterwards. A bill number the company used before is refused.
+time and may be left empty afterwards. A bill number the company used before is refused. The
+description may be given in other languages too, in optional columns ``description_sl``,
+``description_pl``, ``description_fr``, ``description_zh_hans`` (:mod:`portal.localized`);
+a payer reading another language reads ``description``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass
+from functools import partial
 
 from pyramid.i18n import TranslationString
 from sqlalchemy import select
@@ -36,6 +40,14 @@ from portal.billing.models import Bill
 from portal.catalogue.interfaces import TAX, UTILITY
 from portal.i18n import _
 from portal.identity.models import User
+from portal.localized import (
+    LANGUAGES,
+    MAX_TEXT,
+    SOURCE_LANGUAGE,
+    in_every_language,
+    localized,
+    message_in,
+)
 from portal.money import CURRENCY_CODES, Money, MoneyError
 from portal.refusals import INVALID, FieldError, Refusal
 from portal.services.assessments import (
@@ -70,8 +82,14 @@ UTILITY_COLUMNS = (
     "amount",
     "currency",
 )
+#: a utility bill's description in another language, by column: ``description_sl``...
+DESCRIPTION_COLUMNS = {
+    f"description_{language.casefold()}": language
+    for language in LANGUAGES
+    if language != SOURCE_LANGUAGE
+}
 #: columns a file may leave out
-OPTIONAL_COLUMNS = {TAX: ("corrects",), UTILITY: ()}
+OPTIONAL_COLUMNS = {TAX: ("corrects",), UTILITY: tuple(DESCRIPTION_COLUMNS)}
 IMPORTABLE_KINDS = (TAX, UTILITY)
 
 _NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
@@ -88,6 +106,10 @@ def _refused(errors: list[FieldError]) -> Refusal:
 
 def columns_for(kind: str) -> tuple[str, ...]:
     return ASSESSMENT_COLUMNS if kind == TAX else UTILITY_COLUMNS
+
+
+def optional_columns_for(kind: str) -> tuple[str, ...]:
+    return OPTIONAL_COLUMNS.get(kind, ())
 
 
 def read_rows(
@@ -360,31 +382,36 @@ def issue_assessment(dbsession, service, assessment: Assessment, now: dt.datetim
         now=now,
     )
     count = len(assessment.due_dates)
+
+    def description_in(locale: str, mapping: dict) -> str:
+        return message_in(
+            locale,
+            _(
+                "${tax} ${year}, instalment ${n} of ${count}",
+                mapping={**mapping, "tax": localized(service, "name", locale)},
+            ),
+        )
+
     bills = []
     for index, (amount, due) in enumerate(
         zip(assessment.instalments(), assessment.due_dates, strict=True), start=1
     ):
-        mapping = {
-            "tax": service.name,
-            "year": assessment.year,
-            "n": index,
-            "count": count,
-            "number": assessment.number,
-        }
+        mapping = {"year": assessment.year, "n": index, "count": count}
+        description, translations = in_every_language(partial(description_in, mapping=mapping))
         bills.append(
             issue_bill(
                 dbsession,
                 service=service,
                 number=f"{assessment.number}-{index}",
-                description=_(
-                    "${tax} ${year}, instalment ${n} of ${count}", mapping=mapping
-                ).interpolate(),
+                description=description,
+                description_translations=translations,
                 due_date=due,
                 lines=[
                     BillLineInput(
                         _(
-                            "Assessment ${number}, instalment ${n} of ${count}", mapping=mapping
-                        ).interpolate(),
+                            "Assessment ${number}, instalment ${n} of ${count}",
+                            mapping={**mapping, "number": assessment.number},
+                        ),
                         amount,
                     )
                 ],
@@ -404,6 +431,8 @@ class UtilityBillRow:
     description: str
     due_date: dt.date
     amount: Money
+    #: the description in other languages, by language
+    descriptions: dict[str, str]
 
 
 def check_utility_bills(dbsession, vault, service, rows) -> list[UtilityBillRow]:
@@ -436,11 +465,26 @@ def check_utility_bills(dbsession, vault, service, rows) -> list[UtilityBillRow]
             row.error("bill_number", _("This bill number was used before."))
         if number:
             seen.setdefault(number, line)
-        description = row.text("description", 300)
+        description = row.text("description", MAX_TEXT)
+        descriptions = {
+            language: row.text(column, MAX_TEXT, required=False)
+            for column, language in DESCRIPTION_COLUMNS.items()
+        }
         due = row.date("due_date")
         amount = row.amount("amount", row.currency("currency"))
         if not row.bad:
-            found.append(UtilityBillRow(line, customer, payer, number, description, due, amount))
+            found.append(
+                UtilityBillRow(
+                    line,
+                    customer,
+                    payer,
+                    number,
+                    description,
+                    due,
+                    amount,
+                    {language: text for language, text in descriptions.items() if text},
+                )
+            )
     if errors:
         raise _refused(errors)
     return found
@@ -452,8 +496,9 @@ def issue_utility_bill(dbsession, service, row: UtilityBillRow) -> Bill:
         service=service,
         number=row.number,
         description=row.description,
+        description_translations=row.descriptions,
         due_date=row.due_date,
-        lines=[BillLineInput(row.description, row.amount)],
+        lines=[BillLineInput(row.description, row.amount, row.descriptions)],
         payer_user=row.payer,
     )
     record_utility_bill(dbsession, bill, row.customer_number)

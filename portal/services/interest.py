@@ -25,6 +25,7 @@ from portal.billing import BillLineInput, issue_bill, with_status
 from portal.billing.models import Bill
 from portal.catalogue.interfaces import TAX, public_services
 from portal.i18n import _
+from portal.localized import in_every_language, localized, message_in
 from portal.money import Money
 from portal.services.models import LateInterestCharge
 from portal.settings import SettingsError
@@ -120,12 +121,16 @@ def issue_interest_bill(dbsession, bill: Bill, on: dt.date, rate_percent: Decima
         select(Bill.id).where(Bill.service_id == bill.service_id, Bill.number == number)
     ):
         return None
-    label = interest_label(due).interpolate()
+    label = interest_label(due)
+    description, translations = in_every_language(
+        lambda locale: f"{message_in(locale, label)} ({localized(bill, 'description', locale)})"
+    )
     interest = issue_bill(
         dbsession,
         service=bill.service,
         number=number,
-        description=f"{label} ({bill.description})"[:300],
+        description=description,
+        description_translations=translations,
         due_date=on,
         lines=[BillLineInput(label, due.amount)],
         payer_user=bill.payer_user,

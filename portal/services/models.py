@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.catalogue.models import Service
 from portal.db import Base, utcnow
 from portal.identity.models import User
+from portal.localized import translations_column
 from portal.money import Money
 
 
@@ -26,6 +27,8 @@ class FeeScheduleEntry(Base):
     service_code: Mapped[str] = mapped_column(String(64), index=True)
     item_code: Mapped[str] = mapped_column(String(64))
     label: Mapped[str] = mapped_column(String(200))
+    #: the label in other languages (:mod:`portal.localized`)
+    label_translations: Mapped[dict[str, str]] = translations_column()
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     effective_from: Mapped[dt.date] = mapped_column(Date)

@@ -12,7 +12,9 @@ from sqlalchemy import select
 
 from portal.catalogue.interfaces import public_service, public_services
 from portal.catalogue.models import Service
+from portal.catalogue.texts import service_rows, service_text
 from portal.i18n import _
+from portal.localized import localized
 from portal.security import PUBLIC
 from portal.services import fees
 from portal.services.catalogue import search
@@ -28,9 +30,13 @@ ISSUED = {"certificate": _("a certificate (PDF) to download")}
 @view_config(route_name="services", renderer="services/catalogue.jinja2", permission=PUBLIC)
 def catalogue(request):
     query = request.GET.get("q", "")[:MAX_QUERY].strip()
-    listed = [plugin for plugin in public_services(request.registry).values() if plugin.info.listed]
-    found = search(listed, query, request.localizer.translate)
-    return {"services": found, "query": query}
+    rows, locale = service_rows(request.dbsession), request.localizer.locale_name
+    listed = [
+        service_text(plugin.info, rows.get(code), locale)
+        for code, plugin in public_services(request.registry).items()
+        if plugin.info.listed
+    ]
+    return {"services": search(listed, query), "query": query}
 
 
 @view_config(route_name="service", renderer="services/service.jinja2", permission=PUBLIC)
@@ -41,9 +47,11 @@ def service_page(request):
         raise HTTPNotFound()
     today = request.clock.today()
     row = request.dbsession.scalar(select(Service).where(Service.code == plugin.info.code))
+    locale = request.localizer.locale_name
     return {
         "service": plugin.info,
-        "department": row.department.name if row is not None else None,
+        "text": service_text(plugin.info, row, locale),
+        "department": localized(row.department, "name", locale) if row is not None else None,
         "issues": request.localizer.translate(ISSUED.get(plugin.info.issues, plugin.info.issues))
         if plugin.info.issues
         else None,

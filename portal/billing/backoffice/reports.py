@@ -21,11 +21,13 @@ from sqlalchemy import select
 
 from portal.billing import reports
 from portal.billing.backoffice.report_files import XLSX, Columns, as_csv, as_xlsx
+from portal.catalogue.models import Service
 from portal.charts import Bar, bar_chart, column_chart
 from portal.dates import query_day
 from portal.i18n import _
 from portal.identity.assurance import CLERK
 from portal.identity.models import Department
+from portal.localized import localized
 from portal.money import Money, babel_locale
 from portal.refusals import MALFORMED, NOT_FOUND, Refusal
 from portal.templating import locale_name
@@ -125,14 +127,27 @@ def _bucket_label(request, report: reports.Report, bucket) -> str:
     return format_date(bucket, pattern, locale=babel_locale(locale_name(request)))
 
 
-def _key_label(request, key: str) -> str:
-    return key or request.localizer.translate(_("Not reported"))
+def _key_names(request, report: reports.Report) -> dict[str, str]:
+    """The reader's names of the services or departments a report is broken down by (the
+    report keys them by their names in the default language)."""
+    model = {reports.SERVICE: Service, reports.DEPARTMENT: Department}.get(report.by)
+    if model is None:
+        return {}
+    locale = request.localizer.locale_name
+    return {
+        row.name: localized(row, "name", locale) for row in request.dbsession.scalars(select(model))
+    }
+
+
+def _key_label(request, key: str, names: dict[str, str]) -> str:
+    return names.get(key, key) if key else request.localizer.translate(_("Not reported"))
 
 
 def _charts(request, report: reports.Report, title: str) -> list:
     """Per currency: the total of each day, month or age band, and of each breakdown."""
     translate = request.localizer.translate
     locale = locale_name(request)
+    names = _key_names(request, report)
     charts = []
     for currency in report.totals():
         over_time = [
@@ -140,7 +155,7 @@ def _charts(request, report: reports.Report, title: str) -> list:
             for bucket, total in report.by_bucket(currency)
         ]
         by_key = [
-            Bar(_key_label(request, key), total.minor, total.format(locale))
+            Bar(_key_label(request, key, names), total.minor, total.format(locale))
             for key, total in report.by_key(currency)
         ]
         mapping = {"report": title, "currency": currency}
@@ -171,6 +186,11 @@ def _title(request, report: reports.Report) -> str:
     return request.localizer.translate(TITLES[report.kind])
 
 
+def _translated(request, labels: dict) -> dict[str, str]:
+    """``labels`` as the reader reads them (a template prints a message as its source)."""
+    return {code: request.localizer.translate(label) for code, label in labels.items()}
+
+
 @view_config(
     route_name="backoffice_reports",
     request_method="GET",
@@ -185,10 +205,10 @@ def reports_index(request):
         "departments": departments_in_scope(request),
         "first": today.replace(day=1),
         "today": today,
-        "by_labels": BY_LABELS,
-        "per_labels": PER_LABELS,
+        "by_labels": _translated(request, BY_LABELS),
+        "per_labels": _translated(request, PER_LABELS),
         "ageing_by": reports.AGEING_BY,
-        "titles": TITLES,
+        "titles": _translated(request, TITLES),
     }
 
 
@@ -210,10 +230,10 @@ def report_page(request):
         "department_code": query.get("department", ""),
         "charts": _charts(request, report, title),
         "bucket_label": lambda bucket: _bucket_label(request, report, bucket),
-        "key_label": lambda key: _key_label(request, key),
-        "by_labels": BY_LABELS,
-        "per_labels": PER_LABELS,
-        "count_label": COUNT_LABELS[report.kind],
+        "key_label": functools.partial(_key_label, request, names=_key_names(request, report)),
+        "by_labels": _translated(request, BY_LABELS),
+        "per_labels": _translated(request, PER_LABELS),
+        "count_label": request.localizer.translate(COUNT_LABELS[report.kind]),
         "choices": reports.AGEING_BY if report.kind == reports.AGEING else reports.BY,
         "file_query": urlencode(query),
     }

@@ -19,6 +19,7 @@ from portal.billing.payments import post_refund, send_refund
 from portal.billing.providers import ProviderPayment
 from portal.cases.models import Case
 from portal.clock import clock as app_clock
+from portal.localized import message_in
 from portal.money import Money
 from portal.scripts import reconcile as script
 from portal.tasks import task_dbsession
@@ -160,7 +161,10 @@ def test_a_refund_the_portal_has_not_confirmed_is_missing_in_the_portal(
     own_provider.refund(payment.provider_payment_id, Money(1_00, "EUR"), reference)
     result = reconcile(dbsession, own_provider, today())
     assert [(d.what, d.reference) for d in result.discrepancies] == [("refund", reference)]
-    assert result.missing_in_portal[0].detail == "refunded by the provider, requested in the portal"
+    assert (
+        message_in("en", result.missing_in_portal[0].detail)
+        == "refunded by the provider; in the portal: Sent to the provider"
+    )
 
 
 def test_another_day_does_not_see_todays_payments(consistent_day, own_provider, dbsession):
