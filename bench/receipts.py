@@ -571,6 +571,7 @@ def main() -> None:
             # Billing announces PaymentSucceeded to its sessions' registry: this one has no
             # subscribers, since the bench issues the receipt itself, as receipts' subscriber would.
             registry = Registry("bench")
+            registry.settings = app_settings  # the payment's audit entry keys its digest
             install_clock(registry, clock)
             session_factory = get_session_factory(engine, registry)
             with session_factory() as dbsession:
