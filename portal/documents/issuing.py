@@ -108,6 +108,7 @@ class DocumentIssuer:
         if document.sha256 is not None:
             return
         kind = self.kind(document)
+        kind.load(document, dbsession)
         data = self.data(document)
         context = dict(
             data,

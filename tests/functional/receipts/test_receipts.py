@@ -16,11 +16,13 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import select
 
+from portal.documents.kinds import document_issuer
 from portal.receipts.models import Receipt
 from tests import factories
 from tests.functional.billing.conftest import deliver, notifications_for
 from tests.pdfa import pdfa3b_attachment
 from tests.sandbox.conftest import SUCCESS
+from tests.sql import statements
 
 
 @pytest.fixture
@@ -193,6 +195,25 @@ def test_a_refund_gets_its_own_signed_credit_note(paid, dbsession, wsgi_app, key
     assert "partly refunded" in original.text
     note = testapp.get(f"/verify/{credit_note.verification_code}")
     assert "Credit note" in note.text and "€35.40" in note.text
+
+
+def test_rendering_reads_a_documents_objects_in_a_few_statements(paid, wsgi_app, ana_bills):
+    """A receipt's payment, payer, bills, services and lines are read by the kind's ``load``
+    (3 statements whatever the number of bills), a credit note's in 2; ``data`` and
+    ``context`` read nothing more, but for the credit note's original receipt number."""
+    factories.refund_bill_paid(wsgi_app, paid.id, 35_40, "Water billed twice")
+    issuer = document_issuer(wsgi_app.registry)
+    assert len(ana_bills) > 1
+    with wsgi_app.registry["dbsession_factory"]() as dbsession:  # the app's engine
+        receipt, credit_note = dbsession.scalars(select(Receipt).order_by(Receipt.id)).all()
+        for document, expected in ((receipt, 3), (credit_note, 2 + 1)):
+            kind = issuer.kind(document)
+            with statements(wsgi_app) as seen:
+                kind.load(document, dbsession)
+                issuer.data(document)
+                kind.context(document, issuer, dbsession)
+            assert len(seen) == expected, seen
+        assert len(issuer.data(receipt)["bills"]) == len(ana_bills)
 
 
 def test_receipt_and_its_mail_are_in_the_payer_language(
