@@ -75,12 +75,12 @@ from portal.clock import clock_from_settings, install_clock
 from portal.db import get_session_factory
 from portal.devidp.idp import DevIdP
 from portal.documents.issuing import DocumentIssuer
+from portal.documents.qr import qr_data_uri
 from portal.documents.render import (
     ASSETS,
     DocumentHTML,
     PackagedAssetsOnly,
     _typesetting,
-    qr_data_uri,
     render_html,
     render_pdf,
     write_pdf,

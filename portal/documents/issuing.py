@@ -21,7 +21,8 @@ from portal.db import Prebuilt, run_write, table_of
 from portal.documents.kinds import DocumentKind
 from portal.documents.models import Document
 from portal.documents.numbering import DocumentNumberer, fiscal_year
-from portal.documents.render import qr_data_uri, render_pdf
+from portal.documents.qr import qr_data_uri
+from portal.documents.render import render_pdf
 from portal.documents.storage import DatabaseStore, DocumentStore, document_key, keep
 from portal.documents.tasks import render_after_commit
 from portal.i18n import document_localizer

@@ -16,8 +16,6 @@ environments are safe to share between threads.
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import os
 import re
@@ -27,9 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import qrcode
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from PIL import Image
 from weasyprint import CSS, HTML, Attachment
 from weasyprint.html import UA, UA_COUNTER_STYLE
 from weasyprint.text.fonts import FontConfiguration
@@ -39,8 +35,6 @@ from portal.i18n import document_localizer
 from portal.templating import TEMPLATES
 
 ASSETS = (Path(__file__).resolve().parent / "assets").resolve()
-#: the QR code's least width in pixels: 32 mm on paper at 300 dpi
-QR_PIXELS = 378
 
 
 #: rules of WeasyPrint's user-agent stylesheet for pseudo-elements documents never show
@@ -93,26 +87,6 @@ class PackagedAssetsOnly(URLFetcher):
             if path.is_relative_to(ASSETS) and path.is_file():
                 return super().fetch(url, headers)
         raise AssetRefused(f"documents may not load {parts.scheme or 'relative'} URLs")
-
-
-def qr_data_uri(text: str) -> str:
-    """The QR code of ``text`` as a PNG of one pixel per module (a quiet zone of two modules
-    included), which the templates scale up with ``image-rendering: pixelated``: the PDF says
-    not to interpolate, so the modules stay sharp at any size and resolution. The same code,
-    module for module, as the SVG drawing of earlier documents (same library, version, error
-    correction and mask), at a fraction of the cost to draw."""
-    code = qrcode.QRCode(border=2)
-    code.add_data(text)
-    code.make(fit=True)
-    matrix = code.get_matrix()
-    size = len(matrix)
-    pixels = bytes(0 if dark else 255 for row in matrix for dark in row)
-    image = Image.frombytes("L", (size, size), pixels)
-    scale = QR_PIXELS // size + 1
-    image = image.resize((size * scale, size * scale), Image.Resampling.NEAREST)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 @lru_cache(maxsize=16)
