@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from sqlalchemy import insert, inspect, update
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.db import Prebuilt, run_write, table_of
 from portal.documents.kinds import DocumentKind
@@ -137,7 +138,10 @@ class DocumentIssuer:
         )
         if stored.rowcount == 0:
             log.info("document %s was stored by another worker", document.number)
-        dbsession.refresh(document, ["pdf", "storage_key", "sha256"])
+            dbsession.refresh(document, ["pdf", "storage_key", "sha256"])
+            return
+        for name, value in (("pdf", in_row), ("storage_key", storage_key), ("sha256", sha256)):
+            set_committed_value(document, name, value)  # what the row now holds, unread
 
 
 _DOCUMENTS = table_of(Document)

@@ -14,9 +14,10 @@ from pyhanko.keys import load_cert_from_pemder
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal.documents.kinds import document_issuer
+from portal.documents.models import Document
 from portal.receipts.models import Receipt
 from tests import factories
 from tests.functional.billing.conftest import deliver, notifications_for
@@ -214,6 +215,34 @@ def test_rendering_reads_a_documents_objects_in_a_few_statements(paid, wsgi_app,
                 kind.context(document, issuer, dbsession)
             assert len(seen) == expected, seen
         assert len(issuer.data(receipt)["bills"]) == len(ana_bills)
+
+
+def test_rendering_keeps_bytes_another_worker_stored_meanwhile(paid, wsgi_app):
+    """The rendered row is written only if it is still unrendered: a worker that lost the
+    race reads the stored bytes back; the winner knows what it wrote without reading it."""
+    issuer = document_issuer(wsgi_app.registry)
+    table = Document.__table__
+    with wsgi_app.registry["dbsession_factory"]() as dbsession:
+        receipt = dbsession.scalars(select(Receipt)).one()
+        unrendered = {"pdf": None, "storage_key": None, "sha256": None}
+        dbsession.execute(update(Document).where(Document.id == receipt.id).values(unrendered))
+        assert receipt.sha256 is None
+        other = {"pdf": b"%PDF another worker's", "sha256": "0" * 64}
+        dbsession.connection().execute(  # unseen by the session, as another worker's commit
+            update(table).where(table.c.id == receipt.id).values(other)
+        )
+        issuer.render(dbsession, receipt)
+        assert (receipt.pdf, receipt.sha256) == (other["pdf"], other["sha256"])
+
+        dbsession.execute(update(Document).where(Document.id == receipt.id).values(unrendered))
+        with statements(wsgi_app) as seen:
+            issuer.render(dbsession, receipt)
+        assert seen[-1].startswith("UPDATE document"), seen
+        stored = dbsession.execute(
+            select(table.c.pdf, table.c.sha256).where(table.c.id == receipt.id)
+        ).one()
+        assert (receipt.pdf, receipt.sha256) == tuple(stored)
+        assert hashlib.sha256(receipt.pdf).hexdigest() == receipt.sha256
 
 
 def test_receipt_and_its_mail_are_in_the_payer_language(
