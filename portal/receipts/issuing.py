@@ -50,17 +50,22 @@ class ReceiptKind(DocumentKind):
     total_label = _("Total paid")
 
     def load(self, receipt: Receipt, dbsession) -> None:
-        """The payment with its payer, bills, their services and lines: 3 statements."""
-        payment = dbsession.scalars(
-            select(Payment)
-            .where(Payment.id == receipt.payment_id)
-            .options(
-                joinedload(Payment.payer_user),
-                selectinload(Payment.allocations)
-                .joinedload(PaymentAllocation.bill)
-                .options(joinedload(Bill.service), selectinload(Bill.lines)),
+        """The payment with its payer, bills and their services, then the bills' lines: 2
+        statements."""
+        payment = (
+            dbsession.scalars(
+                select(Payment)
+                .where(Payment.id == receipt.payment_id)
+                .options(
+                    joinedload(Payment.payer_user),
+                    joinedload(Payment.allocations)
+                    .joinedload(PaymentAllocation.bill)
+                    .options(joinedload(Bill.service), selectinload(Bill.lines)),
+                )
             )
-        ).one()
+            .unique()
+            .one()
+        )
         set_committed_value(receipt, "payment", payment)  # the session holds objects weakly
 
     def data(self, receipt: Receipt, issuer) -> dict:
@@ -129,15 +134,19 @@ class CreditNoteKind(ReceiptKind):
     total_label = _("Total refunded")
 
     def load(self, credit_note: CreditNote, dbsession) -> None:
-        """The refund with its payment, payer, bills and their services: 2 statements."""
-        refund = dbsession.scalars(
-            select(Refund)
-            .where(Refund.id == credit_note.refund_id)
-            .options(
-                joinedload(Refund.payment).joinedload(Payment.payer_user),
-                selectinload(Refund.lines).joinedload(RefundLine.bill).joinedload(Bill.service),
+        """The refund with its payment, payer, bills and their services: 1 statement."""
+        refund = (
+            dbsession.scalars(
+                select(Refund)
+                .where(Refund.id == credit_note.refund_id)
+                .options(
+                    joinedload(Refund.payment).joinedload(Payment.payer_user),
+                    joinedload(Refund.lines).joinedload(RefundLine.bill).joinedload(Bill.service),
+                )
             )
-        ).one()
+            .unique()
+            .one()
+        )
         set_committed_value(credit_note, "refund", refund)  # the session holds objects weakly
         set_committed_value(credit_note, "payment", refund.payment)
 
