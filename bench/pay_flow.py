@@ -591,9 +591,10 @@ def bulk_bills(url: str, bills: int, tag: str, *, payers: int = 0, payer_id: int
                 """
                 WITH made AS (
                     INSERT INTO user_account (idp_entity_id, name_id, given_name, family_name,
-                                              email, locale, is_admin, is_reviewer, created_at)
+                                              email, locale, is_admin, is_reviewer,
+                                              is_auditor, created_at)
                     SELECT 'https://idp.bench/metadata', %(tag)s || '-payer-' || g, 'Payer',
-                           g::text, '', 'en', false, false, now()
+                           g::text, '', 'en', false, false, false, now()
                     FROM generate_series(1, %(payers)s) g
                     RETURNING id)
                 INSERT INTO bench_payer (n, user_id)

@@ -75,12 +75,12 @@ from portal.clock import clock_from_settings, install_clock
 from portal.db import get_session_factory
 from portal.devidp.idp import DevIdP
 from portal.documents.issuing import DocumentIssuer
+from portal.documents.qr import qr_data_uri
 from portal.documents.render import (
     ASSETS,
     DocumentHTML,
     PackagedAssetsOnly,
     _typesetting,
-    qr_data_uri,
     render_html,
     render_pdf,
     write_pdf,
@@ -263,12 +263,13 @@ def measure_render(session_factory, issuer, receipt_id: int, args) -> dict:
     """Each variant once per iteration, in a shuffled order, after ``--warmup`` iterations.
 
     The pipeline's stages are measured alone, each as the pipeline runs it: load (a fresh
-    session and the receipt row), data (``data()`` and the kind's context on that receipt: the
-    payment, bills and lines it loads), QR, render (Jinja and WeasyPrint, default PDF), and
+    session and the receipt row), data (``load()``, ``data()`` and the kind's context on that
+    receipt: the payment, bills and lines), QR, render (Jinja and WeasyPrint, default PDF), and
     sign; PDF/A + attachment is ``render_pdf`` less render."""
     kind = issuer.kinds["receipt"]
     with session_factory() as dbsession:
         receipt = dbsession.get(Receipt, receipt_id)
+        kind.load(receipt, dbsession)
         data = issuer.data(receipt)
         number, locale = receipt.number, receipt.locale
         context = dict(
@@ -314,6 +315,7 @@ def measure_render(session_factory, issuer, receipt_id: int, args) -> dict:
     def load_data():
         with session_factory() as dbsession:
             found = dbsession.get(Receipt, receipt_id)
+            kind.load(found, dbsession)
             issuer.data(found)
             kind.context(found, issuer, dbsession)
             dbsession.rollback()
@@ -571,6 +573,7 @@ def main() -> None:
             # Billing announces PaymentSucceeded to its sessions' registry: this one has no
             # subscribers, since the bench issues the receipt itself, as receipts' subscriber would.
             registry = Registry("bench")
+            registry.settings = app_settings  # the payment's audit entry keys its digest
             install_clock(registry, clock)
             session_factory = get_session_factory(engine, registry)
             with session_factory() as dbsession:
@@ -677,7 +680,7 @@ def report(args, results: dict, elapsed: float) -> None:
     rows = [
         ("full pipeline (load, data, QR, render_pdf, sign, flush)", "full"),
         ("  load: session + receipt row", "load"),
-        ("  load + data(): payment, bills, lines (lazy loads), formatting", "load+data"),
+        ("  load + data(): payment, bills, lines (kind.load), formatting", "load+data"),
         ("  QR code (PNG data URI)", "qr"),
         ("  render: Jinja + WeasyPrint, default PDF", "render"),
         ("  render_pdf: render as PDF/A-3b + attachment", "render_pdf"),

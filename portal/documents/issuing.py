@@ -16,12 +16,14 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from sqlalchemy import insert, inspect, update
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.db import Prebuilt, run_write, table_of
 from portal.documents.kinds import DocumentKind
 from portal.documents.models import Document
 from portal.documents.numbering import DocumentNumberer, fiscal_year
-from portal.documents.render import qr_data_uri, render_pdf
+from portal.documents.qr import qr_data_uri
+from portal.documents.render import render_pdf
 from portal.documents.storage import DatabaseStore, DocumentStore, document_key, keep
 from portal.documents.tasks import render_after_commit
 from portal.i18n import document_localizer
@@ -113,6 +115,7 @@ class DocumentIssuer:
     def unsigned_pdf(self, dbsession, document: Document) -> bytes:
         """The PDF of ``document`` as it reads now, before it is signed."""
         kind = self.kind(document)
+        kind.load(document, dbsession)
         data = self.data(document)
         context = dict(
             data,
@@ -146,7 +149,10 @@ class DocumentIssuer:
         )
         if stored.rowcount == 0:
             log.info("document %s was stored by another worker", document.number)
-        dbsession.refresh(document, ["pdf", "storage_key", "sha256"])
+            dbsession.refresh(document, ["pdf", "storage_key", "sha256"])
+            return
+        for name, value in (("pdf", in_row), ("storage_key", storage_key), ("sha256", sha256)):
+            set_committed_value(document, name, value)  # what the row now holds, unread
 
 
 _DOCUMENTS = table_of(Document)

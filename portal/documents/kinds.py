@@ -23,8 +23,9 @@ Adding a kind (a bid submission receipt, an opening protocol) is four small step
    Documents are read without WeasyPrint's user-agent rules for list markers, footnotes
    and notes (``render.DocumentHTML``): a document with a list styles its markers itself.
 3. A subclass of :class:`DocumentKind` naming the model, ``series``, ``title`` and
-   ``template``, with ``data()`` (what is printed and attached as JSON) and, if it shows
-   more than "valid" at ``/verify``, ``verification()``.
+   ``template``, with ``data()`` (what is printed and attached as JSON), ``load()`` if
+   ``data()`` reads related objects (eager loads, so rendering does not read them one lazy
+   load at a time) and, if it shows more than "valid" at ``/verify``, ``verification()``.
 4. In the feature's ``includeme``: ``config.add_document_kind(BidReceiptKind())``; then, in
    the transaction that decides the document exists,
    ``document_issuer(request.registry).issue(dbsession, BidReceipt(...), request.clock.now())``.
@@ -73,6 +74,12 @@ class DocumentKind(ABC):
     @property
     def name(self) -> str:
         return self.model.__mapper__.polymorphic_identity
+
+    def load(self, document: Document, dbsession) -> None:
+        """Load what :meth:`data` and :meth:`context` read of ``document``'s objects in a few
+        statements, before rendering reads them: lazy loads cost a statement per object.
+        A kind whose data is the document's own columns loads nothing."""
+        return None
 
     @abstractmethod
     def data(self, document: Document, issuer) -> dict:

@@ -16,8 +16,6 @@ environments are safe to share between threads.
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import os
 import re
@@ -26,10 +24,10 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+from xml.etree import ElementTree
 
-import qrcode
+from cssselect2 import ElementWrapper
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from PIL import Image
 from weasyprint import CSS, HTML, Attachment
 from weasyprint.html import UA, UA_COUNTER_STYLE
 from weasyprint.text.fonts import FontConfiguration
@@ -39,8 +37,6 @@ from portal.i18n import document_localizer, language_tag
 from portal.templating import TEMPLATES
 
 ASSETS = (Path(__file__).resolve().parent / "assets").resolve()
-#: the QR code's least width in pixels: 32 mm on paper at 300 dpi
-QR_PIXELS = 378
 
 
 #: rules of WeasyPrint's user-agent stylesheet for pseudo-elements documents never show
@@ -52,7 +48,7 @@ _UNSHOWN_PSEUDO_ELEMENTS = re.compile(
 
 class DocumentHTML(HTML):
     """HTML as WeasyPrint reads it, with its user-agent stylesheet less the rules for list
-    markers, footnotes and notes.
+    markers, footnotes and notes, and parsed by expat when it is well-formed XML.
 
     Those rules name a pseudo-element alone (``::marker { ... }``), so they match every
     element: WeasyPrint computes six pseudo-element styles for each element of a document,
@@ -60,10 +56,60 @@ class DocumentHTML(HTML):
     (``display: list-item``) and footnotes or notes (``float: footnote``), which no document
     has. Every element's style is as before; ``tests/unit/test_document_rendering.py``
     compares them. (``_ua_stylesheets`` is how WeasyPrint's ``HTML`` names its user-agent
-    stylesheets.)"""
+    stylesheets.)
+
+    WeasyPrint parses HTML with tinyhtml5, in Python, character by character: 2.7 ms of a
+    receipt. A template written as well-formed XML (``<br/>``, ``&#160;``, no ``xmlns``) is
+    parsed by expat into the tree tinyhtml5 builds (:func:`_well_formed_tree`;
+    ``tests/unit/test_document_parsing.py`` compares them); anything else, or a document
+    whose text expat refuses (a control character), goes to WeasyPrint's parser as before.
+    (The attributes set are those ``HTML.__init__`` sets; documents name no ``<base>``.)"""
+
+    def __init__(self, string: str, base_url: str, url_fetcher: URLFetcher):
+        root = _well_formed_tree(string)
+        if root is None:
+            super().__init__(string=string, base_url=base_url, url_fetcher=url_fetcher)
+            return
+        self.base_url = base_url
+        self.url_fetcher = url_fetcher
+        self.media_type = "print"
+        self.wrapper_element = ElementWrapper.from_html_root(root, content_language=None)
+        self.etree_element = self.wrapper_element.etree_element
 
     def _ua_stylesheets(self, forms=False):
         return [_user_agent_stylesheet()]
+
+
+#: XML turns tabs and line breaks in attribute values into spaces; HTML keeps them
+_BREAK_IN_A_TAG = re.compile(r"<[^>]*[\t\n\r]")
+
+
+def _well_formed_tree(html: str) -> ElementTree.Element | None:
+    """The tree tinyhtml5 builds for ``html`` (no namespaces), built by expat; None unless
+    ``html`` is a well-formed ``<html>`` of a ``<head>`` and a ``<body>`` with no tab or line
+    break inside a tag. The HTML parser drops the whitespace before ``<head>`` and puts what
+    follows ``</body>`` and ``</html>`` at the end of the body: so does this."""
+    if _BREAK_IN_A_TAG.search(html):
+        return None
+    try:
+        # a template's output, every value in it escaped: no DTD but <!DOCTYPE html>
+        root = ElementTree.fromstring(html)  # noqa: S314
+    except ElementTree.ParseError:
+        return None
+    if root.tag != "html" or [child.tag for child in root] != ["head", "body"]:
+        return None
+    if (root.text or "").strip() or (root[0].tail or "").strip():
+        return None  # text before <body> would begin the body there
+    body = root[1]
+    after = (body.tail or "") + html[len(html.rstrip()) :]
+    if after.strip():
+        return None
+    root.text = body.tail = None
+    if after and len(body):
+        body[-1].tail = (body[-1].tail or "") + after
+    elif after:
+        body.text = (body.text or "") + after
+    return root
 
 
 @lru_cache(maxsize=1)
@@ -93,26 +139,6 @@ class PackagedAssetsOnly(URLFetcher):
             if path.is_relative_to(ASSETS) and path.is_file():
                 return super().fetch(url, headers)
         raise AssetRefused(f"documents may not load {parts.scheme or 'relative'} URLs")
-
-
-def qr_data_uri(text: str) -> str:
-    """The QR code of ``text`` as a PNG of one pixel per module (a quiet zone of two modules
-    included), which the templates scale up with ``image-rendering: pixelated``: the PDF says
-    not to interpolate, so the modules stay sharp at any size and resolution. The same code,
-    module for module, as the SVG drawing of earlier documents (same library, version, error
-    correction and mask), at a fraction of the cost to draw."""
-    code = qrcode.QRCode(border=2)
-    code.add_data(text)
-    code.make(fit=True)
-    matrix = code.get_matrix()
-    size = len(matrix)
-    pixels = bytes(0 if dark else 255 for row in matrix for dark in row)
-    image = Image.frombytes("L", (size, size), pixels)
-    scale = QR_PIXELS // size + 1
-    image = image.resize((size * scale, size * scale), Image.Resampling.NEAREST)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 @lru_cache(maxsize=16)

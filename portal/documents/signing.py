@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from asn1crypto import cms
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import ECDSA, EllipticCurvePrivateKey
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
@@ -50,6 +51,88 @@ class KeyParsedOnceSigner(signers.SimpleSigner):
         return super().sign_raw(data, digest_algorithm)
 
 
+class CmsReusingSigner(KeyParsedOnceSigner):
+    """pyHanko builds each signature's CMS structure anew with asn1crypto (the signed
+    attributes, the SignerInfo, the certificate set): three quarters of the signing time.
+    In a document's PAdES signature (no timestamp, no CAdES or Adobe attributes) two values
+    of that structure change from one document to the next: the document's digest in the
+    messageDigest attribute, and the signature over the signed attributes. This signer keeps
+    the first structure pyHanko builds for a digest algorithm and makes each later one from
+    it with the new digest and signature: byte for byte the structure pyHanko builds
+    (``tests/unit/test_document_signing.py`` compares them with a deterministic RSA key).
+    Any other signature (a dry run, a timestamp, other attributes) goes through pyHanko."""
+
+    async def async_sign(
+        self,
+        data_digest: bytes,
+        digest_algorithm: str,
+        dry_run=False,
+        use_pades=False,
+        timestamper=None,
+        signed_attr_settings=None,
+        is_pdf_sig=True,
+        encap_content_info=None,
+    ) -> cms.ContentInfo:
+        settings = signed_attr_settings
+        plain = (
+            use_pades
+            and is_pdf_sig
+            and not dry_run
+            and timestamper is None
+            and encap_content_info is None
+            and self.signed_attr_prov_spec is None
+            and self.unsigned_attr_prov_spec is None
+            and (
+                settings is None
+                or (settings.cades_signed_attrs is None and settings.adobe_revinfo_attr is None)
+            )
+        )
+        templates = self.__dict__.setdefault("_templates", {})
+        template = templates.get(digest_algorithm) if plain else None
+        if template is not None:
+            return template.signed(self, data_digest, digest_algorithm)
+        signed = await super().async_sign(
+            data_digest,
+            digest_algorithm,
+            dry_run=dry_run,
+            use_pades=use_pades,
+            timestamper=timestamper,
+            signed_attr_settings=signed_attr_settings,
+            is_pdf_sig=is_pdf_sig,
+            encap_content_info=encap_content_info,
+        )
+        if plain and digest_algorithm not in templates:
+            templates[digest_algorithm] = _CmsTemplate.of(signed, data_digest)
+        return signed
+
+
+class _CmsTemplate:
+    """A signature's CMS structure, with where its signed attributes hold the digest."""
+
+    def __init__(self, der: bytes, attributes_before: bytes, attributes_after: bytes):
+        self.der = der
+        self.attributes_before = attributes_before
+        self.attributes_after = attributes_after
+
+    @classmethod
+    def of(cls, signed: cms.ContentInfo, digest: bytes) -> _CmsTemplate | None:
+        attributes = signed["content"]["signer_infos"][0]["signed_attrs"].untag().dump()
+        if attributes.count(digest) != 1:
+            return None  # cannot tell where the digest is: always through pyHanko
+        at = attributes.index(digest)
+        return cls(signed.dump(), attributes[:at], attributes[at + len(digest) :])
+
+    def signed(self, signer, digest: bytes, digest_algorithm: str) -> cms.ContentInfo:
+        """The structure with ``digest`` in its signed attributes, and their signature
+        (made as pyHanko makes it: over the attributes' DER as a SET)."""
+        attributes = self.attributes_before + digest + self.attributes_after
+        signed = cms.ContentInfo.load(self.der)
+        signer_info = signed["content"]["signer_infos"][0]
+        signer_info["signed_attrs"] = cms.CMSAttributes.load(attributes)
+        signer_info["signature"] = signer.sign_raw(attributes, digest_algorithm)
+        return signed
+
+
 class DocumentSigner:
     def __init__(self, key_path: str, cert_path: str):
         for path, name in (
@@ -59,7 +142,7 @@ class DocumentSigner:
             if not path or not Path(path).is_file():
                 raise SettingsError(f"{name} must name a readable PEM file (got {path!r})")
         loaded = signers.SimpleSigner.load(key_path, cert_path)
-        self._signer = KeyParsedOnceSigner(
+        self._signer = CmsReusingSigner(
             signing_key=loaded.signing_key,
             signing_cert=loaded.signing_cert,
             cert_registry=loaded.cert_registry,

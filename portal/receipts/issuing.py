@@ -11,8 +11,11 @@ import datetime as dt
 import logging
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.billing import REFUNDED_STATES, method_text, printed
+from portal.billing.models import Bill, Payment, PaymentAllocation, Refund, RefundLine
 from portal.db import registry_of
 from portal.documents.kinds import DocumentKind
 from portal.i18n import _, document_localizer
@@ -47,6 +50,26 @@ class ReceiptKind(DocumentKind):
         "Dear ${name},\n\nattached is your receipt ${number}.\nAnyone can check it at ${url}\n"
     )
     total_label = _("Total paid")
+
+    def load(self, receipt: Receipt, dbsession) -> None:
+        """The payment with its payer, bills and their services, then the bills' lines: 2
+        statements."""
+        payment = (
+            dbsession.scalars(
+                select(Payment)
+                .where(Payment.id == receipt.payment_id)
+                .options(
+                    joinedload(Payment.payer_user),
+                    joinedload(Payment.payer_organisation),
+                    joinedload(Payment.allocations)
+                    .joinedload(PaymentAllocation.bill)
+                    .options(joinedload(Bill.service), selectinload(Bill.lines)),
+                )
+            )
+            .unique()
+            .one()
+        )
+        set_committed_value(receipt, "payment", payment)  # the session holds objects weakly
 
     def data(self, receipt: Receipt, issuer) -> dict:
         payment = receipt.payment
@@ -114,6 +137,23 @@ class CreditNoteKind(ReceiptKind):
         "Dear ${name},\n\nattached is your credit note ${number}.\nAnyone can check it at ${url}\n"
     )
     total_label = _("Total refunded")
+
+    def load(self, credit_note: CreditNote, dbsession) -> None:
+        """The refund with its payment, payer, bills and their services: 1 statement."""
+        refund = (
+            dbsession.scalars(
+                select(Refund)
+                .where(Refund.id == credit_note.refund_id)
+                .options(
+                    joinedload(Refund.payment).joinedload(Payment.payer_user),
+                    joinedload(Refund.lines).joinedload(RefundLine.bill).joinedload(Bill.service),
+                )
+            )
+            .unique()
+            .one()
+        )
+        set_committed_value(credit_note, "refund", refund)  # the session holds objects weakly
+        set_committed_value(credit_note, "payment", refund.payment)
 
     def bills(self, credit_note: CreditNote) -> list[dict]:
         """The bills the refund gave money back on, each with what was given back on it."""

@@ -4,6 +4,7 @@ import subprocess
 
 import pytest
 
+from portal.documents.qr import qr_data_uri
 from portal.documents.render import ASSETS, AssetRefused, PackagedAssetsOnly, render_pdf
 
 
@@ -87,7 +88,7 @@ def test_each_thread_renders_with_its_own_fonts_and_stylesheets_made_once():
         "bills": [],
         "total_label": "Total",
         "total": "€1.00",
-        "qr": render.qr_data_uri("https://x/verify/ABCDEFGHJK"),
+        "qr": qr_data_uri("https://x/verify/ABCDEFGHJK"),
         "verify_url": "https://x/verify/ABCDEFGHJK",
         "verification_code": "ABCDE-FGHJK",
     }

@@ -1,7 +1,10 @@
 """Signatures are sized once per signer (pyHanko's ``bytes_reserved``), not by a dry run per
-document, and every later signature fits in the room measured on the first."""
+document, and every later signature fits in the room measured on the first; their CMS
+structure is made from the first one's, as pyHanko would build it."""
 
+import asyncio
 import datetime as dt
+import hashlib
 import io
 
 import pytest
@@ -11,11 +14,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from pyhanko.keys import load_cert_from_pemder
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import signers
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from portal.documents.render import write_pdf
-from portal.documents.signing import DocumentSigner, KeyParsedOnceSigner
+from portal.documents.signing import CmsReusingSigner, DocumentSigner, KeyParsedOnceSigner
 from portal.scripts.dev_keys import SIGNING_EXTENSIONS
 
 
@@ -91,3 +96,29 @@ def test_signatures_fit_the_room_measured_on_the_first(tmp_path, key, monkeypatc
         assert status.bottom_line and status.intact and status.valid
         if signed is not first:  # the first is sized by pyHanko's dry run
             assert len(signature.pkcs7_content) * 2 == signer.bytes_reserved
+
+
+def test_later_signatures_are_the_structure_pyhanko_builds(tmp_path, monkeypatch):
+    """RSA PKCS#1 v1.5 signatures are deterministic: the CMS made from the first signature's
+    structure is byte for byte the one pyHanko builds for the same digest and key."""
+    signer = signer_with(tmp_path, rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    cms_signer = signer._signer
+
+    def sign(digest: bytes, how=CmsReusingSigner.async_sign):
+        attributes = PdfCMSSignedAttributes(signing_time=dt.datetime.now(dt.UTC))
+        signing = how(cms_signer, digest, "sha256", use_pades=True, signed_attr_settings=attributes)
+        return asyncio.run(signing).dump()
+
+    first, later = (hashlib.sha256(text).digest() for text in (b"first", b"later"))
+    sign(first)
+    built = []
+    package = signers.Signer._package_signature
+    monkeypatch.setattr(
+        signers.Signer,
+        "_package_signature",
+        lambda self, **kwargs: built.append(1) or package(self, **kwargs),
+    )
+    reused = sign(later)
+    assert not built  # not built anew
+    assert reused == sign(later, how=signers.Signer.async_sign)
+    assert built

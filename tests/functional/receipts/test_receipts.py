@@ -14,13 +14,16 @@ from pyhanko.keys import load_cert_from_pemder
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from portal.documents.kinds import document_issuer
+from portal.documents.models import Document
 from portal.receipts.models import Receipt
 from tests import factories
 from tests.functional.billing.conftest import deliver, notifications_for
 from tests.pdfa import pdfa3b_attachment
 from tests.sandbox.conftest import SUCCESS
+from tests.sql import statements
 
 
 @pytest.fixture
@@ -193,6 +196,53 @@ def test_a_refund_gets_its_own_signed_credit_note(paid, dbsession, wsgi_app, key
     assert "partly refunded" in original.text
     note = testapp.get(f"/verify/{credit_note.verification_code}")
     assert "Credit note" in note.text and "€35.40" in note.text
+
+
+def test_rendering_reads_a_documents_objects_in_a_few_statements(paid, wsgi_app, ana_bills):
+    """A receipt's payment, payer, bills, services and lines are read by the kind's ``load``
+    (2 statements whatever the number of bills), a credit note's in 1; ``data`` and
+    ``context`` read nothing more, but for the credit note's original receipt number."""
+    factories.refund_bill_paid(wsgi_app, paid.id, 35_40, "Water billed twice")
+    issuer = document_issuer(wsgi_app.registry)
+    assert len(ana_bills) > 1
+    with wsgi_app.registry["dbsession_factory"]() as dbsession:  # the app's engine
+        receipt, credit_note = dbsession.scalars(select(Receipt).order_by(Receipt.id)).all()
+        for document, expected in ((receipt, 2), (credit_note, 1 + 1)):
+            kind = issuer.kind(document)
+            with statements(wsgi_app) as seen:
+                kind.load(document, dbsession)
+                issuer.data(document)
+                kind.context(document, issuer, dbsession)
+            assert len(seen) == expected, seen
+        assert len(issuer.data(receipt)["bills"]) == len(ana_bills)
+
+
+def test_rendering_keeps_bytes_another_worker_stored_meanwhile(paid, wsgi_app):
+    """The rendered row is written only if it is still unrendered: a worker that lost the
+    race reads the stored bytes back; the winner knows what it wrote without reading it."""
+    issuer = document_issuer(wsgi_app.registry)
+    table = Document.__table__
+    with wsgi_app.registry["dbsession_factory"]() as dbsession:
+        receipt = dbsession.scalars(select(Receipt)).one()
+        unrendered = {"pdf": None, "storage_key": None, "sha256": None}
+        dbsession.execute(update(Document).where(Document.id == receipt.id).values(unrendered))
+        assert receipt.sha256 is None
+        other = {"pdf": b"%PDF another worker's", "sha256": "0" * 64}
+        dbsession.connection().execute(  # unseen by the session, as another worker's commit
+            update(table).where(table.c.id == receipt.id).values(other)
+        )
+        issuer.render(dbsession, receipt)
+        assert (receipt.pdf, receipt.sha256) == (other["pdf"], other["sha256"])
+
+        dbsession.execute(update(Document).where(Document.id == receipt.id).values(unrendered))
+        with statements(wsgi_app) as seen:
+            issuer.render(dbsession, receipt)
+        assert seen[-1].startswith("UPDATE document"), seen
+        stored = dbsession.execute(
+            select(table.c.pdf, table.c.sha256).where(table.c.id == receipt.id)
+        ).one()
+        assert (receipt.pdf, receipt.sha256) == tuple(stored)
+        assert hashlib.sha256(receipt.pdf).hexdigest() == receipt.sha256
 
 
 def test_receipt_and_its_mail_are_in_the_payer_language(
