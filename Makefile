@@ -90,7 +90,7 @@ translations: $(CATALOGS:.po=.mo)
 # Every _() in portal/ and templates/ (babel.cfg) into each catalogue; new messages come in
 # untranslated (shown in English) until a translator fills them in.
 catalogue: venv
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _ --no-wrap --sort-by-file --add-location=file \
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _ -k pgettext:1c,2 -k npgettext:1c,2,3 --no-wrap --sort-by-file --add-location=file \
 	  -o $(VENV)/portal.pot .
 	$(VENV)/bin/pybabel update -i $(VENV)/portal.pot -d portal/locale -D portal \
 	  --no-fuzzy-matching --no-wrap --ignore-pot-creation-date

@@ -15,12 +15,21 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from pyramid.i18n import TranslationStringFactory, make_localizer
+from pyramid.i18n import Localizer, TranslationString, TranslationStringFactory, make_localizer
 from pyramid.settings import aslist
 
 from portal.settings import SettingsError
 
 _ = TranslationStringFactory("portal")
+
+
+def pgettext(context: str, message: str, **mapping: object) -> TranslationString:
+    """``message`` in ``context`` (gettext's msgctxt): a short English word used in two places
+    that other languages word differently ("By" the person who acted, "By" a report's grouping)
+    is two messages, one per context. Babel extracts it as ``pgettext:1c,2``, which ``_``'s
+    ``context=`` keyword would not give it."""
+    return _(message, mapping=mapping or None, context=context)
+
 
 LOCALE_DIR = str(Path(__file__).resolve().parent / "locale")
 
@@ -114,3 +123,21 @@ def document_localizer(locale: str):
     e-mail), which is in its payer's language rather than the reader's. One per language:
     the catalogues are read once."""
     return make_localizer(locale if locale in LANGUAGES else SOURCE_LANGUAGE, [LOCALE_DIR])
+
+
+def translate_in_context(localizer: Localizer, context: str, message: str) -> str:
+    """``message`` in ``context`` in ``localizer``'s language: the templates' ``pgettext``."""
+    return localizer.translate(TranslationString(message, domain="portal", context=context))
+
+
+def pluralize_in_context(
+    localizer: Localizer, context: str, singular: str, plural: str, n: int
+) -> str:
+    """The form of ``singular``/``plural`` in ``context`` for ``n``: the templates'
+    ``npgettext``. Pyramid's ``pluralize`` knows no context, so it is asked for the
+    catalogue's key (gettext's ``context\\x04message``); without an entry the English form
+    comes back carrying that key's prefix, which is dropped."""
+    translated = localizer.pluralize(
+        f"{context}\x04{singular}", f"{context}\x04{plural}", n, domain="portal"
+    )
+    return translated.removeprefix(f"{context}\x04")

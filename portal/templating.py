@@ -17,8 +17,15 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time, get_datetime_format
 from pyramid.events import BeforeRender, subscriber
+from pyramid_jinja2.i18n import GetTextWrapper
 
-from portal.i18n import _, language_tag, offered_languages
+from portal.i18n import (
+    _,
+    language_tag,
+    offered_languages,
+    pluralize_in_context,
+    translate_in_context,
+)
 from portal.localized import localized, setting, translate
 from portal.money import babel_locale
 from portal.security import PUBLIC
@@ -123,6 +130,21 @@ def add_globals(event) -> None:
     event["translated"] = lambda message: translate(request.localizer, message)
 
 
+def install_contextual_gettext(config) -> None:
+    """Gives the pages' Jinja environment ``pgettext`` and ``npgettext`` beside pyramid_jinja2's
+    ``gettext`` and ``ngettext``, all in the request's language."""
+    wrapper = GetTextWrapper(domain="portal")
+    config.get_jinja2_environment().install_gettext_callables(
+        wrapper.gettext,
+        wrapper.ngettext,
+        newstyle=True,
+        pgettext=lambda context, message: translate_in_context(wrapper.localizer, context, message),
+        npgettext=lambda context, singular, plural, n: pluralize_in_context(
+            wrapper.localizer, context, singular, plural, n
+        ),
+    )
+
+
 def includeme(config) -> None:
     settings = config.get_settings()
     settings.setdefault("jinja2.directories", str(TEMPLATES))
@@ -132,6 +154,9 @@ def includeme(config) -> None:
     settings.setdefault("pyramid.default_locale_name", settings.get("portal.default_locale", "en"))
     config.include("pyramid_jinja2")
     config.add_jinja2_renderer(".jinja2")
+    # pyramid_jinja2 installs gettext and ngettext only; the same words in different uses
+    # need their contexts (msgctxt) too, once the environment exists
+    config.action(None, install_contextual_gettext, args=(config,), order=999)
     config.add_translation_dirs("portal:locale/")
     config.include("portal.i18n")
     # gzipped where the browser accepts it; URLs and lifetimes: portal.static_files

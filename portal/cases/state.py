@@ -15,7 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.cases.models import Case, CaseTransition
-from portal.i18n import _
+from portal.i18n import _, pgettext
 
 RECEIVED = "received"
 IN_PROGRESS = "in_progress"
@@ -39,7 +39,7 @@ LABELS = {
 
 #: what each state is called for the person the case is about (plain words)
 PUBLIC_LABELS = {
-    RECEIVED: _("Received"),
+    RECEIVED: pgettext("case state", "Received"),
     IN_PROGRESS: _("Being handled"),
     DECIDED: _("Decision made"),
     CLOSED: _("Finished"),

@@ -33,7 +33,12 @@ from weasyprint.html import UA, UA_COUNTER_STYLE
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
-from portal.i18n import document_localizer, language_tag
+from portal.i18n import (
+    document_localizer,
+    language_tag,
+    pluralize_in_context,
+    translate_in_context,
+)
 from portal.templating import TEMPLATES
 
 ASSETS = (Path(__file__).resolve().parent / "assets").resolve()
@@ -156,6 +161,10 @@ def _environment(locale: str) -> Environment:
         lambda message: localizer.translate(message, domain="portal"),
         lambda singular, plural, n: localizer.pluralize(singular, plural, n, domain="portal"),
         newstyle=True,
+        pgettext=lambda context, message: translate_in_context(localizer, context, message),
+        npgettext=lambda context, singular, plural, n: pluralize_in_context(
+            localizer, context, singular, plural, n
+        ),
     )
     return environment
 

@@ -19,7 +19,7 @@ from pyramid.i18n import TranslationString
 from portal.clock import clock
 from portal.documents.kinds import DocumentKind
 from portal.documents.models import Document
-from portal.i18n import _, document_localizer
+from portal.i18n import _, document_localizer, pgettext
 from portal.localized import localized
 from portal.money import Money
 from portal.procurement import state
@@ -41,7 +41,7 @@ NOT_ACCEPTED = "not_accepted"
 UNCONFIRMED = "unconfirmed"
 WITHDRAWN = "withdrawn"
 BID_STATUS_LABELS = {
-    OPENED: _("Opened"),
+    OPENED: pgettext("bid state", "Opened"),
     NOT_ACCEPTED: _("Sealed bid does not match its receipt — not accepted"),
     UNCONFIRMED: _("Opened; not confirmed after the amendment"),
     WITHDRAWN: _("Withdrawn"),

@@ -24,7 +24,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.audit import record
-from portal.i18n import _
+from portal.i18n import _, pgettext
 from portal.procurement.models import (
     AUCTION_SCHEDULED,
     AWARD_ACTIVE,
@@ -68,7 +68,7 @@ LABELS = {
     QUESTIONS: _("Open for questions and bids"),
     BIDDING: _("Open for bids"),
     AWAITING_OPENING: _("Closed, awaiting opening"),
-    OPENED: _("Opened"),
+    OPENED: pgettext("tender state", "Opened"),
     AUCTION: _("Electronic auction"),
     EVALUATION: _("Evaluation"),
     STANDSTILL: _("Awarded, standstill period"),

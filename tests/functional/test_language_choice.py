@@ -191,3 +191,13 @@ def test_problem_details_follow_accept_language(testapp):
         "/api/v1/no-such-thing", headers={"Accept-Language": "sl"}, status=404
     ).json
     assert problem["title"] == "Strani ni mogoče najti"
+
+
+def test_a_page_words_a_message_for_its_context(testapp, devidp):
+    """The account page's "Name" is a person's (Polish "Imię i nazwisko"), not a thing's
+    ("Nazwa"), which the same English word is elsewhere."""
+    sign_in(testapp, devidp)
+    choose(testapp.get("/account"), "pl")
+    page = testapp.get("/account")
+    assert lang_of(page) == "pl"
+    assert "Imię i nazwisko" in page.text and ">Nazwa<" not in page.text
