@@ -116,7 +116,18 @@ class LocalProvider:
     name = "local"
     itemised = False
 
-    def start_payment(self, reference, amount, description, return_url, notify_url, lines=()):
+    def start_payment(
+        self,
+        reference,
+        amount,
+        description,
+        return_url,
+        notify_url,
+        lines=(),
+        *,
+        expires_at=None,
+        locale=None,
+    ):
         provider_id = "psp_" + secrets.token_hex(12)
         return StartedPayment(provider_id, f"{BASE_URL}/pay/{provider_id}")
 
