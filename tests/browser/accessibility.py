@@ -119,8 +119,8 @@ REPLAY_PATH = "/__replayed-without-javascript"
 class Visit:
     """Who walks the portal (a persona's display name, or ``None`` for a visitor), from which
     pages, in which language (an Accept-Language value; ``None``: the browser's, English),
-    and which forms they send empty on the way (``(path, form's CSS selector)``): a form's
-    answer with its errors is a page too."""
+    and which forms they send empty at the end (``(path, CSS selector of the form's submit
+    button)``): a form shown again with its errors is a page too."""
 
     persona: str | None
     start: tuple[str, ...]
@@ -295,14 +295,15 @@ class Walker:
                 for link in await tabs.plain.evaluate(LINKS):
                     offer(link)
 
-    async def send_empty(self, visit: Visit, tabs: Tabs, path: str, form: str) -> None:
-        """Send the form at ``path`` with nothing filled in (the browser's own checks of
-        required fields off, as the server must not rely on them), and check the answer."""
-        where = f"{visit.label}: {path} {form} sent empty"
+    async def send_empty(self, visit: Visit, tabs: Tabs, path: str, button: str) -> None:
+        """Send the form of ``button`` at ``path`` with nothing filled in (the browser's own
+        checks of required fields off, as the server must not rely on them), and check the
+        answer."""
+        where = f"{visit.label}: {path} {button} sent empty"
         await tabs.plain.goto(f"{self.portal_url}{path}")
-        await tabs.plain.eval_on_selector(form, "form => { form.noValidate = true; }")
+        await tabs.plain.eval_on_selector(button, "button => { button.form.noValidate = true; }")
         async with tabs.plain.expect_navigation() as navigation:
-            await tabs.plain.locator(form).locator("[type=submit]").first.click()
+            await tabs.plain.click(button)
         await self.check(tabs, where, await navigation.value, reopen=None)
 
     async def check(self, tabs: Tabs, where: str, response, reopen: str | None) -> bool:

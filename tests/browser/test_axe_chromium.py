@@ -120,10 +120,30 @@ def whole_world(demo_world, wsgi_app):
         }
 
 
+#: forms each persona sends empty, to check them shown again with their errors:
+#: (path, the submit button)
+EMPTY_FORMS = {
+    "Ana Novak": (
+        ("/bills", "#pay-0 > [type=submit]"),
+        ("/applications/new/vehicle-registration", "#application-form [value=submit]"),
+    ),
+    "Bruno Bregar": (("/procurement/tenders", "#new-tender [type=submit]"),),
+    "Ada Lovrec": (
+        ("/admin/fees", "#fee-form [type=submit]"),
+        ("/admin/privacy/erasure", "#erasure-search [type=submit]"),
+    ),
+}
+
+
 def visits(world: dict, personas, language: str | None = None) -> list[Visit]:
     """A visitor's walk and each of ``personas``' walks, in ``language``."""
     return [Visit(None, ("/", "/nowhere", *world["visitor"]), language)] + [
-        Visit(persona.display_name, START + tuple(world.get(persona.display_name, ())), language)
+        Visit(
+            persona.display_name,
+            START + tuple(world.get(persona.display_name, ())),
+            language,
+            EMPTY_FORMS.get(persona.display_name, ()),
+        )
         for persona in personas
     ]
 
