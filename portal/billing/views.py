@@ -38,8 +38,8 @@ from portal.i18n import _
 from portal.identity.assurance import PAY
 from portal.localized import localized, pick
 from portal.money import Money
-from portal.refusals import CONFLICT, MALFORMED, NOT_FOUND, UNAVAILABLE, Refusal
-from portal.web import query_page
+from portal.refusals import CONFLICT, MALFORMED, NOT_FOUND, UNAVAILABLE, FieldError, Refusal
+from portal.web import form_refused, query_page
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,7 @@ def bills(request):
         # each row names its service from here rather than through the ORM's lazy loader
         "service_names": names,
         "idempotency_key": new_idempotency_key(),
+        "errors": {},
     }
 
 
@@ -109,27 +110,35 @@ def new_idempotency_key() -> str:
     return uuid.uuid4().hex + uuid.uuid4().hex[:8]
 
 
-@view_config(route_name="pay", request_method="POST", permission="account", assurance=PAY)
+@view_config(
+    route_name="pay",
+    request_method="POST",
+    renderer="billing/bills.jinja2",
+    permission="account",
+    assurance=PAY,
+)
 def pay(request):
     """Create the payment of the chosen bills (nothing is sent to the provider yet), then show
-    the payer what they are about to pay."""
+    the payer what they are about to pay; with none chosen, the bills again, saying so."""
     public_ids = request.POST.getall("bill")
     if request.POST.get("only"):
         public_ids = [request.POST["only"]]
     public_ids = [value for value in public_ids if isinstance(value, str) and len(value) == 32][:60]
     if not public_ids:
-        raise Refusal(MALFORMED, _("Choose at least one bill to pay."))
+        error = FieldError("bill", _("Choose at least one bill to pay."))
+        refused = Refusal(MALFORMED, error.message, errors=[error])
+        return {**bills(request), "errors": form_refused(request, refused)}
     key = request.headers.get("Idempotency-Key") or request.POST.get("idempotency_key", "")
     # locked as they are read, in the order create_payment locks bills (it need not again)
     dbsession = request.dbsession
-    bills = list(dbsession.scalars(_LOCK_BILLS_BY_PUBLIC_ID(dbsession), {"ids": public_ids}))
-    if len(bills) != len(set(public_ids)):
+    chosen = list(dbsession.scalars(_LOCK_BILLS_BY_PUBLIC_ID(dbsession), {"ids": public_ids}))
+    if len(chosen) != len(set(public_ids)):
         raise Refusal(
             NOT_FOUND,
             _("One of these bills does not exist."),
             title=_("The payment cannot go ahead"),
         )
-    return _pay_bills(request, bills, key, locked=True)
+    return _pay_bills(request, chosen, key, locked=True)
 
 
 _LOCK_BILLS_BY_PUBLIC_ID = Prebuilt(

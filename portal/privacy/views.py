@@ -24,7 +24,7 @@ from portal.privacy.people import ERASED, is_erased
 from portal.privacy.retention import retention_policy
 from portal.procurement.bid_standing import COMPLAINT_LABELS
 from portal.procurement.bids import LABELS as BID_LABELS
-from portal.refusals import INVALID, NOT_FOUND, Refusal
+from portal.refusals import INVALID, NOT_FOUND, FieldError, Refusal
 from portal.web import form_refused
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,10 @@ def _found(request, query: str) -> list[User]:
     """People whose name or e-mail contains ``query``, or whose national identifier it is."""
     words = query.strip()
     if len(words) < 3:
-        raise Refusal(INVALID, _("Type three or more characters of a name, e-mail or identifier."))
+        error = FieldError(
+            "query", _("Type three or more characters of a name, e-mail or identifier.")
+        )
+        raise Refusal(INVALID, error.message, errors=[error])
     needle = words.casefold()
     full_name = func.lower(User.given_name + " " + User.family_name)
     return list(
@@ -189,9 +192,10 @@ def erase_person(request):
     person = _person(request)
     check_erasable(request.dbsession, person, request.user)
     if request.POST.get("confirm") != "yes":
-        refused = Refusal(
-            INVALID, _("Confirm that you checked the request and the person's identity.")
+        error = FieldError(
+            "confirm", _("Confirm that you checked the request and the person's identity.")
         )
+        refused = Refusal(INVALID, error.message, errors=[error])
         return _plan_page(request, person, form_refused(request, refused))
     removed = erase(request.dbsession, person, request.user)
     log.info(

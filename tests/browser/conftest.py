@@ -6,6 +6,7 @@ sites, so the IdP's POST to the ACS is cross-site exactly as in production.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import socket
 import threading
@@ -36,6 +37,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 10_000
+#: the auction of :func:`running_auction`: each bidder's slot, and the prices it starts from
+AUCTION_SLOT_SECONDS = 60
+AUCTION_PRICES = {"Northwind Supplies Ltd": 182_400_00, "Southgate Builders Ltd": 176_950_00}
 
 
 class LiveServer:
@@ -162,3 +166,97 @@ def sign_in(page, deployment, persona_name: str, path: str) -> None:
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name="Continue").click()  # no JavaScript: the visible button
     expect(page).to_have_url(f"{deployment.portal_url}{path}")
+
+
+@pytest.fixture
+def demo_world(deployment, wsgi_app, dbsession):
+    """The demo data ``make run`` shows, its people signing in through this test's IdP."""
+    from sqlalchemy import update
+
+    from portal.clock import clock as app_clock
+    from portal.identity.models import User
+    from portal.scripts.demo_data import load
+    from portal.tasks import task_dbsession
+
+    registry = wsgi_app.registry
+    with task_dbsession(registry) as session:  # its own transaction, as the command's
+        load(
+            session,
+            registry["pii_vault"],
+            registry["saml"].attributes,
+            app_clock(registry),
+            registry,
+        )
+        session.execute(update(User).values(idp_entity_id=deployment.idp.entity_id))
+
+
+@pytest.fixture
+def running_auction(dbsession):
+    """A tender whose auction began five seconds ago (real time: the served portal reads the
+    real clock): Bidder A (Northwind, the higher price) is called first."""
+    from portal.identity.models import Organisation
+    from portal.procurement import auction as auctions
+    from portal.procurement import state
+    from portal.procurement.models import (
+        AUCTION_SCHEDULED,
+        Auction,
+        AuctionBidder,
+        Bid,
+        BidVersion,
+    )
+    from tests import factories
+
+    now = dt.datetime.now(dt.UTC)
+    tender = factories.tender(dbsession, now=now - dt.timedelta(days=11), deposit=0, bid_fee=0)
+    tender.auction_enabled, tender.auction_step_minor = True, 1_000_00
+    olga = factories.user(dbsession, "rep-olga")
+    for step, to in enumerate((state.BIDDING, state.AWAITING_OPENING, state.OPENED)):
+        state.transition(dbsession, tender, to, now=now - dt.timedelta(hours=3 - step))
+    tender.opened_at = now - dt.timedelta(hours=1)
+    bidders = []
+    for position, (name, price) in enumerate(AUCTION_PRICES.items()):
+        organisation = Organisation(registration_number=f"REG-{position}", name=name)
+        bid = Bid(
+            tender=tender,
+            organisation=organisation,
+            status="submitted",
+            created_by=olga,
+            created_at=now - dt.timedelta(days=2),
+            updated_at=now - dt.timedelta(days=2),
+        )
+        bid.versions = [
+            BidVersion(
+                number=1,
+                status="submitted",
+                sealed=b"sealed",
+                sha256="0" * 64,
+                submitted_at=now - dt.timedelta(days=2, minutes=position),
+                submitted_by=olga,
+                tender_version=1,
+                opened_price_minor=price,
+            )
+        ]
+        bidders.append(
+            AuctionBidder(
+                bid=bid,
+                label=auctions.label(position),
+                initial_price_minor=price,
+                price_minor=price,
+            )
+        )
+    starts_at = now - dt.timedelta(seconds=5)
+    dbsession.add(
+        Auction(
+            tender=tender,
+            status=AUCTION_SCHEDULED,
+            rounds=3,
+            starts_at=starts_at,
+            slot_seconds=AUCTION_SLOT_SECONDS,
+            ends_at=starts_at
+            + dt.timedelta(seconds=3 * len(AUCTION_PRICES) * AUCTION_SLOT_SECONDS),
+            bidders=bidders,
+        )
+    )
+    state.transition(dbsession, tender, state.AUCTION, now=now - dt.timedelta(minutes=30))
+    dbsession.commit()
+    return tender

@@ -11,17 +11,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from portal.identity.models import Organisation
 from portal.money import Money
 from portal.procurement import auction as auctions
-from portal.procurement import state
-from portal.procurement.models import (
-    AUCTION_SCHEDULED,
-    Auction,
-    AuctionBidder,
-    Bid,
-    BidVersion,
-)
+from portal.procurement.models import AuctionBidder
 from tests import factories
 from tests.browser.conftest import CHROMIUM
 
@@ -32,68 +24,6 @@ if not CHROMIUM.exists():
 pytest.importorskip("playwright.sync_api", reason="pip install playwright (the [test] extra)")
 
 from playwright.sync_api import expect  # noqa: E402
-
-SLOT_SECONDS = 60
-PRICES = {"Northwind Supplies Ltd": 182_400_00, "Southgate Builders Ltd": 176_950_00}
-
-
-@pytest.fixture
-def running_auction(dbsession):
-    """A tender whose auction began five seconds ago (real time: the served portal reads the
-    real clock): Bidder A (Northwind, the higher price) is called first."""
-    now = dt.datetime.now(dt.UTC)
-    tender = factories.tender(dbsession, now=now - dt.timedelta(days=11), deposit=0, bid_fee=0)
-    tender.auction_enabled, tender.auction_step_minor = True, 1_000_00
-    olga = factories.user(dbsession, "rep-olga")
-    for step, to in enumerate((state.BIDDING, state.AWAITING_OPENING, state.OPENED)):
-        state.transition(dbsession, tender, to, now=now - dt.timedelta(hours=3 - step))
-    tender.opened_at = now - dt.timedelta(hours=1)
-    bidders = []
-    for position, (name, price) in enumerate(PRICES.items()):
-        organisation = Organisation(registration_number=f"REG-{position}", name=name)
-        bid = Bid(
-            tender=tender,
-            organisation=organisation,
-            status="submitted",
-            created_by=olga,
-            created_at=now - dt.timedelta(days=2),
-            updated_at=now - dt.timedelta(days=2),
-        )
-        bid.versions = [
-            BidVersion(
-                number=1,
-                status="submitted",
-                sealed=b"sealed",
-                sha256="0" * 64,
-                submitted_at=now - dt.timedelta(days=2, minutes=position),
-                submitted_by=olga,
-                tender_version=1,
-                opened_price_minor=price,
-            )
-        ]
-        bidders.append(
-            AuctionBidder(
-                bid=bid,
-                label=auctions.label(position),
-                initial_price_minor=price,
-                price_minor=price,
-            )
-        )
-    starts_at = now - dt.timedelta(seconds=5)
-    dbsession.add(
-        Auction(
-            tender=tender,
-            status=AUCTION_SCHEDULED,
-            rounds=3,
-            starts_at=starts_at,
-            slot_seconds=SLOT_SECONDS,
-            ends_at=starts_at + dt.timedelta(seconds=3 * len(PRICES) * SLOT_SECONDS),
-            bidders=bidders,
-        )
-    )
-    state.transition(dbsession, tender, state.AUCTION, now=now - dt.timedelta(minutes=30))
-    dbsession.commit()
-    return tender
 
 
 def test_a_step_shows_on_a_watchers_page_without_a_reload(

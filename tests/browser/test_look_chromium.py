@@ -1,18 +1,17 @@
 """The pages as people see them on a phone: in headless Chromium at 375 px wide, with
 JavaScript off, no page scrolls sideways, the frame (banner, header, navigation, footer) is
 there, and each page is saved as a screenshot for people to look at (``var/screenshots``).
+axe-core checks each at desktop width here; every page at phone width, with JavaScript on and
+off, in every language, is test_axe_chromium's.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from portal.clock import clock as app_clock
 from tests import factories
-from tests.browser.conftest import CHROMIUM, ROOT, sign_in
+from tests.browser.conftest import CHROMIUM, sign_in
 
 if not CHROMIUM.exists():
     pytest.skip(
@@ -25,33 +24,13 @@ from playwright.sync_api import expect  # noqa: E402
 from portal.billing import OPEN, with_status  # noqa: E402
 from portal.billing.models import Bill  # noqa: E402
 from portal.identity.models import User  # noqa: E402
-from portal.scripts.demo_data import load  # noqa: E402
-from portal.tasks import task_dbsession  # noqa: E402
+from tests.browser.accessibility import AXE_RULES, AXE_RUN, AXE_SOURCE, AXE_TAGS  # noqa: E402
 
 PHONE = {"width": 375, "height": 812}
 DESKTOP = {"width": 1280, "height": 900}
 FOOTER_LINKS = ("Accessibility statement", "Privacy notice", "Contact")
 #: axe-core from the asset build's node_modules (``make assets``), the engine behind the
 #: accessibility checkers people run on government sites
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-#: what axe-core finds on pages whose templates belong to other work in progress: the payment
-#: result page refreshes itself while it waits for the provider (WCAG 2.2.1)
-AXE_STILL_TO_FIX = {"payment": {"meta-refresh"}}
-
-
-@pytest.fixture
-def demo_world(deployment, wsgi_app, dbsession):
-    """The demo data ``make run`` shows, its people signing in through this test's IdP."""
-    registry = wsgi_app.registry
-    with task_dbsession(registry) as session:  # its own transaction, as the command's
-        load(
-            session,
-            registry["pii_vault"],
-            registry["saml"].attributes,
-            app_clock(registry),
-            registry,
-        )
-        session.execute(update(User).values(idp_entity_id=deployment.idp.entity_id))
 
 
 def overflow(page) -> int:
@@ -62,21 +41,21 @@ def overflow(page) -> int:
 
 
 def accessibility_problems(page) -> list[str]:
-    """What axe-core finds against WCAG 2.1 A and AA on the page as shown (colour contrast
-    included), one line per rule and element. ``evaluate`` runs outside the page's CSP, but
-    needs JavaScript on: the caller gives a page of a browser with it on."""
-    page.evaluate(Path(AXE).read_text())
-    return page.evaluate(
-        """axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})
-            .then(result => result.violations.flatMap(violation => violation.nodes.map(
-                node => `${violation.id} (${violation.impact}): ${node.target.join(' ')}`)))"""
-    )
+    """What axe-core finds on the page as shown (tests/browser/accessibility.py's rules), one
+    line per rule and element. ``evaluate`` runs outside the page's CSP, but needs JavaScript
+    on: the caller gives a page of a browser with it on."""
+    page.evaluate(AXE_SOURCE)
+    options = {
+        "runOnly": {"type": "tag", "values": list(AXE_TAGS)},
+        "rules": {rule: {"enabled": True} for rule in AXE_RULES},
+    }
+    return [" ".join(found[:3]) for found in page.evaluate(AXE_RUN, options)]
 
 
 def look_at(page, deployment, screenshot, paths: dict[str, str], persona: str, axe) -> dict:
     """Open each page at phone and desktop width without JavaScript; return the phone
     overflow of each. ``axe``, a page of a browser with JavaScript and the same cookies,
-    checks each page at both widths with axe-core; what it finds fails the test."""
+    checks each page at desktop width with axe-core; what it finds fails the test."""
     axe.context.add_cookies(page.context.cookies())
     wide, problems = {}, {}
     for name, path in paths.items():
@@ -90,15 +69,9 @@ def look_at(page, deployment, screenshot, paths: dict[str, str], persona: str, a
         screenshot(page, f"look-{persona}-{name}-375")
         page.set_viewport_size(DESKTOP)
         screenshot(page, f"look-{persona}-{name}-1280")
+        axe.set_viewport_size(DESKTOP)
         axe.goto(f"{deployment.portal_url}{path}")
-        for size in (PHONE, DESKTOP):
-            axe.set_viewport_size(size)
-            known = AXE_STILL_TO_FIX.get(name, set())
-            problems[f"{name}@{size['width']}"] = [
-                problem
-                for problem in accessibility_problems(axe)
-                if problem.partition(" ")[0] not in known
-            ]
+        problems[name] = accessibility_problems(axe)
     assert {name: found for name, found in problems.items() if found} == {}
     return wide
 

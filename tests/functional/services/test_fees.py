@@ -156,7 +156,7 @@ def test_a_bad_price_is_refused_with_a_clear_message_and_changes_nothing(
         form[field] = value
     count = entries(dbsession)
     page = form.submit(status=422)
-    assert "Nothing was changed" in page.text and message in page.text
+    assert "There is a problem" in page.text and message in page.text
     assert entries(dbsession) == count
 
 
