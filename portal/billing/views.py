@@ -347,7 +347,8 @@ def payment_return(context, request):
 @view_config(route_name="payment", renderer="billing/payment.jinja2", permission="view")
 def payment_page(context, request):
     """The payment's outcome as the database has it; while the provider has it, queues a
-    question to the provider (the job applies the answer) and refreshes itself."""
+    question to the provider (the job applies the answer) and offers to check again (a page
+    that reloaded itself would fail WCAG 2.2.1)."""
     payment = context.payment
     if payment.status == state.STARTED:
         ask_provider_soon(request, payment)
