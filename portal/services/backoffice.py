@@ -236,7 +236,7 @@ def _texts_page(context, request, errors=None, values=None):
     return {
         "department": department,
         "groups": groups,
-        "languages": LANGUAGES,
+        "text_languages": LANGUAGES,
         "errors": errors or {},
         "values": values,
     }

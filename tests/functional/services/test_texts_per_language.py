@@ -85,6 +85,15 @@ def test_what_readers_read_while_a_field_is_empty_is_shown_under_it(signed_in, s
     assert "Revenue Office" in hint.text and hint.select_one("span")["lang"] == "en"
 
 
+def test_the_texts_page_keeps_the_language_picker_named(signed_in, services):
+    """The page's own list of languages must not hide the layout's: the picker's buttons
+    were left without names once (axe-core: button-name)."""
+    page = signed_in("clerk-clara").get(TEXTS)
+    choices = page.html.select(".portal-language__choice")
+    assert [button.text.strip() for button in choices][-1] == "简体中文"
+    assert all(button.text.strip() for button in choices)
+
+
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_only_the_departments_clerks_and_administrators_write_its_texts(
     signed_in, services, testapp, method
