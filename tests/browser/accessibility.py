@@ -60,6 +60,7 @@ NOT_PAGES = {
     "application_certificate": "PDF",
     "backoffice_case_attachment": "a download",
     "backoffice_report_file": "CSV and XLSX",
+    "backoffice_refund_transfer_file": "XML (a pain.001 credit transfer file)",
     "buyer_complaint_document": "a download",
     "complaint_document": "a download",
     "review_complaint_document": "a download",
