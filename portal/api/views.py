@@ -50,7 +50,11 @@ def bill_json(view) -> dict:
     bill = view.bill
     return {
         "public_id": bill.public_id,
-        "service": {"code": bill.service.code, "name": bill.service.name},
+        "service": {
+            "code": bill.service.code,
+            "name": bill.service.name,
+            "names": bill.service.name_translations,
+        },
         "number": bill.number,
         "reference": bill.reference,
         "description": bill.description,

@@ -7,7 +7,9 @@ keep their ``receipts.`` prefix so deployments need no change; every kind of doc
 
 from __future__ import annotations
 
+import asyncio
 import io
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from asn1crypto import cms
@@ -168,12 +170,26 @@ class DocumentSigner:
             reason=reason,
             location=location,
         )
-        out = signers.sign_pdf(
+        signing = signers.async_sign_pdf(
             writer, metadata, signer=self._signer, bytes_reserved=self.bytes_reserved
-        ).getvalue()
+        )
+        out = run_to_completion(signing).getvalue()
         if self.bytes_reserved is None:
             self.bytes_reserved = reserve_for(out)
         return out
+
+
+def run_to_completion(coroutine):
+    """The result of ``coroutine``, from synchronous code whether or not this thread is
+    already running an event loop (pyHanko's own ``sign_pdf`` calls ``asyncio.run``, which
+    refuses inside one: a document made by a task that a caller with a loop runs inline, as
+    an async worker or Playwright's synchronous API does, would never be signed)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
 
 
 #: room kept beyond a measured signature (DER bytes): an ECDSA signature's length varies by a

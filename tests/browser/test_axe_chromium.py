@@ -34,6 +34,8 @@ from portal.applications.models import Application  # noqa: E402
 from portal.billing import OPEN, with_status  # noqa: E402
 from portal.billing.approvals import open_approval  # noqa: E402
 from portal.billing.models import Bill  # noqa: E402
+from portal.billing.payments import start_payment  # noqa: E402
+from portal.billing.providers import payment_provider  # noqa: E402
 from portal.billing.writeoffs import WRITE_OFF  # noqa: E402
 from portal.identity.models import User  # noqa: E402
 from portal.money import Money  # noqa: E402
@@ -59,9 +61,9 @@ LANGUAGES = sorted(
 
 
 @pytest.fixture
-def whole_world(demo_world, wsgi_app):
+def whole_world(demo_world, wsgi_app, deployment):
     """The demo world and what it lacks for every page to show: Ana's applications (a draft,
-    one in the registry's queue) and a payment of hers still waiting for the provider,
+    one in the registry's queue) and a payment of hers opened at the provider and not paid yet,
     Clara's write-off of an overdue bill waiting for a second clerk, and Bruno's draft tender.
     Returns the addresses no link leads to (pages reached through a POST search, a receipt's
     printed code), by whose walk starts there."""
@@ -87,7 +89,15 @@ def whole_world(demo_world, wsgi_app):
         still_open = [
             view.bill for view in with_status(session, list(bills)) if view.status == OPEN
         ]
-        factories.payment(session, ana, still_open[:1])
+        waiting = factories.payment(session, ana, still_open[:1])
+        start_payment(  # opened at the provider and not paid yet: the page offers to check again
+            waiting,
+            payment_provider(wsgi_app.registry),
+            description="Payment to the public services",
+            return_url=f"{deployment.portal_url}/payments/{waiting.public_id}/return",
+            notify_url=f"{deployment.portal_url}/billing/notifications/sandbox",
+            now=now,
+        )
         overdue = session.scalar(select(Bill).where(Bill.number == "W2605-citizen-chloe"))
         open_approval(
             session,
@@ -115,6 +125,7 @@ def whole_world(demo_world, wsgi_app):
             "visitor": [f"/verify/{receipt.verification_code}"]
             + [f"/tenders/{reference}" for reference in tenders],
             "Bruno Bregar": [f"/procurement/tenders/{reference}" for reference in tenders],
+            "Ana Novak": [f"/payments/{waiting.public_id}"],
             "Clara Zupan": [f"/backoffice/payers/user/{ana.id}"],
             "Ada Lovrec": [f"/admin/privacy/erasure/{ana.id}"],
         }

@@ -122,3 +122,19 @@ def test_later_signatures_are_the_structure_pyhanko_builds(tmp_path, monkeypatch
     assert not built  # not built anew
     assert reused == sign(later, how=signers.Signer.async_sign)
     assert built
+
+
+def test_a_document_is_signed_by_code_running_in_an_event_loop(tmp_path):
+    """A task run inline by a caller with an event loop (an async worker, Playwright's
+    synchronous API) signs its document like any other."""
+    signer = signer_with(tmp_path, ec.generate_private_key(ec.SECP256R1()))
+    pdf = write_pdf("<p>A document</p>", pdf_variant="pdf/a-3b")
+
+    async def inside_a_loop():
+        return signer.sign(pdf, reason="Receipt R-2026-000001", location="City of Example")
+
+    signed = asyncio.run(inside_a_loop())
+    (signature,) = PdfFileReader(io.BytesIO(signed)).embedded_signatures
+    trust = load_cert_from_pemder(signer.cert_path)
+    status = validate_pdf_signature(signature, ValidationContext(trust_roots=[trust]))
+    assert status.bottom_line and status.intact and status.valid

@@ -212,6 +212,21 @@ def test_the_api_takes_and_gives_a_bills_descriptions_in_other_languages(
     assert bill.description_translations["zh_Hans"] == "供水，2026年10月"
 
 
+def test_the_api_gives_the_services_name_in_the_languages_its_department_gave(
+    wsgi_app, engine, dbsession, ana
+):
+    client = make_client(wsgi_app, dbsession, "water")
+    service = dbsession.scalars(select(Service).where(Service.code == "water")).one()
+    service.name_translations = {"sl": "Oskrba z vodo", "fr": "Distribution d'eau"}
+    dbsession.commit()
+    created = conforms(
+        client.post("/api/v1/bills", new_bill(), status=201), "/api/v1/bills", "post"
+    )
+    assert created["service"]["names"] == {"sl": "Oskrba z vodo", "fr": "Distribution d'eau"}
+    again = client.get(f"/api/v1/bills/{created['public_id']}", status=200).json
+    assert again["service"] == created["service"]
+
+
 @pytest.mark.parametrize(
     ("descriptions", "pointer"),
     [
