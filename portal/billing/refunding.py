@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from functools import partial
 
 from babel.lists import format_list
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 

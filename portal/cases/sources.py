@@ -3,8 +3,9 @@
 Each kind below is opened by one event and ended by another (or closed by a clerk). To add a
 kind: register a :class:`~portal.cases.kinds.CaseKind` in :func:`includeme`, subscribe a
 handler to the feature's event that calls :func:`portal.cases.work.open_case` with a subject
-(type and id), a title (written in each language), the department and the person or organisation concerned, and one to
-the event of its decision that calls :func:`portal.cases.work.decide_case_about`.
+(type and id), a title (written in each language), the department and the person or
+organisation concerned, and one to the event of its decision that calls
+:func:`portal.cases.work.decide_case_about`.
 """
 
 from __future__ import annotations

@@ -52,7 +52,8 @@ def personal_data(
     locale: str | None = None,
 ) -> dict[str, Any]:
     """``user``'s data as JSON-ready values (strings, integers, lists, objects); the names
-    of services, the bills' descriptions and the cases' titles in ``locale`` (:mod:`portal.localized`)."""
+    of services, the bills' descriptions and the cases' titles in ``locale``
+    (:mod:`portal.localized`)."""
     payments = dbsession.scalars(
         select(Payment).where(Payment.payer_user_id == user.id).order_by(Payment.id)
     ).all()

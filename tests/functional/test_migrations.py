@@ -266,9 +266,9 @@ def test_titles_migration_leaves_old_cases_and_requests_reading_as_they_were(emp
         )
         rows = [tuple(case.one()), tuple(request.one())]
         migrate_to(connection, BEFORE_TITLES, down=True)
-        left = {
-            column["name"] for column in sa.inspect(connection).get_columns("work_case")
-        } | {column["name"] for column in sa.inspect(connection).get_columns("approval_request")}
+        left = {column["name"] for column in sa.inspect(connection).get_columns("work_case")} | {
+            column["name"] for column in sa.inspect(connection).get_columns("approval_request")
+        }
         migrate_to(connection, TITLES)
     engine.dispose()
     # JSON comes back as text from SQLite's server default, as an object from PostgreSQL's

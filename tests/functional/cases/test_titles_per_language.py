@@ -34,9 +34,7 @@ def only_case(dbsession, kind: str) -> Case:
     return dbsession.scalars(select(Case).where(Case.kind == kind)).one()
 
 
-def test_a_flagged_payments_case_reads_in_the_clerks_and_in_the_payers_language(
-    browser, dbsession
-):
+def test_a_flagged_payments_case_reads_in_the_clerks_and_in_the_payers_language(browser, dbsession):
     clara, ana = browser("clerk-clara"), browser("citizen-ana")
     payer = factories.user(dbsession, "citizen-ana")
     paid = factories.payment(dbsession, payer, [factories.bill(dbsession, payer)])
@@ -74,9 +72,7 @@ def test_an_unmatched_bank_credit_reads_with_its_amount_and_day_in_the_clerks_la
     assert heading(clara, url, "en").endswith(": Bank credit €8.00 of Dec 4, 2026")
 
 
-def test_a_reconciliation_finding_reads_in_the_clerks_language_finding_and_all(
-    browser, dbsession
-):
+def test_a_reconciliation_finding_reads_in_the_clerks_language_finding_and_all(browser, dbsession):
     ada = browser("admin-ada")
     found = Reconciliation(day=dt.date(2026, 12, 1), lines=[])
     found.discrepancies = [
