@@ -16,6 +16,7 @@ not a price the payer sees, so it sits with the settings rather than in the fee 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Protocol, cast
 
 from pyramid.i18n import TranslationString
@@ -28,6 +29,7 @@ from portal.billing.models import ApprovalRequest, Bill, Payment, Refund
 from portal.db import registry_of
 from portal.i18n import _
 from portal.identity.models import Department
+from portal.localized import in_every_language
 from portal.money import Money, MoneyError
 from portal.refusals import CONFLICT, FORBIDDEN, INVALID, Refusal
 from portal.settings import SettingsError
@@ -136,14 +138,16 @@ def open_approval(
     kind: str,
     department: Department,
     subject: str,
-    description: str,
+    describe: Callable[[str], str],
     amount: Money,
     reason: str,
     clerk,
     now: dt.datetime,
 ) -> ApprovalRequest:
     """Record ``clerk``'s request for a second clerk to approve ``kind`` on ``subject`` and
-    announce it. Only a person can ask (a service's API key is nobody's second pair of eyes)."""
+    announce it. Only a person can ask (a service's API key is nobody's second pair of eyes).
+    ``describe(locale)`` writes what is to be approved in each language, for the clerks who
+    read it in theirs (the default language's is the record)."""
     if clerk is None:
         raise Refusal(
             FORBIDDEN,
@@ -161,11 +165,13 @@ def open_approval(
         raise Refusal(
             CONFLICT, _("This is already waiting for a second clerk's approval."), title=CANNOT
         )
+    description, translations = in_every_language(describe)
     approval = ApprovalRequest(
         kind=kind,
         department=department,
         subject=subject,
-        description=description[:300],
+        description=description,
+        description_translations=translations,
         amount_minor=amount.minor,
         currency=amount.currency,
         reason=reason,

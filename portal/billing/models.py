@@ -462,6 +462,7 @@ class ApprovalRequest(Base):
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
     subject: Mapped[str] = mapped_column(String(32))
     description: Mapped[str] = mapped_column(String(300))
+    description_translations: Mapped[dict[str, str]] = translations_column()
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[str] = mapped_column(Text)

@@ -13,7 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
+from functools import partial
 
+from babel.lists import format_list
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,7 +35,8 @@ from portal.clock import clock
 from portal.db import registry_of
 from portal.i18n import _
 from portal.identity.models import Department
-from portal.money import Money
+from portal.localized import message_in
+from portal.money import Money, babel_locale
 from portal.refusals import INVALID, Refusal
 
 log = logging.getLogger(__name__)
@@ -206,13 +209,36 @@ def ask_approval_of_refund(
         kind=kind,
         department=department,
         subject=refund.public_id,
-        # what goes back on which bill, as the clerk chose it
-        description=f"Refund of payment {refund.payment.public_id}: "
-        + ", ".join(f"bill {line.bill.number} {line.amount}" for line in refund.lines),
+        describe=partial(_refund_description, refund),
         amount=refund.amount,
         reason=refund.reason,
         clerk=clerk,
         now=clock(registry_of(dbsession)).now(),
+    )
+
+
+def _refund_description(refund: Refund, locale: str) -> str:
+    """What goes back on which bill, as the clerk chose it, written for a reader of
+    ``locale`` (its amounts and its list as that language writes them)."""
+    bills = [
+        message_in(
+            locale,
+            _(
+                "bill ${number} ${amount}",
+                mapping={"number": line.bill.number, "amount": line.amount.format(locale)},
+            ),
+        )
+        for line in refund.lines
+    ]
+    return message_in(
+        locale,
+        _(
+            "Refund of payment ${payment}: ${bills}",
+            mapping={
+                "payment": refund.payment.public_id,
+                "bills": format_list(bills, locale=babel_locale(locale)),
+            },
+        ),
     )
 
 

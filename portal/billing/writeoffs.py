@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +22,7 @@ from portal.billing.models import ApprovalRequest, Bill
 from portal.billing.payments import in_progress_payment
 from portal.db import registry_of
 from portal.i18n import _
+from portal.localized import message_in
 from portal.money import Money
 from portal.refusals import CONFLICT, Refusal
 
@@ -121,7 +123,12 @@ def write_off_as_clerk(
         kind=WRITE_OFF,
         department=department,
         subject=bill.public_id,
-        description=f"Write-off of bill {bill.service.code}/{bill.number}",
+        describe=partial(
+            message_in,
+            message=_(
+                "Write-off of bill ${bill}", mapping={"bill": f"{bill.service.code}/{bill.number}"}
+            ),
+        ),
         amount=owed,
         reason=reason,
         clerk=clerk,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.billing.models import new_public_id
 from portal.db import Base
 from portal.identity.models import Department, Organisation, User
+from portal.localized import translations_column
 from portal.procurement.models import StoredFile
 
 
@@ -47,6 +48,7 @@ class Case(Base):
     subject_type: Mapped[str] = mapped_column(String(40))
     subject_id: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(300))
+    title_translations: Mapped[dict[str, str]] = translations_column()
     person_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
     state: Mapped[str] = mapped_column(String(20), default="received")

@@ -3,12 +3,18 @@
 Each kind below is opened by one event and ended by another (or closed by a clerk). To add a
 kind: register a :class:`~portal.cases.kinds.CaseKind` in :func:`includeme`, subscribe a
 handler to the feature's event that calls :func:`portal.cases.work.open_case` with a subject
-(type and id), a title, the department and the person or organisation concerned, and one to
-the event of its decision that calls :func:`portal.cases.work.decide_case_about`.
+(type and id), a title (written in each language), the department and the person or
+organisation concerned, and one to the event of its decision that calls
+:func:`portal.cases.work.decide_case_about`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
+from babel.dates import format_date
+from pyramid.i18n import TranslationString
 from sqlalchemy import select
 
 from portal.applications import state as application_state
@@ -27,7 +33,8 @@ from portal.cases.work import decide_case_about, open_case
 from portal.clock import clock
 from portal.db import registry_of
 from portal.i18n import _
-from portal.localized import SOURCE_LANGUAGE, message_in
+from portal.localized import SOURCE_LANGUAGE, localized, message_in
+from portal.money import babel_locale
 from portal.procurement.events import (
     ComplaintDecided,
     ComplaintRegistered,
@@ -73,6 +80,12 @@ def _question_page(request, case) -> str | None:
 
 def _complaint_page(request, case) -> str:
     return request.route_path("review_complaint", public_id=case.subject_id)
+
+
+def _in(message: TranslationString) -> Callable[[str], str]:
+    """A catalogue message as each language writes it: a title :func:`open_case` keeps in
+    every language."""
+    return partial(message_in, message=message)
 
 
 def _approval_page(request, case) -> str:
@@ -148,7 +161,7 @@ def application_queued(event: ApplicationQueued) -> None:
         APPLICATION,
         subject_type="application",
         subject_id=application.public_id,
-        title=application.service.name,
+        title=partial(localized, application.service, "name"),
         department_id=application.service.department_id,
         person_id=application.applicant_id,
         now=_now(dbsession),
@@ -180,7 +193,7 @@ def payment_needs_attention(event: PaymentNeedsAttention) -> None:
         PAYMENT_ATTENTION,
         subject_type="payment",
         subject_id=payment.public_id,
-        title=f"Payment {payment.public_id[:8]}",
+        title=_in(_("Payment ${reference}", mapping={"reference": payment.public_id[:8]})),
         department_id=first.bill.service.department_id if first is not None else None,
         person_id=payment.payer_user_id,
         organisation_id=payment.payer_organisation_id,
@@ -204,7 +217,7 @@ def settlement_discrepancy(event: SettlementDiscrepancyFound) -> None:
         SETTLEMENT_DISCREPANCY,
         subject_type="settlement",
         subject_id=f"{event.day.isoformat()}:{found.what}:{found.reference}"[:64],
-        title=_sentence(f"{found.what} {found.reference}: {_written(found.detail)}"),
+        title=_in(_discrepancy_title(found)),
         department_id=department_id,
         now=_now(dbsession),
         note=_amounts(found),
@@ -212,15 +225,18 @@ def settlement_discrepancy(event: SettlementDiscrepancyFound) -> None:
 
 
 def _written(detail: str) -> str:
-    """A discrepancy's detail (a message) written out in English, as a case's title and
-    note keep it."""
+    """A discrepancy's detail (a message) written out in English, as a case's internal note
+    keeps it."""
     return message_in(SOURCE_LANGUAGE, detail)
 
 
-def _sentence(text: str) -> str:
-    """A title begins with a capital as a heading does: the reconciliation's findings and the
-    approvals' descriptions are written to follow other words ("payment pay_1: ...")."""
-    return text[:1].upper() + text[1:]
+def _discrepancy_title(found) -> TranslationString:
+    """What the reconciliation found about which payment or refund (its only two kinds of
+    record), the finding a message of its own."""
+    mapping = {"reference": found.reference, "detail": found.detail}
+    if found.what == "refund":
+        return _("Refund ${reference}: ${detail}", mapping=mapping)
+    return _("Payment ${reference}: ${detail}", mapping=mapping)
 
 
 def _amounts(found) -> str:
@@ -240,7 +256,7 @@ def question_asked(event: QuestionAsked) -> None:
         TENDER_QUESTION,
         subject_type="question",
         subject_id=question.public_id,
-        title=f"Tender {question.tender.reference}",
+        title=_in(_("Tender ${reference}", mapping={"reference": question.tender.reference})),
         department_id=question.tender.department_id,
         person_id=question.asked_by_id,
         organisation_id=question.organisation_id,
@@ -262,7 +278,7 @@ def complaint_registered(event: ComplaintRegistered) -> None:
         TENDER_COMPLAINT,
         subject_type="complaint",
         subject_id=complaint.public_id,
-        title=f"Tender {complaint.tender.reference}",
+        title=_in(_("Tender ${reference}", mapping={"reference": complaint.tender.reference})),
         department_id=complaint.tender.department_id,
         person_id=complaint.filed_by_id,
         organisation_id=complaint.organisation_id,
@@ -291,7 +307,7 @@ def approval_requested(event: ApprovalRequested) -> None:
         APPROVAL,
         subject_type="approval",
         subject_id=approval.public_id,
-        title=_sentence(approval.description),
+        title=partial(localized, approval, "description"),
         department_id=approval.department_id,
         now=_now(dbsession),
     )
@@ -320,9 +336,23 @@ def bank_line_unmatched(event: BankLineUnmatched) -> None:
         BANK_LINE,
         subject_type="bank_line",
         subject_id=line.public_id,
-        title=f"Bank credit {line.amount} of {line.booked_on.isoformat()}",
+        title=partial(_bank_credit_title, line),
         department_id=line.department_id,
         now=_now(dbsession),
+    )
+
+
+def _bank_credit_title(line, locale: str) -> str:
+    """The credit's amount and day as a reader of ``locale`` writes them."""
+    return message_in(
+        locale,
+        _(
+            "Bank credit ${amount} of ${day}",
+            mapping={
+                "amount": line.amount.format(locale),
+                "day": format_date(line.booked_on, "medium", locale=babel_locale(locale)),
+            },
+        ),
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -22,6 +23,7 @@ from portal.cases.models import Case, CaseAssignment, CaseAttachment, CaseNote, 
 from portal.db import registry_of
 from portal.i18n import _
 from portal.identity.models import User
+from portal.localized import in_every_language
 from portal.procurement.files import Upload
 from portal.procurement.files import store as store_file
 from portal.refusals import CONFLICT, FORBIDDEN, INVALID, FieldError, Refusal
@@ -57,7 +59,7 @@ def open_case(
     *,
     subject_type: str,
     subject_id: str,
-    title: str,
+    title: Callable[[str], str],
     department_id: int | None,
     now: dt.datetime,
     person_id: int | None = None,
@@ -65,17 +67,21 @@ def open_case(
     note: str = "",
 ) -> Case:
     """The open case about the subject, opened now if there is none; ``note`` (what the
-    feature reports, for the clerks) is added as an internal note either way."""
+    feature reports, for the clerks) is added as an internal note either way. ``title(locale)``
+    writes the case's title in each language: the clerks and the person who follows the case
+    read it in theirs, the default language's is the one searched and audited."""
     registry = registry_of(dbsession)
     found = find_open(dbsession, subject_type, subject_id)
     if found is None:
+        default_title, title_translations = in_every_language(title)
         found = Case(
             kind=kind,
             open_key=open_key(subject_type, subject_id),
             department_id=department_id,
             subject_type=subject_type,
             subject_id=subject_id,
-            title=title[:300],
+            title=default_title,
+            title_translations=title_translations,
             person_id=person_id,
             organisation_id=organisation_id,
             state=state.RECEIVED,

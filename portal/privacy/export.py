@@ -52,7 +52,8 @@ def personal_data(
     locale: str | None = None,
 ) -> dict[str, Any]:
     """``user``'s data as JSON-ready values (strings, integers, lists, objects); the names
-    of services and the bills' descriptions in ``locale`` (:mod:`portal.localized`)."""
+    of services, the bills' descriptions and the cases' titles in ``locale``
+    (:mod:`portal.localized`)."""
     payments = dbsession.scalars(
         select(Payment).where(Payment.payer_user_id == user.id).order_by(Payment.id)
     ).all()
@@ -72,7 +73,7 @@ def personal_data(
         "applications": _applications(dbsession, user, locale),
         "bids": _bids(dbsession, user),
         "complaints": _complaints(dbsession, user),
-        "cases": _cases(dbsession, user),
+        "cases": _cases(dbsession, user, locale),
         "utility_accounts": [
             {
                 "service": localized(account.service, "name", locale),
@@ -245,7 +246,7 @@ def _bids(dbsession: Session, user: User) -> list[dict[str, Any]]:
     ]
 
 
-def _cases(dbsession: Session, user: User) -> list[dict[str, Any]]:
+def _cases(dbsession: Session, user: User, locale: str | None) -> list[dict[str, Any]]:
     """Cases about this person, with the notes marked public (the clerks' internal notes are
     not shown to the person, here as on the case's page)."""
     cases = dbsession.scalars(select(Case).where(Case.person_id == user.id).order_by(Case.id))
@@ -253,7 +254,7 @@ def _cases(dbsession: Session, user: User) -> list[dict[str, Any]]:
         {
             "reference": case.public_id,
             "kind": case.kind,
-            "title": case.title,
+            "title": localized(case, "title", locale),
             "state": case.state,
             "opened_at": _when(case.opened_at),
             "ended_at": _when(case.ended_at),

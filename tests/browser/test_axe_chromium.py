@@ -104,7 +104,7 @@ def whole_world(demo_world, wsgi_app, deployment):
             kind=WRITE_OFF,
             department=overdue.service.department,
             subject=overdue.public_id,
-            description=f"Write-off of bill {overdue.service.code}/{overdue.number}",
+            describe=lambda locale: f"Write-off of bill {overdue.service.code}/{overdue.number}",
             amount=Money(overdue.total_minor, overdue.currency),
             reason="The payer moved abroad",
             clerk=clara,

@@ -1,6 +1,7 @@
 """The schema is made only by migrations, and the models have no drift from them."""
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
 
@@ -235,3 +236,44 @@ def test_documents_migration_keeps_every_document_and_number(empty_database):
         "C-2026-0000012": b"%PDF certificate 2",
     }
     assert receipts_back == 4
+
+
+BEFORE_TITLES = "3f6a9c2d8e15"
+TITLES = "8d2e6f1a4b73"
+
+
+def test_titles_migration_leaves_old_cases_and_requests_reading_as_they_were(empty_database):
+    """A case and an approval request of before the migration keep their text and have no
+    translations (they read as written, in every language); down and up again."""
+    engine = sa.create_engine(empty_database)
+    with engine.begin() as connection:
+        migrate_to(connection, BEFORE_TITLES)
+        if connection.dialect.name == "postgresql":  # placeholders stand in for foreign rows
+            connection.execute(sa.text("SET session_replication_role = replica"))
+        add_row(connection, "work_case", id=1, title="Payment 1a2b3c4d", department_id=None)
+        add_row(
+            connection,
+            "approval_request",
+            id=1,
+            description="Write-off of bill W/17",
+            status="awaiting",
+            currency="EUR",
+        )
+        migrate_to(connection, TITLES)
+        case = connection.execute(sa.text("SELECT title, title_translations FROM work_case"))
+        request = connection.execute(
+            sa.text("SELECT description, description_translations FROM approval_request")
+        )
+        rows = [tuple(case.one()), tuple(request.one())]
+        migrate_to(connection, BEFORE_TITLES, down=True)
+        left = {column["name"] for column in sa.inspect(connection).get_columns("work_case")} | {
+            column["name"] for column in sa.inspect(connection).get_columns("approval_request")
+        }
+        migrate_to(connection, TITLES)
+    engine.dispose()
+    # JSON comes back as text from SQLite's server default, as an object from PostgreSQL's
+    assert [(text, json.loads(t) if isinstance(t, str) else t) for text, t in rows] == [
+        ("Payment 1a2b3c4d", {}),
+        ("Write-off of bill W/17", {}),
+    ]
+    assert not left & {"title_translations", "description_translations"}

@@ -134,7 +134,7 @@ def sample_values(dbsession, wsgi_app):
         "payment_attention",
         subject_type="payment",
         subject_id=payment.public_id,
-        title="Payment",
+        title=lambda locale: "Payment",
         department_id=factories.department(dbsession).id,
         person_id=payer.id,
         now=app_clock(wsgi_app.registry).now(),

@@ -15,6 +15,7 @@ from portal.billing import ledger
 from portal.billing.events import ApprovalDecided, ApprovalRequested
 from portal.billing.models import ApprovalRequest, Refund, RefundTransition
 from portal.cases.models import Case
+from portal.identity.language_choice import COOKIE_NAME
 from portal.money import Money
 from tests import factories
 from tests.conftest import sign_in
@@ -143,7 +144,7 @@ def test_a_second_clerk_approves_and_only_then_the_provider_refunds(
     page = listed.click(href=f"/backoffice/approvals/{approval.public_id}")
     assert REASON in page.html.find(id="reason").text
     bill = payment.allocations[0].bill
-    assert f"bill {bill.number} 12.50 EUR" in page.text
+    assert f"Refund of payment {payment.public_id}: bill {bill.number} €12.50" in page.text
     assert "Clara Zupan" in page.html.find(id="requested-by").text
     assert "€12.50" in page.html.find(id="amount").text
     done = page.forms["approve-form"].submit(status=303).follow()
@@ -176,6 +177,29 @@ def test_a_second_clerk_approves_and_only_then_the_provider_refunds(
         (ApprovalRequested, "refund", "awaiting", None),
         (ApprovalDecided, "refund", "approved", None),
     ]
+
+
+def test_the_refunds_request_reads_in_the_approving_clerks_language(
+    threshold, signed_in, browser, payments, dbsession
+):
+    """What goes back on which bill, in Slovenian with its amount as Slovenian writes it, on
+    the list, the request's page and the work queue's case; in English in English."""
+    payment = payments.settled(amount=12_50)
+    ask_refund(signed_in("clerk-clara"), payment)
+    approval, case = the_approval(dbsession), the_case(dbsession)
+    number = payment.allocations[0].bill.number
+    english = f"Refund of payment {payment.public_id}: bill {number} €12.50"
+    slovenian = f"Vračilo plačila {payment.public_id}: račun {number} 12,50\xa0€"
+    assert approval.description == english  # the record
+
+    eva = browser("clerk-eva")
+    eva.set_cookie(COOKIE_NAME, "sl")
+    assert slovenian in eva.get("/backoffice/approvals").html.find(id="awaiting").text
+    page = eva.get(f"/backoffice/approvals/{approval.public_id}")
+    assert slovenian in page.text and english not in page.text
+    assert slovenian in eva.get(f"/backoffice/cases/{case.public_id}").html.find("h1").text
+    eva.set_cookie(COOKIE_NAME, "en")
+    assert english in eva.get(f"/backoffice/approvals/{approval.public_id}").text
 
 
 def test_at_or_below_the_threshold_one_clerk_refunds_at_once(

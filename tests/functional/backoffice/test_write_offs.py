@@ -13,7 +13,9 @@ from portal.audit.models import AuditEntry
 from portal.billing import apply_report, ledger, state
 from portal.billing.bills import OVERPAID, WRITTEN_OFF, status_condition, with_status
 from portal.billing.models import ApprovalRequest, Bill, JournalEntry, JournalTransaction, Payment
+from portal.cases.models import Case
 from portal.clock import clock
+from portal.identity.language_choice import COOKIE_NAME
 from portal.tasks import task_dbsession
 from tests import factories
 from tests.conftest import sign_in
@@ -141,6 +143,33 @@ def test_above_the_threshold_nothing_is_posted_until_a_second_clerk_approves(
         "bill.written_off",
     ]
     assert "case.decided" in actions  # the work queue's case ended with the decision
+
+
+def test_the_request_reads_in_the_approving_clerks_language(
+    wsgi_app, monkeypatch, browser, open_bill, dbsession
+):
+    """The request says which bill in French to a clerk who reads French, on the list, the
+    request's page and the work queue's case; the record stays in the default language."""
+    monkeypatch.setitem(
+        wsgi_app.registry.settings, "billing.four_eyes.threshold.revenue", "EUR 10.00"
+    )
+    form = find(browser("clerk-clara"), open_bill).forms["write-off-form"]
+    form["reason"] = REASON
+    form.submit(status=303)
+    approval = dbsession.scalars(select(ApprovalRequest)).one()
+    bill = f"{open_bill.service.code}/{open_bill.number}"
+    assert approval.description == f"Write-off of bill {bill}"
+
+    eva = browser("clerk-eva")
+    eva.set_cookie(COOKIE_NAME, "fr")
+    french = f"Admission en non-valeur de la facture {bill}"
+    assert french in eva.get("/backoffice/approvals").html.find(id="awaiting").text
+    page = eva.get(f"/backoffice/approvals/{approval.public_id}")
+    assert french in page.text and "Write-off of bill" not in page.text
+    case = dbsession.scalars(select(Case).where(Case.kind == "approval")).one()
+    assert french in eva.get(f"/backoffice/cases/{case.public_id}").html.find("h1").text
+    eva.set_cookie(COOKIE_NAME, "en")
+    assert f"Write-off of bill {bill}" in eva.get(f"/backoffice/approvals/{approval.public_id}")
 
 
 def test_a_clerk_of_another_department_cannot_write_off(browser, open_bill, dbsession):

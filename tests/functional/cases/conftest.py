@@ -69,7 +69,7 @@ def make_case(wsgi_app):
                 kind,
                 subject_type="payment" if kind == "payment_attention" else kind,
                 subject_id=subject_id,
-                title=title,
+                title=lambda locale: title,
                 department_id=department_id,
                 person_id=person_id,
                 organisation_id=organisation_id,
