@@ -9,8 +9,9 @@ FIELDS = ["input", "select", "textarea"]
 
 
 def assert_error_summary(page, fields: list[str]) -> None:
-    """The page's error summary links to exactly ``fields`` (named as the form sends them; a
-    date's link goes to its day box, a group's to its first box), each showing its error."""
+    """The page's error summary links to exactly ``fields`` (named as the form sends them, or
+    by their ids where two forms of the page send the same name; a date's link goes to its
+    day box, a group's to its first box), each showing its error."""
     html = page.html
     main = html.find("main")
     summary = main.find(id="form-errors")
@@ -24,7 +25,8 @@ def assert_error_summary(page, fields: list[str]) -> None:
     for name, link in zip(fields, links, strict=True):
         field = html.find(id=link["href"].removeprefix("#"))
         assert field is not None and field.name in FIELDS, link
-        assert field.get("name") in (name, f"{name}-day"), field
+        sent_as = field.get("name", "")
+        assert name in (sent_as, sent_as.removesuffix("-day"), field.get("id")), field
         message = html.find(id=f"{name}-error")
         assert message is not None and message.get_text(strip=True), name
         # the summary is the one region announced; a field's own message is read with it

@@ -17,6 +17,7 @@ from portal.clock import clock
 from portal.tasks import task_dbsession
 from tests import factories
 from tests.conftest import sign_in
+from tests.error_summary import assert_error_summary
 from tests.functional.backoffice.conftest import csrf_token, managed
 
 REASON = "The company was struck off the register"
@@ -141,6 +142,33 @@ def test_above_the_threshold_nothing_is_posted_until_a_second_clerk_approves(
         "bill.written_off",
     ]
     assert "case.decided" in actions  # the work queue's case ended with the decision
+
+
+def test_a_write_off_with_no_reason_is_shown_again_with_the_error_by_its_field(
+    browser, open_bill, dbsession
+):
+    """No reason, or one too long: the bill's page again, the summary linking to the reason,
+    what was typed kept, and nothing written off or asked for."""
+    journal = select(func.count()).select_from(JournalTransaction)
+    posted = dbsession.scalar(journal)
+    clara = browser("clerk-clara")
+    form = find(clara, open_bill).forms["write-off-form"]
+    form["reason"] = "   "
+    page = form.submit(status=422)
+    assert_error_summary(page, ["reason"])
+    assert "Give the reason for writing the bill off." in page.html.find(id="form-errors").text
+    assert "€40.00" in page.html.find(id="owed").text
+
+    form = page.forms["write-off-form"]
+    form["reason"] = "x" * 2001
+    page = form.submit(status=422)
+    assert_error_summary(page, ["reason"])
+    assert "Keep the reason under 2000 characters." in page.html.find(id="reason-error").text
+    assert page.html.find(id="reason").text == "x" * 2001
+
+    assert not written_off(dbsession, open_bill)
+    assert dbsession.scalar(select(func.count()).select_from(ApprovalRequest)) == 0
+    assert dbsession.scalar(journal) == posted
 
 
 def test_a_clerk_of_another_department_cannot_write_off(browser, open_bill, dbsession):
