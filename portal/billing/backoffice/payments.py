@@ -111,8 +111,8 @@ def _awaiting_approval(dbsession, refunds: list[Refund]) -> list[ApprovalRequest
 def payment_values(request, payment: Payment, errors=None, row_typed=None, **form) -> dict:
     """What the clerk's payment page shows; ``form`` carries what the clerk typed back
     (``amounts`` by bill public id, ``reason``, a bank refund's ``iban`` and
-    ``account_reason``) with a refused refund's ``error``; ``errors`` and ``row_typed`` are
-    a refused bank refund row form's errors and values, by field id.
+    ``account_reason``), ``errors`` a refused form's errors by field id (``""``: of no
+    field), ``row_typed`` what was typed in a refused bank refund row form, by field id.
 
     A bank transfer shows the account it came from, where its refunds go; an overpaid bill
     named by ``?surplus=`` (the payer view's "refund the credit") has its surplus filled in
@@ -164,7 +164,7 @@ def payment_values(request, payment: Payment, errors=None, row_typed=None, **for
             "account_reason": "",
             **form,
         },
-        "errors": errors or ({"": form["error"]} if form.get("error") else {}),
+        "errors": errors or {},
         "row_typed": row_typed or {},
         "by_bank": payment.provider == BANK,
         "origin": origin,
