@@ -162,9 +162,8 @@ def history(request, case: Case) -> list[tuple]:
     return [(at, text, quoted) for at, _order, _id, text, quoted in sorted(entries)]
 
 
-def _page_values(request, case: Case, errors=None, typed=None) -> dict:
-    """The case's page; ``errors`` (by field) and ``typed`` (what the clerk sent) when a
-    form of it was refused."""
+def _page_values(request, case: Case) -> dict:
+    """The case's page (a refused form adds its ``errors`` by field and what was ``typed``)."""
     user = request.user
     kind = case_kind(request.registry, case.kind)
     translate = request.localizer.translate
@@ -185,8 +184,8 @@ def _page_values(request, case: Case, errors=None, typed=None) -> dict:
         "colleagues": work.colleagues(request.dbsession, case, user),
         "can_close": kind.closed_by_clerk and case.state == state.IN_PROGRESS and mine,
         "is_open": case.state in state.OPEN,
-        "errors": errors or {},
-        "typed": typed or {},
+        "errors": {},
+        "typed": {},
     }
 
 
@@ -232,9 +231,17 @@ def _form_again(request, case: Case, refused: Refusal, **typed) -> dict:
     case's page again with the error by that field and what they typed, so they correct it
     there. Any other refusal (a stale page, a case not theirs) is the error page, with a way
     back to the case. Either way nothing is kept (the refusal's status vetoes the commit)."""
-    if not refused.errors:
+    values = _page_values(request, case)
+    shown = {
+        "to": values["can_hand_over"] and bool(values["colleagues"]),
+        "outcome": values["can_close"],
+        "file": values["is_open"],
+    }
+    # no field, or one whose form the page as it is now does not show (a stale page's post)
+    if not refused.errors or not all(shown.get(e.field, True) for e in refused.errors):
         raise _with_way_back(request, case, refused) from None
-    return _page_values(request, case, form_refused(request, refused), typed)
+    values.update(errors=form_refused(request, refused), typed=typed)
+    return values
 
 
 @view_config(

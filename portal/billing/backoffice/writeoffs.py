@@ -51,9 +51,9 @@ def find_bill(context, request):
     return _page_values(request, department, search, bill)
 
 
-def _page_values(request, department, search: str, bill: Bill | None, errors=None, reason=""):
-    """The page with ``bill`` found by ``search``; ``errors`` by field and the ``reason``
-    typed when its write-off was refused."""
+def _page_values(request, department, search: str, bill: Bill | None) -> dict:
+    """The page with ``bill`` found by ``search`` (a refused write-off adds its ``errors``
+    by field and the ``reason`` typed)."""
     view = with_status(request.dbsession, [bill])[0] if bill else None
     return {
         "department": department,
@@ -63,8 +63,8 @@ def _page_values(request, department, search: str, bill: Bill | None, errors=Non
         "pending": approvals.awaiting_on(request.dbsession, WRITE_OFF, bill.public_id)
         if bill
         else None,
-        "errors": errors or {},
-        "reason": reason,
+        "errors": {},
+        "reason": "",
     }
 
 
@@ -89,9 +89,12 @@ def write_off(context, request):
             missing = _("Give the reason for writing the bill off.")
             raise Refusal(INVALID, missing, errors=[FieldError("reason", missing)])
     except Refusal as refused:
-        errors = form_refused(request, refused)
         department = bill.service.department
-        return _page_values(request, department, bill.number, bill, errors, typed)
+        values = _page_values(request, department, bill.number, bill)
+        if values["pending"] is not None:
+            raise  # a stale page's post: the bill's page has no form now, only the request
+        values.update(errors=form_refused(request, refused), reason=typed)
+        return values
     approval = write_off_as_clerk(
         request.dbsession, bill, reason, request.user, request.clock.now()
     )

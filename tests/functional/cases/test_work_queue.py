@@ -280,3 +280,10 @@ def test_a_case_form_sent_empty_is_shown_again_with_the_error_by_its_field(
     case = the_case(dbsession, public_id)
     assert (case.state, case.version, case.assignee.name_id) == ("in_progress", 1, "clerk-clara")
     assert (case.notes, case.attachments, len(case.assignments)) == ([], [], 1)
+
+    # from a page gone stale (the case closed since): its page has no such form any more, so
+    # the error page, with the way back to the case
+    post(clara, url + "/close", {"version": "1", "outcome": "Refunded."})
+    refused = post(clara, url + "/attachments", {}, status=422)
+    assert refused.html.find(id="form-errors") is None
+    assert refused.html.find("a", string="Back to the case")["href"] == url
