@@ -32,7 +32,7 @@ from portal.documents.kinds import document_issuer
 from portal.i18n import _
 from portal.identity.assurance import CLERK
 from portal.identity.pii import masked, national_id_of
-from portal.refusals import CONFLICT, INVALID, Refusal
+from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
 from portal.web import form_refused
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def queue(context, request):
     }
 
 
-def _page(request, context, error="", reason="", reveal=False):
+def _page(request, context, errors=None, typed=None, reveal=False):
     """The clerk's page of an application. The applicant's national identifier is masked
     unless the clerk asked to see it (:func:`reveal_national_id`)."""
     values = application_values(request, context.application)
@@ -91,19 +91,19 @@ def _page(request, context, error="", reason="", reveal=False):
         pending_decision=pending_decision(request.dbsession, context.application),
         national_id=national_id if reveal else masked(national_id),
         revealed=reveal,
-        error=error,
-        reason=reason,
+        errors=errors or {},
+        typed=typed or {},
     )
     return render_to_response(
         "applications/review.jinja2", values, request=request, response=request.response
     )
 
 
-def _refused(request, context, refused: Refusal, reason: str = ""):
-    """The page again with why the decision was refused and the reason as typed: better than
-    an error page, which would lose it."""
-    form_refused(request, refused)
-    return _page(request, context, request.localizer.translate(refused.message), reason)
+def _refused(request, context, field: str, message, typed: str = ""):
+    """The page again with why the decision was refused, by the ``field`` the clerk got
+    wrong, and what they ``typed`` there: better than an error page, which would lose it."""
+    refused = Refusal(INVALID, message, errors=[FieldError(field, message)])
+    return _page(request, context, form_refused(request, refused), {field: typed})
 
 
 @view_config(
@@ -161,7 +161,7 @@ def approve(context, request):
     note = request.POST.get("note", "").strip()
     if len(note) > MAX_REASON:
         return _refused(
-            request, context, Refusal(INVALID, _("Keep the note under 2000 characters."))
+            request, context, "note", _("Keep the note under 2000 characters."), note[:MAX_REASON]
         )
     decide_approve(request.dbsession, application, request.user, note, request.clock.now())
     certificate = issue_certificate(
@@ -193,10 +193,10 @@ def reject(context, request):
     reason = request.POST.get("reason", "").strip()
     translate = request.localizer.translate
     if not reason:
-        return _refused(request, context, Refusal(INVALID, _("Give the reason for the rejection.")))
+        return _refused(request, context, "reason", _("Give the reason for the rejection."))
     if len(reason) > MAX_REASON:
         return _refused(
-            request, context, Refusal(INVALID, _("Keep the reason under 2000 characters.")), reason
+            request, context, "reason", _("Keep the reason under 2000 characters."), reason
         )
     try:
         approval = decide_reject(
@@ -239,11 +239,11 @@ def cancel(context, request):
     reason = request.POST.get("cancel_reason", "").strip()
     if not reason:
         return _refused(
-            request, context, Refusal(INVALID, _("Give the reason for the cancellation."))
+            request, context, "cancel_reason", _("Give the reason for the cancellation.")
         )
     if len(reason) > MAX_REASON:
         return _refused(
-            request, context, Refusal(INVALID, _("Keep the reason under 2000 characters."))
+            request, context, "cancel_reason", _("Keep the reason under 2000 characters."), reason
         )
     approval = cancel_paid(
         request.dbsession, application, request.user, reason, request.clock.now()

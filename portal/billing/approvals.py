@@ -31,7 +31,7 @@ from portal.i18n import _
 from portal.identity.models import Department
 from portal.localized import in_every_language
 from portal.money import Money, MoneyError
-from portal.refusals import CONFLICT, FORBIDDEN, INVALID, Refusal
+from portal.refusals import CONFLICT, FORBIDDEN, INVALID, FieldError, Refusal
 from portal.settings import SettingsError
 
 AWAITING = "awaiting"
@@ -124,11 +124,13 @@ def needs_approval(settings, department: Department, amount: Money) -> bool:
     return amount.currency != limit.currency or amount.minor > limit.minor
 
 
-def read_reason(text: str) -> str:
-    """A reason as typed, trimmed; empty if there is none (each caller says what is missing)."""
+def read_reason(text: str, field: str = "reason") -> str:
+    """A reason as typed, trimmed; empty if there is none (each caller says what is missing).
+    A reason too long is refused as the form's ``field``, for the form to show it there."""
     reason = text.strip()
     if len(reason) > MAX_REASON:
-        raise Refusal(INVALID, _("Keep the reason under 2000 characters."), title=CANNOT)
+        too_long = _("Keep the reason under 2000 characters.")
+        raise Refusal(INVALID, too_long, title=CANNOT, errors=[FieldError(field, too_long)])
     return reason
 
 
@@ -268,9 +270,10 @@ def decide(
     two clerks deciding at once one wins and the other is told (on PostgreSQL the second
     UPDATE waits for the first to commit, then finds nothing left to claim)."""
     check_decider(approval, decider)
-    note = read_reason(note)
+    note = read_reason(note, "note")
     if not approve and not note:
-        raise Refusal(INVALID, _("Give the reason for rejecting the request."), title=CANNOT)
+        missing = _("Give the reason for rejecting the request.")
+        raise Refusal(INVALID, missing, title=CANNOT, errors=[FieldError("note", missing)])
     status = APPROVED if approve else REJECTED
     dbsession.flush()
     claimed = run_update(

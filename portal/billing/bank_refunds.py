@@ -43,7 +43,7 @@ from portal.billing.payments import flag_for_clerk, lock_payment, post_refund
 from portal.billing.transfer import TransferAccount, compact_iban, is_valid_iban
 from portal.catalogue.models import Service
 from portal.i18n import _
-from portal.refusals import CONFLICT, INVALID, Refusal
+from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -223,12 +223,13 @@ def confirm(dbsession: Session, refund: Refund, clerk, now: dt.datetime) -> None
 def returned(dbsession: Session, refund: Refund, clerk, reason: str, now: dt.datetime) -> None:
     """The bank returned the sent ``refund`` (a closed account, say): it failed, its money is
     the payer's credit again, to be refunded anew."""
-    if not reason.strip():
-        raise Refusal(INVALID, _("Say why the bank returned the transfer."))
     payment = lock_payment(dbsession, refund.payment_id)
     dbsession.refresh(refund)
     if refund.status != state.REFUND_SENT:
         raise Refusal(CONFLICT, _("Only a refund sent to the bank can come back from it."))
+    if not reason.strip():
+        missing = _("Say why the bank returned the transfer.")
+        raise Refusal(INVALID, missing, errors=[FieldError("reason", missing)])
     state.transition_refund(refund, state.REFUND_FAILED, "returned by the bank", now)
     payment.refunded_minor -= refund.amount_minor
     record(
@@ -251,15 +252,22 @@ def change_account(dbsession: Session, refund: Refund, iban: str, reason: str, c
     if refund.status not in ACCOUNT_CHANGEABLE:
         raise Refusal(CONFLICT, _("This refund was already sent to the bank."))
     compact = compact_iban(iban)
+    errors = []
     if not is_valid_iban(compact):
-        raise Refusal(
-            INVALID, _("The account is not a valid IBAN: check it against the payer's letter.")
+        errors.append(
+            FieldError(
+                "iban", _("The account is not a valid IBAN: check it against the payer's letter.")
+            )
         )
     if not reason.strip():
-        raise Refusal(
-            INVALID,
-            _("Say why the refund goes to another account than the one the money came from."),
+        errors.append(
+            FieldError(
+                "reason",
+                _("Say why the refund goes to another account than the one the money came from."),
+            )
         )
+    if errors:
+        raise Refusal(INVALID, errors[0].message, errors=errors)
     refund.creditor_iban = compact
     refund.account_reason = reason.strip()[:2000]
     dbsession.flush()

@@ -21,6 +21,7 @@ from portal.identity.assurance import CLERK
 from portal.identity.models import Department
 from portal.procurement.files import check_upload, file_response
 from portal.refusals import INVALID, NOT_FOUND, FieldError, Refusal
+from portal.web import form_refused
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,7 @@ def history(request, case: Case) -> list[tuple]:
 
 
 def _page_values(request, case: Case) -> dict:
+    """The case's page (a refused form adds its ``errors`` by field and what was ``typed``)."""
     user = request.user
     kind = case_kind(request.registry, case.kind)
     translate = request.localizer.translate
@@ -182,6 +184,8 @@ def _page_values(request, case: Case) -> dict:
         "colleagues": work.colleagues(request.dbsession, case, user),
         "can_close": kind.closed_by_clerk and case.state == state.IN_PROGRESS and mine,
         "is_open": case.state in state.OPEN,
+        "errors": {},
+        "typed": {},
     }
 
 
@@ -222,6 +226,24 @@ def _with_way_back(request, case: Case, refused: Refusal) -> Refusal:
     )
 
 
+def _form_again(request, case: Case, refused: Refusal, **typed) -> dict:
+    """A field the clerk got wrong (an empty note, no colleague, no outcome, no file): the
+    case's page again with the error by that field and what they typed, so they correct it
+    there. Any other refusal (a stale page, a case not theirs) is the error page, with a way
+    back to the case. Either way nothing is kept (the refusal's status vetoes the commit)."""
+    values = _page_values(request, case)
+    shown = {
+        "to": values["can_hand_over"] and bool(values["colleagues"]),
+        "outcome": values["can_close"],
+        "file": values["is_open"],
+    }
+    # no field, or one whose form the page as it is now does not show (a stale page's post)
+    if not refused.errors or not all(shown.get(e.field, True) for e in refused.errors):
+        raise _with_way_back(request, case, refused) from None
+    values.update(errors=form_refused(request, refused), typed=typed)
+    return values
+
+
 @view_config(
     route_name="backoffice_case_claim", request_method="POST", permission="work", assurance=CLERK
 )
@@ -237,24 +259,26 @@ def claim(context, request):
 @view_config(
     route_name="backoffice_case_hand_over",
     request_method="POST",
+    renderer="cases/case.jinja2",
     permission="work",
     assurance=CLERK,
 )
 def hand_over(context, request):
     case = context.case
     to = request.POST.get("to", "")
+    # no colleague has id 0: anything but a number is refused as no colleague of the case
+    to_user_id = int(to) if to.isdigit() and len(to) <= 12 else 0
     try:
-        if not to.isdigit() or len(to) > 12:
-            raise Refusal(
-                INVALID,
-                _("Choose a colleague of the case's department."),
-                errors=[FieldError("to", _("Choose a colleague of the case's department."))],
-            )
         colleague = work.hand_over(
-            request.dbsession, case, request.user, int(to), _version(request), request.clock.now()
+            request.dbsession,
+            case,
+            request.user,
+            to_user_id,
+            _version(request),
+            request.clock.now(),
         )
     except Refusal as refused:
-        raise _with_way_back(request, case, refused) from None
+        return _form_again(request, case, refused)
     return _back(
         request,
         case,
@@ -263,11 +287,16 @@ def hand_over(context, request):
 
 
 @view_config(
-    route_name="backoffice_case_note", request_method="POST", permission="work", assurance=CLERK
+    route_name="backoffice_case_note",
+    request_method="POST",
+    renderer="cases/case.jinja2",
+    permission="work",
+    assurance=CLERK,
 )
 def add_note(context, request):
     case = context.case
     visibility = request.POST.get("visibility", "")
+    text = request.POST.get("text", "")
     try:
         if visibility not in ("internal", "public"):
             raise Refusal(
@@ -279,12 +308,12 @@ def add_note(context, request):
             request.dbsession,
             case,
             request.user,
-            request.POST.get("text"),
+            text,
             visibility == "public",
             request.clock.now(),
         )
     except Refusal as refused:
-        raise _with_way_back(request, case, refused) from None
+        return _form_again(request, case, refused, text=text, visibility=visibility)
     return _back(request, case, _("The note is added."))
 
 
@@ -295,6 +324,7 @@ def max_attachment_bytes(settings) -> int:
 @view_config(
     route_name="backoffice_case_attach",
     request_method="POST",
+    renderer="cases/case.jinja2",
     permission="work",
     assurance=CLERK,
     accepts_files=True,
@@ -308,26 +338,26 @@ def attach(context, request):
         )
         work.attach(request.dbsession, case, request.user, upload, request.clock.now())
     except Refusal as refused:
-        raise _with_way_back(request, case, refused) from None
+        return _form_again(request, case, refused)
     return _back(request, case, _("The file is attached."))
 
 
 @view_config(
-    route_name="backoffice_case_close", request_method="POST", permission="work", assurance=CLERK
+    route_name="backoffice_case_close",
+    request_method="POST",
+    renderer="cases/case.jinja2",
+    permission="work",
+    assurance=CLERK,
 )
 def close(context, request):
     case = context.case
+    outcome = request.POST.get("outcome", "")
     try:
         work.close(
-            request.dbsession,
-            case,
-            request.user,
-            request.POST.get("outcome"),
-            _version(request),
-            request.clock.now(),
+            request.dbsession, case, request.user, outcome, _version(request), request.clock.now()
         )
     except Refusal as refused:
-        raise _with_way_back(request, case, refused) from None
+        return _form_again(request, case, refused, outcome=outcome)
     return _back(request, case, _("The case is closed."))
 
 

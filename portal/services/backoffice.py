@@ -138,7 +138,7 @@ def withdraw_fee(request):
     return HTTPSeeOther(request.route_url("admin_fees"))
 
 
-def _imports_page(context, request, report=None, service_code=""):
+def _imports_page(context, request, report=None, service_code="", errors=None):
     services = [
         service
         for service in context.services
@@ -153,6 +153,7 @@ def _imports_page(context, request, report=None, service_code=""):
         "columns": columns,
         "report": report,
         "service_code": service_code,
+        "errors": errors or {},
     }
 
 
@@ -167,11 +168,18 @@ def imports_form(context, request):
     return _imports_page(context, request)
 
 
+#: the import form's own fields; any other problem is of the file's content
+IMPORT_FIELDS = ("service", "file")
+
+
 def _refuse(context, request, refused: Refusal, service_code: str):
-    """The form again with the validation report: every problem by its line and column."""
+    """The form again: the error summary links to the field in error (the file's, when its
+    content is wrong), and the validation report names every bad row by line and column."""
     form_refused(request, refused)
-    report = refused.errors or (FieldError("", refused.message, 0),)
-    return _imports_page(context, request, report, service_code)
+    fields = [e for e in refused.errors if not e.line and e.field in IMPORT_FIELDS]
+    report = [e for e in refused.errors if e not in fields]
+    errors = {e.field: e.message for e in fields} or {"file": refused.message}
+    return _imports_page(context, request, report, service_code, errors)
 
 
 @view_config(

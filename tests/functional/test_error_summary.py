@@ -12,30 +12,7 @@ import pytest
 from portal.services.catalogue import sync_services
 from portal.services.models import FeeScheduleEntry
 from tests import factories
-
-FIELDS = ["input", "select", "textarea"]
-
-
-def assert_error_summary(page, fields: list[str]) -> None:
-    """The page's error summary links to exactly ``fields`` (named as the form sends them; a
-    date's link goes to its day box, a group's to its first box), each showing its error."""
-    html = page.html
-    main = html.find("main")
-    summary = main.find(id="form-errors")
-    assert summary is not None, page.text
-    assert summary["role"] == "alert" and summary["tabindex"] == "-1"
-    assert summary.has_attr("autofocus")
-    assert summary.find("h2").get_text(strip=True) == "There is a problem"
-    assert [form for form in summary.find_all_previous("form") if main in form.parents] == []
-    links = summary.find_all("a")
-    assert len(links) == len(fields)
-    for name, link in zip(fields, links, strict=True):
-        field = html.find(id=link["href"].removeprefix("#"))
-        assert field is not None and field.name in FIELDS, link
-        assert field.get("name") in (name, f"{name}-day"), field
-        message = html.find(id=f"{name}-error")
-        assert message is not None and message.get_text(strip=True), name
-        assert f"{name}-error" in field.get("aria-describedby", "").split(), field
+from tests.error_summary import assert_error_summary
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from portal.i18n import _
 from portal.identity.assurance import CLERK
 from portal.identity.models import Department
 from portal.refusals import INVALID, Refusal
+from portal.web import form_refused
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,12 @@ def awaiting(request):
     assurance=CLERK,
 )
 def approval_page(context, request):
-    approval = context.approval
+    return _page_values(request, context.approval)
+
+
+def _page_values(request, approval: ApprovalRequest, errors=None, typed=None) -> dict:
+    """The request's page; ``errors`` by field id (``approve-note``, ``reject-note``) and
+    the notes ``typed`` by the same ids when a decision's note was refused."""
     kind = approvals.approval_kind(request.registry, approval.kind)
     return {
         "approval": approval,
@@ -82,13 +88,25 @@ def approval_page(context, request):
         "subject_path": kind.subject_path(request, approval),
         "own": approval.requested_by_id == request.user.id,
         "status_label": approvals.LABELS,
+        "errors": errors or {},
+        "typed": typed or {},
     }
 
 
 def _decision(context, request, approve: bool):
     approval = context.approval
     note = request.POST.get("note", "")
-    approvals.decide(request.dbsession, approval, request.user, approve, note, request.clock.now())
+    try:
+        approvals.decide(
+            request.dbsession, approval, request.user, approve, note, request.clock.now()
+        )
+    except Refusal as refused:
+        if not refused.errors:
+            raise  # not the note's fault (one's own request, already decided): the error page
+        # both forms' fields are named "note": the error goes by the one sent's field id
+        field = "approve-note" if approve else "reject-note"
+        errors = {field: form_refused(request, refused)["note"]}
+        return _page_values(request, approval, errors, {field: note})
     log.info(
         "approval request %s (%s) %s by user=%s",
         approval.public_id,
@@ -109,6 +127,7 @@ def _decision(context, request, approve: bool):
 @view_config(
     route_name="backoffice_approval_approve",
     request_method="POST",
+    renderer="billing/backoffice/approval.jinja2",
     permission="decide",
     assurance=CLERK,
 )
@@ -119,6 +138,7 @@ def approve(context, request):
 @view_config(
     route_name="backoffice_approval_reject",
     request_method="POST",
+    renderer="billing/backoffice/approval.jinja2",
     permission="decide",
     assurance=CLERK,
 )

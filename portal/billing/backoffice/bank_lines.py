@@ -29,6 +29,7 @@ from portal.identity.assurance import CLERK
 from portal.money import Money
 from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
 from portal.security import ROLE_ADMIN, department_principal
+from portal.web import form_refused
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,12 @@ def bank_line_factory(request) -> BankLineContext:
     assurance=CLERK,
 )
 def bank_line_page(context, request):
-    line = context.line
+    return _page_values(request, context.line)
+
+
+def _page_values(request, line: BankLine, errors=None, bills: str = "") -> dict:
+    """The credit's page; ``errors`` by field and the ``bills`` typed when an assignment
+    was refused."""
     return {
         "line": line,
         "candidates": with_status(request.dbsession, candidates(request.dbsession, line)),
@@ -73,6 +79,8 @@ def bank_line_page(context, request):
         "shares": {
             match.bill_id: Money(match.amount_minor, line.currency) for match in line.matches
         },
+        "errors": errors or {},
+        "bills": bills,
     }
 
 
@@ -104,7 +112,7 @@ def _bills_named(request, text: str, line: BankLine) -> list[Bill]:
     # one credit comes from one payer: spreading it over several payers' bills would hand one
     # payer's money (and its surplus, the payer's credit) to another
     if len({(bill.payer_user_id, bill.payer_organisation_id) for bill in bills}) != 1:
-        raise Refusal(INVALID, _("All the bills must be of the same payer."))
+        raise _not_assignable(_("All the bills must be of the same payer."))
     return bills
 
 
@@ -139,17 +147,24 @@ def _claim(request, line: BankLine, status: str) -> None:
 @view_config(
     route_name="backoffice_bank_line",
     request_method="POST",
+    renderer="billing/backoffice/bank_line.jinja2",
     permission="work",
     assurance=CLERK,
 )
 def decide(context, request):
+    """Assign the credit to the bills named, or return it; bills that cannot have it show
+    the page again with the error by the bills' field (nothing decided)."""
     line = context.line
     if line.status != UNMATCHED:
         raise Refusal(CONFLICT, _("This credit was already decided."))
     now = request.clock.now()
     action = request.POST.get("action")
     if action == "assign":
-        bills = _bills_named(request, str(request.POST.get("bills", "")), line)
+        named = str(request.POST.get("bills", ""))[:2000]
+        try:
+            bills = _bills_named(request, named, line)
+        except Refusal as refused:
+            return _page_values(request, line, form_refused(request, refused), named)
         _claim(request, line, ASSIGNED)
         post_line(request.dbsession, line, bills, now)
     elif action == "return":

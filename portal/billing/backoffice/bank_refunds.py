@@ -9,20 +9,23 @@ import logging
 
 from pyramid.authorization import Allow
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
+from pyramid.renderers import render_to_response
 from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
 
 from portal.audit import record_request
 from portal.billing import bank_refunds, state
+from portal.billing.backoffice.payments import payment_values
 from portal.billing.matching import BANK
 from portal.billing.models import Refund, RefundTransferFile
 from portal.billing.resources import PaymentContext
 from portal.billing.transfer import printed_iban
 from portal.i18n import _
 from portal.identity.assurance import CLERK
-from portal.refusals import INVALID, UNAVAILABLE, Refusal
+from portal.refusals import INVALID, UNAVAILABLE, FieldError, Refusal
 from portal.security import ROLE_ADMIN, department_principal
+from portal.web import form_refused
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +167,14 @@ def download(context, request):
     return response
 
 
+#: the payment page's ids of each refund row form's fields (``{}``: the refund's public id),
+#: by the action the form sends and the field's name
+ROW_FIELDS = {
+    "account": {"iban": "iban-{}", "reason": "reason-{}"},
+    "returned": {"reason": "returned-{}"},
+}
+
+
 @view_config(
     route_name="backoffice_refund_bank",
     request_method="POST",
@@ -172,27 +183,52 @@ def download(context, request):
 )
 def act(context, request):
     """On one bank refund: send it to another account, or record that the bank carried it
-    out or returned it."""
+    out or returned it. A field the clerk got wrong (an IBAN that is none, no reason) shows
+    the payment page again with the error by that field of the refund's row."""
     refund = context.refund
-    action = request.POST.get("action")
+    action = str(request.POST.get("action", ""))
     now = request.clock.now()
     reason = str(request.POST.get("reason", "")).strip()
-    if len(reason) > MAX_REASON:
-        raise Refusal(INVALID, _("Keep the reason under 2000 characters."))
-    if action == "account":
-        iban = str(request.POST.get("iban", ""))[:64]
-        bank_refunds.change_account(request.dbsession, refund, iban, reason, request.user)
-        message = _("The refund goes to the account given.")
-    elif action == "confirm":
-        bank_refunds.confirm(request.dbsession, refund, request.user, now)
-        message = _("The refund is recorded as carried out by the bank.")
-    elif action == "returned":
-        bank_refunds.returned(request.dbsession, refund, request.user, reason, now)
-        message = _(
-            "The refund is recorded as returned by the bank; its money can be refunded again."
-        )
-    else:
-        raise Refusal(INVALID, _("Choose what to record about the refund."))
+    typed = {"iban": str(request.POST.get("iban", ""))[:64], "reason": reason[:MAX_REASON]}
+    try:
+        if len(reason) > MAX_REASON:
+            too_long = _("Keep the reason under 2000 characters.")
+            raise Refusal(INVALID, too_long, errors=[FieldError("reason", too_long)])
+        if action == "account":
+            bank_refunds.change_account(
+                request.dbsession, refund, typed["iban"], reason, request.user
+            )
+            message = _("The refund goes to the account given.")
+        elif action == "confirm":
+            bank_refunds.confirm(request.dbsession, refund, request.user, now)
+            message = _("The refund is recorded as carried out by the bank.")
+        elif action == "returned":
+            bank_refunds.returned(request.dbsession, refund, request.user, reason, now)
+            message = _(
+                "The refund is recorded as returned by the bank; its money can be refunded again."
+            )
+        else:
+            raise Refusal(INVALID, _("Choose what to record about the refund."))
+    except Refusal as refused:
+        if not refused.errors or action not in ROW_FIELDS:
+            raise  # not a field's fault (already sent, not sent yet): the error page
+        return _row_refused(request, refund, action, refused, typed)
     log.info("bank refund %s: %s by user=%s", refund.public_id, action, request.user.id)
     request.session.flash(request.localizer.translate(message))
     return HTTPSeeOther(request.route_url("backoffice_payment", public_id=refund.payment.public_id))
+
+
+def _row_refused(request, refund: Refund, action: str, refused: Refusal, typed: dict):
+    """The payment page again, the refund's row form as the clerk filled it in and the
+    errors by its fields (their ids carry the refund's id: the page has a form per row)."""
+    ids = {name: field.format(refund.public_id) for name, field in ROW_FIELDS[action].items()}
+    errors = {ids[name]: message for name, message in form_refused(request, refused).items()}
+    values = payment_values(
+        request,
+        refund.payment,
+        errors=errors,
+        row_typed={ids[name]: typed[name] for name in ids},
+    )
+    return render_to_response(
+        "billing/backoffice/payment.jinja2", values, request=request, response=request.response
+    )

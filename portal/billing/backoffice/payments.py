@@ -108,10 +108,11 @@ def _awaiting_approval(dbsession, refunds: list[Refund]) -> list[ApprovalRequest
     )
 
 
-def payment_values(request, payment: Payment, **form) -> dict:
+def payment_values(request, payment: Payment, errors=None, row_typed=None, **form) -> dict:
     """What the clerk's payment page shows; ``form`` carries what the clerk typed back
     (``amounts`` by bill public id, ``reason``, a bank refund's ``iban`` and
-    ``account_reason``) with a refused refund's ``error``.
+    ``account_reason``), ``errors`` a refused form's errors by field id (``""``: of no
+    field), ``row_typed`` what was typed in a refused bank refund row form, by field id.
 
     A bank transfer shows the account it came from, where its refunds go; an overpaid bill
     named by ``?surplus=`` (the payer view's "refund the credit") has its surplus filled in
@@ -163,7 +164,8 @@ def payment_values(request, payment: Payment, **form) -> dict:
             "account_reason": "",
             **form,
         },
-        "error": form.get("error"),
+        "errors": errors or {},
+        "row_typed": row_typed or {},
         "by_bank": payment.provider == BANK,
         "origin": origin,
         "printed_iban": printed_iban,

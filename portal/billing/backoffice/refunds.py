@@ -21,20 +21,19 @@ from portal.billing import state
 from portal.billing.backoffice.payments import payment_values
 from portal.billing.matching import BANK, origin_account
 from portal.billing.models import Payment
-from portal.billing.payments import Payee, check_payee, check_refund
+from portal.billing.payments import AMOUNT_FIELD, Payee, check_payee, check_refund
 from portal.billing.refunding import refund_approver, refund_as_clerk
 from portal.billing.transfer import printed_iban
 from portal.i18n import _
 from portal.identity.assurance import CLERK
 from portal.money import Money, MoneyError
-from portal.refusals import INVALID, MALFORMED, Refusal
+from portal.refusals import INVALID, MALFORMED, FieldError, Refusal
 from portal.web import form_refused
 
 log = logging.getLogger(__name__)
 
 MAX_REASON = 2000
 #: the form field of the amount to refund on one bill: this prefix and the bill's public id
-AMOUNT_FIELD = "amount-"
 
 
 @dataclass(frozen=True)
@@ -71,31 +70,33 @@ def read_refund_form(post, payment: Payment) -> RefundForm:
         try:
             amounts[bill_ids[public_id]] = Money.parse(text, payment.currency)
         except (MoneyError, ArithmeticError):
+            not_amount = _(
+                "Enter each amount as a number such as 12.50, with no more decimals than allowed."
+            )
             raise Refusal(
-                INVALID,
-                _(
-                    "Enter each amount as a number such as 12.50, with no more decimals "
-                    "than allowed."
-                ),
+                INVALID, not_amount, errors=[FieldError(AMOUNT_FIELD + public_id, not_amount)]
             ) from None
     reason = post.get("reason", "").strip()
     account_reason = post.get("account_reason", "").strip()
-    if len(reason) > MAX_REASON or len(account_reason) > MAX_REASON:
-        raise Refusal(INVALID, _("Keep the reason under 2000 characters."))
+    too_long = _("Keep the reason under 2000 characters.")
+    for field, text in (("reason", reason), ("account_reason", account_reason)):
+        if len(text) > MAX_REASON:
+            raise Refusal(INVALID, too_long, errors=[FieldError(field, too_long)])
     payee = None
     if payment.provider == BANK and post.get("iban", "").strip():
         payee = Payee(post.get("iban", "").strip()[:64], account_reason)
     return RefundForm(amounts, seen_refundable, reason, payee)
 
 
-def _payment_page(request, payment: Payment, message=None):
-    """The payment page again with what the clerk typed, and why it was refused if it was."""
+def _payment_page(request, payment: Payment, errors=None):
+    """The payment page again with what the clerk typed, and why it was refused if it was
+    (``errors`` by field, or under ``""`` when it names none)."""
     values = payment_values(
         request,
         payment,
+        errors=errors,
         amounts=typed_amounts(request.POST),
         reason=request.POST.get("reason", "")[:MAX_REASON],
-        error=request.localizer.translate(message) if message else None,
     )
     if payment.provider == BANK:
         values["form"]["iban"] = request.POST.get("iban", "")[:64]
@@ -108,14 +109,14 @@ def _payment_page(request, payment: Payment, message=None):
 def _refused(request, payment: Payment, refused: Refusal):
     """The payment page again, the form as the clerk filled it in and why it was refused:
     better than an error page, which would lose what was typed."""
-    form_refused(request, refused)
+    errors = form_refused(request, refused)
     log.warning(
         "refund of payment %s refused (%d): %s",
         payment.public_id,
         request.response.status_int,
         refused.message.interpolate(),
     )
-    return _payment_page(request, payment, refused.message)
+    return _payment_page(request, payment, errors)
 
 
 @view_config(

@@ -17,13 +17,26 @@ from portal.billing.statements import import_and_match
 from portal.i18n import _
 from portal.identity.assurance import CLERK
 from portal.identity.models import Department
-from portal.refusals import INVALID, TOO_LARGE, UNAVAILABLE, UNSUPPORTED, FieldError, Refusal
+from portal.refusals import (
+    INVALID,
+    MALFORMED,
+    TOO_LARGE,
+    UNAVAILABLE,
+    UNSUPPORTED,
+    FieldError,
+    Refusal,
+)
 from portal.security import service_principal
+from portal.web import form_refused
 
 log = logging.getLogger(__name__)
 
 #: the most recent statements and credits the page lists
 SHOWN = 50
+#: refusals of the uploaded file itself (none, too large, unreadable, of another account,
+#: contradicting itself), which the page shows by its file field; a statement already
+#: imported, or transfers not set up, are not the file field's to correct (the error page)
+FILE_REFUSALS = frozenset({MALFORMED, INVALID, TOO_LARGE})
 
 
 def import_as(request, data: bytes, department, actor_id: int | None):
@@ -44,7 +57,11 @@ def import_as(request, data: bytes, department, actor_id: int | None):
     assurance=CLERK,
 )
 def statements_page(context, request):
-    department = context.department
+    return _page_values(request, context.department)
+
+
+def _page_values(request, department, errors=None) -> dict:
+    """The page; ``errors`` by field when an upload was refused."""
     dbsession = request.dbsession
     statements = dbsession.scalars(
         select(BankStatement)
@@ -58,28 +75,36 @@ def statements_page(context, request):
         .order_by(BankLine.booked_on.desc(), BankLine.id.desc())
         .limit(SHOWN)
     )
-    return {"department": department, "statements": list(statements), "lines": list(lines)}
+    return {
+        "department": department,
+        "statements": list(statements),
+        "lines": list(lines),
+        "errors": errors or {},
+    }
 
 
 @view_config(
     route_name="backoffice_bank_statements",
     request_method="POST",
+    renderer="billing/backoffice/bank_statements.jinja2",
     permission="work",
     assurance=CLERK,
     accepts_files=True,
 )
 def upload(context, request):
-    upload = request.POST.get("file")
-    if not hasattr(upload, "file"):
-        raise Refusal(
-            INVALID,
-            _("Choose a camt.053 or camt.054 file to upload."),
-            errors=[FieldError("file", _("Choose a camt.053 or camt.054 file to upload."))],
-        )
-    data = upload.file.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        raise Refusal(TOO_LARGE, _("This file is too large for a bank statement."))
-    imported = import_as(request, data, context.department, request.user.id)
+    """Import the file; one refused for what it is (none, too large, unreadable, another
+    account's) shows the page again with the reason by the file field, nothing imported."""
+    try:
+        # in a savepoint: a file refused after an earlier statement of it was recorded
+        # leaves no trace on the page shown again (the refusal's status drops it anyway)
+        with request.dbsession.begin_nested():
+            imported = import_as(request, _uploaded(request), context.department, request.user.id)
+    except Refusal as refused:
+        if refused.kind not in FILE_REFUSALS:
+            raise
+        errors = form_refused(request, refused)
+        file_error = errors.get("file", refused.message)
+        return _page_values(request, context.department, {"file": file_error})
     new = sum(len(result.lines) for result in imported)
     seen = sum(result.already_seen for result in imported)
     request.session.flash(
@@ -114,6 +139,21 @@ def upload(context, request):
     return HTTPSeeOther(
         request.route_url("backoffice_bank_statements", code=context.department.code)
     )
+
+
+def _uploaded(request) -> bytes:
+    """The form's statement file, read up to one byte past the largest taken."""
+    upload = request.POST.get("file")
+    if not hasattr(upload, "file"):
+        raise Refusal(
+            INVALID,
+            _("Choose a camt.053 or camt.054 file to upload."),
+            errors=[FieldError("file", _("Choose a camt.053 or camt.054 file to upload."))],
+        )
+    data = upload.file.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise Refusal(TOO_LARGE, _("This file is too large for a bank statement."))
+    return data
 
 
 #: the services (codes, separated by spaces) whose API keys may import their department's

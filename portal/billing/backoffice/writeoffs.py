@@ -13,11 +13,12 @@ from sqlalchemy import or_, select
 from portal.billing import approvals
 from portal.billing.bills import with_status
 from portal.billing.models import Bill
-from portal.billing.writeoffs import WRITE_OFF, write_off_as_clerk
+from portal.billing.writeoffs import WRITE_OFF, owed_to_write_off, write_off_as_clerk
 from portal.catalogue.models import Service
 from portal.i18n import _
 from portal.identity.assurance import CLERK
-from portal.refusals import INVALID, Refusal
+from portal.refusals import INVALID, FieldError, Refusal
+from portal.web import form_refused
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,12 @@ def find_bill(context, request):
     department = context.department
     search = request.GET.get("q", "").strip()[:64]
     bill = _find(request.dbsession, department.id, search) if search else None
+    return _page_values(request, department, search, bill)
+
+
+def _page_values(request, department, search: str, bill: Bill | None) -> dict:
+    """The page with ``bill`` found by ``search`` (a refused write-off adds its ``errors``
+    by field and the ``reason`` typed)."""
     view = with_status(request.dbsession, [bill])[0] if bill else None
     return {
         "department": department,
@@ -56,22 +63,38 @@ def find_bill(context, request):
         "pending": approvals.awaiting_on(request.dbsession, WRITE_OFF, bill.public_id)
         if bill
         else None,
+        "errors": {},
+        "reason": "",
     }
 
 
 @view_config(
     route_name="backoffice_bill_write_off",
     request_method="POST",
+    renderer="billing/backoffice/write_off.jinja2",
     permission="work",
     assurance=CLERK,
 )
 def write_off(context, request):
+    """Write the bill off, or ask a second clerk to; with no reason (or one too long) the
+    page again with the error by the reason's field, the bill as it was."""
     bill = context.bill
-    reason = approvals.read_reason(request.POST.get("reason", ""))
-    if not reason:
-        raise Refusal(
-            INVALID, _("Give the reason for writing the bill off."), title=approvals.CANNOT
-        )
+    # a bill with nothing to write off is refused first (the error page): its page has no
+    # form to correct
+    owed_to_write_off(request.dbsession, bill)
+    typed = str(request.POST.get("reason", ""))
+    try:
+        reason = approvals.read_reason(typed)
+        if not reason:
+            missing = _("Give the reason for writing the bill off.")
+            raise Refusal(INVALID, missing, errors=[FieldError("reason", missing)])
+    except Refusal as refused:
+        department = bill.service.department
+        values = _page_values(request, department, bill.number, bill)
+        if values["pending"] is not None:
+            raise  # a stale page's post: the bill's page has no form now, only the request
+        values.update(errors=form_refused(request, refused), reason=typed)
+        return values
     approval = write_off_as_clerk(
         request.dbsession, bill, reason, request.user, request.clock.now()
     )

@@ -13,6 +13,7 @@ from portal.applications.models import Certificate
 from portal.billing import ledger, with_status
 from portal.billing.models import Payment
 from portal.money import Money
+from tests.error_summary import assert_error_summary
 from tests.functional.applications.conftest import (
     VEHICLE,
     apply,
@@ -115,6 +116,38 @@ def test_clerk_rejects_with_a_reason_and_the_fee_is_refunded(
     # decided once: a second decision is refused and changes nothing
     post(clerk, f"/backoffice/applications/{public_id}/approve", status=409)
     assert the_application(dbsession, public_id).certificate is None
+
+
+def test_a_decision_sent_without_its_reason_shows_the_page_again_with_the_error_by_its_field(
+    citizen, clerk, sandbox, dbsession
+):
+    """No reason for a rejection or a cancellation, or a note too long: the application's
+    page again, the summary linking to the field, what was typed kept; nothing decided."""
+    public_id = apply(citizen)
+    pay(citizen, sandbox, dbsession, public_id)
+    review = clerk.get(f"/backoffice/applications/{public_id}")
+
+    page = review.forms["reject-form"].submit(status=422)
+    assert_error_summary(page, ["reason"])
+    assert "Give the reason for the rejection." in page.html.find(id="reason-error").text
+
+    page = page.forms["cancel-form"].submit(status=422)
+    assert_error_summary(page, ["cancel_reason"])
+    assert "Give the reason for the cancellation." in page.html.find(id="form-errors").text
+
+    approve = page.forms["approve-form"]
+    approve["note"] = "x" * 2001
+    page = approve.submit(status=422)
+    assert_error_summary(page, ["note"])
+    assert "Keep the note under 2000 characters." in page.html.find(id="note-error").text
+    assert page.html.find(id="note").text == "x" * 2000
+
+    application = the_application(dbsession, public_id)
+    assert (application.status, application.refund, application.certificate) == (
+        "in_queue",
+        None,
+        None,
+    )
 
 
 def test_an_unpaid_application_cannot_be_decided(citizen, clerk, dbsession):

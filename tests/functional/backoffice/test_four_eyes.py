@@ -19,6 +19,7 @@ from portal.identity.language_choice import COOKIE_NAME
 from portal.money import Money
 from tests import factories
 from tests.conftest import sign_in
+from tests.error_summary import assert_error_summary
 from tests.functional.approval_events import heard  # noqa: F401
 from tests.functional.backoffice.conftest import csrf_token, refund_form, the_payment
 
@@ -309,6 +310,21 @@ def test_a_rejection_needs_a_reason_and_frees_the_money(
     refused = post(eva, url, {"note": "  "}, status=422)
     assert "Give the reason for rejecting the request." in refused.text
     assert_nothing_sent(dbsession, provider, payment)
+    # through the page: the request's page again, the summary linking to the reason's field
+    page = eva.get(f"/backoffice/approvals/{approval.public_id}")
+    refused = page.forms["reject-form"].submit(status=422)
+    assert_error_summary(refused, ["reject-note"])
+    assert "Give the reason for rejecting the request." in refused.html.find(id="form-errors").text
+    approve = refused.forms["approve-form"]
+    approve["note"] = "x" * 2001
+    refused = approve.submit(status=422)
+    assert_error_summary(refused, ["approve-note"])
+    assert (
+        "Keep the reason under 2000 characters." in refused.html.find(id="approve-note-error").text
+    )
+    assert refused.html.find(id="approve-note").text == "x" * 2001
+    assert_nothing_sent(dbsession, provider, payment)
+    assert the_approval(dbsession).decided_by_id is None
 
     post(eva, url, {"note": "The assessment was right"})
     (refund,) = refunds_of(dbsession, payment)

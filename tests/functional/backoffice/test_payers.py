@@ -14,6 +14,7 @@ from portal.audit.models import AuditEntry
 from portal.identity.models import Organisation
 from portal.services.models import UtilityAccount
 from tests import factories
+from tests.error_summary import assert_error_summary
 from tests.functional.backoffice.test_reports import refund
 
 NATIONAL_ID = "19750505-5678"
@@ -71,6 +72,7 @@ def test_a_payer_of_other_departments_only_is_not_found(payments, signed_in, dbs
 def test_an_empty_search_is_refused_with_a_message(signed_in):
     page = search(signed_in("clerk-clara"), "   ", status=422)
     assert "Enter a name, a customer number or a national identifier." in page.text
+    assert_error_summary(page, ["q"])
 
 
 def test_the_search_needs_the_csrf_token(signed_in):
@@ -109,6 +111,10 @@ def test_the_national_identifier_is_revealed_only_with_a_reason_and_recorded(
     refused = page.forms["reveal-form"].submit(status=422)
     assert NATIONAL_ID not in refused.text
     assert "Say in at most 500 characters why" in refused.text
+    assert_error_summary(refused, ["reason"])
+    assert refused.html.title.text.strip().startswith("Ben Kovač ·")  # the title, no table
+    viewed = select(func.count()).select_from(AuditEntry)
+    assert dbsession.scalar(viewed.where(AuditEntry.action == "person.national_id_viewed")) == 0
     form = refused.forms["reveal-form"]
     form["reason"] = "The payer asks on the phone which account the payment came from."
     caplog.clear()

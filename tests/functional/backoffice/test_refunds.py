@@ -9,6 +9,7 @@ from portal.billing import ledger
 from portal.billing.models import Refund
 from portal.identity.models import User
 from portal.money import Money
+from tests.error_summary import assert_error_summary
 from tests.functional.backoffice.conftest import csrf_token, the_payment
 
 
@@ -108,6 +109,7 @@ def test_more_than_refundable_is_refused(signed_in, payments, dbsession, provide
     form[field(payment)], form["reason"] = "12.51", "Too much"
     refused = form.submit(status=422)
     assert "is more than this payment can still give back on it" in refused.text
+    assert_error_summary(refused, [field(payment)])
     assert_untouched(dbsession, provider, payment)
 
 
@@ -118,7 +120,7 @@ def test_an_amount_that_is_not_money_is_refused(signed_in, payments, dbsession, 
         form = refund_form(app, payment)
         form[field(payment)], form["reason"] = typed, "Typo"
         refused = form.submit(status=422)
-        assert "There is a problem" in refused.text
+        assert_error_summary(refused, [field(payment)])
     assert_untouched(dbsession, provider, payment)
 
 
@@ -128,7 +130,26 @@ def test_a_refund_needs_a_reason(signed_in, payments, dbsession, provider):
     form[field(payment)], form["reason"] = "2.00", "   "
     refused = form.submit(status=422)
     assert "Give a reason for the refund." in refused.text
+    assert_error_summary(refused, ["reason"])
     assert refused.forms["refund-form"][field(payment)].value == "2.00"
+    assert_untouched(dbsession, provider, payment)
+
+
+def test_a_refund_of_no_bill_links_to_the_first_amount_field(
+    signed_in, payments, dbsession, provider
+):
+    """No amount on any bill: the summary links to the first bill's amount field, which
+    shows why."""
+    payment = payments.settled(amount=12_50)
+    form = refund_form(signed_in("clerk-clara"), payment)
+    form["reason"] = "Paid twice"
+    refused = form.submit(status=422)
+    (link,) = refused.html.find(id="form-errors").find_all("a")
+    assert link["href"] == f"#{field(payment)}"
+    amount = refused.html.find(id=field(payment))
+    assert "amounts-error" in amount["aria-describedby"].split()
+    assert "Choose the bill or bills" in refused.html.find(id="amounts-error").text
+    assert refused.html.find(id="reason").text == "Paid twice"
     assert_untouched(dbsession, provider, payment)
 
 

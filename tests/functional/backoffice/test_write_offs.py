@@ -19,6 +19,7 @@ from portal.identity.language_choice import COOKIE_NAME
 from portal.tasks import task_dbsession
 from tests import factories
 from tests.conftest import sign_in
+from tests.error_summary import assert_error_summary
 from tests.functional.backoffice.conftest import csrf_token, managed
 
 REASON = "The company was struck off the register"
@@ -170,6 +171,33 @@ def test_the_request_reads_in_the_approving_clerks_language(
     assert french in eva.get(f"/backoffice/cases/{case.public_id}").html.find("h1").text
     eva.set_cookie(COOKIE_NAME, "en")
     assert f"Write-off of bill {bill}" in eva.get(f"/backoffice/approvals/{approval.public_id}")
+
+
+def test_a_write_off_with_no_reason_is_shown_again_with_the_error_by_its_field(
+    browser, open_bill, dbsession
+):
+    """No reason, or one too long: the bill's page again, the summary linking to the reason,
+    what was typed kept, and nothing written off or asked for."""
+    journal = select(func.count()).select_from(JournalTransaction)
+    posted = dbsession.scalar(journal)
+    clara = browser("clerk-clara")
+    form = find(clara, open_bill).forms["write-off-form"]
+    form["reason"] = "   "
+    page = form.submit(status=422)
+    assert_error_summary(page, ["reason"])
+    assert "Give the reason for writing the bill off." in page.html.find(id="form-errors").text
+    assert "€40.00" in page.html.find(id="owed").text
+
+    form = page.forms["write-off-form"]
+    form["reason"] = "x" * 2001
+    page = form.submit(status=422)
+    assert_error_summary(page, ["reason"])
+    assert "Keep the reason under 2000 characters." in page.html.find(id="reason-error").text
+    assert page.html.find(id="reason").text == "x" * 2001
+
+    assert not written_off(dbsession, open_bill)
+    assert dbsession.scalar(select(func.count()).select_from(ApprovalRequest)) == 0
+    assert dbsession.scalar(journal) == posted
 
 
 def test_a_clerk_of_another_department_cannot_write_off(browser, open_bill, dbsession):

@@ -22,6 +22,7 @@ from portal.receipts.models import CreditNote, Receipt
 from tests import factories
 from tests.bank_files import Credit, camt
 from tests.conftest import sign_in
+from tests.error_summary import assert_error_summary
 from tests.functional.backoffice.conftest import refund_form
 from tests.functional.cases.conftest import post
 
@@ -240,6 +241,38 @@ def test_a_returned_transfer_is_the_payers_credit_again_and_a_clerk_confirms_ano
     assert audited(dbsession, "refund.confirmed") == 1
     # a decided refund cannot be decided again
     post(clara, f"/backoffice/refunds/{second.public_id}/bank", {"action": "confirm"}, status=409)
+
+
+def test_a_refund_rows_form_sent_wrong_shows_the_payment_again_with_the_errors_by_its_fields(
+    clara, ana, dbsession
+):
+    """Another account that is no IBAN and no reason, or a return with no reason: the
+    payment page again, the summary linking to the refund row's fields, what was typed kept;
+    the refund as it was."""
+    bill, payment = overpaid_bill(dbsession, clara, ana)
+    form = refund_form(clara, payment, {bill: "5.00"}, "Paid more than the bill")
+    form.submit(status=200).forms["confirm-form"].submit(status=303)
+    refund = dbsession.scalars(select(Refund)).one()
+    rid = refund.public_id
+    page = clara.get(f"/backoffice/payments/{payment.public_id}")
+    account = page.forms[f"account-form-{rid}"]
+    account["iban"] = "SI56 0201 7001 4356 206"  # a typing mistake
+    page = account.submit(status=422)
+    assert_error_summary(page, [f"iban-{rid}", f"reason-{rid}"])
+    assert "not a valid IBAN" in page.html.find(id=f"iban-{rid}-error").text
+    assert page.html.find(id=f"iban-{rid}")["value"] == "SI56 0201 7001 4356 206"
+    assert "Say why the refund goes to another account" in page.html.find(id="form-errors").text
+
+    clara.get(REFUNDS).forms["export-form"].submit(status=303)
+    page = clara.get(f"/backoffice/payments/{payment.public_id}")
+    page = page.forms[f"returned-form-{rid}"].submit(status=422)
+    assert_error_summary(page, [f"returned-{rid}"])
+    assert "Say why the bank returned the transfer." in page.html.find(id="form-errors").text
+
+    dbsession.expire_all()
+    assert (refund.status, refund.creditor_iban) == ("sent", PAYER_IBAN)
+    assert audited(dbsession, "refund.account_changed") == audited(dbsession, "refund.returned")
+    assert audited(dbsession, "refund.returned") == 0
 
 
 def test_a_refund_the_rules_decide_on_a_bank_payment_goes_by_transfer(

@@ -14,6 +14,7 @@ from portal.billing.models import BankLine, BankStatement, JournalTransaction, P
 from portal.cases.models import Case
 from tests import factories
 from tests.bank_files import Credit, camt
+from tests.error_summary import assert_error_summary
 from tests.functional.cases.conftest import post
 
 URL = "/backoffice/departments/revenue/bank-statements"
@@ -201,7 +202,7 @@ def test_a_clerk_assigns_an_unmatched_credit_or_returns_one(clerk, citizen, dbse
     queue = clerk.get(assign_url)
     assert "Assign to these bills" in queue.text
     refused = post(clerk, assign_url, {"action": "assign", "bills": "B-999999"}, status=422)
-    assert "cannot be assigned" in refused.text
+    assert "does not exist" in refused.html.find(id="bills-error").text
     post(clerk, assign_url, {"action": "assign", "bills": f"{first.number}, {second.reference}"})
     assert status_of(dbsession, first).status == "paid"
     assert status_of(dbsession, second).status == "overpaid"  # 5.00 is the payer's credit
@@ -303,7 +304,7 @@ def test_a_credit_never_pays_another_departments_bill(clerk, citizen, dbsession)
     assert theirs.number not in clerk.get(url).text
     for name in (theirs.number, theirs.reference):
         refused = post(clerk, url, {"action": "assign", "bills": name}, status=422)
-        assert "cannot be assigned" in refused.text
+        assert "does not exist" in refused.html.find(id="bills-error").text
     assert status_of(dbsession, theirs).status != "paid"
     assert bank_postings(dbsession) == 0
 
@@ -492,3 +493,59 @@ def test_free_text_matches_a_bill_number_not_an_ordinary_word(clerk, citizen, db
     assert status_of(dbsession, wordy).status == "open"
     assert lines["W2"].status == "matched" and lines["W3"].status == "matched"
     assert status_of(dbsession, numbered).outstanding.minor == 9_00
+
+
+def test_an_upload_refused_for_its_file_shows_the_page_again_with_the_error_by_the_file(
+    clerk, dbsession
+):
+    """No file, one that is not a statement, or another account's: the page again with the
+    summary linking to the file field and the reason beside it; nothing imported."""
+    page = clerk.get(URL).forms["statement-form"].submit(status=422)
+    assert_error_summary(page, ["file"])
+    assert "Choose a camt.053 or camt.054 file" in page.html.find(id="file-error").text
+
+    form = page.forms["statement-form"]
+    form["file"] = ("statement.xml", b"<not-camt/>", "application/xml")
+    page = form.submit(status=400)
+    assert_error_summary(page, ["file"])
+    assert "not a bank statement the portal can read" in page.html.find(id="file-error").text
+
+    form = page.forms["statement-form"]
+    theirs = camt(
+        "053", "S-X", [Credit("1.00", servicer_reference="Q")], iban="DE89370400440532013000"
+    )
+    form["file"] = ("statement.xml", theirs, "application/xml")
+    page = form.submit(status=422)
+    assert_error_summary(page, ["file"])
+    assert "another account" in page.html.find(id="file-error").text
+    assert dbsession.scalar(select(func.count()).select_from(BankStatement)) == 0
+    assert dbsession.scalar(select(func.count()).select_from(BankLine)) == 0
+
+
+def test_bills_that_cannot_have_a_credit_show_its_page_again_with_the_error_by_the_bills(
+    clerk, citizen, dbsession
+):
+    """Bills that do not exist, or of two payers: the credit's page again with the summary
+    linking to the bills' field, what was typed kept; the credit stays undecided."""
+    mine = factories.bill(dbsession, citizen, amount=30_00)
+    another = factories.bill(dbsession, factories.user(dbsession, "citizen-ben"), amount=5_00)
+    dbsession.commit()
+    upload(clerk, camt("053", "STMT-F", [Credit("8.00", text="?", servicer_reference="F1")]))
+    line = dbsession.scalars(select(BankLine)).one()
+    url = f"/backoffice/bank-lines/{line.public_id}"
+
+    page = clerk.get(url).forms["assign-form"].submit("action", value="assign", status=422)
+    assert_error_summary(page, ["bills"])
+    assert "Name one to ten bills" in page.html.find(id="bills-error").text
+
+    form = page.forms["assign-form"]
+    form["bills"] = f"{mine.number}, {another.number}"
+    page = form.submit("action", value="assign", status=422)
+    assert_error_summary(page, ["bills"])
+    assert "All the bills must be of the same payer." in page.html.find(id="form-errors").text
+    assert page.html.find(id="bills")["value"] == f"{mine.number}, {another.number}"
+
+    dbsession.expire_all()
+    assert dbsession.get(BankLine, line.id).status == "unmatched"
+    assert bank_postings(dbsession) == 0
+    assert status_of(dbsession, mine).outstanding.minor == 30_00

@@ -13,6 +13,7 @@ from portal.audit.models import AuditEntry
 from portal.cases.models import CaseAssignment, CaseNote
 from portal.cases.work import decide_case_about
 from portal.tasks import task_dbsession
+from tests.error_summary import assert_error_summary
 from tests.functional.cases.conftest import post, the_case
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -237,3 +238,52 @@ def test_an_organisations_representatives_follow_its_cases(browser, make_case):
     assert "Received" in page.html.find(id="case-status").text
     assert public_id not in ana.get("/cases").text
     ana.get(f"/cases/{public_id}", status=403)
+
+
+def test_a_case_form_sent_empty_is_shown_again_with_the_error_by_its_field(
+    browser, make_case, dbsession
+):
+    """A field the clerk got wrong shows the case's page again (not an error page): the
+    summary links to the field, the field says what is wrong, what was typed is kept, and
+    nothing is kept of the request."""
+    clara = browser("clerk-clara")
+    browser("admin-ada")  # signed in once: a colleague to hand the case to
+    public_id = make_case("revenue")
+    url = f"/backoffice/cases/{public_id}"
+    page = clara.get(url).forms["claim-form"].submit(status=303).follow()
+
+    note = page.forms["note-form"]
+    note["text"], note["visibility"] = "   ", "public"
+    page = note.submit(status=422)
+    assert_error_summary(page, ["text"])
+    assert "Write the note; it cannot be empty." in page.html.find(id="form-errors").text
+    assert page.html.find(id="visibility-public").has_attr("checked")
+
+    page = post(clara, url + "/notes", {"text": "Called the bank.", "visibility": "x"}, status=422)
+    assert_error_summary(page, ["visibility"])
+    assert page.html.find(id="text").text == "Called the bank."
+
+    close = page.forms["close-form"]
+    close["outcome"] = "x" * 301
+    page = close.submit(status=422)
+    assert_error_summary(page, ["outcome"])
+    assert page.html.find(id="outcome")["value"] == "x" * 301
+
+    page = post(clara, url + "/hand-over", {"version": "1", "to": "nobody"}, status=422)
+    assert_error_summary(page, ["to"])
+    assert "Choose a colleague of the case's department." in page.html.find(id="to-error").text
+
+    page = page.forms["attach-form"].submit(status=422)
+    assert_error_summary(page, ["file"])
+    assert "Choose a file to upload." in page.html.find(id="file-error").text
+
+    case = the_case(dbsession, public_id)
+    assert (case.state, case.version, case.assignee.name_id) == ("in_progress", 1, "clerk-clara")
+    assert (case.notes, case.attachments, len(case.assignments)) == ([], [], 1)
+
+    # from a page gone stale (the case closed since): its page has no such form any more, so
+    # the error page, with the way back to the case
+    post(clara, url + "/close", {"version": "1", "outcome": "Refunded."})
+    refused = post(clara, url + "/attachments", {}, status=422)
+    assert refused.html.find(id="form-errors") is None
+    assert refused.html.find("a", string="Back to the case")["href"] == url

@@ -13,6 +13,7 @@ from portal.billing.ledger import account_balance
 from portal.billing.models import Bill, Payment
 from portal.scripts.services import import_main
 from portal.services.models import LateInterestCharge
+from tests.error_summary import assert_error_summary
 from tests.functional.billing.conftest import Payer, deliver, notifications_for
 from tests.functional.services.conftest import (
     ANA_NATIONAL_ID,
@@ -100,6 +101,7 @@ def test_a_file_with_bad_rows_imports_nothing_and_names_each_bad_row(
         ["9", "due_dates", "Write dates as YYYY-MM-DD."],
     ]
     assert "99999999-0000" not in page.text  # the report never repeats a national id
+    assert_error_summary(page, ["file"])  # the file is what to correct; the report says how
     assert bill_count(dbsession) == before
 
 
@@ -120,6 +122,23 @@ def test_a_malformed_file_is_refused_whole(signed_in, dbsession, ana, data, prob
     clerk = signed_in("clerk-clara")
     page = upload(clerk, "property-tax", data, status=422)
     assert problem in page.text
+    assert_error_summary(page, ["file"])
+    assert bill_count(dbsession) == 0
+
+
+def test_an_import_sent_without_a_file_or_a_service_shows_the_form_again(signed_in, dbsession, ana):
+    """The summary links to the field left out, which says what it needs."""
+    form = signed_in("clerk-clara").get("/backoffice/imports").forms["import-form"]
+    page = form.submit(status=422)
+    assert_error_summary(page, ["file"])
+    assert "Choose a CSV file to upload." in page.html.find(id="file-error").text
+    form = page.forms["import-form"]
+    form["service"].force_value("")
+    form["file"] = ("bills.csv", csv_bytes(HEADER), "text/csv")
+    page = form.submit(status=422)
+    assert_error_summary(page, ["service"])
+    assert "Choose a service." in page.html.find(id="form-errors").text
+    assert page.html.find(class_="portal-import-report") is None
     assert bill_count(dbsession) == 0
 
 

@@ -20,6 +20,7 @@ from portal.money import Money
 from portal.services import fees
 from portal.services.models import FeeScheduleEntry
 from tests import factories
+from tests.error_summary import assert_error_summary
 from tests.functional.api.conftest import conforms, make_client, new_bill
 from tests.functional.services.conftest import ANA_NATIONAL_ID, csv_bytes, today, upload
 from tests.languages import pages_follow_accept_language
@@ -127,6 +128,8 @@ def test_a_text_too_long_is_refused_with_a_link_to_its_field_and_nothing_is_save
     link = page.html.select_one("#form-errors a")
     assert link["href"] == "#service.water.name.fr"
     assert "At most 200 characters." in link.text
+    assert link.find("span", lang="fr") is not None  # the language named in its own
+    assert_error_summary(page, ["service.water.name.fr"])
     assert page.forms["texts-form"]["service.water.name.sl"].value == "Voda"
     assert water(dbsession).name_translations == {}
 
