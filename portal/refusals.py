@@ -84,6 +84,7 @@ class Refusal(Exception):
         *,
         title: TranslationString | None = None,
         errors: Sequence[FieldError] = (),
+        field: str | None = None,
         way_on: tuple[str, str] | None = None,
         about: object = None,
         headers: Mapping[str, str] | None = None,
@@ -94,7 +95,8 @@ class Refusal(Exception):
         self.kind = kind
         self.message = message
         self.title = title
-        self.errors = tuple(errors)
+        # a refusal of one form field: its message is shown by the field too
+        self.errors = ((FieldError(field, message),) if field else ()) + tuple(errors)
         self.way_on = way_on
         self.about = about
         self.headers = dict(headers or {})

@@ -32,7 +32,7 @@ from portal.documents.kinds import document_issuer
 from portal.i18n import _
 from portal.identity.assurance import CLERK
 from portal.identity.pii import masked, national_id_of
-from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
+from portal.refusals import CONFLICT, INVALID, Refusal
 from portal.web import form_refused
 
 log = logging.getLogger(__name__)
@@ -99,10 +99,11 @@ def _page(request, context, errors=None, typed=None, reveal=False):
     )
 
 
-def _refused(request, context, field: str, message, typed: str = ""):
-    """The page again with why the decision was refused, by the ``field`` the clerk got
-    wrong, and what they ``typed`` there: better than an error page, which would lose it."""
-    refused = Refusal(INVALID, message, errors=[FieldError(field, message)])
+def _refused(request, context, refused: Refusal, typed: str = ""):
+    """The page again with why the decision was refused, by the field the clerk got wrong
+    (``refused``'s), and what they ``typed`` there: better than an error page, which would
+    lose it."""
+    field = refused.errors[0].field
     return _page(request, context, form_refused(request, refused), {field: typed})
 
 
@@ -161,7 +162,10 @@ def approve(context, request):
     note = request.POST.get("note", "").strip()
     if len(note) > MAX_REASON:
         return _refused(
-            request, context, "note", _("Keep the note under 2000 characters."), note[:MAX_REASON]
+            request,
+            context,
+            Refusal(INVALID, _("Keep the note under 2000 characters."), field="note"),
+            note[:MAX_REASON],
         )
     decide_approve(request.dbsession, application, request.user, note, request.clock.now())
     certificate = issue_certificate(
@@ -193,10 +197,17 @@ def reject(context, request):
     reason = request.POST.get("reason", "").strip()
     translate = request.localizer.translate
     if not reason:
-        return _refused(request, context, "reason", _("Give the reason for the rejection."))
+        return _refused(
+            request,
+            context,
+            Refusal(INVALID, _("Give the reason for the rejection."), field="reason"),
+        )
     if len(reason) > MAX_REASON:
         return _refused(
-            request, context, "reason", _("Keep the reason under 2000 characters."), reason
+            request,
+            context,
+            Refusal(INVALID, _("Keep the reason under 2000 characters."), field="reason"),
+            reason,
         )
     try:
         approval = decide_reject(
@@ -239,11 +250,16 @@ def cancel(context, request):
     reason = request.POST.get("cancel_reason", "").strip()
     if not reason:
         return _refused(
-            request, context, "cancel_reason", _("Give the reason for the cancellation.")
+            request,
+            context,
+            Refusal(INVALID, _("Give the reason for the cancellation."), field="cancel_reason"),
         )
     if len(reason) > MAX_REASON:
         return _refused(
-            request, context, "cancel_reason", _("Keep the reason under 2000 characters."), reason
+            request,
+            context,
+            Refusal(INVALID, _("Keep the reason under 2000 characters."), field="cancel_reason"),
+            reason,
         )
     approval = cancel_paid(
         request.dbsession, application, request.user, reason, request.clock.now()

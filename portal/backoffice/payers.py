@@ -32,7 +32,7 @@ from portal.identity.assurance import CLERK
 from portal.identity.models import Organisation, User
 from portal.identity.pii import masked, national_id_of
 from portal.money import Money
-from portal.refusals import INVALID, FieldError, Refusal
+from portal.refusals import INVALID, Refusal
 from portal.security import ROLE_ADMIN, department_principal
 from portal.services.models import UtilityAccount
 from portal.web import form_refused
@@ -182,8 +182,9 @@ def search(request):
     search out of URLs)."""
     text = request.POST.get("q", "").strip()
     if not text or len(text) > MAX_QUERY:
-        wanted = _("Enter a name, a customer number or a national identifier.")
-        refused = Refusal(INVALID, wanted, errors=[FieldError("q", wanted)])
+        refused = Refusal(
+            INVALID, _("Enter a name, a customer number or a national identifier."), field="q"
+        )
         return {"query": text[:MAX_QUERY], "found": None, "errors": form_refused(request, refused)}
     found = find_payers(request, text)
     log.info("payer search by user=%s found %d", request.user.id, len(found))
@@ -314,8 +315,11 @@ def reveal_national_id(context, request):
         raise HTTPNotFound()
     reason = request.POST.get("reason", "").strip()
     if not reason or len(reason) > MAX_REASON:
-        why = _("Say in at most 500 characters why you need the national identifier.")
-        refused = Refusal(INVALID, why, errors=[FieldError("reason", why)])
+        refused = Refusal(
+            INVALID,
+            _("Say in at most 500 characters why you need the national identifier."),
+            field="reason",
+        )
         return _page(
             request, context, reason=reason[:MAX_REASON], errors=form_refused(request, refused)
         )

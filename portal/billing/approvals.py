@@ -31,7 +31,7 @@ from portal.i18n import _
 from portal.identity.models import Department
 from portal.localized import in_every_language
 from portal.money import Money, MoneyError
-from portal.refusals import CONFLICT, FORBIDDEN, INVALID, FieldError, Refusal
+from portal.refusals import CONFLICT, FORBIDDEN, INVALID, Refusal
 from portal.settings import SettingsError
 
 AWAITING = "awaiting"
@@ -129,8 +129,9 @@ def read_reason(text: str, field: str = "reason") -> str:
     A reason too long is refused as the form's ``field``, for the form to show it there."""
     reason = text.strip()
     if len(reason) > MAX_REASON:
-        too_long = _("Keep the reason under 2000 characters.")
-        raise Refusal(INVALID, too_long, title=CANNOT, errors=[FieldError(field, too_long)])
+        raise Refusal(
+            INVALID, _("Keep the reason under 2000 characters."), title=CANNOT, field=field
+        )
     return reason
 
 
@@ -272,8 +273,9 @@ def decide(
     check_decider(approval, decider)
     note = read_reason(note, "note")
     if not approve and not note:
-        missing = _("Give the reason for rejecting the request.")
-        raise Refusal(INVALID, missing, title=CANNOT, errors=[FieldError("note", missing)])
+        raise Refusal(
+            INVALID, _("Give the reason for rejecting the request."), title=CANNOT, field="note"
+        )
     status = APPROVED if approve else REJECTED
     dbsession.flush()
     claimed = run_update(

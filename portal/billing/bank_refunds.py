@@ -228,8 +228,7 @@ def returned(dbsession: Session, refund: Refund, clerk, reason: str, now: dt.dat
     if refund.status != state.REFUND_SENT:
         raise Refusal(CONFLICT, _("Only a refund sent to the bank can come back from it."))
     if not reason.strip():
-        missing = _("Say why the bank returned the transfer.")
-        raise Refusal(INVALID, missing, errors=[FieldError("reason", missing)])
+        raise Refusal(INVALID, _("Say why the bank returned the transfer."), field="reason")
     state.transition_refund(refund, state.REFUND_FAILED, "returned by the bank", now)
     payment.refunded_minor -= refund.amount_minor
     record(

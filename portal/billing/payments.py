@@ -35,7 +35,7 @@ from portal.clock import clock
 from portal.db import Prebuilt, insert_unless_present, registry_of, run_write, table_of
 from portal.i18n import _
 from portal.money import Money
-from portal.refusals import CONFLICT, INVALID, NOT_FOUND, FieldError, Refusal
+from portal.refusals import CONFLICT, INVALID, NOT_FOUND, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -652,9 +652,11 @@ def check_refund(
             about=payment,
         )
     if not amounts:
-        none_chosen = _("Choose the bill or bills to refund, with the amount for each.")
         raise Refusal(
-            INVALID, none_chosen, about=payment, errors=[FieldError("amounts", none_chosen)]
+            INVALID,
+            _("Choose the bill or bills to refund, with the amount for each."),
+            about=payment,
+            field="amounts",
         )
     bills = {allocation.bill_id: allocation.bill for allocation in payment.allocations}
     if set(amounts) - set(bills):
@@ -662,32 +664,30 @@ def check_refund(
     # before the shares are worked out, which add each amount to what its bill owes
     for bill_id, amount in amounts.items():
         if amount.currency != payment.currency or amount.minor <= 0:
-            not_positive = _(
-                "The amount for bill ${bill} must be more than zero.",
-                mapping={"bill": bills[bill_id].number},
-            )
             raise Refusal(
                 INVALID,
-                not_positive,
+                _(
+                    "The amount for bill ${bill} must be more than zero.",
+                    mapping={"bill": bills[bill_id].number},
+                ),
                 about=payment,
-                errors=[FieldError(amount_field(bills[bill_id]), not_positive)],
+                field=amount_field(bills[bill_id]),
             )
     shares = refund_shares(dbsession, payment, amounts)
     for share in shares:
         if share.amount.minor > share.refundable.minor:
-            too_much = _(
-                "The amount for bill ${bill} is more than this payment can still give back on it.",
-                mapping={"bill": share.bill.number},
-            )
             raise Refusal(
                 INVALID,
-                too_much,
+                _(
+                    "The amount for bill ${bill} is more than this payment can still give back"
+                    " on it.",
+                    mapping={"bill": share.bill.number},
+                ),
                 about=payment,
-                errors=[FieldError(amount_field(share.bill), too_much)],
+                field=amount_field(share.bill),
             )
     if not reason.strip():
-        missing = _("Give a reason for the refund.")
-        raise Refusal(INVALID, missing, about=payment, errors=[FieldError("reason", missing)])
+        raise Refusal(INVALID, _("Give a reason for the refund."), about=payment, field="reason")
     return shares
 
 
@@ -711,13 +711,17 @@ def check_payee(dbsession: Session, payment: Payment, payee: Payee | None) -> Pa
     if not iban or iban == matching.origin_account(dbsession, payment)[0]:
         return None
     if not is_valid_iban(iban):
-        not_iban = _("The account is not a valid IBAN: check it against the payer's letter.")
-        raise Refusal(INVALID, not_iban, errors=[FieldError("iban", not_iban)])
-    if not payee.reason.strip():
-        no_reason = _(
-            "Say why the refund goes to another account than the one the money came from."
+        raise Refusal(
+            INVALID,
+            _("The account is not a valid IBAN: check it against the payer's letter."),
+            field="iban",
         )
-        raise Refusal(INVALID, no_reason, errors=[FieldError("account_reason", no_reason)])
+    if not payee.reason.strip():
+        raise Refusal(
+            INVALID,
+            _("Say why the refund goes to another account than the one the money came from."),
+            field="account_reason",
+        )
     return Payee(iban, payee.reason.strip()[:2000])
 
 

@@ -23,7 +23,7 @@ from portal.billing.resources import PaymentContext
 from portal.billing.transfer import printed_iban
 from portal.i18n import _
 from portal.identity.assurance import CLERK
-from portal.refusals import INVALID, UNAVAILABLE, FieldError, Refusal
+from portal.refusals import INVALID, UNAVAILABLE, Refusal
 from portal.security import ROLE_ADMIN, department_principal
 from portal.web import form_refused
 
@@ -192,8 +192,7 @@ def act(context, request):
     typed = {"iban": str(request.POST.get("iban", ""))[:64], "reason": reason[:MAX_REASON]}
     try:
         if len(reason) > MAX_REASON:
-            too_long = _("Keep the reason under 2000 characters.")
-            raise Refusal(INVALID, too_long, errors=[FieldError("reason", too_long)])
+            raise Refusal(INVALID, _("Keep the reason under 2000 characters."), field="reason")
         if action == "account":
             bank_refunds.change_account(
                 request.dbsession, refund, typed["iban"], reason, request.user

@@ -27,7 +27,7 @@ from portal.billing.transfer import printed_iban
 from portal.i18n import _
 from portal.identity.assurance import CLERK
 from portal.money import Money, MoneyError
-from portal.refusals import INVALID, MALFORMED, FieldError, Refusal
+from portal.refusals import INVALID, MALFORMED, Refusal
 from portal.web import form_refused
 
 log = logging.getLogger(__name__)
@@ -70,18 +70,19 @@ def read_refund_form(post, payment: Payment) -> RefundForm:
         try:
             amounts[bill_ids[public_id]] = Money.parse(text, payment.currency)
         except (MoneyError, ArithmeticError):
-            not_amount = _(
-                "Enter each amount as a number such as 12.50, with no more decimals than allowed."
-            )
             raise Refusal(
-                INVALID, not_amount, errors=[FieldError(AMOUNT_FIELD + public_id, not_amount)]
+                INVALID,
+                _(
+                    "Enter each amount as a number such as 12.50, with no more decimals"
+                    " than allowed."
+                ),
+                field=AMOUNT_FIELD + public_id,
             ) from None
     reason = post.get("reason", "").strip()
     account_reason = post.get("account_reason", "").strip()
-    too_long = _("Keep the reason under 2000 characters.")
     for field, text in (("reason", reason), ("account_reason", account_reason)):
         if len(text) > MAX_REASON:
-            raise Refusal(INVALID, too_long, errors=[FieldError(field, too_long)])
+            raise Refusal(INVALID, _("Keep the reason under 2000 characters."), field=field)
     payee = None
     if payment.provider == BANK and post.get("iban", "").strip():
         payee = Payee(post.get("iban", "").strip()[:64], account_reason)

@@ -17,7 +17,7 @@ from portal.billing.writeoffs import WRITE_OFF, owed_to_write_off, write_off_as_
 from portal.catalogue.models import Service
 from portal.i18n import _
 from portal.identity.assurance import CLERK
-from portal.refusals import INVALID, FieldError, Refusal
+from portal.refusals import INVALID, Refusal
 from portal.web import form_refused
 
 log = logging.getLogger(__name__)
@@ -86,8 +86,7 @@ def write_off(context, request):
     try:
         reason = approvals.read_reason(typed)
         if not reason:
-            missing = _("Give the reason for writing the bill off.")
-            raise Refusal(INVALID, missing, errors=[FieldError("reason", missing)])
+            raise Refusal(INVALID, _("Give the reason for writing the bill off."), field="reason")
     except Refusal as refused:
         department = bill.service.department
         values = _page_values(request, department, bill.number, bill)
