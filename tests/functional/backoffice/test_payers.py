@@ -168,7 +168,7 @@ def test_the_payer_page_lists_the_payers_cases_of_the_clerks_departments(ben, si
             "payment_attention",
             subject_type="payment",
             subject_id=f"{code}-{ben['payment'].public_id}",
-            title=title,
+            title=lambda _locale, title=title: title,
             department_id=factories.department(dbsession, code).id,
             now=now,
             person_id=ben["user"].id,
