@@ -15,7 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.applications.models import Application, ApplicationEvent
-from portal.i18n import _
+from portal.i18n import _, pgettext
 
 DRAFT = "draft"
 AWAITING_PAYMENT = "awaiting_payment"
@@ -38,9 +38,9 @@ LABELS = {
     DRAFT: _("Draft"),
     AWAITING_PAYMENT: _("Submitted, awaiting payment"),
     IN_QUEUE: _("Paid, waiting for a clerk"),
-    APPROVED: _("Approved"),
-    REJECTED: _("Rejected"),
-    CANCELLED: _("Cancelled"),
+    APPROVED: pgettext("application state", "Approved"),
+    REJECTED: pgettext("application state", "Rejected"),
+    CANCELLED: pgettext("application state", "Cancelled"),
 }
 
 #: what each step of the history says happened

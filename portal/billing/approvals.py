@@ -27,7 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from portal.audit import record
 from portal.billing.models import ApprovalRequest, Bill, Payment, Refund
 from portal.db import registry_of
-from portal.i18n import _
+from portal.i18n import _, pgettext
 from portal.identity.models import Department
 from portal.localized import in_every_language
 from portal.money import Money, MoneyError
@@ -49,9 +49,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 LABELS = {
     AWAITING: _("Awaiting approval"),
-    APPROVED: _("Approved"),
-    REJECTED: _("Rejected"),
-    WITHDRAWN: _("Withdrawn"),
+    APPROVED: pgettext("approval state", "Approved"),
+    REJECTED: pgettext("approval state", "Rejected"),
+    WITHDRAWN: pgettext("approval state", "Withdrawn"),
 }
 
 #: when no setting names one: high, so that only a department that chose a threshold asks

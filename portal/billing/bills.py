@@ -19,7 +19,7 @@ from portal.billing.ledger import Line
 from portal.billing.models import Bill, BillLine
 from portal.billing.reference import creditor_reference
 from portal.catalogue.interfaces import BillLineInput
-from portal.i18n import _
+from portal.i18n import _, pgettext
 from portal.localized import texts
 from portal.money import Money
 from portal.refusals import CONFLICT, INVALID, Refusal
@@ -34,9 +34,9 @@ STATUSES = (OPEN, PARTLY_PAID, PAID, OVERPAID, CANCELLED, WRITTEN_OFF)
 LABELS = {
     OPEN: _("To pay"),
     PARTLY_PAID: _("Partly paid"),
-    PAID: _("Paid"),
+    PAID: pgettext("bill state", "Paid"),
     OVERPAID: _("Overpaid"),
-    CANCELLED: _("Cancelled"),
+    CANCELLED: pgettext("bill state", "Cancelled"),
     WRITTEN_OFF: _("Written off"),
 }
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm import object_session
 from portal.audit import record
 from portal.billing.models import Payment, PaymentTransition, Refund, RefundTransition
 from portal.db import Prebuilt, run_write, table_of, write_versioned
-from portal.i18n import _
+from portal.i18n import _, pgettext
 
 CREATED = "created"
 STARTED = "started"
@@ -55,12 +55,12 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 LABELS = {
     CREATED: _("Not started"),
     STARTED: _("Waiting for the payment provider"),
-    SUCCEEDED: _("Paid"),
+    SUCCEEDED: pgettext("payment state", "Paid"),
     FAILED: _("Failed"),
-    CANCELLED: _("Cancelled"),
+    CANCELLED: pgettext("payment state", "Cancelled"),
     EXPIRED: _("Expired"),
     PARTLY_REFUNDED: _("Partly refunded"),
-    REFUNDED: _("Refunded"),
+    REFUNDED: pgettext("payment state", "Refunded"),
 }
 
 #: why a payment failed, as the payer is told, by the provider's reason code (the codes
@@ -93,7 +93,7 @@ REFUND_TRANSITIONS: dict[str, frozenset[str]] = {
 #: what a refund's status is called on the clerks' pages
 REFUND_LABELS = {
     REFUND_REQUESTED: _("Sent to the provider"),
-    REFUND_SUCCEEDED: _("Refunded"),
+    REFUND_SUCCEEDED: pgettext("refund state", "Refunded"),
     REFUND_FAILED: _("Refused by the provider"),
     REFUND_AWAITING_APPROVAL: _("Awaiting a second clerk's approval"),
     REFUND_REJECTED: _("Not approved"),

@@ -49,12 +49,12 @@ PUBLIC_LABELS = {
 #: a complaint's, an approval's) and a tender question answered; a clerk's own closing words,
 #: or an outcome no one listed here, are shown as they were written
 OUTCOME_LABELS = {
-    "approved": _("Approved"),
-    "rejected": _("Rejected"),
-    "upheld": _("Upheld"),
+    "approved": pgettext("case outcome", "Approved"),
+    "rejected": pgettext("case outcome", "Rejected"),
+    "upheld": pgettext("case outcome", "Upheld"),
     "answered": _("Answered"),
-    "cancelled": _("Cancelled"),
-    "withdrawn": _("Withdrawn"),
+    "cancelled": pgettext("case outcome", "Cancelled"),
+    "withdrawn": pgettext("case outcome", "Withdrawn"),
     "lapsed": _("Lapsed"),
     "closed": _("Closed"),
 }

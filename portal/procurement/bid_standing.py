@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from portal.i18n import _
+from portal.i18n import _, pgettext
 from portal.money import Money
 from portal.procurement import state
 from portal.procurement.bids import SUBMITTED, current_version
@@ -52,8 +52,8 @@ CANCELLED = "cancelled"
 COMPLAINT_LABELS = {
     COMPLAINT_AWAITING_PAYMENT: _("Awaiting its fee"),
     COMPLAINT_REGISTERED: _("Registered, with the reviewer"),
-    COMPLAINT_UPHELD: _("Upheld"),
-    COMPLAINT_REJECTED: _("Rejected"),
+    COMPLAINT_UPHELD: pgettext("complaint state", "Upheld"),
+    COMPLAINT_REJECTED: pgettext("complaint state", "Rejected"),
     COMPLAINT_LAPSED: _("Lapsed, its fee not paid"),
 }
 

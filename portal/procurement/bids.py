@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.billing import cancel_bill, release_deposit
 from portal.documents.kinds import document_issuer
-from portal.i18n import _
+from portal.i18n import _, pgettext
 from portal.identity.pii import PersonalDataVault
 from portal.money import Money, MoneyError
 from portal.procurement import bid_content, sealing, state
@@ -55,7 +55,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 LABELS = {
     DRAFT: _("Draft, not submitted"),
     SUBMITTED: _("Submitted, sealed"),
-    WITHDRAWN: _("Withdrawn"),
+    WITHDRAWN: pgettext("bid state", "Withdrawn"),
     LAPSED: _("Not submitted by the deadline"),
 }
 

@@ -30,7 +30,7 @@ from portal.billing.events import PaymentSucceeded, RefundSucceeded
 from portal.billing.models import RefundLine
 from portal.clock import clock
 from portal.db import registry_of
-from portal.i18n import _
+from portal.i18n import _, pgettext
 from portal.procurement import award as awards
 from portal.procurement import complaint_billing, complaint_mail, events, files, state
 from portal.procurement.bids import bid_of
@@ -58,8 +58,8 @@ log = logging.getLogger(__name__)
 LABELS = {
     COMPLAINT_AWAITING_PAYMENT: _("Awaiting payment of the fee"),
     COMPLAINT_REGISTERED: _("Registered, awaiting the reviewer's decision"),
-    COMPLAINT_UPHELD: _("Upheld"),
-    COMPLAINT_REJECTED: _("Rejected"),
+    COMPLAINT_UPHELD: pgettext("complaint state", "Upheld"),
+    COMPLAINT_REJECTED: pgettext("complaint state", "Rejected"),
     COMPLAINT_LAPSED: _("Lapsed: the fee was not paid in time"),
 }
 #: the longest complaint text, in characters (the reviewer's reason is a MAX_REASON)

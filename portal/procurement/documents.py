@@ -44,7 +44,7 @@ BID_STATUS_LABELS = {
     OPENED: pgettext("bid state", "Opened"),
     NOT_ACCEPTED: _("Sealed bid does not match its receipt — not accepted"),
     UNCONFIRMED: _("Opened; not confirmed after the amendment"),
-    WITHDRAWN: _("Withdrawn"),
+    WITHDRAWN: pgettext("bid state", "Withdrawn"),
 }
 
 

@@ -75,7 +75,7 @@ LABELS = {
     CONTRACTING: _("Awaiting the contract"),
     COMPLETE: _("Complete"),
     UNSUCCESSFUL: _("Unsuccessful"),
-    CANCELLED: _("Cancelled"),
+    CANCELLED: pgettext("tender state", "Cancelled"),
 }
 
 #: the changes of status audited, under the name of what was done (the clock's moves between

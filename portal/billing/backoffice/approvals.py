@@ -33,6 +33,12 @@ def _departments_of(request) -> list[int]:
     return list(request.user.department_ids)
 
 
+def _status_labels(request) -> dict[str, str]:
+    """Each status's label in the page's language (a template printing the message itself
+    would print its English)."""
+    return {code: request.localizer.translate(label) for code, label in approvals.LABELS.items()}
+
+
 @view_config(
     route_name="backoffice_approvals",
     renderer="billing/backoffice/approvals.jinja2",
@@ -62,8 +68,10 @@ def awaiting(request):
         "departments": list(
             request.dbsession.scalars(select(Department).where(Department.id.in_(departments)))
         ),
-        "kind_label": lambda code: approvals.approval_kind(request.registry, code).label,
-        "status_label": approvals.LABELS,
+        "kind_label": lambda code: request.localizer.translate(
+            approvals.approval_kind(request.registry, code).label
+        ),
+        "status_label": _status_labels(request),
     }
 
 
@@ -84,10 +92,10 @@ def _page_values(request, approval: ApprovalRequest, errors=None, typed=None) ->
     kind = approvals.approval_kind(request.registry, approval.kind)
     return {
         "approval": approval,
-        "kind": kind,
+        "kind_label": request.localizer.translate(kind.label),
         "subject_path": kind.subject_path(request, approval),
         "own": approval.requested_by_id == request.user.id,
-        "status_label": approvals.LABELS,
+        "status_label": _status_labels(request),
         "errors": errors or {},
         "typed": typed or {},
     }

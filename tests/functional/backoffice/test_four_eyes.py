@@ -22,6 +22,7 @@ from tests.conftest import sign_in
 from tests.error_summary import assert_error_summary
 from tests.functional.approval_events import heard  # noqa: F401
 from tests.functional.backoffice.conftest import csrf_token, refund_form, the_payment
+from tests.languages import pages_follow_accept_language
 
 REASON = "Assessment corrected by the tax office"
 SAME_ORIGIN = {"Origin": "https://localhost"}
@@ -378,6 +379,7 @@ def test_a_refund_split_into_pieces_within_the_threshold_still_needs_a_second_cl
 
 
 def test_the_clerk_who_asked_withdraws_the_request_and_the_money_is_free_again(
+    wsgi_app,
     threshold,
     signed_in,
     browser,
@@ -429,6 +431,14 @@ def test_the_clerk_who_asked_withdraws_the_request_and_the_money_is_free_again(
     ]
     assert heard[-1] == (ApprovalDecided, "refund", "withdrawn", None)
     assert "Withdrawn" in clara.get("/backoffice/approvals").html.find(id="decided").text
+    # in French the request (une demande) is "Retirée", and its kind is named in French
+    french = {"Accept-Language": "fr"}
+    with pages_follow_accept_language(wsgi_app.registry):
+        page = clara.get(f"/backoffice/approvals/{approval.public_id}", headers=french)
+        listed = clara.get("/backoffice/approvals", headers=french).html.find(id="decided")
+    assert page.html.find(id="status").text.strip() == "Retirée"
+    assert page.html.find("h1").text.startswith("Remboursement ")
+    assert "Retirée" in listed.text and "Remboursement" in listed.text
 
     # nothing left to decide or withdraw; the money can be asked for again
     post(eva, f"/backoffice/approvals/{approval.public_id}/approve", status=409)

@@ -9,6 +9,7 @@ from portal.billing.ledger import Line
 from portal.billing.views import BILLS_SHOWN
 from portal.money import Money
 from tests import factories
+from tests.languages import pages_follow_accept_language
 
 
 def settle(dbsession, bill, minor):
@@ -95,3 +96,23 @@ def test_overdue_bills_are_tagged_and_their_interest_has_its_own_column(payer, a
     assert rows["late"]["Late interest"] == "€3.29 Late payment interest: 30 days at 8% a year"
     assert rows["soon"]["Late interest"] == rows["done"]["Late interest"] == "None"
     assert page.html.select_one(".portal-bills .usa-tag:-soup-contains('Overdue')") is not None
+
+
+def test_in_french_the_filter_and_the_statuses_agree_with_the_bills(
+    payer, ana, dbsession, clock, wsgi_app
+):
+    """Une facture: the filter's choices are plural feminine (as "Toutes" is), a bill's status
+    singular feminine ("Payée", where a payment is "Payé")."""
+    paid = factories.bill(dbsession, ana, amount=1_00, description="Bill paid")
+    settle(dbsession, paid, 1_00)
+    cancelled = factories.bill(dbsession, ana, description="Bill cancelled")
+    cancel_bill(dbsession, cancelled, "issued in error", clock.now())
+    dbsession.commit()
+
+    french = {"Accept-Language": "fr"}
+    with pages_follow_accept_language(wsgi_app.registry):
+        page = payer.app.get("/bills?status=all", headers=french)
+    choices = [option.text for option in page.html.find(id="status").find_all("option")]
+    assert choices == ["À payer", "Payées", "Payées en trop", "Annulées", "Toutes"]
+    assert [tag.text for tag in page.html.select(".portal-status--paid")] == ["Payée"]
+    assert [tag.text for tag in page.html.select(".portal-status--cancelled")] == ["Annulée"]
