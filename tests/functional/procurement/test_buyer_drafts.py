@@ -157,3 +157,26 @@ def test_publishing_is_refused_while_incomplete_then_works(bruno, dbsession, com
     assert "Bids submitted" in page.text
     # a published tender is no longer edited, but amended
     bruno.get(f"/procurement/tenders/{reference}/edit", status=409)
+
+
+def test_a_refused_group_of_boxes_is_linked_and_names_its_message(
+    bruno, dbsession, committee, clock
+):
+    """A group of boxes refused (the award criterion, the committee: a value no box offers,
+    as a tampered form sends) is linked from the summary to the group, which names its
+    message for a screen reader."""
+    page = start_tender(bruno)
+    form = page.forms["tender-form"]
+    fill_complete(form, committee[:2], dt.date(2027, 2, 10))
+    form["award_criterion"].force_value("cheapest")
+    form.get("committee", index=committee_index(form, str(committee[0].id))).force_value("x")
+    refused = form.submit("action", value="save", status=422)
+    summary = refused.html.find(id="form-errors")
+    targets = [link["href"].removeprefix("#") for link in summary.find_all("a")]
+    assert targets == ["award_criterion", "committee"]
+    for target in targets:
+        field = refused.html.find(id=target)
+        message = refused.html.find(id=f"{target}-error")
+        assert field is not None and message is not None and message.get_text(strip=True), target
+        if field.name != "h2":  # a heading is no control to describe
+            assert f"{target}-error" in field.get("aria-describedby", "").split(), field
