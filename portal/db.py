@@ -95,7 +95,23 @@ def get_engine(settings: dict, prefix: str = "sqlalchemy.") -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
+    event.listen(engine, "handle_error", _retry_after_disconnect)
     return engine
+
+
+def _retry_after_disconnect(context) -> None:
+    """A statement that found its connection gone (PostgreSQL restarted, or something between
+    dropped an idle connection) makes the request run again, on a new connection.
+
+    This is what production relies on instead of ``pool_pre_ping``, whose ``SELECT 1`` costs
+    a round trip on every request to spare the few that meet a dead connection. SQLAlchemy
+    has already discarded the pool's connections from before the failure when this runs. The
+    request's transaction cannot have committed (the server rolls back the transaction of a
+    connection that ends), so running it again is as safe as pyramid_retry's run after a
+    StaleDataError. A COMMIT that lost its connection (no statement) is not run again: it may
+    have committed first."""
+    if context.is_disconnect and context.statement is not None:
+        pyramid_retry.mark_error_retryable(context.sqlalchemy_exception)
 
 
 def _sqlite_begin_immediate(connection) -> None:

@@ -24,8 +24,9 @@ class HasId(Protocol):
     def id(self) -> int: ...
 
 
-class Person(Protocol):
-    """What the bottom layers know of a signed-in person (identity's ``User`` is one)."""
+class SignedInPerson(Protocol):
+    """What the security policy reads of a signed-in person: identity's ``User``, or what its
+    identity query read (``SignedIn``)."""
 
     @property
     def id(self) -> int: ...
@@ -48,6 +49,10 @@ class Person(Protocol):
     @property
     def buying_department_ids(self) -> Sequence[int]: ...
 
+
+class Person(SignedInPerson, Protocol):
+    """What the bottom layers know of a signed-in person (identity's ``User`` is one)."""
+
     @property
     def organisations(self) -> Sequence[HasId]: ...
 
@@ -65,3 +70,5 @@ class PortalRequest(Request):
     tm: transaction.TransactionManager
     #: the signed-in person, if any (:func:`portal.identity.current_user`)
     user: Person | None
+    #: who is signed in, as permission checks need it (:func:`portal.identity.current_person`)
+    person: SignedInPerson | None

@@ -16,7 +16,7 @@ from pyramid.interfaces import ICSRFStoragePolicy
 from pyramid.security import NO_PERMISSION_REQUIRED
 from zope.interface import implementer
 
-from portal.requests import Person, PortalRequest
+from portal.requests import PortalRequest, SignedInPerson
 from portal.settings import setting_bool
 
 #: a view open to anyone, declared on purpose
@@ -75,7 +75,7 @@ def service_principal(service_id: int) -> str:
     return f"service:{service_id}"
 
 
-def principals_for(user: Person) -> list[str]:
+def principals_for(user: SignedInPerson) -> list[str]:
     """Principals of a signed-in ``user``; one person can hold several roles."""
     principals = [Everyone, Authenticated, user_principal(user.id), ROLE_CITIZEN]
     for organisation_id in user.organisation_ids:
@@ -129,11 +129,11 @@ class SecurityPolicy:
     """
 
     def identity(self, request: PortalRequest):
-        return request.user
+        return request.person
 
     def authenticated_userid(self, request: PortalRequest) -> int | None:
-        user = request.user
-        return None if user is None else user.id
+        person = request.person
+        return None if person is None else person.id
 
     def effective_principals(self, request: PortalRequest) -> list[str]:
         return list(self._principals(request))
@@ -142,15 +142,16 @@ class SecurityPolicy:
         api_key = getattr(request, "api_key", None)
         if api_key is not None:
             return (Everyone, service_principal(api_key.service_id))
-        user = request.user
-        if user is None:
+        person = request.person
+        if person is None:
             return (Everyone,)
-        # Kept with the user they were worked out for, should that ever be replaced.
+        # Kept with the person they were worked out for: the values the identity query read
+        # are replaced by the ORM user once a view makes it (sign-in may change its roles).
         cached = request.__dict__.get(_PRINCIPALS)
-        if cached is not None and cached[0] is user:
+        if cached is not None and cached[0] is person:
             return cached[1]
-        principals = tuple(principals_for(user))
-        request.__dict__[_PRINCIPALS] = (user, principals)
+        principals = tuple(principals_for(person))
+        request.__dict__[_PRINCIPALS] = (person, principals)
         return principals
 
     def permits(self, request: PortalRequest, context, permission: str):

@@ -153,10 +153,10 @@ def not_found(exc, request):
 def forbidden(exc, request):
     """Anonymous visitors are sent to sign in; signed-in people are told plainly they may not."""
     _ = translator(request)
-    if request.user is None and request.method == "GET" and not wants_json(request):
+    if request.person is None and request.method == "GET" and not wants_json(request):
         return HTTPSeeOther(request.route_url("saml_login", _query={"next": request.path_qs}))
     log.warning("forbidden: %s", request.path_info)
-    if request.user is None:
+    if request.person is None:
         return error_page(
             request,
             401 if wants_json(request) else 403,
@@ -352,11 +352,16 @@ def content_security_policy(settings: dict, form_targets: list[str]) -> str:
 
 
 def _user_id(request) -> int | str:
-    """The signed-in person's id for the access log, read from the identity map so that a
-    rolled-back transaction (its objects expired and detached) cannot break the log line."""
-    user = request.__dict__.get("user")
-    identity = inspect(user).identity if user is not None else None
-    return identity[0] if identity else "-"
+    """The signed-in person's id for the access log: from the identity map when the request
+    made the ORM user, so that a rolled-back transaction (its objects expired and detached)
+    cannot break the log line, else as the identity query read it."""
+    if "user" in request.__dict__:
+        user = request.__dict__["user"]
+        identity = inspect(user).identity if user is not None else None
+        return identity[0] if identity else "-"
+    session = request.__dict__.get("session")
+    person = getattr(session, "person", None)
+    return person.id if person is not None and session.get("user_id") == person.id else "-"
 
 
 def _client_address(request, trusted_proxies: frozenset[str]) -> None:

@@ -52,10 +52,14 @@ NOT_PAID = frozenset({state.FAILED, state.CANCELLED, state.EXPIRED})
 
 def _payers(request):
     """The payers this person may act for: themself, then each organisation they represent."""
-    user = request.user
-    return [("user", user.id, user.display_name)] + [
-        ("organisation", organisation.id, organisation.name) for organisation in user.organisations
-    ]
+    person = request.person
+    payers = [("user", person.id, person.display_name)]
+    if person.organisation_ids:  # their names: from the ORM user's organisations
+        payers += [
+            ("organisation", organisation.id, organisation.name)
+            for organisation in request.user.organisations
+        ]
+    return payers
 
 
 def _bills_of(request, kind: str, payer_id: int, status: str, service: str) -> list[BillView]:
@@ -156,7 +160,8 @@ def _pay_bills(request, bills: list[Bill], key: str, locked: bool = False):
         bills = surcharges.issue(request, bills, request.clock.today())
         payment = create_payment(
             request.dbsession,
-            user=request.user,
+            # the person as the identity query read them: the payment needs only their id
+            user=request.person,
             bill_ids=[bill.id for bill in bills],
             idempotency_key=key,
             provider=request.payment_provider.name,
@@ -186,7 +191,7 @@ def _payment_refusal(request, refused: Refusal) -> Refusal:
     """The refusal as the payer sees it: the way on to the payment it is about (one already
     in progress, say), if it is this person's."""
     payment = refused.about if isinstance(refused.about, Payment) else None
-    if payment is None or payment.payer_user_id != request.user.id:
+    if payment is None or payment.payer_user_id != request.person.id:
         return Refusal(refused.kind, refused.message, title=_("The payment cannot go ahead"))
     url = request.route_path("payment", public_id=payment.public_id)
     return Refusal(

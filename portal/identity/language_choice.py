@@ -53,9 +53,10 @@ def browser_language(request: IdentifiedRequest) -> Language:
 def account_language(request: IdentifiedRequest) -> Language | None:
     """The signed-in person's account language, if offered. A request without the session's
     cookie has nobody signed in: its session is not even looked at."""
-    if SESSION_COOKIE not in request.cookies or request.user is None:
+    if SESSION_COOKIE not in request.cookies:
         return None
-    return offered_languages(request.registry).get(request.user.locale)
+    person = request.person
+    return None if person is None else offered_languages(request.registry).get(person.locale)
 
 
 def page_language(request: IdentifiedRequest) -> Language:

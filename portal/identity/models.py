@@ -64,6 +64,11 @@ class Department(Base):
     )
 
 
+def shown_name(given_name: str, family_name: str, name_id: str) -> str:
+    """How a person is named on pages: their names, or their identifier when the IdP sent none."""
+    return f"{given_name} {family_name}".strip() or name_id
+
+
 #: where a :class:`User` keeps the membership ids read with it (not a mapped attribute)
 _MEMBER_IDS = "_portal_member_ids"
 
@@ -107,7 +112,7 @@ class User(Base):
 
     @property
     def display_name(self) -> str:
-        return f"{self.given_name} {self.family_name}".strip() or self.name_id
+        return shown_name(self.given_name, self.family_name, self.name_id)
 
     @property
     def organisation_ids(self) -> tuple[int, ...]:

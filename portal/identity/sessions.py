@@ -7,7 +7,10 @@ leaves the session as it was.
 
 A signed-in request costs one statement for who it is: the session row, its user and the ids
 of the user's organisations, departments and buying departments, which are all the security
-policy's principals need (:func:`identity_query`). A request without a cookie costs none.
+policy's principals need (:func:`identity_query`). A request without a cookie costs none. The
+statement is Core, its row kept as plain values (:class:`SignedIn`): the ORM's loading of two
+objects was half its CPU, and most requests (a download, a checkout, any permission check)
+need no ORM object of the person; the session row is written with Core statements too.
 """
 
 from __future__ import annotations
@@ -18,15 +21,31 @@ import json
 import secrets
 
 from pyramid.interfaces import ISession
-from sqlalchemy import ScalarSelect, Select, String, bindparam, cast, func, select
+from sqlalchemy import (
+    ScalarSelect,
+    Select,
+    String,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.exc import StaleDataError
 from zope.interface import implementer
 
+from portal.db import run_write, table_of
 from portal.identity.models import (
     User,
     WebSession,
     buyer_membership,
     department_membership,
     organisation_membership,
+    shown_name,
 )
 from portal.requests import PortalRequest
 from portal.settings import setting_bool
@@ -52,6 +71,70 @@ def _mutator(name):
     return changed_after
 
 
+class SignedIn:
+    """The signed-in person as the identity query read them: what the security policy, the
+    page header and the language negotiation read, without an ORM object. A view that needs
+    the ORM ``User`` (``request.user``) gets one made from these values, with no statement
+    (:meth:`user`)."""
+
+    __slots__ = (
+        "id",
+        "is_admin",
+        "is_reviewer",
+        "is_auditor",
+        "locale",
+        "display_name",
+        "organisation_ids",
+        "department_ids",
+        "buying_department_ids",
+        "identity_key",
+        "_values",
+    )
+
+    def __init__(
+        self,
+        values: dict,
+        organisation_ids: tuple[int, ...],
+        department_ids: tuple[int, ...],
+        buying_department_ids: tuple[int, ...],
+    ):
+        self._values = values
+        self.id: int = values["id"]
+        self.is_admin: bool = values["is_admin"]
+        self.is_reviewer: bool = values["is_reviewer"]
+        self.is_auditor: bool = values["is_auditor"]
+        self.locale: str = values["locale"]
+        self.display_name = shown_name(
+            values["given_name"], values["family_name"], values["name_id"]
+        )
+        self.organisation_ids = organisation_ids
+        self.department_ids = department_ids
+        self.buying_department_ids = buying_department_ids
+        #: the key of this person's ``User`` in a session's identity map
+        self.identity_key = _USER_MAPPER.identity_key_from_primary_key((self.id,))
+
+    def user(self, dbsession: Session) -> User:
+        """This person as an ORM object of ``dbsession``: the one it holds already, else one
+        made from the values read (persistent, as if loaded; its collections load when read,
+        except those known to be empty), knowing the membership ids read."""
+        user = dbsession.identity_map.get(self.identity_key)
+        if user is None:
+            user = User(**self._values)
+            make_transient_to_detached(user)
+            dbsession.add(user)
+        user.know_member_ids(self.organisation_ids, self.department_ids, self.buying_department_ids)
+        return user
+
+
+_USER_MAPPER = inspect(User)
+#: (attribute, column) of each of User's columns, read by the identity query
+_USER_COLUMNS = tuple(
+    (attribute.key, attribute.columns[0]) for attribute in _USER_MAPPER.column_attrs
+)
+_USER_ATTRIBUTES = tuple(attribute for attribute, _column in _USER_COLUMNS)
+_SESSIONS = table_of(WebSession)
+
+
 @implementer(ISession)
 class DatabaseSession(dict):
     """A dict of JSON-serialisable values stored in ``web_session``."""
@@ -60,15 +143,17 @@ class DatabaseSession(dict):
         self,
         request: PortalRequest,
         token: str | None,
-        row: WebSession | None,
-        user: User | None = None,
+        row=None,
+        person: SignedIn | None = None,
     ):
         super().__init__(json.loads(row.data) if row else {})
         self.request = request
-        #: the row's user, read with it (see :func:`portal.identity.current_user`)
-        self.user = user
+        #: who the row's user is, read with it (see :func:`portal.identity.current_user`)
+        self.person = person
         self._token = token
-        self._row = row
+        #: the stored row's key, while there is one
+        self._key = token_key(token) if row and token else None
+        self._last_seen = row.last_seen_at if row else None
         self._dirty = False
         self._drop_cookie = False
         self.new = row is None
@@ -104,9 +189,9 @@ class DatabaseSession(dict):
         self._dirty = True
 
     def _discard_row(self) -> None:
-        if self._row is not None:
-            self.request.dbsession.delete(self._row)
-            self._row = None
+        if self._key is not None:
+            run_write(self.request.dbsession, _DELETE, {"key": self._key})
+            self._key = None
         self._token = None
 
     # flash messages
@@ -135,19 +220,25 @@ class DatabaseSession(dict):
 
     def _save(self) -> None:
         now = self.request.clock.now()
-        if not dict.__len__(self) and self._row is None:
+        if not dict.__len__(self) and self._key is None:
             return
-        if self._row is None:
+        if self._key is not None and not self._dirty:
+            assert self._last_seen is not None
+            if now - self._last_seen < TOUCH_INTERVAL:
+                return
+        values = {"data": json.dumps(dict(self)), "user_id": self.get("user_id"), "now": now}
+        dbsession = self.request.dbsession
+        # what the request changed first (a user signing in is inserted by the ORM)
+        dbsession.flush()
+        if self._key is None:
             self._token = secrets.token_urlsafe(32)
-            self._row = WebSession(id=token_key(self._token), created_at=now)
-            self.request.dbsession.add(self._row)
-            self._dirty = True
-        elif not self._dirty and now - self._row.last_seen_at < TOUCH_INTERVAL:
-            return
-        self._row.data = json.dumps(dict(self))
-        self._row.user_id = self.get("user_id")
-        self._row.last_seen_at = now
-        self.request.dbsession.flush()
+            self._key = token_key(self._token)
+            run_write(dbsession, _INSERT, {**values, "key": self._key})
+        elif run_write(dbsession, _UPDATE, {**values, "key": self._key}).rowcount != 1:
+            # ended meanwhile (signed out in another tab): as the ORM's flush would, have the
+            # request run again (pyramid_retry), when it finds no session
+            raise StaleDataError(f"web_session row gone for {self._key[:8]}")
+        self._last_seen = now
         self._issue_cookie = self._token != self.request.cookies.get(COOKIE_NAME)
 
     def _after_commit(self, success: bool) -> None:
@@ -167,34 +258,55 @@ class DatabaseSession(dict):
             response.delete_cookie(COOKIE_NAME, path="/")
 
 
+_USERS = table_of(User)
+
+
 def _member_ids(table, member_column) -> ScalarSelect[str | None]:
     """The ids in ``member_column`` of the user's rows in ``table``, as one comma-separated
     string (``group_concat`` on SQLite, ``string_agg`` on PostgreSQL), or NULL for none."""
     return (
         select(func.aggregate_strings(cast(member_column, String), ","))
-        .where(table.c.user_id == User.id)
+        .where(table.c.user_id == _USERS.c.id)
         .scalar_subquery()
     )
 
 
 def identity_query() -> Select:
-    """The session row with the given ``key``, its user (if signed in) and the user's
-    membership ids: everything a request needs to know who it is, in one statement."""
+    """The session row with the given ``key``, its user's columns (NULL if nobody is signed
+    in) and the user's membership ids: everything a request needs to know who it is, in one
+    Core statement."""
     return (
         select(
-            WebSession,
-            User,
+            _SESSIONS.c.data,
+            _SESSIONS.c.created_at,
+            _SESSIONS.c.last_seen_at,
+            *(column for _attribute, column in _USER_COLUMNS),
             _member_ids(organisation_membership, organisation_membership.c.organisation_id),
             _member_ids(department_membership, department_membership.c.department_id),
             _member_ids(buyer_membership, buyer_membership.c.department_id),
         )
-        .outerjoin(User, User.id == WebSession.user_id)
-        .where(WebSession.id == bindparam("key"))
+        .select_from(_SESSIONS.outerjoin(_USERS, _USERS.c.id == _SESSIONS.c.user_id))
+        .where(_SESSIONS.c.id == bindparam("key"))
     )
 
 
 #: built once: the statement's cache key is then worked out once, not per request
 IDENTITY_QUERY = identity_query()
+#: where the user's columns are in the identity query's row
+_FIRST_USER_COLUMN = 3
+_INSERT = insert(_SESSIONS).values(
+    id=bindparam("key"),
+    data=bindparam("data"),
+    user_id=bindparam("user_id"),
+    created_at=bindparam("now"),
+    last_seen_at=bindparam("now"),
+)
+_UPDATE = (
+    update(_SESSIONS)
+    .where(_SESSIONS.c.id == bindparam("key"))
+    .values(data=bindparam("data"), user_id=bindparam("user_id"), last_seen_at=bindparam("now"))
+)
+_DELETE = delete(_SESSIONS).where(_SESSIONS.c.id == bindparam("key"))
 
 
 def _ids(text: str | None) -> tuple[int, ...]:
@@ -217,17 +329,22 @@ SETTINGS = "portal.session_settings"
 def session_factory(request: PortalRequest) -> DatabaseSession:
     settings: SessionSettings = request.registry[SETTINGS]
     token = request.cookies.get(COOKIE_NAME)
-    row = user = None
+    row = person = None
     if token and len(token) < 100:
-        found = request.dbsession.execute(IDENTITY_QUERY, {"key": token_key(token)}).first()
-        if found is not None:
-            row, user, organisations, departments, buying_departments = found
+        key = token_key(token)
+        # a Core statement on the session's connection: plain values need none of the ORM's work
+        row = request.dbsession.connection().execute(IDENTITY_QUERY, {"key": key}).first()
+        if row is not None:
             now = request.clock.now()
             if now - row.last_seen_at > settings.idle or now - row.created_at > settings.lifetime:
-                request.dbsession.delete(row)
-                row = user = None
-            elif user is not None:
-                user.know_member_ids(
-                    _ids(organisations), _ids(departments), _ids(buying_departments)
-                )
-    return DatabaseSession(request, token if row else None, row, user)
+                run_write(request.dbsession, _DELETE, {"key": key})
+                row = None
+            else:
+                columns = row[_FIRST_USER_COLUMN : _FIRST_USER_COLUMN + len(_USER_ATTRIBUTES)]
+                values = dict(zip(_USER_ATTRIBUTES, columns, strict=True))
+                if values["id"] is not None:
+                    organisations, departments, buying_departments = row[-3:]
+                    person = SignedIn(
+                        values, _ids(organisations), _ids(departments), _ids(buying_departments)
+                    )
+    return DatabaseSession(request, token if row else None, row, person)

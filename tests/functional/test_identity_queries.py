@@ -104,3 +104,32 @@ def test_a_roles_change_shows_at_the_next_request(signed_in, statements, dbsessi
     with statements() as seen:
         app.get("/backoffice", status=403)
     assert len(identity_part(seen)) == 1
+
+
+def test_a_page_that_only_names_the_person_makes_no_orm_object_of_them(signed_in, wsgi_app):
+    """The header, the navigation's permission checks and the language read the values the
+    identity query returned; only a view that asks for ``request.user`` gets an ORM ``User``
+    (made from those values, with no statement of its own)."""
+    from sqlalchemy import event
+
+    from portal.identity.models import User
+
+    factory = wsgi_app.registry["dbsession_factory"]
+    users: list[User] = []
+
+    def record(session, instance):
+        if isinstance(instance, User):
+            users.append(instance)
+
+    app = signed_in("citizen-ana")
+    app.get("/", status=200)
+    for name in ("after_attach", "loaded_as_persistent"):
+        event.listen(factory, name, record)
+    try:
+        page = app.get("/", status=200)
+        assert users == [] and "Ana" in page.text
+        page = app.get("/account", status=200)
+        assert [user.given_name for user in users] == ["Ana"] and "Ana" in page.text
+    finally:
+        for name in ("after_attach", "loaded_as_persistent"):
+            event.remove(factory, name, record)
