@@ -283,11 +283,12 @@ def conflict(exc, request):
     """Two requests changed the same thing at the same moment (a double click, two tabs, two
     integrations) and the database kept the first: the other is refused (409) and changes
     nothing, as a request that lost a race should be."""
-    _ = translator(request)
     log.warning("concurrent change refused: %s", type(exc).__name__)
     # The failed flush left the session unusable, and the page still reads the signed-in
-    # person (the navigation): start the session afresh; nothing of this request is kept.
+    # person (the navigation, and their account's language for the page's): start the
+    # session afresh before anything is translated; nothing of this request is kept.
     request.dbsession.rollback()
+    _ = translator(request)
     return error_page(
         request,
         409,
