@@ -94,7 +94,7 @@ def issue_bill(
     bill.reference = creditor_reference(f"P{bill.id:09d}")
     receivable, kind = ledger.receivable_account(bill)
     revenue, revenue_kind = credit or ledger.revenue_account(service.code)
-    ledger.post(
+    ledger.append(
         dbsession,
         "bill_issued",
         f"bill:{bill.id}:issued",
@@ -129,7 +129,7 @@ def cancel_bill(dbsession: Session, bill: Bill, reason: str, now: dt.datetime) -
         amount = Money(outstanding, bill.currency)
         receivable, kind = ledger.receivable_account(bill)
         revenue, revenue_kind = ledger.issued_to(dbsession, bill)
-        ledger.post(
+        ledger.append(
             dbsession,
             "bill_cancelled",
             f"bill:{bill.id}:cancelled",

@@ -93,7 +93,7 @@ def forfeit_deposit(dbsession, deposit: Deposit, reason: str, now: dt.datetime, 
     bill = deposit.bill
     held, held_kind = ledger.deposits_account(bill.service.code)
     revenue, revenue_kind = ledger.revenue_account(bill.service.code)
-    ledger.post(
+    ledger.append(
         dbsession,
         "deposit_forfeited",
         f"deposit:{deposit.id}:closed",
@@ -127,7 +127,7 @@ def release_deposit(
     )
     held, held_kind = ledger.deposits_account(bill.service.code)
     receivable, receivable_kind = ledger.receivable_account(bill)
-    ledger.post(
+    ledger.append(
         dbsession,
         "deposit_released",
         f"deposit:{deposit.id}:closed",

@@ -183,7 +183,34 @@ def post(
     lines: list[Line],
     reverses: JournalTransaction | None = None,
 ) -> JournalTransaction:
-    """Post one balanced transaction; :class:`AlreadyPosted` if ``idempotency`` was used.
+    """Post one balanced transaction (:func:`append`) and return it as a persistent object,
+    without reading it back."""
+    row = _write(dbsession, kind, idempotency, description, lines, reverses)
+    transaction = JournalTransaction(**row)
+    make_transient_to_detached(transaction)
+    dbsession.add(transaction)
+    return transaction
+
+
+def append(
+    dbsession: Session, kind: str, idempotency: str, description: str, lines: list[Line]
+) -> int:
+    """Post one balanced transaction and return only its id: for the callers that never read
+    the transaction back, which then build no object for the session (about a tenth of the
+    ledger's CPU in a payment notification)."""
+    return _write(dbsession, kind, idempotency, description, lines, None)["id"]
+
+
+def _write(
+    dbsession: Session,
+    kind: str,
+    idempotency: str,
+    description: str,
+    lines: list[Line],
+    reverses: JournalTransaction | None,
+) -> dict:
+    """Write one balanced transaction; its row (with its id), or :class:`AlreadyPosted` if
+    ``idempotency`` was used.
 
     Written with plain INSERTs (the transaction's row unless its ``idempotency`` is taken,
     then all its entries, with their accounts looked up, in one statement): an append-only
@@ -207,11 +234,7 @@ def post(
     posted = [line for line in lines if line.amount.minor != 0]
     if _insert_entries(dbsession, transaction_id, posted) != len(posted):
         _post_to_new_accounts(dbsession, transaction_id, posted)
-    # the posted row as a persistent object, without reading it back
-    transaction = JournalTransaction(id=transaction_id, **row)
-    make_transient_to_detached(transaction)
-    dbsession.add(transaction)
-    return transaction
+    return dict(row, id=transaction_id)
 
 
 def reverse(

@@ -162,7 +162,7 @@ def post_line(dbsession: Session, line: BankLine, bills: list[Bill], now: dt.dat
     for bill, share in shares:
         account, kind = ledger.receivable_account(bill)
         entries.append(Line(account, kind, -Money(share, line.currency), bill.id))
-    ledger.post(
+    ledger.append(
         dbsession,
         "payment_settled",
         f"bank_line:{line.id}",

@@ -506,7 +506,7 @@ def _post_settlement(dbsession: Session, payment: Payment) -> bool:
         if balances[bill.id] < allocation.amount_minor or bill.cancelled_at is not None:
             overpaid.append(bill)
     try:
-        ledger.post(
+        ledger.append(
             dbsession,
             "payment_settled",
             f"payment:{payment.id}:settled",
@@ -889,7 +889,7 @@ def post_refund(
         if stays_cancelled:
             issued, issued_kind = ledger.issued_to(dbsession, line.bill)
             lines.append(Line(issued, issued_kind, Money(stays_cancelled, payment.currency)))
-    ledger.post(
+    ledger.append(
         dbsession, "refund", f"refund:{refund.id}:settled", f"Refund {refund.public_id}", lines
     )
     for line in refund.lines:

@@ -82,7 +82,7 @@ def write_off_bill(
         )
     receivable, kind = ledger.receivable_account(bill)
     written_off, written_off_kind = ledger.write_off_account(bill.service.code)
-    ledger.post(
+    ledger.append(
         dbsession,
         "bill_written_off",
         f"bill:{bill.id}:written_off",

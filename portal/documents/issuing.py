@@ -180,9 +180,12 @@ def _insert_plain(dbsession, document: Document) -> bool:
             value = column.default.arg
         row[column.key] = value
     document.id = run_write(dbsession, _INSERT_DOCUMENT(dbsession), row).scalar_one()
+    # Every column must be held before the object is made persistent (one it lacks would be
+    # read back when used): those given keep their value, only the defaults are set.
     for attribute in mapper.column_attrs:
-        if attribute.key != "id":
-            setattr(document, attribute.key, row[attribute.columns[0].key])
+        key = attribute.key
+        if key != "id" and (key not in given or given[key] is None):
+            setattr(document, key, row[attribute.columns[0].key])
     make_transient_to_detached(document)
     dbsession.add(document)
     return True
