@@ -27,13 +27,14 @@ setup: venv assets translations dev-keys migrate demo-data
 
 # The suite runs in TEST_WORKERS processes (pytest-xdist; each has a database of its own, see
 # tests/conftest.py), a worker taking the next test as it finishes one; TEST_WORKERS=0 runs it in
-# one process. PYTEST_ARGS come last: `make test PYTEST_ARGS="tests/unit -x"`.
+# one process; the 15 slowest tests are named at the end (.ci/run has 30 minutes). PYTEST_ARGS come
+# last: `make test PYTEST_ARGS="tests/unit -x"`.
 TEST_WORKERS ?= 2
 
 test: venv-test assets translations
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -n $(TEST_WORKERS) $(if $(filter 0,$(TEST_WORKERS)),,--dist worksteal) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(if $(filter 0,$(TEST_WORKERS)),,--dist worksteal) --durations=15 $(PYTEST_ARGS)
 
 # Installs the Debian packages $(1) that are missing when run as root; otherwise names them.
 define debian-packages

@@ -79,12 +79,18 @@ def _admin_connection(server):
         admin.dispose()
 
 
+BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
+
+
 def pytest_collection_modifyitems(config, items):
     on_postgresql = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
     skip = pytest.mark.skip(reason="needs PostgreSQL (set TEST_DATABASE_URL)")
     for item in items:
         if "postgresql" in item.keywords and not on_postgresql:
             item.add_marker(skip)
+        # a browser sees pages, whichever database is behind them (.ci/run: once)
+        if BROWSER_TESTS in item.path.parents:
+            item.add_marker(pytest.mark.once)
 
 
 @pytest.fixture(scope="session")

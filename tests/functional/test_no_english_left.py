@@ -55,6 +55,9 @@ from tests.languages import (
     without,
 )
 
+#: pages read through the app, the same on either database: .ci/run reads them once
+pytestmark = pytest.mark.once
+
 LANGUAGES = [code for code in catalogue_codes() if code != SOURCE_LANGUAGE]
 
 #: a persona of each role (and a visitor), and the pages each starts from
