@@ -9,8 +9,8 @@ globals with a ``BeforeRender`` subscriber from its ``includeme``.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 import weakref
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
