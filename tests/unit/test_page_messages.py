@@ -1,0 +1,56 @@
+"""The pages' gettext keeps what it looked up, per language: a page in one language never
+shows a message kept for another, and a message in a context is not the one without."""
+
+import pytest
+
+from portal.i18n import document_localizer
+from portal.templating import PageMessages
+
+
+@pytest.fixture
+def rendering(monkeypatch):
+    """Which language the page being rendered is in (the request's localizer)."""
+    current = {}
+    monkeypatch.setattr(PageMessages, "_localizer", staticmethod(lambda: current["localizer"]))
+
+    def in_language(code: str) -> None:
+        current["localizer"] = document_localizer(code)
+
+    return in_language
+
+
+def test_each_language_reads_its_own_translation(rendering):
+    messages = PageMessages()
+    seen = {}
+    for code in ("fr", "en", "sl", "fr", "en", "sl"):
+        rendering(code)
+        seen.setdefault(code, set()).add(messages.gettext("Your bills"))
+    assert seen == {"fr": {"Vos factures"}, "en": {"Your bills"}, "sl": {"Vaši računi"}}
+
+
+def test_a_context_is_kept_apart_from_the_plain_message(rendering):
+    messages = PageMessages()
+    rendering("fr")
+    assert messages.pgettext("bills filter", "Paid") == "Payées"
+    assert messages.pgettext("payment state", "Paid") == "Payé"
+    assert messages.pgettext("bill state", "Paid") == "Payée"
+    assert messages.pgettext("bills filter", "Paid") == "Payées"
+
+
+def test_plurals_follow_their_number(rendering):
+    messages = PageMessages()
+    rendering("pl")
+    singular = "%(num)s more member must unlock their share to open the bids."
+    plural = "%(num)s more members must unlock their shares to open the bids."
+    forms = {messages.ngettext(singular, plural, n) for n in (1, 2, 5)}
+    assert len(forms) == 3  # Polish: one, few, many
+
+
+def test_at_most_kept_messages_a_language(rendering, monkeypatch):
+    monkeypatch.setattr(PageMessages, "KEPT", 2)
+    messages = PageMessages()
+    rendering("fr")
+    for message in ("Your bills", "Pay", "Filter", "Service"):
+        messages.gettext(message)
+    assert len(messages._kept[document_localizer("fr")]) == 2
+    assert messages.gettext("Filter") == document_localizer("fr").translate("Filter", "portal")
