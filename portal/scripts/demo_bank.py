@@ -6,7 +6,8 @@ clerk refunds to the account it came from), and one credit that names no bill, w
 revenue clerk in the work queue. (A statement pays only bills of the
 department that imports it.)
 
-The same file is written to ``samples/camt/`` for uploading by hand (see the README)."""
+Statements to upload by hand (a camt.053 and a camt.054 of the same day) are in
+``samples/camt/`` (see the README)."""
 
 from __future__ import annotations
 

@@ -105,6 +105,17 @@ def test_plain_http_only_to_localhost_and_only_in_development():
     assert "https://" in refused_because(development, "http://hooks.example.org/")
 
 
+def test_a_development_receiver_beside_the_portal_is_not_the_portal_itself():
+    table = {"localhost": ["127.0.0.1", "::1"], "127.0.0.1": ["127.0.0.1"]}
+    development = policy(
+        table,
+        **{"portal.base_url": "http://localhost:6543", "webhooks.development_receivers": "true"},
+    )
+    assert development.check("http://localhost:8765/").port == 8765
+    for url in ("http://localhost:6543/x", "http://127.0.0.1:6543/", "https://localhost:6543/"):
+        assert "portal itself" in refused_because(development, url)
+
+
 def test_production_refuses_development_receivers():
     with pytest.raises(SettingsError):
         AddressPolicy(
