@@ -12,7 +12,7 @@ import secrets
 
 from pyramid.authorization import ACLHelper, Allow, Authenticated, Everyone
 from pyramid.csrf import CookieCSRFStoragePolicy, SessionCSRFStoragePolicy
-from pyramid.interfaces import ICSRFStoragePolicy
+from pyramid.interfaces import ICSRFStoragePolicy, ISecurityPolicy
 from pyramid.security import NO_PERMISSION_REQUIRED
 from zope.interface import implementer
 
@@ -135,10 +135,9 @@ class SecurityPolicy:
         person = request.person
         return None if person is None else person.id
 
-    def effective_principals(self, request: PortalRequest) -> list[str]:
-        return list(self._principals(request))
-
-    def _principals(self, request: PortalRequest) -> tuple[str, ...]:
+    def principals(self, request: PortalRequest) -> tuple[str, ...]:
+        """Who is asking, as the ACLs name them (Pyramid 2's ``request.effective_principals``
+        no longer asks a security policy like this one: use :func:`principals_of`)."""
         api_key = getattr(request, "api_key", None)
         if api_key is not None:
             return (Everyone, service_principal(api_key.service_id))
@@ -155,7 +154,7 @@ class SecurityPolicy:
         return principals
 
     def permits(self, request: PortalRequest, context, permission: str):
-        return _ACL.permits(context, self._principals(request), permission)
+        return _ACL.permits(context, self.principals(request), permission)
 
     def remember(self, request: PortalRequest, userid, **kw) -> list:
         return []
@@ -199,6 +198,11 @@ class CSRFTokens:
 
     def check_csrf_token(self, request, supplied_token: str) -> bool:
         return self._kept(request).check_csrf_token(request, supplied_token)
+
+
+def principals_of(request: PortalRequest) -> tuple[str, ...]:
+    """Who ``request`` is, as the ACLs name them (worked out once per request)."""
+    return request.registry.getUtility(ISecurityPolicy).principals(request)
 
 
 def includeme(config) -> None:

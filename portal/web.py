@@ -53,7 +53,7 @@ from portal.refusals import (
     Refusal,
 )
 from portal.requests import PortalRequest
-from portal.security import PUBLIC, Root
+from portal.security import PUBLIC, Root, principals_of
 from portal.settings import setting_bool
 
 log = logging.getLogger(__name__)
@@ -640,16 +640,39 @@ def add_navigation_item(config, route_name: str, label: str, permission: str) ->
 
 
 def navigation(request: PortalRequest) -> list[NavigationItem]:
-    """The main navigation entries this person may use."""
-    root = Root(request)
+    """The main navigation entries this person may use, the page they are on marked."""
     current = request.matched_route.name if request.matched_route else None
     return [
-        NavigationItem(
-            request.route_path(route), request.localizer.translate(label), route == current
-        )
-        for route, label, permission in request.registry.get("navigation", [])
-        if request.has_permission(permission, root)
+        NavigationItem(request.route_path(route), label, route == current)
+        for route, label in _offered(request)
     ]
+
+
+#: the principals the root's ACL names: they alone decide which entries a person is offered
+_ROOT_PRINCIPALS = frozenset(principal for _, principal, _ in Root.__acl__)
+#: the registry's entries offered, by those principals and language
+_OFFERED = "navigation_offered"
+
+
+def _offered(request: PortalRequest) -> tuple[tuple[str, str], ...]:
+    """(route, label) of the entries offered to this request's person, in their language.
+    Worked out once per set of roles and language rather than asking the security policy
+    about every entry on every page (a tenth of an empty page's function calls): an entry's
+    permission is checked against the root, whose ACL names roles only."""
+    key = (
+        frozenset(principals_of(request)) & _ROOT_PRINCIPALS,
+        request.localizer.locale_name,
+    )
+    known = request.registry.setdefault(_OFFERED, {})
+    offered = known.get(key)
+    if offered is None:
+        root = Root(request)
+        offered = known[key] = tuple(
+            (route, request.localizer.translate(label))
+            for route, label, permission in request.registry.get("navigation", [])
+            if request.has_permission(permission, root)
+        )
+    return offered
 
 
 def add_form_target(config, origin: str) -> None:

@@ -40,6 +40,45 @@ def test_back_office_appears_in_navigation_only_for_clerks(signed_in, testapp):
     assert "Back office" in signed_in("clerk-clara").get("/account").text
 
 
+def navigation_of(page) -> list[tuple[str, str, bool]]:
+    return [
+        (link["href"], link.get_text(strip=True), link.get("aria-current") == "page")
+        for link in page.html.find("nav", class_="portal-nav").find_all("a")
+    ]
+
+
+def test_each_person_is_offered_the_entries_of_their_own_roles_in_their_language(
+    signed_in, testapp
+):
+    """The entries offered are worked out once per set of roles and language: people with
+    other roles, or in another language, each still get their own, whoever came first."""
+    seen = {}
+    for persona, language in [
+        ("clerk-clara", "en"),
+        ("citizen-ana", "en"),
+        ("citizen-ana", "fr"),
+        ("clerk-clara", "en"),
+        ("citizen-ben", "en"),
+        ("admin-ada", "en"),
+    ]:
+        testapp.reset()
+        signed_in(persona)
+        testapp.set_cookie("portal_language", language)
+        page = testapp.get("/bills", headers={"Accept-Language": language})
+        seen.setdefault((persona, language), []).append(navigation_of(page))
+    clara = seen["clerk-clara", "en"]
+    assert clara[0] == clara[1] and ("/backoffice", "Back office", False) in clara[0]
+    assert ("/bills", "Your bills", True) in clara[0]  # the page they are on
+    (ana,) = seen["citizen-ana", "en"]
+    assert not any(href == "/backoffice" for href, _, _ in ana)
+    assert seen["citizen-ben", "en"] == [ana]
+    (ana_fr,) = seen["citizen-ana", "fr"]
+    assert [href for href, _, _ in ana_fr] == [href for href, _, _ in ana]
+    assert ("/bills", "Vos factures", True) in ana_fr
+    (ada,) = seen["admin-ada", "en"]
+    assert ada != clara[0] and ("/backoffice", "Back office", False) in ada
+
+
 def test_clerk_with_low_assurance_is_refused_with_a_way_forward(signed_in):
     app = signed_in("clerk-clara", loa=LOW)
     page = app.get("/backoffice", status=403)
