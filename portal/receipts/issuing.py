@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, object_session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.billing import REFUNDED_STATES, method_text, printed
@@ -93,8 +93,10 @@ class ReceiptKind(DocumentKind):
         }
 
     def bills(self, receipt: Receipt) -> list[dict]:
-        """What the payment paid on each bill, with the bill's items; a bill paid in part
-        before shows that part as a line, so the items add up to what this payment paid."""
+        """What the payment paid on each bill, with the bill's items and a last line that
+        makes them add up to what this payment paid: what earlier payments paid ("Paid
+        before"), what a part payment leaves owed ("Still to pay"), or what it paid beyond
+        the bill ("Your credit", a bank transfer of more than was owed)."""
         locale, currency = receipt.locale, receipt.currency
         item = lambda description, minor: {  # noqa: E731
             "description": description,
@@ -102,16 +104,26 @@ class ReceiptKind(DocumentKind):
             "amount_minor": minor,
         }
         translate = document_localizer(locale).translate
+        payment = receipt.payment
+        rests = {
+            a.bill_id: a.amount_minor - sum(line.amount_minor for line in a.bill.lines)
+            for a in payment.allocations
+        }
+        # asked only when a bill is paid short: a whole payment costs no statement more
+        paid_earlier = _paid_earlier(payment) if min(rests.values(), default=0) < 0 else set()
         bills = []
-        for allocation in receipt.payment.allocations:
+        for allocation in payment.allocations:
             bill = allocation.bill
             lines = [
                 item(localized(line, "description", locale), line.amount_minor)
                 for line in bill.lines
             ]
-            before = allocation.amount_minor - sum(line.amount_minor for line in bill.lines)
-            if before:
-                lines.append(item(translate(_("Paid before")), before))
+            rest = rests[bill.id]
+            if rest > 0:
+                lines.append(item(translate(_("Your credit")), rest))
+            elif rest < 0:
+                label = _("Paid before") if bill.id in paid_earlier else _("Still to pay")
+                lines.append(item(translate(label), rest))
             amount = Money(allocation.amount_minor, currency)
             bills.append(_bill(bill, amount, locale, lines))
         return bills
@@ -127,6 +139,24 @@ class ReceiptKind(DocumentKind):
         if receipt.payment.status in REFUNDED_STATES:
             status = receipt.payment.status  # refunds the provider has confirmed
         return {"status": status, "amount": receipt.amount}
+
+
+def _paid_earlier(payment: Payment) -> set[int]:
+    """Those of ``payment``'s bills that other payments, settled before it, paid on."""
+    dbsession = object_session(payment)
+    if dbsession is None or payment.settled_at is None:
+        return set()
+    earlier = (
+        select(PaymentAllocation.bill_id)
+        .join(Payment, PaymentAllocation.payment_id == Payment.id)
+        .where(
+            PaymentAllocation.bill_id.in_([a.bill_id for a in payment.allocations]),
+            Payment.id != payment.id,
+            Payment.settled_at.is_not(None),
+            Payment.settled_at <= payment.settled_at,
+        )
+    )
+    return set(dbsession.scalars(earlier))
 
 
 class CreditNoteKind(ReceiptKind):

@@ -107,6 +107,17 @@ def test_a_statement_pays_bills_fully_partly_and_over_and_queues_the_rest(
     from portal.receipts.models import Receipt
 
     assert dbsession.scalar(select(func.count()).select_from(Receipt)) == 3
+    # each receipt's items add up to what its transfer paid, the last item saying why
+    from portal.receipts.issuing import ReceiptKind
+
+    printed = {}
+    for receipt in dbsession.scalars(select(Receipt)):
+        (bill,) = ReceiptKind().bills(receipt)
+        assert sum(line["amount_minor"] for line in bill["lines"]) == receipt.amount_minor
+        printed[receipt.amount_minor] = [(i["description"], i["amount"]) for i in bill["lines"]]
+    assert [amount for _, amount in printed[120_00]] == ["€120.00"]
+    assert printed[20_00][1:] == [("Still to pay", "-€30.00")]
+    assert printed[15_00][1:] == [("Your credit", "€5.00")]
     shown = clerk.get(f"/backoffice/payments/{payments[0].public_id}")
     assert "€" in shown.text
     cases = dbsession.scalars(select(Case).where(Case.kind == "bank_line")).all()
