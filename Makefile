@@ -6,10 +6,12 @@ INI ?= development.ini
 DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 xmlsec1 libxmlsec1-openssl fonts-dejavu-core fonts-noto-cjk poppler-utils chromium zbar-tools libmagic1
 # the production shape on one machine (make prod-local) also needs the proxy
 PROD_DEBIAN_PACKAGES := nginx
+# the benchmarks load their floor with wrk (make bench)
+BENCH_DEBIAN_PACKAGES := wrk
 
 CATALOGS := $(wildcard portal/locale/*/LC_MESSAGES/portal.po)
 
-.PHONY: run prod-local setup test check-system check-prod-system venv venv-test assets translations catalogue migrate demo-data dev-keys lint clean
+.PHONY: run prod-local setup test bench check-system check-prod-system check-bench-system venv venv-test assets translations catalogue migrate demo-data dev-keys lint clean
 
 run: setup
 	$(VENV)/bin/honcho -f Procfile.dev start
@@ -35,6 +37,15 @@ test: venv-test assets translations
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -n $(TEST_WORKERS) $(if $(filter 0,$(TEST_WORKERS)),,--dist worksteal) --durations=15 $(PYTEST_ARGS)
+
+# Issue #13's benchmarks (README, "Benchmarks"), on the PostgreSQL and Redis of .ci/run;
+# BENCH_ARGS go to bench/pay_flow.py: `make bench BENCH_ARGS="--seconds 5 --large 100000"`.
+bench: check-bench-system venv-test assets translations
+	$(PY) bench/pay_flow.py $(BENCH_ARGS)
+	$(PY) bench/receipts.py
+
+check-bench-system:
+	$(call debian-packages,$(BENCH_DEBIAN_PACKAGES))
 
 # Installs the Debian packages $(1) that are missing when run as root; otherwise names them.
 define debian-packages
