@@ -17,7 +17,7 @@ beside the default text, as it read on the day the bill was issued.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from pyramid.i18n import Localizer, TranslationString, make_localizer
@@ -60,10 +60,14 @@ def language_of(name: str) -> str | None:
     return next((code for code in LANGUAGES if code.casefold() == wanted), None)
 
 
-def _candidates(locale: str) -> list[str]:
-    """``zh_Hans_CN``, then ``zh_Hans``, then ``zh``: the most precise translation first."""
+@lru_cache(maxsize=64)
+def _candidates(locale: str) -> tuple[tuple[str, ...], str | None]:
+    """``zh_Hans_CN``, then ``zh_Hans``, then ``zh``: the most precise translation first; and
+    the first of them that is one of :data:`LANGUAGES`. Kept per locale name, a page asking
+    once a translatable text; bounded, as a locale name may come from outside."""
     parts = locale.replace("-", "_").split("_")
-    return ["_".join(parts[:n]) for n in range(len(parts), 0, -1)]
+    keys = tuple("_".join(parts[:n]) for n in range(len(parts), 0, -1))
+    return keys, next((key for key in keys if key in LANGUAGES), None)
 
 
 @cache
@@ -79,11 +83,12 @@ def pick(locale: str | None, default: str, translations: Mapping[str, str] | Non
     else ``default`` itself, the text in the default language."""
     if not locale:
         return default
-    for key in _candidates(locale):
-        found = (translations or {}).get(key)
-        if found:
-            return found
-    language = next((key for key in _candidates(locale) if key in LANGUAGES), None)
+    keys, language = _candidates(locale)
+    if translations:
+        for key in keys:
+            found = translations.get(key)
+            if found:
+                return found
     if not default or language in (None, SOURCE_LANGUAGE):
         return default
     return _localizer(language).translate(TranslationString(default, domain="portal"))
@@ -143,7 +148,7 @@ def setting(settings: Mapping[str, Any], name: str, locale: str | None) -> str |
     """A text setting in ``locale``: ``<name>.<locale>`` (``portal.authority_name.sl``), or
     its language's, beside the default language's ``<name>``. An ini file's keys are read in
     lower case (``receipts.authority_name.zh_hans``): either is found."""
-    for key in _candidates(locale) if locale else []:
+    for key in _candidates(locale)[0] if locale else ():
         found = settings.get(f"{name}.{key}") or settings.get(f"{name}.{key.lower()}")
         if found:
             return found

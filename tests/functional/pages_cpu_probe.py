@@ -6,7 +6,8 @@ without and with a session, a stored receipt (200, and 304 for a browser holding
 
 Environment: PERF_N requests per round (200), PERF_ROUNDS (5; the minimum is printed first),
 PERF_SQL=1 lists each page's statements, PERF_PROFILE=/bills (or ``receipt``, ``receipt304``)
-prints a CPU-time profile sorted by PERF_SORT (cumulative).
+prints a CPU-time profile sorted by PERF_SORT (cumulative), of the functions whose path matches
+the regular expression PERF_FILTER (all) if given.
 """
 
 import cProfile
@@ -91,4 +92,5 @@ def test_probe(paid, payer, ana, dbsession, wsgi_app):
         for _ in range(N):
             app.get(target, **kwargs)
         profile.disable()
-        pstats.Stats(profile).sort_stats(os.environ.get("PERF_SORT", "cumulative")).print_stats(45)
+        stats = pstats.Stats(profile).sort_stats(os.environ.get("PERF_SORT", "cumulative"))
+        stats.print_stats(*filter(None, [os.environ.get("PERF_FILTER"), 45]))
