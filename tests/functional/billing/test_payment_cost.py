@@ -6,8 +6,8 @@ The receipt's rendering is a job queued after commit (a worker's work in product
 jobs those requests queue are recorded here rather than run inside them.
 """
 
-import os
 import contextlib
+import os
 import re
 import time
 from urllib.parse import urlsplit
