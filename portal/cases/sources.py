@@ -347,7 +347,7 @@ def _bank_credit_title(line, locale: str) -> str:
     return message_in(
         locale,
         _(
-            "Bank credit ${amount} of ${day}",
+            "${amount} received on ${day}",
             mapping={
                 "amount": line.amount.format(locale),
                 "day": format_date(line.booked_on, "medium", locale=babel_locale(locale)),

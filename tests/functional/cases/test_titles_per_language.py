@@ -63,13 +63,13 @@ def test_an_unmatched_bank_credit_reads_with_its_amount_and_day_in_the_clerks_la
         upload_files=[("file", "statement.xml", statement)],
     )
     case = only_case(dbsession, "bank_line")
-    assert case.title == "Bank credit €8.00 of Dec 4, 2026"
+    assert case.title == "€8.00 received on Dec 4, 2026"
 
     url = f"/backoffice/cases/{case.public_id}"
-    assert heading(clara, url, "sl").endswith(": Priliv 8,00\xa0€ z dne 4. dec. 2026")
-    assert heading(clara, url, "fr").endswith(": Crédit bancaire de 8,00\xa0€ du 4 déc. 2026")
-    assert heading(clara, url, "zh_Hans").endswith(": 2026年12月4日 的银行入账 €8.00")
-    assert heading(clara, url, "en").endswith(": Bank credit €8.00 of Dec 4, 2026")
+    assert heading(clara, url, "sl").endswith(": 8,00\xa0€, prejeto 4. dec. 2026")
+    assert heading(clara, url, "fr").endswith(": 8,00\xa0€ reçus le 4 déc. 2026")
+    assert heading(clara, url, "zh_Hans").endswith(": 2026年12月4日 收到 €8.00")
+    assert heading(clara, url, "en").endswith(": €8.00 received on Dec 4, 2026")
 
 
 def test_a_reconciliation_finding_reads_in_the_clerks_language_finding_and_all(browser, dbsession):

@@ -196,11 +196,15 @@ def test_times_are_shown_to_the_minute_and_a_decision_in_words(browser, make_cas
     )
     due = clara.get("/backoffice/cases").html.select_one("tr.case-row td").text
     assert re.search(r"\d:\d\d\b", due) and not re.search(r"\d:\d\d:\d\d", due)
+    page = clara.get(f"/backoffice/cases/{public_id}")
+    assert page.html.find(id="case-assignee").text.strip() == "Not claimed"
     with task_dbsession(wsgi_app.registry) as dbsession:
         decide_case_about(dbsession, "application", "b" * 32, "rejected", clock.now())
 
     page = clara.get(f"/backoffice/cases/{public_id}")
     assert page.html.find(id="case-outcome").text.strip() == "Rejected"
+    # decided on its own page by someone who never claimed it: no longer waiting for a claim
+    assert "Closed without being claimed" in page.html.find(id="case-assignee").text
     assert page.html.h1.text == "Application to decide: Licence"
     assert not re.search(r"\d:\d\d:\d\d", page.html.find(id="case-due").text)
 
