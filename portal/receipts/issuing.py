@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, object_session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -93,10 +93,10 @@ class ReceiptKind(DocumentKind):
         }
 
     def bills(self, receipt: Receipt) -> list[dict]:
-        """What the payment paid on each bill, with the bill's items and a last line that
-        makes them add up to what this payment paid: what earlier payments paid ("Paid
-        before"), what a part payment leaves owed ("Still to pay"), or what it paid beyond
-        the bill ("Your credit", a bank transfer of more than was owed)."""
+        """What the payment paid on each bill, with the bill's items and the lines that make
+        them add up to what this payment paid: what earlier payments paid ("Paid before"),
+        then what is left owed after this one ("Still to pay"); or what it paid beyond the
+        bill ("Your credit", a bank transfer of more than was owed)."""
         locale, currency = receipt.locale, receipt.currency
         item = lambda description, minor: {  # noqa: E731
             "description": description,
@@ -110,7 +110,7 @@ class ReceiptKind(DocumentKind):
             for a in payment.allocations
         }
         # asked only when a bill is paid short: a whole payment costs no statement more
-        paid_earlier = _paid_earlier(payment) if min(rests.values(), default=0) < 0 else set()
+        paid_earlier = _paid_earlier(payment) if min(rests.values(), default=0) < 0 else {}
         bills = []
         for allocation in payment.allocations:
             bill = allocation.bill
@@ -122,8 +122,11 @@ class ReceiptKind(DocumentKind):
             if rest > 0:
                 lines.append(item(translate(_("Your credit")), rest))
             elif rest < 0:
-                label = _("Paid before") if bill.id in paid_earlier else _("Still to pay")
-                lines.append(item(translate(label), rest))
+                before = min(paid_earlier.get(bill.id, 0), -rest)
+                if before:
+                    lines.append(item(translate(_("Paid before")), -before))
+                if -rest > before:
+                    lines.append(item(translate(_("Still to pay")), rest + before))
             amount = Money(allocation.amount_minor, currency)
             bills.append(_bill(bill, amount, locale, lines))
         return bills
@@ -141,13 +144,17 @@ class ReceiptKind(DocumentKind):
         return {"status": status, "amount": receipt.amount}
 
 
-def _paid_earlier(payment: Payment) -> set[int]:
-    """Those of ``payment``'s bills that other payments, settled before it, paid on."""
+def _paid_earlier(payment: Payment) -> dict[int, int]:
+    """What other payments, settled before ``payment``, paid on each of its bills and kept
+    (minor units; less what was refunded of them)."""
     dbsession = object_session(payment)
     if dbsession is None or payment.settled_at is None:
-        return set()
+        return {}
     earlier = (
-        select(PaymentAllocation.bill_id)
+        select(
+            PaymentAllocation.bill_id,
+            func.sum(PaymentAllocation.amount_minor - PaymentAllocation.refunded_minor),
+        )
         .join(Payment, PaymentAllocation.payment_id == Payment.id)
         .where(
             PaymentAllocation.bill_id.in_([a.bill_id for a in payment.allocations]),
@@ -155,8 +162,9 @@ def _paid_earlier(payment: Payment) -> set[int]:
             Payment.settled_at.is_not(None),
             Payment.settled_at <= payment.settled_at,
         )
+        .group_by(PaymentAllocation.bill_id)
     )
-    return set(dbsession.scalars(earlier))
+    return {bill_id: max(0, int(paid)) for bill_id, paid in dbsession.execute(earlier)}
 
 
 class CreditNoteKind(ReceiptKind):

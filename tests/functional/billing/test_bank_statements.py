@@ -125,6 +125,29 @@ def test_a_statement_pays_bills_fully_partly_and_over_and_queues_the_rest(
     assert {case.department_id for case in cases} == {full.service.department_id}
 
 
+def test_a_second_part_payment_says_what_was_paid_before_and_what_is_still_owed(
+    clerk, citizen, dbsession
+):
+    from portal.receipts.issuing import ReceiptKind
+    from portal.receipts.models import Receipt
+
+    bill = factories.bill(dbsession, citizen, amount=50_00)
+    dbsession.commit()
+    upload(clerk, camt("053", "STMT-P1", [Credit("20.00", reference=bill.reference)]))
+    upload(clerk, camt("053", "STMT-P2", [Credit("10.00", reference=bill.reference)]))
+    assert status_of(dbsession, bill).outstanding.minor == 20_00
+
+    printed = {}
+    for receipt in dbsession.scalars(select(Receipt)):
+        (lines,) = [b["lines"] for b in ReceiptKind().bills(receipt)]
+        assert sum(line["amount_minor"] for line in lines) == receipt.amount_minor
+        printed[receipt.amount_minor] = [(i["description"], i["amount"]) for i in lines][1:]
+    assert printed == {
+        20_00: [("Still to pay", "-€30.00")],
+        10_00: [("Paid before", "-€20.00"), ("Still to pay", "-€20.00")],
+    }
+
+
 def test_the_same_statement_is_refused_and_an_intraday_credit_is_posted_once(
     clerk, citizen, dbsession
 ):
