@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload, object_session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -158,9 +158,12 @@ def _paid_earlier(payment: Payment) -> dict[int, int]:
         .join(Payment, PaymentAllocation.payment_id == Payment.id)
         .where(
             PaymentAllocation.bill_id.in_([a.bill_id for a in payment.allocations]),
-            Payment.id != payment.id,
-            Payment.settled_at.is_not(None),
-            Payment.settled_at <= payment.settled_at,
+            # before it: earlier, or at the same moment (one bank statement's credits) and
+            # posted first
+            or_(
+                Payment.settled_at < payment.settled_at,
+                and_(Payment.settled_at == payment.settled_at, Payment.id < payment.id),
+            ),
         )
         .group_by(PaymentAllocation.bill_id)
     )

@@ -4,6 +4,8 @@ import hashlib
 import hmac
 import json
 
+from portal.sandbox.store import Records
+
 from .conftest import SECRET, wait_until
 
 
@@ -28,7 +30,15 @@ def test_signature_is_hmac_sha256_of_timestamp_and_body(sandbox):
     assert not _verify(SECRET, header, delivery["body"].replace(b"1250", b"1251"))[0]
 
 
-def test_delivery_is_retried_with_backoff_until_accepted(sandbox):
+def test_delivery_is_retried_with_backoff_until_accepted(sandbox, monkeypatch):
+    scheduled = []  # each failed attempt's wait before the next, as the notifier sets it
+    record_failure = Records.record_failure
+
+    def recorded(self, seq, error, retry_at, now):
+        scheduled.append(None if retry_at is None else round(retry_at - now, 6))
+        record_failure(self, seq, error, retry_at, now)
+
+    monkeypatch.setattr(Records, "record_failure", recorded)
     sandbox.receiver.failures_left = 3
     sandbox.paid_payment()
 
@@ -41,11 +51,13 @@ def test_delivery_is_retried_with_backoff_until_accepted(sandbox):
         later["at"] - earlier["at"]
         for earlier, later in zip(deliveries, deliveries[1:], strict=False)
     ]
-    # Each retry waits at least its doubled delay (0.05 s base in the fixture). Only lower
-    # bounds: a busy machine stretches every gap, so comparing gaps with each other is noise.
+    # The delay doubles from the fixture's 0.05 s (its cap, 0.4 s, is not reached) ...
+    assert scheduled == [0.05, 0.1, 0.2]
+    # ... and each retry waited at least that long. Only lower bounds: a busy machine
+    # stretches every gap, so comparing the gaps with each other is noise.
     slack = 0.005  # the receiver's monotonic clock against the notifier's wall clock
-    for attempt, gap in enumerate(gaps):
-        assert gap >= 0.05 * 2**attempt - slack, (attempt, gaps)
+    for delay, gap in zip(scheduled, gaps, strict=True):
+        assert gap >= delay - slack, (scheduled, gaps)
 
 
 def test_delivery_gives_up_after_max_attempts(start_sandbox):

@@ -10,7 +10,13 @@ from sqlalchemy import func, select
 from portal.billing import ledger
 from portal.billing.bills import with_status
 from portal.billing.camt import CamtError, parse
-from portal.billing.models import BankLine, BankStatement, JournalTransaction, Payment
+from portal.billing.models import (
+    BankLine,
+    BankStatement,
+    JournalTransaction,
+    Payment,
+    PaymentAllocation,
+)
 from portal.cases.models import Case
 from tests import factories
 from tests.bank_files import Credit, camt
@@ -125,27 +131,67 @@ def test_a_statement_pays_bills_fully_partly_and_over_and_queues_the_rest(
     assert {case.department_id for case in cases} == {full.service.department_id}
 
 
-def test_a_second_part_payment_says_what_was_paid_before_and_what_is_still_owed(
-    clerk, citizen, dbsession
-):
+def printed_shortfalls(dbsession, bill) -> dict[int, list[tuple[str, str]]]:
+    """The lines after the bill's own items on each receipt of ``bill``, by amount paid;
+    checking that each receipt's lines add up to what it paid."""
     from portal.receipts.issuing import ReceiptKind
     from portal.receipts.models import Receipt
 
+    printed = {}
+    receipts = dbsession.scalars(
+        select(Receipt)
+        .join(Payment, Receipt.payment_id == Payment.id)
+        .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
+        .where(PaymentAllocation.bill_id == bill.id)
+    )
+    for receipt in receipts:
+        (lines,) = [b["lines"] for b in ReceiptKind().bills(receipt)]
+        assert sum(line["amount_minor"] for line in lines) == receipt.amount_minor
+        printed[receipt.amount_minor] = [(i["description"], i["amount"]) for i in lines][1:]
+    return printed
+
+
+def test_a_second_part_payment_says_what_was_paid_before_and_what_is_still_owed(
+    clerk, citizen, dbsession
+):
     bill = factories.bill(dbsession, citizen, amount=50_00)
     dbsession.commit()
     upload(clerk, camt("053", "STMT-P1", [Credit("20.00", reference=bill.reference)]))
     upload(clerk, camt("053", "STMT-P2", [Credit("10.00", reference=bill.reference)]))
     assert status_of(dbsession, bill).outstanding.minor == 20_00
-
-    printed = {}
-    for receipt in dbsession.scalars(select(Receipt)):
-        (lines,) = [b["lines"] for b in ReceiptKind().bills(receipt)]
-        assert sum(line["amount_minor"] for line in lines) == receipt.amount_minor
-        printed[receipt.amount_minor] = [(i["description"], i["amount"]) for i in lines][1:]
-    assert printed == {
+    assert printed_shortfalls(dbsession, bill) == {
         20_00: [("Still to pay", "-€30.00")],
         10_00: [("Paid before", "-€20.00"), ("Still to pay", "-€20.00")],
     }
+
+
+def test_two_part_payments_of_one_statement_count_each_other_once(clerk, citizen, dbsession):
+    """Settled at the same moment: the one posted first is the other's "paid before"."""
+    bill = factories.bill(dbsession, citizen, amount=50_00)
+    dbsession.commit()
+    credits = [Credit("20.00", reference=bill.reference), Credit("10.00", text=bill.number)]
+    upload(clerk, camt("053", "STMT-P3", credits))
+    assert printed_shortfalls(dbsession, bill) == {
+        20_00: [("Still to pay", "-€30.00")],
+        10_00: [("Paid before", "-€20.00"), ("Still to pay", "-€20.00")],
+    }
+
+
+def test_what_was_refunded_of_an_earlier_payment_is_not_paid_before(clerk, citizen, dbsession):
+    bill = factories.bill(dbsession, citizen, amount=50_00)
+    dbsession.commit()
+    upload(clerk, camt("053", "STMT-P4", [Credit("30.00", reference=bill.reference)]))
+    # €10.00 of it given back, as a posted refund records it on the payment's allocation
+    allocation = dbsession.scalars(
+        select(PaymentAllocation).where(PaymentAllocation.bill_id == bill.id)
+    ).one()
+    allocation.refunded_minor = 10_00
+    dbsession.commit()
+    upload(clerk, camt("053", "STMT-P5", [Credit("10.00", reference=bill.reference)]))
+    assert printed_shortfalls(dbsession, bill)[10_00] == [
+        ("Paid before", "-€20.00"),
+        ("Still to pay", "-€20.00"),
+    ]
 
 
 def test_the_same_statement_is_refused_and_an_intraday_credit_is_posted_once(

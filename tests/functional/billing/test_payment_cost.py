@@ -167,13 +167,13 @@ def payer_of(dbsession):
     return dbsession.scalars(select(User).where(User.name_id == "citizen-ana")).one()
 
 
-PAYMENTS_TIMED = int(os.environ.get("PERF_N", "10"))
+PAYMENTS_TIMED = int(os.environ.get("PERF_PAYMENTS", "10"))
 
 
 def test_cpu_per_payment(payer, dbsession, sandbox, wsgi_app, queued):
     """In-process CPU of the portal's thread for the three requests of a payment (printed;
     the sandbox serves from other threads and the queued jobs are not run, so neither is
-    counted; WebTest's own work on each request is)."""
+    counted; WebTest's own work on each request is). PERF_PAYMENTS payments are timed (10)."""
     ana = payer_of(dbsession)
     bills = [factories.bill(dbsession, ana, amount=10_00 + i) for i in range(PAYMENTS_TIMED + 1)]
     dbsession.commit()

@@ -67,7 +67,7 @@ def test_an_unmatched_bank_credit_reads_with_its_amount_and_day_in_the_clerks_la
 
     url = f"/backoffice/cases/{case.public_id}"
     assert heading(clara, url, "sl").endswith(": 8,00\xa0€, prejeto 4. dec. 2026")
-    assert heading(clara, url, "fr").endswith(": 8,00\xa0€ reçus le 4 déc. 2026")
+    assert heading(clara, url, "fr").endswith(": Virement de 8,00\xa0€ reçu le 4 déc. 2026")
     assert heading(clara, url, "zh_Hans").endswith(": 2026年12月4日 收到 €8.00")
     assert heading(clara, url, "en").endswith(": €8.00 received on Dec 4, 2026")
 
