@@ -57,6 +57,9 @@ OUTCOME_LABELS = {
     "withdrawn": pgettext("case outcome", "Withdrawn"),
     "lapsed": _("Lapsed"),
     "closed": _("Closed"),
+    # a bank credit's (portal.billing.matching)
+    "assigned": pgettext("case outcome", "Assigned to bills"),
+    "returned": pgettext("case outcome", "Returned to the payer"),
 }
 
 

@@ -299,6 +299,11 @@ def test_a_clerk_assigns_an_unmatched_credit_or_returns_one(clerk, citizen, dbse
     assert bank_postings(dbsession) == 1  # a returned credit posts nothing
     cases = dbsession.scalars(select(Case).where(Case.kind == "bank_line")).all()
     assert sorted(case.outcome for case in cases) == ["assigned", "returned"]
+    in_words = {"assigned": "Assigned to bills", "returned": "Returned to the payer"}
+    for case in cases:  # the outcome in words, and closed by someone who never claimed it
+        page = clerk.get(f"/backoffice/cases/{case.public_id}").html
+        assert page.find(id="case-outcome").text.strip() == in_words[case.outcome]
+        assert page.find(id="case-assignee").text.strip() == "Closed without being claimed"
     assert "already decided" in post(clerk, return_url, {"action": "return"}, status=409).text
 
 
