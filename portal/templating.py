@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time, get_datetime_format
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 from pyramid.events import BeforeRender, subscriber
 from pyramid.i18n import Localizer
 from pyramid.threadlocal import get_current_request
@@ -132,6 +137,12 @@ def add_globals(event) -> None:
     event["translated"] = lambda message: translate(request.localizer, message)
 
 
+def _page_form(translated: str, variables: dict) -> Markup:
+    """A message as an autoescaped page prints it: the catalogue's text is trusted, as Jinja's
+    newstyle gettext trusts it, and the variables are escaped by Markup's ``%``."""
+    return Markup(translated) % variables  # noqa: S704 (the catalogue's text, not the user's)
+
+
 class PageMessages:
     """The pages' ``gettext`` family, in the language of the request being rendered.
 
@@ -141,9 +152,16 @@ class PageMessages:
     messages a request, a sixth of an empty page's CPU (issue 13). Plurals depend on their
     number and are always asked for. At most ``KEPT`` messages a language are kept, in case
     a template ever translates text that is not a literal.
+
+    What a page prints, a message with no variables, is kept too, as the Markup Jinja's
+    newstyle gettext makes of it (:meth:`page_gettext`): Jinja would otherwise wrap, look up,
+    mark up and ``%``-format each message again on every page, some fifty times an empty
+    "My bills" page.
     """
 
     KEPT = 20_000
+    #: the key a message's page form is kept under, beside the message's translation
+    _PAGE_FORM = object()
 
     def __init__(self) -> None:
         self._kept: weakref.WeakKeyDictionary[Localizer, dict] = weakref.WeakKeyDictionary()
@@ -178,6 +196,28 @@ class PageMessages:
             lambda: translate_in_context(localizer, context, message),
         )
 
+    def page_gettext(self, translate: Callable[..., str]) -> Callable[..., str]:
+        """The template global for ``translate`` (``gettext`` or ``pgettext``): Jinja's newstyle
+        semantics (the result is Markup under autoescape, always ``%``-formatted with its
+        variables, ``pgettext``'s with ``context`` among them), with the page form of a message
+        that has no variables kept for the language instead of made again."""
+
+        @pass_context
+        def page_translate(context: Context, *message: str, **variables: Any) -> str:
+            if len(message) == 2:
+                variables.setdefault("context", message[0])
+            if not context.eval_ctx.autoescape:
+                return translate(*message) % variables
+            if len(variables) > (len(message) == 2):
+                return _page_form(translate(*message), variables)
+            return self._looked_up(
+                self._localizer(),
+                (self._PAGE_FORM, *message),
+                lambda: _page_form(translate(*message), variables),
+            )
+
+        return page_translate
+
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         return self._localizer().pluralize(singular, plural, n, domain="portal")
 
@@ -189,12 +229,18 @@ def install_contextual_gettext(config) -> None:
     """Gives the pages' Jinja environment ``pgettext`` and ``npgettext`` beside ``gettext`` and
     ``ngettext`` (which replace pyramid_jinja2's), all in the request's language."""
     messages = PageMessages()
-    config.get_jinja2_environment().install_gettext_callables(
+    environment = config.get_jinja2_environment()
+    environment.install_gettext_callables(
         messages.gettext,
         messages.ngettext,
         newstyle=True,
         pgettext=messages.pgettext,
         npgettext=messages.npgettext,
+    )
+    # ``_`` straight to the page form, not through the extension's alias of ``gettext``
+    gettext = messages.page_gettext(messages.gettext)
+    environment.globals.update(
+        _=gettext, gettext=gettext, pgettext=messages.page_gettext(messages.pgettext)
     )
 
 

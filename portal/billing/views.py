@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import logging
 import uuid
@@ -66,17 +67,30 @@ def _bills_of(request, kind: str, payer_id: int, status: str, service: str) -> l
     """The payer's bills with ``status`` (or all), filtered in SQL so that an old open bill is
     never pushed out by newer paid ones. Bills to pay come soonest due first, others newest
     first."""
+    query = _bills_query(kind, status, bool(service))
+    params = {"payer_id": payer_id, "service": service}
+    bills = list(request.dbsession.scalars(query, params))
+    return with_status(request.dbsession, bills)
+
+
+@functools.cache
+def _bills_query(kind: str, status: str, by_service: bool):
+    """The statement of :func:`_bills_of`, built once for each way the page asks (payer kind,
+    status, filtered by a service or not), its values as bind parameters: building it, status
+    condition and all, cost a sixth of a 'My bills' page with 20 bills (issue 13)."""
     column = Bill.payer_user_id if kind == "user" else Bill.payer_organisation_id
-    query = select(Bill).where(column == payer_id)
+    query = select(Bill).where(column == bindparam("payer_id"))
     if status != "all":
         query = query.where(status_condition(status))
-    if service:
-        query = query.join(Service, Bill.service_id == Service.id).where(Service.code == service)
+    if by_service:
+        query = query.join(Service, Bill.service_id == Service.id).where(
+            Service.code == bindparam("service")
+        )
     if status == "unpaid":
         query = query.order_by(Bill.due_date, Bill.id)
     else:
         query = query.order_by(Bill.due_date.desc(), Bill.id.desc())
-    return with_status(request.dbsession, list(request.dbsession.scalars(query.limit(BILLS_SHOWN))))
+    return query.limit(BILLS_SHOWN)
 
 
 @view_config(route_name="bills", renderer="billing/bills.jinja2", permission="account")

@@ -1,6 +1,7 @@
 """The pages' gettext keeps what it looked up, per language: a page in one language never
 shows a message kept for another, and a message in a context is not the one without."""
 
+import jinja2
 import pytest
 
 from portal.i18n import document_localizer
@@ -54,3 +55,45 @@ def test_at_most_kept_messages_a_language(rendering, monkeypatch):
         messages.gettext(message)
     assert len(messages._kept[document_localizer("fr")]) == 2
     assert messages.gettext("Filter") == document_localizer("fr").translate("Filter", "portal")
+
+
+@pytest.fixture
+def page(rendering):
+    """A template rendered as the pages are: autoescaped, with the page globals of
+    :meth:`PageMessages.page_gettext` in place of Jinja's newstyle ones."""
+    environment = jinja2.Environment(autoescape=True, extensions=["jinja2.ext.i18n"])
+    messages = PageMessages()
+    environment.install_gettext_callables(
+        messages.gettext, messages.ngettext, newstyle=True, pgettext=messages.pgettext
+    )
+    gettext = messages.page_gettext(messages.gettext)
+    environment.globals.update(
+        _=gettext, gettext=gettext, pgettext=messages.page_gettext(messages.pgettext)
+    )
+
+    def render(code: str, source: str, **context) -> str:
+        rendering(code)
+        return environment.from_string(source).render(**context)
+
+    return render
+
+
+def test_a_page_prints_each_language_its_own_kept_message(page):
+    source = '{{ _("Your bills") }}|{{ pgettext("bills filter", "Paid") }}'
+    printed = [page(code, source) for code in ("fr", "en", "fr", "en")]
+    assert printed == ["Vos factures|Payées", "Your bills|Paid"] * 2
+    assert page("sl", '{{ _("Your bills") }}') == "Vaši računi"
+
+
+def test_a_page_escapes_a_message_variable_and_keeps_the_message_apart(page):
+    source = '{{ _("Bills of %(name)s", name=name) }}'
+    assert page("en", source, name="<b>Acme</b>") == "Bills of &lt;b&gt;Acme&lt;/b&gt;"
+    assert page("en", source, name="Zeta & Co") == "Bills of Zeta &amp; Co"
+    assert page("fr", source, name="Zeta") == "Factures de Zeta"
+
+
+def test_a_page_prints_a_doubled_percent_sign_once(page):
+    # newstyle gettext formats every message, so a literal % is written %% in the template
+    assert page("en", '{{ _("up to 400%% bigger") }}') == "up to 400% bigger"
+    assert page("en", '{{ _("up to 400%% bigger") }}') == "up to 400% bigger"
+    assert page("en", '{% autoescape false %}{{ _("a %%") }}{% endautoescape %}') == "a %"
