@@ -897,7 +897,12 @@ def count_statements(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=10, help="measured seconds per run")
+    parser.add_argument(
+        "--seconds",
+        type=int,
+        default=10,
+        help="measured seconds per run (whole: wrk takes no less)",
+    )
     parser.add_argument("--pairs", type=int, default=3, help="floor/portal pairs per concurrency")
     parser.add_argument(
         "--concurrency", default="2,8", help="concurrent clients, comma-separated (2,8)"

@@ -293,7 +293,8 @@ def measure_render(session_factory, issuer, receipt_id: int, args) -> dict:
     html, stylesheets = render_html(TEMPLATE, context, locale)
     bare_html, bare_chars = bare_page(html)
     pdfa = {"pdf_variant": "pdf/a-3b"}
-    reason, location = f"Receipt {number}", issuer.authority["name"]
+    # as the pipeline signs it (DocumentIssuer.render): the authority in the receipt's language
+    reason, location = f"Receipt {number}", issuer.authority(locale)["name"]
     unsigned = render_pdf(TEMPLATE, context, data, locale, "receipt.json")
     pdfs = {
         "bare": HTML(string=bare_html).write_pdf(),
