@@ -150,8 +150,8 @@ class PageMessages:
     looked up, beside that language's localizer (Pyramid keeps one per language for the
     process): the "My bills" page asked Pyramid's translation machinery for some sixty
     messages a request, a sixth of an empty page's CPU (issue 13). Plurals depend on their
-    number and are always asked for. At most ``KEPT`` messages a language are kept, in case
-    a template ever translates text that is not a literal.
+    number and are always asked for. At most ``KEPT`` entries a language are kept (a message
+    and its page form are two), in case a template ever translates text that is not a literal.
 
     What a page prints, a message with no variables, is kept too, as the Markup Jinja's
     newstyle gettext makes of it (:meth:`page_gettext`): Jinja would otherwise wrap, look up,
@@ -202,11 +202,13 @@ class PageMessages:
         variables, ``pgettext``'s with ``context`` among them), with the page form of a message
         that has no variables kept for the language instead of made again."""
 
+        # Jinja's context comes first and positional-only, so that a message variable may be
+        # called ``context`` as in Jinja's own (``{% trans context=… %}``)
         @pass_context
-        def page_translate(context: Context, *message: str, **variables: Any) -> str:
+        def page_translate(_jinja: Context, /, *message: str, **variables: Any) -> str:
             if len(message) == 2:
                 variables.setdefault("context", message[0])
-            if not context.eval_ctx.autoescape:
+            if not _jinja.eval_ctx.autoescape:
                 return translate(*message) % variables
             if len(variables) > (len(message) == 2):
                 return _page_form(translate(*message), variables)
@@ -227,7 +229,8 @@ class PageMessages:
 
 def install_contextual_gettext(config) -> None:
     """Gives the pages' Jinja environment ``pgettext`` and ``npgettext`` beside ``gettext`` and
-    ``ngettext`` (which replace pyramid_jinja2's), all in the request's language."""
+    ``ngettext`` (which replace pyramid_jinja2's), all in the request's language; ``_``,
+    ``gettext`` and ``pgettext`` then print kept page forms (:meth:`PageMessages.page_gettext`)."""
     messages = PageMessages()
     environment = config.get_jinja2_environment()
     environment.install_gettext_callables(

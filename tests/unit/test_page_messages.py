@@ -1,11 +1,13 @@
 """The pages' gettext keeps what it looked up, per language: a page in one language never
 shows a message kept for another, and a message in a context is not the one without."""
 
+from types import SimpleNamespace
+
 import jinja2
 import pytest
 
 from portal.i18n import document_localizer
-from portal.templating import PageMessages
+from portal.templating import PageMessages, install_contextual_gettext
 
 
 @pytest.fixture
@@ -59,17 +61,10 @@ def test_at_most_kept_messages_a_language(rendering, monkeypatch):
 
 @pytest.fixture
 def page(rendering):
-    """A template rendered as the pages are: autoescaped, with the page globals of
-    :meth:`PageMessages.page_gettext` in place of Jinja's newstyle ones."""
+    """A template rendered as the pages are: autoescaped, with the i18n extension and the
+    globals :func:`install_contextual_gettext` gives the pages' environment."""
     environment = jinja2.Environment(autoescape=True, extensions=["jinja2.ext.i18n"])
-    messages = PageMessages()
-    environment.install_gettext_callables(
-        messages.gettext, messages.ngettext, newstyle=True, pgettext=messages.pgettext
-    )
-    gettext = messages.page_gettext(messages.gettext)
-    environment.globals.update(
-        _=gettext, gettext=gettext, pgettext=messages.page_gettext(messages.pgettext)
-    )
+    install_contextual_gettext(SimpleNamespace(get_jinja2_environment=lambda: environment))
 
     def render(code: str, source: str, **context) -> str:
         rendering(code)
@@ -97,3 +92,24 @@ def test_a_page_prints_a_doubled_percent_sign_once(page):
     assert page("en", '{{ _("up to 400%% bigger") }}') == "up to 400% bigger"
     assert page("en", '{{ _("up to 400%% bigger") }}') == "up to 400% bigger"
     assert page("en", '{% autoescape false %}{{ _("a %%") }}{% endautoescape %}') == "a %"
+
+
+def test_a_message_variable_may_be_called_context(page):
+    # Jinja's own gettext takes it; its context is a parameter no template can name
+    assert page("en", '{{ _("Hi %(context)s", context=who) }}', who="<b>") == "Hi &lt;b&gt;"
+    assert page("en", "{% trans context=who %}Hi {{ context }}{% endtrans %}", who="a") == "Hi a"
+    # pgettext's msgctxt is a default: the caller's own ``context`` variable wins, as in Jinja
+    assert page("en", '{{ pgettext("c", "%(context)s", context="mine") }}') == "mine"
+
+
+def test_a_context_message_escapes_its_variables_and_is_not_kept_with_them(page):
+    source = '{{ pgettext("bills filter", "Paid") }} {{ pgettext("x", "Hi %(name)s", name=n) }}'
+    assert page("fr", source, n="<i>") == "Payées Hi &lt;i&gt;"
+    assert page("fr", source, n="Zoë") == "Payées Hi Zoë"
+
+
+def test_plural_messages_still_format_their_number(page):
+    source = '{{ ngettext("%(num)d bill", "%(num)d bills", n) }}'
+    assert [page("en", source, n=n) for n in (1, 3)] == ["1 bill", "3 bills"]
+    source = '{{ npgettext("c", "%(num)d bill", "%(num)d bills", n) }}'
+    assert page("en", source, n=2) == "2 bills"
