@@ -206,11 +206,13 @@ class PageMessages:
         # called ``context`` as in Jinja's own (``{% trans context=… %}``)
         @pass_context
         def page_translate(_jinja: Context, /, *message: str, **variables: Any) -> str:
+            # only a message the caller gives no variables prints the same every time
+            kept = not variables
             if len(message) == 2:
                 variables.setdefault("context", message[0])
             if not _jinja.eval_ctx.autoescape:
                 return translate(*message) % variables
-            if len(variables) > (len(message) == 2):
+            if not kept:
                 return _page_form(translate(*message), variables)
             return self._looked_up(
                 self._localizer(),

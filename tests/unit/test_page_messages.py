@@ -100,6 +100,8 @@ def test_a_message_variable_may_be_called_context(page):
     assert page("en", "{% trans context=who %}Hi {{ context }}{% endtrans %}", who="a") == "Hi a"
     # pgettext's msgctxt is a default: the caller's own ``context`` variable wins, as in Jinja
     assert page("en", '{{ pgettext("c", "%(context)s", context="mine") }}') == "mine"
+    assert page("en", '{{ pgettext("c", "%(context)s", context="yours") }}') == "yours"
+    assert page("en", '{{ pgettext("c", "%(context)s") }}') == "c"
 
 
 def test_a_context_message_escapes_its_variables_and_is_not_kept_with_them(page):
