@@ -167,3 +167,24 @@ def test_signed_out_visitor_sees_the_public_pages(deployment, open_browser, scre
     )
     assert wide == dict.fromkeys(wide, 0)
     expect(page.locator("header").get_by_role("link", name="Sign in")).to_be_visible()
+
+
+#: window widths where "my bills" is laid out as a table (it is stacked below 880 px)
+LAPTOP_WIDTHS = (880, 960, 1024, 1100, 1280)
+
+
+def test_bills_fit_a_laptop_window_in_every_language(deployment, open_browser, demo_world):
+    """Eight columns in French or Polish were up to 200 px wider than a 880-1100 px window."""
+    page = open_browser(javascript=False)
+    sign_in(page, deployment, "Ana Novak", "/bills")
+    expect(page.locator(".portal-bills th", has_text="Reference").first).to_be_visible()
+    wide = {}
+    for language in ("en", "sl", "pl", "fr", "zh_Hans"):
+        page.set_viewport_size(DESKTOP)
+        if language != "en":  # the page's own language is not a button
+            page.locator(f"button[name=language][value={language}]").click()
+        expect(page.locator("html")).to_have_attribute("lang", language.replace("_", "-"))
+        for width in LAPTOP_WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            wide[f"{language} @ {width} px"] = overflow(page)
+    assert wide == dict.fromkeys(wide, 0)
