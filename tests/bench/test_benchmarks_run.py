@@ -1,9 +1,9 @@
 """The receipt benchmark still runs against the code it measures: ``make bench`` is run by
 hand, so a change to the pipeline's interfaces (the issuer's authority became per language)
-broke ``bench/receipts.py`` for weeks without a test noticing. Its render part is run here once,
-one iteration, on the PostgreSQL of the run (the benchmark creates and drops a database of its
-own there). ``bench/pay_flow.py`` is run by every performance change and takes a minute even
-at its smallest, so it is left to them."""
+broke ``bench/receipts.py``, and no test noticed until someone next ran it. Its render part is
+run here once, one iteration, on the PostgreSQL of the run (the benchmark creates and drops a
+database of its own there). ``bench/pay_flow.py`` is run by every performance change and takes
+a minute even at its smallest, so it is left to them."""
 
 import os
 import re
