@@ -24,15 +24,16 @@ import plaster
 from pyramid.config import Configurator
 from pyramid.paster import get_app, get_appsettings, setup_logging
 from pyramid.security import NO_PERMISSION_REQUIRED
-from sqlalchemy import BigInteger, Column, DateTime, MetaData, Table, Text, func, insert
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, Table, Text, func, insert
 
-from portal.db import get_engine, get_session_factory, get_tm_session
+from portal.db import get_engine, get_session_factory, get_tm_session, run_write
 
 metadata = MetaData()
 hit = Table(
     "bench_hit",
     metadata,
-    Column("id", BigInteger, primary_key=True),
+    # an INTEGER key on SQLite, where only that autoincrements (the floor's test runs there)
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("payload", Text, nullable=False),
 )
@@ -55,7 +56,9 @@ def baseline_app(settings: dict):
     )
 
     def record(request):
-        request.dbsession.execute(insert(hit).values(payload=request.body.decode()))
+        # through run_write, as the portal writes: zope.sqlalchemy commits only a session it
+        # was told wrote, and rolls back a Core INSERT it was not told about
+        run_write(request.dbsession, insert(hit).values(payload=request.body.decode()))
         return {"ok": True}
 
     config.add_route("hit", "/hit")
