@@ -22,18 +22,19 @@ import secrets
 
 from pyramid.interfaces import ISession
 from sqlalchemy import (
+    FunctionElement,
     ScalarSelect,
     Select,
     String,
     bindparam,
     cast,
     delete,
-    func,
     insert,
     inspect,
     select,
     update,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 from zope.interface import implementer
@@ -261,11 +262,30 @@ class DatabaseSession(dict):
 _USERS = table_of(User)
 
 
+class _comma_joined(FunctionElement[str]):
+    """``aggregate_strings(column, ',')`` with the comma written into the SQL: SQLAlchemy's
+    own binds the separator as a "literal execute" value, which makes it render the
+    statement's text afresh on every execution (every signed-in request runs this one)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_comma_joined, "postgresql")
+def _string_agg(element, compiler, **kw) -> str:
+    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@compiles(_comma_joined, "sqlite")
+def _group_concat(element, compiler, **kw) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
+
+
 def _member_ids(table, member_column) -> ScalarSelect[str | None]:
     """The ids in ``member_column`` of the user's rows in ``table``, as one comma-separated
     string (``group_concat`` on SQLite, ``string_agg`` on PostgreSQL), or NULL for none."""
     return (
-        select(func.aggregate_strings(cast(member_column, String), ","))
+        select(_comma_joined(cast(member_column, String)))
         .where(table.c.user_id == _USERS.c.id)
         .scalar_subquery()
     )
