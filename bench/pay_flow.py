@@ -24,11 +24,15 @@ Each is run by ``--concurrency`` keep-alive clients (2 and 8) for ``--seconds`` 
 interleaved: floor, portal targets, static, repeated ``--pairs`` times; the medians are printed
 with the ratios the issue sets goals for (each pair's ratio, then the median). CPU is the
 server's: the gunicorn master's and its workers' (live or reaped) user + system time from /proc,
-per operation; the load client's and the sandbox's are shown apart. SQL statements per request
-are counted in a separate pass (10 of each, on a portal started with ``BENCH_COUNT_SQL``), never
-during the timed runs. Finally ``GET /bills`` sequentially while the table holds ``--small`` and
-then ``--large`` other payers' bills (bulk-inserted in SQL, ledger entries included), with
-EXPLAIN ANALYZE of the exact statements the page ran at each size: it must stay flat.
+per operation; the load client's, the sandbox's and PostgreSQL's (its postmaster and every
+process it started, when it runs on this machine) are shown apart, and all of them together
+per payment against the same per floor request: with every core busy, the payment rate against
+the floor's is about the inverse of that ratio, whatever the portal's own share. SQL
+statements per request are counted in a separate pass (10 of each, on a portal started with
+``BENCH_COUNT_SQL``), never during the timed runs. Finally ``GET /bills`` sequentially while
+the table holds ``--small`` and then ``--large`` other payers' bills (bulk-inserted in SQL, ledger
+entries included), with EXPLAIN ANALYZE of the exact statements the page ran at each size: it
+must stay flat.
 """
 
 from __future__ import annotations
@@ -192,6 +196,27 @@ def tree_cpu_seconds(pid: int) -> float:
     return (_proc_cpu(pid) + sum(_proc_cpu(child) for child in _children(pid))) / os.sysconf(
         "SC_CLK_TCK"
     )
+
+
+class Database:
+    """The PostgreSQL server the runs use, as a CPU source like :class:`Server`: its
+    postmaster and every process it started (backends, WAL writer, checkpointer...), live or
+    reaped. Only on this machine: for a remote server its CPU is not known (NaN)."""
+
+    name = "postgresql"
+
+    def __init__(self, url: str):
+        with psycopg.connect(url) as connection:
+            backend = connection.execute("SELECT pg_backend_pid()").fetchone()[0]
+        try:
+            status = Path(f"/proc/{backend}/status").read_text()
+        except (FileNotFoundError, PermissionError):
+            self.postmaster = None
+        else:
+            self.postmaster = int(re.search(r"^PPid:\s+(\d+)", status, re.MULTILINE).group(1))
+
+    def cpu_seconds(self) -> float:
+        return float("nan") if self.postmaster is None else tree_cpu_seconds(self.postmaster)
 
 
 class Client:
@@ -705,10 +730,18 @@ WAITRESS = {
 class Run:
     """One measured run of one target: rate, server CPU per operation, latency, client CPU."""
 
-    def __init__(self, rate, cpu_ms, p50, p95, errors, busy, client_cpu_ms, other_cpu_ms=0.0):
+    def __init__(
+        self, rate, cpu_ms, p50, p95, errors, busy, client_cpu_ms, other_cpu_ms=0.0, db_cpu_ms=0.0
+    ):
         self.rate, self.cpu_ms, self.p50, self.p95 = rate, cpu_ms, p50, p95
         self.errors, self.busy, self.client_cpu_ms = errors, busy, client_cpu_ms
-        self.other_cpu_ms = other_cpu_ms
+        self.other_cpu_ms, self.db_cpu_ms = other_cpu_ms, db_cpu_ms
+
+    @property
+    def all_cpu_ms(self) -> float:
+        """What one operation costs the machine: the server, the sandbox provider, the load
+        client and PostgreSQL. With every core busy, the rate is about the cores over this."""
+        return self.cpu_ms + self.other_cpu_ms + self.client_cpu_ms + self.db_cpu_ms
 
     @classmethod
     def of_load(cls, load: Load, server: str, other: str = "") -> Run:
@@ -721,6 +754,7 @@ class Run:
             load.machine_busy,
             1000 * load.client_cpu / max(1, load.count),
             load.cpu_ms_per_iteration(other) if other else 0.0,
+            load.cpu_ms_per_iteration(Database.name),
         )
 
 
@@ -737,7 +771,9 @@ end
 """
 
 
-def floor_wrk(port: int, clients: int, seconds: float, floor: Server, tmp: Path) -> Run:
+def floor_wrk(
+    port: int, clients: int, seconds: float, floor: Server, database: Database, tmp: Path
+) -> Run:
     """The floor loaded by wrk (one INSERT per POST /hit), ``clients`` connections: a warm-up
     run, then the measured one with the floor's CPU sampled around it."""
     script = tmp / "floor.lua"
@@ -761,10 +797,10 @@ def floor_wrk(port: int, clients: int, seconds: float, floor: Server, tmp: Path)
         return [int(v) for v in found.groups()], usage.ru_utime + usage.ru_stime
 
     wrk(WARMUP_SECONDS)
-    before = floor.cpu_seconds()
+    before, db_before = floor.cpu_seconds(), database.cpu_seconds()
     busy, total = machine_cpu()
     (requests, errors, p50, p95, duration), client_cpu = wrk(seconds)
-    cpu = floor.cpu_seconds() - before
+    cpu, db_cpu = floor.cpu_seconds() - before, database.cpu_seconds() - db_before
     busy_after, total_after = machine_cpu()
     return Run(
         requests / (duration / 1e6),
@@ -774,10 +810,11 @@ def floor_wrk(port: int, clients: int, seconds: float, floor: Server, tmp: Path)
         [f"wrk: {errors} errors"] if errors else [],
         (busy_after - busy) / max(1, total_after - total),
         1000 * client_cpu / max(1, requests),
+        db_cpu_ms=1000 * db_cpu / max(1, requests),
     )
 
 
-def floor_python(port: int, clients: int, seconds: float, floor: Server) -> Run:
+def floor_python(port: int, clients: int, seconds: float, floor: Server, database: Database) -> Run:
     """The floor loaded by this process's threads (the client pay flow uses)."""
     states = [Client(port) for _ in range(clients)]
 
@@ -788,7 +825,7 @@ def floor_python(port: int, clients: int, seconds: float, floor: Server) -> Run:
         if status != 200:
             raise RuntimeError(f"floor: {status} {body[:300]!r}")
 
-    return Run.of_load(Load(states, insert_one, seconds, [floor]), floor.name)
+    return Run.of_load(Load(states, insert_one, seconds, [floor, database]), floor.name)
 
 
 def get_ok(path: str, expect: int = 200, headers=None, size: int | None = None, label=""):
@@ -1079,21 +1116,24 @@ def main() -> None:
 
             # interleaved: floor, portal (pay, bills, downloads), static, per pair
             runs: dict = results["runs"]
+            # PostgreSQL's CPU per operation, beside the load client's and the sandbox's
+            database = Database(url)
             for clients in args.concurrency:
                 for _ in range(args.pairs):
 
                     def add(name, run, clients=clients):
                         runs.setdefault((name, clients), []).append(run)
 
+                    port = ports["floor"]
                     if args.floor_client == "wrk":
-                        add("floor", floor_wrk(ports["floor"], clients, args.seconds, floor, tmp))
+                        add("floor", floor_wrk(port, clients, args.seconds, floor, database, tmp))
                     else:
-                        add("floor", floor_python(ports["floor"], clients, args.seconds, floor))
+                        add("floor", floor_python(port, clients, args.seconds, floor, database))
                     pay = Load(
                         pay_clients[:clients],
                         lambda client: pay_one(client, pool, lock),
                         args.seconds,
-                        [portal, sandbox],
+                        [portal, sandbox, database],
                     )
                     results["exhausted"] = results.get("exhausted") or pay.exhausted
                     add("pay", Run.of_load(pay, "portal", "sandbox"))
@@ -1111,7 +1151,7 @@ def main() -> None:
                             static,
                         ),
                     ):
-                        load = Load(states[:clients], iteration, args.seconds, [server])
+                        load = Load(states[:clients], iteration, args.seconds, [server, database])
                         add(name, Run.of_load(load, server.name))
             with psycopg.connect(url) as connection:
                 results["pay_check"] = connection.execute(
@@ -1258,6 +1298,11 @@ def report(args, results: dict, elapsed: float) -> None:
             f"{'  sandbox provider CPU per payment':40}{clients:8}{'':9}"
             f"{med('pay', clients, 'other_cpu_ms'):9.2f}"
         )
+        print(
+            f"{'  PostgreSQL CPU per payment':40}{clients:8}{'':9}"
+            f"{med('pay', clients, 'db_cpu_ms'):9.2f}   per floor request "
+            f"{med('floor', clients, 'db_cpu_ms'):.2f}"
+        )
         for step in (
             "POST /bills/pay",
             "POST /payments/<id>/checkout",
@@ -1273,6 +1318,14 @@ def report(args, results: dict, elapsed: float) -> None:
     ratio_rows = [
         ("CPU per payment / floor CPU per request", "pay", "floor", "cpu_ms", False, "<= 10"),
         ("payments/s / floor requests/s", "pay", "floor", "rate", False, ">= 0.1"),
+        (
+            "CPU of all processes per payment / per floor request",
+            "pay",
+            "floor",
+            "all_cpu_ms",
+            False,
+            "",
+        ),
         ("CPU per bills page / floor CPU per request", "bills", "floor", "cpu_ms", False, ""),
         ("bills pages/s / floor requests/s", "bills", "floor", "rate", False, ""),
         (
