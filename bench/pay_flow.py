@@ -152,6 +152,10 @@ class Server:
         children it has reaped (workers recycled or exited) and the live ones (the workers)."""
         return tree_cpu_seconds(self.process.pid)
 
+    def workers_cpu(self) -> dict[int, int]:
+        """CPU so far of each live worker (clock ticks, by pid)."""
+        return {child: _proc_cpu(child) for child in _children(self.process.pid)}
+
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
@@ -190,6 +194,19 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+#: a run whose busiest worker did this share of the workers' CPU or more ran on one worker
+ONE_WORKER = 0.9
+
+
+def busiest_share(before: dict[int, int], after: dict[int, int]) -> float:
+    """The share of the workers' CPU between two :meth:`Server.workers_cpu` samples that the
+    busiest worker did. gthread workers race to accept each connection, so the few keep-alive
+    connections of a 2-client run may all land on one worker: that run's rate is then one
+    core's (NaN: nothing measured)."""
+    spent = [ticks - before.get(pid, 0) for pid, ticks in after.items()]
+    return max(spent) / sum(spent) if spent and sum(spent) > 0 else float("nan")
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """CPU of ``pid`` and of its children, live or reaped (a worker that exits moves from its
     own counters into the master's cutime/cstime when the master waits for it)."""
@@ -208,12 +225,13 @@ class Database:
     def __init__(self, url: str):
         with psycopg.connect(url) as connection:
             backend = connection.execute("SELECT pg_backend_pid()").fetchone()[0]
-        try:
-            status = Path(f"/proc/{backend}/status").read_text()
-        except (FileNotFoundError, PermissionError):
-            self.postmaster = None
-        else:
-            self.postmaster = int(re.search(r"^PPid:\s+(\d+)", status, re.MULTILINE).group(1))
+            # read while the backend lives: once the connection closes it exits
+            try:
+                status = Path(f"/proc/{backend}/status").read_text()
+            except (FileNotFoundError, PermissionError):
+                status = ""
+        found = re.search(r"^PPid:\s+(\d+)", status, re.MULTILINE)
+        self.postmaster = int(found.group(1)) if found else None
 
     def cpu_seconds(self) -> float:
         return float("nan") if self.postmaster is None else tree_cpu_seconds(self.postmaster)
@@ -294,6 +312,8 @@ class Load:
         self.errors: list[str] = []
         self.exhausted = False
         self.cpu: dict[str, float] = {}
+        #: by server: the share of its workers' CPU its busiest worker did
+        self.busiest: dict[str, float] = {}
         self.client_cpu = 0.0
         lock = threading.Lock()
         start = time.perf_counter()
@@ -318,12 +338,16 @@ class Load:
         def sample_cpu():
             time.sleep(max(0.0, self.window[0] - time.perf_counter()))
             before = {server.name: server.cpu_seconds() for server in servers}
+            workers = {s.name: s.workers_cpu() for s in servers if isinstance(s, Server)}
             busy, total = machine_cpu()
             client_before = time.process_time()
             time.sleep(max(0.0, self.window[1] - time.perf_counter()))
             self.client_cpu = time.process_time() - client_before
             for server in servers:
                 self.cpu[server.name] = server.cpu_seconds() - before[server.name]
+                if isinstance(server, Server):
+                    share = busiest_share(workers[server.name], server.workers_cpu())
+                    self.busiest[server.name] = share
             busy_after, total_after = machine_cpu()
             self.machine_busy = (busy_after - busy) / max(1, total_after - total)
 
@@ -731,11 +755,23 @@ class Run:
     """One measured run of one target: rate, server CPU per operation, latency, client CPU."""
 
     def __init__(
-        self, rate, cpu_ms, p50, p95, errors, busy, client_cpu_ms, other_cpu_ms=0.0, db_cpu_ms=0.0
+        self,
+        rate,
+        cpu_ms,
+        p50,
+        p95,
+        errors,
+        busy,
+        client_cpu_ms,
+        other_cpu_ms=0.0,
+        db_cpu_ms=0.0,
+        busiest=float("nan"),
     ):
         self.rate, self.cpu_ms, self.p50, self.p95 = rate, cpu_ms, p50, p95
         self.errors, self.busy, self.client_cpu_ms = errors, busy, client_cpu_ms
         self.other_cpu_ms, self.db_cpu_ms = other_cpu_ms, db_cpu_ms
+        #: the share of the server's CPU its busiest worker did (see busiest_share)
+        self.busiest = busiest
 
     @property
     def all_cpu_ms(self) -> float:
@@ -755,6 +791,7 @@ class Run:
             1000 * load.client_cpu / max(1, load.count),
             load.cpu_ms_per_iteration(other) if other else 0.0,
             load.cpu_ms_per_iteration(Database.name),
+            load.busiest.get(server, float("nan")),
         )
 
 
@@ -798,9 +835,11 @@ def floor_wrk(
 
     wrk(WARMUP_SECONDS)
     before, db_before = floor.cpu_seconds(), database.cpu_seconds()
+    workers = floor.workers_cpu()
     busy, total = machine_cpu()
     (requests, errors, p50, p95, duration), client_cpu = wrk(seconds)
     cpu, db_cpu = floor.cpu_seconds() - before, database.cpu_seconds() - db_before
+    busiest = busiest_share(workers, floor.workers_cpu())
     busy_after, total_after = machine_cpu()
     return Run(
         requests / (duration / 1e6),
@@ -811,6 +850,7 @@ def floor_wrk(
         (busy_after - busy) / max(1, total_after - total),
         1000 * client_cpu / max(1, requests),
         db_cpu_ms=1000 * db_cpu / max(1, requests),
+        busiest=busiest,
     )
 
 
@@ -1312,6 +1352,16 @@ def report(args, results: dict, elapsed: float) -> None:
                 f"{'  ' + step:40}{clients:8}{'':18}"
                 f"{statistics.median(runs[(step, clients)]):9.1f}{'':23}{statements[step]:7.1f}"
             )
+    one_worker = [
+        f"{name} at {clients} clients {sum(run.busiest >= ONE_WORKER for run in measured)}"
+        f"/{len(measured)}"
+        for (name, clients), measured in runs.items()
+        if isinstance(measured[0], Run) and any(run.busiest >= ONE_WORKER for run in measured)
+    ]
+    print(
+        f"runs served by one worker (it did >= {ONE_WORKER:.0%} of the server's CPU, so the rate "
+        f"is one core's): {', '.join(one_worker) or 'none'}"
+    )
     print()
     print("== Ratios (median over pairs of each pair's ratio) ==")
     print(f"{'':58}" + "".join(f"{f'{c} clients':>12}" for c in args.concurrency) + "   goal")

@@ -1,0 +1,21 @@
+"""``bench/pay_flow.py`` says which runs one worker served: gthread workers race to accept
+each connection, and the two keep-alive connections of a 2-client run sometimes both land on
+one of them, so that run's rate is one core's (the floor's rate at 2 clients measured 820 or
+1,500 requests/s by that alone)."""
+
+import math
+
+from tests.bench.test_benchmarks_run import ROOT
+
+
+def test_the_busiest_workers_share_of_a_run(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    import pay_flow
+
+    # ticks per worker pid, before and after a run
+    assert pay_flow.busiest_share({1: 100, 2: 100}, {1: 150, 2: 150}) == 0.5
+    assert pay_flow.busiest_share({1: 100, 2: 100}, {1: 195, 2: 105}) == 0.95
+    # a worker forked during the run (one recycled) counts from nothing
+    assert pay_flow.busiest_share({1: 100}, {1: 130, 3: 10}) == 0.75
+    assert math.isnan(pay_flow.busiest_share({1: 100}, {1: 100}))
+    assert pay_flow.busiest_share({1: 100, 2: 100}, {1: 195, 2: 105}) >= pay_flow.ONE_WORKER
