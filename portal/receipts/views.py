@@ -14,10 +14,11 @@ from sqlalchemy.orm import defer
 
 from portal.billing import PaymentContext, PaymentDocument
 from portal.billing.models import Payment
+from portal.db import table_of
 from portal.documents.downloads import document_bytes, send_pdf, stored
 from portal.documents.storage import document_store, read_checked
 from portal.i18n import _
-from portal.receipts.models import RECEIPT, Receipt
+from portal.receipts.models import CREDIT_NOTE, RECEIPT, Receipt
 from portal.refusals import NOT_FOUND, UNAVAILABLE, Refusal
 from portal.security import ROLE_ADMIN, organisation_principal, user_principal
 
@@ -88,21 +89,29 @@ def documents_by_payment(request, payment_ids: list[int]) -> dict[int, list[Paym
     return found
 
 
+#: the documents table, of which receipts and credit notes are the rows of two kinds: asked
+#: for through its columns, with the kinds written out as plain values, because through the
+#: Receipt entity SQLAlchemy adds ``kind IN (...)`` as an expanding parameter, which renders
+#: the statement's text afresh on every download
+_DOCUMENTS = table_of(Receipt)
 _FIND_RECEIPT = (
     select(
-        Receipt.id,
-        Receipt.number,
-        Receipt.sha256,
-        Receipt.storage_key,
+        _DOCUMENTS.c.id,
+        _DOCUMENTS.c.number,
+        _DOCUMENTS.c.sha256,
+        _DOCUMENTS.c.storage_key,
         Payment.payer_user_id,
         Payment.payer_organisation_id,
     )
-    .join(Payment, Receipt.payment_id == Payment.id)
-    .where(Receipt.number == bindparam("number"))
+    .join(Payment, _DOCUMENTS.c.payment_id == Payment.id)
+    .where(
+        _DOCUMENTS.c.number == bindparam("number"),
+        or_(_DOCUMENTS.c.kind == RECEIPT, _DOCUMENTS.c.kind == CREDIT_NOTE),
+    )
 )
 #: the same with the bytes, for a browser that does not hold them yet (most often the
 #: payer's own download, so the bytes come in the query that checks who may have them)
-_FIND_RECEIPT_WITH_PDF = _FIND_RECEIPT.add_columns(Receipt.pdf)
+_FIND_RECEIPT_WITH_PDF = _FIND_RECEIPT.add_columns(_DOCUMENTS.c.pdf)
 
 
 def receipt_factory(request) -> ReceiptContext:

@@ -48,3 +48,20 @@ def test_department_rules_are_read_only_when_the_payer_check_fails(
     with statements(wsgi_app) as seen:
         assert clerk.get(f"/receipts/{receipt.number}.pdf").body == receipt.pdf
     assert any("department_id" in s for s in about_the_receipt(seen))
+
+
+def test_the_download_query_is_rendered_once_not_per_download(engine):
+    """Its SQL text is SQLAlchemy's cached one: asked through the Receipt entity, SQLAlchemy
+    added the kinds as an expanding ``IN`` and rendered the statement afresh on every
+    download. Receipts and credit notes are still the documents it finds (the tests above,
+    and the payment page's links to both, followed, in test_receipts)."""
+    from portal.receipts.views import _FIND_RECEIPT, _FIND_RECEIPT_WITH_PDF
+
+    for query in (_FIND_RECEIPT, _FIND_RECEIPT_WITH_PDF):
+        compiled = query.compile(dialect=engine.dialect)
+        assert compiled.literal_execute_params == frozenset()
+        assert compiled.post_compile_params == frozenset()
+        assert sorted(compiled.params[name] for name in ("kind_1", "kind_2")) == [
+            "credit_note",
+            "receipt",
+        ]

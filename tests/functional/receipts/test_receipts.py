@@ -169,6 +169,9 @@ def test_the_payment_page_links_its_receipt_and_credit_note(paid, payer, dbsessi
         (f"/receipts/{receipt.number}.pdf", f"Receipt {receipt.number} (PDF)"),
         (f"/receipts/{credit_note.number}.pdf", f"Credit note {credit_note.number} (PDF)"),
     ]
+    # both download, as their payer's documents
+    for document in (receipt, credit_note):
+        assert payer.app.get(f"/receipts/{document.number}.pdf", status=200).body == document.pdf
 
 
 def test_receipt_is_mailed_after_commit(paid, dbsession, keys_dir):
