@@ -17,9 +17,11 @@ import transaction
 from pyramid.registry import Registry
 from sqlalchemy import (
     Column,
+    ColumnElement,
     DateTime,
     MetaData,
     Table,
+    any_,
     bindparam,
     engine_from_config,
     event,
@@ -237,6 +239,20 @@ class Prebuilt:
         if statement is None:
             statement = self._built[name] = self._build(name)
         return statement
+
+
+def one_of(column, name: str, dialect: str) -> ColumnElement[bool]:
+    """``column`` is one of the list given as the parameter ``name`` when the statement runs.
+
+    On PostgreSQL ``column = ANY(:name)``, one array parameter: the statement's text is the
+    same whatever the list. SQLAlchemy renders an expanding ``IN``'s text afresh on every
+    execution (a placeholder per item), and each length of list is another statement for
+    psycopg to prepare. SQLite has no arrays: there it is the expanding ``IN``. For a
+    :class:`Prebuilt` statement, which knows its ``dialect``.
+    """
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 def run_write(dbsession: Session, statement: Executable, params=None):

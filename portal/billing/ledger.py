@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
 from portal.billing.models import Bill, JournalEntry, JournalTransaction, LedgerAccount
-from portal.db import Prebuilt, insert_unless_present, run_write, table_of, utcnow
+from portal.db import Prebuilt, insert_unless_present, one_of, run_write, table_of, utcnow
 from portal.money import Money
 
 RECEIVABLE = "receivable"
@@ -281,7 +281,7 @@ _BILL_BALANCES = Prebuilt(
         select(_ENTRIES.c.bill_id, func.sum(_ENTRIES.c.amount_minor))
         .join(_ACCOUNTS, _ENTRIES.c.account_id == _ACCOUNTS.c.id)
         .where(
-            _ENTRIES.c.bill_id.in_(bindparam("bill_ids", expanding=True)),
+            one_of(_ENTRIES.c.bill_id, "bill_ids", dialect),
             _ACCOUNTS.c.kind == RECEIVABLE,
         )
         .group_by(_ENTRIES.c.bill_id)

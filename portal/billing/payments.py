@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, func, insert, or_, select
 from sqlalchemy.orm import Session, contains_eager, make_transient_to_detached, object_session
 
 from portal.billing import events, ledger, matching, state
@@ -32,7 +32,14 @@ from portal.billing.models import (
 from portal.billing.providers import PaymentLine, ProviderRefused
 from portal.billing.transfer import compact_iban, is_valid_iban
 from portal.clock import clock
-from portal.db import Prebuilt, insert_unless_present, registry_of, run_write, table_of
+from portal.db import (
+    Prebuilt,
+    insert_unless_present,
+    one_of,
+    registry_of,
+    run_write,
+    table_of,
+)
 from portal.i18n import _
 from portal.money import Money
 from portal.refusals import CONFLICT, INVALID, NOT_FOUND, Refusal
@@ -243,7 +250,11 @@ def _build_standing(dialect: str):
     in_progress = (
         select(PaymentAllocation.payment_id)
         .join(Payment)
-        .where(PaymentAllocation.bill_id == Bill.id, Payment.status.in_(state.IN_PROGRESS))
+        .where(
+            PaymentAllocation.bill_id == Bill.id,
+            # its states as plain values: a list given to in_() is an expanding parameter
+            or_(*(Payment.status == status for status in sorted(state.IN_PROGRESS))),
+        )
         .limit(1)
         .scalar_subquery()
     )
@@ -253,13 +264,13 @@ def _build_standing(dialect: str):
         in_progress,
         known.with_only_columns(IdempotencyKey.payment_id).scalar_subquery(),
         known.with_only_columns(IdempotencyKey.fingerprint).scalar_subquery(),
-    ).where(Bill.id.in_(bindparam("bill_ids", expanding=True)))
+    ).where(one_of(Bill.id, "bill_ids", dialect))
 
 
 _STANDING = Prebuilt(_build_standing)
 _LOCK_BILLS = Prebuilt(
     lambda dialect: lock_rows(
-        select(Bill).where(Bill.id.in_(bindparam("bill_ids", expanding=True))).order_by(Bill.id)
+        select(Bill).where(one_of(Bill.id, "bill_ids", dialect)).order_by(Bill.id)
     )
 )
 _KEYS = table_of(IdempotencyKey)

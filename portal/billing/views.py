@@ -34,7 +34,7 @@ from portal.billing.review import payer_names, review_rows
 from portal.billing.tasks import ask_provider_soon
 from portal.catalogue.models import Service
 from portal.dates import query_day
-from portal.db import Prebuilt
+from portal.db import Prebuilt, one_of
 from portal.i18n import _
 from portal.identity.assurance import PAY
 from portal.localized import localized, pick
@@ -161,7 +161,7 @@ def pay(request):
 
 _LOCK_BILLS_BY_PUBLIC_ID = Prebuilt(
     lambda dialect: lock_rows(
-        select(Bill).where(Bill.public_id.in_(bindparam("ids", expanding=True))).order_by(Bill.id)
+        select(Bill).where(one_of(Bill.public_id, "ids", dialect)).order_by(Bill.id)
     )
 )
 
