@@ -202,8 +202,11 @@ def busiest_share(before: dict[int, int], after: dict[int, int]) -> float:
     """The share of the workers' CPU between two :meth:`Server.workers_cpu` samples that the
     busiest worker did. gthread workers race to accept each connection, so the few keep-alive
     connections of a 2-client run may all land on one worker: that run's rate is then one
-    core's (NaN: nothing measured)."""
-    spent = [ticks - before.get(pid, 0) for pid, ticks in after.items()]
+    core's. NaN when it cannot be told: nothing measured, or a worker exited meanwhile
+    (recycled after ``max_requests``), taking its share with it."""
+    if set(before) - set(after):
+        return float("nan")
+    spent = [max(0, ticks - before.get(pid, 0)) for pid, ticks in after.items()]
     return max(spent) / sum(spent) if spent and sum(spent) > 0 else float("nan")
 
 
@@ -226,15 +229,29 @@ class Database:
         with psycopg.connect(url) as connection:
             backend = connection.execute("SELECT pg_backend_pid()").fetchone()[0]
             # read while the backend lives: once the connection closes it exits
-            try:
-                status = Path(f"/proc/{backend}/status").read_text()
-            except (FileNotFoundError, PermissionError):
-                status = ""
-        found = re.search(r"^PPid:\s+(\d+)", status, re.MULTILINE)
-        self.postmaster = int(found.group(1)) if found else None
+            parent = _postgres_parent(backend)
+        self.postmaster = parent if parent is not None and _is_postgres(parent) else None
 
     def cpu_seconds(self) -> float:
         return float("nan") if self.postmaster is None else tree_cpu_seconds(self.postmaster)
+
+
+def _postgres_parent(pid: int) -> int | None:
+    """The parent of ``pid`` if ``pid`` is a PostgreSQL process of this machine: a pid from
+    a server elsewhere (another host, a container) may name some unrelated local process."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, PermissionError):
+        return None
+    found = re.search(r"^PPid:\s+(\d+)", status, re.MULTILINE)
+    return int(found.group(1)) if found and _is_postgres(pid) else None
+
+
+def _is_postgres(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() in ("postgres", "postmaster")
+    except (FileNotFoundError, PermissionError):
+        return False
 
 
 class Client:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     MetaData,
+    String,
     Table,
     any_,
     bindparam,
@@ -251,7 +252,10 @@ def one_of(column, name: str, dialect: str) -> ColumnElement[bool]:
     :class:`Prebuilt` statement, which knows its ``dialect``.
     """
     if dialect == "postgresql":
-        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+        # items cast without the column's length: a cast to varchar(n) would cut a longer
+        # value short, which would then match the row whose value is its first n characters
+        item = String() if isinstance(column.type, String) else column.type
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(item)))
     return column.in_(bindparam(name, expanding=True))
 
 

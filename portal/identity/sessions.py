@@ -265,7 +265,8 @@ _USERS = table_of(User)
 class _comma_joined(FunctionElement[str]):
     """``aggregate_strings(column, ',')`` with the comma written into the SQL: SQLAlchemy's
     own binds the separator as a "literal execute" value, which makes it render the
-    statement's text afresh on every execution (every signed-in request runs this one)."""
+    statement's text afresh on every execution (every signed-in request runs this one).
+    Compiled for the portal's two databases, PostgreSQL and SQLite only."""
 
     type = String()
     inherit_cache = True

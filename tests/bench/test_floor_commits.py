@@ -27,4 +27,4 @@ def test_the_floor_commits_the_row_each_request_inserts(tmp_path, monkeypatch):
             assert connection.execute(select(func.count()).select_from(serve.hit)).scalar() == 3
     finally:
         engine.dispose()
-    sys.modules.pop("serve", None)
+        sys.modules.pop("serve", None)

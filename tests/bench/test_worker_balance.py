@@ -18,4 +18,6 @@ def test_the_busiest_workers_share_of_a_run(monkeypatch):
     # a worker forked during the run (one recycled) counts from nothing
     assert pay_flow.busiest_share({1: 100}, {1: 130, 3: 10}) == 0.75
     assert math.isnan(pay_flow.busiest_share({1: 100}, {1: 100}))
+    # a worker that exited during the run took its ticks with it: cannot be told
+    assert math.isnan(pay_flow.busiest_share({1: 100, 2: 100}, {1: 195, 3: 5}))
     assert pay_flow.busiest_share({1: 100, 2: 100}, {1: 195, 2: 105}) >= pay_flow.ONE_WORKER
