@@ -1,7 +1,7 @@
 """``bench/pay_flow.py`` says which runs one worker served: gthread workers race to accept
-each connection, and the two keep-alive connections of a 2-client run sometimes both land on
-one of them, so that run's rate is one core's (the floor's rate at 2 clients measured 820 or
-1,500 requests/s by that alone)."""
+each connection, and a run's few keep-alive connections sometimes all land on one of them,
+so that run's rate is one core's (the static file's runs, in 2 of 3 of one benchmark). A run
+in which a worker was recycled cannot be told: its share is NaN, not counted."""
 
 import math
 
