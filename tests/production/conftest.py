@@ -198,10 +198,10 @@ def wait_ready(url: str, process: Process, seconds: float = 90) -> None:
     pytest.fail(f"{url}/readyz did not answer 200 within {seconds} s:\n{process.output()[-3000:]}")
 
 
-def procfile_commands() -> dict[str, str]:
-    """deploy/Procfile: process name -> command."""
+def procfile_commands(name: str = "Procfile") -> dict[str, str]:
+    """deploy/Procfile (or another of deploy/'s Procfiles): process name -> command."""
     commands = {}
-    for line in (ROOT / "deploy" / "Procfile").read_text().splitlines():
+    for line in (ROOT / "deploy" / name).read_text().splitlines():
         name, colon, command = line.partition(":")
         if colon and not name.startswith("#"):
             commands[name.strip()] = command.strip()

@@ -5,17 +5,22 @@ accepts the site."""
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import shutil
+import signal
 import subprocess
+import time
 
 import pytest
+import requests
 
 from deploy import prod_local
 from portal.settings import ENVIRONMENT, REQUIRED
 from portal.web import DEFAULT_MAX_REQUEST_BYTES
 from tests.conftest import ROOT
-from tests.production.conftest import procfile_commands
+from tests.production.conftest import free_port, procfile_commands
 
 DEPLOY = ROOT / "deploy"
 SITE = (DEPLOY / "nginx" / "portal.conf").read_text()
@@ -81,3 +86,68 @@ def test_nginx_accepts_the_site_as_make_prod_local_writes_it(tmp_path, monkeypat
         env={"PATH": "/usr/sbin:/usr/bin"},
     )
     assert checked.returncode == 0, checked.stderr
+
+
+def test_the_local_sandbox_starts_with_secrets_that_look_like_options(tmp_path):
+    """make prod-local generates the sandbox's secrets, and one may begin with "-" (1 in 32
+    runs): Procfile.local's sandbox, run as honcho runs it (by the shell), must still start,
+    take the merchant's key, and show no secret among its processes' arguments."""
+    port = free_port()
+    command = procfile_commands("Procfile.local")["sandbox"].replace("6545", str(port))
+    api_key, signing_secret = "-" + secrets.token_urlsafe(16), "--" + secrets.token_urlsafe(16)
+    environment = {
+        **os.environ,
+        "PROD_LOCAL_DIR": str(tmp_path),
+        "BILLING_SANDBOX_BASE_URL": f"http://127.0.0.1:{port}",
+        "BILLING_SANDBOX_MERCHANT_ID": "portal-local",
+        "BILLING_SANDBOX_API_KEY": api_key,
+        "BILLING_SANDBOX_SIGNING_SECRET": signing_secret,
+    }
+    (tmp_path / "var").mkdir()
+    sandbox = subprocess.Popen(
+        ["/bin/sh", "-c", command],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/v1/payments"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert sandbox.poll() is None, sandbox.stdout.read().decode(errors="replace")
+            try:
+                wrong = requests.get(url, params={"reference": "x"}, timeout=5)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "the sandbox did not answer within 30 s"
+                time.sleep(0.2)
+        right = requests.get(
+            url,
+            params={"reference": "x"},
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=5,
+        )
+        assert (wrong.status_code, right.status_code) == (401, 404)
+        arguments = [
+            f"/proc/{pid}/cmdline"
+            for pid in os.listdir("/proc")
+            if pid.isdigit() and _in_group(int(pid), sandbox.pid)
+        ]
+        assert arguments, "no process of the sandbox's group found"
+        for path in arguments:
+            with open(path, "rb") as cmdline:
+                shown = cmdline.read().decode(errors="replace")
+            assert api_key not in shown and signing_secret not in shown
+    finally:
+        if sandbox.poll() is None:
+            os.killpg(sandbox.pid, signal.SIGTERM)
+            sandbox.wait(timeout=20)
+
+
+def _in_group(pid: int, group: int) -> bool:
+    try:
+        return os.getpgid(pid) == group
+    except ProcessLookupError:
+        return False
