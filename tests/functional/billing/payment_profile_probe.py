@@ -12,7 +12,8 @@ profiled, are counted with it.
 Environment: PERF_N payments (30); PERF_ONLY profiles only the requests whose name contains
 it; PERF_PACKAGES=1 sums own time per package; PERF_CALLEES / PERF_CALLERS (pstats
 restrictions, ``|`` between them) print those functions' callees / callers; PERF_SORT
-(tottime) and PERF_LINES (40; 0 for none) the profile itself.
+(tottime) and PERF_LINES (40; 0 for none) the profile itself, only of the functions whose
+path matches the regular expression PERF_MATCH if given.
 """
 
 import contextlib
@@ -94,7 +95,9 @@ def test_profile_payment(payer, dbsession, sandbox, wsgi_app, queued, monkeypatc
         stats.sort_stats("cumulative").print_callers(*os.environ["PERF_CALLERS"].split(","))
     lines = int(os.environ.get("PERF_LINES", "40"))
     if lines:
-        stats.sort_stats(os.environ.get("PERF_SORT", "tottime")).print_stats(lines)
+        stats.sort_stats(os.environ.get("PERF_SORT", "tottime")).print_stats(
+            *([os.environ["PERF_MATCH"]] if os.environ.get("PERF_MATCH") else []), lines
+        )
 
 
 def by_package(stats: pstats.Stats) -> list[tuple[str, float, int]]:
