@@ -8,6 +8,7 @@ extension example). Messages never repeat the value sent: it may be a national i
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -179,7 +180,10 @@ def json_object(request) -> dict:
         )
     try:
         body = request.json_body
-    except (ValueError, RecursionError):
+        # a lone surrogate ("\ud800") parses, but no database or document can store it: the
+        # body is refused as I-JSON (RFC 7493) refuses it
+        json.dumps(body, ensure_ascii=False).encode()
+    except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
         raise Refusal(
             MALFORMED, _("The body is not valid JSON."), title=_("Malformed JSON")
         ) from None

@@ -23,8 +23,10 @@ NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"
 #: SEPA credit transfers are in euro
 CURRENCY = "EUR"
 _ID = re.compile(r"[A-Za-z0-9/?:().,'+ -]{1,35}")
-#: C0 and C1 controls, which no ISO 20022 text may hold
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: what no ISO 20022 text may hold: C0 and C1 controls, DEL, and what XML cannot carry at all
+#: (surrogates, U+FFFE, U+FFFF), which a bill's number or description sent through the API
+#: might hold
+_NOT_TEXT = re.compile("[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class TransferFileError(ValueError):
@@ -43,7 +45,7 @@ class Transfer:
 
 
 def _text(value: str, length: int) -> str:
-    return _CONTROL.sub(" ", value).strip()[:length] or "-"
+    return _NOT_TEXT.sub(" ", value).strip()[:length] or "-"
 
 
 def _decimal(amount: Money) -> str:

@@ -202,7 +202,8 @@ def case_page(context, request):
 
 def _version(request) -> int:
     text = request.POST.get("version", "")
-    if not text.isdigit() or len(text) > 9:
+    # isascii: "²" is a digit to isdigit() but not to int()
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
         raise Refusal(INVALID, _("The form was not sent whole. Open the case again."))
     return int(text)
 
@@ -267,7 +268,7 @@ def hand_over(context, request):
     case = context.case
     to = request.POST.get("to", "")
     # no colleague has id 0: anything but a number is refused as no colleague of the case
-    to_user_id = int(to) if to.isdigit() and len(to) <= 12 else 0
+    to_user_id = int(to) if to.isascii() and to.isdigit() and len(to) <= 12 else 0
     try:
         colleague = work.hand_over(
             request.dbsession,

@@ -10,6 +10,7 @@ request already decided.
 from __future__ import annotations
 
 import logging
+import re
 
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.view import view_config
@@ -24,6 +25,10 @@ from portal.refusals import INVALID, Refusal
 from portal.web import form_refused
 
 log = logging.getLogger(__name__)
+
+#: C0 and C1 control characters bar tab and line breaks, DEL, and the halves of surrogate
+#: pairs (a JSON string may hold one alone, which no database can store)
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 #: how many decided requests of one's departments the list shows under the open ones
 DECIDED_SHOWN = 20
@@ -190,7 +195,7 @@ def api_decision(context, request):
     key is no person, so it holds no permission here."""
     try:
         body = request.json_body
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
         body = None
     if not isinstance(body, dict) or body.get("decision") not in ("approve", "reject"):
         raise Refusal(
@@ -199,7 +204,9 @@ def api_decision(context, request):
             title=approvals.CANNOT,
         )
     note = body.get("note", "")
-    if not isinstance(note, str):
+    # a form's text is checked on its way in (portal.web); a JSON string may hold a NUL, which
+    # PostgreSQL cannot store, or other characters no one types
+    if not isinstance(note, str) or _NOT_TEXT.search(note):
         raise Refusal(INVALID, _("The note must be text."), title=approvals.CANNOT)
     approval = context.approval
     approvals.decide(

@@ -67,7 +67,13 @@ def page_number(request) -> int:
         )
     values = request.GET.getall("page") or ["1"]
     value = values[0]
-    plain = len(values) == 1 and value.isascii() and value.isdigit() and value == str(int(value))
+    plain = (
+        len(values) == 1
+        and len(value) <= len(str(MAX_PAGE))  # int() of thousands of digits is refused
+        and value.isascii()
+        and value.isdigit()
+        and value == str(int(value))
+    )
     if not plain or not 1 <= int(value) <= MAX_PAGE:
         raise Refusal(
             MALFORMED,

@@ -228,6 +228,9 @@ def send(water, body: bytes, content_type="application/json", path=BILLS):
         (b"number=1", "application/x-www-form-urlencoded", 415),
         (b"", "application/json", 400),
         (b'{"description": "' + b"x" * 70_000 + b'"}', "application/json", 413),
+        # half a surrogate pair, which no database can store: PostgreSQL and SQLite failed
+        (b'{"description": "a\\ud800b"}', "application/json", 400),
+        (b'{"number": "B-1", "\\udfff": 1}', "application/json", 400),
     ],
     ids=[
         "truncated",
@@ -239,6 +242,8 @@ def send(water, body: bytes, content_type="application/json", path=BILLS):
         "form",
         "empty",
         "too-large",
+        "lone-surrogate",
+        "lone-surrogate-name",
     ],
 )
 def test_a_body_that_is_not_a_json_object_is_refused(

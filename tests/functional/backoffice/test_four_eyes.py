@@ -444,3 +444,37 @@ def test_the_clerk_who_asked_withdraws_the_request_and_the_money_is_free_again(
     post(eva, f"/backoffice/approvals/{approval.public_id}/approve", status=409)
     post(clara, url, status=409)
     assert "refund-form" in clara.get(f"/backoffice/payments/{payment.public_id}").forms
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 100_000 + "]" * 100_000,  # deeper than the JSON parser goes
+        '{"decision": "reject", "note": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        '{"decision": "reject", "note": "a\\u0000b"}',  # a NUL, which PostgreSQL cannot store
+        '{"decision": "reject", "note": "a\\u0007b"}',
+        '{"decision": "reject", "note": "a\\ud800b"}',  # half a surrogate pair
+    ],
+    ids=["deep", "deep-note", "nul", "bell", "surrogate"],
+)
+def test_through_the_api_a_body_no_clerk_would_send_is_refused(
+    threshold, signed_in, browser, payments, dbsession, provider, body
+):
+    payment = payments.settled(amount=12_50)
+    ask_refund(signed_in("clerk-clara"), payment)
+    approval = the_approval(dbsession)
+    eva = browser("clerk-eva")
+    refused = eva.post(
+        f"/api/v1/approvals/{approval.public_id}/decision",
+        body,
+        headers={
+            "Content-Type": "application/json",
+            "X-CSRF-Token": csrf_token(eva),
+            **SAME_ORIGIN,
+        },
+        status=422,
+    )
+    assert refused.content_type == "application/problem+json"
+    approval = the_approval(dbsession)
+    assert (approval.status, approval.decided_at) == ("awaiting", None)
+    assert_nothing_sent(dbsession, provider, payment)

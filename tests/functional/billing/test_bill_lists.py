@@ -14,9 +14,7 @@ def test_a_list_parameter_matches_whole_values_only(dbsession):
     bill = factories.bill(dbsession, factories.user(dbsession))
     other = factories.bill(dbsession, bill.payer_user)
     dbsession.commit()
-    query = select(Bill.id).where(
-        one_of(Bill.public_id, "ids", dbsession.get_bind().dialect.name)
-    )
+    query = select(Bill.id).where(one_of(Bill.public_id, "ids", dbsession.get_bind().dialect.name))
     found = lambda ids: sorted(dbsession.scalars(query, {"ids": ids}))  # noqa: E731
     assert found([bill.public_id]) == [bill.id]
     assert found([bill.public_id, other.public_id]) == sorted([bill.id, other.id])

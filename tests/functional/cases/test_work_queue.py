@@ -129,6 +129,7 @@ def test_stale_pages_bad_input_and_missing_csrf_change_nothing(browser, make_cas
 
     post(clara, url + "/claim", {"version": "0"}, with_token=False, status=400)
     post(clara, url + "/claim", {"version": "zero"}, status=422)
+    post(clara, url + "/claim", {"version": "²"}, status=422)  # a digit to isdigit(), not int()
     post(clara, url + "/claim", {"version": "7"}, status=409)
     post(clara, url + "/notes", {"text": "  ", "visibility": "internal"}, status=422)
     post(clara, url + "/notes", {"text": "x" * 4001, "visibility": "internal"}, status=422)
@@ -159,7 +160,9 @@ def test_stale_pages_bad_input_and_missing_csrf_change_nothing(browser, make_cas
     assert "Clara Zupan claimed this case a moment before you" in refused.text
     assert refused.html.find("a", string="Back to the case")["href"] == url
     post(clara, url + "/hand-over", {"version": "1", "to": "999999"}, status=422)
+    post(clara, url + "/hand-over", {"version": "1", "to": "²"}, status=422)
     post(clara, url + "/close", {"version": "1", "outcome": ""}, status=422)
+    post(clara, url + "/close", {"version": "²", "outcome": "Done"}, status=422)
     post(clara, url + "/close", {"version": "0", "outcome": "Done"}, status=409)
     case = the_case(dbsession, public_id)
     assert (case.assignee.name_id, case.version, case.state) == ("clerk-clara", 1, "in_progress")

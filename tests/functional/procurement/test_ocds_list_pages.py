@@ -62,7 +62,20 @@ def test_the_real_page_holds_a_hundred(testapp, dbsession, clock):
     assert len(second["tenders"]) == 1 and "next" not in second["links"]
 
 
-BAD_PAGES = ["0", "-1", "abc", "1.5", "", " 2", "²", "100001", "9" * 40, "02", ["1", "2"]]
+BAD_PAGES = [
+    "0",
+    "-1",
+    "abc",
+    "1.5",
+    "",
+    " 2",
+    "²",
+    "100001",
+    "9" * 40,
+    "1" * 5000,
+    "02",
+    ["1", "2"],
+]
 
 
 @pytest.mark.parametrize("page", BAD_PAGES)
