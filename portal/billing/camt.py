@@ -106,6 +106,15 @@ class EntryMismatch(CamtError):
         self.transactions = transactions
 
 
+class DuplicateReference(CamtError):
+    """Two credits of one account named by the same bank reference (AcctSvcrRef): the file
+    contradicts itself, so none of it is trusted."""
+
+    def __init__(self, reference: str):
+        super().__init__(f"two credits carry the bank reference {reference}")
+        self.reference = reference
+
+
 @dataclass(frozen=True)
 class Debit:
     """Money that left the account: the portal looks for the transfers it asked the bank to
@@ -163,7 +172,23 @@ def parse(data: bytes) -> list[Statement]:
     statements = [_statement(kind, element, ns) for element in found.findall(f"c:{report}", ns)]
     if not statements:
         raise CamtError("the file holds no statement")
+    _each_reference_once(statements)
     return statements
+
+
+def _each_reference_once(statements: list[Statement]) -> None:
+    """The bank names each credit of an account by its own reference, once: a file naming
+    two credits by one reference contradicts itself (the portal would take the second for
+    the first, already seen)."""
+    seen: set[tuple[str, str]] = set()
+    for statement in statements:
+        for credit in statement.credits:
+            if not credit.servicer_reference:
+                continue
+            key = (statement.iban, credit.servicer_reference)
+            if key in seen:
+                raise DuplicateReference(credit.servicer_reference)
+            seen.add(key)
 
 
 def _text(element, path: str, ns: dict) -> str:

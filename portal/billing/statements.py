@@ -31,7 +31,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from portal.billing.bank_refunds import complete_from_statement
-from portal.billing.camt import CamtError, CreditLine, Debit, EntryMismatch, parse
+from portal.billing.camt import (
+    CamtError,
+    CreditLine,
+    Debit,
+    DuplicateReference,
+    EntryMismatch,
+    parse,
+)
 from portal.billing.matching import match_line, queue_line
 from portal.billing.models import BankLine, BankStatement
 from portal.i18n import _
@@ -86,6 +93,16 @@ def import_file(
                     "transactions": str(error.transactions),
                     "amount": str(error.entry_amount),
                 },
+            ),
+        ) from None
+    except DuplicateReference as error:
+        log.warning("bank statement refused: %s", error)
+        raise Refusal(
+            INVALID,
+            _(
+                "The statement contradicts itself: two credits carry the bank reference "
+                "${reference}. Nothing was imported; ask the bank for a corrected file.",
+                mapping={"reference": error.reference},
             ),
         ) from None
     except CamtError as error:

@@ -288,6 +288,20 @@ def _bill_exists(dbsession, service, number: str) -> bool:
     )
 
 
+def _numbers_taken(dbsession, service, number: str, count: int | None) -> list[str]:
+    """Which of the numbers of ``count`` instalments of assessment ``number`` the service's
+    bills hold already, in order (the first is checked before, see check_assessments)."""
+    numbers = [f"{number}-{n}" for n in range(2, (count or 0) + 1)]
+    if not numbers:
+        return []
+    taken = set(
+        dbsession.scalars(
+            select(Bill.number).where(Bill.service_id == service.id, Bill.number.in_(numbers))
+        )
+    )
+    return [candidate for candidate in numbers if candidate in taken]
+
+
 @dataclass(frozen=True)
 class Assessment:
     line: int
@@ -314,6 +328,7 @@ def check_assessments(dbsession, vault, service, rows) -> list[Assessment]:
     assessed: dict[tuple[str, int], int] = {}
     found = []
     for line, values in rows:
+        row_errors = len(errors)  # where this row's errors begin
         row = _Row(line, values, errors)
         payer = row.payer("national_id", dbsession, vault)
         number = row.number("assessment_number")
@@ -339,12 +354,27 @@ def check_assessments(dbsession, vault, service, rows) -> list[Assessment]:
             refusal = conflict(dbsession, service, number, property_ref, year, corrects)
             if refusal is not None:
                 row.error("corrects" if corrects else "property", refusal.message)
+        # the first instalment's number is checked above; the others' once their count is read
+        number_checked = bool(number) and not any(
+            error.field == "assessment_number" for error in errors[row_errors:]
+        )
         if number:
             seen.setdefault(number, line)
         if property_ref and year is not None:
             assessed.setdefault((property_ref, year), line)
         total = row.amount("total", row.currency("currency"))
         count = row.whole("instalments", 1, MAX_INSTALMENTS)
+        # the instalments are bills numbered {number}-1, -2...: another bill of the service
+        # may hold one of those numbers already (one sent through the API, say)
+        taken = _numbers_taken(dbsession, service, number, count) if number_checked else []
+        if taken:
+            row.error(
+                "assessment_number",
+                _(
+                    "Another bill of this service is numbered ${number}.",
+                    mapping={"number": taken[0]},
+                ),
+            )
         parts = [part.strip() for part in values["due_dates"].split(";") if part.strip()]
         dates = [row.date("due_dates", part) for part in parts]
         if count is not None and len(parts) != count:

@@ -541,6 +541,24 @@ def test_a_statement_whose_batch_does_not_add_up_is_refused_whole(clerk, citizen
     assert bank_postings(dbsession) == 0
 
 
+def test_a_statement_naming_two_credits_by_one_bank_reference_is_refused_whole(
+    clerk, citizen, dbsession
+):
+    """Not a conflict to try again (the database's unique key on the reference answered
+    409 "being imported at the same time" for ever): the file contradicts itself."""
+    bill = factories.bill(dbsession, citizen, amount=40_00)
+    dbsession.commit()
+    twice = [
+        Credit("10.00", reference=bill.reference, servicer_reference="DUP-1"),
+        Credit("20.00", reference=bill.reference, servicer_reference="DUP-1"),
+    ]
+    refused = upload(clerk, camt("053", "STMT-D", twice), status=422)
+    assert "two credits carry the bank reference DUP-1" in refused.text
+    assert "ask the bank for a corrected file" in refused.text
+    assert dbsession.scalar(select(func.count()).select_from(BankStatement)) == 0
+    assert bank_postings(dbsession) == 0
+
+
 def test_free_text_matches_a_bill_number_not_an_ordinary_word(clerk, citizen, dbsession):
     from portal.billing.bills import issue_bill
     from portal.catalogue.interfaces import BillLineInput

@@ -13,6 +13,7 @@ from portal.billing.ledger import account_balance
 from portal.billing.models import Bill, Payment
 from portal.scripts.services import import_main
 from portal.services.models import LateInterestCharge
+from tests import factories
 from tests.error_summary import assert_error_summary
 from tests.functional.billing.conftest import Payer, deliver, notifications_for
 from tests.functional.services.conftest import (
@@ -102,6 +103,25 @@ def test_a_file_with_bad_rows_imports_nothing_and_names_each_bad_row(
     ]
     assert "99999999-0000" not in page.text  # the report never repeats a national id
     assert_error_summary(page, ["file"])  # the file is what to correct; the report says how
+    assert bill_count(dbsession) == before
+
+
+def test_an_instalment_numbered_as_another_bill_of_the_service_is_named_in_the_report(
+    signed_in, dbsession, ana
+):
+    """A bill sent through the API may hold the number of a later instalment: the report
+    says so (the database's unique key answered 409 "try again" for ever)."""
+    other = factories.bill(dbsession, ana)
+    other.number = "PT-9-2"
+    dbsession.commit()
+    before = bill_count(dbsession)
+    data = csv_bytes(HEADER, f"{ANA_NATIONAL_ID},PT-9,K9,2026,100.00,EUR,2,2026-03-31;2026-09-30")
+    page = upload(signed_in("clerk-clara"), "property-tax", data, status=422)
+    rows = [
+        [cell.text.strip() for cell in row.select("td")]
+        for row in page.html.select(".portal-import-report tbody tr")
+    ]
+    assert rows == [["2", "assessment_number", "Another bill of this service is numbered PT-9-2."]]
     assert bill_count(dbsession) == before
 
 
