@@ -238,11 +238,18 @@ def payer_values(request, context: PayerContext) -> dict:
         if context.kind == PERSON
         else Case.organisation_id == context.payer.id
     )
-    cases_query = select(Case).where(about_payer).order_by(Case.opened_at.desc(), Case.id.desc())
+    kinds = case_kinds(request.registry)
+    # a case whose party the clerks' pages do not name (a tender question: no one at the
+    # buyer may learn who asks, so who bids) is not listed under its party either
+    unnamed = [code for code, kind in kinds.items() if not kind.party_shown_to_clerks]
+    cases_query = (
+        select(Case)
+        .where(about_payer, Case.kind.not_in(unnamed))
+        .order_by(Case.opened_at.desc(), Case.id.desc())
+    )
     if departments is not None:
         cases_query = cases_query.where(Case.department_id.in_(departments))
     translate = request.localizer.translate
-    kinds = case_kinds(request.registry)
     views = with_status(dbsession, bills)
     return {
         "kind": context.kind,

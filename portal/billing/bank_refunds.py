@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, selectinload
 from portal.audit import record
 from portal.billing import state
 from portal.billing.camt import Debit
-from portal.billing.matching import BANK
+from portal.billing.matching import BANK, origin_account
 from portal.billing.models import (
     Bill,
     Payment,
@@ -40,15 +40,13 @@ from portal.billing.models import (
 )
 from portal.billing.pain001 import CURRENCY, Transfer, TransferFileError, credit_transfers
 from portal.billing.payments import flag_for_clerk, lock_payment, post_refund
+from portal.billing.refunding import REFUND, ask_approval_of_refund, refund_department
 from portal.billing.transfer import TransferAccount, compact_iban, is_valid_iban
 from portal.catalogue.models import Service
 from portal.i18n import _
 from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
 
 log = logging.getLogger(__name__)
-
-#: the states in which a clerk may still put another account
-ACCOUNT_CHANGEABLE = frozenset({state.REFUND_AWAITING_APPROVAL, state.REFUND_TO_TRANSFER})
 
 
 def of_department(department_id: int):
@@ -243,12 +241,27 @@ def returned(dbsession: Session, refund: Refund, clerk, reason: str, now: dt.dat
     dbsession.flush()
 
 
-def change_account(dbsession: Session, refund: Refund, iban: str, reason: str, clerk) -> None:
-    """``clerk`` sends ``refund`` (not yet exported) to the account ``iban`` instead, saying
-    why (the payer closed the account the money came from, say)."""
+def change_account(
+    dbsession: Session, refund: Refund, iban: str, reason: str, clerk, now: dt.datetime
+) -> bool:
+    """``clerk`` sends ``refund`` (waiting for the next file) to the account ``iban`` instead,
+    saying why (the payer closed the account the money came from, say). Answers whether a
+    second clerk must now approve it: another account than the money came from always needs
+    one, as when the refund is made (it is how money would be diverted, see
+    :func:`portal.billing.refunding.refund_approver`), so the refund waits for that approval
+    before it goes in a file. A refund already awaiting a decision keeps its account until
+    it is decided: the second clerk would otherwise approve an account they had not seen."""
     lock_payment(dbsession, refund.payment_id)
     dbsession.refresh(refund)
-    if refund.status not in ACCOUNT_CHANGEABLE:
+    if refund.status == state.REFUND_AWAITING_APPROVAL:
+        raise Refusal(
+            CONFLICT,
+            _(
+                "This refund awaits a second clerk's decision: its account can change once it "
+                "is decided."
+            ),
+        )
+    if refund.status != state.REFUND_TO_TRANSFER:
         raise Refusal(CONFLICT, _("This refund was already sent to the bank."))
     compact = compact_iban(iban)
     errors = []
@@ -271,3 +284,11 @@ def change_account(dbsession: Session, refund: Refund, iban: str, reason: str, c
     refund.account_reason = reason.strip()[:2000]
     dbsession.flush()
     state.audit_refund_account(dbsession, refund, refund.payment, clerk)
+    if compact == origin_account(dbsession, refund.payment)[0]:
+        return False  # back to where the money came from
+    state.transition_refund(
+        refund, state.REFUND_AWAITING_APPROVAL, f"account changed by user {clerk.id}", now
+    )
+    department = refund_department(dbsession, [line.bill_id for line in refund.lines])
+    ask_approval_of_refund(dbsession, refund, department, clerk, REFUND)
+    return True

@@ -83,7 +83,8 @@ REFUND_SENT = "sent"
 REFUND_TRANSITIONS: dict[str, frozenset[str]] = {
     REFUND_AWAITING_APPROVAL: frozenset({REFUND_REQUESTED, REFUND_TO_TRANSFER, REFUND_REJECTED}),
     REFUND_REQUESTED: frozenset({REFUND_SUCCEEDED, REFUND_FAILED}),
-    REFUND_TO_TRANSFER: frozenset({REFUND_SENT, REFUND_SUCCEEDED}),
+    # back to awaiting approval when a clerk sends it to another account (bank_refunds)
+    REFUND_TO_TRANSFER: frozenset({REFUND_SENT, REFUND_SUCCEEDED, REFUND_AWAITING_APPROVAL}),
     REFUND_SENT: frozenset({REFUND_SUCCEEDED, REFUND_FAILED}),
     REFUND_SUCCEEDED: frozenset(),
     REFUND_FAILED: frozenset(),

@@ -194,10 +194,15 @@ def act(context, request):
         if len(reason) > MAX_REASON:
             raise Refusal(INVALID, _("Keep the reason under 2000 characters."), field="reason")
         if action == "account":
-            bank_refunds.change_account(
-                request.dbsession, refund, typed["iban"], reason, request.user
-            )
-            message = _("The refund goes to the account given.")
+            if bank_refunds.change_account(
+                request.dbsession, refund, typed["iban"], reason, request.user, now
+            ):
+                message = _(
+                    "The refund goes to the account given once a second clerk of the "
+                    "department approves it."
+                )
+            else:
+                message = _("The refund goes to the account given.")
         elif action == "confirm":
             bank_refunds.confirm(request.dbsession, refund, request.user, now)
             message = _("The refund is recorded as carried out by the bank.")

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from portal.audit.models import AuditEntry
 from portal.billing import ledger
 from portal.billing.bills import with_status
-from portal.billing.models import Payment, Refund, RefundTransferFile
+from portal.billing.models import ApprovalRequest, Payment, Refund, RefundTransferFile
 from portal.identity.models import Organisation
 from portal.receipts.models import CreditNote, Receipt
 from tests import factories
@@ -210,6 +210,56 @@ def test_another_account_needs_a_reason_and_a_second_clerk(clara, ana, browser, 
     approval.forms["approve-form"].submit(status=303)
     dbsession.expire_all()
     assert refund.status == "to_transfer"
+
+
+def send_to(clerk, payment, refund_id: str, iban: str, reason: str):
+    """The payment page after ``clerk`` sent the refund to ``iban`` with its row's form."""
+    page = clerk.get(f"/backoffice/payments/{payment.public_id}")
+    account = page.forms[f"account-form-{refund_id}"]
+    account["iban"], account["reason"] = iban, reason
+    return account.submit(status=303).follow()
+
+
+def test_sending_a_waiting_refund_to_another_account_needs_a_second_clerk(
+    clara, ana, browser, dbsession
+):
+    """A refund made to the account the money came from needs no second clerk (within the
+    threshold); sending it to another account afterwards does, as making it so would: else
+    one clerk could divert it. Back to the account of origin, it needs none."""
+    bill, payment = overpaid_bill(dbsession, clara, ana)
+    form = refund_form(clara, payment, {bill: "5.00"}, "Paid more than the bill")
+    form.submit(status=200).forms["confirm-form"].submit(status=303)
+    refund = dbsession.scalars(select(Refund)).one()
+    rid = refund.public_id
+    assert refund.status == "to_transfer"
+
+    page = send_to(clara, payment, rid, OTHER_IBAN, "The payer's letter of 4 December")
+    assert "once a second clerk of the department approves it" in page.text
+    dbsession.expire_all()
+    assert (refund.status, refund.creditor_iban) == ("awaiting_approval", OTHER_IBAN)
+    assert clara.get(REFUNDS).forms.get("export-form") is None  # not in any file yet
+    assert f"account-form-{rid}" not in page.forms  # no change under the second clerk's eyes
+    post(
+        clara,
+        f"/backoffice/refunds/{rid}/bank",
+        {"action": "account", "iban": PAYER_IBAN, "reason": "Back"},
+        status=409,
+    )
+    approval = dbsession.scalars(select(ApprovalRequest)).one()
+    assert approval.requested_by.name_id == "clerk-clara"
+    post(clara, f"/backoffice/approvals/{approval.public_id}/approve", status=403)
+
+    eva = browser("clerk-eva")
+    eva.get(f"/backoffice/approvals/{approval.public_id}").forms["approve-form"].submit(status=303)
+    dbsession.expire_all()
+    assert (refund.status, refund.creditor_iban) == ("to_transfer", OTHER_IBAN)
+
+    page = send_to(clara, payment, rid, PAYER_IBAN, "The payer asked for it back")
+    assert "The refund goes to the account given." in page.text
+    dbsession.expire_all()
+    assert (refund.status, refund.creditor_iban) == ("to_transfer", PAYER_IBAN)
+    assert dbsession.scalar(select(func.count()).select_from(ApprovalRequest)) == 1
+    assert audited(dbsession, "refund.account_changed") == 2
 
 
 def test_a_returned_transfer_is_the_payers_credit_again_and_a_clerk_confirms_another(

@@ -8,7 +8,9 @@ import re
 
 from sqlalchemy import select
 
+from portal.identity.models import Organisation
 from portal.procurement.models import Question
+from tests import factories
 from tests.functional.procurement.public_world import browser, make_tender, text_of
 
 NOW = dt.datetime(2027, 3, 1, 9, 0, tzinfo=dt.UTC)
@@ -144,3 +146,22 @@ def test_others_may_not_answer(dbsession, clock, wsgi_app, devidp):
     browser(wsgi_app, devidp, "rep-olga").get(path, status=403)
     browser(wsgi_app, devidp, "clerk-mia").get(path, status=403)
     assert "/saml/login" in browser(wsgi_app).get(path, status=303).location
+
+
+def test_a_question_is_not_listed_under_its_askers_organisation(
+    dbsession, clock, wsgi_app, devidp, engine
+):
+    """The buyer's clerks work the question's case without learning who asked (rivals would
+    learn who is bidding); the organisation's page in the back office must not tell them."""
+    tender = make_tender(dbsession, clock, NOW)
+    ask(browser(wsgi_app, devidp, "rep-olga"), tender, ASKED, 303)
+    [(_text, _answer, organisation_id)] = questions_of(engine)
+    # a bid fee billed: the department's clerks may look the organisation up as a payer
+    factories.service(dbsession, "tender-bid-fee", department_code=tender.department.code)
+    organisation = dbsession.get(Organisation, organisation_id)
+    factories.bill(dbsession, service_code="tender-bid-fee", organisation=organisation)
+    dbsession.commit()
+    mia = browser(wsgi_app, devidp, "clerk-mia")
+    assert "Tender question" in mia.get("/backoffice/cases").text
+    page = mia.get(f"/backoffice/payers/organisations/{organisation_id}")
+    assert tender.reference not in page.text and "Tender question" not in page.text
