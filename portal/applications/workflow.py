@@ -212,7 +212,10 @@ def pending_decision(dbsession, application: Application) -> str | None:
         return None
     return dbsession.scalar(
         select(ApprovalRequest.kind).where(
-            ApprovalRequest.subject == refund.public_id, ApprovalRequest.status == AWAITING
+            ApprovalRequest.subject == refund.public_id,
+            ApprovalRequest.status == AWAITING,
+            # not the approval of the refund's account (portal.billing.bank_refunds)
+            ApprovalRequest.kind.in_((CANCELLATION, REJECTION)),
         )
     )
 

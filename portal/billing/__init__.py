@@ -19,6 +19,7 @@ from portal.billing.approvals import (
     awaiting_on,
     check_thresholds,
 )
+from portal.billing.bank_refunds import RefundAccountApproval
 from portal.billing.bills import (
     CANCELLED,
     OPEN,
@@ -123,6 +124,7 @@ def includeme(config) -> None:
     config.registry["transfer_account"] = transfer_account(settings)
     config.add_directive("add_approval_kind", add_approval_kind)
     config.add_approval_kind(RefundApproval())
+    config.add_approval_kind(RefundAccountApproval())
     config.add_approval_kind(WriteOffApproval())
     config.add_subscriber(add_globals, BeforeRender)
     providers = providers_from_settings(settings)

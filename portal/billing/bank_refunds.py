@@ -22,15 +22,17 @@ import datetime as dt
 import hashlib
 import logging
 from collections.abc import Callable
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.audit import record
-from portal.billing import state
+from portal.billing import approvals, events, state
 from portal.billing.camt import Debit
 from portal.billing.matching import BANK, origin_account
 from portal.billing.models import (
+    ApprovalRequest,
     Bill,
     Payment,
     PaymentAllocation,
@@ -40,13 +42,17 @@ from portal.billing.models import (
 )
 from portal.billing.pain001 import CURRENCY, Transfer, TransferFileError, credit_transfers
 from portal.billing.payments import flag_for_clerk, lock_payment, post_refund
-from portal.billing.refunding import REFUND, ask_approval_of_refund, refund_department
+from portal.billing.refunding import awaiting_refund, refund_department
 from portal.billing.transfer import TransferAccount, compact_iban, is_valid_iban
 from portal.catalogue.models import Service
 from portal.i18n import _
+from portal.localized import message_in
 from portal.refusals import CONFLICT, INVALID, FieldError, Refusal
 
 log = logging.getLogger(__name__)
+
+#: the approval kind of a bank refund's account changed after the refund was made
+REFUND_ACCOUNT = "refund_account"
 
 
 def of_department(department_id: int):
@@ -204,7 +210,10 @@ def complete_from_statement(
 
 def confirm(dbsession: Session, refund: Refund, clerk, now: dt.datetime) -> None:
     """``clerk`` confirms the bank carried out ``refund`` (sent, or made by hand): it is
-    completed and posted."""
+    completed and posted. Checked under the payment's lock: another clerk may have just
+    sent it to another account (awaiting approval, which no bank carries out)."""
+    lock_payment(dbsession, refund.payment_id)
+    dbsession.refresh(refund)
     if refund.status not in (state.REFUND_SENT, state.REFUND_TO_TRANSFER):
         raise Refusal(CONFLICT, _("This refund is not waiting for the bank."))
     post_refund(dbsession, refund, now, f"carried out by the bank, confirmed by user {clerk.id}")
@@ -248,9 +257,11 @@ def change_account(
     saying why (the payer closed the account the money came from, say). Answers whether a
     second clerk must now approve it: another account than the money came from always needs
     one, as when the refund is made (it is how money would be diverted, see
-    :func:`portal.billing.refunding.refund_approver`), so the refund waits for that approval
-    before it goes in a file. A refund already awaiting a decision keeps its account until
-    it is decided: the second clerk would otherwise approve an account they had not seen."""
+    :func:`portal.billing.refunding.refund_approver`). The refund then waits for that
+    approval before it goes in a file; rejected or withdrawn, it goes back to the account the
+    money came from (see :class:`RefundAccountApproval`). A refund already awaiting a
+    decision keeps its account until it is decided: the second clerk would otherwise approve
+    an account they had not seen."""
     lock_payment(dbsession, refund.payment_id)
     dbsession.refresh(refund)
     if refund.status == state.REFUND_AWAITING_APPROVAL:
@@ -280,15 +291,75 @@ def change_account(
         )
     if errors:
         raise Refusal(INVALID, errors[0].message, errors=errors)
+    origin = compact == origin_account(dbsession, refund.payment)[0]
     refund.creditor_iban = compact
-    refund.account_reason = reason.strip()[:2000]
+    # the page says "Another account: <why>" while there is a why
+    refund.account_reason = None if origin else reason.strip()[:2000]
     dbsession.flush()
     state.audit_refund_account(dbsession, refund, refund.payment, clerk)
-    if compact == origin_account(dbsession, refund.payment)[0]:
-        return False  # back to where the money came from
+    if origin:
+        return False
     state.transition_refund(
         refund, state.REFUND_AWAITING_APPROVAL, f"account changed by user {clerk.id}", now
     )
-    department = refund_department(dbsession, [line.bill_id for line in refund.lines])
-    ask_approval_of_refund(dbsession, refund, department, clerk, REFUND)
+    approvals.open_approval(
+        dbsession,
+        kind=REFUND_ACCOUNT,
+        department=refund_department(dbsession, [line.bill_id for line in refund.lines]),
+        subject=refund.public_id,
+        describe=partial(_account_description, refund),
+        amount=refund.amount,
+        reason=refund.account_reason or "",
+        clerk=clerk,
+        now=now,
+    )
     return True
+
+
+def _account_description(refund: Refund, locale: str) -> str:
+    """The change to approve, for a reader of ``locale``: the account's last characters (the
+    whole account is on the payment's page, which the request links to)."""
+    return message_in(
+        locale,
+        _(
+            "Refund of ${amount} of payment ${payment} to the account ending in ${ending}, "
+            "not the one the money came from",
+            mapping={
+                "amount": refund.amount.format(locale),
+                "payment": refund.payment.public_id,
+                "ending": (refund.creditor_iban or "")[-4:],
+            },
+        ),
+    )
+
+
+class RefundAccountApproval:
+    """A bank refund sent to another account than the money came from, after it was made:
+    approved, it goes in the next file to that account; rejected or withdrawn, it still goes,
+    to the account the money came from. Only the account was in question, not the refund."""
+
+    code = REFUND_ACCOUNT
+    label = _("Refund to another account")
+
+    def requested(self, dbsession: Session, approval: ApprovalRequest) -> None:
+        events.announce(events.ApprovalRequested(approval, dbsession))
+
+    def decided(self, dbsession: Session, approval: ApprovalRequest, now: dt.datetime) -> None:
+        refund = awaiting_refund(dbsession, approval.subject)
+        by = approval.decided_by_id or approval.requested_by_id
+        cause = f"account {approval.status} by user {by}"
+        if approval.status != approvals.APPROVED:
+            refund.creditor_iban = origin_account(dbsession, refund.payment)[0] or None
+            refund.account_reason = None
+            decider = approval.decided_by or approval.requested_by
+            state.audit_refund_account(dbsession, refund, refund.payment, decider)
+        state.transition_refund(refund, state.REFUND_TO_TRANSFER, cause, now)
+        dbsession.flush()
+        log.info("refund %s: the account change %s", refund.public_id, approval.status)
+        events.announce(events.ApprovalDecided(approval, dbsession))
+
+    def subject_path(self, request, approval: ApprovalRequest) -> str | None:
+        refund = request.dbsession.scalar(
+            select(Refund).where(Refund.public_id == approval.subject)
+        )
+        return request.route_path("backoffice_payment", public_id=refund.payment.public_id)

@@ -177,18 +177,18 @@ def parse(data: bytes) -> list[Statement]:
 
 
 def _each_reference_once(statements: list[Statement]) -> None:
-    """The bank names each credit of an account by its own reference, once: a file naming
-    two credits by one reference contradicts itself (the portal would take the second for
-    the first, already seen)."""
-    seen: set[tuple[str, str]] = set()
+    """The bank names each credit of a statement by its own reference, once: a statement
+    naming two credits by one reference contradicts itself. (A later statement of the same
+    file may report a credit again, as a day's statement reports the intraday notification's:
+    it is then seen, see :mod:`portal.billing.statements`.)"""
     for statement in statements:
+        seen: set[str] = set()
         for credit in statement.credits:
             if not credit.servicer_reference:
                 continue
-            key = (statement.iban, credit.servicer_reference)
-            if key in seen:
+            if credit.servicer_reference in seen:
                 raise DuplicateReference(credit.servicer_reference)
-            seen.add(key)
+            seen.add(credit.servicer_reference)
 
 
 def _text(element, path: str, ns: dict) -> str:

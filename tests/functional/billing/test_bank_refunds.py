@@ -262,6 +262,41 @@ def test_sending_a_waiting_refund_to_another_account_needs_a_second_clerk(
     assert audited(dbsession, "refund.account_changed") == 2
 
 
+@pytest.mark.parametrize("decision", ["reject", "withdraw"])
+def test_an_account_change_not_approved_leaves_the_refund_to_the_account_of_origin(
+    clara, ana, browser, dbsession, decision
+):
+    """Only the account was in question, not the refund: rejected or withdrawn, the change
+    leaves the refund going, in the next file, to the account the money came from."""
+    bill, payment = overpaid_bill(dbsession, clara, ana)
+    form = refund_form(clara, payment, {bill: "5.00"}, "Paid more than the bill")
+    form.submit(status=200).forms["confirm-form"].submit(status=303)
+    refund = dbsession.scalars(select(Refund)).one()
+    send_to(clara, payment, refund.public_id, OTHER_IBAN, "The payer's letter of 4 December")
+    approval = dbsession.scalars(select(ApprovalRequest)).one()
+    assert approval.kind == "refund_account"
+    assert approval.reason == "The payer's letter of 4 December"
+    assert "to the account ending in 6205" in approval.description
+    page = f"/backoffice/approvals/{approval.public_id}"
+    assert "Refund to another account" in clara.get(page).text
+
+    clerk = browser("clerk-eva") if decision == "reject" else clara
+    form = clerk.get(page).forms[f"{decision}-form"]
+    if decision == "reject":
+        form["note"] = "The letter is not signed by the payer"
+    form.submit(status=303)
+    dbsession.expire_all()
+    assert (refund.status, refund.creditor_iban, refund.account_reason) == (
+        "to_transfer",
+        PAYER_IBAN,
+        None,
+    )
+    assert payment.refunded_minor == 5_00  # still reserved for the refund
+    clara.get(REFUNDS).forms["export-form"].submit(status=303)
+    document = etree.fromstring(dbsession.scalars(select(RefundTransferFile)).one().xml)
+    assert document.findtext(".//p:CdtrAcct/p:Id/p:IBAN", namespaces=NS) == PAYER_IBAN
+
+
 def test_a_returned_transfer_is_the_payers_credit_again_and_a_clerk_confirms_another(
     clara, ana, dbsession
 ):
