@@ -42,7 +42,7 @@ from portal.billing.models import (
 )
 from portal.billing.pain001 import CURRENCY, Transfer, TransferFileError, credit_transfers
 from portal.billing.payments import flag_for_clerk, lock_payment, post_refund
-from portal.billing.refunding import awaiting_refund, refund_department
+from portal.billing.refunding import RefundApproval, awaiting_refund, refund_department
 from portal.billing.transfer import TransferAccount, compact_iban, is_valid_iban
 from portal.catalogue.models import Service
 from portal.i18n import _
@@ -333,16 +333,14 @@ def _account_description(refund: Refund, locale: str) -> str:
     )
 
 
-class RefundAccountApproval:
+class RefundAccountApproval(RefundApproval):
     """A bank refund sent to another account than the money came from, after it was made:
     approved, it goes in the next file to that account; rejected or withdrawn, it still goes,
-    to the account the money came from. Only the account was in question, not the refund."""
+    to the account the money came from. Only the account was in question, not the refund
+    (a :class:`RefundApproval` otherwise: announced and linked alike)."""
 
     code = REFUND_ACCOUNT
     label = _("Refund to another account")
-
-    def requested(self, dbsession: Session, approval: ApprovalRequest) -> None:
-        events.announce(events.ApprovalRequested(approval, dbsession))
 
     def decided(self, dbsession: Session, approval: ApprovalRequest, now: dt.datetime) -> None:
         refund = awaiting_refund(dbsession, approval.subject)
@@ -357,9 +355,3 @@ class RefundAccountApproval:
         dbsession.flush()
         log.info("refund %s: the account change %s", refund.public_id, approval.status)
         events.announce(events.ApprovalDecided(approval, dbsession))
-
-    def subject_path(self, request, approval: ApprovalRequest) -> str | None:
-        refund = request.dbsession.scalar(
-            select(Refund).where(Refund.public_id == approval.subject)
-        )
-        return request.route_path("backoffice_payment", public_id=refund.payment.public_id)
