@@ -11,7 +11,9 @@ default, for all three), drives them from this process, then stops everything an
 databases.
 
 - The floor: a bare Pyramid app with pyramid_tm + zope.sqlalchemy + psycopg doing one INSERT per
-  POST, loaded by wrk (``--floor-client``; this process's threads without wrk).
+  POST. It and the portal are loaded by the same client (``--client``): wrk, one keep-alive
+  connection per thread, the portal's loads scripted in ``bench/portal_load.lua``; without wrk,
+  this process's threads.
 - A payment, what a real one costs the portal: ``POST /bills/pay`` (signed-in session, CSRF
   token, fresh ``Idempotency-Key``), ``POST /payments/<id>/checkout`` (the portal starts the
   payment at the sandbox over HTTP; the review and hosted pages are skipped), and a
@@ -58,6 +60,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -833,7 +836,7 @@ def floor_wrk(
     script = tmp / "floor.lua"
     script.write_text(WRK_SCRIPT)
     url = f"http://127.0.0.1:{port}/hit"
-    threads = str(min(2, clients))
+    threads = str(clients)  # one connection per thread, as the portal's loads
 
     def wrk(duration: float):
         process = subprocess.Popen(
@@ -869,6 +872,126 @@ def floor_wrk(
         db_cpu_ms=1000 * db_cpu / max(1, requests),
         busiest=busiest,
     )
+
+
+#: the wrk script that loads the portal (a payment's three requests, or GETs)
+PORTAL_SCRIPT = ROOT / "bench" / "portal_load.lua"
+#: bills handed to the wrk threads of one payment run, per second of it (what they leave
+#: unpaid goes back to the pool)
+BILLS_PER_SECOND = 250
+
+
+class WrkLoad:
+    """``clients`` wrk connections (one per thread) running ``bench/portal_load.lua``'s
+    ``mode`` for ``seconds`` after a warm-up run, with the CPU of ``servers`` sampled around
+    the measured run: the portal loaded by the client that loads the floor. ``operations``
+    gives each thread its lines (see the script) for a run of so many seconds, and
+    ``give_back`` takes back after each run the lines a thread did not get to; ``clients``
+    are the sessions the threads use (None: no cookie)."""
+
+    def __init__(
+        self,
+        mode: str,
+        port: int,
+        clients: list[Client | None],
+        operations,
+        seconds: float,
+        servers,
+        tmp: Path,
+        give_back: Callable[[list[str]], None] | None = None,
+    ):
+        self.errors: list[str] = []
+        self.exhausted = False
+        self._give_back = give_back
+        self.steps: dict[str, list[float]] = {}
+        self.count = 0
+        self.cpu: dict[str, float] = {}
+        self.busiest: dict[str, float] = {}
+        self._run(mode, port, clients, operations, WARMUP_SECONDS, tmp)
+        before = {server.name: server.cpu_seconds() for server in servers}
+        workers = {s.name: s.workers_cpu() for s in servers if isinstance(s, Server)}
+        busy, total = machine_cpu()
+        latencies, duration, self.client_cpu = self._run(
+            mode, port, clients, operations, seconds, tmp
+        )
+        for server in servers:
+            self.cpu[server.name] = server.cpu_seconds() - before[server.name]
+            if isinstance(server, Server):
+                self.busiest[server.name] = busiest_share(
+                    workers[server.name], server.workers_cpu()
+                )
+        busy_after, total_after = machine_cpu()
+        self.machine_busy = (busy_after - busy) / max(1, total_after - total)
+        self.measured = latencies.pop("operation", [])
+        self.steps = latencies
+        self.rate = self.count / duration
+
+    def _run(self, mode, port, clients, operations, seconds, tmp: Path):
+        """One wrk run: (latencies by step in seconds, duration in seconds, wrk's CPU)."""
+        prefix = tmp / f"wrk-{mode}"
+        handed = []
+        for number, client in enumerate(clients, start=1):
+            lines = operations(number, seconds)
+            handed.append(lines)
+            cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items()) if client else ""
+            head = [cookie or "-", (client.csrf_token if client else "") or "-"]
+            Path(f"{prefix}-{number}.txt").write_text("\n".join(head + lines) + "\n")
+        process = subprocess.Popen(
+            ["wrk", "-t", str(len(clients)), "-c", str(len(clients)), "-d", f"{seconds:g}s"]
+            + ["-s", str(PORTAL_SCRIPT), f"http://127.0.0.1:{port}", "--", mode, str(prefix)]
+            + [HOST, SIGNING_SECRET],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        output = process.stdout.read().decode()
+        _, status, usage = os.wait4(process.pid, 0)
+        duration = re.search(r"^DURATION (\d+)$", output, re.MULTILINE)
+        if status != 0 or duration is None:
+            raise RuntimeError(f"wrk: {output[-3000:]}")
+        latencies: dict[str, list[float]] = {}
+        count = 0
+        for line in output.splitlines():
+            kind, _, rest = line.partition(" ")
+            if kind != "OPS":
+                continue
+            number, completed, failed, used, exhausted = (int(v) for v in rest.split())
+            count += completed
+            self.exhausted = self.exhausted or bool(exhausted)
+            if self._give_back is not None:
+                self._give_back(handed[number - 1][used:])
+            if failed:
+                self.errors.append(f"{failed} failed")
+            for written in Path(f"{prefix}-{number}.out").read_text().splitlines():
+                kind, _, rest = written.partition(" ")
+                if kind == "LAT":
+                    ms, _, name = rest.partition(" ")
+                    latencies.setdefault(name, []).append(float(ms) / 1000)
+                elif kind == "ERR":
+                    self.errors.append(rest)
+        self.count = count
+        return latencies, int(duration[1]) / 1e6, usage.ru_utime + usage.ru_stime
+
+    def percentile(self, p: float) -> float:
+        return quantile(self.measured, p)
+
+    def cpu_ms_per_iteration(self, server: str) -> float:
+        return 1000 * self.cpu.get(server, float("nan")) / max(1, self.count)
+
+
+def pay_wrk(port, clients, pool, lock, seconds, servers, tmp: Path) -> WrkLoad:
+    """Payments driven by wrk: each thread pays bills of ``pool`` it is handed, once each."""
+
+    def bills(number: int, run_seconds: float) -> list[str]:
+        wanted = int(BILLS_PER_SECOND * run_seconds / len(clients)) + 10
+        with lock:
+            taken, pool[:] = pool[-wanted:], pool[:-wanted]
+        return [f"{public_id} {amount}" for public_id, amount in taken]
+
+    def give_back(lines: list[str]) -> None:
+        with lock:
+            pool.extend((public_id, int(amount)) for public_id, amount in map(str.split, lines))
+
+    return WrkLoad("pay", port, clients, bills, seconds, servers, tmp, give_back)
 
 
 def floor_python(port: int, clients: int, seconds: float, floor: Server, database: Database) -> Run:
@@ -1016,10 +1139,11 @@ def main() -> None:
     parser.add_argument("--worker-class", default="", help="override production.ini's")
     parser.add_argument("--threads", type=int, default=0, help="override production.ini's")
     parser.add_argument(
-        "--floor-client",
+        "--client",
         choices=("auto", "wrk", "python"),
         default="auto",
-        help="what loads the floor: wrk if installed (auto), or this process's threads",
+        help="what loads the floor and the portal: wrk if installed (auto), or this process's "
+        "threads",
     )
     parser.add_argument("--pg", default="postgres@127.0.0.1:5432", help="user@host:port")
     parser.add_argument("--explain", action="store_true", help="print every query plan")
@@ -1032,8 +1156,8 @@ def main() -> None:
     # stopped from outside: stop the servers and drop the databases on the way out
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
-    if args.floor_client == "auto":
-        args.floor_client = "wrk" if shutil.which("wrk") else "python"
+    if args.client == "auto":
+        args.client = "wrk" if shutil.which("wrk") else "python"
     server_overrides: dict = {"workers": args.workers}
     if args.server == "waitress":
         server_overrides["use"] = "egg:waitress#main"
@@ -1085,7 +1209,7 @@ def main() -> None:
             engine.dispose()
             arrange(url, ids[PAGE_PERSONA])
             pay_seconds = len(args.concurrency) * args.pairs * (args.seconds + WARMUP_SECONDS)
-            pool_size = int(100 * pay_seconds) + 500
+            pool_size = int(BILLS_PER_SECOND * pay_seconds) + 500
             t = time.perf_counter()
             bulk_bills(url, pool_size, "pay", payer_id=ids[PAY_PERSONA])
             bulk_bills(url, args.small, "small", payers=max(1, args.small // 10))
@@ -1182,20 +1306,68 @@ def main() -> None:
                         runs.setdefault((name, clients), []).append(run)
 
                     port = ports["floor"]
-                    if args.floor_client == "wrk":
+                    if args.client == "wrk":
                         add("floor", floor_wrk(port, clients, args.seconds, floor, database, tmp))
+                        pay = pay_wrk(
+                            ports["portal"],
+                            pay_clients[:clients],
+                            pool,
+                            lock,
+                            args.seconds,
+                            [portal, sandbox, database],
+                            tmp,
+                        )
                     else:
                         add("floor", floor_python(port, clients, args.seconds, floor, database))
-                    pay = Load(
-                        pay_clients[:clients],
-                        lambda client: pay_one(client, pool, lock),
-                        args.seconds,
-                        [portal, sandbox, database],
-                    )
+                        pay = Load(
+                            pay_clients[:clients],
+                            lambda client: pay_one(client, pool, lock),
+                            args.seconds,
+                            [portal, sandbox, database],
+                        )
                     results["exhausted"] = results.get("exhausted") or pay.exhausted
                     add("pay", Run.of_load(pay, "portal", "sandbox"))
                     for step, values in pay.steps.items():
                         runs.setdefault((step, clients), []).append(quantile(values, 0.5) * 1000)
+                    if args.client == "wrk":
+                        for name, lines, states, server in (
+                            (
+                                "bills",
+                                [f'/bills 200 - - name="only" {PAGE_BILLS}'],
+                                page_clients,
+                                portal,
+                            ),
+                            (
+                                "receipt",
+                                [f"/receipts/{n}.pdf 200 {sizes[n]} - - -" for n in numbers],
+                                pay_clients,
+                                portal,
+                            ),
+                            (
+                                "receipt 304",
+                                [f"/receipts/{n}.pdf 304 - {etags[n]} - -" for n in numbers],
+                                pay_clients,
+                                portal,
+                            ),
+                            ("healthz", ["/healthz 200 - - - -"], page_clients, portal),
+                            (
+                                "static",
+                                [f"/static/receipt.pdf 200 {len(pdf)} - - -"],
+                                [None] * most,
+                                static,
+                            ),
+                        ):
+                            load = WrkLoad(
+                                "get",
+                                server.port,
+                                states[:clients],
+                                lambda number, seconds, lines=lines: lines,
+                                args.seconds,
+                                [server, database],
+                                tmp,
+                            )
+                            add(name, Run.of_load(load, server.name))
+                        continue
                     for name, iteration, states, server in (
                         ("bills", bills_page, page_clients, portal),
                         ("receipt", fetch_receipt, pay_clients, portal),
@@ -1320,9 +1492,13 @@ def report(args, results: dict, elapsed: float) -> None:
         f"{describe_server(server)} =="
     )
     print(
-        f"floor: bare Pyramid + pyramid_tm + zope.sqlalchemy + psycopg, one INSERT per POST, "
-        f"loaded by {'wrk' if args.floor_client == 'wrk' else 'this process (Python threads)'}; "
-        "the rest by this process's keep-alive clients (Python threads)"
+        "floor: bare Pyramid + pyramid_tm + zope.sqlalchemy + psycopg, one INSERT per POST, "
+        "it and the portal loaded by "
+        + (
+            "wrk, one keep-alive connection per thread"
+            if args.client == "wrk"
+            else "this process's keep-alive clients (Python threads)"
+        )
     )
     print(
         "CPU ms: the server's processes (master + workers, from /proc) per operation; "
@@ -1432,9 +1608,11 @@ def report(args, results: dict, elapsed: float) -> None:
         "portal started with BENCH_COUNT_SQL (10 of each), not during the timed runs"
     )
     succeeded, payments, settled, events = results["pay_check"]
+    cut_off = args.client == "wrk" and succeeded < payments
     print(
-        f"database after the runs: {succeeded}/{payments} payments succeeded, "
-        f"{settled} settlements posted to the ledger, {events} notifications recorded; "
+        f"database after the runs: {succeeded}/{payments} payments succeeded"
+        + (" (wrk stops mid-payment: the rest were cut off at a run's end)" if cut_off else "")
+        + f", {settled} settlements posted to the ledger, {events} notifications recorded; "
         f"stored receipt {results['receipt_size']:,} bytes; the floor committed "
         f"{results['floor_rows']:,} rows (one per request, warm-ups included)"
     )

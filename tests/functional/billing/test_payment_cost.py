@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 import webtest
 from sqlalchemy import event, func, select
+from sqlalchemy.orm import load_only
 
 from portal.billing import state, with_status
 from portal.billing.models import JournalTransaction, Payment
@@ -32,7 +33,8 @@ SAVEPOINT = re.compile(r"^\s*(SAVEPOINT|RELEASE|ROLLBACK TO)\b", re.IGNORECASE)
 
 class Meter:
     """Records the statements the app's engine runs, per request, and every lazy load
-    (a relationship loaded on attribute access rather than by the query that needed it)."""
+    (a relationship, or a column the query left out, loaded on attribute access rather than
+    by the query that needed it)."""
 
     def __init__(self, wsgi_app):
         self.engine = wsgi_app.registry["db_engine"]
@@ -55,13 +57,13 @@ class Meter:
                 self.rendered_per_execution.append(statement)
 
     def _orm_execute(self, orm_execute_state):
-        if (
-            self._current is not None
-            and orm_execute_state.is_select
-            and orm_execute_state.lazy_loaded_from is not None
-        ):
+        if self._current is None or not orm_execute_state.is_select:
+            return
+        if orm_execute_state.lazy_loaded_from is not None:
             loaded = orm_execute_state.lazy_loaded_from
             self.lazy_loads.append(f"{loaded.class_.__name__}: {orm_execute_state.statement}")
+        elif orm_execute_state.is_column_load:
+            self.lazy_loads.append(f"columns: {orm_execute_state.statement}")
 
     @contextlib.contextmanager
     def request(self, name: str):
@@ -177,6 +179,19 @@ def test_a_lazy_load_is_caught(ana_bills, wsgi_app):
         finally:
             session.close()
     assert len(meter.lazy_loads) == 1 and meter.lazy_loads[0].startswith("Bill:")
+
+
+def test_a_column_left_out_and_read_is_caught(ana_bills, wsgi_app):
+    """So is a column a query left out (``load_only``), read on access."""
+    bill = type(ana_bills[0])
+    with Meter(wsgi_app) as meter, meter.request("deferred"):
+        session = wsgi_app.registry["dbsession_factory"]()
+        try:
+            query = select(bill).where(bill.id == ana_bills[0].id).options(load_only(bill.id))
+            assert session.scalars(query).one().number == ana_bills[0].number
+        finally:
+            session.close()
+    assert len(meter.lazy_loads) == 1 and meter.lazy_loads[0].startswith("columns:")
 
 
 def payer_of(dbsession):
