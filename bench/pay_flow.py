@@ -829,13 +829,19 @@ end
 
 
 def floor_wrk(
-    port: int, clients: int, seconds: float, floor: Server, database: Database, tmp: Path
+    port: int,
+    clients: int,
+    seconds: float,
+    floor: Server,
+    database: Database,
+    tmp: Path,
+    path: str = "/hit",
 ) -> Run:
-    """The floor loaded by wrk (one INSERT per POST /hit), ``clients`` connections: a warm-up
-    run, then the measured one with the floor's CPU sampled around it."""
+    """The floor loaded by wrk (one INSERT per POST /hit, n per POST /hit/<n>), ``clients``
+    connections: a warm-up run, then the measured one with the floor's CPU sampled around it."""
     script = tmp / "floor.lua"
     script.write_text(WRK_SCRIPT)
-    url = f"http://127.0.0.1:{port}/hit"
+    url = f"http://127.0.0.1:{port}{path}"
     threads = str(clients)  # one connection per thread, as the portal's loads
 
     def wrk(duration: float):
@@ -994,13 +1000,15 @@ def pay_wrk(port, clients, pool, lock, seconds, servers, tmp: Path) -> WrkLoad:
     return WrkLoad("pay", port, clients, bills, seconds, servers, tmp, give_back)
 
 
-def floor_python(port: int, clients: int, seconds: float, floor: Server, database: Database) -> Run:
+def floor_python(
+    port: int, clients: int, seconds: float, floor: Server, database: Database, path: str = "/hit"
+) -> Run:
     """The floor loaded by this process's threads (the client pay flow uses)."""
     states = [Client(port) for _ in range(clients)]
 
     def insert_one(client: Client):
         status, _, body = client.request(
-            "POST", "/hit", json.dumps({"n": 1}), {"Content-Type": "application/json"}
+            "POST", path, json.dumps({"n": 1}), {"Content-Type": "application/json"}
         )
         if status != 200:
             raise RuntimeError(f"floor: {status} {body[:300]!r}")
@@ -1299,6 +1307,10 @@ def main() -> None:
             runs: dict = results["runs"]
             # PostgreSQL's CPU per operation, beside the load client's and the sandbox's
             database = Database(url)
+            # a payment's requests and statements on the floor's stack: its three requests
+            # run a third of its statements each
+            results["skeleton"] = max(1, round(results["statements"]["payment"] / 3))
+            skeleton = f"/hit/{results['skeleton']}"
             for clients in args.concurrency:
                 for _ in range(args.pairs):
 
@@ -1308,6 +1320,10 @@ def main() -> None:
                     port = ports["floor"]
                     if args.client == "wrk":
                         add("floor", floor_wrk(port, clients, args.seconds, floor, database, tmp))
+                        add(
+                            "skeleton",
+                            floor_wrk(port, clients, args.seconds, floor, database, tmp, skeleton),
+                        )
                         pay = pay_wrk(
                             ports["portal"],
                             pay_clients[:clients],
@@ -1319,6 +1335,10 @@ def main() -> None:
                         )
                     else:
                         add("floor", floor_python(port, clients, args.seconds, floor, database))
+                        add(
+                            "skeleton",
+                            floor_python(port, clients, args.seconds, floor, database, skeleton),
+                        )
                         pay = Load(
                             pay_clients[:clients],
                             lambda client: pay_one(client, pool, lock),
@@ -1508,8 +1528,10 @@ def report(args, results: dict, elapsed: float) -> None:
         f"{'':40}{'clients':>8}{'per s':>9}{'CPU ms':>9}{'p50 ms':>9}{'p95 ms':>9}"
         f"{'client':>8}{'busy':>6}{'SQL':>7}"
     )
+    skeleton = results["skeleton"]
     rows = [
         ("floor: one INSERT per request", "floor", None),
+        (f"floor: {skeleton} INSERTs per request", "skeleton", None),
         ("payment (pay + checkout + notification)", "pay", "payment"),
         ("my bills: GET /bills, 20 bills", "bills", "bills"),
         ("stored receipt: GET /receipts/<n>.pdf", "receipt", "receipt"),
@@ -1525,7 +1547,11 @@ def report(args, results: dict, elapsed: float) -> None:
                 f"{med(name, clients, 'cpu_ms'):9.2f}{med(name, clients, 'p50'):9.1f}"
                 f"{med(name, clients, 'p95'):9.1f}{med(name, clients, 'client_cpu_ms'):8.2f}"
                 f"{med(name, clients, 'busy'):6.0%}"
-                + (f"{statements[sql]:7.1f}" if sql else f"{'1' if name == 'floor' else '-':>7}")
+                + (
+                    f"{statements[sql]:7.1f}"
+                    if sql
+                    else f"{ {'floor': 1, 'skeleton': skeleton}.get(name, '-'):>7}"
+                )
             )
         print(
             f"{'  sandbox provider CPU per payment':40}{clients:8}{'':9}"
@@ -1590,12 +1616,41 @@ def report(args, results: dict, elapsed: float) -> None:
         ("static files/s / receipt downloads/s", "receipt", "static", "rate", True, ""),
         ("CPU per 304 / CPU per 200 (receipt)", "receipt 304", "receipt", "cpu_ms", False, "< 1"),
     ]
+
+    def shares(clients: int) -> tuple[float, float]:
+        """A payment's CPU / the floor's, in two: its 3 requests and their statements on the
+        floor's stack (3 requests of ``skeleton`` INSERTs), and the rest, the portal's own
+        work (median over pairs of each)."""
+        pairs = list(
+            zip(
+                runs[("pay", clients)],
+                runs[("skeleton", clients)],
+                runs[("floor", clients)],
+                strict=True,
+            )
+        )
+        stack = statistics.median(3 * skel.cpu_ms / floor.cpu_ms for _, skel, floor in pairs)
+        own = statistics.median(
+            (pay.cpu_ms - 3 * skel.cpu_ms) / floor.cpu_ms for pay, skel, floor in pairs
+        )
+        return stack, own
+
     for label, name, base, field, invert, goal in ratio_rows:
         print(
             f"{label:58}"
             + "".join(f"{med_ratio(name, base, c, field, invert):12.3f}" for c in args.concurrency)
             + f"   {goal}"
         )
+        if (name, field) == ("pay", "cpu_ms"):
+            print(
+                f"{f'  of which 3 requests of {skeleton} INSERTs on the floor stack':58}"
+                + "".join(f"{shares(c)[0]:12.3f}" for c in args.concurrency)
+            )
+            print(
+                f"{'  and the portal own work (the rest)':58}"
+                + "".join(f"{shares(c)[1]:12.3f}" for c in args.concurrency)
+            )
+
     print(
         "my bills CPU per page (goal <= 8 ms): "
         + ", ".join(f"{med('bills', c, 'cpu_ms'):.2f} ms at {c} clients" for c in args.concurrency)
@@ -1614,7 +1669,7 @@ def report(args, results: dict, elapsed: float) -> None:
         + (" (wrk stops mid-payment: the rest were cut off at a run's end)" if cut_off else "")
         + f", {settled} settlements posted to the ledger, {events} notifications recorded; "
         f"stored receipt {results['receipt_size']:,} bytes; the floor committed "
-        f"{results['floor_rows']:,} rows (one per request, warm-ups included)"
+        f"{results['floor_rows']:,} rows (one per INSERT, warm-ups included)"
     )
 
     ms = 1000

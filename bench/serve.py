@@ -1,14 +1,12 @@
-"""Serve one app for the benchmarks with gunicorn, as ``pserve`` serves production.ini.
-
-``serve.py INI portal`` serves the portal through its real configuration path
-(``egg:portal`` → ``portal.main({}, **settings)``) and the ini's ``[server:main]`` exactly as
-``pserve`` does: the app is loaded here, in the gunicorn master, then
-``gunicorn.app.pasterapp.serve`` forks the workers (production.ini's ``use =
-egg:gunicorn#main``). ``serve.py INI floor`` serves the floor: a bare Pyramid app on the same
-stack (pyramid_tm + zope.sqlalchemy + psycopg, same engine settings, same database server) doing
-one INSERT per request. ``serve.py INI static DIR`` serves DIR as a Pyramid static view and
-``/healthz``, nothing else. All three use the ini's ``[server:main]`` (gunicorn's settings).
-
+"""Serve one app for the benchmarks with gunicorn, as ``pserve`` serves production.ini. ``serve.py
+INI portal`` serves the portal through its real configuration path (``egg:portal`` →
+``portal.main({}, **settings)``) and the ini's ``[server:main]`` exactly as ``pserve`` does: the
+app is loaded here, in the gunicorn master, then ``gunicorn.app.pasterapp.serve`` forks the
+workers (production.ini's ``use = egg:gunicorn#main``). ``serve.py INI floor`` serves the floor:
+a bare Pyramid app on the same stack (pyramid_tm + zope.sqlalchemy + psycopg, same engine
+settings, same database server) doing one INSERT per request (``POST /hit``), or 1 to 20 (``POST
+/hit/<n>``). ``serve.py INI static DIR`` serves DIR as a Pyramid static view and ``/healthz``,
+nothing else. All three use the ini's ``[server:main]`` (gunicorn's settings).
 ``BENCH_COUNT_SQL=<file>`` (counting passes only, never while timing): every SQL statement a
 request carrying ``X-Bench-Count: <label>`` runs appends ``<label>`` as one line to <file>.
 ``BENCH_PROFILE=<prefix>``: cProfile of every request, written per worker on exit.
@@ -58,17 +56,23 @@ def baseline_app(settings: dict):
     def record(request):
         # through run_write, as the portal writes: zope.sqlalchemy commits only a session it
         # was told wrote, and rolls back a Core INSERT it was not told about
-        run_write(request.dbsession, insert(hit).values(payload=request.body.decode()))
+        count = int(request.matchdict.get("count", 1))
+        for _ in range(count):
+            run_write(request.dbsession, insert(hit).values(payload=request.body.decode()))
         return {"ok": True}
 
     config.add_route("hit", "/hit")
-    config.add_view(
-        record,
-        route_name="hit",
-        request_method="POST",
-        renderer="json",
-        permission=NO_PERMISSION_REQUIRED,
-    )
+    # a payment's statements on the floor's stack: /hit/6, three times, is what 3 requests and
+    # 18 statements cost before any of the portal's own work
+    config.add_route("hits", r"/hit/{count:([1-9]|1[0-9]|20)}")
+    for route in ("hit", "hits"):
+        config.add_view(
+            record,
+            route_name=route,
+            request_method="POST",
+            renderer="json",
+            permission=NO_PERMISSION_REQUIRED,
+        )
     config.add_route("healthz", "/healthz")
     config.add_view(lambda request: {"status": "ok"}, route_name="healthz", renderer="json")
     return config.make_wsgi_app()

@@ -19,12 +19,15 @@ def test_the_floor_commits_the_row_each_request_inserts(tmp_path, monkeypatch):
     floor = webtest.TestApp(serve.baseline_app({"sqlalchemy.url": url}))
     for n in range(3):
         assert floor.post("/hit", f"hit {n}").json == {"ok": True}
+    # a payment's share of statements, on the same stack: so many INSERTs, all committed
+    assert floor.post("/hit/6", "six").json == {"ok": True}
+    floor.post("/hit/21", "too many", status=404)
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
             rows = connection.execute(select(serve.hit.c.payload).order_by(serve.hit.c.id))
-            assert [payload for (payload,) in rows] == ["hit 0", "hit 1", "hit 2"]
-            assert connection.execute(select(func.count()).select_from(serve.hit)).scalar() == 3
+            assert [payload for (payload,) in rows] == ["hit 0", "hit 1", "hit 2"] + ["six"] * 6
+            assert connection.execute(select(func.count()).select_from(serve.hit)).scalar() == 9
     finally:
         engine.dispose()
         sys.modules.pop("serve", None)
