@@ -6,7 +6,8 @@ INI ?= development.ini
 DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 xmlsec1 libxmlsec1-openssl fonts-dejavu-core fonts-noto-cjk poppler-utils chromium zbar-tools libmagic1
 # the production shape on one machine (make prod-local) also needs the proxy
 PROD_DEBIAN_PACKAGES := nginx
-# the benchmarks load their floor with wrk (make bench)
+# the benchmarks load the floor and the portal with wrk (make bench; make test checks the
+# portal's wrk script)
 BENCH_DEBIAN_PACKAGES := wrk
 
 CATALOGS := $(wildcard portal/locale/*/LC_MESSAGES/portal.po)
@@ -33,7 +34,7 @@ setup: venv assets translations dev-keys migrate demo-data
 # last: `make test PYTEST_ARGS="tests/unit -x"`.
 TEST_WORKERS ?= 2
 
-test: venv-test assets translations
+test: check-bench-system venv-test assets translations
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -n $(TEST_WORKERS) $(if $(filter 0,$(TEST_WORKERS)),,--dist worksteal) --durations=15 $(PYTEST_ARGS)

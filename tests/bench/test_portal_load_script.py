@@ -2,9 +2,8 @@
 so its figures are a payment's: wrk runs it here against a stand-in for the portal that
 checks each request as the portal would (the session cookie, the CSRF token and Origin, a
 fresh Idempotency-Key, the bill paid once) and verifies the notification's signature with the
-portal's own sandbox provider. Needs wrk (``make check-bench-system``), which the benchmarks
-use; without it the benchmark falls back to its Python client and this test has nothing to
-check."""
+portal's own sandbox provider. Needs wrk, which ``make test`` installs (or names) as ``make
+bench`` does; run without it, the benchmark falls back to its Python client."""
 
 import datetime as dt
 import json
