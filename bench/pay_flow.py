@@ -23,8 +23,10 @@ databases.
   on its ETag), the portal's ``/healthz`` and a static file of the same bytes.
 
 Each is run by ``--concurrency`` keep-alive clients (2 and 8) for ``--seconds`` after a warm-up,
-interleaved: floor, portal targets, static, repeated ``--pairs`` times; the medians are printed
-with the ratios the issue sets goals for (each pair's ratio, then the median). CPU is the
+interleaved: floor, the floor at a third of a payment's statements per request (``POST
+/hit/<n>``: the stack's own cost of a payment's requests and statements), portal targets,
+static, repeated ``--pairs`` times; the medians are printed with the ratios the issue sets goals
+for (each pair's ratio, then the median). CPU is the
 server's: the gunicorn master's and its workers' (live or reaped) user + system time from /proc,
 per operation; the load client's, the sandbox's and PostgreSQL's (its postmaster and every
 process it started, when it runs on this machine) are shown apart, and all of them together
@@ -908,6 +910,8 @@ class WrkLoad:
     ):
         self.errors: list[str] = []
         self.exhausted = False
+        #: payments under way when a run (the warm-up or the measured one) ended
+        self.cut_off = 0
         self._give_back = give_back
         self.steps: dict[str, list[float]] = {}
         self.count = 0
@@ -954,19 +958,26 @@ class WrkLoad:
         duration = re.search(r"^DURATION (\d+)$", output, re.MULTILINE)
         if status != 0 or duration is None:
             raise RuntimeError(f"wrk: {output[-3000:]}")
+        socket = re.search(r"^SOCKET (\d+) (\d+) (\d+) (\d+)$", output, re.MULTILINE)
+        if socket and any(int(n) for n in socket.groups()):
+            self.errors.append("wrk socket errors (connect, read, write, timeout): " + socket[0])
         latencies: dict[str, list[float]] = {}
         count = 0
         for line in output.splitlines():
             kind, _, rest = line.partition(" ")
             if kind != "OPS":
                 continue
-            number, completed, failed, used, exhausted = (int(v) for v in rest.split())
+            fields = (int(v) for v in rest.split())
+            number, completed, failed, used, exhausted, sent_again, cut_off = fields
             count += completed
+            self.cut_off += cut_off
             self.exhausted = self.exhausted or bool(exhausted)
             if self._give_back is not None:
                 self._give_back(handed[number - 1][used:])
             if failed:
                 self.errors.append(f"{failed} failed")
+            if sent_again:
+                self.errors.append(f"{sent_again} sent again after a dropped connection")
             for written in Path(f"{prefix}-{number}.out").read_text().splitlines():
                 kind, _, rest = written.partition(" ")
                 if kind == "LAT":
@@ -1346,37 +1357,50 @@ def main() -> None:
                             [portal, sandbox, database],
                         )
                     results["exhausted"] = results.get("exhausted") or pay.exhausted
+                    results["cut_off"] = results.get("cut_off", 0) + getattr(pay, "cut_off", 0)
                     add("pay", Run.of_load(pay, "portal", "sandbox"))
                     for step, values in pay.steps.items():
                         runs.setdefault((step, clients), []).append(quantile(values, 0.5) * 1000)
-                    if args.client == "wrk":
-                        for name, lines, states, server in (
-                            (
-                                "bills",
-                                [f'/bills 200 - - name="only" {PAGE_BILLS}'],
-                                page_clients,
-                                portal,
-                            ),
-                            (
-                                "receipt",
-                                [f"/receipts/{n}.pdf 200 {sizes[n]} - - -" for n in numbers],
-                                pay_clients,
-                                portal,
-                            ),
-                            (
-                                "receipt 304",
-                                [f"/receipts/{n}.pdf 304 - {etags[n]} - -" for n in numbers],
-                                pay_clients,
-                                portal,
-                            ),
-                            ("healthz", ["/healthz 200 - - - -"], page_clients, portal),
-                            (
-                                "static",
-                                [f"/static/receipt.pdf 200 {len(pdf)} - - -"],
-                                [None] * most,
-                                static,
-                            ),
-                        ):
+                    # each page: what wrk asks and checks (bench/portal_load.lua's lines), or
+                    # this process's threads
+                    for name, lines, iteration, states, server in (
+                        (
+                            "bills",
+                            [f'/bills 200 - - name="only" {PAGE_BILLS}'],
+                            bills_page,
+                            page_clients,
+                            portal,
+                        ),
+                        (
+                            "receipt",
+                            [f"/receipts/{n}.pdf 200 {sizes[n]} - - -" for n in numbers],
+                            fetch_receipt,
+                            pay_clients,
+                            portal,
+                        ),
+                        (
+                            "receipt 304",
+                            [f"/receipts/{n}.pdf 304 - {etags[n]} - -" for n in numbers],
+                            fetch_304,
+                            pay_clients,
+                            portal,
+                        ),
+                        (
+                            "healthz",
+                            ["/healthz 200 - - - -"],
+                            get_ok("/healthz"),
+                            page_clients,
+                            portal,
+                        ),
+                        (
+                            "static",
+                            [f"/static/receipt.pdf 200 {len(pdf)} - - -"],
+                            get_ok("/static/receipt.pdf", size=len(pdf)),
+                            static_clients,
+                            static,
+                        ),
+                    ):
+                        if args.client == "wrk":
                             load = WrkLoad(
                                 "get",
                                 server.port,
@@ -1386,21 +1410,10 @@ def main() -> None:
                                 [server, database],
                                 tmp,
                             )
-                            add(name, Run.of_load(load, server.name))
-                        continue
-                    for name, iteration, states, server in (
-                        ("bills", bills_page, page_clients, portal),
-                        ("receipt", fetch_receipt, pay_clients, portal),
-                        ("receipt 304", fetch_304, pay_clients, portal),
-                        ("healthz", get_ok("/healthz"), page_clients, portal),
-                        (
-                            "static",
-                            get_ok("/static/receipt.pdf", size=len(pdf)),
-                            static_clients,
-                            static,
-                        ),
-                    ):
-                        load = Load(states[:clients], iteration, args.seconds, [server, database])
+                        else:
+                            load = Load(
+                                states[:clients], iteration, args.seconds, [server, database]
+                            )
                         add(name, Run.of_load(load, server.name))
             with psycopg.connect(url) as connection:
                 results["pay_check"] = connection.execute(
@@ -1618,9 +1631,9 @@ def report(args, results: dict, elapsed: float) -> None:
     ]
 
     def shares(clients: int) -> tuple[float, float]:
-        """A payment's CPU / the floor's, in two: its 3 requests and their statements on the
-        floor's stack (3 requests of ``skeleton`` INSERTs), and the rest, the portal's own
-        work (median over pairs of each)."""
+        """A payment's CPU / the floor's (the row above), in two: its 3 requests and their
+        statements on the floor's stack (3 requests of ``skeleton`` INSERTs, the median over
+        pairs), and the rest, the portal's own work."""
         pairs = list(
             zip(
                 runs[("pay", clients)],
@@ -1630,10 +1643,7 @@ def report(args, results: dict, elapsed: float) -> None:
             )
         )
         stack = statistics.median(3 * skel.cpu_ms / floor.cpu_ms for _, skel, floor in pairs)
-        own = statistics.median(
-            (pay.cpu_ms - 3 * skel.cpu_ms) / floor.cpu_ms for pay, skel, floor in pairs
-        )
-        return stack, own
+        return stack, med_ratio("pay", "floor", clients, "cpu_ms") - stack
 
     for label, name, base, field, invert, goal in ratio_rows:
         print(
@@ -1663,10 +1673,13 @@ def report(args, results: dict, elapsed: float) -> None:
         "portal started with BENCH_COUNT_SQL (10 of each), not during the timed runs"
     )
     succeeded, payments, settled, events = results["pay_check"]
-    cut_off = args.client == "wrk" and succeeded < payments
     print(
         f"database after the runs: {succeeded}/{payments} payments succeeded"
-        + (" (wrk stops mid-payment: the rest were cut off at a run's end)" if cut_off else "")
+        + (
+            f" ({results['cut_off']} were under way when a wrk run ended)"
+            if results.get("cut_off")
+            else ""
+        )
         + f", {settled} settlements posted to the ledger, {events} notifications recorded; "
         f"stored receipt {results['receipt_size']:,} bytes; the floor committed "
         f"{results['floor_rows']:,} rows (one per INSERT, warm-ups included)"

@@ -10,15 +10,21 @@
 --   mode "pay": lines "<bill public id> <amount>"; a payment is POST /bills/pay, POST of the
 --     checkout it redirects to (the portal starts the payment at the sandbox), then the
 --     sandbox's payment.succeeded notification, signed as the sandbox signs it (HMAC-SHA256
---     of "<t>.<body>" with the signing secret); each bill is paid once. Requests come
---     through the proxy: Host <host>, X-Forwarded-Proto https, and Origin https://<host>.
+--     of "<t>.<body>" with the signing secret); each bill is paid once, its public id the
+--     Idempotency-Key. A thread that has paid all its bills stops.
 --   mode "get": lines "<path> <status> <bytes or -> <ETag or -> <text or -> <times or ->",
 --     one picked at random per request; the response must have that status, that many
 --     bytes, and the text (spaces written as %20) that many times.
--- Each thread writes to <prefix>-<n>.out, line by line, "LAT <ms> <step>" for each step done
--- and "ERR <what>" for the first three failures (wrk copies numbers and strings from a
--- thread, but a table crashes it). done() prints, per thread, "OPS <n> <completed>
--- <failed> <lines used> <exhausted>", then "DURATION <microseconds>".
+-- Requests come through the proxy: Host <host>, X-Forwarded-Proto https, Origin https://<host>.
+-- A request whose connection dropped before its answer is sent again, the same bytes (wrk
+-- calls request() again without response()); so is the one wrk builds to check the script
+-- before the run, which is never sent.
+--
+-- Each thread writes to <prefix>-<n>.out "LAT <ms> <step>" for each step done and "ERR <what>"
+-- for its first three failures (wrk copies numbers and strings from a thread, but a table
+-- crashes it). done() prints, per thread, "OPS <n> <completed> <failed> <lines used>
+-- <exhausted> <sent again> <cut off>" (cut off: 1 if a payment was under way when the run
+-- ended), then "SOCKET <connect> <read> <write> <timeout>" errors and "DURATION <µs>".
 
 local ffi = require("ffi")
 ffi.cdef [[
@@ -30,6 +36,10 @@ unsigned char *HMAC(const void *evp_md, const void *key, int key_len,
                     unsigned char *md, unsigned int *md_len);
 ]]
 
+-- Debian's wrk links libcrypto (for TLS): its symbols are the process's; a wrk built
+-- otherwise may not have them loaded
+local crypto = pcall(function() return ffi.C.HMAC end) and ffi.C or ffi.load("crypto")
+
 local CLOCK_MONOTONIC = 1
 local clock = ffi.new("bench_timespec")
 local function now()
@@ -40,7 +50,7 @@ end
 local digest = ffi.new("unsigned char[32]")
 local digest_length = ffi.new("unsigned int[1]")
 local function hmac_sha256_hex(key, message)
-  ffi.C.HMAC(ffi.C.EVP_sha256(), key, #key, message, #message, digest, digest_length)
+  crypto.HMAC(crypto.EVP_sha256(), key, #key, message, #message, digest, digest_length)
   local hex = {}
   for i = 0, 31 do
     hex[#hex + 1] = string.format("%02x", digest[i])
@@ -52,7 +62,7 @@ local function form_value(text)
   return (text:gsub("[^%w%-_.~]", function(c) return string.format("%%%02X", c:byte()) end))
 end
 
--- the main state: each thread numbered, its results read back in done()
+-- the main state: each thread numbered, its counts read back in done()
 local threads = {}
 function setup(thread)
   threads[#threads + 1] = thread
@@ -60,10 +70,28 @@ function setup(thread)
 end
 
 -- a thread's state; what done() reads back is global (thread:get reads globals)
-local mode, operations, proxy, out
-completed, failures, exhausted, used = 0, 0, 0, 0
-local host, secret, csrf_field
+completed, failures, exhausted, used, sent_again, cut_off = 0, 0, 0, 0, 0, 0
+local mode, operations, out, host, secret, cookie, csrf_field
 local step, began, step_began, bill, checkout_path, psp_id, hosted_url, get_line
+local pending, answered = nil, false
+
+local function headers(extra, with_cookie)
+  local all = { ["Host"] = host, ["X-Forwarded-Proto"] = "https",
+    ["X-Forwarded-For"] = "203.0.113.7" }
+  if with_cookie and cookie ~= "-" then
+    all["Cookie"] = cookie
+  end
+  for name, value in pairs(extra) do
+    all[name] = value
+  end
+  return all
+end
+
+local function form(extra)
+  extra["Content-Type"] = "application/x-www-form-urlencoded"
+  extra["Origin"] = "https://" .. host
+  return headers(extra, true)
+end
 
 local function fail(what)
   failures = failures + 1
@@ -71,6 +99,7 @@ local function fail(what)
     out:write("ERR ", (what:gsub("\n", " ")), "\n")
   end
   step = "pay"
+  cut_off = 0
 end
 
 local function record(name, seconds)
@@ -80,7 +109,7 @@ end
 function init(args)
   mode, host, secret = args[1], args[3], args[4]
   local file = assert(io.open(string.format("%s-%d.txt", args[2], number)))
-  local cookie = file:read("*l")
+  cookie = file:read("*l")
   local csrf = file:read("*l")
   operations = {}
   for line in file:lines() do
@@ -92,40 +121,9 @@ function init(args)
   end
   file:close()
   out = assert(io.open(string.format("%s-%d.out", args[2], number), "w"))
-  out:setvbuf("line")  -- nothing is left in a buffer when wrk exits
-  proxy = {
-    ["Host"] = host,
-    ["X-Forwarded-Proto"] = "https",
-    ["X-Forwarded-For"] = "203.0.113.7",
-  }
-  if cookie ~= "-" then
-    proxy["Cookie"] = cookie
-  end
   csrf_field = "csrf_token=" .. form_value(csrf)
   step = "pay"
   math.randomseed(number * 7919 + os.time())
-end
-
-local function headers(extra)
-  local all = {}
-  for name, value in pairs(proxy) do
-    all[name] = value
-  end
-  for name, value in pairs(extra or {}) do
-    all[name] = value
-  end
-  return all
-end
-
-local function form(extra)
-  extra["Content-Type"] = "application/x-www-form-urlencoded"
-  extra["Origin"] = "https://" .. host
-  return headers(extra)
-end
-
-local function random_key()
-  return string.format("%08x%08x%08x%08x", math.random(0, 0x7fffffff), math.random(0, 0x7fffffff),
-    math.random(0, 0x7fffffff), math.random(0, 0x7fffffff))
 end
 
 local function notification()
@@ -136,16 +134,14 @@ local function notification()
     .. '"description": "Payment to the public services", "status": "succeeded", '
     .. '"failure_reason": null, "method": {"brand": "visa", "last4": "4242"}, '
     .. '"refunded_amount": 0, "created": %d, "hosted_url": "%s"}}',
-    random_key():sub(1, 24), created, psp_id, checkout_path:match("^/payments/([^/]+)/"),
-    bill[2], created, hosted_url)
+    psp_id, created, psp_id, checkout_path:match("^/payments/([^/]+)/"), bill[2], created,
+    hosted_url)
   local signature = hmac_sha256_hex(secret, created .. "." .. body)
-  return wrk.format("POST", "/billing/notifications/sandbox", {
-    ["Host"] = proxy["Host"],
-    ["X-Forwarded-Proto"] = "https",
-    ["X-Forwarded-For"] = "203.0.113.7",
+  -- the provider's server: no cookie
+  return wrk.format("POST", "/billing/notifications/sandbox", headers({
     ["Content-Type"] = "application/json",
     ["Sandbox-Signature"] = string.format("t=%d,v1=%s", created, signature),
-  }, body)
+  }, false), body)
 end
 
 local function pay_request()
@@ -153,22 +149,21 @@ local function pay_request()
     bill = operations[used + 1]
     if not bill then
       exhausted = 1
-      step = "exhausted"
-      return wrk.format("GET", "/healthz", headers())
+      wrk.thread:stop()
+      return wrk.format("GET", "/healthz", headers({}, false))
     end
     used = used + 1
+    cut_off = 1
     began = now()
     step_began = began
-    return wrk.format("POST", "/bills/pay", form({ ["Idempotency-Key"] = random_key() }),
+    return wrk.format("POST", "/bills/pay", form({ ["Idempotency-Key"] = bill[1] }),
       csrf_field .. "&only=" .. bill[1])
-  elseif step == "checkout" then
-    step_began = now()
-    return wrk.format("POST", checkout_path, form({}), csrf_field)
-  elseif step == "notify" then
-    step_began = now()
-    return notification()
   end
-  return wrk.format("GET", "/healthz", headers())
+  step_began = now()
+  if step == "checkout" then
+    return wrk.format("POST", checkout_path, form({}), csrf_field)
+  end
+  return notification()
 end
 
 local function pay_response(status, response_headers, body)
@@ -185,17 +180,19 @@ local function pay_response(status, response_headers, body)
     if status ~= 303 or not location:find("/pay/psp_") then
       return fail(string.format("checkout: %d %s", status, body:sub(1, 200)))
     end
-    hosted_url = location
-    psp_id = location:match("([^/]+)$")
     record("POST /payments/<id>/checkout", ended - step_began)
+    psp_id, hosted_url = location:match("([^/]+)$"), location
     step = "notify"
-  elseif step == "notify" then
-    if status ~= 200 or not body:find('"processed"', 1, true) then
+  else
+    -- sent again after a dropped connection, it may have been processed the first time
+    if status ~= 200 or not (body:find('"processed"', 1, true)
+        or (sent_again > 0 and body:find('"duplicate"', 1, true))) then
       return fail(string.format("notification: %d %s", status, body:sub(1, 200)))
     end
     record("POST /billing/notifications/sandbox", ended - step_began)
     record("operation", ended - began)
     completed = completed + 1
+    cut_off = 0
     step = "pay"
   end
 end
@@ -207,7 +204,7 @@ local function get_request()
   if get_line[4] ~= "-" then
     extra["If-None-Match"] = '"' .. get_line[4] .. '"'
   end
-  return wrk.format("GET", get_line[1], headers(extra))
+  return wrk.format("GET", get_line[1], headers(extra, true))
 end
 
 local function get_response(status, response_headers, body)
@@ -231,13 +228,18 @@ local function get_response(status, response_headers, body)
 end
 
 function request()
-  if mode == "pay" then
-    return pay_request()
+  if pending then
+    if answered then -- the first is wrk's check of the script, never sent
+      sent_again = sent_again + 1
+    end
+    return pending
   end
-  return get_request()
+  pending = mode == "pay" and pay_request() or get_request()
+  return pending
 end
 
 function response(status, response_headers, body)
+  pending, answered = nil, true
   if mode == "pay" then
     return pay_response(status, response_headers, body)
   end
@@ -246,9 +248,11 @@ end
 
 function done(summary, latency, requests)
   for _, thread in ipairs(threads) do
-    io.write(string.format("OPS %d %d %d %d %d\n", thread:get("number"),
+    io.write(string.format("OPS %d %d %d %d %d %d %d\n", thread:get("number"),
       thread:get("completed"), thread:get("failures"), thread:get("used"),
-      thread:get("exhausted")))
+      thread:get("exhausted"), thread:get("sent_again"), thread:get("cut_off")))
   end
+  local e = summary.errors
+  io.write(string.format("SOCKET %d %d %d %d\n", e.connect, e.read, e.write, e.timeout))
   io.write(string.format("DURATION %d\n", summary.duration))
 end

@@ -21,7 +21,8 @@ def test_the_floor_commits_the_row_each_request_inserts(tmp_path, monkeypatch):
         assert floor.post("/hit", f"hit {n}").json == {"ok": True}
     # a payment's share of statements, on the same stack: so many INSERTs, all committed
     assert floor.post("/hit/6", "six").json == {"ok": True}
-    floor.post("/hit/21", "too many", status=404)
+    floor.post("/hit/100", "too many", status=404)
+    floor.post("/hit/0", "none", status=404)
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
