@@ -142,24 +142,26 @@ def signed_in(pay_flow):
     return client
 
 
-def test_payments_are_made_as_the_portal_expects_them(pay_flow, tmp_path):
+def paid_by_wrk(pay_flow, bills: int, threads: int, tmp_path):
+    """``bills`` bills paid for 1 s (after the warm-up) by ``threads`` wrk threads: the
+    stand-in's session, the load and the pool of bills left."""
     session = Session(pay_flow.SIGNING_SECRET)
     # bills' public ids as the portal makes them (portal.billing.models.new_public_id)
-    session.amounts = {new_public_id(): 1000 + n for n in range(3000)}
+    session.amounts = {new_public_id(): 1000 + n for n in range(bills)}
     pool = list(session.amounts.items())
     server = stand_in(session)
+    clients = [signed_in(pay_flow) for _ in range(threads)]
     try:
         load = pay_flow.pay_wrk(
-            server.server_port,
-            [signed_in(pay_flow), signed_in(pay_flow)],
-            pool,
-            threading.Lock(),
-            1,
-            [],
-            tmp_path,
+            server.server_port, clients, pool, threading.Lock(), 1, [], tmp_path
         )
     finally:
         server.shutdown()
+    return session, load, pool
+
+
+def test_payments_are_made_as_the_portal_expects_them(pay_flow, tmp_path):
+    session, load, pool = paid_by_wrk(pay_flow, 3000, 2, tmp_path)
     assert session.refused == []
     assert load.errors == []
     assert load.count > 10
@@ -197,16 +199,7 @@ def test_an_unexpected_answer_is_counted_as_an_error(pay_flow, tmp_path):
 
 
 def test_a_thread_that_paid_all_its_bills_stops(pay_flow, tmp_path):
-    session = Session(pay_flow.SIGNING_SECRET)
-    session.amounts = {new_public_id(): 1000 + n for n in range(5)}
-    pool = list(session.amounts.items())
-    server = stand_in(session)
-    try:
-        load = pay_flow.pay_wrk(
-            server.server_port, [signed_in(pay_flow)], pool, threading.Lock(), 1, [], tmp_path
-        )
-    finally:
-        server.shutdown()
+    session, load, pool = paid_by_wrk(pay_flow, 5, 1, tmp_path)
     # the 2 s warm-up pays all five (a payment takes a few ms here): none is left to measure
     assert load.exhausted and load.count == 0
     assert session.refused == [] and set(session.paid.values()) == {1}
