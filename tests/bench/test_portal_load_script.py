@@ -19,7 +19,10 @@ from portal.billing.providers import InvalidNotification
 from portal.billing.providers.sandbox import SandboxProvider
 from tests.bench.test_benchmarks_run import ROOT
 
-pytestmark = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed"),
+    pytest.mark.once,  # no database: .ci/run's PostgreSQL pass need not run them again
+]
 
 COOKIE = "portal_session=abc123"
 CSRF = "token/with+symbols="
@@ -132,6 +135,7 @@ def pay_flow(monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "bench"))
     import pay_flow
 
+    monkeypatch.setattr(pay_flow, "WARMUP_SECONDS", 1.0)  # wrk's shortest run
     return pay_flow
 
 
@@ -143,7 +147,7 @@ def signed_in(pay_flow):
 
 
 def paid_by_wrk(pay_flow, bills: int, threads: int, tmp_path):
-    """``bills`` bills paid for 1 s (after the warm-up) by ``threads`` wrk threads: the
+    """``bills`` bills paid for 1 s (after a 1 s warm-up) by ``threads`` wrk threads: the
     stand-in's session, the load and the pool of bills left."""
     session = Session(pay_flow.SIGNING_SECRET)
     # bills' public ids as the portal makes them (portal.billing.models.new_public_id)
@@ -200,7 +204,7 @@ def test_an_unexpected_answer_is_counted_as_an_error(pay_flow, tmp_path):
 
 def test_a_thread_that_paid_all_its_bills_stops(pay_flow, tmp_path):
     session, load, pool = paid_by_wrk(pay_flow, 5, 1, tmp_path)
-    # the 2 s warm-up pays all five (a payment takes a few ms here): none is left to measure
+    # the 1 s warm-up pays all five (a payment takes a few ms here): none is left to measure
     assert load.exhausted and load.count == 0
     assert session.refused == [] and set(session.paid.values()) == {1}
     assert len(session.settled) == len(session.paid) == 5 and pool == []
