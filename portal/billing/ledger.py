@@ -20,9 +20,11 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
+from sqlalchemy.sql import Insert, Select
 
 from portal.billing.models import Bill, JournalEntry, JournalTransaction, LedgerAccount
 from portal.db import Prebuilt, insert_unless_present, one_of, run_write, table_of, utcnow
@@ -49,14 +51,18 @@ _ENTRIES = table_of(JournalEntry)
 _ACCOUNTS = table_of(LedgerAccount)
 _TRANSACTIONS = table_of(JournalTransaction)
 TRANSACTION_COLUMNS = ("kind", "idempotency", "description", "created_at", "reverses_id")
-#: a transaction's row, unless its ``idempotency`` was posted before
-_INSERT_TRANSACTION = Prebuilt(
-    lambda dialect: (
+
+
+def _transaction_insert(dialect: str) -> Insert:
+    """A transaction's row, unless its ``idempotency`` was posted before."""
+    return (
         insert_unless_present(dialect, _TRANSACTIONS, "idempotency")
         .values({name: bindparam(name) for name in TRANSACTION_COLUMNS})
         .returning(_TRANSACTIONS.c.id)
     )
-)
+
+
+_INSERT_TRANSACTION = Prebuilt(_transaction_insert)
 
 
 @dataclass(frozen=True)
@@ -108,42 +114,83 @@ def _insert_entries(dbsession: Session, transaction_id: int, lines: list[Line]) 
     """Insert ``lines`` as entries of ``transaction_id`` in one statement, each account found
     by its code in the same statement; returns how many were inserted (a line whose account
     does not exist yet is not)."""
-    params: dict[str, object] = {"transaction_id": transaction_id}
+    params: dict[str, object] = {"transaction_id": transaction_id, **_line_params(lines)}
+    return len(run_write(dbsession, _entries_insert(len(lines))(dbsession), params).all())
+
+
+def _line_params(lines: list[Line]) -> dict[str, object]:
+    params: dict[str, object] = {}
     for i, line in enumerate(lines):
         params[f"code_{i}"] = line.account
         params[f"bill_{i}"] = line.bill_id
         params[f"amount_{i}"] = line.amount.minor
         params[f"currency_{i}"] = line.amount.currency
-    return len(run_write(dbsession, _entries_insert(len(lines))(dbsession), params).all())
+    return params
+
+
+_ENTRY_COLUMNS = ["transaction_id", "account_id", "bill_id", "amount_minor", "currency"]
+
+
+def _entry_rows(count: int, transaction_id):
+    """The rows of ``count`` lines (given as parameters ``code_i``, ``bill_i``, ``amount_i``,
+    ``currency_i``) for ``journal_entry``, joined to their accounts by code, in the
+    transaction ``transaction_id`` (a column or a parameter)."""
+    given = union_all(
+        *(
+            select(
+                bindparam(f"code_{i}", type_=String).label("code"),
+                bindparam(f"bill_{i}", type_=Integer).label("bill_id"),
+                bindparam(f"amount_{i}", type_=BigInteger).label("amount_minor"),
+                bindparam(f"currency_{i}", type_=String).label("currency"),
+            )
+            for i in range(count)
+        )
+    ).subquery()
+    return select(
+        transaction_id, _ACCOUNTS.c.id, given.c.bill_id, given.c.amount_minor, given.c.currency
+    ).join_from(given, _ACCOUNTS, _ACCOUNTS.c.code == given.c.code)
 
 
 @functools.cache
 def _entries_insert(count: int) -> Prebuilt:
-    """``INSERT INTO journal_entry ... SELECT`` of ``count`` lines (given as parameters
-    ``code_i``, ``bill_i``, ``amount_i``, ``currency_i``) joined to their accounts by code:
+    """``INSERT INTO journal_entry ... SELECT`` of ``count`` lines (:func:`_entry_rows`):
     built once for each number of lines a transaction has."""
+    return Prebuilt(
+        lambda dialect: (
+            insert(_ENTRIES)
+            .from_select(
+                _ENTRY_COLUMNS, _entry_rows(count, bindparam("transaction_id", type_=Integer))
+            )
+            .returning(_ENTRIES.c.id)
+        )
+    )
+
+
+@functools.cache
+def _posting(count: int, balances: bool) -> Prebuilt:
+    """PostgreSQL only: the transaction's row (unless its ``idempotency`` was posted before)
+    and its ``count`` entries in one statement; it returns the transaction's id and how many
+    entries found their account, or no row when nothing was posted. ``balances``: also what
+    each of the bills given as ``bill_ids`` owed, read in the same statement (its snapshot
+    does not see the entries it inserts), one row per bill that has entries.
+
+    ``WITH posted AS (INSERT INTO journal_transaction ... RETURNING id), entries AS (INSERT
+    INTO journal_entry ... SELECT posted.id ...) SELECT ...``: one statement where SQLite,
+    which has no INSERT inside WITH, runs two (three with the balances)."""
 
     def build(dialect: str):
-        given = union_all(
-            *(
-                select(
-                    bindparam(f"code_{i}", type_=String).label("code"),
-                    bindparam(f"bill_{i}", type_=Integer).label("bill_id"),
-                    bindparam(f"amount_{i}", type_=BigInteger).label("amount_minor"),
-                    bindparam(f"currency_{i}", type_=String).label("currency"),
-                )
-                for i in range(count)
-            )
-        ).subquery()
-        rows = select(
-            bindparam("transaction_id", type_=Integer),
-            _ACCOUNTS.c.id,
-            given.c.bill_id,
-            given.c.amount_minor,
-            given.c.currency,
-        ).join_from(given, _ACCOUNTS, _ACCOUNTS.c.code == given.c.code)
-        columns = ["transaction_id", "account_id", "bill_id", "amount_minor", "currency"]
-        return insert(_ENTRIES).from_select(columns, rows).returning(_ENTRIES.c.id)
+        posted = _transaction_insert(dialect).cte("posted")
+        entries = (
+            insert(_ENTRIES)
+            .from_select(_ENTRY_COLUMNS, _entry_rows(count, posted.c.id).join(posted, true()))
+            .returning(_ENTRIES.c.id)
+            .cte("entries")
+        )
+        found = select(func.count()).select_from(entries).scalar_subquery()
+        if not balances:
+            return select(posted.c.id, found)
+        owed = _bill_balances(dialect).subquery()
+        return select(posted.c.id, found, *owed.c).outerjoin_from(posted, owed, true())
 
     return Prebuilt(build)
 
@@ -185,7 +232,7 @@ def post(
 ) -> JournalTransaction:
     """Post one balanced transaction (:func:`append`) and return it as a persistent object,
     without reading it back."""
-    row = _write(dbsession, kind, idempotency, description, lines, reverses)
+    row, _ = _write(dbsession, kind, idempotency, description, lines, reverses)
     transaction = JournalTransaction(**row)
     make_transient_to_detached(transaction)
     dbsession.add(transaction)
@@ -198,7 +245,22 @@ def append(
     """Post one balanced transaction and return only its id: for the callers that never read
     the transaction back, which then build no object for the session (about a tenth of the
     ledger's CPU in a payment notification)."""
-    return _write(dbsession, kind, idempotency, description, lines, None)["id"]
+    return _write(dbsession, kind, idempotency, description, lines, None)[0]["id"]
+
+
+def append_owed_before(
+    dbsession: Session,
+    kind: str,
+    idempotency: str,
+    description: str,
+    lines: list[Line],
+    bill_ids: list[int],
+) -> tuple[int, dict[int, int]]:
+    """:func:`append`, and what each of ``bill_ids`` owed just before it (as
+    :func:`bill_balances` would have read then): for a caller that has locked the bills and
+    must know whether this posting paid more than they owed. One statement on PostgreSQL."""
+    row, owed = _write(dbsession, kind, idempotency, description, lines, None, bill_ids)
+    return row["id"], owed
 
 
 def _write(
@@ -208,13 +270,16 @@ def _write(
     description: str,
     lines: list[Line],
     reverses: JournalTransaction | None,
-) -> dict:
-    """Write one balanced transaction; its row (with its id), or :class:`AlreadyPosted` if
+    owed_of: list[int] | None = None,
+) -> tuple[dict, dict[int, int]]:
+    """Write one balanced transaction; its row (with its id) and what each bill of
+    ``owed_of`` owed before it (empty if not asked), or :class:`AlreadyPosted` if
     ``idempotency`` was used.
 
     Written with plain INSERTs (the transaction's row unless its ``idempotency`` is taken,
-    then all its entries, with their accounts looked up, in one statement): an append-only
-    row has nothing for the unit of work to track.
+    then all its entries, with their accounts looked up): an append-only row has nothing for
+    the unit of work to track. On PostgreSQL they are one statement with the balances
+    (:func:`_posting`); on SQLite the balances, the transaction and its entries are three.
     """
     totals: dict[str, int] = defaultdict(int)
     for line in lines:
@@ -228,13 +293,30 @@ def _write(
         "created_at": utcnow(),
         "reverses_id": reverses.id if reverses else None,
     }
-    transaction_id = run_write(dbsession, _INSERT_TRANSACTION(dbsession), row).scalar()
-    if transaction_id is None:  # posted before, or by a concurrent transaction just now
-        raise AlreadyPosted(idempotency)
     posted = [line for line in lines if line.amount.minor != 0]
-    if _insert_entries(dbsession, transaction_id, posted) != len(posted):
+    owed: dict[int, int] = {}
+    found = 0
+    if dbsession.get_bind().dialect.name == "postgresql":
+        statement = _posting(len(posted), owed_of is not None)(dbsession)
+        params = {**row, **_line_params(posted)}
+        if owed_of is not None:
+            params["bill_ids"] = owed_of
+            owed = dict.fromkeys(owed_of, 0)
+        rows = run_write(dbsession, statement, params).all()
+        # no row: posted before, or by a concurrent transaction just now
+        transaction_id, found = rows[0][:2] if rows else (None, 0)
+        owed.update({each[2]: int(each[3]) for each in rows if owed_of and each[2] is not None})
+    else:
+        if owed_of is not None:
+            owed = bill_balances(dbsession, owed_of)
+        transaction_id = run_write(dbsession, _INSERT_TRANSACTION(dbsession), row).scalar()
+        if transaction_id is not None:
+            found = _insert_entries(dbsession, transaction_id, posted)
+    if transaction_id is None:
+        raise AlreadyPosted(idempotency)
+    if found != len(posted):
         _post_to_new_accounts(dbsession, transaction_id, posted)
-    return dict(row, id=transaction_id)
+    return dict(row, id=transaction_id), owed
 
 
 def reverse(
@@ -276,8 +358,9 @@ def bill_balances(dbsession: Session, bill_ids: list[int]) -> dict[int, int]:
     return balances
 
 
-_BILL_BALANCES = Prebuilt(
-    lambda dialect: (
+def _bill_balances(dialect: str) -> Select:
+    """The receivable entries' sum of each bill given as ``bill_ids`` that has entries."""
+    return (
         select(_ENTRIES.c.bill_id, func.sum(_ENTRIES.c.amount_minor))
         .join(_ACCOUNTS, _ENTRIES.c.account_id == _ACCOUNTS.c.id)
         .where(
@@ -286,7 +369,9 @@ _BILL_BALANCES = Prebuilt(
         )
         .group_by(_ENTRIES.c.bill_id)
     )
-)
+
+
+_BILL_BALANCES = Prebuilt(_bill_balances)
 
 
 def bill_outstanding():

@@ -14,7 +14,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, insert, or_, select
+from sqlalchemy import BigInteger, Integer, bindparam, func, insert, literal, or_, select, true
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, contains_eager, make_transient_to_detached, object_session
 
 from portal.billing import events, ledger, matching, state
@@ -145,7 +146,7 @@ def create_payment(
         )
 
     total = sum((view.outstanding for view in views[1:]), views[0].outstanding)
-    payment = _insert_payment(
+    payment, recorded = _insert_payment(
         dbsession,
         {
             "payer_user_id": user.id,
@@ -157,19 +158,9 @@ def create_payment(
             "expires_at": now + timeout,
         },
         {view.bill.id: view.outstanding.minor for view in views},
+        {"user_id": user.id, "key": idempotency_key, "fingerprint": print_, "created_at": now},
     )
-    recorded = run_write(
-        dbsession,
-        _RECORD_KEY(dbsession),
-        {
-            "user_id": user.id,
-            "key": idempotency_key,
-            "fingerprint": print_,
-            "payment_id": payment.id,
-            "created_at": now,
-        },
-    ).scalar()
-    if recorded is None:  # the same key, for other bills, committed meanwhile
+    if not recorded:  # the same key, for other bills, committed meanwhile
         known = _known_key(dbsession, user.id, idempotency_key, print_)
         if known is None:
             raise RuntimeError(f"Idempotency-Key of user {user.id} neither recorded nor found")
@@ -180,11 +171,17 @@ def create_payment(
     return payment
 
 
-def _insert_payment(dbsession: Session, values: dict, allocations: dict[int, int]) -> Payment:
+def _insert_payment(
+    dbsession: Session, values: dict, allocations: dict[int, int], key: dict
+) -> tuple[Payment, bool]:
     """A new payment and its allocations (bill id: minor units), written with plain INSERTs
-    and added to ``dbsession`` as loaded objects without reading them back: a new row has
+    and added to ``dbsession`` as loaded objects without reading them back (a new row has
     nothing for the unit of work to compare, and the flush would cost as much as the rest of
-    creating the payment."""
+    creating the payment), and its Idempotency-Key (``key``: user_id, key, fingerprint,
+    created_at) recorded; False with it if that key was recorded meanwhile.
+
+    One statement on PostgreSQL (:func:`_build_paying`); three on SQLite, which has no
+    INSERT inside WITH."""
     row = {
         **values,
         "public_id": new_public_id(),
@@ -198,24 +195,128 @@ def _insert_payment(dbsession: Session, values: dict, allocations: dict[int, int
         "settled_at": None,
         "version": 1,
     }
-    payment_id = run_write(dbsession, _INSERT_PAYMENT(dbsession), row).scalar_one()
     shares = [
-        {"payment_id": payment_id, "bill_id": bill_id, "amount_minor": minor, "refunded_minor": 0}
+        {"bill_id": bill_id, "amount_minor": minor, "refunded_minor": 0}
         for bill_id, minor in allocations.items()
     ]
-    run_write(dbsession, _INSERT_ALLOCATION(dbsession), shares)
+    if dbsession.get_bind().dialect.name == "postgresql":
+        params = {
+            **row,
+            **{f"key_{name}": value for name, value in key.items()},
+            "bill_ids": list(allocations),
+            "amounts": list(allocations.values()),
+        }
+        payment_id, key_id = run_write(dbsession, _PAYING(dbsession), params).one()
+    else:
+        payment_id = run_write(dbsession, _INSERT_PAYMENT(dbsession), row).scalar_one()
+        run_write(
+            dbsession,
+            _INSERT_ALLOCATION(dbsession),
+            [dict(share, payment_id=payment_id) for share in shares],
+        )
+        key_id = run_write(
+            dbsession,
+            _RECORD_KEY(dbsession),
+            {f"key_{name}": value for name, value in key.items()} | {"payment_id": payment_id},
+        ).scalar()
     payment = Payment(id=payment_id, **row)
-    payment.allocations = [PaymentAllocation(**share) for share in shares]
+    payment.allocations = [PaymentAllocation(payment_id=payment_id, **share) for share in shares]
     for loaded in (payment, *payment.allocations):
         make_transient_to_detached(loaded)
     dbsession.add(payment)
-    return payment
+    return payment, key_id is not None
 
 
 _PAYMENTS = table_of(Payment)
 _ALLOCATIONS = table_of(PaymentAllocation)
+_KEYS = table_of(IdempotencyKey)
+_PAYMENT_ROW = (
+    "payer_user_id",
+    "payer_organisation_id",
+    "provider",
+    "amount_minor",
+    "currency",
+    "created_at",
+    "expires_at",
+    "public_id",
+    "provider_payment_id",
+    "hosted_url",
+    "status",
+    "refunded_minor",
+    "method",
+    "failure_reason",
+    "needs_attention",
+    "settled_at",
+    "version",
+)
+_KEY_ROW = ("user_id", "key", "fingerprint", "created_at")
 _INSERT_PAYMENT = Prebuilt(lambda dialect: insert(_PAYMENTS).returning(_PAYMENTS.c.id))
 _INSERT_ALLOCATION = Prebuilt(lambda dialect: insert(_ALLOCATIONS))
+
+
+def _key_values() -> dict:
+    """The Idempotency-Key's row as parameters ``key_<column>``."""
+    return {name: bindparam(f"key_{name}", type_=_KEYS.c[name].type) for name in _KEY_ROW}
+
+
+_RECORD_KEY = Prebuilt(
+    lambda dialect: (
+        insert_unless_present(dialect, _KEYS, "user_id", "key")
+        .values({**_key_values(), "payment_id": bindparam("payment_id")})
+        .returning(_KEYS.c.id)
+    )
+)
+
+
+def _build_paying(dialect: str):
+    """PostgreSQL only: the payment, its allocations (the parameters ``bill_ids`` and
+    ``amounts``, two arrays) and its Idempotency-Key (unless the key is taken) in one
+    statement, returning the payment's id and the key's (NULL if it was taken)::
+
+        WITH new_payment AS (INSERT INTO payment ... RETURNING id),
+             new_allocations AS (INSERT INTO payment_allocation ... SELECT ... FROM new_payment,
+                                 unnest(:bill_ids, :amounts)),
+             new_key AS (INSERT INTO idempotency_key ... SELECT ... FROM new_payment
+                         ON CONFLICT DO NOTHING RETURNING id)
+        SELECT new_payment.id, (SELECT id FROM new_key) FROM new_payment
+    """
+    payment = (
+        insert(_PAYMENTS)
+        .values({name: bindparam(name, type_=_PAYMENTS.c[name].type) for name in _PAYMENT_ROW})
+        .returning(_PAYMENTS.c.id)
+        .cte("new_payment")
+    )
+    shares = (
+        func.unnest(
+            bindparam("bill_ids", type_=postgresql.ARRAY(Integer)),
+            bindparam("amounts", type_=postgresql.ARRAY(BigInteger)),
+        )
+        .table_valued("bill_id", "amount_minor")
+        .render_derived()
+    )
+    allocations = (
+        insert(_ALLOCATIONS)
+        .from_select(
+            ["payment_id", "bill_id", "amount_minor", "refunded_minor"],
+            select(
+                payment.c.id, shares.c.bill_id, shares.c.amount_minor, literal(0, BigInteger)
+            ).join_from(payment, shares, true()),
+        )
+        .cte("new_allocations")
+    )
+    values = _key_values()
+    key = (
+        insert_unless_present(dialect, _KEYS, "user_id", "key")
+        .from_select(
+            [*values, "payment_id"], select(*values.values(), payment.c.id).select_from(payment)
+        )
+        .returning(_KEYS.c.id)
+        .cte("new_key")
+    )
+    return select(payment.c.id, select(key.c.id).scalar_subquery()).add_cte(allocations)
+
+
+_PAYING = Prebuilt(_build_paying)
 
 
 @dataclass(frozen=True)
@@ -271,19 +372,6 @@ _STANDING = Prebuilt(_build_standing)
 _LOCK_BILLS = Prebuilt(
     lambda dialect: lock_rows(
         select(Bill).where(one_of(Bill.id, "bill_ids", dialect)).order_by(Bill.id)
-    )
-)
-_KEYS = table_of(IdempotencyKey)
-_RECORD_KEY = Prebuilt(
-    lambda dialect: (
-        insert_unless_present(dialect, _KEYS, "user_id", "key")
-        .values(
-            {
-                name: bindparam(name)
-                for name in ("user_id", "key", "fingerprint", "payment_id", "created_at")
-            }
-        )
-        .returning(_KEYS.c.id)
     )
 )
 
@@ -503,29 +591,34 @@ def apply_provider_payment(
 
 def _post_settlement(dbsession: Session, payment: Payment) -> bool:
     """Post the money received; True if it overpaid a bill (flagged for a clerk)."""
-    # its bills were locked with it (lock_payment ``settling``)
-    balances = ledger.bill_balances(dbsession, [a.bill_id for a in payment.allocations])
     clearing, clearing_kind = ledger.clearing_account(payment.provider)
     lines = [Line(clearing, clearing_kind, payment.amount)]
-    overpaid = []
     for allocation in payment.allocations:
-        bill = allocation.bill
-        account, kind = ledger.receivable_account(bill)
+        account, kind = ledger.receivable_account(allocation.bill)
         lines.append(
-            Line(account, kind, -Money(allocation.amount_minor, payment.currency), bill.id)
+            Line(
+                account, kind, -Money(allocation.amount_minor, payment.currency), allocation.bill_id
+            )
         )
-        if balances[bill.id] < allocation.amount_minor or bill.cancelled_at is not None:
-            overpaid.append(bill)
     try:
-        ledger.append(
+        # its bills were locked with it (lock_payment ``settling``): what they owed just
+        # before is read after any other payment of them committed
+        _, balances = ledger.append_owed_before(
             dbsession,
             "payment_settled",
             f"payment:{payment.id}:settled",
             f"Payment {payment.public_id}",
             lines,
+            [a.bill_id for a in payment.allocations],
         )
     except AlreadyPosted:
         return False
+    overpaid = [
+        allocation.bill
+        for allocation in payment.allocations
+        if balances[allocation.bill_id] < allocation.amount_minor
+        or allocation.bill.cancelled_at is not None
+    ]
     if overpaid:
         flag_for_clerk(
             dbsession, payment, "overpayment: " + ", ".join(b.number for b in overpaid)[:180]

@@ -257,6 +257,33 @@ def test_double_click_with_one_idempotency_key_makes_one_payment(tab, ana, dbses
 
 
 @pytest.mark.postgresql
+def test_one_idempotency_key_sent_at_once_for_other_bills_makes_one_payment(tab, ana, dbsession):
+    """A client that sends one Idempotency-Key with two different bills at once: the bills'
+    locks do not order the two requests, the key's unique index does. One payment is made; the
+    other request waits for it, finds the key taken for another payment and is refused (409),
+    and what it wrote (its payment and allocations, in the statement that tried the key) is
+    rolled back with it."""
+    for _round in range(10):
+        first, second = (factories.bill(dbsession, ana, amount=20_00) for _bill in (1, 2))
+        dbsession.commit()
+        key = new_key()
+
+        answers = at_once(
+            [lambda bill=bill, key=key: tab.pay(bill, key) for bill in (first, second)]
+        )
+
+        assert sorted(answer.status_code for answer in answers) == [303, 409], [
+            (answer.status_code, answer.text[:300]) for answer in answers
+        ]
+        assert "used for a different payment" in next(
+            answer.text for answer in answers if answer.status_code == 409
+        )
+        made = payments_of(dbsession, first) + payments_of(dbsession, second)
+        assert len(made) == 1
+        assert len(made[0].allocations) == 1
+
+
+@pytest.mark.postgresql
 def test_pay_pressed_twice_at_once_opens_one_provider_page(tab, ana, dbsession, sandbox):
     """A double click (or two tabs) on the review page's "Pay": one request starts the payment
     at the provider, the other waits for it and is sent to the same hosted page; no 500."""
