@@ -332,7 +332,8 @@ class Load:
     def __init__(self, states, iteration, seconds, servers=(), warmup=WARMUP_SECONDS):
         self.done: list[tuple[float, float, dict | None]] = []
         self.errors: list[str] = []
-        self.exhausted = False
+        #: the clients that found no bill left before the run ended (their rate is cut short)
+        self.exhausted: list[str] = []
         self.cpu: dict[str, float] = {}
         #: by server: the share of its workers' CPU its busiest worker did
         self.busiest: dict[str, float] = {}
@@ -351,7 +352,8 @@ class Load:
                         self.errors.append(repr(error))
                     continue
                 if steps is False:
-                    self.exhausted = True
+                    with lock:
+                        self.exhausted.append("a client found no bill left")
                     return
                 ended = time.perf_counter()
                 with lock:
@@ -909,7 +911,8 @@ class WrkLoad:
         give_back: Callable[[list[str]], None] | None = None,
     ):
         self.errors: list[str] = []
-        self.exhausted = False
+        #: the threads that paid all their bills before a run ended (their rate is cut short)
+        self.exhausted: list[str] = []
         #: payments under way when a run (the warm-up or the measured one) ended
         self.cut_off = 0
         self._give_back = give_back
@@ -917,12 +920,12 @@ class WrkLoad:
         self.count = 0
         self.cpu: dict[str, float] = {}
         self.busiest: dict[str, float] = {}
-        self._run(mode, port, clients, operations, WARMUP_SECONDS, tmp)
+        self._run(mode, port, clients, operations, WARMUP_SECONDS, tmp, "warm-up")
         before = {server.name: server.cpu_seconds() for server in servers}
         workers = {s.name: s.workers_cpu() for s in servers if isinstance(s, Server)}
         busy, total = machine_cpu()
         latencies, duration, self.client_cpu = self._run(
-            mode, port, clients, operations, seconds, tmp
+            mode, port, clients, operations, seconds, tmp, "measured run"
         )
         for server in servers:
             self.cpu[server.name] = server.cpu_seconds() - before[server.name]
@@ -936,7 +939,7 @@ class WrkLoad:
         self.steps = latencies
         self.rate = self.count / duration
 
-    def _run(self, mode, port, clients, operations, seconds, tmp: Path):
+    def _run(self, mode, port, clients, operations, seconds, tmp: Path, label: str):
         """One wrk run: (latencies by step in seconds, duration in seconds, wrk's CPU)."""
         prefix = tmp / f"wrk-{mode}"
         handed = []
@@ -971,7 +974,10 @@ class WrkLoad:
             number, completed, failed, used, exhausted, sent_again, cut_off = fields
             count += completed
             self.cut_off += cut_off
-            self.exhausted = self.exhausted or bool(exhausted)
+            if exhausted:
+                self.exhausted.append(
+                    f"{label}: thread {number} after all {len(handed[number - 1])} of its bills"
+                )
             if self._give_back is not None:
                 self._give_back(handed[number - 1][used:])
             if failed:
@@ -1323,7 +1329,7 @@ def main() -> None:
             results["skeleton"] = max(1, round(results["statements"]["payment"] / 3))
             skeleton = f"/hit/{results['skeleton']}"
             for clients in args.concurrency:
-                for _ in range(args.pairs):
+                for pair in range(1, args.pairs + 1):
 
                     def add(name, run, clients=clients):
                         runs.setdefault((name, clients), []).append(run)
@@ -1356,7 +1362,9 @@ def main() -> None:
                             args.seconds,
                             [portal, sandbox, database],
                         )
-                    results["exhausted"] = results.get("exhausted") or pay.exhausted
+                    results.setdefault("exhausted", []).extend(
+                        f"{clients} clients, pair {pair}, {what}" for what in pay.exhausted
+                    )
                     results["cut_off"] = results.get("cut_off", 0) + getattr(pay, "cut_off", 0)
                     add("pay", Run.of_load(pay, "portal", "sandbox"))
                     for step, values in pay.steps.items():
@@ -1516,8 +1524,8 @@ def report(args, results: dict, elapsed: float) -> None:
             errors = [e for run in values for e in run.errors]
             if errors:
                 print(f"{name} at {clients} clients: {len(errors)} errors, first: {errors[0]}")
-    if results.get("exhausted"):
-        print("payment flow: ran out of prepared bills before the end (raise the pool size)")
+    for what in results.get("exhausted", []):
+        print(f"payment flow ran out of bills before its run ended (its rate is low): {what}")
     print()
     print(
         f"== Medians of {args.pairs} interleaved pairs per concurrency, {args.seconds:g} s "
