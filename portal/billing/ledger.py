@@ -172,7 +172,8 @@ def _posting(count: int, balances: bool) -> Prebuilt:
     and its ``count`` entries in one statement; it returns the transaction's id and how many
     entries found their account, or no row when nothing was posted. ``balances``: also what
     each of the bills given as ``bill_ids`` owed, read in the same statement (its snapshot
-    does not see the entries it inserts), one row per bill that has entries.
+    does not see the entries it inserts): a row per bill that has entries, or one row with
+    NULL balances when none has.
 
     ``WITH posted AS (INSERT INTO journal_transaction ... RETURNING id), entries AS (INSERT
     INTO journal_entry ... SELECT posted.id ...) SELECT ...``: one statement where SQLite,
