@@ -1236,8 +1236,9 @@ def main() -> None:
             engine.dispose()
             arrange(url, ids[PAGE_PERSONA])
             pay_seconds = len(args.concurrency) * args.pairs * (args.seconds + WARMUP_SECONDS)
-            # the bills paid, and those handed out at once in the largest run
-            handed = max(args.concurrency) * (BILLS_PER_SECOND * args.seconds + 10)
+            # the bills paid, and those handed out at once in the largest run (warm-up or measured)
+            longest = max(args.seconds, WARMUP_SECONDS)
+            handed = max(args.concurrency) * (BILLS_PER_SECOND * longest + 10)
             pool_size = int(BILLS_PER_SECOND * pay_seconds) + handed + 500
             t = time.perf_counter()
             bulk_bills(url, pool_size, "pay", payer_id=ids[PAY_PERSONA])
